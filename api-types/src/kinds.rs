@@ -1,0 +1,276 @@
+//! Per-kind behaviour: the typed round trip that prunes unknown fields, defaulting, validation,
+//! selectable fields, and the create/update strategies (status reset, generation bumps) that
+//! upstream's registry strategies implement.
+
+pub mod defaults;
+pub mod fields;
+pub mod typed;
+pub mod validation;
+
+use crate::field::FieldError;
+use crate::meta::{self, NameRule};
+use crate::registry::ResourceDef;
+use serde_json::{json, Value};
+
+/// The syntax a resource's object names must follow (upstream's per-strategy name validators).
+pub fn name_rule(rd: &ResourceDef) -> NameRule {
+    match (rd.group, rd.plural) {
+        ("", "namespaces") => NameRule::Dns1123Label,
+        ("", "services") => NameRule::Dns1035Label,
+        ("", "replicationcontrollers")
+        | ("apps", "deployments")
+        | ("apps", "daemonsets")
+        | ("apps", "replicasets") => NameRule::Dns1123Subdomain,
+        ("apps", "statefulsets") => NameRule::Dns1123Label,
+        ("batch", "cronjobs") => NameRule::Dns1123Subdomain,
+        ("rbac.authorization.k8s.io", _) => NameRule::PathSegment,
+        ("certificates.k8s.io", "certificatesigningrequests") => NameRule::PathSegment,
+        ("", "events") | ("events.k8s.io", "events") => NameRule::Dns1123Subdomain,
+        ("flowcontrol.apiserver.k8s.io", _) => NameRule::PathSegment,
+        ("", "serviceaccounts") => NameRule::Dns1123Subdomain,
+        _ => NameRule::Dns1123Subdomain,
+    }
+}
+
+/// Whether upstream maintains `metadata.generation` for the kind (bumped on spec changes).
+pub fn tracks_generation(rd: &ResourceDef) -> bool {
+    matches!(
+        (rd.group, rd.plural),
+        ("apps", _)
+            | ("batch", _)
+            | ("", "replicationcontrollers")
+            | ("", "pods")
+            | ("autoscaling", "horizontalpodautoscalers")
+            | ("policy", "poddisruptionbudgets")
+            | ("networking.k8s.io", "networkpolicies")
+            | ("networking.k8s.io", "ingresses")
+            | ("apiextensions.k8s.io", "customresourcedefinitions")
+            | ("admissionregistration.k8s.io", _)
+            | ("flowcontrol.apiserver.k8s.io", _)
+    )
+}
+
+/// Whether the resource has a `status` subresource, so that the main resource ignores status
+/// changes and `/status` ignores everything else.
+pub fn has_status_subresource(rd: &ResourceDef) -> bool {
+    rd.subresource("status").is_some()
+}
+
+/// The part of an object that counts as its spec for generation bumps: everything but
+/// metadata and status (upstream compares `Spec`, and for a few kinds other top-level fields).
+fn spec_part(obj: &Value) -> Value {
+    match obj {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(k, _)| {
+                    !matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind")
+                })
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Upstream's `PrepareForCreate`: status reset for kinds whose status is written by
+/// controllers, initial generation, and the few kinds whose create sets fields.
+pub fn prepare_for_create(rd: &ResourceDef, obj: &mut Value) {
+    if tracks_generation(rd) {
+        obj["metadata"]["generation"] = json!(1);
+    } else if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("generation");
+    }
+    match (rd.group, rd.plural) {
+        ("", "namespaces") => {
+            obj["status"] = json!({"phase": "Active"});
+            let fins = obj
+                .pointer_mut("/spec/finalizers")
+                .and_then(Value::as_array_mut);
+            match fins {
+                Some(f) if f.iter().any(|x| x == "kubernetes") => {}
+                Some(f) => f.push(json!("kubernetes")),
+                None => {
+                    if !obj.get("spec").is_some_and(Value::is_object) {
+                        obj["spec"] = json!({});
+                    }
+                    obj["spec"]["finalizers"] = json!(["kubernetes"]);
+                }
+            }
+        }
+        ("", "pods") => {
+            obj["status"] = json!({"phase": "Pending", "qosClass": qos_class(obj)});
+        }
+        ("", "persistentvolumes") | ("", "persistentvolumeclaims") => {
+            obj["status"] = json!({"phase": "Pending"});
+        }
+        ("", "nodes") | ("certificates.k8s.io", "certificatesigningrequests") => {}
+        _ if has_status_subresource(rd) => {
+            if let Some(m) = obj.as_object_mut() {
+                m.insert("status".into(), json!({}));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Upstream's `PrepareForUpdate` on the main resource: status is kept from the old object when
+/// the kind has a status subresource, and generation is bumped when the spec changed.
+pub fn prepare_for_update(rd: &ResourceDef, new: &mut Value, old: &Value) {
+    if has_status_subresource(rd) && rd.plural != "certificatesigningrequests" {
+        match old.get("status") {
+            Some(s) => new["status"] = s.clone(),
+            None => {
+                if let Some(m) = new.as_object_mut() {
+                    m.remove("status");
+                }
+            }
+        }
+    }
+    if rd.group.is_empty() && rd.plural == "namespaces" {
+        // Namespace finalizers change only through /finalize.
+        if let Some(f) = old.pointer("/spec/finalizers") {
+            new["spec"]["finalizers"] = f.clone();
+        }
+    }
+    let old_gen = old.pointer("/metadata/generation").and_then(Value::as_i64);
+    if tracks_generation(rd) {
+        let mut generation = old_gen.unwrap_or(1);
+        if spec_part(new) != spec_part(old) {
+            generation += 1;
+        }
+        new["metadata"]["generation"] = json!(generation);
+    }
+}
+
+/// Upstream's status strategy: only `status` (and, as upstream, nothing of the spec) changes.
+pub fn prepare_for_status_update(new: &mut Value, old: &Value) {
+    let status = new.get("status").cloned();
+    let rv = new.pointer("/metadata/resourceVersion").cloned();
+    let mut merged = old.clone();
+    match status {
+        Some(s) => merged["status"] = s,
+        None => {
+            if let Some(m) = merged.as_object_mut() {
+                m.remove("status");
+            }
+        }
+    }
+    // Labels and annotations travel with status updates upstream (they are metadata the
+    // status writer may set); everything else of metadata is kept.
+    for k in ["labels", "annotations"] {
+        if let Some(v) = new.pointer(&format!("/metadata/{k}")) {
+            merged["metadata"][k] = v.clone();
+        }
+    }
+    if let Some(rv) = rv {
+        merged["metadata"]["resourceVersion"] = rv;
+    }
+    *new = merged;
+}
+
+/// The QoS class upstream derives from the containers' requests and limits.
+pub fn qos_class(pod: &Value) -> &'static str {
+    let mut containers: Vec<&Value> = Vec::new();
+    for key in ["containers", "initContainers"] {
+        if let Some(cs) = pod
+            .pointer(&format!("/spec/{key}"))
+            .and_then(Value::as_array)
+        {
+            containers.extend(cs.iter());
+        }
+    }
+    let mut any = false;
+    let mut guaranteed = true;
+    for c in &containers {
+        let req = c.pointer("/resources/requests").and_then(Value::as_object);
+        let lim = c.pointer("/resources/limits").and_then(Value::as_object);
+        let has = |m: Option<&serde_json::Map<String, Value>>, k: &str| {
+            m.is_some_and(|m| m.contains_key(k))
+        };
+        for r in ["cpu", "memory"] {
+            if has(req, r) || has(lim, r) {
+                any = true;
+            }
+            if !has(lim, r)
+                || (has(req, r) && req.and_then(|m| m.get(r)) != lim.and_then(|m| m.get(r)))
+            {
+                guaranteed = false;
+            }
+        }
+    }
+    if !any {
+        "BestEffort"
+    } else if guaranteed {
+        "Guaranteed"
+    } else {
+        "Burstable"
+    }
+}
+
+/// Full validation of a new object: metadata, then the kind's own rules.
+pub fn validate_create(rd: &ResourceDef, obj: &Value) -> Vec<FieldError> {
+    let mut errs = meta::validate_object_meta(
+        obj.get("metadata").unwrap_or(&Value::Null),
+        rd.namespaced,
+        name_rule(rd),
+    );
+    errs.extend(validation::validate(rd, obj, None));
+    errs
+}
+
+/// Full validation of an update: metadata immutables, then the kind's own rules.
+pub fn validate_update(rd: &ResourceDef, obj: &Value, old: &Value) -> Vec<FieldError> {
+    let null = Value::Null;
+    let mut errs = meta::validate_object_meta_update(
+        obj.get("metadata").unwrap_or(&null),
+        old.get("metadata").unwrap_or(&null),
+        rd.namespaced,
+        name_rule(rd),
+    );
+    errs.extend(validation::validate(rd, obj, Some(old)));
+    errs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rd(group: &str, plural: &str) -> &'static ResourceDef {
+        crate::resources()
+            .iter()
+            .find(|r| r.group == group && r.plural == plural)
+            .unwrap()
+    }
+
+    #[test]
+    fn generation_bumps_on_spec_change_only() {
+        let d = rd("apps", "deployments");
+        let mut obj =
+            json!({"metadata": {"name": "a"}, "spec": {"replicas": 1}, "status": {"replicas": 3}});
+        prepare_for_create(d, &mut obj);
+        assert_eq!(obj["metadata"]["generation"], 1);
+        assert_eq!(obj["status"], json!({}));
+        let old = obj.clone();
+        let mut new = obj.clone();
+        new["metadata"]["labels"] = json!({"a": "b"});
+        new["status"] = json!({"replicas": 9});
+        prepare_for_update(d, &mut new, &old);
+        assert_eq!(new["metadata"]["generation"], 1);
+        assert_eq!(new["status"], json!({}));
+        new["spec"]["replicas"] = json!(2);
+        prepare_for_update(d, &mut new, &old);
+        assert_eq!(new["metadata"]["generation"], 2);
+    }
+
+    #[test]
+    fn qos() {
+        assert_eq!(
+            qos_class(&json!({"spec": {"containers": [{"name": "a"}]}})),
+            "BestEffort"
+        );
+        let g = json!({"spec": {"containers": [{"resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}});
+        assert_eq!(qos_class(&g), "Guaranteed");
+        let b = json!({"spec": {"containers": [{"resources": {"requests": {"cpu": "1"}}}]}});
+        assert_eq!(qos_class(&b), "Burstable");
+    }
+}

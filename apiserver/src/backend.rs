@@ -1,0 +1,65 @@
+//! The apiserver's view of storage: etcd keys per resource and one watch cache per stored
+//! resource prefix, created on first use.
+
+use api_types::ResourceDef;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use storage::{Cacher, CacherConfig, Store};
+
+pub struct Backend {
+    pub store: Store,
+    /// `--etcd-prefix` without a trailing slash (`/registry`).
+    pub prefix: String,
+    cachers: Mutex<HashMap<String, Arc<Cacher>>>,
+    cacher_cfg: CacherConfig,
+    pub watch_cache: bool,
+}
+
+impl Backend {
+    pub fn new(store: Store, prefix: &str, cacher_cfg: CacherConfig, watch_cache: bool) -> Self {
+        Backend {
+            store,
+            prefix: prefix.trim_end_matches('/').to_string(),
+            cachers: Mutex::new(HashMap::new()),
+            cacher_cfg,
+            watch_cache,
+        }
+    }
+
+    /// `/registry/<resource-prefix>/` (with the trailing slash).
+    pub fn resource_prefix(&self, rd: &ResourceDef) -> String {
+        format!("{}/{}/", self.prefix, rd.etcd_prefix)
+    }
+
+    /// The prefix of a list: the whole resource, or one namespace of it.
+    pub fn list_prefix(&self, rd: &ResourceDef, namespace: &str) -> String {
+        if rd.namespaced && !namespace.is_empty() {
+            format!("{}{namespace}/", self.resource_prefix(rd))
+        } else {
+            self.resource_prefix(rd)
+        }
+    }
+
+    pub fn key(&self, rd: &ResourceDef, namespace: &str, name: &str) -> String {
+        if rd.namespaced {
+            format!("{}{namespace}/{name}", self.resource_prefix(rd))
+        } else {
+            format!("{}{name}", self.resource_prefix(rd))
+        }
+    }
+
+    /// The watch cache of a resource, started on first use.
+    pub fn cacher(&self, rd: &ResourceDef) -> Arc<Cacher> {
+        let prefix = self.resource_prefix(rd);
+        let mut m = self.cachers.lock().unwrap_or_else(|p| p.into_inner());
+        m.entry(prefix.clone())
+            .or_insert_with(|| Cacher::start(self.store.clone(), &prefix, self.cacher_cfg.clone()))
+            .clone()
+    }
+
+    /// Watchers per cached prefix, for `/metrics`.
+    pub fn watcher_counts(&self) -> Vec<(String, usize)> {
+        let m = self.cachers.lock().unwrap_or_else(|p| p.into_inner());
+        m.iter().map(|(k, c)| (k.clone(), c.watchers())).collect()
+    }
+}

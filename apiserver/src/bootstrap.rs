@@ -1,0 +1,184 @@
+//! What the apiserver owns: the system namespaces, the default ServiceCIDR, and the
+//! `kubernetes` Service with its Endpoints and EndpointSlice pointing at this apiserver.
+//! Reconciled at start and every few seconds, so a deleted one comes back.
+
+use crate::codec::Query;
+use crate::error::ApiError;
+use crate::request_info::RequestInfo;
+use crate::rest::{Ctx, UpdateMode};
+use crate::ApiServer;
+use serde_json::{json, Value};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const SYSTEM_NAMESPACES: &[&str] =
+    &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+async fn ensure(
+    st: &ApiServer,
+    group: &str,
+    version: &str,
+    plural: &str,
+    obj: Value,
+    reconcile: bool,
+) -> Result<(), ApiError> {
+    let rd = api_types::lookup(group, version, plural)
+        .ok_or_else(|| ApiError::Internal(format!("{plural} not registered")))?;
+    let ns = obj
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let info = RequestInfo {
+        namespace: ns,
+        resource: plural.into(),
+        group: group.into(),
+        version: version.into(),
+        ..Default::default()
+    };
+    let q = Query::default();
+    let ctx = Ctx {
+        st,
+        rd,
+        info: &info,
+        q: &q,
+        system: true,
+    };
+    let existing = st
+        .backend
+        .store
+        .get(&st.backend.key(rd, &info.namespace, &name))
+        .await
+        .map_err(|e| ApiError::from_storage(e, &ctx.qualified(&name)))?;
+    match existing {
+        None => {
+            let bytes = serde_json::to_vec(&obj).unwrap_or_default();
+            let decoded = ctx.decode_for_write(&bytes, None)?;
+            match ctx.create_object(decoded).await {
+                Ok(_) | Err(ApiError::AlreadyExists(_)) => Ok(()),
+                Err(e) => Err(e),
+            }
+        }
+        Some(cur) if reconcile => {
+            // Only the parts we own are reconciled.
+            let want = obj.clone();
+            let differs = ["subsets", "endpoints", "ports"]
+                .iter()
+                .any(|k| want.get(*k).is_some() && want.get(*k) != cur.get(*k));
+            if !differs {
+                return Ok(());
+            }
+            let mut new = cur.clone();
+            for k in ["subsets", "endpoints", "ports", "addressType"] {
+                if let Some(v) = want.get(k) {
+                    new[k] = v.clone();
+                }
+            }
+            let bytes = serde_json::to_vec(&new).unwrap_or_default();
+            ctx.update(&name, &bytes, None, UpdateMode::Main)
+                .await
+                .map(|_| ())
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+async fn reconcile_once(st: &ApiServer) -> Result<(), ApiError> {
+    for ns in SYSTEM_NAMESPACES {
+        ensure(
+            st,
+            "",
+            "v1",
+            "namespaces",
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+            false,
+        )
+        .await?;
+    }
+    let cidr = st.ranges.service_cidr.to_string();
+    ensure(
+        st,
+        "networking.k8s.io",
+        "v1",
+        "servicecidrs",
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "ServiceCIDR", "metadata": {"name": "kubernetes"}, "spec": {"cidrs": [cidr]}}),
+        false,
+    )
+    .await?;
+    let ip = st.ranges.first_ip().to_string();
+    let port = st.secure_port;
+    let advertise = st.advertise_address.to_string();
+    ensure(
+        st,
+        "",
+        "v1",
+        "services",
+        json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+            "spec": {"clusterIP": ip, "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}], "sessionAffinity": "None", "type": "ClusterIP"},
+        }),
+        false,
+    )
+    .await?;
+    ensure(
+        st,
+        "",
+        "v1",
+        "endpoints",
+        json!({
+            "apiVersion": "v1", "kind": "Endpoints",
+            "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+            "subsets": [{"addresses": [{"ip": advertise}], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}],
+        }),
+        true,
+    )
+    .await?;
+    let family = if st.advertise_address.is_ipv4() {
+        "IPv4"
+    } else {
+        "IPv6"
+    };
+    ensure(
+        st,
+        "discovery.k8s.io",
+        "v1",
+        "endpointslices",
+        json!({
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"kubernetes.io/service-name": "kubernetes"}},
+            "addressType": family,
+            "endpoints": [{"addresses": [advertise], "conditions": {"ready": true}}],
+            "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+        }),
+        true,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Reconciles now and then every 10 s, forever.
+pub fn start(st: Arc<ApiServer>) {
+    tokio::spawn(async move {
+        loop {
+            match reconcile_once(&st).await {
+                Ok(()) => {
+                    if !st.bootstrapped.swap(true, Ordering::Relaxed) {
+                        tracing::info!("bootstrap objects are in place");
+                    }
+                    tokio::time::sleep(Duration::from_secs(10)).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = ?e.to_status().1["message"], "bootstrap reconcile failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    });
+}

@@ -1,0 +1,170 @@
+//! Request decoding and response encoding: JSON and YAML bodies, size limits, content
+//! negotiation, and query parameters.
+
+use crate::error::{ApiError, ApiResult};
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// Upstream's limit on request bodies (3 MiB).
+pub const MAX_BODY: usize = 3 * 1024 * 1024;
+
+/// Reads a whole request body, refusing more than [`MAX_BODY`] bytes with 413.
+pub async fn read_body(
+    body: hyper::body::Incoming,
+    content_length: Option<usize>,
+) -> ApiResult<Bytes> {
+    if content_length.is_some_and(|n| n > MAX_BODY) {
+        return Err(too_large());
+    }
+    let limited = http_body_util::Limited::new(body, MAX_BODY);
+    match limited.collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) => {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                Err(too_large())
+            } else {
+                Err(ApiError::BadRequest(format!(
+                    "error reading request body: {e}"
+                )))
+            }
+        }
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError::TooLarge("Request entity too large: limit is 3145728".into())
+}
+
+/// The media type of a Content-Type header, without parameters.
+pub fn media_type(content_type: Option<&str>) -> String {
+    content_type
+        .unwrap_or("application/json")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Decodes an object body (JSON or YAML).
+pub fn decode_object(body: &[u8], content_type: Option<&str>) -> ApiResult<Value> {
+    let mt = media_type(content_type);
+    let v: Value = match mt.as_str() {
+        "" | "application/json" | "*/*" => serde_json::from_slice(body).map_err(|e| {
+            ApiError::BadRequest(format!("error decoding JSON: {e}"))
+        })?,
+        "application/yaml" | "application/x-yaml" | "text/yaml" => serde_yaml::from_slice(body)
+            .map_err(|e| ApiError::BadRequest(format!("error converting YAML to JSON: yaml: {e}")))?,
+        "application/vnd.kubernetes.protobuf" | "application/cbor" => {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml"
+            )))
+        }
+        other => {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {other})"
+            )))
+        }
+    };
+    if !v.is_object() {
+        return Err(ApiError::BadRequest(format!(
+            "the object provided is unrecognized (must be of type {})",
+            match v {
+                Value::Array(_) => "object, not array",
+                Value::String(_) => "object, not string",
+                _ => "object",
+            }
+        )));
+    }
+    Ok(v)
+}
+
+/// How a response body should be encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Json,
+    Yaml,
+    /// `as=Table;v=v1;g=meta.k8s.io`
+    Table,
+}
+
+/// Picks the response encoding from the Accept header; 406 when nothing acceptable is served.
+pub fn negotiate(accept: Option<&str>) -> ApiResult<Encoding> {
+    let Some(accept) = accept else {
+        return Ok(Encoding::Json);
+    };
+    if accept.trim().is_empty() {
+        return Ok(Encoding::Json);
+    }
+    for part in accept.split(',') {
+        let mut it = part.split(';').map(str::trim);
+        let mt = it.next().unwrap_or("").to_ascii_lowercase();
+        let params: HashMap<String, String> = it
+            .filter_map(|p| {
+                p.split_once('=')
+                    .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            })
+            .collect();
+        if let Some(a) = params.get("as") {
+            if a == "Table"
+                && params.get("g").map(String::as_str) == Some("meta.k8s.io")
+                && matches!(mt.as_str(), "application/json" | "*/*")
+            {
+                return Ok(Encoding::Table);
+            }
+            continue;
+        }
+        match mt.as_str() {
+            "application/json"
+            | "*/*"
+            | "application/*"
+            | "application/json-patch+json"
+            | "application/merge-patch+json" => return Ok(Encoding::Json),
+            "application/yaml" => return Ok(Encoding::Yaml),
+            _ => continue,
+        }
+    }
+    Err(ApiError::NotAcceptable(
+        "only the following media types are accepted: application/json, application/yaml".into(),
+    ))
+}
+
+/// Decoded query parameters (the last value wins, as Go's `url.Values.Get` returns the first;
+/// duplicates are rare and harmless either way).
+#[derive(Debug, Clone, Default)]
+pub struct Query(HashMap<String, String>);
+
+impl Query {
+    pub fn parse(q: Option<&str>) -> Query {
+        let mut m = HashMap::new();
+        if let Some(q) = q {
+            for (k, v) in form_urlencoded::parse(q.as_bytes()) {
+                m.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+            }
+        }
+        Query(m)
+    }
+    pub fn get(&self, k: &str) -> Option<&str> {
+        self.0.get(k).map(String::as_str)
+    }
+    pub fn str(&self, k: &str) -> &str {
+        self.get(k).unwrap_or("")
+    }
+    pub fn flag(&self, k: &str) -> bool {
+        matches!(self.get(k), Some("true") | Some("1") | Some("True"))
+    }
+    pub fn int(&self, k: &str) -> ApiResult<Option<i64>> {
+        match self.get(k) {
+            None | Some("") => Ok(None),
+            Some(v) => v.parse::<i64>().map(Some).map_err(|_| {
+                ApiError::BadRequest(format!(
+                    "invalid value for {k}: {v:?}: strconv.ParseInt: parsing {v:?}: invalid syntax"
+                ))
+            }),
+        }
+    }
+}

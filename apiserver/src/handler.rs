@@ -1,0 +1,406 @@
+//! The request pipeline: classify, authenticate, authorize, route to discovery, health,
+//! metrics or the REST handlers, encode, and record metrics.
+
+use crate::auth::{AuthnResult, Decision, UserInfo};
+use crate::codec::{self, Encoding, Query};
+use crate::error::{ApiError, ApiResult};
+use crate::request_info::{self, RequestInfo};
+use crate::rest::{Ctx, Reply, UpdateMode};
+use crate::{discovery, full, health, subresources, watch, ApiServer, Body};
+use http::{header, Method, Request, Response};
+use serde_json::Value;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+
+fn json_response(code: u16, v: &Value, content_type: &str) -> Response<Body> {
+    let bytes = serde_json::to_vec(v).unwrap_or_default();
+    Response::builder()
+        .status(code)
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::CACHE_CONTROL, "no-cache, private")
+        .body(full(bytes))
+        .expect("valid response")
+}
+
+fn text_response(code: u16, text: String) -> Response<Body> {
+    Response::builder()
+        .status(code)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .header("X-Content-Type-Options", "nosniff")
+        .body(full(text.into_bytes()))
+        .expect("valid response")
+}
+
+pub fn error_response(e: &ApiError) -> Response<Body> {
+    let (code, status) = e.to_status();
+    json_response(code, &status, "application/json")
+}
+
+/// Encodes a reply as negotiated.
+fn encode(reply: Reply, enc: Encoding, q: &Query) -> Response<Body> {
+    match enc {
+        Encoding::Json => json_response(reply.code, &reply.body, "application/json"),
+        Encoding::Yaml => {
+            let text = serde_yaml::to_string(&reply.body).unwrap_or_default();
+            Response::builder()
+                .status(reply.code)
+                .header(header::CONTENT_TYPE, "application/yaml")
+                .body(full(text.into_bytes()))
+                .expect("valid response")
+        }
+        Encoding::Table => {
+            let is_status = reply.body.get("kind").and_then(Value::as_str) == Some("Status");
+            if is_status || reply.code >= 300 {
+                json_response(reply.code, &reply.body, "application/json")
+            } else {
+                let t = crate::table::to_table(&reply.body, q, true);
+                json_response(
+                    reply.code,
+                    &t,
+                    "application/json;as=Table;v=v1;g=meta.k8s.io",
+                )
+            }
+        }
+    }
+}
+
+/// Entry point for every request on a connection whose certificate user is `cert_user`.
+pub async fn handle(
+    st: Arc<ApiServer>,
+    cert_user: Option<UserInfo>,
+    req: Request<hyper::body::Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    let start = Instant::now();
+    let info = request_info::parse(req.method(), req.uri().path(), req.uri().query());
+    let resp = match st.authn.authenticate(cert_user.as_ref(), req.headers()) {
+        AuthnResult::Unauthorized => error_response(&ApiError::Unauthorized),
+        AuthnResult::User(user) => match st.authz.authorize(&user, &info) {
+            Decision::Allow => route(&st, &info, req)
+                .await
+                .unwrap_or_else(|e| error_response(&e)),
+            denied => {
+                let reason = match denied {
+                    Decision::Deny(r) => r,
+                    _ => String::new(),
+                };
+                error_response(&ApiError::Forbidden {
+                    qualified: crate::error::Qualified::new(
+                        &info.group,
+                        &info.resource,
+                        &info.name,
+                    ),
+                    message: crate::auth::forbidden_message(&user, &info, &reason),
+                })
+            }
+        },
+    };
+    record_metrics(&info, resp.status().as_u16(), start);
+    Ok(resp)
+}
+
+fn record_metrics(info: &RequestInfo, code: u16, start: Instant) {
+    let verb = info.verb.to_uppercase();
+    let scope = if !info.is_resource {
+        ""
+    } else if !info.name.is_empty() {
+        "resource"
+    } else if !info.namespace.is_empty() {
+        "namespace"
+    } else {
+        "cluster"
+    };
+    let code = code.to_string();
+    crate::metrics::REQUEST_TOTAL
+        .with_label_values(&[
+            &code,
+            "apiserver",
+            "",
+            &info.group,
+            &info.resource,
+            scope,
+            &info.subresource,
+            &verb,
+            &info.version,
+        ])
+        .inc();
+    if info.verb != "watch" {
+        crate::metrics::REQUEST_DURATION
+            .with_label_values(&[
+                "apiserver",
+                "",
+                &info.group,
+                &info.resource,
+                scope,
+                &info.subresource,
+                &verb,
+                &info.version,
+            ])
+            .observe(start.elapsed().as_secs_f64());
+    }
+}
+
+async fn route(
+    st: &ApiServer,
+    info: &RequestInfo,
+    req: Request<hyper::body::Incoming>,
+) -> ApiResult<Response<Body>> {
+    let path = req.uri().path().to_string();
+    let q = Query::parse(req.uri().query());
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    if info.is_resource {
+        return resource(st, info, &q, accept.as_deref(), req).await;
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return Err(ApiError::MethodNotSupported {
+            resource: String::new(),
+            verb: info.verb.clone(),
+        });
+    }
+    let trimmed = path.trim_end_matches('/');
+    match trimmed {
+        "/version" => {
+            // Upstream indents /version.
+            let body = serde_json::to_vec_pretty(&crate::version::info()).unwrap_or_default();
+            Ok(Response::builder()
+                .status(200)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(full(body))
+                .expect("valid response"))
+        }
+        "/metrics" => Ok(Response::builder()
+            .status(200)
+            .header(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )
+            .body(full(crate::metrics::render().into_bytes()))
+            .expect("valid response")),
+        "/api" => match discovery::wants_aggregated(accept.as_deref()) {
+            Some(ct) => Ok(json_response(200, &discovery::aggregated(true, ct), ct)),
+            None => Ok(json_response(
+                200,
+                &discovery::api_versions(&st.server_address()),
+                "application/json",
+            )),
+        },
+        "/apis" => match discovery::wants_aggregated(accept.as_deref()) {
+            Some(ct) => Ok(json_response(200, &discovery::aggregated(false, ct), ct)),
+            None => Ok(json_response(
+                200,
+                &discovery::api_group_list(),
+                "application/json",
+            )),
+        },
+        "" | "/" => Ok(json_response(200, &root_paths(), "application/json")),
+        _ => {
+            for ep in ["healthz", "livez", "readyz"] {
+                let base = format!("/{ep}");
+                if trimmed == base || trimmed.starts_with(&format!("{base}/")) {
+                    let sub = trimmed.strip_prefix(&format!("{base}/"));
+                    let exclude: Vec<String> = req
+                        .uri()
+                        .query()
+                        .map(|qs| {
+                            form_urlencoded::parse(qs.as_bytes())
+                                .filter(|(k, _)| k == "exclude")
+                                .map(|(_, v)| v.into_owned())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let verbose = q.get("verbose").is_some();
+                    let (code, body) = health::render(st, ep, sub, verbose, &exclude).await;
+                    return Ok(text_response(code, body));
+                }
+            }
+            let segs: Vec<&str> = trimmed.trim_start_matches('/').split('/').collect();
+            match segs.as_slice() {
+                ["api", v] => discovery::api_resource_list("", v)
+                    .map(|d| json_response(200, &d, "application/json"))
+                    .ok_or(ApiError::NotFoundPath),
+                ["apis", g] => discovery::api_group(g)
+                    .map(|d| json_response(200, &d, "application/json"))
+                    .ok_or(ApiError::NotFoundPath),
+                ["apis", g, v] => discovery::api_resource_list(g, v)
+                    .map(|d| json_response(200, &d, "application/json"))
+                    .ok_or(ApiError::NotFoundPath),
+                _ => Err(ApiError::NotFoundPath),
+            }
+        }
+    }
+}
+
+fn root_paths() -> Value {
+    let mut paths = vec![
+        "/api".to_string(),
+        "/api/v1".to_string(),
+        "/apis".to_string(),
+    ];
+    for (g, vs) in api_types::groups() {
+        paths.push(format!("/apis/{g}"));
+        for v in vs {
+            paths.push(format!("/apis/{g}/{v}"));
+        }
+    }
+    for p in ["/healthz", "/livez", "/readyz", "/metrics", "/version"] {
+        paths.push(p.into());
+    }
+    serde_json::json!({"paths": paths})
+}
+
+async fn resource(
+    st: &ApiServer,
+    info: &RequestInfo,
+    q: &Query,
+    accept: Option<&str>,
+    req: Request<hyper::body::Incoming>,
+) -> ApiResult<Response<Body>> {
+    let rd = api_types::lookup(&info.group, &info.version, &info.resource)
+        .ok_or(ApiError::NotFoundPath)?;
+    if rd.namespaced && info.namespace.is_empty() && !matches!(info.verb.as_str(), "list" | "watch")
+    {
+        // Namespaced objects are only addressed inside a namespace.
+        if !info.name.is_empty() || info.verb == "create" || info.verb == "deletecollection" {
+            return Err(ApiError::NotFoundPath);
+        }
+    }
+    if !rd.namespaced && !info.namespace.is_empty() && rd.plural != "namespaces" {
+        return Err(ApiError::NotFoundPath);
+    }
+    let enc = codec::negotiate(accept)?;
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let content_length = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let verb = info.verb.clone();
+    let needs_body = matches!(
+        verb.as_str(),
+        "create" | "update" | "patch" | "delete" | "deletecollection"
+    );
+    let body = if needs_body {
+        codec::read_body(req.into_body(), content_length).await?
+    } else {
+        bytes::Bytes::new()
+    };
+    let ctx = Ctx {
+        st,
+        rd,
+        info,
+        q,
+        system: false,
+    };
+    let ct = content_type.as_deref();
+
+    if !info.subresource.is_empty() {
+        let sub = rd
+            .subresource(&info.subresource)
+            .ok_or(ApiError::NotFoundPath)?;
+        if !sub.verbs.contains(&verb.as_str()) {
+            return Err(ApiError::MethodNotSupported {
+                resource: rd.plural.into(),
+                verb,
+            });
+        }
+        let name = info.name.as_str();
+        let reply = match (sub.name, verb.as_str()) {
+            ("status", "get") => ctx.get(name).await?,
+            ("status", "update") => ctx.update(name, &body, ct, UpdateMode::Status).await?,
+            ("status", "patch") => ctx.patch(name, &body, ct, UpdateMode::Status).await?,
+            ("scale", v) => subresources::scale(&ctx, name, v, &body, ct).await?,
+            ("binding", "create") => subresources::bind(&ctx, Some(name), &body, ct).await?,
+            ("finalize", "update") => subresources::finalize(&ctx, name, &body, ct).await?,
+            _ => {
+                return Err(ApiError::MethodNotSupported {
+                    resource: rd.plural.into(),
+                    verb,
+                })
+            }
+        };
+        return Ok(encode(reply, enc, q));
+    }
+
+    if !rd.has_verb(&verb) {
+        return Err(ApiError::MethodNotSupported {
+            resource: rd.plural.into(),
+            verb,
+        });
+    }
+    if !rd.is_stored() {
+        let reply = match (rd.plural, verb.as_str()) {
+            ("bindings", "create") => subresources::bind(&ctx, None, &body, ct).await?,
+            ("componentstatuses", v) => component_statuses(st, v, &info.name).await?,
+            _ => {
+                return Err(ApiError::MethodNotSupported {
+                    resource: rd.plural.into(),
+                    verb,
+                })
+            }
+        };
+        return Ok(encode(reply, enc, q));
+    }
+    let reply = match verb.as_str() {
+        "get" => ctx.get(&info.name).await?,
+        "list" => ctx.list().await?,
+        "watch" => {
+            let name = if info.name.is_empty() {
+                None
+            } else {
+                Some(info.name.as_str())
+            };
+            return watch::watch(&ctx, name, enc).await;
+        }
+        "create" => {
+            if !info.name.is_empty() {
+                return Err(ApiError::MethodNotSupported {
+                    resource: rd.plural.into(),
+                    verb,
+                });
+            }
+            ctx.create(&body, ct).await?
+        }
+        "update" => ctx.update(&info.name, &body, ct, UpdateMode::Main).await?,
+        "patch" => ctx.patch(&info.name, &body, ct, UpdateMode::Main).await?,
+        "delete" => ctx.delete(&info.name, &body).await?,
+        "deletecollection" => ctx.delete_collection(&body).await?,
+        _ => {
+            return Err(ApiError::MethodNotSupported {
+                resource: rd.plural.into(),
+                verb,
+            })
+        }
+    };
+    Ok(encode(reply, enc, q))
+}
+
+/// The deprecated componentstatuses API: etcd's health as upstream reports it.
+async fn component_statuses(st: &ApiServer, verb: &str, name: &str) -> ApiResult<Reply> {
+    let ok = st.backend.store.current_revision().await.is_ok();
+    let cs = |n: &str| {
+        serde_json::json!({
+            "kind": "ComponentStatus", "apiVersion": "v1",
+            "metadata": {"name": n, "creationTimestamp": null},
+            "conditions": [{"type": "Healthy", "status": if ok { "True" } else { "False" }, "message": if ok { "ok" } else { "" }}],
+        })
+    };
+    match verb {
+        "get" if name == "etcd-0" => Ok(Reply::ok(cs("etcd-0"))),
+        "get" => Err(ApiError::NotFound(crate::error::Qualified::new(
+            "",
+            "componentstatuses",
+            name,
+        ))),
+        _ => Ok(Reply::ok(
+            serde_json::json!({"kind": "ComponentStatusList", "apiVersion": "v1", "metadata": {}, "items": [cs("etcd-0")]}),
+        )),
+    }
+}

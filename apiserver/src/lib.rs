@@ -1,0 +1,244 @@
+//! kube-apiserver: the REST + watch API over etcd, served over HTTPS with client-certificate
+//! authentication. `main.rs` parses flags; everything else lives here so tests reach it.
+
+pub mod alloc;
+pub mod auth;
+mod backend;
+pub mod bootstrap;
+pub mod codec;
+pub mod discovery;
+pub mod error;
+pub mod handler;
+pub mod health;
+pub mod metrics;
+pub mod options;
+pub mod request_info;
+pub mod rest;
+pub mod subresources;
+pub mod table;
+pub mod tls;
+pub mod version;
+pub mod watch;
+
+use crate::auth::{Authenticator, AuthorizerChain};
+use crate::options::Options;
+use backend::Backend;
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Response bodies: whole buffers or watch streams.
+pub type Body = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
+
+pub fn full(data: impl Into<Bytes>) -> Body {
+    http_body_util::Full::new(data.into()).boxed()
+}
+
+/// Startup failures.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Storage(#[from] storage::StorageError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error(transparent)]
+    Pki(#[from] pki::PkiError),
+    #[error("failed to listen on {0}: {1}")]
+    Listen(SocketAddr, std::io::Error),
+    #[error("invalid flag: {0}")]
+    Flag(String),
+}
+
+/// The running server's shared state.
+pub struct ApiServer {
+    pub backend: Backend,
+    pub authn: Authenticator,
+    pub authz: AuthorizerChain,
+    pub ranges: alloc::Ranges,
+    pub advertise_address: IpAddr,
+    pub secure_port: u16,
+    pub min_request_timeout: u64,
+    pub bootstrapped: AtomicBool,
+}
+
+impl ApiServer {
+    /// `host:port` clients should use (discovery's serverAddressByClientCIDRs).
+    pub fn server_address(&self) -> String {
+        SocketAddr::new(self.advertise_address, self.secure_port).to_string()
+    }
+}
+
+pub fn init_logging(verbosity: u8) {
+    let level = match verbosity {
+        0..=1 => "info",
+        2..=4 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// The address other members reach us on: the flag, else the bind address, else the address
+/// of the interface holding the default route (found without sending a packet).
+fn advertise_address(opts: &Options) -> IpAddr {
+    if let Some(a) = opts.advertise_address {
+        return a;
+    }
+    if !opts.bind_address.is_unspecified() {
+        return opts.bind_address;
+    }
+    std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| {
+            s.connect("10.255.255.255:1")?;
+            s.local_addr()
+        })
+        .map(|a| a.ip())
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]))
+}
+
+/// Self-signed serving certificate in `--cert-dir`, as upstream makes one when no
+/// `--tls-cert-file` is given.
+fn self_signed(
+    opts: &Options,
+    advertise: IpAddr,
+    first_service_ip: IpAddr,
+) -> Result<(std::path::PathBuf, std::path::PathBuf), Error> {
+    let dir = &opts.cert_dir;
+    let (crt, key) = (dir.join("apiserver.crt"), dir.join("apiserver.key"));
+    if crt.exists() && key.exists() {
+        return Ok((crt, key));
+    }
+    let ca = pki::new_ca(&format!("localhost-ca@{}", chrono::Utc::now().timestamp()))?;
+    let (dns, ips) = pki::apiserver_sans("", advertise, first_service_ip, "cluster.local");
+    let leaf = pki::issue(
+        &ca,
+        &pki::LeafSpec {
+            common_name: format!("localhost@{}", chrono::Utc::now().timestamp()),
+            dns_names: dns,
+            ips,
+            server: true,
+            ..Default::default()
+        },
+    )?;
+    let bundle = pki::CertKey {
+        cert_pem: format!("{}{}", leaf.cert_pem, ca.cert_pem),
+        key_pem: leaf.key_pem,
+    };
+    pki::write_pair(dir, "apiserver", &bundle)?;
+    Ok((crt, key))
+}
+
+/// Builds the server from flags and serves until the process is stopped.
+pub async fn run(opts: Options) -> Result<(), Error> {
+    metrics::init();
+    let service_cidr: ipnet::IpNet = opts
+        .service_cluster_ip_range
+        .parse()
+        .map_err(|_| Error::Flag("--service-cluster-ip-range".into()))?;
+    let node_ports = alloc::parse_port_range(&opts.service_node_port_range)
+        .ok_or_else(|| Error::Flag("--service-node-port-range".into()))?;
+    let ranges = alloc::Ranges {
+        service_cidr,
+        node_ports,
+    };
+    let advertise = advertise_address(&opts);
+    let store = storage::Store::connect(&storage::EtcdConfig {
+        endpoints: opts.etcd_servers.clone(),
+        ca_file: opts.etcd_cafile.clone(),
+        cert_file: opts.etcd_certfile.clone(),
+        key_file: opts.etcd_keyfile.clone(),
+        request_timeout: Some(Duration::from_secs(10)),
+    })
+    .await?;
+    if !opts.etcd_compaction_interval.is_zero() {
+        store.start_compactor(opts.etcd_compaction_interval);
+    }
+    let (cert, key) = match (&opts.tls_cert_file, &opts.tls_private_key_file) {
+        (Some(c), Some(k)) => (c.clone(), k.clone()),
+        _ => self_signed(&opts, advertise, ranges.first_ip())?,
+    };
+    let client_ca = opts
+        .client_ca_file
+        .as_deref()
+        .map(tls::ClientCa::load)
+        .transpose()?;
+    let tls_cfg = tls::server_config(&cert, &key, client_ca.as_ref())?;
+    let cacher_cfg = storage::CacherConfig {
+        history: opts.default_watch_cache_size.max(100),
+        bookmark_interval: opts.watch_bookmark_interval,
+        ..Default::default()
+    };
+    let st = Arc::new(ApiServer {
+        backend: Backend::new(store, &opts.etcd_prefix, cacher_cfg, opts.watch_cache),
+        authn: Authenticator {
+            client_ca,
+            anonymous: opts.anonymous_auth,
+        },
+        authz: AuthorizerChain::from_modes(&opts.authorization_mode),
+        ranges,
+        advertise_address: advertise,
+        secure_port: opts.secure_port,
+        min_request_timeout: opts.min_request_timeout,
+        bootstrapped: AtomicBool::new(false),
+    });
+    let addr = SocketAddr::new(opts.bind_address, opts.secure_port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| Error::Listen(addr, e))?;
+    tracing::info!(%addr, advertise = %advertise, "Serving securely");
+    bootstrap::start(st.clone());
+    serve(st, listener, tls_cfg).await;
+    Ok(())
+}
+
+/// Accepts TLS connections and serves HTTP/1.1 and HTTP/2 on them.
+pub async fn serve(
+    st: Arc<ApiServer>,
+    listener: tokio::net::TcpListener,
+    tls_cfg: Arc<rustls::ServerConfig>,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls_cfg);
+    loop {
+        let (tcp, _peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let st = st.clone();
+        tokio::spawn(async move {
+            let tls =
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(t)) => t,
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+            let cert_user = {
+                let (_, conn) = tls.get_ref();
+                st.authn.from_certificate(conn.peer_certificates())
+            };
+            let svc = hyper::service::service_fn(move |req| {
+                handler::handle(st.clone(), cert_user.clone(), req)
+            });
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            if let Err(e) = builder.serve_connection(TokioIo::new(tls), svc).await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+}

@@ -1,0 +1,266 @@
+//! kube-apiserver's command line, with upstream's flag names and defaults. Flags that belong to
+//! later features are accepted (so upstream command lines start) and noted as not yet in effect.
+
+use clap::{ArgAction, Parser};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    parse_go_duration(s).ok_or_else(|| format!("invalid duration {s:?}"))
+}
+
+/// Parses Go's duration syntax (`5m`, `1h30m`, `250ms`, `10s`).
+pub fn parse_go_duration(s: &str) -> Option<Duration> {
+    if s == "0" {
+        return Some(Duration::ZERO);
+    }
+    let mut total = 0f64;
+    let mut rest = s;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        let n: f64 = rest[..num_end].parse().ok()?;
+        rest = &rest[num_end..];
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let mult = match &rest[..unit_end] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        total += n * mult;
+        rest = &rest[unit_end..];
+    }
+    Some(Duration::from_secs_f64(total))
+}
+
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "kube-apiserver",
+    about = "The Kubernetes API server validates and configures data for the api objects which include pods, services, replicationcontrollers, and others.",
+    version = crate::version::GIT_VERSION
+)]
+pub struct Options {
+    /// List of etcd servers to connect with (scheme://ip:port), comma separated.
+    #[arg(long = "etcd-servers", value_delimiter = ',')]
+    pub etcd_servers: Vec<String>,
+    /// SSL Certificate Authority file used to secure etcd communication.
+    #[arg(long = "etcd-cafile")]
+    pub etcd_cafile: Option<String>,
+    /// SSL certification file used to secure etcd communication.
+    #[arg(long = "etcd-certfile")]
+    pub etcd_certfile: Option<String>,
+    /// SSL key file used to secure etcd communication.
+    #[arg(long = "etcd-keyfile")]
+    pub etcd_keyfile: Option<String>,
+    /// The prefix to prepend to all resource paths in etcd.
+    #[arg(long = "etcd-prefix", default_value = "/registry")]
+    pub etcd_prefix: String,
+    /// The interval of compaction requests. If 0, the compaction request from apiserver is disabled.
+    #[arg(long = "etcd-compaction-interval", default_value = "5m", value_parser = parse_duration)]
+    pub etcd_compaction_interval: Duration,
+    /// The IP address on which to advertise the apiserver to members of the cluster.
+    #[arg(long = "advertise-address")]
+    pub advertise_address: Option<IpAddr>,
+    /// The IP address on which to listen for the --secure-port port.
+    #[arg(long = "bind-address", default_value = "0.0.0.0")]
+    pub bind_address: IpAddr,
+    /// The port on which to serve HTTPS with authentication and authorization.
+    #[arg(long = "secure-port", default_value_t = 6443)]
+    pub secure_port: u16,
+    /// A CIDR notation IP range from which to assign service cluster IPs.
+    #[arg(long = "service-cluster-ip-range", default_value = "10.0.0.0/24")]
+    pub service_cluster_ip_range: String,
+    /// A port range to reserve for services with NodePort visibility.
+    #[arg(long = "service-node-port-range", default_value = "30000-32767")]
+    pub service_node_port_range: String,
+    /// File containing the default x509 Certificate for HTTPS.
+    #[arg(long = "tls-cert-file")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// File containing the default x509 private key matching --tls-cert-file.
+    #[arg(long = "tls-private-key-file")]
+    pub tls_private_key_file: Option<PathBuf>,
+    /// The directory where the TLS certs are located. Ignored if --tls-cert-file is provided.
+    #[arg(long = "cert-dir", default_value = "/var/run/kubernetes")]
+    pub cert_dir: PathBuf,
+    /// If set, any request presenting a client certificate signed by one of the authorities in
+    /// the client-ca-file is authenticated with an identity corresponding to the CommonName.
+    #[arg(long = "client-ca-file")]
+    pub client_ca_file: Option<PathBuf>,
+    /// Enables anonymous requests to the secure port of the API server.
+    #[arg(long = "anonymous-auth", default_value = "true", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set)]
+    pub anonymous_auth: bool,
+    /// Ordered list of plug-ins to do authorization on secure port.
+    #[arg(
+        long = "authorization-mode",
+        value_delimiter = ',',
+        default_value = "AlwaysAllow"
+    )]
+    pub authorization_mode: Vec<String>,
+    /// admission plugins that should be enabled in addition to default enabled ones.
+    #[arg(long = "enable-admission-plugins", value_delimiter = ',')]
+    pub enable_admission_plugins: Vec<String>,
+    /// admission plugins that should be disabled although they are in the default enabled plugins list.
+    #[arg(long = "disable-admission-plugins", value_delimiter = ',')]
+    pub disable_admission_plugins: Vec<String>,
+    /// If true, allow privileged containers.
+    #[arg(long = "allow-privileged", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set)]
+    pub allow_privileged: Option<bool>,
+    /// Number of apiserver replicas (the `kubernetes` endpoints are reconciled for this one).
+    #[arg(long = "apiserver-count", default_value_t = 1)]
+    pub apiserver_count: u32,
+    /// Use an endpoint reconciler (master-count, lease, none).
+    #[arg(long = "endpoint-reconciler-type", default_value = "lease")]
+    pub endpoint_reconciler_type: String,
+    /// An optional field indicating the minimum number of seconds a handler must keep a request
+    /// open before timing it out (watches get a random timeout between this and twice this).
+    #[arg(long = "min-request-timeout", default_value_t = 1800)]
+    pub min_request_timeout: u64,
+    /// An optional field indicating the duration a handler must keep a request open before timing it out.
+    #[arg(long = "request-timeout", default_value = "1m0s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    /// Enable watch caching in the apiserver.
+    #[arg(long = "watch-cache", default_value = "true", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set)]
+    pub watch_cache: bool,
+    /// Default watch cache size (events kept per resource for resuming watchers).
+    #[arg(long = "default-watch-cache-size", default_value_t = 10_000)]
+    pub default_watch_cache_size: usize,
+    /// How often watchers that asked for bookmarks get one (not an upstream flag; upstream's
+    /// interval is about a minute).
+    #[arg(long = "watch-bookmark-interval", default_value = "1m", value_parser = parse_duration, hide = true)]
+    pub watch_bookmark_interval: Duration,
+    /// The maximum number of non-mutating requests in flight at a given time.
+    #[arg(long = "max-requests-inflight", default_value_t = 400)]
+    pub max_requests_inflight: u32,
+    /// The maximum number of mutating requests in flight at a given time.
+    #[arg(long = "max-mutating-requests-inflight", default_value_t = 200)]
+    pub max_mutating_requests_inflight: u32,
+    /// The storage backend for persistence. Only etcd3 is supported.
+    #[arg(long = "storage-backend", default_value = "etcd3")]
+    pub storage_backend: String,
+    /// The media type to use to store objects in storage (only application/json here).
+    #[arg(long = "storage-media-type", default_value = "application/json")]
+    pub storage_media_type: String,
+    /// A set of key=value pairs that describe feature gates for alpha/experimental features.
+    #[arg(long = "feature-gates", value_delimiter = ',')]
+    pub feature_gates: Vec<String>,
+    /// A set of key=value pairs that enable or disable built-in APIs.
+    #[arg(long = "runtime-config", value_delimiter = ',')]
+    pub runtime_config: Vec<String>,
+    /// Accepted for compatibility with upstream command lines; not yet in effect.
+    #[arg(long = "service-account-key-file")]
+    pub service_account_key_file: Vec<String>,
+    /// Accepted for compatibility with upstream command lines; not yet in effect.
+    #[arg(long = "service-account-signing-key-file")]
+    pub service_account_signing_key_file: Option<String>,
+    /// Accepted for compatibility with upstream command lines; not yet in effect.
+    #[arg(long = "service-account-issuer")]
+    pub service_account_issuer: Vec<String>,
+    /// Accepted for compatibility with upstream command lines; not yet in effect.
+    #[arg(long = "kubelet-client-certificate")]
+    pub kubelet_client_certificate: Option<String>,
+    /// Accepted for compatibility with upstream command lines; not yet in effect.
+    #[arg(long = "kubelet-client-key")]
+    pub kubelet_client_key: Option<String>,
+    /// Accepted for compatibility with upstream command lines; not yet in effect.
+    #[arg(long = "kubelet-certificate-authority")]
+    pub kubelet_certificate_authority: Option<String>,
+    /// Accepted for compatibility with upstream command lines; not yet in effect.
+    #[arg(long = "enable-bootstrap-token-auth", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set)]
+    pub enable_bootstrap_token_auth: Option<bool>,
+    /// Accepted for compatibility with upstream command lines; not yet in effect.
+    #[arg(long = "token-auth-file")]
+    pub token_auth_file: Option<String>,
+    /// Number for the log level verbosity.
+    #[arg(short = 'v', long = "v", default_value_t = 0)]
+    pub verbosity: u8,
+}
+
+impl Options {
+    /// Upstream's option validation; every problem found, as upstream aggregates them.
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        let mut errs = Vec::new();
+        if self.etcd_servers.iter().all(|s| s.trim().is_empty()) {
+            errs.push("--etcd-servers must be specified".to_string());
+        }
+        if self.storage_backend != "etcd3" {
+            errs.push(format!("--storage-backend invalid, allowed values: etcd3. If not specified, it will default to 'etcd3'"));
+        }
+        if self
+            .service_cluster_ip_range
+            .parse::<ipnet::IpNet>()
+            .is_err()
+        {
+            errs.push(format!("service-cluster-ip-range[0] is not a valid cidr"));
+        }
+        if crate::alloc::parse_port_range(&self.service_node_port_range).is_none() {
+            errs.push(format!(
+                "invalid argument {:?} for \"--service-node-port-range\" flag",
+                self.service_node_port_range
+            ));
+        }
+        if self.tls_cert_file.is_some() != self.tls_private_key_file.is_some() {
+            errs.push(
+                "--tls-cert-file and --tls-private-key-file must be specified together".to_string(),
+            );
+        }
+        for m in &self.authorization_mode {
+            if ![
+                "AlwaysAllow",
+                "AlwaysDeny",
+                "ABAC",
+                "Webhook",
+                "RBAC",
+                "Node",
+            ]
+            .contains(&m.as_str())
+            {
+                errs.push(format!("authorization-mode {m:?} is not a valid mode"));
+            }
+        }
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(errs)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_go_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_go_duration("1m0s"), Some(Duration::from_secs(60)));
+        assert_eq!(parse_go_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_go_duration("x"), None);
+    }
+
+    #[test]
+    fn etcd_servers_required() {
+        let o = Options::try_parse_from(["kube-apiserver"]).unwrap();
+        assert_eq!(
+            o.validate().unwrap_err(),
+            vec!["--etcd-servers must be specified".to_string()]
+        );
+        let o = Options::try_parse_from([
+            "kube-apiserver",
+            "--etcd-servers=http://127.0.0.1:2379,http://127.0.0.1:2380",
+            "--anonymous-auth=false",
+        ])
+        .unwrap();
+        assert_eq!(o.etcd_servers.len(), 2);
+        assert!(!o.anonymous_auth);
+        assert!(o.validate().is_ok());
+    }
+}

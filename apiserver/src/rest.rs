@@ -1,0 +1,974 @@
+//! REST semantics for every stored resource: get, list, create, update, patch, delete,
+//! deletecollection, and the status, scale, binding and finalize subresources.
+
+use crate::codec::{self, Query};
+use crate::error::{ApiError, ApiResult, Qualified};
+use crate::request_info::RequestInfo;
+use crate::ApiServer;
+use api_types::kinds;
+use api_types::selector::{FieldSelector, LabelSelector};
+use api_types::ResourceDef;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+use storage::{ListOptions, StorageError};
+
+/// Everything a handler needs about one resource request.
+pub struct Ctx<'a> {
+    pub st: &'a ApiServer,
+    pub rd: &'static ResourceDef,
+    pub info: &'a RequestInfo,
+    pub q: &'a Query,
+    /// The apiserver's own writes (the `kubernetes` endpoints, which point at a loopback
+    /// address in single-host setups): metadata is validated, kind rules are not.
+    pub system: bool,
+}
+
+/// A handler's answer: the HTTP code and the body object.
+pub struct Reply {
+    pub code: u16,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn ok(body: Value) -> Reply {
+        Reply { code: 200, body }
+    }
+}
+
+/// Resources whose delete answers with the deleted object instead of a Status.
+fn returns_deleted_object(rd: &ResourceDef) -> bool {
+    matches!(
+        (rd.group, rd.plural),
+        ("", "pods")
+            | ("", "services")
+            | ("", "serviceaccounts")
+            | ("storage.k8s.io", "storageclasses")
+    )
+}
+
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn meta_str<'v>(obj: &'v Value, field: &str) -> &'v str {
+    obj.get("metadata")
+        .and_then(|m| m.get(field))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
+fn rv_of(obj: &Value) -> i64 {
+    meta_str(obj, "resourceVersion").parse().unwrap_or(0)
+}
+
+fn random_suffix() -> String {
+    use rand::Rng;
+    const ALPHA: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut r = rand::rng();
+    (0..5)
+        .map(|_| ALPHA[r.random_range(0..ALPHA.len())] as char)
+        .collect()
+}
+
+impl<'a> Ctx<'a> {
+    pub fn qualified(&self, name: &str) -> Qualified {
+        Qualified::new(self.rd.group, self.rd.plural, name)
+    }
+
+    fn key(&self, name: &str) -> String {
+        self.st.backend.key(self.rd, &self.info.namespace, name)
+    }
+
+    fn dry_run(&self) -> ApiResult<bool> {
+        match self.q.get("dryRun") {
+            None | Some("") => Ok(false),
+            Some("All") => Ok(true),
+            Some(v) => Err(ApiError::BadRequest(format!(
+                "Invalid dryRun value: {v:?}. Valid values: \"All\""
+            ))),
+        }
+    }
+
+    fn invalid(&self, name: &str, errors: Vec<api_types::FieldError>) -> ApiError {
+        ApiError::Invalid {
+            kind: self.rd.kind.to_string(),
+            group: self.rd.group.to_string(),
+            name: name.to_string(),
+            errors,
+        }
+    }
+
+    /// Decodes a body for create/update and reconciles it with the URL: apiVersion and kind
+    /// default to the endpoint's, a namespace must match, unknown fields are dropped by the
+    /// typed round trip, and upstream's defaults are applied.
+    pub fn decode_for_write(&self, body: &[u8], content_type: Option<&str>) -> ApiResult<Value> {
+        let mut obj = codec::decode_object(body, content_type)?;
+        self.check_gvk(&mut obj)?;
+        self.reconcile_namespace(&mut obj)?;
+        self.finish_decode(obj)
+    }
+
+    fn check_gvk(&self, obj: &mut Value) -> ApiResult<()> {
+        let want_av = self.rd.api_version();
+        match obj.get("apiVersion").and_then(Value::as_str) {
+            None | Some("") => obj["apiVersion"] = json!(want_av),
+            Some(av) if av != want_av => {
+                return Err(ApiError::BadRequest(format!(
+                    "the API version in the data ({av}) does not match the expected API version ({want_av})"
+                )))
+            }
+            _ => {}
+        }
+        match obj.get("kind").and_then(Value::as_str) {
+            None | Some("") => obj["kind"] = json!(self.rd.kind),
+            Some(k) if k != self.rd.kind => {
+                return Err(ApiError::BadRequest(format!(
+                    "{k} in version \"{}\" cannot be handled as a {}: the kind in the data ({k}) does not match the expected kind ({})",
+                    self.rd.version, self.rd.kind, self.rd.kind
+                )))
+            }
+            _ => {}
+        }
+        if !obj.get("metadata").is_some_and(Value::is_object) {
+            if obj.get("metadata").is_some_and(|m| !m.is_null()) {
+                return Err(ApiError::BadRequest(format!(
+                    "{} in version \"{}\" cannot be handled as a {}: metadata must be an object",
+                    self.rd.kind, self.rd.version, self.rd.kind
+                )));
+            }
+            obj["metadata"] = json!({});
+        }
+        Ok(())
+    }
+
+    fn reconcile_namespace(&self, obj: &mut Value) -> ApiResult<()> {
+        let req_ns = if self.rd.namespaced {
+            self.info.namespace.as_str()
+        } else {
+            ""
+        };
+        let obj_ns = meta_str(obj, "namespace").to_string();
+        if obj_ns == req_ns {
+            return Ok(());
+        }
+        if obj_ns.is_empty() {
+            obj["metadata"]["namespace"] = json!(req_ns);
+        } else if req_ns.is_empty() {
+            if let Some(m) = obj["metadata"].as_object_mut() {
+                m.remove("namespace");
+            }
+        } else {
+            return Err(ApiError::BadRequest("the namespace of the provided object does not match the namespace sent on the request".into()));
+        }
+        Ok(())
+    }
+
+    /// Typed round trip and defaulting.
+    fn finish_decode(&self, obj: Value) -> ApiResult<Value> {
+        let mut obj = kinds::typed::round_trip(self.rd.group, self.rd.version, self.rd.kind, obj)
+            .map_err(|e| {
+            ApiError::BadRequest(format!(
+                "{} in version \"{}\" cannot be handled as a {}: {e}",
+                self.rd.kind, self.rd.version, self.rd.kind
+            ))
+        })?;
+        kinds::defaults::apply(self.rd, &mut obj);
+        if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            if m.get("namespace").and_then(Value::as_str) == Some("") {
+                m.remove("namespace");
+            }
+        }
+        Ok(obj)
+    }
+
+    /// NamespaceLifecycle: no creates in a missing or terminating namespace.
+    async fn check_namespace_lifecycle(&self, ns: &str) -> ApiResult<()> {
+        if !self.rd.namespaced || ns.is_empty() {
+            return Ok(());
+        }
+        let ns_rd = api_types::lookup("", "v1", "namespaces")
+            .ok_or_else(|| ApiError::Internal("namespaces not registered".into()))?;
+        let cacher = self.st.backend.cacher(ns_rd);
+        let key = self.st.backend.key(ns_rd, "", ns);
+        let (mut found, _) = cacher.get(&key);
+        if found.is_none() {
+            // The cache may lag a namespace created a moment ago: ask etcd.
+            found = self
+                .st
+                .backend
+                .store
+                .get(&key)
+                .await
+                .map_err(|e| ApiError::from_storage(e, &self.qualified("")))?
+                .map(Arc::new);
+        }
+        match found {
+            None => Err(ApiError::NotFound(Qualified::new("", "namespaces", ns))),
+            Some(n)
+                if n.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating") =>
+            {
+                Err(ApiError::Forbidden {
+                    qualified: self.qualified(""),
+                    message: format!(
+                    "unable to create new content in namespace {ns} because it is being terminated"
+                ),
+                })
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    // ---------------------------------------------------------------- reads
+
+    pub async fn get(&self, name: &str) -> ApiResult<Reply> {
+        let obj = match self.q.get("resourceVersion") {
+            Some("0") if self.st.backend.watch_cache => {
+                let cacher = self.st.backend.cacher(self.rd);
+                cacher
+                    .wait_fresh(1, Duration::from_secs(3))
+                    .await
+                    .map_err(|e| ApiError::from_storage(e, &self.qualified(name)))?;
+                cacher.get(&self.key(name)).0.map(|o| (*o).clone())
+            }
+            _ => self
+                .st
+                .backend
+                .store
+                .get(&self.key(name))
+                .await
+                .map_err(|e| ApiError::from_storage(e, &self.qualified(name)))?,
+        };
+        obj.map(Reply::ok)
+            .ok_or_else(|| ApiError::NotFound(self.qualified(name)))
+    }
+
+    pub fn selectors(&self) -> ApiResult<(LabelSelector, FieldSelector)> {
+        let ls = LabelSelector::parse(self.q.str("labelSelector"))
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let fs = FieldSelector::parse(self.q.str("fieldSelector"))
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let allowed = kinds::fields::selectable(self.rd);
+        for r in &fs.0 {
+            if !allowed.contains(&r.field.as_str()) {
+                return Err(ApiError::BadRequest(format!(
+                    "field label not supported: {}",
+                    r.field
+                )));
+            }
+        }
+        Ok((ls, fs))
+    }
+
+    pub fn matcher(
+        &self,
+        ls: LabelSelector,
+        fs: FieldSelector,
+    ) -> impl Fn(&Value) -> bool + Send + Sync + 'static {
+        let rd = self.rd;
+        move |o: &Value| {
+            ls.matches_object(o) && (fs.is_empty() || fs.matches(&kinds::fields::field_set(rd, o)))
+        }
+    }
+
+    pub async fn list(&self) -> ApiResult<Reply> {
+        let (ls, fs) = self.selectors()?;
+        let pred = self.matcher(ls, fs);
+        let limit = self.q.int("limit")?.unwrap_or(0).max(0);
+        let cont = self.q.str("continue").to_string();
+        let rv = self.q.str("resourceVersion").to_string();
+        let rv_match = self.q.str("resourceVersionMatch").to_string();
+        if !cont.is_empty() && !rv.is_empty() && rv != "0" {
+            return Err(ApiError::BadRequest(
+                "specifying resource version is not allowed when using continue".into(),
+            ));
+        }
+        if !rv_match.is_empty() {
+            if !matches!(rv_match.as_str(), "NotOlderThan" | "Exact") {
+                return Err(ApiError::BadRequest(format!("resourceVersionMatch: Unsupported value: {rv_match:?}: supported values: \"Exact\", \"NotOlderThan\"")));
+            }
+            if rv.is_empty() {
+                return Err(ApiError::BadRequest(
+                    "resourceVersionMatch is forbidden unless resourceVersion is provided".into(),
+                ));
+            }
+            if rv_match == "Exact" && rv == "0" {
+                return Err(ApiError::BadRequest(
+                    "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"".into(),
+                ));
+            }
+        }
+        let rv_num: i64 = if rv.is_empty() {
+            0
+        } else {
+            rv.parse()
+                .map_err(|_| ApiError::BadRequest(format!("invalid resource version: {rv:?}")))?
+        };
+        let prefix = self.st.backend.list_prefix(self.rd, &self.info.namespace);
+        let from_cache = self.st.backend.watch_cache
+            && cont.is_empty()
+            && !rv.is_empty()
+            && rv_match != "Exact"
+            && (rv_num == 0 || limit == 0 || rv_match == "NotOlderThan");
+        let (items, list_rv, continue_token, remaining) = if from_cache {
+            let cacher = self.st.backend.cacher(self.rd);
+            cacher
+                .wait_fresh(rv_num.max(1), Duration::from_secs(3))
+                .await
+                .map_err(|e| ApiError::from_storage(e, &self.qualified("")))?;
+            let (items, crv) = if self.rd.namespaced && !self.info.namespace.is_empty() {
+                cacher.snapshot_prefix(&prefix, &pred)
+            } else {
+                cacher.snapshot(&pred)
+            };
+            (
+                items.into_iter().map(|a| (*a).clone()).collect::<Vec<_>>(),
+                crv,
+                None,
+                None,
+            )
+        } else {
+            let opts = ListOptions {
+                limit,
+                continue_token: if cont.is_empty() { None } else { Some(cont) },
+                revision: if rv_match == "Exact" { rv_num } else { 0 },
+            };
+            let res = self
+                .st
+                .backend
+                .store
+                .list(&prefix, &opts, &pred)
+                .await
+                .map_err(|e| ApiError::from_storage(e, &self.qualified("")))?;
+            (res.items, res.revision, res.continue_token, res.remaining)
+        };
+        let mut meta = json!({"resourceVersion": list_rv.to_string()});
+        if let Some(c) = continue_token {
+            meta["continue"] = json!(c);
+            if let Some(r) = remaining {
+                if self.q.str("labelSelector").is_empty() && self.q.str("fieldSelector").is_empty()
+                {
+                    meta["remainingItemCount"] = json!(r);
+                }
+            }
+        }
+        Ok(Reply::ok(json!({
+            "kind": format!("{}List", self.rd.kind),
+            "apiVersion": self.rd.api_version(),
+            "metadata": meta,
+            "items": items,
+        })))
+    }
+
+    // ---------------------------------------------------------------- create
+
+    pub async fn create(&self, body: &[u8], content_type: Option<&str>) -> ApiResult<Reply> {
+        let obj = self.decode_for_write(body, content_type)?;
+        let obj = self.create_object(obj).await?;
+        Ok(Reply {
+            code: 201,
+            body: obj,
+        })
+    }
+
+    /// The create pipeline after decoding: system fields, name generation, strategy,
+    /// validation, allocation, storage.
+    pub async fn create_object(&self, mut obj: Value) -> ApiResult<Value> {
+        let dry_run = self.dry_run()?;
+        let ns = meta_str(&obj, "namespace").to_string();
+        self.check_namespace_lifecycle(&ns).await?;
+        if !meta_str(&obj, "resourceVersion").is_empty() {
+            return Err(ApiError::BadRequest(
+                "resourceVersion should not be set on objects to be created".into(),
+            ));
+        }
+        {
+            let m = obj["metadata"]
+                .as_object_mut()
+                .ok_or_else(|| ApiError::BadRequest("metadata must be an object".into()))?;
+            let gen_name = m
+                .get("generateName")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let name = m
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            if name.is_empty() && !gen_name.is_empty() {
+                m.insert(
+                    "name".into(),
+                    json!(format!("{gen_name}{}", random_suffix())),
+                );
+            }
+            m.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
+            m.insert("creationTimestamp".into(), json!(now_rfc3339()));
+            m.remove("deletionTimestamp");
+            m.remove("deletionGracePeriodSeconds");
+            m.remove("selfLink");
+        }
+        kinds::prepare_for_create(self.rd, &mut obj);
+        let name = meta_str(&obj, "name").to_string();
+        let errs = if self.system {
+            api_types::meta::validate_object_meta(
+                &obj["metadata"],
+                self.rd.namespaced,
+                kinds::name_rule(self.rd),
+            )
+        } else {
+            kinds::validate_create(self.rd, &obj)
+        };
+        if !errs.is_empty() {
+            return Err(self.invalid(&name, errs));
+        }
+        let alloc = crate::alloc::before_create(self.st, self.rd, &mut obj, dry_run).await?;
+        if dry_run {
+            alloc.release(self.st).await;
+            return Ok(obj);
+        }
+        let key = self.st.backend.key(self.rd, &ns, &name);
+        match self.st.backend.store.create(&key, &obj).await {
+            Ok(stored) => Ok(stored),
+            Err(e) => {
+                alloc.release(self.st).await;
+                Err(ApiError::from_storage(e, &self.qualified(&name)))
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- update
+
+    /// Reads the current object, lets `mutate` compute the new one, runs the update strategy
+    /// and validation, and writes with compare-and-swap. Without a client resourceVersion a
+    /// lost race is retried; with one it is a 409.
+    pub async fn guaranteed_update<F>(
+        &self,
+        name: &str,
+        mode: UpdateMode,
+        mutate: F,
+    ) -> ApiResult<Reply>
+    where
+        F: Fn(&Value) -> ApiResult<Value>,
+    {
+        let dry_run = self.dry_run()?;
+        let key = self.key(name);
+        for _attempt in 0..16 {
+            let current = self
+                .st
+                .backend
+                .store
+                .get(&key)
+                .await
+                .map_err(|e| ApiError::from_storage(e, &self.qualified(name)))?;
+            let Some(current) = current else {
+                return Err(ApiError::NotFound(self.qualified(name)));
+            };
+            let cur_rv = rv_of(&current);
+            let mut new = mutate(&current)?;
+            if meta_str(&new, "name") != name {
+                return Err(ApiError::BadRequest(format!(
+                    "the name of the object ({}) does not match the name on the URL ({name})",
+                    meta_str(&new, "name")
+                )));
+            }
+            let client_rv = meta_str(&new, "resourceVersion").to_string();
+            if !client_rv.is_empty() && client_rv != cur_rv.to_string() {
+                return Err(ApiError::Conflict(
+                    self.qualified(name),
+                    "the object has been modified; please apply your changes to the latest version and try again".into(),
+                ));
+            }
+            // System fields come from the stored object.
+            {
+                let m = new["metadata"]
+                    .as_object_mut()
+                    .ok_or_else(|| ApiError::BadRequest("metadata must be an object".into()))?;
+                for k in [
+                    "creationTimestamp",
+                    "deletionTimestamp",
+                    "deletionGracePeriodSeconds",
+                ] {
+                    match current["metadata"].get(k) {
+                        Some(v) => m.insert(k.into(), v.clone()),
+                        None => m.remove(k),
+                    };
+                }
+                if m.get("uid")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .is_empty()
+                {
+                    if let Some(u) = current["metadata"].get("uid") {
+                        m.insert("uid".into(), u.clone());
+                    }
+                }
+                if let Some(g) = current["metadata"].get("generation") {
+                    m.insert("generation".into(), g.clone());
+                }
+                m.remove("selfLink");
+            }
+            match mode {
+                UpdateMode::Main => kinds::prepare_for_update(self.rd, &mut new, &current),
+                UpdateMode::Status => kinds::prepare_for_status_update(&mut new, &current),
+                UpdateMode::Raw => {}
+            }
+            crate::alloc::patch_allocated_values(self.rd, &mut new, &current);
+            let errs = if self.system {
+                api_types::meta::validate_object_meta_update(
+                    &new["metadata"],
+                    &current["metadata"],
+                    self.rd.namespaced,
+                    kinds::name_rule(self.rd),
+                )
+            } else {
+                kinds::validate_update(self.rd, &new, &current)
+            };
+            if !errs.is_empty() {
+                return Err(self.invalid(name, errs));
+            }
+            let alloc =
+                crate::alloc::before_update(self.st, self.rd, &mut new, &current, dry_run).await?;
+            // A terminating object whose last finalizer was removed is deleted now.
+            let finalizers_empty = new
+                .pointer("/metadata/finalizers")
+                .and_then(Value::as_array)
+                .is_none_or(|f| f.is_empty());
+            if !meta_str(&current, "deletionTimestamp").is_empty()
+                && finalizers_empty
+                && self.graceful_done(&new)
+            {
+                if dry_run {
+                    return Ok(Reply::ok(new));
+                }
+                return match self.st.backend.store.delete(&key, cur_rv).await {
+                    Ok(deleted) => {
+                        crate::alloc::after_delete(self.st, self.rd, &deleted).await;
+                        Ok(Reply::ok(new))
+                    }
+                    Err(StorageError::Conflict { .. }) if client_rv.is_empty() => continue,
+                    Err(e) => Err(ApiError::from_storage(e, &self.qualified(name))),
+                };
+            }
+            let mut cmp_new = new.clone();
+            let mut cmp_cur = current.clone();
+            for o in [&mut cmp_new, &mut cmp_cur] {
+                if let Some(m) = o["metadata"].as_object_mut() {
+                    m.remove("resourceVersion");
+                }
+            }
+            if cmp_new == cmp_cur {
+                // No change: upstream skips the write and answers with the stored object.
+                alloc.release(self.st).await;
+                return Ok(Reply::ok(current));
+            }
+            if dry_run {
+                alloc.release(self.st).await;
+                return Ok(Reply::ok(new));
+            }
+            match self.st.backend.store.update(&key, &new, cur_rv).await {
+                Ok(stored) => {
+                    alloc.commit(self.st).await;
+                    return Ok(Reply::ok(stored));
+                }
+                Err(StorageError::Conflict { .. }) if client_rv.is_empty() => {
+                    alloc.release(self.st).await;
+                    continue;
+                }
+                Err(e) => {
+                    alloc.release(self.st).await;
+                    return Err(ApiError::from_storage(e, &self.qualified(name)));
+                }
+            }
+        }
+        Err(ApiError::Conflict(self.qualified(name), "the object has been modified; please apply your changes to the latest version and try again".into()))
+    }
+
+    /// Pods with a deletion grace period left are not removed until it is zero.
+    fn graceful_done(&self, obj: &Value) -> bool {
+        obj.pointer("/metadata/deletionGracePeriodSeconds")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            == 0
+    }
+
+    pub async fn update(
+        &self,
+        name: &str,
+        body: &[u8],
+        content_type: Option<&str>,
+        mode: UpdateMode,
+    ) -> ApiResult<Reply> {
+        let mut obj = codec::decode_object(body, content_type)?;
+        self.check_gvk(&mut obj)?;
+        self.reconcile_namespace(&mut obj)?;
+        let obj = self.finish_decode(obj)?;
+        self.guaranteed_update(name, mode, |_cur| Ok(obj.clone()))
+            .await
+    }
+
+    pub async fn patch(
+        &self,
+        name: &str,
+        body: &[u8],
+        content_type: Option<&str>,
+        mode: UpdateMode,
+    ) -> ApiResult<Reply> {
+        let mt = codec::media_type(content_type);
+        enum Kind {
+            Json(json_patch::Patch),
+            Merge(Value),
+        }
+        let patch = match mt.as_str() {
+            "application/json-patch+json" => {
+                let p: json_patch::Patch = serde_json::from_slice(body)
+                    .map_err(|e| ApiError::BadRequest(format!("error decoding patch: {e}")))?;
+                Kind::Json(p)
+            }
+            "application/merge-patch+json" => {
+                let v: Value = serde_json::from_slice(body)
+                    .map_err(|e| ApiError::BadRequest(format!("error decoding patch: {e}")))?;
+                if !v.is_object() {
+                    return Err(ApiError::BadRequest("json: cannot unmarshal into Go value of type map[string]interface {}".into()));
+                }
+                Kind::Merge(v)
+            }
+            "application/strategic-merge-patch+json" | "application/apply-patch+yaml" | "application/apply-patch+cbor" => {
+                return Err(ApiError::UnsupportedMediaType(format!(
+                    "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json"
+                )))
+            }
+            _ => {
+                return Err(ApiError::UnsupportedMediaType(format!(
+                    "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json"
+                )))
+            }
+        };
+        self.guaranteed_update(name, mode, |cur| {
+            let mut doc = cur.clone();
+            if let Some(m) = doc["metadata"].as_object_mut() {
+                m.remove("resourceVersion");
+            }
+            match &patch {
+                Kind::Json(p) => json_patch::patch(&mut doc, p).map_err(|e| match e.kind {
+                    json_patch::PatchErrorKind::TestFailed => ApiError::Unprocessable(format!("the server rejected our request due to an error in our request: {e}")),
+                    _ => ApiError::Unprocessable(format!("the server rejected our request due to an error in our request: {e}")),
+                })?,
+                Kind::Merge(p) => json_patch::merge(&mut doc, p),
+            }
+            // The patched object must still be this object.
+            if doc.get("apiVersion").and_then(Value::as_str) != Some(&self.rd.api_version()) {
+                if doc.get("apiVersion").is_some_and(|v| !v.is_null()) {
+                    return Err(ApiError::BadRequest(format!("the API version in the data ({}) does not match the expected API version ({})", doc["apiVersion"].as_str().unwrap_or(""), self.rd.api_version())));
+                }
+                doc["apiVersion"] = json!(self.rd.api_version());
+            }
+            if doc.get("kind").and_then(Value::as_str) != Some(self.rd.kind) {
+                if doc.get("kind").is_some_and(|v| !v.is_null()) {
+                    return Err(ApiError::BadRequest(format!("the kind in the data ({}) does not match the expected kind ({})", doc["kind"].as_str().unwrap_or(""), self.rd.kind)));
+                }
+                doc["kind"] = json!(self.rd.kind);
+            }
+            if !doc.get("metadata").is_some_and(Value::is_object) {
+                return Err(ApiError::BadRequest("metadata must be an object".into()));
+            }
+            self.reconcile_namespace(&mut doc)?;
+            self.finish_decode(doc)
+        })
+        .await
+    }
+
+    // ---------------------------------------------------------------- delete
+
+    pub async fn delete(&self, name: &str, body: &[u8]) -> ApiResult<Reply> {
+        let opts = DeleteOptions::parse(body, self.q)?;
+        let dry_run = self.dry_run()? || opts.dry_run;
+        let key = self.key(name);
+        for _ in 0..16 {
+            let Some(current) = self
+                .st
+                .backend
+                .store
+                .get(&key)
+                .await
+                .map_err(|e| ApiError::from_storage(e, &self.qualified(name)))?
+            else {
+                return Err(ApiError::NotFound(self.qualified(name)));
+            };
+            if let Some(uid) = &opts.precondition_uid {
+                let have = meta_str(&current, "uid");
+                if uid != have {
+                    return Err(ApiError::Conflict(
+                        self.qualified(name),
+                        format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {have}"),
+                    ));
+                }
+            }
+            if let Some(rv) = &opts.precondition_rv {
+                let have = meta_str(&current, "resourceVersion");
+                if rv != have {
+                    return Err(ApiError::Conflict(
+                        self.qualified(name),
+                        format!("Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {have}"),
+                    ));
+                }
+            }
+            let cur_rv = rv_of(&current);
+            let was_terminating = !meta_str(&current, "deletionTimestamp").is_empty();
+            let mut updated = current.clone();
+            if self.rd.group.is_empty() && self.rd.plural == "namespaces" {
+                // Namespaces are emptied and finalized by the namespace controller.
+                if was_terminating {
+                    return Ok(Reply::ok(current));
+                }
+                updated["status"]["phase"] = json!("Terminating");
+                updated["metadata"]["deletionTimestamp"] = json!(deletion_time(0));
+                updated["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+            } else {
+                let mut finalizers: Vec<String> = current
+                    .pointer("/metadata/finalizers")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|f| f.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                // The propagation policy becomes a finalizer for the garbage collector.
+                let policy = opts.propagation.as_deref().unwrap_or("Background");
+                if !was_terminating || !finalizers.is_empty() {
+                    let (add, drop) = match policy {
+                        "Orphan" => ("orphan", "foregroundDeletion"),
+                        "Foreground" => ("foregroundDeletion", "orphan"),
+                        _ => ("", ""),
+                    };
+                    if !add.is_empty() && !finalizers.iter().any(|f| f == add) {
+                        finalizers.retain(|f| f != drop);
+                        finalizers.push(add.to_string());
+                    }
+                }
+                let grace = self.grace_period(&current, &opts);
+                if finalizers.is_empty() && grace == 0 {
+                    return self.delete_now(&key, cur_rv, name, current, dry_run).await;
+                }
+                let cur_grace = current
+                    .pointer("/metadata/deletionGracePeriodSeconds")
+                    .and_then(Value::as_i64);
+                // A deletion already under way can only be shortened.
+                if !was_terminating || cur_grace.is_some_and(|c| grace < c) {
+                    updated["metadata"]["deletionTimestamp"] = json!(deletion_time(grace));
+                    updated["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
+                }
+                if !finalizers.is_empty() {
+                    updated["metadata"]["finalizers"] = json!(finalizers);
+                }
+            }
+            if updated == current || dry_run {
+                return Ok(Reply::ok(updated));
+            }
+            match self.st.backend.store.update(&key, &updated, cur_rv).await {
+                Ok(stored) => {
+                    return Ok(Reply {
+                        code: if opts.orphan_false { 202 } else { 200 },
+                        body: stored,
+                    })
+                }
+                Err(StorageError::Conflict { .. }) => continue,
+                Err(e) => return Err(ApiError::from_storage(e, &self.qualified(name))),
+            }
+        }
+        Err(ApiError::Conflict(self.qualified(name), "the object has been modified; please apply your changes to the latest version and try again".into()))
+    }
+
+    fn grace_period(&self, current: &Value, opts: &DeleteOptions) -> i64 {
+        if !(self.rd.group.is_empty() && self.rd.plural == "pods") {
+            return 0;
+        }
+        // Pods not bound to a node (or already finished) go at once, as upstream.
+        let node = current
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let phase = current
+            .pointer("/status/phase")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if node.is_empty() || phase == "Succeeded" || phase == "Failed" {
+            return 0;
+        }
+        let g = opts.grace_period.unwrap_or_else(|| {
+            current
+                .pointer("/spec/terminationGracePeriodSeconds")
+                .and_then(Value::as_i64)
+                .unwrap_or(30)
+        });
+        // Upstream turns a requested 0 into 1 for bound pods unless forced; we keep 0 meaning
+        // immediate only when explicitly asked with gracePeriodSeconds=0.
+        g.max(0)
+    }
+
+    async fn delete_now(
+        &self,
+        key: &str,
+        rv: i64,
+        name: &str,
+        current: Value,
+        dry_run: bool,
+    ) -> ApiResult<Reply> {
+        if dry_run {
+            return Ok(self.delete_reply(current));
+        }
+        match self.st.backend.store.delete(key, rv).await {
+            Ok(deleted) => {
+                crate::alloc::after_delete(self.st, self.rd, &deleted).await;
+                Ok(self.delete_reply(deleted))
+            }
+            Err(e) => Err(ApiError::from_storage(e, &self.qualified(name))),
+        }
+    }
+
+    fn delete_reply(&self, deleted: Value) -> Reply {
+        if returns_deleted_object(self.rd) {
+            return Reply::ok(deleted);
+        }
+        let mut details = json!({"name": meta_str(&deleted, "name"), "kind": self.rd.plural, "uid": meta_str(&deleted, "uid")});
+        if !self.rd.group.is_empty() {
+            details["group"] = json!(self.rd.group);
+        }
+        Reply::ok(
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}),
+        )
+    }
+
+    pub async fn delete_collection(&self, body: &[u8]) -> ApiResult<Reply> {
+        let (ls, fs) = self.selectors()?;
+        let pred = self.matcher(ls, fs);
+        let prefix = self.st.backend.list_prefix(self.rd, &self.info.namespace);
+        let listed = self
+            .st
+            .backend
+            .store
+            .list(&prefix, &ListOptions::default(), &pred)
+            .await
+            .map_err(|e| ApiError::from_storage(e, &self.qualified("")))?;
+        let mut items = Vec::new();
+        for obj in listed.items {
+            let name = meta_str(&obj, "name").to_string();
+            let ns = meta_str(&obj, "namespace").to_string();
+            let info = RequestInfo {
+                namespace: ns,
+                name: name.clone(),
+                ..self.info.clone()
+            };
+            let ctx = Ctx {
+                st: self.st,
+                rd: self.rd,
+                info: &info,
+                q: self.q,
+                system: self.system,
+            };
+            match ctx.delete(&name, body).await {
+                Ok(r) => {
+                    if r.body.get("kind").and_then(Value::as_str) != Some("Status") {
+                        items.push(r.body);
+                    } else {
+                        items.push(obj);
+                    }
+                }
+                Err(ApiError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Reply::ok(json!({
+            "kind": format!("{}List", self.rd.kind),
+            "apiVersion": self.rd.api_version(),
+            "metadata": {"resourceVersion": listed.revision.to_string()},
+            "items": items,
+        })))
+    }
+}
+
+fn deletion_time(grace: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(grace))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateMode {
+    /// The main resource: status changes are ignored for kinds with a status subresource.
+    Main,
+    /// The status subresource: only status changes.
+    Status,
+    /// Write what was computed, with no strategy (internal subresources).
+    Raw,
+}
+
+/// DeleteOptions from the body and the query.
+#[derive(Debug, Default)]
+pub struct DeleteOptions {
+    pub grace_period: Option<i64>,
+    pub propagation: Option<String>,
+    pub precondition_uid: Option<String>,
+    pub precondition_rv: Option<String>,
+    pub dry_run: bool,
+    pub orphan_false: bool,
+}
+
+impl DeleteOptions {
+    pub fn parse(body: &[u8], q: &Query) -> ApiResult<DeleteOptions> {
+        let mut o = DeleteOptions::default();
+        if !body.iter().all(u8::is_ascii_whitespace) {
+            let v: Value = serde_json::from_slice(body)
+                .or_else(|_| serde_yaml::from_slice(body))
+                .map_err(|e| ApiError::BadRequest(format!("error decoding DeleteOptions: {e}")))?;
+            if let Some(k) = v.get("kind").and_then(Value::as_str) {
+                if k != "DeleteOptions" {
+                    return Err(ApiError::BadRequest(format!(
+                        "expected DeleteOptions, got {k}"
+                    )));
+                }
+            }
+            o.grace_period = v.get("gracePeriodSeconds").and_then(Value::as_i64);
+            o.propagation = v
+                .get("propagationPolicy")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            o.precondition_uid = v
+                .pointer("/preconditions/uid")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            o.precondition_rv = v
+                .pointer("/preconditions/resourceVersion")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            o.dry_run = v
+                .get("dryRun")
+                .and_then(Value::as_array)
+                .is_some_and(|a| a.iter().any(|x| x == "All"));
+            if let Some(orphan) = v.get("orphanDependents").and_then(Value::as_bool) {
+                if o.propagation.is_none() {
+                    o.propagation = Some(if orphan { "Orphan" } else { "Background" }.into());
+                }
+                o.orphan_false = !orphan;
+            }
+        }
+        if let Some(g) = q.int("gracePeriodSeconds")? {
+            o.grace_period = Some(g);
+        }
+        if let Some(p) = q.get("propagationPolicy") {
+            o.propagation = Some(p.to_string());
+        }
+        if let Some(p) = &o.propagation {
+            if !matches!(p.as_str(), "Orphan" | "Background" | "Foreground") {
+                return Err(ApiError::Unprocessable(format!(
+                    "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""
+                )));
+            }
+        }
+        if o.grace_period.is_some_and(|g| g < 0) {
+            return Err(ApiError::Unprocessable("DeleteOptions.meta.k8s.io \"\" is invalid: gracePeriodSeconds: Invalid value: -1: must be >= 0".into()));
+        }
+        Ok(o)
+    }
+}

@@ -1,0 +1,143 @@
+//! TLS serving configuration: the serving certificate, ALPN for HTTP/2 and HTTP/1.1, and client
+//! certificates requested but checked by the authenticator rather than the handshake, so that a
+//! certificate from an unknown CA makes the request anonymous instead of failing TLS (as
+//! upstream's Go server does).
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{
+    DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig, SignatureScheme,
+};
+use std::path::Path;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("reading {0}: {1}")]
+    Read(String, String),
+    #[error("tls configuration: {0}")]
+    Config(String),
+}
+
+pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs: Result<Vec<_>, _> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| TlsError::Read(path.display().to_string(), e.to_string()))?
+        .collect();
+    let certs = certs.map_err(|e| TlsError::Read(path.display().to_string(), e.to_string()))?;
+    if certs.is_empty() {
+        return Err(TlsError::Read(
+            path.display().to_string(),
+            "no certificates found".into(),
+        ));
+    }
+    Ok(certs)
+}
+
+pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+    PrivateKeyDer::from_pem_file(path)
+        .map_err(|e| TlsError::Read(path.display().to_string(), e.to_string()))
+}
+
+/// Verifies client certificates against the client CA on demand.
+#[derive(Debug, Clone)]
+pub struct ClientCa {
+    inner: Arc<dyn ClientCertVerifier>,
+}
+
+impl ClientCa {
+    pub fn load(path: &Path) -> Result<ClientCa, TlsError> {
+        let mut roots = RootCertStore::empty();
+        for c in load_certs(path)? {
+            roots.add(c).map_err(|e| TlsError::Config(e.to_string()))?;
+        }
+        let inner = WebPkiClientVerifier::builder_with_provider(
+            Arc::new(roots),
+            Arc::new(rustls::crypto::ring::default_provider()),
+        )
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| TlsError::Config(e.to_string()))?;
+        Ok(ClientCa { inner })
+    }
+
+    /// Whether the presented chain is valid for client auth and signed by the CA.
+    pub fn verify(&self, chain: &[CertificateDer<'_>]) -> bool {
+        match chain.split_first() {
+            Some((end, rest)) => self
+                .inner
+                .verify_client_cert(end, rest, UnixTime::now())
+                .is_ok(),
+            None => false,
+        }
+    }
+}
+
+/// Requests a client certificate, accepts any, and checks only that the client holds its key.
+#[derive(Debug)]
+struct RequestClientCert {
+    ca: ClientCa,
+}
+
+impl ClientCertVerifier for RequestClientCert {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.ca.inner.root_hint_subjects()
+    }
+    fn verify_client_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        Ok(ClientCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.ca.inner.verify_tls12_signature(m, c, d)
+    }
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.ca.inner.verify_tls13_signature(m, c, d)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.ca.inner.supported_verify_schemes()
+    }
+}
+
+/// Builds the server configuration.
+pub fn server_config(
+    cert: &Path,
+    key: &Path,
+    client_ca: Option<&ClientCa>,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Config(e.to_string()))?;
+    let builder = match client_ca {
+        Some(ca) => {
+            builder.with_client_cert_verifier(Arc::new(RequestClientCert { ca: ca.clone() }))
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let mut cfg = builder
+        .with_single_cert(load_certs(cert)?, load_key(key)?)
+        .map_err(|e| TlsError::Config(e.to_string()))?;
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(cfg))
+}

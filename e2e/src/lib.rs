@@ -1,0 +1,469 @@
+//! Test fixtures: a real etcd and the real kube-apiserver binary on free loopback ports, with
+//! certificates and an admin kubeconfig; each process is stopped by PID when its fixture drops
+//! (also when a test fails). Helpers run the real kubectl against the server.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A free TCP port on loopback (the listener is dropped before the port is used).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Polls `f` until it returns Some or the deadline passes.
+pub fn poll<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let end = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() > end {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn kill(child: &mut Child) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let end = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < end {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A real etcd in a temporary data directory.
+pub struct Etcd {
+    child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    peer_port: u16,
+}
+
+impl Etcd {
+    pub fn start() -> Etcd {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut e = Etcd {
+            child: None,
+            dir,
+            port: free_port(),
+            peer_port: free_port(),
+        };
+        e.spawn();
+        e
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::File::create(self.dir.path().join("etcd.log")).expect("log");
+        let child = Command::new("etcd")
+            .args(["--name", "test", "--data-dir"])
+            .arg(self.dir.path().join("data"))
+            .arg(format!(
+                "--listen-client-urls=http://127.0.0.1:{}",
+                self.port
+            ))
+            .arg(format!(
+                "--advertise-client-urls=http://127.0.0.1:{}",
+                self.port
+            ))
+            .arg(format!(
+                "--listen-peer-urls=http://127.0.0.1:{}",
+                self.peer_port
+            ))
+            .arg(format!(
+                "--initial-advertise-peer-urls=http://127.0.0.1:{}",
+                self.peer_port
+            ))
+            .arg(format!(
+                "--initial-cluster=test=http://127.0.0.1:{}",
+                self.peer_port
+            ))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("etcd starts (run hack/install-deps.sh)");
+        self.child = Some(child);
+        let port = self.port;
+        poll("etcd health", Duration::from_secs(30), || {
+            std::net::TcpStream::connect(("127.0.0.1", port))
+                .ok()
+                .and_then(|_| {
+                    let out = Command::new("etcdctl")
+                        .env("ETCDCTL_API", "3")
+                        .arg(format!("--endpoints=127.0.0.1:{port}"))
+                        .arg("endpoint")
+                        .arg("health")
+                        .output()
+                        .ok()?;
+                    out.status.success().then_some(())
+                })
+        });
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            kill(&mut c);
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    /// Runs etcdctl against this etcd.
+    pub fn etcdctl(&self, args: &[&str]) -> Output {
+        Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .arg(format!("--endpoints=127.0.0.1:{}", self.port))
+            .args(args)
+            .output()
+            .expect("etcdctl runs")
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The directory holding the workspace's built binaries.
+pub fn bin_dir() -> PathBuf {
+    if let Ok(d) = std::env::var("K8S_RS_BIN_DIR") {
+        return PathBuf::from(d);
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("debug")
+}
+
+/// Certificates for a test cluster: a CA, the serving pair, an admin client pair, and a
+/// kubeconfig.
+pub struct Pki {
+    pub dir: PathBuf,
+    pub ca: pki::CertKey,
+}
+
+impl Pki {
+    pub fn create(dir: &Path) -> Pki {
+        let ca = pki::new_ca("kubernetes").expect("ca");
+        let (dns, ips) = pki::apiserver_sans(
+            "",
+            [127, 0, 0, 1].into(),
+            [10, 96, 0, 1].into(),
+            "cluster.local",
+        );
+        let serving = pki::issue(
+            &ca,
+            &pki::LeafSpec {
+                common_name: "kube-apiserver".into(),
+                dns_names: dns,
+                ips,
+                server: true,
+                ..Default::default()
+            },
+        )
+        .expect("serving");
+        let admin = pki::issue(
+            &ca,
+            &pki::LeafSpec {
+                common_name: "kubernetes-admin".into(),
+                organizations: vec!["system:masters".into()],
+                client: true,
+                ..Default::default()
+            },
+        )
+        .expect("admin");
+        pki::write_pair(dir, "ca", &ca).expect("write");
+        pki::write_pair(dir, "apiserver", &serving).expect("write");
+        pki::write_pair(dir, "admin", &admin).expect("write");
+        Pki {
+            dir: dir.to_path_buf(),
+            ca,
+        }
+    }
+
+    /// Issues and writes another client pair (`<name>.crt`, `<name>.key`).
+    pub fn client(&self, name: &str, cn: &str, orgs: &[&str]) {
+        let c = pki::issue(
+            &self.ca,
+            &pki::LeafSpec {
+                common_name: cn.into(),
+                organizations: orgs.iter().map(|s| s.to_string()).collect(),
+                client: true,
+                ..Default::default()
+            },
+        )
+        .expect("client");
+        pki::write_pair(&self.dir, name, &c).expect("write");
+    }
+
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.dir.join(file)
+    }
+}
+
+/// The real kube-apiserver binary, serving on a free port.
+pub struct ApiServer {
+    child: Option<Child>,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    pub pki: Pki,
+    pub kubeconfig: PathBuf,
+    args: Vec<String>,
+    etcd: String,
+}
+
+impl ApiServer {
+    pub fn start(etcd: &Etcd) -> ApiServer {
+        Self::start_with(etcd, &[])
+    }
+
+    pub fn start_with(etcd: &Etcd, extra: &[&str]) -> ApiServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pki = Pki::create(&dir.path().join("pki"));
+        let port = free_port();
+        let kubeconfig = dir.path().join("admin.conf");
+        let admin = pki::read_pair(&pki.dir, "admin").expect("admin pair");
+        pki::write_kubeconfig(
+            &kubeconfig,
+            "kubernetes",
+            &format!("https://127.0.0.1:{port}"),
+            &pki.ca.cert_pem,
+            "kubernetes-admin",
+            &admin.cert_pem,
+            &admin.key_pem,
+        )
+        .expect("kubeconfig");
+        std::fs::create_dir_all(dir.path().join("home")).expect("home");
+        let mut s = ApiServer {
+            child: None,
+            port,
+            dir,
+            pki,
+            kubeconfig,
+            args: extra.iter().map(|s| s.to_string()).collect(),
+            etcd: etcd.endpoint(),
+        };
+        s.spawn();
+        s
+    }
+
+    fn spawn(&mut self) {
+        let bin = bin_dir().join("kube-apiserver");
+        assert!(
+            bin.exists(),
+            "{} is missing: build the workspace binaries first (hack/test.sh does)",
+            bin.display()
+        );
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("apiserver.log"))
+            .expect("log");
+        let child = Command::new(&bin)
+            .arg(format!("--etcd-servers={}", self.etcd))
+            .arg("--bind-address=127.0.0.1")
+            .arg("--advertise-address=127.0.0.1")
+            .arg(format!("--secure-port={}", self.port))
+            .arg("--service-cluster-ip-range=10.96.0.0/12")
+            .arg(format!(
+                "--tls-cert-file={}",
+                self.pki.path("apiserver.crt").display()
+            ))
+            .arg(format!(
+                "--tls-private-key-file={}",
+                self.pki.path("apiserver.key").display()
+            ))
+            .arg(format!(
+                "--client-ca-file={}",
+                self.pki.path("ca.crt").display()
+            ))
+            .args(&self.args)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("kube-apiserver starts");
+        self.child = Some(child);
+        let url = format!("{}/readyz", self.url());
+        let pki_dir = self.pki.dir.clone();
+        let child_ref = self.child.as_mut().expect("child");
+        poll("kube-apiserver readiness", Duration::from_secs(60), || {
+            if let Ok(Some(status)) = child_ref.try_wait() {
+                panic!("kube-apiserver exited early: {status}");
+            }
+            let out = Command::new("curl")
+                .args(["-sf", "--max-time", "2", "--cacert"])
+                .arg(pki_dir.join("ca.crt"))
+                .arg("--cert")
+                .arg(pki_dir.join("admin.crt"))
+                .arg("--key")
+                .arg(pki_dir.join("admin.key"))
+                .arg(&url)
+                .output()
+                .ok()?;
+            out.status.success().then_some(())
+        });
+    }
+
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            kill(&mut c);
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    pub fn log(&self) -> String {
+        let mut s = String::new();
+        let _ = std::fs::File::open(self.dir.path().join("apiserver.log"))
+            .and_then(|mut f| f.read_to_string(&mut s));
+        s
+    }
+
+    /// An HTTP client with the admin certificate.
+    pub fn client(&self) -> reqwest::Client {
+        self.client_as("admin")
+    }
+
+    /// An HTTP client with the named client pair (see [`Pki::client`]).
+    pub fn client_as(&self, pair: &str) -> reqwest::Client {
+        let ca = reqwest::Certificate::from_pem(self.pki.ca.cert_pem.as_bytes()).expect("ca");
+        let c = pki::read_pair(&self.pki.dir, pair).expect("pair");
+        let id = reqwest::Identity::from_pem(format!("{}{}", c.cert_pem, c.key_pem).as_bytes())
+            .expect("identity");
+        reqwest::Client::builder()
+            .add_root_certificate(ca)
+            .identity(id)
+            .use_rustls_tls()
+            .build()
+            .expect("client")
+    }
+
+    /// A client without a client certificate (anonymous).
+    pub fn anonymous_client(&self) -> reqwest::Client {
+        let ca = reqwest::Certificate::from_pem(self.pki.ca.cert_pem.as_bytes()).expect("ca");
+        reqwest::Client::builder()
+            .add_root_certificate(ca)
+            .use_rustls_tls()
+            .build()
+            .expect("client")
+    }
+
+    /// Runs `kubectl.<version>` (e.g. "1.33") with the admin kubeconfig.
+    pub fn kubectl(&self, version: &str, args: &[&str]) -> Output {
+        self.kubectl_stdin(version, args, None)
+    }
+
+    pub fn kubectl_stdin(&self, version: &str, args: &[&str], stdin: Option<&str>) -> Output {
+        use std::io::Write;
+        let mut cmd = Command::new(kubectl_path(version));
+        cmd.env("KUBECONFIG", &self.kubeconfig)
+            .env("HOME", self.dir.path().join("home"))
+            .args(args);
+        cmd.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("kubectl runs");
+        if let Some(input) = stdin {
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(input.as_bytes())
+                .expect("write stdin");
+        }
+        child.wait_with_output().expect("kubectl finishes")
+    }
+
+    /// Runs kubectl and returns stdout, panicking with stderr when it fails.
+    pub fn kubectl_ok(&self, version: &str, args: &[&str]) -> String {
+        let out = self.kubectl(version, args);
+        assert!(
+            out.status.success(),
+            "kubectl {version} {args:?} failed:\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A curl command with the admin certificate, as the seeds use it.
+    pub fn curl(&self) -> Command {
+        let mut c = Command::new("curl");
+        c.args(["-s", "--max-time", "20", "--cacert"])
+            .arg(self.pki.path("ca.crt"))
+            .arg("--cert")
+            .arg(self.pki.path("admin.crt"))
+            .arg("--key")
+            .arg(self.pki.path("admin.key"));
+        c
+    }
+}
+
+impl Drop for ApiServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The kubectl binary of a release ("1.32", "1.33").
+pub fn kubectl_path(version: &str) -> PathBuf {
+    let p = PathBuf::from(format!("/usr/lib/google-cloud-sdk/bin/kubectl.{version}"));
+    if p.exists() {
+        p
+    } else {
+        PathBuf::from("kubectl")
+    }
+}
+
+/// The kubectl releases the suites run against.
+pub const KUBECTL_VERSIONS: &[&str] = &["1.32", "1.33"];
+
+/// A cluster: etcd plus apiserver.
+pub struct Cluster {
+    pub api: ApiServer,
+    pub etcd: Etcd,
+}
+
+impl Cluster {
+    pub fn start() -> Cluster {
+        Self::start_with(&[])
+    }
+    pub fn start_with(args: &[&str]) -> Cluster {
+        let etcd = Etcd::start();
+        let api = ApiServer::start_with(&etcd, args);
+        Cluster { api, etcd }
+    }
+}

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Brings up a local cluster from this checkout: installs dependencies, builds the binaries,
+# writes certificates and an admin kubeconfig kubeadm-style, starts etcd and kube-apiserver in
+# the background, and prints how to point kubectl at it.
+#
+#   hack/local-up-cluster.sh          start (or restart) the cluster
+#   hack/local-up-cluster.sh down     stop it (by PID) and keep its data
+#   hack/local-up-cluster.sh clean    stop it and delete its data
+#
+# Environment: LOCAL_UP_DIR (default /tmp/k8s-rs-local), API_PORT (6443), ETCD_PORT (2379),
+# SERVICE_CIDR (10.96.0.0/12), PROFILE (release|debug, default release), SKIP_DEPS=1.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DIR=${LOCAL_UP_DIR:-/tmp/k8s-rs-local}
+API_PORT=${API_PORT:-6443}
+ETCD_PORT=${ETCD_PORT:-2379}
+ETCD_PEER_PORT=${ETCD_PEER_PORT:-$((ETCD_PORT + 1))}
+SERVICE_CIDR=${SERVICE_CIDR:-10.96.0.0/12}
+PROFILE=${PROFILE:-release}
+
+stop() {
+  for name in kube-apiserver etcd; do
+    pidfile="$DIR/$name.pid"
+    if [ -f "$pidfile" ]; then
+      pid=$(cat "$pidfile")
+      if kill -0 "$pid" 2>/dev/null; then
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$pid" 2>/dev/null || true
+      fi
+      rm -f "$pidfile"
+    fi
+  done
+}
+
+case "${1:-up}" in
+  down) stop; echo "cluster stopped (data kept in $DIR)"; exit 0 ;;
+  clean) stop; rm -rf "$DIR"; echo "cluster stopped and $DIR removed"; exit 0 ;;
+  up) ;;
+  *) echo "usage: $0 [up|down|clean]" >&2; exit 2 ;;
+esac
+
+if [ "${SKIP_DEPS:-0}" != 1 ]; then
+  "$ROOT/hack/install-deps.sh"
+fi
+
+echo ">>> building ($PROFILE)"
+if [ "$PROFILE" = release ]; then
+  (cd "$ROOT" && cargo build --release --bin kube-apiserver --bin kubeadm)
+  BIN="$ROOT/target/release"
+else
+  (cd "$ROOT" && cargo build --bin kube-apiserver --bin kubeadm)
+  BIN="$ROOT/target/debug"
+fi
+
+stop
+mkdir -p "$DIR/logs" "$DIR/pki"
+
+echo ">>> certificates and kubeconfig"
+"$BIN/kubeadm" init phase certs all --cert-dir "$DIR/pki" --apiserver-advertise-address 127.0.0.1 --service-cidr "$SERVICE_CIDR" >"$DIR/logs/kubeadm.log"
+"$BIN/kubeadm" init phase kubeconfig admin --cert-dir "$DIR/pki" --kubeconfig-dir "$DIR" \
+  --apiserver-advertise-address 127.0.0.1 --apiserver-bind-port "$API_PORT" >>"$DIR/logs/kubeadm.log"
+
+wait_for() { # url, what, pid
+  for _ in $(seq 300); do
+    if curl -sf --cacert "$DIR/pki/ca.crt" --cert "$DIR/pki/apiserver.crt" --key "$DIR/pki/apiserver.key" "$1" >/dev/null 2>&1 \
+       || curl -sf "$1" >/dev/null 2>&1; then
+      return 0
+    fi
+    if ! kill -0 "$3" 2>/dev/null; then
+      echo "$2 exited; see $DIR/logs" >&2; tail -20 "$DIR/logs/$2.log" >&2; exit 1
+    fi
+    sleep 0.1
+  done
+  echo "$2 did not become ready; see $DIR/logs/$2.log" >&2
+  exit 1
+}
+
+echo ">>> etcd on 127.0.0.1:$ETCD_PORT"
+nohup etcd --name local --data-dir "$DIR/etcd" \
+  --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+  --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+  --initial-cluster "local=http://127.0.0.1:$ETCD_PEER_PORT" >"$DIR/logs/etcd.log" 2>&1 &
+echo $! >"$DIR/etcd.pid"
+wait_for "http://127.0.0.1:$ETCD_PORT/health" etcd "$(cat "$DIR/etcd.pid")"
+
+echo ">>> kube-apiserver on 127.0.0.1:$API_PORT"
+nohup "$BIN/kube-apiserver" \
+  --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+  --advertise-address 127.0.0.1 --bind-address 127.0.0.1 --secure-port "$API_PORT" \
+  --service-cluster-ip-range "$SERVICE_CIDR" \
+  --tls-cert-file "$DIR/pki/apiserver.crt" --tls-private-key-file "$DIR/pki/apiserver.key" \
+  --client-ca-file "$DIR/pki/ca.crt" >"$DIR/logs/kube-apiserver.log" 2>&1 &
+echo $! >"$DIR/kube-apiserver.pid"
+wait_for "https://127.0.0.1:$API_PORT/readyz" kube-apiserver "$(cat "$DIR/kube-apiserver.pid")"
+
+cat <<MSG
+
+Local cluster is running (logs in $DIR/logs; stop it with: hack/local-up-cluster.sh down).
+To use it:
+
+  export KUBECONFIG=$DIR/admin.conf
+  kubectl get services
+
+MSG

@@ -1,0 +1,417 @@
+//! The watch cache: one etcd watch per resource prefix, kept as an in-memory copy of every
+//! object plus a bounded window of recent events, fanned out to any number of watchers.
+//!
+//! Invariant: `history` holds every event with `oldest < rv <= state.rv`, and each event is
+//! published on the broadcast channel while the state lock is held, so a watcher that takes
+//! its replay (or snapshot) and subscribes under the same lock sees every later event exactly
+//! once, in order.
+
+use crate::etcd::{convert_events, ListOptions, Store};
+use crate::{metrics, Event, EventType, Result, StorageError};
+use serde_json::Value;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, watch};
+
+#[derive(Debug, Clone)]
+pub struct CacherConfig {
+    /// Events kept for watchers that resume from an older resourceVersion.
+    pub history: usize,
+    /// How often watchers are sent a bookmark (via an etcd progress request).
+    pub bookmark_interval: Duration,
+    /// Buffer per watcher before it counts as too slow and is closed.
+    pub watcher_buffer: usize,
+}
+
+impl Default for CacherConfig {
+    fn default() -> Self {
+        CacherConfig {
+            history: 10_000,
+            bookmark_interval: Duration::from_secs(60),
+            watcher_buffer: 8192,
+        }
+    }
+}
+
+struct State {
+    objects: BTreeMap<Arc<str>, Arc<Value>>,
+    history: VecDeque<Arc<Event>>,
+    rv: i64,
+    oldest: i64,
+    ready: bool,
+    tx: broadcast::Sender<Arc<Event>>,
+}
+
+/// A cached view of one resource prefix.
+pub struct Cacher {
+    store: Store,
+    prefix: String,
+    resource: String,
+    cfg: CacherConfig,
+    state: RwLock<State>,
+    rv_tx: watch::Sender<i64>,
+    progress_tx: mpsc::Sender<()>,
+}
+
+/// A watcher's start: the events to send first, then the live channel.
+pub struct CacheWatch {
+    pub initial: Vec<Arc<Event>>,
+    pub rx: broadcast::Receiver<Arc<Event>>,
+    /// The revision the initial events bring the watcher to.
+    pub start_rv: i64,
+}
+
+impl Cacher {
+    /// Starts caching `prefix` (ending in `/`). The cache fills in the background.
+    pub fn start(store: Store, prefix: &str, cfg: CacherConfig) -> Arc<Cacher> {
+        let (tx, _) = broadcast::channel(cfg.watcher_buffer.max(16));
+        let (rv_tx, _) = watch::channel(0);
+        let (progress_tx, progress_rx) = mpsc::channel(16);
+        let resource = prefix
+            .trim_start_matches("/registry/")
+            .trim_end_matches('/')
+            .to_string();
+        let c = Arc::new(Cacher {
+            store,
+            prefix: prefix.to_string(),
+            resource,
+            cfg,
+            state: RwLock::new(State {
+                objects: BTreeMap::new(),
+                history: VecDeque::new(),
+                rv: 0,
+                oldest: 0,
+                ready: false,
+                tx,
+            }),
+            rv_tx,
+            progress_tx,
+        });
+        tokio::spawn(c.clone().run(progress_rx));
+        c
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The revision the cache is at (0 while not ready).
+    pub fn revision(&self) -> i64 {
+        let s = self.read();
+        if s.ready {
+            s.rv
+        } else {
+            0
+        }
+    }
+
+    /// Waits until the cache is ready and at least at `min_rv`. Asks etcd for a progress
+    /// notification when the cache may simply have seen no event since `min_rv`.
+    pub async fn wait_fresh(&self, min_rv: i64, timeout: Duration) -> Result<i64> {
+        let mut rx = self.rv_tx.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut asked = false;
+        loop {
+            {
+                let s = self.read();
+                if s.ready && s.rv >= min_rv {
+                    return Ok(s.rv);
+                }
+                if s.ready && !asked {
+                    asked = true;
+                    let _ = self.progress_tx.try_send(());
+                }
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => {
+                    let s = self.read();
+                    return Err(if s.ready {
+                        StorageError::TooLargeResourceVersion {
+                            requested: min_rv,
+                            current: s.rv,
+                        }
+                    } else {
+                        StorageError::Unavailable("the watch cache is not initialized".into())
+                    });
+                }
+            }
+        }
+    }
+
+    /// Brings the cache to etcd's current revision (a consistent read point).
+    pub async fn sync_latest(&self, timeout: Duration) -> Result<i64> {
+        let current = self.store.current_revision().await?;
+        self.wait_fresh(current, timeout).await
+    }
+
+    /// A snapshot of every object, in key order, with the cache's revision.
+    pub fn snapshot(&self, pred: &dyn Fn(&Value) -> bool) -> (Vec<Arc<Value>>, i64) {
+        let s = self.read();
+        (
+            s.objects.values().filter(|o| pred(o)).cloned().collect(),
+            s.rv,
+        )
+    }
+
+    /// Objects under a sub-prefix (e.g. one namespace), in key order.
+    pub fn snapshot_prefix(
+        &self,
+        sub: &str,
+        pred: &dyn Fn(&Value) -> bool,
+    ) -> (Vec<Arc<Value>>, i64) {
+        let s = self.read();
+        let start: Arc<str> = Arc::from(sub);
+        let items = s
+            .objects
+            .range(start..)
+            .take_while(|(k, _)| k.starts_with(sub))
+            .map(|(_, v)| v)
+            .filter(|o| pred(o))
+            .cloned()
+            .collect();
+        (items, s.rv)
+    }
+
+    pub fn get(&self, key: &str) -> (Option<Arc<Value>>, i64) {
+        let s = self.read();
+        (s.objects.get(key).cloned(), s.rv)
+    }
+
+    pub fn len(&self) -> usize {
+        self.read().objects.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Starts a watch. `after` = None: synthetic ADDED events for every current object, then
+    /// changes. `after` = Some(rv): every event after rv. Expired when rv is older than the
+    /// cache's window (the caller may then watch etcd directly).
+    pub fn watch(&self, after: Option<i64>) -> Result<CacheWatch> {
+        let s = self.read();
+        if !s.ready {
+            return Err(StorageError::Unavailable(
+                "the watch cache is not initialized".into(),
+            ));
+        }
+        let initial: Vec<Arc<Event>> = match after {
+            None => s
+                .objects
+                .iter()
+                .map(|(k, o)| {
+                    let rv = o
+                        .pointer("/metadata/resourceVersion")
+                        .and_then(Value::as_str)
+                        .and_then(|r| r.parse().ok())
+                        .unwrap_or(s.rv);
+                    Arc::new(Event {
+                        kind: EventType::Added,
+                        key: k.clone(),
+                        obj: o.clone(),
+                        prev: None,
+                        rv,
+                    })
+                })
+                .collect(),
+            Some(rv) => {
+                if rv < s.oldest {
+                    return Err(StorageError::Expired(format!(
+                        "too old resource version: {rv} ({})",
+                        s.oldest
+                    )));
+                }
+                // History is ordered by rv: skip what the watcher has already seen.
+                let skip = s.history.partition_point(|e| e.rv <= rv);
+                s.history.iter().skip(skip).cloned().collect()
+            }
+        };
+        Ok(CacheWatch {
+            initial,
+            rx: s.tx.subscribe(),
+            start_rv: s.rv,
+        })
+    }
+
+    /// How many watchers are subscribed.
+    pub fn watchers(&self) -> usize {
+        self.read().tx.receiver_count()
+    }
+
+    async fn list_all(&self) -> Result<(Vec<Value>, i64)> {
+        let mut items = Vec::new();
+        let mut opts = ListOptions {
+            limit: 10_000,
+            ..Default::default()
+        };
+        loop {
+            let page = self.store.list(&self.prefix, &opts, &|_| true).await?;
+            items.extend(page.items);
+            match page.continue_token {
+                Some(t) => {
+                    opts.continue_token = Some(t);
+                    opts.revision = page.revision;
+                }
+                None => return Ok((items, page.revision)),
+            }
+        }
+    }
+
+    fn reset(&self, items: Vec<Value>, rv: i64) {
+        let mut s = self.write();
+        s.objects = items
+            .into_iter()
+            .filter_map(|o| {
+                let ns = o
+                    .pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                let name = o.pointer("/metadata/name").and_then(Value::as_str)?;
+                let key = if ns.is_empty() {
+                    format!("{}{name}", self.prefix)
+                } else {
+                    format!("{}{ns}/{name}", self.prefix)
+                };
+                Some((Arc::from(key.as_str()), Arc::new(o)))
+            })
+            .collect();
+        s.history.clear();
+        s.rv = rv;
+        s.oldest = rv;
+        s.ready = true;
+        // Watchers of the previous incarnation end; they resume from their last revision.
+        let (tx, _) = broadcast::channel(self.cfg.watcher_buffer.max(16));
+        s.tx = tx;
+        metrics::STORAGE_OBJECTS
+            .with_label_values(&[&self.resource])
+            .set(s.objects.len() as i64);
+        drop(s);
+        self.rv_tx.send_replace(rv);
+    }
+
+    fn apply(&self, events: Vec<Event>) {
+        let mut s = self.write();
+        for ev in events {
+            if ev.rv <= s.rv {
+                continue;
+            }
+            match ev.kind {
+                EventType::Deleted => {
+                    s.objects.remove(&ev.key);
+                }
+                _ => {
+                    s.objects.insert(ev.key.clone(), ev.obj.clone());
+                }
+            }
+            s.rv = ev.rv;
+            let ev = Arc::new(ev);
+            s.history.push_back(ev.clone());
+            while s.history.len() > self.cfg.history {
+                if let Some(old) = s.history.pop_front() {
+                    s.oldest = old.rv;
+                }
+            }
+            let _ = s.tx.send(ev);
+        }
+        metrics::STORAGE_OBJECTS
+            .with_label_values(&[&self.resource])
+            .set(s.objects.len() as i64);
+        let rv = s.rv;
+        drop(s);
+        self.rv_tx.send_replace(rv);
+    }
+
+    fn progress(&self, rv: i64) {
+        let mut s = self.write();
+        if !s.ready || rv < s.rv {
+            return;
+        }
+        s.rv = rv;
+        if s.tx.receiver_count() > 0 {
+            let _ = s.tx.send(Arc::new(Event::bookmark(rv)));
+        }
+        drop(s);
+        self.rv_tx.send_replace(rv);
+    }
+
+    async fn run(self: Arc<Self>, mut progress_rx: mpsc::Receiver<()>) {
+        let retry = Duration::from_millis(500);
+        'relist: loop {
+            let (items, rv) = match self.list_all().await {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::debug!(prefix = %self.prefix, error = %e, "watch cache list failed; retrying");
+                    tokio::time::sleep(retry).await;
+                    continue;
+                }
+            };
+            self.reset(items, rv);
+            let mut tick = tokio::time::interval(self.cfg.bookmark_interval);
+            tick.tick().await;
+            loop {
+                let from = self.read().rv;
+                let mut ws = match self.store.watch_raw(&self.prefix, from + 1).await {
+                    Ok(ws) => ws,
+                    Err(e) => {
+                        tracing::debug!(prefix = %self.prefix, error = %e, "watch cache watch failed; retrying");
+                        tokio::time::sleep(retry).await;
+                        continue;
+                    }
+                };
+                loop {
+                    tokio::select! {
+                        msg = ws.message() => match msg {
+                            Ok(Some(resp)) => {
+                                if resp.canceled() {
+                                    if resp.compact_revision() > 0 {
+                                        tracing::info!(prefix = %self.prefix, "watch cache fell behind compaction; relisting");
+                                        continue 'relist;
+                                    }
+                                    break;
+                                }
+                                if resp.created() {
+                                    continue;
+                                }
+                                if resp.events().is_empty() {
+                                    if let Some(h) = resp.header() {
+                                        self.progress(h.revision());
+                                    }
+                                    continue;
+                                }
+                                let mut events = Vec::new();
+                                let mut failed = false;
+                                for ev in convert_events(&resp) {
+                                    match ev {
+                                        Ok(e) => events.push(e),
+                                        Err(e) => {
+                                            tracing::warn!(prefix = %self.prefix, error = %e, "skipping undecodable event");
+                                            failed = true;
+                                        }
+                                    }
+                                }
+                                let _ = failed;
+                                self.apply(events);
+                            }
+                            Ok(None) | Err(_) => break,
+                        },
+                        Some(()) = progress_rx.recv() => {
+                            let _ = ws.request_progress().await;
+                        }
+                        _ = tick.tick() => {
+                            if self.watchers() > 0 {
+                                let _ = ws.request_progress().await;
+                            }
+                        }
+                    }
+                }
+                tokio::time::sleep(retry).await;
+            }
+        }
+    }
+}

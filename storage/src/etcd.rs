@@ -1,0 +1,515 @@
+//! Direct etcd access: CAS writes, consistent reads, paged lists, raw watches, compaction.
+
+use crate::{
+    continue_token, metrics, set_resource_version, Event, EventType, Result, StorageError,
+};
+use etcd_client::{
+    Client, Compare, CompareOp, ConnectOptions, EventType as EtcdEventType, GetOptions, KvClient,
+    TlsOptions, Txn, TxnOp, TxnOpResponse, WatchOptions,
+};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How to reach etcd (`--etcd-servers`, `--etcd-cafile`, `--etcd-certfile`, `--etcd-keyfile`).
+#[derive(Debug, Clone, Default)]
+pub struct EtcdConfig {
+    pub endpoints: Vec<String>,
+    pub ca_file: Option<String>,
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+    /// Per-request deadline.
+    pub request_timeout: Option<Duration>,
+}
+
+/// A list request against etcd.
+#[derive(Debug, Clone, Default)]
+pub struct ListOptions {
+    /// At most this many items (0 = all).
+    pub limit: i64,
+    /// An opaque token from a previous page.
+    pub continue_token: Option<String>,
+    /// Read at this revision (0 = the latest).
+    pub revision: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ListResult {
+    pub items: Vec<Value>,
+    /// The revision the list was read at.
+    pub revision: i64,
+    pub continue_token: Option<String>,
+    /// Items left after this page, when known.
+    pub remaining: Option<i64>,
+}
+
+/// A handle on etcd; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    client: Client,
+    timeout: Duration,
+}
+
+fn map_err(e: etcd_client::Error) -> StorageError {
+    match &e {
+        etcd_client::Error::GRpcStatus(s) => {
+            let msg = s.message();
+            if msg.contains("required revision has been compacted") {
+                StorageError::Expired(msg.to_string())
+            } else if msg.contains("required revision is a future revision") {
+                StorageError::TooLargeResourceVersion {
+                    requested: 0,
+                    current: 0,
+                }
+            } else {
+                StorageError::Unavailable(format!("{}: {}", s.code(), msg))
+            }
+        }
+        _ => StorageError::Unavailable(e.to_string()),
+    }
+}
+
+/// Decodes a stored value and stamps its resourceVersion.
+pub(crate) fn decode(key: &[u8], value: &[u8], rv: i64) -> Result<Value> {
+    let mut v: Value = serde_json::from_slice(value).map_err(|e| {
+        StorageError::Internal(format!(
+            "undecodable object at {}: {e}",
+            String::from_utf8_lossy(key)
+        ))
+    })?;
+    set_resource_version(&mut v, rv);
+    Ok(v)
+}
+
+/// Encodes an object for storage, without its resourceVersion.
+fn encode(obj: &Value) -> Result<Vec<u8>> {
+    let mut obj = obj.clone();
+    if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("resourceVersion");
+    }
+    serde_json::to_vec(&obj).map_err(|e| StorageError::Internal(e.to_string()))
+}
+
+/// The smallest key greater than every key with the prefix.
+fn prefix_end(prefix: &str) -> Vec<u8> {
+    let mut end = prefix.as_bytes().to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0]
+}
+
+/// The resource type label for metrics: the second path element of the key.
+fn type_of(key: &str) -> &str {
+    key.trim_start_matches('/').split('/').nth(1).unwrap_or("")
+}
+
+impl Store {
+    pub async fn connect(cfg: &EtcdConfig) -> Result<Store> {
+        let mut opts = ConnectOptions::new()
+            .with_connect_timeout(Duration::from_secs(5))
+            .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5))
+            .with_keep_alive_while_idle(true);
+        if cfg.ca_file.is_some() || cfg.cert_file.is_some() {
+            let mut tls = TlsOptions::new();
+            if let Some(ca) = &cfg.ca_file {
+                let pem = std::fs::read(ca)
+                    .map_err(|e| StorageError::Unavailable(format!("reading {ca}: {e}")))?;
+                tls = tls.ca_certificate(etcd_client::Certificate::from_pem(pem));
+            }
+            if let (Some(c), Some(k)) = (&cfg.cert_file, &cfg.key_file) {
+                let cert = std::fs::read(c)
+                    .map_err(|e| StorageError::Unavailable(format!("reading {c}: {e}")))?;
+                let key = std::fs::read(k)
+                    .map_err(|e| StorageError::Unavailable(format!("reading {k}: {e}")))?;
+                tls = tls.identity(etcd_client::Identity::from_pem(cert, key));
+            }
+            opts = opts.with_tls(tls);
+        }
+        let endpoints: Vec<String> = cfg
+            .endpoints
+            .iter()
+            .map(|e| {
+                if cfg.ca_file.is_some() {
+                    e.replacen("http://", "https://", 1)
+                } else {
+                    e.trim_start_matches("http://").to_string()
+                }
+            })
+            .collect();
+        // The channel connects lazily per request, so a store can be built while etcd is down
+        // and recovers by itself when it returns.
+        let client = Client::connect(endpoints, Some(opts))
+            .await
+            .map_err(map_err)?;
+        Ok(Store {
+            client,
+            timeout: cfg.request_timeout.unwrap_or(Duration::from_secs(10)),
+        })
+    }
+
+    fn kv(&self) -> KvClient {
+        self.client.kv_client()
+    }
+
+    async fn with_timeout<T>(
+        &self,
+        fut: impl std::future::Future<Output = std::result::Result<T, etcd_client::Error>>,
+    ) -> Result<T> {
+        match tokio::time::timeout(self.timeout, fut).await {
+            Ok(r) => r.map_err(map_err),
+            Err(_) => Err(StorageError::Unavailable("request timed out".into())),
+        }
+    }
+
+    /// Creates `key` only if it does not exist; returns the stored object with its revision.
+    pub async fn create(&self, key: &str, obj: &Value) -> Result<Value> {
+        let _t = metrics::timer("create", type_of(key));
+        let data = encode(obj)?;
+        let txn = Txn::new()
+            .when([Compare::create_revision(key, CompareOp::Equal, 0)])
+            .and_then([TxnOp::put(key, data, None)]);
+        let resp = self.with_timeout(self.kv().txn(txn)).await?;
+        if !resp.succeeded() {
+            return Err(StorageError::AlreadyExists(key.to_string()));
+        }
+        let rev = resp.header().map(|h| h.revision()).unwrap_or_default();
+        let mut out = obj.clone();
+        set_resource_version(&mut out, rev);
+        Ok(out)
+    }
+
+    /// Reads one key at the latest revision (a quorum read).
+    pub async fn get(&self, key: &str) -> Result<Option<Value>> {
+        let _t = metrics::timer("get", type_of(key));
+        let resp = self.with_timeout(self.kv().get(key, None)).await?;
+        match resp.kvs().first() {
+            Some(kv) => Ok(Some(decode(kv.key(), kv.value(), kv.mod_revision())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Replaces `key` if its mod_revision is still `expected_rv`; returns the stored object.
+    /// On mismatch it answers Conflict (or NotFound when the key is gone).
+    pub async fn update(&self, key: &str, obj: &Value, expected_rv: i64) -> Result<Value> {
+        let _t = metrics::timer("update", type_of(key));
+        let data = encode(obj)?;
+        let txn = Txn::new()
+            .when([Compare::mod_revision(key, CompareOp::Equal, expected_rv)])
+            .and_then([TxnOp::put(key, data, None)])
+            .or_else([TxnOp::get(key, None)]);
+        let resp = self.with_timeout(self.kv().txn(txn)).await?;
+        if !resp.succeeded() {
+            return Err(self.cas_failure(key, resp.op_responses()));
+        }
+        let rev = resp.header().map(|h| h.revision()).unwrap_or_default();
+        let mut out = obj.clone();
+        set_resource_version(&mut out, rev);
+        Ok(out)
+    }
+
+    fn cas_failure(&self, key: &str, ops: Vec<TxnOpResponse>) -> StorageError {
+        let exists = ops
+            .into_iter()
+            .any(|op| matches!(op, TxnOpResponse::Get(g) if !g.kvs().is_empty()));
+        if exists {
+            StorageError::Conflict {
+                key: key.to_string(),
+                detail: "the object has been modified; please apply your changes to the latest version and try again".into(),
+            }
+        } else {
+            StorageError::NotFound(key.to_string())
+        }
+    }
+
+    /// Deletes `key` if its mod_revision is still `expected_rv`; returns the deleted object
+    /// stamped with the revision of the deletion.
+    pub async fn delete(&self, key: &str, expected_rv: i64) -> Result<Value> {
+        let _t = metrics::timer("delete", type_of(key));
+        let txn = Txn::new()
+            .when([Compare::mod_revision(key, CompareOp::Equal, expected_rv)])
+            .and_then([TxnOp::delete(
+                key,
+                Some(etcd_client::DeleteOptions::new().with_prev_key()),
+            )])
+            .or_else([TxnOp::get(key, None)]);
+        let resp = self.with_timeout(self.kv().txn(txn)).await?;
+        let rev = resp.header().map(|h| h.revision()).unwrap_or_default();
+        if !resp.succeeded() {
+            return Err(self.cas_failure(key, resp.op_responses()));
+        }
+        for op in resp.op_responses() {
+            if let TxnOpResponse::Delete(d) = op {
+                if let Some(kv) = d.prev_kvs().first() {
+                    return decode(kv.key(), kv.value(), rev);
+                }
+            }
+        }
+        Err(StorageError::NotFound(key.to_string()))
+    }
+
+    /// The current revision of the whole store.
+    pub async fn current_revision(&self) -> Result<i64> {
+        let resp = self
+            .with_timeout(self.kv().get(
+                "/registry/health-probe",
+                Some(GetOptions::new().with_count_only()),
+            ))
+            .await?;
+        Ok(resp.header().map(|h| h.revision()).unwrap_or_default())
+    }
+
+    /// Lists every key under `prefix` (which ends in `/`), filtered by `pred`, paged by
+    /// `opts.limit` and continue tokens, all pages read at one revision.
+    pub async fn list(
+        &self,
+        prefix: &str,
+        opts: &ListOptions,
+        pred: &(dyn Fn(&Value) -> bool + Sync),
+    ) -> Result<ListResult> {
+        let _t = metrics::timer("list", type_of(prefix));
+        let (mut revision, mut start) = match &opts.continue_token {
+            Some(tok) if !tok.is_empty() => {
+                let (rv, start) = continue_token::decode(tok)?;
+                (rv, format!("{prefix}{start}"))
+            }
+            _ => (opts.revision, prefix.to_string()),
+        };
+        let end = prefix_end(prefix);
+        let limit = opts.limit.max(0);
+        let mut items = Vec::new();
+        // Fetch in pages of at least `limit` until enough items pass the predicate.
+        let page = if limit > 0 { limit.max(64) } else { 0 };
+        loop {
+            let mut g = GetOptions::new().with_range(end.clone());
+            if page > 0 {
+                g = g.with_limit(page + 1);
+            }
+            if revision > 0 {
+                g = g.with_revision(revision);
+            }
+            let resp = self.with_timeout(self.kv().get(start.clone(), Some(g))).await.map_err(|e| match e {
+                StorageError::Expired(_) => StorageError::Expired(
+                    "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.".into(),
+                ),
+                other => other,
+            })?;
+            if revision == 0 {
+                revision = resp.header().map(|h| h.revision()).unwrap_or_default();
+            }
+            let kvs = resp.kvs();
+            let more_in_etcd = resp.more() || (page > 0 && kvs.len() as i64 > page);
+            let usable = if page > 0 {
+                &kvs[..kvs.len().min(page as usize)]
+            } else {
+                kvs
+            };
+            for (i, kv) in usable.iter().enumerate() {
+                let obj = decode(kv.key(), kv.value(), kv.mod_revision())?;
+                if pred(&obj) {
+                    items.push(obj);
+                    if limit > 0 && items.len() as i64 == limit {
+                        let more = i + 1 < usable.len() || more_in_etcd;
+                        if more {
+                            let key = String::from_utf8_lossy(kv.key()).to_string();
+                            let next = format!("{}\u{0}", &key[prefix.len()..]);
+                            let remaining = (resp.count() - (i as i64 + 1)).max(0);
+                            return Ok(ListResult {
+                                items,
+                                revision,
+                                continue_token: Some(continue_token::encode(revision, &next)),
+                                remaining: Some(remaining),
+                            });
+                        }
+                        return Ok(ListResult {
+                            items,
+                            revision,
+                            continue_token: None,
+                            remaining: None,
+                        });
+                    }
+                }
+            }
+            if !more_in_etcd || usable.is_empty() {
+                return Ok(ListResult {
+                    items,
+                    revision,
+                    continue_token: None,
+                    remaining: None,
+                });
+            }
+            let last = usable
+                .last()
+                .map(|kv| kv.key().to_vec())
+                .unwrap_or_default();
+            start = format!("{}\u{0}", String::from_utf8_lossy(&last));
+        }
+    }
+
+    /// Counts the keys under a prefix.
+    pub async fn count(&self, prefix: &str) -> Result<i64> {
+        let resp = self
+            .with_timeout(self.kv().get(
+                prefix,
+                Some(GetOptions::new().with_prefix().with_count_only()),
+            ))
+            .await?;
+        Ok(resp.count())
+    }
+
+    /// Compacts etcd's history up to `revision`.
+    pub async fn compact(&self, revision: i64) -> Result<()> {
+        let _t = metrics::timer("compact", "");
+        match self.with_timeout(self.kv().compact(revision, None)).await {
+            Ok(_) => Ok(()),
+            // Compacting to an already compacted revision is fine.
+            Err(StorageError::Expired(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Opens a raw etcd watch on `prefix` from `start_rev` (inclusive) with progress
+    /// notifications and previous values.
+    pub async fn watch_raw(
+        &self,
+        prefix: &str,
+        start_rev: i64,
+    ) -> Result<etcd_client::WatchStream> {
+        let opts = WatchOptions::new()
+            .with_prefix()
+            .with_start_revision(start_rev)
+            .with_prev_key()
+            .with_progress_notify();
+        let mut wc = self.client.watch_client();
+        self.with_timeout(wc.watch(prefix, Some(opts))).await
+    }
+
+    /// Watches `prefix` directly in etcd, from just after `after_rev`, as a stream of events.
+    /// The first item is an error Expired if `after_rev` was compacted away.
+    pub fn watch(
+        &self,
+        prefix: &str,
+        after_rev: i64,
+    ) -> tokio::sync::mpsc::Receiver<Result<Event>> {
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        let store = self.clone();
+        let prefix = prefix.to_string();
+        tokio::spawn(async move {
+            let mut ws = match store.watch_raw(&prefix, after_rev + 1).await {
+                Ok(ws) => ws,
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            };
+            loop {
+                let msg = tokio::select! {
+                    m = ws.message() => m,
+                    _ = tx.closed() => return,
+                };
+                match msg {
+                    Ok(Some(resp)) => {
+                        if resp.canceled() {
+                            let err = if resp.compact_revision() > 0 {
+                                StorageError::Expired(format!(
+                                    "too old resource version: {} ({})",
+                                    after_rev,
+                                    resp.compact_revision()
+                                ))
+                            } else {
+                                StorageError::Unavailable(resp.cancel_reason().to_string())
+                            };
+                            let _ = tx.send(Err(err)).await;
+                            return;
+                        }
+                        for ev in convert_events(&resp) {
+                            if tx.send(ev).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Ok(None) => return,
+                    Err(e) => {
+                        let _ = tx.send(Err(map_err(e))).await;
+                        return;
+                    }
+                }
+            }
+        });
+        rx
+    }
+}
+
+/// Turns one etcd watch response into our events.
+pub(crate) fn convert_events(resp: &etcd_client::WatchResponse) -> Vec<Result<Event>> {
+    let mut out = Vec::with_capacity(resp.events().len());
+    for ev in resp.events() {
+        let Some(kv) = ev.kv() else { continue };
+        let key: Arc<str> = Arc::from(String::from_utf8_lossy(kv.key()).as_ref());
+        let rev = kv.mod_revision();
+        let prev = ev
+            .prev_kv()
+            .and_then(|p| decode(p.key(), p.value(), p.mod_revision()).ok())
+            .map(Arc::new);
+        let res = match ev.event_type() {
+            EtcdEventType::Put => decode(kv.key(), kv.value(), rev).map(|obj| Event {
+                kind: if kv.create_revision() == rev {
+                    EventType::Added
+                } else {
+                    EventType::Modified
+                },
+                key,
+                obj: Arc::new(obj),
+                prev,
+                rv: rev,
+            }),
+            EtcdEventType::Delete => match &prev {
+                Some(p) => {
+                    let mut obj = (**p).clone();
+                    set_resource_version(&mut obj, rev);
+                    Ok(Event {
+                        kind: EventType::Deleted,
+                        key,
+                        obj: Arc::new(obj),
+                        prev: prev.clone(),
+                        rv: rev,
+                    })
+                }
+                None => continue,
+            },
+        };
+        out.push(res);
+    }
+    out
+}
+
+impl Store {
+    /// Compacts etcd every `interval` to the revision seen one interval earlier, as upstream's
+    /// `--etcd-compaction-interval` does, so history covers at least one interval.
+    pub fn start_compactor(&self, interval: Duration) -> tokio::task::JoinHandle<()> {
+        let store = self.clone();
+        tokio::spawn(async move {
+            let mut last = 0i64;
+            let mut tick = tokio::time::interval(interval);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if last > 0 {
+                    match store.compact(last).await {
+                        Ok(()) => tracing::debug!(revision = last, "compacted etcd"),
+                        Err(e) => tracing::warn!(error = %e, "etcd compaction failed"),
+                    }
+                }
+                match store.current_revision().await {
+                    Ok(r) => last = r,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "reading etcd revision for compaction failed")
+                    }
+                }
+            }
+        })
+    }
+}
