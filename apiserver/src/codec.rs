@@ -10,29 +10,35 @@ use std::collections::HashMap;
 /// Upstream's limit on request bodies (3 MiB).
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
 
+/// How much of an oversized body is read and discarded before answering 413, so that clients
+/// still writing it see the Status rather than a broken pipe.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+
 /// Reads a whole request body, refusing more than [`MAX_BODY`] bytes with 413.
 pub async fn read_body(
-    body: hyper::body::Incoming,
+    mut body: hyper::body::Incoming,
     content_length: Option<usize>,
 ) -> ApiResult<Bytes> {
-    if content_length.is_some_and(|n| n > MAX_BODY) {
-        return Err(too_large());
-    }
-    let limited = http_body_util::Limited::new(body, MAX_BODY);
-    match limited.collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                Err(too_large())
-            } else {
-                Err(ApiError::BadRequest(format!(
-                    "error reading request body: {e}"
-                )))
+    let mut buf = bytes::BytesMut::new();
+    let mut total = 0usize;
+    let oversized_declared = content_length.is_some_and(|n| n > MAX_BODY);
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| ApiError::BadRequest(format!("error reading request body: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            total += data.len();
+            if total > DRAIN_LIMIT {
+                break;
+            }
+            if !oversized_declared && total <= MAX_BODY {
+                buf.extend_from_slice(&data);
             }
         }
     }
+    if oversized_declared || total > MAX_BODY {
+        return Err(too_large());
+    }
+    Ok(buf.freeze())
 }
 
 fn too_large() -> ApiError {
@@ -60,9 +66,7 @@ pub fn decode_object(body: &[u8], content_type: Option<&str>) -> ApiResult<Value
         "application/yaml" | "application/x-yaml" | "text/yaml" => serde_yaml::from_slice(body)
             .map_err(|e| ApiError::BadRequest(format!("error converting YAML to JSON: yaml: {e}")))?,
         "application/vnd.kubernetes.protobuf" | "application/cbor" => {
-            return Err(ApiError::UnsupportedMediaType(format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml"
-            )))
+            return Err(ApiError::UnsupportedMediaType("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml".to_string()))
         }
         other => {
             return Err(ApiError::UnsupportedMediaType(format!(

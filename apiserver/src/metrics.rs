@@ -52,6 +52,12 @@ pub fn init() {
     Lazy::force(&LONGRUNNING);
     Lazy::force(&storage::metrics::ETCD_REQUEST_DURATION);
     Lazy::force(&storage::metrics::STORAGE_OBJECTS);
+    // Every stored kind shows up with zero watchers, so the family is listed from the start.
+    for r in api_types::resources().iter().filter(|r| r.is_stored()) {
+        REGISTERED_WATCHERS
+            .with_label_values(&[r.group, r.version, r.kind])
+            .set(0);
+    }
 }
 
 /// The text exposition of every registered metric.

@@ -192,14 +192,14 @@ impl Options {
             errs.push("--etcd-servers must be specified".to_string());
         }
         if self.storage_backend != "etcd3" {
-            errs.push(format!("--storage-backend invalid, allowed values: etcd3. If not specified, it will default to 'etcd3'"));
+            errs.push("--storage-backend invalid, allowed values: etcd3. If not specified, it will default to 'etcd3'".to_string());
         }
         if self
             .service_cluster_ip_range
             .parse::<ipnet::IpNet>()
             .is_err()
         {
-            errs.push(format!("service-cluster-ip-range[0] is not a valid cidr"));
+            errs.push("service-cluster-ip-range[0] is not a valid cidr".to_string());
         }
         if crate::alloc::parse_port_range(&self.service_node_port_range).is_none() {
             errs.push(format!(

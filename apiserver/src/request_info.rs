@@ -68,13 +68,11 @@ pub fn parse(method: &Method, path: &str, query: Option<&str>) -> RequestInfo {
         watch_path = true;
         parts = &parts[1..];
     }
-    if parts.first() == Some(&"namespaces") {
-        if parts.len() > 1 {
-            info.namespace = parts[1].to_string();
-            // /namespaces/<ns>/status and /finalize are subresources of the namespace itself.
-            if parts.len() > 2 && !matches!(parts[2], "status" | "finalize") {
-                parts = &parts[2..];
-            }
+    if parts.first() == Some(&"namespaces") && parts.len() > 1 {
+        info.namespace = parts[1].to_string();
+        // /namespaces/<ns>/status and /finalize are subresources of the namespace itself.
+        if parts.len() > 2 && !matches!(parts[2], "status" | "finalize") {
+            parts = &parts[2..];
         }
     }
     if let Some(r) = parts.first() {
