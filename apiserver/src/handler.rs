@@ -37,8 +37,38 @@ pub fn error_response(e: &ApiError) -> Response<Body> {
     json_response(code, &status, "application/json")
 }
 
+/// A list as JSON, written straight from the shared items.
+fn json_list(reply: &Reply, items: &[Arc<Value>]) -> Vec<u8> {
+    #[derive(serde::Serialize)]
+    struct Out<'a> {
+        kind: &'a Value,
+        #[serde(rename = "apiVersion")]
+        api_version: &'a Value,
+        metadata: &'a Value,
+        items: Vec<crate::rest::ListItem<'a>>,
+    }
+    let out = Out {
+        kind: &reply.body["kind"],
+        api_version: &reply.body["apiVersion"],
+        metadata: &reply.body["metadata"],
+        items: items.iter().map(|i| crate::rest::ListItem(i)).collect(),
+    };
+    serde_json::to_vec(&out).unwrap_or_default()
+}
+
 /// Encodes a reply as negotiated.
 fn encode(reply: Reply, enc: Encoding, q: &Query) -> Response<Body> {
+    if let (Encoding::Json, Some(items)) = (enc, &reply.items) {
+        let bytes = json_list(&reply, items);
+        return Response::builder()
+            .status(reply.code)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::CACHE_CONTROL, "no-cache, private")
+            .body(full(bytes))
+            .expect("valid response");
+    }
+    let code = reply.code;
+    let reply = Reply::with_code(code, reply.into_value());
     match enc {
         Encoding::Json => json_response(reply.code, &reply.body, "application/json"),
         Encoding::Yaml => {

@@ -25,14 +25,66 @@ pub struct Ctx<'a> {
 }
 
 /// A handler's answer: the HTTP code and the body object.
+#[derive(Default)]
 pub struct Reply {
     pub code: u16,
     pub body: Value,
+    /// A list's items, kept apart from the body and shared with the watch cache, so they are
+    /// encoded without copying each object.
+    pub items: Option<Vec<Arc<Value>>>,
 }
 
 impl Reply {
     pub fn ok(body: Value) -> Reply {
-        Reply { code: 200, body }
+        Reply {
+            code: 200,
+            body,
+            items: None,
+        }
+    }
+
+    pub fn with_code(code: u16, body: Value) -> Reply {
+        Reply {
+            code,
+            body,
+            items: None,
+        }
+    }
+
+    /// The whole body as one value (items included, without per-item apiVersion/kind).
+    pub fn into_value(self) -> Value {
+        let mut body = self.body;
+        if let Some(items) = self.items {
+            body["items"] = Value::Array(
+                items
+                    .iter()
+                    .map(|i| serde_json::to_value(ListItem(i)).unwrap_or(Value::Null))
+                    .collect(),
+            );
+        }
+        body
+    }
+}
+
+/// Serializes a list item without its apiVersion/kind (upstream's list items carry neither),
+/// straight from the shared object.
+pub struct ListItem<'a>(pub &'a Value);
+
+impl serde::Serialize for ListItem<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self.0 {
+            Value::Object(m) => {
+                let mut map = s.serialize_map(None)?;
+                for (k, v) in m {
+                    if k != "apiVersion" && k != "kind" {
+                        map.serialize_entry(k, v)?;
+                    }
+                }
+                map.end()
+            }
+            other => other.serialize(s),
+        }
     }
 }
 
@@ -321,12 +373,7 @@ impl<'a> Ctx<'a> {
             } else {
                 cacher.snapshot(&pred)
             };
-            (
-                items.into_iter().map(|a| (*a).clone()).collect::<Vec<_>>(),
-                crv,
-                None,
-                None,
-            )
+            (items, crv, None, None)
         } else {
             let opts = ListOptions {
                 limit,
@@ -340,7 +387,12 @@ impl<'a> Ctx<'a> {
                 .list(&prefix, &opts, &pred)
                 .await
                 .map_err(|e| ApiError::from_storage(e, &self.qualified("")))?;
-            (res.items, res.revision, res.continue_token, res.remaining)
+            (
+                res.items.into_iter().map(Arc::new).collect(),
+                res.revision,
+                res.continue_token,
+                res.remaining,
+            )
         };
         let mut meta = json!({"resourceVersion": list_rv.to_string()});
         if let Some(c) = continue_token {
@@ -352,12 +404,11 @@ impl<'a> Ctx<'a> {
                 }
             }
         }
-        Ok(Reply::ok(json!({
-            "kind": format!("{}List", self.rd.kind),
-            "apiVersion": self.rd.api_version(),
-            "metadata": meta,
-            "items": items,
-        })))
+        Ok(Reply {
+            code: 200,
+            body: json!({"kind": format!("{}List", self.rd.kind), "apiVersion": self.rd.api_version(), "metadata": meta}),
+            items: Some(items),
+        })
     }
 
     // ---------------------------------------------------------------- create
@@ -365,10 +416,7 @@ impl<'a> Ctx<'a> {
     pub async fn create(&self, body: &[u8], content_type: Option<&str>) -> ApiResult<Reply> {
         let obj = self.decode_for_write(body, content_type)?;
         let obj = self.create_object(obj).await?;
-        Ok(Reply {
-            code: 201,
-            body: obj,
-        })
+        Ok(Reply::with_code(201, obj))
     }
 
     /// The create pipeline after decoding: system fields, name generation, strategy,
@@ -764,10 +812,10 @@ impl<'a> Ctx<'a> {
             }
             match self.st.backend.store.update(&key, &updated, cur_rv).await {
                 Ok(stored) => {
-                    return Ok(Reply {
-                        code: if opts.orphan_false { 202 } else { 200 },
-                        body: stored,
-                    })
+                    return Ok(Reply::with_code(
+                        if opts.orphan_false { 202 } else { 200 },
+                        stored,
+                    ))
                 }
                 Err(StorageError::Conflict { .. }) => continue,
                 Err(e) => return Err(ApiError::from_storage(e, &self.qualified(name))),

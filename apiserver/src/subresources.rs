@@ -270,10 +270,10 @@ pub async fn bind(
             Ok(new)
         })
         .await?;
-    Ok(Reply {
-        code: 201,
-        body: json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
-    })
+    Ok(Reply::with_code(
+        201,
+        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+    ))
 }
 
 /// PUT `namespaces/<name>/finalize`: only `spec.finalizers` changes; a terminating namespace
