@@ -102,35 +102,16 @@ fn quote(v: &str) -> String {
 
 impl FieldError {
     pub fn required(path: &FieldPath, detail: impl Into<String>) -> Self {
-        Self {
-            kind: ErrorType::Required,
-            field: path.to_string(),
-            bad_value: None,
-            detail: detail.into(),
-        }
+        Self { kind: ErrorType::Required, field: path.to_string(), bad_value: None, detail: detail.into() }
     }
     pub fn forbidden(path: &FieldPath, detail: impl Into<String>) -> Self {
-        Self {
-            kind: ErrorType::Forbidden,
-            field: path.to_string(),
-            bad_value: None,
-            detail: detail.into(),
-        }
+        Self { kind: ErrorType::Forbidden, field: path.to_string(), bad_value: None, detail: detail.into() }
     }
     pub fn invalid(path: &FieldPath, value: &str, detail: impl Into<String>) -> Self {
-        Self {
-            kind: ErrorType::Invalid,
-            field: path.to_string(),
-            bad_value: Some(quote(value)),
-            detail: detail.into(),
-        }
+        Self { kind: ErrorType::Invalid, field: path.to_string(), bad_value: Some(quote(value)), detail: detail.into() }
     }
     /// Invalid with a non-string value (numbers, objects) rendered verbatim.
-    pub fn invalid_raw(
-        path: &FieldPath,
-        value: impl fmt::Display,
-        detail: impl Into<String>,
-    ) -> Self {
+    pub fn invalid_raw(path: &FieldPath, value: impl fmt::Display, detail: impl Into<String>) -> Self {
         Self {
             kind: ErrorType::Invalid,
             field: path.to_string(),
@@ -158,21 +139,9 @@ impl FieldError {
         let detail = if valid.is_empty() {
             String::new()
         } else {
-            format!(
-                "supported values: {}",
-                valid
-                    .iter()
-                    .map(|v| quote(v))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
+            format!("supported values: {}", valid.iter().map(|v| quote(v)).collect::<Vec<_>>().join(", "))
         };
-        Self {
-            kind: ErrorType::NotSupported,
-            field: path.to_string(),
-            bad_value: Some(quote(value)),
-            detail,
-        }
+        Self { kind: ErrorType::NotSupported, field: path.to_string(), bad_value: Some(quote(value)), detail }
     }
     pub fn too_long(path: &FieldPath, max: usize) -> Self {
         Self {
@@ -214,13 +183,7 @@ pub fn aggregate(errs: &[FieldError]) -> String {
     match errs {
         [] => String::new(),
         [one] => one.to_string(),
-        many => format!(
-            "[{}]",
-            many.iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        many => format!("[{}]", many.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", ")),
     }
 }
 
@@ -230,19 +193,11 @@ mod tests {
 
     #[test]
     fn renders_like_upstream() {
-        let p = FieldPath::new("spec")
-            .child("containers")
-            .index(0)
-            .child("name");
+        let p = FieldPath::new("spec").child("containers").index(0).child("name");
         let e = FieldError::required(&p, "");
         assert_eq!(e.to_string(), "spec.containers[0].name: Required value");
         let e = FieldError::invalid(&FieldPath::new("metadata").child("name"), "A", "bad");
         assert_eq!(e.to_string(), "metadata.name: Invalid value: \"A\": bad");
-        assert_eq!(
-            aggregate(&[e.clone(), e.clone()])
-                .matches("metadata.name")
-                .count(),
-            2
-        );
+        assert_eq!(aggregate(&[e.clone(), e.clone()]).matches("metadata.name").count(), 2);
     }
 }

@@ -17,10 +17,9 @@ pub fn name_rule(rd: &ResourceDef) -> NameRule {
     match (rd.group, rd.plural) {
         ("", "namespaces") => NameRule::Dns1123Label,
         ("", "services") => NameRule::Dns1035Label,
-        ("", "replicationcontrollers")
-        | ("apps", "deployments")
-        | ("apps", "daemonsets")
-        | ("apps", "replicasets") => NameRule::Dns1123Subdomain,
+        ("", "replicationcontrollers") | ("apps", "deployments") | ("apps", "daemonsets") | ("apps", "replicasets") => {
+            NameRule::Dns1123Subdomain
+        }
         ("apps", "statefulsets") => NameRule::Dns1123Label,
         ("batch", "cronjobs") => NameRule::Dns1123Subdomain,
         ("rbac.authorization.k8s.io", _) => NameRule::PathSegment,
@@ -62,9 +61,7 @@ fn spec_part(obj: &Value) -> Value {
     match obj {
         Value::Object(m) => Value::Object(
             m.iter()
-                .filter(|(k, _)| {
-                    !matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind")
-                })
+                .filter(|(k, _)| !matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind"))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
         ),
@@ -83,9 +80,7 @@ pub fn prepare_for_create(rd: &ResourceDef, obj: &mut Value) {
     match (rd.group, rd.plural) {
         ("", "namespaces") => {
             obj["status"] = json!({"phase": "Active"});
-            let fins = obj
-                .pointer_mut("/spec/finalizers")
-                .and_then(Value::as_array_mut);
+            let fins = obj.pointer_mut("/spec/finalizers").and_then(Value::as_array_mut);
             match fins {
                 Some(f) if f.iter().any(|x| x == "kubernetes") => {}
                 Some(f) => f.push(json!("kubernetes")),
@@ -172,10 +167,7 @@ pub fn prepare_for_status_update(new: &mut Value, old: &Value) {
 pub fn qos_class(pod: &Value) -> &'static str {
     let mut containers: Vec<&Value> = Vec::new();
     for key in ["containers", "initContainers"] {
-        if let Some(cs) = pod
-            .pointer(&format!("/spec/{key}"))
-            .and_then(Value::as_array)
-        {
+        if let Some(cs) = pod.pointer(&format!("/spec/{key}")).and_then(Value::as_array) {
             containers.extend(cs.iter());
         }
     }
@@ -184,16 +176,12 @@ pub fn qos_class(pod: &Value) -> &'static str {
     for c in &containers {
         let req = c.pointer("/resources/requests").and_then(Value::as_object);
         let lim = c.pointer("/resources/limits").and_then(Value::as_object);
-        let has = |m: Option<&serde_json::Map<String, Value>>, k: &str| {
-            m.is_some_and(|m| m.contains_key(k))
-        };
+        let has = |m: Option<&serde_json::Map<String, Value>>, k: &str| m.is_some_and(|m| m.contains_key(k));
         for r in ["cpu", "memory"] {
             if has(req, r) || has(lim, r) {
                 any = true;
             }
-            if !has(lim, r)
-                || (has(req, r) && req.and_then(|m| m.get(r)) != lim.and_then(|m| m.get(r)))
-            {
+            if !has(lim, r) || (has(req, r) && req.and_then(|m| m.get(r)) != lim.and_then(|m| m.get(r))) {
                 guaranteed = false;
             }
         }
@@ -209,11 +197,8 @@ pub fn qos_class(pod: &Value) -> &'static str {
 
 /// Full validation of a new object: metadata, then the kind's own rules.
 pub fn validate_create(rd: &ResourceDef, obj: &Value) -> Vec<FieldError> {
-    let mut errs = meta::validate_object_meta(
-        obj.get("metadata").unwrap_or(&Value::Null),
-        rd.namespaced,
-        name_rule(rd),
-    );
+    let mut errs =
+        meta::validate_object_meta(obj.get("metadata").unwrap_or(&Value::Null), rd.namespaced, name_rule(rd));
     errs.extend(validation::validate(rd, obj, None));
     errs
 }
@@ -236,17 +221,13 @@ mod tests {
     use super::*;
 
     fn rd(group: &str, plural: &str) -> &'static ResourceDef {
-        crate::resources()
-            .iter()
-            .find(|r| r.group == group && r.plural == plural)
-            .unwrap()
+        crate::resources().iter().find(|r| r.group == group && r.plural == plural).unwrap()
     }
 
     #[test]
     fn generation_bumps_on_spec_change_only() {
         let d = rd("apps", "deployments");
-        let mut obj =
-            json!({"metadata": {"name": "a"}, "spec": {"replicas": 1}, "status": {"replicas": 3}});
+        let mut obj = json!({"metadata": {"name": "a"}, "spec": {"replicas": 1}, "status": {"replicas": 3}});
         prepare_for_create(d, &mut obj);
         assert_eq!(obj["metadata"]["generation"], 1);
         assert_eq!(obj["status"], json!({}));
@@ -264,10 +245,7 @@ mod tests {
 
     #[test]
     fn qos() {
-        assert_eq!(
-            qos_class(&json!({"spec": {"containers": [{"name": "a"}]}})),
-            "BestEffort"
-        );
+        assert_eq!(qos_class(&json!({"spec": {"containers": [{"name": "a"}]}})), "BestEffort");
         let g = json!({"spec": {"containers": [{"resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}});
         assert_eq!(qos_class(&g), "Guaranteed");
         let b = json!({"spec": {"containers": [{"resources": {"requests": {"cpu": "1"}}}]}});

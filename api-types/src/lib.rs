@@ -21,16 +21,12 @@ pub fn resources() -> &'static [ResourceDef] {
 
 /// Looks a resource up by group, version and plural (the URL form).
 pub fn lookup(group: &str, version: &str, plural: &str) -> Option<&'static ResourceDef> {
-    resources()
-        .iter()
-        .find(|r| r.group == group && r.version == version && r.plural == plural)
+    resources().iter().find(|r| r.group == group && r.version == version && r.plural == plural)
 }
 
 /// Looks a resource up by group, version and kind.
 pub fn lookup_kind(group: &str, version: &str, kind: &str) -> Option<&'static ResourceDef> {
-    resources()
-        .iter()
-        .find(|r| r.group == group && r.version == version && r.kind == kind)
+    resources().iter().find(|r| r.group == group && r.version == version && r.kind == kind)
 }
 
 /// Splits `apiVersion` into group and version (`v1` -> ("", "v1")).

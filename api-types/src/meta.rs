@@ -7,8 +7,7 @@ use regex::Regex;
 use serde_json::Value;
 
 const DNS1123_LABEL_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
-const DNS1123_SUBDOMAIN_FMT: &str =
-    "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
+const DNS1123_SUBDOMAIN_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
 const DNS1035_LABEL_FMT: &str = "[a-z]([-a-z0-9]*[a-z0-9])?";
 const QUALIFIED_NAME_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
 const LABEL_VALUE_FMT: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
@@ -117,11 +116,7 @@ pub fn is_qualified_name(v: &str) -> Vec<String> {
             if prefix.is_empty() {
                 errs.push("prefix part must be non-empty".to_string());
             } else {
-                errs.extend(
-                    is_dns1123_subdomain(prefix)
-                        .into_iter()
-                        .map(|m| format!("prefix part {m}")),
-                );
+                errs.extend(is_dns1123_subdomain(prefix).into_iter().map(|m| format!("prefix part {m}")));
             }
             *n
         }
@@ -141,11 +136,7 @@ pub fn is_qualified_name(v: &str) -> Vec<String> {
     if !QUALIFIED_NAME.is_match(name) {
         errs.push(format!(
             "name part {}",
-            regex_error(
-                QUALIFIED_NAME_ERR,
-                QUALIFIED_NAME_FMT,
-                &["MyName", "my.name", "123-abc"]
-            )
+            regex_error(QUALIFIED_NAME_ERR, QUALIFIED_NAME_FMT, &["MyName", "my.name", "123-abc"])
         ));
     }
     errs
@@ -269,19 +260,12 @@ pub fn validate_object_meta(meta: &Value, namespaced: bool, rule: NameRule) -> V
     let generate_name = s("generateName");
     if !generate_name.is_empty() {
         for m in rule.check(generate_name, true) {
-            errs.push(FieldError::invalid(
-                &path.child("generateName"),
-                generate_name,
-                m,
-            ));
+            errs.push(FieldError::invalid(&path.child("generateName"), generate_name, m));
         }
     }
     let name = s("name");
     if name.is_empty() {
-        errs.push(FieldError::required(
-            &path.child("name"),
-            "name or generateName is required",
-        ));
+        errs.push(FieldError::required(&path.child("name"), "name or generateName is required"));
     } else {
         for m in rule.check(name, false) {
             errs.push(FieldError::invalid(&path.child("name"), name, m));
@@ -297,18 +281,11 @@ pub fn validate_object_meta(meta: &Value, namespaced: bool, rule: NameRule) -> V
             }
         }
     } else if !ns.is_empty() {
-        errs.push(FieldError::forbidden(
-            &path.child("namespace"),
-            "not allowed on this type",
-        ));
+        errs.push(FieldError::forbidden(&path.child("namespace"), "not allowed on this type"));
     }
     if let Some(g) = meta.get("generation").and_then(Value::as_i64) {
         if g < 0 {
-            errs.push(FieldError::invalid_raw(
-                &path.child("generation"),
-                g,
-                "must be greater than or equal to 0",
-            ));
+            errs.push(FieldError::invalid_raw(&path.child("generation"), g, "must be greater than or equal to 0"));
         }
     }
     if let Some(l) = meta.get("labels") {
@@ -325,11 +302,7 @@ pub fn validate_object_meta(meta: &Value, namespaced: bool, rule: NameRule) -> V
         let mut controllers = 0;
         for o in owners {
             for k in ["apiVersion", "kind", "name", "uid"] {
-                if o.get(k)
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .is_empty()
-                {
+                if o.get(k).and_then(Value::as_str).unwrap_or_default().is_empty() {
                     let detail = match k {
                         "apiVersion" => "version must not be empty",
                         "kind" => "kind must not be empty",
@@ -355,20 +328,12 @@ pub fn validate_object_meta(meta: &Value, namespaced: bool, rule: NameRule) -> V
 }
 
 /// Upstream's `ValidateObjectMetaUpdate`: the new metadata is valid and the immutable parts kept.
-pub fn validate_object_meta_update(
-    new: &Value,
-    old: &Value,
-    namespaced: bool,
-    rule: NameRule,
-) -> Vec<FieldError> {
+pub fn validate_object_meta_update(new: &Value, old: &Value, namespaced: bool, rule: NameRule) -> Vec<FieldError> {
     let path = FieldPath::new("metadata");
     let mut errs = validate_object_meta(new, namespaced, rule);
-    for (k, label) in [
-        ("name", "name"),
-        ("namespace", "namespace"),
-        ("uid", "uid"),
-        ("creationTimestamp", "creationTimestamp"),
-    ] {
+    for (k, label) in
+        [("name", "name"), ("namespace", "namespace"), ("uid", "uid"), ("creationTimestamp", "creationTimestamp")]
+    {
         let n = new.get(k).cloned().unwrap_or(Value::Null);
         let o = old.get(k).cloned().unwrap_or(Value::Null);
         if n != o {
@@ -408,16 +373,10 @@ mod tests {
     fn qualified_names_and_labels() {
         assert!(is_qualified_name("app.kubernetes.io/name").is_empty());
         assert!(is_qualified_name("a/b/c")[0].starts_with("a qualified name must consist"));
-        assert_eq!(
-            is_qualified_name("/x"),
-            vec!["prefix part must be non-empty"]
-        );
+        assert_eq!(is_qualified_name("/x"), vec!["prefix part must be non-empty"]);
         assert!(is_valid_label_value("").is_empty());
         assert!(!is_valid_label_value("-x").is_empty());
-        let errs = validate_labels(
-            &json!({"ok": "v", "bad key!": "v"}),
-            &FieldPath::new("metadata").child("labels"),
-        );
+        let errs = validate_labels(&json!({"ok": "v", "bad key!": "v"}), &FieldPath::new("metadata").child("labels"));
         assert_eq!(errs.len(), 1);
         assert_eq!(errs[0].field, "metadata.labels");
     }
@@ -433,14 +392,7 @@ mod tests {
                 "metadata.namespace: Required value"
             ]
         );
-        let errs = validate_object_meta(
-            &json!({"name": "n", "namespace": "x"}),
-            false,
-            NameRule::Dns1123Subdomain,
-        );
-        assert_eq!(
-            errs[0].to_string(),
-            "metadata.namespace: Forbidden: not allowed on this type"
-        );
+        let errs = validate_object_meta(&json!({"name": "n", "namespace": "x"}), false, NameRule::Dns1123Subdomain);
+        assert_eq!(errs[0].to_string(), "metadata.namespace: Forbidden: not allowed on this type");
     }
 }

@@ -19,20 +19,9 @@
 use crate::registry::{ResourceDef, SubresourceDef};
 
 /// The full verb set of an ordinary stored resource, in discovery order.
-const CRUD: &[&str] = &[
-    "create",
-    "delete",
-    "deletecollection",
-    "get",
-    "list",
-    "patch",
-    "update",
-    "watch",
-];
+const CRUD: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
 /// `namespaces` has no `deletecollection`.
-const CRUD_NO_DELETECOLLECTION: &[&str] = &[
-    "create", "delete", "get", "list", "patch", "update", "watch",
-];
+const CRUD_NO_DELETECOLLECTION: &[&str] = &["create", "delete", "get", "list", "patch", "update", "watch"];
 /// `status`, `scale`, `approval`, `ephemeralcontainers`, `resize`.
 const GET_PATCH_UPDATE: &[&str] = &["get", "patch", "update"];
 /// Create-only virtual resources and subresources (reviews, bindings, eviction, token).
@@ -49,23 +38,12 @@ const CAT_API_EXTENSIONS: &[&str] = &["api-extensions"];
 const NO_SUBRESOURCES: &[SubresourceDef] = &[];
 
 const fn status(group: &'static str, version: &'static str, kind: &'static str) -> SubresourceDef {
-    SubresourceDef {
-        name: "status",
-        group,
-        version,
-        kind,
-        verbs: GET_PATCH_UPDATE,
-    }
+    SubresourceDef { name: "status", group, version, kind, verbs: GET_PATCH_UPDATE }
 }
 
 /// The `scale` subresource of workload resources: always `autoscaling/v1` `Scale`.
-const SCALE: SubresourceDef = SubresourceDef {
-    name: "scale",
-    group: "autoscaling",
-    version: "v1",
-    kind: "Scale",
-    verbs: GET_PATCH_UPDATE,
-};
+const SCALE: SubresourceDef =
+    SubresourceDef { name: "scale", group: "autoscaling", version: "v1", kind: "Scale", verbs: GET_PATCH_UPDATE };
 
 pub static RESOURCES: &[ResourceDef] = &[
     // ------------------------------------------------------------------ core v1 (/api/v1)
@@ -158,13 +136,7 @@ pub static RESOURCES: &[ResourceDef] = &[
         verbs: CRUD_NO_DELETECOLLECTION,
         categories: NONE,
         subresources: &[
-            SubresourceDef {
-                name: "finalize",
-                group: "",
-                version: "v1",
-                kind: "Namespace",
-                verbs: &["update"],
-            },
+            SubresourceDef { name: "finalize", group: "", version: "v1", kind: "Namespace", verbs: &["update"] },
             status("", "v1", "Namespace"),
         ],
         etcd_prefix: "namespaces",
@@ -180,13 +152,7 @@ pub static RESOURCES: &[ResourceDef] = &[
         verbs: CRUD,
         categories: NONE,
         subresources: &[
-            SubresourceDef {
-                name: "proxy",
-                group: "",
-                version: "v1",
-                kind: "NodeProxyOptions",
-                verbs: PROXY,
-            },
+            SubresourceDef { name: "proxy", group: "", version: "v1", kind: "NodeProxyOptions", verbs: PROXY },
             status("", "v1", "Node"),
         ],
         etcd_prefix: "minions",
@@ -228,20 +194,8 @@ pub static RESOURCES: &[ResourceDef] = &[
         verbs: CRUD,
         categories: CAT_ALL,
         subresources: &[
-            SubresourceDef {
-                name: "attach",
-                group: "",
-                version: "v1",
-                kind: "PodAttachOptions",
-                verbs: CREATE_GET,
-            },
-            SubresourceDef {
-                name: "binding",
-                group: "",
-                version: "v1",
-                kind: "Binding",
-                verbs: CREATE,
-            },
+            SubresourceDef { name: "attach", group: "", version: "v1", kind: "PodAttachOptions", verbs: CREATE_GET },
+            SubresourceDef { name: "binding", group: "", version: "v1", kind: "Binding", verbs: CREATE },
             SubresourceDef {
                 name: "ephemeralcontainers",
                 group: "",
@@ -249,27 +203,9 @@ pub static RESOURCES: &[ResourceDef] = &[
                 kind: "Pod",
                 verbs: GET_PATCH_UPDATE,
             },
-            SubresourceDef {
-                name: "eviction",
-                group: "policy",
-                version: "v1",
-                kind: "Eviction",
-                verbs: CREATE,
-            },
-            SubresourceDef {
-                name: "exec",
-                group: "",
-                version: "v1",
-                kind: "PodExecOptions",
-                verbs: CREATE_GET,
-            },
-            SubresourceDef {
-                name: "log",
-                group: "",
-                version: "v1",
-                kind: "Pod",
-                verbs: &["get"],
-            },
+            SubresourceDef { name: "eviction", group: "policy", version: "v1", kind: "Eviction", verbs: CREATE },
+            SubresourceDef { name: "exec", group: "", version: "v1", kind: "PodExecOptions", verbs: CREATE_GET },
+            SubresourceDef { name: "log", group: "", version: "v1", kind: "Pod", verbs: &["get"] },
             SubresourceDef {
                 name: "portforward",
                 group: "",
@@ -277,21 +213,9 @@ pub static RESOURCES: &[ResourceDef] = &[
                 kind: "PodPortForwardOptions",
                 verbs: CREATE_GET,
             },
-            SubresourceDef {
-                name: "proxy",
-                group: "",
-                version: "v1",
-                kind: "PodProxyOptions",
-                verbs: PROXY,
-            },
+            SubresourceDef { name: "proxy", group: "", version: "v1", kind: "PodProxyOptions", verbs: PROXY },
             // Served since 1.33 by default (InPlacePodVerticalScaling is beta, on by default).
-            SubresourceDef {
-                name: "resize",
-                group: "",
-                version: "v1",
-                kind: "Pod",
-                verbs: GET_PATCH_UPDATE,
-            },
+            SubresourceDef { name: "resize", group: "", version: "v1", kind: "Pod", verbs: GET_PATCH_UPDATE },
             status("", "v1", "Pod"),
         ],
         etcd_prefix: "pods",
@@ -378,13 +302,7 @@ pub static RESOURCES: &[ResourceDef] = &[
         verbs: CRUD,
         categories: CAT_ALL,
         subresources: &[
-            SubresourceDef {
-                name: "proxy",
-                group: "",
-                version: "v1",
-                kind: "ServiceProxyOptions",
-                verbs: PROXY,
-            },
+            SubresourceDef { name: "proxy", group: "", version: "v1", kind: "ServiceProxyOptions", verbs: PROXY },
             status("", "v1", "Service"),
         ],
         etcd_prefix: "services/specs",
@@ -869,11 +787,7 @@ pub static RESOURCES: &[ResourceDef] = &[
         namespaced: false,
         verbs: CRUD,
         categories: CAT_API_EXTENSIONS,
-        subresources: &[status(
-            "admissionregistration.k8s.io",
-            "v1",
-            "ValidatingAdmissionPolicy",
-        )],
+        subresources: &[status("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicy")],
         etcd_prefix: "validatingadmissionpolicies",
     },
     ResourceDef {
@@ -913,11 +827,7 @@ pub static RESOURCES: &[ResourceDef] = &[
         namespaced: false,
         verbs: CRUD,
         categories: CAT_API_EXTENSIONS,
-        subresources: &[status(
-            "apiextensions.k8s.io",
-            "v1",
-            "CustomResourceDefinition",
-        )],
+        subresources: &[status("apiextensions.k8s.io", "v1", "CustomResourceDefinition")],
         etcd_prefix: "apiextensions.k8s.io/customresourcedefinitions",
     },
     // ------------------------------------------------------------------ scheduling.k8s.io/v1
@@ -1000,11 +910,7 @@ pub static RESOURCES: &[ResourceDef] = &[
         namespaced: false,
         verbs: CRUD,
         categories: NONE,
-        subresources: &[status(
-            "flowcontrol.apiserver.k8s.io",
-            "v1",
-            "PriorityLevelConfiguration",
-        )],
+        subresources: &[status("flowcontrol.apiserver.k8s.io", "v1", "PriorityLevelConfiguration")],
         etcd_prefix: "prioritylevelconfigurations",
     },
 ];
@@ -1026,12 +932,7 @@ mod tests {
     fn no_duplicate_group_version_plural() {
         let mut seen = HashSet::new();
         for r in RESOURCES {
-            assert!(
-                seen.insert((r.group, r.version, r.plural)),
-                "duplicate {} {}",
-                r.api_version(),
-                r.plural
-            );
+            assert!(seen.insert((r.group, r.version, r.plural)), "duplicate {} {}", r.api_version(), r.plural);
         }
     }
 
@@ -1043,29 +944,17 @@ mod tests {
         assert_eq!(pods.kind, "Pod");
         assert!(pods.namespaced);
         let eviction = pods.subresource("eviction").expect("pods/eviction");
-        assert_eq!(
-            (eviction.group, eviction.version, eviction.kind),
-            ("policy", "v1", "Eviction")
-        );
+        assert_eq!((eviction.group, eviction.version, eviction.kind), ("policy", "v1", "Eviction"));
         assert!(pods.subresource("resize").is_some());
     }
 
     #[test]
     fn well_known_etcd_prefixes() {
         assert_eq!(find("", "v1", "services").etcd_prefix, "services/specs");
-        assert_eq!(
-            find("", "v1", "endpoints").etcd_prefix,
-            "services/endpoints"
-        );
+        assert_eq!(find("", "v1", "endpoints").etcd_prefix, "services/endpoints");
         assert_eq!(find("", "v1", "nodes").etcd_prefix, "minions");
-        assert_eq!(
-            find("", "v1", "replicationcontrollers").etcd_prefix,
-            "controllers"
-        );
-        assert_eq!(
-            find("networking.k8s.io", "v1", "ingresses").etcd_prefix,
-            "ingress"
-        );
+        assert_eq!(find("", "v1", "replicationcontrollers").etcd_prefix, "controllers");
+        assert_eq!(find("networking.k8s.io", "v1", "ingresses").etcd_prefix, "ingress");
         assert_eq!(
             find("apiextensions.k8s.io", "v1", "customresourcedefinitions").etcd_prefix,
             "apiextensions.k8s.io/customresourcedefinitions"
@@ -1099,18 +988,11 @@ mod tests {
             if virtual_resources.contains(r.plural) {
                 assert!(!r.is_stored(), "{} should be virtual", r.plural);
             } else {
-                assert!(
-                    !r.etcd_prefix.is_empty(),
-                    "{} {} has no prefix",
-                    r.api_version(),
-                    r.plural
-                );
+                assert!(!r.etcd_prefix.is_empty(), "{} {} has no prefix", r.api_version(), r.plural);
                 assert!(!r.etcd_prefix.starts_with('/') && !r.etcd_prefix.ends_with('/'));
                 // Every stored resource supports the full CRUD+watch verb set except
                 // namespaces, which lacks deletecollection.
-                for verb in [
-                    "create", "delete", "get", "list", "patch", "update", "watch",
-                ] {
+                for verb in ["create", "delete", "get", "list", "patch", "update", "watch"] {
                     assert!(r.has_verb(verb), "{} lacks {verb}", r.plural);
                 }
             }
@@ -1143,12 +1025,7 @@ mod tests {
         for r in RESOURCES {
             assert!(r.verbs.windows(2).all(|w| w[0] < w[1]), "{}", r.plural);
             for s in r.subresources {
-                assert!(
-                    s.verbs.windows(2).all(|w| w[0] < w[1]),
-                    "{}/{}",
-                    r.plural,
-                    s.name
-                );
+                assert!(s.verbs.windows(2).all(|w| w[0] < w[1]), "{}/{}", r.plural, s.name);
             }
         }
     }
@@ -1160,11 +1037,7 @@ mod tests {
         for r in RESOURCES {
             let gv = (r.group, r.version);
             if prev != Some(gv) {
-                assert!(
-                    seen.insert(gv),
-                    "{} appears in two separate runs",
-                    r.api_version()
-                );
+                assert!(seen.insert(gv), "{} appears in two separate runs", r.api_version());
                 prev = Some(gv);
             }
         }

@@ -44,10 +44,9 @@ impl Requirement {
             Op::Exists => v.is_some(),
             Op::DoesNotExist => v.is_none(),
             Op::Gt | Op::Lt => {
-                let (Some(v), Some(want)) = (
-                    v.and_then(|v| v.parse::<i64>().ok()),
-                    self.values.first().and_then(|w| w.parse::<i64>().ok()),
-                ) else {
+                let (Some(v), Some(want)) =
+                    (v.and_then(|v| v.parse::<i64>().ok()), self.values.first().and_then(|w| w.parse::<i64>().ok()))
+                else {
                     return false;
                 };
                 if self.op == Op::Gt {
@@ -146,10 +145,7 @@ fn lex(s: &str) -> Result<Vec<Tok>, SelectorError> {
 fn check_key(k: &str) -> Result<(), SelectorError> {
     let errs = crate::meta::is_qualified_name(k);
     if let Some(e) = errs.first() {
-        return Err(SelectorError::Requirement(format!(
-            "key: Invalid value: {:?}: {e}",
-            k
-        )));
+        return Err(SelectorError::Requirement(format!("key: Invalid value: {:?}: {e}", k)));
     }
     Ok(())
 }
@@ -157,10 +153,7 @@ fn check_key(k: &str) -> Result<(), SelectorError> {
 fn check_value(v: &str) -> Result<(), SelectorError> {
     let errs = crate::meta::is_valid_label_value(v);
     if let Some(e) = errs.first() {
-        return Err(SelectorError::Requirement(format!(
-            "values[0][]: Invalid value: {:?}: {e}",
-            v
-        )));
+        return Err(SelectorError::Requirement(format!("values[0][]: Invalid value: {:?}: {e}", v)));
     }
     Ok(())
 }
@@ -177,30 +170,18 @@ impl LabelSelector {
         while i < toks.len() {
             if matches!(toks[i], Tok::Not) {
                 let key = ident(toks.get(i + 1)).ok_or_else(|| {
-                    SelectorError::Syntax(
-                        format!("{:?}", toks.get(i + 1)),
-                        "identifier after '!'".into(),
-                    )
+                    SelectorError::Syntax(format!("{:?}", toks.get(i + 1)), "identifier after '!'".into())
                 })?;
                 check_key(&key)?;
-                reqs.push(Requirement {
-                    key,
-                    op: Op::DoesNotExist,
-                    values: vec![],
-                });
+                reqs.push(Requirement { key, op: Op::DoesNotExist, values: vec![] });
                 i += 2;
             } else {
-                let key = ident(toks.get(i)).ok_or_else(|| {
-                    SelectorError::Syntax(format!("{:?}", toks[i]), "identifier".into())
-                })?;
+                let key = ident(toks.get(i))
+                    .ok_or_else(|| SelectorError::Syntax(format!("{:?}", toks[i]), "identifier".into()))?;
                 check_key(&key)?;
                 i += 1;
                 match toks.get(i) {
-                    None | Some(Tok::Comma) => reqs.push(Requirement {
-                        key,
-                        op: Op::Exists,
-                        values: vec![],
-                    }),
+                    None | Some(Tok::Comma) => reqs.push(Requirement { key, op: Op::Exists, values: vec![] }),
                     Some(t @ (Tok::Eq | Tok::DoubleEq | Tok::NotEq | Tok::Gt | Tok::Lt)) => {
                         let op = match t {
                             Tok::Eq | Tok::DoubleEq => Op::Eq,
@@ -217,30 +198,20 @@ impl LabelSelector {
                             // `key=` selects the empty value.
                             None | Some(Tok::Comma) => String::new(),
                             Some(other) => {
-                                return Err(SelectorError::Syntax(
-                                    format!("{other:?}"),
-                                    "identifier".into(),
-                                ))
+                                return Err(SelectorError::Syntax(format!("{other:?}"), "identifier".into()))
                             }
                         };
                         if matches!(op, Op::Gt | Op::Lt) && value.parse::<i64>().is_err() {
                             return Err(SelectorError::Requirement(format!("values[0]: Invalid value: {value:?}: for 'Gt', 'Lt' operators, the value must be an integer")));
                         }
                         check_value(&value)?;
-                        reqs.push(Requirement {
-                            key,
-                            op,
-                            values: vec![value],
-                        });
+                        reqs.push(Requirement { key, op, values: vec![value] });
                     }
                     Some(t @ (Tok::In | Tok::NotIn)) => {
                         let op = if *t == Tok::In { Op::In } else { Op::NotIn };
                         i += 1;
                         if toks.get(i) != Some(&Tok::Open) {
-                            return Err(SelectorError::Syntax(
-                                format!("{:?}", toks.get(i)),
-                                "'('".into(),
-                            ));
+                            return Err(SelectorError::Syntax(format!("{:?}", toks.get(i)), "'('".into()));
                         }
                         i += 1;
                         let mut values = Vec::new();
@@ -262,12 +233,7 @@ impl LabelSelector {
                                     i += 1;
                                     break;
                                 }
-                                other => {
-                                    return Err(SelectorError::Syntax(
-                                        format!("{other:?}"),
-                                        "')'".into(),
-                                    ))
-                                }
+                                other => return Err(SelectorError::Syntax(format!("{other:?}"), "')'".into())),
                             }
                             match toks.get(i) {
                                 Some(Tok::Comma) => i += 1,
@@ -275,12 +241,7 @@ impl LabelSelector {
                                     i += 1;
                                     break;
                                 }
-                                other => {
-                                    return Err(SelectorError::Syntax(
-                                        format!("{other:?}"),
-                                        "',' or ')'".into(),
-                                    ))
-                                }
+                                other => return Err(SelectorError::Syntax(format!("{other:?}"), "',' or ')'".into())),
                             }
                         }
                         if values.is_empty() {
@@ -289,10 +250,7 @@ impl LabelSelector {
                         reqs.push(Requirement { key, op, values });
                     }
                     Some(other) => {
-                        return Err(SelectorError::Syntax(
-                            format!("{other:?}"),
-                            "'=', '!=', 'in', 'notin'".into(),
-                        ))
+                        return Err(SelectorError::Syntax(format!("{other:?}"), "'=', '!=', 'in', 'notin'".into()))
                     }
                 }
             }
@@ -304,9 +262,7 @@ impl LabelSelector {
                         return Err(SelectorError::Syntax("EOS".into(), "identifier".into()));
                     }
                 }
-                Some(other) => {
-                    return Err(SelectorError::Syntax(format!("{other:?}"), "','".into()))
-                }
+                Some(other) => return Err(SelectorError::Syntax(format!("{other:?}"), "','".into())),
             }
         }
         Ok(LabelSelector(reqs))
@@ -333,11 +289,7 @@ impl LabelSelector {
 pub fn labels_of(obj: &Value) -> BTreeMap<String, String> {
     obj.pointer("/metadata/labels")
         .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                .collect()
-        })
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
         .unwrap_or_default()
 }
 
@@ -383,10 +335,7 @@ fn unescape(s: &str) -> Result<String, SelectorError> {
     for ch in s.chars() {
         if esc {
             if !matches!(ch, '\\' | ',' | '=' | '!') {
-                return Err(SelectorError::Field(
-                    s.into(),
-                    format!("invalid escape sequence: \\{ch}"),
-                ));
+                return Err(SelectorError::Field(s.into(), format!("invalid escape sequence: \\{ch}")));
             }
             out.push(ch);
             esc = false;
@@ -418,11 +367,7 @@ impl FieldSelector {
             } else {
                 return Err(SelectorError::Field(s.into(), part.clone()));
             };
-            reqs.push(FieldRequirement {
-                field: field.trim().to_string(),
-                value: unescape(value)?,
-                negated,
-            });
+            reqs.push(FieldRequirement { field: field.trim().to_string(), value: unescape(value)?, negated });
         }
         Ok(FieldSelector(reqs))
     }
@@ -434,21 +379,14 @@ impl FieldSelector {
     /// Matches against an object's selectable field set.
     pub fn matches(&self, fields: &[(&str, String)]) -> bool {
         self.0.iter().all(|r| {
-            let v = fields
-                .iter()
-                .find(|(k, _)| *k == r.field)
-                .map(|(_, v)| v.as_str())
-                .unwrap_or("");
+            let v = fields.iter().find(|(k, _)| *k == r.field).map(|(_, v)| v.as_str()).unwrap_or("");
             (v == r.value) != r.negated
         })
     }
 
     /// The value a term requires for `field` with `=`, if any (used to narrow lists).
     pub fn required_value(&self, field: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|r| r.field == field && !r.negated)
-            .map(|r| r.value.as_str())
+        self.0.iter().find(|r| r.field == field && !r.negated).map(|r| r.value.as_str())
     }
 }
 
@@ -457,10 +395,7 @@ mod tests {
     use super::*;
 
     fn l(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -468,12 +403,7 @@ mod tests {
         let s = LabelSelector::parse("app=web,tier in (fe, be),!legacy,env!=prod,zone").unwrap();
         assert_eq!(s.0.len(), 5);
         assert!(s.matches(&l(&[("app", "web"), ("tier", "fe"), ("zone", "a")])));
-        assert!(!s.matches(&l(&[
-            ("app", "web"),
-            ("tier", "fe"),
-            ("zone", "a"),
-            ("legacy", "")
-        ])));
+        assert!(!s.matches(&l(&[("app", "web"), ("tier", "fe"), ("zone", "a"), ("legacy", "")])));
         assert!(!s.matches(&l(&[("app", "web"), ("tier", "db"), ("zone", "a")])));
         let s = LabelSelector::parse("a==b,c notin (d)").unwrap();
         assert!(s.matches(&l(&[("a", "b")])));
@@ -489,10 +419,7 @@ mod tests {
     fn field_ops() {
         let s = FieldSelector::parse("metadata.name=a\\,b,spec.nodeName!=").unwrap();
         assert_eq!(s.0[0].value, "a,b");
-        assert!(s.matches(&[
-            ("metadata.name", "a,b".into()),
-            ("spec.nodeName", "n1".into())
-        ]));
+        assert!(s.matches(&[("metadata.name", "a,b".into()), ("spec.nodeName", "n1".into())]));
         assert!(!s.matches(&[("metadata.name", "a,b".into())]));
         assert!(FieldSelector::parse("bogus").is_err());
         assert_eq!(s.required_value("metadata.name"), Some("a,b"));

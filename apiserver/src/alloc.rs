@@ -40,10 +40,7 @@ pub struct Ranges {
 impl Ranges {
     /// The first usable address: the `kubernetes` Service's ClusterIP.
     pub fn first_ip(&self) -> IpAddr {
-        self.service_cidr
-            .hosts()
-            .next()
-            .unwrap_or(self.service_cidr.addr())
+        self.service_cidr.hosts().next().unwrap_or(self.service_cidr.addr())
     }
 
     fn size(&self) -> u128 {
@@ -71,8 +68,7 @@ impl Ranges {
     fn nth(&self, offset: u128) -> IpAddr {
         match self.service_cidr {
             IpNet::V4(n) => {
-                let base =
-                    u32::from(n.network()) as u128 + if n.prefix_len() >= 31 { 0 } else { 1 };
+                let base = u32::from(n.network()) as u128 + if n.prefix_len() >= 31 { 0 } else { 1 };
                 IpAddr::V4(((base + offset) as u32).into())
             }
             IpNet::V6(n) => IpAddr::V6((u128::from(n.network()) + 1 + offset).into()),
@@ -84,9 +80,7 @@ impl Ranges {
             return false;
         }
         match (self.service_cidr, ip) {
-            (IpNet::V4(n), IpAddr::V4(a)) => {
-                n.prefix_len() >= 31 || (a != n.network() && a != n.broadcast())
-            }
+            (IpNet::V4(n), IpAddr::V4(a)) => n.prefix_len() >= 31 || (a != n.network() && a != n.broadcast()),
             (IpNet::V6(n), IpAddr::V6(a)) => a != n.network(),
             _ => false,
         }
@@ -150,11 +144,8 @@ fn ip_key(st: &ApiServer, ip: &str) -> String {
 async fn release_ip(st: &ApiServer, ip: &str) {
     let key = ip_key(st, ip);
     if let Ok(Some(obj)) = st.backend.store.get(&key).await {
-        let rv = obj
-            .pointer("/metadata/resourceVersion")
-            .and_then(Value::as_str)
-            .and_then(|r| r.parse().ok())
-            .unwrap_or(0);
+        let rv =
+            obj.pointer("/metadata/resourceVersion").and_then(Value::as_str).and_then(|r| r.parse().ok()).unwrap_or(0);
         let _ = st.backend.store.delete(&key, rv).await;
     }
 }
@@ -186,11 +177,7 @@ fn invalid_svc(svc: &Value, errors: Vec<FieldError>) -> ApiError {
     ApiError::Invalid {
         kind: "Service".into(),
         group: String::new(),
-        name: svc
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string(),
+        name: svc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string(),
         errors,
     }
 }
@@ -210,9 +197,8 @@ fn cluster_ips_error(svc: &Value, ip: &str, detail: String) -> ApiError {
 async fn allocate_ip(st: &ApiServer, svc: &Value, want: Option<&str>) -> ApiResult<String> {
     let ranges = &st.ranges;
     if let Some(w) = want {
-        let ip: IpAddr = w.parse().map_err(|_| {
-            cluster_ips_error(svc, w, format!("failed to allocate IP {w}: not a valid IP"))
-        })?;
+        let ip: IpAddr =
+            w.parse().map_err(|_| cluster_ips_error(svc, w, format!("failed to allocate IP {w}: not a valid IP")))?;
         if !ranges.contains(ip) {
             return Err(cluster_ips_error(
                 svc,
@@ -220,37 +206,21 @@ async fn allocate_ip(st: &ApiServer, svc: &Value, want: Option<&str>) -> ApiResu
                 format!("failed to allocate IP {w}: the provided IP ({w}) is not in the valid range. The range of valid IPs is {}", ranges.service_cidr),
             ));
         }
-        return match st
-            .backend
-            .store
-            .create(&ip_key(st, w), &ip_object(ip, svc))
-            .await
-        {
+        return match st.backend.store.create(&ip_key(st, w), &ip_object(ip, svc)).await {
             Ok(_) => Ok(ip.to_string()),
-            Err(StorageError::AlreadyExists(_)) => Err(cluster_ips_error(
-                svc,
-                w,
-                format!("failed to allocate IP {w}: provided IP is already allocated"),
-            )),
-            Err(e) => Err(ApiError::from_storage(
-                e,
-                &crate::error::Qualified::new("", "services", ""),
-            )),
+            Err(StorageError::AlreadyExists(_)) => {
+                Err(cluster_ips_error(svc, w, format!("failed to allocate IP {w}: provided IP is already allocated")))
+            }
+            Err(e) => Err(ApiError::from_storage(e, &crate::error::Qualified::new("", "services", ""))),
         };
     }
     let size = ranges.size();
     if size == 0 {
-        return Err(ApiError::Internal(
-            "failed to allocate a serviceIP: range is full".into(),
-        ));
+        return Err(ApiError::Internal("failed to allocate a serviceIP: range is full".into()));
     }
     // Dynamic allocations prefer the upper band, leaving the lower one for static choices.
     let static_band = (size / 16).clamp(16.min(size), 256.min(size));
-    let start = if size > static_band {
-        rand::rng().random_range(static_band..size)
-    } else {
-        0
-    };
+    let start = if size > static_band { rand::rng().random_range(static_band..size) } else { 0 };
     let cacher = st.backend.cacher(ipaddresses());
     let attempts = size.min(1 << 16);
     for i in 0..attempts {
@@ -260,25 +230,13 @@ async fn allocate_ip(st: &ApiServer, svc: &Value, want: Option<&str>) -> ApiResu
         if cacher.get(&ip_key(st, &name)).0.is_some() {
             continue;
         }
-        match st
-            .backend
-            .store
-            .create(&ip_key(st, &name), &ip_object(ip, svc))
-            .await
-        {
+        match st.backend.store.create(&ip_key(st, &name), &ip_object(ip, svc)).await {
             Ok(_) => return Ok(name),
             Err(StorageError::AlreadyExists(_)) => continue,
-            Err(e) => {
-                return Err(ApiError::from_storage(
-                    e,
-                    &crate::error::Qualified::new("", "services", ""),
-                ))
-            }
+            Err(e) => return Err(ApiError::from_storage(e, &crate::error::Qualified::new("", "services", ""))),
         }
     }
-    Err(ApiError::Internal(
-        "failed to allocate a serviceIP: range is full".into(),
-    ))
+    Err(ApiError::Internal("failed to allocate a serviceIP: range is full".into()))
 }
 
 /// A bitmap of node ports, offset from the range start.
@@ -290,9 +248,7 @@ pub struct Bits {
 impl Bits {
     fn get(&self, port: u16) -> bool {
         let i = (port - self.base) as usize;
-        self.bytes
-            .get(i / 8)
-            .is_some_and(|b| b & (1 << (i % 8)) != 0)
+        self.bytes.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0)
     }
     fn set(&mut self, port: u16, on: bool) {
         if port < self.base {
@@ -322,40 +278,21 @@ where
     let range = format!("{lo}-{hi}");
     let q = crate::error::Qualified::new("", "services", "");
     for _ in 0..32 {
-        let current = st
-            .backend
-            .store
-            .get(&key)
-            .await
-            .map_err(|e| ApiError::from_storage(e, &q))?;
+        let current = st.backend.store.get(&key).await.map_err(|e| ApiError::from_storage(e, &q))?;
         let (mut bits, rv) = match &current {
             Some(obj) => {
                 // Upstream's encoding: the bytes of a big-endian big integer, bit i = port lo+i.
                 let data = obj.get("data").and_then(Value::as_str).unwrap_or("");
-                let mut be = base64::engine::general_purpose::STANDARD
-                    .decode(data)
-                    .unwrap_or_default();
+                let mut be = base64::engine::general_purpose::STANDARD.decode(data).unwrap_or_default();
                 be.reverse();
                 let rv = obj
                     .pointer("/metadata/resourceVersion")
                     .and_then(Value::as_str)
                     .and_then(|r| r.parse().ok())
                     .unwrap_or(0);
-                (
-                    Bits {
-                        base: lo,
-                        bytes: be,
-                    },
-                    rv,
-                )
+                (Bits { base: lo, bytes: be }, rv)
             }
-            None => (
-                Bits {
-                    base: lo,
-                    bytes: Vec::new(),
-                },
-                0,
-            ),
+            None => (Bits { base: lo, bytes: Vec::new() }, 0),
         };
         f(&mut bits, (lo, hi))?;
         let mut be = bits.bytes.clone();
@@ -383,18 +320,15 @@ where
             Err(e) => return Err(ApiError::from_storage(e, &q)),
         }
     }
-    Err(ApiError::Internal(
-        "failed to update the node port allocation: too many conflicts".into(),
-    ))
+    Err(ApiError::Internal("failed to update the node port allocation: too many conflicts".into()))
 }
 
 fn wants_node_ports(svc: &Value) -> bool {
     match svc.pointer("/spec/type").and_then(Value::as_str) {
         Some("NodePort") => true,
-        Some("LoadBalancer") => svc
-            .pointer("/spec/allocateLoadBalancerNodePorts")
-            .and_then(Value::as_bool)
-            .unwrap_or(true),
+        Some("LoadBalancer") => {
+            svc.pointer("/spec/allocateLoadBalancerNodePorts").and_then(Value::as_bool).unwrap_or(true)
+        }
         _ => false,
     }
 }
@@ -402,20 +336,9 @@ fn wants_node_ports(svc: &Value) -> bool {
 /// Allocates the node ports a service asks for (fixed ones must be free and in range); fills
 /// in random ports for the others. Returns the ports newly taken.
 async fn allocate_node_ports(st: &ApiServer, svc: &mut Value, keep: &[u16]) -> ApiResult<Vec<u16>> {
-    let ports = svc
-        .pointer("/spec/ports")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let requested: Vec<Option<u16>> = ports
-        .iter()
-        .map(|p| {
-            p.get("nodePort")
-                .and_then(Value::as_u64)
-                .filter(|n| *n > 0)
-                .map(|n| n as u16)
-        })
-        .collect();
+    let ports = svc.pointer("/spec/ports").and_then(Value::as_array).cloned().unwrap_or_default();
+    let requested: Vec<Option<u16>> =
+        ports.iter().map(|p| p.get("nodePort").and_then(Value::as_u64).filter(|n| *n > 0).map(|n| n as u16)).collect();
     let mut chosen: Vec<u16> = Vec::new();
     let svc_ro = svc.clone();
     update_ports(st, |bits, (lo, hi)| {
@@ -425,7 +348,11 @@ async fn allocate_node_ports(st: &ApiServer, svc: &mut Value, keep: &[u16]) -> A
             if let Some(p) = r {
                 let path = FieldPath::new("spec").child("ports").index(i).child("nodePort");
                 if *p < lo || *p > hi {
-                    errs.push(FieldError::invalid_raw(&path, p, format!("provided port is not in the valid range. The range of valid ports is {lo}-{hi}")));
+                    errs.push(FieldError::invalid_raw(
+                        &path,
+                        p,
+                        format!("provided port is not in the valid range. The range of valid ports is {lo}-{hi}"),
+                    ));
                 } else if keep.contains(p) {
                     // Already this service's.
                 } else if bits.get(*p) || chosen.contains(p) {
@@ -443,7 +370,8 @@ async fn allocate_node_ports(st: &ApiServer, svc: &mut Value, keep: &[u16]) -> A
         for r in &requested {
             if r.is_none() {
                 let start = rand::rng().random_range(0..span);
-                let free = (0..span).map(|k| lo + ((start + k) % span) as u16).find(|p| !bits.get(*p) && !chosen.contains(p));
+                let free =
+                    (0..span).map(|k| lo + ((start + k) % span) as u16).find(|p| !bits.get(*p) && !chosen.contains(p));
                 match free {
                     Some(p) => {
                         bits.set(p, true);
@@ -486,11 +414,7 @@ fn cluster_ips_of(svc: &Value) -> Vec<String> {
     let mut ips: Vec<String> = svc
         .pointer("/spec/clusterIPs")
         .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
         .unwrap_or_default();
     if ips.is_empty() {
         if let Some(ip) = svc.pointer("/spec/clusterIP").and_then(Value::as_str) {
@@ -505,43 +429,23 @@ fn set_ip_fields(svc: &mut Value, ip: &str) {
     svc["spec"]["clusterIP"] = json!(ip);
     svc["spec"]["clusterIPs"] = json!([ip]);
     let family = if ip.contains(':') { "IPv6" } else { "IPv4" };
-    if svc
-        .pointer("/spec/ipFamilies")
-        .and_then(Value::as_array)
-        .is_none_or(|a| a.is_empty())
-    {
+    if svc.pointer("/spec/ipFamilies").and_then(Value::as_array).is_none_or(|a| a.is_empty()) {
         svc["spec"]["ipFamilies"] = json!([family]);
     }
-    if svc
-        .pointer("/spec/ipFamilyPolicy")
-        .is_none_or(Value::is_null)
-    {
+    if svc.pointer("/spec/ipFamilyPolicy").is_none_or(Value::is_null) {
         svc["spec"]["ipFamilyPolicy"] = json!("SingleStack");
     }
 }
 
 /// Allocation for a new object (only Services allocate).
-pub async fn before_create(
-    st: &ApiServer,
-    rd: &ResourceDef,
-    obj: &mut Value,
-    _dry_run: bool,
-) -> ApiResult<Allocation> {
+pub async fn before_create(st: &ApiServer, rd: &ResourceDef, obj: &mut Value, _dry_run: bool) -> ApiResult<Allocation> {
     let mut a = Allocation::default();
     if !is_services(rd) {
         return Ok(a);
     }
-    let ty = obj
-        .pointer("/spec/type")
-        .and_then(Value::as_str)
-        .unwrap_or("ClusterIP")
-        .to_string();
+    let ty = obj.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP").to_string();
     if ty != "ExternalName" {
-        let want = obj
-            .pointer("/spec/clusterIP")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
+        let want = obj.pointer("/spec/clusterIP").and_then(Value::as_str).unwrap_or("").to_string();
         if want == "None" {
             obj["spec"]["clusterIPs"] = json!(["None"]);
             set_ip_fields_headless(obj);
@@ -564,17 +468,10 @@ pub async fn before_create(
 }
 
 fn set_ip_fields_headless(svc: &mut Value) {
-    if svc
-        .pointer("/spec/ipFamilies")
-        .and_then(Value::as_array)
-        .is_none_or(|a| a.is_empty())
-    {
+    if svc.pointer("/spec/ipFamilies").and_then(Value::as_array).is_none_or(|a| a.is_empty()) {
         svc["spec"]["ipFamilies"] = json!(["IPv4"]);
     }
-    if svc
-        .pointer("/spec/ipFamilyPolicy")
-        .is_none_or(Value::is_null)
-    {
+    if svc.pointer("/spec/ipFamilyPolicy").is_none_or(Value::is_null) {
         svc["spec"]["ipFamilyPolicy"] = json!("SingleStack");
     }
 }
@@ -585,23 +482,10 @@ pub fn patch_allocated_values(rd: &ResourceDef, new: &mut Value, old: &Value) {
     if !is_services(rd) {
         return;
     }
-    let new_ty = new
-        .pointer("/spec/type")
-        .and_then(Value::as_str)
-        .unwrap_or("ClusterIP")
-        .to_string();
-    let old_ty = old
-        .pointer("/spec/type")
-        .and_then(Value::as_str)
-        .unwrap_or("ClusterIP")
-        .to_string();
+    let new_ty = new.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP").to_string();
+    let old_ty = old.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP").to_string();
     if new_ty != "ExternalName" && old_ty != "ExternalName" {
-        if new
-            .pointer("/spec/clusterIP")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .is_empty()
-        {
+        if new.pointer("/spec/clusterIP").and_then(Value::as_str).unwrap_or("").is_empty() {
             for k in ["clusterIP", "clusterIPs"] {
                 if let Some(v) = old.pointer(&format!("/spec/{k}")) {
                     new["spec"][k] = v.clone();
@@ -614,10 +498,7 @@ pub fn patch_allocated_values(rd: &ResourceDef, new: &mut Value, old: &Value) {
             }
         }
         for k in ["ipFamilies", "ipFamilyPolicy"] {
-            if new
-                .pointer(&format!("/spec/{k}"))
-                .is_none_or(Value::is_null)
-            {
+            if new.pointer(&format!("/spec/{k}")).is_none_or(Value::is_null) {
                 if let Some(v) = old.pointer(&format!("/spec/{k}")) {
                     new["spec"][k] = v.clone();
                 }
@@ -625,17 +506,13 @@ pub fn patch_allocated_values(rd: &ResourceDef, new: &mut Value, old: &Value) {
         }
     }
     if wants_node_ports(new) && wants_node_ports(old) {
-        let old_ports = old
-            .pointer("/spec/ports")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+        let old_ports = old.pointer("/spec/ports").and_then(Value::as_array).cloned().unwrap_or_default();
         if let Some(arr) = new.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
             for p in arr.iter_mut() {
                 if p.get("nodePort").and_then(Value::as_u64).unwrap_or(0) == 0 {
-                    let same = old_ports.iter().find(|o| {
-                        o.get("port") == p.get("port") && o.get("protocol") == p.get("protocol")
-                    });
+                    let same = old_ports
+                        .iter()
+                        .find(|o| o.get("port") == p.get("port") && o.get("protocol") == p.get("protocol"));
                     if let Some(n) = same.and_then(|o| o.get("nodePort")) {
                         p["nodePort"] = n.clone();
                     }
@@ -657,11 +534,7 @@ pub async fn before_update(
     if !is_services(rd) {
         return Ok(a);
     }
-    let new_ty = new
-        .pointer("/spec/type")
-        .and_then(Value::as_str)
-        .unwrap_or("ClusterIP")
-        .to_string();
+    let new_ty = new.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP").to_string();
     let old_ips = cluster_ips_of(old);
     if new_ty == "ExternalName" {
         a.freed_ips = old_ips;
@@ -669,14 +542,8 @@ pub async fn before_update(
             spec.remove("clusterIP");
             spec.remove("clusterIPs");
         }
-    } else if old_ips.is_empty()
-        && new.pointer("/spec/clusterIP").and_then(Value::as_str) != Some("None")
-    {
-        let want = new
-            .pointer("/spec/clusterIP")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
+    } else if old_ips.is_empty() && new.pointer("/spec/clusterIP").and_then(Value::as_str) != Some("None") {
+        let want = new.pointer("/spec/clusterIP").and_then(Value::as_str).unwrap_or("").to_string();
         let ip = allocate_ip(st, new, if want.is_empty() { None } else { Some(&want) }).await?;
         set_ip_fields(new, &ip);
         a.new_ips.push(ip);
@@ -698,10 +565,7 @@ pub async fn before_update(
         }
     }
     let kept = node_ports_of(new);
-    a.freed_ports = old_ports
-        .into_iter()
-        .filter(|p| !kept.contains(p))
-        .collect();
+    a.freed_ports = old_ports.into_iter().filter(|p| !kept.contains(p)).collect();
     Ok(a)
 }
 
@@ -710,11 +574,8 @@ pub async fn after_delete(st: &ApiServer, rd: &ResourceDef, deleted: &Value) {
     if !is_services(rd) {
         return;
     }
-    let a = Allocation {
-        freed_ips: cluster_ips_of(deleted),
-        freed_ports: node_ports_of(deleted),
-        ..Default::default()
-    };
+    let a =
+        Allocation { freed_ips: cluster_ips_of(deleted), freed_ports: node_ports_of(deleted), ..Default::default() };
     a.commit(st).await;
 }
 
@@ -724,10 +585,7 @@ mod tests {
 
     #[test]
     fn ranges() {
-        let r = Ranges {
-            service_cidr: "10.96.0.0/12".parse().unwrap(),
-            node_ports: (30000, 32767),
-        };
+        let r = Ranges { service_cidr: "10.96.0.0/12".parse().unwrap(), node_ports: (30000, 32767) };
         assert_eq!(r.first_ip().to_string(), "10.96.0.1");
         assert_eq!(r.nth(0).to_string(), "10.96.0.1");
         assert!(r.contains("10.96.0.10".parse().unwrap()));
@@ -739,10 +597,7 @@ mod tests {
 
     #[test]
     fn bitmap() {
-        let mut b = Bits {
-            base: 30000,
-            bytes: vec![],
-        };
+        let mut b = Bits { base: 30000, bytes: vec![] };
         b.set(30009, true);
         assert!(b.get(30009) && !b.get(30008));
         b.set(30009, false);

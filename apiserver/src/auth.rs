@@ -57,19 +57,11 @@ impl Authenticator {
         if !groups.iter().any(|g| g == "system:authenticated") {
             groups.push("system:authenticated".into());
         }
-        Some(UserInfo {
-            name: subject.common_name,
-            groups,
-            ..Default::default()
-        })
+        Some(UserInfo { name: subject.common_name, groups, ..Default::default() })
     }
 
     /// The whole chain for one request: certificate user, else anonymous when allowed.
-    pub fn authenticate(
-        &self,
-        cert_user: Option<&UserInfo>,
-        headers: &http::HeaderMap,
-    ) -> AuthnResult {
+    pub fn authenticate(&self, cert_user: Option<&UserInfo>, headers: &http::HeaderMap) -> AuthnResult {
         if let Some(u) = cert_user {
             return AuthnResult::User(u.clone());
         }
@@ -126,10 +118,7 @@ impl AuthorizerChain {
                 // RBAC, Node, ABAC and Webhook arrive with the security issue; until then they
                 // allow, so clusters configured for them keep working.
                 other => {
-                    tracing::warn!(
-                        mode = other,
-                        "authorization mode not implemented yet; allowing"
-                    );
+                    tracing::warn!(mode = other, "authorization mode not implemented yet; allowing");
                     v.push(Box::new(AlwaysAllow));
                 }
             }
@@ -160,27 +149,20 @@ pub fn forbidden_message(user: &UserInfo, info: &RequestInfo, reason: &str) -> S
         } else {
             format!("{}/{}", info.resource, info.subresource)
         };
-        let gr = if info.group.is_empty() {
-            info.resource.clone()
-        } else {
-            format!("{}.{}", info.resource, info.group)
-        };
-        let subject = if info.name.is_empty() {
-            gr
-        } else {
-            format!("{gr} \"{}\"", info.name)
-        };
+        let gr =
+            if info.group.is_empty() { info.resource.clone() } else { format!("{}.{}", info.resource, info.group) };
+        let subject = if info.name.is_empty() { gr } else { format!("{gr} \"{}\"", info.name) };
         let scope = if info.namespace.is_empty() {
             "at the cluster scope".to_string()
         } else {
             format!("in the namespace \"{}\"", info.namespace)
         };
-        format!("{subject} is forbidden: User \"{}\" cannot {} resource \"{res}\" in API group \"{}\" {scope}", user.name, info.verb, info.group)
-    } else {
         format!(
-            "forbidden: User \"{}\" cannot {} path \"{}\"",
-            user.name, info.verb, info.path
+            "{subject} is forbidden: User \"{}\" cannot {} resource \"{res}\" in API group \"{}\" {scope}",
+            user.name, info.verb, info.group
         )
+    } else {
+        format!("forbidden: User \"{}\" cannot {} path \"{}\"", user.name, info.verb, info.path)
     };
     if !reason.is_empty() {
         msg.push_str(": ");

@@ -4,7 +4,7 @@
 use api_types::ResourceDef;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use storage::{Cacher, CacherConfig, Store};
+use storage::{Cacher, CacherConfig, Indexer, Store};
 
 pub struct Backend {
     pub store: Store,
@@ -49,12 +49,20 @@ impl Backend {
     }
 
     /// The watch cache of a resource, started on first use.
-    pub fn cacher(&self, rd: &ResourceDef) -> Arc<Cacher> {
+    pub fn cacher(&self, rd: &'static ResourceDef) -> Arc<Cacher> {
         let prefix = self.resource_prefix(rd);
         let mut m = self.cachers.lock().unwrap_or_else(|p| p.into_inner());
         m.entry(prefix.clone())
-            .or_insert_with(|| Cacher::start(self.store.clone(), &prefix, self.cacher_cfg.clone()))
+            .or_insert_with(|| {
+                let cfg = CacherConfig { indexer: self.indexer(rd), ..self.cacher_cfg.clone() };
+                Cacher::start(self.store.clone(), &prefix, cfg)
+            })
             .clone()
+    }
+
+    /// Computes a resource's selectable fields, for the cache and for etcd reads.
+    pub fn indexer(&self, rd: &'static ResourceDef) -> Indexer {
+        Arc::new(move |v: &serde_json::Value| api_types::kinds::fields::field_set(rd, v))
     }
 
     /// Watchers per cached prefix, for `/metrics`.

@@ -12,8 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub const SYSTEM_NAMESPACES: &[&str] =
-    &["default", "kube-system", "kube-public", "kube-node-lease"];
+pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
 
 async fn ensure(
     st: &ApiServer,
@@ -25,16 +24,8 @@ async fn ensure(
 ) -> Result<(), ApiError> {
     let rd = api_types::lookup(group, version, plural)
         .ok_or_else(|| ApiError::Internal(format!("{plural} not registered")))?;
-    let ns = obj
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let name = obj
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+    let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_string();
+    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
     let info = RequestInfo {
         namespace: ns,
         resource: plural.into(),
@@ -43,13 +34,7 @@ async fn ensure(
         ..Default::default()
     };
     let q = Query::default();
-    let ctx = Ctx {
-        st,
-        rd,
-        info: &info,
-        q: &q,
-        system: true,
-    };
+    let ctx = Ctx { st, rd, info: &info, q: &q, system: true };
     let existing = st
         .backend
         .store
@@ -68,9 +53,8 @@ async fn ensure(
         Some(cur) if reconcile => {
             // Only the parts we own are reconciled.
             let want = obj.clone();
-            let differs = ["subsets", "endpoints", "ports"]
-                .iter()
-                .any(|k| want.get(*k).is_some() && want.get(*k) != cur.get(*k));
+            let differs =
+                ["subsets", "endpoints", "ports"].iter().any(|k| want.get(*k).is_some() && want.get(*k) != cur.get(*k));
             if !differs {
                 return Ok(());
             }
@@ -81,9 +65,7 @@ async fn ensure(
                 }
             }
             let bytes = serde_json::to_vec(&new).unwrap_or_default();
-            ctx.update(&name, &bytes, None, UpdateMode::Main)
-                .await
-                .map(|_| ())
+            ctx.update(&name, &bytes, None, UpdateMode::Main).await.map(|_| ())
         }
         Some(_) => Ok(()),
     }
@@ -140,11 +122,7 @@ async fn reconcile_once(st: &ApiServer) -> Result<(), ApiError> {
         true,
     )
     .await?;
-    let family = if st.advertise_address.is_ipv4() {
-        "IPv4"
-    } else {
-        "IPv6"
-    };
+    let family = if st.advertise_address.is_ipv4() { "IPv4" } else { "IPv6" };
     ensure(
         st,
         "discovery.k8s.io",

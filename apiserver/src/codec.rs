@@ -15,16 +15,12 @@ pub const MAX_BODY: usize = 3 * 1024 * 1024;
 const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 
 /// Reads a whole request body, refusing more than [`MAX_BODY`] bytes with 413.
-pub async fn read_body(
-    mut body: hyper::body::Incoming,
-    content_length: Option<usize>,
-) -> ApiResult<Bytes> {
+pub async fn read_body(mut body: hyper::body::Incoming, content_length: Option<usize>) -> ApiResult<Bytes> {
     let mut buf = bytes::BytesMut::new();
     let mut total = 0usize;
     let oversized_declared = content_length.is_some_and(|n| n > MAX_BODY);
     while let Some(frame) = body.frame().await {
-        let frame =
-            frame.map_err(|e| ApiError::BadRequest(format!("error reading request body: {e}")))?;
+        let frame = frame.map_err(|e| ApiError::BadRequest(format!("error reading request body: {e}")))?;
         if let Ok(data) = frame.into_data() {
             total += data.len();
             if total > DRAIN_LIMIT {
@@ -47,13 +43,7 @@ fn too_large() -> ApiError {
 
 /// The media type of a Content-Type header, without parameters.
 pub fn media_type(content_type: Option<&str>) -> String {
-    content_type
-        .unwrap_or("application/json")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
+    content_type.unwrap_or("application/json").split(';').next().unwrap_or("").trim().to_ascii_lowercase()
 }
 
 /// Decodes an object body (JSON or YAML).
@@ -107,12 +97,8 @@ pub fn negotiate(accept: Option<&str>) -> ApiResult<Encoding> {
     for part in accept.split(',') {
         let mut it = part.split(';').map(str::trim);
         let mt = it.next().unwrap_or("").to_ascii_lowercase();
-        let params: HashMap<String, String> = it
-            .filter_map(|p| {
-                p.split_once('=')
-                    .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-            })
-            .collect();
+        let params: HashMap<String, String> =
+            it.filter_map(|p| p.split_once('=').map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))).collect();
         if let Some(a) = params.get("as") {
             if a == "Table"
                 && params.get("g").map(String::as_str) == Some("meta.k8s.io")

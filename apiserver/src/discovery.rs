@@ -4,10 +4,8 @@
 use api_types::ResourceDef;
 use serde_json::{json, Value};
 
-pub const AGGREGATED_V2: &str =
-    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
-pub const AGGREGATED_V2BETA1: &str =
-    "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList";
+pub const AGGREGATED_V2: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+pub const AGGREGATED_V2BETA1: &str = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList";
 
 /// Which aggregated discovery version the Accept header asks for, if any.
 pub fn wants_aggregated(accept: Option<&str>) -> Option<&'static str> {
@@ -23,10 +21,7 @@ pub fn wants_aggregated(accept: Option<&str>) -> Option<&'static str> {
                 return Some(AGGREGATED_V2BETA1);
             }
         }
-        if p.first()
-            .is_some_and(|m| *m == "application/json" || *m == "*/*")
-            && p.len() == 1
-        {
+        if p.first().is_some_and(|m| *m == "application/json" || *m == "*/*") && p.len() == 1 {
             return None;
         }
     }
@@ -42,18 +37,13 @@ pub fn api_versions(server_address: &str) -> Value {
 }
 
 fn group_entry(group: &str, versions: &[&str]) -> Value {
-    let vs: Vec<Value> = versions
-        .iter()
-        .map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v}))
-        .collect();
+    let vs: Vec<Value> =
+        versions.iter().map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v})).collect();
     json!({"name": group, "versions": vs, "preferredVersion": vs[0].clone()})
 }
 
 pub fn api_group_list() -> Value {
-    let groups: Vec<Value> = api_types::groups()
-        .iter()
-        .map(|(g, vs)| group_entry(g, vs))
-        .collect();
+    let groups: Vec<Value> = api_types::groups().iter().map(|(g, vs)| group_entry(g, vs)).collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
@@ -67,10 +57,7 @@ pub fn api_group(group: &str) -> Option<Value> {
 }
 
 fn resources_of(group: &str, version: &str) -> Vec<&'static ResourceDef> {
-    api_types::resources()
-        .iter()
-        .filter(|r| r.group == group && r.version == version)
-        .collect()
+    api_types::resources().iter().filter(|r| r.group == group && r.version == version).collect()
 }
 
 /// A stable short hash of the storage version, as upstream publishes `storageVersionHash`.
@@ -123,14 +110,8 @@ pub fn api_resource_list(group: &str, version: &str) -> Option<Value> {
             out.push(e);
         }
     }
-    let gv = if group.is_empty() {
-        version.to_string()
-    } else {
-        format!("{group}/{version}")
-    };
-    Some(
-        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": out}),
-    )
+    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": out}))
 }
 
 fn aggregated_version(group: &str, version: &str) -> Value {
@@ -169,15 +150,10 @@ fn aggregated_version(group: &str, version: &str) -> Value {
 
 /// Aggregated discovery for `/api` (legacy) or `/apis`.
 pub fn aggregated(legacy: bool, content_type: &str) -> Value {
-    let api_version = if content_type == AGGREGATED_V2BETA1 {
-        "apidiscovery.k8s.io/v2beta1"
-    } else {
-        "apidiscovery.k8s.io/v2"
-    };
+    let api_version =
+        if content_type == AGGREGATED_V2BETA1 { "apidiscovery.k8s.io/v2beta1" } else { "apidiscovery.k8s.io/v2" };
     let items: Vec<Value> = if legacy {
-        vec![
-            json!({"metadata": {"creationTimestamp": null}, "versions": [aggregated_version("", "v1")]}),
-        ]
+        vec![json!({"metadata": {"creationTimestamp": null}, "versions": [aggregated_version("", "v1")]})]
     } else {
         api_types::groups()
             .iter()
@@ -207,16 +183,7 @@ mod tests {
     #[test]
     fn core_resources_listed_with_subresources() {
         let l = api_resource_list("", "v1").unwrap();
-        let names: Vec<&str> = l["resources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["name"].as_str().unwrap())
-            .collect();
-        assert!(
-            names.contains(&"pods")
-                && names.contains(&"pods/status")
-                && names.contains(&"namespaces/finalize")
-        );
+        let names: Vec<&str> = l["resources"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+        assert!(names.contains(&"pods") && names.contains(&"pods/status") && names.contains(&"namespaces/finalize"));
     }
 }

@@ -16,11 +16,7 @@ pub struct Qualified {
 
 impl Qualified {
     pub fn new(group: &str, resource: &str, name: &str) -> Self {
-        Qualified {
-            group: group.into(),
-            resource: resource.into(),
-            name: name.into(),
-        }
+        Qualified { group: group.into(), resource: resource.into(), name: name.into() }
     }
     /// `configmaps` or `deployments.apps`, as upstream prints it in messages.
     pub fn gr(&self) -> String {
@@ -45,12 +41,7 @@ pub enum ApiError {
     #[error("conflict")]
     Conflict(Qualified, String),
     #[error("invalid")]
-    Invalid {
-        kind: String,
-        group: String,
-        name: String,
-        errors: Vec<FieldError>,
-    },
+    Invalid { kind: String, group: String, name: String, errors: Vec<FieldError> },
     #[error("method not allowed")]
     MethodNotSupported { resource: String, verb: String },
     #[error("request entity too large")]
@@ -64,10 +55,7 @@ pub enum ApiError {
     #[error("expired")]
     Expired(String),
     #[error("forbidden")]
-    Forbidden {
-        qualified: Qualified,
-        message: String,
-    },
+    Forbidden { qualified: Qualified, message: String },
     #[error("unauthorized")]
     Unauthorized,
     #[error("timeout")]
@@ -117,40 +105,22 @@ impl ApiError {
     pub fn to_status(&self) -> (u16, Value) {
         match self {
             ApiError::BadRequest(m) => status(400, "BadRequest", m.clone(), None),
-            ApiError::NotFound(q) => status(
-                404,
-                "NotFound",
-                format!("{} \"{}\" not found", q.gr(), q.name),
-                Some(details(q)),
-            ),
-            ApiError::NotFoundPath => status(
-                404,
-                "NotFound",
-                "the server could not find the requested resource".into(),
-                Some(json!({})),
-            ),
-            ApiError::AlreadyExists(q) => status(
-                409,
-                "AlreadyExists",
-                format!("{} \"{}\" already exists", q.gr(), q.name),
-                Some(details(q)),
-            ),
+            ApiError::NotFound(q) => {
+                status(404, "NotFound", format!("{} \"{}\" not found", q.gr(), q.name), Some(details(q)))
+            }
+            ApiError::NotFoundPath => {
+                status(404, "NotFound", "the server could not find the requested resource".into(), Some(json!({})))
+            }
+            ApiError::AlreadyExists(q) => {
+                status(409, "AlreadyExists", format!("{} \"{}\" already exists", q.gr(), q.name), Some(details(q)))
+            }
             ApiError::Conflict(q, m) => status(
                 409,
                 "Conflict",
-                format!(
-                    "Operation cannot be fulfilled on {} \"{}\": {m}",
-                    q.gr(),
-                    q.name
-                ),
+                format!("Operation cannot be fulfilled on {} \"{}\": {m}", q.gr(), q.name),
                 Some(details(q)),
             ),
-            ApiError::Invalid {
-                kind,
-                group,
-                name,
-                errors,
-            } => {
+            ApiError::Invalid { kind, group, name, errors } => {
                 let causes: Vec<Value> = errors
                     .iter()
                     .map(|e| json!({"reason": e.kind.reason(), "message": e.cause_message(), "field": e.field}))
@@ -164,11 +134,7 @@ impl ApiError {
                     "Invalid",
                     format!(
                         "{kind}{} \"{name}\" is invalid: {}",
-                        if group.is_empty() {
-                            String::new()
-                        } else {
-                            format!(".{group}")
-                        },
+                        if group.is_empty() { String::new() } else { format!(".{group}") },
                         api_types::field::aggregate(errors)
                     ),
                     Some(d),
@@ -181,9 +147,7 @@ impl ApiError {
                 Some(json!({})),
             ),
             ApiError::TooLarge(m) => status(413, "RequestEntityTooLarge", m.clone(), None),
-            ApiError::UnsupportedMediaType(m) => {
-                status(415, "UnsupportedMediaType", m.clone(), None)
-            }
+            ApiError::UnsupportedMediaType(m) => status(415, "UnsupportedMediaType", m.clone(), None),
             ApiError::NotAcceptable(m) => status(406, "NotAcceptable", m.clone(), None),
             ApiError::Gone(m) => status(410, "Gone", m.clone(), None),
             ApiError::Expired(m) => status(410, "Expired", m.clone(), None),
@@ -191,12 +155,7 @@ impl ApiError {
                 status(403, "Forbidden", message.clone(), Some(details(qualified)))
             }
             ApiError::Unauthorized => status(401, "Unauthorized", "Unauthorized".into(), None),
-            ApiError::Timeout(m, retry) => status(
-                504,
-                "Timeout",
-                m.clone(),
-                Some(json!({"retryAfterSeconds": retry})),
-            ),
+            ApiError::Timeout(m, retry) => status(504, "Timeout", m.clone(), Some(json!({"retryAfterSeconds": retry}))),
             ApiError::Unavailable(m) => status(503, "ServiceUnavailable", m.clone(), None),
             ApiError::Internal(m) => status(
                 500,
@@ -216,10 +175,9 @@ impl ApiError {
             StorageError::Conflict { detail, .. } => ApiError::Conflict(q.clone(), detail),
             StorageError::Expired(m) => ApiError::Expired(m),
             StorageError::BadContinue(m) => ApiError::BadRequest(m),
-            StorageError::TooLargeResourceVersion { requested, current } => ApiError::Timeout(
-                format!("Too large resource version: {requested}, current: {current}"),
-                1,
-            ),
+            StorageError::TooLargeResourceVersion { requested, current } => {
+                ApiError::Timeout(format!("Too large resource version: {requested}, current: {current}"), 1)
+            }
             StorageError::Unavailable(m) => ApiError::Timeout(format!("etcd unavailable: {m}"), 1),
             StorageError::Internal(m) => ApiError::Internal(m),
         }

@@ -37,23 +37,25 @@ pub fn error_response(e: &ApiError) -> Response<Body> {
     json_response(code, &status, "application/json")
 }
 
-/// A list as JSON, written straight from the shared items.
-fn json_list(reply: &Reply, items: &[Arc<Value>]) -> Vec<u8> {
-    #[derive(serde::Serialize)]
-    struct Out<'a> {
-        kind: &'a Value,
-        #[serde(rename = "apiVersion")]
-        api_version: &'a Value,
-        metadata: &'a Value,
-        items: Vec<crate::rest::ListItem<'a>>,
+/// A list as JSON, written straight from the cached encodings of its items.
+fn json_list(reply: &Reply, items: &[Arc<storage::Obj>]) -> Vec<u8> {
+    let size: usize = items.iter().map(|i| i.list_item().len() + 1).sum();
+    let mut out = Vec::with_capacity(size + 256);
+    out.extend_from_slice(b"{\"kind\":");
+    let _ = serde_json::to_writer(&mut out, &reply.body["kind"]);
+    out.extend_from_slice(b",\"apiVersion\":");
+    let _ = serde_json::to_writer(&mut out, &reply.body["apiVersion"]);
+    out.extend_from_slice(b",\"metadata\":");
+    let _ = serde_json::to_writer(&mut out, &reply.body["metadata"]);
+    out.extend_from_slice(b",\"items\":[");
+    for (n, i) in items.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(i.list_item());
     }
-    let out = Out {
-        kind: &reply.body["kind"],
-        api_version: &reply.body["apiVersion"],
-        metadata: &reply.body["metadata"],
-        items: items.iter().map(|i| crate::rest::ListItem(i)).collect(),
-    };
-    serde_json::to_vec(&out).unwrap_or_default()
+    out.extend_from_slice(b"]}");
+    out
 }
 
 /// Encodes a reply as negotiated.
@@ -85,11 +87,7 @@ fn encode(reply: Reply, enc: Encoding, q: &Query) -> Response<Body> {
                 json_response(reply.code, &reply.body, "application/json")
             } else {
                 let t = crate::table::to_table(&reply.body, q, true);
-                json_response(
-                    reply.code,
-                    &t,
-                    "application/json;as=Table;v=v1;g=meta.k8s.io",
-                )
+                json_response(reply.code, &t, "application/json;as=Table;v=v1;g=meta.k8s.io")
             }
         }
     }
@@ -106,20 +104,14 @@ pub async fn handle(
     let resp = match st.authn.authenticate(cert_user.as_ref(), req.headers()) {
         AuthnResult::Unauthorized => error_response(&ApiError::Unauthorized),
         AuthnResult::User(user) => match st.authz.authorize(&user, &info) {
-            Decision::Allow => route(&st, &info, req)
-                .await
-                .unwrap_or_else(|e| error_response(&e)),
+            Decision::Allow => route(&st, &info, req).await.unwrap_or_else(|e| error_response(&e)),
             denied => {
                 let reason = match denied {
                     Decision::Deny(r) => r,
                     _ => String::new(),
                 };
                 error_response(&ApiError::Forbidden {
-                    qualified: crate::error::Qualified::new(
-                        &info.group,
-                        &info.resource,
-                        &info.name,
-                    ),
+                    qualified: crate::error::Qualified::new(&info.group, &info.resource, &info.name),
                     message: crate::auth::forbidden_message(&user, &info, &reason),
                 })
             }
@@ -170,26 +162,15 @@ fn record_metrics(info: &RequestInfo, code: u16, start: Instant) {
     }
 }
 
-async fn route(
-    st: &ApiServer,
-    info: &RequestInfo,
-    req: Request<hyper::body::Incoming>,
-) -> ApiResult<Response<Body>> {
+async fn route(st: &ApiServer, info: &RequestInfo, req: Request<hyper::body::Incoming>) -> ApiResult<Response<Body>> {
     let path = req.uri().path().to_string();
     let q = Query::parse(req.uri().query());
-    let accept = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).map(str::to_string);
     if info.is_resource {
         return resource(st, info, &q, accept.as_deref(), req).await;
     }
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        return Err(ApiError::MethodNotSupported {
-            resource: String::new(),
-            verb: info.verb.clone(),
-        });
+        return Err(ApiError::MethodNotSupported { resource: String::new(), verb: info.verb.clone() });
     }
     let trimmed = path.trim_end_matches('/');
     match trimmed {
@@ -204,27 +185,16 @@ async fn route(
         }
         "/metrics" => Ok(Response::builder()
             .status(200)
-            .header(
-                header::CONTENT_TYPE,
-                "text/plain; version=0.0.4; charset=utf-8",
-            )
+            .header(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")
             .body(full(crate::metrics::render().into_bytes()))
             .expect("valid response")),
         "/api" => match discovery::wants_aggregated(accept.as_deref()) {
             Some(ct) => Ok(json_response(200, &discovery::aggregated(true, ct), ct)),
-            None => Ok(json_response(
-                200,
-                &discovery::api_versions(&st.server_address()),
-                "application/json",
-            )),
+            None => Ok(json_response(200, &discovery::api_versions(&st.server_address()), "application/json")),
         },
         "/apis" => match discovery::wants_aggregated(accept.as_deref()) {
             Some(ct) => Ok(json_response(200, &discovery::aggregated(false, ct), ct)),
-            None => Ok(json_response(
-                200,
-                &discovery::api_group_list(),
-                "application/json",
-            )),
+            None => Ok(json_response(200, &discovery::api_group_list(), "application/json")),
         },
         "" | "/" => Ok(json_response(200, &root_paths(), "application/json")),
         _ => {
@@ -265,11 +235,7 @@ async fn route(
 }
 
 fn root_paths() -> Value {
-    let mut paths = vec![
-        "/api".to_string(),
-        "/api/v1".to_string(),
-        "/apis".to_string(),
-    ];
+    let mut paths = vec!["/api".to_string(), "/api/v1".to_string(), "/apis".to_string()];
     for (g, vs) in api_types::groups() {
         paths.push(format!("/apis/{g}"));
         for v in vs {
@@ -289,10 +255,8 @@ async fn resource(
     accept: Option<&str>,
     req: Request<hyper::body::Incoming>,
 ) -> ApiResult<Response<Body>> {
-    let rd = api_types::lookup(&info.group, &info.version, &info.resource)
-        .ok_or(ApiError::NotFoundPath)?;
-    if rd.namespaced && info.namespace.is_empty() && !matches!(info.verb.as_str(), "list" | "watch")
-    {
+    let rd = api_types::lookup(&info.group, &info.version, &info.resource).ok_or(ApiError::NotFoundPath)?;
+    if rd.namespaced && info.namespace.is_empty() && !matches!(info.verb.as_str(), "list" | "watch") {
         // Namespaced objects are only addressed inside a namespace.
         if !info.name.is_empty() || info.verb == "create" || info.verb == "deletecollection" {
             return Err(ApiError::NotFoundPath);
@@ -302,44 +266,19 @@ async fn resource(
         return Err(ApiError::NotFoundPath);
     }
     let enc = codec::negotiate(accept)?;
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let content_length = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok());
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let content_length =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
     let verb = info.verb.clone();
-    let needs_body = matches!(
-        verb.as_str(),
-        "create" | "update" | "patch" | "delete" | "deletecollection"
-    );
-    let body = if needs_body {
-        codec::read_body(req.into_body(), content_length).await?
-    } else {
-        bytes::Bytes::new()
-    };
-    let ctx = Ctx {
-        st,
-        rd,
-        info,
-        q,
-        system: false,
-    };
+    let needs_body = matches!(verb.as_str(), "create" | "update" | "patch" | "delete" | "deletecollection");
+    let body = if needs_body { codec::read_body(req.into_body(), content_length).await? } else { bytes::Bytes::new() };
+    let ctx = Ctx { st, rd, info, q, system: false };
     let ct = content_type.as_deref();
 
     if !info.subresource.is_empty() {
-        let sub = rd
-            .subresource(&info.subresource)
-            .ok_or(ApiError::NotFoundPath)?;
+        let sub = rd.subresource(&info.subresource).ok_or(ApiError::NotFoundPath)?;
         if !sub.verbs.contains(&verb.as_str()) {
-            return Err(ApiError::MethodNotSupported {
-                resource: rd.plural.into(),
-                verb,
-            });
+            return Err(ApiError::MethodNotSupported { resource: rd.plural.into(), verb });
         }
         let name = info.name.as_str();
         let reply = match (sub.name, verb.as_str()) {
@@ -349,32 +288,19 @@ async fn resource(
             ("scale", v) => subresources::scale(&ctx, name, v, &body, ct).await?,
             ("binding", "create") => subresources::bind(&ctx, Some(name), &body, ct).await?,
             ("finalize", "update") => subresources::finalize(&ctx, name, &body, ct).await?,
-            _ => {
-                return Err(ApiError::MethodNotSupported {
-                    resource: rd.plural.into(),
-                    verb,
-                })
-            }
+            _ => return Err(ApiError::MethodNotSupported { resource: rd.plural.into(), verb }),
         };
         return Ok(encode(reply, enc, q));
     }
 
     if !rd.has_verb(&verb) {
-        return Err(ApiError::MethodNotSupported {
-            resource: rd.plural.into(),
-            verb,
-        });
+        return Err(ApiError::MethodNotSupported { resource: rd.plural.into(), verb });
     }
     if !rd.is_stored() {
         let reply = match (rd.plural, verb.as_str()) {
             ("bindings", "create") => subresources::bind(&ctx, None, &body, ct).await?,
             ("componentstatuses", v) => component_statuses(st, v, &info.name).await?,
-            _ => {
-                return Err(ApiError::MethodNotSupported {
-                    resource: rd.plural.into(),
-                    verb,
-                })
-            }
+            _ => return Err(ApiError::MethodNotSupported { resource: rd.plural.into(), verb }),
         };
         return Ok(encode(reply, enc, q));
     }
@@ -382,19 +308,12 @@ async fn resource(
         "get" => ctx.get(&info.name).await?,
         "list" => ctx.list().await?,
         "watch" => {
-            let name = if info.name.is_empty() {
-                None
-            } else {
-                Some(info.name.as_str())
-            };
+            let name = if info.name.is_empty() { None } else { Some(info.name.as_str()) };
             return watch::watch(&ctx, name, enc).await;
         }
         "create" => {
             if !info.name.is_empty() {
-                return Err(ApiError::MethodNotSupported {
-                    resource: rd.plural.into(),
-                    verb,
-                });
+                return Err(ApiError::MethodNotSupported { resource: rd.plural.into(), verb });
             }
             ctx.create(&body, ct).await?
         }
@@ -402,12 +321,7 @@ async fn resource(
         "patch" => ctx.patch(&info.name, &body, ct, UpdateMode::Main).await?,
         "delete" => ctx.delete(&info.name, &body).await?,
         "deletecollection" => ctx.delete_collection(&body).await?,
-        _ => {
-            return Err(ApiError::MethodNotSupported {
-                resource: rd.plural.into(),
-                verb,
-            })
-        }
+        _ => return Err(ApiError::MethodNotSupported { resource: rd.plural.into(), verb }),
     };
     Ok(encode(reply, enc, q))
 }
@@ -424,11 +338,7 @@ async fn component_statuses(st: &ApiServer, verb: &str, name: &str) -> ApiResult
     };
     match verb {
         "get" if name == "etcd-0" => Ok(Reply::ok(cs("etcd-0"))),
-        "get" => Err(ApiError::NotFound(crate::error::Qualified::new(
-            "",
-            "componentstatuses",
-            name,
-        ))),
+        "get" => Err(ApiError::NotFound(crate::error::Qualified::new("", "componentstatuses", name))),
         _ => Ok(Reply::ok(
             serde_json::json!({"kind": "ComponentStatusList", "apiVersion": "v1", "metadata": {}, "items": [cs("etcd-0")]}),
         )),

@@ -15,47 +15,17 @@ pub async fn run_checks(st: &ApiServer, endpoint: &str) -> Vec<Check> {
         .await
         .is_ok_and(|r| r.is_ok());
     let bootstrapped = st.bootstrapped.load(std::sync::atomic::Ordering::Relaxed);
-    let mut checks = vec![
-        Check {
-            name: "ping",
-            ok: true,
-        },
-        Check {
-            name: "log",
-            ok: true,
-        },
-        Check {
-            name: "etcd",
-            ok: etcd_ok,
-        },
-    ];
+    let mut checks =
+        vec![Check { name: "ping", ok: true }, Check { name: "log", ok: true }, Check { name: "etcd", ok: etcd_ok }];
     if endpoint == "readyz" {
-        checks.push(Check {
-            name: "etcd-readiness",
-            ok: etcd_ok,
-        });
-        checks.push(Check {
-            name: "informer-sync",
-            ok: true,
-        });
+        checks.push(Check { name: "etcd-readiness", ok: etcd_ok });
+        checks.push(Check { name: "informer-sync", ok: true });
     }
-    checks.push(Check {
-        name: "poststarthook/start-apiextensions-informers",
-        ok: true,
-    });
-    checks.push(Check {
-        name: "poststarthook/bootstrap-controller",
-        ok: bootstrapped,
-    });
-    checks.push(Check {
-        name: "poststarthook/start-service-ip-repair-controllers",
-        ok: true,
-    });
+    checks.push(Check { name: "poststarthook/start-apiextensions-informers", ok: true });
+    checks.push(Check { name: "poststarthook/bootstrap-controller", ok: bootstrapped });
+    checks.push(Check { name: "poststarthook/start-service-ip-repair-controllers", ok: true });
     if endpoint == "readyz" {
-        checks.push(Check {
-            name: "shutdown",
-            ok: true,
-        });
+        checks.push(Check { name: "shutdown", ok: true });
     }
     checks
 }

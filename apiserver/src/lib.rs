@@ -80,10 +80,7 @@ pub fn init_logging(verbosity: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 /// The address other members reach us on: the flag, else the bind address, else the address
@@ -128,10 +125,7 @@ fn self_signed(
             ..Default::default()
         },
     )?;
-    let bundle = pki::CertKey {
-        cert_pem: format!("{}{}", leaf.cert_pem, ca.cert_pem),
-        key_pem: leaf.key_pem,
-    };
+    let bundle = pki::CertKey { cert_pem: format!("{}{}", leaf.cert_pem, ca.cert_pem), key_pem: leaf.key_pem };
     pki::write_pair(dir, "apiserver", &bundle)?;
     Ok((crt, key))
 }
@@ -139,16 +133,11 @@ fn self_signed(
 /// Builds the server from flags and serves until the process is stopped.
 pub async fn run(opts: Options) -> Result<(), Error> {
     metrics::init();
-    let service_cidr: ipnet::IpNet = opts
-        .service_cluster_ip_range
-        .parse()
-        .map_err(|_| Error::Flag("--service-cluster-ip-range".into()))?;
+    let service_cidr: ipnet::IpNet =
+        opts.service_cluster_ip_range.parse().map_err(|_| Error::Flag("--service-cluster-ip-range".into()))?;
     let node_ports = alloc::parse_port_range(&opts.service_node_port_range)
         .ok_or_else(|| Error::Flag("--service-node-port-range".into()))?;
-    let ranges = alloc::Ranges {
-        service_cidr,
-        node_ports,
-    };
+    let ranges = alloc::Ranges { service_cidr, node_ports };
     let advertise = advertise_address(&opts);
     let store = storage::Store::connect(&storage::EtcdConfig {
         endpoints: opts.etcd_servers.clone(),
@@ -165,11 +154,7 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         (Some(c), Some(k)) => (c.clone(), k.clone()),
         _ => self_signed(&opts, advertise, ranges.first_ip())?,
     };
-    let client_ca = opts
-        .client_ca_file
-        .as_deref()
-        .map(tls::ClientCa::load)
-        .transpose()?;
+    let client_ca = opts.client_ca_file.as_deref().map(tls::ClientCa::load).transpose()?;
     let tls_cfg = tls::server_config(&cert, &key, client_ca.as_ref())?;
     let cacher_cfg = storage::CacherConfig {
         history: opts.default_watch_cache_size.max(100),
@@ -178,10 +163,7 @@ pub async fn run(opts: Options) -> Result<(), Error> {
     };
     let st = Arc::new(ApiServer {
         backend: Backend::new(store, &opts.etcd_prefix, cacher_cfg, opts.watch_cache),
-        authn: Authenticator {
-            client_ca,
-            anonymous: opts.anonymous_auth,
-        },
+        authn: Authenticator { client_ca, anonymous: opts.anonymous_auth },
         authz: AuthorizerChain::from_modes(&opts.authorization_mode),
         ranges,
         advertise_address: advertise,
@@ -190,9 +172,7 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         bootstrapped: AtomicBool::new(false),
     });
     let addr = SocketAddr::new(opts.bind_address, opts.secure_port);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| Error::Listen(addr, e))?;
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| Error::Listen(addr, e))?;
     tracing::info!(%addr, advertise = %advertise, "Serving securely");
     bootstrap::start(st.clone());
     serve(st, listener, tls_cfg).await;
@@ -200,11 +180,7 @@ pub async fn run(opts: Options) -> Result<(), Error> {
 }
 
 /// Accepts TLS connections and serves HTTP/1.1 and HTTP/2 on them.
-pub async fn serve(
-    st: Arc<ApiServer>,
-    listener: tokio::net::TcpListener,
-    tls_cfg: Arc<rustls::ServerConfig>,
-) {
+pub async fn serve(st: Arc<ApiServer>, listener: tokio::net::TcpListener, tls_cfg: Arc<rustls::ServerConfig>) {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls_cfg);
     loop {
         let (tcp, _peer) = match listener.accept().await {
@@ -219,22 +195,19 @@ pub async fn serve(
         let acceptor = acceptor.clone();
         let st = st.clone();
         tokio::spawn(async move {
-            let tls =
-                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                    Ok(Ok(t)) => t,
-                    Ok(Err(e)) => {
-                        tracing::debug!(error = %e, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => return,
-                };
+            let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                Ok(Ok(t)) => t,
+                Ok(Err(e)) => {
+                    tracing::debug!(error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => return,
+            };
             let cert_user = {
                 let (_, conn) = tls.get_ref();
                 st.authn.from_certificate(conn.peer_certificates())
             };
-            let svc = hyper::service::service_fn(move |req| {
-                handler::handle(st.clone(), cert_user.clone(), req)
-            });
+            let svc = hyper::service::service_fn(move |req| handler::handle(st.clone(), cert_user.clone(), req));
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             if let Err(e) = builder.serve_connection(TokioIo::new(tls), svc).await {
                 tracing::debug!(error = %e, "connection ended with an error");

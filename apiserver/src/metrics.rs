@@ -3,8 +3,8 @@
 
 use once_cell::sync::Lazy;
 use prometheus::{
-    register_histogram_vec, register_int_counter_vec, register_int_gauge_vec, Encoder,
-    HistogramVec, IntCounterVec, IntGaugeVec,
+    register_histogram_vec, register_int_counter_vec, register_int_gauge_vec, Encoder, HistogramVec, IntCounterVec,
+    IntGaugeVec,
 };
 
 pub static REQUEST_TOTAL: Lazy<IntCounterVec> = Lazy::new(|| {
@@ -54,9 +54,7 @@ pub fn init() {
     Lazy::force(&storage::metrics::STORAGE_OBJECTS);
     // Every stored kind shows up with zero watchers, so the family is listed from the start.
     for r in api_types::resources().iter().filter(|r| r.is_stored()) {
-        REGISTERED_WATCHERS
-            .with_label_values(&[r.group, r.version, r.kind])
-            .set(0);
+        REGISTERED_WATCHERS.with_label_values(&[r.group, r.version, r.kind]).set(0);
     }
 }
 

@@ -24,9 +24,7 @@ pub fn parse_go_duration(s: &str) -> Option<Duration> {
         let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
         let n: f64 = rest[..num_end].parse().ok()?;
         rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
+        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
         let mult = match &rest[..unit_end] {
             "ns" => 1e-9,
             "us" | "µs" => 1e-6,
@@ -99,11 +97,7 @@ pub struct Options {
     #[arg(long = "anonymous-auth", default_value = "true", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set)]
     pub anonymous_auth: bool,
     /// Ordered list of plug-ins to do authorization on secure port.
-    #[arg(
-        long = "authorization-mode",
-        value_delimiter = ',',
-        default_value = "AlwaysAllow"
-    )]
+    #[arg(long = "authorization-mode", value_delimiter = ',', default_value = "AlwaysAllow")]
     pub authorization_mode: Vec<String>,
     /// admission plugins that should be enabled in addition to default enabled ones.
     #[arg(long = "enable-admission-plugins", value_delimiter = ',')]
@@ -192,13 +186,12 @@ impl Options {
             errs.push("--etcd-servers must be specified".to_string());
         }
         if self.storage_backend != "etcd3" {
-            errs.push("--storage-backend invalid, allowed values: etcd3. If not specified, it will default to 'etcd3'".to_string());
+            errs.push(
+                "--storage-backend invalid, allowed values: etcd3. If not specified, it will default to 'etcd3'"
+                    .to_string(),
+            );
         }
-        if self
-            .service_cluster_ip_range
-            .parse::<ipnet::IpNet>()
-            .is_err()
-        {
+        if self.service_cluster_ip_range.parse::<ipnet::IpNet>().is_err() {
             errs.push("service-cluster-ip-range[0] is not a valid cidr".to_string());
         }
         if crate::alloc::parse_port_range(&self.service_node_port_range).is_none() {
@@ -208,21 +201,10 @@ impl Options {
             ));
         }
         if self.tls_cert_file.is_some() != self.tls_private_key_file.is_some() {
-            errs.push(
-                "--tls-cert-file and --tls-private-key-file must be specified together".to_string(),
-            );
+            errs.push("--tls-cert-file and --tls-private-key-file must be specified together".to_string());
         }
         for m in &self.authorization_mode {
-            if ![
-                "AlwaysAllow",
-                "AlwaysDeny",
-                "ABAC",
-                "Webhook",
-                "RBAC",
-                "Node",
-            ]
-            .contains(&m.as_str())
-            {
+            if !["AlwaysAllow", "AlwaysDeny", "ABAC", "Webhook", "RBAC", "Node"].contains(&m.as_str()) {
                 errs.push(format!("authorization-mode {m:?} is not a valid mode"));
             }
         }
@@ -249,10 +231,7 @@ mod tests {
     #[test]
     fn etcd_servers_required() {
         let o = Options::try_parse_from(["kube-apiserver"]).unwrap();
-        assert_eq!(
-            o.validate().unwrap_err(),
-            vec!["--etcd-servers must be specified".to_string()]
-        );
+        assert_eq!(o.validate().unwrap_err(), vec!["--etcd-servers must be specified".to_string()]);
         let o = Options::try_parse_from([
             "kube-apiserver",
             "--etcd-servers=http://127.0.0.1:2379,http://127.0.0.1:2380",

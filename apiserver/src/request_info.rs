@@ -34,16 +34,8 @@ fn query_flag(query: Option<&str>, key: &str) -> bool {
 }
 
 pub fn parse(method: &Method, path: &str, query: Option<&str>) -> RequestInfo {
-    let mut info = RequestInfo {
-        path: path.to_string(),
-        verb: method.as_str().to_lowercase(),
-        ..Default::default()
-    };
-    let segs: Vec<&str> = path
-        .trim_matches('/')
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .collect();
+    let mut info = RequestInfo { path: path.to_string(), verb: method.as_str().to_lowercase(), ..Default::default() };
+    let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
     let mut parts: &[&str] = &segs;
     match parts.first() {
         Some(&"api") if parts.len() >= 2 => {
@@ -91,11 +83,7 @@ pub fn parse(method: &Method, path: &str, query: Option<&str>) -> RequestInfo {
         info.name = info.namespace.clone();
     }
     if info.resource == "namespaces" {
-        info.namespace = if parts.first() == Some(&"namespaces") {
-            info.name.clone()
-        } else {
-            info.namespace.clone()
-        };
+        info.namespace = if parts.first() == Some(&"namespaces") { info.name.clone() } else { info.namespace.clone() };
     }
     info.verb = match *method {
         Method::GET | Method::HEAD => {
@@ -130,48 +118,23 @@ mod tests {
     fn classifies_paths() {
         let i = parse(&Method::GET, "/api/v1/namespaces/default/pods/p1/log", None);
         assert_eq!(
-            (
-                i.verb.as_str(),
-                i.namespace.as_str(),
-                i.resource.as_str(),
-                i.name.as_str(),
-                i.subresource.as_str()
-            ),
+            (i.verb.as_str(), i.namespace.as_str(), i.resource.as_str(), i.name.as_str(), i.subresource.as_str()),
             ("get", "default", "pods", "p1", "log")
         );
-        let i = parse(
-            &Method::GET,
-            "/apis/apps/v1/deployments",
-            Some("watch=true"),
-        );
-        assert_eq!(
-            (i.verb.as_str(), i.group.as_str(), i.resource.as_str()),
-            ("watch", "apps", "deployments")
-        );
-        let i = parse(
-            &Method::GET,
-            "/api/v1/watch/namespaces/kube-system/configmaps",
-            None,
-        );
+        let i = parse(&Method::GET, "/apis/apps/v1/deployments", Some("watch=true"));
+        assert_eq!((i.verb.as_str(), i.group.as_str(), i.resource.as_str()), ("watch", "apps", "deployments"));
+        let i = parse(&Method::GET, "/api/v1/watch/namespaces/kube-system/configmaps", None);
         assert_eq!(
             (i.verb.as_str(), i.namespace.as_str(), i.resource.as_str()),
             ("watch", "kube-system", "configmaps")
         );
         let i = parse(&Method::PUT, "/api/v1/namespaces/foo/finalize", None);
         assert_eq!(
-            (
-                i.resource.as_str(),
-                i.name.as_str(),
-                i.subresource.as_str(),
-                i.namespace.as_str()
-            ),
+            (i.resource.as_str(), i.name.as_str(), i.subresource.as_str(), i.namespace.as_str()),
             ("namespaces", "foo", "finalize", "foo")
         );
         let i = parse(&Method::GET, "/api/v1/namespaces", None);
-        assert_eq!(
-            (i.verb.as_str(), i.resource.as_str(), i.namespace.as_str()),
-            ("list", "namespaces", "")
-        );
+        assert_eq!((i.verb.as_str(), i.resource.as_str(), i.namespace.as_str()), ("list", "namespaces", ""));
         let i = parse(&Method::DELETE, "/api/v1/namespaces/x/configmaps", None);
         assert_eq!(i.verb, "deletecollection");
         let i = parse(&Method::GET, "/healthz", None);

@@ -11,7 +11,7 @@ use api_types::ResourceDef;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
-use storage::{ListOptions, StorageError};
+use storage::{ListOptions, Obj, StorageError};
 
 /// Everything a handler needs about one resource request.
 pub struct Ctx<'a> {
@@ -31,24 +31,16 @@ pub struct Reply {
     pub body: Value,
     /// A list's items, kept apart from the body and shared with the watch cache, so they are
     /// encoded without copying each object.
-    pub items: Option<Vec<Arc<Value>>>,
+    pub items: Option<Vec<Arc<Obj>>>,
 }
 
 impl Reply {
     pub fn ok(body: Value) -> Reply {
-        Reply {
-            code: 200,
-            body,
-            items: None,
-        }
+        Reply { code: 200, body, items: None }
     }
 
     pub fn with_code(code: u16, body: Value) -> Reply {
-        Reply {
-            code,
-            body,
-            items: None,
-        }
+        Reply { code, body, items: None }
     }
 
     /// The whole body as one value (items included, without per-item apiVersion/kind).
@@ -56,35 +48,28 @@ impl Reply {
         let mut body = self.body;
         if let Some(items) = self.items {
             body["items"] = Value::Array(
-                items
-                    .iter()
-                    .map(|i| serde_json::to_value(ListItem(i)).unwrap_or(Value::Null))
-                    .collect(),
+                items.iter().map(|i| serde_json::from_slice(i.list_item()).unwrap_or(Value::Null)).collect(),
             );
         }
         body
     }
 }
 
-/// Serializes a list item without its apiVersion/kind (upstream's list items carry neither),
-/// straight from the shared object.
-pub struct ListItem<'a>(pub &'a Value);
+/// A parsed label and field selector, evaluated on decoded objects (etcd reads) or on cached
+/// ones (whose labels and fields were extracted once).
+pub struct Matcher {
+    ls: LabelSelector,
+    fs: FieldSelector,
+    rd: &'static ResourceDef,
+}
 
-impl serde::Serialize for ListItem<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        match self.0 {
-            Value::Object(m) => {
-                let mut map = s.serialize_map(None)?;
-                for (k, v) in m {
-                    if k != "apiVersion" && k != "kind" {
-                        map.serialize_entry(k, v)?;
-                    }
-                }
-                map.end()
-            }
-            other => other.serialize(s),
-        }
+impl Matcher {
+    pub fn value(&self, v: &Value) -> bool {
+        self.ls.matches_object(v) && (self.fs.is_empty() || self.fs.matches(&kinds::fields::field_set(self.rd, v)))
+    }
+
+    pub fn obj(&self, o: &Obj) -> bool {
+        self.ls.matches(&o.labels) && (self.fs.is_empty() || self.fs.matches(&o.fields))
     }
 }
 
@@ -92,10 +77,7 @@ impl serde::Serialize for ListItem<'_> {
 fn returns_deleted_object(rd: &ResourceDef) -> bool {
     matches!(
         (rd.group, rd.plural),
-        ("", "pods")
-            | ("", "services")
-            | ("", "serviceaccounts")
-            | ("storage.k8s.io", "storageclasses")
+        ("", "pods") | ("", "services") | ("", "serviceaccounts") | ("storage.k8s.io", "storageclasses")
     )
 }
 
@@ -104,10 +86,7 @@ pub fn now_rfc3339() -> String {
 }
 
 fn meta_str<'v>(obj: &'v Value, field: &str) -> &'v str {
-    obj.get("metadata")
-        .and_then(|m| m.get(field))
-        .and_then(Value::as_str)
-        .unwrap_or("")
+    obj.get("metadata").and_then(|m| m.get(field)).and_then(Value::as_str).unwrap_or("")
 }
 
 fn rv_of(obj: &Value) -> i64 {
@@ -118,9 +97,7 @@ fn random_suffix() -> String {
     use rand::Rng;
     const ALPHA: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let mut r = rand::rng();
-    (0..5)
-        .map(|_| ALPHA[r.random_range(0..ALPHA.len())] as char)
-        .collect()
+    (0..5).map(|_| ALPHA[r.random_range(0..ALPHA.len())] as char).collect()
 }
 
 impl<'a> Ctx<'a> {
@@ -136,9 +113,7 @@ impl<'a> Ctx<'a> {
         match self.q.get("dryRun") {
             None | Some("") => Ok(false),
             Some("All") => Ok(true),
-            Some(v) => Err(ApiError::BadRequest(format!(
-                "Invalid dryRun value: {v:?}. Valid values: \"All\""
-            ))),
+            Some(v) => Err(ApiError::BadRequest(format!("Invalid dryRun value: {v:?}. Valid values: \"All\""))),
         }
     }
 
@@ -195,11 +170,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn reconcile_namespace(&self, obj: &mut Value) -> ApiResult<()> {
-        let req_ns = if self.rd.namespaced {
-            self.info.namespace.as_str()
-        } else {
-            ""
-        };
+        let req_ns = if self.rd.namespaced { self.info.namespace.as_str() } else { "" };
         let obj_ns = meta_str(obj, "namespace").to_string();
         if obj_ns == req_ns {
             return Ok(());
@@ -211,15 +182,16 @@ impl<'a> Ctx<'a> {
                 m.remove("namespace");
             }
         } else {
-            return Err(ApiError::BadRequest("the namespace of the provided object does not match the namespace sent on the request".into()));
+            return Err(ApiError::BadRequest(
+                "the namespace of the provided object does not match the namespace sent on the request".into(),
+            ));
         }
         Ok(())
     }
 
     /// Typed round trip and defaulting.
     fn finish_decode(&self, obj: Value) -> ApiResult<Value> {
-        let mut obj = kinds::typed::round_trip(self.rd.group, self.rd.version, self.rd.kind, obj)
-            .map_err(|e| {
+        let mut obj = kinds::typed::round_trip(self.rd.group, self.rd.version, self.rd.kind, obj).map_err(|e| {
             ApiError::BadRequest(format!(
                 "{} in version \"{}\" cannot be handled as a {}: {e}",
                 self.rd.kind, self.rd.version, self.rd.kind
@@ -243,28 +215,18 @@ impl<'a> Ctx<'a> {
             .ok_or_else(|| ApiError::Internal("namespaces not registered".into()))?;
         let cacher = self.st.backend.cacher(ns_rd);
         let key = self.st.backend.key(ns_rd, "", ns);
-        let (mut found, _) = cacher.get(&key);
+        let mut found = cacher.get(&key).0.map(|o| o.value());
         if found.is_none() {
             // The cache may lag a namespace created a moment ago: ask etcd.
-            found = self
-                .st
-                .backend
-                .store
-                .get(&key)
-                .await
-                .map_err(|e| ApiError::from_storage(e, &self.qualified("")))?
-                .map(Arc::new);
+            found =
+                self.st.backend.store.get(&key).await.map_err(|e| ApiError::from_storage(e, &self.qualified("")))?;
         }
         match found {
             None => Err(ApiError::NotFound(Qualified::new("", "namespaces", ns))),
-            Some(n)
-                if n.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating") =>
-            {
+            Some(n) if n.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating") => {
                 Err(ApiError::Forbidden {
                     qualified: self.qualified(""),
-                    message: format!(
-                    "unable to create new content in namespace {ns} because it is being terminated"
-                ),
+                    message: format!("unable to create new content in namespace {ns} because it is being terminated"),
                 })
             }
             Some(_) => Ok(()),
@@ -281,7 +243,7 @@ impl<'a> Ctx<'a> {
                     .wait_fresh(1, Duration::from_secs(3))
                     .await
                     .map_err(|e| ApiError::from_storage(e, &self.qualified(name)))?;
-                cacher.get(&self.key(name)).0.map(|o| (*o).clone())
+                cacher.get(&self.key(name)).0.map(|o| o.value())
             }
             _ => self
                 .st
@@ -291,49 +253,34 @@ impl<'a> Ctx<'a> {
                 .await
                 .map_err(|e| ApiError::from_storage(e, &self.qualified(name)))?,
         };
-        obj.map(Reply::ok)
-            .ok_or_else(|| ApiError::NotFound(self.qualified(name)))
+        obj.map(Reply::ok).ok_or_else(|| ApiError::NotFound(self.qualified(name)))
     }
 
     pub fn selectors(&self) -> ApiResult<(LabelSelector, FieldSelector)> {
-        let ls = LabelSelector::parse(self.q.str("labelSelector"))
-            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-        let fs = FieldSelector::parse(self.q.str("fieldSelector"))
-            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let ls = LabelSelector::parse(self.q.str("labelSelector")).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let fs = FieldSelector::parse(self.q.str("fieldSelector")).map_err(|e| ApiError::BadRequest(e.to_string()))?;
         let allowed = kinds::fields::selectable(self.rd);
         for r in &fs.0 {
             if !allowed.contains(&r.field.as_str()) {
-                return Err(ApiError::BadRequest(format!(
-                    "field label not supported: {}",
-                    r.field
-                )));
+                return Err(ApiError::BadRequest(format!("field label not supported: {}", r.field)));
             }
         }
         Ok((ls, fs))
     }
 
-    pub fn matcher(
-        &self,
-        ls: LabelSelector,
-        fs: FieldSelector,
-    ) -> impl Fn(&Value) -> bool + Send + Sync + 'static {
-        let rd = self.rd;
-        move |o: &Value| {
-            ls.matches_object(o) && (fs.is_empty() || fs.matches(&kinds::fields::field_set(rd, o)))
-        }
+    pub fn matcher(&self, ls: LabelSelector, fs: FieldSelector) -> Matcher {
+        Matcher { ls, fs, rd: self.rd }
     }
 
     pub async fn list(&self) -> ApiResult<Reply> {
         let (ls, fs) = self.selectors()?;
-        let pred = self.matcher(ls, fs);
+        let m = self.matcher(ls, fs);
         let limit = self.q.int("limit")?.unwrap_or(0).max(0);
         let cont = self.q.str("continue").to_string();
         let rv = self.q.str("resourceVersion").to_string();
         let rv_match = self.q.str("resourceVersionMatch").to_string();
         if !cont.is_empty() && !rv.is_empty() && rv != "0" {
-            return Err(ApiError::BadRequest(
-                "specifying resource version is not allowed when using continue".into(),
-            ));
+            return Err(ApiError::BadRequest("specifying resource version is not allowed when using continue".into()));
         }
         if !rv_match.is_empty() {
             if !matches!(rv_match.as_str(), "NotOlderThan" | "Exact") {
@@ -353,8 +300,7 @@ impl<'a> Ctx<'a> {
         let rv_num: i64 = if rv.is_empty() {
             0
         } else {
-            rv.parse()
-                .map_err(|_| ApiError::BadRequest(format!("invalid resource version: {rv:?}")))?
+            rv.parse().map_err(|_| ApiError::BadRequest(format!("invalid resource version: {rv:?}")))?
         };
         let prefix = self.st.backend.list_prefix(self.rd, &self.info.namespace);
         let from_cache = self.st.backend.watch_cache
@@ -368,6 +314,7 @@ impl<'a> Ctx<'a> {
                 .wait_fresh(rv_num.max(1), Duration::from_secs(3))
                 .await
                 .map_err(|e| ApiError::from_storage(e, &self.qualified("")))?;
+            let pred = |o: &Obj| m.obj(o);
             let (items, crv) = if self.rd.namespaced && !self.info.namespace.is_empty() {
                 cacher.snapshot_prefix(&prefix, &pred)
             } else {
@@ -375,6 +322,7 @@ impl<'a> Ctx<'a> {
             };
             (items, crv, None, None)
         } else {
+            let indexer = self.st.backend.indexer(self.rd);
             let opts = ListOptions {
                 limit,
                 continue_token: if cont.is_empty() { None } else { Some(cont) },
@@ -384,22 +332,18 @@ impl<'a> Ctx<'a> {
                 .st
                 .backend
                 .store
-                .list(&prefix, &opts, &pred)
+                .list_map(&prefix, &opts, &|v: Value| {
+                    m.value(&v).then(|| Arc::new(Obj::from_value(&v, rv_of(&v), &indexer)))
+                })
                 .await
                 .map_err(|e| ApiError::from_storage(e, &self.qualified("")))?;
-            (
-                res.items.into_iter().map(Arc::new).collect(),
-                res.revision,
-                res.continue_token,
-                res.remaining,
-            )
+            (res.items, res.revision, res.continue_token, res.remaining)
         };
         let mut meta = json!({"resourceVersion": list_rv.to_string()});
         if let Some(c) = continue_token {
             meta["continue"] = json!(c);
             if let Some(r) = remaining {
-                if self.q.str("labelSelector").is_empty() && self.q.str("fieldSelector").is_empty()
-                {
+                if self.q.str("labelSelector").is_empty() && self.q.str("fieldSelector").is_empty() {
                     meta["remainingItemCount"] = json!(r);
                 }
             }
@@ -426,29 +370,16 @@ impl<'a> Ctx<'a> {
         let ns = meta_str(&obj, "namespace").to_string();
         self.check_namespace_lifecycle(&ns).await?;
         if !meta_str(&obj, "resourceVersion").is_empty() {
-            return Err(ApiError::BadRequest(
-                "resourceVersion should not be set on objects to be created".into(),
-            ));
+            return Err(ApiError::BadRequest("resourceVersion should not be set on objects to be created".into()));
         }
         {
             let m = obj["metadata"]
                 .as_object_mut()
                 .ok_or_else(|| ApiError::BadRequest("metadata must be an object".into()))?;
-            let gen_name = m
-                .get("generateName")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            let name = m
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
+            let gen_name = m.get("generateName").and_then(Value::as_str).unwrap_or("").to_string();
+            let name = m.get("name").and_then(Value::as_str).unwrap_or("").to_string();
             if name.is_empty() && !gen_name.is_empty() {
-                m.insert(
-                    "name".into(),
-                    json!(format!("{gen_name}{}", random_suffix())),
-                );
+                m.insert("name".into(), json!(format!("{gen_name}{}", random_suffix())));
             }
             m.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
             m.insert("creationTimestamp".into(), json!(now_rfc3339()));
@@ -459,11 +390,7 @@ impl<'a> Ctx<'a> {
         kinds::prepare_for_create(self.rd, &mut obj);
         let name = meta_str(&obj, "name").to_string();
         let errs = if self.system {
-            api_types::meta::validate_object_meta(
-                &obj["metadata"],
-                self.rd.namespaced,
-                kinds::name_rule(self.rd),
-            )
+            api_types::meta::validate_object_meta(&obj["metadata"], self.rd.namespaced, kinds::name_rule(self.rd))
         } else {
             kinds::validate_create(self.rd, &obj)
         };
@@ -490,25 +417,15 @@ impl<'a> Ctx<'a> {
     /// Reads the current object, lets `mutate` compute the new one, runs the update strategy
     /// and validation, and writes with compare-and-swap. Without a client resourceVersion a
     /// lost race is retried; with one it is a 409.
-    pub async fn guaranteed_update<F>(
-        &self,
-        name: &str,
-        mode: UpdateMode,
-        mutate: F,
-    ) -> ApiResult<Reply>
+    pub async fn guaranteed_update<F>(&self, name: &str, mode: UpdateMode, mutate: F) -> ApiResult<Reply>
     where
         F: Fn(&Value) -> ApiResult<Value>,
     {
         let dry_run = self.dry_run()?;
         let key = self.key(name);
         for _attempt in 0..16 {
-            let current = self
-                .st
-                .backend
-                .store
-                .get(&key)
-                .await
-                .map_err(|e| ApiError::from_storage(e, &self.qualified(name)))?;
+            let current =
+                self.st.backend.store.get(&key).await.map_err(|e| ApiError::from_storage(e, &self.qualified(name)))?;
             let Some(current) = current else {
                 return Err(ApiError::NotFound(self.qualified(name)));
             };
@@ -524,7 +441,8 @@ impl<'a> Ctx<'a> {
             if !client_rv.is_empty() && client_rv != cur_rv.to_string() {
                 return Err(ApiError::Conflict(
                     self.qualified(name),
-                    "the object has been modified; please apply your changes to the latest version and try again".into(),
+                    "the object has been modified; please apply your changes to the latest version and try again"
+                        .into(),
                 ));
             }
             // System fields come from the stored object.
@@ -532,21 +450,13 @@ impl<'a> Ctx<'a> {
                 let m = new["metadata"]
                     .as_object_mut()
                     .ok_or_else(|| ApiError::BadRequest("metadata must be an object".into()))?;
-                for k in [
-                    "creationTimestamp",
-                    "deletionTimestamp",
-                    "deletionGracePeriodSeconds",
-                ] {
+                for k in ["creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"] {
                     match current["metadata"].get(k) {
                         Some(v) => m.insert(k.into(), v.clone()),
                         None => m.remove(k),
                     };
                 }
-                if m.get("uid")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .is_empty()
-                {
+                if m.get("uid").and_then(Value::as_str).unwrap_or("").is_empty() {
                     if let Some(u) = current["metadata"].get("uid") {
                         m.insert("uid".into(), u.clone());
                     }
@@ -575,17 +485,11 @@ impl<'a> Ctx<'a> {
             if !errs.is_empty() {
                 return Err(self.invalid(name, errs));
             }
-            let alloc =
-                crate::alloc::before_update(self.st, self.rd, &mut new, &current, dry_run).await?;
+            let alloc = crate::alloc::before_update(self.st, self.rd, &mut new, &current, dry_run).await?;
             // A terminating object whose last finalizer was removed is deleted now.
-            let finalizers_empty = new
-                .pointer("/metadata/finalizers")
-                .and_then(Value::as_array)
-                .is_none_or(|f| f.is_empty());
-            if !meta_str(&current, "deletionTimestamp").is_empty()
-                && finalizers_empty
-                && self.graceful_done(&new)
-            {
+            let finalizers_empty =
+                new.pointer("/metadata/finalizers").and_then(Value::as_array).is_none_or(|f| f.is_empty());
+            if !meta_str(&current, "deletionTimestamp").is_empty() && finalizers_empty && self.graceful_done(&new) {
                 if dry_run {
                     return Ok(Reply::ok(new));
                 }
@@ -629,15 +533,15 @@ impl<'a> Ctx<'a> {
                 }
             }
         }
-        Err(ApiError::Conflict(self.qualified(name), "the object has been modified; please apply your changes to the latest version and try again".into()))
+        Err(ApiError::Conflict(
+            self.qualified(name),
+            "the object has been modified; please apply your changes to the latest version and try again".into(),
+        ))
     }
 
     /// Pods with a deletion grace period left are not removed until it is zero.
     fn graceful_done(&self, obj: &Value) -> bool {
-        obj.pointer("/metadata/deletionGracePeriodSeconds")
-            .and_then(Value::as_i64)
-            .unwrap_or(0)
-            == 0
+        obj.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0) == 0
     }
 
     pub async fn update(
@@ -651,8 +555,7 @@ impl<'a> Ctx<'a> {
         self.check_gvk(&mut obj)?;
         self.reconcile_namespace(&mut obj)?;
         let obj = self.finish_decode(obj)?;
-        self.guaranteed_update(name, mode, |_cur| Ok(obj.clone()))
-            .await
+        self.guaranteed_update(name, mode, |_cur| Ok(obj.clone())).await
     }
 
     pub async fn patch(
@@ -695,21 +598,33 @@ impl<'a> Ctx<'a> {
             }
             match &patch {
                 Kind::Json(p) => json_patch::patch(&mut doc, p).map_err(|e| match e.kind {
-                    json_patch::PatchErrorKind::TestFailed => ApiError::Unprocessable(format!("the server rejected our request due to an error in our request: {e}")),
-                    _ => ApiError::Unprocessable(format!("the server rejected our request due to an error in our request: {e}")),
+                    json_patch::PatchErrorKind::TestFailed => ApiError::Unprocessable(format!(
+                        "the server rejected our request due to an error in our request: {e}"
+                    )),
+                    _ => ApiError::Unprocessable(format!(
+                        "the server rejected our request due to an error in our request: {e}"
+                    )),
                 })?,
                 Kind::Merge(p) => json_patch::merge(&mut doc, p),
             }
             // The patched object must still be this object.
             if doc.get("apiVersion").and_then(Value::as_str) != Some(&self.rd.api_version()) {
                 if doc.get("apiVersion").is_some_and(|v| !v.is_null()) {
-                    return Err(ApiError::BadRequest(format!("the API version in the data ({}) does not match the expected API version ({})", doc["apiVersion"].as_str().unwrap_or(""), self.rd.api_version())));
+                    return Err(ApiError::BadRequest(format!(
+                        "the API version in the data ({}) does not match the expected API version ({})",
+                        doc["apiVersion"].as_str().unwrap_or(""),
+                        self.rd.api_version()
+                    )));
                 }
                 doc["apiVersion"] = json!(self.rd.api_version());
             }
             if doc.get("kind").and_then(Value::as_str) != Some(self.rd.kind) {
                 if doc.get("kind").is_some_and(|v| !v.is_null()) {
-                    return Err(ApiError::BadRequest(format!("the kind in the data ({}) does not match the expected kind ({})", doc["kind"].as_str().unwrap_or(""), self.rd.kind)));
+                    return Err(ApiError::BadRequest(format!(
+                        "the kind in the data ({}) does not match the expected kind ({})",
+                        doc["kind"].as_str().unwrap_or(""),
+                        self.rd.kind
+                    )));
                 }
                 doc["kind"] = json!(self.rd.kind);
             }
@@ -729,13 +644,8 @@ impl<'a> Ctx<'a> {
         let dry_run = self.dry_run()? || opts.dry_run;
         let key = self.key(name);
         for _ in 0..16 {
-            let Some(current) = self
-                .st
-                .backend
-                .store
-                .get(&key)
-                .await
-                .map_err(|e| ApiError::from_storage(e, &self.qualified(name)))?
+            let Some(current) =
+                self.st.backend.store.get(&key).await.map_err(|e| ApiError::from_storage(e, &self.qualified(name)))?
             else {
                 return Err(ApiError::NotFound(self.qualified(name)));
             };
@@ -772,11 +682,7 @@ impl<'a> Ctx<'a> {
                 let mut finalizers: Vec<String> = current
                     .pointer("/metadata/finalizers")
                     .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|f| f.as_str().map(str::to_string))
-                            .collect()
-                    })
+                    .map(|a| a.iter().filter_map(|f| f.as_str().map(str::to_string)).collect())
                     .unwrap_or_default();
                 // The propagation policy becomes a finalizer for the garbage collector.
                 let policy = opts.propagation.as_deref().unwrap_or("Background");
@@ -795,9 +701,7 @@ impl<'a> Ctx<'a> {
                 if finalizers.is_empty() && grace == 0 {
                     return self.delete_now(&key, cur_rv, name, current, dry_run).await;
                 }
-                let cur_grace = current
-                    .pointer("/metadata/deletionGracePeriodSeconds")
-                    .and_then(Value::as_i64);
+                let cur_grace = current.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64);
                 // A deletion already under way can only be shortened.
                 if !was_terminating || cur_grace.is_some_and(|c| grace < c) {
                     updated["metadata"]["deletionTimestamp"] = json!(deletion_time(grace));
@@ -811,17 +715,15 @@ impl<'a> Ctx<'a> {
                 return Ok(Reply::ok(updated));
             }
             match self.st.backend.store.update(&key, &updated, cur_rv).await {
-                Ok(stored) => {
-                    return Ok(Reply::with_code(
-                        if opts.orphan_false { 202 } else { 200 },
-                        stored,
-                    ))
-                }
+                Ok(stored) => return Ok(Reply::with_code(if opts.orphan_false { 202 } else { 200 }, stored)),
                 Err(StorageError::Conflict { .. }) => continue,
                 Err(e) => return Err(ApiError::from_storage(e, &self.qualified(name))),
             }
         }
-        Err(ApiError::Conflict(self.qualified(name), "the object has been modified; please apply your changes to the latest version and try again".into()))
+        Err(ApiError::Conflict(
+            self.qualified(name),
+            "the object has been modified; please apply your changes to the latest version and try again".into(),
+        ))
     }
 
     fn grace_period(&self, current: &Value, opts: &DeleteOptions) -> i64 {
@@ -829,36 +731,20 @@ impl<'a> Ctx<'a> {
             return 0;
         }
         // Pods not bound to a node (or already finished) go at once, as upstream.
-        let node = current
-            .pointer("/spec/nodeName")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let phase = current
-            .pointer("/status/phase")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let node = current.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or("");
+        let phase = current.pointer("/status/phase").and_then(Value::as_str).unwrap_or("");
         if node.is_empty() || phase == "Succeeded" || phase == "Failed" {
             return 0;
         }
         let g = opts.grace_period.unwrap_or_else(|| {
-            current
-                .pointer("/spec/terminationGracePeriodSeconds")
-                .and_then(Value::as_i64)
-                .unwrap_or(30)
+            current.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(30)
         });
         // Upstream turns a requested 0 into 1 for bound pods unless forced; we keep 0 meaning
         // immediate only when explicitly asked with gracePeriodSeconds=0.
         g.max(0)
     }
 
-    async fn delete_now(
-        &self,
-        key: &str,
-        rv: i64,
-        name: &str,
-        current: Value,
-        dry_run: bool,
-    ) -> ApiResult<Reply> {
+    async fn delete_now(&self, key: &str, rv: i64, name: &str, current: Value, dry_run: bool) -> ApiResult<Reply> {
         if dry_run {
             return Ok(self.delete_reply(current));
         }
@@ -875,7 +761,8 @@ impl<'a> Ctx<'a> {
         if returns_deleted_object(self.rd) {
             return Reply::ok(deleted);
         }
-        let mut details = json!({"name": meta_str(&deleted, "name"), "kind": self.rd.plural, "uid": meta_str(&deleted, "uid")});
+        let mut details =
+            json!({"name": meta_str(&deleted, "name"), "kind": self.rd.plural, "uid": meta_str(&deleted, "uid")});
         if !self.rd.group.is_empty() {
             details["group"] = json!(self.rd.group);
         }
@@ -886,7 +773,8 @@ impl<'a> Ctx<'a> {
 
     pub async fn delete_collection(&self, body: &[u8]) -> ApiResult<Reply> {
         let (ls, fs) = self.selectors()?;
-        let pred = self.matcher(ls, fs);
+        let m = self.matcher(ls, fs);
+        let pred = |v: &Value| m.value(v);
         let prefix = self.st.backend.list_prefix(self.rd, &self.info.namespace);
         let listed = self
             .st
@@ -899,18 +787,8 @@ impl<'a> Ctx<'a> {
         for obj in listed.items {
             let name = meta_str(&obj, "name").to_string();
             let ns = meta_str(&obj, "namespace").to_string();
-            let info = RequestInfo {
-                namespace: ns,
-                name: name.clone(),
-                ..self.info.clone()
-            };
-            let ctx = Ctx {
-                st: self.st,
-                rd: self.rd,
-                info: &info,
-                q: self.q,
-                system: self.system,
-            };
+            let info = RequestInfo { namespace: ns, name: name.clone(), ..self.info.clone() };
+            let ctx = Ctx { st: self.st, rd: self.rd, info: &info, q: self.q, system: self.system };
             match ctx.delete(&name, body).await {
                 Ok(r) => {
                     if r.body.get("kind").and_then(Value::as_str) != Some("Status") {
@@ -933,9 +811,7 @@ impl<'a> Ctx<'a> {
 }
 
 fn deletion_time(grace: i64) -> String {
-    (chrono::Utc::now() + chrono::Duration::seconds(grace))
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
+    (chrono::Utc::now() + chrono::Duration::seconds(grace)).format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -968,28 +844,14 @@ impl DeleteOptions {
                 .map_err(|e| ApiError::BadRequest(format!("error decoding DeleteOptions: {e}")))?;
             if let Some(k) = v.get("kind").and_then(Value::as_str) {
                 if k != "DeleteOptions" {
-                    return Err(ApiError::BadRequest(format!(
-                        "expected DeleteOptions, got {k}"
-                    )));
+                    return Err(ApiError::BadRequest(format!("expected DeleteOptions, got {k}")));
                 }
             }
             o.grace_period = v.get("gracePeriodSeconds").and_then(Value::as_i64);
-            o.propagation = v
-                .get("propagationPolicy")
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            o.precondition_uid = v
-                .pointer("/preconditions/uid")
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            o.precondition_rv = v
-                .pointer("/preconditions/resourceVersion")
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            o.dry_run = v
-                .get("dryRun")
-                .and_then(Value::as_array)
-                .is_some_and(|a| a.iter().any(|x| x == "All"));
+            o.propagation = v.get("propagationPolicy").and_then(Value::as_str).map(str::to_string);
+            o.precondition_uid = v.pointer("/preconditions/uid").and_then(Value::as_str).map(str::to_string);
+            o.precondition_rv = v.pointer("/preconditions/resourceVersion").and_then(Value::as_str).map(str::to_string);
+            o.dry_run = v.get("dryRun").and_then(Value::as_array).is_some_and(|a| a.iter().any(|x| x == "All"));
             if let Some(orphan) = v.get("orphanDependents").and_then(Value::as_bool) {
                 if o.propagation.is_none() {
                     o.propagation = Some(if orphan { "Orphan" } else { "Background" }.into());
@@ -1011,7 +873,9 @@ impl DeleteOptions {
             }
         }
         if o.grace_period.is_some_and(|g| g < 0) {
-            return Err(ApiError::Unprocessable("DeleteOptions.meta.k8s.io \"\" is invalid: gracePeriodSeconds: Invalid value: -1: must be >= 0".into()));
+            return Err(ApiError::Unprocessable(
+                "DeleteOptions.meta.k8s.io \"\" is invalid: gracePeriodSeconds: Invalid value: -1: must be >= 0".into(),
+            ));
         }
         Ok(o)
     }

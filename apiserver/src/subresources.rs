@@ -13,13 +13,7 @@ fn selector_string(obj: &Value) -> String {
     let mut parts = Vec::new();
     let Some(sel) = sel else { return String::new() };
     // ReplicationControllers have a plain map.
-    let labels = sel
-        .get("matchLabels")
-        .or(if sel.get("matchExpressions").is_none() {
-            Some(sel)
-        } else {
-            None
-        });
+    let labels = sel.get("matchLabels").or(if sel.get("matchExpressions").is_none() { Some(sel) } else { None });
     if let Some(m) = labels.and_then(Value::as_object) {
         for (k, v) in m {
             if let Some(v) = v.as_str() {
@@ -51,19 +45,12 @@ fn selector_string(obj: &Value) -> String {
 pub fn scale_of(obj: &Value) -> Value {
     let meta = obj.get("metadata").cloned().unwrap_or(json!({}));
     let mut m = serde_json::Map::new();
-    for k in [
-        "name",
-        "namespace",
-        "uid",
-        "resourceVersion",
-        "creationTimestamp",
-    ] {
+    for k in ["name", "namespace", "uid", "resourceVersion", "creationTimestamp"] {
         if let Some(v) = meta.get(k) {
             m.insert(k.into(), v.clone());
         }
     }
-    let mut status =
-        json!({"replicas": obj.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0)});
+    let mut status = json!({"replicas": obj.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0)});
     let sel = selector_string(obj);
     if !sel.is_empty() {
         status["selector"] = json!(sel);
@@ -91,28 +78,20 @@ fn scale_invalid(name: &str, replicas: i64) -> ApiError {
 }
 
 /// GET/PUT/PATCH of `<workload>/scale`.
-pub async fn scale(
-    ctx: &Ctx<'_>,
-    name: &str,
-    verb: &str,
-    body: &[u8],
-    content_type: Option<&str>,
-) -> ApiResult<Reply> {
+pub async fn scale(ctx: &Ctx<'_>, name: &str, verb: &str, body: &[u8], content_type: Option<&str>) -> ApiResult<Reply> {
     match verb {
         "get" => {
             let r = ctx.get(name).await?;
             Ok(Reply::ok(scale_of(&r.body)))
         }
         "update" | "patch" => {
-            let input: Value = if verb == "update" {
-                codec::decode_object(body, content_type)?
-            } else {
-                Value::Null
-            };
+            let input: Value = if verb == "update" { codec::decode_object(body, content_type)? } else { Value::Null };
             if verb == "update" {
                 if let Some(n) = input.pointer("/metadata/name").and_then(Value::as_str) {
                     if n != name {
-                        return Err(ApiError::BadRequest(format!("the name of the object ({n}) does not match the name on the URL ({name})")));
+                        return Err(ApiError::BadRequest(format!(
+                            "the name of the object ({n}) does not match the name on the URL ({name})"
+                        )));
                     }
                 }
             }
@@ -164,26 +143,14 @@ pub async fn scale(
                 .await?;
             Ok(Reply::ok(scale_of(&r.body)))
         }
-        _ => Err(ApiError::MethodNotSupported {
-            resource: ctx.rd.plural.into(),
-            verb: verb.into(),
-        }),
+        _ => Err(ApiError::MethodNotSupported { resource: ctx.rd.plural.into(), verb: verb.into() }),
     }
 }
 
 /// POST `pods/<name>/binding` or `bindings`: assigns a pending pod to a node.
-pub async fn bind(
-    ctx: &Ctx<'_>,
-    pod_name: Option<&str>,
-    body: &[u8],
-    content_type: Option<&str>,
-) -> ApiResult<Reply> {
+pub async fn bind(ctx: &Ctx<'_>, pod_name: Option<&str>, body: &[u8], content_type: Option<&str>) -> ApiResult<Reply> {
     let binding = codec::decode_object(body, content_type)?;
-    let name = binding
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+    let name = binding.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
     if let Some(p) = pod_name {
         if !name.is_empty() && name != p {
             return Err(ApiError::BadRequest(format!(
@@ -192,11 +159,7 @@ pub async fn bind(
         }
     }
     let pod = pod_name.map(str::to_string).unwrap_or(name);
-    let node = binding
-        .pointer("/target/name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+    let node = binding.pointer("/target/name").and_then(Value::as_str).unwrap_or("").to_string();
     let invalid = |errors: Vec<FieldError>| ApiError::Invalid {
         kind: "Binding".into(),
         group: String::new(),
@@ -210,15 +173,9 @@ pub async fn bind(
         )]));
     }
     if node.is_empty() {
-        return Err(invalid(vec![FieldError::not_found(
-            &FieldPath::new("target").child("name"),
-            "",
-        )]));
+        return Err(invalid(vec![FieldError::not_found(&FieldPath::new("target").child("name"), "")]));
     }
-    let kind = binding
-        .pointer("/target/kind")
-        .and_then(Value::as_str)
-        .unwrap_or("Node");
+    let kind = binding.pointer("/target/kind").and_then(Value::as_str).unwrap_or("Node");
     if !kind.is_empty() && kind != "Node" {
         return Err(invalid(vec![FieldError::not_supported(
             &FieldPath::new("target").child("kind"),
@@ -226,21 +183,11 @@ pub async fn bind(
             &["Node", "<empty>"],
         )]));
     }
-    let pods = api_types::lookup("", "v1", "pods")
-        .ok_or_else(|| ApiError::Internal("pods not registered".into()))?;
+    let pods = api_types::lookup("", "v1", "pods").ok_or_else(|| ApiError::Internal("pods not registered".into()))?;
     // Like upstream's assignPod: the binding writes nodeName itself, outside pod-update rules.
-    let pod_ctx = Ctx {
-        st: ctx.st,
-        rd: pods,
-        info: ctx.info,
-        q: ctx.q,
-        system: true,
-    };
+    let pod_ctx = Ctx { st: ctx.st, rd: pods, info: ctx.info, q: ctx.q, system: true };
     let annotations = binding.pointer("/metadata/annotations").cloned();
-    let uid_pre = binding
-        .pointer("/metadata/uid")
-        .and_then(Value::as_str)
-        .map(str::to_string);
+    let uid_pre = binding.pointer("/metadata/uid").and_then(Value::as_str).map(str::to_string);
     pod_ctx
         .guaranteed_update(&pod, UpdateMode::Raw, |cur| {
             if let Some(uid) = &uid_pre {
@@ -278,17 +225,9 @@ pub async fn bind(
 
 /// PUT `namespaces/<name>/finalize`: only `spec.finalizers` changes; a terminating namespace
 /// whose finalizers are all gone is removed.
-pub async fn finalize(
-    ctx: &Ctx<'_>,
-    name: &str,
-    body: &[u8],
-    content_type: Option<&str>,
-) -> ApiResult<Reply> {
+pub async fn finalize(ctx: &Ctx<'_>, name: &str, body: &[u8], content_type: Option<&str>) -> ApiResult<Reply> {
     let input = codec::decode_object(body, content_type)?;
-    let fins = input
-        .pointer("/spec/finalizers")
-        .cloned()
-        .unwrap_or(json!([]));
+    let fins = input.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
     let r = ctx
         .guaranteed_update(name, UpdateMode::Raw, |cur| {
             let mut new = cur.clone();
@@ -301,20 +240,9 @@ pub async fn finalize(
             Ok(new)
         })
         .await?;
-    let terminating = r
-        .body
-        .pointer("/metadata/deletionTimestamp")
-        .is_some_and(|v| !v.is_null());
-    let spec_empty = r
-        .body
-        .pointer("/spec/finalizers")
-        .and_then(Value::as_array)
-        .is_none_or(|a| a.is_empty());
-    let meta_empty = r
-        .body
-        .pointer("/metadata/finalizers")
-        .and_then(Value::as_array)
-        .is_none_or(|a| a.is_empty());
+    let terminating = r.body.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null());
+    let spec_empty = r.body.pointer("/spec/finalizers").and_then(Value::as_array).is_none_or(|a| a.is_empty());
+    let meta_empty = r.body.pointer("/metadata/finalizers").and_then(Value::as_array).is_none_or(|a| a.is_empty());
     if terminating && spec_empty && meta_empty {
         let key = ctx.st.backend.key(ctx.rd, "", name);
         let rv = r

@@ -26,10 +26,7 @@ fn row_object(obj: &Value, include: &str) -> Option<Value> {
 
 fn row(obj: &Value, include: &str) -> Value {
     let name = obj.pointer("/metadata/name").cloned().unwrap_or(json!(""));
-    let created = obj
-        .pointer("/metadata/creationTimestamp")
-        .cloned()
-        .unwrap_or(Value::Null);
+    let created = obj.pointer("/metadata/creationTimestamp").cloned().unwrap_or(Value::Null);
     let mut r = json!({"cells": [name, created]});
     if let Some(o) = row_object(obj, include) {
         r["object"] = o;

@@ -7,9 +7,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::WebPkiClientVerifier;
-use rustls::{
-    DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig, SignatureScheme,
-};
+use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig, SignatureScheme};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -27,17 +25,13 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError>
         .collect();
     let certs = certs.map_err(|e| TlsError::Read(path.display().to_string(), e.to_string()))?;
     if certs.is_empty() {
-        return Err(TlsError::Read(
-            path.display().to_string(),
-            "no certificates found".into(),
-        ));
+        return Err(TlsError::Read(path.display().to_string(), "no certificates found".into()));
     }
     Ok(certs)
 }
 
 pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
-    PrivateKeyDer::from_pem_file(path)
-        .map_err(|e| TlsError::Read(path.display().to_string(), e.to_string()))
+    PrivateKeyDer::from_pem_file(path).map_err(|e| TlsError::Read(path.display().to_string(), e.to_string()))
 }
 
 /// Verifies client certificates against the client CA on demand.
@@ -65,10 +59,7 @@ impl ClientCa {
     /// Whether the presented chain is valid for client auth and signed by the CA.
     pub fn verify(&self, chain: &[CertificateDer<'_>]) -> bool {
         match chain.split_first() {
-            Some((end, rest)) => self
-                .inner
-                .verify_client_cert(end, rest, UnixTime::now())
-                .is_ok(),
+            Some((end, rest)) => self.inner.verify_client_cert(end, rest, UnixTime::now()).is_ok(),
             None => false,
         }
     }
@@ -120,24 +111,17 @@ impl ClientCertVerifier for RequestClientCert {
 }
 
 /// Builds the server configuration.
-pub fn server_config(
-    cert: &Path,
-    key: &Path,
-    client_ca: Option<&ClientCa>,
-) -> Result<Arc<ServerConfig>, TlsError> {
+pub fn server_config(cert: &Path, key: &Path, client_ca: Option<&ClientCa>) -> Result<Arc<ServerConfig>, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsError::Config(e.to_string()))?;
     let builder = match client_ca {
-        Some(ca) => {
-            builder.with_client_cert_verifier(Arc::new(RequestClientCert { ca: ca.clone() }))
-        }
+        Some(ca) => builder.with_client_cert_verifier(Arc::new(RequestClientCert { ca: ca.clone() })),
         None => builder.with_no_client_auth(),
     };
-    let mut cfg = builder
-        .with_single_cert(load_certs(cert)?, load_key(key)?)
-        .map_err(|e| TlsError::Config(e.to_string()))?;
+    let mut cfg =
+        builder.with_single_cert(load_certs(cert)?, load_key(key)?).map_err(|e| TlsError::Config(e.to_string()))?;
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(cfg))
 }

@@ -13,7 +13,7 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
-use storage::{Event, EventType, StorageError};
+use storage::{Event, EventType, Obj, StorageError};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
@@ -22,10 +22,7 @@ fn list_options_invalid(field: &str, detail: &str) -> ApiError {
         kind: "ListOptions".into(),
         group: "meta.k8s.io".into(),
         name: String::new(),
-        errors: vec![api_types::FieldError::forbidden(
-            &api_types::FieldPath::new(field),
-            detail,
-        )],
+        errors: vec![api_types::FieldError::forbidden(&api_types::FieldPath::new(field), detail)],
     }
 }
 
@@ -35,18 +32,10 @@ enum Source {
     Etcd(mpsc::Receiver<storage::Result<Event>>),
 }
 
-pub async fn watch(
-    ctx: &Ctx<'_>,
-    name: Option<&str>,
-    enc: Encoding,
-) -> ApiResult<http::Response<Body>> {
+pub async fn watch(ctx: &Ctx<'_>, name: Option<&str>, enc: Encoding) -> ApiResult<http::Response<Body>> {
     let (ls, mut fs) = ctx.selectors()?;
     if let Some(n) = name {
-        fs.0.push(FieldRequirement {
-            field: "metadata.name".into(),
-            value: n.to_string(),
-            negated: false,
-        });
+        fs.0.push(FieldRequirement { field: "metadata.name".into(), value: n.to_string(), negated: false });
     }
     let q = ctx.q;
     let rv = q.str("resourceVersion").to_string();
@@ -79,8 +68,7 @@ pub async fn watch(
     let rv_num: i64 = if rv.is_empty() {
         0
     } else {
-        rv.parse()
-            .map_err(|_| ApiError::BadRequest(format!("invalid resource version: {rv:?}")))?
+        rv.parse().map_err(|_| ApiError::BadRequest(format!("invalid resource version: {rv:?}")))?
     };
     let timeout = match q.int("timeoutSeconds")? {
         Some(t) if t > 0 => Duration::from_secs(t as u64),
@@ -102,20 +90,14 @@ pub async fn watch(
         if rv.is_empty() {
             cacher.sync_latest(wait).await.map_err(q_err)?;
         } else {
-            cacher
-                .wait_fresh(rv_num.max(1), wait)
-                .await
-                .map_err(q_err)?;
+            cacher.wait_fresh(rv_num.max(1), wait).await.map_err(q_err)?;
         }
         let w = cacher.watch(None).map_err(q_err)?;
         (w.initial, Source::Cache(w.rx), w.start_rv)
     } else if rv.is_empty() {
         // sendInitialEvents=false without a version: start at the most recent.
         cacher.sync_latest(wait).await.map_err(q_err)?;
-        let w = cacher
-            .watch(Some(i64::MAX))
-            .or_else(|_| cacher.watch(Some(cacher.revision())))
-            .map_err(q_err)?;
+        let w = cacher.watch(Some(i64::MAX)).or_else(|_| cacher.watch(Some(cacher.revision()))).map_err(q_err)?;
         (Vec::new(), Source::Cache(w.rx), w.start_rv)
     } else {
         cacher.wait_fresh(rv_num, wait).await.map_err(q_err)?;
@@ -124,7 +106,7 @@ pub async fn watch(
             Err(StorageError::Expired(_)) => {
                 // Older than the cache's window: replay from etcd if it still has the history.
                 let prefix = ctx.st.backend.resource_prefix(ctx.rd);
-                let rx = ctx.st.backend.store.watch(&prefix, rv_num);
+                let rx = ctx.st.backend.store.watch(&prefix, rv_num, ctx.st.backend.indexer(ctx.rd));
                 (Vec::new(), Source::Etcd(rx), rv_num)
             }
             Err(StorageError::Unavailable(m)) => {
@@ -147,8 +129,7 @@ pub async fn watch(
     let pred = ctx.matcher(ls, fs);
     let q_owned = ctx.q.clone();
     let (tx, rx) = mpsc::channel::<Bytes>(64);
-    let watchers =
-        crate::metrics::REGISTERED_WATCHERS.with_label_values(&[rd.group, rd.version, rd.kind]);
+    let watchers = crate::metrics::REGISTERED_WATCHERS.with_label_values(&[rd.group, rd.version, rd.kind]);
     watchers.inc();
     let kind = rd.kind;
     let api_version = rd.api_version();
@@ -157,18 +138,25 @@ pub async fn watch(
         let _guard = scopeguard(watchers);
         let deadline = tokio::time::Instant::now() + timeout;
         let mut first_table = true;
-        let encode = |ty: &str, obj: &Value, first: &mut bool| -> Bytes {
-            let object = match enc {
-                Encoding::Table if ty != "ERROR" && ty != "BOOKMARK" => {
-                    let t = crate::table::to_table(obj, &q_owned, *first);
-                    *first = false;
-                    t
-                }
-                _ => obj.clone(),
-            };
-            let mut line =
-                serde_json::to_vec(&json!({"type": ty, "object": object})).unwrap_or_default();
+        // Control events (bookmarks, errors) are small values.
+        let encode_value = |ty: &str, obj: &Value| -> Bytes {
+            let mut line = serde_json::to_vec(&json!({"type": ty, "object": obj})).unwrap_or_default();
             line.push(b'\n');
+            Bytes::from(line)
+        };
+        // Object events copy the cached encoding; only tables are built per watcher.
+        let encode_obj = |ty: &str, obj: &Obj, first: &mut bool| -> Bytes {
+            if enc == Encoding::Table {
+                let t = crate::table::to_table(&obj.value(), &q_owned, *first);
+                *first = false;
+                return encode_value(ty, &t);
+            }
+            let mut line = Vec::with_capacity(obj.list_item().len() + 64);
+            line.extend_from_slice(b"{\"type\":\"");
+            line.extend_from_slice(ty.as_bytes());
+            line.extend_from_slice(b"\",\"object\":");
+            obj.write_json(&mut line);
+            line.extend_from_slice(b"}\n");
             Bytes::from(line)
         };
         let bookmark = |rv: i64, initial_end: bool| -> Value {
@@ -178,49 +166,41 @@ pub async fn watch(
             }
             json!({"kind": kind, "apiVersion": api_version, "metadata": meta})
         };
-        let in_scope = |ev: &Event| {
-            ns_prefix
-                .as_ref()
-                .is_none_or(|p| ev.key.starts_with(p.as_str()))
-        };
+        let in_scope = |ev: &Event| ns_prefix.as_ref().is_none_or(|p| ev.key.starts_with(p.as_str()));
         // Decides what a watcher with this filter sees of one event.
-        let filter = |ev: &Event| -> Option<(&'static str, Value)> {
+        let filter = |ev: &Event| -> Option<&'static str> {
             if !in_scope(ev) {
                 return None;
             }
-            let now = pred(&ev.obj);
+            let now = pred.obj(&ev.obj);
             match ev.kind {
-                EventType::Added => now.then(|| ("ADDED", (*ev.obj).clone())),
+                EventType::Added => now.then_some("ADDED"),
                 EventType::Modified => {
-                    let before = ev.prev.as_ref().is_some_and(|p| pred(p));
+                    let before = ev.prev.as_ref().is_some_and(|p| pred.obj(p));
                     match (before, now) {
-                        (true, true) => Some(("MODIFIED", (*ev.obj).clone())),
-                        (false, true) => Some(("ADDED", (*ev.obj).clone())),
-                        (true, false) => Some(("DELETED", (*ev.obj).clone())),
+                        (true, true) => Some("MODIFIED"),
+                        (false, true) => Some("ADDED"),
+                        (true, false) => Some("DELETED"),
                         (false, false) => None,
                     }
                 }
                 EventType::Deleted => {
-                    let before = ev.prev.as_ref().map_or(now, |p| pred(p));
-                    before.then(|| ("DELETED", (*ev.obj).clone()))
+                    let before = ev.prev.as_ref().map_or(now, |p| pred.obj(p));
+                    before.then_some("DELETED")
                 }
                 EventType::Bookmark => None,
             }
         };
         for ev in &initial {
-            if let Some((ty, obj)) = filter(ev) {
-                if tx.send(encode(ty, &obj, &mut first_table)).await.is_err() {
+            if let Some(ty) = filter(ev) {
+                if tx.send(encode_obj(ty, &ev.obj, &mut first_table)).await.is_err() {
                     return;
                 }
             }
         }
         if send_initial == Some(true) {
             let b = bookmark(start_rv, true);
-            if tx
-                .send(encode("BOOKMARK", &b, &mut first_table))
-                .await
-                .is_err()
-            {
+            if tx.send(encode_value("BOOKMARK", &b)).await.is_err() {
                 return;
             }
         }
@@ -245,9 +225,8 @@ pub async fn watch(
             let ev = match next {
                 None => return,
                 Some(Err(e)) => {
-                    let (_, status) =
-                        ApiError::from_storage(e, &crate::error::Qualified::default()).to_status();
-                    let _ = tx.send(encode("ERROR", &status, &mut first_table)).await;
+                    let (_, status) = ApiError::from_storage(e, &crate::error::Qualified::default()).to_status();
+                    let _ = tx.send(encode_value("ERROR", &status)).await;
                     return;
                 }
                 Some(Ok(ev)) => ev,
@@ -259,19 +238,15 @@ pub async fn watch(
                 if bookmarks && ev.rv >= last_rv {
                     last_rv = ev.rv;
                     let b = bookmark(ev.rv, false);
-                    if tx
-                        .send(encode("BOOKMARK", &b, &mut first_table))
-                        .await
-                        .is_err()
-                    {
+                    if tx.send(encode_value("BOOKMARK", &b)).await.is_err() {
                         return;
                     }
                 }
                 continue;
             }
             last_rv = ev.rv;
-            if let Some((ty, obj)) = filter(&ev) {
-                if tx.send(encode(ty, &obj, &mut first_table)).await.is_err() {
+            if let Some(ty) = filter(&ev) {
+                if tx.send(encode_obj(ty, &ev.obj, &mut first_table)).await.is_err() {
                     return;
                 }
             }

@@ -10,10 +10,7 @@ use std::time::{Duration, Instant};
 
 /// A free TCP port on loopback (the listener is dropped before the port is used).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }
 
 /// Polls `f` until it returns Some or the deadline passes.
@@ -31,10 +28,7 @@ pub fn poll<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) 
 }
 
 fn kill(child: &mut Child) {
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
+    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
     let end = Instant::now() + Duration::from_secs(5);
     while Instant::now() < end {
         if let Ok(Some(_)) = child.try_wait() {
@@ -57,12 +51,7 @@ pub struct Etcd {
 impl Etcd {
     pub fn start() -> Etcd {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut e = Etcd {
-            child: None,
-            dir,
-            port: free_port(),
-            peer_port: free_port(),
-        };
+        let mut e = Etcd { child: None, dir, port: free_port(), peer_port: free_port() };
         e.spawn();
         e
     }
@@ -76,26 +65,11 @@ impl Etcd {
         let child = Command::new("etcd")
             .args(["--name", "test", "--data-dir"])
             .arg(self.dir.path().join("data"))
-            .arg(format!(
-                "--listen-client-urls=http://127.0.0.1:{}",
-                self.port
-            ))
-            .arg(format!(
-                "--advertise-client-urls=http://127.0.0.1:{}",
-                self.port
-            ))
-            .arg(format!(
-                "--listen-peer-urls=http://127.0.0.1:{}",
-                self.peer_port
-            ))
-            .arg(format!(
-                "--initial-advertise-peer-urls=http://127.0.0.1:{}",
-                self.peer_port
-            ))
-            .arg(format!(
-                "--initial-cluster=test=http://127.0.0.1:{}",
-                self.peer_port
-            ))
+            .arg(format!("--listen-client-urls=http://127.0.0.1:{}", self.port))
+            .arg(format!("--advertise-client-urls=http://127.0.0.1:{}", self.port))
+            .arg(format!("--listen-peer-urls=http://127.0.0.1:{}", self.peer_port))
+            .arg(format!("--initial-advertise-peer-urls=http://127.0.0.1:{}", self.peer_port))
+            .arg(format!("--initial-cluster=test=http://127.0.0.1:{}", self.peer_port))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -103,18 +77,16 @@ impl Etcd {
         self.child = Some(child);
         let port = self.port;
         poll("etcd health", Duration::from_secs(30), || {
-            std::net::TcpStream::connect(("127.0.0.1", port))
-                .ok()
-                .and_then(|_| {
-                    let out = Command::new("etcdctl")
-                        .env("ETCDCTL_API", "3")
-                        .arg(format!("--endpoints=127.0.0.1:{port}"))
-                        .arg("endpoint")
-                        .arg("health")
-                        .output()
-                        .ok()?;
-                    out.status.success().then_some(())
-                })
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok().and_then(|_| {
+                let out = Command::new("etcdctl")
+                    .env("ETCDCTL_API", "3")
+                    .arg(format!("--endpoints=127.0.0.1:{port}"))
+                    .arg("endpoint")
+                    .arg("health")
+                    .output()
+                    .ok()?;
+                out.status.success().then_some(())
+            })
         });
     }
 
@@ -167,12 +139,7 @@ pub struct Pki {
 impl Pki {
     pub fn create(dir: &Path) -> Pki {
         let ca = pki::new_ca("kubernetes").expect("ca");
-        let (dns, ips) = pki::apiserver_sans(
-            "",
-            [127, 0, 0, 1].into(),
-            [10, 96, 0, 1].into(),
-            "cluster.local",
-        );
+        let (dns, ips) = pki::apiserver_sans("", [127, 0, 0, 1].into(), [10, 96, 0, 1].into(), "cluster.local");
         let serving = pki::issue(
             &ca,
             &pki::LeafSpec {
@@ -197,10 +164,7 @@ impl Pki {
         pki::write_pair(dir, "ca", &ca).expect("write");
         pki::write_pair(dir, "apiserver", &serving).expect("write");
         pki::write_pair(dir, "admin", &admin).expect("write");
-        Pki {
-            dir: dir.to_path_buf(),
-            ca,
-        }
+        Pki { dir: dir.to_path_buf(), ca }
     }
 
     /// Issues and writes another client pair (`<name>.crt`, `<name>.key`).
@@ -271,11 +235,7 @@ impl ApiServer {
 
     fn spawn(&mut self) {
         let bin = bin_dir().join("kube-apiserver");
-        assert!(
-            bin.exists(),
-            "{} is missing: build the workspace binaries first (hack/test.sh does)",
-            bin.display()
-        );
+        assert!(bin.exists(), "{} is missing: build the workspace binaries first (hack/test.sh does)", bin.display());
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -287,18 +247,9 @@ impl ApiServer {
             .arg("--advertise-address=127.0.0.1")
             .arg(format!("--secure-port={}", self.port))
             .arg("--service-cluster-ip-range=10.96.0.0/12")
-            .arg(format!(
-                "--tls-cert-file={}",
-                self.pki.path("apiserver.crt").display()
-            ))
-            .arg(format!(
-                "--tls-private-key-file={}",
-                self.pki.path("apiserver.key").display()
-            ))
-            .arg(format!(
-                "--client-ca-file={}",
-                self.pki.path("ca.crt").display()
-            ))
+            .arg(format!("--tls-cert-file={}", self.pki.path("apiserver.crt").display()))
+            .arg(format!("--tls-private-key-file={}", self.pki.path("apiserver.key").display()))
+            .arg(format!("--client-ca-file={}", self.pki.path("ca.crt").display()))
             .args(&self.args)
             .stdout(Stdio::null())
             .stderr(log)
@@ -343,8 +294,7 @@ impl ApiServer {
 
     pub fn log(&self) -> String {
         let mut s = String::new();
-        let _ = std::fs::File::open(self.dir.path().join("apiserver.log"))
-            .and_then(|mut f| f.read_to_string(&mut s));
+        let _ = std::fs::File::open(self.dir.path().join("apiserver.log")).and_then(|mut f| f.read_to_string(&mut s));
         s
     }
 
@@ -357,24 +307,14 @@ impl ApiServer {
     pub fn client_as(&self, pair: &str) -> reqwest::Client {
         let ca = reqwest::Certificate::from_pem(self.pki.ca.cert_pem.as_bytes()).expect("ca");
         let c = pki::read_pair(&self.pki.dir, pair).expect("pair");
-        let id = reqwest::Identity::from_pem(format!("{}{}", c.cert_pem, c.key_pem).as_bytes())
-            .expect("identity");
-        reqwest::Client::builder()
-            .add_root_certificate(ca)
-            .identity(id)
-            .use_rustls_tls()
-            .build()
-            .expect("client")
+        let id = reqwest::Identity::from_pem(format!("{}{}", c.cert_pem, c.key_pem).as_bytes()).expect("identity");
+        reqwest::Client::builder().add_root_certificate(ca).identity(id).use_rustls_tls().build().expect("client")
     }
 
     /// A client without a client certificate (anonymous).
     pub fn anonymous_client(&self) -> reqwest::Client {
         let ca = reqwest::Certificate::from_pem(self.pki.ca.cert_pem.as_bytes()).expect("ca");
-        reqwest::Client::builder()
-            .add_root_certificate(ca)
-            .use_rustls_tls()
-            .build()
-            .expect("client")
+        reqwest::Client::builder().add_root_certificate(ca).use_rustls_tls().build().expect("client")
     }
 
     /// Runs `kubectl.<version>` (e.g. "1.33") with the admin kubeconfig.
@@ -385,24 +325,13 @@ impl ApiServer {
     pub fn kubectl_stdin(&self, version: &str, args: &[&str], stdin: Option<&str>) -> Output {
         use std::io::Write;
         let mut cmd = Command::new(kubectl_path(version));
-        cmd.env("KUBECONFIG", &self.kubeconfig)
-            .env("HOME", self.dir.path().join("home"))
-            .args(args);
-        cmd.stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        cmd.env("KUBECONFIG", &self.kubeconfig).env("HOME", self.dir.path().join("home")).args(args);
+        cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("kubectl runs");
         if let Some(input) = stdin {
-            child
-                .stdin
-                .take()
-                .expect("stdin")
-                .write_all(input.as_bytes())
-                .expect("write stdin");
+            child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
         }
         child.wait_with_output().expect("kubectl finishes")
     }

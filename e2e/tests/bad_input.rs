@@ -5,20 +5,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-async fn send(
-    c: &reqwest::Client,
-    method: reqwest::Method,
-    url: &str,
-    ct: &str,
-    body: Vec<u8>,
-) -> (StatusCode, Value) {
-    let r = c
-        .request(method, url)
-        .header("Content-Type", ct)
-        .body(body)
-        .send()
-        .await
-        .expect("request");
+async fn send(c: &reqwest::Client, method: reqwest::Method, url: &str, ct: &str, body: Vec<u8>) -> (StatusCode, Value) {
+    let r = c.request(method, url).header("Content-Type", ct).body(body).send().await.expect("request");
     let s = r.status();
     let v = r.json::<Value>().await.unwrap_or(Value::Null);
     (s, v)
@@ -38,33 +26,12 @@ async fn bad_bodies_and_paths() {
     let cms = format!("{}/api/v1/namespaces/default/configmaps", c.api.url());
     use reqwest::Method as M;
 
-    let r = send(
-        &http,
-        M::POST,
-        &cms,
-        "application/json",
-        b"{\"apiVersion\": ".to_vec(),
-    )
-    .await;
+    let r = send(&http, M::POST, &cms, "application/json", b"{\"apiVersion\": ".to_vec()).await;
     assert_status(&r, 400, "BadRequest");
-    let r = send(
-        &http,
-        M::POST,
-        &cms,
-        "application/yaml",
-        b"metadata: [unclosed".to_vec(),
-    )
-    .await;
+    let r = send(&http, M::POST, &cms, "application/yaml", b"metadata: [unclosed".to_vec()).await;
     assert_status(&r, 400, "BadRequest");
     let big = json!({"metadata": {"name": "big"}, "data": {"k": "x".repeat(4 * 1024 * 1024)}});
-    let r = send(
-        &http,
-        M::POST,
-        &cms,
-        "application/json",
-        serde_json::to_vec(&big).unwrap(),
-    )
-    .await;
+    let r = send(&http, M::POST, &cms, "application/json", serde_json::to_vec(&big).unwrap()).await;
     assert_status(&r, 413, "RequestEntityTooLarge");
     let r = send(
         &http,
@@ -93,99 +60,48 @@ async fn bad_bodies_and_paths() {
     )
     .await;
     assert_status(&r, 400, "BadRequest");
-    assert!(
-        r.1["message"]
-            .as_str()
-            .unwrap()
-            .contains("does not match the namespace"),
-        "{}",
-        r.1
-    );
-    let r = send(
-        &http,
-        M::POST,
-        &cms,
-        "application/json",
-        br#"{"metadata":{"name":"x"},"data":{"k":1}}"#.to_vec(),
-    )
-    .await;
+    assert!(r.1["message"].as_str().unwrap().contains("does not match the namespace"), "{}", r.1);
+    let r =
+        send(&http, M::POST, &cms, "application/json", br#"{"metadata":{"name":"x"},"data":{"k":1}}"#.to_vec()).await;
     assert_status(&r, 400, "BadRequest");
-    let r = send(
-        &http,
-        M::POST,
-        &cms,
-        "application/vnd.kubernetes.protobuf",
-        b"k8s\x00".to_vec(),
-    )
-    .await;
+    let r = send(&http, M::POST, &cms, "application/vnd.kubernetes.protobuf", b"k8s\x00".to_vec()).await;
     assert_status(&r, 415, "UnsupportedMediaType");
 
     // Invalid objects: 422 with causes naming upstream's field paths.
+    let r = send(&http, M::POST, &cms, "application/json", br#"{"metadata":{"name":"Bad_Name"}}"#.to_vec()).await;
+    assert_status(&r, 422, "Invalid");
+    assert_eq!(r.1["details"]["causes"][0]["field"], "metadata.name", "{}", r.1);
+    assert_eq!(r.1["details"]["causes"][0]["reason"], "FieldValueInvalid", "{}", r.1);
+    let deploys = format!("{}/apis/apps/v1/namespaces/default/deployments", c.api.url());
     let r = send(
         &http,
         M::POST,
-        &cms,
+        &deploys,
         "application/json",
-        br#"{"metadata":{"name":"Bad_Name"}}"#.to_vec(),
+        br#"{"metadata":{"name":"d"},"spec":{"template":{"spec":{"containers":[{"name":"c","image":"i"}]}}}}"#.to_vec(),
     )
     .await;
     assert_status(&r, 422, "Invalid");
-    assert_eq!(
-        r.1["details"]["causes"][0]["field"], "metadata.name",
-        "{}",
-        r.1
-    );
-    assert_eq!(
-        r.1["details"]["causes"][0]["reason"], "FieldValueInvalid",
-        "{}",
-        r.1
-    );
-    let deploys = format!(
-        "{}/apis/apps/v1/namespaces/default/deployments",
-        c.api.url()
-    );
-    let r = send(&http, M::POST, &deploys, "application/json", br#"{"metadata":{"name":"d"},"spec":{"template":{"spec":{"containers":[{"name":"c","image":"i"}]}}}}"#.to_vec()).await;
-    assert_status(&r, 422, "Invalid");
-    let fields: Vec<&str> = r.1["details"]["causes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|c| c["field"].as_str())
-        .collect();
+    let fields: Vec<&str> =
+        r.1["details"]["causes"].as_array().unwrap().iter().filter_map(|c| c["field"].as_str()).collect();
     assert!(fields.contains(&"spec.selector"), "{}", r.1);
     assert_eq!(r.1["details"]["kind"], "Deployment");
     assert_eq!(r.1["details"]["group"], "apps");
 
     // Nothing of the failed writes was stored.
     let list: Value = http.get(&cms).send().await.unwrap().json().await.unwrap();
-    let names: Vec<&str> = list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|i| i["metadata"]["name"].as_str())
-        .collect();
-    assert!(
-        !names.iter().any(|n| ["x", "big", "Bad_Name"].contains(n)),
-        "{names:?}"
-    );
+    let names: Vec<&str> =
+        list["items"].as_array().unwrap().iter().filter_map(|i| i["metadata"]["name"].as_str()).collect();
+    assert!(!names.iter().any(|n| ["x", "big", "Bad_Name"].contains(n)), "{names:?}");
 
     // Unknown resource: 404; a verb the resource lacks: 405.
-    let r = http
-        .get(format!("{}/api/v1/namespaces/default/widgets", c.api.url()))
-        .send()
-        .await
-        .unwrap();
+    let r = http.get(format!("{}/api/v1/namespaces/default/widgets", c.api.url())).send().await.unwrap();
     assert_eq!(r.status(), 404);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["reason"], "NotFound");
-    let r = send(
-        &http,
-        M::POST,
-        &format!("{}/api/v1/componentstatuses", c.api.url()),
-        "application/json",
-        b"{}".to_vec(),
-    )
-    .await;
+    let r =
+        send(&http, M::POST, &format!("{}/api/v1/componentstatuses", c.api.url()), "application/json", b"{}".to_vec())
+            .await;
     assert_status(&r, 405, "MethodNotAllowed");
     let r = send(
         &http,
@@ -198,52 +114,19 @@ async fn bad_bodies_and_paths() {
     assert_status(&r, 405, "MethodNotAllowed");
 
     // Not found and conflicts.
-    let r = send(
-        &http,
-        M::GET,
-        &format!("{cms}/missing"),
-        "application/json",
-        vec![],
-    )
-    .await;
+    let r = send(&http, M::GET, &format!("{cms}/missing"), "application/json", vec![]).await;
     assert_status(&r, 404, "NotFound");
     assert_eq!(r.1["message"], "configmaps \"missing\" not found");
-    let ok = send(
-        &http,
-        M::POST,
-        &cms,
-        "application/json",
-        br#"{"metadata":{"name":"once"}}"#.to_vec(),
-    )
-    .await;
+    let ok = send(&http, M::POST, &cms, "application/json", br#"{"metadata":{"name":"once"}}"#.to_vec()).await;
     assert_eq!(ok.0, 201);
-    let r = send(
-        &http,
-        M::POST,
-        &cms,
-        "application/json",
-        br#"{"metadata":{"name":"once"}}"#.to_vec(),
-    )
-    .await;
+    let r = send(&http, M::POST, &cms, "application/json", br#"{"metadata":{"name":"once"}}"#.to_vec()).await;
     assert_status(&r, 409, "AlreadyExists");
     let stale = json!({"metadata": {"name": "once", "resourceVersion": "1"}, "data": {"a": "b"}});
-    let r = send(
-        &http,
-        M::PUT,
-        &format!("{cms}/once"),
-        "application/json",
-        serde_json::to_vec(&stale).unwrap(),
-    )
-    .await;
+    let r = send(&http, M::PUT, &format!("{cms}/once"), "application/json", serde_json::to_vec(&stale).unwrap()).await;
     assert_status(&r, 409, "Conflict");
-    let r = send(
-        &http,
-        M::PUT,
-        &format!("{cms}/once"),
-        "application/json",
-        br#"{"metadata":{"name":"other"}}"#.to_vec(),
-    )
-    .await;
+    let r =
+        send(&http, M::PUT, &format!("{cms}/once"), "application/json", br#"{"metadata":{"name":"other"}}"#.to_vec())
+            .await;
     assert_status(&r, 400, "BadRequest");
     let r = send(
         &http,
@@ -254,43 +137,15 @@ async fn bad_bodies_and_paths() {
     )
     .await;
     assert_status(&r, 422, "Invalid");
-    let r = send(
-        &http,
-        M::PATCH,
-        &format!("{cms}/once"),
-        "application/merge-patch+json",
-        b"[1,2".to_vec(),
-    )
-    .await;
+    let r = send(&http, M::PATCH, &format!("{cms}/once"), "application/merge-patch+json", b"[1,2".to_vec()).await;
     assert_status(&r, 400, "BadRequest");
-    let r = send(
-        &http,
-        M::GET,
-        &format!("{cms}?fieldSelector=spec.bogus%3Dx"),
-        "application/json",
-        vec![],
-    )
-    .await;
+    let r = send(&http, M::GET, &format!("{cms}?fieldSelector=spec.bogus%3Dx"), "application/json", vec![]).await;
     assert_status(&r, 400, "BadRequest");
     assert_eq!(r.1["message"], "field label not supported: spec.bogus");
-    let r = send(
-        &http,
-        M::GET,
-        &format!("{cms}?labelSelector=a%20in%20b"),
-        "application/json",
-        vec![],
-    )
-    .await;
+    let r = send(&http, M::GET, &format!("{cms}?labelSelector=a%20in%20b"), "application/json", vec![]).await;
     assert_status(&r, 400, "BadRequest");
     // The object is unchanged by every failed write.
-    let once: Value = http
-        .get(format!("{cms}/once"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let once: Value = http.get(format!("{cms}/once")).send().await.unwrap().json().await.unwrap();
     assert!(once.get("data").is_none(), "{once}");
 
     // Creating in a namespace that does not exist: 404 for the namespace.
@@ -323,35 +178,24 @@ async fn etcd_down_is_a_status_and_the_server_recovers() {
     let v: Value = r.json().await.unwrap();
     assert!(code == 503 || code == 504, "{code} {v}");
     assert_eq!(v["kind"], "Status");
-    let hz = http
-        .get(format!("{}/healthz", c.api.url()))
-        .send()
-        .await
-        .unwrap();
+    let hz = http.get(format!("{}/healthz", c.api.url())).send().await.unwrap();
     assert_eq!(hz.status(), 500);
     c.etcd.restart();
     let url = cms.clone();
     let created = tokio::task::spawn_blocking(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        poll(
-            "writes succeed after etcd returns",
-            Duration::from_secs(60),
-            || {
-                rt.block_on(async {
-                    let r = http
-                        .post(&url)
-                        .header("Content-Type", "application/json")
-                        .body(r#"{"metadata":{"name":"after-outage"}}"#)
-                        .send()
-                        .await
-                        .ok()?;
-                    (r.status() == 201 || r.status() == 409).then_some(())
-                })
-            },
-        )
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        poll("writes succeed after etcd returns", Duration::from_secs(60), || {
+            rt.block_on(async {
+                let r = http
+                    .post(&url)
+                    .header("Content-Type", "application/json")
+                    .body(r#"{"metadata":{"name":"after-outage"}}"#)
+                    .send()
+                    .await
+                    .ok()?;
+                (r.status() == 201 || r.status() == 409).then_some(())
+            })
+        })
     })
     .await;
     assert!(created.is_ok());

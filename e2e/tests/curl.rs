@@ -14,9 +14,7 @@ fn curl_create_get_list_watch() {
         .api
         .curl()
         .arg("-N")
-        .arg(format!(
-            "{base}/api/v1/namespaces/default/configmaps?watch=true"
-        ))
+        .arg(format!("{base}/api/v1/namespaces/default/configmaps?watch=true"))
         .stdout(Stdio::piped())
         .spawn()
         .expect("curl watch");
@@ -32,47 +30,23 @@ fn curl_create_get_list_watch() {
     let out = c
         .api
         .curl()
-        .args([
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            body,
-            "-w",
-            "\n%{http_code}",
-        ])
+        .args(["-X", "POST", "-H", "Content-Type: application/json", "-d", body, "-w", "\n%{http_code}"])
         .arg(format!("{base}/api/v1/namespaces/default/configmaps"))
         .output()
         .expect("curl create");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.trim_end().ends_with("201"), "{text}");
 
-    let out = c
-        .api
-        .curl()
-        .arg(format!(
-            "{base}/api/v1/namespaces/default/configmaps/from-curl"
-        ))
-        .output()
-        .expect("curl get");
+    let out =
+        c.api.curl().arg(format!("{base}/api/v1/namespaces/default/configmaps/from-curl")).output().expect("curl get");
     let got: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(got["data"]["hello"], "world");
     assert!(!got["metadata"]["uid"].as_str().unwrap_or("").is_empty());
 
-    let out = c
-        .api
-        .curl()
-        .arg(format!("{base}/api/v1/namespaces/default/configmaps"))
-        .output()
-        .expect("curl list");
+    let out = c.api.curl().arg(format!("{base}/api/v1/namespaces/default/configmaps")).output().expect("curl list");
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(list["kind"], "ConfigMapList");
-    assert!(list["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .any(|i| i["metadata"]["name"] == "from-curl"));
+    assert!(list["items"].as_array().expect("items").iter().any(|i| i["metadata"]["name"] == "from-curl"));
 
     let ev = poll("ADDED event for from-curl", Duration::from_secs(20), || {
         while let Ok(l) = rx.try_recv() {
@@ -96,13 +70,7 @@ fn curl_create_get_list_watch() {
         .output()
         .expect("curl");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.lines()
-            .filter(|l| l.contains("\"type\":\"ADDED\""))
-            .count()
-            >= 4,
-        "{text}"
-    );
+    assert!(text.lines().filter(|l| l.contains("\"type\":\"ADDED\"")).count() >= 4, "{text}");
 }
 
 #[test]
@@ -135,9 +103,7 @@ fn anonymous_and_foreign_certificates_are_anonymous() {
 
 #[test]
 fn apiserver_without_etcd_servers_exits_with_upstream_message() {
-    let out = std::process::Command::new(e2e::bin_dir().join("kube-apiserver"))
-        .output()
-        .expect("runs");
+    let out = std::process::Command::new(e2e::bin_dir().join("kube-apiserver")).output().expect("runs");
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("--etcd-servers must be specified"),

@@ -16,16 +16,9 @@ fn get_nodes_and_services() {
     for v in KUBECTL_VERSIONS {
         let out = c.api.kubectl(v, &["get", "nodes"]);
         assert!(out.status.success(), "{}", stderr(&out));
-        assert!(
-            stderr(&out).contains("No resources found"),
-            "kubectl {v}: {}",
-            stderr(&out)
-        );
+        assert!(stderr(&out).contains("No resources found"), "kubectl {v}: {}", stderr(&out));
         let svc = c.api.kubectl_ok(v, &["get", "services"]);
-        assert!(
-            svc.lines().any(|l| l.starts_with("kubernetes ")),
-            "kubectl {v}: {svc}"
-        );
+        assert!(svc.lines().any(|l| l.starts_with("kubernetes ")), "kubectl {v}: {svc}");
         let ip = c.api.kubectl_ok(
             v,
             &[
@@ -72,22 +65,16 @@ fn manifests_labels_scale_and_delete() {
                 "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: {ns}\nspec:\n  selector:\n    matchLabels: {{app: web}}\n  template:\n    metadata:\n      labels: {{app: web}}\n    spec:\n      containers:\n      - name: nginx\n        image: nginx\n"
             ),
         );
-        c.api
-            .kubectl_ok(v, &["create", "-f", &deploy, "--validate=false"]);
+        c.api.kubectl_ok(v, &["create", "-f", &deploy, "--validate=false"]);
         let items: Vec<String> = (0..100)
             .map(|i| format!(r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"cm-{i:03}","namespace":"{ns}"}},"data":{{"i":"{i}"}}}}"#))
             .collect();
         let list = write(
             dir.path(),
             &format!("{ns}-list.json"),
-            &format!(
-                r#"{{"apiVersion":"v1","kind":"List","items":[{}]}}"#,
-                items.join(",")
-            ),
+            &format!(r#"{{"apiVersion":"v1","kind":"List","items":[{}]}}"#, items.join(",")),
         );
-        let out = c
-            .api
-            .kubectl_ok(v, &["create", "-f", &list, "--validate=false"]);
+        let out = c.api.kubectl_ok(v, &["create", "-f", &list, "--validate=false"]);
         assert_eq!(out.lines().filter(|l| l.ends_with(" created")).count(), 100);
 
         // get all shows the Deployment (no controllers yet, so nothing else).
@@ -95,9 +82,7 @@ fn manifests_labels_scale_and_delete() {
         assert!(all.contains("deployment.apps/web"), "{all}");
 
         // Output formats.
-        let yaml = c
-            .api
-            .kubectl_ok(v, &["get", "deploy", "web", "-n", &ns, "-o", "yaml"]);
+        let yaml = c.api.kubectl_ok(v, &["get", "deploy", "web", "-n", &ns, "-o", "yaml"]);
         for want in [
             "replicas: 1",
             "maxSurge: 25%",
@@ -107,106 +92,39 @@ fn manifests_labels_scale_and_delete() {
         ] {
             assert!(yaml.contains(want), "missing {want:?} in\n{yaml}");
         }
-        let json: serde_json::Value = serde_json::from_str(
-            &c.api
-                .kubectl_ok(v, &["get", "deploy", "web", "-n", &ns, "-o", "json"]),
-        )
-        .expect("json");
-        assert_eq!(
-            json["spec"]["template"]["spec"]["schedulerName"],
-            "default-scheduler"
-        );
-        assert_eq!(
-            c.api
-                .kubectl_ok(v, &["get", "deploy", "-n", &ns, "-o", "name"])
-                .trim(),
-            "deployment.apps/web"
-        );
+        let json: serde_json::Value =
+            serde_json::from_str(&c.api.kubectl_ok(v, &["get", "deploy", "web", "-n", &ns, "-o", "json"]))
+                .expect("json");
+        assert_eq!(json["spec"]["template"]["spec"]["schedulerName"], "default-scheduler");
+        assert_eq!(c.api.kubectl_ok(v, &["get", "deploy", "-n", &ns, "-o", "name"]).trim(), "deployment.apps/web");
 
         // label, annotate, scale.
-        c.api
-            .kubectl_ok(v, &["label", "deploy", "web", "-n", &ns, "tier=frontend"]);
-        c.api
-            .kubectl_ok(v, &["annotate", "deploy", "web", "-n", &ns, "owner=team-a"]);
-        c.api.kubectl_ok(
-            v,
-            &["scale", "deployment", "web", "-n", &ns, "--replicas=3"],
-        );
+        c.api.kubectl_ok(v, &["label", "deploy", "web", "-n", &ns, "tier=frontend"]);
+        c.api.kubectl_ok(v, &["annotate", "deploy", "web", "-n", &ns, "owner=team-a"]);
+        c.api.kubectl_ok(v, &["scale", "deployment", "web", "-n", &ns, "--replicas=3"]);
         let got = c.api.kubectl_ok(v, &["get", "deploy", "web", "-n", &ns, "-o", "jsonpath={.metadata.labels.tier} {.metadata.annotations.owner} {.spec.replicas} {.metadata.generation}"]);
         assert_eq!(got, "frontend team-a 3 2");
-        let sel = c.api.kubectl_ok(
-            v,
-            &[
-                "get",
-                "deploy",
-                "-n",
-                &ns,
-                "-l",
-                "tier=frontend",
-                "-o",
-                "name",
-            ],
-        );
+        let sel = c.api.kubectl_ok(v, &["get", "deploy", "-n", &ns, "-l", "tier=frontend", "-o", "name"]);
         assert_eq!(sel.trim(), "deployment.apps/web");
-        let none = c
-            .api
-            .kubectl(v, &["get", "deploy", "-n", &ns, "-l", "tier!=frontend"]);
-        assert!(
-            stderr(&none).contains("No resources found"),
-            "{}",
-            stderr(&none)
-        );
+        let none = c.api.kubectl(v, &["get", "deploy", "-n", &ns, "-l", "tier!=frontend"]);
+        assert!(stderr(&none).contains("No resources found"), "{}", stderr(&none));
 
         // Chunked list: kubectl pages with limit/continue and still sees all 100.
-        let out = c.api.kubectl(
-            v,
-            &[
-                "get",
-                "configmaps",
-                "-n",
-                &ns,
-                "--chunk-size=10",
-                "-o",
-                "name",
-                "-v=6",
-            ],
-        );
+        let out = c.api.kubectl(v, &["get", "configmaps", "-n", &ns, "--chunk-size=10", "-o", "name", "-v=6"]);
         assert!(out.status.success(), "{}", stderr(&out));
         let names = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(
-            names
-                .lines()
-                .filter(|l| l.starts_with("configmap/cm-"))
-                .count(),
-            100
-        );
+        assert_eq!(names.lines().filter(|l| l.starts_with("configmap/cm-")).count(), 100);
         let pages = stderr(&out).matches("limit=10").count();
-        assert!(
-            pages >= 10,
-            "expected at least 10 paged requests, saw {pages}"
-        );
+        assert!(pages >= 10, "expected at least 10 paged requests, saw {pages}");
 
         // delete, with --wait.
-        assert!(c
-            .api
-            .kubectl_ok(v, &["delete", "deploy", "web", "-n", &ns, "--wait"])
-            .contains("deleted"));
+        assert!(c.api.kubectl_ok(v, &["delete", "deploy", "web", "-n", &ns, "--wait"]).contains("deleted"));
         let gone = c.api.kubectl(v, &["get", "deploy", "web", "-n", &ns]);
         assert!(!gone.status.success());
-        assert!(
-            stderr(&gone).contains("NotFound") || stderr(&gone).contains("not found"),
-            "{}",
-            stderr(&gone)
-        );
-        c.api
-            .kubectl_ok(v, &["delete", "configmap", "cm-000", "cm-001", "-n", &ns]);
+        assert!(stderr(&gone).contains("NotFound") || stderr(&gone).contains("not found"), "{}", stderr(&gone));
+        c.api.kubectl_ok(v, &["delete", "configmap", "cm-000", "cm-001", "-n", &ns]);
         let left = c.api.kubectl_ok(v, &["get", "cm", "-n", &ns, "-o", "name"]);
-        assert_eq!(
-            left.lines()
-                .filter(|l| l.starts_with("configmap/cm-"))
-                .count(),
-            98
-        );
+        assert_eq!(left.lines().filter(|l| l.starts_with("configmap/cm-")).count(), 98);
     }
 }
 
@@ -215,37 +133,18 @@ fn discovery_and_raw_endpoints() {
     let c = Cluster::start();
     for v in KUBECTL_VERSIONS {
         let res = c.api.kubectl_ok(v, &["api-resources"]);
-        for want in [
-            "deployments",
-            "pods",
-            "customresourcedefinitions",
-            "leases",
-            "endpointslices",
-            "horizontalpodautoscalers",
-        ] {
-            assert!(
-                res.lines().any(|l| l.starts_with(want)),
-                "{want} missing:\n{res}"
-            );
+        for want in
+            ["deployments", "pods", "customresourcedefinitions", "leases", "endpointslices", "horizontalpodautoscalers"]
+        {
+            assert!(res.lines().any(|l| l.starts_with(want)), "{want} missing:\n{res}");
         }
-        assert!(
-            res.lines()
-                .any(|l| l.starts_with("pods ") && l.contains(" po ")),
-            "{res}"
-        );
+        assert!(res.lines().any(|l| l.starts_with("pods ") && l.contains(" po ")), "{res}");
         let vers = c.api.kubectl_ok(v, &["api-versions"]);
-        for want in [
-            "v1",
-            "apps/v1",
-            "batch/v1",
-            "autoscaling/v2",
-            "rbac.authorization.k8s.io/v1",
-        ] {
+        for want in ["v1", "apps/v1", "batch/v1", "autoscaling/v2", "rbac.authorization.k8s.io/v1"] {
             assert!(vers.lines().any(|l| l == want), "{want} missing:\n{vers}");
         }
         let version: serde_json::Value =
-            serde_json::from_str(&c.api.kubectl_ok(v, &["get", "--raw", "/version"]))
-                .expect("version json");
+            serde_json::from_str(&c.api.kubectl_ok(v, &["get", "--raw", "/version"])).expect("version json");
         assert_eq!(version["major"], "1");
         assert_eq!(version["minor"], "33");
         assert_eq!(c.api.kubectl_ok(v, &["get", "--raw", "/healthz"]), "ok");
@@ -259,10 +158,7 @@ fn discovery_and_raw_endpoints() {
             assert!(metrics.contains(want), "{want} missing from /metrics");
         }
         let verbose = c.api.kubectl_ok(v, &["get", "--raw", "/readyz?verbose"]);
-        assert!(
-            verbose.contains("[+]etcd ok") && verbose.contains("readyz check passed"),
-            "{verbose}"
-        );
+        assert!(verbose.contains("[+]etcd ok") && verbose.contains("readyz check passed"), "{verbose}");
     }
 }
 
@@ -272,27 +168,26 @@ fn binding_schedules_a_pending_pod() {
     for v in KUBECTL_VERSIONS {
         let pod = format!("pending-{}", v.replace('.', "-"));
         let manifest = format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {pod}\nspec:\n  containers:\n  - name: c\n    image: nginx\n");
-        let out = c
-            .api
-            .kubectl_stdin(v, &["create", "-f-", "--validate=false"], Some(&manifest));
+        let out = c.api.kubectl_stdin(v, &["create", "-f-", "--validate=false"], Some(&manifest));
         assert!(out.status.success(), "{}", stderr(&out));
         let binding = format!("apiVersion: v1\nkind: Binding\nmetadata:\n  name: {pod}\ntarget:\n  apiVersion: v1\n  kind: Node\n  name: node-1\n");
-        let out = c
-            .api
-            .kubectl_stdin(v, &["create", "-f-", "--validate=false"], Some(&binding));
+        let out = c.api.kubectl_stdin(v, &["create", "-f-", "--validate=false"], Some(&binding));
         assert!(out.status.success(), "{}", stderr(&out));
-        let got = c.api.kubectl_ok(v, &["get", "pod", &pod, "-o", "jsonpath={.spec.nodeName} {.status.conditions[?(@.type==\"PodScheduled\")].status}"]);
+        let got = c.api.kubectl_ok(
+            v,
+            &[
+                "get",
+                "pod",
+                &pod,
+                "-o",
+                "jsonpath={.spec.nodeName} {.status.conditions[?(@.type==\"PodScheduled\")].status}",
+            ],
+        );
         assert_eq!(got, "node-1 True");
         // A second binding conflicts.
-        let again = c
-            .api
-            .kubectl_stdin(v, &["create", "-f-", "--validate=false"], Some(&binding));
+        let again = c.api.kubectl_stdin(v, &["create", "-f-", "--validate=false"], Some(&binding));
         assert!(!again.status.success());
-        assert!(
-            stderr(&again).contains("already assigned"),
-            "{}",
-            stderr(&again)
-        );
+        assert!(stderr(&again).contains("already assigned"), "{}", stderr(&again));
     }
 }
 
@@ -302,11 +197,7 @@ fn watch_shows_added_modified_deleted() {
     for v in KUBECTL_VERSIONS {
         let ns = format!("w-{}", v.replace('.', "-"));
         let ns_manifest = format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n");
-        let out = c.api.kubectl_stdin(
-            v,
-            &["create", "-f-", "--validate=false"],
-            Some(&ns_manifest),
-        );
+        let out = c.api.kubectl_stdin(v, &["create", "-f-", "--validate=false"], Some(&ns_manifest));
         assert!(out.status.success(), "{}", stderr(&out));
         let mut watcher = Command::new(e2e::kubectl_path(v))
             .env("KUBECONFIG", &c.api.kubeconfig)
@@ -321,21 +212,15 @@ fn watch_shows_added_modified_deleted() {
             let m = c.api.kubectl_ok(v, &["get", "--raw", "/metrics"]);
             m.lines()
                 .any(|l| {
-                    l.starts_with("apiserver_registered_watchers{")
-                        && l.contains("kind=\"Pod\"")
-                        && !l.ends_with(" 0")
+                    l.starts_with("apiserver_registered_watchers{") && l.contains("kind=\"Pod\"") && !l.ends_with(" 0")
                 })
                 .then_some(())
         });
-        let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: w1\nspec:\n  containers:\n  - name: c\n    image: nginx\n";
-        let out = c.api.kubectl_stdin(
-            v,
-            &["create", "-n", &ns, "-f-", "--validate=false"],
-            Some(pod),
-        );
+        let pod =
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: w1\nspec:\n  containers:\n  - name: c\n    image: nginx\n";
+        let out = c.api.kubectl_stdin(v, &["create", "-n", &ns, "-f-", "--validate=false"], Some(pod));
         assert!(out.status.success(), "{}", stderr(&out));
-        c.api
-            .kubectl_ok(v, &["label", "pod", "w1", "-n", &ns, "step=two"]);
+        c.api.kubectl_ok(v, &["label", "pod", "w1", "-n", &ns, "step=two"]);
         c.api.kubectl_ok(v, &["delete", "pod", "w1", "-n", &ns]);
         let mut stdout = watcher.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
@@ -355,8 +240,7 @@ fn watch_shows_added_modified_deleted() {
             while let Ok(s) = rx.try_recv() {
                 seen = s;
             }
-            (seen.contains("ADDED") && seen.contains("MODIFIED") && seen.contains("DELETED"))
-                .then_some(true)
+            (seen.contains("ADDED") && seen.contains("MODIFIED") && seen.contains("DELETED")).then_some(true)
         });
         assert!(ok);
         let _ = watcher.kill();

@@ -15,22 +15,10 @@ struct Api {
 
 impl Api {
     fn new(cluster: &Cluster) -> Api {
-        Api {
-            c: cluster.api.client(),
-            base: cluster.api.url(),
-        }
+        Api { c: cluster.api.client(), base: cluster.api.url() }
     }
-    async fn req(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        ct: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut r = self
-            .c
-            .request(method, format!("{}{path}", self.base))
-            .header("Content-Type", ct);
+    async fn req(&self, method: reqwest::Method, path: &str, ct: &str, body: Option<Value>) -> (u16, Value) {
+        let mut r = self.c.request(method, format!("{}{path}", self.base)).header("Content-Type", ct);
         if let Some(b) = body {
             r = r.body(b.to_string());
         }
@@ -39,29 +27,19 @@ impl Api {
         (code, resp.json().await.unwrap_or(Value::Null))
     }
     async fn get(&self, path: &str) -> (u16, Value) {
-        self.req(reqwest::Method::GET, path, "application/json", None)
-            .await
+        self.req(reqwest::Method::GET, path, "application/json", None).await
     }
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.req(reqwest::Method::POST, path, "application/json", Some(body))
-            .await
+        self.req(reqwest::Method::POST, path, "application/json", Some(body)).await
     }
     async fn put(&self, path: &str, body: Value) -> (u16, Value) {
-        self.req(reqwest::Method::PUT, path, "application/json", Some(body))
-            .await
+        self.req(reqwest::Method::PUT, path, "application/json", Some(body)).await
     }
     async fn merge(&self, path: &str, body: Value) -> (u16, Value) {
-        self.req(
-            reqwest::Method::PATCH,
-            path,
-            "application/merge-patch+json",
-            Some(body),
-        )
-        .await
+        self.req(reqwest::Method::PATCH, path, "application/merge-patch+json", Some(body)).await
     }
     async fn delete(&self, path: &str, body: Option<Value>) -> (u16, Value) {
-        self.req(reqwest::Method::DELETE, path, "application/json", body)
-            .await
+        self.req(reqwest::Method::DELETE, path, "application/json", body).await
     }
 }
 
@@ -78,32 +56,17 @@ async fn create_semantics() {
     let cluster = Cluster::start();
     let api = Api::new(&cluster);
     let cms = "/api/v1/namespaces/default/configmaps";
-    let (code, obj) = api
-        .post(cms, json!({"metadata": {"generateName": "gen-"}}))
-        .await;
+    let (code, obj) = api.post(cms, json!({"metadata": {"generateName": "gen-"}})).await;
     assert_eq!(code, 201, "{obj}");
     let name = obj["metadata"]["name"].as_str().unwrap();
     assert!(name.starts_with("gen-") && name.len() == 9, "{name}");
     assert!(!obj["metadata"]["uid"].as_str().unwrap().is_empty());
-    assert!(obj["metadata"]["creationTimestamp"]
-        .as_str()
-        .unwrap()
-        .ends_with('Z'));
+    assert!(obj["metadata"]["creationTimestamp"].as_str().unwrap().ends_with('Z'));
     // dryRun: validated and answered, not stored.
-    let (code, obj) = api
-        .post(
-            &format!("{cms}?dryRun=All"),
-            json!({"metadata": {"name": "dry"}}),
-        )
-        .await;
+    let (code, obj) = api.post(&format!("{cms}?dryRun=All"), json!({"metadata": {"name": "dry"}})).await;
     assert_eq!(code, 201, "{obj}");
     assert_eq!(api.get(&format!("{cms}/dry")).await.0, 404);
-    let (code, _) = api
-        .post(
-            &format!("{cms}?dryRun=All"),
-            json!({"metadata": {"name": "Bad!"}}),
-        )
-        .await;
+    let (code, _) = api.post(&format!("{cms}?dryRun=All"), json!({"metadata": {"name": "Bad!"}})).await;
     assert_eq!(code, 422);
     // Generation: bumped by spec changes only.
     let deps = "/apis/apps/v1/namespaces/default/deployments";
@@ -111,16 +74,9 @@ async fn create_semantics() {
     assert_eq!(code, 201, "{d}");
     assert_eq!(d["metadata"]["generation"], 1);
     assert_eq!(d["status"], json!({}));
-    let (_, d) = api
-        .merge(
-            &format!("{deps}/web"),
-            json!({"metadata": {"labels": {"x": "y"}}}),
-        )
-        .await;
+    let (_, d) = api.merge(&format!("{deps}/web"), json!({"metadata": {"labels": {"x": "y"}}})).await;
     assert_eq!(d["metadata"]["generation"], 1);
-    let (_, d) = api
-        .merge(&format!("{deps}/web"), json!({"spec": {"replicas": 4}}))
-        .await;
+    let (_, d) = api.merge(&format!("{deps}/web"), json!({"spec": {"replicas": 4}})).await;
     assert_eq!(d["metadata"]["generation"], 2);
     // An update that changes nothing keeps the resourceVersion.
     let rv = d["metadata"]["resourceVersion"].clone();
@@ -153,24 +109,11 @@ async fn create_semantics() {
     s2["spec"]["replicas"] = json!(2);
     let (code, s3) = api.put(&format!("{deps}/web/scale"), s2).await;
     assert_eq!(code, 200, "{s3}");
-    assert_eq!(
-        api.get(&format!("{deps}/web")).await.1["spec"]["replicas"],
-        2
-    );
-    let (code, bad) = api
-        .merge(
-            &format!("{deps}/web/scale"),
-            json!({"spec": {"replicas": -1}}),
-        )
-        .await;
+    assert_eq!(api.get(&format!("{deps}/web")).await.1["spec"]["replicas"], 2);
+    let (code, bad) = api.merge(&format!("{deps}/web/scale"), json!({"spec": {"replicas": -1}})).await;
     assert_eq!(code, 422, "{bad}");
     // Subresources a resource lacks: 404.
-    assert_eq!(
-        api.get("/api/v1/namespaces/default/configmaps/x/scale")
-            .await
-            .0,
-        404
-    );
+    assert_eq!(api.get("/api/v1/namespaces/default/configmaps/x/scale").await.0, 404);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -179,45 +122,21 @@ async fn delete_semantics() {
     let api = Api::new(&cluster);
     let cms = "/api/v1/namespaces/default/configmaps";
     // Finalizers hold the object until they are removed.
-    api.post(
-        cms,
-        json!({"metadata": {"name": "held", "finalizers": ["example.com/hold"]}}),
-    )
-    .await;
+    api.post(cms, json!({"metadata": {"name": "held", "finalizers": ["example.com/hold"]}})).await;
     let (code, obj) = api.delete(&format!("{cms}/held"), None).await;
     assert_eq!(code, 200);
     assert!(obj["metadata"]["deletionTimestamp"].is_string(), "{obj}");
     assert_eq!(api.get(&format!("{cms}/held")).await.0, 200);
-    let (code, _) = api
-        .merge(
-            &format!("{cms}/held"),
-            json!({"metadata": {"finalizers": null}}),
-        )
-        .await;
+    let (code, _) = api.merge(&format!("{cms}/held"), json!({"metadata": {"finalizers": null}})).await;
     assert_eq!(code, 200);
     assert_eq!(api.get(&format!("{cms}/held")).await.0, 404);
     // Preconditions.
     let (_, o) = api.post(cms, json!({"metadata": {"name": "pre"}})).await;
-    let (code, st) = api
-        .delete(
-            &format!("{cms}/pre"),
-            Some(json!({"preconditions": {"uid": "not-it"}})),
-        )
-        .await;
+    let (code, st) = api.delete(&format!("{cms}/pre"), Some(json!({"preconditions": {"uid": "not-it"}}))).await;
     assert_eq!(code, 409, "{st}");
-    assert!(
-        st["message"]
-            .as_str()
-            .unwrap()
-            .contains("Precondition failed: UID in precondition"),
-        "{st}"
-    );
-    let (code, st) = api
-        .delete(
-            &format!("{cms}/pre"),
-            Some(json!({"preconditions": {"uid": o["metadata"]["uid"]}})),
-        )
-        .await;
+    assert!(st["message"].as_str().unwrap().contains("Precondition failed: UID in precondition"), "{st}");
+    let (code, st) =
+        api.delete(&format!("{cms}/pre"), Some(json!({"preconditions": {"uid": o["metadata"]["uid"]}}))).await;
     assert_eq!(code, 200);
     assert_eq!(st["kind"], "Status");
     assert_eq!(st["status"], "Success");
@@ -225,7 +144,12 @@ async fn delete_semantics() {
     assert_eq!(st["details"]["kind"], "configmaps");
     // Foreground propagation leaves the object with the GC's finalizer.
     api.post(cms, json!({"metadata": {"name": "fg"}})).await;
-    let (_, obj) = api.delete(&format!("{cms}/fg"), Some(json!({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Foreground"}))).await;
+    let (_, obj) = api
+        .delete(
+            &format!("{cms}/fg"),
+            Some(json!({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Foreground"})),
+        )
+        .await;
     assert_eq!(obj["metadata"]["finalizers"], json!(["foregroundDeletion"]));
     // A bound pod is deleted gracefully; an explicit 0 grace period removes it.
     let pods = "/api/v1/namespaces/default/pods";
@@ -235,18 +159,18 @@ async fn delete_semantics() {
     assert_eq!(code, 200);
     assert_eq!(p["metadata"]["deletionGracePeriodSeconds"], 30, "{p}");
     assert_eq!(api.get(&format!("{pods}/p")).await.0, 200);
-    let (code, _) = api
-        .delete(&format!("{pods}/p?gracePeriodSeconds=0"), None)
-        .await;
+    let (code, _) = api.delete(&format!("{pods}/p?gracePeriodSeconds=0"), None).await;
     assert_eq!(code, 200);
     assert_eq!(api.get(&format!("{pods}/p")).await.0, 404);
     // deletecollection with a selector.
     for i in 0..3 {
-        api.post(cms, json!({"metadata": {"name": format!("sel-{i}"), "labels": {"group": if i < 2 { "a" } else { "b" }}}})).await;
-    }
-    let (code, gone) = api
-        .delete(&format!("{cms}?labelSelector=group%3Da"), None)
+        api.post(
+            cms,
+            json!({"metadata": {"name": format!("sel-{i}"), "labels": {"group": if i < 2 { "a" } else { "b" }}}}),
+        )
         .await;
+    }
+    let (code, gone) = api.delete(&format!("{cms}?labelSelector=group%3Da"), None).await;
     assert_eq!(code, 200);
     assert_eq!(gone["items"].as_array().unwrap().len(), 2, "{gone}");
     assert_eq!(api.get(&format!("{cms}/sel-2")).await.0, 200);
@@ -256,36 +180,17 @@ async fn delete_semantics() {
 async fn namespace_lifecycle_and_finalize() {
     let cluster = Cluster::start();
     let api = Api::new(&cluster);
-    let (code, ns) = api
-        .post(
-            "/api/v1/namespaces",
-            json!({"metadata": {"name": "doomed"}}),
-        )
-        .await;
+    let (code, ns) = api.post("/api/v1/namespaces", json!({"metadata": {"name": "doomed"}})).await;
     assert_eq!(code, 201);
     assert_eq!(ns["spec"]["finalizers"], json!(["kubernetes"]));
     assert_eq!(ns["status"]["phase"], "Active");
-    assert_eq!(
-        ns["metadata"]["labels"]["kubernetes.io/metadata.name"],
-        "doomed"
-    );
+    assert_eq!(ns["metadata"]["labels"]["kubernetes.io/metadata.name"], "doomed");
     let (code, ns) = api.delete("/api/v1/namespaces/doomed", None).await;
     assert_eq!(code, 200);
     assert_eq!(ns["status"]["phase"], "Terminating");
-    let (code, st) = api
-        .post(
-            "/api/v1/namespaces/doomed/configmaps",
-            json!({"metadata": {"name": "late"}}),
-        )
-        .await;
+    let (code, st) = api.post("/api/v1/namespaces/doomed/configmaps", json!({"metadata": {"name": "late"}})).await;
     assert_eq!(code, 403, "{st}");
-    assert!(
-        st["message"]
-            .as_str()
-            .unwrap()
-            .contains("because it is being terminated"),
-        "{st}"
-    );
+    assert!(st["message"].as_str().unwrap().contains("because it is being terminated"), "{st}");
     let mut fin = ns.clone();
     fin["spec"]["finalizers"] = json!([]);
     let (code, _) = api.put("/api/v1/namespaces/doomed/finalize", fin).await;
@@ -312,22 +217,10 @@ async fn service_ip_and_port_allocation() {
     assert_eq!(a["spec"]["ports"][0]["targetPort"], 80);
     let (code, st) = api.post(svcs, svc("b", Some("10.96.0.50"))).await;
     assert_eq!(code, 422, "{st}");
-    assert!(
-        st["message"]
-            .as_str()
-            .unwrap()
-            .contains("provided IP is already allocated"),
-        "{st}"
-    );
+    assert!(st["message"].as_str().unwrap().contains("provided IP is already allocated"), "{st}");
     let (code, st) = api.post(svcs, svc("c", Some("10.200.0.1"))).await;
     assert_eq!(code, 422, "{st}");
-    assert!(
-        st["message"]
-            .as_str()
-            .unwrap()
-            .contains("not in the valid range"),
-        "{st}"
-    );
+    assert!(st["message"].as_str().unwrap().contains("not in the valid range"), "{st}");
     // Dynamic allocation gives distinct addresses in range; the IPAddress objects exist.
     let mut ips = std::collections::HashSet::new();
     for i in 0..10 {
@@ -335,20 +228,13 @@ async fn service_ip_and_port_allocation() {
         assert_eq!(code, 201, "{s}");
         let ip = s["spec"]["clusterIP"].as_str().unwrap().to_string();
         assert!(ip.starts_with("10.") && ips.insert(ip.clone()), "{ip}");
-        let (code, ipa) = api
-            .get(&format!("/apis/networking.k8s.io/v1/ipaddresses/{ip}"))
-            .await;
+        let (code, ipa) = api.get(&format!("/apis/networking.k8s.io/v1/ipaddresses/{ip}")).await;
         assert_eq!(code, 200);
         assert_eq!(ipa["spec"]["parentRef"]["name"], format!("d{i}"));
     }
     // Released on delete.
     api.delete(&format!("{svcs}/a"), None).await;
-    assert_eq!(
-        api.get("/apis/networking.k8s.io/v1/ipaddresses/10.96.0.50")
-            .await
-            .0,
-        404
-    );
+    assert_eq!(api.get("/apis/networking.k8s.io/v1/ipaddresses/10.96.0.50").await.0, 404);
     let (code, _) = api.post(svcs, svc("b", Some("10.96.0.50"))).await;
     assert_eq!(code, 201);
     // Node ports.
@@ -363,23 +249,14 @@ async fn service_ip_and_port_allocation() {
     np2["spec"]["ports"][0]["nodePort"] = json!(port);
     let (code, st) = api.post(svcs, np2.clone()).await;
     assert_eq!(code, 422, "{st}");
-    assert!(
-        st["message"]
-            .as_str()
-            .unwrap()
-            .contains("provided port is already allocated"),
-        "{st}"
-    );
+    assert!(st["message"].as_str().unwrap().contains("provided port is already allocated"), "{st}");
     np2["spec"]["ports"][0]["nodePort"] = json!(40000);
     let (code, st) = api.post(svcs, np2.clone()).await;
     assert_eq!(code, 422, "{st}");
     // The failed creates left no IP behind: only the services' own addresses exist.
     let (_, list) = api.get("/apis/networking.k8s.io/v1/ipaddresses").await;
     let (_, services) = api.get("/api/v1/services").await;
-    assert_eq!(
-        list["items"].as_array().unwrap().len(),
-        services["items"].as_array().unwrap().len()
-    );
+    assert_eq!(list["items"].as_array().unwrap().len(), services["items"].as_array().unwrap().len());
     // Releasing the port on delete makes it available again.
     api.delete(&format!("{svcs}/np"), None).await;
     np2["spec"]["ports"][0]["nodePort"] = json!(port);
@@ -387,10 +264,7 @@ async fn service_ip_and_port_allocation() {
     assert_eq!(code, 201, "{st}");
     // Cluster IP is immutable.
     let (code, _) = api
-        .merge(
-            &format!("{svcs}/b"),
-            json!({"spec": {"clusterIP": "10.96.0.51", "clusterIPs": ["10.96.0.51"]}}),
-        )
+        .merge(&format!("{svcs}/b"), json!({"spec": {"clusterIP": "10.96.0.51", "clusterIPs": ["10.96.0.51"]}}))
         .await;
     assert_eq!(code, 422);
 }
@@ -409,50 +283,24 @@ async fn selectors_and_exact_versions() {
         assert_eq!(code, 201, "{o}");
     }
     let names = |v: &Value| -> Vec<String> {
-        v["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["metadata"]["name"].as_str().unwrap().to_string())
-            .collect()
+        v["items"].as_array().unwrap().iter().map(|i| i["metadata"]["name"].as_str().unwrap().to_string()).collect()
     };
-    let (_, l) = api
-        .get(&format!("{pods}?fieldSelector=spec.nodeName%3Dnode-a"))
-        .await;
+    let (_, l) = api.get(&format!("{pods}?fieldSelector=spec.nodeName%3Dnode-a")).await;
     assert_eq!(names(&l), vec!["on-a"]);
-    let (_, l) = api
-        .get(&format!("{pods}?fieldSelector=spec.nodeName%3D"))
-        .await;
+    let (_, l) = api.get(&format!("{pods}?fieldSelector=spec.nodeName%3D")).await;
     assert_eq!(names(&l), vec!["pending"]);
-    let (_, l) = api
-        .get(&format!(
-            "{pods}?fieldSelector=status.phase%3DPending,metadata.name!%3Don-b"
-        ))
-        .await;
+    let (_, l) = api.get(&format!("{pods}?fieldSelector=status.phase%3DPending,metadata.name!%3Don-b")).await;
     assert_eq!(names(&l), vec!["on-a", "pending"]);
-    let (_, l) = api
-        .get(&format!("{pods}?labelSelector=tier%20in%20(web),tier!%3Dx"))
-        .await;
+    let (_, l) = api.get(&format!("{pods}?labelSelector=tier%20in%20(web),tier!%3Dx")).await;
     assert_eq!(names(&l), vec!["on-a", "on-b"]);
     let (_, l) = api.get(&format!("{pods}?labelSelector=!tier")).await;
     assert!(names(&l).is_empty());
-    let (_, l) = api
-        .get(&format!(
-            "{pods}?resourceVersion=0&labelSelector=tier%3Dweb"
-        ))
-        .await;
+    let (_, l) = api.get(&format!("{pods}?resourceVersion=0&labelSelector=tier%3Dweb")).await;
     assert_eq!(names(&l), vec!["on-a", "on-b"]);
     // An exact resourceVersion reads the past.
-    let rv = l["metadata"]["resourceVersion"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let rv = l["metadata"]["resourceVersion"].as_str().unwrap().to_string();
     api.delete(&format!("{pods}/pending"), None).await;
-    let (code, old) = api
-        .get(&format!(
-            "{pods}?resourceVersion={rv}&resourceVersionMatch=Exact"
-        ))
-        .await;
+    let (code, old) = api.get(&format!("{pods}?resourceVersion={rv}&resourceVersionMatch=Exact")).await;
     assert_eq!(code, 200);
     assert_eq!(names(&old).len(), 3);
     let (_, now) = api.get(pods).await;
@@ -461,11 +309,11 @@ async fn selectors_and_exact_versions() {
     let ev = json!({"metadata": {"name": "e1"}, "involvedObject": {"kind": "Pod", "name": "on-a", "namespace": "default"}, "reason": "Test", "message": "m", "type": "Normal", "source": {"component": "test"}, "firstTimestamp": "2025-01-01T00:00:00Z", "lastTimestamp": "2025-01-01T00:00:00Z", "count": 1});
     let (code, e) = api.post("/api/v1/namespaces/default/events", ev).await;
     assert_eq!(code, 201, "{e}");
-    let (_, l) = api.get("/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3Don-a,involvedObject.kind%3DPod").await;
-    assert_eq!(names(&l), vec!["e1"]);
     let (_, l) = api
-        .get("/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3Don-b")
+        .get("/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3Don-a,involvedObject.kind%3DPod")
         .await;
+    assert_eq!(names(&l), vec!["e1"]);
+    let (_, l) = api.get("/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3Don-b").await;
     assert!(names(&l).is_empty());
 }
 
@@ -493,62 +341,39 @@ async fn watch_list_initial_events_and_bookmarks() {
     let api = Api::new(&cluster);
     let cms = "/api/v1/namespaces/default/configmaps";
     for i in 0..3 {
-        api.post(cms, json!({"metadata": {"name": format!("i{i}")}}))
-            .await;
+        api.post(cms, json!({"metadata": {"name": format!("i{i}")}})).await;
     }
-    let (code, st) = api
-        .get(&format!(
-            "{cms}?watch=true&sendInitialEvents=true&allowWatchBookmarks=true"
-        ))
-        .await;
+    let (code, st) = api.get(&format!("{cms}?watch=true&sendInitialEvents=true&allowWatchBookmarks=true")).await;
     assert_eq!(code, 422, "{st}");
     let resp = api
         .c
-        .get(format!("{}{cms}?watch=true&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan", api.base))
+        .get(format!(
+            "{}{cms}?watch=true&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan",
+            api.base
+        ))
         .send()
         .await
         .unwrap();
     let evs = read_events(resp, 4, Duration::from_secs(10)).await;
     let types: Vec<&str> = evs.iter().map(|e| e["type"].as_str().unwrap()).collect();
-    assert_eq!(
-        types,
-        vec!["ADDED", "ADDED", "ADDED", "BOOKMARK"],
-        "{evs:?}"
-    );
-    assert_eq!(
-        evs[3]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
-        "true"
-    );
+    assert_eq!(types, vec!["ADDED", "ADDED", "ADDED", "BOOKMARK"], "{evs:?}");
+    assert_eq!(evs[3]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"], "true");
     assert_eq!(evs[3]["object"]["kind"], "ConfigMap");
     // Periodic bookmarks when asked for.
     let (_, l) = api.get(cms).await;
     let rv = l["metadata"]["resourceVersion"].as_str().unwrap();
     let resp = api
         .c
-        .get(format!(
-            "{}{cms}?watch=true&resourceVersion={rv}&allowWatchBookmarks=true",
-            api.base
-        ))
+        .get(format!("{}{cms}?watch=true&resourceVersion={rv}&allowWatchBookmarks=true", api.base))
         .send()
         .await
         .unwrap();
     let evs = read_events(resp, 1, Duration::from_secs(15)).await;
-    assert_eq!(
-        evs.first().map(|e| e["type"].clone()),
-        Some(json!("BOOKMARK")),
-        "{evs:?}"
-    );
+    assert_eq!(evs.first().map(|e| e["type"].clone()), Some(json!("BOOKMARK")), "{evs:?}");
     // timeoutSeconds ends the stream.
     let t = std::time::Instant::now();
-    let resp = api
-        .c
-        .get(format!(
-            "{}{cms}?watch=true&resourceVersion={rv}&timeoutSeconds=1",
-            api.base
-        ))
-        .send()
-        .await
-        .unwrap();
+    let resp =
+        api.c.get(format!("{}{cms}?watch=true&resourceVersion={rv}&timeoutSeconds=1", api.base)).send().await.unwrap();
     let _ = resp.bytes().await;
     assert!(t.elapsed() < Duration::from_secs(5));
 }
@@ -572,13 +397,8 @@ fn http2_and_etcd_key_layout() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "1.1");
-    let keys = String::from_utf8_lossy(
-        &cluster
-            .etcd
-            .etcdctl(&["get", "/registry", "--prefix", "--keys-only"])
-            .stdout,
-    )
-    .into_owned();
+    let keys = String::from_utf8_lossy(&cluster.etcd.etcdctl(&["get", "/registry", "--prefix", "--keys-only"]).stdout)
+        .into_owned();
     for want in [
         "/registry/namespaces/default",
         "/registry/services/specs/default/kubernetes",
@@ -587,24 +407,25 @@ fn http2_and_etcd_key_layout() {
         "/registry/ipaddresses/10.96.0.1",
         "/registry/servicecidrs/kubernetes",
     ] {
-        assert!(
-            keys.lines().any(|l| l == want),
-            "{want} missing from\n{keys}"
-        );
+        assert!(keys.lines().any(|l| l == want), "{want} missing from\n{keys}");
     }
     // Aggregated discovery is answered in its own media type.
     let out = cluster
         .api
         .curl()
-        .args(["-H", "Accept: application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json", "-D", "-"])
+        .args([
+            "-H",
+            "Accept: application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json",
+            "-D",
+            "-",
+        ])
         .arg(format!("{}/apis", cluster.api.url()))
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.to_lowercase().contains(
-            "content-type: application/json;g=apidiscovery.k8s.io;v=v2;as=apigroupdiscoverylist"
-        ),
+        text.to_lowercase()
+            .contains("content-type: application/json;g=apidiscovery.k8s.io;v=v2;as=apigroupdiscoverylist"),
         "{text}"
     );
     assert!(text.contains("\"APIGroupDiscoveryList\""));

@@ -49,93 +49,44 @@ async fn follow(
                 };
                 let ty = ev["type"].as_str().unwrap_or("").to_string();
                 assert_ne!(ty, "ERROR", "watch error: {ev}");
-                let obj_rv = ev["object"]["metadata"]["resourceVersion"]
-                    .as_str()
-                    .unwrap_or("0")
-                    .to_string();
+                let obj_rv = ev["object"]["metadata"]["resourceVersion"].as_str().unwrap_or("0").to_string();
                 rv = obj_rv.clone();
                 if ty == "BOOKMARK" {
                     continue;
                 }
-                let name = ev["object"]["metadata"]["name"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_string();
-                seen.lock()
-                    .unwrap()
-                    .push((ty, name, obj_rv.parse().unwrap_or(0)));
+                let name = ev["object"]["metadata"]["name"].as_str().unwrap_or("").to_string();
+                seen.lock().unwrap().push((ty, name, obj_rv.parse().unwrap_or(0)));
             }
         }
     }
 }
 
 async fn create_ns(client: &reqwest::Client, base: &str, ns: &str) -> String {
-    let r = client
-        .post(format!("{base}/api/v1/namespaces"))
-        .json(&json!({"metadata": {"name": ns}}))
-        .send()
-        .await
-        .unwrap();
+    let r =
+        client.post(format!("{base}/api/v1/namespaces")).json(&json!({"metadata": {"name": ns}})).send().await.unwrap();
     assert_eq!(r.status(), 201);
-    let list: Value = client
-        .get(format!("{base}/api/v1/namespaces/{ns}/configmaps"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    list["metadata"]["resourceVersion"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    let list: Value =
+        client.get(format!("{base}/api/v1/namespaces/{ns}/configmaps")).send().await.unwrap().json().await.unwrap();
+    list["metadata"]["resourceVersion"].as_str().unwrap().to_string()
 }
 
 /// Writes `n` creates and updates; returns every successful write's resourceVersion.
-async fn writer(
-    client: reqwest::Client,
-    base: String,
-    ns: String,
-    id: usize,
-    n: usize,
-) -> Vec<i64> {
+async fn writer(client: reqwest::Client, base: String, ns: String, id: usize, n: usize) -> Vec<i64> {
     let mut rvs = Vec::new();
     for i in 0..n {
         let name = format!("w{id}-{i}");
         let url = format!("{base}/api/v1/namespaces/{ns}/configmaps");
         loop {
-            match client
-                .post(&url)
-                .json(&json!({"metadata": {"name": name}, "data": {"v": "0"}}))
-                .send()
-                .await
-            {
+            match client.post(&url).json(&json!({"metadata": {"name": name}, "data": {"v": "0"}})).send().await {
                 Ok(r) if r.status() == 201 => {
                     let v: Value = r.json().await.unwrap();
-                    rvs.push(
-                        v["metadata"]["resourceVersion"]
-                            .as_str()
-                            .unwrap()
-                            .parse()
-                            .unwrap(),
-                    );
+                    rvs.push(v["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap());
                     break;
                 }
                 Ok(r) if r.status() == 409 => {
                     // A retry after a lost response: the first attempt landed; read its version.
-                    let v: Value = client
-                        .get(format!("{url}/{name}"))
-                        .send()
-                        .await
-                        .unwrap()
-                        .json()
-                        .await
-                        .unwrap();
-                    let rv: i64 = v["metadata"]["resourceVersion"]
-                        .as_str()
-                        .unwrap()
-                        .parse()
-                        .unwrap();
+                    let v: Value = client.get(format!("{url}/{name}")).send().await.unwrap().json().await.unwrap();
+                    let rv: i64 = v["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
                     if !rvs.contains(&rv) {
                         rvs.push(rv);
                     }
@@ -155,11 +106,7 @@ async fn writer(
             {
                 Ok(r) if r.status() == 200 => {
                     let v: Value = r.json().await.unwrap();
-                    let rv: i64 = v["metadata"]["resourceVersion"]
-                        .as_str()
-                        .unwrap()
-                        .parse()
-                        .unwrap();
+                    let rv: i64 = v["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
                     if !rvs.contains(&rv) {
                         rvs.push(rv);
                     }
@@ -175,21 +122,10 @@ async fn writer(
 fn check_exactly_once(seen: &[(String, String, i64)], written: &BTreeSet<i64>, who: usize) {
     let rvs: Vec<i64> = seen.iter().map(|e| e.2).collect();
     for w in rvs.windows(2) {
-        assert!(
-            w[0] < w[1],
-            "watcher {who}: events out of order or duplicated: {} then {}",
-            w[0],
-            w[1]
-        );
+        assert!(w[0] < w[1], "watcher {who}: events out of order or duplicated: {} then {}", w[0], w[1]);
     }
     let got: BTreeSet<i64> = rvs.iter().copied().collect();
-    assert_eq!(
-        &got,
-        written,
-        "watcher {who}: saw {} events, {} were written",
-        got.len(),
-        written.len()
-    );
+    assert_eq!(&got, written, "watcher {who}: saw {} events, {} were written", got.len(), written.len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -204,26 +140,10 @@ async fn concurrent_writers_many_watchers_exactly_once_in_order() {
     for _ in 0..24 {
         let seen = Arc::new(Mutex::new(Vec::new()));
         logs.push(seen.clone());
-        tasks.push(tokio::spawn(follow(
-            client.clone(),
-            base.clone(),
-            "fanout".into(),
-            rv.clone(),
-            seen,
-            stop.clone(),
-        )));
+        tasks.push(tokio::spawn(follow(client.clone(), base.clone(), "fanout".into(), rv.clone(), seen, stop.clone())));
     }
-    let writers: Vec<_> = (0..6)
-        .map(|id| {
-            tokio::spawn(writer(
-                client.clone(),
-                base.clone(),
-                "fanout".into(),
-                id,
-                40,
-            ))
-        })
-        .collect();
+    let writers: Vec<_> =
+        (0..6).map(|id| tokio::spawn(writer(client.clone(), base.clone(), "fanout".into(), id, 40))).collect();
     let mut written = BTreeSet::new();
     for w in writers {
         written.extend(w.await.unwrap());
@@ -233,11 +153,9 @@ async fn concurrent_writers_many_watchers_exactly_once_in_order() {
     for (i, l) in logs.iter().enumerate() {
         let l = l.clone();
         tokio::task::spawn_blocking(move || {
-            poll(
-                &format!("watcher {i} complete"),
-                Duration::from_secs(60),
-                || (l.lock().unwrap().len() >= total).then_some(()),
-            )
+            poll(&format!("watcher {i} complete"), Duration::from_secs(60), || {
+                (l.lock().unwrap().len() >= total).then_some(())
+            })
         })
         .await
         .unwrap();
@@ -249,16 +167,8 @@ async fn concurrent_writers_many_watchers_exactly_once_in_order() {
     for (i, l) in logs.iter().enumerate() {
         check_exactly_once(&l.lock().unwrap(), &written, i);
     }
-    let kinds: HashSet<String> = logs[0]
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|e| e.0.clone())
-        .collect();
-    assert_eq!(
-        kinds,
-        HashSet::from(["ADDED".to_string(), "MODIFIED".to_string()])
-    );
+    let kinds: HashSet<String> = logs[0].lock().unwrap().iter().map(|e| e.0.clone()).collect();
+    assert_eq!(kinds, HashSet::from(["ADDED".to_string(), "MODIFIED".to_string()]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -269,47 +179,24 @@ async fn watchers_resume_across_apiserver_restart_without_gaps() {
     let rv = create_ns(&client, &base, "restart").await;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let watcher = tokio::spawn(follow(
-        client.clone(),
-        base.clone(),
-        "restart".into(),
-        rv,
-        seen.clone(),
-        stop.clone(),
-    ));
-    let w1 = tokio::spawn(writer(
-        client.clone(),
-        base.clone(),
-        "restart".into(),
-        1,
-        60,
-    ));
+    let watcher = tokio::spawn(follow(client.clone(), base.clone(), "restart".into(), rv, seen.clone(), stop.clone()));
+    let w1 = tokio::spawn(writer(client.clone(), base.clone(), "restart".into(), 1, 60));
     // Restart mid-stream, once the watcher has seen some events.
     let s = seen.clone();
     tokio::task::spawn_blocking(move || {
-        poll("first events", Duration::from_secs(30), || {
-            (s.lock().unwrap().len() >= 20).then_some(())
-        })
+        poll("first events", Duration::from_secs(30), || (s.lock().unwrap().len() >= 20).then_some(()))
     })
     .await
     .unwrap();
     tokio::task::block_in_place(|| c.api.restart());
-    let w2 = tokio::spawn(writer(
-        client.clone(),
-        base.clone(),
-        "restart".into(),
-        2,
-        30,
-    ));
+    let w2 = tokio::spawn(writer(client.clone(), base.clone(), "restart".into(), 2, 30));
     let mut written = BTreeSet::new();
     written.extend(w1.await.unwrap());
     written.extend(w2.await.unwrap());
     let total = written.len();
     let s = seen.clone();
     tokio::task::spawn_blocking(move || {
-        poll("all events after restart", Duration::from_secs(60), || {
-            (s.lock().unwrap().len() >= total).then_some(())
-        })
+        poll("all events after restart", Duration::from_secs(60), || (s.lock().unwrap().len() >= total).then_some(()))
     })
     .await
     .unwrap();
@@ -321,54 +208,26 @@ async fn watchers_resume_across_apiserver_restart_without_gaps() {
 #[tokio::test(flavor = "multi_thread")]
 async fn compacted_revisions_are_gone() {
     // A small watch-cache window and a fast compaction interval.
-    let c = Cluster::start_with(&[
-        "--etcd-compaction-interval=1s",
-        "--default-watch-cache-size=100",
-    ]);
+    let c = Cluster::start_with(&["--etcd-compaction-interval=1s", "--default-watch-cache-size=100"]);
     let client = c.api.client();
     let base = c.api.url();
     create_ns(&client, &base, "compact").await;
     let url = format!("{base}/api/v1/namespaces/compact/configmaps");
-    let first: Value = client
-        .post(&url)
-        .json(&json!({"metadata": {"name": "c0"}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let old_rv = first["metadata"]["resourceVersion"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let first: Value =
+        client.post(&url).json(&json!({"metadata": {"name": "c0"}})).send().await.unwrap().json().await.unwrap();
+    let old_rv = first["metadata"]["resourceVersion"].as_str().unwrap().to_string();
     for i in 1..150 {
-        let r = client
-            .post(&url)
-            .json(&json!({"metadata": {"name": format!("c{i}")}}))
-            .send()
-            .await
-            .unwrap();
+        let r = client.post(&url).json(&json!({"metadata": {"name": format!("c{i}")}})).send().await.unwrap();
         assert_eq!(r.status(), 201);
     }
     // A paged list started now keeps its revision in the continue token.
-    let page: Value = client
-        .get(format!("{url}?limit=10"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Value = client.get(format!("{url}?limit=10")).send().await.unwrap().json().await.unwrap();
     let cont = page["metadata"]["continue"].as_str().unwrap().to_string();
     // Wait for compaction to pass the old revision: an exact read there turns into 410.
     let c2 = client.clone();
     let exact = format!("{url}?resourceVersion={old_rv}&resourceVersionMatch=Exact");
     tokio::task::spawn_blocking(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         poll("compaction", Duration::from_secs(30), || {
             rt.block_on(async {
                 let r = c2.get(&exact).send().await.ok()?;
@@ -383,19 +242,12 @@ async fn compacted_revisions_are_gone() {
     let cont_url = format!("{url}?limit=10&continue={cont}");
     let more = url.clone();
     tokio::task::spawn_blocking(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let mut i = 0;
         poll("continue token expiry", Duration::from_secs(30), || {
             rt.block_on(async {
                 i += 1;
-                let _ = c3
-                    .post(&more)
-                    .json(&json!({"metadata": {"name": format!("later{i}")}}))
-                    .send()
-                    .await;
+                let _ = c3.post(&more).json(&json!({"metadata": {"name": format!("later{i}")}})).send().await;
                 let r = c3.get(&cont_url).send().await.ok()?;
                 if r.status() == 410 {
                     let v: Value = r.json().await.ok()?;
@@ -409,11 +261,7 @@ async fn compacted_revisions_are_gone() {
     .await
     .unwrap();
     // A watch from the old revision: outside the cache window and compacted in etcd.
-    let r = client
-        .get(format!("{url}?watch=true&resourceVersion={old_rv}"))
-        .send()
-        .await
-        .unwrap();
+    let r = client.get(format!("{url}?watch=true&resourceVersion={old_rv}")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let text = r.text().await.unwrap();
     let ev: Value = serde_json::from_str(text.lines().next().expect("one event")).unwrap();

@@ -16,10 +16,7 @@ pub enum Error {
 }
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "kubeadm",
-    about = "kubeadm: easily bootstrap a secure Kubernetes cluster"
-)]
+#[command(name = "kubeadm", about = "kubeadm: easily bootstrap a secure Kubernetes cluster")]
 pub struct Cli {
     #[command(subcommand)]
     pub cmd: Top,
@@ -112,25 +109,16 @@ pub struct KubeconfigFlags {
 
 /// The first address of a service CIDR: the `kubernetes` Service's ClusterIP.
 pub fn first_service_ip(cidr: &str) -> Result<IpAddr, Error> {
-    let net: ipnet::IpNet = cidr
-        .parse()
-        .map_err(|e: ipnet::AddrParseError| Error::ServiceCidr(cidr.into(), e.to_string()))?;
-    net.hosts()
-        .next()
-        .ok_or_else(|| Error::ServiceCidr(cidr.into(), "range has no host addresses".into()))
+    let net: ipnet::IpNet =
+        cidr.parse().map_err(|e: ipnet::AddrParseError| Error::ServiceCidr(cidr.into(), e.to_string()))?;
+    net.hosts().next().ok_or_else(|| Error::ServiceCidr(cidr.into(), "range has no host addresses".into()))
 }
 
 pub fn run(cli: Cli) -> Result<(), Error> {
-    let Top::Init {
-        phase: InitCmd::Phase { phase },
-    } = cli.cmd;
+    let Top::Init { phase: InitCmd::Phase { phase } } = cli.cmd;
     match phase {
-        Phase::Certs {
-            which: CertsCmd::All(f),
-        } => certs_all(&f),
-        Phase::Kubeconfig {
-            which: KubeconfigCmd::Admin(f),
-        } => kubeconfig_admin(&f),
+        Phase::Certs { which: CertsCmd::All(f) } => certs_all(&f),
+        Phase::Kubeconfig { which: KubeconfigCmd::Admin(f) } => kubeconfig_admin(&f),
     }
 }
 
@@ -176,11 +164,7 @@ fn certs_all(f: &CertFlags) -> Result<(), Error> {
     pki::write_pair(&f.cert_dir, "apiserver", &leaf)?;
     let ips: Vec<String> = ips.iter().map(|i| i.to_string()).collect();
     println!("[certs] Generating \"apiserver\" certificate and key");
-    println!(
-        "[certs] apiserver serving cert is signed for DNS names [{}] and IPs [{}]",
-        dns.join(" "),
-        ips.join(" ")
-    );
+    println!("[certs] apiserver serving cert is signed for DNS names [{}] and IPs [{}]", dns.join(" "), ips.join(" "));
     Ok(())
 }
 

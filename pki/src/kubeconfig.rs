@@ -74,44 +74,25 @@ pub fn write_kubeconfig(
         kind: "Config".into(),
         clusters: vec![NamedCluster {
             name: cluster.into(),
-            cluster: Cluster {
-                certificate_authority_data: b64(ca_pem),
-                server: server.into(),
-            },
+            cluster: Cluster { certificate_authority_data: b64(ca_pem), server: server.into() },
         }],
         contexts: vec![NamedContext {
             name: ctx.clone(),
-            context: Context {
-                cluster: cluster.into(),
-                user: user.into(),
-            },
+            context: Context { cluster: cluster.into(), user: user.into() },
         }],
         current_context: ctx,
         preferences: Default::default(),
         users: vec![NamedUser {
             name: user.into(),
-            user: User {
-                client_certificate_data: b64(cert_pem),
-                client_key_data: b64(key_pem),
-            },
+            user: User { client_certificate_data: b64(cert_pem), client_key_data: b64(key_pem) },
         }],
     };
     let text = serde_yaml::to_string(&kc).map_err(|e| PkiError::Kubeconfig(e.to_string()))?;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|source| PkiError::Io {
-            path: dir.display().to_string(),
-            source,
-        })?;
+        std::fs::create_dir_all(dir).map_err(|source| PkiError::Io { path: dir.display().to_string(), source })?;
     }
-    std::fs::write(path, text).map_err(|source| PkiError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
+    std::fs::write(path, text).map_err(|source| PkiError::Io { path: path.display().to_string(), source })?;
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|source| {
-        PkiError::Io {
-            path: path.display().to_string(),
-            source,
-        }
-    })
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|source| PkiError::Io { path: path.display().to_string(), source })
 }

@@ -6,8 +6,8 @@ mod kubeconfig;
 pub use kubeconfig::{write_kubeconfig, Kubeconfig};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
 };
 use std::net::IpAddr;
 use std::path::Path;
@@ -20,10 +20,7 @@ pub enum PkiError {
     #[error("invalid certificate: {0}")]
     Parse(String),
     #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     #[error("kubeconfig: {0}")]
     Kubeconfig(String),
 }
@@ -68,19 +65,12 @@ pub fn new_ca(common_name: &str) -> Result<CertKey> {
     let mut p = CertificateParams::new(Vec::<String>::new())?;
     p.distinguished_name = dn(common_name, &[]);
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
     let now = OffsetDateTime::now_utc();
     p.not_before = now - Duration::minutes(5);
     p.not_after = now + Duration::days(CA_DAYS);
     let cert = p.self_signed(&key)?;
-    Ok(CertKey {
-        cert_pem: cert.pem(),
-        key_pem: key.serialize_pem(),
-    })
+    Ok(CertKey { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
 }
 
 /// Issues a leaf certificate signed by `ca`.
@@ -91,38 +81,24 @@ pub fn issue(ca: &CertKey, spec: &LeafSpec) -> Result<CertKey> {
     let mut p = CertificateParams::new(Vec::<String>::new())?;
     p.distinguished_name = dn(&spec.common_name, &spec.organizations);
     for d in &spec.dns_names {
-        p.subject_alt_names
-            .push(SanType::DnsName(d.as_str().try_into()?));
+        p.subject_alt_names.push(SanType::DnsName(d.as_str().try_into()?));
     }
     for ip in &spec.ips {
         p.subject_alt_names.push(SanType::IpAddress(*ip));
     }
-    p.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-    ];
+    p.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
     if spec.server {
-        p.extended_key_usages
-            .push(ExtendedKeyUsagePurpose::ServerAuth);
+        p.extended_key_usages.push(ExtendedKeyUsagePurpose::ServerAuth);
     }
     if spec.client {
-        p.extended_key_usages
-            .push(ExtendedKeyUsagePurpose::ClientAuth);
+        p.extended_key_usages.push(ExtendedKeyUsagePurpose::ClientAuth);
     }
     p.use_authority_key_identifier_extension = true;
     let now = OffsetDateTime::now_utc();
     p.not_before = now - Duration::minutes(5);
-    p.not_after = now
-        + Duration::days(if spec.validity_days > 0 {
-            spec.validity_days
-        } else {
-            LEAF_DAYS
-        });
+    p.not_after = now + Duration::days(if spec.validity_days > 0 { spec.validity_days } else { LEAF_DAYS });
     let cert = p.signed_by(&key, &issuer)?;
-    Ok(CertKey {
-        cert_pem: cert.pem(),
-        key_pem: key.serialize_pem(),
-    })
+    Ok(CertKey { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
 }
 
 /// The identity a client certificate carries: CN is the user, each O a group.
@@ -134,50 +110,27 @@ pub struct Subject {
 
 /// Reads the subject of a DER certificate.
 pub fn subject_of_der(der: &[u8]) -> Result<Subject> {
-    let (_, cert) =
-        x509_parser::parse_x509_certificate(der).map_err(|e| PkiError::Parse(e.to_string()))?;
+    let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| PkiError::Parse(e.to_string()))?;
     let subject = cert.subject();
-    let common_name = subject
-        .iter_common_name()
-        .next()
-        .and_then(|a| a.as_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let organizations = subject
-        .iter_organization()
-        .filter_map(|a| a.as_str().ok().map(str::to_string))
-        .collect();
-    Ok(Subject {
-        common_name,
-        organizations,
-    })
+    let common_name = subject.iter_common_name().next().and_then(|a| a.as_str().ok()).unwrap_or_default().to_string();
+    let organizations = subject.iter_organization().filter_map(|a| a.as_str().ok().map(str::to_string)).collect();
+    Ok(Subject { common_name, organizations })
 }
 
 /// Reads the subject of the first certificate of a PEM bundle.
 pub fn subject_of_pem(pem: &str) -> Result<Subject> {
-    let (_, p) = x509_parser::pem::parse_x509_pem(pem.as_bytes())
-        .map_err(|e| PkiError::Parse(e.to_string()))?;
+    let (_, p) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).map_err(|e| PkiError::Parse(e.to_string()))?;
     subject_of_der(&p.contents)
 }
 
 fn write(path: &Path, data: &str, mode: u32) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|source| PkiError::Io {
-            path: dir.display().to_string(),
-            source,
-        })?;
+        std::fs::create_dir_all(dir).map_err(|source| PkiError::Io { path: dir.display().to_string(), source })?;
     }
-    std::fs::write(path, data).map_err(|source| PkiError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|source| {
-        PkiError::Io {
-            path: path.display().to_string(),
-            source,
-        }
-    })
+    std::fs::write(path, data).map_err(|source| PkiError::Io { path: path.display().to_string(), source })?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|source| PkiError::Io { path: path.display().to_string(), source })
 }
 
 /// Writes `<dir>/<name>.crt` and `<dir>/<name>.key` (key readable by the owner only).
@@ -189,15 +142,9 @@ pub fn write_pair(dir: &Path, name: &str, ck: &CertKey) -> Result<()> {
 /// Reads `<dir>/<name>.crt` and `<dir>/<name>.key`.
 pub fn read_pair(dir: &Path, name: &str) -> Result<CertKey> {
     let rd = |p: std::path::PathBuf| {
-        std::fs::read_to_string(&p).map_err(|source| PkiError::Io {
-            path: p.display().to_string(),
-            source,
-        })
+        std::fs::read_to_string(&p).map_err(|source| PkiError::Io { path: p.display().to_string(), source })
     };
-    Ok(CertKey {
-        cert_pem: rd(dir.join(format!("{name}.crt")))?,
-        key_pem: rd(dir.join(format!("{name}.key")))?,
-    })
+    Ok(CertKey { cert_pem: rd(dir.join(format!("{name}.crt")))?, key_pem: rd(dir.join(format!("{name}.key")))? })
 }
 
 /// The apiserver serving certificate's names, as kubeadm computes them.
@@ -246,20 +193,12 @@ mod tests {
         let s = subject_of_pem(&leaf.cert_pem).unwrap();
         assert_eq!(s.common_name, "kubernetes-admin");
         assert_eq!(s.organizations, vec!["system:masters".to_string()]);
-        assert_eq!(
-            subject_of_pem(&ca.cert_pem).unwrap().common_name,
-            "kubernetes"
-        );
+        assert_eq!(subject_of_pem(&ca.cert_pem).unwrap().common_name, "kubernetes");
     }
 
     #[test]
     fn sans_include_service_names_and_ips() {
-        let (dns, ips) = apiserver_sans(
-            "node1",
-            [10, 0, 0, 5].into(),
-            [10, 96, 0, 1].into(),
-            "cluster.local",
-        );
+        let (dns, ips) = apiserver_sans("node1", [10, 0, 0, 5].into(), [10, 96, 0, 1].into(), "cluster.local");
         assert!(dns.contains(&"kubernetes.default.svc.cluster.local".to_string()));
         assert!(ips.contains(&"10.96.0.1".parse().unwrap()));
         assert!(ips.contains(&"127.0.0.1".parse().unwrap()));

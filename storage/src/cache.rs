@@ -7,6 +7,7 @@
 //! once, in order.
 
 use crate::etcd::{convert_events, ListOptions, Store};
+use crate::object::{default_indexer, Indexer, Obj};
 use crate::{metrics, Event, EventType, Result, StorageError};
 use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
@@ -14,7 +15,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CacherConfig {
     /// Events kept for watchers that resume from an older resourceVersion.
     pub history: usize,
@@ -22,6 +23,8 @@ pub struct CacherConfig {
     pub bookmark_interval: Duration,
     /// Buffer per watcher before it counts as too slow and is closed.
     pub watcher_buffer: usize,
+    /// Computes the selectable fields of the resource's objects.
+    pub indexer: Indexer,
 }
 
 impl Default for CacherConfig {
@@ -30,12 +33,13 @@ impl Default for CacherConfig {
             history: 10_000,
             bookmark_interval: Duration::from_secs(60),
             watcher_buffer: 8192,
+            indexer: default_indexer(),
         }
     }
 }
 
 struct State {
-    objects: BTreeMap<Arc<str>, Arc<Value>>,
+    objects: BTreeMap<Arc<str>, Arc<Obj>>,
     history: VecDeque<Arc<Event>>,
     rv: i64,
     oldest: i64,
@@ -68,10 +72,7 @@ impl Cacher {
         let (tx, _) = broadcast::channel(cfg.watcher_buffer.max(16));
         let (rv_tx, _) = watch::channel(0);
         let (progress_tx, progress_rx) = mpsc::channel(16);
-        let resource = prefix
-            .trim_start_matches("/registry/")
-            .trim_end_matches('/')
-            .to_string();
+        let resource = prefix.trim_start_matches("/registry/").trim_end_matches('/').to_string();
         let c = Arc::new(Cacher {
             store,
             prefix: prefix.to_string(),
@@ -132,10 +133,7 @@ impl Cacher {
                 Ok(Err(_)) | Err(_) => {
                     let s = self.read();
                     return Err(if s.ready {
-                        StorageError::TooLargeResourceVersion {
-                            requested: min_rv,
-                            current: s.rv,
-                        }
+                        StorageError::TooLargeResourceVersion { requested: min_rv, current: s.rv }
                     } else {
                         StorageError::Unavailable("the watch cache is not initialized".into())
                     });
@@ -151,20 +149,13 @@ impl Cacher {
     }
 
     /// A snapshot of every object, in key order, with the cache's revision.
-    pub fn snapshot(&self, pred: &dyn Fn(&Value) -> bool) -> (Vec<Arc<Value>>, i64) {
+    pub fn snapshot(&self, pred: &dyn Fn(&Obj) -> bool) -> (Vec<Arc<Obj>>, i64) {
         let s = self.read();
-        (
-            s.objects.values().filter(|o| pred(o)).cloned().collect(),
-            s.rv,
-        )
+        (s.objects.values().filter(|o| pred(o)).cloned().collect(), s.rv)
     }
 
     /// Objects under a sub-prefix (e.g. one namespace), in key order.
-    pub fn snapshot_prefix(
-        &self,
-        sub: &str,
-        pred: &dyn Fn(&Value) -> bool,
-    ) -> (Vec<Arc<Value>>, i64) {
+    pub fn snapshot_prefix(&self, sub: &str, pred: &dyn Fn(&Obj) -> bool) -> (Vec<Arc<Obj>>, i64) {
         let s = self.read();
         let start: Arc<str> = Arc::from(sub);
         let items = s
@@ -178,7 +169,7 @@ impl Cacher {
         (items, s.rv)
     }
 
-    pub fn get(&self, key: &str) -> (Option<Arc<Value>>, i64) {
+    pub fn get(&self, key: &str) -> (Option<Arc<Obj>>, i64) {
         let s = self.read();
         (s.objects.get(key).cloned(), s.rv)
     }
@@ -197,46 +188,26 @@ impl Cacher {
     pub fn watch(&self, after: Option<i64>) -> Result<CacheWatch> {
         let s = self.read();
         if !s.ready {
-            return Err(StorageError::Unavailable(
-                "the watch cache is not initialized".into(),
-            ));
+            return Err(StorageError::Unavailable("the watch cache is not initialized".into()));
         }
         let initial: Vec<Arc<Event>> = match after {
             None => s
                 .objects
                 .iter()
                 .map(|(k, o)| {
-                    let rv = o
-                        .pointer("/metadata/resourceVersion")
-                        .and_then(Value::as_str)
-                        .and_then(|r| r.parse().ok())
-                        .unwrap_or(s.rv);
-                    Arc::new(Event {
-                        kind: EventType::Added,
-                        key: k.clone(),
-                        obj: o.clone(),
-                        prev: None,
-                        rv,
-                    })
+                    Arc::new(Event { kind: EventType::Added, key: k.clone(), obj: o.clone(), prev: None, rv: o.rv })
                 })
                 .collect(),
             Some(rv) => {
                 if rv < s.oldest {
-                    return Err(StorageError::Expired(format!(
-                        "too old resource version: {rv} ({})",
-                        s.oldest
-                    )));
+                    return Err(StorageError::Expired(format!("too old resource version: {rv} ({})", s.oldest)));
                 }
                 // History is ordered by rv: skip what the watcher has already seen.
                 let skip = s.history.partition_point(|e| e.rv <= rv);
                 s.history.iter().skip(skip).cloned().collect()
             }
         };
-        Ok(CacheWatch {
-            initial,
-            rx: s.tx.subscribe(),
-            start_rv: s.rv,
-        })
+        Ok(CacheWatch { initial, rx: s.tx.subscribe(), start_rv: s.rv })
     }
 
     /// How many watchers are subscribed.
@@ -244,43 +215,41 @@ impl Cacher {
         self.read().tx.receiver_count()
     }
 
-    async fn list_all(&self) -> Result<(Vec<Value>, i64)> {
-        let mut items = Vec::new();
-        let mut opts = ListOptions {
-            limit: 10_000,
-            ..Default::default()
-        };
+    /// Reads every object at one revision, a page at a time, encoding each page as it
+    /// arrives so that the decoded form of the whole set never exists at once.
+    async fn list_all(&self) -> Result<(BTreeMap<Arc<str>, Arc<Obj>>, i64)> {
+        let mut objects = BTreeMap::new();
+        let mut opts = ListOptions { limit: 500, ..Default::default() };
         loop {
             let page = self.store.list(&self.prefix, &opts, &|_| true).await?;
-            items.extend(page.items);
-            match page.continue_token {
-                Some(t) => {
-                    opts.continue_token = Some(t);
-                    opts.revision = page.revision;
-                }
-                None => return Ok((items, page.revision)),
-            }
-        }
-    }
-
-    fn reset(&self, items: Vec<Value>, rv: i64) {
-        let mut s = self.write();
-        s.objects = items
-            .into_iter()
-            .filter_map(|o| {
-                let ns = o
-                    .pointer("/metadata/namespace")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                let name = o.pointer("/metadata/name").and_then(Value::as_str)?;
+            for o in page.items {
+                let ns = o.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+                let Some(name) = o.pointer("/metadata/name").and_then(Value::as_str) else { continue };
                 let key = if ns.is_empty() {
                     format!("{}{name}", self.prefix)
                 } else {
                     format!("{}{ns}/{name}", self.prefix)
                 };
-                Some((Arc::from(key.as_str()), Arc::new(o)))
-            })
-            .collect();
+                let orv = o
+                    .pointer("/metadata/resourceVersion")
+                    .and_then(Value::as_str)
+                    .and_then(|r| r.parse().ok())
+                    .unwrap_or(0);
+                objects.insert(Arc::from(key.as_str()), Arc::new(Obj::from_value(&o, orv, &self.cfg.indexer)));
+            }
+            match page.continue_token {
+                Some(t) => {
+                    opts.continue_token = Some(t);
+                    opts.revision = page.revision;
+                }
+                None => return Ok((objects, page.revision)),
+            }
+        }
+    }
+
+    fn reset(&self, objects: BTreeMap<Arc<str>, Arc<Obj>>, rv: i64) {
+        let mut s = self.write();
+        s.objects = objects;
         s.history.clear();
         s.rv = rv;
         s.oldest = rv;
@@ -288,9 +257,7 @@ impl Cacher {
         // Watchers of the previous incarnation end; they resume from their last revision.
         let (tx, _) = broadcast::channel(self.cfg.watcher_buffer.max(16));
         s.tx = tx;
-        metrics::STORAGE_OBJECTS
-            .with_label_values(&[&self.resource])
-            .set(s.objects.len() as i64);
+        metrics::STORAGE_OBJECTS.with_label_values(&[&self.resource]).set(s.objects.len() as i64);
         drop(s);
         self.rv_tx.send_replace(rv);
     }
@@ -319,9 +286,7 @@ impl Cacher {
             }
             let _ = s.tx.send(ev);
         }
-        metrics::STORAGE_OBJECTS
-            .with_label_values(&[&self.resource])
-            .set(s.objects.len() as i64);
+        metrics::STORAGE_OBJECTS.with_label_values(&[&self.resource]).set(s.objects.len() as i64);
         let rv = s.rv;
         drop(s);
         self.rv_tx.send_replace(rv);
@@ -386,7 +351,7 @@ impl Cacher {
                                 }
                                 let mut events = Vec::new();
                                 let mut failed = false;
-                                for ev in convert_events(&resp) {
+                                for ev in convert_events(&resp, &self.cfg.indexer) {
                                     match ev {
                                         Ok(e) => events.push(e),
                                         Err(e) => {

@@ -1,11 +1,10 @@
 //! Direct etcd access: CAS writes, consistent reads, paged lists, raw watches, compaction.
 
-use crate::{
-    continue_token, metrics, set_resource_version, Event, EventType, Result, StorageError,
-};
+use crate::object::{Indexer, Obj};
+use crate::{continue_token, metrics, set_resource_version, Event, EventType, Result, StorageError};
 use etcd_client::{
-    Client, Compare, CompareOp, ConnectOptions, EventType as EtcdEventType, GetOptions, KvClient,
-    TlsOptions, Txn, TxnOp, TxnOpResponse, WatchOptions,
+    Client, Compare, CompareOp, ConnectOptions, EventType as EtcdEventType, GetOptions, KvClient, TlsOptions, Txn,
+    TxnOp, TxnOpResponse, WatchOptions,
 };
 use serde_json::Value;
 use std::sync::Arc;
@@ -34,8 +33,8 @@ pub struct ListOptions {
 }
 
 #[derive(Debug, Clone)]
-pub struct ListResult {
-    pub items: Vec<Value>,
+pub struct ListResult<T = Value> {
+    pub items: Vec<T>,
     /// The revision the list was read at.
     pub revision: i64,
     pub continue_token: Option<String>,
@@ -57,10 +56,7 @@ fn map_err(e: etcd_client::Error) -> StorageError {
             if msg.contains("required revision has been compacted") {
                 StorageError::Expired(msg.to_string())
             } else if msg.contains("required revision is a future revision") {
-                StorageError::TooLargeResourceVersion {
-                    requested: 0,
-                    current: 0,
-                }
+                StorageError::TooLargeResourceVersion { requested: 0, current: 0 }
             } else {
                 StorageError::Unavailable(format!("{}: {}", s.code(), msg))
             }
@@ -71,12 +67,8 @@ fn map_err(e: etcd_client::Error) -> StorageError {
 
 /// Decodes a stored value and stamps its resourceVersion.
 pub(crate) fn decode(key: &[u8], value: &[u8], rv: i64) -> Result<Value> {
-    let mut v: Value = serde_json::from_slice(value).map_err(|e| {
-        StorageError::Internal(format!(
-            "undecodable object at {}: {e}",
-            String::from_utf8_lossy(key)
-        ))
-    })?;
+    let mut v: Value = serde_json::from_slice(value)
+        .map_err(|e| StorageError::Internal(format!("undecodable object at {}: {e}", String::from_utf8_lossy(key))))?;
     set_resource_version(&mut v, rv);
     Ok(v)
 }
@@ -116,15 +108,12 @@ impl Store {
         if cfg.ca_file.is_some() || cfg.cert_file.is_some() {
             let mut tls = TlsOptions::new();
             if let Some(ca) = &cfg.ca_file {
-                let pem = std::fs::read(ca)
-                    .map_err(|e| StorageError::Unavailable(format!("reading {ca}: {e}")))?;
+                let pem = std::fs::read(ca).map_err(|e| StorageError::Unavailable(format!("reading {ca}: {e}")))?;
                 tls = tls.ca_certificate(etcd_client::Certificate::from_pem(pem));
             }
             if let (Some(c), Some(k)) = (&cfg.cert_file, &cfg.key_file) {
-                let cert = std::fs::read(c)
-                    .map_err(|e| StorageError::Unavailable(format!("reading {c}: {e}")))?;
-                let key = std::fs::read(k)
-                    .map_err(|e| StorageError::Unavailable(format!("reading {k}: {e}")))?;
+                let cert = std::fs::read(c).map_err(|e| StorageError::Unavailable(format!("reading {c}: {e}")))?;
+                let key = std::fs::read(k).map_err(|e| StorageError::Unavailable(format!("reading {k}: {e}")))?;
                 tls = tls.identity(etcd_client::Identity::from_pem(cert, key));
             }
             opts = opts.with_tls(tls);
@@ -142,13 +131,8 @@ impl Store {
             .collect();
         // The channel connects lazily per request, so a store can be built while etcd is down
         // and recovers by itself when it returns.
-        let client = Client::connect(endpoints, Some(opts))
-            .await
-            .map_err(map_err)?;
-        Ok(Store {
-            client,
-            timeout: cfg.request_timeout.unwrap_or(Duration::from_secs(10)),
-        })
+        let client = Client::connect(endpoints, Some(opts)).await.map_err(map_err)?;
+        Ok(Store { client, timeout: cfg.request_timeout.unwrap_or(Duration::from_secs(10)) })
     }
 
     fn kv(&self) -> KvClient {
@@ -212,13 +196,12 @@ impl Store {
     }
 
     fn cas_failure(&self, key: &str, ops: Vec<TxnOpResponse>) -> StorageError {
-        let exists = ops
-            .into_iter()
-            .any(|op| matches!(op, TxnOpResponse::Get(g) if !g.kvs().is_empty()));
+        let exists = ops.into_iter().any(|op| matches!(op, TxnOpResponse::Get(g) if !g.kvs().is_empty()));
         if exists {
             StorageError::Conflict {
                 key: key.to_string(),
-                detail: "the object has been modified; please apply your changes to the latest version and try again".into(),
+                detail: "the object has been modified; please apply your changes to the latest version and try again"
+                    .into(),
             }
         } else {
             StorageError::NotFound(key.to_string())
@@ -231,10 +214,7 @@ impl Store {
         let _t = metrics::timer("delete", type_of(key));
         let txn = Txn::new()
             .when([Compare::mod_revision(key, CompareOp::Equal, expected_rv)])
-            .and_then([TxnOp::delete(
-                key,
-                Some(etcd_client::DeleteOptions::new().with_prev_key()),
-            )])
+            .and_then([TxnOp::delete(key, Some(etcd_client::DeleteOptions::new().with_prev_key()))])
             .or_else([TxnOp::get(key, None)]);
         let resp = self.with_timeout(self.kv().txn(txn)).await?;
         let rev = resp.header().map(|h| h.revision()).unwrap_or_default();
@@ -254,10 +234,7 @@ impl Store {
     /// The current revision of the whole store.
     pub async fn current_revision(&self) -> Result<i64> {
         let resp = self
-            .with_timeout(self.kv().get(
-                "/registry/health-probe",
-                Some(GetOptions::new().with_count_only()),
-            ))
+            .with_timeout(self.kv().get("/registry/health-probe", Some(GetOptions::new().with_count_only())))
             .await?;
         Ok(resp.header().map(|h| h.revision()).unwrap_or_default())
     }
@@ -270,6 +247,17 @@ impl Store {
         opts: &ListOptions,
         pred: &(dyn Fn(&Value) -> bool + Sync),
     ) -> Result<ListResult> {
+        self.list_map(prefix, opts, &|v: Value| pred(&v).then_some(v)).await
+    }
+
+    /// Like [`Store::list`], with each decoded object mapped as it is read (None = filtered
+    /// out), so that callers keep only what they need of large lists.
+    pub async fn list_map<T>(
+        &self,
+        prefix: &str,
+        opts: &ListOptions,
+        map: &(dyn Fn(Value) -> Option<T> + Sync),
+    ) -> Result<ListResult<T>> {
         let _t = metrics::timer("list", type_of(prefix));
         let (mut revision, mut start) = match &opts.continue_token {
             Some(tok) if !tok.is_empty() => {
@@ -302,15 +290,11 @@ impl Store {
             }
             let kvs = resp.kvs();
             let more_in_etcd = resp.more() || (page > 0 && kvs.len() as i64 > page);
-            let usable = if page > 0 {
-                &kvs[..kvs.len().min(page as usize)]
-            } else {
-                kvs
-            };
+            let usable = if page > 0 { &kvs[..kvs.len().min(page as usize)] } else { kvs };
             for (i, kv) in usable.iter().enumerate() {
                 let obj = decode(kv.key(), kv.value(), kv.mod_revision())?;
-                if pred(&obj) {
-                    items.push(obj);
+                if let Some(item) = map(obj) {
+                    items.push(item);
                     if limit > 0 && items.len() as i64 == limit {
                         let more = i + 1 < usable.len() || more_in_etcd;
                         if more {
@@ -324,39 +308,22 @@ impl Store {
                                 remaining: Some(remaining),
                             });
                         }
-                        return Ok(ListResult {
-                            items,
-                            revision,
-                            continue_token: None,
-                            remaining: None,
-                        });
+                        return Ok(ListResult { items, revision, continue_token: None, remaining: None });
                     }
                 }
             }
             if !more_in_etcd || usable.is_empty() {
-                return Ok(ListResult {
-                    items,
-                    revision,
-                    continue_token: None,
-                    remaining: None,
-                });
+                return Ok(ListResult { items, revision, continue_token: None, remaining: None });
             }
-            let last = usable
-                .last()
-                .map(|kv| kv.key().to_vec())
-                .unwrap_or_default();
+            let last = usable.last().map(|kv| kv.key().to_vec()).unwrap_or_default();
             start = format!("{}\u{0}", String::from_utf8_lossy(&last));
         }
     }
 
     /// Counts the keys under a prefix.
     pub async fn count(&self, prefix: &str) -> Result<i64> {
-        let resp = self
-            .with_timeout(self.kv().get(
-                prefix,
-                Some(GetOptions::new().with_prefix().with_count_only()),
-            ))
-            .await?;
+        let resp =
+            self.with_timeout(self.kv().get(prefix, Some(GetOptions::new().with_prefix().with_count_only()))).await?;
         Ok(resp.count())
     }
 
@@ -373,27 +340,16 @@ impl Store {
 
     /// Opens a raw etcd watch on `prefix` from `start_rev` (inclusive) with progress
     /// notifications and previous values.
-    pub async fn watch_raw(
-        &self,
-        prefix: &str,
-        start_rev: i64,
-    ) -> Result<etcd_client::WatchStream> {
-        let opts = WatchOptions::new()
-            .with_prefix()
-            .with_start_revision(start_rev)
-            .with_prev_key()
-            .with_progress_notify();
+    pub async fn watch_raw(&self, prefix: &str, start_rev: i64) -> Result<etcd_client::WatchStream> {
+        let opts =
+            WatchOptions::new().with_prefix().with_start_revision(start_rev).with_prev_key().with_progress_notify();
         let mut wc = self.client.watch_client();
         self.with_timeout(wc.watch(prefix, Some(opts))).await
     }
 
     /// Watches `prefix` directly in etcd, from just after `after_rev`, as a stream of events.
     /// The first item is an error Expired if `after_rev` was compacted away.
-    pub fn watch(
-        &self,
-        prefix: &str,
-        after_rev: i64,
-    ) -> tokio::sync::mpsc::Receiver<Result<Event>> {
+    pub fn watch(&self, prefix: &str, after_rev: i64, indexer: Indexer) -> tokio::sync::mpsc::Receiver<Result<Event>> {
         let (tx, rx) = tokio::sync::mpsc::channel(256);
         let store = self.clone();
         let prefix = prefix.to_string();
@@ -425,7 +381,7 @@ impl Store {
                             let _ = tx.send(Err(err)).await;
                             return;
                         }
-                        for ev in convert_events(&resp) {
+                        for ev in convert_events(&resp, &indexer) {
                             if tx.send(ev).await.is_err() {
                                 return;
                             }
@@ -444,37 +400,30 @@ impl Store {
 }
 
 /// Turns one etcd watch response into our events.
-pub(crate) fn convert_events(resp: &etcd_client::WatchResponse) -> Vec<Result<Event>> {
+pub(crate) fn convert_events(resp: &etcd_client::WatchResponse, indexer: &Indexer) -> Vec<Result<Event>> {
     let mut out = Vec::with_capacity(resp.events().len());
     for ev in resp.events() {
         let Some(kv) = ev.kv() else { continue };
         let key: Arc<str> = Arc::from(String::from_utf8_lossy(kv.key()).as_ref());
         let rev = kv.mod_revision();
-        let prev = ev
-            .prev_kv()
-            .and_then(|p| decode(p.key(), p.value(), p.mod_revision()).ok())
-            .map(Arc::new);
+        let prev_value = ev.prev_kv().and_then(|p| decode(p.key(), p.value(), p.mod_revision()).ok());
+        let prev = prev_value.as_ref().map(|p| Arc::new(Obj::from_value(p, p_rv(p), indexer)));
         let res = match ev.event_type() {
             EtcdEventType::Put => decode(kv.key(), kv.value(), rev).map(|obj| Event {
-                kind: if kv.create_revision() == rev {
-                    EventType::Added
-                } else {
-                    EventType::Modified
-                },
+                kind: if kv.create_revision() == rev { EventType::Added } else { EventType::Modified },
                 key,
-                obj: Arc::new(obj),
+                obj: Arc::new(Obj::from_value(&obj, rev, indexer)),
                 prev,
                 rv: rev,
             }),
-            EtcdEventType::Delete => match &prev {
-                Some(p) => {
-                    let mut obj = (**p).clone();
+            EtcdEventType::Delete => match prev_value {
+                Some(mut obj) => {
                     set_resource_version(&mut obj, rev);
                     Ok(Event {
                         kind: EventType::Deleted,
                         key,
-                        obj: Arc::new(obj),
-                        prev: prev.clone(),
+                        obj: Arc::new(Obj::from_value(&obj, rev, indexer)),
+                        prev,
                         rv: rev,
                     })
                 }
@@ -484,6 +433,10 @@ pub(crate) fn convert_events(resp: &etcd_client::WatchResponse) -> Vec<Result<Ev
         out.push(res);
     }
     out
+}
+
+fn p_rv(v: &Value) -> i64 {
+    v.pointer("/metadata/resourceVersion").and_then(Value::as_str).and_then(|r| r.parse().ok()).unwrap_or(0)
 }
 
 impl Store {

@@ -10,9 +10,11 @@ pub mod cache;
 mod continue_token;
 mod etcd;
 pub mod metrics;
+pub mod object;
 
 pub use cache::{CacheWatch, Cacher, CacherConfig};
 pub use etcd::{EtcdConfig, ListOptions, ListResult, Store};
+pub use object::{default_indexer, Indexer, Obj};
 
 use serde_json::Value;
 use std::sync::Arc;
@@ -72,8 +74,8 @@ impl EventType {
 pub struct Event {
     pub kind: EventType,
     pub key: Arc<str>,
-    pub obj: Arc<Value>,
-    pub prev: Option<Arc<Value>>,
+    pub obj: Arc<Obj>,
+    pub prev: Option<Arc<Obj>>,
     pub rv: i64,
 }
 
@@ -82,7 +84,7 @@ impl Event {
         Event {
             kind: EventType::Bookmark,
             key: Arc::from(""),
-            obj: Arc::new(Value::Null),
+            obj: Arc::new(Obj::from_value(&Value::Null, rv, &default_indexer())),
             prev: None,
             rv,
         }
@@ -92,9 +94,7 @@ impl Event {
 /// Sets `metadata.resourceVersion` on a decoded object.
 pub fn set_resource_version(obj: &mut Value, rv: i64) {
     if let Some(m) = obj.as_object_mut() {
-        let meta = m
-            .entry("metadata")
-            .or_insert_with(|| Value::Object(Default::default()));
+        let meta = m.entry("metadata").or_insert_with(|| Value::Object(Default::default()));
         if let Some(meta) = meta.as_object_mut() {
             meta.insert("resourceVersion".into(), Value::String(rv.to_string()));
         }

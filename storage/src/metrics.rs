@@ -10,8 +10,8 @@ pub static ETCD_REQUEST_DURATION: Lazy<HistogramVec> = Lazy::new(|| {
         "Etcd request latency in seconds for each operation and object type.",
         &["operation", "type"],
         vec![
-            0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0,
-            8.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0
+            0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0,
+            20.0, 30.0, 45.0, 60.0
         ]
     )
     .expect("metric registers once")
@@ -37,7 +37,5 @@ pub static WATCH_CACHE_EVENTS: Lazy<IntGaugeVec> = Lazy::new(|| {
 
 /// Times one etcd operation.
 pub fn timer(op: &str, ty: &str) -> prometheus::HistogramTimer {
-    ETCD_REQUEST_DURATION
-        .with_label_values(&[op, ty])
-        .start_timer()
+    ETCD_REQUEST_DURATION.with_label_values(&[op, ty]).start_timer()
 }

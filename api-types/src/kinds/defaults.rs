@@ -51,22 +51,12 @@ pub fn apply(rd: &ResourceDef, obj: &mut Value) {
         ("storage.k8s.io", "StorageClass") => storage_class(root),
         ("storage.k8s.io", "CSIDriver") => csi_driver(root),
         ("storage.k8s.io", "VolumeAttachment") => volume_attachment(root),
-        ("scheduling.k8s.io", "PriorityClass") => {
-            default_json(root, "preemptionPolicy", json!("PreemptLowerPriority"))
-        }
-        ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration") => {
-            webhook_configuration(root, false)
-        }
-        ("admissionregistration.k8s.io", "MutatingWebhookConfiguration") => {
-            webhook_configuration(root, true)
-        }
-        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy") => {
-            validating_admission_policy(root)
-        }
+        ("scheduling.k8s.io", "PriorityClass") => default_json(root, "preemptionPolicy", json!("PreemptLowerPriority")),
+        ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration") => webhook_configuration(root, false),
+        ("admissionregistration.k8s.io", "MutatingWebhookConfiguration") => webhook_configuration(root, true),
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy") => validating_admission_policy(root),
         ("flowcontrol.apiserver.k8s.io", "FlowSchema") => flow_schema(root),
-        ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration") => {
-            priority_level_configuration(root)
-        }
+        ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration") => priority_level_configuration(root),
         ("apiextensions.k8s.io", "CustomResourceDefinition") => custom_resource_definition(root),
         ("apiregistration.k8s.io", "APIService") => {
             if let Some(svc) = get_obj(root, "spec").and_then(|s| get_obj(s, "service")) {
@@ -180,8 +170,7 @@ fn pod_only(spec: &mut Obj) {
             each_obj(spec, key, |c| {
                 each_obj(c, "ports", |p| {
                     if is_unset_int(p, "hostPort") {
-                        if let Some(cp) = p.get("containerPort").filter(|v| v.is_number()).cloned()
-                        {
+                        if let Some(cp) = p.get("containerPort").filter(|v| v.is_number()).cloned() {
                             p.insert("hostPort".into(), cp);
                         }
                     }
@@ -196,12 +185,7 @@ fn requests_from_limits(c: &mut Obj) {
     let Some(res) = get_obj(c, "resources") else {
         return;
     };
-    let Some(limits) = res
-        .get("limits")
-        .and_then(Value::as_object)
-        .filter(|l| !l.is_empty())
-        .cloned()
-    else {
+    let Some(limits) = res.get("limits").and_then(Value::as_object).filter(|l| !l.is_empty()).cloned() else {
         return;
     };
     if let Some(requests) = ensure_obj(res, "requests") {
@@ -234,9 +218,7 @@ fn pod_spec(spec: &mut Obj) {
 const VOLUME_NON_SOURCE_KEYS: &[&str] = &["name"];
 
 fn volume(v: &mut Obj) {
-    let has_source = v
-        .iter()
-        .any(|(k, val)| !VOLUME_NON_SOURCE_KEYS.contains(&k.as_str()) && !val.is_null());
+    let has_source = v.iter().any(|(k, val)| !VOLUME_NON_SOURCE_KEYS.contains(&k.as_str()) && !val.is_null());
     if !has_source {
         v.insert("emptyDir".into(), json!({}));
     }
@@ -305,11 +287,7 @@ fn downward_api_items(d: &mut Obj) {
 
 fn container(c: &mut Obj) {
     if is_unset_str(c, "imagePullPolicy") {
-        let policy = if image_tag_is_latest(str_of(c, "image")) {
-            "Always"
-        } else {
-            "IfNotPresent"
-        };
+        let policy = if image_tag_is_latest(str_of(c, "image")) { "Always" } else { "IfNotPresent" };
         c.insert("imagePullPolicy".into(), json!(policy));
     }
     default_str(c, "terminationMessagePath", "/dev/termination-log");
@@ -370,8 +348,7 @@ const REF_PATTERN: &str = concat!(
 );
 
 static REFERENCE: Lazy<Regex> = Lazy::new(|| Regex::new(REF_PATTERN).expect("reference pattern"));
-static IDENTIFIER: Lazy<Regex> =
-    Lazy::new(|| Regex::new(r"^[a-f0-9]{64}$").expect("identifier pattern"));
+static IDENTIFIER: Lazy<Regex> = Lazy::new(|| Regex::new(r"^[a-f0-9]{64}$").expect("identifier pattern"));
 
 /// Whether the image's tag, as upstream's image-name parser reports it, is `latest` (an image
 /// without tag and digest counts as `latest`). Unparseable references count as not `latest`,
@@ -389,8 +366,7 @@ fn parse_image_tag(image: &str) -> Option<String> {
     let (domain, mut remainder) = match image.find('/') {
         Some(i) => {
             let first = &image[..i];
-            if !first.contains(['.', ':']) && first != "localhost" && first.to_lowercase() == first
-            {
+            if !first.contains(['.', ':']) && first != "localhost" && first.to_lowercase() == first {
                 ("docker.io".to_string(), image.to_string())
             } else {
                 (first.to_string(), image[i + 1..].to_string())
@@ -398,11 +374,7 @@ fn parse_image_tag(image: &str) -> Option<String> {
         }
         None => ("docker.io".to_string(), image.to_string()),
     };
-    let domain = if domain == "index.docker.io" {
-        "docker.io".to_string()
-    } else {
-        domain
-    };
+    let domain = if domain == "index.docker.io" { "docker.io".to_string() } else { domain };
     if domain == "docker.io" && !remainder.contains('/') {
         remainder = format!("library/{remainder}");
     }
@@ -425,11 +397,7 @@ fn parse_image_tag(image: &str) -> Option<String> {
             "sha512" => 128,
             _ => return None,
         };
-        if hex.len() != len
-            || !hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
+        if hex.len() != len || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
             return None;
         }
     }
@@ -486,10 +454,7 @@ fn service(root: &mut Obj) {
                     .and_then(|c| c.get("timeoutSeconds"))
                     .is_some_and(|t| !t.is_null());
                 if !has_timeout {
-                    spec.insert(
-                        "sessionAffinityConfig".into(),
-                        json!({"clientIP": {"timeoutSeconds": 10800}}),
-                    );
+                    spec.insert("sessionAffinityConfig".into(), json!({"clientIP": {"timeoutSeconds": 10800}}));
                 }
             }
             _ => {}
@@ -511,8 +476,7 @@ fn service(root: &mut Obj) {
         });
         let ty = str_of(spec, "type").to_string();
         let has_external_ips = !is_empty_collection(spec, "externalIPs");
-        let externally_accessible =
-            ty == "LoadBalancer" || ty == "NodePort" || (ty == "ClusterIP" && has_external_ips);
+        let externally_accessible = ty == "LoadBalancer" || ty == "NodePort" || (ty == "ClusterIP" && has_external_ips);
         if externally_accessible {
             default_str(spec, "externalTrafficPolicy", "Cluster");
         }
@@ -552,9 +516,7 @@ fn namespace(root: &mut Obj) {
 }
 
 fn endpoints(root: &mut Obj) {
-    each_obj(root, "subsets", |ss| {
-        each_obj(ss, "ports", |p| default_str(p, "protocol", "TCP"))
-    });
+    each_obj(root, "subsets", |ss| each_obj(ss, "ports", |p| default_str(p, "protocol", "TCP")));
 }
 
 fn node(root: &mut Obj) {
@@ -562,12 +524,7 @@ fn node(root: &mut Obj) {
         return;
     };
     if is_unset(status, "allocatable") {
-        if let Some(cap) = status
-            .get("capacity")
-            .and_then(Value::as_object)
-            .filter(|c| !c.is_empty())
-            .cloned()
-        {
+        if let Some(cap) = status.get("capacity").and_then(Value::as_object).filter(|c| !c.is_empty()).cloned() {
             status.insert("allocatable".into(), Value::Object(cap));
         }
     }
@@ -588,21 +545,16 @@ fn limit_range(root: &mut Obj) {
                 _ => None,
             }
         };
-        let (Some(max), Some(min), Some(mut default), Some(mut default_request)) = (
-            map_of(item, "max"),
-            map_of(item, "min"),
-            map_of(item, "default"),
-            map_of(item, "defaultRequest"),
-        ) else {
+        let (Some(max), Some(min), Some(mut default), Some(mut default_request)) =
+            (map_of(item, "max"), map_of(item, "min"), map_of(item, "default"), map_of(item, "defaultRequest"))
+        else {
             return;
         };
         for (k, v) in max {
             default.entry(k).or_insert(v);
         }
         for (k, v) in &default {
-            default_request
-                .entry(k.clone())
-                .or_insert_with(|| v.clone());
+            default_request.entry(k.clone()).or_insert_with(|| v.clone());
         }
         for (k, v) in min {
             default_request.entry(k).or_insert(v);
@@ -741,22 +693,14 @@ fn job(root: &mut Obj) {
     }
     default_json(spec, "parallelism", json!(1));
     if is_unset(spec, "backoffLimit") {
-        let limit = if is_unset(spec, "backoffLimitPerIndex") {
-            6
-        } else {
-            i64::from(i32::MAX)
-        };
+        let limit = if is_unset(spec, "backoffLimitPerIndex") { 6 } else { i64::from(i32::MAX) };
         spec.insert("backoffLimit".into(), json!(limit));
     }
     default_json(spec, "completionMode", json!("NonIndexed"));
     default_json(spec, "suspend", json!(false));
     // JobPodReplacementPolicy is beta and on in v1.33.
     if is_unset(spec, "podReplacementPolicy") {
-        let policy = if is_unset(spec, "podFailurePolicy") {
-            "TerminatingOrFailed"
-        } else {
-            "Failed"
-        };
+        let policy = if is_unset(spec, "podFailurePolicy") { "TerminatingOrFailed" } else { "Failed" };
         spec.insert("podReplacementPolicy".into(), json!(policy));
     }
     default_json(spec, "manualSelector", json!(false));
@@ -780,9 +724,7 @@ fn job(root: &mut Obj) {
 fn job_spec_nested(spec: &mut Obj) {
     if let Some(pfp) = get_obj(spec, "podFailurePolicy") {
         each_obj(pfp, "rules", |rule| {
-            each_obj(rule, "onPodConditions", |pattern| {
-                default_str(pattern, "status", "True")
-            });
+            each_obj(rule, "onPodConditions", |pattern| default_str(pattern, "status", "True"));
         });
     }
     if let Some(t) = ensure_obj(spec, "template") {
@@ -839,11 +781,7 @@ fn hpa(root: &mut Obj, version: &str) {
         if let Some(down) = ensure_obj(behavior, "scaleDown") {
             // The scale-down stabilization window stays unset: the controller's flag decides it.
             default_json(down, "selectPolicy", json!("Max"));
-            default_json(
-                down,
-                "policies",
-                json!([{"type": "Percent", "value": 100, "periodSeconds": 15}]),
-            );
+            default_json(down, "policies", json!([{"type": "Percent", "value": 100, "periodSeconds": 15}]));
         }
     }
 }
@@ -856,16 +794,10 @@ fn network_policy(root: &mut Obj) {
         return;
     };
     for key in ["ingress", "egress"] {
-        each_obj(spec, key, |rule| {
-            each_obj(rule, "ports", |p| default_json(p, "protocol", json!("TCP")))
-        });
+        each_obj(spec, key, |rule| each_obj(rule, "ports", |p| default_json(p, "protocol", json!("TCP"))));
     }
     if is_empty_collection(spec, "policyTypes") {
-        let types = if is_empty_collection(spec, "egress") {
-            json!(["Ingress"])
-        } else {
-            json!(["Ingress", "Egress"])
-        };
+        let types = if is_empty_collection(spec, "egress") { json!(["Ingress"]) } else { json!(["Ingress", "Egress"]) };
         spec.insert("policyTypes".into(), types);
     }
 }
@@ -916,9 +848,8 @@ fn csi_driver(root: &mut Obj) {
 }
 
 fn volume_attachment(root: &mut Obj) {
-    if let Some(inline) = get_obj(root, "spec")
-        .and_then(|s| get_obj(s, "source"))
-        .and_then(|s| get_obj(s, "inlineVolumeSpec"))
+    if let Some(inline) =
+        get_obj(root, "spec").and_then(|s| get_obj(s, "source")).and_then(|s| get_obj(s, "inlineVolumeSpec"))
     {
         volume_sources(inline);
     }
@@ -1012,12 +943,7 @@ fn custom_resource_definition(root: &mut Obj) {
 mod tests {
     use super::*;
 
-    fn rd(
-        group: &'static str,
-        version: &'static str,
-        kind: &'static str,
-        plural: &'static str,
-    ) -> ResourceDef {
+    fn rd(group: &'static str, version: &'static str, kind: &'static str, plural: &'static str) -> ResourceDef {
         ResourceDef {
             group,
             version,
@@ -1065,10 +991,7 @@ mod tests {
             json!({"spec": {"containers": [{"name": "a", "image": "nginx"}, {"name": "b", "image": "nginx:1.25"}]}}),
         );
         assert_eq!(c["spec"]["containers"][0]["imagePullPolicy"], "Always");
-        assert_eq!(
-            c["spec"]["containers"][1]["imagePullPolicy"],
-            "IfNotPresent"
-        );
+        assert_eq!(c["spec"]["containers"][1]["imagePullPolicy"], "IfNotPresent");
     }
 
     #[test]
@@ -1112,29 +1035,17 @@ mod tests {
         assert_eq!(c["imagePullPolicy"], "IfNotPresent");
         assert_eq!(c["terminationMessagePath"], "/dev/termination-log");
         assert_eq!(c["terminationMessagePolicy"], "File");
-        assert_eq!(
-            c["ports"][0],
-            json!({"containerPort": 80, "hostPort": 80, "protocol": "TCP"})
-        );
-        assert_eq!(
-            c["ports"][1],
-            json!({"containerPort": 81, "hostPort": 9000, "protocol": "UDP"})
-        );
+        assert_eq!(c["ports"][0], json!({"containerPort": 80, "hostPort": 80, "protocol": "TCP"}));
+        assert_eq!(c["ports"][1], json!({"containerPort": 81, "hostPort": 9000, "protocol": "UDP"}));
         assert_eq!(c["env"][0]["valueFrom"]["fieldRef"]["apiVersion"], "v1");
-        assert_eq!(
-            c["resources"]["requests"],
-            json!({"cpu": "500m", "memory": "1Gi"})
-        );
+        assert_eq!(c["resources"]["requests"], json!({"cpu": "500m", "memory": "1Gi"}));
         assert_eq!(
             c["livenessProbe"],
             json!({"httpGet": {"port": 8080, "path": "/", "scheme": "HTTP"}, "timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 3})
         );
         assert_eq!(c["readinessProbe"]["periodSeconds"], 5);
         assert_eq!(c["readinessProbe"]["grpc"]["service"], "");
-        assert_eq!(
-            c["lifecycle"]["preStop"]["httpGet"],
-            json!({"port": 80, "path": "/stop", "scheme": "HTTP"})
-        );
+        assert_eq!(c["lifecycle"]["preStop"]["httpGet"], json!({"port": 80, "path": "/stop", "scheme": "HTTP"}));
         let i = &spec["initContainers"][0];
         assert_eq!(i["imagePullPolicy"], "Always");
         assert_eq!(i["resources"]["requests"], json!({"cpu": "2"}));
@@ -1143,20 +1054,11 @@ mod tests {
         assert_eq!(v[1]["secret"]["defaultMode"], 420);
         assert_eq!(v[2]["configMap"]["defaultMode"], 256);
         assert_eq!(v[3]["downwardAPI"]["defaultMode"], 420);
-        assert_eq!(
-            v[3]["downwardAPI"]["items"][0]["fieldRef"]["apiVersion"],
-            "v1"
-        );
+        assert_eq!(v[3]["downwardAPI"]["items"][0]["fieldRef"]["apiVersion"], "v1");
         assert_eq!(v[4]["projected"]["defaultMode"], 420);
-        assert_eq!(
-            v[4]["projected"]["sources"][0]["serviceAccountToken"]["expirationSeconds"],
-            3600
-        );
+        assert_eq!(v[4]["projected"]["sources"][0]["serviceAccountToken"]["expirationSeconds"], 3600);
         assert_eq!(v[5]["hostPath"]["type"], "");
-        assert_eq!(
-            v[6]["ephemeral"]["volumeClaimTemplate"]["spec"]["volumeMode"],
-            "Filesystem"
-        );
+        assert_eq!(v[6]["ephemeral"]["volumeClaimTemplate"]["spec"]["volumeMode"], "Filesystem");
     }
 
     #[test]
@@ -1165,12 +1067,8 @@ mod tests {
             &rd("", "v1", "Pod", "pods"),
             json!({"spec": {"containers": [{"name": "c", "image": "x", "ports": [{"containerPort": 80}]}]}}),
         );
-        assert!(pod["spec"]["containers"][0]["ports"][0]
-            .get("hostPort")
-            .is_none());
-        assert!(pod["spec"]["containers"][0]["resources"]
-            .get("requests")
-            .is_none());
+        assert!(pod["spec"]["containers"][0]["ports"][0].get("hostPort").is_none());
+        assert!(pod["spec"]["containers"][0]["resources"].get("requests").is_none());
     }
 
     #[test]
@@ -1207,10 +1105,7 @@ mod tests {
 
     #[test]
     fn daemonset_statefulset_replicaset() {
-        let ds = defaulted(
-            &rd("apps", "v1", "DaemonSet", "daemonsets"),
-            json!({"spec": {}}),
-        );
+        let ds = defaulted(&rd("apps", "v1", "DaemonSet", "daemonsets"), json!({"spec": {}}));
         assert_eq!(
             ds["spec"]["updateStrategy"],
             json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}})
@@ -1224,10 +1119,7 @@ mod tests {
         let spec = &ss["spec"];
         assert_eq!(spec["replicas"], 1);
         assert_eq!(spec["podManagementPolicy"], "OrderedReady");
-        assert_eq!(
-            spec["updateStrategy"],
-            json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}})
-        );
+        assert_eq!(spec["updateStrategy"], json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}));
         assert_eq!(spec["revisionHistoryLimit"], 10);
         assert_eq!(
             spec["persistentVolumeClaimRetentionPolicy"],
@@ -1244,15 +1136,9 @@ mod tests {
             &rd("apps", "v1", "StatefulSet", "statefulsets"),
             json!({"spec": {"updateStrategy": {"type": "RollingUpdate"}}}),
         );
-        assert_eq!(
-            ss["spec"]["updateStrategy"],
-            json!({"type": "RollingUpdate"})
-        );
+        assert_eq!(ss["spec"]["updateStrategy"], json!({"type": "RollingUpdate"}));
 
-        let rs = defaulted(
-            &rd("apps", "v1", "ReplicaSet", "replicasets"),
-            json!({"spec": {"replicas": 0}}),
-        );
+        let rs = defaulted(&rd("apps", "v1", "ReplicaSet", "replicasets"), json!({"spec": {"replicas": 0}}));
         assert_eq!(rs["spec"]["replicas"], 0);
     }
 
@@ -1282,10 +1168,7 @@ mod tests {
         assert_eq!(j["spec"]["parallelism"], 3);
         assert_eq!(j["spec"]["backoffLimit"], 2147483647);
         assert_eq!(j["spec"]["podReplacementPolicy"], "Failed");
-        assert_eq!(
-            j["spec"]["podFailurePolicy"]["rules"][0]["onPodConditions"][0]["status"],
-            "True"
-        );
+        assert_eq!(j["spec"]["podFailurePolicy"]["rules"][0]["onPodConditions"][0]["status"], "True");
         // Without a restartPolicy the template gets Always, which Job validation then rejects.
         assert_eq!(j["spec"]["template"]["spec"]["restartPolicy"], "Always");
 
@@ -1299,14 +1182,8 @@ mod tests {
         assert_eq!(spec["successfulJobsHistoryLimit"], 3);
         assert_eq!(spec["failedJobsHistoryLimit"], 1);
         let js = &spec["jobTemplate"]["spec"];
-        assert!(
-            js.get("backoffLimit").is_none(),
-            "Job defaults are not applied to job templates"
-        );
-        assert_eq!(
-            js["template"]["spec"]["containers"][0]["imagePullPolicy"],
-            "IfNotPresent"
-        );
+        assert!(js.get("backoffLimit").is_none(), "Job defaults are not applied to job templates");
+        assert_eq!(js["template"]["spec"]["containers"][0]["imagePullPolicy"], "IfNotPresent");
     }
 
     #[test]
@@ -1343,10 +1220,7 @@ mod tests {
         assert!(spec.get("externalTrafficPolicy").is_none());
         assert!(spec.get("clusterIP").is_none());
         assert!(spec.get("ipFamilies").is_none());
-        assert_eq!(
-            spec["ports"][0],
-            json!({"port": 80, "protocol": "TCP", "targetPort": 80})
-        );
+        assert_eq!(spec["ports"][0], json!({"port": 80, "protocol": "TCP", "targetPort": 80}));
         assert_eq!(spec["ports"][1]["targetPort"], "https");
         assert_eq!(spec["ports"][1]["protocol"], "UDP");
 
@@ -1356,19 +1230,11 @@ mod tests {
         );
         assert_eq!(s["spec"]["externalTrafficPolicy"], "Cluster");
         assert_eq!(s["spec"]["allocateLoadBalancerNodePorts"], true);
-        assert_eq!(
-            s["spec"]["sessionAffinityConfig"],
-            json!({"clientIP": {"timeoutSeconds": 10800}})
-        );
+        assert_eq!(s["spec"]["sessionAffinityConfig"], json!({"clientIP": {"timeoutSeconds": 10800}}));
         assert_eq!(s["status"]["loadBalancer"]["ingress"][0]["ipMode"], "VIP");
-        assert!(s["status"]["loadBalancer"]["ingress"][1]
-            .get("ipMode")
-            .is_none());
+        assert!(s["status"]["loadBalancer"]["ingress"][1].get("ipMode").is_none());
 
-        let s = defaulted(
-            &svc,
-            json!({"spec": {"type": "ExternalName", "externalName": "x.example"}}),
-        );
+        let s = defaulted(&svc, json!({"spec": {"type": "ExternalName", "externalName": "x.example"}}));
         assert!(s["spec"].get("internalTrafficPolicy").is_none());
         assert!(s["spec"].get("externalTrafficPolicy").is_none());
 
@@ -1378,20 +1244,11 @@ mod tests {
 
     #[test]
     fn core_misc() {
-        let s = defaulted(
-            &rd("", "v1", "Secret", "secrets"),
-            json!({"metadata": {"name": "s"}}),
-        );
+        let s = defaulted(&rd("", "v1", "Secret", "secrets"), json!({"metadata": {"name": "s"}}));
         assert_eq!(s["type"], "Opaque");
 
-        let ns = defaulted(
-            &rd("", "v1", "Namespace", "namespaces"),
-            json!({"metadata": {"name": "team-a"}}),
-        );
-        assert_eq!(
-            ns["metadata"]["labels"]["kubernetes.io/metadata.name"],
-            "team-a"
-        );
+        let ns = defaulted(&rd("", "v1", "Namespace", "namespaces"), json!({"metadata": {"name": "team-a"}}));
+        assert_eq!(ns["metadata"]["labels"]["kubernetes.io/metadata.name"], "team-a");
         assert_eq!(ns["status"]["phase"], "Active");
 
         let ep = defaulted(
@@ -1409,10 +1266,7 @@ mod tests {
         assert_eq!(pv["spec"]["hostPath"]["type"], "");
         assert_eq!(pv["status"]["phase"], "Pending");
 
-        let pvc = defaulted(
-            &rd("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims"),
-            json!({"spec": {}}),
-        );
+        let pvc = defaulted(&rd("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims"), json!({"spec": {}}));
         assert_eq!(pvc["spec"]["volumeMode"], "Filesystem");
         assert_eq!(pvc["status"]["phase"], "Pending");
 
@@ -1424,75 +1278,42 @@ mod tests {
             ]}}),
         );
         assert_eq!(lr["spec"]["limits"][0]["default"], json!({"cpu": "2"}));
-        assert_eq!(
-            lr["spec"]["limits"][0]["defaultRequest"],
-            json!({"cpu": "2", "memory": "1Mi"})
-        );
+        assert_eq!(lr["spec"]["limits"][0]["defaultRequest"], json!({"cpu": "2", "memory": "1Mi"}));
         assert!(lr["spec"]["limits"][1].get("default").is_none());
 
-        let node = defaulted(
-            &rd("", "v1", "Node", "nodes"),
-            json!({"status": {"capacity": {"cpu": "4"}}}),
-        );
+        let node = defaulted(&rd("", "v1", "Node", "nodes"), json!({"status": {"capacity": {"cpu": "4"}}}));
         assert_eq!(node["status"]["allocatable"], json!({"cpu": "4"}));
 
         let pt = defaulted(
             &rd("", "v1", "PodTemplate", "podtemplates"),
             json!({"template": {"spec": {"containers": [{"name": "c", "image": "x"}]}}}),
         );
-        assert_eq!(
-            pt["template"]["spec"]["containers"][0]["terminationMessagePolicy"],
-            "File"
-        );
+        assert_eq!(pt["template"]["spec"]["containers"][0]["terminationMessagePolicy"], "File");
         assert!(pt["template"]["spec"].get("enableServiceLinks").is_none());
 
-        let cm = defaulted(
-            &rd("", "v1", "ConfigMap", "configmaps"),
-            json!({"metadata": {"name": "c"}}),
-        );
+        let cm = defaulted(&rd("", "v1", "ConfigMap", "configmaps"), json!({"metadata": {"name": "c"}}));
         assert_eq!(cm, json!({"metadata": {"name": "c"}}));
     }
 
     #[test]
     fn other_groups() {
         let np = defaulted(
-            &rd(
-                "networking.k8s.io",
-                "v1",
-                "NetworkPolicy",
-                "networkpolicies",
-            ),
+            &rd("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies"),
             json!({"spec": {"podSelector": {}, "ingress": [{"ports": [{"port": 80}]}], "egress": [{}]}}),
         );
         assert_eq!(np["spec"]["policyTypes"], json!(["Ingress", "Egress"]));
         assert_eq!(np["spec"]["ingress"][0]["ports"][0]["protocol"], "TCP");
-        let np = defaulted(
-            &rd(
-                "networking.k8s.io",
-                "v1",
-                "NetworkPolicy",
-                "networkpolicies",
-            ),
-            json!({"spec": {}}),
-        );
+        let np = defaulted(&rd("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies"), json!({"spec": {}}));
         assert_eq!(np["spec"]["policyTypes"], json!(["Ingress"]));
 
         let es = defaulted(
             &rd("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices"),
             json!({"addressType": "IPv4", "ports": [{"port": 80}]}),
         );
-        assert_eq!(
-            es["ports"][0],
-            json!({"port": 80, "name": "", "protocol": "TCP"})
-        );
+        assert_eq!(es["ports"][0], json!({"port": 80, "name": "", "protocol": "TCP"}));
 
         let rb = defaulted(
-            &rd(
-                "rbac.authorization.k8s.io",
-                "v1",
-                "RoleBinding",
-                "rolebindings",
-            ),
+            &rd("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings"),
             json!({"roleRef": {"kind": "Role", "name": "r"}, "subjects": [
                 {"kind": "User", "name": "u"}, {"kind": "Group", "name": "g"}, {"kind": "ServiceAccount", "name": "s", "namespace": "n"}
             ]}),
@@ -1502,61 +1323,26 @@ mod tests {
         assert_eq!(rb["subjects"][1]["apiGroup"], "rbac.authorization.k8s.io");
         assert!(rb["subjects"][2].get("apiGroup").is_none());
 
-        let sc = defaulted(
-            &rd("storage.k8s.io", "v1", "StorageClass", "storageclasses"),
-            json!({"provisioner": "p"}),
-        );
+        let sc = defaulted(&rd("storage.k8s.io", "v1", "StorageClass", "storageclasses"), json!({"provisioner": "p"}));
         assert_eq!(sc["reclaimPolicy"], "Delete");
         assert_eq!(sc["volumeBindingMode"], "Immediate");
 
-        let pc = defaulted(
-            &rd(
-                "scheduling.k8s.io",
-                "v1",
-                "PriorityClass",
-                "priorityclasses",
-            ),
-            json!({"value": 5}),
-        );
+        let pc = defaulted(&rd("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses"), json!({"value": 5}));
         assert_eq!(pc["preemptionPolicy"], "PreemptLowerPriority");
 
         let hpa = defaulted(
-            &rd(
-                "autoscaling",
-                "v2",
-                "HorizontalPodAutoscaler",
-                "horizontalpodautoscalers",
-            ),
+            &rd("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers"),
             json!({"spec": {"maxReplicas": 3, "behavior": {"scaleDown": {"stabilizationWindowSeconds": 60}}}}),
         );
         assert_eq!(hpa["spec"]["minReplicas"], 1);
-        assert_eq!(
-            hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
-            80
-        );
-        assert_eq!(
-            hpa["spec"]["behavior"]["scaleUp"]["stabilizationWindowSeconds"],
-            0
-        );
-        assert_eq!(
-            hpa["spec"]["behavior"]["scaleUp"]["policies"]
-                .as_array()
-                .map(Vec::len),
-            Some(2)
-        );
-        assert_eq!(
-            hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"],
-            60
-        );
+        assert_eq!(hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"], 80);
+        assert_eq!(hpa["spec"]["behavior"]["scaleUp"]["stabilizationWindowSeconds"], 0);
+        assert_eq!(hpa["spec"]["behavior"]["scaleUp"]["policies"].as_array().map(Vec::len), Some(2));
+        assert_eq!(hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"], 60);
         assert_eq!(hpa["spec"]["behavior"]["scaleDown"]["selectPolicy"], "Max");
 
         let vwc = defaulted(
-            &rd(
-                "admissionregistration.k8s.io",
-                "v1",
-                "MutatingWebhookConfiguration",
-                "mutatingwebhookconfigurations",
-            ),
+            &rd("admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration", "mutatingwebhookconfigurations"),
             json!({"webhooks": [{"name": "w.example.com", "clientConfig": {"service": {"name": "s", "namespace": "n"}}, "rules": [{"operations": ["CREATE"]}]}]}),
         );
         let w = &vwc["webhooks"][0];
@@ -1569,12 +1355,7 @@ mod tests {
         assert_eq!(w["clientConfig"]["service"]["port"], 443);
 
         let plc = defaulted(
-            &rd(
-                "flowcontrol.apiserver.k8s.io",
-                "v1",
-                "PriorityLevelConfiguration",
-                "prioritylevelconfigurations",
-            ),
+            &rd("flowcontrol.apiserver.k8s.io", "v1", "PriorityLevelConfiguration", "prioritylevelconfigurations"),
             json!({"spec": {"type": "Limited", "limited": {"limitResponse": {"type": "Queuing", "queuing": {}}}}}),
         );
         assert_eq!(plc["spec"]["limited"]["nominalConcurrencyShares"], 30);
@@ -1584,12 +1365,7 @@ mod tests {
         );
 
         let crd = defaulted(
-            &rd(
-                "apiextensions.k8s.io",
-                "v1",
-                "CustomResourceDefinition",
-                "customresourcedefinitions",
-            ),
+            &rd("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions"),
             json!({"spec": {"names": {"kind": "Widget", "plural": "widgets"}}}),
         );
         assert_eq!(crd["spec"]["names"]["singular"], "widget");
@@ -1609,12 +1385,7 @@ mod tests {
             rd("apps", "v1", "StatefulSet", "statefulsets"),
             rd("batch", "v1", "Job", "jobs"),
             rd("batch", "v1", "CronJob", "cronjobs"),
-            rd(
-                "autoscaling",
-                "v2",
-                "HorizontalPodAutoscaler",
-                "horizontalpodautoscalers",
-            ),
+            rd("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers"),
         ];
         let inputs = [
             json!(null),

@@ -12,24 +12,15 @@ use crate::registry::ResourceDef;
 use serde_json::Value;
 
 fn s(obj: &Value, ptr: &str) -> String {
-    obj.pointer(ptr)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
+    obj.pointer(ptr).and_then(Value::as_str).unwrap_or_default().to_string()
 }
 
 fn int(obj: &Value, ptr: &str) -> String {
-    obj.pointer(ptr)
-        .and_then(Value::as_i64)
-        .unwrap_or(0)
-        .to_string()
+    obj.pointer(ptr).and_then(Value::as_i64).unwrap_or(0).to_string()
 }
 
 fn boolean(obj: &Value, ptr: &str) -> String {
-    obj.pointer(ptr)
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
-        .to_string()
+    obj.pointer(ptr).and_then(Value::as_bool).unwrap_or(false).to_string()
 }
 
 const DEFAULT: &[&str] = &["metadata.name", "metadata.namespace"];
@@ -90,12 +81,7 @@ const NAMESPACE: &[&str] = &["metadata.name", "status.phase"];
 
 const SECRET: &[&str] = &["metadata.name", "metadata.namespace", "type"];
 
-const SERVICE: &[&str] = &[
-    "metadata.name",
-    "metadata.namespace",
-    "spec.clusterIP",
-    "spec.type",
-];
+const SERVICE: &[&str] = &["metadata.name", "metadata.namespace", "spec.clusterIP", "spec.type"];
 
 /// Accepted by upstream's apps/v1 conversion, though no StatefulSet has a value for it.
 const STATEFUL_SET: &[&str] = &["metadata.name", "metadata.namespace", "status.successful"];
@@ -136,15 +122,7 @@ struct EventFields {
     ty: String,
 }
 
-const OBJECT_REF_KEYS: [&str; 7] = [
-    "kind",
-    "namespace",
-    "name",
-    "uid",
-    "apiVersion",
-    "resourceVersion",
-    "fieldPath",
-];
+const OBJECT_REF_KEYS: [&str; 7] = ["kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath"];
 
 fn event_fields(obj: &Value) -> EventFields {
     let reference = ["involvedObject", "regarding"]
@@ -162,18 +140,8 @@ fn event_fields(obj: &Value) -> EventFields {
         .map(|p| s(obj, p))
         .find(|v| !v.is_empty())
         .unwrap_or_default();
-    let source = if component.is_empty() {
-        reporting.clone()
-    } else {
-        component
-    };
-    EventFields {
-        object,
-        reason: s(obj, "/reason"),
-        reporting,
-        source,
-        ty: s(obj, "/type"),
-    }
+    let source = if component.is_empty() { reporting.clone() } else { component };
+    EventFields { object, reason: s(obj, "/reason"), reporting, source, ty: s(obj, "/type") }
 }
 
 /// The values of the selectable fields of one object.
@@ -195,24 +163,16 @@ pub fn field_set(rd: &ResourceDef, obj: &Value) -> Vec<(&'static str, String)> {
                 ("spec.nodeName", node_name.clone()),
                 ("spec.restartPolicy", s(obj, "/spec/restartPolicy")),
                 ("spec.schedulerName", s(obj, "/spec/schedulerName")),
-                (
-                    "spec.serviceAccountName",
-                    s(obj, "/spec/serviceAccountName"),
-                ),
+                ("spec.serviceAccountName", s(obj, "/spec/serviceAccountName")),
                 ("spec.hostNetwork", boolean(obj, "/spec/hostNetwork")),
                 ("status.phase", s(obj, "/status/phase")),
                 ("status.podIP", pod_ip),
-                (
-                    "status.nominatedNodeName",
-                    s(obj, "/status/nominatedNodeName"),
-                ),
+                ("status.nominatedNodeName", s(obj, "/status/nominatedNodeName")),
                 ("spec.host", node_name),
             ]);
         }
         ("", "Node") => out.push(("spec.unschedulable", boolean(obj, "/spec/unschedulable"))),
-        ("", "ReplicationController") => {
-            out.push(("status.replicas", int(obj, "/status/replicas")))
-        }
+        ("", "ReplicationController") => out.push(("status.replicas", int(obj, "/status/replicas"))),
         ("", "Namespace") => out.push(("status.phase", s(obj, "/status/phase"))),
         ("", "Secret") => out.push(("type", s(obj, "/type"))),
         ("", "Service") => {
@@ -221,34 +181,33 @@ pub fn field_set(rd: &ResourceDef, obj: &Value) -> Vec<(&'static str, String)> {
         }
         ("", "Event") | ("events.k8s.io", "Event") => {
             let e = event_fields(obj);
-            let (object_names, reporting_name): ([&'static str; 7], &'static str) =
-                if rd.group.is_empty() {
-                    (
-                        [
-                            "involvedObject.kind",
-                            "involvedObject.namespace",
-                            "involvedObject.name",
-                            "involvedObject.uid",
-                            "involvedObject.apiVersion",
-                            "involvedObject.resourceVersion",
-                            "involvedObject.fieldPath",
-                        ],
-                        "reportingComponent",
-                    )
-                } else {
-                    (
-                        [
-                            "regarding.kind",
-                            "regarding.namespace",
-                            "regarding.name",
-                            "regarding.uid",
-                            "regarding.apiVersion",
-                            "regarding.resourceVersion",
-                            "regarding.fieldPath",
-                        ],
-                        "reportingController",
-                    )
-                };
+            let (object_names, reporting_name): ([&'static str; 7], &'static str) = if rd.group.is_empty() {
+                (
+                    [
+                        "involvedObject.kind",
+                        "involvedObject.namespace",
+                        "involvedObject.name",
+                        "involvedObject.uid",
+                        "involvedObject.apiVersion",
+                        "involvedObject.resourceVersion",
+                        "involvedObject.fieldPath",
+                    ],
+                    "reportingComponent",
+                )
+            } else {
+                (
+                    [
+                        "regarding.kind",
+                        "regarding.namespace",
+                        "regarding.name",
+                        "regarding.uid",
+                        "regarding.apiVersion",
+                        "regarding.resourceVersion",
+                        "regarding.fieldPath",
+                    ],
+                    "reportingController",
+                )
+            };
             out.extend(object_names.into_iter().zip(e.object));
             out.push(("reason", e.reason));
             out.push((reporting_name, e.reporting));
@@ -273,12 +232,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn rd(
-        group: &'static str,
-        kind: &'static str,
-        plural: &'static str,
-        namespaced: bool,
-    ) -> ResourceDef {
+    fn rd(group: &'static str, kind: &'static str, plural: &'static str, namespaced: bool) -> ResourceDef {
         ResourceDef {
             group,
             version: "v1",
@@ -302,11 +256,7 @@ mod tests {
     fn assert_consistent(r: &ResourceDef, obj: &Value) {
         let sel = selectable(r);
         for (k, _) in field_set(r, obj) {
-            assert!(
-                sel.contains(&k),
-                "{} reports {k} which is not selectable",
-                r.plural
-            );
+            assert!(sel.contains(&k), "{} reports {k} which is not selectable", r.plural);
         }
     }
 
@@ -342,83 +292,42 @@ mod tests {
     fn core_kinds() {
         let node = rd("", "Node", "nodes", false);
         assert_eq!(selectable(&node), &["metadata.name", "spec.unschedulable"]);
-        let set = field_set(
-            &node,
-            &json!({"metadata": {"name": "n"}, "spec": {"unschedulable": true}}),
-        );
-        assert_eq!(
-            set,
-            vec![
-                ("metadata.name", "n".to_string()),
-                ("spec.unschedulable", "true".to_string())
-            ]
-        );
-        assert_eq!(
-            get(&field_set(&node, &json!({})), "spec.unschedulable"),
-            Some("false")
-        );
+        let set = field_set(&node, &json!({"metadata": {"name": "n"}, "spec": {"unschedulable": true}}));
+        assert_eq!(set, vec![("metadata.name", "n".to_string()), ("spec.unschedulable", "true".to_string())]);
+        assert_eq!(get(&field_set(&node, &json!({})), "spec.unschedulable"), Some("false"));
 
         let ns = rd("", "Namespace", "namespaces", false);
         assert!(!selectable(&ns).contains(&"metadata.namespace"));
         assert_eq!(
-            get(
-                &field_set(&ns, &json!({"status": {"phase": "Terminating"}})),
-                "status.phase"
-            ),
+            get(&field_set(&ns, &json!({"status": {"phase": "Terminating"}})), "status.phase"),
             Some("Terminating")
         );
 
         let secret = rd("", "Secret", "secrets", true);
-        let set = field_set(
-            &secret,
-            &json!({"metadata": {"name": "s", "namespace": "d"}, "type": "kubernetes.io/tls"}),
-        );
+        let set =
+            field_set(&secret, &json!({"metadata": {"name": "s", "namespace": "d"}, "type": "kubernetes.io/tls"}));
         assert_eq!(get(&set, "type"), Some("kubernetes.io/tls"));
 
         let rc = rd("", "ReplicationController", "replicationcontrollers", true);
-        assert_eq!(
-            get(
-                &field_set(&rc, &json!({"status": {"replicas": 3}})),
-                "status.replicas"
-            ),
-            Some("3")
-        );
-        assert_eq!(
-            get(&field_set(&rc, &json!({})), "status.replicas"),
-            Some("0")
-        );
+        assert_eq!(get(&field_set(&rc, &json!({"status": {"replicas": 3}})), "status.replicas"), Some("3"));
+        assert_eq!(get(&field_set(&rc, &json!({})), "status.replicas"), Some("0"));
 
         let svc = rd("", "Service", "services", true);
-        let set = field_set(
-            &svc,
-            &json!({"spec": {"clusterIP": "None", "type": "ClusterIP"}}),
-        );
+        let set = field_set(&svc, &json!({"spec": {"clusterIP": "None", "type": "ClusterIP"}}));
         assert_eq!(get(&set, "spec.clusterIP"), Some("None"));
         assert_eq!(get(&set, "spec.type"), Some("ClusterIP"));
 
         let cm = rd("", "ConfigMap", "configmaps", true);
         assert_eq!(selectable(&cm), &["metadata.name", "metadata.namespace"]);
-        assert_eq!(
-            field_set(&cm, &json!({"metadata": {"name": "c", "namespace": "d"}})).len(),
-            2
-        );
+        assert_eq!(field_set(&cm, &json!({"metadata": {"name": "c", "namespace": "d"}})).len(), 2);
 
         // Upstream's default conversion accepts metadata.namespace for cluster-scoped kinds
         // too; the object has no value for it.
         let pv = rd("", "PersistentVolume", "persistentvolumes", false);
         assert_eq!(selectable(&pv), &["metadata.name", "metadata.namespace"]);
-        assert_eq!(
-            field_set(&pv, &json!({"metadata": {"name": "v"}})),
-            vec![("metadata.name", "v".to_string())]
-        );
+        assert_eq!(field_set(&pv, &json!({"metadata": {"name": "v"}})), vec![("metadata.name", "v".to_string())]);
 
-        for (r, obj) in [
-            (node, json!({})),
-            (ns, json!({})),
-            (secret, json!({})),
-            (rc, json!({})),
-            (svc, json!({})),
-        ] {
+        for (r, obj) in [(node, json!({})), (ns, json!({})), (secret, json!({})), (rc, json!({})), (svc, json!({}))] {
             assert_consistent(&r, &obj);
         }
     }
@@ -435,10 +344,7 @@ mod tests {
         assert_eq!(get(&set, "involvedObject.kind"), Some("Pod"));
         assert_eq!(get(&set, "involvedObject.name"), Some("p"));
         assert_eq!(get(&set, "involvedObject.uid"), Some("u1"));
-        assert_eq!(
-            get(&set, "involvedObject.fieldPath"),
-            Some("spec.containers{c}")
-        );
+        assert_eq!(get(&set, "involvedObject.fieldPath"), Some("spec.containers{c}"));
         assert_eq!(get(&set, "reason"), Some("Started"));
         assert_eq!(get(&set, "source"), Some("kubelet"));
         assert_eq!(get(&set, "reportingComponent"), Some("kubelet"));
@@ -454,10 +360,7 @@ mod tests {
         let set = field_set(&events, &ev);
         assert_eq!(get(&set, "regarding.kind"), Some("Deployment"));
         assert_eq!(get(&set, "regarding.name"), Some("web"));
-        assert_eq!(
-            get(&set, "reportingController"),
-            Some("deployment-controller")
-        );
+        assert_eq!(get(&set, "reportingController"), Some("deployment-controller"));
         // Without a source component, source falls back to the reporting controller.
         assert_eq!(get(&set, "source"), Some("deployment-controller"));
         assert!(!selectable(&events).contains(&"involvedObject.kind"));
@@ -471,34 +374,17 @@ mod tests {
     #[test]
     fn other_groups() {
         let job = rd("batch", "Job", "jobs", true);
-        assert_eq!(
-            get(
-                &field_set(&job, &json!({"status": {"succeeded": 2}})),
-                "status.successful"
-            ),
-            Some("2")
-        );
-        assert_eq!(
-            get(&field_set(&job, &json!({})), "status.successful"),
-            Some("0")
-        );
+        assert_eq!(get(&field_set(&job, &json!({"status": {"succeeded": 2}})), "status.successful"), Some("2"));
+        assert_eq!(get(&field_set(&job, &json!({})), "status.successful"), Some("0"));
         assert_consistent(&job, &json!({}));
 
-        let csr = rd(
-            "certificates.k8s.io",
-            "CertificateSigningRequest",
-            "certificatesigningrequests",
-            false,
-        );
+        let csr = rd("certificates.k8s.io", "CertificateSigningRequest", "certificatesigningrequests", false);
         assert_eq!(selectable(&csr), &["metadata.name", "spec.signerName"]);
         let set = field_set(
             &csr,
             &json!({"metadata": {"name": "c"}, "spec": {"signerName": "kubernetes.io/kubelet-serving"}}),
         );
-        assert_eq!(
-            get(&set, "spec.signerName"),
-            Some("kubernetes.io/kubelet-serving")
-        );
+        assert_eq!(get(&set, "spec.signerName"), Some("kubernetes.io/kubelet-serving"));
 
         // apps/v1 registers no conversion for ReplicaSet: status.replicas is not selectable.
         let rs = rd("apps", "ReplicaSet", "replicasets", true);

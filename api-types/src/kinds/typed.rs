@@ -8,9 +8,7 @@ use serde_json::Value;
 
 type RoundTrip = fn(Value) -> Result<Value, serde_json::Error>;
 
-fn rt<T: serde::de::DeserializeOwned + serde::Serialize>(
-    v: Value,
-) -> Result<Value, serde_json::Error> {
+fn rt<T: serde::de::DeserializeOwned + serde::Serialize>(v: Value) -> Result<Value, serde_json::Error> {
     let t: T = serde_json::from_value(v)?;
     serde_json::to_value(t)
 }
@@ -115,7 +113,8 @@ mod tests {
 
     #[test]
     fn prunes_unknown_fields_and_rejects_bad_types() {
-        let v = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "bogus": 1, "data": {"k": "v"}});
+        let v =
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "bogus": 1, "data": {"k": "v"}});
         let out = round_trip("", "v1", "ConfigMap", v).unwrap();
         assert!(out.get("bogus").is_none());
         assert_eq!(out["data"]["k"], "v");

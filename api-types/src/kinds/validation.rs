@@ -11,8 +11,8 @@
 
 use crate::field::{ErrorType, FieldError, FieldPath};
 use crate::meta::{
-    is_dns1123_label, is_dns1123_subdomain, is_path_segment_name, is_qualified_name,
-    is_valid_label_value, max_len_error, regex_error, validate_annotations,
+    is_dns1123_label, is_dns1123_subdomain, is_path_segment_name, is_qualified_name, is_valid_label_value,
+    max_len_error, regex_error, validate_annotations,
 };
 use crate::registry::ResourceDef;
 use once_cell::sync::Lazy;
@@ -41,10 +41,7 @@ fn st<'a>(v: &'a Value, k: &str) -> &'a str {
 }
 
 fn arr<'a>(v: &'a Value, k: &str) -> &'a [Value] {
-    v.get(k)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
+    v.get(k).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
 }
 
 fn has(v: &Value, k: &str) -> bool {
@@ -76,10 +73,7 @@ fn obj<'a>(v: &'a Value, k: &str) -> Option<&'a Map<String, Value>> {
 /// Entries of a `map[string]string`-like field (non-string values read as "").
 fn smap<'a>(v: &'a Value, k: &str) -> Vec<(&'a str, &'a str)> {
     match v.get(k).and_then(Value::as_object) {
-        Some(m) => m
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or("")))
-            .collect(),
+        Some(m) => m.iter().map(|(k, v)| (k.as_str(), v.as_str().unwrap_or(""))).collect(),
         None => Vec::new(),
     }
 }
@@ -89,10 +83,7 @@ fn slist<'a>(v: &'a Value, k: &str) -> Vec<&'a str> {
 }
 
 fn labels_of(v: &Value) -> BTreeMap<String, String> {
-    smap(v, "labels")
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    smap(v, "labels").into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -131,14 +122,8 @@ fn go_str_map(v: Option<&Value>) -> String {
     match v.and_then(Value::as_object) {
         None => "map[string]string(nil)".to_string(),
         Some(m) => {
-            let sorted: BTreeMap<&str, &str> = m
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or("")))
-                .collect();
-            let body: Vec<String> = sorted
-                .iter()
-                .map(|(k, v)| format!("{}:{}", go_quote(k), go_quote(v)))
-                .collect();
+            let sorted: BTreeMap<&str, &str> = m.iter().map(|(k, v)| (k.as_str(), v.as_str().unwrap_or(""))).collect();
+            let body: Vec<String> = sorted.iter().map(|(k, v)| format!("{}:{}", go_quote(k), go_quote(v))).collect();
             format!("map[string]string{{{}}}", body.join(", "))
         }
     }
@@ -149,10 +134,7 @@ fn go_str_slice(v: Option<&Value>) -> String {
     match v.and_then(Value::as_array) {
         None => "[]string(nil)".to_string(),
         Some(a) => {
-            let body: Vec<String> = a
-                .iter()
-                .map(|x| go_quote(x.as_str().unwrap_or("")))
-                .collect();
+            let body: Vec<String> = a.iter().map(|x| go_quote(x.as_str().unwrap_or(""))).collect();
             format!("[]string{{{}}}", body.join(", "))
         }
     }
@@ -185,11 +167,7 @@ fn go_selector(v: &Value) -> String {
             format!("[]v1.LabelSelectorRequirement{{{}}}", body.join(", "))
         }
     };
-    format!(
-        "v1.LabelSelector{{MatchLabels:{}, MatchExpressions:{}}}",
-        go_str_map(v.get("matchLabels")),
-        exprs
-    )
+    format!("v1.LabelSelector{{MatchLabels:{}, MatchExpressions:{}}}", go_str_map(v.get("matchLabels")), exprs)
 }
 
 /// A compact rendering for struct values upstream prints with `%#v` (best effort).
@@ -197,11 +175,7 @@ fn go_struct(type_name: &str, v: &Value) -> String {
     if v.is_null() {
         return "null".to_string();
     }
-    format!(
-        "{}{}",
-        type_name,
-        serde_json::to_string(v).unwrap_or_default()
-    )
+    format!("{}{}", type_name, serde_json::to_string(v).unwrap_or_default())
 }
 
 /// `%v` of an IntOrString (it implements Stringer).
@@ -217,12 +191,7 @@ fn int_or_string(v: &Value) -> String {
 // ---------------------------------------------------------------------------------------------
 
 fn mk(kind: ErrorType, p: &P, bad: Option<String>, detail: impl Into<String>) -> FieldError {
-    FieldError {
-        kind,
-        field: p.to_string(),
-        bad_value: bad,
-        detail: detail.into(),
-    }
+    FieldError { kind, field: p.to_string(), bad_value: bad, detail: detail.into() }
 }
 
 fn inv(p: &P, v: &str, d: impl Into<String>) -> FieldError {
@@ -245,33 +214,16 @@ fn supported(valid: &[&str]) -> String {
     if valid.is_empty() {
         String::new()
     } else {
-        format!(
-            "supported values: {}",
-            valid
-                .iter()
-                .map(|v| go_quote(v))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
+        format!("supported values: {}", valid.iter().map(|v| go_quote(v)).collect::<Vec<_>>().join(", "))
     }
 }
 
 fn unsup(p: &P, v: &str, valid: &[&str]) -> FieldError {
-    mk(
-        ErrorType::NotSupported,
-        p,
-        Some(go_quote(v)),
-        supported(valid),
-    )
+    mk(ErrorType::NotSupported, p, Some(go_quote(v)), supported(valid))
 }
 
 fn unsup_raw(p: &P, v: impl std::fmt::Display, valid: &[&str]) -> FieldError {
-    mk(
-        ErrorType::NotSupported,
-        p,
-        Some(v.to_string()),
-        supported(valid),
-    )
+    mk(ErrorType::NotSupported, p, Some(v.to_string()), supported(valid))
 }
 
 fn dup(p: &P, v: &str) -> FieldError {
@@ -287,21 +239,11 @@ fn not_found(p: &P, v: &str) -> FieldError {
 }
 
 fn too_many(p: &P, actual: usize, max: usize) -> FieldError {
-    mk(
-        ErrorType::TooMany,
-        p,
-        Some(actual.to_string()),
-        format!("must have at most {max} items"),
-    )
+    mk(ErrorType::TooMany, p, Some(actual.to_string()), format!("must have at most {max} items"))
 }
 
 fn too_long(p: &P, max: usize) -> FieldError {
-    mk(
-        ErrorType::TooLong,
-        p,
-        None,
-        format!("may not be more than {max} bytes"),
-    )
+    mk(ErrorType::TooLong, p, None, format!("may not be more than {max} bytes"))
 }
 
 const IMMUTABLE: &str = "field is immutable";
@@ -337,24 +279,15 @@ fn anchored(fmt: &str) -> Regex {
 }
 
 fn dns_label_errs(v: &str, p: &P) -> Errs {
-    is_dns1123_label(v)
-        .into_iter()
-        .map(|m| inv(p, v, m))
-        .collect()
+    is_dns1123_label(v).into_iter().map(|m| inv(p, v, m)).collect()
 }
 
 fn dns_subdomain_errs(v: &str, p: &P) -> Errs {
-    is_dns1123_subdomain(v)
-        .into_iter()
-        .map(|m| inv(p, v, m))
-        .collect()
+    is_dns1123_subdomain(v).into_iter().map(|m| inv(p, v, m)).collect()
 }
 
 fn qualified_name_errs(v: &str, p: &P) -> Errs {
-    is_qualified_name(v)
-        .into_iter()
-        .map(|m| inv(p, v, m))
-        .collect()
+    is_qualified_name(v).into_iter().map(|m| inv(p, v, m)).collect()
 }
 
 fn is_valid_port_num(port: i64) -> Vec<String> {
@@ -373,9 +306,7 @@ fn is_valid_port_name(port: &str) -> Vec<String> {
         errs.push(max_len_error(15));
     }
     if !PORT_NAME_CHARSET.is_match(port) {
-        errs.push(
-            "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_string(),
-        );
+        errs.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_string());
     }
     if !port.chars().any(|c| c.is_ascii_lowercase()) {
         errs.push("must contain at least one letter (a-z)".to_string());
@@ -395,7 +326,10 @@ fn is_relaxed_env_var_name(v: &str) -> Vec<String> {
         errs.push("environment variable name must be non-empty".to_string());
     }
     if v.chars().any(|c| !(' '..='~').contains(&c) || c == '=') {
-        errs.push("a valid environment variable name must consist only of printable ASCII characters other than '='".to_string());
+        errs.push(
+            "a valid environment variable name must consist only of printable ASCII characters other than '='"
+                .to_string(),
+        );
     }
     errs
 }
@@ -459,8 +393,7 @@ fn is_valid_percent(v: &str) -> Vec<String> {
     }
 }
 
-const DNS1123_SUB_UNDERSCORE_FMT: &str =
-    "_?[a-z0-9]([-_a-z0-9]*[a-z0-9])?(\\._?[a-z0-9]([-_a-z0-9]*[a-z0-9])?)*";
+const DNS1123_SUB_UNDERSCORE_FMT: &str = "_?[a-z0-9]([-_a-z0-9]*[a-z0-9])?(\\._?[a-z0-9]([-_a-z0-9]*[a-z0-9])?)*";
 static DNS1123_SUB_UNDERSCORE: Lazy<Regex> = Lazy::new(|| anchored(DNS1123_SUB_UNDERSCORE_FMT));
 
 fn is_dns1123_subdomain_with_underscore(v: &str) -> Vec<String> {
@@ -522,11 +455,7 @@ fn is_ipv6_string(s: &str) -> bool {
 
 fn is_valid_ip(p: &P, s: &str) -> Errs {
     if parse_ip_sloppy(s).is_none() {
-        vec![inv(
-            p,
-            s,
-            "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
-        )]
+        vec![inv(p, s, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)")]
     } else {
         vec![]
     }
@@ -564,11 +493,7 @@ fn parse_cidr_sloppy(s: &str) -> Option<(IpAddr, u32)> {
 
 fn is_valid_cidr(p: &P, s: &str) -> Errs {
     if parse_cidr_sloppy(s).is_none() {
-        vec![inv(
-            p,
-            s,
-            "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)",
-        )]
+        vec![inv(p, s, "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)")]
     } else {
         vec![]
     }
@@ -583,46 +508,24 @@ fn validate_non_special_ip(s: &str, p: &P) -> Errs {
     let (unspec, loopback, ll_uni, ll_multi) = match ip {
         IpAddr::V4(v) => {
             let o = v.octets();
-            (
-                v.is_unspecified(),
-                o[0] == 127,
-                o[0] == 169 && o[1] == 254,
-                o[0] == 224 && o[1] == 0 && o[2] == 0,
-            )
+            (v.is_unspecified(), o[0] == 127, o[0] == 169 && o[1] == 254, o[0] == 224 && o[1] == 0 && o[2] == 0)
         }
         IpAddr::V6(v) => {
             let seg = v.segments();
-            (
-                v == Ipv6Addr::UNSPECIFIED,
-                v == Ipv6Addr::LOCALHOST,
-                seg[0] & 0xffc0 == 0xfe80,
-                seg[0] & 0xff0f == 0xff02,
-            )
+            (v == Ipv6Addr::UNSPECIFIED, v == Ipv6Addr::LOCALHOST, seg[0] & 0xffc0 == 0xfe80, seg[0] & 0xff0f == 0xff02)
         }
     };
     if unspec {
         errs.push(inv(p, s, format!("may not be unspecified ({s})")));
     }
     if loopback {
-        errs.push(inv(
-            p,
-            s,
-            "may not be in the loopback range (127.0.0.0/8, ::1/128)",
-        ));
+        errs.push(inv(p, s, "may not be in the loopback range (127.0.0.0/8, ::1/128)"));
     }
     if ll_uni {
-        errs.push(inv(
-            p,
-            s,
-            "may not be in the link-local range (169.254.0.0/16, fe80::/10)",
-        ));
+        errs.push(inv(p, s, "may not be in the link-local range (169.254.0.0/16, fe80::/10)"));
     }
     if ll_multi {
-        errs.push(inv(
-            p,
-            s,
-            "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)",
-        ));
+        errs.push(inv(p, s, "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)"));
     }
     errs
 }
@@ -704,12 +607,8 @@ fn sem_eq(a: &Value, b: &Value) -> bool {
             x.iter().all(|(k, v)| sem_eq(v, y.get(k).unwrap_or(&NULL)))
                 && y.iter().all(|(k, v)| x.contains_key(k) || is_zero_value(v))
         }
-        (Value::Object(x), other) | (other, Value::Object(x)) if is_zero_value(other) => {
-            x.values().all(is_zero_value)
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| sem_eq(a, b))
-        }
+        (Value::Object(x), other) | (other, Value::Object(x)) if is_zero_value(other) => x.values().all(is_zero_value),
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| sem_eq(a, b)),
         (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
             (Some(a), Some(b)) => a == b,
             _ => x.as_f64() == y.as_f64(),
@@ -804,13 +703,8 @@ impl Quantity {
             "Pi" => (QFormat::BinarySI, 50, 0),
             "Ei" => (QFormat::BinarySI, 60, 0),
             other => {
-                let rest = other
-                    .strip_prefix('e')
-                    .or_else(|| other.strip_prefix('E'))?;
-                let digits = rest
-                    .strip_prefix('+')
-                    .or_else(|| rest.strip_prefix('-'))
-                    .unwrap_or(rest);
+                let rest = other.strip_prefix('e').or_else(|| other.strip_prefix('E'))?;
+                let digits = rest.strip_prefix('+').or_else(|| rest.strip_prefix('-')).unwrap_or(rest);
                 if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
                     return None;
                 }
@@ -852,11 +746,7 @@ impl Quantity {
             } else {
                 quot
             };
-            q = Quantity {
-                m: quot,
-                s: -9,
-                fmt: q.fmt,
-            };
+            q = Quantity { m: quot, s: -9, fmt: q.fmt };
         }
         if q.m == 0 {
             q.s = 0;
@@ -937,20 +827,14 @@ impl Quantity {
         let mut fmt = self.fmt;
         let mut int_value = None;
         if fmt == QFormat::BinarySI {
-            let small = self.cmp(&Quantity {
-                m: -1024,
-                s: 0,
-                fmt,
-            }) == Ordering::Greater
+            let small = self.cmp(&Quantity { m: -1024, s: 0, fmt }) == Ordering::Greater
                 && self.cmp(&Quantity { m: 1024, s: 0, fmt }) == Ordering::Less;
             if small {
                 fmt = QFormat::DecimalSI;
             } else {
                 // Exact as an integer?
                 match self.scaled(0) {
-                    Some(v) if (Quantity { m: v, s: 0, fmt }).cmp(self) == Ordering::Equal => {
-                        int_value = Some(v)
-                    }
+                    Some(v) if (Quantity { m: v, s: 0, fmt }).cmp(self) == Ordering::Equal => int_value = Some(v),
                     _ => fmt = QFormat::DecimalSI,
                 }
             }
@@ -1046,10 +930,7 @@ fn validate_label_selector(sel: &Value, p: &P, allow_invalid_values: bool) -> Er
         match st(e, "operator") {
             "In" | "NotIn" => {
                 if values.is_empty() {
-                    errs.push(req(
-                        &ep.child("values"),
-                        "must be specified when `operator` is 'In' or 'NotIn'",
-                    ));
+                    errs.push(req(&ep.child("values"), "must be specified when `operator` is 'In' or 'NotIn'"));
                 }
             }
             "Exists" | "DoesNotExist" => {
@@ -1060,11 +941,7 @@ fn validate_label_selector(sel: &Value, p: &P, allow_invalid_values: bool) -> Er
                     ));
                 }
             }
-            op => errs.push(inv(
-                &ep.child("operator"),
-                op,
-                "not a valid selector operator",
-            )),
+            op => errs.push(inv(&ep.child("operator"), op, "not a valid selector operator")),
         }
         errs.extend(validate_label_name(st(e, "key"), &ep.child("key")));
         if !allow_invalid_values {
@@ -1155,11 +1032,7 @@ fn selector_of(sel: &Value) -> Result<Sel, ()> {
         if vals.iter().any(|v| !is_valid_label_value(v).is_empty()) {
             return Err(());
         }
-        reqs.push((
-            key.to_string(),
-            op,
-            vals.iter().map(|s| s.to_string()).collect(),
-        ));
+        reqs.push((key.to_string(), op, vals.iter().map(|s| s.to_string()).collect()));
     }
     Ok(Sel::Reqs(reqs))
 }
@@ -1176,11 +1049,7 @@ fn validate_taint_effect(effect: &str, allow_empty: bool, p: &P) -> Errs {
     }
     match effect {
         "NoSchedule" | "PreferNoSchedule" | "NoExecute" => vec![],
-        other => vec![unsup(
-            p,
-            other,
-            &["NoSchedule", "PreferNoSchedule", "NoExecute"],
-        )],
+        other => vec![unsup(p, other, &["NoSchedule", "PreferNoSchedule", "NoExecute"])],
     }
 }
 
@@ -1203,11 +1072,7 @@ fn validate_tolerations(tols: &[Value], p: &P) -> Errs {
             ));
         }
         if has(t, "tolerationSeconds") && effect != "NoExecute" {
-            errs.push(inv(
-                &ip.child("effect"),
-                effect,
-                "effect must be 'NoExecute' when `tolerationSeconds` is set",
-            ));
+            errs.push(inv(&ip.child("effect"), effect, "effect must be 'NoExecute' when `tolerationSeconds` is set"));
         }
         match op {
             "Equal" | "" => {
@@ -1218,11 +1083,7 @@ fn validate_tolerations(tols: &[Value], p: &P) -> Errs {
             }
             "Exists" => {
                 if !value.is_empty() {
-                    errs.push(inv(
-                        &ip.child("operator"),
-                        value,
-                        "value must be empty when `operator` is 'Exists'",
-                    ));
+                    errs.push(inv(&ip.child("operator"), value, "value must be empty when `operator` is 'Exists'"));
                 }
             }
             other => errs.push(unsup(&ip.child("operator"), other, &["Equal", "Exists"])),
@@ -1240,10 +1101,7 @@ fn validate_node_selector_requirement(rq: &Value, allow_invalid_values: bool, p:
     match st(rq, "operator") {
         "In" | "NotIn" => {
             if values.is_empty() {
-                errs.push(req(
-                    &p.child("values"),
-                    "must be specified when `operator` is 'In' or 'NotIn'",
-                ));
+                errs.push(req(&p.child("values"), "must be specified when `operator` is 'In' or 'NotIn'"));
             }
         }
         "Exists" | "DoesNotExist" => {
@@ -1256,17 +1114,10 @@ fn validate_node_selector_requirement(rq: &Value, allow_invalid_values: bool, p:
         }
         "Gt" | "Lt" => {
             if values.len() != 1 {
-                errs.push(req(
-                    &p.child("values"),
-                    "must be specified single value when `operator` is 'Lt' or 'Gt'",
-                ));
+                errs.push(req(&p.child("values"), "must be specified single value when `operator` is 'Lt' or 'Gt'"));
             }
         }
-        op => errs.push(inv(
-            &p.child("operator"),
-            op,
-            "not a valid selector operator",
-        )),
+        op => errs.push(inv(&p.child("operator"), op, "not a valid selector operator")),
     }
     errs.extend(validate_label_name(st(rq, "key"), &p.child("key")));
     if !allow_invalid_values {
@@ -1292,11 +1143,7 @@ fn validate_node_field_selector_requirement(rq: &Value, p: &P) -> Errs {
                 ));
             }
         }
-        op => errs.push(inv(
-            &p.child("operator"),
-            op,
-            "not a valid selector operator",
-        )),
+        op => errs.push(inv(&p.child("operator"), op, "not a valid selector operator")),
     }
     let key = st(rq, "key");
     if key != "metadata.name" {
@@ -1321,10 +1168,7 @@ fn validate_node_selector_term(term: &Value, allow_invalid_values: bool, p: &P) 
         ));
     }
     for (j, rq) in arr(term, "matchFields").iter().enumerate() {
-        errs.extend(validate_node_field_selector_requirement(
-            rq,
-            &p.child("matchFields").index(j),
-        ));
+        errs.extend(validate_node_field_selector_requirement(rq, &p.child("matchFields").index(j)));
     }
     errs
 }
@@ -1337,11 +1181,7 @@ fn validate_node_selector(ns: &Value, allow_invalid_values: bool, p: &P) -> Errs
     }
     let mut errs = Vec::new();
     for (i, t) in terms.iter().enumerate() {
-        errs.extend(validate_node_selector_term(
-            t,
-            allow_invalid_values,
-            &tp.index(i),
-        ));
+        errs.extend(validate_node_selector_term(t, allow_invalid_values, &tp.index(i)));
     }
     errs
 }
@@ -1351,10 +1191,7 @@ fn validate_label_keys(p: &P, keys: &[&str], selector: &Value) -> Errs {
         return vec![];
     }
     if selector.is_null() {
-        return vec![forb(
-            p,
-            "must not be specified when labelSelector is not set",
-        )];
+        return vec![forb(p, "must not be specified when labelSelector is not set")];
     }
     let mut errs = Vec::new();
     for (i, k) in keys.iter().enumerate() {
@@ -1366,16 +1203,8 @@ fn validate_label_keys(p: &P, keys: &[&str], selector: &Value) -> Errs {
 fn validate_pod_affinity_term(term: &Value, p: &P) -> Errs {
     let mut errs = Vec::new();
     let selector = g(term, "labelSelector");
-    errs.extend(validate_label_selector(
-        selector,
-        &p.child("labelSelector"),
-        false,
-    ));
-    errs.extend(validate_label_selector(
-        g(term, "namespaceSelector"),
-        &p.child("namespaceSelector"),
-        false,
-    ));
+    errs.extend(validate_label_selector(selector, &p.child("labelSelector"), false));
+    errs.extend(validate_label_selector(g(term, "namespaceSelector"), &p.child("namespaceSelector"), false));
     for ns in slist(term, "namespaces") {
         for msg in is_dns1123_label(ns) {
             errs.push(inv(&p.child("namespace"), ns, msg));
@@ -1383,31 +1212,16 @@ fn validate_pod_affinity_term(term: &Value, p: &P) -> Errs {
     }
     let mlk = slist(term, "matchLabelKeys");
     let mmlk = slist(term, "mismatchLabelKeys");
-    errs.extend(validate_label_keys(
-        &p.child("matchLabelKeys"),
-        &mlk,
-        selector,
-    ));
-    errs.extend(validate_label_keys(
-        &p.child("mismatchLabelKeys"),
-        &mmlk,
-        selector,
-    ));
+    errs.extend(validate_label_keys(&p.child("matchLabelKeys"), &mlk, selector));
+    errs.extend(validate_label_keys(&p.child("mismatchLabelKeys"), &mmlk, selector));
     if !selector.is_null() {
         let idx: HashMap<&str, usize> = mlk.iter().enumerate().map(|(i, k)| (*k, i)).collect();
-        let mut keys: HashSet<&str> = smap(selector, "matchLabels")
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect();
+        let mut keys: HashSet<&str> = smap(selector, "matchLabels").into_iter().map(|(k, _)| k).collect();
         for e in arr(selector, "matchExpressions") {
             let key = st(e, "key");
             if let Some(i) = idx.get(key) {
                 if keys.contains(key) {
-                    errs.push(inv(
-                        &p.index(*i),
-                        key,
-                        "exists in both matchLabelKeys and labelSelector",
-                    ));
+                    errs.push(inv(&p.index(*i), key, "exists in both matchLabelKeys and labelSelector"));
                 }
             }
             keys.insert(key);
@@ -1434,29 +1248,16 @@ fn validate_pod_affinity_term(term: &Value, p: &P) -> Errs {
 fn validate_pod_affinity_kind(a: &Value, p: &P) -> Errs {
     let mut errs = Vec::new();
     let rp = p.child("requiredDuringSchedulingIgnoredDuringExecution");
-    for (i, t) in arr(a, "requiredDuringSchedulingIgnoredDuringExecution")
-        .iter()
-        .enumerate()
-    {
+    for (i, t) in arr(a, "requiredDuringSchedulingIgnoredDuringExecution").iter().enumerate() {
         errs.extend(validate_pod_affinity_term(t, &rp.index(i)));
     }
     let pp = p.child("preferredDuringSchedulingIgnoredDuringExecution");
-    for (j, w) in arr(a, "preferredDuringSchedulingIgnoredDuringExecution")
-        .iter()
-        .enumerate()
-    {
+    for (j, w) in arr(a, "preferredDuringSchedulingIgnoredDuringExecution").iter().enumerate() {
         let weight = int0(w, "weight");
         if !(1..=100).contains(&weight) {
-            errs.push(inv_raw(
-                &pp.index(j).child("weight"),
-                weight,
-                "must be in the range 1-100",
-            ));
+            errs.push(inv_raw(&pp.index(j).child("weight"), weight, "must be in the range 1-100"));
         }
-        errs.extend(validate_pod_affinity_term(
-            g(w, "podAffinityTerm"),
-            &pp.index(j).child("podAffinityTerm"),
-        ));
+        errs.extend(validate_pod_affinity_term(g(w, "podAffinityTerm"), &pp.index(j).child("podAffinityTerm")));
     }
     errs
 }
@@ -1471,43 +1272,22 @@ fn validate_affinity(a: &Value, p: &P) -> Errs {
         let np = p.child("nodeAffinity");
         let r = g(na, "requiredDuringSchedulingIgnoredDuringExecution");
         if !r.is_null() {
-            errs.extend(validate_node_selector(
-                r,
-                false,
-                &np.child("requiredDuringSchedulingIgnoredDuringExecution"),
-            ));
+            errs.extend(validate_node_selector(r, false, &np.child("requiredDuringSchedulingIgnoredDuringExecution")));
         }
         let pp = np.child("preferredDuringSchedulingIgnoredDuringExecution");
-        for (i, t) in arr(na, "preferredDuringSchedulingIgnoredDuringExecution")
-            .iter()
-            .enumerate()
-        {
+        for (i, t) in arr(na, "preferredDuringSchedulingIgnoredDuringExecution").iter().enumerate() {
             let weight = int0(t, "weight");
             if !(1..=100).contains(&weight) {
-                errs.push(inv_raw(
-                    &pp.index(i).child("weight"),
-                    weight,
-                    "must be in the range 1-100",
-                ));
+                errs.push(inv_raw(&pp.index(i).child("weight"), weight, "must be in the range 1-100"));
             }
-            errs.extend(validate_node_selector_term(
-                g(t, "preference"),
-                true,
-                &pp.index(i).child("preference"),
-            ));
+            errs.extend(validate_node_selector_term(g(t, "preference"), true, &pp.index(i).child("preference")));
         }
     }
     if has(a, "podAffinity") {
-        errs.extend(validate_pod_affinity_kind(
-            g(a, "podAffinity"),
-            &p.child("podAffinity"),
-        ));
+        errs.extend(validate_pod_affinity_kind(g(a, "podAffinity"), &p.child("podAffinity")));
     }
     if has(a, "podAntiAffinity") {
-        errs.extend(validate_pod_affinity_kind(
-            g(a, "podAntiAffinity"),
-            &p.child("podAntiAffinity"),
-        ));
+        errs.extend(validate_pod_affinity_kind(g(a, "podAntiAffinity"), &p.child("podAntiAffinity")));
     }
     errs
 }
@@ -1518,11 +1298,7 @@ fn validate_topology_spread_constraints(cs: &[Value], p: &P) -> Errs {
         let sp = p.index(i);
         let max_skew = int0(c, "maxSkew");
         if max_skew <= 0 {
-            errs.push(inv_raw(
-                &sp.child("maxSkew"),
-                max_skew,
-                "must be greater than zero",
-            ));
+            errs.push(inv_raw(&sp.child("maxSkew"), max_skew, "must be greater than zero"));
         }
         let tk = st(c, "topologyKey");
         if tk.is_empty() {
@@ -1530,36 +1306,20 @@ fn validate_topology_spread_constraints(cs: &[Value], p: &P) -> Errs {
         }
         let when = st(c, "whenUnsatisfiable");
         if when != "DoNotSchedule" && when != "ScheduleAnyway" {
-            errs.push(unsup(
-                &sp.child("whenUnsatisfiable"),
-                when,
-                &["DoNotSchedule", "ScheduleAnyway"],
-            ));
+            errs.push(unsup(&sp.child("whenUnsatisfiable"), when, &["DoNotSchedule", "ScheduleAnyway"]));
         }
-        if cs[i + 1..]
-            .iter()
-            .any(|o| st(o, "topologyKey") == tk && st(o, "whenUnsatisfiable") == when)
-        {
-            errs.push(dup(
-                &sp.child("{topologyKey, whenUnsatisfiable}"),
-                &format!("{{{tk}, {when}}}"),
-            ));
+        if cs[i + 1..].iter().any(|o| st(o, "topologyKey") == tk && st(o, "whenUnsatisfiable") == when) {
+            errs.push(dup(&sp.child("{topologyKey, whenUnsatisfiable}"), &format!("{{{tk}, {when}}}")));
         }
         if let Some(md) = int(c, "minDomains") {
             if md <= 0 {
-                errs.push(inv_raw(
-                    &sp.child("minDomains"),
-                    md,
-                    "must be greater than zero",
-                ));
+                errs.push(inv_raw(&sp.child("minDomains"), md, "must be greater than zero"));
             }
             if when != "DoNotSchedule" {
                 errs.push(inv_raw(
                     &sp.child("minDomains"),
                     md,
-                    format!(
-                        "can only use minDomains if whenUnsatisfiable=DoNotSchedule, not {when}"
-                    ),
+                    format!("can only use minDomains if whenUnsatisfiable=DoNotSchedule, not {when}"),
                 ));
             }
         }
@@ -1576,34 +1336,19 @@ fn validate_topology_spread_constraints(cs: &[Value], p: &P) -> Errs {
             let mp = sp.child("matchLabelKeys");
             let mut keys: HashSet<&str> = HashSet::new();
             if selector.is_null() {
-                errs.push(forb(
-                    &mp,
-                    "must not be specified when labelSelector is not set",
-                ));
+                errs.push(forb(&mp, "must not be specified when labelSelector is not set"));
             } else {
                 keys.extend(smap(selector, "matchLabels").into_iter().map(|(k, _)| k));
-                keys.extend(
-                    arr(selector, "matchExpressions")
-                        .iter()
-                        .map(|e| st(e, "key")),
-                );
+                keys.extend(arr(selector, "matchExpressions").iter().map(|e| st(e, "key")));
             }
             for (j, k) in mlk.iter().enumerate() {
                 errs.extend(validate_label_name(k, &mp.index(j)));
                 if keys.contains(k) {
-                    errs.push(inv(
-                        &mp.index(j),
-                        k,
-                        "exists in both matchLabelKeys and labelSelector",
-                    ));
+                    errs.push(inv(&mp.index(j), k, "exists in both matchLabelKeys and labelSelector"));
                 }
             }
         }
-        errs.extend(validate_label_selector(
-            selector,
-            &sp.child("labelSelector"),
-            false,
-        ));
+        errs.extend(validate_label_selector(selector, &sp.child("labelSelector"), false));
     }
     errs
 }
@@ -1635,13 +1380,8 @@ fn validate_key_to_path(kp: &Value, p: &P) -> Errs {
     errs
 }
 
-static VALID_VOLUME_DOWNWARD_API_FIELDS: &[&str] = &[
-    "metadata.annotations",
-    "metadata.labels",
-    "metadata.name",
-    "metadata.namespace",
-    "metadata.uid",
-];
+static VALID_VOLUME_DOWNWARD_API_FIELDS: &[&str] =
+    &["metadata.annotations", "metadata.labels", "metadata.name", "metadata.namespace", "metadata.uid"];
 static VALID_ENV_DOWNWARD_API_FIELDS: &[&str] = &[
     "metadata.name",
     "metadata.namespace",
@@ -1710,13 +1450,7 @@ fn validate_object_field_selector(fs: &Value, expressions: &[&str], p: &P) -> Er
     };
     let internal = match converted {
         Ok(s) => s,
-        Err(e) => {
-            return vec![inv(
-                &p.child("fieldPath"),
-                fp,
-                format!("error converting fieldPath: {e}"),
-            )]
-        }
+        Err(e) => return vec![inv(&p.child("fieldPath"), fp, format!("error converting fieldPath: {e}"))],
     };
     if let Some((path, subscript)) = split_maybe_subscripted(&internal) {
         match path {
@@ -1742,20 +1476,13 @@ fn validate_container_resource_field_selector(fs: &Value, p: &P, volume: bool) -
         && !resource.starts_with("requests.hugepages-")
         && !resource.starts_with("limits.hugepages-")
     {
-        errs.push(unsup(
-            &p.child("resource"),
-            resource,
-            VALID_CONTAINER_RESOURCE_FIELDS,
-        ));
+        errs.push(unsup(&p.child("resource"), resource, VALID_CONTAINER_RESOURCE_FIELDS));
     }
     if let Some(d) = fs.get("divisor").filter(|d| !d.is_null()) {
         if let Ok(q) = quantity_of(d) {
             if !q.is_zero() {
                 let ds = q.canonical();
-                let mem_like = [
-                    "1", "1k", "1M", "1G", "1T", "1P", "1E", "1Ki", "1Mi", "1Gi", "1Ti", "1Pi",
-                    "1Ei",
-                ];
+                let mem_like = ["1", "1k", "1M", "1G", "1T", "1P", "1E", "1Ki", "1Mi", "1Gi", "1Ti", "1Pi", "1Ei"];
                 let dp = p.child("divisor");
                 match resource {
                     "limits.cpu" | "requests.cpu" if ds != "1m" && ds != "1" => {
@@ -1768,15 +1495,12 @@ fn validate_container_resource_field_selector(fs: &Value, p: &P, volume: bool) -
                     "limits.memory" | "requests.memory" if !mem_like.contains(&ds.as_str()) => {
                         errs.push(inv(&dp, resource, "only divisor's values 1, 1k, 1M, 1G, 1T, 1P, 1E, 1Ki, 1Mi, 1Gi, 1Ti, 1Pi, 1Ei are supported with the memory resource"));
                     }
-                    "limits.ephemeral-storage" | "requests.ephemeral-storage"
-                        if !mem_like.contains(&ds.as_str()) =>
-                    {
+                    "limits.ephemeral-storage" | "requests.ephemeral-storage" if !mem_like.contains(&ds.as_str()) => {
                         errs.push(inv(&dp, resource, "only divisor's values 1, 1k, 1M, 1G, 1T, 1P, 1E, 1Ki, 1Mi, 1Gi, 1Ti, 1Pi, 1Ei are supported with the local ephemeral storage resource"));
                     }
                     _ => {}
                 }
-                if (resource.starts_with("requests.hugepages-")
-                    || resource.starts_with("limits.hugepages-"))
+                if (resource.starts_with("requests.hugepages-") || resource.starts_with("limits.hugepages-"))
                     && !mem_like.contains(&ds.as_str())
                 {
                     errs.push(inv(&dp, resource, "only divisor's values 1, 1k, 1M, 1G, 1T, 1P, 1E, 1Ki, 1Mi, 1Gi, 1Ti, 1Pi, 1Ei are supported with the hugepages resource"));
@@ -1801,11 +1525,7 @@ fn validate_downward_api_volume_file(file: &Value, p: &P) -> Errs {
             &p.child("fieldRef"),
         ));
         if has(file, "resourceFieldRef") {
-            errs.push(inv(
-                p,
-                "resource",
-                "fieldRef and resourceFieldRef can not be specified simultaneously",
-            ));
+            errs.push(inv(p, "resource", "fieldRef and resourceFieldRef can not be specified simultaneously"));
         }
     } else if has(file, "resourceFieldRef") {
         errs.extend(validate_container_resource_field_selector(
@@ -1910,11 +1630,7 @@ fn validate_projected(src: &Value, p: &P) -> Errs {
                     errs.push(req(&cp.child("signerName"), "must be a valid signer name"));
                 }
                 errs.extend(validate_signer_name(&cp.child("signerName"), sn));
-                errs.extend(validate_label_selector(
-                    g(c, "labelSelector"),
-                    &cp.child("labelSelector"),
-                    false,
-                ));
+                errs.extend(validate_label_selector(g(c, "labelSelector"), &cp.child("labelSelector"), false));
             } else {
                 errs.push(req(&cp, "either name or signerName must be specified"));
             }
@@ -1928,22 +1644,16 @@ fn validate_projected(src: &Value, p: &P) -> Errs {
             }
         }
         if n > 1 {
-            errs.push(forb(
-                &sp,
-                "may not specify more than 1 volume type per source",
-            ));
+            errs.push(forb(&sp, "may not specify more than 1 volume type per source"));
         }
     }
     errs
 }
 
-static ISCSI_IQN: Lazy<Regex> = Lazy::new(|| {
-    Regex::new(r"iqn\.\d{4}-\d{2}\.([[:alnum:]-.]+)(:[^,;*&$|\s]+)$").expect("static regex")
-});
-static ISCSI_EUI: Lazy<Regex> =
-    Lazy::new(|| Regex::new(r"^eui.[[:alnum:]]{16}$").expect("static regex"));
-static ISCSI_NAA: Lazy<Regex> =
-    Lazy::new(|| Regex::new(r"^naa.[[:alnum:]]{32}$").expect("static regex"));
+static ISCSI_IQN: Lazy<Regex> =
+    Lazy::new(|| Regex::new(r"iqn\.\d{4}-\d{2}\.([[:alnum:]-.]+)(:[^,;*&$|\s]+)$").expect("static regex"));
+static ISCSI_EUI: Lazy<Regex> = Lazy::new(|| Regex::new(r"^eui.[[:alnum:]]{16}$").expect("static regex"));
+static ISCSI_NAA: Lazy<Regex> = Lazy::new(|| Regex::new(r"^naa.[[:alnum:]]{32}$").expect("static regex"));
 
 fn iqn_format_ok(v: &str) -> bool {
     if v.starts_with("iqn") {
@@ -1966,11 +1676,7 @@ fn validate_iscsi(src: &Value, p: &P) -> Errs {
     if iqn.is_empty() {
         errs.push(req(&p.child("iqn"), ""));
     } else if !iqn.starts_with("iqn") && !iqn.starts_with("eui") && !iqn.starts_with("naa") {
-        errs.push(inv(
-            &p.child("iqn"),
-            iqn,
-            "must be valid format starting with iqn, eui, or naa",
-        ));
+        errs.push(inv(&p.child("iqn"), iqn, "must be valid format starting with iqn, eui, or naa"));
     } else if !iqn_format_ok(iqn) {
         errs.push(inv(&p.child("iqn"), iqn, "must be valid format"));
     }
@@ -1983,11 +1689,7 @@ fn validate_iscsi(src: &Value, p: &P) -> Errs {
     }
     if let Some(init) = src.get("initiatorName").and_then(Value::as_str) {
         if !init.starts_with("iqn") && !init.starts_with("eui") && !init.starts_with("naa") {
-            errs.push(inv(
-                &p.child("initiatorname"),
-                init,
-                "must be valid format starting with iqn, eui, or naa",
-            ));
+            errs.push(inv(&p.child("initiatorname"), init, "must be valid format starting with iqn, eui, or naa"));
         }
         if !iqn_format_ok(init) {
             errs.push(inv(&p.child("initiatorname"), init, "must be valid format"));
@@ -2061,16 +1763,9 @@ fn validate_one_volume_source(
     };
     match key {
         "emptyDir" => {
-            if let Some(Ok(q)) = src
-                .get("sizeLimit")
-                .filter(|v| !v.is_null())
-                .map(quantity_of)
-            {
+            if let Some(Ok(q)) = src.get("sizeLimit").filter(|v| !v.is_null()).map(quantity_of) {
                 if q.sign() < 0 {
-                    errs.push(forb(
-                        &p.child("sizeLimit"),
-                        "SizeLimit field must be a valid resource quantity",
-                    ));
+                    errs.push(forb(&p.child("sizeLimit"), "SizeLimit field must be a valid resource quantity"));
                 }
             }
         }
@@ -2112,10 +1807,7 @@ fn validate_one_volume_source(
         }
         "gitRepo" => {
             required(&mut errs, "repository");
-            errs.extend(validate_local_descending_path(
-                st(src, "directory"),
-                &p.child("directory"),
-            ));
+            errs.extend(validate_local_descending_path(st(src, "directory"), &p.child("directory")));
         }
         "gcePersistentDisk" | "awsElasticBlockStore" => {
             let (pp, id) = if key == "gcePersistentDisk" {
@@ -2128,11 +1820,7 @@ fn validate_one_volume_source(
             }
             let part = int0(src, "partition");
             if !(0..=255).contains(&part) {
-                errs.push(inv_raw(
-                    &pp.child("partition"),
-                    part,
-                    inclusive_range(1, 255),
-                ));
+                errs.push(inv_raw(&pp.child("partition"), part, inclusive_range(1, 255)));
             }
         }
         "secret" => {
@@ -2169,11 +1857,7 @@ fn validate_one_volume_source(
                 errs.push(req(p, "one of datasetName and datasetUUID is required"));
             }
             if !name.is_empty() && !uuid.is_empty() {
-                errs.push(inv(
-                    p,
-                    "resource",
-                    "datasetName and datasetUUID can not be specified simultaneously",
-                ));
+                errs.push(inv(p, "resource", "datasetName and datasetUUID can not be specified simultaneously"));
             }
             if name.contains('/') {
                 errs.push(inv(&p.child("datasetName"), name, "must not contain '/'"));
@@ -2196,15 +1880,9 @@ fn validate_one_volume_source(
         "quobyte" => {
             let registry = st(src, "registry");
             if registry.is_empty() {
-                errs.push(req(
-                    &p.child("registry"),
-                    "must be a host:port pair or multiple pairs separated by commas",
-                ));
+                errs.push(req(&p.child("registry"), "must be a host:port pair or multiple pairs separated by commas"));
             } else if st(src, "tenant").len() >= 65 {
-                errs.push(req(
-                    &p.child("tenant"),
-                    "must be a UUID and may not exceed a length of 64 characters",
-                ));
+                errs.push(req(&p.child("tenant"), "must be a UUID and may not exceed a length of 64 characters"));
             } else {
                 for pair in registry.split(',') {
                     let ok = match pair.rsplit_once(':') {
@@ -2233,10 +1911,7 @@ fn validate_one_volume_source(
             let wwns = arr(src, "targetWWNs");
             let wwids = arr(src, "wwids");
             if wwns.is_empty() && wwids.is_empty() {
-                errs.push(req(
-                    &p.child("targetWWNs"),
-                    "must specify either targetWWNs or wwids, but not both",
-                ));
+                errs.push(req(&p.child("targetWWNs"), "must specify either targetWWNs or wwids, but not both"));
             }
             if !wwns.is_empty() && !wwids.is_empty() {
                 errs.push(inv_raw(
@@ -2247,10 +1922,7 @@ fn validate_one_volume_source(
             }
             if !wwns.is_empty() {
                 match int(src, "lun") {
-                    None => errs.push(req(
-                        &p.child("lun"),
-                        "lun is required if targetWWNs is specified",
-                    )),
+                    None => errs.push(req(&p.child("lun"), "lun is required if targetWWNs is specified")),
                     Some(l) if !(0..=255).contains(&l) => {
                         errs.push(inv_raw(&p.child("lun"), l, inclusive_range(0, 255)))
                     }
@@ -2264,11 +1936,7 @@ fn validate_one_volume_source(
                 let ns = k.split_once('/').map(|(a, _)| a).unwrap_or(k);
                 let normalized = format!(".{}", ns.to_lowercase());
                 if normalized.ends_with(".kubernetes.io") || normalized.ends_with(".k8s.io") {
-                    errs.push(inv(
-                        &p.child("options").key(k),
-                        k,
-                        "kubernetes.io and k8s.io namespaces are reserved",
-                    ));
+                    errs.push(inv(&p.child("options").key(k), k, "kubernetes.io and k8s.io namespaces are reserved"));
                 }
             }
         }
@@ -2287,26 +1955,22 @@ fn validate_one_volume_source(
             }
             if let Some(cm) = src.get("cachingMode").and_then(Value::as_str) {
                 if !["None", "ReadOnly", "ReadWrite"].contains(&cm) {
-                    errs.push(unsup(
-                        &p.child("cachingMode"),
-                        cm,
-                        &["None", "ReadOnly", "ReadWrite"],
-                    ));
+                    errs.push(unsup(&p.child("cachingMode"), cm, &["None", "ReadOnly", "ReadWrite"]));
                 }
             }
             if let Some(kind) = src.get("kind").and_then(Value::as_str) {
                 if !["Dedicated", "Managed", "Shared"].contains(&kind) {
-                    errs.push(unsup(
-                        &p.child("kind"),
-                        kind,
-                        &["Dedicated", "Managed", "Shared"],
-                    ));
+                    errs.push(unsup(&p.child("kind"), kind, &["Dedicated", "Managed", "Shared"]));
                 }
                 if kind == "Managed" && !uri.starts_with("/subscriptions/") {
                     errs.push(unsup(&p.child("diskURI"), uri, &["/subscriptions/{sub-id}/resourcegroups/{group-name}/providers/microsoft.compute/disks/{disk-id}"]));
                 }
                 if kind != "Managed" && !uri.starts_with("https://") {
-                    errs.push(unsup(&p.child("diskURI"), uri, &["https://{account-name}.blob.core.windows.net/{container-name}/{disk-name}.vhd"]));
+                    errs.push(unsup(
+                        &p.child("diskURI"),
+                        uri,
+                        &["https://{account-name}.blob.core.windows.net/{container-name}/{disk-name}.vhd"],
+                    ));
                 }
             }
         }
@@ -2332,10 +1996,7 @@ fn validate_one_volume_source(
             required(&mut errs, "volumeName");
         }
         "csi" => {
-            errs.extend(validate_csi_driver_name(
-                st(src, "driver"),
-                &p.child("driver"),
-            ));
+            errs.extend(validate_csi_driver_name(st(src, "driver"), &p.child("driver")));
             if has(src, "nodePublishSecretRef") {
                 let n = st(g(src, "nodePublishSecretRef"), "name");
                 if n.is_empty() {
@@ -2353,10 +2014,7 @@ fn validate_one_volume_source(
                 errs.push(req(&p.child("volumeClaimTemplate"), ""));
             } else {
                 let tp = p.child("volumeClaimTemplate");
-                errs.extend(validate_template_object_meta(
-                    g(t, "metadata"),
-                    &tp.child("metadata"),
-                ));
+                errs.extend(validate_template_object_meta(g(t, "metadata"), &tp.child("metadata")));
                 errs.extend(validate_pvc_spec(g(t, "spec"), &tp.child("spec")));
                 if let Some(pod) = pod_name.filter(|n| !n.is_empty()) {
                     if !vol_name.is_empty() {
@@ -2376,10 +2034,7 @@ fn validate_one_volume_source(
             if is_pod && st(src, "reference").is_empty() {
                 errs.push(req(&p.child("reference"), ""));
             }
-            errs.extend(validate_pull_policy(
-                st(src, "pullPolicy"),
-                &p.child("pullPolicy"),
-            ));
+            errs.extend(validate_pull_policy(st(src, "pullPolicy"), &p.child("pullPolicy")));
         }
         _ => {}
     }
@@ -2387,13 +2042,7 @@ fn validate_one_volume_source(
 }
 
 /// `validateVolumeSource`: exactly one source, each validated. `p` is the volume's path.
-fn validate_volume_source(
-    vol: &Value,
-    p: &P,
-    vol_name: &str,
-    pod_name: Option<&str>,
-    is_pod: bool,
-) -> Errs {
+fn validate_volume_source(vol: &Value, p: &P, vol_name: &str, pod_name: Option<&str>, is_pod: bool) -> Errs {
     let mut errs = Vec::new();
     let mut n = 0;
     for (key, forbidden_name) in VOLUME_SOURCES {
@@ -2401,27 +2050,15 @@ fn validate_volume_source(
             continue;
         }
         if n > 0 {
-            errs.push(forb(
-                &p.child(forbidden_name),
-                "may not specify more than 1 volume type",
-            ));
+            errs.push(forb(&p.child(forbidden_name), "may not specify more than 1 volume type"));
         } else {
             n += 1;
             let child = if *key == "cephfs" { "cephfs" } else { key };
-            errs.extend(validate_one_volume_source(
-                key,
-                g(vol, key),
-                &p.child(child),
-                p,
-                vol_name,
-                pod_name,
-                is_pod,
-            ));
+            errs.extend(validate_one_volume_source(key, g(vol, key), &p.child(child), p, vol_name, pod_name, is_pod));
         }
         if *key == "iscsi" {
             let src = g(vol, key);
-            if has(src, "initiatorName") && vol_name.len() + 1 + st(src, "targetPortal").len() > 64
-            {
+            if has(src, "initiatorName") && vol_name.len() + 1 + st(src, "targetPortal").len() > 64 {
                 errs.push(inv(
                     &p.child("name"),
                     vol_name,
@@ -2525,29 +2162,17 @@ fn is_set(v: &Value) -> bool {
     }
 }
 
-const ACCESS_MODES: &[&str] = &[
-    "ReadOnlyMany",
-    "ReadWriteMany",
-    "ReadWriteOnce",
-    "ReadWriteOncePod",
-];
+const ACCESS_MODES: &[&str] = &["ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod"];
 
 /// `ValidatePersistentVolumeClaimSpec` (defaults for a plain create).
 fn validate_pvc_spec(spec: &Value, p: &P) -> Errs {
     let mut errs = Vec::new();
     let modes = slist(spec, "accessModes");
     if modes.is_empty() {
-        errs.push(req(
-            &p.child("accessModes"),
-            "at least 1 access mode is required",
-        ));
+        errs.push(req(&p.child("accessModes"), "at least 1 access mode is required"));
     }
     if has(spec, "selector") {
-        errs.extend(validate_label_selector(
-            g(spec, "selector"),
-            &p.child("selector"),
-            false,
-        ));
+        errs.extend(validate_label_selector(g(spec, "selector"), &p.child("selector"), false));
     }
     let (mut rwop, mut other) = (false, false);
     for m in &modes {
@@ -2561,18 +2186,13 @@ fn validate_pvc_spec(spec: &Value, p: &P) -> Errs {
         }
     }
     if rwop && other {
-        errs.push(forb(
-            &p.child("accessModes"),
-            "may not use ReadWriteOncePod with other access modes",
-        ));
+        errs.push(forb(&p.child("accessModes"), "may not use ReadWriteOncePod with other access modes"));
     }
     let sp = p.child("resources").key("storage");
     match g(g(g(spec, "resources"), "requests"), "storage") {
         Value::Null => errs.push(req(&sp, "")),
         v => match quantity_of(v) {
-            Ok(q) if q.sign() <= 0 => {
-                errs.push(inv(&sp, &q.canonical(), "must be greater than zero"))
-            }
+            Ok(q) if q.sign() <= 0 => errs.push(inv(&sp, &q.canonical(), "must be greater than zero")),
             Ok(_) => {}
             Err(s) => errs.push(inv(&sp, &s, QUANTITY_FORMAT_ERR)),
         },
@@ -2603,11 +2223,7 @@ fn validate_pvc_spec(spec: &Value, p: &P) -> Errs {
         }
         let group = st(ds, "apiGroup");
         if group.is_empty() && kind != "PersistentVolumeClaim" {
-            errs.push(inv(
-                &dp,
-                kind,
-                "must be 'PersistentVolumeClaim' when referencing the default apiGroup",
-            ));
+            errs.push(inv(&dp, kind, "must be 'PersistentVolumeClaim' when referencing the default apiGroup"));
         }
         if !group.is_empty() {
             errs.extend(dns_subdomain_errs(group, &dp.child("apiGroup")));
@@ -2637,16 +2253,9 @@ fn validate_pvc_spec(spec: &Value, p: &P) -> Errs {
             || st(ds, "kind") != st(dsr, "kind")
             || st(ds, "name") != st(dsr, "name"))
     {
-        errs.push(inv_raw(
-            p,
-            p.child("dataSource"),
-            "must match dataSourceRef",
-        ));
+        errs.push(inv_raw(p, p.child("dataSource"), "must match dataSourceRef"));
     }
-    if let Some(vac) = spec
-        .get("volumeAttributesClassName")
-        .and_then(Value::as_str)
-    {
+    if let Some(vac) = spec.get("volumeAttributesClassName").and_then(Value::as_str) {
         if !vac.is_empty() {
             for msg in is_dns1123_subdomain(vac) {
                 errs.push(inv(&p.child("volumeAttributesClassName"), vac, msg));
@@ -2771,32 +2380,22 @@ fn validate_env(vars: &[Value], p: &P) -> Errs {
         }
         if has(vf, "configMapKeyRef") {
             n += 1;
-            errs.extend(validate_key_selector(
-                g(vf, "configMapKeyRef"),
-                &vp.child("configMapKeyRef"),
-            ));
+            errs.extend(validate_key_selector(g(vf, "configMapKeyRef"), &vp.child("configMapKeyRef")));
         }
         if has(vf, "secretKeyRef") {
             n += 1;
-            errs.extend(validate_key_selector(
-                g(vf, "secretKeyRef"),
-                &vp.child("secretKeyRef"),
-            ));
+            errs.extend(validate_key_selector(g(vf, "secretKeyRef"), &vp.child("secretKeyRef")));
         }
         if n == 0 {
-            errs.push(inv(&vp, "", "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`"));
+            errs.push(inv(
+                &vp,
+                "",
+                "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`",
+            ));
         } else if !st(ev, "value").is_empty() {
-            errs.push(inv(
-                &vp,
-                "",
-                "may not be specified when `value` is not empty",
-            ));
+            errs.push(inv(&vp, "", "may not be specified when `value` is not empty"));
         } else if n > 1 {
-            errs.push(inv(
-                &vp,
-                "",
-                "may not have more than one field specified at a time",
-            ));
+            errs.push(inv(&vp, "", "may not have more than one field specified at a time"));
         }
     }
     errs
@@ -2832,17 +2431,9 @@ fn validate_env_from(vars: &[Value], p: &P) -> Errs {
             }
         }
         if n == 0 {
-            errs.push(inv(
-                p,
-                "",
-                "must specify one of: `configMapRef` or `secretRef`",
-            ));
+            errs.push(inv(p, "", "must specify one of: `configMapRef` or `secretRef`"));
         } else if n > 1 {
-            errs.push(inv(
-                p,
-                "",
-                "may not have more than one field specified at a time",
-            ));
+            errs.push(inv(p, "", "may not have more than one field specified at a time"));
         }
     }
     errs
@@ -2851,9 +2442,7 @@ fn validate_env_from(vars: &[Value], p: &P) -> Errs {
 fn validate_volume_mounts(c: &Value, devices: &HashMap<&str, &str>, ctx: &PodCtx, p: &P) -> Errs {
     let mut errs = Vec::new();
     let mut mountpoints: HashSet<&str> = HashSet::new();
-    let privileged = g(g(c, "securityContext"), "privileged")
-        .as_bool()
-        .unwrap_or(false);
+    let privileged = g(g(c, "securityContext"), "privileged").as_bool().unwrap_or(false);
     for (i, m) in arr(c, "volumeMounts").iter().enumerate() {
         let ip = p.index(i);
         let name = st(m, "name");
@@ -2871,35 +2460,19 @@ fn validate_volume_mounts(c: &Value, devices: &HashMap<&str, &str>, ctx: &PodCtx
             errs.push(inv(&ip.child("mountPath"), mp, "must be unique"));
         }
         if devices.contains_key(name) {
-            errs.push(inv(
-                &ip.child("name"),
-                name,
-                "must not already exist in volumeDevices",
-            ));
+            errs.push(inv(&ip.child("name"), name, "must not already exist in volumeDevices"));
         }
         if devices.values().any(|d| *d == mp) {
-            errs.push(inv(
-                &ip.child("mountPath"),
-                mp,
-                "must not already exist as a path in volumeDevices",
-            ));
+            errs.push(inv(&ip.child("mountPath"), mp, "must not already exist as a path in volumeDevices"));
         }
         let sub = st(m, "subPath");
         let sub_expr = st(m, "subPathExpr");
         if ctx.vols.get(name).is_some_and(|v| has(v, "image")) {
             if !sub.is_empty() {
-                errs.push(inv(
-                    &ip.child("subPath"),
-                    sub,
-                    "not allowed in image volume sources",
-                ));
+                errs.push(inv(&ip.child("subPath"), sub, "not allowed in image volume sources"));
             }
             if !sub_expr.is_empty() {
-                errs.push(inv(
-                    &ip.child("subPathExpr"),
-                    sub_expr,
-                    "not allowed in image volume sources",
-                ));
+                errs.push(inv(&ip.child("subPathExpr"), sub_expr, "not allowed in image volume sources"));
             }
         }
         if !sub.is_empty() {
@@ -2907,32 +2480,18 @@ fn validate_volume_mounts(c: &Value, devices: &HashMap<&str, &str>, ctx: &PodCtx
         }
         if !sub_expr.is_empty() {
             if !sub.is_empty() {
-                errs.push(inv(
-                    &ip.child("subPathExpr"),
-                    sub_expr,
-                    "subPathExpr and subPath are mutually exclusive",
-                ));
+                errs.push(inv(&ip.child("subPathExpr"), sub_expr, "subPathExpr and subPath are mutually exclusive"));
             }
-            errs.extend(validate_local_descending_path(
-                sub_expr,
-                &p.child("subPathExpr"),
-            ));
+            errs.extend(validate_local_descending_path(sub_expr, &p.child("subPathExpr")));
         }
         let prop = m.get("mountPropagation").and_then(Value::as_str);
         if let Some(prop) = prop {
             let pp = p.child("mountPropagation");
             if !["Bidirectional", "HostToContainer", "None"].contains(&prop) {
-                errs.push(unsup(
-                    &pp,
-                    prop,
-                    &["Bidirectional", "HostToContainer", "None"],
-                ));
+                errs.push(unsup(&pp, prop, &["Bidirectional", "HostToContainer", "None"]));
             }
             if prop == "Bidirectional" && !privileged {
-                errs.push(forb(
-                    &pp,
-                    "Bidirectional mount propagation is available only to privileged containers",
-                ));
+                errs.push(forb(&pp, "Bidirectional mount propagation is available only to privileged containers"));
             }
         }
         if let Some(rro) = m.get("recursiveReadOnly").and_then(Value::as_str) {
@@ -2944,10 +2503,7 @@ fn validate_volume_mounts(c: &Value, devices: &HashMap<&str, &str>, ctx: &PodCtx
                         errs.push(forb(&rp, "may only be specified when readOnly is true"));
                     }
                     if prop.is_some_and(|x| x != "None") {
-                        errs.push(forb(
-                            &rp,
-                            "may only be specified when mountPropagation is None or not specified",
-                        ));
+                        errs.push(forb(&rp, "may only be specified when mountPropagation is None or not specified"));
                     }
                 }
                 other => errs.push(unsup(&rp, other, &["Disabled", "Enabled", "IfPossible"])),
@@ -2976,7 +2532,11 @@ fn validate_volume_devices(c: &Value, mounts: &HashMap<&str, &str>, ctx: &PodCtx
             errs.push(inv(&ip.child("name"), name, "must be unique"));
         }
         if matched && !is_pvc {
-            errs.push(inv(&ip.child("name"), name, "can only use volume source type of PersistentVolumeClaim or Ephemeral for block mode"));
+            errs.push(inv(
+                &ip.child("name"),
+                name,
+                "can only use volume source type of PersistentVolumeClaim or Ephemeral for block mode",
+            ));
         }
         if !matched {
             errs.push(not_found(&ip.child("name"), name));
@@ -2988,27 +2548,15 @@ fn validate_volume_devices(c: &Value, mounts: &HashMap<&str, &str>, ctx: &PodCtx
             errs.push(inv(&ip.child("devicePath"), dp, "must be unique"));
         }
         if !dp.is_empty() && dp.split('/').any(|s| s == "..") {
-            errs.push(inv(
-                &ip.child("devicePath"),
-                dp,
-                "can not contain backsteps ('..')",
-            ));
+            errs.push(inv(&ip.child("devicePath"), dp, "can not contain backsteps ('..')"));
         } else {
             paths.insert(dp);
         }
         if mounts.contains_key(name) {
-            errs.push(inv(
-                &ip.child("name"),
-                name,
-                "must not already exist in volumeMounts",
-            ));
+            errs.push(inv(&ip.child("name"), name, "must not already exist in volumeMounts"));
         }
         if mounts.values().any(|m| *m == dp) {
-            errs.push(inv(
-                &ip.child("devicePath"),
-                dp,
-                "must not already exist as a path in volumeMounts",
-            ));
+            errs.push(inv(&ip.child("devicePath"), dp, "must not already exist as a path in volumeMounts"));
         }
         if !name.is_empty() {
             names.insert(name);
@@ -3019,16 +2567,10 @@ fn validate_volume_devices(c: &Value, mounts: &HashMap<&str, &str>, ctx: &PodCtx
 
 fn validate_port_num_or_name(port: &Value, p: &P) -> Errs {
     match port {
-        Value::String(s) => is_valid_port_name(s)
-            .into_iter()
-            .map(|m| inv(p, s, m))
-            .collect(),
+        Value::String(s) => is_valid_port_name(s).into_iter().map(|m| inv(p, s, m)).collect(),
         other => {
             let n = num(other).unwrap_or(0);
-            is_valid_port_num(n)
-                .into_iter()
-                .map(|m| inv_raw(p, n, m))
-                .collect()
+            is_valid_port_num(n).into_iter().map(|m| inv_raw(p, n, m)).collect()
         }
     }
 }
@@ -3101,22 +2643,12 @@ fn validate_handler(h: &Value, grace: Option<i64>, p: &P, allow_sleep: bool) -> 
 
 fn validate_probe(probe: &Value, grace: Option<i64>, p: &P) -> Errs {
     let mut errs = validate_handler(probe, grace, p, false);
-    for k in [
-        "initialDelaySeconds",
-        "timeoutSeconds",
-        "periodSeconds",
-        "successThreshold",
-        "failureThreshold",
-    ] {
+    for k in ["initialDelaySeconds", "timeoutSeconds", "periodSeconds", "successThreshold", "failureThreshold"] {
         errs.extend(nonneg(int0(probe, k), &p.child(k)));
     }
     if let Some(t) = int(probe, "terminationGracePeriodSeconds") {
         if t <= 0 {
-            errs.push(inv_raw(
-                &p.child("terminationGracePeriodSeconds"),
-                t,
-                "must be greater than 0",
-            ));
+            errs.push(inv_raw(&p.child("terminationGracePeriodSeconds"), t, "must be greater than 0"));
         }
     }
     errs
@@ -3219,25 +2751,16 @@ fn is_overcommit_allowed(name: &str) -> bool {
 }
 
 fn is_standard_resource(name: &str) -> bool {
-    STANDARD_RESOURCES.contains(&name)
-        || name.starts_with("requests.hugepages-")
-        || is_hugepage_resource(name)
+    STANDARD_RESOURCES.contains(&name) || name.starts_with("requests.hugepages-") || is_hugepage_resource(name)
 }
 
 fn validate_resource_name(name: &str, p: &P) -> Errs {
-    let errs: Errs = is_qualified_name(name)
-        .into_iter()
-        .map(|m| inv_raw(p, name, m))
-        .collect();
+    let errs: Errs = is_qualified_name(name).into_iter().map(|m| inv_raw(p, name, m)).collect();
     if !errs.is_empty() {
         return errs;
     }
     if !name.contains('/') && !is_standard_resource(name) {
-        return vec![inv_raw(
-            p,
-            name,
-            "must be a standard resource type or fully qualified",
-        )];
+        return vec![inv_raw(p, name, "must be a standard resource type or fully qualified")];
     }
     errs
 }
@@ -3246,18 +2769,10 @@ fn validate_container_resource_name(name: &str, p: &P) -> Errs {
     let mut errs = validate_resource_name(name, p);
     if !name.contains('/') {
         if !["cpu", "memory", "ephemeral-storage"].contains(&name) && !is_hugepage_resource(name) {
-            errs.push(inv_raw(
-                p,
-                name,
-                "must be a standard resource for containers",
-            ));
+            errs.push(inv_raw(p, name, "must be a standard resource for containers"));
         }
     } else if !is_native_resource(name) && !is_extended_resource(name) {
-        errs.push(inv_raw(
-            p,
-            name,
-            "doesn't follow extended resource name standard",
-        ));
+        errs.push(inv_raw(p, name, "doesn't follow extended resource name standard"));
     }
     errs
 }
@@ -3284,16 +2799,11 @@ fn hugepage_divisible(name: &str, q: &Quantity) -> bool {
     }
 }
 
-fn validate_resource_requirements(
-    res: &Value,
-    claim_names: Option<&HashSet<String>>,
-    p: &P,
-) -> Errs {
+fn validate_resource_requirements(res: &Value, claim_names: Option<&HashSet<String>>, p: &P) -> Errs {
     let mut errs = Vec::new();
     let lim_path = p.child("limits");
     let req_path = p.child("requests");
-    let (mut lim_cpu_mem, mut req_cpu_mem, mut lim_huge, mut req_huge) =
-        (false, false, false, false);
+    let (mut lim_cpu_mem, mut req_cpu_mem, mut lim_huge, mut req_huge) = (false, false, false, false);
     let mut limits: HashMap<&str, Quantity> = HashMap::new();
     if let Some(m) = obj(res, "limits") {
         for (name, v) in m {
@@ -3308,11 +2818,7 @@ fn validate_resource_requirements(
                             errs.push(inv(
                                 &fp,
                                 &q.canonical(),
-                                format!(
-                                    "{} is not positive integer multiple of {}",
-                                    q.canonical(),
-                                    name
-                                ),
+                                format!("{} is not positive integer multiple of {}", q.canonical(), name),
                             ));
                         }
                     }
@@ -3345,20 +2851,13 @@ fn validate_resource_requirements(
                                 errs.push(inv(
                                     &req_path,
                                     &q.canonical(),
-                                    format!(
-                                        "must be less than or equal to {} limit of {}",
-                                        name,
-                                        l.canonical()
-                                    ),
+                                    format!("must be less than or equal to {} limit of {}", name, l.canonical()),
                                 ));
                             }
                         }
                         None => {
                             if !is_overcommit_allowed(name) {
-                                errs.push(req(
-                                    &lim_path,
-                                    "Limit must be set for non overcommitable resources",
-                                ));
+                                errs.push(req(&lim_path, "Limit must be set for non overcommitable resources"));
                             }
                         }
                     }
@@ -3368,11 +2867,7 @@ fn validate_resource_requirements(
                             errs.push(inv(
                                 &fp,
                                 &q.canonical(),
-                                format!(
-                                    "{} is not positive integer multiple of {}",
-                                    q.canonical(),
-                                    name
-                                ),
+                                format!("{} is not positive integer multiple of {}", q.canonical(), name),
                             ));
                         }
                     }
@@ -3407,11 +2902,7 @@ fn validate_resource_requirements(
             }
             if names.contains(&key) {
                 errs.push(dup(&cp.index(i), &key));
-            } else if request.is_empty()
-                && names
-                    .iter()
-                    .any(|k| k.split_once('/').is_some_and(|(a, _)| a == name))
-            {
+            } else if request.is_empty() && names.iter().any(|k| k.split_once('/').is_some_and(|(a, _)| a == name)) {
                 errs.push(dup(&cp.index(i), name));
             }
             names.insert(key);
@@ -3426,11 +2917,7 @@ fn validate_resource_requirements(
                 } else {
                     format!(
                         "must be one of the names in pod.spec.resourceClaims: {}",
-                        sorted
-                            .iter()
-                            .map(|s| s.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        sorted.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
                     )
                 };
                 errs.push(e);
@@ -3460,11 +2947,7 @@ fn validate_resize_policy(list: &[Value], p: &P, pod_restart_policy: &str) -> Er
             other => errs.push(unsup(p, other, &["NotRequired", "RestartContainer"])),
         }
         if pod_restart_policy == "Never" && rp != "NotRequired" {
-            errs.push(inv(
-                p,
-                rp,
-                "must be 'NotRequired' when `restartPolicy` is 'Never'",
-            ));
+            errs.push(inv(p, rp, "must be 'NotRequired' when `restartPolicy` is 'Never'"));
         }
     }
     errs
@@ -3480,27 +2963,14 @@ fn validate_seccomp_profile(sp: &Value, p: &P) -> Errs {
     let t = st(sp, "type");
     match t {
         "Localhost" | "RuntimeDefault" | "Unconfined" => {}
-        "" => errs.push(req(
-            &p.child("type"),
-            "type is required when seccompProfile is set",
-        )),
-        other => errs.push(unsup(
-            &p.child("type"),
-            other,
-            &["Localhost", "RuntimeDefault", "Unconfined"],
-        )),
+        "" => errs.push(req(&p.child("type"), "type is required when seccompProfile is set")),
+        other => errs.push(unsup(&p.child("type"), other, &["Localhost", "RuntimeDefault", "Unconfined"])),
     }
     let lp = sp.get("localhostProfile").and_then(Value::as_str);
     if t == "Localhost" {
         match lp {
-            None => errs.push(req(
-                &p.child("localhostProfile"),
-                "must be set when seccomp type is Localhost",
-            )),
-            Some(l) => errs.extend(validate_local_descending_path(
-                l,
-                &p.child("localhostProfile"),
-            )),
+            None => errs.push(req(&p.child("localhostProfile"), "must be set when seccomp type is Localhost")),
+            Some(l) => errs.extend(validate_local_descending_path(l, &p.child("localhostProfile"))),
         }
     } else if lp.is_some() {
         errs.push(inv_raw(
@@ -3520,22 +2990,12 @@ fn validate_apparmor_profile(ap: &Value, p: &P) -> Errs {
     let lp = ap.get("localhostProfile").and_then(Value::as_str);
     match st(ap, "type") {
         "Localhost" => match lp {
-            None => errs.push(req(
-                &p.child("localhostProfile"),
-                "must be set when AppArmor type is Localhost",
-            )),
+            None => errs.push(req(&p.child("localhostProfile"), "must be set when AppArmor type is Localhost")),
             Some(l) => {
                 if l.trim() != l {
-                    errs.push(inv(
-                        &p.child("localhostProfile"),
-                        l,
-                        "must not be padded with whitespace",
-                    ));
+                    errs.push(inv(&p.child("localhostProfile"), l, "must not be padded with whitespace"));
                 } else if l.is_empty() {
-                    errs.push(req(
-                        &p.child("localhostProfile"),
-                        "must be set when AppArmor type is Localhost",
-                    ));
+                    errs.push(req(&p.child("localhostProfile"), "must be set when AppArmor type is Localhost"));
                 }
                 if l.len() > 4095 {
                     errs.push(too_long(&p.child("localhostProfile"), 4095));
@@ -3544,22 +3004,11 @@ fn validate_apparmor_profile(ap: &Value, p: &P) -> Errs {
         },
         "RuntimeDefault" | "Unconfined" => {
             if let Some(l) = lp {
-                errs.push(inv(
-                    &p.child("localhostProfile"),
-                    l,
-                    "can only be set when AppArmor type is Localhost",
-                ));
+                errs.push(inv(&p.child("localhostProfile"), l, "can only be set when AppArmor type is Localhost"));
             }
         }
-        "" => errs.push(req(
-            &p.child("type"),
-            "type is required when appArmorProfile is set",
-        )),
-        other => errs.push(unsup(
-            &p.child("type"),
-            other,
-            &["Localhost", "RuntimeDefault", "Unconfined"],
-        )),
+        "" => errs.push(req(&p.child("type"), "type is required when appArmorProfile is set")),
+        other => errs.push(unsup(&p.child("type"), other, &["Localhost", "RuntimeDefault", "Unconfined"])),
     }
     errs
 }
@@ -3568,10 +3017,10 @@ static CTRL: Lazy<Regex> = Lazy::new(|| Regex::new(r"[[:cntrl:]]+").expect("stat
 static NETBIOS: Lazy<Regex> =
     Lazy::new(|| Regex::new(r#"^[^\\/:\*\?"<>|\.][^\\/:\*\?"<>|]{0,14}$"#).expect("static regex"));
 static WIN_DNS: Lazy<Regex> = Lazy::new(|| {
-    Regex::new(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$").expect("static regex")
+    Regex::new(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$")
+        .expect("static regex")
 });
-static BAD_USER_CHARS: Lazy<Regex> =
-    Lazy::new(|| Regex::new(r#"["/\\:;|=,\+\*\?<>@\[\]]"#).expect("static regex"));
+static BAD_USER_CHARS: Lazy<Regex> = Lazy::new(|| Regex::new(r#"["/\\:;|=,\+\*\?<>@\[\]]"#).expect("static regex"));
 static DOTS_SPACES: Lazy<Regex> = Lazy::new(|| Regex::new(r"^[\. ]+$").expect("static regex"));
 
 fn validate_windows_options(w: &Value, p: &P) -> Errs {
@@ -3586,17 +3035,9 @@ fn validate_windows_options(w: &Value, p: &P) -> Errs {
     }
     if let Some(s) = w.get("gmsaCredentialSpec").and_then(Value::as_str) {
         if s.is_empty() {
-            errs.push(inv(
-                &p.child("gmsaCredentialSpec"),
-                s,
-                "gmsaCredentialSpec cannot be an empty string",
-            ));
+            errs.push(inv(&p.child("gmsaCredentialSpec"), s, "gmsaCredentialSpec cannot be an empty string"));
         } else if s.len() > 64 * 1024 {
-            errs.push(inv(
-                &p.child("gmsaCredentialSpec"),
-                s,
-                "gmsaCredentialSpec size must be under 64 KiB",
-            ));
+            errs.push(inv(&p.child("gmsaCredentialSpec"), s, "gmsaCredentialSpec size must be under 64 KiB"));
         }
     }
     if let Some(u) = w.get("runAsUserName").and_then(Value::as_str) {
@@ -3605,55 +3046,32 @@ fn validate_windows_options(w: &Value, p: &P) -> Errs {
         if u.is_empty() {
             errs.push(inv(&up, u, "runAsUserName cannot be an empty string"));
         } else if CTRL.is_match(u) {
-            errs.push(inv(
-                &up,
-                u,
-                "runAsUserName cannot contain control characters",
-            ));
+            errs.push(inv(&up, u, "runAsUserName cannot contain control characters"));
         } else if parts.len() > 2 {
-            errs.push(inv(
-                &up,
-                u,
-                "runAsUserName cannot contain more than one backslash",
-            ));
+            errs.push(inv(&up, u, "runAsUserName cannot contain more than one backslash"));
         } else {
-            let (has_domain, domain, user) = if parts.len() == 1 {
-                (false, "", parts[0])
-            } else {
-                (true, parts[0], parts[1])
-            };
+            let (has_domain, domain, user) =
+                if parts.len() == 1 { (false, "", parts[0]) } else { (true, parts[0], parts[1]) };
             if domain.len() >= 256 {
-                errs.push(inv(
-                    &up,
-                    u,
-                    "runAsUserName's Domain length must be under 256 characters",
-                ));
+                errs.push(inv(&up, u, "runAsUserName's Domain length must be under 256 characters"));
             }
             if has_domain && !(NETBIOS.is_match(domain) || WIN_DNS.is_match(domain)) {
-                errs.push(inv(
-                    &up,
-                    u,
-                    "runAsUserName's Domain doesn't match the NetBios nor the DNS format",
-                ));
+                errs.push(inv(&up, u, "runAsUserName's Domain doesn't match the NetBios nor the DNS format"));
             }
             if user.is_empty() {
                 errs.push(inv(&up, u, "runAsUserName's User cannot be empty"));
             } else if user.len() > 104 {
-                errs.push(inv(
-                    &up,
-                    u,
-                    "runAsUserName's User length must not be longer than 104 characters",
-                ));
+                errs.push(inv(&up, u, "runAsUserName's User length must not be longer than 104 characters"));
             }
             if DOTS_SPACES.is_match(user) {
+                errs.push(inv(&up, u, "runAsUserName's User cannot contain only periods or spaces"));
+            }
+            if BAD_USER_CHARS.is_match(user) {
                 errs.push(inv(
                     &up,
                     u,
-                    "runAsUserName's User cannot contain only periods or spaces",
+                    "runAsUserName's User cannot contain the following characters: \"/\\:;|=,+*?<>@[]",
                 ));
-            }
-            if BAD_USER_CHARS.is_match(user) {
-                errs.push(inv(&up, u, "runAsUserName's User cannot contain the following characters: \"/\\:;|=,+*?<>@[]"));
             }
         }
     }
@@ -3677,17 +3095,10 @@ fn validate_container_security_context(sc: &Value, p: &P, host_users: bool) -> E
             errs.push(unsup(&p.child("procMount"), pm, &["Default", "Unmasked"]));
         }
         if host_users && pm == "Unmasked" {
-            errs.push(inv(
-                &p.child("procMount"),
-                pm,
-                "`hostUsers` must be false to use `Unmasked`",
-            ));
+            errs.push(inv(&p.child("procMount"), pm, "`hostUsers` must be false to use `Unmasked`"));
         }
     }
-    errs.extend(validate_seccomp_profile(
-        g(sc, "seccompProfile"),
-        &p.child("seccompProfile"),
-    ));
+    errs.extend(validate_seccomp_profile(g(sc, "seccompProfile"), &p.child("seccompProfile")));
     if sc.get("allowPrivilegeEscalation").and_then(Value::as_bool) == Some(false) {
         if sc.get("privileged").and_then(Value::as_bool) == Some(true) {
             errs.push(inv_raw(
@@ -3706,14 +3117,8 @@ fn validate_container_security_context(sc: &Value, p: &P, host_users: bool) -> E
             }
         }
     }
-    errs.extend(validate_windows_options(
-        g(sc, "windowsOptions"),
-        &p.child("windowsOptions"),
-    ));
-    errs.extend(validate_apparmor_profile(
-        g(sc, "appArmorProfile"),
-        &p.child("appArmorProfile"),
-    ));
+    errs.extend(validate_windows_options(g(sc, "windowsOptions"), &p.child("windowsOptions")));
+    errs.extend(validate_apparmor_profile(g(sc, "appArmorProfile"), &p.child("appArmorProfile")));
     errs
 }
 
@@ -3731,49 +3136,20 @@ fn validate_container_common(c: &Value, ctx: &PodCtx, p: &P) -> Errs {
     match st(c, "terminationMessagePolicy") {
         "File" | "FallbackToLogsOnError" => {}
         "" => errs.push(req(&p.child("terminationMessagePolicy"), "")),
-        other => errs.push(unsup(
-            &p.child("terminationMessagePolicy"),
-            other,
-            &["File", "FallbackToLogsOnError"],
-        )),
+        other => errs.push(unsup(&p.child("terminationMessagePolicy"), other, &["File", "FallbackToLogsOnError"])),
     }
-    let mounts: HashMap<&str, &str> = arr(c, "volumeMounts")
-        .iter()
-        .map(|m| (st(m, "name"), st(m, "mountPath")))
-        .collect();
-    let devices: HashMap<&str, &str> = arr(c, "volumeDevices")
-        .iter()
-        .map(|d| (st(d, "name"), st(d, "devicePath")))
-        .collect();
+    let mounts: HashMap<&str, &str> =
+        arr(c, "volumeMounts").iter().map(|m| (st(m, "name"), st(m, "mountPath"))).collect();
+    let devices: HashMap<&str, &str> =
+        arr(c, "volumeDevices").iter().map(|d| (st(d, "name"), st(d, "devicePath"))).collect();
     errs.extend(validate_container_ports(arr(c, "ports"), &p.child("ports")));
     errs.extend(validate_env(arr(c, "env"), &p.child("env")));
     errs.extend(validate_env_from(arr(c, "envFrom"), &p.child("envFrom")));
-    errs.extend(validate_volume_mounts(
-        c,
-        &devices,
-        ctx,
-        &p.child("volumeMounts"),
-    ));
-    errs.extend(validate_volume_devices(
-        c,
-        &mounts,
-        ctx,
-        &p.child("volumeDevices"),
-    ));
-    errs.extend(validate_pull_policy(
-        st(c, "imagePullPolicy"),
-        &p.child("imagePullPolicy"),
-    ));
-    errs.extend(validate_resource_requirements(
-        g(c, "resources"),
-        Some(&ctx.claim_names),
-        &p.child("resources"),
-    ));
-    errs.extend(validate_resize_policy(
-        arr(c, "resizePolicy"),
-        &p.child("resizePolicy"),
-        &ctx.restart_policy,
-    ));
+    errs.extend(validate_volume_mounts(c, &devices, ctx, &p.child("volumeMounts")));
+    errs.extend(validate_volume_devices(c, &mounts, ctx, &p.child("volumeDevices")));
+    errs.extend(validate_pull_policy(st(c, "imagePullPolicy"), &p.child("imagePullPolicy")));
+    errs.extend(validate_resource_requirements(g(c, "resources"), Some(&ctx.claim_names), &p.child("resources")));
+    errs.extend(validate_resize_policy(arr(c, "resizePolicy"), &p.child("resizePolicy"), &ctx.restart_policy));
     errs.extend(validate_container_security_context(
         g(c, "securityContext"),
         &p.child("securityContext"),
@@ -3792,10 +3168,7 @@ fn check_host_port_conflicts(containers: &[&Value], p: &P, seen: &mut HashSet<St
             }
             let key = format!("{}/{}/{}", st(port, "protocol"), st(port, "hostIP"), hp);
             if seen.contains(&key) {
-                errs.push(dup(
-                    &p.index(ci).child("ports").index(pi).child("hostPort"),
-                    &key,
-                ));
+                errs.push(dup(&p.index(ci).child("ports").index(pi).child("hostPort"), &key));
             } else {
                 seen.insert(key);
             }
@@ -3818,18 +3191,11 @@ fn validate_containers(containers: &[Value], ctx: &PodCtx, p: &P) -> Errs {
             errs.push(dup(&cp.child("name"), name));
         }
         if has(c, "lifecycle") {
-            errs.extend(validate_lifecycle(
-                g(c, "lifecycle"),
-                ctx.grace,
-                &cp.child("lifecycle"),
-            ));
+            errs.extend(validate_lifecycle(g(c, "lifecycle"), ctx.grace, &cp.child("lifecycle")));
         }
         errs.extend(validate_probes(c, ctx.grace, &cp));
         if has(c, "restartPolicy") {
-            errs.push(forb(
-                &cp.child("restartPolicy"),
-                "may not be set for non-init containers",
-            ));
+            errs.push(forb(&cp.child("restartPolicy"), "may not be set for non-init containers"));
         }
     }
     let refs: Vec<&Value> = containers.iter().collect();
@@ -3859,25 +3225,13 @@ fn validate_init_containers(inits: &[Value], regular: &[Value], ctx: &PodCtx, p:
         errs.extend(check_host_port_conflicts(&[c], p, &mut HashSet::new()));
         if restart_always {
             if has(c, "lifecycle") {
-                errs.extend(validate_lifecycle(
-                    g(c, "lifecycle"),
-                    ctx.grace,
-                    &cp.child("lifecycle"),
-                ));
+                errs.extend(validate_lifecycle(g(c, "lifecycle"), ctx.grace, &cp.child("lifecycle")));
             }
             errs.extend(validate_probes(c, ctx.grace, &cp));
         } else {
-            for k in [
-                "lifecycle",
-                "livenessProbe",
-                "readinessProbe",
-                "startupProbe",
-            ] {
+            for k in ["lifecycle", "livenessProbe", "readinessProbe", "startupProbe"] {
                 if has(c, k) {
-                    errs.push(forb(
-                        &cp.child(k),
-                        "may not be set for init containers without restartPolicy=Always",
-                    ));
+                    errs.push(forb(&cp.child(k), "may not be set for init containers without restartPolicy=Always"));
                 }
             }
         }
@@ -3885,22 +3239,12 @@ fn validate_init_containers(inits: &[Value], regular: &[Value], ctx: &PodCtx, p:
     errs
 }
 
-fn validate_ephemeral_containers(
-    ecs: &[Value],
-    containers: &[Value],
-    inits: &[Value],
-    ctx: &PodCtx,
-    p: &P,
-) -> Errs {
+fn validate_ephemeral_containers(ecs: &[Value], containers: &[Value], inits: &[Value], ctx: &PodCtx, p: &P) -> Errs {
     let mut errs = Vec::new();
     if ecs.is_empty() {
         return errs;
     }
-    let others: HashSet<&str> = containers
-        .iter()
-        .chain(inits.iter())
-        .map(|c| st(c, "name"))
-        .collect();
+    let others: HashSet<&str> = containers.iter().chain(inits.iter()).map(|c| st(c, "name")).collect();
     let mut all = others.clone();
     for (i, ec) in ecs.iter().enumerate() {
         let ip = p.index(i);
@@ -3927,10 +3271,7 @@ fn validate_ephemeral_containers(
             "lifecycle",
         ] {
             if is_set(g(ec, k)) {
-                errs.push(forb(
-                    &ip.child(k),
-                    "cannot be set for an Ephemeral Container",
-                ));
+                errs.push(forb(&ip.child(k), "cannot be set for an Ephemeral Container"));
             }
         }
         for (j, vm) in arr(ec, "volumeMounts").iter().enumerate() {
@@ -3950,11 +3291,7 @@ fn validate_ephemeral_containers(
 fn validate_container_only_for_pod(c: &Value, p: &P) -> Errs {
     let image = st(c, "image");
     if image.len() != image.trim().len() {
-        vec![inv(
-            &p.child("image"),
-            image,
-            "must not have leading or trailing whitespace",
-        )]
+        vec![inv(&p.child("image"), image, "must not have leading or trailing whitespace")]
     } else {
         vec![]
     }
@@ -3965,9 +3302,8 @@ fn validate_container_only_for_pod(c: &Value, p: &P) -> Errs {
 // ---------------------------------------------------------------------------------------------
 
 const SYSCTL_SEGMENT: &str = "[a-z0-9]([-_a-z0-9]*[a-z0-9])?";
-static SYSCTL_NAME: Lazy<Regex> = Lazy::new(|| {
-    Regex::new(&format!("^({SYSCTL_SEGMENT}[\\./])*{SYSCTL_SEGMENT}$")).expect("static regex")
-});
+static SYSCTL_NAME: Lazy<Regex> =
+    Lazy::new(|| Regex::new(&format!("^({SYSCTL_SEGMENT}[\\./])*{SYSCTL_SEGMENT}$")).expect("static regex"));
 
 fn sysctl_namespace(name: &str) -> &'static str {
     let n = name.replace('/', ".");
@@ -4008,9 +3344,7 @@ fn validate_pod_security_context(spec: &Value, p: &P) -> Errs {
             errs.push(inv_raw(&p.child("supplementalGroups").index(i), v, m));
         }
     }
-    if spec.get("shareProcessNamespace").and_then(Value::as_bool) == Some(true)
-        && flag(spec, "hostPID")
-    {
+    if spec.get("shareProcessNamespace").and_then(Value::as_bool) == Some(true) && flag(spec, "hostPID") {
         errs.push(inv_raw(
             &p.child("shareProcessNamespace"),
             true,
@@ -4030,25 +3364,18 @@ fn validate_pod_security_context(spec: &Value, p: &P) -> Errs {
                 errs.push(inv(
                     &np,
                     name,
-                    format!(
-                        "must have at most 253 characters and match regex {}",
-                        SYSCTL_NAME.as_str()
-                    ),
+                    format!("must have at most 253 characters and match regex {}", SYSCTL_NAME.as_str()),
                 ));
             } else if names.contains(name) {
                 errs.push(dup(&np, name));
             }
             match sysctl_namespace(name) {
-                "net" if flag(spec, "hostNetwork") => errs.push(inv(
-                    &np,
-                    name,
-                    "may not be specified when 'hostNetwork' is true",
-                )),
-                "ipc" if flag(spec, "hostIPC") => errs.push(inv(
-                    &np,
-                    name,
-                    "may not be specified when 'hostIPC' is true",
-                )),
+                "net" if flag(spec, "hostNetwork") => {
+                    errs.push(inv(&np, name, "may not be specified when 'hostNetwork' is true"))
+                }
+                "ipc" if flag(spec, "hostIPC") => {
+                    errs.push(inv(&np, name, "may not be specified when 'hostIPC' is true"))
+                }
                 _ => {}
             }
             names.insert(name);
@@ -4056,41 +3383,20 @@ fn validate_pod_security_context(spec: &Value, p: &P) -> Errs {
     }
     if let Some(v) = sc.get("fsGroupChangePolicy").and_then(Value::as_str) {
         if v != "Always" && v != "OnRootMismatch" {
-            errs.push(unsup(
-                &p.child("fsGroupChangePolicy"),
-                v,
-                &["Always", "OnRootMismatch"],
-            ));
+            errs.push(unsup(&p.child("fsGroupChangePolicy"), v, &["Always", "OnRootMismatch"]));
         }
     }
-    errs.extend(validate_seccomp_profile(
-        g(sc, "seccompProfile"),
-        &p.child("seccompProfile"),
-    ));
-    errs.extend(validate_windows_options(
-        g(sc, "windowsOptions"),
-        &p.child("windowsOptions"),
-    ));
-    errs.extend(validate_apparmor_profile(
-        g(sc, "appArmorProfile"),
-        &p.child("appArmorProfile"),
-    ));
+    errs.extend(validate_seccomp_profile(g(sc, "seccompProfile"), &p.child("seccompProfile")));
+    errs.extend(validate_windows_options(g(sc, "windowsOptions"), &p.child("windowsOptions")));
+    errs.extend(validate_apparmor_profile(g(sc, "appArmorProfile"), &p.child("appArmorProfile")));
     if let Some(v) = sc.get("supplementalGroupsPolicy").and_then(Value::as_str) {
         if v != "Merge" && v != "Strict" {
-            errs.push(unsup(
-                &p.child("supplementalGroupsPolicy"),
-                v,
-                &["Merge", "Strict"],
-            ));
+            errs.push(unsup(&p.child("supplementalGroupsPolicy"), v, &["Merge", "Strict"]));
         }
     }
     if let Some(v) = sc.get("seLinuxChangePolicy").and_then(Value::as_str) {
         if v != "MountOption" && v != "Recursive" {
-            errs.push(unsup(
-                &p.child("seLinuxChangePolicy"),
-                v,
-                &["MountOption", "Recursive"],
-            ));
+            errs.push(unsup(&p.child("seLinuxChangePolicy"), v, &["MountOption", "Recursive"]));
         }
     }
     errs
@@ -4115,22 +3421,14 @@ fn validate_dns_config(spec: &Value, p: &P) -> Errs {
     }
     let ns = slist(cfg, "nameservers");
     if ns.len() > 3 {
-        errs.push(inv_raw(
-            &p.child("nameservers"),
-            go_strs(&ns),
-            "must not have more than 3 nameservers",
-        ));
+        errs.push(inv_raw(&p.child("nameservers"), go_strs(&ns), "must not have more than 3 nameservers"));
     }
     for (i, n) in ns.iter().enumerate() {
         errs.extend(is_valid_ip(&p.child("nameservers").index(i), n));
     }
     let searches = slist(cfg, "searches");
     if searches.len() > 32 {
-        errs.push(inv_raw(
-            &p.child("searches"),
-            go_strs(&searches),
-            "must not have more than 32 search paths",
-        ));
+        errs.push(inv_raw(&p.child("searches"), go_strs(&searches), "must not have more than 32 search paths"));
     }
     if searches.join(" ").len() > 2048 {
         errs.push(inv_raw(
@@ -4217,13 +3515,7 @@ fn validate_pod_os(spec: &Value, p: &P) -> Errs {
         errs.push(forb(&p.child("shareProcessNamespace"), W));
     }
     if !sc.is_null() {
-        for k in [
-            "runAsUser",
-            "runAsGroup",
-            "supplementalGroups",
-            "supplementalGroupsPolicy",
-            "seLinuxChangePolicy",
-        ] {
+        for k in ["runAsUser", "runAsGroup", "supplementalGroups", "supplementalGroupsPolicy", "seLinuxChangePolicy"] {
             if has(sc, k) {
                 errs.push(forb(&psp.child(k), W));
             }
@@ -4268,11 +3560,7 @@ fn visit_containers<'a>(spec: &'a Value, p: &P) -> Vec<(P, &'a Value)> {
 
 fn validate_windows_host_process(spec: &Value, p: &P) -> Errs {
     let mut errs = Vec::new();
-    let pod_hp = g(
-        g(g(spec, "securityContext"), "windowsOptions"),
-        "hostProcess",
-    )
-    .as_bool();
+    let pod_hp = g(g(g(spec, "securityContext"), "windowsOptions"), "hostProcess").as_bool();
     let mut count = 0;
     let mut hp_count = 0;
     for (cp, c) in visit_containers(spec, p) {
@@ -4281,13 +3569,9 @@ fn validate_windows_host_process(spec: &Value, p: &P) -> Errs {
         if let (Some(ph), Some(ch)) = (pod_hp, chp) {
             if ph != ch {
                 errs.push(inv_raw(
-                    &cp.child("securityContext")
-                        .child("windowsOptions")
-                        .child("hostProcess"),
+                    &cp.child("securityContext").child("windowsOptions").child("hostProcess"),
                     ch,
-                    format!(
-                        "pod hostProcess value must be identical if both are specified, was {ph}"
-                    ),
+                    format!("pod hostProcess value must be identical if both are specified, was {ph}"),
                 ));
             }
         }
@@ -4297,7 +3581,11 @@ fn validate_windows_host_process(spec: &Value, p: &P) -> Errs {
     }
     if hp_count > 0 {
         if hp_count != count {
-            errs.push(inv(p, "", "If pod contains any hostProcess containers then all containers must be HostProcess containers"));
+            errs.push(inv(
+                p,
+                "",
+                "If pod contains any hostProcess containers then all containers must be HostProcess containers",
+            ));
         }
         if !flag(spec, "hostNetwork") {
             errs.push(inv_raw(
@@ -4318,12 +3606,8 @@ fn validate_pod_spec_opts(spec: &Value, pod_name: Option<&str>, p: &P, is_pod: b
     if grace.is_none() {
         errs.push(req(&p.child("terminationGracePeriodSeconds"), ""));
     }
-    let host_users = spec
-        .get("hostUsers")
-        .and_then(Value::as_bool)
-        .unwrap_or(true);
-    let (vols, verrs) =
-        validate_volumes(arr(spec, "volumes"), pod_name, &p.child("volumes"), is_pod);
+    let host_users = spec.get("hostUsers").and_then(Value::as_bool).unwrap_or(true);
+    let (vols, verrs) = validate_volumes(arr(spec, "volumes"), pod_name, &p.child("volumes"), is_pod);
     errs.extend(verrs);
     // Pod resource claims.
     let mut claim_names: HashSet<String> = HashSet::new();
@@ -4349,7 +3633,11 @@ fn validate_pod_spec_opts(spec: &Value, pod_name: Option<&str>, p: &P, is_pod: b
             c.get("resourceClaimTemplateName").and_then(Value::as_str),
         );
         if a.is_some() && b.is_some() {
-            errs.push(inv_raw(&cp, go_struct("core.PodResourceClaim", c), "at most one of `resourceClaimName` or `resourceClaimTemplateName` may be specified"));
+            errs.push(inv_raw(
+                &cp,
+                go_struct("core.PodResourceClaim", c),
+                "at most one of `resourceClaimName` or `resourceClaimTemplateName` may be specified",
+            ));
         }
         if a.is_none() && b.is_none() {
             errs.push(inv_raw(
@@ -4364,26 +3652,11 @@ fn validate_pod_spec_opts(spec: &Value, pod_name: Option<&str>, p: &P, is_pod: b
             }
         }
     }
-    let ctx = PodCtx {
-        vols,
-        claim_names,
-        grace,
-        restart_policy: st(spec, "restartPolicy").to_string(),
-        host_users,
-    };
+    let ctx = PodCtx { vols, claim_names, grace, restart_policy: st(spec, "restartPolicy").to_string(), host_users };
     let containers = arr(spec, "containers");
     let inits = arr(spec, "initContainers");
-    errs.extend(validate_containers(
-        containers,
-        &ctx,
-        &p.child("containers"),
-    ));
-    errs.extend(validate_init_containers(
-        inits,
-        containers,
-        &ctx,
-        &p.child("initContainers"),
-    ));
+    errs.extend(validate_containers(containers, &ctx, &p.child("containers")));
+    errs.extend(validate_init_containers(inits, containers, &ctx, &p.child("initContainers")));
     errs.extend(validate_ephemeral_containers(
         arr(spec, "ephemeralContainers"),
         containers,
@@ -4398,11 +3671,7 @@ fn validate_pod_spec_opts(spec: &Value, pod_name: Option<&str>, p: &P, is_pod: b
                 let (hp, cp) = (int0(port, "hostPort"), int0(port, "containerPort"));
                 if (is_pod || hp != 0) && hp != cp {
                     errs.push(inv_raw(
-                        &p.child("containers")
-                            .index(i)
-                            .child("ports")
-                            .index(j)
-                            .child("hostPort"),
+                        &p.child("containers").index(i).child("ports").index(j).child("hostPort"),
                         hp,
                         "must match `containerPort` when `hostNetwork` is true",
                     ));
@@ -4413,11 +3682,7 @@ fn validate_pod_spec_opts(spec: &Value, pod_name: Option<&str>, p: &P, is_pod: b
     match st(spec, "restartPolicy") {
         "Always" | "OnFailure" | "Never" => {}
         "" => errs.push(req(&p.child("restartPolicy"), "")),
-        other => errs.push(unsup(
-            &p.child("restartPolicy"),
-            other,
-            &["Always", "OnFailure", "Never"],
-        )),
+        other => errs.push(unsup(&p.child("restartPolicy"), other, &["Always", "OnFailure", "Never"])),
     }
     match st(spec, "dnsPolicy") {
         "ClusterFirstWithHostNet" | "ClusterFirst" | "Default" | "None" => {}
@@ -4428,14 +3693,8 @@ fn validate_pod_spec_opts(spec: &Value, pod_name: Option<&str>, p: &P, is_pod: b
             &["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"],
         )),
     }
-    errs.extend(validate_label_map(
-        g(spec, "nodeSelector"),
-        &p.child("nodeSelector"),
-    ));
-    errs.extend(validate_pod_security_context(
-        spec,
-        &p.child("securityContext"),
-    ));
+    errs.extend(validate_label_map(g(spec, "nodeSelector"), &p.child("nodeSelector")));
+    errs.extend(validate_pod_security_context(spec, &p.child("securityContext")));
     errs.extend(validate_affinity(g(spec, "affinity"), &p.child("affinity")));
     errs.extend(validate_dns_config(spec, &p.child("dnsConfig")));
     for (i, rg) in arr(spec, "readinessGates").iter().enumerate() {
@@ -4459,23 +3718,15 @@ fn validate_pod_spec_opts(spec: &Value, pod_name: Option<&str>, p: &P, is_pod: b
     ));
     errs.extend(validate_windows_host_process(spec, p));
     if !host_users {
-        for (k, name) in [
-            ("hostNetwork", "hostNetwork"),
-            ("hostPID", "HostPID"),
-            ("hostIPC", "HostIPC"),
-        ] {
+        for (k, name) in [("hostNetwork", "hostNetwork"), ("hostPID", "HostPID"), ("hostIPC", "HostIPC")] {
             if flag(spec, k) {
                 errs.push(forb(&p.child(name), "when `pod.Spec.HostUsers` is false"));
             }
         }
     }
-    for (k, f) in [
-        (
-            "serviceAccountName",
-            is_dns1123_subdomain as fn(&str) -> Vec<String>,
-        ),
-        ("nodeName", is_dns1123_subdomain),
-    ] {
+    for (k, f) in
+        [("serviceAccountName", is_dns1123_subdomain as fn(&str) -> Vec<String>), ("nodeName", is_dns1123_subdomain)]
+    {
         let v = st(spec, k);
         if !v.is_empty() {
             for m in f(v) {
@@ -4485,11 +3736,7 @@ fn validate_pod_spec_opts(spec: &Value, pod_name: Option<&str>, p: &P, is_pod: b
     }
     if let Some(ads) = int(spec, "activeDeadlineSeconds") {
         if !(1..=i64::from(i32::MAX)).contains(&ads) {
-            errs.push(inv_raw(
-                &p.child("activeDeadlineSeconds"),
-                ads,
-                inclusive_range(1, i64::from(i32::MAX)),
-            ));
+            errs.push(inv_raw(&p.child("activeDeadlineSeconds"), ads, inclusive_range(1, i64::from(i32::MAX))));
         }
     }
     for k in ["hostname", "subdomain"] {
@@ -4521,11 +3768,7 @@ fn validate_pod_spec_opts(spec: &Value, pod_name: Option<&str>, p: &P, is_pod: b
     }
     if let Some(o) = spec.get("overhead").filter(|o| !o.is_null()) {
         let wrapped = serde_json::json!({ "limits": o });
-        errs.extend(validate_resource_requirements(
-            &wrapped,
-            None,
-            &p.child("overhead"),
-        ));
+        errs.extend(validate_resource_requirements(&wrapped, None, &p.child("overhead")));
     }
     if has(spec, "os") {
         errs.extend(validate_pod_os(spec, p));
@@ -4571,21 +3814,12 @@ fn validate_seccomp_annotation_value(v: &str, p: &P) -> Errs {
 }
 
 /// `ValidatePodSpecificAnnotations`.
-fn validate_pod_specific_annotations(
-    meta: &Value,
-    spec: &Value,
-    p: &P,
-    allow_invalid_cost: bool,
-) -> Errs {
+fn validate_pod_specific_annotations(meta: &Value, spec: &Value, p: &P, allow_invalid_cost: bool) -> Errs {
     let mut errs = Vec::new();
     let ann = smap(meta, "annotations");
     for (k, v) in &ann {
         if *k == MIRROR_POD && st(spec, "nodeName").is_empty() {
-            errs.push(inv(
-                &p.key(k),
-                v,
-                "must set spec.nodeName if mirror pod annotation is set",
-            ));
+            errs.push(inv(&p.key(k), v, "must set spec.nodeName if mirror pod annotation is set"));
         }
     }
     if !allow_invalid_cost {
@@ -4602,10 +3836,8 @@ fn validate_pod_specific_annotations(
             errs.extend(validate_seccomp_annotation_value(v, &p.child(k)));
         }
     }
-    let names: HashSet<&str> = visit_containers(spec, &P::new("spec"))
-        .into_iter()
-        .map(|(_, c)| st(c, "name"))
-        .collect();
+    let names: HashSet<&str> =
+        visit_containers(spec, &P::new("spec")).into_iter().map(|(_, c)| st(c, "name")).collect();
     for (k, v) in &ann {
         let Some(cname) = k.strip_prefix(APPARMOR_PREFIX) else {
             continue;
@@ -4613,16 +3845,8 @@ fn validate_pod_specific_annotations(
         if !names.contains(cname) {
             errs.push(inv(&p.key(k), cname, "container not found"));
         }
-        if !(v.is_empty()
-            || *v == "runtime/default"
-            || *v == "unconfined"
-            || v.starts_with("localhost/"))
-        {
-            errs.push(inv(
-                &p.key(k),
-                v,
-                format!("invalid AppArmor profile name: {}", go_quote(v)),
-            ));
+        if !(v.is_empty() || *v == "runtime/default" || *v == "unconfined" || v.starts_with("localhost/")) {
+            errs.push(inv(&p.key(k), v, format!("invalid AppArmor profile name: {}", go_quote(v))));
         }
     }
     errs
@@ -4633,16 +3857,8 @@ fn validate_pod_template_spec(t: &Value, p: &P) -> Errs {
     let meta = g(t, "metadata");
     let spec = g(t, "spec");
     let mut errs = validate_label_map(g(meta, "labels"), &p.child("labels"));
-    errs.extend(validate_annotations(
-        g(meta, "annotations"),
-        &p.child("annotations"),
-    ));
-    errs.extend(validate_pod_specific_annotations(
-        meta,
-        spec,
-        &p.child("annotations"),
-        false,
-    ));
+    errs.extend(validate_annotations(g(meta, "annotations"), &p.child("annotations")));
+    errs.extend(validate_pod_specific_annotations(meta, spec, &p.child("annotations"), false));
     errs.extend(validate_pod_spec_opts(spec, None, &p.child("spec"), false));
     if !arr(spec, "ephemeralContainers").is_empty() {
         errs.push(forb(
@@ -4661,18 +3877,8 @@ fn validate_pod_metadata_and_spec(pod: &Value, allow_invalid_cost: bool) -> Errs
     let meta = g(pod, "metadata");
     let spec = g(pod, "spec");
     let sp = P::new("spec");
-    let mut errs = validate_pod_specific_annotations(
-        meta,
-        spec,
-        &path("metadata.annotations"),
-        allow_invalid_cost,
-    );
-    errs.extend(validate_pod_spec_opts(
-        spec,
-        Some(st(meta, "name")),
-        &sp,
-        true,
-    ));
+    let mut errs = validate_pod_specific_annotations(meta, spec, &path("metadata.annotations"), allow_invalid_cost);
+    errs.extend(validate_pod_spec_opts(spec, Some(st(meta, "name")), &sp, true));
     if st(spec, "serviceAccountName").is_empty() {
         for (vi, v) in arr(spec, "volumes").iter().enumerate() {
             if !has(v, "projected") {
@@ -4706,16 +3912,10 @@ fn validate_pod_create(pod: &Value) -> Errs {
     let spec = g(pod, "spec");
     let sp = P::new("spec");
     if !arr(spec, "ephemeralContainers").is_empty() {
-        errs.push(forb(
-            &sp.child("ephemeralContainers"),
-            "cannot be set on create",
-        ));
+        errs.push(forb(&sp.child("ephemeralContainers"), "cannot be set on create"));
     }
     if !st(spec, "nodeName").is_empty() && !arr(spec, "schedulingGates").is_empty() {
-        errs.push(forb(
-            &sp.child("nodeName"),
-            "cannot be set until all schedulingGates have been cleared",
-        ));
+        errs.push(forb(&sp.child("nodeName"), "cannot be set until all schedulingGates have been cleared"));
     }
     errs
 }
@@ -4749,20 +3949,10 @@ fn spec_diff(old: &Value, new: &Value, type_name: &str) -> String {
         }
         let name = go_field_name(k);
         if !o.is_null() {
-            let _ = writeln!(
-                out,
-                "- \t{}: {},",
-                name,
-                serde_json::to_string(o).unwrap_or_default()
-            );
+            let _ = writeln!(out, "- \t{}: {},", name, serde_json::to_string(o).unwrap_or_default());
         }
         if !n.is_null() {
-            let _ = writeln!(
-                out,
-                "+ \t{}: {},",
-                name,
-                serde_json::to_string(n).unwrap_or_default()
-            );
+            let _ = writeln!(out, "+ \t{}: {},", name, serde_json::to_string(n).unwrap_or_default());
         }
     }
     out.push_str("  }\n");
@@ -4771,31 +3961,22 @@ fn spec_diff(old: &Value, new: &Value, type_name: &str) -> String {
 
 fn validate_pod_update(new: &Value, old: &Value) -> Errs {
     let old_meta = g(old, "metadata");
-    let allow_invalid_cost = smap(old_meta, "annotations")
-        .iter()
-        .any(|(k, v)| *k == DELETION_COST && !valid_deletion_cost(v));
+    let allow_invalid_cost =
+        smap(old_meta, "annotations").iter().any(|(k, v)| *k == DELETION_COST && !valid_deletion_cost(v));
     let mut errs = validate_pod_metadata_and_spec(new, allow_invalid_cost);
     // ValidatePodSpecificAnnotationUpdates
     let ap = path("metadata.annotations");
-    let new_ann: BTreeMap<&str, &str> = smap(g(new, "metadata"), "annotations")
-        .into_iter()
-        .collect();
+    let new_ann: BTreeMap<&str, &str> = smap(g(new, "metadata"), "annotations").into_iter().collect();
     let old_ann: BTreeMap<&str, &str> = smap(old_meta, "annotations").into_iter().collect();
     for (k, ov) in &old_ann {
         if new_ann.get(k) == Some(ov) {
             continue;
         }
         if k.starts_with(APPARMOR_PREFIX) {
-            errs.push(forb(
-                &ap.key(k),
-                "may not remove or update AppArmor annotations",
-            ));
+            errs.push(forb(&ap.key(k), "may not remove or update AppArmor annotations"));
         }
         if *k == MIRROR_POD {
-            errs.push(forb(
-                &ap.key(k),
-                "may not remove or update mirror pod annotation",
-            ));
+            errs.push(forb(&ap.key(k), "may not remove or update mirror pod annotation"));
         }
     }
     for k in new_ann.keys() {
@@ -4825,19 +4006,12 @@ fn validate_pod_update(new: &Value, old: &Value) -> Errs {
                 errs.push(req(&cp.index(i).child("image"), ""));
             }
             if image.trim().len() != image.len() {
-                errs.push(inv(
-                    &cp.index(i).child("image"),
-                    image,
-                    "must not have leading or trailing whitespace",
-                ));
+                errs.push(inv(&cp.index(i).child("image"), image, "must not have leading or trailing whitespace"));
             }
         }
     }
     let ap = sp.child("activeDeadlineSeconds");
-    match (
-        int(ns, "activeDeadlineSeconds"),
-        int(os, "activeDeadlineSeconds"),
-    ) {
+    match (int(ns, "activeDeadlineSeconds"), int(os, "activeDeadlineSeconds")) {
         (Some(n), old_v) => {
             if n < 0 || n > i64::from(i32::MAX) {
                 errs.push(inv_raw(&ap, n, inclusive_range(0, i64::from(i32::MAX))));
@@ -4845,20 +4019,12 @@ fn validate_pod_update(new: &Value, old: &Value) -> Errs {
             }
             if let Some(o) = old_v {
                 if o < n {
-                    errs.push(inv_raw(
-                        &ap,
-                        n,
-                        "must be less than or equal to previous value",
-                    ));
+                    errs.push(inv_raw(&ap, n, "must be less than or equal to previous value"));
                     return errs;
                 }
             }
         }
-        (None, Some(_)) => errs.push(inv_raw(
-            &ap,
-            "null",
-            "must not update from a positive integer to nil value",
-        )),
+        (None, Some(_)) => errs.push(inv_raw(&ap, "null", "must not update from a positive integer to nil value")),
         (None, None) => {}
     }
     // Only additions to tolerations (tolerationSeconds may change).
@@ -4878,10 +4044,7 @@ fn validate_pod_update(new: &Value, old: &Value) -> Errs {
             sem_eq(&a, &b)
         });
         if !found {
-            errs.push(forb(
-                &tp,
-                "existing toleration can not be modified except its tolerationSeconds",
-            ));
+            errs.push(forb(&tp, "existing toleration can not be modified except its tolerationSeconds"));
             tol_ok = false;
             break;
         }
@@ -4892,10 +4055,7 @@ fn validate_pod_update(new: &Value, old: &Value) -> Errs {
     // Only deletions of scheduling gates.
     let new_gates = arr(ns, "schedulingGates");
     if !new_gates.is_empty() {
-        let old_gates: HashSet<&str> = arr(os, "schedulingGates")
-            .iter()
-            .map(|g| st(g, "name"))
-            .collect();
+        let old_gates: HashSet<&str> = arr(os, "schedulingGates").iter().map(|g| st(g, "name")).collect();
         let mut added: BTreeMap<&str, usize> = BTreeMap::new();
         for (i, gt) in new_gates.iter().enumerate() {
             added.insert(st(gt, "name"), i);
@@ -4918,10 +4078,7 @@ fn validate_pod_update(new: &Value, old: &Value) -> Errs {
         for key in ["containers", "initContainers"] {
             if let Some(list) = m.get_mut(key).and_then(Value::as_array_mut) {
                 for (i, c) in list.iter_mut().enumerate() {
-                    let old_image = arr(os, key)
-                        .get(i)
-                        .map(|oc| g(oc, "image").clone())
-                        .unwrap_or(Value::Null);
+                    let old_image = arr(os, key).get(i).map(|oc| g(oc, "image").clone()).unwrap_or(Value::Null);
                     if let Some(co) = c.as_object_mut() {
                         if old_image.is_null() {
                             co.remove("image");
@@ -4942,10 +4099,8 @@ fn validate_pod_update(new: &Value, old: &Value) -> Errs {
                 }
             }
         }
-        if let (Some(o), Some(n)) = (
-            int(os, "terminationGracePeriodSeconds"),
-            int(ns, "terminationGracePeriodSeconds"),
-        ) {
+        if let (Some(o), Some(n)) = (int(os, "terminationGracePeriodSeconds"), int(ns, "terminationGracePeriodSeconds"))
+        {
             if o < 0 && n == 1 {
                 m.insert("terminationGracePeriodSeconds".into(), Value::from(o));
             }
@@ -4976,20 +4131,16 @@ fn validate_pod_update(new: &Value, old: &Value) -> Errs {
             let new_na = g(g(ns, "affinity"), "nodeAffinity").clone();
             if !sem_eq(&old_na, &new_na) {
                 let napath = sp.child("affinity").child("nodeAffinity");
-                let old_terms = arr(
-                    g(&old_na, "requiredDuringSchedulingIgnoredDuringExecution"),
-                    "nodeSelectorTerms",
-                );
-                let new_terms = arr(
-                    g(&new_na, "requiredDuringSchedulingIgnoredDuringExecution"),
-                    "nodeSelectorTerms",
-                );
-                let tp = napath
-                    .child("requiredDuringSchedulingIgnoredDuringExecution")
-                    .child("nodeSelectorTerms");
+                let old_terms = arr(g(&old_na, "requiredDuringSchedulingIgnoredDuringExecution"), "nodeSelectorTerms");
+                let new_terms = arr(g(&new_na, "requiredDuringSchedulingIgnoredDuringExecution"), "nodeSelectorTerms");
+                let tp = napath.child("requiredDuringSchedulingIgnoredDuringExecution").child("nodeSelectorTerms");
                 if has(&old_na, "requiredDuringSchedulingIgnoredDuringExecution") {
                     if !old_terms.is_empty() && old_terms.len() != new_terms.len() {
-                        errs.push(inv_raw(&tp, serde_json::to_string(new_terms).unwrap_or_default(), "no additions/deletions to non-empty NodeSelectorTerms list are allowed"));
+                        errs.push(inv_raw(
+                            &tp,
+                            serde_json::to_string(new_terms).unwrap_or_default(),
+                            "no additions/deletions to non-empty NodeSelectorTerms list are allowed",
+                        ));
                     } else {
                         for (i, ot) in old_terms.iter().enumerate() {
                             let nt = new_terms.get(i).unwrap_or(&NULL);
@@ -5006,10 +4157,7 @@ fn validate_pod_update(new: &Value, old: &Value) -> Errs {
                 let has_aff = m.get("affinity").is_some_and(|a| !a.is_null());
                 if !has_aff {
                     if !old_na.is_null() {
-                        m.insert(
-                            "affinity".into(),
-                            serde_json::json!({ "nodeAffinity": old_na }),
-                        );
+                        m.insert("affinity".into(), serde_json::json!({ "nodeAffinity": old_na }));
                     }
                 } else {
                     let aff = m.get("affinity").cloned().unwrap_or(Value::Null);
@@ -5031,9 +4179,7 @@ fn validate_pod_update(new: &Value, old: &Value) -> Errs {
         let diff = spec_diff(os, &munged, "core.PodSpec");
         errs.push(forb(
             &sp,
-            format!(
-                "pod updates may not change fields other than {UPDATABLE_POD_SPEC_FIELDS}\n{diff}"
-            ),
+            format!("pod updates may not change fields other than {UPDATABLE_POD_SPEC_FIELDS}\n{diff}"),
         ));
     }
     errs
@@ -5062,10 +4208,7 @@ fn term_has_only_additions(new: &Value, old: &Value) -> bool {
 /// (`normalizeClusterIPs`).
 fn normalized_cluster_ips(spec: &Value, old_spec: Option<&Value>) -> Vec<String> {
     let cip = st(spec, "clusterIP");
-    let mut ips: Vec<String> = slist(spec, "clusterIPs")
-        .into_iter()
-        .map(String::from)
-        .collect();
+    let mut ips: Vec<String> = slist(spec, "clusterIPs").into_iter().map(String::from).collect();
     match old_spec {
         None => {
             if !cip.is_empty() && ips.is_empty() {
@@ -5074,10 +4217,7 @@ fn normalized_cluster_ips(spec: &Value, old_spec: Option<&Value>) -> Vec<String>
         }
         Some(old) => {
             let old_cip = st(old, "clusterIP");
-            let old_ips: Vec<String> = slist(old, "clusterIPs")
-                .into_iter()
-                .map(String::from)
-                .collect();
+            let old_ips: Vec<String> = slist(old, "clusterIPs").into_iter().map(String::from).collect();
             if !old_ips.is_empty() && ips.is_empty() && old_cip == cip {
                 ips = old_ips.clone();
             }
@@ -5118,10 +4258,9 @@ fn validate_service(svc: &Value, ips: &[String]) -> Errs {
     let spec = g(svc, "spec");
     let sp = P::new("spec");
     let ann: HashMap<&str, &str> = smap(meta, "annotations").into_iter().collect();
-    if let (Some(hints), Some(mode)) = (
-        ann.get("service.kubernetes.io/topology-aware-hints"),
-        ann.get("service.kubernetes.io/topology-mode"),
-    ) {
+    if let (Some(hints), Some(mode)) =
+        (ann.get("service.kubernetes.io/topology-aware-hints"), ann.get("service.kubernetes.io/topology-mode"))
+    {
         if hints != mode {
             errs.push(inv(
                 &path("metadata.annotations").key("service.kubernetes.io/topology-mode"),
@@ -5146,22 +4285,13 @@ fn validate_service(svc: &Value, ips: &[String]) -> Errs {
         }
         "ExternalName" => {
             if !ips.is_empty() {
-                errs.push(forb(
-                    &sp.child("clusterIPs"),
-                    "may not be set for ExternalName services",
-                ));
+                errs.push(forb(&sp.child("clusterIPs"), "may not be set for ExternalName services"));
             }
             if !arr(spec, "ipFamilies").is_empty() {
-                errs.push(forb(
-                    &sp.child("ipFamilies"),
-                    "may not be set for ExternalName services",
-                ));
+                errs.push(forb(&sp.child("ipFamilies"), "may not be set for ExternalName services"));
             }
             if has(spec, "ipFamilyPolicy") {
-                errs.push(forb(
-                    &sp.child("ipFamilyPolicy"),
-                    "may not be set for ExternalName services",
-                ));
+                errs.push(forb(&sp.child("ipFamilyPolicy"), "may not be set for ExternalName services"));
             }
             let en = st(spec, "externalName");
             let cname = en.strip_suffix('.').unwrap_or(en);
@@ -5195,29 +4325,19 @@ fn validate_service(svc: &Value, ips: &[String]) -> Errs {
         } else if !PROTOCOLS.contains(&proto) {
             errs.push(unsup(&pp.child("protocol"), proto, PROTOCOLS));
         }
-        errs.extend(validate_port_num_or_name(
-            g(port, "targetPort"),
-            &pp.child("targetPort"),
-        ));
+        errs.extend(validate_port_num_or_name(g(port, "targetPort"), &pp.child("targetPort")));
         if let Some(ap) = port.get("appProtocol").and_then(Value::as_str) {
             errs.extend(qualified_name_errs(ap, &pp.child("appProtocol")));
         }
     }
     if has(spec, "selector") {
-        errs.extend(validate_label_map(
-            g(spec, "selector"),
-            &sp.child("selector"),
-        ));
+        errs.extend(validate_label_map(g(spec, "selector"), &sp.child("selector")));
     }
     let aff = st(spec, "sessionAffinity");
     if aff.is_empty() {
         errs.push(req(&sp.child("sessionAffinity"), ""));
     } else if aff != "ClientIP" && aff != "None" {
-        errs.push(unsup(
-            &sp.child("sessionAffinity"),
-            aff,
-            &["ClientIP", "None"],
-        ));
+        errs.push(unsup(&sp.child("sessionAffinity"), aff, &["ClientIP", "None"]));
     }
     let cfg_path = sp.child("sessionAffinityConfig");
     let cfg = g(spec, "sessionAffinityConfig");
@@ -5229,10 +4349,7 @@ fn validate_service(svc: &Value, ips: &[String]) -> Errs {
             errs.push(req(&cfg_path.child("clientIP"), msg));
         } else {
             match int(g(cfg, "clientIP"), "timeoutSeconds") {
-                None => errs.push(req(
-                    &cfg_path.child("clientIP").child("timeoutSeconds"),
-                    msg,
-                )),
+                None => errs.push(req(&cfg_path.child("clientIP").child("timeoutSeconds"), msg)),
                 Some(t) if t <= 0 || t > 86400 => errs.push(inv_raw(
                     &cfg_path.child("clientIP").child("timeoutSeconds"),
                     t,
@@ -5242,10 +4359,7 @@ fn validate_service(svc: &Value, ips: &[String]) -> Errs {
             }
         }
     } else if aff == "None" && !cfg.is_null() {
-        errs.push(forb(
-            &cfg_path,
-            "must not be set when session affinity is None",
-        ));
+        errs.push(forb(&cfg_path, "must not be set when session affinity is None"));
     }
     if ty != "ExternalName" {
         errs.extend(validate_cluster_ips_related(spec, ips, headless));
@@ -5309,8 +4423,7 @@ fn validate_service(svc: &Value, ips: &[String]) -> Errs {
             errs.extend(is_valid_cidr(&fp.index(i), r.trim()));
         }
     } else if let Some(val) = ann.get("service.beta.kubernetes.io/load-balancer-source-ranges") {
-        let fp = path("metadata.annotations")
-            .key("service.beta.kubernetes.io/load-balancer-source-ranges");
+        let fp = path("metadata.annotations").key("service.beta.kubernetes.io/load-balancer-source-ranges");
         if ty != "LoadBalancer" {
             errs.push(forb(&fp, "may only be used when `type` is 'LoadBalancer'"));
         }
@@ -5322,10 +4435,7 @@ fn validate_service(svc: &Value, ips: &[String]) -> Errs {
         }
     }
     if has(spec, "allocateLoadBalancerNodePorts") && ty != "LoadBalancer" {
-        errs.push(forb(
-            &sp.child("allocateLoadBalancerNodePorts"),
-            "may only be used when `type` is 'LoadBalancer'",
-        ));
+        errs.push(forb(&sp.child("allocateLoadBalancerNodePorts"), "may only be used when `type` is 'LoadBalancer'"));
     }
     if ty == "LoadBalancer" && !has(spec, "allocateLoadBalancerNodePorts") {
         errs.push(req(&P::new("allocateLoadBalancerNodePorts"), ""));
@@ -5333,9 +4443,8 @@ fn validate_service(svc: &Value, ips: &[String]) -> Errs {
     errs.extend(validate_lb_class(None, spec));
     // External traffic policy.
     let etp = st(spec, "externalTrafficPolicy");
-    let externally_accessible = ty == "LoadBalancer"
-        || ty == "NodePort"
-        || (ty == "ClusterIP" && !arr(spec, "externalIPs").is_empty());
+    let externally_accessible =
+        ty == "LoadBalancer" || ty == "NodePort" || (ty == "ClusterIP" && !arr(spec, "externalIPs").is_empty());
     if !externally_accessible {
         if !etp.is_empty() {
             errs.push(inv(
@@ -5349,11 +4458,7 @@ fn validate_service(svc: &Value, ips: &[String]) -> Errs {
             errs.push(req(&sp.child("externalTrafficPolicy"), ""));
         }
     } else if etp != "Cluster" && etp != "Local" {
-        errs.push(unsup(
-            &sp.child("externalTrafficPolicy"),
-            etp,
-            &["Cluster", "Local"],
-        ));
+        errs.push(unsup(&sp.child("externalTrafficPolicy"), etp, &["Cluster", "Local"]));
     }
     let hcnp = int0(spec, "healthCheckNodePort");
     if !(ty == "LoadBalancer" && etp == "Local") {
@@ -5379,21 +4484,13 @@ fn validate_service(svc: &Value, ips: &[String]) -> Errs {
         }
         Some(itp) => {
             if itp != "Cluster" && itp != "Local" {
-                errs.push(unsup(
-                    &sp.child("internalTrafficPolicy"),
-                    itp,
-                    &["Cluster", "Local"],
-                ));
+                errs.push(unsup(&sp.child("internalTrafficPolicy"), itp, &["Cluster", "Local"]));
             }
         }
     }
     if let Some(td) = spec.get("trafficDistribution").and_then(Value::as_str) {
         if td != "PreferClose" {
-            errs.push(unsup(
-                &sp.child("trafficDistribution"),
-                td,
-                &["PreferClose"],
-            ));
+            errs.push(unsup(&sp.child("trafficDistribution"), td, &["PreferClose"]));
         }
     }
     errs
@@ -5405,11 +4502,7 @@ fn validate_lb_class(old_spec: Option<&Value>, spec: &Value) -> Errs {
     let is_lb = st(spec, "type") == "LoadBalancer";
     if let Some(old) = old_spec {
         if st(old, "type") == "LoadBalancer" && is_lb && g(old, "loadBalancerClass") != lbc {
-            errs.push(inv_raw(
-                &path("spec.loadBalancerClass"),
-                go_opt_str(lbc),
-                "may not change once set",
-            ));
+            errs.push(inv_raw(&path("spec.loadBalancerClass"), go_opt_str(lbc), "may not change once set"));
         }
     }
     if is_lb {
@@ -5417,10 +4510,7 @@ fn validate_lb_class(old_spec: Option<&Value>, spec: &Value) -> Errs {
             errs.extend(qualified_name_errs(c, &path("spec.loadBalancerClass")));
         }
     } else if !lbc.is_null() {
-        errs.push(forb(
-            &path("spec.loadBalancerClass"),
-            "may only be used when `type` is 'LoadBalancer'",
-        ));
+        errs.push(forb(&path("spec.loadBalancerClass"), "may only be used when `type` is 'LoadBalancer'"));
     }
     errs
 }
@@ -5434,28 +4524,16 @@ fn validate_cluster_ips_related(spec: &Value, ips: &[String], headless: bool) ->
         if ips.is_empty() {
             errs.push(req(&cp, ""));
         } else if ips[0] != cip {
-            errs.push(inv_raw(
-                &cp,
-                go_ips(ips),
-                "first value must match `clusterIP`",
-            ));
+            errs.push(inv_raw(&cp, go_ips(ips), "first value must match `clusterIP`"));
         }
     } else if !ips.is_empty() {
-        errs.push(inv_raw(
-            &cp,
-            go_ips(ips),
-            "must be empty when `clusterIP` is not specified",
-        ));
+        errs.push(inv_raw(&cp, go_ips(ips), "must be empty when `clusterIP` is not specified"));
     }
     let fams = slist(spec, "ipFamilies");
     let mut seen = HashSet::new();
     for (i, f) in fams.iter().enumerate() {
         if *f != "IPv4" && *f != "IPv6" {
-            errs.push(unsup(
-                &sp.child("ipFamilies").index(i),
-                f,
-                &["IPv4", "IPv6"],
-            ));
+            errs.push(unsup(&sp.child("ipFamilies").index(i), f, &["IPv4", "IPv6"]));
         }
         if !seen.insert(*f) {
             errs.push(dup(&sp.child("ipFamilies").index(i), f));
@@ -5463,11 +4541,7 @@ fn validate_cluster_ips_related(spec: &Value, ips: &[String], headless: bool) ->
     }
     if let Some(pol) = spec.get("ipFamilyPolicy").and_then(Value::as_str) {
         if !["PreferDualStack", "RequireDualStack", "SingleStack"].contains(&pol) {
-            errs.push(unsup(
-                &sp.child("ipFamilyPolicy"),
-                pol,
-                &["PreferDualStack", "RequireDualStack", "SingleStack"],
-            ));
+            errs.push(unsup(&sp.child("ipFamilyPolicy"), pol, &["PreferDualStack", "RequireDualStack", "SingleStack"]));
         }
     }
     let mut invalid = false;
@@ -5475,11 +4549,7 @@ fn validate_cluster_ips_related(spec: &Value, ips: &[String], headless: bool) ->
         if i == 0 && ip == "None" {
             if ips.len() > 1 {
                 invalid = true;
-                errs.push(inv_raw(
-                    &cp,
-                    go_ips(ips),
-                    "'None' must be the first and only value",
-                ));
+                errs.push(inv_raw(&cp, go_ips(ips), "'None' must be the first and only value"));
             }
             continue;
         }
@@ -5496,29 +4566,17 @@ fn validate_cluster_ips_related(spec: &Value, ips: &[String], headless: bool) ->
     if ips.len() > 1 {
         let v: Vec<&str> = ips.iter().map(String::as_str).collect();
         if !is_dual_stack(&v) {
-            errs.push(inv_raw(
-                &cp,
-                go_ips(ips),
-                "may specify no more than one IP for each IP family",
-            ));
+            errs.push(inv_raw(&cp, go_ips(ips), "may specify no more than one IP for each IP family"));
         }
     }
     if !headless && !ips.is_empty() && !fams.is_empty() {
         for (i, ip) in ips.iter().enumerate() {
             let Some(f) = fams.get(i) else { break };
             if *f == "IPv4" && is_ipv6_string(ip) {
-                errs.push(inv(
-                    &cp.index(i),
-                    ip,
-                    format!("expected an IPv4 value as indicated by `ipFamilies[{i}]`"),
-                ));
+                errs.push(inv(&cp.index(i), ip, format!("expected an IPv4 value as indicated by `ipFamilies[{i}]`")));
             }
             if *f == "IPv6" && !is_ipv6_string(ip) {
-                errs.push(inv(
-                    &cp.index(i),
-                    ip,
-                    format!("expected an IPv6 value as indicated by `ipFamilies[{i}]`"),
-                ));
+                errs.push(inv(&cp.index(i), ip, format!("expected an IPv6 value as indicated by `ipFamilies[{i}]`")));
             }
         }
     }
@@ -5539,27 +4597,15 @@ fn validate_service_update(new: &Value, old: &Value) -> Errs {
             if old_ips.len() == new_ips.len() {
                 for (i, ip) in old_ips.iter().enumerate() {
                     if *ip != new_ips[i] {
-                        errs.push(inv_raw(
-                            &cp.index(i),
-                            go_ips(&new_ips),
-                            "may not change once set",
-                        ));
+                        errs.push(inv_raw(&cp.index(i), go_ips(&new_ips), "may not change once set"));
                     }
                 }
             } else if old_ips.len() > new_ips.len() {
                 if new_ips.is_empty() {
-                    errs.push(inv_raw(
-                        &cp.index(0),
-                        go_ips(&new_ips),
-                        "primary clusterIP can not be unset",
-                    ));
+                    errs.push(inv_raw(&cp.index(0), go_ips(&new_ips), "primary clusterIP can not be unset"));
                 }
                 if !new_ips.is_empty() && new_ips[0] != old_ips[0] {
-                    errs.push(inv_raw(
-                        &cp.index(0),
-                        go_ips(&new_ips),
-                        "may not change once set",
-                    ));
+                    errs.push(inv_raw(&cp.index(0), go_ips(&new_ips), "may not change once set"));
                 }
                 if new_ips.len() == 1 && st(ns, "ipFamilyPolicy") != "SingleStack" {
                     errs.push(inv_raw(
@@ -5569,11 +4615,7 @@ fn validate_service_update(new: &Value, old: &Value) -> Errs {
                     ));
                 }
             } else if !old_ips.is_empty() && new_ips[0] != old_ips[0] {
-                errs.push(inv_raw(
-                    &cp.index(0),
-                    go_ips(&new_ips),
-                    "may not change once set",
-                ));
+                errs.push(inv_raw(&cp.index(0), go_ips(&new_ips), "may not change once set"));
             }
         }
         // ipFamilies
@@ -5583,27 +4625,15 @@ fn validate_service_update(new: &Value, old: &Value) -> Errs {
             if nf.len() == of.len() {
                 for (i, f) in of.iter().enumerate() {
                     if *f != nf[i] {
-                        errs.push(inv_raw(
-                            &fp.index(0),
-                            go_strs(&nf),
-                            "may not change once set",
-                        ));
+                        errs.push(inv_raw(&fp.index(0), go_strs(&nf), "may not change once set"));
                     }
                 }
             } else if of.len() > nf.len() {
                 if new_ips.is_empty() {
-                    errs.push(inv_raw(
-                        &fp.index(0),
-                        go_strs(&nf),
-                        "primary ipFamily can not be unset",
-                    ));
+                    errs.push(inv_raw(&fp.index(0), go_strs(&nf), "primary ipFamily can not be unset"));
                 }
                 if !nf.is_empty() && nf[0] != of[0] {
-                    errs.push(inv_raw(
-                        &fp.index(0),
-                        go_ips(&new_ips),
-                        "may not change once set",
-                    ));
+                    errs.push(inv_raw(&fp.index(0), go_ips(&new_ips), "may not change once set"));
                 }
                 if nf.len() == 1 && st(ns, "ipFamilyPolicy") != "SingleStack" {
                     errs.push(inv_raw(
@@ -5613,21 +4643,13 @@ fn validate_service_update(new: &Value, old: &Value) -> Errs {
                     ));
                 }
             } else if !of.is_empty() && !nf.is_empty() && nf[0] != of[0] {
-                errs.push(inv_raw(
-                    &fp.index(0),
-                    go_ips(&new_ips),
-                    "may not change once set",
-                ));
+                errs.push(inv_raw(&fp.index(0), go_ips(&new_ips), "may not change once set"));
             }
         }
     }
     errs.extend(validate_lb_class(Some(os), ns));
-    let needs_hc =
-        |s: &Value| st(s, "type") == "LoadBalancer" && st(s, "externalTrafficPolicy") == "Local";
-    if needs_hc(os)
-        && needs_hc(ns)
-        && int0(ns, "healthCheckNodePort") != int0(os, "healthCheckNodePort")
-    {
+    let needs_hc = |s: &Value| st(s, "type") == "LoadBalancer" && st(s, "externalTrafficPolicy") == "Local";
+    if needs_hc(os) && needs_hc(ns) && int0(ns, "healthCheckNodePort") != int0(os, "healthCheckNodePort") {
         errs.push(forb(&path("spec.healthCheckNodePort"), IMMUTABLE));
     }
     errs.extend(validate_service(new, &new_ips));
@@ -5654,10 +4676,7 @@ fn validate_rc_spec(spec: &Value) -> Errs {
     }
     if !selector.is_empty() {
         let labels = labels_of(g(t, "metadata"));
-        if !selector
-            .iter()
-            .all(|(k, v)| labels.get(*k).map(String::as_str) == Some(*v))
-        {
+        if !selector.iter().all(|(k, v)| labels.get(*k).map(String::as_str) == Some(*v)) {
             errs.push(inv_raw(
                 &tp.child("metadata").child("labels"),
                 go_str_map(g(t, "metadata").get("labels")),
@@ -5669,11 +4688,7 @@ fn validate_rc_spec(spec: &Value) -> Errs {
     let tspec = g(t, "spec");
     let rp = st(tspec, "restartPolicy");
     if rp != "Always" {
-        errs.push(unsup(
-            &tp.child("spec").child("restartPolicy"),
-            rp,
-            &["Always"],
-        ));
+        errs.push(unsup(&tp.child("spec").child("restartPolicy"), rp, &["Always"]));
     }
     if has(tspec, "activeDeadlineSeconds") {
         errs.push(forb(
@@ -5694,11 +4709,7 @@ fn validate_namespace(ns: &Value) -> Errs {
     for f in slist(g(ns, "spec"), "finalizers") {
         errs.extend(qualified_name_errs(f, &fp));
         if !f.contains('/') && !["kubernetes", "orphan", "foregroundDeletion"].contains(&f) {
-            errs.push(inv(
-                &fp,
-                f,
-                "name is neither a standard finalizer name nor is it fully qualified",
-            ));
+            errs.push(inv(&fp, f, "name is neither a standard finalizer name nor is it fully qualified"));
         }
     }
     errs
@@ -5749,11 +4760,7 @@ fn validate_config_map(cm: &Value) -> Errs {
             errs.push(inv(&P::new("data").key(k), k, m));
         }
         if binary.is_some_and(|b| b.contains_key(k)) {
-            errs.push(inv(
-                &P::new("data").key(k),
-                k,
-                "duplicate of key present in binaryData",
-            ));
+            errs.push(inv(&P::new("data").key(k), k, "duplicate of key present in binaryData"));
         }
         total += v.len();
     }
@@ -5773,17 +4780,11 @@ fn validate_config_map_update(new: &Value, old: &Value) -> Errs {
     let mut errs = Vec::new();
     if old.get("immutable").and_then(Value::as_bool) == Some(true) {
         if new.get("immutable").and_then(Value::as_bool) != Some(true) {
-            errs.push(forb(
-                &P::new("immutable"),
-                "field is immutable when `immutable` is set",
-            ));
+            errs.push(forb(&P::new("immutable"), "field is immutable when `immutable` is set"));
         }
         for k in ["data", "binaryData"] {
             if !sem_eq(g(new, k), g(old, k)) {
-                errs.push(forb(
-                    &P::new(k),
-                    "field is immutable when `immutable` is set",
-                ));
+                errs.push(forb(&P::new(k), "field is immutable when `immutable` is set"));
             }
         }
     }
@@ -5808,41 +4809,24 @@ fn validate_secret(s: &Value) -> Errs {
     let decoded = |k: &str| data.get(k).map(|v| base64_decode(v).unwrap_or_default());
     match st(s, "type") {
         "kubernetes.io/service-account-token" => {
-            let ann: HashMap<&str, &str> =
-                smap(g(s, "metadata"), "annotations").into_iter().collect();
-            if ann
-                .get("kubernetes.io/service-account.name")
-                .is_none_or(|v| v.is_empty())
-            {
-                errs.push(req(
-                    &path("metadata.annotations").key("kubernetes.io/service-account.name"),
-                    "",
-                ));
+            let ann: HashMap<&str, &str> = smap(g(s, "metadata"), "annotations").into_iter().collect();
+            if ann.get("kubernetes.io/service-account.name").is_none_or(|v| v.is_empty()) {
+                errs.push(req(&path("metadata.annotations").key("kubernetes.io/service-account.name"), ""));
             }
         }
         "" | "Opaque" => {}
         t @ ("kubernetes.io/dockercfg" | "kubernetes.io/dockerconfigjson") => {
-            let key = if t == "kubernetes.io/dockercfg" {
-                ".dockercfg"
-            } else {
-                ".dockerconfigjson"
-            };
+            let key = if t == "kubernetes.io/dockercfg" { ".dockercfg" } else { ".dockerconfigjson" };
             match decoded(key) {
                 None => errs.push(req(&dp.key(key), "")),
                 Some(bytes) => {
                     if let Err(e) = serde_json::from_slice::<Map<String, Value>>(&bytes) {
-                        errs.push(inv(
-                            &dp.key(key),
-                            "<secret contents redacted>",
-                            json_error_text(&e),
-                        ));
+                        errs.push(inv(&dp.key(key), "<secret contents redacted>", json_error_text(&e)));
                     }
                 }
             }
         }
-        "kubernetes.io/basic-auth"
-            if !data.contains_key("username") && !data.contains_key("password") =>
-        {
+        "kubernetes.io/basic-auth" if !data.contains_key("username") && !data.contains_key("password") => {
             errs.push(req(&dp.key("username"), ""));
             errs.push(req(&dp.key("password"), ""));
         }
@@ -5880,16 +4864,10 @@ fn validate_secret_update(new: &Value, old: &Value) -> Errs {
     }
     if old.get("immutable").and_then(Value::as_bool) == Some(true) {
         if new.get("immutable").and_then(Value::as_bool) != Some(true) {
-            errs.push(forb(
-                &P::new("immutable"),
-                "field is immutable when `immutable` is set",
-            ));
+            errs.push(forb(&P::new("immutable"), "field is immutable when `immutable` is set"));
         }
         if !sem_eq(g(new, "data"), g(old, "data")) {
-            errs.push(forb(
-                &P::new("data"),
-                "field is immutable when `immutable` is set",
-            ));
+            errs.push(forb(&P::new("data"), "field is immutable when `immutable` is set"));
         }
     }
     errs.extend(validate_secret(new));
@@ -5920,16 +4898,10 @@ fn validate_endpoints(ep: &Value) -> Errs {
             errs.push(req(&ip, "must specify `addresses` or `notReadyAddresses`"));
         }
         for (j, a) in addrs.iter().enumerate() {
-            errs.extend(validate_endpoint_address(
-                a,
-                &ip.child("addresses").index(j),
-            ));
+            errs.extend(validate_endpoint_address(a, &ip.child("addresses").index(j)));
         }
         for (j, a) in nr.iter().enumerate() {
-            errs.extend(validate_endpoint_address(
-                a,
-                &ip.child("notReadyAddresses").index(j),
-            ));
+            errs.extend(validate_endpoint_address(a, &ip.child("notReadyAddresses").index(j)));
         }
         let ports = arr(ss, "ports");
         for (j, port) in ports.iter().enumerate() {
@@ -6027,11 +4999,7 @@ fn validate_node(node: &Value) -> Errs {
     }
     if cidrs.len() > 1 {
         if !is_dual_stack_cidrs(&cidrs) || cidrs.len() > 2 {
-            errs.push(inv_raw(
-                &cp,
-                go_strs(&cidrs),
-                "may specify no more than one CIDR for each IP family",
-            ));
+            errs.push(inv_raw(&cp, go_strs(&cidrs), "may specify no more than one CIDR for each IP family"));
         }
         let mut seen = HashSet::new();
         for (i, c) in cidrs.iter().enumerate() {
@@ -6051,11 +5019,7 @@ fn validate_node_update(node: &Value, old: &Value) -> Errs {
         if !seen.insert(key.clone()) {
             errs.push(dup_raw(
                 &path("status.addresses").index(i),
-                format!(
-                    "core.NodeAddress{{Type:{}, Address:{}}}",
-                    go_quote(&key.0),
-                    go_quote(&key.1)
-                ),
+                format!("core.NodeAddress{{Type:{}, Address:{}}}", go_quote(&key.0), go_quote(&key.1)),
             ));
         }
     }
@@ -6075,10 +5039,7 @@ fn validate_node_update(node: &Value, old: &Value) -> Errs {
     }
     let opid = st(os, "providerID");
     if !opid.is_empty() && opid != st(ns, "providerID") {
-        errs.push(forb(
-            &path("spec.providerID"),
-            "node updates may not change providerID except from \"\" to valid",
-        ));
+        errs.push(forb(&path("spec.providerID"), "node updates may not change providerID except from \"\" to valid"));
     }
     let taints = arr(ns, "taints");
     if !taints.is_empty() {
@@ -6113,10 +5074,7 @@ struct EventView<'a> {
 
 fn event_view(ev: &Value, events_api: bool) -> EventView<'_> {
     let namespace = st(g(ev, "metadata"), "namespace");
-    let set = |k: &str| {
-        ev.get(k)
-            .is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()))
-    };
+    let set = |k: &str| ev.get(k).is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()));
     if events_api {
         EventView {
             namespace,
@@ -6180,28 +5138,18 @@ fn legacy_validate_event(e: &EventView) -> Errs {
             errs.push(req(&rc, ""));
         }
         errs.extend(qualified_name_errs(e.reporting_controller, &rc));
-        for (name, v, limit) in [
-            ("reportingInstance", e.reporting_instance, 128),
-            ("action", e.action, 128),
-            ("reason", e.reason, 128),
-        ] {
+        for (name, v, limit) in
+            [("reportingInstance", e.reporting_instance, 128), ("action", e.action, 128), ("reason", e.reason, 128)]
+        {
             if v.is_empty() {
                 errs.push(req(&P::new(name), ""));
             }
             if v.len() > limit {
-                errs.push(inv(
-                    &P::new(name),
-                    "",
-                    format!("can have at most {limit} characters"),
-                ));
+                errs.push(inv(&P::new(name), "", format!("can have at most {limit} characters")));
             }
         }
         if e.message.len() > 1024 {
-            errs.push(inv(
-                &P::new("message"),
-                "",
-                "can have at most 1024 characters",
-            ));
+            errs.push(inv(&P::new("message"), "", "can have at most 1024 characters"));
         }
     }
     for m in is_dns1123_subdomain(e.namespace) {
@@ -6234,11 +5182,7 @@ fn validate_event_create(ev: &Value, events_api: bool) -> Errs {
         errs.push(req(&P::new("eventTime"), ""));
     }
     if e.ty != "Normal" && e.ty != "Warning" {
-        errs.push(inv(
-            &P::new("type"),
-            "",
-            format!("has invalid value: {}", e.ty),
-        ));
+        errs.push(inv(&P::new("type"), "", format!("has invalid value: {}", e.ty)));
     }
     if e.first_ts {
         errs.push(inv(&P::new("firstTimestamp"), "", "needs to be unset"));
@@ -6275,13 +5219,7 @@ fn validate_event_update(ev: &Value, old: &Value, events_api: bool) -> Errs {
             errs.push(inv(&P::new(name), a, IMMUTABLE));
         }
     };
-    imm_json(
-        &mut errs,
-        "involvedObject",
-        e.involved,
-        o.involved,
-        "core.ObjectReference",
-    );
+    imm_json(&mut errs, "involvedObject", e.involved, o.involved, "core.ObjectReference");
     imm_str(&mut errs, "reason", e.reason, o.reason);
     imm_str(&mut errs, "message", e.message, o.message);
     imm_json(&mut errs, "source", e.source, o.source, "core.EventSource");
@@ -6297,32 +5235,12 @@ fn validate_event_update(ev: &Value, old: &Value, events_api: bool) -> Errs {
     imm_str(&mut errs, "reason", e.reason, o.reason);
     imm_str(&mut errs, "type", e.ty, o.ty);
     if !sem_eq(e.event_time_v, o.event_time_v) {
-        errs.push(inv_raw(
-            &P::new("eventTime"),
-            e.event_time_v.as_str().unwrap_or(""),
-            IMMUTABLE,
-        ));
+        errs.push(inv_raw(&P::new("eventTime"), e.event_time_v.as_str().unwrap_or(""), IMMUTABLE));
     }
     imm_str(&mut errs, "action", e.action, o.action);
-    imm_json(
-        &mut errs,
-        "related",
-        e.related,
-        o.related,
-        "&core.ObjectReference",
-    );
-    imm_str(
-        &mut errs,
-        "reportingController",
-        e.reporting_controller,
-        o.reporting_controller,
-    );
-    imm_str(
-        &mut errs,
-        "reportingInstance",
-        e.reporting_instance,
-        o.reporting_instance,
-    );
+    imm_json(&mut errs, "related", e.related, o.related, "&core.ObjectReference");
+    imm_str(&mut errs, "reportingController", e.reporting_controller, o.reporting_controller);
+    imm_str(&mut errs, "reportingInstance", e.reporting_instance, o.reporting_instance);
     errs
 }
 
@@ -6333,10 +5251,7 @@ fn validate_event_update(ev: &Value, old: &Value, events_api: bool) -> Errs {
 /// `ValidatePositiveIntOrPercent`.
 fn validate_int_or_percent(v: &Value, p: &P) -> Errs {
     match v {
-        Value::String(s) => is_valid_percent(s)
-            .into_iter()
-            .map(|m| inv_raw(p, s, m))
-            .collect(),
+        Value::String(s) => is_valid_percent(s).into_iter().map(|m| inv_raw(p, s, m)).collect(),
         other => nonneg(num(other).unwrap_or(0), p),
     }
 }
@@ -6358,11 +5273,7 @@ fn int_or_percent_value(v: &Value) -> i64 {
 fn not_more_than_100_percent(v: &Value, p: &P) -> Errs {
     match v {
         Value::String(s) if is_valid_percent(s).is_empty() => {
-            if s.trim_end_matches('%')
-                .parse::<i64>()
-                .map(|n| n > 100)
-                .unwrap_or(true)
-            {
+            if s.trim_end_matches('%').parse::<i64>().map(|n| n > 100).unwrap_or(true) {
                 vec![inv_raw(p, s, "must not be greater than 100%")]
             } else {
                 vec![]
@@ -6390,11 +5301,7 @@ fn validate_selector_and_template(spec: &Value, kind_word: &str, owner: &str) ->
         }
     }
     match selector_of(sel) {
-        Err(()) => errs.push(inv_raw(
-            &sp.child("selector"),
-            go_selector(sel),
-            "invalid label selector",
-        )),
+        Err(()) => errs.push(inv_raw(&sp.child("selector"), go_selector(sel), "invalid label selector")),
         Ok(selector) => {
             let t = g(spec, "template");
             let tp = sp.child("template");
@@ -6410,11 +5317,7 @@ fn validate_selector_and_template(spec: &Value, kind_word: &str, owner: &str) ->
             let tspec = g(t, "spec");
             let rp = st(tspec, "restartPolicy");
             if rp != "Always" {
-                errs.push(unsup(
-                    &tp.child("spec").child("restartPolicy"),
-                    rp,
-                    &["Always"],
-                ));
+                errs.push(unsup(&tp.child("spec").child("restartPolicy"), rp, &["Always"]));
             }
             if has(tspec, "activeDeadlineSeconds") {
                 errs.push(forb(
@@ -6443,11 +5346,7 @@ fn validate_deployment(d: &Value) -> Errs {
     let spec = g(d, "spec");
     let sp = P::new("spec");
     let mut errs = nonneg(int0(spec, "replicas"), &sp.child("replicas"));
-    errs.extend(validate_selector_and_template(
-        spec,
-        "deployment",
-        "ReplicaSet",
-    ));
+    errs.extend(validate_selector_and_template(spec, "deployment", "ReplicaSet"));
     // Strategy.
     let strat = g(spec, "strategy");
     let stp = sp.child("strategy");
@@ -6455,18 +5354,12 @@ fn validate_deployment(d: &Value) -> Errs {
     match st(strat, "type") {
         "Recreate" => {
             if !ru.is_null() {
-                errs.push(forb(
-                    &stp.child("rollingUpdate"),
-                    "may not be specified when strategy `type` is 'Recreate'",
-                ));
+                errs.push(forb(&stp.child("rollingUpdate"), "may not be specified when strategy `type` is 'Recreate'"));
             }
         }
         "RollingUpdate" => {
             if ru.is_null() {
-                errs.push(req(
-                    &stp.child("rollingUpdate"),
-                    "this should be defaulted and never be nil",
-                ));
+                errs.push(req(&stp.child("rollingUpdate"), "this should be defaulted and never be nil"));
             } else {
                 let rp = stp.child("rollingUpdate");
                 let (mu, ms) = (g(ru, "maxUnavailable"), g(ru, "maxSurge"));
@@ -6500,11 +5393,7 @@ fn validate_deployment(d: &Value) -> Errs {
     if let Some(pds) = int(spec, "progressDeadlineSeconds") {
         errs.extend(nonneg(pds, &sp.child("progressDeadlineSeconds")));
         if pds <= mrs {
-            errs.push(inv_raw(
-                &sp.child("progressDeadlineSeconds"),
-                pds,
-                "must be greater than minReadySeconds",
-            ));
+            errs.push(inv_raw(&sp.child("progressDeadlineSeconds"), pds, "must be greater than minReadySeconds"));
         }
     }
     errs
@@ -6514,15 +5403,8 @@ fn validate_replica_set(rs: &Value) -> Errs {
     let spec = g(rs, "spec");
     let sp = P::new("spec");
     let mut errs = nonneg(int0(spec, "replicas"), &sp.child("replicas"));
-    errs.extend(nonneg(
-        int0(spec, "minReadySeconds"),
-        &sp.child("minReadySeconds"),
-    ));
-    errs.extend(validate_selector_and_template(
-        spec,
-        "deployment",
-        "ReplicaSet",
-    ));
+    errs.extend(nonneg(int0(spec, "minReadySeconds"), &sp.child("minReadySeconds")));
+    errs.extend(validate_selector_and_template(spec, "deployment", "ReplicaSet"));
     errs
 }
 
@@ -6552,25 +5434,14 @@ fn validate_daemon_set(ds: &Value) -> Errs {
             ));
         }
     }
-    if !sel.is_null()
-        && smap(sel, "matchLabels").is_empty()
-        && arr(sel, "matchExpressions").is_empty()
-    {
-        errs.push(inv_raw(
-            &sp.child("selector"),
-            go_selector(sel),
-            "empty selector is invalid for daemonset",
-        ));
+    if !sel.is_null() && smap(sel, "matchLabels").is_empty() && arr(sel, "matchExpressions").is_empty() {
+        errs.push(inv_raw(&sp.child("selector"), go_selector(sel), "empty selector is invalid for daemonset"));
     }
     errs.extend(validate_pod_template_spec(t, &tp));
     let tspec = g(t, "spec");
     let rp = st(tspec, "restartPolicy");
     if rp != "Always" {
-        errs.push(unsup(
-            &tp.child("spec").child("restartPolicy"),
-            rp,
-            &["Always"],
-        ));
+        errs.push(unsup(&tp.child("spec").child("restartPolicy"), rp, &["Always"]));
     }
     if has(tspec, "activeDeadlineSeconds") {
         errs.push(forb(
@@ -6578,10 +5449,7 @@ fn validate_daemon_set(ds: &Value) -> Errs {
             "activeDeadlineSeconds in DaemonSet is not Supported",
         ));
     }
-    errs.extend(nonneg(
-        int0(spec, "minReadySeconds"),
-        &sp.child("minReadySeconds"),
-    ));
+    errs.extend(nonneg(int0(spec, "minReadySeconds"), &sp.child("minReadySeconds")));
     // Update strategy.
     let us = g(spec, "updateStrategy");
     let up = sp.child("updateStrategy");
@@ -6606,10 +5474,7 @@ fn validate_daemon_set(ds: &Value) -> Errs {
                         "may not be set when maxUnavailable is non-zero",
                     ));
                 } else if !hu && !hs {
-                    errs.push(req(
-                        &rp.child("maxUnavailable"),
-                        "cannot be 0 when maxSurge is 0",
-                    ));
+                    errs.push(req(&rp.child("maxUnavailable"), "cannot be 0 when maxSurge is 0"));
                 }
             }
         }
@@ -6639,11 +5504,7 @@ fn validate_stateful_set_spec(spec: &Value) -> Errs {
     match st(spec, "podManagementPolicy") {
         "" => errs.push(req(&sp.child("podManagementPolicy"), "")),
         "OrderedReady" | "Parallel" => {}
-        other => errs.push(inv(
-            &sp.child("podManagementPolicy"),
-            other,
-            "must be 'OrderedReady' or 'Parallel'",
-        )),
+        other => errs.push(inv(&sp.child("podManagementPolicy"), other, "must be 'OrderedReady' or 'Parallel'")),
     }
     let us = g(spec, "updateStrategy");
     let up = sp.child("updateStrategy");
@@ -6698,15 +5559,9 @@ fn validate_stateful_set_spec(spec: &Value) -> Errs {
         }
     }
     errs.extend(nonneg(int0(spec, "replicas"), &sp.child("replicas")));
-    errs.extend(nonneg(
-        int0(spec, "minReadySeconds"),
-        &sp.child("minReadySeconds"),
-    ));
+    errs.extend(nonneg(int0(spec, "minReadySeconds"), &sp.child("minReadySeconds")));
     if has(spec, "ordinals") {
-        errs.extend(nonneg(
-            int0(g(spec, "ordinals"), "start"),
-            &sp.child("ordinals.start"),
-        ));
+        errs.extend(nonneg(int0(g(spec, "ordinals"), "start"), &sp.child("ordinals.start")));
     }
     let sel = g(spec, "selector");
     if sel.is_null() {
@@ -6714,11 +5569,7 @@ fn validate_stateful_set_spec(spec: &Value) -> Errs {
     } else {
         errs.extend(validate_label_selector(sel, &sp.child("selector"), false));
         if smap(sel, "matchLabels").is_empty() && arr(sel, "matchExpressions").is_empty() {
-            errs.push(inv_raw(
-                &sp.child("selector"),
-                go_selector(sel),
-                "empty selector is invalid for statefulset",
-            ));
+            errs.push(inv_raw(&sp.child("selector"), go_selector(sel), "empty selector is invalid for statefulset"));
         }
     }
     let t = g(spec, "template");
@@ -6735,26 +5586,14 @@ fn validate_stateful_set_spec(spec: &Value) -> Errs {
                 ));
             }
             errs.extend(validate_label_map(g(meta, "labels"), &tp.child("labels")));
-            errs.extend(validate_annotations(
-                g(meta, "annotations"),
-                &tp.child("annotations"),
-            ));
-            errs.extend(validate_pod_specific_annotations(
-                meta,
-                g(t, "spec"),
-                &tp.child("annotations"),
-                false,
-            ));
+            errs.extend(validate_annotations(g(meta, "annotations"), &tp.child("annotations")));
+            errs.extend(validate_pod_specific_annotations(meta, g(t, "spec"), &tp.child("annotations"), false));
         }
     }
     let tspec = g(t, "spec");
     let rp = st(tspec, "restartPolicy");
     if rp != "Always" {
-        errs.push(unsup(
-            &tp.child("spec").child("restartPolicy"),
-            rp,
-            &["Always"],
-        ));
+        errs.push(unsup(&tp.child("spec").child("restartPolicy"), rp, &["Always"]));
     }
     if has(tspec, "activeDeadlineSeconds") {
         errs.push(forb(
@@ -6810,33 +5649,18 @@ fn validate_controller_revision(cr: &Value) -> Errs {
 // batch: Job, CronJob
 // ---------------------------------------------------------------------------------------------
 
-static DOMAIN_PREFIXED_PATH: Lazy<Regex> =
-    Lazy::new(|| anchored(r"[A-Za-z0-9/\-._~%!$&'()*+,;=:]+"));
+static DOMAIN_PREFIXED_PATH: Lazy<Regex> = Lazy::new(|| anchored(r"[A-Za-z0-9/\-._~%!$&'()*+,;=:]+"));
 
 fn is_domain_prefixed_path(p: &P, v: &str) -> Errs {
     if v.is_empty() {
         return vec![req(p, "")];
     }
-    let Some((host, rest)) = v
-        .split_once('/')
-        .filter(|(h, r)| !h.is_empty() && !r.is_empty())
-    else {
-        return vec![inv(
-            p,
-            v,
-            "must be a domain-prefixed path (such as \"acme.io/foo\")",
-        )];
+    let Some((host, rest)) = v.split_once('/').filter(|(h, r)| !h.is_empty() && !r.is_empty()) else {
+        return vec![inv(p, v, "must be a domain-prefixed path (such as \"acme.io/foo\")")];
     };
-    let mut errs: Errs = is_dns1123_subdomain(host)
-        .into_iter()
-        .map(|m| inv(p, host, m))
-        .collect();
+    let mut errs: Errs = is_dns1123_subdomain(host).into_iter().map(|m| inv(p, host, m)).collect();
     if !DOMAIN_PREFIXED_PATH.is_match(rest) {
-        errs.push(inv(
-            p,
-            rest,
-            regex_error("Invalid path", r"[A-Za-z0-9/\-._~%!$&'()*+,;=:]+", &[]),
-        ));
+        errs.push(inv(p, rest, regex_error("Invalid path", r"[A-Za-z0-9/\-._~%!$&'()*+,;=:]+", &[])));
     }
     errs
 }
@@ -6857,12 +5681,8 @@ fn validate_indexes_format(s: &str, completions: i64) -> Result<i64, String> {
             ));
         }
         let parse = |x: &str| -> Result<i64, String> {
-            let n: i64 = x.parse().map_err(|_| {
-                format!(
-                    "cannot convert string to integer for index: {}",
-                    go_quote(x)
-                )
-            })?;
+            let n: i64 =
+                x.parse().map_err(|_| format!("cannot convert string to integer for index: {}", go_quote(x)))?;
             if n >= completions {
                 return Err(format!("too large index: {}", go_quote(x)));
             }
@@ -6900,27 +5720,17 @@ fn validate_pod_failure_policy(spec: &Value, p: &P) -> Errs {
         errs.push(too_many(&rp, rules.len(), 20));
     }
     let tspec = g(g(spec, "template"), "spec");
-    let names: HashSet<&str> = arr(tspec, "containers")
-        .iter()
-        .chain(arr(tspec, "initContainers"))
-        .map(|c| st(c, "name"))
-        .collect();
+    let names: HashSet<&str> =
+        arr(tspec, "containers").iter().chain(arr(tspec, "initContainers")).map(|c| st(c, "name")).collect();
     for (i, rule) in rules.iter().enumerate() {
         let rulep = rp.index(i);
         let ap = rulep.child("action");
         let action = st(rule, "action");
         if action.is_empty() {
-            errs.push(req(
-                &ap,
-                "valid values: [\"Count\" \"FailIndex\" \"FailJob\" \"Ignore\"]",
-            ));
+            errs.push(req(&ap, "valid values: [\"Count\" \"FailIndex\" \"FailJob\" \"Ignore\"]"));
         } else if action == "FailIndex" {
             if !has(spec, "backoffLimitPerIndex") {
-                errs.push(inv(
-                    &ap,
-                    action,
-                    "requires the backoffLimitPerIndex to be set",
-                ));
+                errs.push(inv(&ap, action, "requires the backoffLimitPerIndex to be set"));
             }
         } else if !POD_FAILURE_ACTIONS.contains(&action) {
             errs.push(unsup(&ap, action, POD_FAILURE_ACTIONS));
@@ -6945,26 +5755,13 @@ fn validate_pod_failure_policy(spec: &Value, p: &P) -> Errs {
                     ));
                 }
             }
-            let values: Vec<i64> = arr(oec, "values")
-                .iter()
-                .map(|v| num(v).unwrap_or(0))
-                .collect();
+            let values: Vec<i64> = arr(oec, "values").iter().map(|v| num(v).unwrap_or(0)).collect();
             let vp = ep.child("values");
             let go_ints = |vals: &[i64]| {
-                format!(
-                    "[]int32{{{}}}",
-                    vals.iter()
-                        .map(|v| v.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
+                format!("[]int32{{{}}}", vals.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", "))
             };
             if values.is_empty() {
-                errs.push(inv_raw(
-                    &vp,
-                    go_ints(&values),
-                    "at least one value is required",
-                ));
+                errs.push(inv_raw(&vp, go_ints(&values), "at least one value is required"));
             } else if values.len() > 255 {
                 errs.push(too_many(&vp, values.len(), 255));
             }
@@ -6972,11 +5769,7 @@ fn validate_pod_failure_policy(spec: &Value, p: &P) -> Errs {
             let mut ordered = true;
             for (j, v) in values.iter().enumerate() {
                 if op == "In" && *v == 0 {
-                    errs.push(inv_raw(
-                        &vp.index(j),
-                        v,
-                        "must not be 0 for the In operator",
-                    ));
+                    errs.push(inv_raw(&vp.index(j), v, "must not be 0 for the In operator"));
                 }
                 if !seen.insert(*v) {
                     errs.push(dup_raw(&vp.index(j), v));
@@ -6999,16 +5792,9 @@ fn validate_pod_failure_policy(spec: &Value, p: &P) -> Errs {
                 errs.extend(qualified_name_errs(st(pat, "type"), &pp.child("type")));
                 let status = st(pat, "status");
                 if status.is_empty() {
-                    errs.push(req(
-                        &pp.child("status"),
-                        "valid values: [\"False\" \"True\" \"Unknown\"]",
-                    ));
+                    errs.push(req(&pp.child("status"), "valid values: [\"False\" \"True\" \"Unknown\"]"));
                 } else if !["False", "True", "Unknown"].contains(&status) {
-                    errs.push(unsup(
-                        &pp.child("status"),
-                        status,
-                        &["False", "True", "Unknown"],
-                    ));
+                    errs.push(unsup(&pp.child("status"), status, &["False", "True", "Unknown"]));
                 }
             }
         }
@@ -7037,10 +5823,7 @@ fn validate_success_policy(spec: &Value, p: &P) -> Errs {
     let rules = arr(g(spec, "successPolicy"), "rules");
     let rp = p.child("rules");
     if rules.is_empty() {
-        errs.push(req(
-            &rp,
-            "at least one rules must be specified when the successPolicy is specified",
-        ));
+        errs.push(req(&rp, "at least one rules must be specified when the successPolicy is specified"));
     }
     if rules.len() > 20 {
         errs.push(too_many(&rp, rules.len(), 20));
@@ -7051,10 +5834,7 @@ fn validate_success_policy(spec: &Value, p: &P) -> Errs {
         let count = int(rule, "succeededCount");
         let indexes = rule.get("succeededIndexes").and_then(Value::as_str);
         if count.is_none() && indexes.is_none() {
-            errs.push(req(
-                &rulep,
-                "at least one of succeededCount or succeededIndexes must be specified",
-            ));
+            errs.push(req(&rulep, "at least one of succeededCount or succeededIndexes must be specified"));
         }
         let mut total = 0;
         if let Some(ix) = indexes {
@@ -7071,7 +5851,11 @@ fn validate_success_policy(spec: &Value, p: &P) -> Errs {
             let cp = rulep.child("succeededCount");
             errs.extend(nonneg(c, &cp));
             if c > completions {
-                errs.push(inv_raw(&cp, c, format!("must be less than or equal to {completions} (the number of specified completions)")));
+                errs.push(inv_raw(
+                    &cp,
+                    c,
+                    format!("must be less than or equal to {completions} (the number of specified completions)"),
+                ));
             }
             if indexes.is_some() && c > total {
                 errs.push(inv_raw(&cp, c, format!("must be less than or equal to {total} (the number of indexes in the specified succeededIndexes field)")));
@@ -7103,39 +5887,24 @@ fn validate_job_spec_inner(spec: &Value, p: &P) -> Errs {
     if let Some(v) = mfi {
         errs.extend(nonneg(v, &p.child("maxFailedIndexes")));
         if blpi.is_none() {
-            errs.push(req(
-                &p.child("backoffLimitPerIndex"),
-                "when maxFailedIndexes is specified",
-            ));
+            errs.push(req(&p.child("backoffLimitPerIndex"), "when maxFailedIndexes is specified"));
         }
     }
     if let Some(mb) = spec.get("managedBy").and_then(Value::as_str) {
         let mp = p.child("managedBy");
         errs.extend(is_domain_prefixed_path(&mp, mb));
         if mb.len() > 63 {
-            errs.push(mk(
-                ErrorType::TooLong,
-                &mp,
-                None,
-                "may not be longer than 63",
-            ));
+            errs.push(mk(ErrorType::TooLong, &mp, None, "may not be longer than 63"));
         }
     }
     let mode = spec.get("completionMode").and_then(Value::as_str);
     if let Some(m) = mode {
         if m != "NonIndexed" && m != "Indexed" {
-            errs.push(unsup(
-                &p.child("completionMode"),
-                m,
-                &["NonIndexed", "Indexed"],
-            ));
+            errs.push(unsup(&p.child("completionMode"), m, &["NonIndexed", "Indexed"]));
         }
         if m == "Indexed" {
             if completions.is_none() {
-                errs.push(req(
-                    &p.child("completions"),
-                    "when completion mode is Indexed",
-                ));
+                errs.push(req(&p.child("completions"), "when completion mode is Indexed"));
             }
             if let Some(par) = parallelism.filter(|v| *v > 100_000) {
                 errs.push(inv_raw(
@@ -7146,26 +5915,15 @@ fn validate_job_spec_inner(spec: &Value, p: &P) -> Errs {
             }
             if let (Some(c), Some(f)) = (completions, mfi) {
                 if f > c {
-                    errs.push(inv_raw(
-                        &p.child("maxFailedIndexes"),
-                        f,
-                        "must be less than or equal to completions",
-                    ));
+                    errs.push(inv_raw(&p.child("maxFailedIndexes"), f, "must be less than or equal to completions"));
                 }
             }
             if let Some(f) = mfi.filter(|f| *f > 100_000) {
-                errs.push(inv_raw(
-                    &p.child("maxFailedIndexes"),
-                    f,
-                    "must be less than or equal to 100000",
-                ));
+                errs.push(inv_raw(&p.child("maxFailedIndexes"), f, "must be less than or equal to 100000"));
             }
             if completions.is_some_and(|c| c > 100_000) && blpi.is_some() {
                 if mfi.is_none() {
-                    errs.push(req(
-                        &p.child("maxFailedIndexes"),
-                        "must be specified when completions is above 100000",
-                    ));
+                    errs.push(req(&p.child("maxFailedIndexes"), "must be specified when completions is above 100000"));
                 }
                 if let Some(par) = parallelism.filter(|v| *v > 10_000) {
                     errs.push(inv_raw(&p.child("parallelism"), par, "must be less than or equal to 10000 when completions are above 100000 and used with backoff limit per index"));
@@ -7178,26 +5936,15 @@ fn validate_job_spec_inner(spec: &Value, p: &P) -> Errs {
     }
     if mode.is_none() || mode == Some("NonIndexed") {
         if let Some(b) = blpi {
-            errs.push(inv_raw(
-                &p.child("backoffLimitPerIndex"),
-                b,
-                "requires indexed completion mode",
-            ));
+            errs.push(inv_raw(&p.child("backoffLimitPerIndex"), b, "requires indexed completion mode"));
         }
         if let Some(f) = mfi {
-            errs.push(inv_raw(
-                &p.child("maxFailedIndexes"),
-                f,
-                "requires indexed completion mode",
-            ));
+            errs.push(inv_raw(&p.child("maxFailedIndexes"), f, "requires indexed completion mode"));
         }
     }
     let has_pfp = has(spec, "podFailurePolicy");
     if has_pfp {
-        errs.extend(validate_pod_failure_policy(
-            spec,
-            &p.child("podFailurePolicy"),
-        ));
+        errs.extend(validate_pod_failure_policy(spec, &p.child("podFailurePolicy")));
     }
     if has(spec, "successPolicy") {
         if mode != Some("Indexed") {
@@ -7230,11 +5977,7 @@ fn validate_job_spec_inner(spec: &Value, p: &P) -> Errs {
     } else if rp != "OnFailure" && rp != "Never" {
         errs.push(unsup(&rpp, rp, &["OnFailure", "Never"]));
     } else if has_pfp && rp != "Never" {
-        errs.push(inv(
-            &rpp,
-            rp,
-            "only \"Never\" is supported when podFailurePolicy is specified",
-        ));
+        errs.push(inv(&rpp, rp, "only \"Never\" is supported when podFailurePolicy is specified"));
     }
     errs
 }
@@ -7273,11 +6016,7 @@ fn validate_has_label(meta: &Value, p: &P, key: &str, expected: &str) -> Errs {
     let lp = p.child("labels").key(key);
     match labels.get(key) {
         None => vec![req(&lp, format!("must be '{expected}'"))],
-        Some(v) if v != expected => vec![inv_raw(
-            &lp,
-            go_str_map(meta.get("labels")),
-            format!("must be '{expected}'"),
-        )],
+        Some(v) if v != expected => vec![inv_raw(&lp, go_str_map(meta.get("labels")), format!("must be '{expected}'"))],
         _ => vec![],
     }
 }
@@ -7291,9 +6030,8 @@ fn validate_job(job: &Value, require_prefixed_labels: bool) -> Errs {
     let name = st(meta, "name");
     // validateGeneratedSelector: only once the server has generated selector and labels.
     let tm = g(g(spec, "template"), "metadata");
-    let generated = ["controller-uid", "batch.kubernetes.io/controller-uid"]
-        .iter()
-        .any(|k| labels_of(tm).contains_key(*k));
+    let generated =
+        ["controller-uid", "batch.kubernetes.io/controller-uid"].iter().any(|k| labels_of(tm).contains_key(*k));
     if spec.get("manualSelector").and_then(Value::as_bool) != Some(true)
         && has(spec, "selector")
         && !uid.is_empty()
@@ -7304,22 +6042,9 @@ fn validate_job(job: &Value, require_prefixed_labels: bool) -> Errs {
         errs.extend(validate_has_label(tm, &tmp, "job-name", name));
         let mut expected = BTreeMap::new();
         if require_prefixed_labels {
-            errs.extend(validate_has_label(
-                tm,
-                &tmp,
-                "batch.kubernetes.io/controller-uid",
-                uid,
-            ));
-            errs.extend(validate_has_label(
-                tm,
-                &tmp,
-                "batch.kubernetes.io/job-name",
-                name,
-            ));
-            expected.insert(
-                "batch.kubernetes.io/controller-uid".to_string(),
-                uid.to_string(),
-            );
+            errs.extend(validate_has_label(tm, &tmp, "batch.kubernetes.io/controller-uid", uid));
+            errs.extend(validate_has_label(tm, &tmp, "batch.kubernetes.io/job-name", name));
+            expected.insert("batch.kubernetes.io/controller-uid".to_string(), uid.to_string());
             expected.insert("batch.kubernetes.io/job-name".to_string(), name.to_string());
         }
         expected.insert("controller-uid".to_string(), uid.to_string());
@@ -7368,8 +6093,7 @@ fn render_scalar(v: &Value) -> String {
 
 fn validate_job_update(new: &Value, old: &Value) -> Errs {
     let (ns, os) = (g(new, "spec"), g(old, "spec"));
-    let require_prefixed =
-        labels_of(g(g(os, "template"), "metadata")).contains_key("batch.kubernetes.io/job-name");
+    let require_prefixed = labels_of(g(g(os, "template"), "metadata")).contains_key("batch.kubernetes.io/job-name");
     let mut errs = validate_job(new, require_prefixed);
     let sp = P::new("spec");
     errs.extend(validate_job_spec(ns, &sp));
@@ -7379,39 +6103,22 @@ fn validate_job_update(new: &Value, old: &Value) -> Errs {
         if !sem_eq(g(ns, "completions"), g(os, "completions")) {
             if let Some(c) = int(ns, "completions") {
                 if Some(c) != int(ns, "parallelism") {
-                    errs.push(inv_raw(
-                        &cp,
-                        c,
-                        "can only be modified in tandem with spec.parallelism",
-                    ));
+                    errs.push(inv_raw(&cp, c, "can only be modified in tandem with spec.parallelism"));
                 }
             }
         }
     } else {
-        errs.extend(immutable_field(
-            g(ns, "completions"),
-            g(os, "completions"),
-            &cp,
-            render_scalar,
-        ));
+        errs.extend(immutable_field(g(ns, "completions"), g(os, "completions"), &cp, render_scalar));
     }
-    errs.extend(immutable_field(
-        g(ns, "selector"),
-        g(os, "selector"),
-        &sp.child("selector"),
-        go_selector,
-    ));
+    errs.extend(immutable_field(g(ns, "selector"), g(os, "selector"), &sp.child("selector"), go_selector));
     // Template: immutable; scheduling directives are mutable while suspended and never started.
-    let mutable_sched = os.get("suspend").and_then(Value::as_bool) == Some(true)
-        && !has(g(old, "status"), "startTime");
+    let mutable_sched = os.get("suspend").and_then(Value::as_bool) == Some(true) && !has(g(old, "status"), "startTime");
     let nt = g(ns, "template");
     let mut ot = g(os, "template").clone();
     if mutable_sched {
         let nspec = g(nt, "spec");
         if let Some(o) = ot.as_object_mut() {
-            let meta = o
-                .entry("metadata")
-                .or_insert_with(|| Value::Object(Map::new()));
+            let meta = o.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
             if let Some(mm) = meta.as_object_mut() {
                 for k in ["labels", "annotations"] {
                     match g(g(nt, "metadata"), k) {
@@ -7452,11 +6159,7 @@ fn validate_job_update(new: &Value, old: &Value) -> Errs {
                     let na = g(new_aff, "nodeAffinity");
                     sm.insert(
                         "affinity".into(),
-                        if na.is_null() {
-                            serde_json::json!({})
-                        } else {
-                            serde_json::json!({ "nodeAffinity": na })
-                        },
+                        if na.is_null() { serde_json::json!({}) } else { serde_json::json!({ "nodeAffinity": na }) },
                     );
                 } else if !new_aff.is_null() {
                     let mut a = old_aff.clone();
@@ -7475,9 +6178,7 @@ fn validate_job_update(new: &Value, old: &Value) -> Errs {
             }
         }
     }
-    errs.extend(immutable_field(nt, &ot, &sp.child("template"), |v| {
-        go_struct("core.PodTemplateSpec", v)
-    }));
+    errs.extend(immutable_field(nt, &ot, &sp.child("template"), |v| go_struct("core.PodTemplateSpec", v)));
     errs.extend(immutable_field(
         g(ns, "completionMode"),
         g(os, "completionMode"),
@@ -7496,36 +6197,21 @@ fn validate_job_update(new: &Value, old: &Value) -> Errs {
         &sp.child("backoffLimitPerIndex"),
         render_scalar,
     ));
-    errs.extend(immutable_field(
-        g(ns, "managedBy"),
-        g(os, "managedBy"),
-        &sp.child("managedBy"),
-        render_scalar,
-    ));
-    errs.extend(immutable_field(
-        g(ns, "successPolicy"),
-        g(os, "successPolicy"),
-        &sp.child("successPolicy"),
-        |v| go_struct("batch.SuccessPolicy", v),
-    ));
+    errs.extend(immutable_field(g(ns, "managedBy"), g(os, "managedBy"), &sp.child("managedBy"), render_scalar));
+    errs.extend(immutable_field(g(ns, "successPolicy"), g(os, "successPolicy"), &sp.child("successPolicy"), |v| {
+        go_struct("batch.SuccessPolicy", v)
+    }));
     errs
 }
 
 // --- cron schedules (robfig/cron v3 ParseStandard) ---
 
 fn go_atoi(s: &str) -> Result<i64, String> {
-    let digits = s
-        .strip_prefix('+')
-        .or_else(|| s.strip_prefix('-'))
-        .unwrap_or(s);
+    let digits = s.strip_prefix('+').or_else(|| s.strip_prefix('-')).unwrap_or(s);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "strconv.Atoi: parsing {}: invalid syntax",
-            go_quote(s)
-        ));
+        return Err(format!("strconv.Atoi: parsing {}: invalid syntax", go_quote(s)));
     }
-    s.parse::<i64>()
-        .map_err(|_| format!("strconv.Atoi: parsing {}: value out of range", go_quote(s)))
+    s.parse::<i64>().map_err(|_| format!("strconv.Atoi: parsing {}: value out of range", go_quote(s)))
 }
 
 fn cron_parse_int(expr: &str) -> Result<i64, String> {
@@ -7536,13 +6222,7 @@ fn cron_parse_int(expr: &str) -> Result<i64, String> {
     Ok(n)
 }
 
-fn cron_field(
-    field: &str,
-    min: i64,
-    max: i64,
-    names: &[&str],
-    names_base: i64,
-) -> Result<(), String> {
+fn cron_field(field: &str, min: i64, max: i64, names: &[&str], names_base: i64) -> Result<(), String> {
     for expr in field.split(',').filter(|s| !s.is_empty()) {
         let range_and_step: Vec<&str> = expr.split('/').collect();
         let low_high: Vec<&str> = range_and_step[0].split('-').collect();
@@ -7576,19 +6256,13 @@ fn cron_field(
             _ => return Err(format!("too many slashes: {expr}")),
         };
         if start < min {
-            return Err(format!(
-                "beginning of range ({start}) below minimum ({min}): {expr}"
-            ));
+            return Err(format!("beginning of range ({start}) below minimum ({min}): {expr}"));
         }
         if end > max {
-            return Err(format!(
-                "end of range ({end}) above maximum ({max}): {expr}"
-            ));
+            return Err(format!("end of range ({end}) above maximum ({max}): {expr}"));
         }
         if start > end {
-            return Err(format!(
-                "beginning of range ({start}) beyond end of range ({end}): {expr}"
-            ));
+            return Err(format!("beginning of range ({start}) beyond end of range ({end}): {expr}"));
         }
         if step == 0 {
             return Err(format!("step of range should be a positive number: {expr}"));
@@ -7601,10 +6275,7 @@ fn cron_field(
 fn go_parse_duration(s: &str) -> Result<(), String> {
     let orig = s;
     let err = || format!("time: invalid duration {}", go_quote(orig));
-    let mut s = s
-        .strip_prefix('-')
-        .or_else(|| s.strip_prefix('+'))
-        .unwrap_or(s);
+    let mut s = s.strip_prefix('-').or_else(|| s.strip_prefix('+')).unwrap_or(s);
     if s == "0" {
         return Ok(());
     }
@@ -7612,27 +6283,19 @@ fn go_parse_duration(s: &str) -> Result<(), String> {
         return Err(err());
     }
     while !s.is_empty() {
-        let digits_end = s
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(s.len());
+        let digits_end = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
         let number = &s[..digits_end];
         if number.is_empty() || number == "." || number.matches('.').count() > 1 {
             return Err(err());
         }
         s = &s[digits_end..];
-        let unit_end = s
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(s.len());
+        let unit_end = s.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(s.len());
         let unit = &s[..unit_end];
         if unit.is_empty() {
             return Err(format!("time: missing unit in duration {}", go_quote(orig)));
         }
         if !["ns", "us", "µs", "μs", "ms", "s", "m", "h"].contains(&unit) {
-            return Err(format!(
-                "time: unknown unit {} in duration {}",
-                go_quote(unit),
-                go_quote(orig)
-            ));
+            return Err(format!("time: unknown unit {} in duration {}", go_quote(unit), go_quote(orig)));
         }
         s = &s[unit_end..];
     }
@@ -7714,9 +6377,7 @@ fn load_location(tz: &str) -> Result<(), String> {
             && !rest.is_empty()
             && rest.split('/').all(|p| {
                 !p.is_empty()
-                    && p.chars().next().is_some_and(|c| {
-                        c.is_ascii_uppercase() || c.is_ascii_digit() || area == "Etc"
-                    })
+                    && p.chars().next().is_some_and(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || area == "Etc")
             })
         {
             return Ok(());
@@ -7733,11 +6394,7 @@ fn parse_cron_standard(spec: &str) -> Result<(), String> {
     if spec.starts_with("TZ=") || spec.starts_with("CRON_TZ=") {
         let eq = spec.find('=').unwrap_or(0);
         let Some(sp) = spec.find(' ') else {
-            return Err(format!(
-                "provided bad location {}: unknown time zone {}",
-                &spec[eq + 1..],
-                &spec[eq + 1..]
-            ));
+            return Err(format!("provided bad location {}: unknown time zone {}", &spec[eq + 1..], &spec[eq + 1..]));
         };
         let loc = spec.get(eq + 1..sp).unwrap_or("");
         if let Err(e) = load_location(loc) {
@@ -7747,26 +6404,18 @@ fn parse_cron_standard(spec: &str) -> Result<(), String> {
     }
     if spec.starts_with('@') {
         return match spec {
-            "@yearly" | "@annually" | "@monthly" | "@weekly" | "@daily" | "@midnight"
-            | "@hourly" => Ok(()),
+            "@yearly" | "@annually" | "@monthly" | "@weekly" | "@daily" | "@midnight" | "@hourly" => Ok(()),
             _ => match spec.strip_prefix("@every ") {
-                Some(d) => go_parse_duration(d)
-                    .map_err(|e| format!("failed to parse duration {spec}: {e}")),
+                Some(d) => go_parse_duration(d).map_err(|e| format!("failed to parse duration {spec}: {e}")),
                 None => Err(format!("unrecognized descriptor: {spec}")),
             },
         };
     }
     let fields: Vec<&str> = spec.split_whitespace().collect();
     if fields.len() != 5 {
-        return Err(format!(
-            "expected exactly 5 fields, found {}: [{}]",
-            fields.len(),
-            fields.join(" ")
-        ));
+        return Err(format!("expected exactly 5 fields, found {}: [{}]", fields.len(), fields.join(" ")));
     }
-    const MONTHS: &[&str] = &[
-        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-    ];
+    const MONTHS: &[&str] = &["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
     const DOW: &[&str] = &["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
     cron_field(fields[0], 0, 59, &[], 0)?;
     cron_field(fields[1], 0, 23, &[], 0)?;
@@ -7776,8 +6425,7 @@ fn parse_cron_standard(spec: &str) -> Result<(), String> {
     Ok(())
 }
 
-static TZ_PART: Lazy<Regex> =
-    Lazy::new(|| Regex::new(r"^[A-Za-z\.\-_0-9+]{1,14}$").expect("static regex"));
+static TZ_PART: Lazy<Regex> = Lazy::new(|| Regex::new(r"^[A-Za-z\.\-_0-9+]{1,14}$").expect("static regex"));
 
 fn validate_time_zone(tz: &Value, p: &P) -> Errs {
     let Some(tz) = tz.as_str() else { return vec![] };
@@ -7791,11 +6439,7 @@ fn validate_time_zone(tz: &Value, p: &P) -> Errs {
     }
     let mut errs = Vec::new();
     if tz.eq_ignore_ascii_case("Local") {
-        errs.push(inv(
-            p,
-            tz,
-            "timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones",
-        ));
+        errs.push(inv(p, tz, "timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones"));
     }
     if let Err(e) = load_location(tz) {
         errs.push(inv(p, tz, e));
@@ -7816,36 +6460,21 @@ fn validate_cron_job_spec(spec: &Value, old_spec: Option<&Value>) -> Errs {
             errs.push(inv(&schp, schedule, e));
         }
         if allow_tz && schedule.contains("TZ") && has(spec, "timeZone") {
-            errs.push(inv(
-                &schp,
-                schedule,
-                "cannot use both timeZone field and TZ or CRON_TZ in schedule",
-            ));
+            errs.push(inv(&schp, schedule, "cannot use both timeZone field and TZ or CRON_TZ in schedule"));
         } else if !allow_tz && schedule.contains("TZ") {
-            errs.push(inv(
-                &schp,
-                schedule,
-                "cannot use TZ or CRON_TZ in schedule, use timeZone field instead",
-            ));
+            errs.push(inv(&schp, schedule, "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"));
         }
     }
     if let Some(sds) = int(spec, "startingDeadlineSeconds") {
         errs.extend(nonneg(sds, &sp.child("startingDeadlineSeconds")));
     }
     if old_spec.is_none_or(|o| g(o, "timeZone") != g(spec, "timeZone")) {
-        errs.extend(validate_time_zone(
-            g(spec, "timeZone"),
-            &sp.child("timeZone"),
-        ));
+        errs.extend(validate_time_zone(g(spec, "timeZone"), &sp.child("timeZone")));
     }
     match st(spec, "concurrencyPolicy") {
         "Allow" | "Forbid" | "Replace" => {}
         "" => errs.push(req(&sp.child("concurrencyPolicy"), "")),
-        other => errs.push(unsup(
-            &sp.child("concurrencyPolicy"),
-            other,
-            &["Allow", "Forbid", "Replace"],
-        )),
+        other => errs.push(unsup(&sp.child("concurrencyPolicy"), other, &["Allow", "Forbid", "Replace"])),
     }
     let jt = g(spec, "jobTemplate");
     let jp = sp.child("jobTemplate");
@@ -7859,11 +6488,7 @@ fn validate_cron_job_spec(spec: &Value, old_spec: Option<&Value>) -> Errs {
         ));
     }
     if jspec.get("manualSelector").and_then(Value::as_bool) == Some(true) {
-        errs.push(unsup_raw(
-            &jp.child("spec").child("manualSelector"),
-            true,
-            &["nil", "false"],
-        ));
+        errs.push(unsup_raw(&jp.child("spec").child("manualSelector"), true, &["nil", "false"]));
     }
     for k in ["successfulJobsHistoryLimit", "failedJobsHistoryLimit"] {
         if let Some(v) = int(spec, k) {
@@ -7887,11 +6512,7 @@ fn is_fully_qualified_domain_name(p: &P, name: &str) -> Errs {
         return vec![inv(p, name, errs.join(","))];
     }
     if name.split('.').count() < 2 {
-        return vec![inv(
-            p,
-            name,
-            "should be a domain with at least two segments separated by dots",
-        )];
+        return vec![inv(p, name, "should be a domain with at least two segments separated by dots")];
     }
     for label in name.split('.') {
         let errs = is_dns1123_label(label);
@@ -7929,11 +6550,7 @@ fn validate_endpoint_slice(es: &Value, valid_types: &[&str]) -> Errs {
                 match at {
                     "IP" => errs.extend(is_valid_ip(&aip, a)),
                     "IPv4" | "IPv6" => {
-                        let e = if at == "IPv4" {
-                            is_valid_ipv4(&aip, a)
-                        } else {
-                            is_valid_ipv6(&aip, a)
-                        };
+                        let e = if at == "IPv4" { is_valid_ipv4(&aip, a) } else { is_valid_ipv6(&aip, a) };
                         if e.is_empty() {
                             errs.extend(validate_non_special_ip(a, &aip));
                         } else {
@@ -7997,9 +6614,7 @@ fn validate_endpoint_slice(es: &Value, valid_types: &[&str]) -> Errs {
         }
         match port.get("protocol").and_then(Value::as_str) {
             None => errs.push(req(&ip.child("protocol"), "")),
-            Some(p) if !PROTOCOLS.contains(&p) => {
-                errs.push(unsup(&ip.child("protocol"), p, PROTOCOLS))
-            }
+            Some(p) if !PROTOCOLS.contains(&p) => errs.push(unsup(&ip.child("protocol"), p, PROTOCOLS)),
             _ => {}
         }
         if let Some(ap) = port.get("appProtocol").and_then(Value::as_str) {
@@ -8019,20 +6634,12 @@ fn validate_lease(lease: &Value) -> Errs {
     let mut errs = Vec::new();
     if let Some(d) = int(spec, "leaseDurationSeconds") {
         if d <= 0 {
-            errs.push(inv_raw(
-                &sp.child("leaseDurationSeconds"),
-                d,
-                "must be greater than 0",
-            ));
+            errs.push(inv_raw(&sp.child("leaseDurationSeconds"), d, "must be greater than 0"));
         }
     }
     if let Some(t) = int(spec, "leaseTransitions") {
         if t < 0 {
-            errs.push(inv_raw(
-                &sp.child("leaseTransitions"),
-                t,
-                "must be greater than or equal to 0",
-            ));
+            errs.push(inv_raw(&sp.child("leaseTransitions"), t, "must be greater than or equal to 0"));
         }
     }
     let strategy = spec.get("strategy").and_then(Value::as_str);
@@ -8046,16 +6653,10 @@ fn validate_lease(lease: &Value) -> Errs {
             errs.extend(qualified_name_errs(s, &fp));
         }
     }
-    if spec
-        .get("preferredHolder")
-        .and_then(Value::as_str)
-        .is_some_and(|h| !h.is_empty())
+    if spec.get("preferredHolder").and_then(Value::as_str).is_some_and(|h| !h.is_empty())
         && strategy.is_none_or(str::is_empty)
     {
-        errs.push(forb(
-            &sp.child("preferredHolder"),
-            "may only be specified if `strategy` is defined",
-        ));
+        errs.push(forb(&sp.child("preferredHolder"), "may only be specified if `strategy` is defined"));
     }
     errs
 }
@@ -8066,26 +6667,22 @@ fn validate_priority_class(pc: &Value) -> Errs {
     let value = int0(pc, "value");
     let global_default = flag(pc, "globalDefault");
     if name.starts_with("system-") {
-        let known: &[(&str, i64)] = &[
-            ("system-node-critical", 2_000_001_000),
-            ("system-cluster-critical", 2_000_000_000),
-        ];
+        let known: &[(&str, i64)] =
+            &[("system-node-critical", 2_000_001_000), ("system-cluster-critical", 2_000_000_000)];
         let err = match known.iter().find(|(n, _)| *n == name) {
             Some((n, v)) if *v != value => Some(format!("value of {n} PriorityClass must be {v}")),
-            Some((n, _)) if global_default => {
-                Some(format!("globalDefault of {n} PriorityClass must be false"))
-            }
+            Some((n, _)) if global_default => Some(format!("globalDefault of {n} PriorityClass must be false")),
             Some(_) => None,
             None => Some(format!("{name} is not a known system priority class")),
         };
         if let Some(e) = err {
-            errs.push(forb(&path("metadata.name"), format!("priority class names with 'system-' prefix are reserved for system use only. error: {e}")));
+            errs.push(forb(
+                &path("metadata.name"),
+                format!("priority class names with 'system-' prefix are reserved for system use only. error: {e}"),
+            ));
         }
     } else if value > 1_000_000_000 {
-        errs.push(forb(
-            &P::new("value"),
-            "maximum allowed value of a user defined priority is 1000000000",
-        ));
+        errs.push(forb(&P::new("value"), "maximum allowed value of a user defined priority is 1000000000"));
     }
     if let Some(pp) = pc.get("preemptionPolicy").and_then(Value::as_str) {
         errs.extend(validate_preemption_policy(pp, &P::new("preemptionPolicy")));
@@ -8112,10 +6709,7 @@ const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
 fn validate_policy_rule(rule: &Value, namespaced: bool, p: &P) -> Errs {
     let mut errs = Vec::new();
     if arr(rule, "verbs").is_empty() {
-        errs.push(req(
-            &p.child("verbs"),
-            "verbs must contain at least one value",
-        ));
+        errs.push(req(&p.child("verbs"), "verbs must contain at least one value"));
     }
     let nru = slist(rule, "nonResourceURLs");
     if !nru.is_empty() {
@@ -8139,23 +6733,14 @@ fn validate_policy_rule(rule: &Value, namespaced: bool, p: &P) -> Errs {
         return errs;
     }
     if arr(rule, "apiGroups").is_empty() {
-        errs.push(req(
-            &p.child("apiGroups"),
-            "resource rules must supply at least one api group",
-        ));
+        errs.push(req(&p.child("apiGroups"), "resource rules must supply at least one api group"));
     }
     let resources = arr(rule, "resources");
     if resources.is_empty() {
-        errs.push(req(
-            &p.child("resources"),
-            "resource rules must supply at least one resource",
-        ));
+        errs.push(req(&p.child("resources"), "resource rules must supply at least one resource"));
     }
     if !arr(rule, "resourceNames").is_empty() && resources.len() > 1 {
-        errs.push(req(
-            &p.child("resourceNames"),
-            "resource names cannot apply to multiple resources",
-        ));
+        errs.push(req(&p.child("resourceNames"), "resource names cannot apply to multiple resources"));
     }
     errs
 }
@@ -8163,29 +6748,18 @@ fn validate_policy_rule(rule: &Value, namespaced: bool, p: &P) -> Errs {
 fn validate_role(role: &Value, namespaced: bool) -> Errs {
     let mut errs = Vec::new();
     for (i, r) in arr(role, "rules").iter().enumerate() {
-        errs.extend(validate_policy_rule(
-            r,
-            namespaced,
-            &P::new("rules").index(i),
-        ));
+        errs.extend(validate_policy_rule(r, namespaced, &P::new("rules").index(i)));
     }
     if !namespaced && has(role, "aggregationRule") {
         let sels = arr(g(role, "aggregationRule"), "clusterRoleSelectors");
         let sp = path("aggregationRule.clusterRoleSelectors");
         if sels.is_empty() {
-            errs.push(req(
-                &sp,
-                "at least one clusterRoleSelector required if aggregationRule is non-nil",
-            ));
+            errs.push(req(&sp, "at least one clusterRoleSelector required if aggregationRule is non-nil"));
         }
         for (i, s) in sels.iter().enumerate() {
             errs.extend(validate_label_selector(s, &sp.index(i), false));
             if selector_of(s).is_err() {
-                errs.push(inv_raw(
-                    &sp.index(i),
-                    go_selector(s),
-                    "invalid label selector.",
-                ));
+                errs.push(inv_raw(&sp.index(i), go_selector(s), "invalid label selector."));
             }
         }
     }
@@ -8200,11 +6774,7 @@ fn validate_role_binding(rb: &Value, namespaced: bool) -> Errs {
         errs.push(unsup(&path("roleRef.apiGroup"), group, &[RBAC_GROUP]));
     }
     let kind = st(rr, "kind");
-    let kinds: &[&str] = if namespaced {
-        &["Role", "ClusterRole"]
-    } else {
-        &["ClusterRole"]
-    };
+    let kinds: &[&str] = if namespaced { &["Role", "ClusterRole"] } else { &["ClusterRole"] };
     if !kinds.contains(&kind) {
         errs.push(unsup(&path("roleRef.kind"), kind, kinds));
     }
@@ -8240,21 +6810,13 @@ fn validate_role_binding(rb: &Value, namespaced: bool) -> Errs {
             k @ ("User" | "Group") => {
                 if name.is_empty() {
                     let what = if k == "User" { "user" } else { "group" };
-                    errs.push(inv(
-                        &sp.child("name"),
-                        name,
-                        format!("{what} name cannot be empty"),
-                    ));
+                    errs.push(inv(&sp.child("name"), name, format!("{what} name cannot be empty")));
                 }
                 if group != RBAC_GROUP {
                     errs.push(unsup(&sp.child("apiGroup"), group, &[RBAC_GROUP]));
                 }
             }
-            other => errs.push(unsup(
-                &sp.child("kind"),
-                other,
-                &["ServiceAccount", "User", "Group"],
-            )),
+            other => errs.push(unsup(&sp.child("kind"), other, &["ServiceAccount", "User", "Group"])),
         }
     }
     errs
@@ -8262,23 +6824,12 @@ fn validate_role_binding(rb: &Value, namespaced: bool) -> Errs {
 
 fn validate_role_binding_update(new: &Value, old: &Value) -> Errs {
     let (n, o) = (g(new, "roleRef"), g(old, "roleRef"));
-    let key = |r: &Value| {
-        (
-            st(r, "apiGroup").to_string(),
-            st(r, "kind").to_string(),
-            st(r, "name").to_string(),
-        )
-    };
+    let key = |r: &Value| (st(r, "apiGroup").to_string(), st(r, "kind").to_string(), st(r, "name").to_string());
     if key(n) != key(o) {
         let (a, k, nm) = key(n);
         vec![inv_raw(
             &P::new("roleRef"),
-            format!(
-                "rbac.RoleRef{{APIGroup:{}, Kind:{}, Name:{}}}",
-                go_quote(&a),
-                go_quote(&k),
-                go_quote(&nm)
-            ),
+            format!("rbac.RoleRef{{APIGroup:{}, Kind:{}, Name:{}}}", go_quote(&a), go_quote(&k), go_quote(&nm)),
             "cannot change roleRef",
         )]
     } else {
@@ -8293,11 +6844,7 @@ fn validate_signer_name(p: &P, signer: &str) -> Errs {
     }
     let segs: Vec<&str> = signer.split('/').collect();
     if segs.len() != 2 {
-        return vec![inv(
-            p,
-            signer,
-            "must be a fully qualified domain and path of the form 'example.com/signer-name'",
-        )];
+        return vec![inv(p, signer, "must be a fully qualified domain and path of the form 'example.com/signer-name'")];
     }
     let mut errs = Vec::new();
     if segs[0].len() > 253 {
@@ -8308,31 +6855,19 @@ fn validate_signer_name(p: &P, signer: &str) -> Errs {
         let e = is_dns1123_label(l);
         if !e.is_empty() {
             for m in e {
-                errs.push(inv(
-                    p,
-                    segs[0],
-                    format!("validating label {}: {}", go_quote(l), m),
-                ));
+                errs.push(inv(p, segs[0], format!("validating label {}: {}", go_quote(l), m)));
             }
             break;
         }
     }
     if labels.len() < 2 {
-        errs.push(inv(
-            p,
-            segs[0],
-            "should be a domain with at least two segments separated by dots",
-        ));
+        errs.push(inv(p, segs[0], "should be a domain with at least two segments separated by dots"));
     }
     for l in segs[1].split('.') {
         let e = is_dns1123_subdomain(l);
         if !e.is_empty() {
             for m in e {
-                errs.push(inv(
-                    p,
-                    segs[1],
-                    format!("validating label {}: {}", go_quote(l), m),
-                ));
+                errs.push(inv(p, segs[1], format!("validating label {}: {}", go_quote(l), m)));
             }
             break;
         }
@@ -8412,8 +6947,7 @@ fn validate_csr(csr: &Value, old: Option<&Value>) -> Errs {
         errs.push(req(&sp.child("usages"), ""));
     }
     let old_spec = old.map(|o| g(o, "spec"));
-    let allow_unknown =
-        old_spec.is_some_and(|o| slist(o, "usages").iter().any(|u| !KEY_USAGES.contains(u)));
+    let allow_unknown = old_spec.is_some_and(|o| slist(o, "usages").iter().any(|u| !KEY_USAGES.contains(u)));
     if !allow_unknown {
         for (i, u) in usages.iter().enumerate() {
             if !KEY_USAGES.contains(u) {
@@ -8436,11 +6970,7 @@ fn validate_csr(csr: &Value, old: Option<&Value>) -> Errs {
     let signer = st(spec, "signerName");
     let legacy = "kubernetes.io/legacy-unknown";
     if signer == legacy && old_spec.is_none_or(|o| st(o, "signerName") != legacy) {
-        errs.push(inv(
-            &sp.child("signerName"),
-            signer,
-            "the legacy signerName is not allowed via this API version",
-        ));
+        errs.push(inv(&sp.child("signerName"), signer, "the legacy signerName is not allowed via this API version"));
     } else {
         errs.extend(validate_signer_name(&sp.child("signerName"), signer));
     }
@@ -8469,11 +6999,7 @@ fn validate_csr(csr: &Value, old: Option<&Value>) -> Errs {
         } else if true_only && status != "True" {
             errs.push(unsup(&cp.index(i).child("status"), status, &["True"]));
         } else if !true_only && !["False", "True", "Unknown"].contains(&status) {
-            errs.push(unsup(
-                &cp.index(i).child("status"),
-                status,
-                &["False", "True", "Unknown"],
-            ));
+            errs.push(unsup(&cp.index(i).child("status"), status, &["False", "True", "Unknown"]));
         }
         match ty {
             "Approved" => {
@@ -8507,12 +7033,7 @@ fn validate_csr(csr: &Value, old: Option<&Value>) -> Errs {
 
 fn validate_csr_update(new: &Value, old: &Value) -> Errs {
     let mut errs = validate_csr(new, Some(old));
-    let count = |o: &Value, t: &str| {
-        arr(g(o, "status"), "conditions")
-            .iter()
-            .filter(|c| st(c, "type") == t)
-            .count()
-    };
+    let count = |o: &Value, t: &str| arr(g(o, "status"), "conditions").iter().filter(|c| st(c, "type") == t).count();
     for t in ["Approved", "Denied", "Failed"] {
         if count(new, t) < count(old, t) {
             errs.push(forb(
@@ -8530,28 +7051,18 @@ fn validate_csr_update(new: &Value, old: &Value) -> Errs {
             ));
         } else if n == o {
             let pick = |x: &Value| -> Vec<Value> {
-                arr(g(x, "status"), "conditions")
-                    .iter()
-                    .filter(|c| st(c, "type") == t)
-                    .cloned()
-                    .collect()
+                arr(g(x, "status"), "conditions").iter().filter(|c| st(c, "type") == t).cloned().collect()
             };
             if !sem_eq(&Value::Array(pick(new)), &Value::Array(pick(old))) {
                 errs.push(forb(
                     &path("status.conditions"),
-                    format!(
-                        "updates may not modify a condition of type {}\n",
-                        go_quote(t)
-                    ),
+                    format!("updates may not modify a condition of type {}\n", go_quote(t)),
                 ));
             }
         }
     }
     if st(g(new, "status"), "certificate") != st(g(old, "status"), "certificate") {
-        errs.push(forb(
-            &path("status.certificate"),
-            "updates may not set certificate content",
-        ));
+        errs.push(forb(&path("status.certificate"), "updates may not set certificate content"));
     }
     errs
 }
@@ -8574,21 +7085,10 @@ fn validate_pdb(pdb: &Value) -> Errs {
             errs.extend(not_more_than_100_percent(v, &sp.child(k)));
         }
     }
-    errs.extend(validate_label_selector(
-        g(spec, "selector"),
-        &sp.child("selector"),
-        false,
-    ));
-    if let Some(pol) = spec
-        .get("unhealthyPodEvictionPolicy")
-        .and_then(Value::as_str)
-    {
+    errs.extend(validate_label_selector(g(spec, "selector"), &sp.child("selector"), false));
+    if let Some(pol) = spec.get("unhealthyPodEvictionPolicy").and_then(Value::as_str) {
         if pol != "AlwaysAllow" && pol != "IfHealthyBudget" {
-            errs.push(unsup(
-                &sp.child("unhealthyPodEvictionPolicy"),
-                pol,
-                &["AlwaysAllow", "IfHealthyBudget"],
-            ));
+            errs.push(unsup(&sp.child("unhealthyPodEvictionPolicy"), pol, &["AlwaysAllow", "IfHealthyBudget"]));
         }
     }
     errs
@@ -8655,10 +7155,7 @@ fn validate_pvc_update(new: &Value, old: &Value) -> Errs {
     }
     let bound = st(g(new, "status"), "phase") == "Bound";
     if bound {
-        if let Some(req_map) = n
-            .pointer_mut("/resources/requests")
-            .and_then(Value::as_object_mut)
-        {
+        if let Some(req_map) = n.pointer_mut("/resources/requests").and_then(Value::as_object_mut) {
             match os.pointer("/resources/requests/storage") {
                 Some(v) => {
                     req_map.insert("storage".into(), v.clone());
@@ -8670,11 +7167,7 @@ fn validate_pvc_update(new: &Value, old: &Value) -> Errs {
         }
         if let Some(m) = n.as_object_mut() {
             match os.get("volumeAttributesClassName") {
-                Some(v)
-                    if ns
-                        .get("volumeAttributesClassName")
-                        .is_some_and(|x| !x.is_null()) =>
-                {
+                Some(v) if ns.get("volumeAttributesClassName").is_some_and(|x| !x.is_null()) => {
                     m.insert("volumeAttributesClassName".into(), v.clone());
                 }
                 _ => {}
@@ -8682,8 +7175,7 @@ fn validate_pvc_update(new: &Value, old: &Value) -> Errs {
         }
     }
     // The beta storage-class annotation upgrade path: setting storageClassName from nil.
-    if os.get("storageClassName").is_none_or(Value::is_null)
-        && ns.get("storageClassName").is_some_and(|v| !v.is_null())
+    if os.get("storageClassName").is_none_or(Value::is_null) && ns.get("storageClassName").is_some_and(|v| !v.is_null())
     {
         if let Some(m) = n.as_object_mut() {
             m.remove("storageClassName");
@@ -8698,34 +7190,19 @@ fn validate_pvc_update(new: &Value, old: &Value) -> Errs {
             ),
         ));
     }
-    let size = |s: &Value| {
-        s.pointer("/resources/requests/storage")
-            .and_then(|v| quantity_of(v).ok())
-    };
+    let size = |s: &Value| s.pointer("/resources/requests/storage").and_then(|v| quantity_of(v).ok());
     if let (Some(new_size), Some(old_size)) = (size(ns), size(os)) {
         if new_size.cmp(&old_size) == Ordering::Less {
             let status_size = g(g(old, "status"), "capacity")
                 .get("storage")
                 .and_then(|v| quantity_of(v).ok())
-                .unwrap_or(Quantity {
-                    m: 0,
-                    s: 0,
-                    fmt: QFormat::DecimalSI,
-                });
+                .unwrap_or(Quantity { m: 0, s: 0, fmt: QFormat::DecimalSI });
             if new_size.cmp(&status_size) != Ordering::Greater {
-                errs.push(forb(
-                    &path("spec.resources.requests.storage"),
-                    "field can not be less than status.capacity",
-                ));
+                errs.push(forb(&path("spec.resources.requests.storage"), "field can not be less than status.capacity"));
             }
         }
     }
-    errs.extend(immutable_field(
-        g(ns, "volumeMode"),
-        g(os, "volumeMode"),
-        &P::new("volumeMode"),
-        render_scalar,
-    ));
+    errs.extend(immutable_field(g(ns, "volumeMode"), g(os, "volumeMode"), &P::new("volumeMode"), render_scalar));
     errs
 }
 
@@ -8806,12 +7283,9 @@ pub fn validate(rd: &ResourceDef, obj: &Value, old: Option<&Value>) -> Vec<Field
         ("apps", "ControllerRevision") => {
             let mut e = validate_controller_revision(obj);
             if let Some(o) = old {
-                e.extend(immutable_field(
-                    g(obj, "data"),
-                    g(o, "data"),
-                    &P::new("data"),
-                    |v| go_struct("runtime.RawExtension", v),
-                ));
+                e.extend(immutable_field(g(obj, "data"), g(o, "data"), &P::new("data"), |v| {
+                    go_struct("runtime.RawExtension", v)
+                }));
             }
             e
         }
@@ -8823,11 +7297,7 @@ pub fn validate(rd: &ResourceDef, obj: &Value, old: Option<&Value>) -> Vec<Field
             let mut e = validate_cron_job_spec(spec, old.map(|o| g(o, "spec")));
             let name = st(g(obj, "metadata"), "name");
             if old.is_none() && name.len() > 52 {
-                e.push(inv(
-                    &path("metadata.name"),
-                    name,
-                    "must be no more than 52 characters",
-                ));
+                e.push(inv(&path("metadata.name"), name, "must be no more than 52 characters"));
             }
             e
         }
@@ -8871,9 +7341,7 @@ pub fn validate(rd: &ResourceDef, obj: &Value, old: Option<&Value>) -> Vec<Field
 /// Drops exact repeats, as upstream's aggregate does when rendering the message.
 fn dedup(errs: Errs) -> Errs {
     let mut seen = HashSet::new();
-    errs.into_iter()
-        .filter(|e| seen.insert(e.to_string()))
-        .collect()
+    errs.into_iter().filter(|e| seen.insert(e.to_string())).collect()
 }
 
 #[cfg(test)]
@@ -8882,10 +7350,7 @@ mod tests {
     use serde_json::json;
 
     fn rd(group: &str, kind: &str) -> &'static ResourceDef {
-        crate::resources()
-            .iter()
-            .find(|r| r.group == group && r.kind == kind)
-            .expect("resource")
+        crate::resources().iter().find(|r| r.group == group && r.kind == kind).expect("resource")
     }
 
     fn msgs(errs: &[FieldError]) -> Vec<String> {
@@ -8929,7 +7394,8 @@ mod tests {
         c["ports"] = json!([{"containerPort": 80, "protocol": "TCP", "name": "http"}]);
         c["env"] = json!([{"name": "A", "value": "b"}, {"name": "POD", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}}}]);
         c["volumeMounts"] = json!([{"name": "data", "mountPath": "/data"}]);
-        c["resources"] = json!({"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "1", "memory": "128Mi"}});
+        c["resources"] =
+            json!({"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "1", "memory": "128Mi"}});
         let mut spec = pod_spec(vec![c]);
         spec["volumes"] = json!([{"name": "data", "emptyDir": {}}]);
         assert_eq!(pod_errs(spec), Vec::<String>::new());
@@ -8937,24 +7403,15 @@ mod tests {
 
     #[test]
     fn pod_containers_required() {
-        assert_eq!(
-            pod_errs(pod_spec(vec![])),
-            vec!["spec.containers: Required value"]
-        );
+        assert_eq!(pod_errs(pod_spec(vec![])), vec!["spec.containers: Required value"]);
     }
 
     #[test]
     fn pod_container_name_and_image() {
-        let errs = pod_errs(pod_spec(vec![
-            container("web", ""),
-            container("web", "nginx"),
-        ]));
+        let errs = pod_errs(pod_spec(vec![container("web", ""), container("web", "nginx")]));
         assert_eq!(
             errs,
-            vec![
-                "spec.containers[0].image: Required value",
-                "spec.containers[1].name: Duplicate value: \"web\""
-            ]
+            vec!["spec.containers[0].image: Required value", "spec.containers[1].name: Duplicate value: \"web\""]
         );
         let errs = pod_errs(pod_spec(vec![container("Web_1", "nginx")]));
         assert_eq!(
@@ -9010,8 +7467,7 @@ mod tests {
     #[test]
     fn pod_volumes() {
         let mut c = container("web", "nginx");
-        c["volumeMounts"] =
-            json!([{"name": "missing", "mountPath": "/a"}, {"name": "a", "mountPath": "/a"}]);
+        c["volumeMounts"] = json!([{"name": "missing", "mountPath": "/a"}, {"name": "a", "mountPath": "/a"}]);
         let mut spec = pod_spec(vec![c]);
         spec["volumes"] = json!([
             {"name": "a", "emptyDir": {}},
@@ -9061,9 +7517,11 @@ mod tests {
     #[test]
     fn pod_probes_and_tolerations() {
         let mut c = container("web", "nginx");
-        c["livenessProbe"] = json!({"timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 2, "failureThreshold": 3});
+        c["livenessProbe"] =
+            json!({"timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 2, "failureThreshold": 3});
         let mut spec = pod_spec(vec![c]);
-        spec["tolerations"] = json!([{"key": "k", "operator": "Exists", "value": "v"}, {"operator": "Equal", "effect": "Bad"}]);
+        spec["tolerations"] =
+            json!([{"key": "k", "operator": "Exists", "value": "v"}, {"operator": "Equal", "effect": "Bad"}]);
         assert_eq!(
             pod_errs(spec),
             vec![
@@ -9096,10 +7554,7 @@ mod tests {
         new["spec"]["containers"][0]["image"] = json!("nginx:2");
         new["spec"]["activeDeadlineSeconds"] = json!(30);
         new["spec"]["tolerations"] = json!([{"key": "a", "operator": "Exists"}]);
-        assert_eq!(
-            msgs(&validate(rd("", "Pod"), &new, Some(&old))),
-            Vec::<String>::new()
-        );
+        assert_eq!(msgs(&validate(rd("", "Pod"), &new, Some(&old))), Vec::<String>::new());
         let mut bad = old.clone();
         bad["spec"]["restartPolicy"] = json!("Never");
         let errs = msgs(&validate(rd("", "Pod"), &bad, Some(&old)));
@@ -9129,10 +7584,7 @@ mod tests {
     #[test]
     fn service_rules() {
         let r = rd("", "Service");
-        assert_eq!(
-            msgs(&validate(r, &service(svc_spec()), None)),
-            Vec::<String>::new()
-        );
+        assert_eq!(msgs(&validate(r, &service(svc_spec()), None)), Vec::<String>::new());
         let mut s = svc_spec();
         s["ports"] = json!([{"name": "a", "port": 80, "protocol": "TCP", "targetPort": 80}, {"port": 0, "protocol": "TCP", "targetPort": "x_y"}]);
         assert_eq!(
@@ -9157,10 +7609,7 @@ mod tests {
             vec!["spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'"]
         );
         let s = json!({"type": "ExternalName", "sessionAffinity": "None"});
-        assert_eq!(
-            msgs(&validate(r, &service(s), None)),
-            vec!["spec.externalName: Required value"]
-        );
+        assert_eq!(msgs(&validate(r, &service(s), None)), vec!["spec.externalName: Required value"]);
         let mut s = svc_spec();
         s["clusterIP"] = json!("abc");
         assert_eq!(
@@ -9289,10 +7738,7 @@ mod tests {
                 "revisionHistoryLimit": 10
             }
         });
-        assert_eq!(
-            msgs(&validate(rd("apps", "DaemonSet"), &ds, None)),
-            Vec::<String>::new()
-        );
+        assert_eq!(msgs(&validate(rd("apps", "DaemonSet"), &ds, None)), Vec::<String>::new());
         let rs = json!({
             "metadata": {"name": "r", "namespace": "default"},
             "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "a"}}, "template": {"metadata": {"labels": {"app": "x"}}, "spec": pod_spec(vec![container("web", "nginx")])}}
@@ -9327,10 +7773,7 @@ mod tests {
     #[test]
     fn job_rules() {
         let r = rd("batch", "Job");
-        assert_eq!(
-            msgs(&validate(r, &job("Never"), None)),
-            Vec::<String>::new()
-        );
+        assert_eq!(msgs(&validate(r, &job("Never"), None)), Vec::<String>::new());
         assert_eq!(
             msgs(&validate(r, &job("Always"), None)),
             vec!["spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\""]
@@ -9350,11 +7793,7 @@ mod tests {
         upd["spec"]["template"]["spec"]["containers"][0]["image"] = json!("other");
         let errs = msgs(&validate(r, &upd, Some(&old)));
         assert_eq!(errs.len(), 1);
-        assert!(
-            errs[0].starts_with("spec.template: Invalid value: core.PodTemplateSpec"),
-            "{}",
-            errs[0]
-        );
+        assert!(errs[0].starts_with("spec.template: Invalid value: core.PodTemplateSpec"), "{}", errs[0]);
         assert!(errs[0].ends_with(": field is immutable"));
     }
 
@@ -9376,28 +7815,13 @@ mod tests {
                 }
             })
         };
-        for ok in [
-            "*/5 * * * *",
-            "@hourly",
-            "@every 1h30m",
-            "0 0 1 jan-mar mon-fri",
-            "0 0 * * 0",
-        ] {
-            assert_eq!(
-                msgs(&validate(r, &mk(ok), None)),
-                Vec::<String>::new(),
-                "{ok}"
-            );
+        for ok in ["*/5 * * * *", "@hourly", "@every 1h30m", "0 0 1 jan-mar mon-fri", "0 0 * * 0"] {
+            assert_eq!(msgs(&validate(r, &mk(ok), None)), Vec::<String>::new(), "{ok}");
         }
-        assert_eq!(
-            msgs(&validate(r, &mk(""), None)),
-            vec!["spec.schedule: Required value"]
-        );
+        assert_eq!(msgs(&validate(r, &mk(""), None)), vec!["spec.schedule: Required value"]);
         assert_eq!(
             msgs(&validate(r, &mk("bad"), None)),
-            vec![
-                "spec.schedule: Invalid value: \"bad\": expected exactly 5 fields, found 1: [bad]"
-            ]
+            vec!["spec.schedule: Invalid value: \"bad\": expected exactly 5 fields, found 1: [bad]"]
         );
         assert_eq!(
             msgs(&validate(r, &mk("61 * * * *"), None)),
@@ -9432,12 +7856,8 @@ mod tests {
             msgs(&validate(r, &new, Some(&old))),
             vec!["data: Forbidden: field is immutable when `immutable` is set"]
         );
-        let big =
-            json!({"metadata": {"name": "c"}, "data": {"a": "x".repeat(MAX_SECRET_SIZE + 1)}});
-        assert_eq!(
-            msgs(&validate(r, &big, None)),
-            vec!["Too long: may not be more than 1048576 bytes"]
-        );
+        let big = json!({"metadata": {"name": "c"}, "data": {"a": "x".repeat(MAX_SECRET_SIZE + 1)}});
+        assert_eq!(msgs(&validate(r, &big, None)), vec!["Too long: may not be more than 1048576 bytes"]);
     }
 
     #[test]
@@ -9460,10 +7880,7 @@ mod tests {
             vec!["metadata.annotations[kubernetes.io/service-account.name]: Required value"]
         );
         let dc = json!({"metadata": {"name": "s"}, "type": "kubernetes.io/dockerconfigjson", "data": {}});
-        assert_eq!(
-            msgs(&validate(r, &dc, None)),
-            vec!["data[.dockerconfigjson]: Required value"]
-        );
+        assert_eq!(msgs(&validate(r, &dc, None)), vec!["data[.dockerconfigjson]: Required value"]);
         let ok = json!({"metadata": {"name": "s"}, "type": "kubernetes.io/dockerconfigjson", "data": {".dockerconfigjson": "eyJhdXRocyI6e319"}});
         assert_eq!(msgs(&validate(r, &ok, None)), Vec::<String>::new());
     }
@@ -9501,11 +7918,7 @@ mod tests {
         upd["addressType"] = json!("IPv6");
         upd["endpoints"] = json!([]);
         assert_eq!(
-            msgs(&validate(
-                rd("discovery.k8s.io", "EndpointSlice"),
-                &upd,
-                Some(&es)
-            )),
+            msgs(&validate(rd("discovery.k8s.io", "EndpointSlice"), &upd, Some(&es))),
             vec!["addressType: Invalid value: \"IPv6\": field is immutable"]
         );
     }
@@ -9527,11 +7940,7 @@ mod tests {
         );
         let role = json!({"metadata": {"name": "r"}, "rules": [{"apiGroups": [""], "resources": ["pods"]}]});
         assert_eq!(
-            msgs(&validate(
-                rd("rbac.authorization.k8s.io", "Role"),
-                &role,
-                None
-            )),
+            msgs(&validate(rd("rbac.authorization.k8s.io", "Role"), &role, None)),
             vec!["rules[0].verbs: Required value: verbs must contain at least one value"]
         );
     }
@@ -9545,14 +7954,8 @@ mod tests {
         );
         let pc = json!({"metadata": {"name": "high"}, "value": 2000000000, "preemptionPolicy": "PreemptLowerPriority"});
         assert_eq!(
-            msgs(&validate(
-                rd("scheduling.k8s.io", "PriorityClass"),
-                &pc,
-                None
-            )),
-            vec![
-                "value: Forbidden: maximum allowed value of a user defined priority is 1000000000"
-            ]
+            msgs(&validate(rd("scheduling.k8s.io", "PriorityClass"), &pc, None)),
+            vec!["value: Forbidden: maximum allowed value of a user defined priority is 1000000000"]
         );
         let ev = json!({"metadata": {"name": "e", "namespace": "a"}, "involvedObject": {"namespace": "b"}});
         assert_eq!(
@@ -9588,16 +7991,9 @@ mod tests {
         let a = Quantity::parse("1Gi").unwrap();
         let b = Quantity::parse("1073741824").unwrap();
         assert_eq!(a.cmp(&b), Ordering::Equal);
+        assert_eq!(Quantity::parse("100m").unwrap().cmp(&Quantity::parse("0.1").unwrap()), Ordering::Equal);
         assert_eq!(
-            Quantity::parse("100m")
-                .unwrap()
-                .cmp(&Quantity::parse("0.1").unwrap()),
-            Ordering::Equal
-        );
-        assert_eq!(
-            Quantity::parse("1e100")
-                .unwrap()
-                .cmp(&Quantity::parse("99999999999999999999999999999999Ei").unwrap()),
+            Quantity::parse("1e100").unwrap().cmp(&Quantity::parse("99999999999999999999999999999999Ei").unwrap()),
             Ordering::Greater
         );
     }
@@ -9742,10 +8138,7 @@ mod tests {
             parse_cron_standard("@every 5").unwrap_err(),
             "failed to parse duration @every 5: time: missing unit in duration \"5\""
         );
-        assert_eq!(
-            parse_cron_standard("@weird").unwrap_err(),
-            "unrecognized descriptor: @weird"
-        );
+        assert_eq!(parse_cron_standard("@weird").unwrap_err(), "unrecognized descriptor: @weird");
         assert_eq!(
             parse_cron_standard("x * * * *").unwrap_err(),
             "failed to parse int from x: strconv.Atoi: parsing \"x\": invalid syntax"
@@ -9768,7 +8161,8 @@ mod tests {
             vec!["spec.managedBy: Invalid value: \"bad\": must be a domain-prefixed path (such as \"acme.io/foo\")"]
         );
         let mut spec = pod_spec(vec![container("web", "nginx")]);
-        spec["securityContext"] = json!({"sysctls": [{"name": "net.core.somaxconn", "value": "1"}, {"name": "Bad", "value": "1"}]});
+        spec["securityContext"] =
+            json!({"sysctls": [{"name": "net.core.somaxconn", "value": "1"}, {"name": "Bad", "value": "1"}]});
         spec["hostNetwork"] = json!(true);
         assert_eq!(
             pod_errs(spec),

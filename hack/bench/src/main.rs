@@ -42,11 +42,8 @@ fn client(a: &Args, http1: bool) -> reqwest::Client {
     let mut pem = std::fs::read(&a.cert).expect("cert");
     pem.extend(std::fs::read(&a.key).expect("key"));
     let id = reqwest::Identity::from_pem(&pem).expect("identity");
-    let mut b = reqwest::Client::builder()
-        .add_root_certificate(ca)
-        .identity(id)
-        .use_rustls_tls()
-        .pool_max_idle_per_host(64);
+    let mut b =
+        reqwest::Client::builder().add_root_certificate(ca).identity(id).use_rustls_tls().pool_max_idle_per_host(64);
     if http1 {
         b = b.http1_only();
     }
@@ -67,12 +64,7 @@ fn ms(d: Duration) -> String {
 
 fn rss_kib(pid: Option<u32>) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
-    s.lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
+    s.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn report_mem(label: &str, pid: Option<u32>) {
@@ -94,11 +86,7 @@ async fn main() {
         .send()
         .await
         .expect("namespace");
-    assert!(
-        r.status().is_success() || r.status() == 409,
-        "namespace create: {}",
-        r.status()
-    );
+    assert!(r.status().is_success() || r.status() == 409, "namespace create: {}", r.status());
 
     // 1. Creates from many connections.
     let clients: Vec<reqwest::Client> = (0..a.connections).map(|_| client(&a, true)).collect();
@@ -145,56 +133,30 @@ async fn main() {
     report_mem(&format!("with {} objects", a.objects), a.pid);
 
     // 2. LIST of all of them, from the watch cache (resourceVersion=0) and from etcd.
-    for (label, query) in [
-        ("watch cache (resourceVersion=0)", "?resourceVersion=0"),
-        ("etcd (consistent)", ""),
-    ] {
+    for (label, query) in [("watch cache (resourceVersion=0)", "?resourceVersion=0"), ("etcd (consistent)", "")] {
         let mut lat = Vec::new();
         let mut count = 0;
         for _ in 0..a.list_rounds {
             let t = Instant::now();
-            let r = admin
-                .get(format!("{url}{query}"))
-                .send()
-                .await
-                .expect("list");
+            let r = admin.get(format!("{url}{query}")).send().await.expect("list");
             let body = r.bytes().await.expect("body");
             lat.push(t.elapsed());
             let v: Value = serde_json::from_slice(&body).expect("json");
             count = v["items"].as_array().map(|i| i.len()).unwrap_or(0);
         }
         lat.sort();
-        println!(
-            "list {count} from {label}: p50 {} p99 {}",
-            ms(pct(&lat, 0.5)),
-            ms(pct(&lat, 0.99))
-        );
+        println!("list {count} from {label}: p50 {} p99 {}", ms(pct(&lat, 0.5)), ms(pct(&lat, 0.99)));
     }
 
-    report_mem(
-        &format!("with {} objects in the watch cache", a.objects),
-        a.pid,
-    );
+    report_mem(&format!("with {} objects in the watch cache", a.objects), a.pid);
 
     // 3. Watch fan-out: many watchers, delay from write to delivery.
     let wurl = format!("{base}/api/v1/namespaces/{ns}/secrets");
     let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
     let delays: Arc<Mutex<Vec<Duration>>> = Arc::new(Mutex::new(Vec::new()));
-    let list: Value = admin
-        .get(&wurl)
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
-    let rv = list["metadata"]["resourceVersion"]
-        .as_str()
-        .unwrap_or("0")
-        .to_string();
-    let watch_clients: Vec<reqwest::Client> = (0..(a.watchers / 100).max(1))
-        .map(|_| client(&a, false))
-        .collect();
+    let list: Value = admin.get(&wurl).send().await.expect("list").json().await.expect("json");
+    let rv = list["metadata"]["resourceVersion"].as_str().unwrap_or("0").to_string();
+    let watch_clients: Vec<reqwest::Client> = (0..(a.watchers / 100).max(1)).map(|_| client(&a, false)).collect();
     let ready = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut watchers = Vec::new();
     for i in 0..a.watchers {
@@ -237,9 +199,7 @@ async fn main() {
     report_mem(&format!("with {} watchers", a.watchers), a.pid);
     for i in 0..a.watch_writes {
         let name = format!("s-{i:04}");
-        sent.lock()
-            .expect("lock")
-            .insert(name.clone(), Instant::now());
+        sent.lock().expect("lock").insert(name.clone(), Instant::now());
         let r = admin
             .post(&wurl)
             .json(&json!({"metadata": {"name": name}, "stringData": {"k": "v"}}))
