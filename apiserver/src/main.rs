@@ -11,10 +11,7 @@ fn main() {
         std::process::exit(1);
     }
     apiserver::init_logging(opts.verbosity);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     if let Err(e) = rt.block_on(apiserver::run(opts)) {
         eprintln!("Error: {e}");
         std::process::exit(1);

@@ -40,53 +40,99 @@ fn kill(child: &mut Child) {
     let _ = child.wait();
 }
 
-/// A real etcd in a temporary data directory.
+/// A real etcd in a temporary data directory, plain or serving TLS with client certificates.
 pub struct Etcd {
     child: Option<Child>,
     pub dir: tempfile::TempDir,
     pub port: u16,
     peer_port: u16,
+    tls: bool,
 }
 
 impl Etcd {
     pub fn start() -> Etcd {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut e = Etcd { child: None, dir, port: free_port(), peer_port: free_port() };
+        let mut e = Etcd { child: None, dir, port: free_port(), peer_port: free_port(), tls: false };
         e.spawn();
         e
     }
 
+    /// etcd serving TLS and requiring client certificates: `tls/ca.crt`, `tls/server.*`,
+    /// `tls/client.*` under [`Etcd::tls_dir`].
+    pub fn start_tls() -> Etcd {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tls = dir.path().join("tls");
+        let ca = pki::new_ca("etcd-ca").expect("ca");
+        let server = pki::issue(
+            &ca,
+            &pki::LeafSpec {
+                common_name: "etcd".into(),
+                dns_names: vec!["localhost".into()],
+                ips: vec![[127, 0, 0, 1].into()],
+                server: true,
+                client: true,
+                ..Default::default()
+            },
+        )
+        .expect("server cert");
+        let client = pki::issue(
+            &ca,
+            &pki::LeafSpec { common_name: "kube-apiserver-etcd-client".into(), client: true, ..Default::default() },
+        )
+        .expect("client cert");
+        pki::write_pair(&tls, "ca", &ca).expect("write");
+        pki::write_pair(&tls, "server", &server).expect("write");
+        pki::write_pair(&tls, "client", &client).expect("write");
+        let mut e = Etcd { child: None, dir, port: free_port(), peer_port: free_port(), tls: true };
+        e.spawn();
+        e
+    }
+
+    pub fn tls_dir(&self) -> PathBuf {
+        self.dir.path().join("tls")
+    }
+
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    fn etcdctl_cmd(&self) -> Command {
+        let mut c = Command::new("etcdctl");
+        c.env("ETCDCTL_API", "3").arg(format!("--endpoints={}", self.endpoint()));
+        if self.tls {
+            let t = self.tls_dir();
+            c.arg(format!("--cacert={}", t.join("ca.crt").display()))
+                .arg(format!("--cert={}", t.join("client.crt").display()))
+                .arg(format!("--key={}", t.join("client.key").display()));
+        }
+        c
     }
 
     fn spawn(&mut self) {
         let log = std::fs::File::create(self.dir.path().join("etcd.log")).expect("log");
-        let child = Command::new("etcd")
-            .args(["--name", "test", "--data-dir"])
+        let mut cmd = Command::new("etcd");
+        cmd.args(["--name", "test", "--data-dir"])
             .arg(self.dir.path().join("data"))
-            .arg(format!("--listen-client-urls=http://127.0.0.1:{}", self.port))
-            .arg(format!("--advertise-client-urls=http://127.0.0.1:{}", self.port))
+            .arg(format!("--listen-client-urls={}", self.endpoint()))
+            .arg(format!("--advertise-client-urls={}", self.endpoint()))
             .arg(format!("--listen-peer-urls=http://127.0.0.1:{}", self.peer_port))
             .arg(format!("--initial-advertise-peer-urls=http://127.0.0.1:{}", self.peer_port))
-            .arg(format!("--initial-cluster=test=http://127.0.0.1:{}", self.peer_port))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("etcd starts (run hack/install-deps.sh)");
+            .arg(format!("--initial-cluster=test=http://127.0.0.1:{}", self.peer_port));
+        if self.tls {
+            let t = self.tls_dir();
+            cmd.arg(format!("--cert-file={}", t.join("server.crt").display()))
+                .arg(format!("--key-file={}", t.join("server.key").display()))
+                .arg(format!("--trusted-ca-file={}", t.join("ca.crt").display()))
+                .arg("--client-cert-auth");
+        }
+        let child = cmd.stdout(Stdio::null()).stderr(log).spawn().expect("etcd starts (run hack/install-deps.sh)");
         self.child = Some(child);
         let port = self.port;
         poll("etcd health", Duration::from_secs(30), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).ok().and_then(|_| {
-                let out = Command::new("etcdctl")
-                    .env("ETCDCTL_API", "3")
-                    .arg(format!("--endpoints=127.0.0.1:{port}"))
-                    .arg("endpoint")
-                    .arg("health")
-                    .output()
-                    .ok()?;
-                out.status.success().then_some(())
-            })
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+            let out = self.etcdctl_cmd().arg("endpoint").arg("health").output().ok()?;
+            out.status.success().then_some(())
         });
     }
 
@@ -103,12 +149,7 @@ impl Etcd {
 
     /// Runs etcdctl against this etcd.
     pub fn etcdctl(&self, args: &[&str]) -> Output {
-        Command::new("etcdctl")
-            .env("ETCDCTL_API", "3")
-            .arg(format!("--endpoints=127.0.0.1:{}", self.port))
-            .args(args)
-            .output()
-            .expect("etcdctl runs")
+        self.etcdctl_cmd().args(args).output().expect("etcdctl runs")
     }
 }
 

@@ -111,3 +111,38 @@ fn apiserver_without_etcd_servers_exits_with_upstream_message() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn etcd_over_tls_with_client_certificates() {
+    let etcd = e2e::Etcd::start_tls();
+    let t = etcd.tls_dir();
+    let api = e2e::ApiServer::start_with(
+        &etcd,
+        &[
+            &format!("--etcd-cafile={}", t.join("ca.crt").display()),
+            &format!("--etcd-certfile={}", t.join("client.crt").display()),
+            &format!("--etcd-keyfile={}", t.join("client.key").display()),
+        ],
+    );
+    let body = r#"{"metadata":{"name":"over-tls"}}"#;
+    let out = api
+        .curl()
+        .args([
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            body,
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+        ])
+        .arg(format!("{}/api/v1/namespaces/default/configmaps", api.url()))
+        .output()
+        .expect("curl");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "201");
+    let keys = etcd.etcdctl(&["get", "/registry/configmaps/default/over-tls", "--keys-only"]);
+    assert_eq!(String::from_utf8_lossy(&keys.stdout).trim(), "/registry/configmaps/default/over-tls");
+}
