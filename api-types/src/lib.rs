@@ -7,6 +7,7 @@
 pub mod field;
 pub mod kinds;
 pub mod meta;
+pub mod patch_meta;
 pub mod registry;
 pub mod registry_data;
 pub mod selector;

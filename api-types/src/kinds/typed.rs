@@ -23,6 +23,18 @@ macro_rules! table {
         }
         /// Every (group, version, kind) with a typed form.
         pub const KNOWN: &[(&str, &str, &str)] = &[ $( ($g, $v, $k), )* ];
+
+        /// Registers the schema of every typed kind (and of everything it references) with
+        /// the generator; returns each kind's (group, version, kind, definition name).
+        #[cfg(feature = "schemars")]
+        pub fn register_schemas(gen: &mut schemars::SchemaGenerator) -> Vec<(&'static str, &'static str, &'static str, String)> {
+            let mut out = Vec::new();
+            $(
+                gen.subschema_for::<$t>();
+                out.push(($g, $v, $k, <$t as schemars::JsonSchema>::schema_name().into_owned()));
+            )*
+            out
+        }
     };
 }
 
