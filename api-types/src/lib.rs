@@ -11,6 +11,7 @@ pub mod patch_meta;
 pub mod registry;
 pub mod registry_data;
 pub mod selector;
+pub mod tables;
 
 pub use field::{ErrorType, FieldError, FieldPath};
 pub use registry::{ResourceDef, SubresourceDef};

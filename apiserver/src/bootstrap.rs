@@ -34,7 +34,7 @@ async fn ensure(
         ..Default::default()
     };
     let q = Query::default();
-    let ctx = Ctx { st, rd, info: &info, q: &q, system: true };
+    let ctx = Ctx::new(st, rd, &info, &q, true);
     let existing = st
         .backend
         .store

@@ -158,3 +158,80 @@ impl Query {
         }
     }
 }
+
+/// The dotted paths of keys that appear twice in one JSON object of the body (upstream's
+/// strict decoding reports them). YAML bodies with duplicate keys already fail to parse.
+pub fn duplicate_fields(body: &[u8], content_type: Option<&str>) -> Vec<String> {
+    use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+    use std::cell::RefCell;
+
+    struct Walk<'a> {
+        path: String,
+        out: &'a RefCell<Vec<String>>,
+    }
+    impl<'de> DeserializeSeed<'de> for Walk<'_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Walk<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(k) = m.next_key::<String>()? {
+                let p = if self.path.is_empty() { k.clone() } else { format!("{}.{k}", self.path) };
+                if !seen.insert(k) {
+                    self.out.borrow_mut().push(p.clone());
+                }
+                m.next_value_seed(Walk { path: p, out: self.out })?;
+            }
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+            let mut i = 0;
+            while s.next_element_seed(Walk { path: format!("{}[{i}]", self.path), out: self.out })?.is_some() {
+                i += 1;
+            }
+            Ok(())
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+    }
+    if !matches!(media_type(content_type).as_str(), "" | "application/json" | "*/*") {
+        return Vec::new();
+    }
+    let out = RefCell::new(Vec::new());
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let _ = Walk { path: String::new(), out: &out }.deserialize(&mut de);
+    out.into_inner()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn finds_duplicate_keys_with_paths() {
+        let d = super::duplicate_fields(br#"{"metadata":{"name":"a","name":"b"},"spec":{"x":[{"k":1,"k":2}]}}"#, None);
+        assert_eq!(d, vec!["metadata.name".to_string(), "spec.x[0].k".to_string()]);
+        assert!(super::duplicate_fields(br#"{"a":1}"#, None).is_empty());
+    }
+}

@@ -183,6 +183,22 @@ async fn route(st: &ApiServer, info: &RequestInfo, req: Request<hyper::body::Inc
                 .body(full(body))
                 .expect("valid response"))
         }
+        "/openapi/v2" => {
+            let d = openapi::v2();
+            let proto = accept.as_deref().is_some_and(|a| a.contains("application/com.github.proto-openapi.spec.v2"));
+            let (ct, body) = if proto {
+                ("application/com.github.proto-openapi.spec.v2.v1.0+protobuf", d.protobuf.clone())
+            } else {
+                ("application/json", d.json.clone())
+            };
+            Ok(Response::builder()
+                .status(200)
+                .header(header::CONTENT_TYPE, ct)
+                .header(header::ETAG, format!("\"{}\"", d.hash))
+                .body(full(body))
+                .expect("valid response"))
+        }
+        "/openapi/v3" => Ok(json_response(200, &openapi::v3_index(), "application/json")),
         "/metrics" => Ok(Response::builder()
             .status(200)
             .header(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")
@@ -216,6 +232,16 @@ async fn route(st: &ApiServer, info: &RequestInfo, req: Request<hyper::body::Inc
                     let (code, body) = health::render(st, ep, sub, verbose, &exclude).await;
                     return Ok(text_response(code, body));
                 }
+            }
+            if let Some(gv) = trimmed.strip_prefix("/openapi/v3/") {
+                let d = openapi::v3(gv).ok_or(ApiError::NotFoundPath)?;
+                return Ok(Response::builder()
+                    .status(200)
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .header(header::ETAG, format!("\"{}\"", d.hash))
+                    .header(header::CACHE_CONTROL, "public, immutable")
+                    .body(full(d.json.clone()))
+                    .expect("valid response"));
             }
             let segs: Vec<&str> = trimmed.trim_start_matches('/').split('/').collect();
             match segs.as_slice() {
@@ -272,7 +298,7 @@ async fn resource(
     let verb = info.verb.clone();
     let needs_body = matches!(verb.as_str(), "create" | "update" | "patch" | "delete" | "deletecollection");
     let body = if needs_body { codec::read_body(req.into_body(), content_length).await? } else { bytes::Bytes::new() };
-    let ctx = Ctx { st, rd, info, q, system: false };
+    let ctx = Ctx::new(st, rd, info, q, false);
     let ct = content_type.as_deref();
 
     if !info.subresource.is_empty() {
@@ -290,7 +316,7 @@ async fn resource(
             ("finalize", "update") => subresources::finalize(&ctx, name, &body, ct).await?,
             _ => return Err(ApiError::MethodNotSupported { resource: rd.plural.into(), verb }),
         };
-        return Ok(encode(reply, enc, q));
+        return Ok(with_warnings(encode(reply, enc, q), &ctx));
     }
 
     if !rd.has_verb(&verb) {
@@ -302,7 +328,7 @@ async fn resource(
             ("componentstatuses", v) => component_statuses(st, v, &info.name).await?,
             _ => return Err(ApiError::MethodNotSupported { resource: rd.plural.into(), verb }),
         };
-        return Ok(encode(reply, enc, q));
+        return Ok(with_warnings(encode(reply, enc, q), &ctx));
     }
     let reply = match verb.as_str() {
         "get" => ctx.get(&info.name).await?,
@@ -323,7 +349,19 @@ async fn resource(
         "deletecollection" => ctx.delete_collection(&body).await?,
         _ => return Err(ApiError::MethodNotSupported { resource: rd.plural.into(), verb }),
     };
-    Ok(encode(reply, enc, q))
+    Ok(with_warnings(encode(reply, enc, q), &ctx))
+}
+
+/// Adds upstream-style `Warning: 299 - "..."` headers.
+fn with_warnings(mut resp: Response<Body>, ctx: &Ctx<'_>) -> Response<Body> {
+    let warnings = std::mem::take(&mut *ctx.warnings.lock().unwrap_or_else(|p| p.into_inner()));
+    for w in warnings {
+        let text = format!("299 - {}", serde_json::to_string(&w).unwrap_or_default());
+        if let Ok(v) = http::HeaderValue::from_str(&text) {
+            resp.headers_mut().append(header::WARNING, v);
+        }
+    }
+    resp
 }
 
 /// The deprecated componentstatuses API: etcd's health as upstream reports it.

@@ -22,6 +22,16 @@ pub struct Ctx<'a> {
     /// The apiserver's own writes (the `kubernetes` endpoints, which point at a loopback
     /// address in single-host setups): metadata is validated, kind rules are not.
     pub system: bool,
+    /// `Warning` headers for the response (field validation in Warn mode).
+    pub warnings: std::sync::Mutex<Vec<String>>,
+}
+
+/// How unknown and duplicate fields in a request body are treated (`fieldValidation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldValidation {
+    Ignore,
+    Warn,
+    Strict,
 }
 
 /// A handler's answer: the HTTP code and the body object.
@@ -126,12 +136,59 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    pub fn new(st: &'a ApiServer, rd: &'static ResourceDef, info: &'a RequestInfo, q: &'a Query, system: bool) -> Self {
+        Ctx { st, rd, info, q, system, warnings: Default::default() }
+    }
+
+    fn field_validation(&self) -> ApiResult<FieldValidation> {
+        match self.q.get("fieldValidation") {
+            None | Some("") | Some("Warn") => Ok(FieldValidation::Warn),
+            Some("Ignore") => Ok(FieldValidation::Ignore),
+            Some("Strict") => Ok(FieldValidation::Strict),
+            Some(v) => Err(ApiError::BadRequest(format!(
+                "fieldValidation: Unsupported value: {v:?}: supported values: \"Ignore\", \"Strict\", \"Warn\""
+            ))),
+        }
+    }
+
+    /// Upstream's strict decoding: unknown (and duplicate) fields are an error under Strict,
+    /// a `Warning` each under Warn, and silently dropped under Ignore.
+    fn check_fields(&self, obj: &Value, duplicates: Vec<String>) -> ApiResult<()> {
+        let mode = self.field_validation()?;
+        if mode == FieldValidation::Ignore || self.system {
+            return Ok(());
+        }
+        let mut problems: Vec<String> = duplicates.into_iter().map(|d| format!("duplicate field \"{d}\"")).collect();
+        problems.extend(
+            openapi::unknown_fields(self.rd.group, self.rd.version, self.rd.kind, obj)
+                .into_iter()
+                .map(|f| format!("unknown field \"{f}\"")),
+        );
+        if problems.is_empty() {
+            return Ok(());
+        }
+        match mode {
+            FieldValidation::Strict => Err(ApiError::BadRequest(format!(
+                "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
+                self.rd.kind,
+                self.rd.version,
+                self.rd.kind,
+                problems.join(", ")
+            ))),
+            _ => {
+                self.warnings.lock().unwrap_or_else(|p| p.into_inner()).extend(problems);
+                Ok(())
+            }
+        }
+    }
+
     /// Decodes a body for create/update and reconciles it with the URL: apiVersion and kind
     /// default to the endpoint's, a namespace must match, unknown fields are dropped by the
     /// typed round trip, and upstream's defaults are applied.
     pub fn decode_for_write(&self, body: &[u8], content_type: Option<&str>) -> ApiResult<Value> {
         let mut obj = codec::decode_object(body, content_type)?;
         self.check_gvk(&mut obj)?;
+        self.check_fields(&obj, codec::duplicate_fields(body, content_type))?;
         self.reconcile_namespace(&mut obj)?;
         self.finish_decode(obj)
     }
@@ -553,6 +610,7 @@ impl<'a> Ctx<'a> {
     ) -> ApiResult<Reply> {
         let mut obj = codec::decode_object(body, content_type)?;
         self.check_gvk(&mut obj)?;
+        self.check_fields(&obj, codec::duplicate_fields(body, content_type))?;
         self.reconcile_namespace(&mut obj)?;
         let obj = self.finish_decode(obj)?;
         self.guaranteed_update(name, mode, |_cur| Ok(obj.clone())).await
@@ -632,6 +690,7 @@ impl<'a> Ctx<'a> {
                 return Err(ApiError::BadRequest("metadata must be an object".into()));
             }
             self.reconcile_namespace(&mut doc)?;
+            self.check_fields(&doc, Vec::new())?;
             self.finish_decode(doc)
         })
         .await
@@ -788,7 +847,7 @@ impl<'a> Ctx<'a> {
             let name = meta_str(&obj, "name").to_string();
             let ns = meta_str(&obj, "namespace").to_string();
             let info = RequestInfo { namespace: ns, name: name.clone(), ..self.info.clone() };
-            let ctx = Ctx { st: self.st, rd: self.rd, info: &info, q: self.q, system: self.system };
+            let ctx = Ctx::new(self.st, self.rd, &info, self.q, self.system);
             match ctx.delete(&name, body).await {
                 Ok(r) => {
                     if r.body.get("kind").and_then(Value::as_str) != Some("Status") {

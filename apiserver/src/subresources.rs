@@ -185,7 +185,7 @@ pub async fn bind(ctx: &Ctx<'_>, pod_name: Option<&str>, body: &[u8], content_ty
     }
     let pods = api_types::lookup("", "v1", "pods").ok_or_else(|| ApiError::Internal("pods not registered".into()))?;
     // Like upstream's assignPod: the binding writes nodeName itself, outside pod-update rules.
-    let pod_ctx = Ctx { st: ctx.st, rd: pods, info: ctx.info, q: ctx.q, system: true };
+    let pod_ctx = Ctx::new(ctx.st, pods, ctx.info, ctx.q, true);
     let annotations = binding.pointer("/metadata/annotations").cloned();
     let uid_pre = binding.pointer("/metadata/uid").and_then(Value::as_str).map(str::to_string);
     pod_ctx

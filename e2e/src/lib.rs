@@ -10,7 +10,17 @@ use std::time::{Duration, Instant};
 
 /// A free TCP port on loopback (the listener is dropped before the port is used).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    free_ports::<1>()[0]
+}
+
+/// N distinct free ports, all held until every one is chosen.
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<TcpListener> = (0..N).map(|_| TcpListener::bind("127.0.0.1:0").expect("bind")).collect();
+    let mut out = [0u16; N];
+    for (i, l) in listeners.iter().enumerate() {
+        out[i] = l.local_addr().expect("addr").port();
+    }
+    out
 }
 
 /// Polls `f` until it returns Some or the deadline passes.
@@ -52,7 +62,8 @@ pub struct Etcd {
 impl Etcd {
     pub fn start() -> Etcd {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut e = Etcd { child: None, dir, port: free_port(), peer_port: free_port(), tls: false };
+        let [port, peer_port] = free_ports::<2>();
+        let mut e = Etcd { child: None, dir, port, peer_port, tls: false };
         e.spawn();
         e
     }
@@ -83,7 +94,8 @@ impl Etcd {
         pki::write_pair(&tls, "ca", &ca).expect("write");
         pki::write_pair(&tls, "server", &server).expect("write");
         pki::write_pair(&tls, "client", &client).expect("write");
-        let mut e = Etcd { child: None, dir, port: free_port(), peer_port: free_port(), tls: true };
+        let [port, peer_port] = free_ports::<2>();
+        let mut e = Etcd { child: None, dir, port, peer_port, tls: true };
         e.spawn();
         e
     }
@@ -129,11 +141,27 @@ impl Etcd {
         let child = cmd.stdout(Stdio::null()).stderr(log).spawn().expect("etcd starts (run hack/install-deps.sh)");
         self.child = Some(child);
         let port = self.port;
-        poll("etcd health", Duration::from_secs(30), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-            let out = self.etcdctl_cmd().arg("endpoint").arg("health").output().ok()?;
-            out.status.success().then_some(())
-        });
+        let end = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(Ok(Some(_))) = self.child.as_mut().map(|c| c.try_wait()) {
+                // Most likely a port taken between choosing and binding: try fresh ones.
+                self.child = None;
+                if Instant::now() < end {
+                    [self.port, self.peer_port] = free_ports::<2>();
+                    return self.spawn();
+                }
+            }
+            let healthy = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && self.etcdctl_cmd().arg("endpoint").arg("health").output().is_ok_and(|o| o.status.success());
+            if healthy {
+                return;
+            }
+            if Instant::now() > end {
+                let log = std::fs::read_to_string(self.dir.path().join("etcd.log")).unwrap_or_default();
+                panic!("etcd did not become healthy in 30s; its log ends:\n{}", log.lines().rev().take(15).collect::<Vec<_>>().join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn stop(&mut self) {

@@ -129,7 +129,11 @@ fn schema(v: &Value) -> Schema {
         title: s("title"),
         description: s("description"),
         default: v.get("default").map(yaml),
-        required: v.get("required").and_then(Value::as_array).map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default(),
+        required: v
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+            .unwrap_or_default(),
         r#enum: v.get("enum").and_then(Value::as_array).map(|a| a.iter().map(yaml).collect()).unwrap_or_default(),
         additional_properties: v.get("additionalProperties").map(|a| {
             Box::new(AdditionalPropertiesItem {
@@ -143,7 +147,10 @@ fn schema(v: &Value) -> Schema {
         items: v.get("items").map(|i| ItemsItem { schema: vec![schema(i)] }),
         all_of: v.get("allOf").and_then(Value::as_array).map(|a| a.iter().map(schema).collect()).unwrap_or_default(),
         properties: v.get("properties").and_then(Value::as_object).map(|m| Properties {
-            additional_properties: m.iter().map(|(k, x)| NamedSchema { name: k.clone(), value: Some(schema(x)) }).collect(),
+            additional_properties: m
+                .iter()
+                .map(|(k, x)| NamedSchema { name: k.clone(), value: Some(schema(x)) })
+                .collect(),
         }),
         read_only: v.get("readOnly").and_then(Value::as_bool).unwrap_or(false),
         vendor_extension: Vec::new(),
@@ -166,7 +173,10 @@ pub fn encode_document(doc: &Value) -> Vec<u8> {
             version: doc.pointer("/info/version").and_then(Value::as_str).unwrap_or("").to_string(),
         }),
         definitions: doc.get("definitions").and_then(Value::as_object).map(|m| Definitions {
-            additional_properties: m.iter().map(|(k, v)| NamedSchema { name: k.clone(), value: Some(schema(v)) }).collect(),
+            additional_properties: m
+                .iter()
+                .map(|(k, v)| NamedSchema { name: k.clone(), value: Some(schema(v)) })
+                .collect(),
         }),
     };
     d.encode_to_vec()

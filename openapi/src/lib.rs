@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha512};
 use std::collections::BTreeMap;
 
-pub use schema::definitions;
+pub use schema::{definitions, unknown_fields};
 
 /// One group-version's v3 document, encoded, with its content hash.
 pub struct V3Doc {
@@ -29,7 +29,11 @@ fn hash(bytes: &[u8]) -> String {
 
 /// The URL path segment of a group-version (`api/v1`, `apis/apps/v1`).
 pub fn gv_path(group: &str, version: &str) -> String {
-    if group.is_empty() { format!("api/{version}") } else { format!("apis/{group}/{version}") }
+    if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    }
 }
 
 fn group_versions() -> Vec<(&'static str, &'static str)> {
@@ -128,12 +132,22 @@ mod tests {
         let d = v3("apis/apps/v1").expect("apps/v1");
         let doc: Value = serde_json::from_slice(&d.json).unwrap();
         let patch = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
-        assert_eq!(patch["x-kubernetes-group-version-kind"], json!({"group": "apps", "kind": "Deployment", "version": "v1"}));
-        let params: Vec<&str> = patch["parameters"].as_array().unwrap().iter().filter_map(|p| p["name"].as_str()).collect();
+        assert_eq!(
+            patch["x-kubernetes-group-version-kind"],
+            json!({"group": "apps", "kind": "Deployment", "version": "v1"})
+        );
+        let params: Vec<&str> =
+            patch["parameters"].as_array().unwrap().iter().filter_map(|p| p["name"].as_str()).collect();
         assert!(params.contains(&"fieldValidation"), "{params:?}");
         let dep = &doc["components"]["schemas"]["io.k8s.api.apps.v1.Deployment"];
-        assert_eq!(dep["x-kubernetes-group-version-kind"], json!([{"group": "apps", "kind": "Deployment", "version": "v1"}]));
-        assert!(dep["properties"]["spec"]["allOf"][0]["$ref"].as_str().unwrap().ends_with("io.k8s.api.apps.v1.DeploymentSpec"));
+        assert_eq!(
+            dep["x-kubernetes-group-version-kind"],
+            json!([{"group": "apps", "kind": "Deployment", "version": "v1"}])
+        );
+        assert!(dep["properties"]["spec"]["allOf"][0]["$ref"]
+            .as_str()
+            .unwrap()
+            .ends_with("io.k8s.api.apps.v1.DeploymentSpec"));
         // Every reference resolves inside the document.
         let text = String::from_utf8(d.json.clone()).unwrap();
         for r in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
@@ -149,12 +163,18 @@ mod tests {
         let d = v2();
         let doc: Value = serde_json::from_slice(&d.json).unwrap();
         assert_eq!(doc["swagger"], "2.0");
-        assert!(doc["definitions"]["io.k8s.api.core.v1.Pod"]["properties"]["spec"]["$ref"].as_str().unwrap().starts_with("#/definitions/"));
+        assert!(doc["definitions"]["io.k8s.api.core.v1.Pod"]["properties"]["spec"]["$ref"]
+            .as_str()
+            .unwrap()
+            .starts_with("#/definitions/"));
         assert!(d.protobuf.len() > 100_000);
     }
 }
 
 /// Resources whose delete answers with the deleted object (upstream's `ReturnDeletedObject`).
 pub fn returns_object_on_delete(rd: &api_types::ResourceDef) -> bool {
-    matches!((rd.group, rd.plural), ("", "pods") | ("", "services") | ("", "serviceaccounts") | ("storage.k8s.io", "storageclasses"))
+    matches!(
+        (rd.group, rd.plural),
+        ("", "pods") | ("", "services") | ("", "serviceaccounts") | ("storage.k8s.io", "storageclasses")
+    )
 }

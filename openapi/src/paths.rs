@@ -45,7 +45,11 @@ const FIELD_MANAGER: &str = "fieldManager is a name associated with the actor or
 const FIELD_VALIDATION: &str = "fieldValidation instructs the server on how to handle objects in the request (POST/PUT/PATCH) containing unknown or duplicate fields. Valid values are: - Ignore: This will ignore any unknown fields that are silently dropped from the object, and will ignore all but the last duplicate field that the decoder encounters. This is the default behavior prior to v1.23. - Warn: This will send a warning via the standard warning response header for each unknown field that is dropped from the object, and for each duplicate field that is encountered. The request will still succeed if there are no other errors, and will only persist the last of any duplicate fields. This is the default in v1.23+ - Strict: This will fail the request with a BadRequest error if any unknown fields would be dropped from the object, or if any duplicate fields are present. The error returned from the server will contain all unknown and duplicate fields encountered.";
 
 fn write_params() -> Vec<Param> {
-    vec![q("dryRun", "string", DRY_RUN), q("fieldManager", "string", FIELD_MANAGER), q("fieldValidation", "string", FIELD_VALIDATION)]
+    vec![
+        q("dryRun", "string", DRY_RUN),
+        q("fieldManager", "string", FIELD_MANAGER),
+        q("fieldValidation", "string", FIELD_VALIDATION),
+    ]
 }
 
 fn list_params() -> Vec<Param> {
@@ -119,18 +123,24 @@ fn resource_ops(rd: &'static ResourceDef, ops: &mut Vec<Op>) {
     let Some(def) = kind_definition(rd.group, rd.version, rd.kind) else { return };
     let def = def.to_string();
     let list_def = kind_definition(rd.group, rd.version, &format!("{}List", rd.kind)).map(str::to_string);
-    let prefix = if rd.group.is_empty() { format!("/api/{}", rd.version) } else { format!("/apis/{}/{}", rd.group, rd.version) };
+    let prefix =
+        if rd.group.is_empty() { format!("/api/{}", rd.version) } else { format!("/apis/{}/{}", rd.group, rd.version) };
     let gid = group_id(rd.group);
     let ver = camel(rd.version);
     let ns = if rd.namespaced { "Namespaced" } else { "" };
     let gvk = json!({"group": rd.group, "kind": rd.kind, "version": rd.version});
     let tag = tag(rd.group, rd.version);
-    let coll = if rd.namespaced { format!("{prefix}/namespaces/{{namespace}}/{}", rd.plural) } else { format!("{prefix}/{}", rd.plural) };
+    let coll = if rd.namespaced {
+        format!("{prefix}/namespaces/{{namespace}}/{}", rd.plural)
+    } else {
+        format!("{prefix}/{}", rd.plural)
+    };
     let item = format!("{coll}/{{name}}");
     let ns_param = || path_param("namespace", "object name and auth scope, such as for teams and projects".into());
     let name_param = || path_param("name", format!("name of the {}", rd.kind));
     let coll_params = || if rd.namespaced { vec![ns_param(), pretty()] } else { vec![pretty()] };
-    let item_params = || if rd.namespaced { vec![name_param(), ns_param(), pretty()] } else { vec![name_param(), pretty()] };
+    let item_params =
+        || if rd.namespaced { vec![name_param(), ns_param(), pretty()] } else { vec![name_param(), pretty()] };
     let op = |path: &str, method: &'static str, verb: &str, action: &'static str, desc: String| Op {
         path: path.to_string(),
         method,
@@ -166,7 +176,13 @@ fn resource_ops(rd: &'static ResourceDef, ops: &mut Vec<Op>) {
         o.response = list_def.clone();
         ops.push(o);
         if rd.namespaced {
-            let mut o = op(&format!("{prefix}/{}", rd.plural), "get", "list", "list", format!("list or watch objects of kind {k}"));
+            let mut o = op(
+                &format!("{prefix}/{}", rd.plural),
+                "get",
+                "list",
+                "list",
+                format!("list or watch objects of kind {k}"),
+            );
             o.operation_id = format!("list{gid}{ver}{k}ForAllNamespaces");
             o.params = list_params();
             o.path_params = vec![pretty()];
@@ -224,7 +240,11 @@ fn resource_ops(rd: &'static ResourceDef, ops: &mut Vec<Op>) {
         o.params = delete_params();
         o.path_params = item_params();
         o.body = Some("io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions".into());
-        o.response = Some(if crate::returns_object_on_delete(rd) { def.clone() } else { "io.k8s.apimachinery.pkg.apis.meta.v1.Status".into() });
+        o.response = Some(if crate::returns_object_on_delete(rd) {
+            def.clone()
+        } else {
+            "io.k8s.apimachinery.pkg.apis.meta.v1.Status".into()
+        });
         o.extra_codes = &[202];
         ops.push(o);
     }
@@ -293,7 +313,8 @@ fn v3_param(p: &Param) -> Value {
 }
 
 fn v2_param(p: &Param) -> Value {
-    let mut v = json!({"description": p.description, "in": p.location, "name": p.name, "type": p.ty, "uniqueItems": true});
+    let mut v =
+        json!({"description": p.description, "in": p.location, "name": p.name, "type": p.ty, "uniqueItems": true});
     if p.required {
         v["required"] = json!(true);
     }

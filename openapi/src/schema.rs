@@ -93,7 +93,9 @@ fn build() -> Base {
     // Status, DeleteOptions and WatchEvent are served by every group-version.
     let mut gvs: Vec<(&str, &str)> = api_types::resources().iter().map(|r| (r.group, r.version)).collect();
     gvs.dedup();
-    for name in ["io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions", "io.k8s.apimachinery.pkg.apis.meta.v1.WatchEvent"] {
+    for name in
+        ["io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions", "io.k8s.apimachinery.pkg.apis.meta.v1.WatchEvent"]
+    {
         if let Some(d) = defs.get_mut(name) {
             for (g, v) in &gvs {
                 let kind = if name.ends_with("DeleteOptions") { "DeleteOptions" } else { "WatchEvent" };
@@ -101,7 +103,10 @@ fn build() -> Base {
             }
         }
     }
-    for (name, kind) in [("io.k8s.apimachinery.pkg.apis.meta.v1.Status", "Status"), ("io.k8s.apimachinery.pkg.apis.meta.v1.APIResourceList", "APIResourceList")] {
+    for (name, kind) in [
+        ("io.k8s.apimachinery.pkg.apis.meta.v1.Status", "Status"),
+        ("io.k8s.apimachinery.pkg.apis.meta.v1.APIResourceList", "APIResourceList"),
+    ] {
         if let Some(d) = defs.get_mut(name) {
             push_gvk(d, "", "v1", kind);
         }
@@ -153,7 +158,12 @@ fn fix_required(defs: &mut BTreeMap<String, Value>) {
 fn add_patch_extensions(defs: &mut BTreeMap<String, Value>) {
     use api_types::patch_meta;
     for (def, prop, meta) in patch_meta::FIELDS {
-        let Some(p) = defs.get_mut(*def).and_then(|d| d.get_mut("properties")).and_then(|p| p.get_mut(*prop)).and_then(Value::as_object_mut) else {
+        let Some(p) = defs
+            .get_mut(*def)
+            .and_then(|d| d.get_mut("properties"))
+            .and_then(|p| p.get_mut(*prop))
+            .and_then(Value::as_object_mut)
+        else {
             continue;
         };
         if let Some(s) = meta.patch_strategy {
@@ -231,7 +241,9 @@ fn to_v2(v: &Value) -> Value {
                 })
                 .collect();
             let lone_ref = match out.get("allOf") {
-                Some(Value::Array(a)) if a.len() == 1 && a[0].as_object().is_some_and(|o| o.len() == 1 && o.contains_key("$ref")) => {
+                Some(Value::Array(a))
+                    if a.len() == 1 && a[0].as_object().is_some_and(|o| o.len() == 1 && o.contains_key("$ref")) =>
+                {
                     a[0].get("$ref").cloned()
                 }
                 _ => None,
@@ -272,4 +284,71 @@ pub(crate) fn closure_v3(roots: &[String]) -> Map<String, Value> {
 /// Every definition in v2 form.
 pub(crate) fn all_v2() -> Map<String, Value> {
     BASE.defs.iter().map(|(k, v)| (k.clone(), to_v2(v))).collect()
+}
+
+fn resolve(s: &Value) -> &Value {
+    let r = s.get("$ref").or_else(|| s.get("allOf").and_then(|a| a.get(0)).and_then(|x| x.get("$ref")));
+    match r.and_then(Value::as_str).and_then(|r| r.strip_prefix(V3_PREFIX)).and_then(|n| BASE.defs.get(n)) {
+        Some(d) => d,
+        None => s,
+    }
+}
+
+fn walk_unknown(schema: &Value, v: &Value, path: &str, out: &mut Vec<String>) {
+    let schema = resolve(schema);
+    if schema.get("x-kubernetes-preserve-unknown-fields").and_then(Value::as_bool) == Some(true) {
+        return;
+    }
+    match v {
+        Value::Object(m) => {
+            if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+                for (k, x) in m {
+                    let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                    match props.get(k) {
+                        Some(ps) => walk_unknown(ps, x, &p, out),
+                        None => out.push(p),
+                    }
+                }
+            } else if let Some(ap) = schema.get("additionalProperties").filter(|a| a.is_object()) {
+                for (k, x) in m {
+                    walk_unknown(ap, x, &format!("{path}.{k}"), out);
+                }
+            }
+        }
+        Value::Array(a) => {
+            if let Some(items) = schema.get("items") {
+                for (i, x) in a.iter().enumerate() {
+                    walk_unknown(items, x, &format!("{path}[{i}]"), out);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The fields of an object of the kind that its schema does not know, named as upstream's
+/// strict decoding names them (`spec.template.spec.containers[0].foo`). Kinds without a
+/// schema (custom resources) have none.
+pub fn unknown_fields(group: &str, version: &str, kind: &str, obj: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(def) = kind_definition(group, version, kind).and_then(|n| BASE.defs.get(n)) {
+        walk_unknown(def, obj, "", &mut out);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_unknown_fields_with_upstream_paths() {
+        let d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "a", "labels": {"x": "y"}, "bogus": 1},
+            "spec": {"replicas": 1, "replica": 2, "selector": {"matchLabels": {"a": "b"}}, "template": {"spec": {"containers": [{"name": "c", "image": "i", "imagePullPolice": "Always"}]}}}});
+        let mut u = unknown_fields("apps", "v1", "Deployment", &d);
+        u.sort();
+        assert_eq!(u, vec!["metadata.bogus", "spec.replica", "spec.template.spec.containers[0].imagePullPolice"]);
+        let cm = json!({"metadata": {"name": "a"}, "data": {"any": "key"}});
+        assert!(unknown_fields("", "v1", "ConfigMap", &cm).is_empty());
+    }
 }

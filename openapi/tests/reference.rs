@@ -29,10 +29,17 @@ fn definitions_match_upstream() {
         let Some(ud) = u.get(name) else { continue };
         compared += 1;
         if keys(&od["properties"]) != keys(&ud["properties"]) {
-            problems.push(format!("{name}: properties {:?} vs upstream {:?}", keys(&od["properties"]), keys(&ud["properties"])));
+            problems.push(format!(
+                "{name}: properties {:?} vs upstream {:?}",
+                keys(&od["properties"]),
+                keys(&ud["properties"])
+            ));
         }
         let req = |d: &Value| {
-            let mut r: Vec<String> = d["required"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default();
+            let mut r: Vec<String> = d["required"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                .unwrap_or_default();
             r.sort();
             r
         };
@@ -40,9 +47,19 @@ fn definitions_match_upstream() {
             problems.push(format!("{name}: required {:?} vs upstream {:?}", req(od), req(ud)));
         }
         for (prop, up) in ud["properties"].as_object().into_iter().flatten() {
-            for ext in ["x-kubernetes-patch-strategy", "x-kubernetes-patch-merge-key", "x-kubernetes-list-type", "x-kubernetes-list-map-keys", "x-kubernetes-map-type"] {
+            for ext in [
+                "x-kubernetes-patch-strategy",
+                "x-kubernetes-patch-merge-key",
+                "x-kubernetes-list-type",
+                "x-kubernetes-list-map-keys",
+                "x-kubernetes-map-type",
+            ] {
                 if up.get(ext) != od["properties"][prop].get(ext) {
-                    problems.push(format!("{name}.{prop}: {ext} {:?} vs upstream {:?}", od["properties"][prop].get(ext), up.get(ext)));
+                    problems.push(format!(
+                        "{name}.{prop}: {ext} {:?} vs upstream {:?}",
+                        od["properties"][prop].get(ext),
+                        up.get(ext)
+                    ));
                 }
             }
         }
@@ -58,7 +75,12 @@ fn definitions_match_upstream() {
         }
     }
     assert!(compared > 400, "only {compared} definitions in common");
-    assert!(problems.is_empty(), "{} differences, first ones:\n{}", problems.len(), problems.iter().take(200).cloned().collect::<Vec<_>>().join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} differences, first ones:\n{}",
+        problems.len(),
+        problems.iter().take(200).cloned().collect::<Vec<_>>().join("\n")
+    );
 }
 
 #[test]
@@ -66,7 +88,9 @@ fn every_served_kind_is_defined() {
     let ours: Value = serde_json::from_slice(&openapi::v2().json).unwrap();
     for r in api_types::resources() {
         let found = ours["definitions"].as_object().unwrap().values().any(|d| {
-            d["x-kubernetes-group-version-kind"].as_array().is_some_and(|a| a.iter().any(|g| g["group"] == r.group && g["version"] == r.version && g["kind"] == r.kind))
+            d["x-kubernetes-group-version-kind"].as_array().is_some_and(|a| {
+                a.iter().any(|g| g["group"] == r.group && g["version"] == r.version && g["kind"] == r.kind)
+            })
         });
         assert!(found, "no definition for {}/{} {}", r.group, r.version, r.kind);
     }
