@@ -49,6 +49,15 @@ pub fn tracks_generation(rd: &ResourceDef) -> bool {
     )
 }
 
+/// Resources whose delete answers with the deleted object instead of a Status (upstream's
+/// `ReturnDeletedObject`).
+pub fn returns_deleted_object(rd: &ResourceDef) -> bool {
+    matches!(
+        (rd.group, rd.plural),
+        ("", "pods") | ("", "services") | ("", "serviceaccounts") | ("storage.k8s.io", "storageclasses")
+    )
+}
+
 /// Whether the resource has a `status` subresource, so that the main resource ignores status
 /// changes and `/status` ignores everything else.
 pub fn has_status_subresource(rd: &ResourceDef) -> bool {

@@ -546,11 +546,9 @@ pub fn cells(rd: &ResourceDef, obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
             let n = map_at(obj, "/data").map_or(0, Map::len) + map_at(obj, "/binaryData").map_or(0, Map::len);
             vec![json!(p.name()), json!(n), json!(p.age())]
         }
-        P::NetworkPolicy => vec![
-            json!(p.name()),
-            json!(format_label_selector(obj.pointer("/spec/podSelector"))),
-            json!(p.age()),
-        ],
+        P::NetworkPolicy => {
+            vec![json!(p.name()), json!(format_label_selector(obj.pointer("/spec/podSelector"))), json!(p.age())]
+        }
         P::RoleBinding | P::ClusterRoleBinding => p.role_binding(),
         P::CertificateSigningRequest => p.csr(),
         P::Lease => vec![json!(p.name()), json!(str_at(obj, "/spec/holderIdentity")), json!(p.age())],
@@ -843,8 +841,7 @@ fn label_selector_go_string(sel: &Value) -> String {
     }
     let mut exprs = String::new();
     for e in sel.get("matchExpressions").and_then(Value::as_array).into_iter().flatten() {
-        let values: Vec<String> =
-            e.get("values").and_then(Value::as_array).into_iter().flatten().map(plain).collect();
+        let values: Vec<String> = e.get("values").and_then(Value::as_array).into_iter().flatten().map(plain).collect();
         exprs.push_str(&format!(
             "LabelSelectorRequirement{{Key:{},Operator:{},Values:[{}],}},",
             e.get("key").map(plain).unwrap_or_default(),
@@ -1660,9 +1657,8 @@ impl Ctx<'_> {
             "" => kind,
             name => format!("{kind}/{name}"),
         };
-        let first_non_empty = |ptrs: &[&str]| {
-            ptrs.iter().map(|p| str_at(o, p)).find(|s| !s.is_empty()).unwrap_or("").to_string()
-        };
+        let first_non_empty =
+            |ptrs: &[&str]| ptrs.iter().map(|p| str_at(o, p)).find(|s| !s.is_empty()).unwrap_or("").to_string();
         let component = first_non_empty(&[
             "/source/component",
             "/deprecatedSource/component",
@@ -1990,12 +1986,7 @@ impl Ctx<'_> {
             Some(p) => format!("{}/{}", str_at(p, "/apiVersion"), str_at(p, "/kind")),
             None => "<unset>".to_string(),
         };
-        vec![
-            json!(self.name()),
-            json!(arr_at(o, "/spec/validations").len()),
-            json!(param_kind),
-            json!(self.age()),
-        ]
+        vec![json!(self.name()), json!(arr_at(o, "/spec/validations").len()), json!(param_kind), json!(self.age())]
     }
 
     fn validating_admission_policy_binding(&self) -> Vec<Value> {
@@ -2150,7 +2141,9 @@ fn hpa_metrics(o: &Value) -> String {
     let mut statuses: Vec<Value> = arr_at(o, "/status/currentMetrics").to_vec();
     if statuses.is_empty() {
         if let Some(current) = opt_int_at(o, "/status/currentCPUUtilizationPercentage") {
-            statuses.push(json!({"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": current}}}));
+            statuses.push(
+                json!({"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": current}}}),
+            );
         }
     }
     let max = 2;
@@ -2211,7 +2204,8 @@ fn hpa_metrics(o: &Value) -> String {
 
 const D_NAME: &str = "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names";
 const D_CREATED: &str = "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata";
-const D_POD_IP: &str = "podIP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated.";
+const D_POD_IP: &str =
+    "podIP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated.";
 const D_POD_NODE_NAME: &str = "NodeName indicates in which node this pod is scheduled. If empty, this pod is a candidate for scheduling by the scheduler defined in schedulerName. Once this field is set, the kubelet for this node becomes responsible for the lifecycle of this pod. This field should not be used to express a desire for the pod to be scheduled on a specific node. https://kubernetes.io/docs/concepts/scheduling-eviction/assign-pod-node/#nodename";
 const D_POD_NOMINATED: &str = "nominatedNodeName is set only when this pod preempts other pods on the node, but it cannot be scheduled right away as preemption victims receive their graceful termination periods. This field does not guarantee that the pod will be scheduled on this node. Scheduler may decide to place the pod elsewhere if other nodes become available sooner. Scheduler may also decide to give the resources on this node to a higher priority pod that is created after preemption. As a result, this field may be different than PodSpec.nodeName when the pod is scheduled.";
 const D_POD_READINESS_GATES: &str = "If specified, all readiness gates will be evaluated for pod readiness. A pod is ready when all its containers are ready AND all conditions specified in the readiness gates have status equal to \"True\" More info: https://git.k8s.io/enhancements/keps/sig-network/580-pod-readiness-gates";
@@ -2230,7 +2224,8 @@ const D_NODE_KUBELET: &str = "Kubelet Version reported by the node.";
 const D_NODE_ADDRESSES: &str = "List of addresses reachable to the node. Queried from cloud provider, if available. More info: https://kubernetes.io/docs/reference/node/node-status/#addresses Note: This field is declared as mergeable, but the merge key is not sufficiently unique, which can cause data corruption when it is merged. Callers should instead use a full-replacement patch. See https://pr.k8s.io/79391 for an example. Consumers should assume that addresses can change during the lifetime of a Node. However, there are some exceptions where this may not be possible, such as Pods that inherit a Node's address in its own status or consumers of the downward API (status.hostIP).";
 const D_NODE_OS_IMAGE: &str = "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy)).";
 const D_NODE_KERNEL: &str = "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64).";
-const D_NODE_CRI: &str = "ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).";
+const D_NODE_CRI: &str =
+    "ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).";
 const D_EV_LAST: &str = "The time at which the most recent occurrence of this event was recorded.";
 const D_EV_TYPE: &str = "Type of this event (Normal, Warning), new types could be added in the future";
 const D_EV_REASON: &str = "This should be a short, machine understandable string that gives the reason for the transition into the object's current status.";
@@ -2266,8 +2261,10 @@ const D_DS_READY: &str = "The number of nodes that should be running the daemon 
 const D_DS_UPDATED: &str = "The total number of nodes that are running updated daemon pod";
 const D_DS_AVAILABLE: &str = "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available (ready for at least spec.minReadySeconds)";
 const D_DS_SELECTOR: &str = "A label query over pods that are managed by the daemon set. Must match in order to be controlled. If empty, defaulted to labels on Pod template. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors";
-const D_DEP_UPDATED: &str = "Total number of non-terminating pods targeted by this deployment that have the desired template spec.";
-const D_DEP_AVAILABLE: &str = "Total number of available non-terminating pods (ready for at least minReadySeconds) targeted by this deployment.";
+const D_DEP_UPDATED: &str =
+    "Total number of non-terminating pods targeted by this deployment that have the desired template spec.";
+const D_DEP_AVAILABLE: &str =
+    "Total number of available non-terminating pods (ready for at least minReadySeconds) targeted by this deployment.";
 const D_DEP_SELECTOR: &str = "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment.";
 const D_NP_POD_SELECTOR: &str = "Selects the pods to which this NetworkPolicy object applies.  The array of ingress rules is applied to any pods selected by this field. Multiple network policies can select the same set of pods.  In this case, the ingress rules for each are combined additively. This field is NOT optional and follows standard label selector semantics. An empty podSelector matches all pods in this namespace.";
 const D_JOB_SUCCEEDED: &str = "The number of pods which reached phase Succeeded. The value increases monotonically for a given spec. However, it may decrease in reaction to scale down of elastic indexed jobs.";
@@ -2282,7 +2279,8 @@ const D_HPA_REF: &str = "scaleTargetRef points to the target resource to scale, 
 const D_HPA_METRICS: &str = "metrics contains the specifications for which to use to calculate the desired replica count (the maximum replica count across all metrics will be used).  The desired replica count is calculated multiplying the ratio between the target value and the current value by the current number of pods.  Ergo, metrics used must decrease as the pod count is increased, and vice-versa.  See the individual metric source types for more information about how each type of metric must respond.";
 const D_HPA_MIN: &str = "minReplicas is the lower limit for the number of replicas to which the autoscaler can scale down.  It defaults to 1 pod.  minReplicas is allowed to be 0 if the alpha feature gate HPAScaleToZero is enabled and at least one Object or External metric is configured.  Scaling is active as long as at least one metric value is available.";
 const D_HPA_MAX: &str = "maxReplicas is the upper limit for the number of replicas to which the autoscaler can scale up. It cannot be less that minReplicas.";
-const D_HPA_CURRENT: &str = "currentReplicas is current number of replicas of pods managed by this autoscaler, as last seen by the autoscaler.";
+const D_HPA_CURRENT: &str =
+    "currentReplicas is current number of replicas of pods managed by this autoscaler, as last seen by the autoscaler.";
 const D_RB_ROLE: &str = "RoleRef can reference a Role in the current namespace or a ClusterRole in the global namespace. If the RoleRef cannot be resolved, the Authorizer must return an error.";
 const D_CRB_ROLE: &str = "RoleRef can only reference a ClusterRole in the global namespace. If the RoleRef cannot be resolved, the Authorizer must return an error.";
 const D_CSR_SIGNER: &str = "Requested signer for the request. It is a qualified name in the form: `scope-hostname.io/name`. If empty, it will be defaulted:\n 1. If it's a kubelet client certificate, it is assigned\n    \"kubernetes.io/kube-apiserver-client-kubelet\".\n 2. If it's a kubelet serving certificate, it is assigned\n    \"kubernetes.io/kubelet-serving\".\n 3. Otherwise, it is assigned \"kubernetes.io/legacy-unknown\".\nDistribution of trust for signers happens out of band. You can select on this field using `spec.signerName`.";
@@ -2304,14 +2302,13 @@ const D_CSID_CAPACITY: &str = "storageCapacity indicates that the CSI volume dri
 const D_CSID_TOKENS: &str = "tokenRequests indicates the CSI driver needs pods' service account tokens it is mounting volume for to do necessary authentication. Kubelet will pass the tokens in VolumeContext in the CSI NodePublishVolume calls. The CSI driver should parse and validate the following VolumeContext: \"csi.storage.k8s.io/serviceAccount.tokens\": {\n  \"<audience>\": {\n    \"token\": <token>,\n    \"expirationTimestamp\": <expiration timestamp in RFC3339>,\n  },\n  ...\n}\n\nNote: Audience in each TokenRequest should be different and at most one token is empty string. To receive a new token after expiry, RequiresRepublish can be used to trigger NodePublishVolume periodically.";
 const D_CSID_REPUBLISH: &str = "requiresRepublish indicates the CSI driver wants `NodePublishVolume` being periodically called to reflect any possible change in the mounted volume. This field defaults to false.\n\nNote: After a successful initial NodePublishVolume call, subsequent calls to NodePublishVolume should only update the contents of the volume. New mount points will not be seen by a running container.";
 const D_CSID_MODES: &str = "volumeLifecycleModes defines what kind of volumes this CSI volume driver supports. The default if the list is empty is \"Persistent\", which is the usage defined by the CSI specification and implemented in Kubernetes via the usual PV/PVC mechanism.\n\nThe other mode is \"Ephemeral\". In this mode, volumes are defined inline inside the pod spec with CSIVolumeSource and their lifecycle is tied to the lifecycle of that pod. A driver has to be aware of this because it is only going to get a NodePublishVolume call for such a volume.\n\nFor more information about implementing this mode, see https://kubernetes-csi.github.io/docs/ephemeral-local-volumes.html A driver can support one or more of these modes and more modes may be added in the future.\n\nThis field is beta. This field is immutable.";
-const D_CSISC_CLASS: &str = "storageClassName represents the name of the StorageClass that the reported capacity applies to. It must meet the same requirements as the name of a StorageClass object (non-empty, DNS subdomain). If that object no longer exists, the CSIStorageCapacity object is obsolete and should be removed by its creator. This field is immutable.";
-const D_CSISC_CAPACITY: &str = "capacity is the value reported by the CSI driver in its GetCapacityResponse for a GetCapacityRequest with topology and parameters that match the previous fields.\n\nThe semantic is currently (CSI spec 1.2) defined as: The available capacity, in bytes, of the storage that can be used to provision volumes. If not set, that information is currently unavailable.";
 const D_PC_VALUE: &str = "value represents the integer value of this priority class. This is the actual priority that pods receive when they have the name of this class in their pod spec.";
 const D_PC_DEFAULT: &str = "globalDefault specifies whether this PriorityClass should be considered as the default priority for pods that do not have any priority class. Only one PriorityClass can be marked as `globalDefault`. However, if more than one PriorityClasses exists with their `globalDefault` field set to true, the smallest value of such global default PriorityClasses will be used as the default priority.";
 const D_PC_PREEMPTION: &str = "preemptionPolicy is the Policy for preempting pods with lower priority. One of Never, PreemptLowerPriority. Defaults to PreemptLowerPriority if unset.";
 const D_EPS_ADDRESS_TYPE: &str = "addressType specifies the type of address carried by this EndpointSlice. All addresses in this slice must be the same type. This field is immutable after creation. The following address types are currently supported: * IPv4: Represents an IPv4 Address. * IPv6: Represents an IPv6 Address. * FQDN: Represents a Fully Qualified Domain Name.";
 const D_EPS_PORTS: &str = "ports specifies the list of network ports exposed by each endpoint in this slice. Each port must have a unique name. When ports is empty, it indicates that there are no defined ports. When a port is defined with a nil port value, it indicates \"all ports\". Each slice may include a maximum of 100 ports.";
-const D_EPS_ENDPOINTS: &str = "endpoints is a list of unique endpoints in this slice. Each slice may include a maximum of 1000 endpoints.";
+const D_EPS_ENDPOINTS: &str =
+    "endpoints is a list of unique endpoints in this slice. Each slice may include a maximum of 1000 endpoints.";
 const D_FS_PL: &str = "`name` is the name of the priority level configuration being referenced Required.";
 const D_FS_PRECEDENCE: &str = "`matchingPrecedence` is used to choose among the FlowSchemas that match a given request. The chosen FlowSchema is among those with the numerically lowest (which we take to be logically highest) MatchingPrecedence.  Each MatchingPrecedence value must be ranged in [1,10000]. Note that if the precedence is not specified, it will be set to 1000 as default.";
 const D_FS_DISTINGUISHER: &str = "`distinguisherMethod` defines how to compute the flow distinguisher for requests that match this schema. `nil` specifies that the distinguisher is disabled and thus will always be the empty string.";
@@ -2321,7 +2318,8 @@ const D_PL_QUEUES: &str = "`queues` is the number of queues for this priority le
 const D_PL_HANDSIZE: &str = "`handSize` is a small positive number that configures the shuffle sharding of requests into queues.  When enqueuing a request at this priority level the request's flow identifier (a string pair) is hashed and the hash value is used to shuffle the list of queues and deal a hand of the size specified here.  The request is put into one of the shortest queues in that hand. `handSize` must be no larger than `queues`, and should be significantly smaller (so that a few heavy flows do not saturate most of the queues).  See the user-facing documentation for more extensive guidance on setting this field.  This field has a default value of 8.";
 const D_PL_QLL: &str = "`queueLengthLimit` is the maximum number of requests allowed to be waiting in a given queue of this priority level at a time; excess requests are rejected.  This value must be positive.  If not specified, it will be defaulted to 50.";
 const D_SCIDR_CIDRS: &str = "CIDRs defines the IP blocks in CIDR notation (e.g. \"192.168.0.0/24\" or \"2001:db8::/64\") from which to assign service cluster IPs. Max of two CIDRs is allowed, one of each IP family. This field is immutable.";
-const D_IPA_PARENT: &str = "ParentRef references the resource that an IPAddress is attached to. An IPAddress must reference a parent object.";
+const D_IPA_PARENT: &str =
+    "ParentRef references the resource that an IPAddress is attached to. An IPAddress must reference a parent object.";
 
 #[cfg(test)]
 mod tests {
@@ -2666,14 +2664,18 @@ mod tests {
                 json!("<unknown>")
             ]
         );
-        let not_ready = json!({"metadata": {"name": "n"}, "status": {"conditions": [{"type": "Ready", "status": "Unknown"}]}});
+        let not_ready =
+            json!({"metadata": {"name": "n"}, "status": {"conditions": [{"type": "Ready", "status": "Unknown"}]}});
         assert_eq!(cells(r, &not_ready, now())[1], json!("NotReady"));
     }
 
     #[test]
     fn secret() {
         let r = rd("", "Secret");
-        assert_eq!(names(r), vec![("Name", "string", 0), ("Type", "string", 0), ("Data", "string", 0), ("Age", "string", 0)]);
+        assert_eq!(
+            names(r),
+            vec![("Name", "string", 0), ("Type", "string", 0), ("Data", "string", 0), ("Age", "string", 0)]
+        );
         let s = json!({"metadata": {"name": "s", "creationTimestamp": ago(Duration::seconds(42))},
             "type": "Opaque", "data": {"a": "YQ==", "b": "Yg=="}});
         assert_eq!(cells(r, &s, now()), vec![json!("s"), json!("Opaque"), json!(2), json!("42s")]);
@@ -2817,7 +2819,14 @@ mod tests {
                 {"kind": "ServiceAccount", "name": "sa", "namespace": "ns"}, {"kind": "User", "name": "bob"}]});
         assert_eq!(
             cells(rd("rbac.authorization.k8s.io", "RoleBinding"), &rb, now()),
-            vec![json!("rb"), json!("ClusterRole/admin"), json!("<unknown>"), json!("alice, bob"), json!("devs"), json!("ns/sa")]
+            vec![
+                json!("rb"),
+                json!("ClusterRole/admin"),
+                json!("<unknown>"),
+                json!("alice, bob"),
+                json!("devs"),
+                json!("ns/sa")
+            ]
         );
 
         let lease = json!({"metadata": {"name": "l"}, "spec": {"holderIdentity": "me"}});
@@ -2983,7 +2992,10 @@ mod tests {
         assert_eq!(format_label_selector(Some(&sel)), "a=1,b=2,!c,d notin (q),env in (dev,prod),x");
         assert_eq!(format_label_selector(None), "<none>");
         assert_eq!(format_label_selector(Some(&json!({}))), "<none>");
-        assert_eq!(format_label_selector(Some(&json!({"matchExpressions": [{"key": "a", "operator": "Bad"}]}))), "<error>");
+        assert_eq!(
+            format_label_selector(Some(&json!({"matchExpressions": [{"key": "a", "operator": "Bad"}]}))),
+            "<error>"
+        );
         assert_eq!(format_label_selector(Some(&json!({"matchLabels": {"a": "bad value"}}))), "<error>");
         assert_eq!(format_labels(Some(&json!({"a": "2", "a.b": "1"}))), "a.b=1,a=2");
         assert_eq!(

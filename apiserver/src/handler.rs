@@ -59,7 +59,7 @@ fn json_list(reply: &Reply, items: &[Arc<storage::Obj>]) -> Vec<u8> {
 }
 
 /// Encodes a reply as negotiated.
-fn encode(reply: Reply, enc: Encoding, q: &Query) -> Response<Body> {
+fn encode(reply: Reply, enc: Encoding, q: &Query, rd: &api_types::ResourceDef) -> Response<Body> {
     if let (Encoding::Json, Some(items)) = (enc, &reply.items) {
         let bytes = json_list(&reply, items);
         return Response::builder()
@@ -86,7 +86,7 @@ fn encode(reply: Reply, enc: Encoding, q: &Query) -> Response<Body> {
             if is_status || reply.code >= 300 {
                 json_response(reply.code, &reply.body, "application/json")
             } else {
-                let t = crate::table::to_table(&reply.body, q, true);
+                let t = crate::table::to_table(rd, &reply.body, q, true);
                 json_response(reply.code, &t, "application/json;as=Table;v=v1;g=meta.k8s.io")
             }
         }
@@ -316,7 +316,7 @@ async fn resource(
             ("finalize", "update") => subresources::finalize(&ctx, name, &body, ct).await?,
             _ => return Err(ApiError::MethodNotSupported { resource: rd.plural.into(), verb }),
         };
-        return Ok(with_warnings(encode(reply, enc, q), &ctx));
+        return Ok(with_warnings(encode(reply, enc, q, rd), &ctx));
     }
 
     if !rd.has_verb(&verb) {
@@ -328,7 +328,7 @@ async fn resource(
             ("componentstatuses", v) => component_statuses(st, v, &info.name).await?,
             _ => return Err(ApiError::MethodNotSupported { resource: rd.plural.into(), verb }),
         };
-        return Ok(with_warnings(encode(reply, enc, q), &ctx));
+        return Ok(with_warnings(encode(reply, enc, q, rd), &ctx));
     }
     let reply = match verb.as_str() {
         "get" => ctx.get(&info.name).await?,
@@ -349,7 +349,7 @@ async fn resource(
         "deletecollection" => ctx.delete_collection(&body).await?,
         _ => return Err(ApiError::MethodNotSupported { resource: rd.plural.into(), verb }),
     };
-    Ok(with_warnings(encode(reply, enc, q), &ctx))
+    Ok(with_warnings(encode(reply, enc, q, rd), &ctx))
 }
 
 /// Adds upstream-style `Warning: 299 - "..."` headers.

@@ -83,14 +83,6 @@ impl Matcher {
     }
 }
 
-/// Resources whose delete answers with the deleted object instead of a Status.
-fn returns_deleted_object(rd: &ResourceDef) -> bool {
-    matches!(
-        (rd.group, rd.plural),
-        ("", "pods") | ("", "services") | ("", "serviceaccounts") | ("storage.k8s.io", "storageclasses")
-    )
-}
-
 pub fn now_rfc3339() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
@@ -817,7 +809,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn delete_reply(&self, deleted: Value) -> Reply {
-        if returns_deleted_object(self.rd) {
+        if kinds::returns_deleted_object(self.rd) {
             return Reply::ok(deleted);
         }
         let mut details =

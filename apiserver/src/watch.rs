@@ -147,7 +147,7 @@ pub async fn watch(ctx: &Ctx<'_>, name: Option<&str>, enc: Encoding) -> ApiResul
         // Object events copy the cached encoding; only tables are built per watcher.
         let encode_obj = |ty: &str, obj: &Obj, first: &mut bool| -> Bytes {
             if enc == Encoding::Table {
-                let t = crate::table::to_table(&obj.value(), &q_owned, *first);
+                let t = crate::table::to_table(rd, &obj.value(), &q_owned, *first);
                 *first = false;
                 return encode_value(ty, &t);
             }

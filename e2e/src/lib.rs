@@ -158,7 +158,10 @@ impl Etcd {
             }
             if Instant::now() > end {
                 let log = std::fs::read_to_string(self.dir.path().join("etcd.log")).unwrap_or_default();
-                panic!("etcd did not become healthy in 30s; its log ends:\n{}", log.lines().rev().take(15).collect::<Vec<_>>().join("\n"));
+                panic!(
+                    "etcd did not become healthy in 30s; its log ends:\n{}",
+                    log.lines().rev().take(15).collect::<Vec<_>>().join("\n")
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }

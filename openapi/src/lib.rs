@@ -170,11 +170,3 @@ mod tests {
         assert!(d.protobuf.len() > 100_000);
     }
 }
-
-/// Resources whose delete answers with the deleted object (upstream's `ReturnDeletedObject`).
-pub fn returns_object_on_delete(rd: &api_types::ResourceDef) -> bool {
-    matches!(
-        (rd.group, rd.plural),
-        ("", "pods") | ("", "services") | ("", "serviceaccounts") | ("storage.k8s.io", "storageclasses")
-    )
-}

@@ -240,7 +240,7 @@ fn resource_ops(rd: &'static ResourceDef, ops: &mut Vec<Op>) {
         o.params = delete_params();
         o.path_params = item_params();
         o.body = Some("io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions".into());
-        o.response = Some(if crate::returns_object_on_delete(rd) {
+        o.response = Some(if api_types::kinds::returns_deleted_object(rd) {
             def.clone()
         } else {
             "io.k8s.apimachinery.pkg.apis.meta.v1.Status".into()
