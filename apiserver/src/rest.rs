@@ -619,27 +619,35 @@ impl<'a> Ctx<'a> {
         enum Kind {
             Json(json_patch::Patch),
             Merge(Value),
+            Strategic(Value),
         }
+        let unsupported = || {
+            ApiError::UnsupportedMediaType(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json".into(),
+            )
+        };
+        let decode_map = |what: &str| -> ApiResult<Value> {
+            let v: Value =
+                serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("error decoding patch: {e}")))?;
+            if !v.is_object() {
+                return Err(ApiError::BadRequest(format!("{what}: the patch must be a JSON object")));
+            }
+            Ok(v)
+        };
         let patch = match mt.as_str() {
             "application/json-patch+json" => {
                 let p: json_patch::Patch = serde_json::from_slice(body)
                     .map_err(|e| ApiError::BadRequest(format!("error decoding patch: {e}")))?;
                 Kind::Json(p)
             }
-            "application/merge-patch+json" => {
-                let v: Value = serde_json::from_slice(body)
-                    .map_err(|e| ApiError::BadRequest(format!("error decoding patch: {e}")))?;
-                if !v.is_object() {
-                    return Err(ApiError::BadRequest("json: cannot unmarshal into Go value of type map[string]interface {}".into()));
-                }
-                Kind::Merge(v)
+            "application/merge-patch+json" => Kind::Merge(decode_map("merge patch")?),
+            // Custom resources have no schema to patch strategically, as upstream.
+            "application/strategic-merge-patch+json"
+                if kinds::typed::is_typed(self.rd.group, self.rd.version, self.rd.kind) =>
+            {
+                Kind::Strategic(decode_map("strategic merge patch")?)
             }
-            "application/strategic-merge-patch+json" | "application/apply-patch+yaml" | "application/apply-patch+cbor" => {
-                return Err(ApiError::UnsupportedMediaType("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json".to_string()))
-            }
-            _ => {
-                return Err(ApiError::UnsupportedMediaType("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json".to_string()))
-            }
+            _ => return Err(unsupported()),
         };
         self.guaranteed_update(name, mode, |cur| {
             let mut doc = cur.clone();
@@ -656,6 +664,10 @@ impl<'a> Ctx<'a> {
                     )),
                 })?,
                 Kind::Merge(p) => json_patch::merge(&mut doc, p),
+                Kind::Strategic(p) => {
+                    doc = openapi::strategic_merge_patch(self.rd.group, self.rd.version, self.rd.kind, &doc, p)
+                        .map_err(ApiError::BadRequest)?;
+                }
             }
             // The patched object must still be this object.
             if doc.get("apiVersion").and_then(Value::as_str) != Some(&self.rd.api_version()) {

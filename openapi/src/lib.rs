@@ -8,6 +8,7 @@
 mod gnostic;
 mod paths;
 mod schema;
+mod smp;
 
 use once_cell::sync::Lazy;
 use serde_json::{json, Map, Value};
@@ -15,6 +16,7 @@ use sha2::{Digest, Sha512};
 use std::collections::BTreeMap;
 
 pub use schema::{definitions, unknown_fields};
+pub use smp::strategic_merge_patch;
 
 /// One group-version's v3 document, encoded, with its content hash.
 pub struct V3Doc {

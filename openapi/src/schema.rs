@@ -352,3 +352,55 @@ mod tests {
         assert!(unknown_fields("", "v1", "ConfigMap", &cm).is_empty());
     }
 }
+
+/// What a property's value is, as far as patching needs to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ChildKind {
+    /// An object of the named definition.
+    Object(String),
+    /// A list whose elements are of the named definition (None for primitives).
+    List(Option<String>),
+    /// A map whose values are of the named definition (None for primitives).
+    Map(Option<String>),
+    Unknown,
+}
+
+impl ChildKind {
+    pub(crate) fn object_def(&self) -> Option<&str> {
+        match self {
+            ChildKind::Object(d) => Some(d),
+            _ => None,
+        }
+    }
+    pub(crate) fn item_def(&self) -> Option<&str> {
+        match self {
+            ChildKind::List(d) => d.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+fn ref_name(s: &Value) -> Option<String> {
+    s.get("$ref")
+        .or_else(|| s.get("allOf").and_then(|a| a.get(0)).and_then(|x| x.get("$ref")))
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix(V3_PREFIX))
+        .map(str::to_string)
+}
+
+/// The kind of value a definition's property holds.
+pub(crate) fn child_definition(def: &str, prop: &str) -> ChildKind {
+    let Some(ps) = BASE.defs.get(def).and_then(|d| d.get("properties")).and_then(|p| p.get(prop)) else {
+        return ChildKind::Unknown;
+    };
+    if let Some(n) = ref_name(ps) {
+        return ChildKind::Object(n);
+    }
+    if let Some(items) = ps.get("items") {
+        return ChildKind::List(ref_name(items));
+    }
+    if let Some(ap) = ps.get("additionalProperties") {
+        return ChildKind::Map(ref_name(ap));
+    }
+    ChildKind::Unknown
+}
