@@ -655,7 +655,9 @@ impl<'a> Ctx<'a> {
                 m.remove("resourceVersion");
             }
             match &patch {
-                Kind::Json(p) => json_patch::patch(&mut doc, p).map_err(|e| match e.kind {
+                // On a copy: a failed patch is discarded whole. (`patch` would roll back in
+                // place, and json-patch 5.0 panics when that rollback fails.)
+                Kind::Json(p) => json_patch::patch_unsafe(&mut doc, p).map_err(|e| match e.kind {
                     json_patch::PatchErrorKind::TestFailed => ApiError::Unprocessable(format!(
                         "the server rejected our request due to an error in our request: {e}"
                     )),

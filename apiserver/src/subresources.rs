@@ -109,7 +109,7 @@ pub async fn scale(ctx: &Ctx<'_>, name: &str, verb: &str, body: &[u8], content_t
                         match mt.as_str() {
                             "application/json-patch+json" => {
                                 let p: json_patch::Patch = serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("error decoding patch: {e}")))?;
-                                json_patch::patch(&mut doc, &p).map_err(|e| ApiError::Unprocessable(format!("the server rejected our request due to an error in our request: {e}")))?;
+                                json_patch::patch_unsafe(&mut doc, &p).map_err(|e| ApiError::Unprocessable(format!("the server rejected our request due to an error in our request: {e}")))?;
                             }
                             "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
                                 // A Scale has no lists, so a strategic merge patch is a merge patch.

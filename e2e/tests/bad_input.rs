@@ -137,6 +137,24 @@ async fn bad_bodies_and_paths() {
     )
     .await;
     assert_status(&r, 422, "Invalid");
+    let r = send(
+        &http,
+        M::PATCH,
+        &format!("{cms}/once"),
+        "application/json-patch+json",
+        br#"[{"op":"add","path":"/data","value":{}},{"op":"move","from":"/data","path":"/data/x"}]"#.to_vec(),
+    )
+    .await;
+    assert_status(&r, 422, "Invalid");
+    let r = send(
+        &http,
+        M::PATCH,
+        &format!("{cms}/once"),
+        "application/strategic-merge-patch+json",
+        br#"{"$patch":"bogus"}"#.to_vec(),
+    )
+    .await;
+    assert_status(&r, 400, "BadRequest");
     let r = send(&http, M::PATCH, &format!("{cms}/once"), "application/merge-patch+json", b"[1,2".to_vec()).await;
     assert_status(&r, 400, "BadRequest");
     let r = send(&http, M::GET, &format!("{cms}?fieldSelector=spec.bogus%3Dx"), "application/json", vec![]).await;
