@@ -84,6 +84,8 @@ pub enum Encoding {
     Yaml,
     /// `as=Table;v=v1;g=meta.k8s.io`
     Table,
+    /// `as=PartialObjectMetadata[List];v=v1;g=meta.k8s.io`: metadata only.
+    PartialMetadata,
 }
 
 /// Picks the response encoding from the Accept header; 406 when nothing acceptable is served.
@@ -100,10 +102,12 @@ pub fn negotiate(accept: Option<&str>) -> ApiResult<Encoding> {
         let params: HashMap<String, String> =
             it.filter_map(|p| p.split_once('=').map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))).collect();
         if let Some(a) = params.get("as") {
-            if a == "Table"
-                && params.get("g").map(String::as_str) == Some("meta.k8s.io")
-                && matches!(mt.as_str(), "application/json" | "*/*")
-            {
+            let meta_group = params.get("g").map(String::as_str) == Some("meta.k8s.io")
+                && matches!(mt.as_str(), "application/json" | "*/*");
+            if meta_group && (a == "PartialObjectMetadata" || a == "PartialObjectMetadataList") {
+                return Ok(Encoding::PartialMetadata);
+            }
+            if a == "Table" && meta_group {
                 return Ok(Encoding::Table);
             }
             continue;

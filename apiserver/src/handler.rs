@@ -81,6 +81,15 @@ fn encode(reply: Reply, enc: Encoding, q: &Query, rd: &api_types::ResourceDef) -
                 .body(full(text.into_bytes()))
                 .expect("valid response")
         }
+        Encoding::PartialMetadata => {
+            let is_status = reply.body.get("kind").and_then(Value::as_str) == Some("Status");
+            if is_status || reply.code >= 300 {
+                json_response(reply.code, &reply.body, "application/json")
+            } else {
+                let (v, ct) = crate::table::to_partial(&reply.body);
+                json_response(reply.code, &v, ct)
+            }
+        }
         Encoding::Table => {
             let is_status = reply.body.get("kind").and_then(Value::as_str) == Some("Status");
             if is_status || reply.code >= 300 {

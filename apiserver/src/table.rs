@@ -59,3 +59,28 @@ pub fn to_table(rd: &ResourceDef, body: &Value, q: &Query, with_columns: bool) -
     t["rows"] = json!(rows);
     t
 }
+
+/// `PartialObjectMetadata` of one object.
+pub fn partial(obj: &Value) -> Value {
+    json!({
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": obj.get("metadata").cloned().unwrap_or(json!({})),
+    })
+}
+
+/// A `PartialObjectMetadataList` for a list response, or `PartialObjectMetadata` for an object.
+pub fn to_partial(body: &Value) -> (Value, &'static str) {
+    match body.get("items").and_then(Value::as_array) {
+        Some(items) => (
+            json!({
+                "kind": "PartialObjectMetadataList",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": body.get("metadata").cloned().unwrap_or(json!({})),
+                "items": items.iter().map(partial).collect::<Vec<_>>(),
+            }),
+            "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1",
+        ),
+        None => (partial(body), "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"),
+    }
+}

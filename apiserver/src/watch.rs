@@ -146,6 +146,9 @@ pub async fn watch(ctx: &Ctx<'_>, name: Option<&str>, enc: Encoding) -> ApiResul
         };
         // Object events copy the cached encoding; only tables are built per watcher.
         let encode_obj = |ty: &str, obj: &Obj, first: &mut bool| -> Bytes {
+            if enc == Encoding::PartialMetadata {
+                return encode_value(ty, &crate::table::partial(&obj.value()));
+            }
             if enc == Encoding::Table {
                 let t = crate::table::to_table(rd, &obj.value(), &q_owned, *first);
                 *first = false;
@@ -258,6 +261,7 @@ pub async fn watch(ctx: &Ctx<'_>, name: Option<&str>, enc: Encoding) -> ApiResul
     let body = BodyExt::boxed(http_body_util::StreamBody::new(stream));
     let ct = match enc {
         Encoding::Table => "application/json;as=Table;v=v1;g=meta.k8s.io",
+        Encoding::PartialMetadata => "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1",
         _ => "application/json",
     };
     Ok(http::Response::builder()

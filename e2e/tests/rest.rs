@@ -378,6 +378,55 @@ async fn watch_list_initial_events_and_bookmarks() {
     assert!(t.elapsed() < Duration::from_secs(5));
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn partial_object_metadata() {
+    let cluster = Cluster::start();
+    let api = Api::new(&cluster);
+    api.post(
+        "/api/v1/namespaces/default/configmaps",
+        json!({"metadata": {"name": "pm", "labels": {"a": "b"}}, "data": {"secret": "x"}}),
+    )
+    .await;
+    let accept = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
+    let r = api
+        .c
+        .get(format!("{}/api/v1/namespaces/default/configmaps", api.base))
+        .header("Accept", accept)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers()["content-type"].to_str().unwrap().contains("as=PartialObjectMetadataList"));
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["kind"], "PartialObjectMetadataList");
+    let item = v["items"].as_array().unwrap().iter().find(|i| i["metadata"]["name"] == "pm").unwrap().clone();
+    assert_eq!(item["kind"], "PartialObjectMetadata");
+    assert_eq!(item["metadata"]["labels"]["a"], "b");
+    assert!(item.get("data").is_none());
+    let one = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
+    let v: Value = api
+        .c
+        .get(format!("{}/api/v1/namespaces/default/configmaps/pm", api.base))
+        .header("Accept", one)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["kind"], "PartialObjectMetadata");
+    assert!(v.get("data").is_none());
+    let r = api
+        .c
+        .get(format!("{}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=0&timeoutSeconds=1", api.base))
+        .header("Accept", one)
+        .send()
+        .await
+        .unwrap();
+    let text = r.text().await.unwrap();
+    let ev: Value = serde_json::from_str(text.lines().find(|l| l.contains("\"pm\"")).unwrap()).unwrap();
+    assert_eq!(ev["object"]["kind"], "PartialObjectMetadata");
+}
+
 #[test]
 fn http2_and_etcd_key_layout() {
     let cluster = Cluster::start();
