@@ -4,6 +4,7 @@
 //! Architecture invariant: this crate does no I/O and has no async runtime. Everything here is a
 //! plain function of objects, so it is tested without a server.
 
+pub mod convert;
 pub mod field;
 pub mod kinds;
 pub mod meta;

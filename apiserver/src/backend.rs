@@ -60,9 +60,23 @@ impl Backend {
             .clone()
     }
 
-    /// Computes a resource's selectable fields, for the cache and for etcd reads.
+    /// Computes a resource's selectable fields, for the cache and for etcd reads. Resources
+    /// that share a prefix (core and events.k8s.io Events) share one cache, so its objects
+    /// carry the fields of every resource stored there.
     pub fn indexer(&self, rd: &'static ResourceDef) -> Indexer {
-        Arc::new(move |v: &serde_json::Value| api_types::kinds::fields::field_set(rd, v))
+        let sharing: Vec<&'static ResourceDef> =
+            api_types::resources().iter().filter(|r| r.etcd_prefix == rd.etcd_prefix && r.is_stored()).collect();
+        Arc::new(move |v: &serde_json::Value| {
+            let mut out = Vec::new();
+            for r in &sharing {
+                for f in api_types::kinds::fields::field_set(r, v) {
+                    if !out.iter().any(|(k, _): &(&str, String)| *k == f.0) {
+                        out.push(f);
+                    }
+                }
+            }
+            out
+        })
     }
 
     /// Watchers per cached prefix, for `/metrics`.

@@ -302,7 +302,16 @@ impl<'a> Ctx<'a> {
                 .await
                 .map_err(|e| ApiError::from_storage(e, &self.qualified(name)))?,
         };
-        obj.map(Reply::ok).ok_or_else(|| ApiError::NotFound(self.qualified(name)))
+        obj.map(|o| Reply::ok(self.external(o))).ok_or_else(|| ApiError::NotFound(self.qualified(name)))
+    }
+
+    /// The object as this resource serves it (objects of a few resources are stored in
+    /// another version; see `api_types::convert`).
+    pub fn external(&self, stored: Value) -> Value {
+        if stored.get("kind").and_then(Value::as_str) == Some("Status") {
+            return stored;
+        }
+        api_types::convert::from_storage(self.rd, stored)
     }
 
     pub fn selectors(&self) -> ApiResult<(LabelSelector, FieldSelector)> {
@@ -388,6 +397,12 @@ impl<'a> Ctx<'a> {
                 .map_err(|e| ApiError::from_storage(e, &self.qualified("")))?;
             (res.items, res.revision, res.continue_token, res.remaining)
         };
+        let items: Vec<Arc<Obj>> = if api_types::convert::storage_kind(self.rd).is_some() {
+            let indexer = self.st.backend.indexer(self.rd);
+            items.iter().map(|o| Arc::new(Obj::from_value(&self.external(o.value()), o.rv, &indexer))).collect()
+        } else {
+            items
+        };
         let mut meta = json!({"resourceVersion": list_rv.to_string()});
         if let Some(c) = continue_token {
             meta["continue"] = json!(c);
@@ -452,8 +467,8 @@ impl<'a> Ctx<'a> {
             return Ok(obj);
         }
         let key = self.st.backend.key(self.rd, &ns, &name);
-        match self.st.backend.store.create(&key, &obj).await {
-            Ok(stored) => Ok(stored),
+        match self.st.backend.store.create(&key, &api_types::convert::to_storage(self.rd, obj)).await {
+            Ok(stored) => Ok(self.external(stored)),
             Err(e) => {
                 alloc.release(self.st).await;
                 Err(ApiError::from_storage(e, &self.qualified(&name)))
@@ -475,7 +490,7 @@ impl<'a> Ctx<'a> {
         for _attempt in 0..16 {
             let current =
                 self.st.backend.store.get(&key).await.map_err(|e| ApiError::from_storage(e, &self.qualified(name)))?;
-            let Some(current) = current else {
+            let Some(current) = current.map(|c| self.external(c)) else {
                 return Err(ApiError::NotFound(self.qualified(name)));
             };
             let cur_rv = rv_of(&current);
@@ -567,10 +582,10 @@ impl<'a> Ctx<'a> {
                 alloc.release(self.st).await;
                 return Ok(Reply::ok(new));
             }
-            match self.st.backend.store.update(&key, &new, cur_rv).await {
+            match self.st.backend.store.update(&key, &api_types::convert::to_storage(self.rd, new), cur_rv).await {
                 Ok(stored) => {
                     alloc.commit(self.st).await;
-                    return Ok(Reply::ok(stored));
+                    return Ok(Reply::ok(self.external(stored)));
                 }
                 Err(StorageError::Conflict { .. }) if client_rv.is_empty() => {
                     alloc.release(self.st).await;
@@ -777,10 +792,12 @@ impl<'a> Ctx<'a> {
                 }
             }
             if updated == current || dry_run {
-                return Ok(Reply::ok(updated));
+                return Ok(Reply::ok(self.external(updated)));
             }
             match self.st.backend.store.update(&key, &updated, cur_rv).await {
-                Ok(stored) => return Ok(Reply::with_code(if opts.orphan_false { 202 } else { 200 }, stored)),
+                Ok(stored) => {
+                    return Ok(Reply::with_code(if opts.orphan_false { 202 } else { 200 }, self.external(stored)))
+                }
                 Err(StorageError::Conflict { .. }) => continue,
                 Err(e) => return Err(ApiError::from_storage(e, &self.qualified(name))),
             }
@@ -824,7 +841,7 @@ impl<'a> Ctx<'a> {
 
     fn delete_reply(&self, deleted: Value) -> Reply {
         if kinds::returns_deleted_object(self.rd) {
-            return Reply::ok(deleted);
+            return Reply::ok(self.external(deleted));
         }
         let mut details =
             json!({"name": meta_str(&deleted, "name"), "kind": self.rd.plural, "uid": meta_str(&deleted, "uid")});

@@ -133,6 +133,7 @@ pub async fn watch(ctx: &Ctx<'_>, name: Option<&str>, enc: Encoding) -> ApiResul
     watchers.inc();
     let kind = rd.kind;
     let api_version = rd.api_version();
+    let converted = api_types::convert::storage_kind(rd).is_some();
 
     tokio::spawn(async move {
         let _guard = scopeguard(watchers);
@@ -146,6 +147,19 @@ pub async fn watch(ctx: &Ctx<'_>, name: Option<&str>, enc: Encoding) -> ApiResul
         };
         // Object events copy the cached encoding; only tables are built per watcher.
         let encode_obj = |ty: &str, obj: &Obj, first: &mut bool| -> Bytes {
+            if converted {
+                let ext = api_types::convert::from_storage(rd, obj.value());
+                let ext = match enc {
+                    Encoding::Table => {
+                        let t = crate::table::to_table(rd, &ext, &q_owned, *first);
+                        *first = false;
+                        t
+                    }
+                    Encoding::PartialMetadata => crate::table::partial(&ext),
+                    _ => ext,
+                };
+                return encode_value(ty, &ext);
+            }
             if enc == Encoding::PartialMetadata {
                 return encode_value(ty, &crate::table::partial(&obj.value()));
             }

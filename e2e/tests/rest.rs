@@ -427,6 +427,66 @@ async fn partial_object_metadata() {
     assert_eq!(ev["object"]["kind"], "PartialObjectMetadata");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn events_are_one_store_seen_two_ways() {
+    let cluster = Cluster::start();
+    let api = Api::new(&cluster);
+    let (code, p) = api
+        .post(
+            "/api/v1/namespaces/default/pods",
+            json!({"metadata": {"name": "ev-pod"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}),
+        )
+        .await;
+    assert_eq!(code, 201, "{p}");
+    let uid = p["metadata"]["uid"].clone();
+    let new_style = json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e-new"},
+        "regarding": {"kind": "Pod", "namespace": "default", "name": "ev-pod", "uid": uid, "apiVersion": "v1"},
+        "note": "pulled the image", "reason": "Pulled", "type": "Normal", "action": "Pull",
+        "reportingController": "kubelet", "reportingInstance": "node-1", "eventTime": "2025-01-01T00:00:00.000000Z"});
+    let (code, e) = api.post("/apis/events.k8s.io/v1/namespaces/default/events", new_style).await;
+    assert_eq!(code, 201, "{e}");
+    assert_eq!(e["apiVersion"], "events.k8s.io/v1");
+    assert_eq!(e["note"], "pulled the image");
+    // The same object through core/v1.
+    let (code, core) = api.get("/api/v1/namespaces/default/events/e-new").await;
+    assert_eq!(code, 200);
+    assert_eq!(core["apiVersion"], "v1");
+    assert_eq!(core["message"], "pulled the image");
+    assert_eq!(core["involvedObject"]["name"], "ev-pod");
+    assert_eq!(core["reportingComponent"], "kubelet");
+    // And the other way round.
+    let old_style = json!({"metadata": {"name": "e-old"}, "involvedObject": {"kind": "Pod", "namespace": "default", "name": "ev-pod", "uid": uid},
+        "reason": "Scheduled", "message": "assigned", "type": "Normal", "source": {"component": "default-scheduler"},
+        "firstTimestamp": "2025-01-01T00:00:00Z", "lastTimestamp": "2025-01-01T00:00:00Z", "count": 1});
+    let (code, _) = api.post("/api/v1/namespaces/default/events", old_style).await;
+    assert_eq!(code, 201);
+    let (_, l) = api.get("/apis/events.k8s.io/v1/namespaces/default/events").await;
+    let e_old = l["items"].as_array().unwrap().iter().find(|i| i["metadata"]["name"] == "e-old").unwrap().clone();
+    assert_eq!(e_old["note"], "assigned");
+    assert_eq!(e_old["regarding"]["name"], "ev-pod");
+    assert_eq!(e_old["deprecatedSource"]["component"], "default-scheduler");
+    assert_eq!(e_old["deprecatedCount"], 1);
+    // Field selectors in each view's names, from the cache and from etcd.
+    for rv in ["", "&resourceVersion=0"] {
+        let (_, l) = api.get(&format!("/apis/events.k8s.io/v1/namespaces/default/events?fieldSelector=regarding.name%3Dev-pod,reason%3DPulled{rv}")).await;
+        assert_eq!(l["items"].as_array().unwrap().len(), 1, "{l}");
+        let (_, l) =
+            api.get(&format!("/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3Dev-pod{rv}")).await;
+        assert_eq!(l["items"].as_array().unwrap().len(), 2, "{l}");
+    }
+    // events.k8s.io/v1 updates may change only the series (upstream's rule, and its message
+    // names the internal field); a core/v1 update of the message shows in the other view.
+    let (code, st) = api.merge("/apis/events.k8s.io/v1/namespaces/default/events/e-new", json!({"note": "x"})).await;
+    assert_eq!(code, 422, "{st}");
+    assert!(st["message"].as_str().unwrap().contains("field is immutable"), "{st}");
+    let (code, st) = api.merge("/api/v1/namespaces/default/events/e-new", json!({"message": "pulled it"})).await;
+    assert_eq!(code, 200, "{st}");
+    assert_eq!(api.get("/apis/events.k8s.io/v1/namespaces/default/events/e-new").await.1["note"], "pulled it");
+    // kubectl describe lists the pod's events.
+    let out = cluster.api.kubectl_ok("1.33", &["describe", "pod", "ev-pod"]);
+    assert!(out.contains("Events:") && out.contains("Scheduled") && out.contains("pulled it"), "{out}");
+}
+
 #[test]
 fn http2_and_etcd_key_layout() {
     let cluster = Cluster::start();
