@@ -55,7 +55,8 @@ pub fn decode_object(body: &[u8], content_type: Option<&str>) -> ApiResult<Value
         })?,
         "application/yaml" | "application/x-yaml" | "text/yaml" => serde_yaml::from_slice(body)
             .map_err(|e| ApiError::BadRequest(format!("error converting YAML to JSON: yaml: {e}")))?,
-        "application/vnd.kubernetes.protobuf" | "application/cbor" => {
+        "application/vnd.kubernetes.protobuf" => return decode_protobuf(body),
+        "application/cbor" => {
             return Err(ApiError::UnsupportedMediaType("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml".to_string()))
         }
         other => {
@@ -73,6 +74,28 @@ pub fn decode_object(body: &[u8], content_type: Option<&str>) -> ApiResult<Value
                 _ => "object",
             }
         )));
+    }
+    Ok(v)
+}
+
+/// A protobuf body (`k8s\0` + `runtime.Unknown`): the envelope names the kind, whose schema
+/// turns the message into upstream's JSON form, apiVersion and kind included.
+fn decode_protobuf(body: &[u8]) -> ApiResult<Value> {
+    let bad = |e: kproto::Error| ApiError::BadRequest(format!("error decoding protobuf body: {e}"));
+    let (api_version, kind, raw) = kproto::decode_object(body).map_err(bad)?;
+    if kind.is_empty() {
+        return Err(ApiError::BadRequest("Object 'Kind' is missing in protobuf body".into()));
+    }
+    let (group, version) = api_types::split_api_version(&api_version);
+    let definition = openapi::kind_definition(group, version, &kind).ok_or_else(|| {
+        ApiError::UnsupportedMediaType(format!(
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (no protobuf form for {kind} in {api_version})"
+        ))
+    })?;
+    let mut v = kproto::decode(definition, &raw).map_err(bad)?;
+    if let Value::Object(m) = &mut v {
+        m.insert("apiVersion".into(), Value::String(api_version));
+        m.insert("kind".into(), Value::String(kind));
     }
     Ok(v)
 }

@@ -65,6 +65,10 @@ async fn bad_bodies_and_paths() {
         send(&http, M::POST, &cms, "application/json", br#"{"metadata":{"name":"x"},"data":{"k":1}}"#.to_vec()).await;
     assert_status(&r, 400, "BadRequest");
     let r = send(&http, M::POST, &cms, "application/vnd.kubernetes.protobuf", b"k8s\x00".to_vec()).await;
+    assert_status(&r, 400, "BadRequest");
+    let r = send(&http, M::POST, &cms, "application/vnd.kubernetes.protobuf", b"not protobuf at all".to_vec()).await;
+    assert_status(&r, 400, "BadRequest");
+    let r = send(&http, M::POST, &cms, "application/cbor", vec![0xa0]).await;
     assert_status(&r, 415, "UnsupportedMediaType");
 
     // Invalid objects: 422 with causes naming upstream's field paths.

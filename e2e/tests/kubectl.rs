@@ -254,3 +254,76 @@ fn watch_shows_added_modified_deleted() {
         assert_eq!(order.last(), Some(&"DELETED"), "{seen}");
     }
 }
+
+/// `kubectl create namespace|configmap|secret|deployment|service`, `run` and `expose`: kubectl
+/// 1.32 and 1.33 send protobuf bodies for most of these and never fall back to JSON.
+#[test]
+fn imperative_creates_send_protobuf() {
+    let c = Cluster::start();
+    for v in KUBECTL_VERSIONS {
+        let ns = format!("imp-{}", v.replace('.', "-"));
+        let steps: Vec<Vec<String>> = vec![
+            vec!["create".into(), "namespace".into(), ns.clone()],
+            vec!["-n".into(), ns.clone(), "create".into(), "configmap".into(), "c".into(), "--from-literal=a=b".into()],
+            vec![
+                "-n".into(),
+                ns.clone(),
+                "create".into(),
+                "secret".into(),
+                "generic".into(),
+                "s".into(),
+                "--from-literal=a=b".into(),
+            ],
+            vec!["-n".into(), ns.clone(), "create".into(), "deployment".into(), "web".into(), "--image=nginx".into()],
+            vec![
+                "-n".into(),
+                ns.clone(),
+                "create".into(),
+                "service".into(),
+                "clusterip".into(),
+                "web".into(),
+                "--tcp=80".into(),
+            ],
+            vec!["-n".into(), ns.clone(), "run".into(), "p".into(), "--image=nginx".into()],
+            vec![
+                "-n".into(),
+                ns.clone(),
+                "expose".into(),
+                "deployment".into(),
+                "web".into(),
+                "--port=80".into(),
+                "--name=web2".into(),
+            ],
+        ];
+        for s in &steps {
+            let args: Vec<&str> = s.iter().map(String::as_str).collect();
+            let out = c.api.kubectl(v, &args);
+            assert!(out.status.success(), "kubectl {v} {args:?}: {}", stderr(&out));
+        }
+        let cm: serde_json::Value =
+            serde_json::from_str(&c.api.kubectl_ok(v, &["-n", &ns, "get", "cm", "c", "-o", "json"])).unwrap();
+        assert_eq!(cm["data"]["a"], "b");
+        let sec: serde_json::Value =
+            serde_json::from_str(&c.api.kubectl_ok(v, &["-n", &ns, "get", "secret", "s", "-o", "json"])).unwrap();
+        assert_eq!(sec["data"]["a"], "Yg==");
+        assert_eq!(sec["type"], "Opaque");
+        let d: serde_json::Value =
+            serde_json::from_str(&c.api.kubectl_ok(v, &["-n", &ns, "get", "deploy", "web", "-o", "json"])).unwrap();
+        assert_eq!(d["spec"]["replicas"], 1);
+        assert_eq!(d["spec"]["selector"]["matchLabels"]["app"], "web");
+        assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"], "Always");
+        assert_eq!(d["spec"]["strategy"]["rollingUpdate"]["maxSurge"], "25%");
+        let svc: serde_json::Value =
+            serde_json::from_str(&c.api.kubectl_ok(v, &["-n", &ns, "get", "svc", "web", "-o", "json"])).unwrap();
+        assert_eq!(svc["spec"]["ports"][0]["port"], 80);
+        assert_eq!(svc["spec"]["ports"][0]["targetPort"], 80);
+        assert_eq!(svc["spec"]["selector"]["app"], "web");
+        assert!(svc["spec"]["clusterIP"].as_str().unwrap().starts_with("10."));
+        let pod: serde_json::Value =
+            serde_json::from_str(&c.api.kubectl_ok(v, &["-n", &ns, "get", "pod", "p", "-o", "json"])).unwrap();
+        assert_eq!(pod["metadata"]["labels"]["run"], "p");
+        assert_eq!(pod["status"]["phase"], "Pending");
+        let wide = c.api.kubectl_ok(v, &["-n", &ns, "get", "deploy,rs,po", "-o", "wide"]);
+        assert!(wide.contains("CONTAINERS") && wide.contains("NOMINATED NODE"), "{wide}");
+    }
+}

@@ -190,7 +190,7 @@ fn add_patch_extensions(defs: &mut BTreeMap<String, Value>) {
 }
 
 /// The definition name of a kind.
-pub(crate) fn kind_definition(group: &str, version: &str, kind: &str) -> Option<&'static str> {
+pub fn kind_definition(group: &str, version: &str, kind: &str) -> Option<&'static str> {
     BASE.kinds.get(&(group.to_string(), version.to_string(), kind.to_string())).map(String::as_str)
 }
 
@@ -216,7 +216,8 @@ fn to_v3(v: &Value) -> Value {
     match v {
         Value::Object(m) => {
             let mut out: Map<String, Value> = m.iter().map(|(k, x)| (k.clone(), to_v3(x))).collect();
-            if out.len() > 1 {
+            // Only a string `$ref` is a reference (JSONSchemaProps has a property named `$ref`).
+            if out.len() > 1 && out.get("$ref").is_some_and(Value::is_string) {
                 if let Some(r) = out.remove("$ref") {
                     out.insert("allOf".into(), json!([{"$ref": r}]));
                 }
