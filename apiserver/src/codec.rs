@@ -109,6 +109,8 @@ pub enum Encoding {
     Table,
     /// `as=PartialObjectMetadata[List];v=v1;g=meta.k8s.io`: metadata only.
     PartialMetadata,
+    /// `application/vnd.kubernetes.protobuf` (and `;stream=watch` for watches).
+    Protobuf,
 }
 
 /// Picks the response encoding from the Accept header; 406 when nothing acceptable is served.
@@ -142,6 +144,7 @@ pub fn negotiate(accept: Option<&str>) -> ApiResult<Encoding> {
             | "application/json-patch+json"
             | "application/merge-patch+json" => return Ok(Encoding::Json),
             "application/yaml" => return Ok(Encoding::Yaml),
+            "application/vnd.kubernetes.protobuf" => return Ok(Encoding::Protobuf),
             _ => continue,
         }
     }
@@ -251,6 +254,20 @@ pub fn duplicate_fields(body: &[u8], content_type: Option<&str>) -> Vec<String> 
     let mut de = serde_json::Deserializer::from_slice(body);
     let _ = Walk { path: String::new(), out: &out }.deserialize(&mut de);
     out.into_inner()
+}
+
+/// Encodes a body (an object, a list with its items, or a Status) as protobuf with upstream's
+/// envelope; None when its kind has no protobuf form (the caller answers JSON instead).
+pub fn encode_protobuf(body: &Value) -> Option<Vec<u8>> {
+    let api_version = body.get("apiVersion").and_then(Value::as_str)?;
+    let kind = body.get("kind").and_then(Value::as_str)?;
+    let (group, version) = api_types::split_api_version(api_version);
+    let definition = if kind == "Status" {
+        "io.k8s.apimachinery.pkg.apis.meta.v1.Status"
+    } else {
+        openapi::kind_definition(group, version, kind)?
+    };
+    kproto::encode_object(api_version, kind, definition, body).ok()
 }
 
 #[cfg(test)]

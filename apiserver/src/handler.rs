@@ -71,8 +71,20 @@ fn encode(reply: Reply, enc: Encoding, q: &Query, rd: &api_types::ResourceDef) -
     }
     let code = reply.code;
     let reply = Reply::with_code(code, reply.into_value());
+    if enc == Encoding::Protobuf {
+        if let Some(bytes) = codec::encode_protobuf(&reply.body) {
+            return Response::builder()
+                .status(reply.code)
+                .header(header::CONTENT_TYPE, kproto::CONTENT_TYPE)
+                .header(header::CACHE_CONTROL, "no-cache, private")
+                .body(full(bytes))
+                .expect("valid response");
+        }
+        // Kinds without a protobuf form answer JSON, which protobuf clients also accept.
+        return json_response(reply.code, &reply.body, "application/json");
+    }
     match enc {
-        Encoding::Json => json_response(reply.code, &reply.body, "application/json"),
+        Encoding::Json | Encoding::Protobuf => json_response(reply.code, &reply.body, "application/json"),
         Encoding::Yaml => {
             let text = serde_yaml::to_string(&reply.body).unwrap_or_default();
             Response::builder()

@@ -33,6 +33,13 @@ enum Source {
 }
 
 pub async fn watch(ctx: &Ctx<'_>, name: Option<&str>, enc: Encoding) -> ApiResult<http::Response<Body>> {
+    // A stream is one encoding throughout: kinds without a protobuf form stream JSON.
+    let enc =
+        if enc == Encoding::Protobuf && openapi::kind_definition(ctx.rd.group, ctx.rd.version, ctx.rd.kind).is_none() {
+            Encoding::Json
+        } else {
+            enc
+        };
     let (ls, mut fs) = ctx.selectors()?;
     if let Some(n) = name {
         fs.0.push(FieldRequirement { field: "metadata.name".into(), value: n.to_string(), negated: false });
@@ -139,14 +146,28 @@ pub async fn watch(ctx: &Ctx<'_>, name: Option<&str>, enc: Encoding) -> ApiResul
         let _guard = scopeguard(watchers);
         let deadline = tokio::time::Instant::now() + timeout;
         let mut first_table = true;
+        // Protobuf watch streams: length-delimited WatchEvent frames around enveloped objects.
+        let proto_frame = |ty: &str, obj: &Value| -> Option<Bytes> {
+            let envelope = crate::codec::encode_protobuf(obj)?;
+            Some(Bytes::from(kproto::encode_watch_frame(ty, &envelope)))
+        };
         // Control events (bookmarks, errors) are small values.
         let encode_value = |ty: &str, obj: &Value| -> Bytes {
+            if enc == Encoding::Protobuf {
+                if let Some(b) = proto_frame(ty, obj) {
+                    return b;
+                }
+            }
             let mut line = serde_json::to_vec(&json!({"type": ty, "object": obj})).unwrap_or_default();
             line.push(b'\n');
             Bytes::from(line)
         };
         // Object events copy the cached encoding; only tables are built per watcher.
         let encode_obj = |ty: &str, obj: &Obj, first: &mut bool| -> Bytes {
+            if enc == Encoding::Protobuf {
+                let v = if converted { api_types::convert::from_storage(rd, obj.value()) } else { obj.value() };
+                return encode_value(ty, &v);
+            }
             if converted {
                 let ext = api_types::convert::from_storage(rd, obj.value());
                 let ext = match enc {
@@ -276,6 +297,7 @@ pub async fn watch(ctx: &Ctx<'_>, name: Option<&str>, enc: Encoding) -> ApiResul
     let ct = match enc {
         Encoding::Table => "application/json;as=Table;v=v1;g=meta.k8s.io",
         Encoding::PartialMetadata => "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1",
+        Encoding::Protobuf => kproto::WATCH_CONTENT_TYPE,
         _ => "application/json",
     };
     Ok(http::Response::builder()
