@@ -264,20 +264,20 @@ impl<'a> Ctx<'a> {
             .ok_or_else(|| ApiError::Internal("namespaces not registered".into()))?;
         let cacher = self.st.backend.cacher(ns_rd);
         let key = self.st.backend.key(ns_rd, "", ns);
-        let mut found = cacher.get(&key).0.map(|o| o.value());
-        if found.is_none() {
+        // The phase is one of the namespace's selectable fields, extracted once by the cache.
+        let mut phase = cacher.get(&key).0.map(|o| o.field("status.phase").unwrap_or("").to_string());
+        if phase.is_none() {
             // The cache may lag a namespace created a moment ago: ask etcd.
-            found =
+            let stored =
                 self.st.backend.store.get(&key).await.map_err(|e| ApiError::from_storage(e, &self.qualified("")))?;
+            phase = stored.map(|n| n.pointer("/status/phase").and_then(Value::as_str).unwrap_or("").to_string());
         }
-        match found {
+        match phase.as_deref() {
             None => Err(ApiError::NotFound(Qualified::new("", "namespaces", ns))),
-            Some(n) if n.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating") => {
-                Err(ApiError::Forbidden {
-                    qualified: self.qualified(""),
-                    message: format!("unable to create new content in namespace {ns} because it is being terminated"),
-                })
-            }
+            Some("Terminating") => Err(ApiError::Forbidden {
+                qualified: self.qualified(""),
+                message: format!("unable to create new content in namespace {ns} because it is being terminated"),
+            }),
             Some(_) => Ok(()),
         }
     }

@@ -156,17 +156,17 @@ fn resource_ops(rd: &'static ResourceDef, ops: &mut Vec<Op>) {
         extra_codes: &[],
     };
     let k = rd.kind;
+    if rd.has_verb("create") {
+        let mut o = op(&coll, "post", "create", "post", format!("create a {k}"));
+        o.params = write_params();
+        o.path_params = coll_params();
+        o.body = Some(def.clone());
+        o.response = Some(def.clone());
+        o.extra_codes = &[201, 202];
+        ops.push(o);
+    }
+    // Review kinds and bindings have nothing but create.
     if !rd.is_stored() {
-        // Review kinds, bindings: create only.
-        if rd.has_verb("create") {
-            let mut o = op(&coll, "post", "create", "post", format!("create a {k}"));
-            o.params = write_params();
-            o.path_params = coll_params();
-            o.body = Some(def.clone());
-            o.response = Some(def.clone());
-            o.extra_codes = &[201, 202];
-            ops.push(o);
-        }
         return;
     }
     if rd.has_verb("list") {
@@ -189,15 +189,6 @@ fn resource_ops(rd: &'static ResourceDef, ops: &mut Vec<Op>) {
             o.response = list_def.clone();
             ops.push(o);
         }
-    }
-    if rd.has_verb("create") {
-        let mut o = op(&coll, "post", "create", "post", format!("create a {k}"));
-        o.params = write_params();
-        o.path_params = coll_params();
-        o.body = Some(def.clone());
-        o.response = Some(def.clone());
-        o.extra_codes = &[201, 202];
-        ops.push(o);
     }
     if rd.has_verb("deletecollection") {
         let mut o = op(&coll, "delete", "deleteCollection", "deletecollection", format!("delete collection of {k}"));
