@@ -796,7 +796,13 @@ impl<'a> Ctx<'a> {
             }
             match self.st.backend.store.update(&key, &updated, cur_rv).await {
                 Ok(stored) => {
-                    return Ok(Reply::with_code(if opts.orphan_false { 202 } else { 200 }, self.external(stored)))
+                    if self.rd.group.is_empty() && self.rd.plural == "namespaces" {
+                        // NamespaceLifecycle reads namespaces from the cache: let it see the
+                        // Terminating phase before answering, so no later create slips in.
+                        let _ =
+                            self.st.backend.cacher(self.rd).wait_fresh(rv_of(&stored), Duration::from_secs(3)).await;
+                    }
+                    return Ok(Reply::with_code(if opts.orphan_false { 202 } else { 200 }, self.external(stored)));
                 }
                 Err(StorageError::Conflict { .. }) => continue,
                 Err(e) => return Err(ApiError::from_storage(e, &self.qualified(name))),
