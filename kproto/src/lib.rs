@@ -82,6 +82,7 @@
 //! 768 KiB of stack, a test checks; threads have 2 MiB.)
 
 mod codec;
+mod goshape;
 mod gotime;
 mod schema;
 #[rustfmt::skip]
@@ -91,6 +92,7 @@ mod wire;
 pub use codec::MAX_DEPTH;
 pub use schema::known_definitions;
 
+pub use goshape::go_fill;
 use serde_json::Value;
 use wire::{put_bytes, Raw, Reader};
 

@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha512};
 use std::collections::BTreeMap;
 
-pub use schema::{definitions, kind_definition, unknown_fields};
+pub use schema::{definitions, kind_definition, raw_definitions, unknown_fields};
 pub use smp::strategic_merge_patch;
 
 /// One group-version's v3 document, encoded, with its content hash.

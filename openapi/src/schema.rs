@@ -260,6 +260,11 @@ fn to_v2(v: &Value) -> Value {
     }
 }
 
+/// Every definition as built (v3 `$ref`s, possibly wrapped in `allOf`), without copying.
+pub fn raw_definitions() -> &'static BTreeMap<String, Value> {
+    &BASE.defs
+}
+
 /// Every definition in v3 form.
 pub fn definitions() -> BTreeMap<String, Value> {
     BASE.defs.iter().map(|(k, v)| (k.clone(), to_v3(v))).collect()
