@@ -45,7 +45,7 @@ async fn ensure(
         None => {
             let bytes = serde_json::to_vec(&obj).unwrap_or_default();
             let decoded = ctx.decode_for_write(&bytes, None)?;
-            match ctx.create_object(decoded).await {
+            match ctx.create_object(decoded, crate::rest::Track::Update).await {
                 Ok(_) | Err(ApiError::AlreadyExists(_)) => Ok(()),
                 Err(e) => Err(e),
             }

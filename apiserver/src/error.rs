@@ -66,6 +66,9 @@ pub enum ApiError {
     Internal(String),
     #[error("unprocessable")]
     Unprocessable(String),
+    /// A server-side apply conflict: (field, message) per conflicting field.
+    #[error("apply conflict")]
+    ApplyConflict { message: String, causes: Vec<(String, String)> },
 }
 
 fn status(code: u16, reason: &str, message: String, details: Option<Value>) -> (u16, Value) {
@@ -164,6 +167,13 @@ impl ApiError {
                 Some(json!({"causes": [{"message": m}]})),
             ),
             ApiError::Unprocessable(m) => status(422, "Invalid", m.clone(), None),
+            ApiError::ApplyConflict { message, causes } => {
+                let causes: Vec<Value> = causes
+                    .iter()
+                    .map(|(f, m)| json!({"reason": "FieldManagerConflict", "message": m, "field": f}))
+                    .collect();
+                status(409, "Conflict", message.clone(), Some(json!({ "causes": causes })))
+            }
         }
     }
 

@@ -316,10 +316,11 @@ async fn resource(
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
     let content_length =
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    let user_agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let verb = info.verb.clone();
     let needs_body = matches!(verb.as_str(), "create" | "update" | "patch" | "delete" | "deletecollection");
     let body = if needs_body { codec::read_body(req.into_body(), content_length).await? } else { bytes::Bytes::new() };
-    let ctx = Ctx::new(st, rd, info, q, false);
+    let ctx = Ctx::new(st, rd, info, q, false).with_user_agent(&user_agent);
     let ct = content_type.as_deref();
 
     if !info.subresource.is_empty() {

@@ -24,7 +24,20 @@ pub struct Ctx<'a> {
     pub system: bool,
     /// `Warning` headers for the response (field validation in Warn mode).
     pub warnings: std::sync::Mutex<Vec<String>>,
+    /// The request's User-Agent: names the field manager when `fieldManager` is not given.
+    pub user_agent: String,
 }
+
+/// Who records field ownership for a write: the generic update tracking, or nobody (the
+/// apply computed it, or the write is a raw system change such as a binding).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Track {
+    Update,
+    None,
+}
+
+/// The longest field manager name upstream accepts.
+const FIELD_MANAGER_MAX: usize = 128;
 
 /// How unknown and duplicate fields in a request body are treated (`fieldValidation`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,7 +142,82 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn new(st: &'a ApiServer, rd: &'static ResourceDef, info: &'a RequestInfo, q: &'a Query, system: bool) -> Self {
-        Ctx { st, rd, info, q, system, warnings: Default::default() }
+        let user_agent = if system { format!("kube-apiserver/{}", crate::version::GIT_VERSION) } else { String::new() };
+        Ctx { st, rd, info, q, system, warnings: Default::default(), user_agent }
+    }
+
+    pub fn with_user_agent(mut self, ua: &str) -> Self {
+        self.user_agent = ua.to_string();
+        self
+    }
+
+    /// The field manager: `fieldManager`, else the User-Agent up to its first `/`.
+    fn manager(&self) -> String {
+        match self.q.get("fieldManager") {
+            Some(m) if !m.is_empty() => m.to_string(),
+            _ => {
+                let prefix = self.user_agent.split('/').next().unwrap_or("");
+                prefix.chars().filter(|c| !c.is_control()).take(FIELD_MANAGER_MAX).collect()
+            }
+        }
+    }
+
+    /// Upstream's `ValidateFieldManager` (and the apply/force rules of `ValidatePatchOptions`),
+    /// reported as an invalid `<options>.meta.k8s.io`.
+    fn validate_options(&self, options: &str, apply: Option<bool>) -> ApiResult<()> {
+        use api_types::field::{FieldError, FieldPath};
+        let fm = self.q.get("fieldManager").unwrap_or("");
+        let path = FieldPath::new("fieldManager");
+        let mut errs = Vec::new();
+        match apply {
+            Some(true) if fm.is_empty() => errs.push(FieldError::required(&path, "is required for apply patch")),
+            Some(false) if self.q.get("force").is_some() => {
+                errs.push(FieldError::forbidden(&FieldPath::new("force"), "may not be specified for non-apply patch"))
+            }
+            _ => {}
+        }
+        if fm.chars().count() > FIELD_MANAGER_MAX {
+            errs.push(FieldError::too_long(&path, FIELD_MANAGER_MAX));
+        }
+        for (i, c) in fm.chars().enumerate() {
+            if c.is_control() {
+                errs.push(FieldError::invalid(
+                    &path,
+                    fm,
+                    format!("invalid character U+{:04X} (at position {i})", c as u32),
+                ));
+            }
+        }
+        if errs.is_empty() {
+            return Ok(());
+        }
+        Err(ApiError::Invalid { kind: options.into(), group: "meta.k8s.io".into(), name: String::new(), errors: errs })
+    }
+
+    /// The endpoint as the field manager sees it.
+    fn field_target<'v>(&self, api_version: &'v str) -> fieldmanager::Target<'v> {
+        let rd = self.rd;
+        let has_status = rd.subresource("status").is_some();
+        let (subresource, ignored): (&'static str, &'static [&'static str]) = match self.info.subresource.as_str() {
+            "status" => ("status", &["spec"]),
+            "scale" => ("scale", &["status"]),
+            "finalize" => ("finalize", &["status"]),
+            _ if has_status => ("", &["status"]),
+            _ => ("", &[]),
+        };
+        fieldmanager::Target {
+            definition: openapi::kind_definition(rd.group, rd.version, rd.kind).unwrap_or(""),
+            api_version,
+            kind: rd.kind,
+            subresource,
+            ignored,
+        }
+    }
+
+    /// Records this write's field ownership on `new`.
+    fn track_update(&self, live: Option<&Value>, new: &mut Value) {
+        let av = self.rd.api_version();
+        fieldmanager::update(&self.field_target(&av), live, new, &self.manager(), &now_rfc3339());
     }
 
     fn field_validation(&self) -> ApiResult<FieldValidation> {
@@ -422,15 +510,19 @@ impl<'a> Ctx<'a> {
     // ---------------------------------------------------------------- create
 
     pub async fn create(&self, body: &[u8], content_type: Option<&str>) -> ApiResult<Reply> {
+        self.validate_options("CreateOptions", None)?;
         let obj = self.decode_for_write(body, content_type)?;
-        let obj = self.create_object(obj).await?;
+        let obj = self.create_object(obj, Track::Update).await?;
         Ok(Reply::with_code(201, obj))
     }
 
     /// The create pipeline after decoding: system fields, name generation, strategy,
     /// validation, allocation, storage.
-    pub async fn create_object(&self, mut obj: Value) -> ApiResult<Value> {
+    pub async fn create_object(&self, mut obj: Value, track: Track) -> ApiResult<Value> {
         let dry_run = self.dry_run()?;
+        if track == Track::Update {
+            self.track_update(None, &mut obj);
+        }
         let ns = meta_str(&obj, "namespace").to_string();
         self.check_namespace_lifecycle(&ns).await?;
         if !meta_str(&obj, "resourceVersion").is_empty() {
@@ -485,6 +577,21 @@ impl<'a> Ctx<'a> {
     where
         F: Fn(&Value) -> ApiResult<Value>,
     {
+        let track = if mode == UpdateMode::Raw { Track::None } else { Track::Update };
+        self.guaranteed_update_with(name, mode, track, mutate).await
+    }
+
+    /// `guaranteed_update`, saying who records field ownership.
+    pub async fn guaranteed_update_with<F>(
+        &self,
+        name: &str,
+        mode: UpdateMode,
+        track: Track,
+        mutate: F,
+    ) -> ApiResult<Reply>
+    where
+        F: Fn(&Value) -> ApiResult<Value>,
+    {
         let dry_run = self.dry_run()?;
         let key = self.key(name);
         for _attempt in 0..16 {
@@ -529,6 +636,9 @@ impl<'a> Ctx<'a> {
                     m.insert("generation".into(), g.clone());
                 }
                 m.remove("selfLink");
+            }
+            if track == Track::Update {
+                self.track_update(Some(&current), &mut new);
             }
             match mode {
                 UpdateMode::Main => kinds::prepare_for_update(self.rd, &mut new, &current),
@@ -615,6 +725,7 @@ impl<'a> Ctx<'a> {
         content_type: Option<&str>,
         mode: UpdateMode,
     ) -> ApiResult<Reply> {
+        self.validate_options("UpdateOptions", None)?;
         let mut obj = codec::decode_object(body, content_type)?;
         self.check_gvk(&mut obj)?;
         self.check_fields(&obj, codec::duplicate_fields(body, content_type))?;
@@ -631,6 +742,11 @@ impl<'a> Ctx<'a> {
         mode: UpdateMode,
     ) -> ApiResult<Reply> {
         let mt = codec::media_type(content_type);
+        let is_apply = mt == "application/apply-patch+yaml";
+        if is_apply {
+            self.validate_options("PatchOptions", Some(true))?;
+            return self.apply(name, body, mode).await;
+        }
         enum Kind {
             Json(json_patch::Patch),
             Merge(Value),
@@ -638,7 +754,7 @@ impl<'a> Ctx<'a> {
         }
         let unsupported = || {
             ApiError::UnsupportedMediaType(
-                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json".into(),
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml".into(),
             )
         };
         let decode_map = |what: &str| -> ApiResult<Value> {
@@ -664,6 +780,7 @@ impl<'a> Ctx<'a> {
             }
             _ => return Err(unsupported()),
         };
+        self.validate_options("PatchOptions", Some(false))?;
         self.guaranteed_update(name, mode, |cur| {
             let mut doc = cur.clone();
             if let Some(m) = doc["metadata"].as_object_mut() {
@@ -715,6 +832,56 @@ impl<'a> Ctx<'a> {
             self.finish_decode(doc)
         })
         .await
+    }
+
+    /// Server-side apply (`application/apply-patch+yaml`): creates the object when it does
+    /// not exist, else merges the configuration with field-ownership conflict checks.
+    async fn apply(&self, name: &str, body: &[u8], mode: UpdateMode) -> ApiResult<Reply> {
+        let config: Value =
+            serde_yaml::from_slice(body).map_err(|e| ApiError::BadRequest(format!("error decoding YAML: {e}")))?;
+        if !config.is_object() {
+            return Err(ApiError::BadRequest(
+                "error decoding YAML: the applied configuration must be a YAML or JSON object".into(),
+            ));
+        }
+        let force = self.q.get("force").is_some_and(|f| f == "true" || f == "1");
+        let manager = self.manager();
+        let av = self.rd.api_version();
+        let target = self.field_target(&av);
+        let now = now_rfc3339();
+        let run = |live: Option<&Value>| -> ApiResult<Value> {
+            let mut obj = fieldmanager::apply(&target, live, &config, &manager, force, &now).map_err(|e| match e {
+                fieldmanager::Error::BadRequest(m) => ApiError::BadRequest(m),
+                fieldmanager::Error::Conflict { message, causes } => ApiError::ApplyConflict {
+                    message,
+                    causes: causes.into_iter().map(|c| (c.field, c.message)).collect(),
+                },
+                fieldmanager::Error::Internal(m) => ApiError::Internal(m),
+            })?;
+            self.reconcile_namespace(&mut obj)?;
+            self.finish_decode(obj)
+        };
+        if mode == UpdateMode::Main {
+            let key = self.key(name);
+            let exists =
+                self.st.backend.store.get(&key).await.map_err(|e| ApiError::from_storage(e, &self.qualified(name)))?;
+            if exists.is_none() {
+                let obj = run(None)?;
+                if meta_str(&obj, "name") != name {
+                    return Err(ApiError::BadRequest(format!(
+                        "the name of the object ({}) does not match the name on the URL ({name})",
+                        meta_str(&obj, "name")
+                    )));
+                }
+                match self.create_object(obj, Track::None).await {
+                    Ok(created) => return Ok(Reply::with_code(201, created)),
+                    // Lost a race with another create: apply to what is there now.
+                    Err(ApiError::AlreadyExists(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        self.guaranteed_update_with(name, mode, Track::None, |cur| run(Some(cur))).await
     }
 
     // ---------------------------------------------------------------- delete
