@@ -25,4 +25,16 @@ command -v protoc >/dev/null || { echo "install-deps: protoc not found after ins
 if ! command -v kubectl >/dev/null; then
   echo "install-deps: warning: kubectl not found; the kubectl end-to-end tests need it" >&2
 fi
+# The official Python client for the client-library end-to-end test, in its own venv.
+PYENV="${K8S_RS_PYENV:-$HOME/.cache/k8s-rs/pyenv}"
+if ! "$PYENV/bin/python" -c 'import kubernetes' 2>/dev/null; then
+  if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends python3 python3-venv
+  fi
+  echo "install-deps: installing the Python client into $PYENV"
+  python3 -m venv "$PYENV"
+  "$PYENV/bin/pip" install -q kubernetes==33.1.0
+fi
 echo "install-deps: ok"

@@ -175,7 +175,7 @@ impl Query {
         self.get(k).unwrap_or("")
     }
     pub fn flag(&self, k: &str) -> bool {
-        matches!(self.get(k), Some("true") | Some("1") | Some("True"))
+        self.get(k).and_then(parse_bool) == Some(true)
     }
     pub fn int(&self, k: &str) -> ApiResult<Option<i64>> {
         match self.get(k) {
@@ -268,6 +268,15 @@ pub fn encode_protobuf(body: &Value) -> Option<Vec<u8>> {
         openapi::kind_definition(group, version, kind)?
     };
     kproto::encode_object(api_version, kind, definition, body).ok()
+}
+
+/// Go's `strconv.ParseBool`, which decodes boolean query parameters upstream.
+pub fn parse_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

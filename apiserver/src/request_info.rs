@@ -27,7 +27,7 @@ fn query_flag(query: Option<&str>, key: &str) -> bool {
         .map(|q| {
             q.split('&').any(|kv| {
                 let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                k == key && (v == "true" || v == "1")
+                k == key && crate::codec::parse_bool(v) == Some(true)
             })
         })
         .unwrap_or(false)

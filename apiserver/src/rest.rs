@@ -844,7 +844,7 @@ impl<'a> Ctx<'a> {
                 "error decoding YAML: the applied configuration must be a YAML or JSON object".into(),
             ));
         }
-        let force = self.q.get("force").is_some_and(|f| f == "true" || f == "1");
+        let force = self.q.flag("force");
         let manager = self.manager();
         let av = self.rd.api_version();
         let target = self.field_target(&av);

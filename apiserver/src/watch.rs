@@ -48,7 +48,7 @@ pub async fn watch(ctx: &Ctx<'_>, name: Option<&str>, enc: Encoding) -> ApiResul
     let rv = q.str("resourceVersion").to_string();
     let rv_match = q.str("resourceVersionMatch");
     let bookmarks = q.flag("allowWatchBookmarks");
-    let send_initial = q.get("sendInitialEvents").map(|v| v == "true" || v == "1");
+    let send_initial = q.get("sendInitialEvents").map(|v| crate::codec::parse_bool(v) == Some(true));
     match send_initial {
         Some(_) => {
             if rv_match != "NotOlderThan" {
