@@ -1,6 +1,8 @@
 //! apiserver-bench: load against a running kube-apiserver. Measures ConfigMap create
 //! throughput and latency from many connections, LIST latency from the watch cache and from
-//! etcd, write-to-delivery delay across many watchers, and the server's resident memory.
+//! etcd, write-to-delivery delay across many watchers, and the server's resident memory;
+//! then OpenAPI v3 document cost, Table vs plain list encoding over many pods (and
+//! `kubectl get pods -o wide` with the server's CPU time), and server-side apply latency.
 
 use clap::Parser;
 use futures::StreamExt;
@@ -41,6 +43,26 @@ struct Args {
     /// Creates in the paced phase.
     #[arg(long, default_value_t = 5000)]
     paced_objects: usize,
+    /// Pods for the Table vs list encoding phase (0 = skip it).
+    #[arg(long, default_value_t = 5000)]
+    pods: usize,
+    /// kubectl binary and kubeconfig for `kubectl get pods -o wide` (skipped without both).
+    #[arg(long)]
+    kubectl: Option<String>,
+    #[arg(long)]
+    kubeconfig: Option<String>,
+    /// Server-side applies of one Deployment (0 = skip).
+    #[arg(long, default_value_t = 500)]
+    applies: usize,
+}
+
+/// The server's CPU time so far (user + system), from /proc.
+fn cpu_time(pid: Option<u32>) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid?)).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
 }
 
 fn client(a: &Args, http1: bool) -> reqwest::Client {
@@ -86,6 +108,7 @@ async fn main() {
     let ns = a.namespace.clone();
     let admin = client(&a, false);
     report_mem("idle", a.pid);
+    openapi_phase(&admin, &base).await;
     let r = admin
         .post(format!("{base}/api/v1/namespaces"))
         .json(&json!({"metadata": {"name": ns}}))
@@ -281,5 +304,159 @@ async fn main() {
         ms(pct(&d, 0.5)),
         ms(pct(&d, 0.99)),
         ms(d.last().copied().unwrap_or_default())
+    );
+    if a.pods > 0 {
+        tables_phase(&a, &clients, &base).await;
+    }
+    if a.applies > 0 {
+        apply_phase(&a, &admin, &base).await;
+    }
+}
+
+/// OpenAPI v3: the first request builds every group-version's document once; later ones
+/// are served from the kept bytes.
+async fn openapi_phase(admin: &reqwest::Client, base: &str) {
+    let get = |path: String| async move {
+        let t = Instant::now();
+        let r = admin.get(format!("{base}{path}")).send().await.expect("openapi");
+        let body = r.bytes().await.expect("body");
+        (t.elapsed(), body.len())
+    };
+    let (first, index_len) = get("/openapi/v3".into()).await;
+    let (warm, _) = get("/openapi/v3".into()).await;
+    let (apps_first, apps_len) = get("/openapi/v3/apis/apps/v1".into()).await;
+    let (apps_warm, _) = get("/openapi/v3/apis/apps/v1".into()).await;
+    let (core, core_len) = get("/openapi/v3/api/v1".into()).await;
+    println!(
+        "openapi v3: index first {} ({} B), again {}; apps/v1 {} then {} ({} KiB); api/v1 {} ({} KiB)",
+        ms(first),
+        index_len,
+        ms(warm),
+        ms(apps_first),
+        ms(apps_warm),
+        apps_len / 1024,
+        ms(core),
+        core_len / 1024
+    );
+}
+
+/// `kubectl get pods -o wide` over many pods: the server's Table against the plain list.
+async fn tables_phase(a: &Args, clients: &[reqwest::Client], base: &str) {
+    let ns = format!("{}-pods", a.namespace);
+    let admin = &clients[0];
+    let r = admin.post(format!("{base}/api/v1/namespaces")).json(&json!({"metadata": {"name": ns}})).send().await;
+    let _ = r.expect("namespace").bytes().await;
+    let url = format!("{base}/api/v1/namespaces/{ns}/pods");
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for c in clients {
+        let (next, url, total) = (next.clone(), url.clone(), a.pods);
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= total {
+                    return;
+                }
+                let body = json!({"metadata": {"name": format!("p-{i:05}"), "labels": {"app": "bench"}},
+                    "spec": {"nodeName": format!("node-{}", i % 50), "containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]}});
+                let r = c.post(&url).json(&body).send().await.expect("create pod");
+                let code = r.status().as_u16();
+                let _ = r.bytes().await;
+                assert!(code == 201 || code == 409, "pod create returned {code}");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    println!("pods: {} created in {:.2} s", a.pods, start.elapsed().as_secs_f64());
+    report_mem(&format!("with {} pods", a.pods), a.pid);
+    let rounds = a.list_rounds.max(1);
+    for (label, accept) in [
+        ("plain list (JSON)", "application/json"),
+        ("Table (JSON)", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"),
+        ("plain list (protobuf)", "application/vnd.kubernetes.protobuf"),
+        ("Table (protobuf)", "application/vnd.kubernetes.protobuf;as=Table;v=v1;g=meta.k8s.io,application/json"),
+    ] {
+        let mut lat = Vec::new();
+        let mut bytes = 0;
+        let cpu0 = cpu_time(a.pid);
+        for _ in 0..rounds {
+            let t = Instant::now();
+            let r =
+                admin.get(format!("{url}?resourceVersion=0")).header("Accept", accept).send().await.expect("list pods");
+            assert!(r.status().is_success(), "{label}: {}", r.status());
+            bytes = r.bytes().await.expect("body").len();
+            lat.push(t.elapsed());
+        }
+        let cpu = cpu_time(a.pid).zip(cpu0).map(|(b, a)| (b - a) / rounds as u32);
+        lat.sort();
+        println!(
+            "list {} pods as {label}: p50 {} p99 {}, {} KiB, server CPU {} per request",
+            a.pods,
+            ms(pct(&lat, 0.5)),
+            ms(pct(&lat, 0.99)),
+            bytes / 1024,
+            cpu.map(ms).unwrap_or_else(|| "?".into())
+        );
+    }
+    if let (Some(kubectl), Some(kubeconfig)) = (&a.kubectl, &a.kubeconfig) {
+        let mut walls = Vec::new();
+        let cpu0 = cpu_time(a.pid);
+        let runs = 5;
+        for _ in 0..runs {
+            let t = Instant::now();
+            let out = std::process::Command::new(kubectl)
+                .args(["--kubeconfig", kubeconfig, "get", "pods", "-o", "wide", "-n", &ns])
+                .output()
+                .expect("run kubectl");
+            assert!(out.status.success(), "kubectl: {}", String::from_utf8_lossy(&out.stderr));
+            let lines = out.stdout.iter().filter(|b| **b == b'\n').count();
+            assert_eq!(lines, a.pods + 1, "kubectl printed every pod");
+            walls.push(t.elapsed());
+        }
+        let cpu = cpu_time(a.pid).zip(cpu0).map(|(b, a)| (b - a) / runs);
+        walls.sort();
+        println!(
+            "kubectl get pods -o wide ({} pods): wall p50 {} max {}, server CPU {} per run",
+            a.pods,
+            ms(pct(&walls, 0.5)),
+            ms(walls.last().copied().unwrap_or_default()),
+            cpu.map(ms).unwrap_or_else(|| "?".into())
+        );
+    }
+}
+
+/// Server-side apply of one Deployment, alternating two configurations so every apply
+/// changes the object (merge, prune, ownership and conflict checks each time).
+async fn apply_phase(a: &Args, admin: &reqwest::Client, base: &str) {
+    let url = format!("{base}/apis/apps/v1/namespaces/{}/deployments/applied?fieldManager=bench", a.namespace);
+    let mut lat = Vec::new();
+    for i in 0..a.applies {
+        let body = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "applied", "labels": {"round": (i % 2).to_string()}},
+            "spec": {"replicas": 1 + (i % 2), "selector": {"matchLabels": {"app": "applied"}},
+                "template": {"metadata": {"labels": {"app": "applied"}},
+                    "spec": {"containers": [{"name": "c", "image": "nginx", "env": [{"name": "N", "value": i.to_string()}]}]}}}});
+        let t = Instant::now();
+        let r = admin
+            .patch(&url)
+            .header("Content-Type", "application/apply-patch+yaml")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("apply");
+        let code = r.status().as_u16();
+        let _ = r.bytes().await;
+        assert!(code == 200 || code == 201, "apply returned {code}");
+        lat.push(t.elapsed());
+    }
+    lat.sort();
+    println!(
+        "server-side apply: {} applies of one Deployment, p50 {} p99 {}",
+        a.applies,
+        ms(pct(&lat, 0.5)),
+        ms(pct(&lat, 0.99))
     );
 }
