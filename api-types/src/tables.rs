@@ -547,7 +547,7 @@ pub fn cells(rd: &ResourceDef, obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
             vec![json!(p.name()), json!(n), json!(p.age())]
         }
         P::NetworkPolicy => {
-            vec![json!(p.name()), json!(format_label_selector(obj.pointer("/spec/podSelector"))), json!(p.age())]
+            vec![json!(p.name()), json!(format_label_selector(at(obj, "/spec/podSelector"))), json!(p.age())]
         }
         P::RoleBinding | P::ClusterRoleBinding => p.role_binding(),
         P::CertificateSigningRequest => p.csr(),
@@ -615,21 +615,31 @@ fn as_str(v: &Value) -> &str {
     v.as_str().unwrap_or("")
 }
 
+/// A JSON pointer lookup without `Value::pointer`'s per-token allocation (our pointers are
+/// static and need no `~` unescaping); rows are computed for thousands of objects per list.
+fn at<'a>(v: &'a Value, ptr: &str) -> Option<&'a Value> {
+    ptr.split('/').skip(1).try_fold(v, |v, k| match v {
+        Value::Object(m) => m.get(k),
+        Value::Array(a) => k.parse::<usize>().ok().and_then(|i| a.get(i)),
+        _ => None,
+    })
+}
+
 fn str_at<'a>(v: &'a Value, ptr: &str) -> &'a str {
-    v.pointer(ptr).map_or("", as_str)
+    at(v, ptr).map_or("", as_str)
 }
 
 /// A string field that is present (a Go pointer that is not nil).
 fn opt_str_at<'a>(v: &'a Value, ptr: &str) -> Option<&'a str> {
-    v.pointer(ptr).and_then(Value::as_str)
+    at(v, ptr).and_then(Value::as_str)
 }
 
 fn arr_at<'a>(v: &'a Value, ptr: &str) -> &'a [Value] {
-    v.pointer(ptr).and_then(Value::as_array).map_or(&[], Vec::as_slice)
+    at(v, ptr).and_then(Value::as_array).map_or(&[], Vec::as_slice)
 }
 
 fn map_at<'a>(v: &'a Value, ptr: &str) -> Option<&'a Map<String, Value>> {
-    v.pointer(ptr).and_then(Value::as_object)
+    at(v, ptr).and_then(Value::as_object)
 }
 
 fn to_int(v: &Value) -> Option<i64> {
@@ -639,7 +649,7 @@ fn to_int(v: &Value) -> Option<i64> {
 }
 
 fn opt_int_at(v: &Value, ptr: &str) -> Option<i64> {
-    v.pointer(ptr).and_then(to_int)
+    at(v, ptr).and_then(to_int)
 }
 
 fn int_at(v: &Value, ptr: &str) -> i64 {
@@ -647,7 +657,7 @@ fn int_at(v: &Value, ptr: &str) -> i64 {
 }
 
 fn opt_bool_at(v: &Value, ptr: &str) -> Option<bool> {
-    v.pointer(ptr).and_then(Value::as_bool)
+    at(v, ptr).and_then(Value::as_bool)
 }
 
 fn bool_at(v: &Value, ptr: &str) -> bool {
@@ -656,7 +666,7 @@ fn bool_at(v: &Value, ptr: &str) -> bool {
 
 /// A field that is set (not absent, not null): a non-nil Go pointer.
 fn is_set(v: &Value, ptr: &str) -> bool {
-    v.pointer(ptr).is_some_and(|x| !x.is_null())
+    at(v, ptr).is_some_and(|x| !x.is_null())
 }
 
 /// A map value rendered as a string (label maps should hold strings only).
@@ -675,7 +685,7 @@ fn plain(v: &Value) -> String {
 /// A metav1.Time / MicroTime; `None` is Go's zero time (missing, null, unparsable, or the zero
 /// instant itself).
 fn time_at(v: &Value, ptr: &str) -> Option<DateTime<Utc>> {
-    let s = v.pointer(ptr)?.as_str()?;
+    let s = at(v, ptr)?.as_str()?;
     let t = DateTime::parse_from_rfc3339(s.trim()).ok()?.with_timezone(&Utc);
     if t.format("%Y-%m-%dT%H:%M:%S%.f").to_string() == "0001-01-01T00:00:00" {
         return None;
@@ -934,7 +944,7 @@ fn with_group(name: &str, group: &str) -> String {
 
 /// (*resource.Quantity).String() of a quantity field; `absent` when the field is missing.
 fn quantity_at(v: &Value, ptr: &str, absent: &str) -> String {
-    match v.pointer(ptr) {
+    match at(v, ptr) {
         None | Some(Value::Null) => absent.to_string(),
         Some(q) => quantity_string(q),
     }
@@ -1150,7 +1160,7 @@ impl Ctx<'_> {
     }
 
     fn annotation(&self, key: &str) -> Option<&str> {
-        self.o.pointer("/metadata/annotations").and_then(|a| a.get(key)).and_then(Value::as_str)
+        at(self.o, "/metadata/annotations").and_then(|a| a.get(key)).and_then(Value::as_str)
     }
 
     fn containers(&self, ptr: &str) -> (Value, Value) {
@@ -1200,8 +1210,8 @@ impl Ctx<'_> {
                 restartable_restarts += rc;
                 keep_later(&mut last_restartable_restart, finished);
             }
-            let terminated = cs.pointer("/state/terminated").filter(|t| !t.is_null());
-            let waiting = cs.pointer("/state/waiting").filter(|t| !t.is_null());
+            let terminated = at(cs, "/state/terminated").filter(|t| !t.is_null());
+            let waiting = at(cs, "/state/waiting").filter(|t| !t.is_null());
             if terminated.is_some_and(|t| int_at(t, "/exitCode") == 0) {
                 continue;
             }
@@ -1242,9 +1252,9 @@ impl Ctx<'_> {
             for cs in arr_at(o, "/status/containerStatuses").iter().rev() {
                 restarts += opt_int_at(cs, "/restartCount").unwrap_or(0);
                 keep_later(&mut last_restart, time_at(cs, "/lastState/terminated/finishedAt"));
-                let terminated = cs.pointer("/state/terminated").filter(|t| !t.is_null());
+                let terminated = at(cs, "/state/terminated").filter(|t| !t.is_null());
                 let waiting_reason =
-                    cs.pointer("/state/waiting").filter(|t| !t.is_null()).map_or("", |w| str_at(w, "/reason"));
+                    at(cs, "/state/waiting").filter(|t| !t.is_null()).map_or("", |w| str_at(w, "/reason"));
                 if !waiting_reason.is_empty() {
                     reason = waiting_reason.to_string();
                 } else if let Some(t) = terminated {
@@ -1313,12 +1323,12 @@ impl Ctx<'_> {
 
     fn pod_template(&self) -> Vec<Value> {
         let (names, images) = self.containers("/template/spec/containers");
-        vec![json!(self.name()), names, images, json!(format_labels(self.o.pointer("/template/metadata/labels")))]
+        vec![json!(self.name()), names, images, json!(format_labels(at(self.o, "/template/metadata/labels")))]
     }
 
     fn pdb(&self) -> Vec<Value> {
         let o = self.o;
-        let bound = |ptr: &str| match o.pointer(ptr) {
+        let bound = |ptr: &str| match at(o, ptr) {
             Some(v) if !v.is_null() => int_or_string(v),
             _ => "N/A".to_string(),
         };
@@ -1342,7 +1352,7 @@ impl Ctx<'_> {
             json!(self.age()),
             names,
             images,
-            json!(format_labels(o.pointer("/spec/selector"))),
+            json!(format_labels(at(o, "/spec/selector"))),
         ]
     }
 
@@ -1357,7 +1367,7 @@ impl Ctx<'_> {
             json!(self.age()),
             names,
             images,
-            json!(format_label_selector(o.pointer("/spec/selector"))),
+            json!(format_label_selector(at(o, "/spec/selector"))),
         ]
     }
 
@@ -1371,11 +1381,11 @@ impl Ctx<'_> {
             json!(int_at(o, "/status/numberReady")),
             json!(int_at(o, "/status/updatedNumberScheduled")),
             json!(int_at(o, "/status/numberAvailable")),
-            json!(format_labels(o.pointer("/spec/template/spec/nodeSelector"))),
+            json!(format_labels(at(o, "/spec/template/spec/nodeSelector"))),
             json!(self.age()),
             names,
             images,
-            json!(format_label_selector(o.pointer("/spec/selector"))),
+            json!(format_label_selector(at(o, "/spec/selector"))),
         ]
     }
 
@@ -1421,7 +1431,7 @@ impl Ctx<'_> {
             json!(self.age()),
             names,
             images,
-            json!(format_label_selector(o.pointer("/spec/selector"))),
+            json!(format_label_selector(at(o, "/spec/selector"))),
         ]
     }
 
@@ -1448,7 +1458,7 @@ impl Ctx<'_> {
             json!(self.age()),
             names,
             images,
-            json!(format_label_selector(o.pointer("/spec/jobTemplate/spec/selector"))),
+            json!(format_label_selector(at(o, "/spec/jobTemplate/spec/selector"))),
         ]
     }
 
@@ -1515,7 +1525,7 @@ impl Ctx<'_> {
             json!(external_ip),
             json!(ports),
             json!(self.age()),
-            json!(format_labels(o.pointer("/spec/selector"))),
+            json!(format_labels(at(o, "/spec/selector"))),
         ]
     }
 
@@ -1554,7 +1564,7 @@ impl Ctx<'_> {
 
     fn ingress_class(&self) -> Vec<Value> {
         let o = self.o;
-        let parameters = match o.pointer("/spec/parameters").filter(|p| p.is_object()) {
+        let parameters = match at(o, "/spec/parameters").filter(|p| p.is_object()) {
             Some(p) => {
                 let mut s = str_at(p, "/kind").to_string();
                 if let Some(g) = opt_str_at(p, "/apiGroup") {
@@ -1648,9 +1658,9 @@ impl Ctx<'_> {
         } else if count == 0 {
             count = 1;
         }
-        let involved = match o.pointer("/involvedObject").filter(|v| v.is_object()) {
+        let involved = match at(o, "/involvedObject").filter(|v| v.is_object()) {
             Some(v) => v,
-            None => o.pointer("/regarding").unwrap_or(&Value::Null),
+            None => at(o, "/regarding").unwrap_or(&Value::Null),
         };
         let kind = str_at(involved, "/kind").to_lowercase();
         let target = match str_at(involved, "/name") {
@@ -1667,7 +1677,7 @@ impl Ctx<'_> {
         ]);
         let host = first_non_empty(&["/source/host", "/deprecatedSource/host", "/reportingInstance"]);
         let source = if host.is_empty() { component } else { format!("{component}, {host}") };
-        let message = match o.pointer("/message").and_then(Value::as_str) {
+        let message = match at(o, "/message").and_then(Value::as_str) {
             Some(m) => m,
             None => str_at(o, "/note"),
         };
@@ -1697,7 +1707,7 @@ impl Ctx<'_> {
 
     fn persistent_volume(&self) -> Vec<Value> {
         let o = self.o;
-        let claim = match o.pointer("/spec/claimRef").filter(|c| c.is_object()) {
+        let claim = match at(o, "/spec/claimRef").filter(|c| c.is_object()) {
             Some(c) => format!("{}/{}", str_at(c, "/namespace"), str_at(c, "/name")),
             None => String::new(),
         };
@@ -1763,7 +1773,7 @@ impl Ctx<'_> {
     fn deployment(&self) -> Vec<Value> {
         let o = self.o;
         let desired = opt_int_at(o, "/spec/replicas").unwrap_or(1);
-        let selector = label_selector_string(o.pointer("/spec/selector")).unwrap_or_else(|()| "<invalid>".into());
+        let selector = label_selector_string(at(o, "/spec/selector")).unwrap_or_else(|()| "<invalid>".into());
         let (names, images) = self.containers("/spec/template/spec/containers");
         vec![
             json!(self.name()),
@@ -1908,7 +1918,7 @@ impl Ctx<'_> {
         if let Some(hard) = map_at(o, "/status/hard") {
             // serde_json maps iterate in key order, as upstream sorts the resource names.
             for (resource, hard_q) in hard {
-                let used = o.pointer("/status/used").and_then(|u| u.get(resource));
+                let used = at(o, "/status/used").and_then(|u| u.get(resource));
                 let used = used.filter(|u| !u.is_null()).map_or("0".to_string(), quantity_string);
                 let hard_q = if hard_q.is_null() { "0".to_string() } else { quantity_string(hard_q) };
                 let entry = format!("{resource}: {used}/{hard_q}");
@@ -1964,7 +1974,7 @@ impl Ctx<'_> {
         let o = self.o;
         let modes: Vec<&str> = arr_at(o, "/spec/volumeLifecycleModes").iter().map(as_str).collect();
         let modes = if modes.is_empty() { "<none>".to_string() } else { modes.join(",") };
-        let tokens = match o.pointer("/spec/tokenRequests").and_then(Value::as_array) {
+        let tokens = match at(o, "/spec/tokenRequests").and_then(Value::as_array) {
             Some(list) => list.iter().map(|t| str_at(t, "/audience")).collect::<Vec<_>>().join(","),
             None => "<unset>".to_string(),
         };
@@ -1982,7 +1992,7 @@ impl Ctx<'_> {
 
     fn validating_admission_policy(&self) -> Vec<Value> {
         let o = self.o;
-        let param_kind = match o.pointer("/spec/paramKind").filter(|p| p.is_object()) {
+        let param_kind = match at(o, "/spec/paramKind").filter(|p| p.is_object()) {
             Some(p) => format!("{}/{}", str_at(p, "/apiVersion"), str_at(p, "/kind")),
             None => "<unset>".to_string(),
         };
@@ -1991,7 +2001,7 @@ impl Ctx<'_> {
 
     fn validating_admission_policy_binding(&self) -> Vec<Value> {
         let o = self.o;
-        let param = match o.pointer("/spec/paramRef").filter(|p| p.is_object()) {
+        let param = match at(o, "/spec/paramRef").filter(|p| p.is_object()) {
             Some(p) => {
                 let name = str_at(p, "/name");
                 let ns = str_at(p, "/namespace");
@@ -2015,7 +2025,7 @@ impl Ctx<'_> {
 
     fn flow_schema(&self) -> Vec<Value> {
         let o = self.o;
-        let distinguisher = match o.pointer("/spec/distinguisherMethod").filter(|d| d.is_object()) {
+        let distinguisher = match at(o, "/spec/distinguisherMethod").filter(|d| d.is_object()) {
             Some(d) => str_at(d, "/type").to_string(),
             None => "<none>".to_string(),
         };
@@ -2037,10 +2047,10 @@ impl Ctx<'_> {
         let o = self.o;
         let none = || json!("<none>");
         let (mut ncs, mut queues, mut hand, mut qll) = (none(), none(), none(), none());
-        if let Some(l) = o.pointer("/spec/limited").filter(|l| l.is_object()) {
+        if let Some(l) = at(o, "/spec/limited").filter(|l| l.is_object()) {
             // Unset fields print as upstream's defaults, which the stored object always has.
             ncs = json!(opt_int_at(l, "/nominalConcurrencyShares").unwrap_or(30));
-            if let Some(q) = l.pointer("/limitResponse/queuing").filter(|q| q.is_object()) {
+            if let Some(q) = at(l, "/limitResponse/queuing").filter(|q| q.is_object()) {
                 queues = json!(opt_int_at(q, "/queues").unwrap_or(64));
                 hand = json!(opt_int_at(q, "/handSize").unwrap_or(8));
                 qll = json!(opt_int_at(q, "/queueLengthLimit").unwrap_or(50));
@@ -2051,7 +2061,7 @@ impl Ctx<'_> {
 
     fn ip_address(&self) -> Vec<Value> {
         let o = self.o;
-        let parent = match o.pointer("/spec/parentRef").filter(|p| p.is_object()) {
+        let parent = match at(o, "/spec/parentRef").filter(|p| p.is_object()) {
             Some(p) => {
                 let mut s = with_group(str_at(p, "/resource"), str_at(p, "/group")).to_lowercase();
                 let ns = str_at(p, "/namespace");
@@ -2067,7 +2077,7 @@ impl Ctx<'_> {
 
     fn api_service(&self) -> Vec<Value> {
         let o = self.o;
-        let service = match o.pointer("/spec/service").filter(|s| s.is_object()) {
+        let service = match at(o, "/spec/service").filter(|s| s.is_object()) {
             Some(s) => format!("{}/{}", str_at(s, "/namespace"), str_at(s, "/name")),
             None => "Local".to_string(),
         };

@@ -107,7 +107,7 @@ fn encode(reply: Reply, enc: Encoding, q: &Query, rd: &api_types::ResourceDef) -
             if is_status || reply.code >= 300 {
                 json_response(reply.code, &reply.body, "application/json")
             } else {
-                let t = crate::table::to_table(rd, &reply.body, q, true);
+                let t = crate::table::to_table(rd, reply.body, q, true);
                 json_response(reply.code, &t, "application/json;as=Table;v=v1;g=meta.k8s.io")
             }
         }

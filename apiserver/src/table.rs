@@ -15,48 +15,56 @@ fn column_definitions(rd: &ResourceDef) -> Value {
     )
 }
 
-fn row_object(obj: &Value, include: &str) -> Option<Value> {
+/// What a row carries of its object; the object is consumed so its metadata moves.
+fn row_object(obj: Value, include: &str) -> Option<Value> {
     match include {
         "None" => None,
-        "Object" => Some(obj.clone()),
-        _ => Some(json!({
-            "kind": "PartialObjectMetadata",
-            "apiVersion": "meta.k8s.io/v1",
-            "metadata": obj.get("metadata").cloned().unwrap_or(json!({})),
-        })),
+        "Object" => Some(obj),
+        _ => {
+            let metadata = match obj {
+                Value::Object(mut m) => m.remove("metadata").unwrap_or_else(|| json!({})),
+                _ => json!({}),
+            };
+            Some(json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": metadata}))
+        }
     }
 }
 
-fn row(rd: &ResourceDef, obj: &Value, include: &str, now: chrono::DateTime<chrono::Utc>) -> Value {
-    let mut r = json!({"cells": api_types::tables::cells(rd, obj, now)});
-    if let Some(conditions) = api_types::tables::row_conditions(rd, obj) {
-        r["conditions"] = conditions;
+fn row(rd: &ResourceDef, obj: Value, include: &str, now: chrono::DateTime<chrono::Utc>) -> Value {
+    let mut r = serde_json::Map::new();
+    r.insert("cells".into(), Value::Array(api_types::tables::cells(rd, &obj, now)));
+    if let Some(conditions) = api_types::tables::row_conditions(rd, &obj) {
+        r.insert("conditions".into(), conditions);
     }
     if let Some(o) = row_object(obj, include) {
-        r["object"] = o;
+        r.insert("object".into(), o);
     }
-    r
+    Value::Object(r)
 }
 
-/// A Table for a list response (`items`) or a single object.
-pub fn to_table(rd: &ResourceDef, body: &Value, q: &Query, with_columns: bool) -> Value {
+/// A Table for a list response (`items`) or a single object, consuming it.
+pub fn to_table(rd: &ResourceDef, body: Value, q: &Query, with_columns: bool) -> Value {
     let include = q.get("includeObject").unwrap_or("Metadata");
     let now = chrono::Utc::now();
-    let (rows, meta) = match body.get("items").and_then(Value::as_array) {
-        Some(items) => (
-            items.iter().map(|o| row(rd, o, include, now)).collect::<Vec<_>>(),
-            body.get("metadata").cloned().unwrap_or(json!({})),
-        ),
-        None => (
-            vec![row(rd, body, include, now)],
-            json!({"resourceVersion": body.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""))}),
-        ),
+    let (rows, meta) = match body {
+        Value::Object(mut m) if m.get("items").is_some_and(Value::is_array) => {
+            let items = match m.remove("items") {
+                Some(Value::Array(items)) => items,
+                _ => Vec::new(),
+            };
+            let meta = m.remove("metadata").unwrap_or_else(|| json!({}));
+            (items.into_iter().map(|o| row(rd, o, include, now)).collect::<Vec<_>>(), meta)
+        }
+        obj => {
+            let rv = obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""));
+            (vec![row(rd, obj, include, now)], json!({ "resourceVersion": rv }))
+        }
     };
     let mut t = json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta});
     if with_columns {
         t["columnDefinitions"] = column_definitions(rd);
     }
-    t["rows"] = json!(rows);
+    t["rows"] = Value::Array(rows);
     t
 }
 

@@ -172,7 +172,7 @@ pub async fn watch(ctx: &Ctx<'_>, name: Option<&str>, enc: Encoding) -> ApiResul
                 let ext = api_types::convert::from_storage(rd, obj.value());
                 let ext = match enc {
                     Encoding::Table => {
-                        let t = crate::table::to_table(rd, &ext, &q_owned, *first);
+                        let t = crate::table::to_table(rd, ext, &q_owned, *first);
                         *first = false;
                         t
                     }
@@ -185,7 +185,7 @@ pub async fn watch(ctx: &Ctx<'_>, name: Option<&str>, enc: Encoding) -> ApiResul
                 return encode_value(ty, &crate::table::partial(&obj.value()));
             }
             if enc == Encoding::Table {
-                let t = crate::table::to_table(rd, &obj.value(), &q_owned, *first);
+                let t = crate::table::to_table(rd, obj.value(), &q_owned, *first);
                 *first = false;
                 return encode_value(ty, &t);
             }

@@ -325,5 +325,42 @@ fn imperative_creates_send_protobuf() {
         assert_eq!(pod["status"]["phase"], "Pending");
         let wide = c.api.kubectl_ok(v, &["-n", &ns, "get", "deploy,rs,po", "-o", "wide"]);
         assert!(wide.contains("CONTAINERS") && wide.contains("NOMINATED NODE"), "{wide}");
+
+        // Managed fields as upstream records them for the same commands.
+        let managed = |what: &[&str], manager: &str| -> serde_json::Value {
+            let mut args = vec!["-n", ns.as_str(), "get"];
+            args.extend_from_slice(what);
+            args.extend_from_slice(&["-o", "json", "--show-managed-fields"]);
+            let o: serde_json::Value = serde_json::from_str(&c.api.kubectl_ok(v, &args)).unwrap();
+            let entries = o["metadata"]["managedFields"].as_array().cloned().unwrap_or_default();
+            assert_eq!(entries.len(), 1, "{what:?}: {entries:?}");
+            assert_eq!(entries[0]["manager"], manager);
+            assert_eq!(entries[0]["operation"], "Update");
+            entries[0]["fieldsV1"].clone()
+        };
+        assert_eq!(managed(&["cm", "c"], "kubectl-create"), serde_json::json!({"f:data": {".": {}, "f:a": {}}}));
+        assert_eq!(
+            managed(&["secret", "s"], "kubectl-create"),
+            serde_json::json!({"f:data": {".": {}, "f:a": {}}, "f:type": {}})
+        );
+        assert_eq!(
+            managed(&["namespace", &ns], "kubectl-create"),
+            serde_json::json!({"f:metadata": {"f:labels": {".": {}, "f:kubernetes.io/metadata.name": {}}}})
+        );
+        let d = managed(&["deploy", "web"], "kubectl-create");
+        assert_eq!(d["f:metadata"], serde_json::json!({"f:labels": {".": {}, "f:app": {}}}));
+        assert_eq!(d["f:spec"]["f:selector"], serde_json::json!({}));
+        assert_eq!(
+            d["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"nginx\"}"]["f:resources"],
+            serde_json::json!({})
+        );
+        let svc = managed(&["svc", "web"], "kubectl-create");
+        assert_eq!(
+            svc["f:spec"]["f:ports"],
+            serde_json::json!({".": {}, "k:{\"port\":80,\"protocol\":\"TCP\"}": {".": {}, "f:name": {}, "f:port": {}, "f:protocol": {}, "f:targetPort": {}}})
+        );
+        assert!(svc["f:spec"].get("f:clusterIP").is_none(), "allocated, not written by the client: {svc}");
+        managed(&["pod", "p"], "kubectl-run");
+        managed(&["svc", "web2"], "kubectl-expose");
     }
 }

@@ -228,8 +228,25 @@ fn cap_update_managers(managers: &mut Managers) {
     }
 }
 
+/// Why an apply did not go through.
+enum Refused {
+    Error(Error),
+    /// Per other manager, the fields the apply would change.
+    Conflicts(Vec<(ManagerId, Set)>),
+}
+
+impl From<Error> for Refused {
+    fn from(e: Error) -> Self {
+        Refused::Error(e)
+    }
+}
+
 /// Server-side apply of `config` by `manager`; `live` is None when the object does not exist
 /// yet. Returns the object to store, with its managed fields.
+///
+/// For the `kubectl` manager, conflicts on fields whose live values still equal the
+/// client-side-apply annotation's are not conflicts: that is the same user moving from
+/// client-side to server-side apply (upstream's last-applied manager).
 pub fn apply(
     t: &Target,
     live: Option<&Value>,
@@ -238,17 +255,76 @@ pub fn apply(
     force: bool,
     now: &str,
 ) -> Result<Value, Error> {
+    let conflicts = match apply_once(t, live, config, manager, force, now) {
+        Ok(v) => return Ok(v),
+        Err(Refused::Error(e)) => return Err(e),
+        Err(Refused::Conflicts(c)) => c,
+    };
+    let allowed = match (manager, live) {
+        ("kubectl", Some(live)) => allowed_by_last_applied(t, live),
+        _ => None,
+    };
+    let Some(allowed) = allowed else { return Err(conflict_error(&conflicts)) };
+    let rest: Vec<(ManagerId, Set)> = conflicts
+        .into_iter()
+        .map(|(id, s)| {
+            let left = s.paths().into_iter().filter(|p| !allowed.has(p)).fold(Set::new(), |mut acc, p| {
+                acc.insert(&p);
+                acc
+            });
+            (id, left)
+        })
+        .filter(|(_, s)| !s.is_empty())
+        .collect();
+    if !rest.is_empty() {
+        return Err(conflict_error(&rest));
+    }
+    match apply_once(t, live, config, manager, true, now) {
+        Ok(v) => Ok(v),
+        Err(Refused::Error(e)) => Err(e),
+        Err(Refused::Conflicts(c)) => Err(conflict_error(&c)),
+    }
+}
+
+/// The fields of the last-applied annotation whose live values are still the annotated ones.
+fn allowed_by_last_applied(t: &Target, live: &Value) -> Option<Set> {
+    let text = live.pointer("/metadata/annotations").and_then(|a| a.get(LAST_APPLIED)).and_then(Value::as_str)?;
+    let last: Value = serde_json::from_str(text).ok()?;
+    if last.get("apiVersion").and_then(Value::as_str) != Some(t.api_version) {
+        return None;
+    }
+    let ty = t.ty();
+    let w = walker();
+    let mut errors = Errors::default();
+    let mut set = Set::new();
+    w.to_field_set(&last, &ty, &mut Vec::new(), &mut set, &mut errors);
+    if !errors.0.is_empty() {
+        return None;
+    }
+    let mut cmp = Comparison::default();
+    w.compare(Some(&last), Some(&t.prepare(live)), &ty, &mut Vec::new(), &mut cmp);
+    Some(set.difference(&cmp.modified).difference(&cmp.added).difference(&cmp.removed))
+}
+
+fn apply_once(
+    t: &Target,
+    live: Option<&Value>,
+    config: &Value,
+    manager: &str,
+    force: bool,
+    now: &str,
+) -> Result<Value, Refused> {
     let av = config.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     let kind = config.get("kind").and_then(Value::as_str).unwrap_or("");
     if av != t.api_version || kind != t.kind {
-        return Err(Error::BadRequest(format!("invalid object type: {}", Target::gvk(av, kind))));
+        return Err(Error::BadRequest(format!("invalid object type: {}", Target::gvk(av, kind))).into());
     }
     if config.pointer("/metadata/managedFields").is_some_and(|m| !m.is_null()) {
-        return Err(Error::BadRequest("metadata.managedFields must be nil".into()));
+        return Err(Error::BadRequest("metadata.managedFields must be nil".into()).into());
     }
     let mut managers = match live.map(decode).transpose() {
         Ok(m) => m.unwrap_or_default(),
-        Err(e) => return Err(Error::Internal(format!("failed to decode managed fields: {e}"))),
+        Err(e) => return Err(Error::Internal(format!("failed to decode managed fields: {e}")).into()),
     };
     let ty = t.ty();
     let w = walker();
@@ -263,7 +339,8 @@ pub fn apply(
             meta("namespace"),
             meta("name"),
             Target::gvk(av, kind)
-        )));
+        ))
+        .into());
     }
     let config_set = config_set.recursive_difference(&ignored);
 
@@ -289,7 +366,7 @@ pub fn apply(
         .filter(|(_, s)| !s.is_empty())
         .collect();
     if !force && !conflicts.is_empty() {
-        return Err(conflict_error(&conflicts));
+        return Err(Refused::Conflicts(conflicts));
     }
     for (mid, e) in managers.iter_mut() {
         if *mid != id {

@@ -189,3 +189,28 @@ fn update_managers_are_capped() {
     assert_eq!(mf.len(), 10);
     assert!(mf.iter().any(|e| e["manager"] == "ancient-changes"));
 }
+
+#[test]
+fn kubectl_moving_from_client_side_apply_does_not_conflict_with_itself() {
+    let t = deployments();
+    // Created by client-side apply: the annotation holds the configuration, the fields belong
+    // to kubectl-client-side-apply.
+    let cfg =
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {"replicas": 2}});
+    let mut d = created_deployment();
+    d["spec"]["replicas"] = json!(2);
+    d["metadata"]["annotations"] = json!({LAST_APPLIED: cfg.to_string()});
+    update(&t, None, &mut d, "kubectl-client-side-apply", NOW);
+    let new_cfg =
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {"replicas": 3}});
+    let out = apply(&t, Some(&d), &new_cfg, "kubectl", false, LATER).unwrap();
+    assert_eq!(out["spec"]["replicas"], 3);
+    assert_eq!(fields_of(&out, "kubectl", "Apply")["f:spec"]["f:replicas"], json!({}));
+    let last: Value = serde_json::from_str(out["metadata"]["annotations"][LAST_APPLIED].as_str().unwrap()).unwrap();
+    assert_eq!(last["spec"]["replicas"], 3, "the annotation follows the applied configuration");
+    // Another manager is not excused, and neither is a field changed since (revisionHistoryLimit
+    // is not in the annotation).
+    assert!(matches!(apply(&t, Some(&d), &new_cfg, "other", false, LATER), Err(Error::Conflict { .. })));
+    let cfg2 = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {"revisionHistoryLimit": 1}});
+    assert!(matches!(apply(&t, Some(&d), &cfg2, "kubectl", false, LATER), Err(Error::Conflict { .. })));
+}

@@ -155,7 +155,7 @@ fn resolve(defs: &BTreeMap<String, Value>) -> Registry {
     Registry { messages, sources }
 }
 
-static REGISTRY: Lazy<Registry> = Lazy::new(|| resolve(&openapi::definitions()));
+static REGISTRY: Lazy<Registry> = Lazy::new(|| resolve(openapi::raw_definitions()));
 
 pub(crate) fn registry() -> &'static Registry {
     &REGISTRY

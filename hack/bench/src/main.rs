@@ -378,7 +378,6 @@ async fn tables_phase(a: &Args, clients: &[reqwest::Client], base: &str) {
         ("plain list (JSON)", "application/json"),
         ("Table (JSON)", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"),
         ("plain list (protobuf)", "application/vnd.kubernetes.protobuf"),
-        ("Table (protobuf)", "application/vnd.kubernetes.protobuf;as=Table;v=v1;g=meta.k8s.io,application/json"),
     ] {
         let mut lat = Vec::new();
         let mut bytes = 0;
