@@ -132,6 +132,9 @@ fn strip_managed_fields(v: &mut Value) {
 
 fn set_managed_fields(v: &mut Value, managers: &Managers) {
     let entries = encode(managers);
+    if !v.is_object() {
+        return;
+    }
     if !v.get("metadata").is_some_and(Value::is_object) {
         v["metadata"] = json!({});
     }
@@ -350,10 +353,12 @@ fn apply_once(
     let last = managers.get(&id).map(|e| e.set.clone());
     let time = managers.get(&id).and_then(|e| e.time.clone());
     managers.insert(id.clone(), Entry { set: config_set, api_version: t.api_version.to_string(), time });
-    let merged = match last {
+    let mut merged = match last {
         Some(last) if !last.is_empty() => prune(&w, &ty, &merged, &managers, &last),
         _ => merged,
     };
+    // Upstream's result goes back through a Go struct, which restores pruned-away zero structs.
+    kproto::go_fill(t.definition, &mut merged);
 
     let mut cmp = Comparison::default();
     w.compare(Some(&l), Some(&merged), &ty, &mut Vec::new(), &mut cmp);
