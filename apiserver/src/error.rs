@@ -194,4 +194,16 @@ impl ApiError {
     }
 }
 
+impl From<fieldmanager::Error> for ApiError {
+    fn from(e: fieldmanager::Error) -> Self {
+        match e {
+            fieldmanager::Error::BadRequest(m) => ApiError::BadRequest(m),
+            fieldmanager::Error::Conflict { message, causes } => {
+                ApiError::ApplyConflict { message, causes: causes.into_iter().map(|c| (c.field, c.message)).collect() }
+            }
+            fieldmanager::Error::Internal(m) => ApiError::Internal(m),
+        }
+    }
+}
+
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -201,7 +201,6 @@ impl<'a> Ctx<'a> {
         let (subresource, ignored): (&'static str, &'static [&'static str]) = match self.info.subresource.as_str() {
             "status" => ("status", &["spec"]),
             "scale" => ("scale", &["status"]),
-            "finalize" => ("finalize", &["status"]),
             _ if has_status => ("", &["status"]),
             _ => ("", &[]),
         };
@@ -850,38 +849,30 @@ impl<'a> Ctx<'a> {
         let target = self.field_target(&av);
         let now = now_rfc3339();
         let run = |live: Option<&Value>| -> ApiResult<Value> {
-            let mut obj = fieldmanager::apply(&target, live, &config, &manager, force, &now).map_err(|e| match e {
-                fieldmanager::Error::BadRequest(m) => ApiError::BadRequest(m),
-                fieldmanager::Error::Conflict { message, causes } => ApiError::ApplyConflict {
-                    message,
-                    causes: causes.into_iter().map(|c| (c.field, c.message)).collect(),
-                },
-                fieldmanager::Error::Internal(m) => ApiError::Internal(m),
-            })?;
+            let mut obj = fieldmanager::apply(&target, live, &config, &manager, force, &now)?;
             self.reconcile_namespace(&mut obj)?;
             self.finish_decode(obj)
         };
-        if mode == UpdateMode::Main {
-            let key = self.key(name);
-            let exists =
-                self.st.backend.store.get(&key).await.map_err(|e| ApiError::from_storage(e, &self.qualified(name)))?;
-            if exists.is_none() {
-                let obj = run(None)?;
-                if meta_str(&obj, "name") != name {
-                    return Err(ApiError::BadRequest(format!(
-                        "the name of the object ({}) does not match the name on the URL ({name})",
-                        meta_str(&obj, "name")
-                    )));
-                }
-                match self.create_object(obj, Track::None).await {
-                    Ok(created) => return Ok(Reply::with_code(201, created)),
-                    // Lost a race with another create: apply to what is there now.
-                    Err(ApiError::AlreadyExists(_)) => {}
-                    Err(e) => return Err(e),
-                }
-            }
+        // Most applies update an existing object: try that first, and create on NotFound.
+        let updated = self.guaranteed_update_with(name, mode, Track::None, |cur| run(Some(cur))).await;
+        if mode != UpdateMode::Main || !matches!(updated, Err(ApiError::NotFound(_))) {
+            return updated;
         }
-        self.guaranteed_update_with(name, mode, Track::None, |cur| run(Some(cur))).await
+        let obj = run(None)?;
+        if meta_str(&obj, "name") != name {
+            return Err(ApiError::BadRequest(format!(
+                "the name of the object ({}) does not match the name on the URL ({name})",
+                meta_str(&obj, "name")
+            )));
+        }
+        match self.create_object(obj, Track::None).await {
+            Ok(created) => Ok(Reply::with_code(201, created)),
+            // Lost a race with another create: apply to what is there now.
+            Err(ApiError::AlreadyExists(_)) => {
+                self.guaranteed_update_with(name, mode, Track::None, |cur| run(Some(cur))).await
+            }
+            Err(e) => Err(e),
+        }
     }
 
     // ---------------------------------------------------------------- delete
