@@ -1,0 +1,1 @@
+//! Upstream's default bootstrap policy (written by a helper; placeholder).

@@ -1,0 +1,1 @@
+//! Privilege-escalation checks (placeholder).
