@@ -6,6 +6,7 @@
 
 pub mod bootstrap;
 pub mod escalation;
+pub mod reconcile;
 
 use serde::{Deserialize, Serialize};
 
@@ -89,10 +90,7 @@ pub fn resource_matches(rule: &PolicyRule, combined: &str, subresource: &str) ->
         if r == RESOURCE_ALL || r == combined {
             return true;
         }
-        !subresource.is_empty()
-            && r.len() == subresource.len() + 2
-            && r.starts_with("*/")
-            && r.ends_with(subresource)
+        !subresource.is_empty() && r.len() == subresource.len() + 2 && r.starts_with("*/") && r.ends_with(subresource)
     })
 }
 
@@ -103,9 +101,9 @@ pub fn resource_name_matches(rule: &PolicyRule, name: &str) -> bool {
 
 /// `NonResourceURLMatches`: `*`, the exact path, or a prefix ending in `*`.
 pub fn non_resource_url_matches(rule: &PolicyRule, path: &str) -> bool {
-    rule.non_resource_urls.iter().any(|u| {
-        u == NON_RESOURCE_ALL || u == path || (u.ends_with('*') && path.starts_with(u.trim_end_matches('*')))
-    })
+    rule.non_resource_urls
+        .iter()
+        .any(|u| u == NON_RESOURCE_ALL || u == path || (u.ends_with('*') && path.starts_with(u.trim_end_matches('*'))))
 }
 
 /// `RuleAllows`.
@@ -135,7 +133,7 @@ pub fn service_account_user(namespace: &str, name: &str) -> String {
 pub fn subject_matches(subject: &Subject, binding_ns: &str, user: &str, groups: &[String]) -> bool {
     match subject.kind.as_str() {
         "User" => subject.name == user,
-        "Group" => groups.iter().any(|g| *g == subject.name),
+        "Group" => groups.contains(&subject.name),
         "ServiceAccount" => {
             let ns = if subject.namespace.is_empty() { binding_ns } else { &subject.namespace };
             !ns.is_empty() && service_account_user(ns, &subject.name) == user
@@ -212,10 +210,20 @@ mod tests {
     #[test]
     fn subjects() {
         let g = vec!["devs".to_string()];
-        let s = |k: &str, n: &str, ns: &str| Subject { kind: k.into(), name: n.into(), namespace: ns.into(), ..Default::default() };
+        let s = |k: &str, n: &str, ns: &str| Subject {
+            kind: k.into(),
+            name: n.into(),
+            namespace: ns.into(),
+            ..Default::default()
+        };
         assert!(subject_matches(&s("User", "jane", ""), "default", "jane", &[]));
         assert!(subject_matches(&s("Group", "devs", ""), "", "jerome", &g));
-        assert!(subject_matches(&s("ServiceAccount", "default", "kube-system"), "", "system:serviceaccount:kube-system:default", &[]));
+        assert!(subject_matches(
+            &s("ServiceAccount", "default", "kube-system"),
+            "",
+            "system:serviceaccount:kube-system:default",
+            &[]
+        ));
         assert!(subject_matches(&s("ServiceAccount", "x", ""), "ns1", "system:serviceaccount:ns1:x", &[]));
         assert!(!subject_matches(&s("ServiceAccount", "x", ""), "", "system:serviceaccount::x", &[]));
     }
