@@ -31,7 +31,7 @@ pub fn apply(rd: &ResourceDef, obj: &mut Value) {
         ("", "ReplicationController") => replication_controller(root),
         ("", "Service") => service(root),
         ("", "Namespace") => namespace(root),
-        ("", "Secret") => default_str(root, "type", "Opaque"),
+        ("", "Secret") => secret(root),
         ("", "Endpoints") => endpoints(root),
         ("", "Node") => node(root),
         ("", "LimitRange") => limit_range(root),
@@ -1404,5 +1404,36 @@ mod tests {
                 apply(r, &mut v);
             }
         }
+    }
+}
+
+/// Secrets: `type` defaults to Opaque, and `stringData` is write-only: its values are merged into
+/// `data` (overriding it) and never stored, as upstream's conversion to the internal type does.
+fn secret(root: &mut Map<String, Value>) {
+    default_str(root, "type", "Opaque");
+    let Some(Value::Object(sd)) = root.remove("stringData") else { return };
+    use base64::Engine;
+    let data = root.entry("data").or_insert_with(|| Value::Object(Map::new()));
+    if !data.is_object() {
+        *data = Value::Object(Map::new());
+    }
+    if let Some(d) = data.as_object_mut() {
+        for (k, v) in sd {
+            let text = v.as_str().unwrap_or_default();
+            d.insert(k, Value::String(base64::engine::general_purpose::STANDARD.encode(text)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use serde_json::json;
+
+    #[test]
+    fn string_data_merges_into_data() {
+        let rd = crate::lookup("", "v1", "secrets").unwrap();
+        let mut s = json!({"data": {"a": "eA==", "b": "eQ=="}, "stringData": {"b": "over", "c": "new"}});
+        super::apply(rd, &mut s);
+        assert_eq!(s, json!({"type": "Opaque", "data": {"a": "eA==", "b": "b3Zlcg==", "c": "bmV3"}}));
     }
 }
