@@ -135,6 +135,7 @@ fn certs_all(f: &CertFlags) -> Result<(), Error> {
             ca
         }
     };
+    service_account_key(&f.cert_dir)?;
     if pki::read_pair(&f.cert_dir, "apiserver").is_ok() {
         println!("[certs] Using the existing \"apiserver\" certificate and key");
         return Ok(());
@@ -165,6 +166,28 @@ fn certs_all(f: &CertFlags) -> Result<(), Error> {
     let ips: Vec<String> = ips.iter().map(|i| i.to_string()).collect();
     println!("[certs] Generating \"apiserver\" certificate and key");
     println!("[certs] apiserver serving cert is signed for DNS names [{}] and IPs [{}]", dns.join(" "), ips.join(" "));
+    Ok(())
+}
+
+/// kubeadm's `sa` phase: the service-account signing key pair `sa.key` / `sa.pub`.
+fn service_account_key(dir: &std::path::Path) -> Result<(), Error> {
+    let (key, public) = (dir.join("sa.key"), dir.join("sa.pub"));
+    if key.exists() {
+        println!("[certs] Using the existing \"sa\" key");
+        return Ok(());
+    }
+    let (priv_pem, pub_pem) = pki::sakey::generate_rsa()?;
+    let write = |p: &std::path::Path, data: &str, mode: u32| -> Result<(), Error> {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(dir)
+            .and_then(|_| std::fs::write(p, data))
+            .map_err(|e| pki::PkiError::Io { path: p.display().to_string(), source: e })?;
+        let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode));
+        Ok(())
+    };
+    write(&key, &priv_pem, 0o600)?;
+    write(&public, &pub_pem, 0o644)?;
+    println!("[certs] Generating \"sa\" key and public key");
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! subject parsing for authentication, and kubeconfig files that carry them.
 
 mod kubeconfig;
+pub mod sakey;
 
 pub use kubeconfig::{write_kubeconfig, Kubeconfig};
 
