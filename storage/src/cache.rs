@@ -351,7 +351,7 @@ impl Cacher {
                                 }
                                 let mut events = Vec::new();
                                 let mut failed = false;
-                                for ev in convert_events(&resp, &self.cfg.indexer) {
+                                for ev in convert_events(&self.store, &resp, &self.cfg.indexer) {
                                     match ev {
                                         Ok(e) => events.push(e),
                                         Err(e) => {

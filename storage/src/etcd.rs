@@ -47,6 +47,13 @@ pub struct ListResult<T = Value> {
 pub struct Store {
     client: Client,
     timeout: Duration,
+    /// Encryption at rest: the transformer of each key prefix that has one.
+    transformers: Arc<Vec<(String, Arc<encryption::Transformer>)>>,
+}
+
+/// Data written by a provider this server has no key for, or not encrypted when it should be.
+fn undecryptable(key: &[u8], e: impl std::fmt::Display) -> StorageError {
+    StorageError::Internal(format!("unable to transform key {:?}: {e}", String::from_utf8_lossy(key)))
 }
 
 fn map_err(e: etcd_client::Error) -> StorageError {
@@ -65,21 +72,57 @@ fn map_err(e: etcd_client::Error) -> StorageError {
     }
 }
 
-/// Decodes a stored value and stamps its resourceVersion.
-pub(crate) fn decode(key: &[u8], value: &[u8], rv: i64) -> Result<Value> {
-    let mut v: Value = serde_json::from_slice(value)
-        .map_err(|e| StorageError::Internal(format!("undecodable object at {}: {e}", String::from_utf8_lossy(key))))?;
-    set_resource_version(&mut v, rv);
-    Ok(v)
-}
-
-/// Encodes an object for storage, without its resourceVersion.
-fn encode(obj: &Value) -> Result<Vec<u8>> {
-    let mut obj = obj.clone();
-    if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-        m.remove("resourceVersion");
+impl Store {
+    fn transformer(&self, key: &[u8]) -> Option<&encryption::Transformer> {
+        self.transformers.iter().find(|(p, _)| key.starts_with(p.as_bytes())).map(|(_, t)| t.as_ref())
     }
-    serde_json::to_vec(&obj).map_err(|e| StorageError::Internal(e.to_string()))
+
+    /// Decodes a stored value (decrypting it when encrypted) and stamps its resourceVersion.
+    pub(crate) fn decode(&self, key: &[u8], value: &[u8], rv: i64) -> Result<Value> {
+        self.decode_stale(key, value, rv).map(|(v, _)| v)
+    }
+
+    /// `decode`, also saying whether the value was written with other than the current
+    /// encryption provider and key (so an update must rewrite it even when unchanged).
+    fn decode_stale(&self, key: &[u8], value: &[u8], rv: i64) -> Result<(Value, bool)> {
+        let plain;
+        let mut stale = false;
+        let value = match self.transformer(key) {
+            Some(t) => {
+                (plain, stale) = t.decrypt(value, key).map_err(|e| undecryptable(key, e))?;
+                &plain[..]
+            }
+            None if value.starts_with(b"k8s:enc:") => {
+                plain = encryption::Transformer::identity().decrypt(value, key).map_err(|e| undecryptable(key, e))?.0;
+                &plain[..]
+            }
+            None => value,
+        };
+        let mut v: Value = serde_json::from_slice(value).map_err(|e| {
+            StorageError::Internal(format!("undecodable object at {}: {e}", String::from_utf8_lossy(key)))
+        })?;
+        set_resource_version(&mut v, rv);
+        Ok((v, stale))
+    }
+
+    /// Encodes an object for storage, without its resourceVersion, encrypted when configured.
+    fn encode(&self, key: &str, obj: &Value) -> Result<Vec<u8>> {
+        let mut obj = obj.clone();
+        if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.remove("resourceVersion");
+        }
+        let data = serde_json::to_vec(&obj).map_err(|e| StorageError::Internal(e.to_string()))?;
+        match self.transformer(key.as_bytes()) {
+            Some(t) => t.encrypt(&data, key.as_bytes()).map_err(|e| undecryptable(key.as_bytes(), e)),
+            None => Ok(data),
+        }
+    }
+
+    /// Encrypts values under each key prefix with its transformer from now on.
+    pub fn with_transformers(mut self, t: Vec<(String, Arc<encryption::Transformer>)>) -> Self {
+        self.transformers = Arc::new(t);
+        self
+    }
 }
 
 /// The smallest key greater than every key with the prefix.
@@ -132,7 +175,11 @@ impl Store {
         // The channel connects lazily per request, so a store can be built while etcd is down
         // and recovers by itself when it returns.
         let client = Client::connect(endpoints, Some(opts)).await.map_err(map_err)?;
-        Ok(Store { client, timeout: cfg.request_timeout.unwrap_or(Duration::from_secs(10)) })
+        Ok(Store {
+            client,
+            timeout: cfg.request_timeout.unwrap_or(Duration::from_secs(10)),
+            transformers: Arc::new(Vec::new()),
+        })
     }
 
     fn kv(&self) -> KvClient {
@@ -152,7 +199,7 @@ impl Store {
     /// Creates `key` only if it does not exist; returns the stored object with its revision.
     pub async fn create(&self, key: &str, obj: &Value) -> Result<Value> {
         let _t = metrics::timer("create", type_of(key));
-        let data = encode(obj)?;
+        let data = self.encode(key, obj)?;
         let txn = Txn::new()
             .when([Compare::create_revision(key, CompareOp::Equal, 0)])
             .and_then([TxnOp::put(key, data, None)]);
@@ -168,10 +215,15 @@ impl Store {
 
     /// Reads one key at the latest revision (a quorum read).
     pub async fn get(&self, key: &str) -> Result<Option<Value>> {
+        Ok(self.get_stale(key).await?.map(|(v, _)| v))
+    }
+
+    /// `get`, also saying whether the stored value is encrypted with an old provider or key.
+    pub async fn get_stale(&self, key: &str) -> Result<Option<(Value, bool)>> {
         let _t = metrics::timer("get", type_of(key));
         let resp = self.with_timeout(self.kv().get(key, None)).await?;
         match resp.kvs().first() {
-            Some(kv) => Ok(Some(decode(kv.key(), kv.value(), kv.mod_revision())?)),
+            Some(kv) => Ok(Some(self.decode_stale(kv.key(), kv.value(), kv.mod_revision())?)),
             None => Ok(None),
         }
     }
@@ -180,7 +232,7 @@ impl Store {
     /// On mismatch it answers Conflict (or NotFound when the key is gone).
     pub async fn update(&self, key: &str, obj: &Value, expected_rv: i64) -> Result<Value> {
         let _t = metrics::timer("update", type_of(key));
-        let data = encode(obj)?;
+        let data = self.encode(key, obj)?;
         let txn = Txn::new()
             .when([Compare::mod_revision(key, CompareOp::Equal, expected_rv)])
             .and_then([TxnOp::put(key, data, None)])
@@ -224,7 +276,7 @@ impl Store {
         for op in resp.op_responses() {
             if let TxnOpResponse::Delete(d) = op {
                 if let Some(kv) = d.prev_kvs().first() {
-                    return decode(kv.key(), kv.value(), rev);
+                    return self.decode(kv.key(), kv.value(), rev);
                 }
             }
         }
@@ -292,7 +344,7 @@ impl Store {
             let more_in_etcd = resp.more() || (page > 0 && kvs.len() as i64 > page);
             let usable = if page > 0 { &kvs[..kvs.len().min(page as usize)] } else { kvs };
             for (i, kv) in usable.iter().enumerate() {
-                let obj = decode(kv.key(), kv.value(), kv.mod_revision())?;
+                let obj = self.decode(kv.key(), kv.value(), kv.mod_revision())?;
                 if let Some(item) = map(obj) {
                     items.push(item);
                     if limit > 0 && items.len() as i64 == limit {
@@ -381,7 +433,7 @@ impl Store {
                             let _ = tx.send(Err(err)).await;
                             return;
                         }
-                        for ev in convert_events(&resp, &indexer) {
+                        for ev in convert_events(&store, &resp, &indexer) {
                             if tx.send(ev).await.is_err() {
                                 return;
                             }
@@ -400,16 +452,20 @@ impl Store {
 }
 
 /// Turns one etcd watch response into our events.
-pub(crate) fn convert_events(resp: &etcd_client::WatchResponse, indexer: &Indexer) -> Vec<Result<Event>> {
+pub(crate) fn convert_events(
+    store: &Store,
+    resp: &etcd_client::WatchResponse,
+    indexer: &Indexer,
+) -> Vec<Result<Event>> {
     let mut out = Vec::with_capacity(resp.events().len());
     for ev in resp.events() {
         let Some(kv) = ev.kv() else { continue };
         let key: Arc<str> = Arc::from(String::from_utf8_lossy(kv.key()).as_ref());
         let rev = kv.mod_revision();
-        let prev_value = ev.prev_kv().and_then(|p| decode(p.key(), p.value(), p.mod_revision()).ok());
+        let prev_value = ev.prev_kv().and_then(|p| store.decode(p.key(), p.value(), p.mod_revision()).ok());
         let prev = prev_value.as_ref().map(|p| Arc::new(Obj::from_value(p, p_rv(p), indexer)));
         let res = match ev.event_type() {
-            EtcdEventType::Put => decode(kv.key(), kv.value(), rev).map(|obj| Event {
+            EtcdEventType::Put => store.decode(kv.key(), kv.value(), rev).map(|obj| Event {
                 kind: if kv.create_revision() == rev { EventType::Added } else { EventType::Modified },
                 key,
                 obj: Arc::new(Obj::from_value(&obj, rev, indexer)),
