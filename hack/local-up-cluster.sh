@@ -91,7 +91,10 @@ nohup "$BIN/kube-apiserver" \
   --advertise-address 127.0.0.1 --bind-address 127.0.0.1 --secure-port "$API_PORT" \
   --service-cluster-ip-range "$SERVICE_CIDR" \
   --tls-cert-file "$DIR/pki/apiserver.crt" --tls-private-key-file "$DIR/pki/apiserver.key" \
-  --client-ca-file "$DIR/pki/ca.crt" >"$DIR/logs/kube-apiserver.log" 2>&1 &
+  --client-ca-file "$DIR/pki/ca.crt" \
+  --service-account-issuer https://kubernetes.default.svc.cluster.local \
+  --service-account-key-file "$DIR/pki/sa.pub" --service-account-signing-key-file "$DIR/pki/sa.key" \
+  --authorization-mode Node,RBAC --enable-bootstrap-token-auth >"$DIR/logs/kube-apiserver.log" 2>&1 &
 echo $! >"$DIR/kube-apiserver.pid"
 wait_for "https://127.0.0.1:$API_PORT/readyz" kube-apiserver "$(cat "$DIR/kube-apiserver.pid")"
 

@@ -159,6 +159,50 @@ fn check_value(v: &str) -> Result<(), SelectorError> {
 }
 
 impl LabelSelector {
+    /// A `metav1.LabelSelector` object (`matchLabels` + `matchExpressions`), as upstream's
+    /// `LabelSelectorAsSelector`: an empty selector matches everything; an unknown operator or
+    /// a missing or superfluous value list is an error.
+    pub fn from_api(sel: &Value) -> Result<Self, SelectorError> {
+        let mut reqs = Vec::new();
+        if let Some(m) = sel.get("matchLabels").and_then(Value::as_object) {
+            for (k, v) in m {
+                reqs.push(Requirement {
+                    key: k.clone(),
+                    op: Op::Eq,
+                    values: vec![v.as_str().unwrap_or("").to_string()],
+                });
+            }
+        }
+        for e in sel.get("matchExpressions").and_then(Value::as_array).into_iter().flatten() {
+            let key = e.get("key").and_then(Value::as_str).unwrap_or("").to_string();
+            let values: Vec<String> = e
+                .get("values")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().map(|v| v.as_str().unwrap_or("").to_string()).collect())
+                .unwrap_or_default();
+            let operator = e.get("operator").and_then(Value::as_str).unwrap_or("");
+            let op = match operator {
+                "In" => Op::In,
+                "NotIn" => Op::NotIn,
+                "Exists" => Op::Exists,
+                "DoesNotExist" => Op::DoesNotExist,
+                other => {
+                    return Err(SelectorError::Requirement(format!("{other:?} is not a valid label selector operator")))
+                }
+            };
+            let wants_values = matches!(op, Op::In | Op::NotIn);
+            if wants_values == values.is_empty() {
+                return Err(SelectorError::Requirement(if wants_values {
+                    "for 'in', 'notin' operators, values set can't be empty".into()
+                } else {
+                    "values set must be empty for exists and does not exist".into()
+                }));
+            }
+            reqs.push(Requirement { key, op, values });
+        }
+        Ok(LabelSelector(reqs))
+    }
+
     pub fn parse(s: &str) -> Result<Self, SelectorError> {
         let toks = lex(s)?;
         let mut reqs = Vec::new();

@@ -1,11 +1,22 @@
-//! Authentication and authorization interfaces. Requests flow through an authenticator chain
-//! (x509 client certificates, then anonymous) and an authorizer chain; the security issue adds
-//! tokens, RBAC, Node and the rest behind these same interfaces.
+//! The security pipeline: who is asking (`authn`), whether they may (`authz`, `rbac`), and
+//! acting as someone else (`impersonation`). Token authenticators live in their own modules.
+
+pub mod authn;
+pub mod authz;
+pub mod bootstrap_token;
+pub mod escalation;
+pub mod impersonation;
+pub mod rbac;
+pub mod serviceaccount;
+pub mod token_file;
 
 use crate::request_info::RequestInfo;
-use crate::tls::ClientCa;
-use rustls::pki_types::CertificateDer;
 use std::collections::BTreeMap;
+
+pub const ALL_AUTHENTICATED: &str = "system:authenticated";
+pub const ALL_UNAUTHENTICATED: &str = "system:unauthenticated";
+pub const ANONYMOUS: &str = "system:anonymous";
+pub const MASTERS: &str = "system:masters";
 
 /// Who is making a request (upstream's `user.Info`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -18,11 +29,48 @@ pub struct UserInfo {
 
 impl UserInfo {
     pub fn anonymous() -> Self {
-        UserInfo {
-            name: "system:anonymous".into(),
-            groups: vec!["system:unauthenticated".into()],
-            ..Default::default()
+        UserInfo { name: ANONYMOUS.into(), groups: vec![ALL_UNAUTHENTICATED.into()], ..Default::default() }
+    }
+
+    /// Adds `system:authenticated` unless present (upstream's `AuthenticatedGroupAdder`).
+    pub fn with_authenticated(mut self) -> Self {
+        if !self.groups.iter().any(|g| g == ALL_AUTHENTICATED) {
+            self.groups.push(ALL_AUTHENTICATED.into());
         }
+        self
+    }
+
+    /// The request as the authorizers see it.
+    pub fn attributes(&self, info: &RequestInfo) -> ::rbac::Attributes {
+        ::rbac::Attributes {
+            user: self.name.clone(),
+            groups: self.groups.clone(),
+            verb: info.verb.clone(),
+            is_resource: info.is_resource,
+            api_group: info.group.clone(),
+            api_version: info.version.clone(),
+            namespace: info.namespace.clone(),
+            resource: info.resource.clone(),
+            subresource: info.subresource.clone(),
+            name: info.name.clone(),
+            path: info.path.clone(),
+        }
+    }
+
+    /// `userInfo` as the review APIs and audit events render it.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        m.insert("username".into(), self.name.clone().into());
+        if !self.uid.is_empty() {
+            m.insert("uid".into(), self.uid.clone().into());
+        }
+        if !self.groups.is_empty() {
+            m.insert("groups".into(), self.groups.clone().into());
+        }
+        if !self.extra.is_empty() {
+            m.insert("extra".into(), serde_json::to_value(&self.extra).unwrap_or_default());
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -34,135 +82,33 @@ pub enum AuthnResult {
     Unauthorized,
 }
 
-/// The connection-level part of authentication: the client certificate, checked once per
-/// connection.
-#[derive(Clone)]
-pub struct Authenticator {
-    pub client_ca: Option<ClientCa>,
-    pub anonymous: bool,
-}
-
-impl Authenticator {
-    /// Authenticates from a verified client certificate chain, if any.
-    pub fn from_certificate(&self, chain: Option<&[CertificateDer<'_>]>) -> Option<UserInfo> {
-        let (ca, chain) = (self.client_ca.as_ref()?, chain?);
-        if !ca.verify(chain) {
-            return None;
-        }
-        let subject = pki::subject_of_der(chain.first()?.as_ref()).ok()?;
-        if subject.common_name.is_empty() {
-            return None;
-        }
-        let mut groups = subject.organizations;
-        if !groups.iter().any(|g| g == "system:authenticated") {
-            groups.push("system:authenticated".into());
-        }
-        Some(UserInfo { name: subject.common_name, groups, ..Default::default() })
-    }
-
-    /// The whole chain for one request: certificate user, else anonymous when allowed.
-    pub fn authenticate(&self, cert_user: Option<&UserInfo>, headers: &http::HeaderMap) -> AuthnResult {
-        if let Some(u) = cert_user {
-            return AuthnResult::User(u.clone());
-        }
-        // Bearer tokens are not understood yet: a presented token that no authenticator accepts
-        // is a 401, as upstream.
-        if headers.get(http::header::AUTHORIZATION).is_some() {
-            return AuthnResult::Unauthorized;
-        }
-        if self.anonymous {
-            AuthnResult::User(UserInfo::anonymous())
-        } else {
-            AuthnResult::Unauthorized
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
-    Allow,
-    Deny(String),
-    NoOpinion,
-}
-
-/// An authorization mode (`--authorization-mode`).
-pub trait Authorizer: Send + Sync {
-    fn authorize(&self, user: &UserInfo, info: &RequestInfo) -> Decision;
-}
-
-pub struct AlwaysAllow;
-impl Authorizer for AlwaysAllow {
-    fn authorize(&self, _: &UserInfo, _: &RequestInfo) -> Decision {
-        Decision::Allow
-    }
-}
-
-pub struct AlwaysDeny;
-impl Authorizer for AlwaysDeny {
-    fn authorize(&self, _: &UserInfo, _: &RequestInfo) -> Decision {
-        Decision::Deny(String::new())
-    }
-}
-
-/// The ordered authorizer chain: the first Allow or Deny wins; members of system:masters are
-/// always allowed.
-pub struct AuthorizerChain(pub Vec<Box<dyn Authorizer>>);
-
-impl AuthorizerChain {
-    pub fn from_modes(modes: &[String]) -> Self {
-        let mut v: Vec<Box<dyn Authorizer>> = Vec::new();
-        for m in modes {
-            match m.as_str() {
-                "AlwaysDeny" => v.push(Box::new(AlwaysDeny)),
-                "AlwaysAllow" => v.push(Box::new(AlwaysAllow)),
-                // RBAC, Node, ABAC and Webhook arrive with the security issue; until then they
-                // allow, so clusters configured for them keep working.
-                other => {
-                    tracing::warn!(mode = other, "authorization mode not implemented yet; allowing");
-                    v.push(Box::new(AlwaysAllow));
-                }
-            }
-        }
-        AuthorizerChain(v)
-    }
-
-    pub fn authorize(&self, user: &UserInfo, info: &RequestInfo) -> Decision {
-        if user.groups.iter().any(|g| g == "system:masters") {
-            return Decision::Allow;
-        }
-        for a in &self.0 {
-            match a.authorize(user, info) {
-                Decision::NoOpinion => continue,
-                d => return d,
-            }
-        }
-        Decision::NoOpinion
-    }
+/// Go's `%q` of a string, as upstream's messages quote names.
+pub fn go_quote(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
 }
 
 /// Upstream's forbidden message: `nodes is forbidden: User "jerome" cannot list resource
 /// "nodes" in API group "" at the cluster scope`.
-pub fn forbidden_message(user: &UserInfo, info: &RequestInfo, reason: &str) -> String {
-    let mut msg = if info.is_resource {
-        let res = if info.subresource.is_empty() {
-            info.resource.clone()
-        } else {
-            format!("{}/{}", info.resource, info.subresource)
-        };
-        let gr =
-            if info.group.is_empty() { info.resource.clone() } else { format!("{}.{}", info.resource, info.group) };
-        let subject = if info.name.is_empty() { gr } else { format!("{gr} \"{}\"", info.name) };
-        let scope = if info.namespace.is_empty() {
+pub fn forbidden_message(a: &::rbac::Attributes, reason: &str) -> String {
+    let mut msg = if a.is_resource {
+        let res =
+            if a.subresource.is_empty() { a.resource.clone() } else { format!("{}/{}", a.resource, a.subresource) };
+        let gr = if a.api_group.is_empty() { a.resource.clone() } else { format!("{}.{}", a.resource, a.api_group) };
+        let subject = if a.name.is_empty() { gr } else { format!("{gr} {}", go_quote(&a.name)) };
+        let scope = if a.namespace.is_empty() {
             "at the cluster scope".to_string()
         } else {
-            format!("in the namespace \"{}\"", info.namespace)
+            format!("in the namespace {}", go_quote(&a.namespace))
         };
         format!(
-            "{subject} is forbidden: User \"{}\" cannot {} resource \"{res}\" in API group \"{}\" {scope}",
-            user.name, info.verb, info.group
+            "{subject} is forbidden: User {} cannot {} resource {} in API group {} {scope}",
+            go_quote(&a.user),
+            a.verb,
+            go_quote(&res),
+            go_quote(&a.api_group)
         )
     } else {
-        format!("forbidden: User \"{}\" cannot {} path \"{}\"", user.name, info.verb, info.path)
+        format!("forbidden: User {} cannot {} path {}", go_quote(&a.user), a.verb, go_quote(&a.path))
     };
     if !reason.is_empty() {
         msg.push_str(": ");

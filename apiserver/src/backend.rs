@@ -85,3 +85,23 @@ impl Backend {
         m.iter().map(|(k, c)| (k.clone(), c.watchers())).collect()
     }
 }
+
+/// Reads one object for the security pipeline (tokens, bindings, admission): from the watch
+/// cache once it is filled, else from etcd. None when absent or unreadable.
+pub async fn lookup(
+    st: &crate::ApiServer,
+    group: &str,
+    plural: &str,
+    ns: &str,
+    name: &str,
+) -> Option<serde_json::Value> {
+    let rd = api_types::resources().iter().find(|r| r.group == group && r.plural == plural && r.is_stored())?;
+    let key = st.backend.key(rd, ns, name);
+    if st.backend.watch_cache {
+        let c = st.backend.cacher(rd);
+        if c.revision() > 0 {
+            return c.get(&key).0.map(|o| o.value());
+        }
+    }
+    st.backend.store.get(&key).await.ok().flatten()
+}

@@ -141,7 +141,74 @@ async fn reconcile_once(st: &ApiServer) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Reconciles now and then every 10 s, forever.
+/// The `rbac/bootstrap-roles` post-start hook: upstream's default roles and bindings are
+/// created when missing and reconciled when present (missing rules and subjects added, nothing
+/// removed; objects annotated `rbac.authorization.kubernetes.io/autoupdate: "false"` left alone).
+async fn ensure_rbac_policy(st: &ApiServer) -> Result<(), ApiError> {
+    use ::rbac::reconcile::{reconcile_binding, reconcile_role, BindingReconcile};
+    let sets = [
+        ("clusterroles", ::rbac::bootstrap::cluster_roles()),
+        ("clusterrolebindings", ::rbac::bootstrap::cluster_role_bindings()),
+        ("roles", ::rbac::bootstrap::namespace_roles()),
+        ("rolebindings", ::rbac::bootstrap::namespace_role_bindings()),
+    ];
+    for (plural, objects) in sets {
+        let rd = api_types::lookup("rbac.authorization.k8s.io", "v1", plural)
+            .ok_or_else(|| ApiError::Internal(format!("{plural} not registered")))?;
+        let binding = plural.ends_with("bindings");
+        for want in objects {
+            let ns = want.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_string();
+            let name = want.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+            let info = RequestInfo {
+                namespace: ns.clone(),
+                resource: plural.into(),
+                group: rd.group.into(),
+                version: rd.version.into(),
+                ..Default::default()
+            };
+            let q = Query::default();
+            let ctx = Ctx::new(st, rd, &info, &q, true);
+            let key = st.backend.key(rd, &ns, &name);
+            let existing =
+                st.backend.store.get(&key).await.map_err(|e| ApiError::from_storage(e, &ctx.qualified(&name)))?;
+            let create = |obj: Value| {
+                let ctx = &ctx;
+                async move {
+                    let decoded = ctx.decode_for_write(&serde_json::to_vec(&obj).unwrap_or_default(), None)?;
+                    match ctx.create_object(decoded, crate::rest::Track::Update).await {
+                        Ok(_) | Err(ApiError::AlreadyExists(_)) => Ok(()),
+                        Err(e) => Err(e),
+                    }
+                }
+            };
+            let Some(cur) = existing else {
+                create(want).await?;
+                continue;
+            };
+            let update = if binding {
+                match reconcile_binding(&cur, &want) {
+                    BindingReconcile::Unchanged => None,
+                    BindingReconcile::Update(v) => Some(v),
+                    BindingReconcile::Recreate(v) => {
+                        tracing::info!(plural, name, "recreating binding with a changed roleRef");
+                        ctx.delete(&name, b"").await?;
+                        create(v).await?;
+                        None
+                    }
+                }
+            } else {
+                reconcile_role(&cur, &want)
+            };
+            if let Some(v) = update {
+                tracing::info!(plural, name, "reconciling bootstrap RBAC object");
+                ctx.update(&name, &serde_json::to_vec(&v).unwrap_or_default(), None, UpdateMode::Main).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reconciles now and then every 10 s, forever; the RBAC policy once, after the namespaces.
 pub fn start(st: Arc<ApiServer>) {
     tokio::spawn(async move {
         loop {
@@ -149,6 +216,18 @@ pub fn start(st: Arc<ApiServer>) {
                 Ok(()) => {
                     if !st.bootstrapped.swap(true, Ordering::Relaxed) {
                         tracing::info!("bootstrap objects are in place");
+                    }
+                    while !st.rbac_bootstrapped.load(Ordering::Relaxed) {
+                        match ensure_rbac_policy(&st).await {
+                            Ok(()) => {
+                                st.rbac_bootstrapped.store(true, Ordering::Relaxed);
+                                tracing::info!("RBAC bootstrap policy is in place");
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = ?e.to_status().1["message"], "RBAC bootstrap failed; retrying");
+                                tokio::time::sleep(Duration::from_millis(500)).await;
+                            }
+                        }
                     }
                     tokio::time::sleep(Duration::from_secs(10)).await;
                 }

@@ -1,7 +1,9 @@
 //! The request pipeline: classify, authenticate, authorize, route to discovery, health,
 //! metrics or the REST handlers, encode, and record metrics.
 
-use crate::auth::{AuthnResult, Decision, UserInfo};
+use crate::auth::authn::CertIdentity;
+use crate::auth::impersonation::{self, Refused};
+use crate::auth::{AuthnResult, UserInfo};
 use crate::codec::{self, Encoding, Query};
 use crate::error::{ApiError, ApiResult};
 use crate::request_info::{self, RequestInfo};
@@ -114,32 +116,53 @@ fn encode(reply: Reply, enc: Encoding, q: &Query, rd: &api_types::ResourceDef) -
     }
 }
 
-/// Entry point for every request on a connection whose certificate user is `cert_user`.
+/// Entry point for every request on a connection whose client certificate said `cert`.
 pub async fn handle(
     st: Arc<ApiServer>,
-    cert_user: Option<UserInfo>,
+    cert: CertIdentity,
     req: Request<hyper::body::Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let start = Instant::now();
     let info = request_info::parse(req.method(), req.uri().path(), req.uri().query());
-    let resp = match st.authn.authenticate(cert_user.as_ref(), req.headers()) {
-        AuthnResult::Unauthorized => error_response(&ApiError::Unauthorized),
-        AuthnResult::User(user) => match st.authz.authorize(&user, &info) {
-            Decision::Allow => route(&st, &info, req).await.unwrap_or_else(|e| error_response(&e)),
-            denied => {
-                let reason = match denied {
-                    Decision::Deny(r) => r,
-                    _ => String::new(),
-                };
-                error_response(&ApiError::Forbidden {
-                    qualified: crate::error::Qualified::new(&info.group, &info.resource, &info.name),
-                    message: crate::auth::forbidden_message(&user, &info, &reason),
-                })
-            }
-        },
+    let resp = match admit(&st, &cert, &info, req.headers()).await {
+        Ok(user) => route(&st, &info, user, req).await.unwrap_or_else(|e| error_response(&e)),
+        Err(e) => error_response(&e),
     };
     record_metrics(&info, resp.status().as_u16(), start);
     Ok(resp)
+}
+
+/// A Forbidden error for the attributes a decision was made on.
+pub fn forbidden(a: &::rbac::Attributes, reason: &str) -> ApiError {
+    let (group, resource, name) =
+        if a.is_resource { (a.api_group.as_str(), a.resource.as_str(), a.name.as_str()) } else { ("", "", "") };
+    ApiError::Forbidden {
+        qualified: crate::error::Qualified::new(group, resource, name),
+        message: crate::auth::forbidden_message(a, reason),
+    }
+}
+
+/// Authentication, impersonation and authorization: the user the request runs as.
+async fn admit(
+    st: &ApiServer,
+    cert: &CertIdentity,
+    info: &RequestInfo,
+    headers: &http::HeaderMap,
+) -> ApiResult<UserInfo> {
+    let user = match st.authn.authenticate(st, cert, headers).await {
+        AuthnResult::Unauthorized => return Err(ApiError::Unauthorized),
+        AuthnResult::User(u) => u,
+    };
+    let user = impersonation::impersonate(&st.authz, user, headers).map_err(|r| match r {
+        Refused::Invalid(m) => ApiError::Internal(m),
+        Refused::Forbidden { attrs, reason } => forbidden(&attrs, &reason),
+    })?;
+    let attrs = user.attributes(info);
+    let d = st.authz.authorize(&attrs);
+    if !d.allowed() {
+        return Err(forbidden(&attrs, d.reason()));
+    }
+    Ok(user)
 }
 
 fn record_metrics(info: &RequestInfo, code: u16, start: Instant) {
@@ -183,12 +206,17 @@ fn record_metrics(info: &RequestInfo, code: u16, start: Instant) {
     }
 }
 
-async fn route(st: &ApiServer, info: &RequestInfo, req: Request<hyper::body::Incoming>) -> ApiResult<Response<Body>> {
+async fn route(
+    st: &ApiServer,
+    info: &RequestInfo,
+    user: UserInfo,
+    req: Request<hyper::body::Incoming>,
+) -> ApiResult<Response<Body>> {
     let path = req.uri().path().to_string();
     let q = Query::parse(req.uri().query());
     let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).map(str::to_string);
     if info.is_resource {
-        return resource(st, info, &q, accept.as_deref(), req).await;
+        return resource(st, info, user, &q, accept.as_deref(), req).await;
     }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return Err(ApiError::MethodNotSupported { resource: String::new(), verb: info.verb.clone() });
@@ -220,6 +248,18 @@ async fn route(st: &ApiServer, info: &RequestInfo, req: Request<hyper::body::Inc
                 .expect("valid response"))
         }
         "/openapi/v3" => Ok(json_response(200, &openapi::v3_index(), "application/json")),
+        "/.well-known/openid-configuration" | "/openid/v1/jwks" => {
+            let sa = st.authn.service_accounts.as_ref().ok_or(ApiError::NotFoundPath)?;
+            let (doc, ct) = if trimmed == "/openid/v1/jwks" {
+                sa.discovery().ok_or(ApiError::NotFoundPath)?;
+                (sa.jwks(), "application/jwk-set+json")
+            } else {
+                (sa.discovery().ok_or(ApiError::NotFoundPath)?, "application/json")
+            };
+            let mut r = json_response(200, &doc, ct);
+            r.headers_mut().insert(header::CACHE_CONTROL, http::HeaderValue::from_static("public, max-age=3600"));
+            Ok(r)
+        }
         "/metrics" => Ok(Response::builder()
             .status(200)
             .header(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")
@@ -298,6 +338,7 @@ fn root_paths() -> Value {
 async fn resource(
     st: &ApiServer,
     info: &RequestInfo,
+    user: UserInfo,
     q: &Query,
     accept: Option<&str>,
     req: Request<hyper::body::Incoming>,
@@ -320,7 +361,7 @@ async fn resource(
     let verb = info.verb.clone();
     let needs_body = matches!(verb.as_str(), "create" | "update" | "patch" | "delete" | "deletecollection");
     let body = if needs_body { codec::read_body(req.into_body(), content_length).await? } else { bytes::Bytes::new() };
-    let ctx = Ctx::new(st, rd, info, q, false).with_user_agent(&user_agent);
+    let ctx = Ctx::new(st, rd, info, q, false).with_user_agent(&user_agent).with_user(user);
     let ct = content_type.as_deref();
 
     if !info.subresource.is_empty() {
@@ -336,6 +377,7 @@ async fn resource(
             ("scale", v) => subresources::scale(&ctx, name, v, &body, ct).await?,
             ("binding", "create") => subresources::bind(&ctx, Some(name), &body, ct).await?,
             ("finalize", "update") => subresources::finalize(&ctx, name, &body, ct).await?,
+            ("token", "create") => crate::authapi::token_request(&ctx, name, &body, ct).await?,
             _ => return Err(ApiError::MethodNotSupported { resource: rd.plural.into(), verb }),
         };
         return Ok(with_warnings(encode(reply, enc, q, rd), &ctx));
@@ -348,6 +390,15 @@ async fn resource(
         let reply = match (rd.plural, verb.as_str()) {
             ("bindings", "create") => subresources::bind(&ctx, None, &body, ct).await?,
             ("componentstatuses", v) => component_statuses(st, v, &info.name).await?,
+            (
+                "tokenreviews"
+                | "selfsubjectreviews"
+                | "subjectaccessreviews"
+                | "localsubjectaccessreviews"
+                | "selfsubjectaccessreviews"
+                | "selfsubjectrulesreviews",
+                "create",
+            ) => crate::authapi::create(&ctx, &body, ct).await?,
             _ => return Err(ApiError::MethodNotSupported { resource: rd.plural.into(), verb }),
         };
         return Ok(with_warnings(encode(reply, enc, q, rd), &ctx));

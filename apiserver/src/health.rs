@@ -24,6 +24,10 @@ pub async fn run_checks(st: &ApiServer, endpoint: &str) -> Vec<Check> {
     checks.push(Check { name: "poststarthook/start-apiextensions-informers", ok: true });
     checks.push(Check { name: "poststarthook/bootstrap-controller", ok: bootstrapped });
     checks.push(Check { name: "poststarthook/start-service-ip-repair-controllers", ok: true });
+    checks.push(Check {
+        name: "poststarthook/rbac/bootstrap-roles",
+        ok: st.rbac_bootstrapped.load(std::sync::atomic::Ordering::Relaxed),
+    });
     if endpoint == "readyz" {
         checks.push(Check { name: "shutdown", ok: true });
     }

@@ -3,6 +3,7 @@
 
 pub mod alloc;
 pub mod auth;
+pub mod authapi;
 mod backend;
 pub mod bootstrap;
 pub mod codec;
@@ -20,7 +21,8 @@ pub mod tls;
 pub mod version;
 pub mod watch;
 
-use crate::auth::{Authenticator, AuthorizerChain};
+use crate::auth::authn::Authenticator;
+use crate::auth::authz::AuthorizerChain;
 use crate::options::Options;
 use backend::Backend;
 use bytes::Bytes;
@@ -58,11 +60,14 @@ pub struct ApiServer {
     pub backend: Backend,
     pub authn: Authenticator,
     pub authz: AuthorizerChain,
+    pub rbac: Arc<auth::rbac::Rbac>,
     pub ranges: alloc::Ranges,
     pub advertise_address: IpAddr,
     pub secure_port: u16,
     pub min_request_timeout: u64,
     pub bootstrapped: AtomicBool,
+    /// The default RBAC roles and bindings exist (`poststarthook/rbac/bootstrap-roles`).
+    pub rbac_bootstrapped: AtomicBool,
 }
 
 impl ApiServer {
@@ -130,6 +135,75 @@ fn self_signed(
     Ok((crt, key))
 }
 
+/// `--encryption-provider-config`: the transformer of each stored resource's key prefix.
+fn transformers(
+    path: &std::path::Path,
+    etcd_prefix: &str,
+) -> Result<Vec<(String, Arc<encryption::Transformer>)>, Error> {
+    let cfg = encryption::EncryptionConfig::load(path)
+        .map_err(|e| Error::Flag(format!("--encryption-provider-config: {e}")))?;
+    let mut out: Vec<(String, Arc<encryption::Transformer>)> = Vec::new();
+    for rd in api_types::resources().iter().filter(|r| r.is_stored()) {
+        let prefix = format!("{}/{}/", etcd_prefix.trim_end_matches('/'), rd.etcd_prefix);
+        if out.iter().any(|(p, _)| *p == prefix) {
+            continue;
+        }
+        if let Some(t) = cfg.transformer_for(rd.group, rd.plural) {
+            tracing::info!(resource = rd.plural, group = rd.group, "encrypting at rest");
+            out.push((prefix, t));
+        }
+    }
+    Ok(out)
+}
+
+fn read_file(path: &str) -> Result<String, Error> {
+    std::fs::read_to_string(path).map_err(|e| Error::Flag(format!("reading {path}: {e}")))
+}
+
+/// The authenticator chain the flags configure.
+fn authenticator(opts: &Options, client_ca: Option<tls::ClientCa>, advertise: IpAddr) -> Result<Authenticator, Error> {
+    // Upstream: "AnonymousAuth is not allowed with the AlwaysAllow authorizer".
+    let anonymous = opts.anonymous_auth && !opts.authorization_mode.iter().any(|m| m == "AlwaysAllow");
+    if opts.anonymous_auth && !anonymous {
+        tracing::warn!("AnonymousAuth is not allowed with the AlwaysAllow authorizer. Resetting AnonymousAuth to false. You should use a different authorizer");
+    }
+    let token_file =
+        opts.token_auth_file.as_deref().map(auth::token_file::TokenFile::load).transpose().map_err(Error::Flag)?;
+    let signing = opts.service_account_signing_key_file.as_deref().map(read_file).transpose()?;
+    let key_files = if opts.service_account_key_file.is_empty() {
+        opts.service_account_signing_key_file.iter().cloned().collect()
+    } else {
+        opts.service_account_key_file.clone()
+    };
+    let verify: Vec<String> = key_files.iter().map(|f| read_file(f)).collect::<Result<_, _>>()?;
+    let jwks_uri = opts
+        .service_account_jwks_uri
+        .clone()
+        .unwrap_or_else(|| format!("https://{}/openid/v1/jwks", SocketAddr::new(advertise, opts.secure_port)));
+    let service_accounts = if opts.service_account_issuer.is_empty() {
+        None
+    } else {
+        let mut sa = auth::serviceaccount::ServiceAccounts::new(
+            opts.service_account_issuer.clone(),
+            opts.api_audiences.clone(),
+            signing.as_deref(),
+            &verify,
+            jwks_uri,
+        )
+        .map_err(|e| Error::Flag(format!("service account keys: {e}")))?;
+        sa.lookup = opts.service_account_lookup;
+        sa.max_expiration = opts.service_account_max_token_expiration.map(|d| d.as_secs() as i64);
+        Some(sa)
+    };
+    Ok(Authenticator {
+        client_ca,
+        anonymous,
+        token_file,
+        service_accounts,
+        bootstrap_tokens: opts.enable_bootstrap_token_auth,
+    })
+}
+
 /// Builds the server from flags and serves until the process is stopped.
 pub async fn run(opts: Options) -> Result<(), Error> {
     metrics::init();
@@ -147,6 +221,10 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         request_timeout: Some(Duration::from_secs(10)),
     })
     .await?;
+    let store = match &opts.encryption_provider_config {
+        Some(path) => store.with_transformers(transformers(path, &opts.etcd_prefix)?),
+        None => store,
+    };
     if !opts.etcd_compaction_interval.is_zero() {
         store.start_compactor(opts.etcd_compaction_interval);
     }
@@ -155,25 +233,31 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         _ => self_signed(&opts, advertise, ranges.first_ip())?,
     };
     let client_ca = opts.client_ca_file.as_deref().map(tls::ClientCa::load).transpose()?;
+    let authn = authenticator(&opts, client_ca.clone(), advertise)?;
     let tls_cfg = tls::server_config(&cert, &key, client_ca.as_ref())?;
     let cacher_cfg = storage::CacherConfig {
         history: opts.default_watch_cache_size.max(100),
         bookmark_interval: opts.watch_bookmark_interval,
         ..Default::default()
     };
+    let rbac = Arc::new(auth::rbac::Rbac::default());
     let st = Arc::new(ApiServer {
         backend: Backend::new(store, &opts.etcd_prefix, cacher_cfg, opts.watch_cache),
-        authn: Authenticator { client_ca, anonymous: opts.anonymous_auth },
-        authz: AuthorizerChain::from_modes(&opts.authorization_mode),
+        authn,
+        authz: AuthorizerChain::new(&opts.authorization_mode, &rbac),
+        rbac: rbac.clone(),
         ranges,
         advertise_address: advertise,
         secure_port: opts.secure_port,
         min_request_timeout: opts.min_request_timeout,
         bootstrapped: AtomicBool::new(false),
+        rbac_bootstrapped: AtomicBool::new(false),
     });
     let addr = SocketAddr::new(opts.bind_address, opts.secure_port);
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| Error::Listen(addr, e))?;
     tracing::info!(%addr, advertise = %advertise, "Serving securely");
+    // The RBAC view also backs escalation checks, whatever the authorization modes.
+    auth::rbac::start(st.clone(), rbac);
     bootstrap::start(st.clone());
     serve(st, listener, tls_cfg).await;
     Ok(())

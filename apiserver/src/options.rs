@@ -149,15 +149,30 @@ pub struct Options {
     /// A set of key=value pairs that enable or disable built-in APIs.
     #[arg(long = "runtime-config", value_delimiter = ',')]
     pub runtime_config: Vec<String>,
-    /// Accepted for compatibility with upstream command lines; not yet in effect.
-    #[arg(long = "service-account-key-file")]
+    /// File containing PEM-encoded x509 RSA or ECDSA private or public keys, used to verify
+    /// ServiceAccount tokens. May be given several times. Defaults to
+    /// --service-account-signing-key-file.
+    #[arg(long = "service-account-key-file", value_delimiter = ',')]
     pub service_account_key_file: Vec<String>,
-    /// Accepted for compatibility with upstream command lines; not yet in effect.
+    /// Path to the file that contains the current private key of the service account token issuer.
     #[arg(long = "service-account-signing-key-file")]
     pub service_account_signing_key_file: Option<String>,
-    /// Accepted for compatibility with upstream command lines; not yet in effect.
+    /// Identifier of the service account token issuer. The first one signs; all are accepted.
     #[arg(long = "service-account-issuer")]
     pub service_account_issuer: Vec<String>,
+    /// Overrides the URI for the JSON Web Key Set in the discovery doc served at
+    /// /.well-known/openid-configuration.
+    #[arg(long = "service-account-jwks-uri")]
+    pub service_account_jwks_uri: Option<String>,
+    /// If true, validate ServiceAccount tokens exist in etcd as part of authentication.
+    #[arg(long = "service-account-lookup", default_value = "true", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set)]
+    pub service_account_lookup: bool,
+    /// The maximum validity duration of a token created by the service account token issuer.
+    #[arg(long = "service-account-max-token-expiration", value_parser = parse_duration)]
+    pub service_account_max_token_expiration: Option<Duration>,
+    /// Identifiers of the API. Defaults to the first --service-account-issuer.
+    #[arg(long = "api-audiences", value_delimiter = ',')]
+    pub api_audiences: Vec<String>,
     /// Accepted for compatibility with upstream command lines; not yet in effect.
     #[arg(long = "kubelet-client-certificate")]
     pub kubelet_client_certificate: Option<String>,
@@ -167,12 +182,17 @@ pub struct Options {
     /// Accepted for compatibility with upstream command lines; not yet in effect.
     #[arg(long = "kubelet-certificate-authority")]
     pub kubelet_certificate_authority: Option<String>,
-    /// Accepted for compatibility with upstream command lines; not yet in effect.
-    #[arg(long = "enable-bootstrap-token-auth", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set)]
-    pub enable_bootstrap_token_auth: Option<bool>,
-    /// Accepted for compatibility with upstream command lines; not yet in effect.
+    /// Enable to allow secrets of type 'bootstrap.kubernetes.io/token' in the 'kube-system'
+    /// namespace to be used for TLS bootstrapping authentication.
+    #[arg(long = "enable-bootstrap-token-auth", default_value = "false", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set)]
+    pub enable_bootstrap_token_auth: bool,
+    /// If set, the file that will be used to secure the secure port of the API server via token authentication.
     #[arg(long = "token-auth-file")]
-    pub token_auth_file: Option<String>,
+    pub token_auth_file: Option<PathBuf>,
+    /// The file containing configuration for encryption providers to be used for storing
+    /// secrets in etcd.
+    #[arg(long = "encryption-provider-config")]
+    pub encryption_provider_config: Option<PathBuf>,
     /// Number for the log level verbosity.
     #[arg(short = 'v', long = "v", default_value_t = 0)]
     pub verbosity: u8,
@@ -203,6 +223,12 @@ impl Options {
         if self.tls_cert_file.is_some() != self.tls_private_key_file.is_some() {
             errs.push("--tls-cert-file and --tls-private-key-file must be specified together".to_string());
         }
+        if self.service_account_issuer.is_empty() {
+            errs.push("service-account-issuer is a required flag".to_string());
+        }
+        if self.service_account_signing_key_file.is_none() || self.service_account_issuer.is_empty() {
+            errs.push("--service-account-signing-key-file and --service-account-issuer are required flags".to_string());
+        }
         for m in &self.authorization_mode {
             if !["AlwaysAllow", "AlwaysDeny", "ABAC", "Webhook", "RBAC", "Node"].contains(&m.as_str()) {
                 errs.push(format!("authorization-mode {m:?} is not a valid mode"));
@@ -231,11 +257,20 @@ mod tests {
     #[test]
     fn etcd_servers_required() {
         let o = Options::try_parse_from(["kube-apiserver"]).unwrap();
-        assert_eq!(o.validate().unwrap_err(), vec!["--etcd-servers must be specified".to_string()]);
+        assert_eq!(
+            o.validate().unwrap_err(),
+            vec![
+                "--etcd-servers must be specified".to_string(),
+                "service-account-issuer is a required flag".to_string(),
+                "--service-account-signing-key-file and --service-account-issuer are required flags".to_string()
+            ]
+        );
         let o = Options::try_parse_from([
             "kube-apiserver",
             "--etcd-servers=http://127.0.0.1:2379,http://127.0.0.1:2380",
             "--anonymous-auth=false",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            "--service-account-signing-key-file=/etc/kubernetes/pki/sa.key",
         ])
         .unwrap();
         assert_eq!(o.etcd_servers.len(), 2);

@@ -26,6 +26,8 @@ pub struct Ctx<'a> {
     pub warnings: std::sync::Mutex<Vec<String>>,
     /// The request's User-Agent: names the field manager when `fieldManager` is not given.
     pub user_agent: String,
+    /// The authenticated (or impersonated) user.
+    pub user: crate::auth::UserInfo,
 }
 
 /// Who records field ownership for a write: the generic update tracking, or nobody (the
@@ -143,11 +145,26 @@ impl<'a> Ctx<'a> {
 
     pub fn new(st: &'a ApiServer, rd: &'static ResourceDef, info: &'a RequestInfo, q: &'a Query, system: bool) -> Self {
         let user_agent = if system { format!("kube-apiserver/{}", crate::version::GIT_VERSION) } else { String::new() };
-        Ctx { st, rd, info, q, system, warnings: Default::default(), user_agent }
+        // The apiserver's own writes run as its loopback identity (upstream's system:apiserver).
+        let user = if system {
+            crate::auth::UserInfo {
+                name: "system:apiserver".into(),
+                groups: vec![crate::auth::MASTERS.into(), crate::auth::ALL_AUTHENTICATED.into()],
+                ..Default::default()
+            }
+        } else {
+            crate::auth::UserInfo::default()
+        };
+        Ctx { st, rd, info, q, system, warnings: Default::default(), user_agent, user }
     }
 
     pub fn with_user_agent(mut self, ua: &str) -> Self {
         self.user_agent = ua.to_string();
+        self
+    }
+
+    pub fn with_user(mut self, user: crate::auth::UserInfo) -> Self {
+        self.user = user;
         self
     }
 
@@ -552,6 +569,7 @@ impl<'a> Ctx<'a> {
         if !errs.is_empty() {
             return Err(self.invalid(&name, errs));
         }
+        crate::auth::escalation::check(self, &obj, None)?;
         let alloc = crate::alloc::before_create(self.st, self.rd, &mut obj, dry_run).await?;
         if dry_run {
             alloc.release(self.st).await;
@@ -594,9 +612,14 @@ impl<'a> Ctx<'a> {
         let dry_run = self.dry_run()?;
         let key = self.key(name);
         for _attempt in 0..16 {
-            let current =
-                self.st.backend.store.get(&key).await.map_err(|e| ApiError::from_storage(e, &self.qualified(name)))?;
-            let Some(current) = current.map(|c| self.external(c)) else {
+            let current = self
+                .st
+                .backend
+                .store
+                .get_stale(&key)
+                .await
+                .map_err(|e| ApiError::from_storage(e, &self.qualified(name)))?;
+            let Some((current, stale)) = current.map(|(c, stale)| (self.external(c), stale)) else {
                 return Err(ApiError::NotFound(self.qualified(name)));
             };
             let cur_rv = rv_of(&current);
@@ -658,6 +681,7 @@ impl<'a> Ctx<'a> {
             if !errs.is_empty() {
                 return Err(self.invalid(name, errs));
             }
+            crate::auth::escalation::check(self, &new, Some(&current))?;
             let alloc = crate::alloc::before_update(self.st, self.rd, &mut new, &current, dry_run).await?;
             // A terminating object whose last finalizer was removed is deleted now.
             let finalizers_empty =
@@ -682,8 +706,9 @@ impl<'a> Ctx<'a> {
                     m.remove("resourceVersion");
                 }
             }
-            if cmp_new == cmp_cur {
-                // No change: upstream skips the write and answers with the stored object.
+            if cmp_new == cmp_cur && !stale {
+                // No change: upstream skips the write and answers with the stored object
+                // (unless it is encrypted with an old key: rewriting it is how keys rotate).
                 alloc.release(self.st).await;
                 return Ok(Reply::ok(current));
             }

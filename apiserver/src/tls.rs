@@ -38,12 +38,16 @@ pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
 #[derive(Debug, Clone)]
 pub struct ClientCa {
     inner: Arc<dyn ClientCertVerifier>,
+    /// The CA certificates, for X.509 v1 client certificates (what `openssl x509 -req` makes
+    /// without an extensions file), which webpki refuses but Go accepts.
+    roots: Arc<Vec<CertificateDer<'static>>>,
 }
 
 impl ClientCa {
     pub fn load(path: &Path) -> Result<ClientCa, TlsError> {
         let mut roots = RootCertStore::empty();
-        for c in load_certs(path)? {
+        let certs = load_certs(path)?;
+        for c in certs.clone() {
             roots.add(c).map_err(|e| TlsError::Config(e.to_string()))?;
         }
         let inner = WebPkiClientVerifier::builder_with_provider(
@@ -53,14 +57,49 @@ impl ClientCa {
         .allow_unauthenticated()
         .build()
         .map_err(|e| TlsError::Config(e.to_string()))?;
-        Ok(ClientCa { inner })
+        Ok(ClientCa { inner, roots: Arc::new(certs) })
     }
 
     /// Whether the presented chain is valid for client auth and signed by the CA.
     pub fn verify(&self, chain: &[CertificateDer<'_>]) -> bool {
         match chain.split_first() {
-            Some((end, rest)) => self.inner.verify_client_cert(end, rest, UnixTime::now()).is_ok(),
+            Some((end, rest)) => {
+                self.inner.verify_client_cert(end, rest, UnixTime::now()).is_ok() || self.verify_v1(end)
+            }
             None => false,
+        }
+    }
+
+    /// An X.509 v1 leaf signed directly by one of the CAs and valid now (v1 certificates carry
+    /// no extensions, so there is no usage to check).
+    fn verify_v1(&self, end: &CertificateDer<'_>) -> bool {
+        let Ok((_, leaf)) = x509_parser::parse_x509_certificate(end.as_ref()) else { return false };
+        if leaf.version() != x509_parser::x509::X509Version::V1 || !leaf.validity().is_valid() {
+            return false;
+        }
+        self.roots.iter().any(|r| {
+            x509_parser::parse_x509_certificate(r.as_ref()).is_ok_and(|(_, ca)| {
+                ca.subject() == leaf.issuer() && leaf.verify_signature(Some(ca.public_key())).is_ok()
+            })
+        })
+    }
+}
+
+/// Checks a TLS 1.3 handshake signature with the certificate's key, also for certificates
+/// webpki cannot parse (X.509 v1).
+fn verify_tls13_any(
+    ca: &ClientCa,
+    m: &[u8],
+    c: &CertificateDer<'_>,
+    d: &DigitallySignedStruct,
+) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+    match ca.inner.verify_tls13_signature(m, c, d) {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let Ok((_, cert)) = x509_parser::parse_x509_certificate(c.as_ref()) else { return Err(e) };
+            let spki = rustls::pki_types::SubjectPublicKeyInfoDer::from(cert.public_key().raw);
+            let algs = rustls::crypto::ring::default_provider().signature_verification_algorithms;
+            rustls::crypto::verify_tls13_signature_with_raw_key(m, &spki, d, &algs)
         }
     }
 }
@@ -103,7 +142,7 @@ impl ClientCertVerifier for RequestClientCert {
         c: &CertificateDer<'_>,
         d: &DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.ca.inner.verify_tls13_signature(m, c, d)
+        verify_tls13_any(&self.ca, m, c, d)
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.ca.inner.supported_verify_schemes()

@@ -236,6 +236,9 @@ impl Pki {
         pki::write_pair(dir, "ca", &ca).expect("write");
         pki::write_pair(dir, "apiserver", &serving).expect("write");
         pki::write_pair(dir, "admin", &admin).expect("write");
+        let (sa_key, sa_pub) = pki::sakey::generate_ec().expect("service account key");
+        std::fs::write(dir.join("sa.key"), sa_key).expect("write");
+        std::fs::write(dir.join("sa.pub"), sa_pub).expect("write");
         Pki { dir: dir.to_path_buf(), ca }
     }
 
@@ -322,6 +325,9 @@ impl ApiServer {
             .arg(format!("--tls-cert-file={}", self.pki.path("apiserver.crt").display()))
             .arg(format!("--tls-private-key-file={}", self.pki.path("apiserver.key").display()))
             .arg(format!("--client-ca-file={}", self.pki.path("ca.crt").display()))
+            .arg("--service-account-issuer=https://kubernetes.default.svc.cluster.local")
+            .arg(format!("--service-account-key-file={}", self.pki.path("sa.pub").display()))
+            .arg(format!("--service-account-signing-key-file={}", self.pki.path("sa.key").display()))
             .args(&self.args)
             .stdout(Stdio::null())
             .stderr(log)

@@ -73,32 +73,48 @@ fn curl_create_get_list_watch() {
     assert!(text.lines().filter(|l| l.contains("\"type\":\"ADDED\"")).count() >= 4, "{text}");
 }
 
+/// `curl` with the cluster CA and, optionally, a client certificate pair: (status, body).
+fn curl_as(c: &Cluster, cert: Option<&e2e::Pki>, path: &str) -> (String, serde_json::Value) {
+    let mut cmd = std::process::Command::new("curl");
+    cmd.args(["-s", "-w", "\n%{http_code}", "--cacert"]).arg(c.api.pki.path("ca.crt"));
+    if let Some(p) = cert {
+        cmd.arg("--cert").arg(p.path("admin.crt")).arg("--key").arg(p.path("admin.key"));
+    }
+    let out = cmd.arg(format!("{}{path}", c.api.url())).output().expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", ""));
+    (code.to_string(), serde_json::from_str(body).unwrap_or(serde_json::Value::Null))
+}
+
 #[test]
-fn anonymous_and_foreign_certificates_are_anonymous() {
+fn anonymous_requests_and_foreign_certificates() {
+    // Upstream turns anonymous off under AlwaysAllow (the default mode): 401.
     let c = Cluster::start();
-    // No certificate: anonymous is allowed (AlwaysAllow until RBAC arrives) and works.
-    let out = std::process::Command::new("curl")
-        .args(["-s", "--cacert"])
-        .arg(c.api.pki.path("ca.crt"))
-        .arg(format!("{}/api/v1/namespaces", c.api.url()))
-        .output()
-        .expect("curl");
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(v["kind"], "NamespaceList");
-    // A certificate from another CA does not fail TLS; it is simply not an identity.
+    let (code, v) = curl_as(&c, None, "/api/v1/namespaces");
+    assert_eq!(code, "401");
+    assert_eq!(v["reason"], "Unauthorized");
+    assert_eq!(v["message"], "Unauthorized");
+    // A certificate from another CA does not fail TLS, but it is a failed authentication
+    // (upstream's x509 authenticator errors, and errors never fall back to anonymous).
     let other = tempfile::tempdir().expect("tmp");
     let foreign = e2e::Pki::create(other.path());
-    let out = std::process::Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
-        .arg(c.api.pki.path("ca.crt"))
-        .arg("--cert")
-        .arg(foreign.path("admin.crt"))
-        .arg("--key")
-        .arg(foreign.path("admin.key"))
-        .arg(format!("{}/api/v1/namespaces", c.api.url()))
-        .output()
-        .expect("curl");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "200");
+    assert_eq!(curl_as(&c, Some(&foreign), "/api/v1/namespaces").0, "401");
+    drop(c);
+
+    // Under RBAC, anonymous is on: public info is readable, the rest is forbidden.
+    let c = Cluster::start_with(&["--authorization-mode=Node,RBAC"]);
+    e2e::poll("anonymous /version", Duration::from_secs(30), || {
+        (curl_as(&c, None, "/version").0 == "200").then_some(())
+    });
+    assert_eq!(curl_as(&c, None, "/healthz").0, "200");
+    let (code, v) = curl_as(&c, None, "/api/v1/namespaces");
+    assert_eq!(code, "403");
+    assert_eq!(
+        v["message"],
+        "namespaces is forbidden: User \"system:anonymous\" cannot list resource \"namespaces\" in API group \"\" at the cluster scope"
+    );
+    assert_eq!(v["details"]["kind"], "namespaces");
+    assert_eq!(curl_as(&c, Some(&foreign), "/version").0, "401");
 }
 
 #[test]

@@ -1,0 +1,154 @@
+//! The authorizer chain (`--authorization-mode`, in order): the first Allow or Deny wins,
+//! members of `system:masters` are always allowed, and the reasons of the authorizers that had
+//! no opinion are kept for the 403 message and SubjectAccessReview status.
+
+use super::rbac::Rbac;
+use ::rbac::{Attributes, PolicyRule};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Allow(String),
+    Deny(String),
+    NoOpinion(String),
+}
+
+impl Decision {
+    pub fn allowed(&self) -> bool {
+        matches!(self, Decision::Allow(_))
+    }
+
+    pub fn reason(&self) -> &str {
+        match self {
+            Decision::Allow(r) | Decision::Deny(r) | Decision::NoOpinion(r) => r,
+        }
+    }
+}
+
+pub enum Mode {
+    AlwaysAllow,
+    AlwaysDeny,
+    Rbac(Arc<Rbac>),
+}
+
+/// What SelfSubjectRulesReview reports.
+#[derive(Debug, Default)]
+pub struct Rules {
+    pub resource: Vec<PolicyRule>,
+    pub non_resource: Vec<PolicyRule>,
+    pub incomplete: bool,
+    pub errors: Vec<String>,
+}
+
+pub struct AuthorizerChain {
+    pub modes: Vec<Mode>,
+}
+
+impl AuthorizerChain {
+    pub fn new(names: &[String], rbac: &Arc<Rbac>) -> Self {
+        let modes = names
+            .iter()
+            .filter_map(|m| match m.as_str() {
+                "AlwaysAllow" => Some(Mode::AlwaysAllow),
+                "AlwaysDeny" => Some(Mode::AlwaysDeny),
+                "RBAC" => Some(Mode::Rbac(rbac.clone())),
+                other => {
+                    tracing::warn!(mode = other, "authorization mode not implemented yet; it has no opinion");
+                    None
+                }
+            })
+            .collect();
+        AuthorizerChain { modes }
+    }
+
+    pub fn uses_rbac(&self) -> bool {
+        self.modes.iter().any(|m| matches!(m, Mode::Rbac(_)))
+    }
+
+    pub fn authorize(&self, a: &Attributes) -> Decision {
+        if a.groups.iter().any(|g| g == super::MASTERS) {
+            return Decision::Allow(String::new());
+        }
+        let mut reasons: Vec<String> = Vec::new();
+        for m in &self.modes {
+            let d = match m {
+                Mode::AlwaysAllow => Decision::Allow(String::new()),
+                Mode::AlwaysDeny => Decision::Deny("Everything is forbidden.".into()),
+                Mode::Rbac(r) => {
+                    let c = r.authorize(a);
+                    if c.allowed {
+                        Decision::Allow(c.reason)
+                    } else {
+                        Decision::NoOpinion(c.reason)
+                    }
+                }
+            };
+            match d {
+                Decision::NoOpinion(r) => {
+                    if !r.is_empty() {
+                        reasons.push(r);
+                    }
+                }
+                d => return d,
+            }
+        }
+        Decision::NoOpinion(reasons.join("\n"))
+    }
+
+    /// `RulesFor` of every authorizer, concatenated as upstream's union does.
+    pub fn rules_for(&self, user: &str, groups: &[String], namespace: &str) -> Rules {
+        let mut out = Rules::default();
+        if groups.iter().any(|g| g == super::MASTERS) {
+            out.resource.push(PolicyRule {
+                verbs: vec!["*".into()],
+                api_groups: vec!["*".into()],
+                resources: vec!["*".into()],
+                ..Default::default()
+            });
+            out.non_resource.push(PolicyRule {
+                verbs: vec!["*".into()],
+                non_resource_urls: vec!["*".into()],
+                ..Default::default()
+            });
+        }
+        for m in &self.modes {
+            match m {
+                Mode::AlwaysAllow => {
+                    out.resource.push(PolicyRule {
+                        verbs: vec!["*".into()],
+                        api_groups: vec!["*".into()],
+                        resources: vec!["*".into()],
+                        ..Default::default()
+                    });
+                    out.non_resource.push(PolicyRule {
+                        verbs: vec!["*".into()],
+                        non_resource_urls: vec!["*".into()],
+                        ..Default::default()
+                    });
+                }
+                Mode::AlwaysDeny => {}
+                Mode::Rbac(r) => {
+                    let (rules, errs) = r.rules_for(user, groups, namespace);
+                    for rule in rules {
+                        if !rule.resources.is_empty() {
+                            out.resource.push(PolicyRule { non_resource_urls: vec![], ..rule.clone() });
+                        }
+                        if !rule.non_resource_urls.is_empty() {
+                            out.non_resource.push(PolicyRule {
+                                api_groups: vec![],
+                                resources: vec![],
+                                resource_names: vec![],
+                                ..rule
+                            });
+                        }
+                    }
+                    if !errs.is_empty() {
+                        out.incomplete = true;
+                        out.errors.extend(errs);
+                    }
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,436 @@
+//! The security pipeline end to end, with kubectl and openssl as the seeds use them: user
+//! certificates and RBAC (seed 004), seed 001's pod-reader Role, SubjectAccessReviews,
+//! `kubectl auth can-i|whoami`, impersonation, service-account, bootstrap and static tokens.
+
+use e2e::{poll, Cluster};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+const RBAC: &str = "--authorization-mode=Node,RBAC";
+
+/// A private copy of the admin kubeconfig that kubectl may edit (`kubectl config ...`).
+fn own_kubeconfig(c: &Cluster, dir: &Path) -> PathBuf {
+    let p = dir.join("config");
+    std::fs::copy(&c.api.kubeconfig, &p).expect("copy kubeconfig");
+    p
+}
+
+/// kubectl with `cfg`, run in the kubeconfig's directory (relative paths resolve there).
+fn kubectl(_c: &Cluster, cfg: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    use std::io::Write;
+    let mut cmd = Command::new(e2e::kubectl_path("1.33"));
+    cmd.arg("--kubeconfig").arg(cfg).args(args).current_dir(cfg.parent().expect("dir"));
+    cmd.env("HOME", cfg.parent().expect("dir"));
+    cmd.stdin(if stdin.is_some() { std::process::Stdio::piped() } else { std::process::Stdio::null() });
+    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("kubectl runs");
+    if let Some(input) = stdin {
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    }
+    child.wait_with_output().expect("kubectl finishes")
+}
+
+fn ok(c: &Cluster, cfg: &Path, args: &[&str]) -> String {
+    let out = kubectl(c, cfg, args, None);
+    assert!(
+        out.status.success(),
+        "kubectl {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn fails(c: &Cluster, cfg: &Path, args: &[&str]) -> String {
+    let out = kubectl(c, cfg, args, None);
+    assert!(!out.status.success(), "kubectl {args:?} unexpectedly succeeded: {}", String::from_utf8_lossy(&out.stdout));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn sh(dir: &Path, script: &str) {
+    let out = Command::new("bash").arg("-ec").arg(script).current_dir(dir).output().expect("bash");
+    assert!(out.status.success(), "{script}\n{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Waits until the default policy is in place (the `view` role and its aggregation).
+fn wait_for_policy(c: &Cluster, cfg: &Path) {
+    poll("bootstrap RBAC policy", Duration::from_secs(60), || {
+        let out = kubectl(c, cfg, &["get", "clusterrole", "view", "system:aggregate-to-view", "-o", "name"], None);
+        out.status.success().then_some(())
+    });
+}
+
+#[test]
+fn seed_004_user_certificates_and_rbac() {
+    let c = Cluster::start_with(&[RBAC]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = own_kubeconfig(&c, dir.path());
+    wait_for_policy(&c, &cfg);
+    let pki = c.api.pki.dir.display().to_string();
+    sh(
+        dir.path(),
+        &format!(
+            "openssl genrsa 4096 > user.key 2>/dev/null
+             openssl req -new -key user.key -subj /CN=jerome/O=devs/O=ops > user.csr
+             openssl x509 -req -CA {pki}/ca.crt -CAkey {pki}/ca.key -in user.csr -days 1 -set_serial 1234 > user.crt 2>/dev/null"
+        ),
+    );
+    ok(&c, &cfg, &["config", "set-credentials", "jerome", "--client-key=user.key", "--client-certificate=user.crt"]);
+    // kubectl resolves the relative paths against the kubeconfig's directory.
+    for f in ["user.key", "user.crt"] {
+        assert!(dir.path().join(f).exists());
+    }
+    ok(&c, &cfg, &["config", "set-context", "--current", "--user=jerome"]);
+    let err = fails(&c, &cfg, &["get", "pods"]);
+    assert!(
+        err.contains(
+            "Error from server (Forbidden): pods is forbidden: User \"jerome\" cannot list resource \"pods\" in API group \"\" in the namespace \"default\""
+        ),
+        "{err}"
+    );
+    ok(&c, &cfg, &["config", "set-context", "--current", "--user=kubernetes-admin"]);
+    ok(&c, &cfg, &["create", "clusterrolebinding", "devs-can-view", "--clusterrole=view", "--group=devs"]);
+    ok(&c, &cfg, &["config", "set-context", "--current", "--user=jerome"]);
+    poll("jerome can list pods", Duration::from_secs(10), || {
+        kubectl(&c, &cfg, &["get", "pods"], None).status.success().then_some(())
+    });
+    ok(&c, &cfg, &["get", "deployments,services,configmaps"]);
+    let err = fails(&c, &cfg, &["delete", "pod", "web"]);
+    assert!(
+        err.contains("pods \"web\" is forbidden: User \"jerome\" cannot delete resource \"pods\" in API group \"\" in the namespace \"default\""),
+        "{err}"
+    );
+    // view does not include secrets.
+    let err = fails(&c, &cfg, &["get", "secrets"]);
+    assert!(err.contains("cannot list resource \"secrets\""), "{err}");
+    let who = ok(&c, &cfg, &["auth", "whoami"]);
+    assert!(who.contains("jerome") && who.contains("[devs ops system:authenticated]"), "{who}");
+    assert_eq!(ok(&c, &cfg, &["auth", "can-i", "list", "pods"]).trim(), "yes");
+    let out = kubectl(&c, &cfg, &["auth", "can-i", "delete", "pods"], None);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "no");
+}
+
+const POD_READER: &str = r#"apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  namespace: default
+  name: pod-reader
+rules:
+- apiGroups: [""] # "" indicates the core API group
+  resources: ["pods"]
+  verbs: ["get", "watch", "list"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: read-pods
+  namespace: default
+subjects:
+- kind: User
+  name: jane # Name is case sensitive
+  apiGroup: rbac.authorization.k8s.io
+roleRef:
+  kind: Role #this must be Role or ClusterRole
+  name: pod-reader # must match name of Role
+  apiGroup: rbac.authorization.k8s.io
+"#;
+
+#[test]
+fn seed_001_pod_reader_can_i_and_impersonation() {
+    let c = Cluster::start_with(&[RBAC]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = own_kubeconfig(&c, dir.path());
+    wait_for_policy(&c, &cfg);
+    let out = kubectl(&c, &cfg, &["apply", "-f", "-"], Some(POD_READER));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    c.api.pki.client("jane", "jane", &[]);
+    let (crt, key) = (c.api.pki.path("jane.crt"), c.api.pki.path("jane.key"));
+    ok(
+        &c,
+        &cfg,
+        &[
+            "config",
+            "set-credentials",
+            "jane",
+            &format!("--client-certificate={}", crt.display()),
+            &format!("--client-key={}", key.display()),
+        ],
+    );
+    let jane = |args: &[&str]| {
+        let mut a = args.to_vec();
+        a.push("--user=jane");
+        kubectl(&c, &cfg, &a, None)
+    };
+    poll("jane can list pods", Duration::from_secs(10), || jane(&["get", "pods"]).status.success().then_some(()));
+    let out = ok(&c, &cfg, &["run", "web", "--image=nginx"]);
+    assert!(out.contains("pod/web created"), "{out}");
+    assert!(jane(&["get", "pod", "web", "-o", "name"]).status.success());
+    for (args, msg) in [
+        (vec!["get", "pods", "-n", "kube-system"], "pods is forbidden: User \"jane\" cannot list resource \"pods\" in API group \"\" in the namespace \"kube-system\""),
+        (vec!["get", "services"], "services is forbidden: User \"jane\" cannot list resource \"services\""),
+        (vec!["delete", "pod", "web"], "pods \"web\" is forbidden: User \"jane\" cannot delete resource \"pods\""),
+        (vec!["logs", "web"], "pods \"web\" is forbidden: User \"jane\" cannot get resource \"pods/log\""),
+    ] {
+        let out = jane(&args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(msg), "{args:?}: {err}");
+    }
+    // can-i as the admin, and for jane through impersonation.
+    assert_eq!(ok(&c, &cfg, &["auth", "can-i", "*", "*"]).trim(), "yes");
+    assert_eq!(ok(&c, &cfg, &["auth", "can-i", "watch", "pods", "--as=jane"]).trim(), "yes");
+    let out = kubectl(&c, &cfg, &["auth", "can-i", "create", "pods", "--as=jane"], None);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "no");
+    let list = ok(&c, &cfg, &["auth", "can-i", "--list", "--as=jane"]);
+    let pods_line = list.lines().find(|l| l.starts_with("pods ")).unwrap_or_default().to_string();
+    assert!(pods_line.contains("[get watch list]"), "{list}");
+    assert!(list.contains("selfsubjectreviews.authentication.k8s.io"), "{list}");
+    let who = ok(&c, &cfg, &["auth", "whoami", "--as=jane", "--as-group=devs"]);
+    assert!(who.contains("jane") && who.contains("[devs system:authenticated]"), "{who}");
+    let who = ok(&c, &cfg, &["auth", "whoami", "-o", "json"]);
+    let v: Value = serde_json::from_str(&who).expect("json");
+    assert_eq!(v["status"]["userInfo"]["username"], "kubernetes-admin");
+    assert_eq!(v["status"]["userInfo"]["groups"], json!(["system:masters", "system:authenticated"]));
+    // jane may not impersonate.
+    let out = jane(&["get", "pods", "--as=bob"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("users \"bob\" is forbidden: User \"jane\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope"),
+        "{err}"
+    );
+    // Deleting the binding takes the right away.
+    ok(&c, &cfg, &["delete", "rolebinding", "read-pods"]);
+    poll("jane loses access", Duration::from_secs(10), || (!jane(&["get", "pods"]).status.success()).then_some(()));
+}
+
+#[test]
+fn subject_access_reviews() {
+    let c = Cluster::start_with(&[RBAC]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = own_kubeconfig(&c, dir.path());
+    wait_for_policy(&c, &cfg);
+    assert!(kubectl(&c, &cfg, &["apply", "-f", "-"], Some(POD_READER)).status.success());
+    let sar = |user: &str, ns: &str, verb: &str| {
+        let body = format!(
+            "apiVersion: authorization.k8s.io/v1\nkind: SubjectAccessReview\nspec:\n  user: {user}\n  groups:\n  - foo\n  - bar\n  resourceAttributes:\n    namespace: {ns}\n    resource: pods\n    verb: {verb}\n"
+        );
+        let out = kubectl(&c, &cfg, &["create", "-f", "-", "-o", "json"], Some(&body));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<Value>(&out.stdout).expect("json")
+    };
+    // Seed 004's example: jean.doe may not get pods in kube-system.
+    let v = sar("jean.doe", "kube-system", "get");
+    assert_eq!(v["status"], json!({"allowed": false}));
+    let v = sar("jane", "default", "get");
+    assert_eq!(v["status"]["allowed"], true);
+    assert_eq!(
+        v["status"]["reason"],
+        "RBAC: allowed by RoleBinding \"read-pods/default\" of Role \"pod-reader\" to User \"jane\""
+    );
+    assert_eq!(sar("jane", "default", "delete")["status"]["allowed"], false);
+    // Group subjects, non-resource URLs, and validation.
+    let out = kubectl(
+        &c,
+        &cfg,
+        &["create", "-f", "-", "-o", "json"],
+        Some(
+            r#"{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"groups":["system:authenticated"],"nonResourceAttributes":{"path":"/version","verb":"get"}}}"#,
+        ),
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["status"]["allowed"], true, "{v}");
+    let out = kubectl(
+        &c,
+        &cfg,
+        &["create", "-f", "-"],
+        Some(r#"{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"user":"x"}}"#),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("The SubjectAccessReview \"\" is invalid: spec.resourceAttributes: Invalid value: null: exactly one of nonResourceAttributes or resourceAttributes must be specified"),
+        "{err}"
+    );
+    // LocalSubjectAccessReview must name its own namespace.
+    let out = kubectl(
+        &c,
+        &cfg,
+        &["create", "-n", "default", "-f", "-", "-o", "json"],
+        Some(
+            r#"{"apiVersion":"authorization.k8s.io/v1","kind":"LocalSubjectAccessReview","metadata":{"namespace":"default"},"spec":{"user":"jane","resourceAttributes":{"namespace":"default","verb":"list","resource":"pods"}}}"#,
+        ),
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["status"]["allowed"], true, "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn token_kubeconfig(c: &Cluster, dir: &Path, name: &str, token: &str) -> PathBuf {
+    let cfg = dir.join(format!("{name}.conf"));
+    let ca = c.api.pki.path("ca.crt");
+    let run = |args: &[&str]| {
+        let out = Command::new(e2e::kubectl_path("1.33")).env("KUBECONFIG", &cfg).args(args).output().expect("kubectl");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(&[
+        "config",
+        "set-cluster",
+        "k",
+        &format!("--server={}", c.api.url()),
+        &format!("--certificate-authority={}", ca.display()),
+    ]);
+    run(&["config", "set-credentials", name, &format!("--token={token}")]);
+    run(&["config", "set-context", "k", "--cluster=k", &format!("--user={name}")]);
+    run(&["config", "use-context", "k"]);
+    cfg
+}
+
+#[test]
+fn service_account_tokens_and_revocation() {
+    let c = Cluster::start_with(&[RBAC]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = own_kubeconfig(&c, dir.path());
+    wait_for_policy(&c, &cfg);
+    ok(&c, &cfg, &["create", "serviceaccount", "robot"]);
+    let token = ok(&c, &cfg, &["create", "token", "robot"]).trim().to_string();
+    assert_eq!(token.split('.').count(), 3, "{token}");
+    let rcfg = token_kubeconfig(&c, dir.path(), "robot", &token);
+    let who = ok(&c, &rcfg, &["auth", "whoami"]);
+    assert!(who.contains("system:serviceaccount:default:robot"), "{who}");
+    assert!(who.contains("[system:serviceaccounts system:serviceaccounts:default system:authenticated]"), "{who}");
+    // TokenReview by the admin.
+    let review = json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}});
+    let out = kubectl(&c, &cfg, &["create", "-f", "-", "-o", "json"], Some(&review.to_string()));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["status"]["authenticated"], true);
+    assert_eq!(v["status"]["user"]["username"], "system:serviceaccount:default:robot");
+    assert_eq!(v["status"]["audiences"], json!(["https://kubernetes.default.svc.cluster.local"]));
+    // Issuer discovery, readable by service accounts.
+    let out = Command::new("curl")
+        .args(["-s", "--cacert"])
+        .arg(c.api.pki.path("ca.crt"))
+        .args(["-H", &format!("Authorization: Bearer {token}")])
+        .arg(format!("{}/.well-known/openid-configuration", c.api.url()))
+        .output()
+        .expect("curl");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["issuer"], "https://kubernetes.default.svc.cluster.local");
+    // A token bound to a pod dies with the pod.
+    ok(&c, &cfg, &["run", "p", "--image=nginx", "--overrides={\"spec\":{\"serviceAccountName\":\"robot\"}}"]);
+    let bound = ok(&c, &cfg, &["create", "token", "robot", "--bound-object-kind=Pod", "--bound-object-name=p"]);
+    let bcfg = token_kubeconfig(&c, dir.path(), "bound", bound.trim());
+    let who = ok(&c, &bcfg, &["auth", "whoami"]);
+    assert!(who.contains("authentication.kubernetes.io/pod-name") && who.contains("[p]"), "{who}");
+    ok(&c, &cfg, &["delete", "pod", "p", "--grace-period=0", "--force"]);
+    poll("bound token rejected", Duration::from_secs(10), || {
+        let out = kubectl(&c, &bcfg, &["auth", "whoami"], None);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        (!out.status.success() && err.contains("Unauthorized")).then_some(())
+    });
+    // The unbound token still works; a tampered one does not.
+    ok(&c, &rcfg, &["auth", "whoami"]);
+    let mut bad = token.clone();
+    bad.pop();
+    bad.push(if token.ends_with('A') { 'B' } else { 'A' });
+    let badcfg = token_kubeconfig(&c, dir.path(), "bad", &bad);
+    let err = fails(&c, &badcfg, &["get", "pods"]);
+    assert!(err.contains("error: You must be logged in to the server (Unauthorized)"), "{err}");
+    // Invalid requests.
+    let err = fails(&c, &cfg, &["create", "token", "robot", "--duration=5m"]);
+    assert!(err.contains("may not specify a duration less than 10 minutes"), "{err}");
+    let err = fails(&c, &cfg, &["create", "token", "nobody"]);
+    assert!(err.contains("serviceaccounts \"nobody\" not found"), "{err}");
+}
+
+#[test]
+fn bootstrap_and_static_tokens() {
+    let tdir = tempfile::tempdir().expect("tmp");
+    let tokens = tdir.path().join("tokens.csv");
+    std::fs::write(&tokens, "s3cr3t,alice,1001,\"admins,ops\"\n").expect("write");
+    let c = Cluster::start_with(&[
+        RBAC,
+        "--enable-bootstrap-token-auth",
+        &format!("--token-auth-file={}", tokens.display()),
+    ]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = own_kubeconfig(&c, dir.path());
+    wait_for_policy(&c, &cfg);
+    let acfg = token_kubeconfig(&c, dir.path(), "alice", "s3cr3t");
+    let who = ok(&c, &acfg, &["auth", "whoami"]);
+    assert!(
+        who.contains("alice") && who.contains("1001") && who.contains("[admins ops system:authenticated]"),
+        "{who}"
+    );
+    let secret = |id: &str, exp: &str| {
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: bootstrap-token-{id}\n  namespace: kube-system\ntype: bootstrap.kubernetes.io/token\nstringData:\n  token-id: {id}\n  token-secret: 0123456789abcdef\n  expiration: \"{exp}\"\n  usage-bootstrap-authentication: \"true\"\n  auth-extra-groups: system:bootstrappers:kubeadm:default-node-token\n"
+        )
+    };
+    let future = (chrono::Utc::now() + chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let past = (chrono::Utc::now() - chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    for (id, exp) in [("abcdef", &future), ("expird", &past)] {
+        let out = kubectl(&c, &cfg, &["create", "-f", "-"], Some(&secret(id, exp)));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let bcfg = token_kubeconfig(&c, dir.path(), "boot", "abcdef.0123456789abcdef");
+    let who = poll("bootstrap token works", Duration::from_secs(10), || {
+        let out = kubectl(&c, &bcfg, &["auth", "whoami"], None);
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    });
+    assert!(who.contains("system:bootstrap:abcdef"), "{who}");
+    assert!(
+        who.contains("[system:bootstrappers system:bootstrappers:kubeadm:default-node-token system:authenticated]"),
+        "{who}"
+    );
+    let xcfg = token_kubeconfig(&c, dir.path(), "expired", "expird.0123456789abcdef");
+    let err = fails(&c, &xcfg, &["auth", "whoami"]);
+    assert!(err.contains("Unauthorized"), "{err}");
+    let wcfg = token_kubeconfig(&c, dir.path(), "wrong", "abcdef.0123456789abcdee");
+    assert!(fails(&c, &wcfg, &["auth", "whoami"]).contains("Unauthorized"));
+}
+
+#[test]
+fn rbac_escalation_is_refused() {
+    let c = Cluster::start_with(&[RBAC]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = own_kubeconfig(&c, dir.path());
+    wait_for_policy(&c, &cfg);
+    // jerome may manage roles and bindings in default, and read pods, nothing more.
+    ok(&c, &cfg, &["create", "role", "rbac-manager", "--verb=create,get,list,update", "--resource=roles,rolebindings"]);
+    ok(&c, &cfg, &["create", "role", "pod-viewer", "--verb=get,list", "--resource=pods"]);
+    ok(&c, &cfg, &["create", "rolebinding", "jerome-rbac", "--role=rbac-manager", "--user=jerome"]);
+    ok(&c, &cfg, &["create", "rolebinding", "jerome-pods", "--role=pod-viewer", "--user=jerome"]);
+    let as_jerome = ["--as=jerome", "--as-group=devs"];
+    let run = |args: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend_from_slice(&as_jerome);
+        kubectl(&c, &cfg, &a, None)
+    };
+    poll("jerome's rights are in effect", Duration::from_secs(10), || {
+        run(&["get", "pods"]).status.success().then_some(())
+    });
+    // A role within his own rights is fine; one beyond them is refused.
+    let out = run(&["create", "role", "mine", "--verb=get", "--resource=pods"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&["create", "role", "more", "--verb=delete", "--resource=pods"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("roles.rbac.authorization.k8s.io \"more\" is forbidden: user \"jerome\" (groups=[\"devs\" \"system:authenticated\"]) is attempting to grant RBAC permissions not currently held:\n{APIGroups:[\"\"], Resources:[\"pods\"], Verbs:[\"delete\"]}"),
+        "{err}"
+    );
+    // Binding admin to himself is an escalation.
+    let out = run(&["create", "rolebinding", "grab", "--clusterrole=admin", "--user=jerome"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("rolebindings.rbac.authorization.k8s.io \"grab\" is forbidden: user \"jerome\"")
+            && err.contains("is attempting to grant RBAC permissions not currently held"),
+        "{err}"
+    );
+    // ... unless he may `bind` that role.
+    ok(&c, &cfg, &["create", "role", "bind-admin", "--verb=bind", "--resource=clusterroles", "--resource-name=admin"]);
+    ok(&c, &cfg, &["create", "rolebinding", "jerome-bind", "--role=bind-admin", "--user=jerome"]);
+    poll("bind permission in effect", Duration::from_secs(10), || {
+        run(&["create", "rolebinding", "grab", "--clusterrole=admin", "--user=jerome"]).status.success().then_some(())
+    });
+    assert!(!kubectl(&c, &cfg, &["get", "rolebinding", "more"], None).status.success());
+}
