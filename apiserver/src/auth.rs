@@ -1,6 +1,7 @@
 //! The security pipeline: who is asking (`authn`), whether they may (`authz`, `rbac`), and
 //! acting as someone else (`impersonation`). Token authenticators live in their own modules.
 
+pub mod abac;
 pub mod authn;
 pub mod authz;
 pub mod bootstrap_token;

@@ -241,10 +241,12 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         ..Default::default()
     };
     let rbac = Arc::new(auth::rbac::Rbac::default());
+    let authz = AuthorizerChain::new(&opts.authorization_mode, &rbac, opts.authorization_policy_file.as_deref())
+        .map_err(Error::Flag)?;
     let st = Arc::new(ApiServer {
         backend: Backend::new(store, &opts.etcd_prefix, cacher_cfg, opts.watch_cache),
         authn,
-        authz: AuthorizerChain::new(&opts.authorization_mode, &rbac),
+        authz,
         rbac: rbac.clone(),
         ranges,
         advertise_address: advertise,

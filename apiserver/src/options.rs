@@ -99,6 +99,10 @@ pub struct Options {
     /// Ordered list of plug-ins to do authorization on secure port.
     #[arg(long = "authorization-mode", value_delimiter = ',', default_value = "AlwaysAllow")]
     pub authorization_mode: Vec<String>,
+    /// File with authorization policy in json line by line format, used with
+    /// --authorization-mode=ABAC, on the secure port.
+    #[arg(long = "authorization-policy-file")]
+    pub authorization_policy_file: Option<PathBuf>,
     /// admission plugins that should be enabled in addition to default enabled ones.
     #[arg(long = "enable-admission-plugins", value_delimiter = ',')]
     pub enable_admission_plugins: Vec<String>,
@@ -228,6 +232,9 @@ impl Options {
         }
         if self.service_account_signing_key_file.is_none() || self.service_account_issuer.is_empty() {
             errs.push("--service-account-signing-key-file and --service-account-issuer are required flags".to_string());
+        }
+        if self.authorization_mode.iter().any(|m| m == "ABAC") && self.authorization_policy_file.is_none() {
+            errs.push("authorization-mode ABAC's authorization policy file not passed".to_string());
         }
         for m in &self.authorization_mode {
             if !["AlwaysAllow", "AlwaysDeny", "ABAC", "Webhook", "RBAC", "Node"].contains(&m.as_str()) {

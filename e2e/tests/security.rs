@@ -434,3 +434,50 @@ fn rbac_escalation_is_refused() {
     });
     assert!(!kubectl(&c, &cfg, &["get", "rolebinding", "more"], None).status.success());
 }
+
+#[test]
+fn seed_003_abac_policy_file() {
+    let pdir = tempfile::tempdir().expect("tmp");
+    let policy = pdir.path().join("abac.jsonl");
+    std::fs::write(
+        &policy,
+        r#"{"apiVersion": "abac.authorization.kubernetes.io/v1beta1", "kind": "Policy", "spec": {"user": "bob", "namespace": "projectCaribou", "resource": "pods", "readonly": true}}
+{"apiVersion": "abac.authorization.kubernetes.io/v1beta1", "kind": "Policy", "spec": {"group": "system:authenticated", "readonly": true, "nonResourcePath": "*"}}
+"#,
+    )
+    .expect("write policy");
+    let c = Cluster::start_with(&["--authorization-mode=ABAC", &format!("--authorization-policy-file={}", policy.display())]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = own_kubeconfig(&c, dir.path());
+    c.api.pki.client("bob", "bob", &[]);
+    ok(
+        &c,
+        &cfg,
+        &[
+            "config",
+            "set-credentials",
+            "bob",
+            &format!("--client-certificate={}", c.api.pki.path("bob.crt").display()),
+            &format!("--client-key={}", c.api.pki.path("bob.key").display()),
+        ],
+    );
+    // (The seed's namespace name is not a valid DNS label, so it cannot exist; listing it is
+    // still authorized and answers an empty list.)
+    ok(&c, &cfg, &["get", "pods", "-n", "projectCaribou", "--user=bob"]);
+    let err = fails(&c, &cfg, &["run", "x", "--image=nginx", "-n", "projectCaribou", "--user=bob"]);
+    assert!(
+        err.contains("pods is forbidden: User \"bob\" cannot create resource \"pods\" in API group \"\" in the namespace \"projectCaribou\": No policy matched."),
+        "{err}"
+    );
+    let err = fails(&c, &cfg, &["get", "pods", "-n", "default", "--user=bob"]);
+    assert!(err.contains("cannot list resource \"pods\""), "{err}");
+    // The seed's review, asked for bob in the core group.
+    let sar = r#"{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"user":"bob","resourceAttributes":{"namespace":"projectCaribou","verb":"get","resource":"pods"}}}"#;
+    let out = kubectl(&c, &cfg, &["create", "-f", "-", "-o", "json"], Some(sar));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["status"]["allowed"], true, "{v}");
+    let sar = sar.replace("\"get\"", "\"delete\"");
+    let out = kubectl(&c, &cfg, &["create", "-f", "-", "-o", "json"], Some(&sar));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["status"], json!({"allowed": false, "reason": "No policy matched."}));
+}

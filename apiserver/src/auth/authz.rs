@@ -29,6 +29,7 @@ pub enum Mode {
     AlwaysAllow,
     AlwaysDeny,
     Rbac(Arc<Rbac>),
+    Abac(super::abac::PolicyList),
 }
 
 /// What SelfSubjectRulesReview reports.
@@ -45,20 +46,25 @@ pub struct AuthorizerChain {
 }
 
 impl AuthorizerChain {
-    pub fn new(names: &[String], rbac: &Arc<Rbac>) -> Self {
-        let modes = names
-            .iter()
-            .filter_map(|m| match m.as_str() {
-                "AlwaysAllow" => Some(Mode::AlwaysAllow),
-                "AlwaysDeny" => Some(Mode::AlwaysDeny),
-                "RBAC" => Some(Mode::Rbac(rbac.clone())),
+    /// The chain `--authorization-mode` names, in order.
+    pub fn new(names: &[String], rbac: &Arc<Rbac>, policy_file: Option<&std::path::Path>) -> Result<Self, String> {
+        let mut modes = Vec::new();
+        for m in names {
+            modes.push(match m.as_str() {
+                "AlwaysAllow" => Mode::AlwaysAllow,
+                "AlwaysDeny" => Mode::AlwaysDeny,
+                "RBAC" => Mode::Rbac(rbac.clone()),
+                "ABAC" => {
+                    let path = policy_file.ok_or("authorization-mode ABAC's authorization policy file not passed")?;
+                    Mode::Abac(super::abac::PolicyList::load(path)?)
+                }
                 other => {
                     tracing::warn!(mode = other, "authorization mode not implemented yet; it has no opinion");
-                    None
+                    continue;
                 }
-            })
-            .collect();
-        AuthorizerChain { modes }
+            });
+        }
+        Ok(AuthorizerChain { modes })
     }
 
     pub fn uses_rbac(&self) -> bool {
@@ -82,6 +88,10 @@ impl AuthorizerChain {
                         Decision::NoOpinion(c.reason)
                     }
                 }
+                Mode::Abac(p) => match p.authorize(a) {
+                    Ok(()) => Decision::Allow(String::new()),
+                    Err(reason) => Decision::NoOpinion(reason),
+                },
             };
             match d {
                 Decision::NoOpinion(r) => {
@@ -98,19 +108,6 @@ impl AuthorizerChain {
     /// `RulesFor` of every authorizer, concatenated as upstream's union does.
     pub fn rules_for(&self, user: &str, groups: &[String], namespace: &str) -> Rules {
         let mut out = Rules::default();
-        if groups.iter().any(|g| g == super::MASTERS) {
-            out.resource.push(PolicyRule {
-                verbs: vec!["*".into()],
-                api_groups: vec!["*".into()],
-                resources: vec!["*".into()],
-                ..Default::default()
-            });
-            out.non_resource.push(PolicyRule {
-                verbs: vec!["*".into()],
-                non_resource_urls: vec!["*".into()],
-                ..Default::default()
-            });
-        }
         for m in &self.modes {
             match m {
                 Mode::AlwaysAllow => {
@@ -127,6 +124,11 @@ impl AuthorizerChain {
                     });
                 }
                 Mode::AlwaysDeny => {}
+                Mode::Abac(p) => {
+                    let (res, non) = p.rules_for(user, groups);
+                    out.resource.extend(res);
+                    out.non_resource.extend(non);
+                }
                 Mode::Rbac(r) => {
                     let (rules, errs) = r.rules_for(user, groups, namespace);
                     for rule in rules {
