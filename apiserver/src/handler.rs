@@ -378,6 +378,9 @@ async fn resource(
             ("binding", "create") => subresources::bind(&ctx, Some(name), &body, ct).await?,
             ("finalize", "update") => subresources::finalize(&ctx, name, &body, ct).await?,
             ("token", "create") => crate::authapi::token_request(&ctx, name, &body, ct).await?,
+            ("approval", "get") => ctx.get(name).await?,
+            ("approval", "update") => ctx.update(name, &body, ct, UpdateMode::Approval).await?,
+            ("approval", "patch") => ctx.patch(name, &body, ct, UpdateMode::Approval).await?,
             _ => return Err(ApiError::MethodNotSupported { resource: rd.plural.into(), verb }),
         };
         return Ok(with_warnings(encode(reply, enc, q, rd), &ctx));

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod authapi;
 mod backend;
 pub mod bootstrap;
+pub mod certificates;
 pub mod codec;
 pub mod discovery;
 pub mod error;
@@ -68,6 +69,8 @@ pub struct ApiServer {
     pub bootstrapped: AtomicBool,
     /// The default RBAC roles and bindings exist (`poststarthook/rbac/bootstrap-roles`).
     pub rbac_bootstrapped: AtomicBool,
+    /// `--disable-admission-plugins`.
+    pub disabled_admission: Vec<String>,
 }
 
 impl ApiServer {
@@ -254,6 +257,7 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         min_request_timeout: opts.min_request_timeout,
         bootstrapped: AtomicBool::new(false),
         rbac_bootstrapped: AtomicBool::new(false),
+        disabled_admission: opts.disable_admission_plugins.clone(),
     });
     let addr = SocketAddr::new(opts.bind_address, opts.secure_port);
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| Error::Listen(addr, e))?;

@@ -163,6 +163,10 @@ impl<'a> Ctx<'a> {
         self
     }
 
+    fn is_csr(&self) -> bool {
+        self.rd.group == "certificates.k8s.io" && self.rd.plural == "certificatesigningrequests"
+    }
+
     pub fn with_user(mut self, user: crate::auth::UserInfo) -> Self {
         self.user = user;
         self
@@ -559,6 +563,9 @@ impl<'a> Ctx<'a> {
             m.remove("deletionGracePeriodSeconds");
             m.remove("selfLink");
         }
+        if self.is_csr() && !self.system {
+            crate::certificates::prepare_create(self, &mut obj)?;
+        }
         kinds::prepare_for_create(self.rd, &mut obj);
         let name = meta_str(&obj, "name").to_string();
         let errs = if self.system {
@@ -664,7 +671,13 @@ impl<'a> Ctx<'a> {
             }
             match mode {
                 UpdateMode::Main => kinds::prepare_for_update(self.rd, &mut new, &current),
-                UpdateMode::Status => kinds::prepare_for_status_update(&mut new, &current),
+                UpdateMode::Status => {
+                    kinds::prepare_for_status_update(&mut new, &current);
+                    if self.is_csr() {
+                        crate::certificates::prepare_status(&mut new, &current);
+                    }
+                }
+                UpdateMode::Approval => crate::certificates::prepare_approval(&mut new, &current),
                 UpdateMode::Raw => {}
             }
             crate::alloc::patch_allocated_values(self.rd, &mut new, &current);
@@ -675,6 +688,15 @@ impl<'a> Ctx<'a> {
                     self.rd.namespaced,
                     kinds::name_rule(self.rd),
                 )
+            } else if self.is_csr() && matches!(mode, UpdateMode::Approval | UpdateMode::Status) {
+                let mut e = api_types::meta::validate_object_meta_update(
+                    &new["metadata"],
+                    &current["metadata"],
+                    self.rd.namespaced,
+                    kinds::name_rule(self.rd),
+                );
+                e.extend(kinds::validation::validate_csr_subresource_update(&new, &current, mode == UpdateMode::Approval));
+                e
             } else {
                 kinds::validate_update(self.rd, &new, &current)
             };
@@ -682,6 +704,9 @@ impl<'a> Ctx<'a> {
                 return Err(self.invalid(name, errs));
             }
             crate::auth::escalation::check(self, &new, Some(&current))?;
+            if self.is_csr() && !self.system && matches!(mode, UpdateMode::Approval | UpdateMode::Status) {
+                crate::certificates::admit_subresource(self, mode == UpdateMode::Approval, &new, &current)?;
+            }
             let alloc = crate::alloc::before_update(self.st, self.rd, &mut new, &current, dry_run).await?;
             // A terminating object whose last finalizer was removed is deleted now.
             let finalizers_empty =
@@ -1091,6 +1116,8 @@ pub enum UpdateMode {
     Main,
     /// The status subresource: only status changes.
     Status,
+    /// A CertificateSigningRequest's `approval` subresource: only conditions change.
+    Approval,
     /// Write what was computed, with no strategy (internal subresources).
     Raw,
 }

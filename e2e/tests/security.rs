@@ -481,3 +481,84 @@ fn seed_003_abac_policy_file() {
     let v: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["status"], json!({"allowed": false, "reason": "No policy matched."}));
 }
+
+#[test]
+fn seed_004_csr_api_approve_and_deny() {
+    let c = Cluster::start_with(&[RBAC]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = own_kubeconfig(&c, dir.path());
+    wait_for_policy(&c, &cfg);
+    sh(dir.path(), "openssl req -newkey rsa:2048 -nodes -keyout key.pem -new -subj /CN=jean.doe/O=devs/ -out csr.pem 2>/dev/null");
+    let csr_b64 = {
+        use std::io::Read;
+        let mut s = String::new();
+        std::fs::File::open(dir.path().join("csr.pem")).expect("csr").read_to_string(&mut s).expect("read");
+        base64_encode(s.as_bytes())
+    };
+    let csr = |name: &str, signer: &str| {
+        format!(
+            "apiVersion: certificates.k8s.io/v1\nkind: CertificateSigningRequest\nmetadata:\n  name: {name}\nspec:\n  request: {csr_b64}\n  signerName: {signer}\n  usages:\n  - digital signature\n  - key encipherment\n  - client auth\n"
+        )
+    };
+    let out = kubectl(&c, &cfg, &["apply", "-f", "-"], Some(&csr("user=jean.doe", "kubernetes.io/kube-apiserver-client")));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_str(&ok(&c, &cfg, &["get", "csr", "user=jean.doe", "-o", "json"])).expect("json");
+    assert_eq!(v["spec"]["username"], "kubernetes-admin");
+    assert_eq!(v["spec"]["groups"], json!(["system:masters", "system:authenticated"]));
+    let table = ok(&c, &cfg, &["get", "csr"]);
+    assert!(table.contains("user=jean.doe") && table.contains("Pending"), "{table}");
+    // Approving needs `approve` on the signer, not just access to the subresource.
+    ok(&c, &cfg, &["create", "clusterrole", "csr-approver", "--verb=get,list,update", "--resource=certificatesigningrequests,certificatesigningrequests/approval"]);
+    ok(&c, &cfg, &["create", "clusterrolebinding", "carol-approves", "--clusterrole=csr-approver", "--user=carol"]);
+    poll("carol's role in effect", Duration::from_secs(10), || {
+        kubectl(&c, &cfg, &["get", "csr", "--as=carol"], None).status.success().then_some(())
+    });
+    let out = kubectl(&c, &cfg, &["certificate", "approve", "user=jean.doe", "--as=carol"], None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("certificatesigningrequests.certificates.k8s.io \"user=jean.doe\" is forbidden: user not permitted to approve requests with signerName \"kubernetes.io/kube-apiserver-client\""),
+        "{err}"
+    );
+    let out = ok(&c, &cfg, &["certificate", "approve", "user=jean.doe"]);
+    assert_eq!(out.trim(), "certificatesigningrequest.certificates.k8s.io/user=jean.doe approved");
+    let v: Value = serde_json::from_str(&ok(&c, &cfg, &["get", "csr", "user=jean.doe", "-o", "json"])).expect("json");
+    let cond = &v["status"]["conditions"][0];
+    assert_eq!((cond["type"].as_str(), cond["reason"].as_str()), (Some("Approved"), Some("KubectlApprove")));
+    assert!(cond["lastUpdateTime"].is_string() && cond["lastTransitionTime"].is_string(), "{cond}");
+    assert!(ok(&c, &cfg, &["get", "csr", "user=jean.doe"]).contains("Approved"));
+    // Approved and Denied exclude each other (kubectl checks too, so the server is asked raw).
+    let mut both = v.clone();
+    both["status"]["conditions"].as_array_mut().expect("conditions").push(json!({"type": "Denied", "status": "True", "reason": "X"}));
+    let f = dir.path().join("both.json");
+    std::fs::write(&f, both.to_string()).expect("write");
+    let err = fails(
+        &c,
+        &cfg,
+        &["replace", "--raw", "/apis/certificates.k8s.io/v1/certificatesigningrequests/user=jean.doe/approval", "-f", f.to_str().expect("path")],
+    );
+    assert!(err.contains("Approved and Denied conditions are mutually exclusive"), "{err}");
+    // A second request, denied.
+    let out = kubectl(&c, &cfg, &["create", "-f", "-"], Some(&csr("second", "kubernetes.io/kube-apiserver-client")));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(ok(&c, &cfg, &["certificate", "deny", "second"]).contains("denied"));
+    assert!(ok(&c, &cfg, &["get", "csr", "second"]).contains("Denied"));
+    // Signer names are validated.
+    let err = String::from_utf8_lossy(&kubectl(&c, &cfg, &["create", "-f", "-"], Some(&csr("bad", "nodomain"))).stderr).into_owned();
+    assert!(err.contains("spec.signerName"), "{err}");
+    // Nobody may ask the client signer for system:masters.
+    sh(dir.path(), "openssl req -newkey rsa:2048 -nodes -keyout k2.pem -new -subj /CN=evil/O=system:masters -out m.pem 2>/dev/null");
+    let m = base64_encode(&std::fs::read(dir.path().join("m.pem")).expect("read"));
+    let body = csr("masters", "kubernetes.io/kube-apiserver-client").replace(&csr_b64, &m);
+    let err = String::from_utf8_lossy(&kubectl(&c, &cfg, &["create", "-f", "-"], Some(&body)).stderr).into_owned();
+    assert!(err.contains("use of kubernetes.io/kube-apiserver-client signer with system:masters group is not allowed"), "{err}");
+}
+
+fn base64_encode(data: &[u8]) -> String {
+    let out = Command::new("base64").arg("-w0").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn();
+    let mut child = out.expect("base64");
+    {
+        use std::io::Write;
+        child.stdin.take().expect("stdin").write_all(data).expect("write");
+    }
+    String::from_utf8(child.wait_with_output().expect("base64").stdout).expect("utf-8")
+}

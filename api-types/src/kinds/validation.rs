@@ -7067,6 +7067,41 @@ fn validate_csr_update(new: &Value, old: &Value) -> Errs {
     errs
 }
 
+/// Updates through a CSR's `approval` subresource (conditions may be added, never removed; the
+/// certificate stays) or its `status` subresource (the certificate may be set once; approval
+/// conditions stay).
+pub fn validate_csr_subresource_update(new: &Value, old: &Value, approval: bool) -> Errs {
+    let mut errs = validate_csr(new, Some(old));
+    let count = |o: &Value, t: &str| arr(g(o, "status"), "conditions").iter().filter(|c| st(c, "type") == t).count();
+    for t in ["Approved", "Denied", "Failed"] {
+        if count(new, t) < count(old, t) {
+            errs.push(forb(
+                &path("status.conditions"),
+                format!("updates may not remove a condition of type {}", go_quote(t)),
+            ));
+        }
+    }
+    let (new_cert, old_cert) = (st(g(new, "status"), "certificate"), st(g(old, "status"), "certificate"));
+    if approval {
+        if new_cert != old_cert {
+            errs.push(forb(&path("status.certificate"), "updates may not set certificate content"));
+        }
+    } else {
+        for t in ["Approved", "Denied"] {
+            if count(new, t) > count(old, t) {
+                errs.push(forb(
+                    &path("status.conditions"),
+                    format!("updates may not add a condition of type {}", go_quote(t)),
+                ));
+            }
+        }
+        if !old_cert.is_empty() && new_cert != old_cert {
+            errs.push(forb(&path("status.certificate"), "updates may not modify existing certificate content"));
+        }
+    }
+    dedup(errs)
+}
+
 fn validate_pdb(pdb: &Value) -> Errs {
     let spec = g(pdb, "spec");
     let sp = P::new("spec");
