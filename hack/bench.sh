@@ -38,5 +38,5 @@ API_PID=$!
 PIDS+=($API_PID)
 for _ in $(seq 300); do curl -sf --cacert "$WORK/pki/ca.crt" --cert "$WORK/admin.crt" --key "$WORK/admin.key" "https://127.0.0.1:$AP/readyz" >/dev/null && break; sleep 0.1; done
 sleep 2  # let start-up settle so the idle memory figure is idle
-target/release/apiserver-bench --server "https://127.0.0.1:$AP" --ca "$WORK/pki/ca.crt" --cert "$WORK/admin.crt" --key "$WORK/admin.key" --pid "$API_PID" \
+target/release/apiserver-bench --server "https://127.0.0.1:$AP" --ca "$WORK/pki/ca.crt" --cert "$WORK/admin.crt" --key "$WORK/admin.key" --pid "$API_PID" --ca-key "$WORK/pki/ca.key" \
   --kubeconfig "$WORK/admin.conf" --kubectl "$(command -v kubectl)" "$@"

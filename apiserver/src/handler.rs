@@ -1,7 +1,7 @@
 //! The request pipeline: classify, authenticate, authorize, route to discovery, health,
 //! metrics or the REST handlers, encode, and record metrics.
 
-use crate::auth::authn::CertIdentity;
+use crate::auth::authn::ConnIdentity;
 use crate::auth::impersonation::{self, Refused};
 use crate::auth::{AuthnResult, UserInfo};
 use crate::codec::{self, Encoding, Query};
@@ -119,7 +119,7 @@ fn encode(reply: Reply, enc: Encoding, q: &Query, rd: &api_types::ResourceDef) -
 /// Entry point for every request on a connection whose client certificate said `cert`.
 pub async fn handle(
     st: Arc<ApiServer>,
-    cert: CertIdentity,
+    cert: ConnIdentity,
     req: Request<hyper::body::Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let start = Instant::now();
@@ -145,7 +145,7 @@ pub fn forbidden(a: &::rbac::Attributes, reason: &str) -> ApiError {
 /// Authentication, impersonation and authorization: the user the request runs as.
 async fn admit(
     st: &ApiServer,
-    cert: &CertIdentity,
+    cert: &ConnIdentity,
     info: &RequestInfo,
     headers: &http::HeaderMap,
 ) -> ApiResult<UserInfo> {

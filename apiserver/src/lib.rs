@@ -198,7 +198,19 @@ fn authenticator(opts: &Options, client_ca: Option<tls::ClientCa>, advertise: Ip
         sa.max_expiration = opts.service_account_max_token_expiration.map(|d| d.as_secs() as i64);
         Some(sa)
     };
+    let request_header = match &opts.requestheader_client_ca_file {
+        Some(path) => Some(auth::authn::RequestHeader {
+            ca: tls::ClientCa::load(path)?,
+            allowed_names: opts.requestheader_allowed_names.clone(),
+            username_headers: opts.requestheader_username_headers.clone(),
+            uid_headers: opts.requestheader_uid_headers.clone(),
+            group_headers: opts.requestheader_group_headers.clone(),
+            extra_prefixes: opts.requestheader_extra_headers_prefix.clone(),
+        }),
+        None => None,
+    };
     Ok(Authenticator {
+        request_header,
         client_ca,
         anonymous,
         token_file,
@@ -237,7 +249,10 @@ pub async fn run(opts: Options) -> Result<(), Error> {
     };
     let client_ca = opts.client_ca_file.as_deref().map(tls::ClientCa::load).transpose()?;
     let authn = authenticator(&opts, client_ca.clone(), advertise)?;
-    let tls_cfg = tls::server_config(&cert, &key, client_ca.as_ref())?;
+    // Client certificates are requested when either the client CA or the front proxy's CA
+    // could vouch for them.
+    let verifier = client_ca.as_ref().or(authn.request_header.as_ref().map(|r| &r.ca));
+    let tls_cfg = tls::server_config(&cert, &key, verifier)?;
     let cacher_cfg = storage::CacherConfig {
         history: opts.default_watch_cache_size.max(100),
         bookmark_interval: opts.watch_bookmark_interval,
@@ -295,7 +310,7 @@ pub async fn serve(st: Arc<ApiServer>, listener: tokio::net::TcpListener, tls_cf
             };
             let cert_user = {
                 let (_, conn) = tls.get_ref();
-                st.authn.from_certificate(conn.peer_certificates())
+                st.authn.from_connection(conn.peer_certificates())
             };
             let svc = hyper::service::service_fn(move |req| handler::handle(st.clone(), cert_user.clone(), req));
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());

@@ -93,6 +93,26 @@ pub struct Options {
     /// the client-ca-file is authenticated with an identity corresponding to the CommonName.
     #[arg(long = "client-ca-file")]
     pub client_ca_file: Option<PathBuf>,
+    /// Root certificate bundle to verify client certificates on incoming requests before
+    /// trusting usernames in headers specified by --requestheader-username-headers.
+    #[arg(long = "requestheader-client-ca-file")]
+    pub requestheader_client_ca_file: Option<PathBuf>,
+    /// List of client certificate common names to allow to provide usernames in headers.
+    /// If empty, any client certificate validated by --requestheader-client-ca-file is allowed.
+    #[arg(long = "requestheader-allowed-names", value_delimiter = ',')]
+    pub requestheader_allowed_names: Vec<String>,
+    /// List of request headers to inspect for usernames. X-Remote-User is common.
+    #[arg(long = "requestheader-username-headers", value_delimiter = ',')]
+    pub requestheader_username_headers: Vec<String>,
+    /// List of request headers to inspect for UIDs. X-Remote-Uid is suggested.
+    #[arg(long = "requestheader-uid-headers", value_delimiter = ',')]
+    pub requestheader_uid_headers: Vec<String>,
+    /// List of request headers to inspect for groups. X-Remote-Group is suggested.
+    #[arg(long = "requestheader-group-headers", value_delimiter = ',')]
+    pub requestheader_group_headers: Vec<String>,
+    /// List of request header prefixes to inspect. X-Remote-Extra- is suggested.
+    #[arg(long = "requestheader-extra-headers-prefix", value_delimiter = ',')]
+    pub requestheader_extra_headers_prefix: Vec<String>,
     /// Enables anonymous requests to the secure port of the API server.
     #[arg(long = "anonymous-auth", default_value = "true", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set)]
     pub anonymous_auth: bool,

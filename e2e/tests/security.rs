@@ -562,3 +562,53 @@ fn base64_encode(data: &[u8]) -> String {
     }
     String::from_utf8(child.wait_with_output().expect("base64").stdout).expect("utf-8")
 }
+
+#[test]
+fn authenticating_proxy_headers() {
+    let pdir = tempfile::tempdir().expect("tmp");
+    let ca = pki::new_ca("front-proxy-ca").expect("ca");
+    pki::write_pair(pdir.path(), "front-proxy-ca", &ca).expect("write");
+    for (name, cn) in [("proxy", "front-proxy-client"), ("other", "someone-else")] {
+        let leaf = pki::issue(&ca, &pki::LeafSpec { common_name: cn.into(), client: true, ..Default::default() }).expect("leaf");
+        pki::write_pair(pdir.path(), name, &leaf).expect("write");
+    }
+    let c = Cluster::start_with(&[
+        RBAC,
+        &format!("--requestheader-client-ca-file={}", pdir.path().join("front-proxy-ca.crt").display()),
+        "--requestheader-allowed-names=front-proxy-client",
+        "--requestheader-username-headers=X-Remote-User",
+        "--requestheader-group-headers=X-Remote-Group",
+        "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+    ]);
+    let review = |pair: &str, headers: &[&str]| {
+        let mut cmd = Command::new("curl");
+        cmd.args(["-s", "-w", "\n%{http_code}", "--cacert"])
+            .arg(c.api.pki.path("ca.crt"))
+            .arg("--cert")
+            .arg(pdir.path().join(format!("{pair}.crt")))
+            .arg("--key")
+            .arg(pdir.path().join(format!("{pair}.key")))
+            .args(["-X", "POST", "-H", "Content-Type: application/json"]);
+        for h in headers {
+            cmd.args(["-H", h]);
+        }
+        cmd.args(["-d", r#"{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}"#])
+            .arg(format!("{}/apis/authentication.k8s.io/v1/selfsubjectreviews", c.api.url()));
+        let out = cmd.output().expect("curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", ""));
+        (code.to_string(), serde_json::from_str::<Value>(body).unwrap_or(Value::Null))
+    };
+    let (code, v) = poll("policy lets users review themselves", Duration::from_secs(30), || {
+        let r = review("proxy", &["X-Remote-User: alice", "X-Remote-Group: devs", "X-Remote-Group: ops", "X-Remote-Extra-Scopes: openid"]);
+        (r.0 == "201").then_some(r)
+    });
+    assert_eq!(code, "201");
+    assert_eq!(
+        v["status"]["userInfo"],
+        json!({"username": "alice", "groups": ["devs", "ops", "system:authenticated"], "extra": {"scopes": ["openid"]}})
+    );
+    // A certificate from the proxy CA with another name is not a trusted proxy (and not a
+    // client certificate either): 401.
+    assert_eq!(review("other", &["X-Remote-User: alice"]).0, "401");
+}

@@ -18,7 +18,57 @@ pub enum CertIdentity {
     Invalid,
 }
 
+/// What a connection's client certificate establishes, checked once per connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnIdentity {
+    pub cert: CertIdentity,
+    /// The certificate is an authenticating proxy's (`--requestheader-client-ca-file`, CN in
+    /// `--requestheader-allowed-names`): the user comes from its headers.
+    pub front_proxy: bool,
+}
+
+/// The authenticating-proxy configuration (`--requestheader-*`).
+pub struct RequestHeader {
+    pub ca: ClientCa,
+    pub allowed_names: Vec<String>,
+    pub username_headers: Vec<String>,
+    pub uid_headers: Vec<String>,
+    pub group_headers: Vec<String>,
+    pub extra_prefixes: Vec<String>,
+}
+
+impl RequestHeader {
+    /// The user a trusted proxy asserts, or None when it names nobody.
+    fn user(&self, headers: &http::HeaderMap) -> Option<UserInfo> {
+        let first = |names: &[String]| {
+            names.iter().find_map(|h| headers.get(h.as_str()).and_then(|v| v.to_str().ok()).filter(|v| !v.is_empty()))
+        };
+        let name = first(&self.username_headers)?.to_string();
+        let uid = first(&self.uid_headers).unwrap_or("").to_string();
+        let mut groups = Vec::new();
+        for h in &self.group_headers {
+            for v in headers.get_all(h.as_str()) {
+                if let Ok(v) = v.to_str() {
+                    groups.push(v.to_string());
+                }
+            }
+        }
+        let mut extra: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for (k, v) in headers {
+            for p in &self.extra_prefixes {
+                if let Some(key) = k.as_str().strip_prefix(p.to_ascii_lowercase().as_str()) {
+                    if let Ok(v) = v.to_str() {
+                        extra.entry(super::impersonation::unescape_extra_key(key)).or_default().push(v.to_string());
+                    }
+                }
+            }
+        }
+        Some(UserInfo { name, uid, groups, extra })
+    }
+}
+
 pub struct Authenticator {
+    pub request_header: Option<RequestHeader>,
     pub client_ca: Option<ClientCa>,
     pub anonymous: bool,
     pub token_file: Option<TokenFile>,
@@ -36,6 +86,20 @@ pub fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
 }
 
 impl Authenticator {
+    /// Authenticates a connection from its client certificate chain.
+    pub fn from_connection(&self, chain: Option<&[CertificateDer<'_>]>) -> ConnIdentity {
+        let front_proxy = match (&self.request_header, chain.and_then(|c| c.first())) {
+            (Some(rh), Some(_)) => {
+                let c = chain.unwrap_or_default();
+                rh.ca.verify(c)
+                    && (rh.allowed_names.is_empty()
+                        || pki::subject_of_der(c[0].as_ref()).is_ok_and(|s| rh.allowed_names.contains(&s.common_name)))
+            }
+            _ => false,
+        };
+        ConnIdentity { cert: self.from_certificate(chain), front_proxy }
+    }
+
     /// Authenticates from a client certificate chain.
     pub fn from_certificate(&self, chain: Option<&[CertificateDer<'_>]>) -> CertIdentity {
         let Some(chain) = chain.filter(|c| !c.is_empty()) else { return CertIdentity::None };
@@ -88,11 +152,16 @@ impl Authenticator {
     pub async fn authenticate(
         &self,
         st: &crate::ApiServer,
-        cert: &CertIdentity,
+        conn: &ConnIdentity,
         headers: &http::HeaderMap,
     ) -> AuthnResult {
+        if conn.front_proxy {
+            if let Some(u) = self.request_header.as_ref().and_then(|rh| rh.user(headers)) {
+                return AuthnResult::User(u.with_authenticated());
+            }
+        }
         let mut failed = false;
-        match cert {
+        match &conn.cert {
             CertIdentity::User(u) => return AuthnResult::User(u.clone()),
             CertIdentity::Invalid => failed = true,
             CertIdentity::None => {}

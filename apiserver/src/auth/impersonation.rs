@@ -26,7 +26,7 @@ pub fn impersonate(authz: &AuthorizerChain, user: UserInfo, headers: &http::Head
     let mut extra: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for (k, v) in headers {
         if let Some(key) = k.as_str().strip_prefix(EXTRA_PREFIX) {
-            let key = percent_decode(key);
+            let key = unescape_extra_key(key);
             if let Ok(v) = v.to_str() {
                 extra.entry(key).or_default().push(v.to_string());
             }
@@ -94,8 +94,8 @@ pub fn impersonate(authz: &AuthorizerChain, user: UserInfo, headers: &http::Head
     Ok(UserInfo { name, uid: uid.unwrap_or_default(), groups: out_groups, extra })
 }
 
-/// Extra keys are percent-encoded in header names (upstream unescapes them).
-fn percent_decode(s: &str) -> String {
+/// Extra keys are percent-encoded in header names (upstream unescapes and lower-cases them).
+pub fn unescape_extra_key(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -146,6 +146,6 @@ mod tests {
         let mut h = http::HeaderMap::new();
         h.insert("impersonate-group", "devs".parse().unwrap());
         assert!(matches!(impersonate(&allow, UserInfo::default(), &h), Err(Refused::Invalid(_))));
-        assert_eq!(percent_decode("example.com%2Fkey"), "example.com/key");
+        assert_eq!(unescape_extra_key("example.com%2Fkey"), "example.com/key");
     }
 }

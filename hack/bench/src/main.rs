@@ -4,6 +4,8 @@
 //! then OpenAPI v3 document cost, Table vs plain list encoding over many pods (and
 //! `kubectl get pods -o wide` with the server's CPU time), and server-side apply latency.
 
+mod authz;
+
 use clap::Parser;
 use futures::StreamExt;
 use serde_json::{json, Value};
@@ -54,6 +56,18 @@ struct Args {
     /// Server-side applies of one Deployment (0 = skip).
     #[arg(long, default_value_t = 500)]
     applies: usize,
+    /// The cluster CA's key, to issue the RBAC user's certificate (authz phase skipped without).
+    #[arg(long)]
+    ca_key: Option<String>,
+    #[arg(long, default_value_t = 5000)]
+    authz_bindings: usize,
+    #[arg(long, default_value_t = 1000)]
+    authz_roles: usize,
+    #[arg(long, default_value_t = 2000)]
+    authz_requests: usize,
+    /// Distinct service-account tokens to verify.
+    #[arg(long, default_value_t = 2000)]
+    tokens: usize,
 }
 
 /// The server's CPU time so far (user + system), from /proc.
@@ -310,6 +324,21 @@ async fn main() {
     }
     if a.applies > 0 {
         apply_phase(&a, &admin, &base).await;
+    }
+    if let Some(ca_key) = &a.ca_key {
+        let ca = pki::CertKey {
+            cert_pem: std::fs::read_to_string(&a.ca).expect("ca"),
+            key_pem: std::fs::read_to_string(ca_key).expect("ca key"),
+        };
+        let leaf = pki::issue(&ca, &pki::LeafSpec { common_name: "bench-user".into(), client: true, ..Default::default() })
+            .expect("user certificate");
+        let root = reqwest::Certificate::from_pem(ca.cert_pem.as_bytes()).expect("ca pem");
+        let id = reqwest::Identity::from_pem(format!("{}{}", leaf.cert_pem, leaf.key_pem).as_bytes()).expect("identity");
+        let user = reqwest::Client::builder().add_root_certificate(root.clone()).identity(id).use_rustls_tls().build().expect("client");
+        let anon = reqwest::Client::builder().add_root_certificate(root).use_rustls_tls().build().expect("client");
+        let o = authz::Opts { bindings: a.authz_bindings, roles: a.authz_roles, requests: a.authz_requests, tokens: a.tokens };
+        authz::run(&o, &admin, &user, &anon, &base).await;
+        report_mem("after the authz phase", a.pid);
     }
 }
 
