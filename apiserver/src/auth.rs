@@ -7,6 +7,7 @@ pub mod authz;
 pub mod bootstrap_token;
 pub mod escalation;
 pub mod impersonation;
+pub mod node;
 pub mod rbac;
 pub mod serviceaccount;
 pub mod token_file;
@@ -53,8 +54,9 @@ impl UserInfo {
             namespace: info.namespace.clone(),
             resource: info.resource.clone(),
             subresource: info.subresource.clone(),
-            name: info.name.clone(),
+            name: info.authz_name(),
             path: info.path.clone(),
+            field_selector: info.field_selector.clone(),
         }
     }
 

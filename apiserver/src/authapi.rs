@@ -146,6 +146,7 @@ fn access_review(ctx: &Ctx<'_>, obj: &mut Value) -> ApiResult<Value> {
         subresource: s(ra, "subresource"),
         name: s(ra, "name"),
         path: s(nra, "path"),
+        field_selector: String::new(),
     };
     let d = ctx.st.authz.authorize(&attrs);
     let mut status = json!({"allowed": d.allowed()});

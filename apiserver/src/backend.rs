@@ -105,3 +105,50 @@ pub async fn lookup(
     }
     st.backend.store.get(&key).await.ok().flatten()
 }
+
+/// What [`follow`] reports.
+pub enum Change<'a> {
+    /// A full reload starts (first load, or the follower fell behind): forget what you have.
+    Reset,
+    Apply(storage::EventType, &'a serde_json::Value),
+    /// The first full load is done.
+    Synced,
+}
+
+/// Follows one resource through its watch cache, in-process informer style: every object on
+/// (re)load, then every change, reloading whenever the follower falls behind.
+pub fn follow(
+    st: std::sync::Arc<crate::ApiServer>,
+    rd: &'static ResourceDef,
+    mut on: impl FnMut(Change<'_>) + Send + 'static,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    tokio::spawn(async move {
+        let mut first = true;
+        loop {
+            let cacher = st.backend.cacher(rd);
+            let w = loop {
+                match cacher.watch(None) {
+                    Ok(w) => break w,
+                    Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+                }
+            };
+            on(Change::Reset);
+            for e in &w.initial {
+                on(Change::Apply(e.kind, &e.obj.value()));
+            }
+            if std::mem::take(&mut first) {
+                on(Change::Synced);
+            }
+            let mut rx = w.rx;
+            loop {
+                match rx.recv().await {
+                    Ok(e) if e.kind != storage::EventType::Bookmark => on(Change::Apply(e.kind, &e.obj.value())),
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(_)) => break,
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        }
+    });
+}

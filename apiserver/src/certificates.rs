@@ -18,7 +18,7 @@ fn forbidden(name: &str, msg: String) -> ApiError {
 }
 
 fn plugin_enabled(ctx: &Ctx<'_>, name: &str) -> bool {
-    !ctx.st.disabled_admission.iter().any(|p| p == name)
+    ctx.st.admission.on(name)
 }
 
 /// `PrepareForCreate` plus CertificateSubjectRestriction: the spec carries who asked.

@@ -1,6 +1,7 @@
 //! kube-apiserver: the REST + watch API over etcd, served over HTTPS with client-certificate
 //! authentication. `main.rs` parses flags; everything else lives here so tests reach it.
 
+pub mod admission;
 pub mod alloc;
 pub mod auth;
 pub mod authapi;
@@ -69,8 +70,8 @@ pub struct ApiServer {
     pub bootstrapped: AtomicBool,
     /// The default RBAC roles and bindings exist (`poststarthook/rbac/bootstrap-roles`).
     pub rbac_bootstrapped: AtomicBool,
-    /// `--disable-admission-plugins`.
-    pub disabled_admission: Vec<String>,
+    /// The enabled admission plugins.
+    pub admission: admission::Plugins,
 }
 
 impl ApiServer {
@@ -258,9 +259,13 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         bookmark_interval: opts.watch_bookmark_interval,
         ..Default::default()
     };
-    let rbac = Arc::new(auth::rbac::Rbac::default());
-    let authz = AuthorizerChain::new(&opts.authorization_mode, &rbac, opts.authorization_policy_file.as_deref())
+    let admission = admission::Plugins::new(&opts.enable_admission_plugins, &opts.disable_admission_plugins)
         .map_err(Error::Flag)?;
+    let rbac = Arc::new(auth::rbac::Rbac::default());
+    let nodes = Arc::new(auth::node::NodeGraph::default());
+    let authz =
+        AuthorizerChain::new(&opts.authorization_mode, &rbac, &nodes, opts.authorization_policy_file.as_deref())
+            .map_err(Error::Flag)?;
     let st = Arc::new(ApiServer {
         backend: Backend::new(store, &opts.etcd_prefix, cacher_cfg, opts.watch_cache),
         authn,
@@ -272,13 +277,16 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         min_request_timeout: opts.min_request_timeout,
         bootstrapped: AtomicBool::new(false),
         rbac_bootstrapped: AtomicBool::new(false),
-        disabled_admission: opts.disable_admission_plugins.clone(),
+        admission,
     });
     let addr = SocketAddr::new(opts.bind_address, opts.secure_port);
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| Error::Listen(addr, e))?;
     tracing::info!(%addr, advertise = %advertise, "Serving securely");
     // The RBAC view also backs escalation checks, whatever the authorization modes.
     auth::rbac::start(st.clone(), rbac);
+    if st.authz.uses_node() {
+        auth::node::start(st.clone(), nodes);
+    }
     bootstrap::start(st.clone());
     serve(st, listener, tls_cfg).await;
     Ok(())

@@ -20,6 +20,23 @@ pub struct RequestInfo {
     pub name: String,
     /// Path segments after the resource part (for proxy-like subresources).
     pub rest: Vec<String>,
+    /// The `fieldSelector` of a list or watch (authorizers may narrow on it).
+    pub field_selector: String,
+}
+
+impl RequestInfo {
+    /// The name authorizers see: a list or watch narrowed to one `metadata.name` by its field
+    /// selector names that object, as upstream's RequestInfoFactory sets it.
+    pub fn authz_name(&self) -> String {
+        if !self.name.is_empty() || !matches!(self.verb.as_str(), "list" | "watch") || self.field_selector.is_empty() {
+            return self.name.clone();
+        }
+        api_types::selector::FieldSelector::parse(&self.field_selector)
+            .ok()
+            .and_then(|f| f.required_value("metadata.name").map(String::from))
+            .filter(|n| !n.is_empty() && n != "." && n != ".." && !n.contains('/') && !n.contains('%'))
+            .unwrap_or_default()
+    }
 }
 
 fn query_flag(query: Option<&str>, key: &str) -> bool {
@@ -107,6 +124,12 @@ pub fn parse(method: &Method, path: &str, query: Option<&str>) -> RequestInfo {
         }
         _ => method.as_str().to_lowercase(),
     };
+    if matches!(info.verb.as_str(), "list" | "watch") {
+        info.field_selector = query
+            .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "fieldSelector"))
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+    }
     info
 }
 
@@ -137,6 +160,8 @@ mod tests {
         assert_eq!((i.verb.as_str(), i.resource.as_str(), i.namespace.as_str()), ("list", "namespaces", ""));
         let i = parse(&Method::DELETE, "/api/v1/namespaces/x/configmaps", None);
         assert_eq!(i.verb, "deletecollection");
+        let i = parse(&Method::GET, "/api/v1/nodes", Some("fieldSelector=metadata.name%3Dnode1&watch=1"));
+        assert_eq!((i.verb.as_str(), i.name.as_str(), i.authz_name().as_str()), ("watch", "", "node1"));
         let i = parse(&Method::GET, "/healthz", None);
         assert!(!i.is_resource);
         let i = parse(&Method::GET, "/apis/apps/v1", None);

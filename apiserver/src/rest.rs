@@ -577,6 +577,7 @@ impl<'a> Ctx<'a> {
             return Err(self.invalid(&name, errs));
         }
         crate::auth::escalation::check(self, &obj, None)?;
+        crate::admission::validate(self, crate::admission::Operation::Create, Some(&obj), None).await?;
         let alloc = crate::alloc::before_create(self.st, self.rd, &mut obj, dry_run).await?;
         if dry_run {
             alloc.release(self.st).await;
@@ -704,6 +705,7 @@ impl<'a> Ctx<'a> {
                 return Err(self.invalid(name, errs));
             }
             crate::auth::escalation::check(self, &new, Some(&current))?;
+            crate::admission::validate(self, crate::admission::Operation::Update, Some(&new), Some(&current)).await?;
             if self.is_csr() && !self.system && matches!(mode, UpdateMode::Approval | UpdateMode::Status) {
                 crate::certificates::admit_subresource(self, mode == UpdateMode::Approval, &new, &current)?;
             }
@@ -956,6 +958,7 @@ impl<'a> Ctx<'a> {
                 }
             }
             let cur_rv = rv_of(&current);
+            crate::admission::validate(self, crate::admission::Operation::Delete, None, Some(&current)).await?;
             let was_terminating = !meta_str(&current, "deletionTimestamp").is_empty();
             let mut updated = current.clone();
             if self.rd.group.is_empty() && self.rd.plural == "namespaces" {

@@ -612,3 +612,115 @@ fn authenticating_proxy_headers() {
     // client certificate either): 401.
     assert_eq!(review("other", &["X-Remote-User: alice"]).0, "401");
 }
+
+#[test]
+fn node_authorizer_and_node_restriction() {
+    let c = Cluster::start_with(&[RBAC, "--enable-admission-plugins=NodeRestriction"]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = own_kubeconfig(&c, dir.path());
+    wait_for_policy(&c, &cfg);
+    let objects = r#"apiVersion: v1
+kind: Node
+metadata: {name: node1}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node2}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: s1}
+stringData: {k: one}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: s2}
+stringData: {k: two}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cm2}
+data: {k: two}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p1}
+spec:
+  nodeName: node1
+  containers: [{name: c, image: nginx}]
+  volumes: [{name: s, secret: {secretName: s1}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p2}
+spec:
+  nodeName: node2
+  containers: [{name: c, image: nginx, envFrom: [{configMapRef: {name: cm2}}]}]
+  volumes: [{name: s, secret: {secretName: s2}}]
+"#;
+    let out = kubectl(&c, &cfg, &["create", "-f", "-"], Some(objects));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    c.api.pki.client("node1", "system:node:node1", &["system:nodes"]);
+    ok(
+        &c,
+        &cfg,
+        &[
+            "config",
+            "set-credentials",
+            "node1",
+            &format!("--client-certificate={}", c.api.pki.path("node1.crt").display()),
+            &format!("--client-key={}", c.api.pki.path("node1.key").display()),
+        ],
+    );
+    let node1 = |args: &[&str]| {
+        let mut a = args.to_vec();
+        a.push("--user=node1");
+        kubectl(&c, &cfg, &a, None)
+    };
+    // The secret of its own pod is readable (once the graph has seen the pod).
+    poll("node1 reads its pod's secret", Duration::from_secs(10), || {
+        node1(&["get", "secret", "s1", "-o", "name"]).status.success().then_some(())
+    });
+    for (kind, name) in [("secret", "s2"), ("configmap", "cm2")] {
+        let out = node1(&["get", kind, name]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!(
+                "{kind}s \"{name}\" is forbidden: User \"system:node:node1\" cannot get resource \"{kind}s\" in API group \"\" in the namespace \"default\": no relationship found between node 'node1' and this object"
+            )),
+            "{err}"
+        );
+    }
+    // Listing secrets is not a node's business.
+    assert!(!node1(&["get", "secrets"]).status.success());
+    // Its own node status may change; node2's may not (NodeRestriction). A kubelet patches
+    // status without reading it first (system:node may not get nodes/status), as curl does here.
+    let patch_status = |node: &str| {
+        let out = Command::new("curl")
+            .args(["-s", "-w", "\n%{http_code}", "--cacert"])
+            .arg(c.api.pki.path("ca.crt"))
+            .arg("--cert")
+            .arg(c.api.pki.path("node1.crt"))
+            .arg("--key")
+            .arg(c.api.pki.path("node1.key"))
+            .args(["-X", "PATCH", "-H", "Content-Type: application/merge-patch+json"])
+            .args(["-d", r#"{"status":{"capacity":{"cpu":"2"}}}"#])
+            .arg(format!("{}/api/v1/nodes/{node}/status", c.api.url()))
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(patch_status("node1").ends_with("\n200"), "{}", patch_status("node1"));
+    let out = patch_status("node2");
+    assert!(out.ends_with("\n403"), "{out}");
+    assert!(out.contains("nodes \\\"node2\\\" is forbidden: node \\\"node1\\\" is not allowed to modify node \\\"node2\\\""), "{out}");
+    // Reading another Node is refused too (kubectl label reads first).
+    let out = node1(&["label", "node", "node2", "stolen=yes"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("node 'node1' cannot read 'node2', only its own Node object"), "{err}");
+    // Deleting the pod removes the relationship.
+    ok(&c, &cfg, &["delete", "pod", "p1", "--grace-period=0", "--force"]);
+    poll("node1 loses the secret", Duration::from_secs(10), || {
+        (!node1(&["get", "secret", "s1"]).status.success()).then_some(())
+    });
+}

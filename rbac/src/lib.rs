@@ -63,6 +63,8 @@ pub struct Attributes {
     pub name: String,
     /// The request path, for non-resource requests.
     pub path: String,
+    /// The `fieldSelector` of a list or watch (the Node authorizer narrows on `spec.nodeName`).
+    pub field_selector: String,
 }
 
 pub const VERB_ALL: &str = "*";

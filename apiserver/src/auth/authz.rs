@@ -30,6 +30,7 @@ pub enum Mode {
     AlwaysDeny,
     Rbac(Arc<Rbac>),
     Abac(super::abac::PolicyList),
+    Node(Arc<super::node::NodeGraph>),
 }
 
 /// What SelfSubjectRulesReview reports.
@@ -47,13 +48,19 @@ pub struct AuthorizerChain {
 
 impl AuthorizerChain {
     /// The chain `--authorization-mode` names, in order.
-    pub fn new(names: &[String], rbac: &Arc<Rbac>, policy_file: Option<&std::path::Path>) -> Result<Self, String> {
+    pub fn new(
+        names: &[String],
+        rbac: &Arc<Rbac>,
+        nodes: &Arc<super::node::NodeGraph>,
+        policy_file: Option<&std::path::Path>,
+    ) -> Result<Self, String> {
         let mut modes = Vec::new();
         for m in names {
             modes.push(match m.as_str() {
                 "AlwaysAllow" => Mode::AlwaysAllow,
                 "AlwaysDeny" => Mode::AlwaysDeny,
                 "RBAC" => Mode::Rbac(rbac.clone()),
+                "Node" => Mode::Node(nodes.clone()),
                 "ABAC" => {
                     let path = policy_file.ok_or("authorization-mode ABAC's authorization policy file not passed")?;
                     Mode::Abac(super::abac::PolicyList::load(path)?)
@@ -67,8 +74,8 @@ impl AuthorizerChain {
         Ok(AuthorizerChain { modes })
     }
 
-    pub fn uses_rbac(&self) -> bool {
-        self.modes.iter().any(|m| matches!(m, Mode::Rbac(_)))
+    pub fn uses_node(&self) -> bool {
+        self.modes.iter().any(|m| matches!(m, Mode::Node(_)))
     }
 
     pub fn authorize(&self, a: &Attributes) -> Decision {
@@ -91,6 +98,10 @@ impl AuthorizerChain {
                 Mode::Abac(p) => match p.authorize(a) {
                     Ok(()) => Decision::Allow(String::new()),
                     Err(reason) => Decision::NoOpinion(reason),
+                },
+                Mode::Node(g) => match g.authorize(a) {
+                    nodeauthz::Decision::Allow => Decision::Allow(String::new()),
+                    nodeauthz::Decision::NoOpinion(reason) => Decision::NoOpinion(reason),
                 },
             };
             match d {
@@ -124,6 +135,15 @@ impl AuthorizerChain {
                     });
                 }
                 Mode::AlwaysDeny => {}
+                Mode::Node(_) => {
+                    let r = nodeauthz::rules_for(user, groups);
+                    out.resource.extend(r.resource_rules);
+                    out.non_resource.extend(r.non_resource_rules);
+                    if r.incomplete {
+                        out.incomplete = true;
+                    }
+                    out.errors.extend(r.error);
+                }
                 Mode::Abac(p) => {
                     let (res, non) = p.rules_for(user, groups);
                     out.resource.extend(res);

@@ -406,39 +406,16 @@ fn describe(b: &Binding, subject: usize, cluster: bool) -> String {
     )
 }
 
-/// Keeps `rbac` current from the four watch caches, reloading a kind whenever its watcher
-/// falls behind.
+/// Keeps `rbac` current from the four watch caches.
 pub fn start(st: Arc<crate::ApiServer>, rbac: Arc<Rbac>) {
+    use crate::backend::Change;
     for kind in Kind::ALL {
-        let (st, rbac) = (st.clone(), rbac.clone());
-        tokio::spawn(async move {
-            let Some(rd) = api_types::lookup("rbac.authorization.k8s.io", "v1", kind.plural()) else { return };
-            let mut first = true;
-            loop {
-                let cacher = st.backend.cacher(rd);
-                let w = loop {
-                    match cacher.watch(None) {
-                        Ok(w) => break w,
-                        Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
-                    }
-                };
-                rbac.clear(kind);
-                let initial: Vec<(EventType, Value)> = w.initial.iter().map(|e| (e.kind, e.obj.value())).collect();
-                rbac.apply(kind, &initial);
-                if first {
-                    rbac.mark_synced();
-                    first = false;
-                }
-                let mut rx = w.rx;
-                loop {
-                    match rx.recv().await {
-                        Ok(e) if e.kind != EventType::Bookmark => rbac.apply(kind, &[(e.kind, e.obj.value())]),
-                        Ok(_) => {}
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-                    }
-                }
-            }
+        let Some(rd) = api_types::lookup("rbac.authorization.k8s.io", "v1", kind.plural()) else { continue };
+        let rbac = rbac.clone();
+        crate::backend::follow(st.clone(), rd, move |c| match c {
+            Change::Reset => rbac.clear(kind),
+            Change::Apply(ev, v) => rbac.apply(kind, &[(ev, v.clone())]),
+            Change::Synced => rbac.mark_synced(),
         });
     }
 }

@@ -1,0 +1,173 @@
+//! Admission: which plugins run (`--enable-admission-plugins`, `--disable-admission-plugins`,
+//! upstream's default set), and the validating hook every write passes through after its own
+//! validation. Plugins that need the request's user and the objects live behind [`validate`].
+
+use crate::error::{ApiError, ApiResult, Qualified};
+use crate::rest::Ctx;
+use serde_json::Value;
+
+/// Every admission plugin kube-apiserver v1.33 knows, in upstream's order.
+pub const ALL: &[&str] = &[
+    "AlwaysAdmit",
+    "AlwaysDeny",
+    "AlwaysPullImages",
+    "CertificateApproval",
+    "CertificateSigning",
+    "CertificateSubjectRestriction",
+    "ClusterTrustBundleAttest",
+    "DefaultIngressClass",
+    "DefaultStorageClass",
+    "DefaultTolerationSeconds",
+    "DenyServiceExternalIPs",
+    "EventRateLimit",
+    "ExtendedResourceToleration",
+    "ImagePolicyWebhook",
+    "LimitPodHardAntiAffinityTopology",
+    "LimitRanger",
+    "MutatingAdmissionPolicy",
+    "MutatingAdmissionWebhook",
+    "NamespaceAutoProvision",
+    "NamespaceExists",
+    "NamespaceLifecycle",
+    "NodeRestriction",
+    "OwnerReferencesPermissionEnforcement",
+    "PersistentVolumeClaimResize",
+    "PodNodeSelector",
+    "PodSecurity",
+    "PodTolerationRestriction",
+    "Priority",
+    "ResourceQuota",
+    "RuntimeClass",
+    "ServiceAccount",
+    "StorageObjectInUseProtection",
+    "TaintNodesByCondition",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionWebhook",
+];
+
+/// Upstream's default-on plugins.
+pub const DEFAULT_ON: &[&str] = &[
+    "NamespaceLifecycle",
+    "LimitRanger",
+    "ServiceAccount",
+    "TaintNodesByCondition",
+    "PodSecurity",
+    "Priority",
+    "DefaultTolerationSeconds",
+    "DefaultStorageClass",
+    "StorageObjectInUseProtection",
+    "PersistentVolumeClaimResize",
+    "RuntimeClass",
+    "CertificateApproval",
+    "CertificateSigning",
+    "ClusterTrustBundleAttest",
+    "CertificateSubjectRestriction",
+    "DefaultIngressClass",
+    "MutatingAdmissionWebhook",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionWebhook",
+    "ResourceQuota",
+];
+
+/// The enabled plugin set.
+#[derive(Debug, Clone, Default)]
+pub struct Plugins {
+    enabled: Vec<String>,
+}
+
+impl Plugins {
+    /// Defaults plus `enable`, minus `disable`; unknown names are an error, as upstream.
+    pub fn new(enable: &[String], disable: &[String]) -> Result<Self, String> {
+        for (flag, list) in [("enable-admission-plugins", enable), ("disable-admission-plugins", disable)] {
+            for p in list.iter().filter(|p| !p.is_empty()) {
+                if !ALL.contains(&p.as_str()) {
+                    return Err(format!("{flag} plugin {p:?} is unknown"));
+                }
+            }
+        }
+        let mut enabled: Vec<String> = DEFAULT_ON.iter().map(|s| s.to_string()).collect();
+        for p in enable.iter().filter(|p| !p.is_empty()) {
+            if !enabled.contains(p) {
+                enabled.push(p.clone());
+            }
+        }
+        enabled.retain(|p| !disable.contains(p));
+        Ok(Plugins { enabled })
+    }
+
+    pub fn on(&self, name: &str) -> bool {
+        self.enabled.iter().any(|p| p == name)
+    }
+}
+
+/// What a write does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Create,
+    Update,
+    Delete,
+}
+
+/// The validating admission plugins, run on every write after the kind's validation.
+pub async fn validate(ctx: &Ctx<'_>, op: Operation, obj: Option<&Value>, old: Option<&Value>) -> ApiResult<()> {
+    if ctx.system {
+        return Ok(());
+    }
+    if ctx.st.admission.on("NodeRestriction") {
+        node_restriction(ctx, op, obj, old).await?;
+    }
+    Ok(())
+}
+
+async fn node_restriction(ctx: &Ctx<'_>, op: Operation, obj: Option<&Value>, old: Option<&Value>) -> ApiResult<()> {
+    use nodeauthz::admission::{admit, lookups, AdmissionRequest, Operation as NodeOp};
+    if nodeauthz::node_identity(&ctx.user.name, &ctx.user.groups).is_none() {
+        return Ok(());
+    }
+    let name = match obj.and_then(|o| o.pointer("/metadata/name")).and_then(Value::as_str) {
+        Some(n) if ctx.info.name.is_empty() => n.to_string(),
+        _ => ctx.info.name.clone(),
+    };
+    let namespace = obj
+        .and_then(|o| o.pointer("/metadata/namespace"))
+        .and_then(Value::as_str)
+        .map(String::from)
+        .unwrap_or_else(|| ctx.info.namespace.clone());
+    let mut req = AdmissionRequest {
+        operation: match op {
+            Operation::Create => NodeOp::Create,
+            Operation::Update => NodeOp::Update,
+            Operation::Delete => NodeOp::Delete,
+        },
+        user: &ctx.user.name,
+        groups: &ctx.user.groups,
+        group: ctx.rd.group,
+        resource: ctx.rd.plural,
+        subresource: &ctx.info.subresource,
+        namespace: &namespace,
+        name: &name,
+        object: obj,
+        old_object: old,
+        pod: None,
+        node: None,
+    };
+    let l = lookups(&req);
+    let pod = match &l.pod {
+        Some((ns, n)) => crate::backend::lookup(ctx.st, "", "pods", ns, n).await,
+        None => None,
+    };
+    let node = match &l.node {
+        Some(n) => crate::backend::lookup(ctx.st, "", "nodes", "", n).await,
+        None => None,
+    };
+    req.pod = pod.as_ref();
+    req.node = node.as_ref();
+    match admit(&req) {
+        Ok(()) => Ok(()),
+        Err(r) => {
+            let (group, resource, name) = r.details(&req);
+            let q = Qualified::new(&group, &resource, &name);
+            Err(if r.code() == 404 { ApiError::NotFound(q) } else { ApiError::Forbidden { qualified: q, message: r.message(&req) } })
+        }
+    }
+}
