@@ -210,7 +210,32 @@ fn authenticator(opts: &Options, client_ca: Option<tls::ClientCa>, advertise: Ip
         }),
         None => None,
     };
+    let oidc = match (&opts.oidc_issuer_url, &opts.oidc_client_id) {
+        (None, None) => None,
+        (issuer, client) => {
+            let required_claims = opts
+                .oidc_required_claim
+                .iter()
+                .map(|c| oidc::OidcOptions::parse_required_claim(c))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| Error::Flag(e.to_string()))?;
+            let o = oidc::OidcOptions {
+                issuer_url: issuer.clone().unwrap_or_default(),
+                client_id: client.clone().unwrap_or_default(),
+                username_claim: opts.oidc_username_claim.clone(),
+                username_prefix: opts.oidc_username_prefix.clone(),
+                groups_claim: opts.oidc_groups_claim.clone(),
+                groups_prefix: opts.oidc_groups_prefix.clone(),
+                ca_file: opts.oidc_ca_file.clone(),
+                required_claims,
+                signing_algs: opts.oidc_signing_algs.clone(),
+            };
+            o.validate().map_err(|e| Error::Flag(e.to_string()))?;
+            Some(oidc::OidcAuthenticator::new(o).map_err(|e| Error::Flag(e.to_string()))?)
+        }
+    };
     Ok(Authenticator {
+        oidc,
         request_header,
         client_ca,
         anonymous,

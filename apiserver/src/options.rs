@@ -113,6 +113,33 @@ pub struct Options {
     /// List of request header prefixes to inspect. X-Remote-Extra- is suggested.
     #[arg(long = "requestheader-extra-headers-prefix", value_delimiter = ',')]
     pub requestheader_extra_headers_prefix: Vec<String>,
+    /// The URL of the OpenID issuer, only HTTPS scheme will be accepted.
+    #[arg(long = "oidc-issuer-url")]
+    pub oidc_issuer_url: Option<String>,
+    /// The client ID for the OpenID Connect client, must be set if oidc-issuer-url is set.
+    #[arg(long = "oidc-client-id")]
+    pub oidc_client_id: Option<String>,
+    /// The OpenID claim to use as the user name.
+    #[arg(long = "oidc-username-claim", default_value = "sub")]
+    pub oidc_username_claim: String,
+    /// If provided, all usernames will be prefixed with this value ('-' disables prefixing).
+    #[arg(long = "oidc-username-prefix")]
+    pub oidc_username_prefix: Option<String>,
+    /// If provided, the name of a custom OpenID Connect claim for specifying user groups.
+    #[arg(long = "oidc-groups-claim")]
+    pub oidc_groups_claim: Option<String>,
+    /// If provided, all groups will be prefixed with this value.
+    #[arg(long = "oidc-groups-prefix", default_value = "")]
+    pub oidc_groups_prefix: String,
+    /// If set, the OpenID server's certificate will be verified by one of the authorities in the oidc-ca-file.
+    #[arg(long = "oidc-ca-file")]
+    pub oidc_ca_file: Option<PathBuf>,
+    /// A key=value pair that describes a required claim in the ID Token. Repeat for several.
+    #[arg(long = "oidc-required-claim")]
+    pub oidc_required_claim: Vec<String>,
+    /// Comma-separated list of allowed JOSE asymmetric signing algorithms.
+    #[arg(long = "oidc-signing-algs", value_delimiter = ',', default_value = "RS256")]
+    pub oidc_signing_algs: Vec<String>,
     /// Enables anonymous requests to the secure port of the API server.
     #[arg(long = "anonymous-auth", default_value = "true", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set)]
     pub anonymous_auth: bool,

@@ -74,6 +74,7 @@ pub struct Authenticator {
     pub token_file: Option<TokenFile>,
     pub service_accounts: Option<ServiceAccounts>,
     pub bootstrap_tokens: bool,
+    pub oidc: Option<oidc::OidcAuthenticator>,
 }
 
 /// The bearer token of a request, as upstream's `bearertoken` authenticator extracts it.
@@ -143,6 +144,16 @@ impl Authenticator {
                         return Some((u.with_authenticated(), audiences.to_vec()));
                     }
                 }
+            }
+        }
+        if let Some(o) = &self.oidc {
+            match o.authenticate(token).await {
+                oidc::Outcome::User { name, uid, groups, extra } => {
+                    let u = UserInfo { name, uid, groups, extra };
+                    return Some((u.with_authenticated(), audiences.to_vec()));
+                }
+                oidc::Outcome::Invalid(why) => tracing::debug!(reason = %why, "OIDC token refused"),
+                oidc::Outcome::NotMine => {}
             }
         }
         None
