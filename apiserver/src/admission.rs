@@ -167,7 +167,11 @@ async fn node_restriction(ctx: &Ctx<'_>, op: Operation, obj: Option<&Value>, old
         Err(r) => {
             let (group, resource, name) = r.details(&req);
             let q = Qualified::new(&group, &resource, &name);
-            Err(if r.code() == 404 { ApiError::NotFound(q) } else { ApiError::Forbidden { qualified: q, message: r.message(&req) } })
+            Err(if r.code() == 404 {
+                ApiError::NotFound(q)
+            } else {
+                ApiError::Forbidden { qualified: q, message: r.message(&req) }
+            })
         }
     }
 }

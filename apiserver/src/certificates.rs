@@ -30,7 +30,9 @@ pub fn prepare_create(ctx: &Ctx<'_>, obj: &mut Value) -> ApiResult<()> {
     let spec = &mut obj["spec"];
     spec["username"] = json!(u.name);
     for (k, v) in [("uid", json!(u.uid)), ("groups", json!(u.groups)), ("extra", json!(u.extra))] {
-        let empty = v.as_str() == Some("") || v.as_array().is_some_and(|a| a.is_empty()) || v.as_object().is_some_and(|o| o.is_empty());
+        let empty = v.as_str() == Some("")
+            || v.as_array().is_some_and(|a| a.is_empty())
+            || v.as_object().is_some_and(|o| o.is_empty());
         match spec.as_object_mut() {
             Some(m) if empty => {
                 m.remove(k);
@@ -85,7 +87,8 @@ fn condition_times(new: &mut Value, old: &Value) {
                 m.insert("lastUpdateTime".into(), json!(now));
             }
             if m.get("lastTransitionTime").is_none_or(Value::is_null) {
-                let prior = old_conds.iter().find(|o| o.get("type") == m.get("type") && o.get("status") == m.get("status"));
+                let prior =
+                    old_conds.iter().find(|o| o.get("type") == m.get("type") && o.get("status") == m.get("status"));
                 let t = prior.and_then(|p| p.get("lastTransitionTime")).filter(|t| !t.is_null()).cloned();
                 m.insert("lastTransitionTime".into(), t.unwrap_or_else(|| json!(now)));
             }
@@ -124,13 +127,23 @@ pub fn prepare_status(new: &mut Value, old: &Value) {
     let keep: Vec<Value> = old
         .pointer("/status/conditions")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter(|c| matches!(c.get("type").and_then(Value::as_str), Some("Approved" | "Denied"))).cloned().collect())
+        .map(|a| {
+            a.iter()
+                .filter(|c| matches!(c.get("type").and_then(Value::as_str), Some("Approved" | "Denied")))
+                .cloned()
+                .collect()
+        })
         .unwrap_or_default();
     if let Some(s) = new.get_mut("status").and_then(Value::as_object_mut) {
         let mut conds: Vec<Value> = s
             .get("conditions")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter(|c| !matches!(c.get("type").and_then(Value::as_str), Some("Approved" | "Denied"))).cloned().collect())
+            .map(|a| {
+                a.iter()
+                    .filter(|c| !matches!(c.get("type").and_then(Value::as_str), Some("Approved" | "Denied")))
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default();
         let mut all = keep;
         all.append(&mut conds);
@@ -173,7 +186,10 @@ pub fn admit_subresource(ctx: &Ctx<'_>, approval: bool, new: &Value, old: &Value
         return Ok(());
     }
     let name = old.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-    Err(forbidden(name, format!("user not permitted to {what} requests with signerName {}", crate::auth::go_quote(signer))))
+    Err(forbidden(
+        name,
+        format!("user not permitted to {what} requests with signerName {}", crate::auth::go_quote(signer)),
+    ))
 }
 
 #[cfg(test)]
@@ -182,7 +198,8 @@ mod tests {
 
     #[test]
     fn approval_changes_only_conditions() {
-        let old = json!({"metadata": {"name": "c"}, "spec": {"signerName": "x/y"}, "status": {"certificate": "Q0VSVA=="}});
+        let old =
+            json!({"metadata": {"name": "c"}, "spec": {"signerName": "x/y"}, "status": {"certificate": "Q0VSVA=="}});
         let mut new = json!({"metadata": {"name": "c"}, "spec": {"signerName": "evil/z"},
             "status": {"certificate": "", "conditions": [{"type": "Approved", "status": "True", "reason": "KubectlApprove"}]}});
         prepare_approval(&mut new, &old);
@@ -192,7 +209,8 @@ mod tests {
         assert!(new["status"]["conditions"][0]["lastUpdateTime"].is_string());
         // The status subresource keeps the approval.
         let approved = new.clone();
-        let mut status = json!({"metadata": {"name": "c"}, "spec": {}, "status": {"certificate": "TkVX", "conditions": []}});
+        let mut status =
+            json!({"metadata": {"name": "c"}, "spec": {}, "status": {"certificate": "TkVX", "conditions": []}});
         prepare_status(&mut status, &approved);
         assert_eq!(status["status"]["conditions"][0]["type"], "Approved");
         assert_eq!(status["status"]["certificate"], "TkVX");

@@ -696,7 +696,11 @@ impl<'a> Ctx<'a> {
                     self.rd.namespaced,
                     kinds::name_rule(self.rd),
                 );
-                e.extend(kinds::validation::validate_csr_subresource_update(&new, &current, mode == UpdateMode::Approval));
+                e.extend(kinds::validation::validate_csr_subresource_update(
+                    &new,
+                    &current,
+                    mode == UpdateMode::Approval,
+                ));
                 e
             } else {
                 kinds::validate_update(self.rd, &new, &current)

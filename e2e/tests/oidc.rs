@@ -38,7 +38,12 @@ fn start_issuer(jwk: &Value) -> (Issuer, std::path::PathBuf) {
     let ca = pki::new_ca("oidc-ca").expect("ca");
     let leaf = pki::issue(
         &ca,
-        &pki::LeafSpec { common_name: "issuer".into(), ips: vec![[127, 0, 0, 1].into()], server: true, ..Default::default() },
+        &pki::LeafSpec {
+            common_name: "issuer".into(),
+            ips: vec![[127, 0, 0, 1].into()],
+            server: true,
+            ..Default::default()
+        },
     )
     .expect("leaf");
     pki::write_pair(dir.path(), "ca", &ca).expect("write");
@@ -61,7 +66,12 @@ fn start_issuer(jwk: &Value) -> (Issuer, std::path::PathBuf) {
     let ca_file = dir.path().join("ca.crt");
     let issuer = Issuer { child, url: url.clone(), _dir: dir };
     poll("issuer up", Duration::from_secs(20), || {
-        let out = Command::new("curl").args(["-sf", "--cacert"]).arg(&ca_file).arg(format!("{url}/.well-known/openid-configuration")).output().ok()?;
+        let out = Command::new("curl")
+            .args(["-sf", "--cacert"])
+            .arg(&ca_file)
+            .arg(format!("{url}/.well-known/openid-configuration"))
+            .output()
+            .ok()?;
         out.status.success().then_some(())
     });
     (issuer, ca_file)
@@ -112,7 +122,10 @@ fn oidc_tokens_authenticate_and_groups_map_into_rbac() {
     assert!(who.contains("jane@example.com") && who.contains("[oidc:devs system:authenticated]"), "{who}");
     let out = kubectl_token(&c, &good, &["get", "pods"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("User \"jane@example.com\" cannot list resource \"pods\""));
-    c.api.kubectl_ok("1.33", &["create", "clusterrolebinding", "oidc-devs-view", "--clusterrole=view", "--group=oidc:devs"]);
+    c.api.kubectl_ok(
+        "1.33",
+        &["create", "clusterrolebinding", "oidc-devs-view", "--clusterrole=view", "--group=oidc:devs"],
+    );
     poll("the group's binding applies", Duration::from_secs(10), || {
         kubectl_token(&c, &good, &["get", "pods"]).status.success().then_some(())
     });

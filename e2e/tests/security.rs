@@ -446,7 +446,10 @@ fn seed_003_abac_policy_file() {
 "#,
     )
     .expect("write policy");
-    let c = Cluster::start_with(&["--authorization-mode=ABAC", &format!("--authorization-policy-file={}", policy.display())]);
+    let c = Cluster::start_with(&[
+        "--authorization-mode=ABAC",
+        &format!("--authorization-policy-file={}", policy.display()),
+    ]);
     let dir = tempfile::tempdir().expect("tmp");
     let cfg = own_kubeconfig(&c, dir.path());
     c.api.pki.client("bob", "bob", &[]);
@@ -488,7 +491,10 @@ fn seed_004_csr_api_approve_and_deny() {
     let dir = tempfile::tempdir().expect("tmp");
     let cfg = own_kubeconfig(&c, dir.path());
     wait_for_policy(&c, &cfg);
-    sh(dir.path(), "openssl req -newkey rsa:2048 -nodes -keyout key.pem -new -subj /CN=jean.doe/O=devs/ -out csr.pem 2>/dev/null");
+    sh(
+        dir.path(),
+        "openssl req -newkey rsa:2048 -nodes -keyout key.pem -new -subj /CN=jean.doe/O=devs/ -out csr.pem 2>/dev/null",
+    );
     let csr_b64 = {
         use std::io::Read;
         let mut s = String::new();
@@ -500,7 +506,8 @@ fn seed_004_csr_api_approve_and_deny() {
             "apiVersion: certificates.k8s.io/v1\nkind: CertificateSigningRequest\nmetadata:\n  name: {name}\nspec:\n  request: {csr_b64}\n  signerName: {signer}\n  usages:\n  - digital signature\n  - key encipherment\n  - client auth\n"
         )
     };
-    let out = kubectl(&c, &cfg, &["apply", "-f", "-"], Some(&csr("user=jean.doe", "kubernetes.io/kube-apiserver-client")));
+    let out =
+        kubectl(&c, &cfg, &["apply", "-f", "-"], Some(&csr("user=jean.doe", "kubernetes.io/kube-apiserver-client")));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: Value = serde_json::from_str(&ok(&c, &cfg, &["get", "csr", "user=jean.doe", "-o", "json"])).expect("json");
     assert_eq!(v["spec"]["username"], "kubernetes-admin");
@@ -508,7 +515,17 @@ fn seed_004_csr_api_approve_and_deny() {
     let table = ok(&c, &cfg, &["get", "csr"]);
     assert!(table.contains("user=jean.doe") && table.contains("Pending"), "{table}");
     // Approving needs `approve` on the signer, not just access to the subresource.
-    ok(&c, &cfg, &["create", "clusterrole", "csr-approver", "--verb=get,list,update", "--resource=certificatesigningrequests,certificatesigningrequests/approval"]);
+    ok(
+        &c,
+        &cfg,
+        &[
+            "create",
+            "clusterrole",
+            "csr-approver",
+            "--verb=get,list,update",
+            "--resource=certificatesigningrequests,certificatesigningrequests/approval",
+        ],
+    );
     ok(&c, &cfg, &["create", "clusterrolebinding", "carol-approves", "--clusterrole=csr-approver", "--user=carol"]);
     poll("carol's role in effect", Duration::from_secs(10), || {
         kubectl(&c, &cfg, &["get", "csr", "--as=carol"], None).status.success().then_some(())
@@ -528,13 +545,22 @@ fn seed_004_csr_api_approve_and_deny() {
     assert!(ok(&c, &cfg, &["get", "csr", "user=jean.doe"]).contains("Approved"));
     // Approved and Denied exclude each other (kubectl checks too, so the server is asked raw).
     let mut both = v.clone();
-    both["status"]["conditions"].as_array_mut().expect("conditions").push(json!({"type": "Denied", "status": "True", "reason": "X"}));
+    both["status"]["conditions"]
+        .as_array_mut()
+        .expect("conditions")
+        .push(json!({"type": "Denied", "status": "True", "reason": "X"}));
     let f = dir.path().join("both.json");
     std::fs::write(&f, both.to_string()).expect("write");
     let err = fails(
         &c,
         &cfg,
-        &["replace", "--raw", "/apis/certificates.k8s.io/v1/certificatesigningrequests/user=jean.doe/approval", "-f", f.to_str().expect("path")],
+        &[
+            "replace",
+            "--raw",
+            "/apis/certificates.k8s.io/v1/certificatesigningrequests/user=jean.doe/approval",
+            "-f",
+            f.to_str().expect("path"),
+        ],
     );
     assert!(err.contains("Approved and Denied conditions are mutually exclusive"), "{err}");
     // A second request, denied.
@@ -543,18 +569,26 @@ fn seed_004_csr_api_approve_and_deny() {
     assert!(ok(&c, &cfg, &["certificate", "deny", "second"]).contains("denied"));
     assert!(ok(&c, &cfg, &["get", "csr", "second"]).contains("Denied"));
     // Signer names are validated.
-    let err = String::from_utf8_lossy(&kubectl(&c, &cfg, &["create", "-f", "-"], Some(&csr("bad", "nodomain"))).stderr).into_owned();
+    let err = String::from_utf8_lossy(&kubectl(&c, &cfg, &["create", "-f", "-"], Some(&csr("bad", "nodomain"))).stderr)
+        .into_owned();
     assert!(err.contains("spec.signerName"), "{err}");
     // Nobody may ask the client signer for system:masters.
     sh(dir.path(), "openssl req -newkey rsa:2048 -nodes -keyout k2.pem -new -subj /CN=evil/O=system:masters -out m.pem 2>/dev/null");
     let m = base64_encode(&std::fs::read(dir.path().join("m.pem")).expect("read"));
     let body = csr("masters", "kubernetes.io/kube-apiserver-client").replace(&csr_b64, &m);
     let err = String::from_utf8_lossy(&kubectl(&c, &cfg, &["create", "-f", "-"], Some(&body)).stderr).into_owned();
-    assert!(err.contains("use of kubernetes.io/kube-apiserver-client signer with system:masters group is not allowed"), "{err}");
+    assert!(
+        err.contains("use of kubernetes.io/kube-apiserver-client signer with system:masters group is not allowed"),
+        "{err}"
+    );
 }
 
 fn base64_encode(data: &[u8]) -> String {
-    let out = Command::new("base64").arg("-w0").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn();
+    let out = Command::new("base64")
+        .arg("-w0")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn();
     let mut child = out.expect("base64");
     {
         use std::io::Write;
@@ -569,7 +603,8 @@ fn authenticating_proxy_headers() {
     let ca = pki::new_ca("front-proxy-ca").expect("ca");
     pki::write_pair(pdir.path(), "front-proxy-ca", &ca).expect("write");
     for (name, cn) in [("proxy", "front-proxy-client"), ("other", "someone-else")] {
-        let leaf = pki::issue(&ca, &pki::LeafSpec { common_name: cn.into(), client: true, ..Default::default() }).expect("leaf");
+        let leaf = pki::issue(&ca, &pki::LeafSpec { common_name: cn.into(), client: true, ..Default::default() })
+            .expect("leaf");
         pki::write_pair(pdir.path(), name, &leaf).expect("write");
     }
     let c = Cluster::start_with(&[
@@ -600,7 +635,10 @@ fn authenticating_proxy_headers() {
         (code.to_string(), serde_json::from_str::<Value>(body).unwrap_or(Value::Null))
     };
     let (code, v) = poll("policy lets users review themselves", Duration::from_secs(30), || {
-        let r = review("proxy", &["X-Remote-User: alice", "X-Remote-Group: devs", "X-Remote-Group: ops", "X-Remote-Extra-Scopes: openid"]);
+        let r = review(
+            "proxy",
+            &["X-Remote-User: alice", "X-Remote-Group: devs", "X-Remote-Group: ops", "X-Remote-Extra-Scopes: openid"],
+        );
         (r.0 == "201").then_some(r)
     });
     assert_eq!(code, "201");
@@ -713,7 +751,12 @@ spec:
     assert!(patch_status("node1").ends_with("\n200"), "{}", patch_status("node1"));
     let out = patch_status("node2");
     assert!(out.ends_with("\n403"), "{out}");
-    assert!(out.contains("nodes \\\"node2\\\" is forbidden: node \\\"node1\\\" is not allowed to modify node \\\"node2\\\""), "{out}");
+    assert!(
+        out.contains(
+            "nodes \\\"node2\\\" is forbidden: node \\\"node1\\\" is not allowed to modify node \\\"node2\\\""
+        ),
+        "{out}"
+    );
     // Reading another Node is refused too (kubectl label reads first).
     let out = node1(&["label", "node", "node2", "stolen=yes"]);
     let err = String::from_utf8_lossy(&out.stderr);

@@ -19,6 +19,7 @@ fn attrs(node: &str, verb: &str, group: &str, resource: &str, sub: &str, ns: &st
         subresource: sub.into(),
         name: name.into(),
         path: String::new(),
+        field_selector: String::new(),
     }
 }
 

@@ -52,8 +52,12 @@ impl PolicyList {
                     serde_json::from_value(v.get("spec").cloned().unwrap_or_default())
                         .map_err(|e| format!("error decoding policy line {}: {e}", n + 1))?
                 }
-                None | Some("") | Some("v0") => v0(&v).map_err(|e| format!("error decoding policy line {}: {e}", n + 1))?,
-                Some(other) => return Err(format!("error decoding policy line {}: unknown apiVersion {other:?}", n + 1)),
+                None | Some("") | Some("v0") => {
+                    v0(&v).map_err(|e| format!("error decoding policy line {}: {e}", n + 1))?
+                }
+                Some(other) => {
+                    return Err(format!("error decoding policy line {}: unknown apiVersion {other:?}", n + 1))
+                }
             };
             out.push(spec);
         }
@@ -73,11 +77,8 @@ impl PolicyList {
     pub fn rules_for(&self, user: &str, groups: &[String]) -> (Vec<PolicyRule>, Vec<PolicyRule>) {
         let (mut res, mut non) = (Vec::new(), Vec::new());
         for p in self.0.iter().filter(|p| subject_matches(p, user, groups)) {
-            let verbs: Vec<String> = if p.readonly {
-                vec!["get".into(), "list".into(), "watch".into()]
-            } else {
-                vec!["*".into()]
-            };
+            let verbs: Vec<String> =
+                if p.readonly { vec!["get".into(), "list".into(), "watch".into()] } else { vec!["*".into()] };
             if !p.resource.is_empty() {
                 res.push(PolicyRule {
                     verbs: verbs.clone(),
@@ -87,7 +88,11 @@ impl PolicyList {
                 });
             }
             if !p.non_resource_path.is_empty() {
-                non.push(PolicyRule { verbs, non_resource_urls: vec![p.non_resource_path.clone()], ..Default::default() });
+                non.push(PolicyRule {
+                    verbs,
+                    non_resource_urls: vec![p.non_resource_path.clone()],
+                    ..Default::default()
+                });
             }
         }
         (res, non)
@@ -136,7 +141,7 @@ fn subject_matches(p: &Spec, user: &str, groups: &[String]) -> bool {
         }
     }
     if !p.group.is_empty() {
-        matched = p.group == "*" || groups.iter().any(|g| *g == p.group);
+        matched = p.group == "*" || groups.contains(&p.group);
         if !matched {
             return false;
         }
@@ -145,7 +150,9 @@ fn subject_matches(p: &Spec, user: &str, groups: &[String]) -> bool {
 }
 
 fn matches(p: &Spec, a: &Attributes) -> bool {
-    if !subject_matches(p, &a.user, &a.groups) || !(read_only(&a.verb) || !p.readonly) {
+    // Read-only policies allow only get, list and watch.
+    let verb_ok = read_only(&a.verb) || !p.readonly;
+    if !verb_ok || !subject_matches(p, &a.user, &a.groups) {
         return false;
     }
     if a.is_resource {
@@ -187,21 +194,32 @@ mod tests {
         let p = PolicyList::parse(SEED_003).unwrap();
         assert!(p.authorize(&attrs("bob", "get", "projectCaribou", "", "pods")).is_ok());
         assert!(p.authorize(&attrs("bob", "list", "projectCaribou", "", "pods")).is_ok());
-        assert_eq!(p.authorize(&attrs("bob", "create", "projectCaribou", "", "pods")).unwrap_err(), "No policy matched.");
+        assert_eq!(
+            p.authorize(&attrs("bob", "create", "projectCaribou", "", "pods")).unwrap_err(),
+            "No policy matched."
+        );
         assert!(p.authorize(&attrs("bob", "get", "default", "", "pods")).is_err());
         assert!(p.authorize(&attrs("bob", "get", "projectCaribou", "", "secrets")).is_err());
         // The policy names no apiGroup, so only the core group matches.
         assert!(p.authorize(&attrs("bob", "get", "projectCaribou", "unicorn.example.org", "pods")).is_err());
         assert!(p.authorize(&attrs("alice", "get", "projectCaribou", "", "pods")).is_err());
-        let non = Attributes { user: "x".into(), groups: vec!["system:authenticated".into()], verb: "get".into(), path: "/version".into(), ..Default::default() };
+        let non = Attributes {
+            user: "x".into(),
+            groups: vec!["system:authenticated".into()],
+            verb: "get".into(),
+            path: "/version".into(),
+            ..Default::default()
+        };
         assert!(p.authorize(&non).is_ok());
         assert!(PolicyList::parse("{not json").is_err());
     }
 
     #[test]
     fn v0_defaults() {
-        let p = PolicyList::parse(r#"{"user":"admin"}
-{"readonly": true}"#)
+        let p = PolicyList::parse(
+            r#"{"user":"admin"}
+{"readonly": true}"#,
+        )
         .unwrap();
         assert!(p.authorize(&attrs("admin", "delete", "any", "apps", "deployments")).is_ok());
         assert!(p.authorize(&attrs("joe", "get", "any", "apps", "deployments")).is_ok());
