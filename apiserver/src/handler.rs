@@ -10,6 +10,7 @@ use crate::request_info::{self, RequestInfo};
 use crate::rest::{Ctx, Reply, UpdateMode};
 use crate::{discovery, full, health, subresources, watch, ApiServer, Body};
 use http::{header, Method, Request, Response};
+use http_body_util::BodyExt;
 use serde_json::Value;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -120,16 +121,65 @@ fn encode(reply: Reply, enc: Encoding, q: &Query, rd: &api_types::ResourceDef) -
 pub async fn handle(
     st: Arc<ApiServer>,
     cert: ConnIdentity,
+    peer: Option<std::net::SocketAddr>,
     req: Request<hyper::body::Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let start = Instant::now();
     let info = request_info::parse(req.method(), req.uri().path(), req.uri().query());
-    let resp = match admit(&st, &cert, &info, req.headers()).await {
-        Ok(user) => route(&st, &info, user, req).await.unwrap_or_else(|e| error_response(&e)),
-        Err(e) => error_response(&e),
+    let audit_id = crate::auditing::audit_id(req.headers());
+    let mut aud = audit::RequestAudit::disabled();
+    let auditor = st.audit.clone();
+    let result = match admit(&st, &cert, &info, req.headers(), peer, req.uri(), &audit_id, &mut aud).await {
+        Ok(user) => route(&st, &info, user, req, &mut aud).await,
+        Err(e) => Err(e),
     };
-    record_metrics(&info, resp.status().as_u16(), start);
+    let mut resp = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let (code, status) = e.to_status();
+            if let Some(ev) = aud.event_mut() {
+                if let Some(rs) = audit::ResponseStatus::from_status_object(&status) {
+                    ev.set_response_status(rs);
+                }
+                aud.log_response_object(&status);
+            }
+            json_response(code, &status, "application/json")
+        }
+    };
+    if let Ok(v) = http::HeaderValue::from_str(&audit_id) {
+        resp.headers_mut().insert("audit-id", v);
+    }
+    let code = resp.status().as_u16();
+    record_metrics(&info, code, start);
+    if let Some(a) = auditor {
+        if aud.enabled() {
+            let _ = aud.response_started(i32::from(code), &a.sink);
+            if info.verb == "watch" {
+                // A watch completes when its stream ends (the body is dropped).
+                let guard = AuditOnDrop { audit: aud, auditor: a };
+                let (parts, body) = resp.into_parts();
+                let body = body.map_frame(move |f| {
+                    let _ = &guard;
+                    f
+                });
+                return Ok(Response::from_parts(parts, body.boxed()));
+            }
+            let _ = aud.response_complete(&a.sink);
+        }
+    }
     Ok(resp)
+}
+
+/// Emits a long-running request's ResponseComplete when its response body goes away.
+struct AuditOnDrop {
+    audit: audit::RequestAudit,
+    auditor: Arc<crate::auditing::Auditor>,
+}
+
+impl Drop for AuditOnDrop {
+    fn drop(&mut self) {
+        let _ = self.audit.response_complete(&self.auditor.sink);
+    }
 }
 
 /// A Forbidden error for the attributes a decision was made on.
@@ -142,23 +192,48 @@ pub fn forbidden(a: &::rbac::Attributes, reason: &str) -> ApiError {
     }
 }
 
-/// Authentication, impersonation and authorization: the user the request runs as.
+/// Authentication, audit start, impersonation and authorization: the user the request runs as.
+#[allow(clippy::too_many_arguments)]
 async fn admit(
     st: &ApiServer,
     cert: &ConnIdentity,
     info: &RequestInfo,
     headers: &http::HeaderMap,
+    peer: Option<std::net::SocketAddr>,
+    uri: &http::Uri,
+    audit_id: &str,
+    aud: &mut audit::RequestAudit,
 ) -> ApiResult<UserInfo> {
     let user = match st.authn.authenticate(st, cert, headers).await {
-        AuthnResult::Unauthorized => return Err(ApiError::Unauthorized),
+        AuthnResult::Unauthorized => {
+            if let Some(a) = &st.audit {
+                *aud = a.begin(audit_id, info, None, headers, peer, uri);
+                let (code, status) = ApiError::Unauthorized.to_status();
+                let _ = aud.authentication_failed(i32::from(code), &status, &a.sink);
+                // Nothing more is recorded for this request.
+                *aud = audit::RequestAudit::disabled();
+            }
+            return Err(ApiError::Unauthorized);
+        }
         AuthnResult::User(u) => u,
     };
+    if let Some(a) = &st.audit {
+        *aud = a.begin(audit_id, info, Some(&user), headers, peer, uri);
+        if aud.request_received(&a.sink).is_err() {
+            return Err(ApiError::Internal("failed to store audit event".into()));
+        }
+    }
+    let impersonating = headers.contains_key("impersonate-user");
     let user = impersonation::impersonate(&st.authz, user, headers).map_err(|r| match r {
         Refused::Invalid(m) => ApiError::Internal(m),
         Refused::Forbidden { attrs, reason } => forbidden(&attrs, &reason),
     })?;
+    if impersonating {
+        aud.log_impersonated_user(crate::auditing::audit_user(&user));
+    }
     let attrs = user.attributes(info);
     let d = st.authz.authorize(&attrs);
+    aud.log_authorization(d.allowed(), d.reason());
     if !d.allowed() {
         return Err(forbidden(&attrs, d.reason()));
     }
@@ -211,12 +286,13 @@ async fn route(
     info: &RequestInfo,
     user: UserInfo,
     req: Request<hyper::body::Incoming>,
+    aud: &mut audit::RequestAudit,
 ) -> ApiResult<Response<Body>> {
     let path = req.uri().path().to_string();
     let q = Query::parse(req.uri().query());
     let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).map(str::to_string);
     if info.is_resource {
-        return resource(st, info, user, &q, accept.as_deref(), req).await;
+        return resource(st, info, user, &q, accept.as_deref(), req, aud).await;
     }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return Err(ApiError::MethodNotSupported { resource: String::new(), verb: info.verb.clone() });
@@ -342,6 +418,7 @@ async fn resource(
     q: &Query,
     accept: Option<&str>,
     req: Request<hyper::body::Incoming>,
+    aud: &mut audit::RequestAudit,
 ) -> ApiResult<Response<Body>> {
     let rd = api_types::lookup(&info.group, &info.version, &info.resource).ok_or(ApiError::NotFoundPath)?;
     if rd.namespaced && info.namespace.is_empty() && !matches!(info.verb.as_str(), "list" | "watch") {
@@ -361,6 +438,14 @@ async fn resource(
     let verb = info.verb.clone();
     let needs_body = matches!(verb.as_str(), "create" | "update" | "patch" | "delete" | "deletecollection");
     let body = if needs_body { codec::read_body(req.into_body(), content_length).await? } else { bytes::Bytes::new() };
+    let level = aud.config().level;
+    if needs_body && level >= audit::Level::Request && !body.is_empty() {
+        match codec::decode_object(&body, content_type.as_deref()) {
+            Ok(v) if verb != "patch" => aud.log_request_object(&v),
+            _ => aud.log_request_patch(&body),
+        }
+    }
+    let log_response = level >= audit::Level::RequestResponse;
     let ctx = Ctx::new(st, rd, info, q, false).with_user_agent(&user_agent).with_user(user);
     let ct = content_type.as_deref();
 
@@ -383,6 +468,9 @@ async fn resource(
             ("approval", "patch") => ctx.patch(name, &body, ct, UpdateMode::Approval).await?,
             _ => return Err(ApiError::MethodNotSupported { resource: rd.plural.into(), verb }),
         };
+        if log_response {
+            log_reply(aud, &reply);
+        }
         return Ok(with_warnings(encode(reply, enc, q, rd), &ctx));
     }
 
@@ -404,6 +492,9 @@ async fn resource(
             ) => crate::authapi::create(&ctx, &body, ct).await?,
             _ => return Err(ApiError::MethodNotSupported { resource: rd.plural.into(), verb }),
         };
+        if log_response {
+            log_reply(aud, &reply);
+        }
         return Ok(with_warnings(encode(reply, enc, q, rd), &ctx));
     }
     let reply = match verb.as_str() {
@@ -425,7 +516,16 @@ async fn resource(
         "deletecollection" => ctx.delete_collection(&body).await?,
         _ => return Err(ApiError::MethodNotSupported { resource: rd.plural.into(), verb }),
     };
+    if log_response {
+        log_reply(aud, &reply);
+    }
     Ok(with_warnings(encode(reply, enc, q, rd), &ctx))
+}
+
+/// Records a reply as the audit event's responseObject (RequestResponse level).
+fn log_reply(aud: &mut audit::RequestAudit, reply: &Reply) {
+    let whole = Reply { code: reply.code, body: reply.body.clone(), items: reply.items.clone() }.into_value();
+    aud.log_response_object(&whole);
 }
 
 /// Adds upstream-style `Warning: 299 - "..."` headers.

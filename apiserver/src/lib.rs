@@ -3,6 +3,7 @@
 
 pub mod admission;
 pub mod alloc;
+pub mod auditing;
 pub mod auth;
 pub mod authapi;
 mod backend;
@@ -72,6 +73,8 @@ pub struct ApiServer {
     pub rbac_bootstrapped: AtomicBool,
     /// The enabled admission plugins.
     pub admission: admission::Plugins,
+    /// Audit logging, when configured.
+    pub audit: Option<Arc<auditing::Auditor>>,
 }
 
 impl ApiServer {
@@ -303,6 +306,7 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         bootstrapped: AtomicBool::new(false),
         rbac_bootstrapped: AtomicBool::new(false),
         admission,
+        audit: auditing::Auditor::from_options(&opts).map_err(|e| Error::Flag(format!("audit: {e}")))?,
     });
     let addr = SocketAddr::new(opts.bind_address, opts.secure_port);
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| Error::Listen(addr, e))?;
@@ -321,7 +325,7 @@ pub async fn run(opts: Options) -> Result<(), Error> {
 pub async fn serve(st: Arc<ApiServer>, listener: tokio::net::TcpListener, tls_cfg: Arc<rustls::ServerConfig>) {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls_cfg);
     loop {
-        let (tcp, _peer) = match listener.accept().await {
+        let (tcp, peer) = match listener.accept().await {
             Ok(x) => x,
             Err(e) => {
                 tracing::warn!(error = %e, "accept failed");
@@ -345,7 +349,8 @@ pub async fn serve(st: Arc<ApiServer>, listener: tokio::net::TcpListener, tls_cf
                 let (_, conn) = tls.get_ref();
                 st.authn.from_connection(conn.peer_certificates())
             };
-            let svc = hyper::service::service_fn(move |req| handler::handle(st.clone(), cert_user.clone(), req));
+            let svc =
+                hyper::service::service_fn(move |req| handler::handle(st.clone(), cert_user.clone(), Some(peer), req));
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             if let Err(e) = builder.serve_connection(TokioIo::new(tls), svc).await {
                 tracing::debug!(error = %e, "connection ended with an error");

@@ -244,6 +244,26 @@ pub struct Options {
     /// secrets in etcd.
     #[arg(long = "encryption-provider-config")]
     pub encryption_provider_config: Option<PathBuf>,
+    /// Path to the file that defines the audit policy configuration.
+    #[arg(long = "audit-policy-file")]
+    pub audit_policy_file: Option<PathBuf>,
+    /// If set, all requests coming to the apiserver will be logged to this file. '-' means
+    /// standard out.
+    #[arg(long = "audit-log-path")]
+    pub audit_log_path: Option<String>,
+    /// The maximum number of days to retain old audit log files based on the timestamp encoded
+    /// in their filename.
+    #[arg(long = "audit-log-maxage", default_value_t = 0)]
+    pub audit_log_maxage: u64,
+    /// The maximum number of old audit log files to retain.
+    #[arg(long = "audit-log-maxbackup", default_value_t = 0)]
+    pub audit_log_maxbackup: usize,
+    /// The maximum size in megabytes of the audit log file before it gets rotated.
+    #[arg(long = "audit-log-maxsize", default_value_t = 0)]
+    pub audit_log_maxsize: u64,
+    /// Format of saved audits. Only "json" is supported here.
+    #[arg(long = "audit-log-format", default_value = "json")]
+    pub audit_log_format: String,
     /// Number for the log level verbosity.
     #[arg(short = 'v', long = "v", default_value_t = 0)]
     pub verbosity: u8,
@@ -279,6 +299,9 @@ impl Options {
         }
         if self.service_account_signing_key_file.is_none() || self.service_account_issuer.is_empty() {
             errs.push("--service-account-signing-key-file and --service-account-issuer are required flags".to_string());
+        }
+        if self.audit_log_format != "json" {
+            errs.push(format!("invalid audit log format {}, allowed formats are \"json\"", self.audit_log_format));
         }
         if self.authorization_mode.iter().any(|m| m == "ABAC") && self.authorization_policy_file.is_none() {
             errs.push("authorization-mode ABAC's authorization policy file not passed".to_string());
