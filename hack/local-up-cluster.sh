@@ -94,7 +94,11 @@ nohup "$BIN/kube-apiserver" \
   --client-ca-file "$DIR/pki/ca.crt" \
   --service-account-issuer https://kubernetes.default.svc.cluster.local \
   --service-account-key-file "$DIR/pki/sa.pub" --service-account-signing-key-file "$DIR/pki/sa.key" \
-  --authorization-mode Node,RBAC --enable-bootstrap-token-auth >"$DIR/logs/kube-apiserver.log" 2>&1 &
+  --authorization-mode Node,RBAC --enable-bootstrap-token-auth \
+  --enable-admission-plugins NodeRestriction \
+  --disable-admission-plugins ServiceAccount >"$DIR/logs/kube-apiserver.log" 2>&1 &
+# (ServiceAccount admission needs each namespace's `default` service account, which
+# kube-controller-manager creates; this cluster does not run one yet.)
 echo $! >"$DIR/kube-apiserver.pid"
 wait_for "https://127.0.0.1:$API_PORT/readyz" kube-apiserver "$(cat "$DIR/kube-apiserver.pid")"
 

@@ -2,6 +2,9 @@
 //! upstream's default set), and the validating hook every write passes through after its own
 //! validation. Plugins that need the request's user and the objects live behind [`validate`].
 
+pub mod builtin;
+pub mod pod_security;
+
 use crate::error::{ApiError, ApiResult, Qualified};
 use crate::rest::Ctx;
 use serde_json::Value;
@@ -108,6 +111,15 @@ pub enum Operation {
     Delete,
 }
 
+/// The mutating admission plugins, run on every create and update after decoding and
+/// defaulting, before the kind's strategy and validation.
+pub async fn mutate(ctx: &Ctx<'_>, op: Operation, obj: &mut Value, _old: Option<&Value>) -> ApiResult<()> {
+    if ctx.system {
+        return Ok(());
+    }
+    builtin::mutate(ctx, op, obj).await
+}
+
 /// The validating admission plugins, run on every write after the kind's validation.
 pub async fn validate(ctx: &Ctx<'_>, op: Operation, obj: Option<&Value>, old: Option<&Value>) -> ApiResult<()> {
     if ctx.system {
@@ -115,6 +127,9 @@ pub async fn validate(ctx: &Ctx<'_>, op: Operation, obj: Option<&Value>, old: Op
     }
     if ctx.st.admission.on("NodeRestriction") {
         node_restriction(ctx, op, obj, old).await?;
+    }
+    if ctx.st.admission.on("PodSecurity") {
+        pod_security::validate(ctx, op, obj, old).await?;
     }
     Ok(())
 }

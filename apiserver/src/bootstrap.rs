@@ -208,6 +208,30 @@ async fn ensure_rbac_policy(st: &ApiServer) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The `scheduling/bootstrap-system-priority-classes` post-start hook.
+async fn ensure_priority_classes(st: &ApiServer) -> Result<(), ApiError> {
+    for (name, value, description) in [
+        ("system-node-critical", 2_000_001_000, "Used for system critical pods that must not be moved from their current node."),
+        (
+            "system-cluster-critical",
+            2_000_000_000,
+            "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.",
+        ),
+    ] {
+        ensure(
+            st,
+            "scheduling.k8s.io",
+            "v1",
+            "priorityclasses",
+            json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": name},
+                "value": value, "description": description}),
+            false,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// Reconciles now and then every 10 s, forever; the RBAC policy once, after the namespaces.
 pub fn start(st: Arc<ApiServer>) {
     tokio::spawn(async move {
@@ -216,6 +240,15 @@ pub fn start(st: Arc<ApiServer>) {
                 Ok(()) => {
                     if !st.bootstrapped.swap(true, Ordering::Relaxed) {
                         tracing::info!("bootstrap objects are in place");
+                    }
+                    while !st.priority_bootstrapped.load(Ordering::Relaxed) {
+                        match ensure_priority_classes(&st).await {
+                            Ok(()) => st.priority_bootstrapped.store(true, Ordering::Relaxed),
+                            Err(e) => {
+                                tracing::warn!(error = ?e.to_status().1["message"], "priority class bootstrap failed; retrying");
+                                tokio::time::sleep(Duration::from_millis(500)).await;
+                            }
+                        }
                     }
                     while !st.rbac_bootstrapped.load(Ordering::Relaxed) {
                         match ensure_rbac_policy(&st).await {

@@ -64,6 +64,9 @@ pub enum ApiError {
     Unavailable(String),
     #[error("internal")]
     Internal(String),
+    /// A Status built elsewhere (admission plugins, webhooks): code, reason, message, details.
+    #[error("{2}")]
+    Raw(u16, String, String, Option<Value>),
     #[error("unprocessable")]
     Unprocessable(String),
     /// A server-side apply conflict: (field, message) per conflicting field.
@@ -160,6 +163,7 @@ impl ApiError {
             ApiError::Unauthorized => status(401, "Unauthorized", "Unauthorized".into(), None),
             ApiError::Timeout(m, retry) => status(504, "Timeout", m.clone(), Some(json!({"retryAfterSeconds": retry}))),
             ApiError::Unavailable(m) => status(503, "ServiceUnavailable", m.clone(), None),
+            ApiError::Raw(code, reason, message, details) => status(*code, reason, message.clone(), details.clone()),
             ApiError::Internal(m) => status(
                 500,
                 "InternalError",

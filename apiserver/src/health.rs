@@ -25,6 +25,10 @@ pub async fn run_checks(st: &ApiServer, endpoint: &str) -> Vec<Check> {
     checks.push(Check { name: "poststarthook/bootstrap-controller", ok: bootstrapped });
     checks.push(Check { name: "poststarthook/start-service-ip-repair-controllers", ok: true });
     checks.push(Check {
+        name: "poststarthook/scheduling/bootstrap-system-priority-classes",
+        ok: st.priority_bootstrapped.load(std::sync::atomic::Ordering::Relaxed),
+    });
+    checks.push(Check {
         name: "poststarthook/rbac/bootstrap-roles",
         ok: st.rbac_bootstrapped.load(std::sync::atomic::Ordering::Relaxed),
     });

@@ -71,6 +71,8 @@ pub struct ApiServer {
     pub bootstrapped: AtomicBool,
     /// The default RBAC roles and bindings exist (`poststarthook/rbac/bootstrap-roles`).
     pub rbac_bootstrapped: AtomicBool,
+    /// system-node-critical and system-cluster-critical exist.
+    pub priority_bootstrapped: AtomicBool,
     /// The enabled admission plugins.
     pub admission: admission::Plugins,
     /// Audit logging, when configured.
@@ -305,6 +307,7 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         min_request_timeout: opts.min_request_timeout,
         bootstrapped: AtomicBool::new(false),
         rbac_bootstrapped: AtomicBool::new(false),
+        priority_bootstrapped: AtomicBool::new(false),
         admission,
         audit: auditing::Auditor::from_options(&opts).map_err(|e| Error::Flag(format!("audit: {e}")))?,
     });

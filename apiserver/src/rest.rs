@@ -543,6 +543,7 @@ impl<'a> Ctx<'a> {
         if track == Track::Update {
             self.track_update(None, &mut obj);
         }
+        crate::admission::mutate(self, crate::admission::Operation::Create, &mut obj, None).await?;
         let ns = meta_str(&obj, "namespace").to_string();
         self.check_namespace_lifecycle(&ns).await?;
         if !meta_str(&obj, "resourceVersion").is_empty() {
@@ -669,6 +670,9 @@ impl<'a> Ctx<'a> {
             }
             if track == Track::Update {
                 self.track_update(Some(&current), &mut new);
+            }
+            if mode != UpdateMode::Raw {
+                crate::admission::mutate(self, crate::admission::Operation::Update, &mut new, Some(&current)).await?;
             }
             match mode {
                 UpdateMode::Main => kinds::prepare_for_update(self.rd, &mut new, &current),

@@ -328,6 +328,7 @@ impl ApiServer {
             .arg("--service-account-issuer=https://kubernetes.default.svc.cluster.local")
             .arg(format!("--service-account-key-file={}", self.pki.path("sa.pub").display()))
             .arg(format!("--service-account-signing-key-file={}", self.pki.path("sa.key").display()))
+            .args(self.default_admission())
             .args(&self.args)
             .stdout(Stdio::null())
             .stderr(log)
@@ -357,6 +358,17 @@ impl ApiServer {
 
     pub fn url(&self) -> String {
         format!("https://127.0.0.1:{}", self.port)
+    }
+
+    /// These clusters run no kube-controller-manager, so nothing creates the `default`
+    /// service account of each namespace: like seed 004's lab cluster, they run without the
+    /// ServiceAccount admission plugin unless a test configures admission plugins itself.
+    fn default_admission(&self) -> Vec<String> {
+        if self.args.iter().any(|a| a.contains("admission-plugins")) {
+            Vec::new()
+        } else {
+            vec!["--disable-admission-plugins=ServiceAccount".to_string()]
+        }
     }
 
     pub fn stop(&mut self) {

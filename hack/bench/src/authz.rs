@@ -75,15 +75,24 @@ pub async fn run(o: &Opts, admin: &reqwest::Client, user: &reqwest::Client, anon
         }
     })
     .await;
-    create(admin, &format!("{rbac}/namespaces/{ns}/roles"), json!({"metadata": {"name": "pod-reader"},
-        "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]}))
+    create(
+        admin,
+        &format!("{rbac}/namespaces/{ns}/roles"),
+        json!({"metadata": {"name": "pod-reader"},
+        "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]}),
+    )
     .await;
-    create(admin, &format!("{rbac}/namespaces/{ns}/rolebindings"), json!({"metadata": {"name": "readers"},
+    create(
+        admin,
+        &format!("{rbac}/namespaces/{ns}/rolebindings"),
+        json!({"metadata": {"name": "readers"},
         "subjects": [{"kind": "User", "name": "bench-user", "apiGroup": "rbac.authorization.k8s.io"},
                      {"kind": "ServiceAccount", "name": "reader", "namespace": ns}],
-        "roleRef": {"kind": "Role", "name": "pod-reader", "apiGroup": "rbac.authorization.k8s.io"}}))
+        "roleRef": {"kind": "Role", "name": "pod-reader", "apiGroup": "rbac.authorization.k8s.io"}}),
+    )
     .await;
-    create(admin, &format!("{base}/api/v1/namespaces/{ns}/serviceaccounts"), json!({"metadata": {"name": "reader"}})).await;
+    create(admin, &format!("{base}/api/v1/namespaces/{ns}/serviceaccounts"), json!({"metadata": {"name": "reader"}}))
+        .await;
     println!(
         "authz: created {} ClusterRoles and {} RoleBindings in {:.1} s",
         o.roles,

@@ -330,13 +330,25 @@ async fn main() {
             cert_pem: std::fs::read_to_string(&a.ca).expect("ca"),
             key_pem: std::fs::read_to_string(ca_key).expect("ca key"),
         };
-        let leaf = pki::issue(&ca, &pki::LeafSpec { common_name: "bench-user".into(), client: true, ..Default::default() })
-            .expect("user certificate");
+        let leaf =
+            pki::issue(&ca, &pki::LeafSpec { common_name: "bench-user".into(), client: true, ..Default::default() })
+                .expect("user certificate");
         let root = reqwest::Certificate::from_pem(ca.cert_pem.as_bytes()).expect("ca pem");
-        let id = reqwest::Identity::from_pem(format!("{}{}", leaf.cert_pem, leaf.key_pem).as_bytes()).expect("identity");
-        let user = reqwest::Client::builder().add_root_certificate(root.clone()).identity(id).use_rustls_tls().build().expect("client");
+        let id =
+            reqwest::Identity::from_pem(format!("{}{}", leaf.cert_pem, leaf.key_pem).as_bytes()).expect("identity");
+        let user = reqwest::Client::builder()
+            .add_root_certificate(root.clone())
+            .identity(id)
+            .use_rustls_tls()
+            .build()
+            .expect("client");
         let anon = reqwest::Client::builder().add_root_certificate(root).use_rustls_tls().build().expect("client");
-        let o = authz::Opts { bindings: a.authz_bindings, roles: a.authz_roles, requests: a.authz_requests, tokens: a.tokens };
+        let o = authz::Opts {
+            bindings: a.authz_bindings,
+            roles: a.authz_roles,
+            requests: a.authz_requests,
+            tokens: a.tokens,
+        };
         authz::run(&o, &admin, &user, &anon, &base).await;
         report_mem("after the authz phase", a.pid);
     }

@@ -1,0 +1,174 @@
+//! Built-in admission plugins through kubectl: ServiceAccount (default account, projected
+//! token volume, automount opt-out), PodSecurity (enforce and warn labels), Priority,
+//! DefaultTolerationSeconds and TaintNodesByCondition.
+
+use e2e::{poll, Cluster};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+fn get_json(c: &Cluster, args: &[&str]) -> Value {
+    let mut a = vec!["get"];
+    a.extend_from_slice(args);
+    a.extend_from_slice(&["-o", "json"]);
+    serde_json::from_str(&c.api.kubectl_ok("1.33", &a)).expect("json")
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn service_account_admission() {
+    let c = Cluster::start_with(&["--enable-admission-plugins=NodeRestriction"]);
+    let out = c.api.kubectl("1.33", &["run", "p", "--image=nginx"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(
+            "pods \"p\" is forbidden: error looking up service account default/default: serviceaccount \"default\" not found"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    c.api.kubectl_ok("1.33", &["create", "serviceaccount", "default"]);
+    poll("the account is visible", Duration::from_secs(10), || {
+        c.api.kubectl("1.33", &["run", "p", "--image=nginx"]).status.success().then_some(())
+    });
+    let pod = get_json(&c, &["pod", "p"]);
+    assert_eq!(pod["spec"]["serviceAccountName"], "default");
+    let vol = &pod["spec"]["volumes"][0];
+    let name = vol["name"].as_str().expect("volume name");
+    assert!(name.starts_with("kube-api-access-"), "{vol}");
+    assert_eq!(
+        vol["projected"]["sources"],
+        json!([
+            {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+            {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+            {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}
+        ])
+    );
+    assert_eq!(
+        pod["spec"]["containers"][0]["volumeMounts"][0],
+        json!({"name": name, "readOnly": true, "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"})
+    );
+    // An account that opts out mounts nothing.
+    let sa = r#"{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"quiet"},"automountServiceAccountToken":false}"#;
+    assert!(c.api.kubectl_stdin("1.33", &["create", "-f", "-"], Some(sa)).status.success());
+    poll("quiet account visible", Duration::from_secs(10), || {
+        c.api
+            .kubectl(
+                "1.33",
+                &["run", "q", "--image=nginx", "--overrides={\"spec\":{\"serviceAccountName\":\"quiet\"}}"],
+            )
+            .status
+            .success()
+            .then_some(())
+    });
+    let pod = get_json(&c, &["pod", "q"]);
+    assert!(pod["spec"].get("volumes").is_none_or(|v| v.as_array().is_some_and(|a| a.is_empty())), "{pod}");
+}
+
+const PRIVILEGED: &str = r#"apiVersion: v1
+kind: Pod
+metadata: {name: priv}
+spec:
+  containers:
+  - name: c
+    image: nginx
+    securityContext: {privileged: true}
+"#;
+
+#[test]
+fn pod_security_enforce_and_warn() {
+    let c = Cluster::start();
+    c.api.kubectl_ok("1.33", &["create", "namespace", "locked"]);
+    c.api.kubectl_ok("1.33", &["label", "namespace", "locked", "pod-security.kubernetes.io/enforce=restricted"]);
+    let out = c.api.kubectl_stdin("1.33", &["create", "-n", "locked", "-f", "-"], Some(PRIVILEGED));
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(
+            "pods \"priv\" is forbidden: violates PodSecurity \"restricted:latest\": privileged (container \"c\" must not set securityContext.privileged=true), allowPrivilegeEscalation != false (container \"c\" must set securityContext.allowPrivilegeEscalation=false), unrestricted capabilities (container \"c\" must set securityContext.capabilities.drop=[\"ALL\"]), runAsNonRoot != true (pod or container \"c\" must set securityContext.runAsNonRoot=true), seccompProfile (pod or container \"c\" must set securityContext.seccompProfile.type to \"RuntimeDefault\" or \"Localhost\")"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    // Workloads are not enforced, only warned about.
+    let out = c.api.kubectl("1.33", &["create", "deployment", "web", "--image=nginx", "-n", "locked"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("Warning: would violate PodSecurity \"restricted:latest\""), "{}", stderr(&out));
+    // warn gives warnings and admits.
+    c.api.kubectl_ok("1.33", &["create", "namespace", "warned"]);
+    c.api.kubectl_ok("1.33", &["label", "namespace", "warned", "pod-security.kubernetes.io/warn=baseline"]);
+    let out = c.api.kubectl_stdin("1.33", &["create", "-n", "warned", "-f", "-"], Some(PRIVILEGED));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Warning: would violate PodSecurity \"baseline:latest\": privileged (container \"c\" must not set securityContext.privileged=true)"),
+        "{}",
+        stderr(&out)
+    );
+    // Labelling a namespace whose pods would be rejected warns about them.
+    let out = c.api.kubectl("1.33", &["label", "namespace", "warned", "pod-security.kubernetes.io/enforce=baseline"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "existing pods in namespace \"warned\" violate the new PodSecurity enforce level \"baseline:latest\""
+        ),
+        "{}",
+        stderr(&out)
+    );
+    // Invalid levels are refused.
+    let out = c
+        .api
+        .kubectl("1.33", &["label", "namespace", "warned", "--overwrite", "pod-security.kubernetes.io/enforce=bogus"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("must be one of privileged, baseline, restricted"), "{}", stderr(&out));
+}
+
+#[test]
+fn priority_tolerations_and_node_taints() {
+    let c = Cluster::start();
+    poll("system priority classes exist", Duration::from_secs(30), || {
+        c.api
+            .kubectl("1.33", &["get", "priorityclass", "system-node-critical", "system-cluster-critical"])
+            .status
+            .success()
+            .then_some(())
+    });
+    c.api.kubectl_ok("1.33", &["run", "plain", "--image=nginx"]);
+    let pod = get_json(&c, &["pod", "plain"]);
+    assert_eq!(pod["spec"]["priority"], 0);
+    assert_eq!(pod["spec"]["preemptionPolicy"], "PreemptLowerPriority");
+    assert_eq!(
+        pod["spec"]["tolerations"],
+        json!([
+            {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+            {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
+        ])
+    );
+    c.api.kubectl_ok(
+        "1.33",
+        &[
+            "run",
+            "critical",
+            "--image=nginx",
+            "-n",
+            "kube-system",
+            "--overrides={\"spec\":{\"priorityClassName\":\"system-cluster-critical\"}}",
+        ],
+    );
+    assert_eq!(get_json(&c, &["pod", "critical", "-n", "kube-system"])["spec"]["priority"], 2_000_000_000);
+    let out = c
+        .api
+        .kubectl("1.33", &["run", "x", "--image=nginx", "--overrides={\"spec\":{\"priorityClassName\":\"nope\"}}"]);
+    assert!(
+        stderr(&out).contains("pods \"x\" is forbidden: no PriorityClass with name nope was found"),
+        "{}",
+        stderr(&out)
+    );
+    // A new node starts tainted not-ready.
+    let node = r#"{"apiVersion":"v1","kind":"Node","metadata":{"name":"n1"}}"#;
+    assert!(c.api.kubectl_stdin("1.33", &["create", "-f", "-"], Some(node)).status.success());
+    assert_eq!(
+        get_json(&c, &["node", "n1"])["spec"]["taints"],
+        json!([{"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}])
+    );
+}
