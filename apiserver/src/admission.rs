@@ -4,6 +4,7 @@
 
 pub mod builtin;
 pub mod pod_security;
+pub mod webhook;
 
 use crate::error::{ApiError, ApiResult, Qualified};
 use crate::rest::Ctx;
@@ -117,7 +118,11 @@ pub async fn mutate(ctx: &Ctx<'_>, op: Operation, obj: &mut Value, _old: Option<
     if ctx.system {
         return Ok(());
     }
-    builtin::mutate(ctx, op, obj).await
+    builtin::mutate(ctx, op, obj).await?;
+    if ctx.st.admission.on("MutatingAdmissionWebhook") {
+        webhook::mutate(ctx, op, obj, _old).await?;
+    }
+    Ok(())
 }
 
 /// The validating admission plugins, run on every write after the kind's validation.
@@ -130,6 +135,9 @@ pub async fn validate(ctx: &Ctx<'_>, op: Operation, obj: Option<&Value>, old: Op
     }
     if ctx.st.admission.on("PodSecurity") {
         pod_security::validate(ctx, op, obj, old).await?;
+    }
+    if ctx.st.admission.on("ValidatingAdmissionWebhook") {
+        webhook::validate(ctx, op, obj, old).await?;
     }
     Ok(())
 }

@@ -75,6 +75,8 @@ pub struct ApiServer {
     pub priority_bootstrapped: AtomicBool,
     /// The enabled admission plugins.
     pub admission: admission::Plugins,
+    /// Admission webhook configurations and clients.
+    pub webhooks: admission::webhook::Webhooks,
     /// Audit logging, when configured.
     pub audit: Option<Arc<auditing::Auditor>>,
 }
@@ -309,6 +311,7 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         rbac_bootstrapped: AtomicBool::new(false),
         priority_bootstrapped: AtomicBool::new(false),
         admission,
+        webhooks: Default::default(),
         audit: auditing::Auditor::from_options(&opts).map_err(|e| Error::Flag(format!("audit: {e}")))?,
     });
     let addr = SocketAddr::new(opts.bind_address, opts.secure_port);

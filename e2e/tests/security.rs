@@ -658,7 +658,12 @@ fn authenticating_proxy_headers() {
 
 #[test]
 fn node_authorizer_and_node_restriction() {
-    let c = Cluster::start_with(&[RBAC, "--enable-admission-plugins=NodeRestriction"]);
+    // (No controller-manager creates the default service account: ServiceAccount is off.)
+    let c = Cluster::start_with(&[
+        RBAC,
+        "--enable-admission-plugins=NodeRestriction",
+        "--disable-admission-plugins=ServiceAccount",
+    ]);
     let dir = tempfile::tempdir().expect("tmp");
     let cfg = own_kubeconfig(&c, dir.path());
     wait_for_policy(&c, &cfg);

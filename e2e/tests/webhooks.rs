@@ -1,0 +1,161 @@
+//! Admission webhooks: a test webhook server on loopback over HTTPS (its own CA in
+//! `caBundle`) mutates (adds a label) and validates (refuses a label); with the server gone,
+//! `failurePolicy: Fail` refuses writes and `Ignore` admits them.
+
+use e2e::{free_port, poll, Cluster};
+use serde_json::Value;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+const SERVE: &str = r#"
+import base64, http.server, json, ssl, sys
+port, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_POST(self):
+        review = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        req = review["request"]
+        resp = {"uid": req["uid"], "allowed": True}
+        labels = ((req.get("object") or {}).get("metadata") or {}).get("labels") or {}
+        if self.path == "/mutate":
+            ops = [{"op": "add", "path": "/metadata/labels", "value": {}}] if not labels else []
+            ops.append({"op": "add", "path": "/metadata/labels/webhook", "value": "mutated"})
+            resp["patchType"] = "JSONPatch"
+            resp["patch"] = base64.b64encode(json.dumps(ops).encode()).decode()
+        elif labels.get("deny") == "true":
+            resp = {"uid": req["uid"], "allowed": False, "status": {"code": 403, "message": "denied by test"}}
+        body = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": resp}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+httpd.serve_forever()
+"#;
+
+fn configs(port: u16, ca_b64: &str, policy: &str) -> String {
+    format!(
+        r#"apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata: {{name: test-mutate}}
+webhooks:
+- name: mutate.test.k8s.io
+  clientConfig: {{url: "https://127.0.0.1:{port}/mutate", caBundle: "{ca_b64}"}}
+  rules: [{{operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["configmaps"]}}]
+  sideEffects: None
+  admissionReviewVersions: ["v1"]
+  failurePolicy: {policy}
+  timeoutSeconds: 5
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {{name: test-validate}}
+webhooks:
+- name: deny.test.k8s.io
+  clientConfig: {{url: "https://127.0.0.1:{port}/validate", caBundle: "{ca_b64}"}}
+  rules: [{{operations: ["CREATE", "UPDATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["configmaps"]}}]
+  namespaceSelector: {{matchExpressions: [{{key: webhooks, operator: NotIn, values: ["off"]}}]}}
+  sideEffects: None
+  admissionReviewVersions: ["v1"]
+  failurePolicy: {policy}
+  timeoutSeconds: 5
+"#
+    )
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn mutating_and_validating_webhooks_with_failure_policies() {
+    let c = Cluster::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let ca = pki::new_ca("webhook-ca").expect("ca");
+    let leaf = pki::issue(
+        &ca,
+        &pki::LeafSpec {
+            common_name: "webhook".into(),
+            ips: vec![[127, 0, 0, 1].into()],
+            server: true,
+            ..Default::default()
+        },
+    )
+    .expect("leaf");
+    pki::write_pair(dir.path(), "webhook", &leaf).expect("write");
+    let port = free_port();
+    let server = Server(
+        Command::new("python3")
+            .args(["-c", SERVE, &port.to_string()])
+            .arg(dir.path().join("webhook.crt"))
+            .arg(dir.path().join("webhook.key"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 webhook"),
+    );
+    let ca_b64 = {
+        use std::io::Write;
+        let mut child =
+            Command::new("base64").arg("-w0").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("base64");
+        child.stdin.take().expect("stdin").write_all(ca.cert_pem.as_bytes()).expect("write");
+        String::from_utf8(child.wait_with_output().expect("base64").stdout).expect("utf-8")
+    };
+    let out = c.api.kubectl_stdin("1.33", &["apply", "-f", "-"], Some(&configs(port, &ca_b64, "Fail")));
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Mutation: the webhook's label lands on the stored object.
+    let mut n = 0;
+    let labels = poll("the mutating webhook applies", Duration::from_secs(30), || {
+        n += 1;
+        let name = format!("m{n}");
+        let out = c.api.kubectl("1.33", &["create", "configmap", &name, "-o", "json"]);
+        if !out.status.success() {
+            return None;
+        }
+        let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+        (v["metadata"]["labels"]["webhook"] == "mutated").then(|| v["metadata"]["labels"].clone())
+    });
+    assert_eq!(labels["webhook"], "mutated");
+    // Validation: a refused label.
+    let denied = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad\n  labels: {deny: \"true\"}\n";
+    let out = c.api.kubectl_stdin("1.33", &["create", "-f", "-"], Some(denied));
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("admission webhook \"deny.test.k8s.io\" denied the request: denied by test"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!c.api.kubectl("1.33", &["get", "configmap", "bad"]).status.success());
+    // namespaceSelector: namespaces labelled webhooks=off are not validated.
+    c.api.kubectl_ok("1.33", &["create", "namespace", "free"]);
+    c.api.kubectl_ok("1.33", &["label", "namespace", "free", "webhooks=off"]);
+    let out = c.api.kubectl_stdin("1.33", &["create", "-n", "free", "-f", "-"], Some(denied));
+    assert!(out.status.success(), "{}", stderr(&out));
+    // With the server down, Fail refuses and Ignore admits.
+    drop(server);
+    let out = c.api.kubectl("1.33", &["create", "configmap", "down1"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("Internal error occurred: failed calling webhook \"mutate.test.k8s.io\": failed to call webhook: Post \"https://127.0.0.1:"),
+        "{}",
+        stderr(&out)
+    );
+    let out = c.api.kubectl_stdin("1.33", &["apply", "-f", "-"], Some(&configs(port, &ca_b64, "Ignore")));
+    assert!(out.status.success(), "{}", stderr(&out));
+    poll("Ignore admits", Duration::from_secs(30), || {
+        c.api.kubectl("1.33", &["create", "configmap", "down2"]).status.success().then_some(())
+    });
+}
