@@ -4,6 +4,7 @@
 
 pub mod builtin;
 pub mod pod_security;
+pub mod quota;
 pub mod webhook;
 
 use crate::error::{ApiError, ApiResult, Qualified};
@@ -136,8 +137,22 @@ pub async fn validate(ctx: &Ctx<'_>, op: Operation, obj: Option<&Value>, old: Op
     if ctx.st.admission.on("PodSecurity") {
         pod_security::validate(ctx, op, obj, old).await?;
     }
+    let creating_pod_or_claim = op == Operation::Create
+        && ctx.rd.group.is_empty()
+        && matches!(ctx.rd.plural, "pods" | "persistentvolumeclaims")
+        && ctx.info.subresource.is_empty();
+    if creating_pod_or_claim && ctx.st.admission.on("LimitRanger") {
+        if let Some(o) = obj {
+            quota::limit_ranger_validate(ctx, o)?;
+        }
+    }
     if ctx.st.admission.on("ValidatingAdmissionWebhook") {
         webhook::validate(ctx, op, obj, old).await?;
+    }
+    if ctx.st.admission.on("ResourceQuota") {
+        if let Some(o) = obj {
+            quota::resource_quota(ctx, op, o).await?;
+        }
     }
     Ok(())
 }

@@ -126,7 +126,7 @@ impl<'a> Ctx<'a> {
         self.st.backend.key(self.rd, &self.info.namespace, name)
     }
 
-    fn dry_run(&self) -> ApiResult<bool> {
+    pub fn dry_run(&self) -> ApiResult<bool> {
         match self.q.get("dryRun") {
             None | Some("") => Ok(false),
             Some("All") => Ok(true),

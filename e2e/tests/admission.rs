@@ -172,3 +172,78 @@ fn priority_tolerations_and_node_taints() {
         json!([{"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}])
     );
 }
+
+#[test]
+fn limit_ranger_and_resource_quota() {
+    let c = Cluster::start();
+    let lr = r#"{"apiVersion":"v1","kind":"LimitRange","metadata":{"name":"limits"},"spec":{"limits":[{"type":"Container",
+        "default":{"cpu":"500m","memory":"256Mi"},"defaultRequest":{"cpu":"100m","memory":"128Mi"},"max":{"cpu":"1"}}]}}"#;
+    assert!(c.api.kubectl_stdin("1.33", &["create", "-f", "-"], Some(lr)).status.success());
+    poll("defaults applied", Duration::from_secs(10), || {
+        c.api.kubectl_ok("1.33", &["run", "a", "--image=nginx"]);
+        let pod = get_json(&c, &["pod", "a"]);
+        if pod["spec"]["containers"][0]["resources"].as_object().is_none_or(|r| r.is_empty()) {
+            c.api.kubectl_ok("1.33", &["delete", "pod", "a", "--grace-period=0", "--force"]);
+            return None;
+        }
+        Some(())
+    });
+    let pod = get_json(&c, &["pod", "a"]);
+    assert_eq!(
+        pod["spec"]["containers"][0]["resources"],
+        json!({"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}})
+    );
+    assert_eq!(
+        pod["metadata"]["annotations"]["kubernetes.io/limit-ranger"],
+        "LimitRanger plugin set: cpu, memory request for container a; cpu, memory limit for container a"
+    );
+    let big = r#"{"spec":{"containers":[{"name":"big","image":"nginx","resources":{"limits":{"cpu":"2"}}}]}}"#;
+    let out = c.api.kubectl("1.33", &["run", "big", "--image=nginx", &format!("--overrides={big}")]);
+    assert!(
+        stderr(&out).contains("pods \"big\" is forbidden: maximum cpu usage per Container is 1, but limit is 2"),
+        "{}",
+        stderr(&out)
+    );
+    c.api.kubectl_ok("1.33", &["delete", "limitrange", "limits"]);
+
+    // ResourceQuota: a quota counts once its status lists what it constrains (the quota
+    // controller's job; set by hand here, as no controller-manager runs).
+    c.api.kubectl_ok("1.33", &["create", "namespace", "q"]);
+    c.api.kubectl_ok("1.33", &["create", "quota", "compute", "-n", "q", "--hard=pods=2,requests.cpu=1"]);
+    let status = r#"{"status":{"hard":{"pods":"2","requests.cpu":"1"},"used":{"pods":"0","requests.cpu":"0"}}}"#;
+    c.api.kubectl_ok(
+        "1.33",
+        &["patch", "quota", "compute", "-n", "q", "--subresource=status", "--type=merge", "-p", status],
+    );
+    let run = |name: &str, cpu: Option<&str>| {
+        let over = match cpu {
+            Some(cpu) => format!(
+                r#"{{"spec":{{"containers":[{{"name":"{name}","image":"nginx","resources":{{"requests":{{"cpu":"{cpu}"}}}}}}]}}}}"#
+            ),
+            None => "{}".to_string(),
+        };
+        c.api.kubectl("1.33", &["run", name, "-n", "q", "--image=nginx", &format!("--overrides={over}")])
+    };
+    let out = poll("the quota applies", Duration::from_secs(10), || {
+        let out = run("nocpu", None);
+        (!out.status.success()).then_some(out)
+    });
+    assert!(
+        stderr(&out)
+            .contains("pods \"nocpu\" is forbidden: failed quota: compute: must specify requests.cpu for: nocpu"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(run("p1", Some("600m")).status.success());
+    let out = run("p2", Some("600m"));
+    assert!(
+        stderr(&out).contains("pods \"p2\" is forbidden: exceeded quota: compute, requested: requests.cpu=600m, used: requests.cpu=600m, limited: requests.cpu=1"),
+        "{}",
+        stderr(&out)
+    );
+    let quota = get_json(&c, &["quota", "compute", "-n", "q"]);
+    assert_eq!(quota["status"]["used"], json!({"pods": "1", "requests.cpu": "600m"}));
+    assert!(run("p3", Some("400m")).status.success());
+    let out = run("p4", Some("1m"));
+    assert!(stderr(&out).contains("exceeded quota: compute, requested: pods=1,requests.cpu=1m, used: pods=2,requests.cpu=1, limited: pods=2,requests.cpu=1"), "{}", stderr(&out));
+}

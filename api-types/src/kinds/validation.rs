@@ -628,9 +628,9 @@ enum QFormat {
     DecimalExponent,
 }
 
-/// value = m * 10^s
+/// A `resource.Quantity`: value = m * 10^s. Public for admission (LimitRanger, ResourceQuota).
 #[derive(Clone, Copy, Debug)]
-struct Quantity {
+pub struct Quantity {
     m: i128,
     s: i32,
     fmt: QFormat,
@@ -644,7 +644,8 @@ fn pow10(n: u32) -> Option<i128> {
 }
 
 impl Quantity {
-    fn parse(input: &str) -> Option<Quantity> {
+    /// `resource.ParseQuantity`.
+    pub fn parse(input: &str) -> Option<Quantity> {
         let s = input;
         if s.is_empty() {
             return None;
@@ -762,7 +763,7 @@ impl Quantity {
         self.m == 0
     }
 
-    fn cmp(&self, o: &Quantity) -> Ordering {
+    pub fn cmp(&self, o: &Quantity) -> Ordering {
         let (sa, sb) = (self.sign(), o.sign());
         if sa != sb {
             return sa.cmp(&sb);
@@ -819,8 +820,28 @@ impl Quantity {
         self.scaled(-3)
     }
 
+    /// The zero quantity.
+    pub fn zero() -> Quantity {
+        Quantity { m: 0, s: 0, fmt: QFormat::DecimalSI }
+    }
+
+    /// `Quantity.Add`: exact at the finer of the two scales, in the first one's format.
+    pub fn add(&self, o: &Quantity) -> Quantity {
+        if self.m == 0 {
+            return Quantity { fmt: if o.m == 0 { self.fmt } else { o.fmt }, ..*o };
+        }
+        let s = self.s.min(o.s);
+        match (self.scaled(s), o.scaled(s)) {
+            (Some(a), Some(b)) => match a.checked_add(b) {
+                Some(m) => Quantity { m, s, fmt: self.fmt },
+                None => *self,
+            },
+            _ => *self,
+        }
+    }
+
     /// upstream `Quantity.String()` (canonical form).
-    fn canonical(&self) -> String {
+    pub fn canonical(&self) -> String {
         if self.m == 0 {
             return "0".to_string();
         }

@@ -30,6 +30,9 @@ pub async fn mutate(ctx: &Ctx<'_>, op: Operation, obj: &mut Value) -> ApiResult<
         return Ok(());
     }
     if is(ctx, "", "pods") {
+        if on("LimitRanger") {
+            super::quota::limit_ranger_defaults(ctx, obj);
+        }
         if on("ServiceAccount") {
             service_account(ctx, obj).await?;
         }
