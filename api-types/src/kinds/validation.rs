@@ -629,11 +629,32 @@ enum QFormat {
 }
 
 /// A `resource.Quantity`: value = m * 10^s. Public for admission (LimitRanger, ResourceQuota).
+/// Ordered and compared by value (`1` == `1000m`), as `Quantity.Cmp`.
 #[derive(Clone, Copy, Debug)]
 pub struct Quantity {
     m: i128,
     s: i32,
     fmt: QFormat,
+}
+
+impl PartialEq for Quantity {
+    fn eq(&self, o: &Self) -> bool {
+        self.compare(o) == Ordering::Equal
+    }
+}
+
+impl Eq for Quantity {}
+
+impl PartialOrd for Quantity {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+impl Ord for Quantity {
+    fn cmp(&self, o: &Self) -> Ordering {
+        self.compare(o)
+    }
 }
 
 const QUANTITY_FORMAT_ERR: &str =
@@ -763,7 +784,7 @@ impl Quantity {
         self.m == 0
     }
 
-    pub fn cmp(&self, o: &Quantity) -> Ordering {
+    fn compare(&self, o: &Quantity) -> Ordering {
         let (sa, sb) = (self.sign(), o.sign());
         if sa != sb {
             return sa.cmp(&sb);

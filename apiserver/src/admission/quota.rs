@@ -137,7 +137,7 @@ fn check_min(
             errs.push(format!("minimum {res} usage per {kind} is {m}, but request is {}", r.canonical()))
         }
         _ => {
-            if let Some(l) = lim.filter(|l| l.cmp(min) == Ordering::Less) {
+            if let Some(l) = lim.filter(|l| **l < *min) {
                 errs.push(format!("minimum {res} usage per {kind} is {m}, but limit is {}", l.canonical()));
             }
         }
@@ -159,7 +159,7 @@ fn check_max(
             errs.push(format!("maximum {res} usage per {kind} is {m}, but limit is {}", l.canonical()))
         }
         _ => {
-            if let Some(r) = req.filter(|r| r.cmp(max) == Ordering::Greater) {
+            if let Some(r) = req.filter(|r| **r > *max) {
                 errs.push(format!("maximum {res} usage per {kind} is {m}, but request is {}", r.canonical()));
             }
         }
