@@ -11,6 +11,7 @@ pub mod node;
 pub mod rbac;
 pub mod serviceaccount;
 pub mod token_file;
+pub mod webhook_authz;
 
 use crate::request_info::RequestInfo;
 use std::collections::BTreeMap;

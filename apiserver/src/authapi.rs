@@ -38,7 +38,7 @@ pub async fn create(ctx: &Ctx<'_>, body: &[u8], ct: Option<&str>) -> ApiResult<R
         "tokenreviews" => token_review(ctx, &obj).await?,
         "selfsubjectreviews" => json!({"userInfo": ctx.user.to_json()}),
         "subjectaccessreviews" | "localsubjectaccessreviews" | "selfsubjectaccessreviews" => {
-            access_review(ctx, &mut obj)?
+            access_review(ctx, &mut obj).await?
         }
         "selfsubjectrulesreviews" => rules_review(ctx, &obj)?,
         _ => return Err(ApiError::MethodNotSupported { resource: ctx.rd.plural.into(), verb: "create".into() }),
@@ -71,7 +71,7 @@ async fn token_review(ctx: &Ctx<'_>, obj: &Value) -> ApiResult<Value> {
     })
 }
 
-fn access_review(ctx: &Ctx<'_>, obj: &mut Value) -> ApiResult<Value> {
+async fn access_review(ctx: &Ctx<'_>, obj: &mut Value) -> ApiResult<Value> {
     let kind = ctx.rd.kind;
     let group = "authorization.k8s.io";
     let spec = obj.get("spec").cloned().unwrap_or(json!({}));
@@ -148,8 +148,11 @@ fn access_review(ctx: &Ctx<'_>, obj: &mut Value) -> ApiResult<Value> {
         path: s(nra, "path"),
         field_selector: String::new(),
     };
-    let d = ctx.st.authz.authorize(&attrs);
+    let d = ctx.st.authz.authorize(&attrs).await;
     let mut status = json!({"allowed": d.allowed()});
+    if let crate::auth::authz::Decision::Error(e) = &d {
+        status["evaluationError"] = json!(e);
+    }
     if matches!(d, crate::auth::authz::Decision::Deny(_)) {
         status["denied"] = json!(true);
     }

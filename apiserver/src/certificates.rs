@@ -158,7 +158,7 @@ pub fn prepare_status(new: &mut Value, old: &Value) {
 
 /// CertificateApproval / CertificateSigning: approving or signing needs `approve` / `sign` on
 /// the signer (`signers` in certificates.k8s.io, by name or `<domain>/*`).
-pub fn admit_subresource(ctx: &Ctx<'_>, approval: bool, new: &Value, old: &Value) -> ApiResult<()> {
+pub async fn admit_subresource(ctx: &Ctx<'_>, approval: bool, new: &Value, old: &Value) -> ApiResult<()> {
     let (plugin, verb, what) =
         if approval { ("CertificateApproval", "approve", "approve") } else { ("CertificateSigning", "sign", "sign") };
     if !plugin_enabled(ctx, plugin) {
@@ -180,8 +180,8 @@ pub fn admit_subresource(ctx: &Ctx<'_>, approval: bool, new: &Value, old: &Value
         ..Default::default()
     };
     let domain = signer.split('/').next().unwrap_or("");
-    if ctx.st.authz.authorize(&attrs(signer.to_string())).allowed()
-        || ctx.st.authz.authorize(&attrs(format!("{domain}/*"))).allowed()
+    if ctx.st.authz.authorize(&attrs(signer.to_string())).await.allowed()
+        || ctx.st.authz.authorize(&attrs(format!("{domain}/*"))).await.allowed()
     {
         return Ok(());
     }

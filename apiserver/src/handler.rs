@@ -224,7 +224,7 @@ async fn admit(
         }
     }
     let impersonating = headers.contains_key("impersonate-user");
-    let user = impersonation::impersonate(&st.authz, user, headers).map_err(|r| match r {
+    let user = impersonation::impersonate(&st.authz, user, headers).await.map_err(|r| match r {
         Refused::Invalid(m) => ApiError::Internal(m),
         Refused::Forbidden { attrs, reason } => forbidden(&attrs, &reason),
     })?;
@@ -232,8 +232,11 @@ async fn admit(
         aud.log_impersonated_user(crate::auditing::audit_user(&user));
     }
     let attrs = user.attributes(info);
-    let d = st.authz.authorize(&attrs);
+    let d = st.authz.authorize(&attrs).await;
     aud.log_authorization(d.allowed(), d.reason());
+    if let crate::auth::authz::Decision::Error(e) = &d {
+        return Err(ApiError::Internal(e.clone()));
+    }
     if !d.allowed() {
         return Err(forbidden(&attrs, d.reason()));
     }

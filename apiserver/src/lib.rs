@@ -295,9 +295,19 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         .map_err(Error::Flag)?;
     let rbac = Arc::new(auth::rbac::Rbac::default());
     let nodes = Arc::new(auth::node::NodeGraph::default());
-    let authz =
-        AuthorizerChain::new(&opts.authorization_mode, &rbac, &nodes, opts.authorization_policy_file.as_deref())
-            .map_err(Error::Flag)?;
+    let authz = AuthorizerChain::new(
+        &opts.authorization_mode,
+        &rbac,
+        &nodes,
+        opts.authorization_policy_file.as_deref(),
+        auth::authz::WebhookConfig {
+            config_file: opts.authorization_webhook_config_file.as_deref(),
+            version: &opts.authorization_webhook_version,
+            allowed_ttl: opts.authorization_webhook_cache_authorized_ttl,
+            denied_ttl: opts.authorization_webhook_cache_unauthorized_ttl,
+        },
+    )
+    .map_err(Error::Flag)?;
     let st = Arc::new(ApiServer {
         backend: Backend::new(store, &opts.etcd_prefix, cacher_cfg, opts.watch_cache),
         authn,

@@ -150,6 +150,20 @@ pub struct Options {
     /// --authorization-mode=ABAC, on the secure port.
     #[arg(long = "authorization-policy-file")]
     pub authorization_policy_file: Option<PathBuf>,
+    /// File with webhook configuration in kubeconfig format, used with
+    /// --authorization-mode=Webhook.
+    #[arg(long = "authorization-webhook-config-file")]
+    pub authorization_webhook_config_file: Option<PathBuf>,
+    /// The API version of the authorization.k8s.io SubjectAccessReview to send to and expect
+    /// from the webhook.
+    #[arg(long = "authorization-webhook-version", default_value = "v1beta1")]
+    pub authorization_webhook_version: String,
+    /// The duration to cache 'authorized' responses from the webhook authorizer.
+    #[arg(long = "authorization-webhook-cache-authorized-ttl", default_value = "5m0s", value_parser = parse_duration)]
+    pub authorization_webhook_cache_authorized_ttl: Duration,
+    /// The duration to cache 'unauthorized' responses from the webhook authorizer.
+    #[arg(long = "authorization-webhook-cache-unauthorized-ttl", default_value = "30s", value_parser = parse_duration)]
+    pub authorization_webhook_cache_unauthorized_ttl: Duration,
     /// admission plugins that should be enabled in addition to default enabled ones.
     #[arg(long = "enable-admission-plugins", value_delimiter = ',')]
     pub enable_admission_plugins: Vec<String>,
@@ -299,6 +313,9 @@ impl Options {
         }
         if self.service_account_signing_key_file.is_none() || self.service_account_issuer.is_empty() {
             errs.push("--service-account-signing-key-file and --service-account-issuer are required flags".to_string());
+        }
+        if self.authorization_mode.iter().any(|m| m == "Webhook") && self.authorization_webhook_config_file.is_none() {
+            errs.push("authorization-mode Webhook's authorization config file not passed".to_string());
         }
         if self.audit_log_format != "json" {
             errs.push(format!("invalid audit log format {}, allowed formats are \"json\"", self.audit_log_format));

@@ -577,7 +577,7 @@ impl<'a> Ctx<'a> {
         if !errs.is_empty() {
             return Err(self.invalid(&name, errs));
         }
-        crate::auth::escalation::check(self, &obj, None)?;
+        crate::auth::escalation::check(self, &obj, None).await?;
         crate::admission::validate(self, crate::admission::Operation::Create, Some(&obj), None).await?;
         let alloc = crate::alloc::before_create(self.st, self.rd, &mut obj, dry_run).await?;
         if dry_run {
@@ -712,10 +712,10 @@ impl<'a> Ctx<'a> {
             if !errs.is_empty() {
                 return Err(self.invalid(name, errs));
             }
-            crate::auth::escalation::check(self, &new, Some(&current))?;
+            crate::auth::escalation::check(self, &new, Some(&current)).await?;
             crate::admission::validate(self, crate::admission::Operation::Update, Some(&new), Some(&current)).await?;
             if self.is_csr() && !self.system && matches!(mode, UpdateMode::Approval | UpdateMode::Status) {
-                crate::certificates::admit_subresource(self, mode == UpdateMode::Approval, &new, &current)?;
+                crate::certificates::admit_subresource(self, mode == UpdateMode::Approval, &new, &current).await?;
             }
             let alloc = crate::alloc::before_update(self.st, self.rd, &mut new, &current, dry_run).await?;
             // A terminating object whose last finalizer was removed is deleted now.

@@ -159,3 +159,99 @@ fn mutating_and_validating_webhooks_with_failure_policies() {
         c.api.kubectl("1.33", &["create", "configmap", "down2"]).status.success().then_some(())
     });
 }
+
+const AUTHZ: &str = r#"
+import http.server, json, ssl, sys
+port, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_POST(self):
+        sar = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        spec = sar["spec"]
+        ra = spec.get("resourceAttributes") or {}
+        status = {"allowed": False}
+        if spec.get("user") == "alice" and ra.get("resource") == "pods" and ra.get("verb") in ("get", "list"):
+            status = {"allowed": True, "reason": "alice may read pods"}
+        elif spec.get("user") == "mallory":
+            status = {"allowed": False, "denied": True, "reason": "mallory is banned"}
+        sar["status"] = status
+        body = json.dumps(sar).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+httpd.serve_forever()
+"#;
+
+#[test]
+fn webhook_authorizer() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let ca = pki::new_ca("authz-ca").expect("ca");
+    let leaf = pki::issue(
+        &ca,
+        &pki::LeafSpec {
+            common_name: "authz".into(),
+            ips: vec![[127, 0, 0, 1].into()],
+            server: true,
+            ..Default::default()
+        },
+    )
+    .expect("leaf");
+    pki::write_pair(dir.path(), "authz", &leaf).expect("write");
+    pki::write_pair(dir.path(), "authz-ca", &ca).expect("write");
+    let port = free_port();
+    let server = Server(
+        Command::new("python3")
+            .args(["-c", AUTHZ, &port.to_string()])
+            .arg(dir.path().join("authz.crt"))
+            .arg(dir.path().join("authz.key"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 authorizer"),
+    );
+    let kubeconfig = dir.path().join("authz.kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: authz\n  cluster:\n    server: https://127.0.0.1:{port}/authorize\n    certificate-authority: authz-ca.crt\nusers:\n- name: apiserver\n  user: {{}}\ncontexts:\n- name: c\n  context: {{cluster: authz, user: apiserver}}\ncurrent-context: c\n"
+        ),
+    )
+    .expect("write");
+    let c = Cluster::start_with(&[
+        "--authorization-mode=Webhook,RBAC",
+        &format!("--authorization-webhook-config-file={}", kubeconfig.display()),
+        "--authorization-webhook-cache-unauthorized-ttl=1s",
+    ]);
+    let as_user = |user: &str, args: &[&str]| {
+        let mut a = args.to_vec();
+        let flag = format!("--as={user}");
+        a.push(&flag);
+        c.api.kubectl("1.33", &a)
+    };
+    // The webhook's allow wins; its explicit deny stops RBAC from being asked.
+    poll("the webhook answers", Duration::from_secs(30), || {
+        as_user("alice", &["get", "pods"]).status.success().then_some(())
+    });
+    let out = as_user("mallory", &["get", "pods"]);
+    assert!(
+        stderr(&out).contains("pods is forbidden: User \"mallory\" cannot list resource \"pods\" in API group \"\" in the namespace \"default\": mallory is banned"),
+        "{}",
+        stderr(&out)
+    );
+    // No opinion: RBAC decides (and denies).
+    let out = as_user("bob", &["get", "pods"]);
+    assert!(stderr(&out).contains("User \"bob\" cannot list resource \"pods\""), "{}", stderr(&out));
+    // With the webhook gone and nobody else allowing, the request fails with 500.
+    drop(server);
+    let out = poll("the failure shows", Duration::from_secs(10), || {
+        let out = as_user("bob", &["get", "configmaps"]);
+        stderr(&out).contains("InternalError").then_some(out)
+    });
+    assert!(stderr(&out).contains("Internal error occurred"), "{}", stderr(&out));
+}

@@ -11,6 +11,8 @@ pub enum Decision {
     Allow(String),
     Deny(String),
     NoOpinion(String),
+    /// No authorizer allowed and one failed (a webhook call): upstream answers 500.
+    Error(String),
 }
 
 impl Decision {
@@ -20,7 +22,7 @@ impl Decision {
 
     pub fn reason(&self) -> &str {
         match self {
-            Decision::Allow(r) | Decision::Deny(r) | Decision::NoOpinion(r) => r,
+            Decision::Allow(r) | Decision::Deny(r) | Decision::NoOpinion(r) | Decision::Error(r) => r,
         }
     }
 }
@@ -31,6 +33,15 @@ pub enum Mode {
     Rbac(Arc<Rbac>),
     Abac(super::abac::PolicyList),
     Node(Arc<super::node::NodeGraph>),
+    Webhook(super::webhook_authz::WebhookAuthorizer),
+}
+
+/// Where the Webhook mode's configuration comes from.
+pub struct WebhookConfig<'a> {
+    pub config_file: Option<&'a std::path::Path>,
+    pub version: &'a str,
+    pub allowed_ttl: std::time::Duration,
+    pub denied_ttl: std::time::Duration,
 }
 
 /// What SelfSubjectRulesReview reports.
@@ -53,6 +64,7 @@ impl AuthorizerChain {
         rbac: &Arc<Rbac>,
         nodes: &Arc<super::node::NodeGraph>,
         policy_file: Option<&std::path::Path>,
+        webhook: WebhookConfig<'_>,
     ) -> Result<Self, String> {
         let mut modes = Vec::new();
         for m in names {
@@ -61,6 +73,17 @@ impl AuthorizerChain {
                 "AlwaysDeny" => Mode::AlwaysDeny,
                 "RBAC" => Mode::Rbac(rbac.clone()),
                 "Node" => Mode::Node(nodes.clone()),
+                "Webhook" => {
+                    let path = webhook
+                        .config_file
+                        .ok_or("authorization-mode Webhook's authorization config file not passed")?;
+                    Mode::Webhook(super::webhook_authz::WebhookAuthorizer::load(
+                        path,
+                        webhook.version,
+                        webhook.allowed_ttl,
+                        webhook.denied_ttl,
+                    )?)
+                }
                 "ABAC" => {
                     let path = policy_file.ok_or("authorization-mode ABAC's authorization policy file not passed")?;
                     Mode::Abac(super::abac::PolicyList::load(path)?)
@@ -78,11 +101,12 @@ impl AuthorizerChain {
         self.modes.iter().any(|m| matches!(m, Mode::Node(_)))
     }
 
-    pub fn authorize(&self, a: &Attributes) -> Decision {
+    pub async fn authorize(&self, a: &Attributes) -> Decision {
         if a.groups.iter().any(|g| g == super::MASTERS) {
             return Decision::Allow(String::new());
         }
         let mut reasons: Vec<String> = Vec::new();
+        let mut errors: Vec<String> = Vec::new();
         for m in &self.modes {
             let d = match m {
                 Mode::AlwaysAllow => Decision::Allow(String::new()),
@@ -103,6 +127,16 @@ impl AuthorizerChain {
                     nodeauthz::Decision::Allow => Decision::Allow(String::new()),
                     nodeauthz::Decision::NoOpinion(reason) => Decision::NoOpinion(reason),
                 },
+                Mode::Webhook(w) => match w.authorize(a).await {
+                    Ok(super::webhook_authz::Answer::Allow(r)) => Decision::Allow(r),
+                    Ok(super::webhook_authz::Answer::Deny(r)) => Decision::Deny(r),
+                    Ok(super::webhook_authz::Answer::NoOpinion(r)) => Decision::NoOpinion(r),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "authorization webhook failed");
+                        errors.push(e);
+                        Decision::NoOpinion(String::new())
+                    }
+                },
             };
             match d {
                 Decision::NoOpinion(r) => {
@@ -112,6 +146,9 @@ impl AuthorizerChain {
                 }
                 d => return d,
             }
+        }
+        if !errors.is_empty() {
+            return Decision::Error(errors.join(", "));
         }
         Decision::NoOpinion(reasons.join("\n"))
     }
@@ -135,6 +172,7 @@ impl AuthorizerChain {
                     });
                 }
                 Mode::AlwaysDeny => {}
+                Mode::Webhook(_) => out.incomplete = true,
                 Mode::Node(_) => {
                     let r = nodeauthz::rules_for(user, groups);
                     out.resource.extend(r.resource_rules);

@@ -47,7 +47,7 @@ fn confirm_no_escalation(ctx: &Ctx<'_>, name: &str, namespace: &str, rules: &[Po
 }
 
 /// Checks a create (`old` None) or update of a role, cluster role or binding.
-pub fn check(ctx: &Ctx<'_>, obj: &Value, old: Option<&Value>) -> ApiResult<()> {
+pub async fn check(ctx: &Ctx<'_>, obj: &Value, old: Option<&Value>) -> ApiResult<()> {
     if ctx.system || ctx.rd.group != GROUP || escalation_allowed(&ctx.user.groups) {
         return Ok(());
     }
@@ -56,11 +56,13 @@ pub fn check(ctx: &Ctx<'_>, obj: &Value, old: Option<&Value>) -> ApiResult<()> {
     }
     let name = name_of(obj);
     let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or(&ctx.info.namespace).to_string();
-    let authorized = |a: Option<::rbac::Attributes>| a.is_some_and(|a| ctx.st.authz.authorize(&a).allowed());
+    let authz = &ctx.st.authz;
     match ctx.rd.plural {
         "roles" | "clusterroles" => {
-            if authorized(escalate_attributes(&ctx.user.name, &ctx.user.groups, GROUP, ctx.rd.plural, &ns, name)) {
-                return Ok(());
+            if let Some(a) = escalate_attributes(&ctx.user.name, &ctx.user.groups, GROUP, ctx.rd.plural, &ns, name) {
+                if authz.authorize(&a).await.allowed() {
+                    return Ok(());
+                }
             }
             let rules: Vec<PolicyRule> =
                 obj.get("rules").cloned().and_then(|r| serde_json::from_value(r).ok()).unwrap_or_default();
@@ -85,8 +87,10 @@ pub fn check(ctx: &Ctx<'_>, obj: &Value, old: Option<&Value>) -> ApiResult<()> {
         "rolebindings" | "clusterrolebindings" => {
             let role_ref: RoleRef =
                 obj.get("roleRef").cloned().and_then(|r| serde_json::from_value(r).ok()).unwrap_or_default();
-            if authorized(bind_attributes(&ctx.user.name, &ctx.user.groups, &role_ref, &ns)) {
-                return Ok(());
+            if let Some(a) = bind_attributes(&ctx.user.name, &ctx.user.groups, &role_ref, &ns) {
+                if authz.authorize(&a).await.allowed() {
+                    return Ok(());
+                }
             }
             let rules = ctx.st.rbac.rules_of_ref(&ns, &role_ref).map_err(|e| forbidden(ctx, name, e))?;
             confirm_no_escalation(ctx, name, &ns, &rules)

@@ -18,7 +18,11 @@ pub enum Refused {
 const EXTRA_PREFIX: &str = "impersonate-extra-";
 
 /// Applies the impersonation headers, if any, to `user`.
-pub fn impersonate(authz: &AuthorizerChain, user: UserInfo, headers: &http::HeaderMap) -> Result<UserInfo, Refused> {
+pub async fn impersonate(
+    authz: &AuthorizerChain,
+    user: UserInfo,
+    headers: &http::HeaderMap,
+) -> Result<UserInfo, Refused> {
     let as_user: Vec<&str> = headers.get_all("impersonate-user").iter().filter_map(|v| v.to_str().ok()).collect();
     let groups: Vec<String> =
         headers.get_all("impersonate-group").iter().filter_map(|v| v.to_str().ok()).map(String::from).collect();
@@ -41,14 +45,7 @@ pub fn impersonate(authz: &AuthorizerChain, user: UserInfo, headers: &http::Head
         return Ok(user);
     }
     let name = as_user[0].to_string();
-    let check = |a: Attributes| -> Result<(), Refused> {
-        let d = authz.authorize(&a);
-        if d.allowed() {
-            Ok(())
-        } else {
-            Err(Refused::Forbidden { reason: d.reason().to_string(), attrs: Box::new(a) })
-        }
-    };
+    let mut checks: Vec<Attributes> = Vec::new();
     let base = |group: &str, resource: &str, ns: &str, name: &str| Attributes {
         user: user.name.clone(),
         groups: user.groups.clone(),
@@ -64,25 +61,31 @@ pub fn impersonate(authz: &AuthorizerChain, user: UserInfo, headers: &http::Head
     let mut out_groups = groups.clone();
     match name.strip_prefix("system:serviceaccount:").and_then(|r| r.split_once(':')) {
         Some((ns, sa)) => {
-            check(base("", "serviceaccounts", ns, sa))?;
+            checks.push(base("", "serviceaccounts", ns, sa));
             if groups.is_empty() {
                 out_groups = vec!["system:serviceaccounts".into(), format!("system:serviceaccounts:{ns}")];
             }
         }
-        None => check(base("", "users", "", &name))?,
+        None => checks.push(base("", "users", "", &name)),
     }
     for g in &groups {
-        check(base("", "groups", "", g))?;
+        checks.push(base("", "groups", "", g));
     }
     for (k, vs) in &extra {
         for v in vs {
             let mut a = base("authentication.k8s.io", "userextras", "", v);
             a.subresource = k.clone();
-            check(a)?;
+            checks.push(a);
         }
     }
     if let Some(u) = &uid {
-        check(base("authentication.k8s.io", "uids", "", u))?;
+        checks.push(base("authentication.k8s.io", "uids", "", u));
+    }
+    for a in checks {
+        let d = authz.authorize(&a).await;
+        if !d.allowed() {
+            return Err(Refused::Forbidden { reason: d.reason().to_string(), attrs: Box::new(a) });
+        }
     }
     if name == ANONYMOUS {
         if !out_groups.iter().any(|g| g == ALL_UNAUTHENTICATED) {
@@ -118,18 +121,18 @@ mod tests {
     use super::*;
     use crate::auth::authz::Mode;
 
-    #[test]
-    fn masters_may_impersonate_and_others_may_not() {
+    #[tokio::test]
+    async fn masters_may_impersonate_and_others_may_not() {
         let chain = AuthorizerChain { modes: vec![] };
         let admin = UserInfo { name: "admin".into(), groups: vec!["system:masters".into()], ..Default::default() };
         let mut h = http::HeaderMap::new();
         h.insert("impersonate-user", "jane".parse().unwrap());
         h.append("impersonate-group", "devs".parse().unwrap());
-        let u = impersonate(&chain, admin, &h).unwrap();
+        let u = impersonate(&chain, admin, &h).await.unwrap();
         assert_eq!(u.name, "jane");
         assert_eq!(u.groups, vec!["devs", "system:authenticated"]);
         let bob = UserInfo { name: "bob".into(), ..Default::default() };
-        match impersonate(&chain, bob, &h) {
+        match impersonate(&chain, bob, &h).await {
             Err(Refused::Forbidden { attrs, .. }) => {
                 assert_eq!(
                     crate::auth::forbidden_message(&attrs, ""),
@@ -141,11 +144,11 @@ mod tests {
         let allow = AuthorizerChain { modes: vec![Mode::AlwaysAllow] };
         let mut h = http::HeaderMap::new();
         h.insert("impersonate-user", "system:serviceaccount:ns1:sa".parse().unwrap());
-        let u = impersonate(&allow, UserInfo::default(), &h).unwrap();
+        let u = impersonate(&allow, UserInfo::default(), &h).await.unwrap();
         assert_eq!(u.groups, vec!["system:serviceaccounts", "system:serviceaccounts:ns1", "system:authenticated"]);
         let mut h = http::HeaderMap::new();
         h.insert("impersonate-group", "devs".parse().unwrap());
-        assert!(matches!(impersonate(&allow, UserInfo::default(), &h), Err(Refused::Invalid(_))));
+        assert!(matches!(impersonate(&allow, UserInfo::default(), &h).await, Err(Refused::Invalid(_))));
         assert_eq!(unescape_extra_key("example.com%2Fkey"), "example.com/key");
     }
 }
