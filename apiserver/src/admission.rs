@@ -105,6 +105,9 @@ impl Plugins {
     }
 }
 
+/// Namespaces NamespaceLifecycle never lets go.
+const IMMORTAL_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public"];
+
 /// What a write does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
@@ -130,6 +133,20 @@ pub async fn mutate(ctx: &Ctx<'_>, op: Operation, obj: &mut Value, _old: Option<
 pub async fn validate(ctx: &Ctx<'_>, op: Operation, obj: Option<&Value>, old: Option<&Value>) -> ApiResult<()> {
     if ctx.system {
         return Ok(());
+    }
+    if ctx.st.admission.on("NamespaceLifecycle")
+        && op == Operation::Delete
+        && ctx.rd.group.is_empty()
+        && ctx.rd.plural == "namespaces"
+        && IMMORTAL_NAMESPACES.contains(&ctx.info.name.as_str())
+    {
+        return Err(ApiError::Forbidden {
+            qualified: Qualified::new("", "namespaces", &ctx.info.name),
+            message: format!(
+                "namespaces {} is forbidden: this namespace may not be deleted",
+                crate::auth::go_quote(&ctx.info.name)
+            ),
+        });
     }
     if ctx.st.admission.on("NodeRestriction") {
         node_restriction(ctx, op, obj, old).await?;

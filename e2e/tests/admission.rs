@@ -179,8 +179,12 @@ fn limit_ranger_and_resource_quota() {
     let lr = r#"{"apiVersion":"v1","kind":"LimitRange","metadata":{"name":"limits"},"spec":{"limits":[{"type":"Container",
         "default":{"cpu":"500m","memory":"256Mi"},"defaultRequest":{"cpu":"100m","memory":"128Mi"},"max":{"cpu":"1"}}]}}"#;
     assert!(c.api.kubectl_stdin("1.33", &["create", "-f", "-"], Some(lr)).status.success());
+    // The LimitRange reaches the admission plugins through the watch cache: retry until a pod
+    // is admitted with its defaults.
     poll("defaults applied", Duration::from_secs(10), || {
-        c.api.kubectl_ok("1.33", &["run", "a", "--image=nginx"]);
+        if !c.api.kubectl("1.33", &["run", "a", "--image=nginx"]).status.success() {
+            return None;
+        }
         let pod = get_json(&c, &["pod", "a"]);
         if pod["spec"]["containers"][0]["resources"].as_object().is_none_or(|r| r.is_empty()) {
             c.api.kubectl_ok("1.33", &["delete", "pod", "a", "--grace-period=0", "--force"]);

@@ -777,3 +777,49 @@ spec:
         (!node1(&["get", "secret", "s1"]).status.success()).then_some(())
     });
 }
+
+#[test]
+fn legacy_secret_tokens_and_immortal_namespaces() {
+    let c = Cluster::start_with(&[RBAC]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = own_kubeconfig(&c, dir.path());
+    wait_for_policy(&c, &cfg);
+    ok(&c, &cfg, &["create", "serviceaccount", "robot"]);
+    let uid = ok(&c, &cfg, &["get", "sa", "robot", "-o", "jsonpath={.metadata.uid}"]);
+    // A token as the (controller-manager's) token controller mints them, signed with the
+    // cluster's service-account key.
+    let key = std::fs::read(c.api.pki.path("sa.key")).expect("sa.key");
+    let claims = json!({
+        "iss": "kubernetes/serviceaccount",
+        "kubernetes.io/serviceaccount/namespace": "default",
+        "kubernetes.io/serviceaccount/secret.name": "robot-token",
+        "kubernetes.io/serviceaccount/service-account.name": "robot",
+        "kubernetes.io/serviceaccount/service-account.uid": uid,
+        "sub": "system:serviceaccount:default:robot",
+    });
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_ec_pem(&key).expect("ec key"),
+    )
+    .expect("sign");
+    let secret = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: robot-token\n  annotations: {{kubernetes.io/service-account.name: robot, kubernetes.io/service-account.uid: {uid}}}\ntype: kubernetes.io/service-account-token\nstringData:\n  token: {token}\n"
+    );
+    let out = kubectl(&c, &cfg, &["create", "-f", "-"], Some(&secret));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tcfg = token_kubeconfig(&c, dir.path(), "legacy", &token);
+    let who = poll("the legacy token works", Duration::from_secs(10), || {
+        let out = kubectl(&c, &tcfg, &["auth", "whoami"], None);
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    });
+    assert!(who.contains("system:serviceaccount:default:robot"), "{who}");
+    // Deleting the secret revokes it.
+    ok(&c, &cfg, &["delete", "secret", "robot-token"]);
+    poll("revoked", Duration::from_secs(10), || {
+        (!kubectl(&c, &tcfg, &["auth", "whoami"], None).status.success()).then_some(())
+    });
+    // NamespaceLifecycle keeps the system namespaces.
+    let err = fails(&c, &cfg, &["delete", "namespace", "kube-system"]);
+    assert!(err.contains("namespaces \"kube-system\" is forbidden: this namespace may not be deleted"), "{err}");
+}
