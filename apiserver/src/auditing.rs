@@ -36,20 +36,7 @@ impl Auditor {
     ) -> RequestAudit {
         let empty = UserInfo::default();
         let u = user.unwrap_or(&empty);
-        let a = u.attributes(info);
-        let attrs = audit::Attributes {
-            user: a.user,
-            groups: a.groups,
-            verb: a.verb,
-            is_resource: a.is_resource,
-            api_group: a.api_group,
-            api_version: a.api_version,
-            namespace: a.namespace,
-            resource: a.resource,
-            subresource: a.subresource,
-            name: a.name,
-            path: a.path,
-        };
+        let attrs = u.attributes(info);
         let cfg = self.policy.evaluate(&attrs);
         let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok());
         let meta = RequestMetadata {

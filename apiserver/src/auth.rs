@@ -87,9 +87,7 @@ pub enum AuthnResult {
 }
 
 /// Go's `%q` of a string, as upstream's messages quote names.
-pub fn go_quote(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_default()
-}
+pub use api_types::go::quote as go_quote;
 
 /// Upstream's forbidden message: `nodes is forbidden: User "jerome" cannot list resource
 /// "nodes" in API group "" at the cluster scope`.

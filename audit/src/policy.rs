@@ -9,27 +9,9 @@ use serde_json::Value;
 use crate::event::{Level, Stage, API_VERSION};
 use crate::AuditError;
 
-/// The request as the policy sees it (upstream's `authorizer.Attributes`); the same fields the
-/// authorizers get, so the apiserver can build both from one `RequestInfo`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Attributes {
-    /// Authenticated user name.
-    pub user: String,
-    /// The user's groups.
-    pub groups: Vec<String>,
-    pub verb: String,
-    /// False for non-resource URLs such as `/healthz`.
-    pub is_resource: bool,
-    pub api_group: String,
-    pub api_version: String,
-    /// Empty for cluster-scoped resources.
-    pub namespace: String,
-    pub resource: String,
-    pub subresource: String,
-    pub name: String,
-    /// The request path, matched by `nonResourceURLs`.
-    pub path: String,
-}
+/// The request as the policy sees it: the authorizers' attributes (upstream's
+/// `authorizer.Attributes`), so the apiserver builds both from one `RequestInfo`.
+pub use rbac::Attributes;
 
 /// What the policy decided for one request (upstream's `audit.RequestAuditConfig`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -531,7 +513,7 @@ rules:
             resource: resource.into(),
             subresource: sub.into(),
             name: name.into(),
-            path: String::new(),
+            ..Default::default()
         }
     }
 

@@ -486,3 +486,47 @@ impl Cluster {
         Cluster { api, etcd }
     }
 }
+
+/// A small HTTPS server on loopback written in python3 (test OIDC issuers, admission and
+/// authorization webhooks): `script` gets the port, the certificate and key paths, then `extra`
+/// arguments. Stopped on drop.
+pub struct PyHttps(Child);
+
+impl PyHttps {
+    pub fn start(script: &str, port: u16, cert: &Path, key: &Path, extra: &[&std::ffi::OsStr]) -> PyHttps {
+        let child = Command::new("python3")
+            .args(["-c", script, &port.to_string()])
+            .arg(cert)
+            .arg(key)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 https server");
+        PyHttps(child)
+    }
+
+    /// The CA and serving pair such a server uses: (CA, directory holding `<name>.crt/.key`).
+    pub fn pki(name: &str, dir: &Path) -> pki::CertKey {
+        let ca = pki::new_ca(&format!("{name}-ca")).expect("ca");
+        let leaf = pki::issue(
+            &ca,
+            &pki::LeafSpec {
+                common_name: name.into(),
+                ips: vec![[127, 0, 0, 1].into()],
+                server: true,
+                ..Default::default()
+            },
+        )
+        .expect("leaf");
+        pki::write_pair(dir, name, &leaf).expect("write");
+        pki::write_pair(dir, &format!("{name}-ca"), &ca).expect("write");
+        ca
+    }
+}
+
+impl Drop for PyHttps {
+    fn drop(&mut self) {
+        kill(&mut self.0);
+    }
+}

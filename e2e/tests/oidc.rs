@@ -1,23 +1,16 @@
 //! OpenID Connect: a test issuer served over HTTPS on loopback (its own CA and signing key)
 //! issues ID tokens that `kubectl --token` uses; the groups claim maps into RBAC.
 
-use e2e::{free_port, poll, Cluster};
+use e2e::{free_port, poll, Cluster, PyHttps};
 use serde_json::{json, Value};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
-/// A static HTTPS issuer (python3's http.server behind TLS), stopped on drop.
+/// A static HTTPS issuer (python3's http.server behind TLS).
 struct Issuer {
-    child: Child,
+    _server: PyHttps,
     url: String,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Issuer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 const SERVE: &str = r#"
@@ -35,36 +28,22 @@ fn start_issuer(jwk: &Value) -> (Issuer, std::path::PathBuf) {
     let dir = tempfile::tempdir().expect("tmp");
     let port = free_port();
     let url = format!("https://127.0.0.1:{port}");
-    let ca = pki::new_ca("oidc-ca").expect("ca");
-    let leaf = pki::issue(
-        &ca,
-        &pki::LeafSpec {
-            common_name: "issuer".into(),
-            ips: vec![[127, 0, 0, 1].into()],
-            server: true,
-            ..Default::default()
-        },
-    )
-    .expect("leaf");
-    pki::write_pair(dir.path(), "ca", &ca).expect("write");
-    pki::write_pair(dir.path(), "issuer", &leaf).expect("write");
+    PyHttps::pki("issuer", dir.path());
     let root = dir.path().join("www");
     std::fs::create_dir_all(root.join(".well-known")).expect("mkdir");
     let discovery = json!({"issuer": url, "jwks_uri": format!("{url}/keys.json"), "response_types_supported": ["id_token"],
         "subject_types_supported": ["public"], "id_token_signing_alg_values_supported": ["RS256"]});
     std::fs::write(root.join(".well-known/openid-configuration"), discovery.to_string()).expect("write");
     std::fs::write(root.join("keys.json"), json!({"keys": [jwk]}).to_string()).expect("write");
-    let child = Command::new("python3")
-        .args(["-c", SERVE, &port.to_string()])
-        .arg(dir.path().join("issuer.crt"))
-        .arg(dir.path().join("issuer.key"))
-        .arg(&root)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("python3 https issuer");
-    let ca_file = dir.path().join("ca.crt");
-    let issuer = Issuer { child, url: url.clone(), _dir: dir };
+    let server = PyHttps::start(
+        SERVE,
+        port,
+        &dir.path().join("issuer.crt"),
+        &dir.path().join("issuer.key"),
+        &[root.as_os_str()],
+    );
+    let ca_file = dir.path().join("issuer-ca.crt");
+    let issuer = Issuer { _server: server, url: url.clone(), _dir: dir };
     poll("issuer up", Duration::from_secs(20), || {
         let out = Command::new("curl")
             .args(["-sf", "--cacert"])

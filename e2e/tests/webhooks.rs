@@ -2,19 +2,10 @@
 //! `caBundle`) mutates (adds a label) and validates (refuses a label); with the server gone,
 //! `failurePolicy: Fail` refuses writes and `Ignore` admits them.
 
-use e2e::{free_port, poll, Cluster};
+use e2e::{free_port, poll, Cluster, PyHttps};
 use serde_json::Value;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 const SERVE: &str = r#"
 import base64, http.server, json, ssl, sys
@@ -84,29 +75,9 @@ fn stderr(out: &std::process::Output) -> String {
 fn mutating_and_validating_webhooks_with_failure_policies() {
     let c = Cluster::start();
     let dir = tempfile::tempdir().expect("tmp");
-    let ca = pki::new_ca("webhook-ca").expect("ca");
-    let leaf = pki::issue(
-        &ca,
-        &pki::LeafSpec {
-            common_name: "webhook".into(),
-            ips: vec![[127, 0, 0, 1].into()],
-            server: true,
-            ..Default::default()
-        },
-    )
-    .expect("leaf");
-    pki::write_pair(dir.path(), "webhook", &leaf).expect("write");
+    let ca = PyHttps::pki("webhook", dir.path());
     let port = free_port();
-    let server = Server(
-        Command::new("python3")
-            .args(["-c", SERVE, &port.to_string()])
-            .arg(dir.path().join("webhook.crt"))
-            .arg(dir.path().join("webhook.key"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 webhook"),
-    );
+    let server = PyHttps::start(SERVE, port, &dir.path().join("webhook.crt"), &dir.path().join("webhook.key"), &[]);
     let ca_b64 = {
         use std::io::Write;
         let mut child =
@@ -191,30 +162,9 @@ httpd.serve_forever()
 #[test]
 fn webhook_authorizer() {
     let dir = tempfile::tempdir().expect("tmp");
-    let ca = pki::new_ca("authz-ca").expect("ca");
-    let leaf = pki::issue(
-        &ca,
-        &pki::LeafSpec {
-            common_name: "authz".into(),
-            ips: vec![[127, 0, 0, 1].into()],
-            server: true,
-            ..Default::default()
-        },
-    )
-    .expect("leaf");
-    pki::write_pair(dir.path(), "authz", &leaf).expect("write");
-    pki::write_pair(dir.path(), "authz-ca", &ca).expect("write");
+    PyHttps::pki("authz", dir.path());
     let port = free_port();
-    let server = Server(
-        Command::new("python3")
-            .args(["-c", AUTHZ, &port.to_string()])
-            .arg(dir.path().join("authz.crt"))
-            .arg(dir.path().join("authz.key"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 authorizer"),
-    );
+    let server = PyHttps::start(AUTHZ, port, &dir.path().join("authz.crt"), &dir.path().join("authz.key"), &[]);
     let kubeconfig = dir.path().join("authz.kubeconfig");
     std::fs::write(
         &kubeconfig,

@@ -18,29 +18,8 @@ pub use authorizer::{
 };
 pub use graph::{Graph, ObjectKind, MIRROR_POD_ANNOTATION};
 
-/// Go's `%q` for the names upstream quotes in its messages: clients match on those texts.
-pub fn go_quote(s: &str) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => {
-                let n = c as u32;
-                // Writing to a String cannot fail.
-                let _ = if n < 0x80 { write!(out, "\\x{n:02x}") } else { write!(out, "\\u{n:04x}") };
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+/// Go's `%q`, as upstream quotes names in its messages.
+pub use api_types::go::quote as go_quote;
 
 #[cfg(test)]
 mod tests;

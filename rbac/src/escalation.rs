@@ -113,46 +113,7 @@ pub fn compact(rules: &[PolicyRule]) -> Vec<PolicyRule> {
     out
 }
 
-/// Go's `%q` of a string (`strconv.Quote`). Printability of non-ASCII characters follows
-/// `unicode.IsPrint` closely but not exactly: controls, separators other than the ASCII space,
-/// and the common format characters are escaped.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if go_printable(c) => out.push(c),
-            c if (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push_str(&format!("\\U{:08x}", c as u32)),
-        }
-    }
-    out.push('"');
-    out
-}
-
-fn go_printable(c: char) -> bool {
-    if c == ' ' {
-        return true;
-    }
-    let format_char = matches!(c, '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{feff}');
-    !c.is_control() && !c.is_whitespace() && !format_char
-}
-
-/// Go's `%q` of a `[]string`: `["a" "b"]`.
-pub fn go_quote_list(items: &[String]) -> String {
-    let quoted: Vec<String> = items.iter().map(|s| go_quote(s)).collect();
-    format!("[{}]", quoted.join(" "))
-}
+pub use api_types::go::{quote as go_quote, quote_list as go_quote_list};
 
 /// `CompactString`: `{APIGroups:["apps"], Resources:["deployments"], Verbs:["get"]}`, fields in
 /// that order with NonResourceURLs and ResourceNames between, empty ones left out.

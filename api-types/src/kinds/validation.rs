@@ -90,32 +90,7 @@ fn labels_of(v: &Value) -> BTreeMap<String, String> {
 // Go-style value rendering (what `%q`, `%v` and `%#v` print in field.Error)
 // ---------------------------------------------------------------------------------------------
 
-fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+use crate::go::quote as go_quote;
 
 /// `%#v` of a `map[string]string` (keys sorted, as Go's fmt does).
 fn go_str_map(v: Option<&Value>) -> String {

@@ -407,6 +407,17 @@ fn failed(h: &Hook, err: String) -> ApiResult<()> {
     }
 }
 
+/// A dry run may only reach webhooks without side effects.
+fn dry_run_allowed(h: &Hook, dry_run: bool) -> ApiResult<()> {
+    if dry_run && !h.side_effects_ok_on_dry_run {
+        return Err(ApiError::BadRequest(format!(
+            "admission webhook {} does not support dry run",
+            crate::auth::go_quote(&h.name)
+        )));
+    }
+    Ok(())
+}
+
 fn exempt(ctx: &Ctx<'_>) -> bool {
     // Webhooks never intercept their own configuration objects.
     ctx.rd.group == "admissionregistration.k8s.io"
@@ -435,12 +446,7 @@ pub async fn mutate(ctx: &Ctx<'_>, op: Operation, obj: &mut Value, old: Option<&
             if !applies(h, ctx, op, Some(obj), old).await {
                 continue;
             }
-            if dry_run && !h.side_effects_ok_on_dry_run {
-                return Err(ApiError::BadRequest(format!(
-                    "admission webhook {} does not support dry run",
-                    crate::auth::go_quote(&h.name)
-                )));
-            }
+            dry_run_allowed(h, dry_run)?;
             let uid = uuid::Uuid::new_v4().to_string();
             let body = review(ctx, op, Some(obj), old, &uid, dry_run);
             match call(ctx, &st.webhooks, h, &body, &uid).await {
@@ -482,12 +488,7 @@ pub async fn validate(ctx: &Ctx<'_>, op: Operation, obj: Option<&Value>, old: Op
         if !applies(h, ctx, op, obj, old).await {
             continue;
         }
-        if dry_run && !h.side_effects_ok_on_dry_run {
-            return Err(ApiError::BadRequest(format!(
-                "admission webhook {} does not support dry run",
-                crate::auth::go_quote(&h.name)
-            )));
-        }
+        dry_run_allowed(h, dry_run)?;
         let uid = uuid::Uuid::new_v4().to_string();
         let body = review(ctx, op, obj, old, &uid, dry_run);
         match call(ctx, &st.webhooks, h, &body, &uid).await {
