@@ -488,14 +488,25 @@ impl Cluster {
 }
 
 /// A small HTTPS server on loopback written in python3 (test OIDC issuers, admission and
-/// authorization webhooks): `script` gets the port, the certificate and key paths, then `extra`
-/// arguments. Stopped on drop.
+/// authorization webhooks). `handler` is python defining `handler`, an http.server request
+/// handler class (or factory); `extra` arguments follow the port, certificate and key in
+/// `sys.argv`. Stopped on drop.
 pub struct PyHttps(Child);
 
+const PY_SERVE: &str = r#"
+import http.server, ssl, sys
+httpd = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), handler)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+httpd.serve_forever()
+"#;
+
 impl PyHttps {
-    pub fn start(script: &str, port: u16, cert: &Path, key: &Path, extra: &[&std::ffi::OsStr]) -> PyHttps {
+    pub fn start(handler: &str, port: u16, cert: &Path, key: &Path, extra: &[&std::ffi::OsStr]) -> PyHttps {
+        let script = format!("{handler}\n{PY_SERVE}");
         let child = Command::new("python3")
-            .args(["-c", script, &port.to_string()])
+            .args(["-c", &script, &port.to_string()])
             .arg(cert)
             .arg(key)
             .args(extra)

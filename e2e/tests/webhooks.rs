@@ -8,9 +8,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const SERVE: &str = r#"
-import base64, http.server, json, ssl, sys
-port, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-class H(http.server.BaseHTTPRequestHandler):
+import base64, http.server, json
+class handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a): pass
     def do_POST(self):
         review = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -30,11 +29,6 @@ class H(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(cert, key)
-httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
-httpd.serve_forever()
 "#;
 
 fn configs(port: u16, ca_b64: &str, policy: &str) -> String {
@@ -132,9 +126,8 @@ fn mutating_and_validating_webhooks_with_failure_policies() {
 }
 
 const AUTHZ: &str = r#"
-import http.server, json, ssl, sys
-port, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-class H(http.server.BaseHTTPRequestHandler):
+import http.server, json
+class handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a): pass
     def do_POST(self):
         sar = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -152,11 +145,6 @@ class H(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(cert, key)
-httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
-httpd.serve_forever()
 "#;
 
 #[test]
