@@ -51,7 +51,8 @@ fn service_account_admission() {
         json!({"name": name, "readOnly": true, "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"})
     );
     // An account that opts out mounts nothing.
-    let sa = r#"{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"quiet"},"automountServiceAccountToken":false}"#;
+    let sa = r#"{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"quiet"},"automountServiceAccountToken":false,
+        "imagePullSecrets":[{"name":"registry-creds"}]}"#;
     assert!(c.api.kubectl_stdin("1.33", &["create", "-f", "-"], Some(sa)).status.success());
     poll("quiet account visible", Duration::from_secs(10), || {
         c.api
@@ -65,6 +66,8 @@ fn service_account_admission() {
     });
     let pod = get_json(&c, &["pod", "q"]);
     assert!(pod["spec"].get("volumes").is_none_or(|v| v.as_array().is_some_and(|a| a.is_empty())), "{pod}");
+    // ... and its pull secrets come from the account.
+    assert_eq!(pod["spec"]["imagePullSecrets"], json!([{"name": "registry-creds"}]));
 }
 
 const PRIVILEGED: &str = r#"apiVersion: v1

@@ -120,6 +120,14 @@ async fn service_account(ctx: &Ctx<'_>, pod: &mut Value) -> ApiResult<()> {
             ),
         ));
     };
+    // A pod without pull secrets gets its account's.
+    let pod_has_secrets =
+        pod.pointer("/spec/imagePullSecrets").and_then(Value::as_array).is_some_and(|a| !a.is_empty());
+    if let Some(secrets) = sa.get("imagePullSecrets").and_then(Value::as_array).filter(|a| !a.is_empty()) {
+        if !pod_has_secrets {
+            pod["spec"]["imagePullSecrets"] = Value::Array(secrets.clone());
+        }
+    }
     let automount = pod
         .pointer("/spec/automountServiceAccountToken")
         .and_then(Value::as_bool)
