@@ -74,10 +74,12 @@ pub const DEFAULT_ON: &[&str] = &[
     "ResourceQuota",
 ];
 
-/// The enabled plugin set.
+/// The enabled plugin set, and the plugins' configurations.
 #[derive(Debug, Clone, Default)]
 pub struct Plugins {
     enabled: Vec<String>,
+    /// PodSecurity's cluster defaults and exemptions (`--admission-control-config-file`).
+    pub pod_security: podsecurity::admission::Config,
 }
 
 impl Plugins {
@@ -97,7 +99,38 @@ impl Plugins {
             }
         }
         enabled.retain(|p| !disable.contains(p));
-        Ok(Plugins { enabled })
+        Ok(Plugins { enabled, pod_security: Default::default() })
+    }
+
+    /// Reads `--admission-control-config-file`: an `apiserver.config.k8s.io` AdmissionConfiguration
+    /// whose plugins carry their configuration inline (`configuration`) or in a file (`path`,
+    /// relative to the configuration file). Configurations of plugins not implemented here are
+    /// accepted and ignored.
+    pub fn configure(&mut self, path: &std::path::Path) -> Result<(), String> {
+        let read = |p: &std::path::Path| -> Result<Value, String> {
+            let text = std::fs::read_to_string(p).map_err(|e| format!("reading {}: {e}", p.display()))?;
+            serde_yaml::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))
+        };
+        let cfg = read(path)?;
+        let kind_ok = cfg.get("kind").and_then(Value::as_str) == Some("AdmissionConfiguration")
+            && cfg.get("apiVersion").and_then(Value::as_str).is_some_and(|v| v.starts_with("apiserver.config.k8s.io/"));
+        if !kind_ok {
+            return Err(format!("{}: not an apiserver.config.k8s.io AdmissionConfiguration", path.display()));
+        }
+        let base = path.parent().unwrap_or(std::path::Path::new("."));
+        for p in cfg.get("plugins").and_then(Value::as_array).into_iter().flatten() {
+            let name = p.get("name").and_then(Value::as_str).unwrap_or("");
+            let conf = match (p.get("configuration").filter(|c| !c.is_null()), p.get("path").and_then(Value::as_str)) {
+                (Some(c), _) => c.clone(),
+                (None, Some(f)) => read(&base.join(f))?,
+                (None, None) => continue,
+            };
+            if name == "PodSecurity" {
+                self.pod_security = podsecurity::admission::Config::from_configuration(&conf)
+                    .map_err(|e| format!("PodSecurity configuration: {e}"))?;
+            }
+        }
+        Ok(())
     }
 
     pub fn on(&self, name: &str) -> bool {

@@ -291,8 +291,11 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         bookmark_interval: opts.watch_bookmark_interval,
         ..Default::default()
     };
-    let admission = admission::Plugins::new(&opts.enable_admission_plugins, &opts.disable_admission_plugins)
+    let mut admission = admission::Plugins::new(&opts.enable_admission_plugins, &opts.disable_admission_plugins)
         .map_err(Error::Flag)?;
+    if let Some(path) = &opts.admission_control_config_file {
+        admission.configure(path).map_err(Error::Flag)?;
+    }
     let rbac = Arc::new(auth::rbac::Rbac::default());
     let nodes = Arc::new(auth::node::NodeGraph::default());
     let authz = AuthorizerChain::new(

@@ -170,6 +170,9 @@ pub struct Options {
     /// admission plugins that should be disabled although they are in the default enabled plugins list.
     #[arg(long = "disable-admission-plugins", value_delimiter = ',')]
     pub disable_admission_plugins: Vec<String>,
+    /// File with admission control configuration.
+    #[arg(long = "admission-control-config-file")]
+    pub admission_control_config_file: Option<PathBuf>,
     /// If true, allow privileged containers.
     #[arg(long = "allow-privileged", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set)]
     pub allow_privileged: Option<bool>,

@@ -254,3 +254,29 @@ fn limit_ranger_and_resource_quota() {
     let out = run("p4", Some("1m"));
     assert!(stderr(&out).contains("exceeded quota: compute, requested: pods=1,requests.cpu=1m, used: pods=2,requests.cpu=1, limited: pods=2,requests.cpu=1"), "{}", stderr(&out));
 }
+
+#[test]
+fn pod_security_cluster_defaults_from_the_admission_config_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        dir.path().join("podsecurity.yaml"),
+        "apiVersion: pod-security.admission.config.k8s.io/v1\nkind: PodSecurityConfiguration\ndefaults:\n  enforce: baseline\n  enforce-version: latest\nexemptions:\n  namespaces: [exempt]\n",
+    )
+    .expect("write");
+    let cfg = dir.path().join("admission.yaml");
+    std::fs::write(
+        &cfg,
+        "apiVersion: apiserver.config.k8s.io/v1\nkind: AdmissionConfiguration\nplugins:\n- name: PodSecurity\n  path: podsecurity.yaml\n",
+    )
+    .expect("write");
+    let c = Cluster::start_with(&[&format!("--admission-control-config-file={}", cfg.display())]);
+    let out = c.api.kubectl_stdin("1.33", &["create", "-f", "-"], Some(PRIVILEGED));
+    assert!(
+        stderr(&out).contains("pods \"priv\" is forbidden: violates PodSecurity \"baseline:latest\": privileged (container \"c\" must not set securityContext.privileged=true)"),
+        "{}",
+        stderr(&out)
+    );
+    c.api.kubectl_ok("1.33", &["create", "namespace", "exempt"]);
+    let out = c.api.kubectl_stdin("1.33", &["create", "-n", "exempt", "-f", "-"], Some(PRIVILEGED));
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -36,7 +36,7 @@ fn into_error(d: psa::Decision) -> ApiError {
 }
 
 pub async fn validate(ctx: &Ctx<'_>, o: Operation, obj: Option<&Value>, old: Option<&Value>) -> ApiResult<()> {
-    let config = Config::default();
+    let config: &Config = &ctx.st.admission.pod_security;
     let Some(obj) = obj else { return Ok(()) };
     let decision = if ctx.rd.group.is_empty() && ctx.rd.plural == "namespaces" {
         let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
@@ -51,7 +51,7 @@ pub async fn validate(ctx: &Ctx<'_>, o: Operation, obj: Option<&Value>, old: Opt
             old_labels: old_labels.as_ref(),
         };
         let st = ctx.st;
-        psa::admit_namespace(&config, &req, || {
+        psa::admit_namespace(config, &req, || {
             let rd = api_types::lookup("", "v1", "pods").ok_or("pods are not served")?;
             let prefix = format!("{}{name}/", st.backend.resource_prefix(rd));
             let (pods, _) = st.backend.cacher(rd).snapshot_prefix(&prefix, &|_| true);
@@ -74,7 +74,7 @@ pub async fn validate(ctx: &Ctx<'_>, o: Operation, obj: Option<&Value>, old: Opt
             object: obj,
             old_object: old,
         };
-        psa::admit(&config, &req, ns_labels.as_ref().ok_or(lookup_err.as_str()))
+        psa::admit(config, &req, ns_labels.as_ref().ok_or(lookup_err.as_str()))
     } else {
         return Ok(());
     };
