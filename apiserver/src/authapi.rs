@@ -189,6 +189,10 @@ fn rules_review(ctx: &Ctx<'_>, obj: &Value) -> ApiResult<Value> {
     Ok(status)
 }
 
+/// The lifetime kubelets request for projected tokens, and what it is extended to.
+const WARN_ONLY_SECONDS: i64 = 3607;
+const EXTENDED_SECONDS: i64 = 365 * 24 * 60 * 60;
+
 /// Seconds a requested token may live at least and at most.
 const MIN_EXPIRATION: i64 = 600;
 const MAX_EXPIRATION: i64 = 1 << 32;
@@ -277,14 +281,25 @@ pub async fn token_request(ctx: &Ctx<'_>, sa_name: &str, body: &[u8], ct: Option
         bound = Some((claim.to_string(), bname, uid));
     }
     let now = chrono::Utc::now().timestamp();
+    // Kubelets ask for 3607 s pod-bound tokens for projected volumes: those live a year and
+    // only warn after the hour (--service-account-extend-token-expiration).
+    let pod_bound = bound.as_ref().is_some_and(|(k, _, _)| k == "pod");
+    let kube_audiences = auds.iter().all(|a| sa_cfg.api_audiences.contains(a));
+    let (lifetime, warn_after) = if sa_cfg.extend_expiration && pod_bound && exp == WARN_ONLY_SECONDS && kube_audiences
+    {
+        (EXTENDED_SECONDS, Some(now + exp))
+    } else {
+        (exp, None)
+    };
     let claims = BoundClaims {
         namespace: &ns,
         sa_name,
         sa_uid: &sa_uid,
         audiences: &auds,
-        expiration_seconds: exp,
+        expiration_seconds: lifetime,
         bound: bound.as_ref().map(|(k, n, u)| (k.as_str(), n.as_str(), u.as_str())),
         node: node.as_ref().map(|(n, u)| (n.as_str(), u.as_str())),
+        warn_after,
     };
     let token = sa_cfg.sign(claims.to_claims(now)).map_err(ApiError::Internal)?;
     let expires = chrono::DateTime::from_timestamp(now + exp, 0).unwrap_or_default().format("%Y-%m-%dT%H:%M:%SZ");

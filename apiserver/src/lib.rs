@@ -203,6 +203,7 @@ fn authenticator(opts: &Options, client_ca: Option<tls::ClientCa>, advertise: Ip
         )
         .map_err(|e| Error::Flag(format!("service account keys: {e}")))?;
         sa.lookup = opts.service_account_lookup;
+        sa.extend_expiration = opts.service_account_extend_token_expiration;
         sa.max_expiration = opts.service_account_max_token_expiration.map(|d| d.as_secs() as i64);
         Some(sa)
     };

@@ -238,6 +238,9 @@ pub struct Options {
     /// The maximum validity duration of a token created by the service account token issuer.
     #[arg(long = "service-account-max-token-expiration", value_parser = parse_duration)]
     pub service_account_max_token_expiration: Option<Duration>,
+    /// Turns on projected service account expiration extension during token generation.
+    #[arg(long = "service-account-extend-token-expiration", default_value = "true", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set)]
+    pub service_account_extend_token_expiration: bool,
     /// Identifiers of the API. Defaults to the first --service-account-issuer.
     #[arg(long = "api-audiences", value_delimiter = ',')]
     pub api_audiences: Vec<String>,

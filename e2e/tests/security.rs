@@ -265,6 +265,16 @@ fn subject_access_reviews() {
     assert_eq!(v["status"]["allowed"], true, "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// A JWT's claims, read without checking its signature (the tests only inspect them).
+fn unverified_claims(token: &str) -> Value {
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    v.insecure_disable_signature_validation();
+    v.validate_aud = false;
+    v.validate_exp = false;
+    v.required_spec_claims.clear();
+    jsonwebtoken::decode::<Value>(token, &jsonwebtoken::DecodingKey::from_secret(b""), &v).expect("claims").claims
+}
+
 fn token_kubeconfig(c: &Cluster, dir: &Path, name: &str, token: &str) -> PathBuf {
     let cfg = dir.join(format!("{name}.conf"));
     let ca = c.api.pki.path("ca.crt");
@@ -321,6 +331,19 @@ fn service_account_tokens_and_revocation() {
     let bcfg = token_kubeconfig(&c, dir.path(), "bound", bound.trim());
     let who = ok(&c, &bcfg, &["auth", "whoami"]);
     assert!(who.contains("authentication.kubernetes.io/pod-name") && who.contains("[p]"), "{who}");
+    // A kubelet-style request (3607 s, pod-bound) gets a year, warning after the hour.
+    let projected = ok(
+        &c,
+        &cfg,
+        &["create", "token", "robot", "--bound-object-kind=Pod", "--bound-object-name=p", "--duration=3607s"],
+    );
+    let claims = unverified_claims(projected.trim());
+    let iat = claims["iat"].as_i64().expect("iat");
+    assert_eq!(claims["exp"].as_i64(), Some(iat + 365 * 24 * 3600), "{claims}");
+    assert_eq!(claims["kubernetes.io"]["warnafter"].as_i64(), Some(iat + 3607), "{claims}");
+    assert_eq!(claims["kubernetes.io"]["pod"]["name"], "p");
+    let plain = unverified_claims(token.as_str());
+    assert_eq!(plain["exp"].as_i64().zip(plain["iat"].as_i64()).map(|(e, i)| e - i), Some(3600));
     ok(&c, &cfg, &["delete", "pod", "p", "--grace-period=0", "--force"]);
     poll("bound token rejected", Duration::from_secs(10), || {
         let out = kubectl(&c, &bcfg, &["auth", "whoami"], None);

@@ -41,6 +41,8 @@ pub struct ServiceAccounts {
     pub jwks_uri: String,
     pub lookup: bool,
     pub max_expiration: Option<i64>,
+    /// `--service-account-extend-token-expiration`.
+    pub extend_expiration: bool,
     signing: Option<(EncodingKey, Alg, String)>,
     keys: Vec<VerifyKey>,
     verified: Mutex<HashMap<String, Value>>,
@@ -102,6 +104,7 @@ impl ServiceAccounts {
             jwks_uri,
             lookup: true,
             max_expiration: None,
+            extend_expiration: true,
             signing,
             keys,
             verified: Mutex::new(HashMap::new()),
@@ -247,6 +250,11 @@ impl ServiceAccounts {
         extra(POD_UID_KEY, s(&k, "/pod/uid"));
         extra(NODE_NAME_KEY, s(&k, "/node/name"));
         extra(NODE_UID_KEY, s(&k, "/node/uid"));
+        if let Some(w) = k.pointer("/warnafter").and_then(Value::as_i64) {
+            if w < now {
+                tracing::warn!(user = %user.name, "a service account token past its warn-after time was used (stale token)");
+            }
+        }
         let jti = s(claims, "/jti");
         if !jti.is_empty() {
             extra(CREDENTIAL_ID_KEY, format!("JTI={jti}"));
@@ -348,6 +356,8 @@ pub struct BoundClaims<'a> {
     pub bound: Option<(&'a str, &'a str, &'a str)>,
     /// The node of a bound pod (name, uid).
     pub node: Option<(&'a str, &'a str)>,
+    /// When an extended token starts counting as stale (`kubernetes.io.warnafter`).
+    pub warn_after: Option<i64>,
 }
 
 impl BoundClaims<'_> {
@@ -361,6 +371,9 @@ impl BoundClaims<'_> {
         }
         if let Some((name, uid)) = self.node {
             k["node"] = json!({"name": name, "uid": uid});
+        }
+        if let Some(w) = self.warn_after {
+            k["warnafter"] = json!(w);
         }
         json!({
             "aud": self.audiences,
@@ -403,6 +416,7 @@ mod tests {
             expiration_seconds: 3600,
             bound: None,
             node: None,
+            warn_after: None,
         };
         let tok = s.sign(c.to_claims(chrono::Utc::now().timestamp())).unwrap();
         let header: Value =
