@@ -242,7 +242,20 @@ fn authenticator(opts: &Options, client_ca: Option<tls::ClientCa>, advertise: Ip
             Some(oidc::OidcAuthenticator::new(o).map_err(|e| Error::Flag(e.to_string()))?)
         }
     };
+    let token_webhook = opts
+        .authentication_token_webhook_config_file
+        .as_deref()
+        .map(|p| {
+            auth::webhook_authz::TokenWebhook::load(
+                p,
+                &opts.authentication_token_webhook_version,
+                opts.authentication_token_webhook_cache_ttl,
+            )
+        })
+        .transpose()
+        .map_err(Error::Flag)?;
     Ok(Authenticator {
+        token_webhook,
         oidc,
         request_header,
         client_ca,

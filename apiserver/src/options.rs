@@ -140,6 +140,15 @@ pub struct Options {
     /// Comma-separated list of allowed JOSE asymmetric signing algorithms.
     #[arg(long = "oidc-signing-algs", value_delimiter = ',', default_value = "RS256")]
     pub oidc_signing_algs: Vec<String>,
+    /// File with webhook configuration for token authentication in kubeconfig format.
+    #[arg(long = "authentication-token-webhook-config-file")]
+    pub authentication_token_webhook_config_file: Option<PathBuf>,
+    /// The API version of the authentication.k8s.io TokenReview to send to and expect from the webhook.
+    #[arg(long = "authentication-token-webhook-version", default_value = "v1beta1")]
+    pub authentication_token_webhook_version: String,
+    /// The duration to cache responses from the webhook token authenticator.
+    #[arg(long = "authentication-token-webhook-cache-ttl", default_value = "2m0s", value_parser = parse_duration)]
+    pub authentication_token_webhook_cache_ttl: Duration,
     /// Enables anonymous requests to the secure port of the API server.
     #[arg(long = "anonymous-auth", default_value = "true", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set)]
     pub anonymous_auth: bool,

@@ -193,3 +193,57 @@ fn webhook_authorizer() {
     });
     assert!(stderr(&out).contains("Internal error occurred"), "{}", stderr(&out));
 }
+
+const TOKENS: &str = r#"
+import http.server, json
+class handler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_POST(self):
+        review = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if review["spec"]["token"] == "webhook-token":
+            review["status"] = {"authenticated": True, "user": {"username": "wendy", "uid": "w-1", "groups": ["webhookers"]}}
+        else:
+            review["status"] = {"authenticated": False}
+        body = json.dumps(review).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+"#;
+
+#[test]
+fn token_authentication_webhook() {
+    let dir = tempfile::tempdir().expect("tmp");
+    PyHttps::pki("tokens", dir.path());
+    let port = free_port();
+    let _server = PyHttps::start(TOKENS, port, &dir.path().join("tokens.crt"), &dir.path().join("tokens.key"), &[]);
+    let kubeconfig = dir.path().join("tokens.kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: t\n  cluster:\n    server: https://127.0.0.1:{port}/\n    certificate-authority: tokens-ca.crt\nusers:\n- name: apiserver\n  user: {{}}\ncontexts:\n- name: c\n  context: {{cluster: t, user: apiserver}}\ncurrent-context: c\n"
+        ),
+    )
+    .expect("write");
+    let c = Cluster::start_with(&[
+        "--authorization-mode=Node,RBAC",
+        &format!("--authentication-token-webhook-config-file={}", kubeconfig.display()),
+    ]);
+    let whoami = |token: &str| {
+        Command::new(e2e::kubectl_path("1.33"))
+            .arg(format!("--server={}", c.api.url()))
+            .arg(format!("--certificate-authority={}", c.api.pki.path("ca.crt").display()))
+            .args(["--kubeconfig=/dev/null", "--token", token, "auth", "whoami"])
+            .output()
+            .expect("kubectl")
+    };
+    let out = poll("the webhook vouches for wendy", Duration::from_secs(30), || {
+        let out = whoami("webhook-token");
+        out.status.success().then_some(out)
+    });
+    let who = String::from_utf8_lossy(&out.stdout);
+    assert!(who.contains("wendy") && who.contains("w-1") && who.contains("[webhookers system:authenticated]"), "{who}");
+    let out = whoami("not-a-token");
+    assert!(stderr(&out).contains("Unauthorized"), "{}", stderr(&out));
+}

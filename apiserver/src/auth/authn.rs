@@ -75,6 +75,7 @@ pub struct Authenticator {
     pub service_accounts: Option<ServiceAccounts>,
     pub bootstrap_tokens: bool,
     pub oidc: Option<oidc::OidcAuthenticator>,
+    pub token_webhook: Option<super::webhook_authz::TokenWebhook>,
 }
 
 /// The bearer token of a request, as upstream's `bearertoken` authenticator extracts it.
@@ -154,6 +155,11 @@ impl Authenticator {
                 }
                 oidc::Outcome::Invalid(why) => tracing::debug!(reason = %why, "OIDC token refused"),
                 oidc::Outcome::NotMine => {}
+            }
+        }
+        if let Some(w) = &self.token_webhook {
+            if let Some((u, auds)) = w.authenticate(token, audiences).await {
+                return Some((u.with_authenticated(), auds));
             }
         }
         None

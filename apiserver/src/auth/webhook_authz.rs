@@ -16,10 +16,60 @@ pub enum Answer {
     NoOpinion(String),
 }
 
-pub struct WebhookAuthorizer {
+/// A webhook endpoint described by a kubeconfig file (its first cluster and first user), as
+/// the authorization and token-authentication webhooks are configured.
+pub struct Remote {
     url: String,
     client: reqwest::Client,
     token: Option<String>,
+}
+
+impl Remote {
+    pub fn load(path: &std::path::Path) -> Result<Remote, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+        let cfg: Value =
+            serde_yaml::from_str(&text).map_err(|e| format!("invalid kubeconfig {}: {e}", path.display()))?;
+        let base = path.parent().unwrap_or(std::path::Path::new("."));
+        let cluster = cfg.pointer("/clusters/0/cluster").ok_or("kubeconfig has no cluster")?;
+        let url = cluster.get("server").and_then(Value::as_str).ok_or("kubeconfig cluster has no server")?.to_string();
+        let mut b = reqwest::Client::builder().use_rustls_tls().timeout(Duration::from_secs(30));
+        if let Some(ca) = kubeconfig_bytes(cluster, "certificate-authority-data", "certificate-authority", base)? {
+            for c in reqwest::Certificate::from_pem_bundle(&ca).map_err(|e| format!("certificate-authority: {e}"))? {
+                b = b.add_root_certificate(c);
+            }
+        }
+        let user = cfg.pointer("/users/0/user").cloned().unwrap_or(Value::Null);
+        if let (Some(cert), Some(key)) = (
+            kubeconfig_bytes(&user, "client-certificate-data", "client-certificate", base)?,
+            kubeconfig_bytes(&user, "client-key-data", "client-key", base)?,
+        ) {
+            let mut pem = cert;
+            pem.extend(key);
+            b = b.identity(reqwest::Identity::from_pem(&pem).map_err(|e| format!("client certificate: {e}"))?);
+        }
+        let token = user.get("token").and_then(Value::as_str).map(String::from);
+        let client = b.build().map_err(|e| e.to_string())?;
+        Ok(Remote { url, client, token })
+    }
+
+    /// POSTs a review and returns the answer.
+    pub async fn post(&self, body: &Value) -> Result<Value, String> {
+        let mut req = self.client.post(&self.url).json(body);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.map_err(|e| format!("Post {}: {e}", crate::auth::go_quote(&self.url)))?;
+        let code = resp.status();
+        let v: Value = resp.json().await.map_err(|e| format!("decoding the webhook's answer: {e}"))?;
+        if !code.is_success() {
+            return Err(format!("the webhook answered {}", code.as_u16()));
+        }
+        Ok(v)
+    }
+}
+
+pub struct WebhookAuthorizer {
+    remote: Remote,
     version: String,
     allowed_ttl: Duration,
     denied_ttl: Duration,
@@ -44,45 +94,20 @@ fn kubeconfig_bytes(
 }
 
 impl WebhookAuthorizer {
-    /// Reads the kubeconfig-format configuration file (its first cluster and first user).
+    /// Reads the kubeconfig-format configuration file.
     pub fn load(
         path: &std::path::Path,
         version: &str,
         allowed_ttl: Duration,
         denied_ttl: Duration,
     ) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-        let cfg: Value =
-            serde_yaml::from_str(&text).map_err(|e| format!("invalid kubeconfig {}: {e}", path.display()))?;
-        let base = path.parent().unwrap_or(std::path::Path::new("."));
-        let cluster = cfg.pointer("/clusters/0/cluster").ok_or("kubeconfig has no cluster")?;
-        let url = cluster.get("server").and_then(Value::as_str).ok_or("kubeconfig cluster has no server")?.to_string();
-        let mut b = reqwest::Client::builder().use_rustls_tls().timeout(Duration::from_secs(30));
-        if let Some(ca) = kubeconfig_bytes(cluster, "certificate-authority-data", "certificate-authority", base)? {
-            for c in reqwest::Certificate::from_pem_bundle(&ca).map_err(|e| format!("certificate-authority: {e}"))? {
-                b = b.add_root_certificate(c);
-            }
-        }
-        let user = cfg.pointer("/users/0/user").cloned().unwrap_or(Value::Null);
-        if let (Some(cert), Some(key)) = (
-            kubeconfig_bytes(&user, "client-certificate-data", "client-certificate", base)?,
-            kubeconfig_bytes(&user, "client-key-data", "client-key", base)?,
-        ) {
-            let mut pem = cert;
-            pem.extend(key);
-            b = b.identity(reqwest::Identity::from_pem(&pem).map_err(|e| format!("client certificate: {e}"))?);
-        }
-        let token = user.get("token").and_then(Value::as_str).map(String::from);
-        let client = b.build().map_err(|e| e.to_string())?;
         if !matches!(version, "v1" | "v1beta1") {
             return Err(format!(
                 "unsupported webhook authorizer version {version:?}, supported versions are \"v1\", \"v1beta1\""
             ));
         }
         Ok(WebhookAuthorizer {
-            url,
-            client,
-            token,
+            remote: Remote::load(path)?,
             version: version.to_string(),
             allowed_ttl,
             denied_ttl,
@@ -112,16 +137,7 @@ impl WebhookAuthorizer {
                 return Ok(ans.clone());
             }
         }
-        let mut req = self.client.post(&self.url).json(&body);
-        if let Some(t) = &self.token {
-            req = req.bearer_auth(t);
-        }
-        let resp = req.send().await.map_err(|e| format!("Post {}: {e}", crate::auth::go_quote(&self.url)))?;
-        let code = resp.status();
-        let v: Value = resp.json().await.map_err(|e| format!("decoding the webhook's answer: {e}"))?;
-        if !code.is_success() {
-            return Err(format!("the webhook answered {}", code.as_u16()));
-        }
+        let v = self.remote.post(&body).await?;
         let s = |k: &str| v.pointer(&format!("/status/{k}")).and_then(Value::as_str).unwrap_or("").to_string();
         let flag = |k: &str| v.pointer(&format!("/status/{k}")).and_then(Value::as_bool) == Some(true);
         let ans = if flag("allowed") {
@@ -138,5 +154,97 @@ impl WebhookAuthorizer {
         }
         cache.insert(key, (ans.clone(), Instant::now() + ttl));
         Ok(ans)
+    }
+}
+
+/// The token-authentication webhook (`--authentication-token-webhook-config-file`): bearer
+/// tokens no other authenticator accepts are sent as TokenReviews; answers are cached.
+pub struct TokenWebhook {
+    remote: Remote,
+    version: String,
+    ttl: Duration,
+    cache: Mutex<HashMap<String, (Option<(crate::auth::UserInfo, Vec<String>)>, Instant)>>,
+}
+
+impl TokenWebhook {
+    pub fn load(path: &std::path::Path, version: &str, ttl: Duration) -> Result<Self, String> {
+        if !matches!(version, "v1" | "v1beta1") {
+            return Err(format!(
+                "unsupported authentication webhook version {version:?}, supported versions are \"v1\", \"v1beta1\""
+            ));
+        }
+        Ok(TokenWebhook {
+            remote: Remote::load(path)?,
+            version: version.to_string(),
+            ttl,
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The user the webhook vouches for, with the audiences it confirmed; None when it does not.
+    pub async fn authenticate(
+        &self,
+        token: &str,
+        audiences: &[String],
+    ) -> Option<(crate::auth::UserInfo, Vec<String>)> {
+        let key = format!("{token}\n{}", audiences.join(","));
+        if let Some((ans, until)) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            if Instant::now() < *until {
+                return ans.clone();
+            }
+        }
+        let mut spec = json!({"token": token});
+        if !audiences.is_empty() {
+            spec["audiences"] = json!(audiences);
+        }
+        let body = json!({"apiVersion": format!("authentication.k8s.io/{}", self.version), "kind": "TokenReview", "spec": spec});
+        let ans = match self.remote.post(&body).await {
+            Ok(v) if v.pointer("/status/authenticated").and_then(Value::as_bool) == Some(true) => {
+                let u = v.pointer("/status/user").cloned().unwrap_or(Value::Null);
+                let strs = |p: &str| -> Vec<String> {
+                    u.pointer(p)
+                        .and_then(Value::as_array)
+                        .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
+                        .unwrap_or_default()
+                };
+                let user = crate::auth::UserInfo {
+                    name: u.get("username").and_then(Value::as_str).unwrap_or("").to_string(),
+                    uid: u.get("uid").and_then(Value::as_str).unwrap_or("").to_string(),
+                    groups: strs("/groups"),
+                    extra: u
+                        .get("extra")
+                        .and_then(Value::as_object)
+                        .map(|m| {
+                            m.iter()
+                                .map(|(k, v)| {
+                                    let vals = v
+                                        .as_array()
+                                        .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
+                                        .unwrap_or_default();
+                                    (k.clone(), vals)
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                };
+                let auds = match v.pointer("/status/audiences").and_then(Value::as_array) {
+                    Some(a) => a.iter().filter_map(Value::as_str).map(String::from).collect(),
+                    None => audiences.to_vec(),
+                };
+                Some((user, auds))
+            }
+            Ok(_) => None,
+            Err(e) => {
+                // A failed call is not cached.
+                tracing::warn!(error = %e, "token authentication webhook failed");
+                return None;
+            }
+        };
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        cache.insert(key, (ans.clone(), Instant::now() + self.ttl));
+        ans
     }
 }
