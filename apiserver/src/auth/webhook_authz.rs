@@ -157,13 +157,16 @@ impl WebhookAuthorizer {
     }
 }
 
+/// A token's user and confirmed audiences, or None when the webhook did not vouch for it.
+type Vouched = Option<(crate::auth::UserInfo, Vec<String>)>;
+
 /// The token-authentication webhook (`--authentication-token-webhook-config-file`): bearer
 /// tokens no other authenticator accepts are sent as TokenReviews; answers are cached.
 pub struct TokenWebhook {
     remote: Remote,
     version: String,
     ttl: Duration,
-    cache: Mutex<HashMap<String, (Option<(crate::auth::UserInfo, Vec<String>)>, Instant)>>,
+    cache: Mutex<HashMap<String, (Vouched, Instant)>>,
 }
 
 impl TokenWebhook {
