@@ -23,7 +23,8 @@ pub async fn impersonate(
     user: UserInfo,
     headers: &http::HeaderMap,
 ) -> Result<UserInfo, Refused> {
-    let as_user: Vec<&str> = headers.get_all("impersonate-user").iter().filter_map(|v| v.to_str().ok()).collect();
+    let as_user: Vec<&str> =
+        headers.get_all("impersonate-user").iter().filter_map(|v| v.to_str().ok()).filter(|v| !v.is_empty()).collect();
     let groups: Vec<String> =
         headers.get_all("impersonate-group").iter().filter_map(|v| v.to_str().ok()).map(String::from).collect();
     let uid: Option<String> = headers.get("impersonate-uid").and_then(|v| v.to_str().ok()).map(String::from);
