@@ -206,10 +206,20 @@ pub async fn token_request(ctx: &Ctx<'_>, sa_name: &str, body: &[u8], ct: Option
         .as_ref()
         .ok_or_else(|| ApiError::Internal("service account token issuing is not configured".into()))?;
     let mut req = crate::codec::decode_object(body, ct)?;
+    // Status is output only (kubectl sends an empty one).
+    if let Some(m) = req.as_object_mut() {
+        m.remove("status");
+    }
     let kind = req.get("kind").and_then(Value::as_str).unwrap_or("TokenRequest");
     if !kind.is_empty() && kind != "TokenRequest" {
         return Err(ApiError::BadRequest(format!("not a TokenRequest: {kind}")));
     }
+    // The typed round trip refuses malformed bodies (a string spec, a numeric audience) as the
+    // decoder upstream does.
+    let mut req =
+        api_types::kinds::typed::round_trip("authentication.k8s.io", "v1", "TokenRequest", req).map_err(|e| {
+            ApiError::BadRequest(format!("TokenRequest in version \"v1\" cannot be handled as a TokenRequest: {e}"))
+        })?;
     let ns = ctx.info.namespace.clone();
     let sa = crate::backend::lookup(ctx.st, "", "serviceaccounts", &ns, sa_name)
         .await

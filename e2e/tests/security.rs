@@ -846,3 +846,39 @@ fn legacy_secret_tokens_and_immortal_namespaces() {
     let err = fails(&c, &cfg, &["delete", "namespace", "kube-system"]);
     assert!(err.contains("namespaces \"kube-system\" is forbidden: this namespace may not be deleted"), "{err}");
 }
+
+#[test]
+fn malformed_review_and_token_bodies_are_refused_cleanly() {
+    let c = Cluster::start_with(&[RBAC]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = own_kubeconfig(&c, dir.path());
+    wait_for_policy(&c, &cfg);
+    ok(&c, &cfg, &["create", "serviceaccount", "robot"]);
+    let post = |path: &str, body: &str| {
+        let out = c
+            .api
+            .curl()
+            .args(["-w", "\n%{http_code}", "-X", "POST", "-H", "Content-Type: application/json", "-d", body])
+            .arg(format!("{}{path}", c.api.url()))
+            .output()
+            .expect("curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", ""));
+        (code.to_string(), serde_json::from_str::<Value>(body).unwrap_or(Value::Null))
+    };
+    for (path, body) in [
+        ("/api/v1/namespaces/default/serviceaccounts/robot/token", r#"{"spec":"x"}"#),
+        ("/api/v1/namespaces/default/serviceaccounts/robot/token", r#"{"spec":{"audiences":[1]}}"#),
+        ("/api/v1/namespaces/default/serviceaccounts/robot/token", "not json"),
+        ("/apis/authorization.k8s.io/v1/subjectaccessreviews", r#"{"spec":{"user":5}}"#),
+        ("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", r#"{"spec":[]}"#),
+        ("/apis/authentication.k8s.io/v1/tokenreviews", r#"{"spec":{"token":{}}}"#),
+        ("/apis/authentication.k8s.io/v1/tokenreviews", r#"{"spec":{}}"#),
+    ] {
+        let (code, v) = post(path, body);
+        assert!(code.starts_with('4'), "{path} {body}: {code} {v}");
+        assert_eq!(v["kind"], "Status", "{path} {body}: {v}");
+    }
+    // kubectl's own requests still work after the stricter decoding.
+    assert_eq!(ok(&c, &cfg, &["create", "token", "robot"]).trim().split('.').count(), 3);
+}
