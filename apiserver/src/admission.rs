@@ -173,13 +173,7 @@ pub async fn validate(ctx: &Ctx<'_>, op: Operation, obj: Option<&Value>, old: Op
         && ctx.rd.plural == "namespaces"
         && IMMORTAL_NAMESPACES.contains(&ctx.info.name.as_str())
     {
-        return Err(ApiError::Forbidden {
-            qualified: Qualified::new("", "namespaces", &ctx.info.name),
-            message: format!(
-                "namespaces {} is forbidden: this namespace may not be deleted",
-                crate::auth::go_quote(&ctx.info.name)
-            ),
-        });
+        return Err(ApiError::forbidden("", "namespaces", &ctx.info.name, "this namespace may not be deleted"));
     }
     if ctx.st.admission.on("NodeRestriction") {
         node_restriction(ctx, op, obj, old).await?;

@@ -106,6 +106,23 @@ pub async fn lookup(
     st.backend.store.get(&key).await.ok().flatten()
 }
 
+/// One namespace's objects of a stored resource from its watch cache, those `keep` accepts
+/// (admission plugins read LimitRanges, quotas, pods and EndpointSlices this way).
+pub fn cached_in_namespace(
+    st: &crate::ApiServer,
+    group: &str,
+    plural: &str,
+    ns: &str,
+    keep: &dyn Fn(&storage::Obj) -> bool,
+) -> Vec<serde_json::Value> {
+    let Some(rd) = api_types::resources().iter().find(|r| r.group == group && r.plural == plural && r.is_stored())
+    else {
+        return Vec::new();
+    };
+    let prefix = format!("{}{ns}/", st.backend.resource_prefix(rd));
+    st.backend.cacher(rd).snapshot_prefix(&prefix, keep).0.iter().map(|o| o.value()).collect()
+}
+
 /// What [`follow`] reports.
 pub enum Change<'a> {
     /// A full reload starts (first load, or the follower fell behind): forget what you have.

@@ -3,7 +3,7 @@
 //! CertificateSigning and CertificateSubjectRestriction admission checks. Signing itself is the
 //! controller-manager's job.
 
-use crate::error::{ApiError, ApiResult, Qualified};
+use crate::error::{ApiError, ApiResult};
 use crate::rest::Ctx;
 use serde_json::{json, Value};
 
@@ -11,10 +11,7 @@ const GROUP: &str = "certificates.k8s.io";
 const CLIENT_SIGNER: &str = "kubernetes.io/kube-apiserver-client";
 
 fn forbidden(name: &str, msg: String) -> ApiError {
-    ApiError::Forbidden {
-        message: format!("certificatesigningrequests.{GROUP} {} is forbidden: {msg}", crate::auth::go_quote(name)),
-        qualified: Qualified::new(GROUP, "certificatesigningrequests", name),
-    }
+    ApiError::forbidden(GROUP, "certificatesigningrequests", name, msg)
 }
 
 fn plugin_enabled(ctx: &Ctx<'_>, name: &str) -> bool {

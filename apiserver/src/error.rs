@@ -107,6 +107,14 @@ fn details(q: &Qualified) -> Value {
 }
 
 impl ApiError {
+    /// Upstream's `NewForbidden`: `<resource>[.<group>] ["<name>"] is forbidden: <err>`.
+    pub fn forbidden(group: &str, resource: &str, name: &str, err: impl std::fmt::Display) -> ApiError {
+        let qualified = Qualified::new(group, resource, name);
+        let subject =
+            if name.is_empty() { qualified.gr() } else { format!("{} {}", qualified.gr(), api_types::go::quote(name)) };
+        ApiError::Forbidden { message: format!("{subject} is forbidden: {err}"), qualified }
+    }
+
     /// The HTTP status code and the `Status` body.
     pub fn to_status(&self) -> (u16, Value) {
         match self {

@@ -489,9 +489,20 @@ impl Cluster {
 
 /// A small HTTPS server on loopback written in python3 (test OIDC issuers, admission and
 /// authorization webhooks). `handler` is python defining `handler`, an http.server request
-/// handler class (or factory); `extra` arguments follow the port, certificate and key in
-/// `sys.argv`. Stopped on drop.
+/// handler class (or factory), which may answer JSON with `reply(self, obj)`; `extra`
+/// arguments follow the port, certificate and key in `sys.argv`. Stopped on drop.
 pub struct PyHttps(Child);
+
+const PY_PRELUDE: &str = r#"
+import json
+def reply(h, obj):
+    body = json.dumps(obj).encode()
+    h.send_response(200)
+    h.send_header("Content-Type", "application/json")
+    h.send_header("Content-Length", str(len(body)))
+    h.end_headers()
+    h.wfile.write(body)
+"#;
 
 const PY_SERVE: &str = r#"
 import http.server, ssl, sys
@@ -504,7 +515,7 @@ httpd.serve_forever()
 
 impl PyHttps {
     pub fn start(handler: &str, port: u16, cert: &Path, key: &Path, extra: &[&std::ffi::OsStr]) -> PyHttps {
-        let script = format!("{handler}\n{PY_SERVE}");
+        let script = format!("{PY_PRELUDE}\n{handler}\n{PY_SERVE}");
         let child = Command::new("python3")
             .args(["-c", &script, &port.to_string()])
             .arg(cert)

@@ -23,12 +23,7 @@ class handler(http.server.BaseHTTPRequestHandler):
             resp["patch"] = base64.b64encode(json.dumps(ops).encode()).decode()
         elif labels.get("deny") == "true":
             resp = {"uid": req["uid"], "allowed": False, "status": {"code": 403, "message": "denied by test"}}
-        body = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": resp}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        reply(self, {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": resp})
 "#;
 
 fn configs(port: u16, ca_b64: &str, policy: &str) -> String {
@@ -125,6 +120,30 @@ fn mutating_and_validating_webhooks_with_failure_policies() {
     });
 }
 
+/// A webhook server over HTTPS with its own CA, and the kubeconfig file the apiserver's
+/// `--authorization-webhook-config-file` / `--authentication-token-webhook-config-file` take.
+fn remote_webhook(name: &str, handler: &str, path: &str) -> (tempfile::TempDir, PyHttps, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("tmp");
+    PyHttps::pki(name, dir.path());
+    let port = free_port();
+    let server = PyHttps::start(
+        handler,
+        port,
+        &dir.path().join(format!("{name}.crt")),
+        &dir.path().join(format!("{name}.key")),
+        &[],
+    );
+    let kubeconfig = dir.path().join(format!("{name}.kubeconfig"));
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: {name}\n  cluster:\n    server: https://127.0.0.1:{port}{path}\n    certificate-authority: {name}-ca.crt\nusers:\n- name: apiserver\n  user: {{}}\ncontexts:\n- name: c\n  context: {{cluster: {name}, user: apiserver}}\ncurrent-context: c\n"
+        ),
+    )
+    .expect("write");
+    (dir, server, kubeconfig)
+}
+
 const AUTHZ: &str = r#"
 import http.server, json
 class handler(http.server.BaseHTTPRequestHandler):
@@ -139,28 +158,12 @@ class handler(http.server.BaseHTTPRequestHandler):
         elif spec.get("user") == "mallory":
             status = {"allowed": False, "denied": True, "reason": "mallory is banned"}
         sar["status"] = status
-        body = json.dumps(sar).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        reply(self, sar)
 "#;
 
 #[test]
 fn webhook_authorizer() {
-    let dir = tempfile::tempdir().expect("tmp");
-    PyHttps::pki("authz", dir.path());
-    let port = free_port();
-    let server = PyHttps::start(AUTHZ, port, &dir.path().join("authz.crt"), &dir.path().join("authz.key"), &[]);
-    let kubeconfig = dir.path().join("authz.kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: authz\n  cluster:\n    server: https://127.0.0.1:{port}/authorize\n    certificate-authority: authz-ca.crt\nusers:\n- name: apiserver\n  user: {{}}\ncontexts:\n- name: c\n  context: {{cluster: authz, user: apiserver}}\ncurrent-context: c\n"
-        ),
-    )
-    .expect("write");
+    let (_dir, server, kubeconfig) = remote_webhook("authz", AUTHZ, "/authorize");
     let c = Cluster::start_with(&[
         "--authorization-mode=Webhook,RBAC",
         &format!("--authorization-webhook-config-file={}", kubeconfig.display()),
@@ -204,28 +207,12 @@ class handler(http.server.BaseHTTPRequestHandler):
             review["status"] = {"authenticated": True, "user": {"username": "wendy", "uid": "w-1", "groups": ["webhookers"]}}
         else:
             review["status"] = {"authenticated": False}
-        body = json.dumps(review).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        reply(self, review)
 "#;
 
 #[test]
 fn token_authentication_webhook() {
-    let dir = tempfile::tempdir().expect("tmp");
-    PyHttps::pki("tokens", dir.path());
-    let port = free_port();
-    let _server = PyHttps::start(TOKENS, port, &dir.path().join("tokens.crt"), &dir.path().join("tokens.key"), &[]);
-    let kubeconfig = dir.path().join("tokens.kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: t\n  cluster:\n    server: https://127.0.0.1:{port}/\n    certificate-authority: tokens-ca.crt\nusers:\n- name: apiserver\n  user: {{}}\ncontexts:\n- name: c\n  context: {{cluster: t, user: apiserver}}\ncurrent-context: c\n"
-        ),
-    )
-    .expect("write");
+    let (_dir, _server, kubeconfig) = remote_webhook("tokens", TOKENS, "/");
     let c = Cluster::start_with(&[
         "--authorization-mode=Node,RBAC",
         &format!("--authentication-token-webhook-config-file={}", kubeconfig.display()),

@@ -3,7 +3,7 @@
 //! each as upstream's plugin of the same name does it.
 
 use super::Operation;
-use crate::error::{ApiError, ApiResult, Qualified};
+use crate::error::{ApiError, ApiResult};
 use crate::rest::Ctx;
 use serde_json::{json, Value};
 
@@ -14,9 +14,7 @@ const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
 fn forbidden(ctx: &Ctx<'_>, obj: &Value, msg: String) -> ApiError {
     let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-    let q = Qualified::new(ctx.rd.group, ctx.rd.plural, name);
-    let subject = if name.is_empty() { q.gr() } else { format!("{} {}", q.gr(), crate::auth::go_quote(name)) };
-    ApiError::Forbidden { message: format!("{subject} is forbidden: {msg}"), qualified: q }
+    ApiError::forbidden(ctx.rd.group, ctx.rd.plural, name, msg)
 }
 
 fn is(ctx: &Ctx<'_>, group: &str, plural: &str) -> bool {

@@ -51,12 +51,7 @@ pub async fn validate(ctx: &Ctx<'_>, o: Operation, obj: Option<&Value>, old: Opt
             old_labels: old_labels.as_ref(),
         };
         let st = ctx.st;
-        psa::admit_namespace(config, &req, || {
-            let rd = api_types::lookup("", "v1", "pods").ok_or("pods are not served")?;
-            let prefix = format!("{}{name}/", st.backend.resource_prefix(rd));
-            let (pods, _) = st.backend.cacher(rd).snapshot_prefix(&prefix, &|_| true);
-            Ok(pods.iter().map(|p| p.value()).collect())
-        })
+        psa::admit_namespace(config, &req, || Ok(crate::backend::cached_in_namespace(st, "", "pods", &name, &|_| true)))
     } else if psa::has_pod_spec(ctx.rd.group, ctx.rd.plural) {
         let ns = ctx.info.namespace.clone();
         let ns_obj = crate::backend::lookup(ctx.st, "", "namespaces", "", &ns).await;

@@ -3,7 +3,7 @@
 //! status, which the controller-manager's quota controller computes in full).
 
 use super::Operation;
-use crate::error::{ApiError, ApiResult, Qualified};
+use crate::error::{ApiError, ApiResult};
 use crate::rest::Ctx;
 use api_types::kinds::validation::Quantity;
 use serde_json::{json, Map, Value};
@@ -19,9 +19,7 @@ fn q(v: &Value) -> Option<Quantity> {
 }
 
 fn forbidden(ctx: &Ctx<'_>, name: &str, msg: String) -> ApiError {
-    let qual = Qualified::new(ctx.rd.group, ctx.rd.plural, name);
-    let subject = if name.is_empty() { qual.gr() } else { format!("{} {}", qual.gr(), crate::auth::go_quote(name)) };
-    ApiError::Forbidden { message: format!("{subject} is forbidden: {msg}"), qualified: qual }
+    ApiError::forbidden(ctx.rd.group, ctx.rd.plural, name, msg)
 }
 
 fn aggregate(errs: &[String]) -> String {
@@ -34,12 +32,7 @@ fn aggregate(errs: &[String]) -> String {
 
 /// The namespace's objects of one resource, from the watch cache.
 fn in_namespace(ctx: &Ctx<'_>, group: &str, plural: &str, ns: &str) -> Vec<Value> {
-    let Some(rd) = api_types::resources().iter().find(|r| r.group == group && r.plural == plural && r.is_stored())
-    else {
-        return Vec::new();
-    };
-    let prefix = format!("{}{ns}/", ctx.st.backend.resource_prefix(rd));
-    ctx.st.backend.cacher(rd).snapshot_prefix(&prefix, &|_| true).0.iter().map(|o| o.value()).collect()
+    crate::backend::cached_in_namespace(ctx.st, group, plural, ns, &|_| true)
 }
 
 fn containers(pod: &Value) -> Vec<&Value> {

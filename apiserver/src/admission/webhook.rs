@@ -354,13 +354,10 @@ async fn service_endpoint(ctx: &Ctx<'_>, ns: &str, name: &str, port: u16) -> Res
         .cloned()
         .ok_or_else(|| format!("no service port {port} found for service {name:?}"))?;
     let port_name = sp.get("name").and_then(Value::as_str).unwrap_or("").to_string();
-    let rd = api_types::lookup("discovery.k8s.io", "v1", "endpointslices").ok_or("endpointslices not served")?;
-    let prefix = format!("{}{ns}/", ctx.st.backend.resource_prefix(rd));
-    let (slices, _) =
-        ctx.st.backend.cacher(rd).snapshot_prefix(&prefix, &|o| {
-            o.labels.get("kubernetes.io/service-name").map(String::as_str) == Some(name)
-        });
-    for s in slices.iter().map(|s| s.value()) {
+    let slices = crate::backend::cached_in_namespace(ctx.st, "discovery.k8s.io", "endpointslices", ns, &|o| {
+        o.labels.get("kubernetes.io/service-name").map(String::as_str) == Some(name)
+    });
+    for s in slices {
         let target = s
             .get("ports")
             .and_then(Value::as_array)

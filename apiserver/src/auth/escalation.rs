@@ -2,7 +2,7 @@
 //! what they already hold, unless they may `escalate` the role or `bind` the role a binding
 //! names (or are in system:masters), as upstream's policy-based RBAC storage enforces.
 
-use crate::error::{ApiError, ApiResult, Qualified};
+use crate::error::{ApiError, ApiResult};
 use crate::rest::Ctx;
 use ::rbac::escalation::{bind_attributes, covers, escalate_attributes, escalation_allowed, escalation_message};
 use ::rbac::{PolicyRule, RoleRef};
@@ -30,10 +30,7 @@ fn only_gc_fields(new: &Value, old: &Value) -> bool {
 }
 
 fn forbidden(ctx: &Ctx<'_>, name: &str, message: String) -> ApiError {
-    ApiError::Forbidden {
-        message: format!("{}.{GROUP} {} is forbidden: {message}", ctx.rd.plural, super::go_quote(name)),
-        qualified: Qualified::new(GROUP, ctx.rd.plural, name),
-    }
+    ApiError::forbidden(GROUP, ctx.rd.plural, name, message)
 }
 
 /// `ConfirmNoEscalation`: the user's own rules in the namespace must cover `rules`.
