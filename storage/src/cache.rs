@@ -15,6 +15,9 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
 
+/// How often a reader waiting for the cache to reach a revision asks etcd for progress again.
+const PROGRESS_REASK: Duration = Duration::from_millis(100);
+
 #[derive(Clone)]
 pub struct CacherConfig {
     /// Events kept for watchers that resume from an older resourceVersion.
@@ -42,6 +45,9 @@ struct State {
     objects: BTreeMap<Arc<str>, Arc<Obj>>,
     history: VecDeque<Arc<Event>>,
     rv: i64,
+    /// The revision of the newest event applied (or of the list): `rv` may be past it only
+    /// through progress notifications.
+    last_event: i64,
     oldest: i64,
     ready: bool,
     tx: broadcast::Sender<Arc<Event>>,
@@ -82,6 +88,7 @@ impl Cacher {
                 objects: BTreeMap::new(),
                 history: VecDeque::new(),
                 rv: 0,
+                last_event: 0,
                 oldest: 0,
                 ready: false,
                 tx,
@@ -112,24 +119,28 @@ impl Cacher {
     }
 
     /// Waits until the cache is ready and at least at `min_rv`. Asks etcd for a progress
-    /// notification when the cache may simply have seen no event since `min_rv`.
+    /// notification when the cache may simply have seen no event since `min_rv`, and asks
+    /// again while it waits: a notification that came ahead of its events is not trusted.
     pub async fn wait_fresh(&self, min_rv: i64, timeout: Duration) -> Result<i64> {
         let mut rx = self.rv_tx.subscribe();
         let deadline = tokio::time::Instant::now() + timeout;
-        let mut asked = false;
+        let mut next_ask = tokio::time::Instant::now();
         loop {
             {
                 let s = self.read();
                 if s.ready && s.rv >= min_rv {
                     return Ok(s.rv);
                 }
-                if s.ready && !asked {
-                    asked = true;
+                let now = tokio::time::Instant::now();
+                if s.ready && now >= next_ask {
+                    next_ask = now + PROGRESS_REASK;
                     let _ = self.progress_tx.try_send(());
                 }
             }
-            match tokio::time::timeout_at(deadline, rx.changed()).await {
+            let wake = if next_ask < deadline { next_ask } else { deadline };
+            match tokio::time::timeout_at(wake, rx.changed()).await {
                 Ok(Ok(())) => {}
+                Err(_) if wake < deadline => {}
                 Ok(Err(_)) | Err(_) => {
                     let s = self.read();
                     return Err(if s.ready {
@@ -252,6 +263,7 @@ impl Cacher {
         s.objects = objects;
         s.history.clear();
         s.rv = rv;
+        s.last_event = rv;
         s.oldest = rv;
         s.ready = true;
         // Watchers of the previous incarnation end; they resume from their last revision.
@@ -262,12 +274,19 @@ impl Cacher {
         self.rv_tx.send_replace(rv);
     }
 
-    fn apply(&self, events: Vec<Event>) {
+    /// Applies a batch of watch events. False when an event arrived that a progress
+    /// notification had already claimed to cover: the cache cannot tell what its watchers
+    /// and readers missed, and must be rebuilt.
+    fn apply(&self, events: Vec<Event>) -> bool {
         let mut s = self.write();
         for ev in events {
             if ev.rv <= s.rv {
+                if ev.rv > s.last_event {
+                    return false;
+                }
                 continue;
             }
+            s.last_event = ev.rv;
             match ev.kind {
                 EventType::Deleted => {
                     s.objects.remove(&ev.key);
@@ -290,6 +309,34 @@ impl Cacher {
         let rv = s.rv;
         drop(s);
         self.rv_tx.send_replace(rv);
+        true
+    }
+
+    /// A progress notification at `rv`. etcd's periodic ones (on the cache's own watch) come
+    /// after the events they cover. Requested ones (watch id -1) do too from etcd 3.4.31 and
+    /// 3.5.13 on; older servers answer at once with their current revision while events are
+    /// still on their way (etcd#15220), and taking that revision would drop those events from
+    /// the cache for good, so there the revision is trusted only once etcd confirms that
+    /// nothing under the prefix changed since the cache's.
+    async fn on_progress(&self, rv: i64, requested: bool) {
+        let (from, count) = {
+            let s = self.read();
+            if !s.ready || rv <= s.rv {
+                return;
+            }
+            (s.rv, s.objects.len())
+        };
+        if !requested || self.store.progress_requests_ordered().await {
+            self.progress(rv);
+            return;
+        }
+        match self.store.unchanged_between(&self.prefix, from, rv, count).await {
+            Ok(true) => self.progress(rv),
+            Ok(false) => {
+                tracing::debug!(prefix = %self.prefix, from, rv, "progress notification ahead of its events; ignored")
+            }
+            Err(e) => tracing::debug!(prefix = %self.prefix, error = %e, "progress notification not verified"),
+        }
     }
 
     fn progress(&self, rv: i64) {
@@ -345,7 +392,7 @@ impl Cacher {
                                 }
                                 if resp.events().is_empty() {
                                     if let Some(h) = resp.header() {
-                                        self.progress(h.revision());
+                                        self.on_progress(h.revision(), resp.watch_id() == -1).await;
                                     }
                                     continue;
                                 }
@@ -361,7 +408,10 @@ impl Cacher {
                                     }
                                 }
                                 let _ = failed;
-                                self.apply(events);
+                                if !self.apply(events) {
+                                    tracing::warn!(prefix = %self.prefix, "an event arrived behind a progress notification; relisting");
+                                    continue 'relist;
+                                }
                             }
                             Ok(None) | Err(_) => break,
                         },

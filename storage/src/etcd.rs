@@ -47,6 +47,9 @@ pub struct ListResult<T = Value> {
 pub struct Store {
     client: Client,
     timeout: Duration,
+    /// Whether etcd orders requested progress notifications after pending events (learned
+    /// once from the server's version).
+    progress_ordered: Arc<tokio::sync::OnceCell<bool>>,
     /// Encryption at rest: the transformer of each key prefix that has one.
     transformers: Arc<Vec<(String, Arc<encryption::Transformer>)>>,
 }
@@ -137,6 +140,26 @@ fn prefix_end(prefix: &str) -> Vec<u8> {
     vec![0]
 }
 
+/// The largest gRPC message the store reads, as upstream's etcd client (`math.MaxInt32`).
+const MAX_MESSAGE: usize = i32::MAX as usize;
+
+/// Keys per etcd range when a list is not paged by the client: each response stays small,
+/// and the whole list still comes from one revision.
+const UNPAGED_CHUNK: i64 = 1000;
+
+/// Whether an etcd version (`3.4.23`) orders requested progress notifications after pending
+/// events: 3.4.31+, 3.5.13+ and every later minor version.
+fn version_orders_progress(version: &str) -> bool {
+    let mut it = version.split(|c: char| !c.is_ascii_digit()).map(|p| p.parse::<u64>().unwrap_or(0));
+    let (major, minor, patch) = (it.next().unwrap_or(0), it.next().unwrap_or(0), it.next().unwrap_or(0));
+    match (major, minor) {
+        (3, 4) => patch >= 31,
+        (3, 5) => patch >= 13,
+        (3, m) => m > 5,
+        (m, _) => m > 3,
+    }
+}
+
 /// The resource type label for metrics: the second path element of the key.
 fn type_of(key: &str) -> &str {
     key.trim_start_matches('/').split('/').nth(1).unwrap_or("")
@@ -179,11 +202,14 @@ impl Store {
             client,
             timeout: cfg.request_timeout.unwrap_or(Duration::from_secs(10)),
             transformers: Arc::new(Vec::new()),
+            progress_ordered: Arc::new(tokio::sync::OnceCell::new()),
         })
     }
 
+    /// A KV client without gRPC's 4 MiB receive limit: an unpaged list of a large collection
+    /// is one big range response, which upstream's client accepts up to 2 GiB.
     fn kv(&self) -> KvClient {
-        self.client.kv_client()
+        self.client.kv_client().max_decoding_message_size(MAX_MESSAGE)
     }
 
     async fn with_timeout<T>(
@@ -322,12 +348,9 @@ impl Store {
         let limit = opts.limit.max(0);
         let mut items = Vec::new();
         // Fetch in pages of at least `limit` until enough items pass the predicate.
-        let page = if limit > 0 { limit.max(64) } else { 0 };
+        let page = if limit > 0 { limit.max(64) } else { UNPAGED_CHUNK };
         loop {
-            let mut g = GetOptions::new().with_range(end.clone());
-            if page > 0 {
-                g = g.with_limit(page + 1);
-            }
+            let mut g = GetOptions::new().with_range(end.clone()).with_limit(page + 1);
             if revision > 0 {
                 g = g.with_revision(revision);
             }
@@ -341,8 +364,8 @@ impl Store {
                 revision = resp.header().map(|h| h.revision()).unwrap_or_default();
             }
             let kvs = resp.kvs();
-            let more_in_etcd = resp.more() || (page > 0 && kvs.len() as i64 > page);
-            let usable = if page > 0 { &kvs[..kvs.len().min(page as usize)] } else { kvs };
+            let more_in_etcd = resp.more() || kvs.len() as i64 > page;
+            let usable = &kvs[..kvs.len().min(page as usize)];
             for (i, kv) in usable.iter().enumerate() {
                 let obj = self.decode(kv.key(), kv.value(), kv.mod_revision())?;
                 if let Some(item) = map(obj) {
@@ -372,6 +395,44 @@ impl Store {
         }
     }
 
+    /// Whether etcd answers a requested progress notification only after the events it
+    /// covers, so that its revision can be trusted. Older versions answer at once with the
+    /// current revision, ahead of events still on their way (etcd#15220); upstream trusts
+    /// 3.4.31, 3.5.13 and later. Asked once; an unreachable server counts as old.
+    pub async fn progress_requests_ordered(&self) -> bool {
+        *self
+            .progress_ordered
+            .get_or_init(|| async {
+                let mut m = self.client.maintenance_client();
+                match self.with_timeout(m.status()).await {
+                    Ok(s) => version_orders_progress(s.version()),
+                    Err(_) => false,
+                }
+            })
+            .await
+    }
+
+    /// Whether nothing under `prefix` changed in `(after, at]`, given that `count` keys were
+    /// there at `after`: no key has a newer mod revision (a write) and the count is the same
+    /// (a deletion lowers it, which only a newer write could make up for). etcd reads every
+    /// value in the range to filter by mod revision, but sends back at most one key.
+    pub async fn unchanged_between(&self, prefix: &str, after: i64, at: i64, count: usize) -> Result<bool> {
+        let end = prefix_end(prefix);
+        let newer = GetOptions::new()
+            .with_range(end.clone())
+            .with_revision(at)
+            .with_keys_only()
+            .with_limit(1)
+            .with_min_mod_revision(after + 1);
+        let all = GetOptions::new().with_range(end).with_revision(at).with_count_only();
+        let (mut kv1, mut kv2) = (self.kv(), self.kv());
+        let (newer, all) = tokio::join!(
+            self.with_timeout(kv1.get(prefix, Some(newer))),
+            self.with_timeout(kv2.get(prefix, Some(all)))
+        );
+        Ok(newer?.kvs().is_empty() && all?.count() == count as i64)
+    }
+
     /// Counts the keys under a prefix.
     pub async fn count(&self, prefix: &str) -> Result<i64> {
         let resp =
@@ -395,7 +456,7 @@ impl Store {
     pub async fn watch_raw(&self, prefix: &str, start_rev: i64) -> Result<etcd_client::WatchStream> {
         let opts =
             WatchOptions::new().with_prefix().with_start_revision(start_rev).with_prev_key().with_progress_notify();
-        let mut wc = self.client.watch_client();
+        let mut wc = self.client.watch_client().max_decoding_message_size(MAX_MESSAGE);
         self.with_timeout(wc.watch(prefix, Some(opts))).await
     }
 
@@ -520,5 +581,23 @@ impl Store {
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn progress_ordering_by_etcd_version() {
+        for (v, ok) in [
+            ("3.4.23", false),
+            ("3.4.31", true),
+            ("3.5.12", false),
+            ("3.5.13", true),
+            ("3.6.0", true),
+            ("3.3.27", false),
+            ("", false),
+        ] {
+            assert_eq!(super::version_orders_progress(v), ok, "{v}");
+        }
     }
 }
