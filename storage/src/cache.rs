@@ -321,12 +321,13 @@ impl Cacher {
     async fn on_progress(&self, rv: i64, requested: bool) {
         let (from, count) = {
             let s = self.read();
-            if !s.ready || rv <= s.rv {
+            if !s.ready {
                 return;
             }
             (s.rv, s.objects.len())
         };
-        if !requested || self.store.progress_requests_ordered().await {
+        // Not past the cache's revision: only a bookmark for the watchers.
+        if rv <= from || !requested || self.store.progress_requests_ordered().await {
             self.progress(rv);
             return;
         }
