@@ -217,7 +217,7 @@ pub async fn token_request(ctx: &Ctx<'_>, sa_name: &str, body: &[u8], ct: Option
     // The typed round trip refuses malformed bodies (a string spec, a numeric audience) as the
     // decoder upstream does.
     let mut req =
-        api_types::kinds::typed::round_trip("authentication.k8s.io", "v1", "TokenRequest", req).map_err(|e| {
+        openapi::gonull::typed_round_trip("authentication.k8s.io", "v1", "TokenRequest", req).map_err(|e| {
             ApiError::BadRequest(format!("TokenRequest in version \"v1\" cannot be handled as a TokenRequest: {e}"))
         })?;
     let ns = ctx.info.namespace.clone();

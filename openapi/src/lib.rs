@@ -6,6 +6,7 @@
 //! Everything is built once, on first use, and kept as encoded bytes.
 
 mod gnostic;
+pub mod gonull;
 mod paths;
 mod schema;
 mod smp;

@@ -293,10 +293,16 @@ pub(crate) fn all_v2() -> Map<String, Value> {
 }
 
 fn resolve(s: &Value) -> &Value {
+    resolve_ref(s).1
+}
+
+/// The definition a schema refers to (directly or as `allOf: [{$ref}]`), with its name; the
+/// schema itself when it refers to none.
+pub(crate) fn resolve_ref(s: &Value) -> (Option<&str>, &Value) {
     let r = s.get("$ref").or_else(|| s.get("allOf").and_then(|a| a.get(0)).and_then(|x| x.get("$ref")));
-    match r.and_then(Value::as_str).and_then(|r| r.strip_prefix(V3_PREFIX)).and_then(|n| BASE.defs.get(n)) {
-        Some(d) => d,
-        None => s,
+    match r.and_then(Value::as_str).and_then(|r| r.strip_prefix(V3_PREFIX)).and_then(|n| BASE.defs.get_key_value(n)) {
+        Some((n, d)) => (Some(n.as_str()), d),
+        None => (None, s),
     }
 }
 
