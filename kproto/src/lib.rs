@@ -202,6 +202,23 @@ pub fn encode_object(api_version: &str, kind: &str, definition: &str, v: &Value)
     Ok(wrap(api_version, kind, &encode(definition, v)?))
 }
 
+/// Encodes a list with the envelope from its metadata and its items, each already encoded
+/// as its item message, as every Kubernetes list message is laid out (`metadata` = 1,
+/// `items` = 2): a large list never has to exist as one JSON value.
+pub fn encode_list_object(
+    api_version: &str,
+    kind: &str,
+    metadata: &Value,
+    items: impl IntoIterator<Item = Vec<u8>>,
+) -> Result<Vec<u8>, Error> {
+    let mut raw = Vec::new();
+    put_bytes(&mut raw, 1, &encode("io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta", metadata)?);
+    for item in items {
+        put_bytes(&mut raw, 2, &item);
+    }
+    Ok(wrap(api_version, kind, &raw))
+}
+
 /// Opens the envelope: (apiVersion, kind, the raw message). Either string may be empty (the
 /// caller then defaults it from the request, as upstream does).
 pub fn decode_object(bytes: &[u8]) -> Result<(String, String, Vec<u8>), Error> {
@@ -307,4 +324,29 @@ pub fn decode_watch_frame(payload: &[u8]) -> Result<(String, Vec<u8>), Error> {
         }
     }
     Ok((event_type, object.to_vec()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn lists_encoded_from_items_match_whole_list_encoding() {
+        let items = vec![
+            json!({"metadata": {"name": "a", "resourceVersion": "5"}, "data": {"k": "v"}}),
+            json!({"metadata": {"name": "b"}}),
+        ];
+        for meta in [json!({"resourceVersion": "7", "continue": "x"}), json!({})] {
+            let whole = encode_object(
+                "v1",
+                "ConfigMapList",
+                "io.k8s.api.core.v1.ConfigMapList",
+                &json!({"metadata": meta, "items": items}),
+            )
+            .unwrap();
+            let parts = items.iter().map(|i| encode("io.k8s.api.core.v1.ConfigMap", i).unwrap());
+            assert_eq!(encode_list_object("v1", "ConfigMapList", &meta, parts).unwrap(), whole);
+        }
+    }
 }
