@@ -195,7 +195,7 @@ pub async fn validate(ctx: &Ctx<'_>, op: Operation, obj: Option<&Value>, old: Op
     }
     if ctx.st.admission.on("ResourceQuota") {
         if let Some(o) = obj {
-            quota::resource_quota(ctx, op, o).await?;
+            quota::resource_quota(ctx, op, o, old).await?;
         }
     }
     Ok(())

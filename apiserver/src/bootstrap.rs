@@ -191,7 +191,7 @@ async fn ensure_rbac_policy(st: &ApiServer) -> Result<(), ApiError> {
                     BindingReconcile::Update(v) => Some(v),
                     BindingReconcile::Recreate(v) => {
                         tracing::info!(plural, name, "recreating binding with a changed roleRef");
-                        ctx.delete(&name, b"").await?;
+                        ctx.delete(&name, b"", None).await?;
                         create(v).await?;
                         None
                     }

@@ -78,6 +78,31 @@ pub fn decode_object(body: &[u8], content_type: Option<&str>) -> ApiResult<Value
     Ok(v)
 }
 
+/// Decodes an options body (`DeleteOptions`) in any content type the apiserver accepts for
+/// objects: client-go sends it as protobuf by default, whatever group the resource is in.
+pub fn decode_options(body: &[u8], content_type: Option<&str>, kind: &str) -> ApiResult<Value> {
+    let bad = |e: String| ApiError::BadRequest(format!("error decoding {kind}: {e}"));
+    let v: Value = match media_type(content_type).as_str() {
+        "application/vnd.kubernetes.protobuf" => {
+            let definition = format!("io.k8s.apimachinery.pkg.apis.meta.v1.{kind}");
+            kproto::decode_object_as(body, &definition).map_err(|e| bad(e.to_string()))?
+        }
+        "application/yaml" | "application/x-yaml" | "text/yaml" => {
+            serde_yaml::from_slice(body).map_err(|e| bad(format!("yaml: {e}")))?
+        }
+        "" | "application/json" | "*/*" => serde_json::from_slice(body).map_err(|e| bad(e.to_string()))?,
+        other => {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {other})"
+            )))
+        }
+    };
+    if !v.is_object() {
+        return Err(bad(format!("expected an object, got {v}")));
+    }
+    Ok(v)
+}
+
 /// A protobuf body (`k8s\0` + `runtime.Unknown`): the envelope names the kind, whose schema
 /// turns the message into upstream's JSON form, apiVersion and kind included.
 fn decode_protobuf(body: &[u8]) -> ApiResult<Value> {
@@ -114,7 +139,9 @@ pub enum Encoding {
 }
 
 /// Picks the response encoding from the Accept header; 406 when nothing acceptable is served.
-pub fn negotiate(accept: Option<&str>) -> ApiResult<Encoding> {
+/// `table`: whether the endpoint can answer as a Table; upstream's endpoints without a table
+/// convertor (the review APIs, bindings, TokenRequest) skip `as=Table` clauses.
+pub fn negotiate(accept: Option<&str>, table: bool) -> ApiResult<Encoding> {
     let Some(accept) = accept else {
         return Ok(Encoding::Json);
     };
@@ -132,7 +159,7 @@ pub fn negotiate(accept: Option<&str>) -> ApiResult<Encoding> {
             if meta_group && (a == "PartialObjectMetadata" || a == "PartialObjectMetadataList") {
                 return Ok(Encoding::PartialMetadata);
             }
-            if a == "Table" && meta_group {
+            if a == "Table" && meta_group && table {
                 return Ok(Encoding::Table);
             }
             continue;
@@ -149,7 +176,7 @@ pub fn negotiate(accept: Option<&str>) -> ApiResult<Encoding> {
         }
     }
     Err(ApiError::NotAcceptable(
-        "only the following media types are accepted: application/json, application/yaml".into(),
+        "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf".into(),
     ))
 }
 
@@ -189,71 +216,100 @@ impl Query {
     }
 }
 
-/// The dotted paths of keys that appear twice in one JSON object of the body (upstream's
-/// strict decoding reports them). YAML bodies with duplicate keys already fail to parse.
-pub fn duplicate_fields(body: &[u8], content_type: Option<&str>) -> Vec<String> {
-    use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-    use std::cell::RefCell;
+/// The keys of a JSON body in document order, as upstream's strict decoder meets them: where
+/// each path first appears, and the keys that appear twice in one object (reported where the
+/// second one is read). YAML bodies with duplicate keys already fail to parse.
+#[derive(Debug, Default)]
+pub struct FieldScan {
+    first: HashMap<String, usize>,
+    duplicates: Vec<(usize, String)>,
+}
 
-    struct Walk<'a> {
-        path: String,
-        out: &'a RefCell<Vec<String>>,
-    }
-    impl<'de> DeserializeSeed<'de> for Walk<'_> {
-        type Value = ();
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-            d.deserialize_any(self)
+impl FieldScan {
+    pub fn new(body: &[u8], content_type: Option<&str>) -> FieldScan {
+        use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+        use std::cell::RefCell;
+
+        struct Walk<'a> {
+            path: String,
+            out: &'a RefCell<FieldScan>,
         }
-    }
-    impl<'de> Visitor<'de> for Walk<'_> {
-        type Value = ();
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("any JSON value")
+        impl<'de> DeserializeSeed<'de> for Walk<'_> {
+            type Value = ();
+            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+                d.deserialize_any(self)
+            }
         }
-        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
-            let mut seen = std::collections::HashSet::new();
-            while let Some(k) = m.next_key::<String>()? {
-                let p = if self.path.is_empty() { k.clone() } else { format!("{}.{k}", self.path) };
-                if !seen.insert(k) {
-                    self.out.borrow_mut().push(p.clone());
+        impl<'de> Visitor<'de> for Walk<'_> {
+            type Value = ();
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+                let mut seen = std::collections::HashSet::new();
+                while let Some(k) = m.next_key::<String>()? {
+                    let p = if self.path.is_empty() { k.clone() } else { format!("{}.{k}", self.path) };
+                    {
+                        let mut out = self.out.borrow_mut();
+                        let at = out.first.len() + out.duplicates.len();
+                        if !seen.insert(k) {
+                            out.duplicates.push((at, p.clone()));
+                        } else {
+                            out.first.entry(p.clone()).or_insert(at);
+                        }
+                    }
+                    m.next_value_seed(Walk { path: p, out: self.out })?;
                 }
-                m.next_value_seed(Walk { path: p, out: self.out })?;
+                Ok(())
             }
-            Ok(())
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
-            let mut i = 0;
-            while s.next_element_seed(Walk { path: format!("{}[{i}]", self.path), out: self.out })?.is_some() {
-                i += 1;
+            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+                let mut i = 0;
+                while s.next_element_seed(Walk { path: format!("{}[{i}]", self.path), out: self.out })?.is_some() {
+                    i += 1;
+                }
+                Ok(())
             }
-            Ok(())
+            fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+                Ok(())
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+                Ok(())
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+                Ok(())
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+                Ok(())
+            }
+            fn visit_str<E>(self, _: &str) -> Result<(), E> {
+                Ok(())
+            }
+            fn visit_unit<E>(self) -> Result<(), E> {
+                Ok(())
+            }
         }
-        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-            Ok(())
+        if !matches!(media_type(content_type).as_str(), "" | "application/json" | "*/*") {
+            return FieldScan::default();
         }
-        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_str<E>(self, _: &str) -> Result<(), E> {
-            Ok(())
-        }
-        fn visit_unit<E>(self) -> Result<(), E> {
-            Ok(())
-        }
+        let out = RefCell::new(FieldScan::default());
+        let mut de = serde_json::Deserializer::from_slice(body);
+        let _ = Walk { path: String::new(), out: &out }.deserialize(&mut de);
+        out.into_inner()
     }
-    if !matches!(media_type(content_type).as_str(), "" | "application/json" | "*/*") {
-        return Vec::new();
+
+    /// Upstream's strict decoding errors for the body: each unknown field where it first
+    /// appears and each duplicate where it repeats, in document order, each (kind, path)
+    /// once, at most 100 (Go's decoder stops collecting there).
+    pub fn strict_errors(&self, unknown: Vec<String>) -> Vec<String> {
+        let mut all: Vec<(usize, String)> = unknown
+            .into_iter()
+            .map(|u| (self.first.get(&u).copied().unwrap_or(usize::MAX), format!("unknown field \"{u}\"")))
+            .chain(self.duplicates.iter().map(|(at, d)| (*at, format!("duplicate field \"{d}\""))))
+            .collect();
+        all.sort_by_key(|(at, _)| *at);
+        let mut seen = std::collections::HashSet::new();
+        all.into_iter().map(|(_, e)| e).filter(|e| seen.insert(e.clone())).take(100).collect()
     }
-    let out = RefCell::new(Vec::new());
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let _ = Walk { path: String::new(), out: &out }.deserialize(&mut de);
-    out.into_inner()
 }
 
 /// Encodes a body (an object, a list with its items, or a Status) as protobuf with upstream's
@@ -282,9 +338,25 @@ pub fn parse_bool(v: &str) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn finds_duplicate_keys_with_paths() {
-        let d = super::duplicate_fields(br#"{"metadata":{"name":"a","name":"b"},"spec":{"x":[{"k":1,"k":2}]}}"#, None);
-        assert_eq!(d, vec!["metadata.name".to_string(), "spec.x[0].k".to_string()]);
-        assert!(super::duplicate_fields(br#"{"a":1}"#, None).is_empty());
+    fn strict_errors_in_document_order() {
+        let scan = super::FieldScan::new(br#"{"metadata":{"name":"a","name":"b"},"spec":{"x":[{"k":1,"k":2}]}}"#, None);
+        assert_eq!(
+            scan.strict_errors(vec![]),
+            vec!["duplicate field \"metadata.name\"", "duplicate field \"spec.x[0].k\""]
+        );
+        assert!(super::FieldScan::new(br#"{"a":1}"#, None).strict_errors(vec![]).is_empty());
+        // Upstream's example: the unknown field comes before the repeated key.
+        let body = br#"{"spec":{"replicas":1,"unknownField":true,"replicas":2}}"#;
+        let scan = super::FieldScan::new(body, None);
+        assert_eq!(
+            scan.strict_errors(vec!["spec.unknownField".into()]),
+            vec!["unknown field \"spec.unknownField\"", "duplicate field \"spec.replicas\""]
+        );
+        // A duplicate read before an unknown key comes first.
+        let body = br#"{"spec":{"replicas":1,"replicas":2,"unknownField":true}}"#;
+        assert_eq!(
+            super::FieldScan::new(body, None).strict_errors(vec!["spec.unknownField".into()]),
+            vec!["duplicate field \"spec.replicas\"", "unknown field \"spec.unknownField\""]
+        );
     }
 }

@@ -38,6 +38,9 @@ pub enum ApiError {
     NotFoundPath,
     #[error("already exists")]
     AlreadyExists(Qualified),
+    /// Every generated name tried was taken (`NewGenerateNameConflict`).
+    #[error("generated name already exists")]
+    GenerateNameConflict(Qualified),
     #[error("conflict")]
     Conflict(Qualified, String),
     #[error("invalid")]
@@ -127,6 +130,20 @@ impl ApiError {
             }
             ApiError::AlreadyExists(q) => {
                 status(409, "AlreadyExists", format!("{} \"{}\" already exists", q.gr(), q.name), Some(details(q)))
+            }
+            ApiError::GenerateNameConflict(q) => {
+                let mut d = details(q);
+                d["retryAfterSeconds"] = json!(1);
+                status(
+                    409,
+                    "AlreadyExists",
+                    format!(
+                        "{} \"{}\" already exists, the server was not able to generate a unique name for the object",
+                        q.gr(),
+                        q.name
+                    ),
+                    Some(d),
+                )
             }
             ApiError::Conflict(q, m) => status(
                 409,

@@ -61,6 +61,20 @@ fn json_list(reply: &Reply, items: &[Arc<storage::Obj>]) -> Vec<u8> {
     out
 }
 
+/// A list as protobuf, each item decoded from its cached encoding only while it is encoded.
+fn protobuf_list(body: &Value, items: &[Arc<storage::Obj>]) -> Option<Vec<u8>> {
+    let api_version = body.get("apiVersion").and_then(Value::as_str)?;
+    let list_kind = body.get("kind").and_then(Value::as_str)?;
+    let (group, version) = api_types::split_api_version(api_version);
+    let item_def = openapi::kind_definition(group, version, list_kind.strip_suffix("List")?)?;
+    let mut encoded = Vec::with_capacity(items.len());
+    for i in items {
+        let v: Value = serde_json::from_slice(i.list_item()).ok()?;
+        encoded.push(kproto::encode(item_def, &v).ok()?);
+    }
+    kproto::encode_list_object(api_version, list_kind, &body["metadata"], encoded).ok()
+}
+
 /// Encodes a reply as negotiated.
 fn encode(reply: Reply, enc: Encoding, q: &Query, rd: &api_types::ResourceDef) -> Response<Body> {
     if let (Encoding::Json, Some(items)) = (enc, &reply.items) {
@@ -71,6 +85,25 @@ fn encode(reply: Reply, enc: Encoding, q: &Query, rd: &api_types::ResourceDef) -
             .header(header::CACHE_CONTROL, "no-cache, private")
             .body(full(bytes))
             .expect("valid response");
+    }
+    if let (Encoding::Table, Some(items)) = (enc, &reply.items) {
+        let bytes = crate::table::list_to_table_json(rd, &reply.body, items, q);
+        return Response::builder()
+            .status(reply.code)
+            .header(header::CONTENT_TYPE, "application/json;as=Table;v=v1;g=meta.k8s.io")
+            .header(header::CACHE_CONTROL, "no-cache, private")
+            .body(full(bytes))
+            .expect("valid response");
+    }
+    if let (Encoding::Protobuf, Some(items)) = (enc, &reply.items) {
+        if let Some(bytes) = protobuf_list(&reply.body, items) {
+            return Response::builder()
+                .status(reply.code)
+                .header(header::CONTENT_TYPE, kproto::CONTENT_TYPE)
+                .header(header::CACHE_CONTROL, "no-cache, private")
+                .body(full(bytes))
+                .expect("valid response");
+        }
     }
     let code = reply.code;
     let reply = Reply::with_code(code, reply.into_value());
@@ -433,7 +466,12 @@ async fn resource(
     if !rd.namespaced && !info.namespace.is_empty() && rd.plural != "namespaces" {
         return Err(ApiError::NotFoundPath);
     }
-    let enc = codec::negotiate(accept)?;
+    let has_table = (rd.is_stored() || rd.plural == "componentstatuses")
+        && !matches!(info.subresource.as_str(), "binding" | "token" | "eviction");
+    let enc = codec::negotiate(accept, has_table)?;
+    if enc == Encoding::Table {
+        crate::table::include_object(q)?;
+    }
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
     let content_length =
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
@@ -483,7 +521,10 @@ async fn resource(
     if !rd.is_stored() {
         let reply = match (rd.plural, verb.as_str()) {
             ("bindings", "create") => subresources::bind(&ctx, None, &body, ct).await?,
-            ("componentstatuses", v) => component_statuses(st, v, &info.name).await?,
+            ("componentstatuses", v) => {
+                ctx.warnings.lock().unwrap_or_else(|p| p.into_inner()).push(crate::componentstatus::DEPRECATION.into());
+                crate::componentstatus::serve(st, v, &info.name).await?
+            }
             (
                 "tokenreviews"
                 | "selfsubjectreviews"
@@ -515,8 +556,8 @@ async fn resource(
         }
         "update" => ctx.update(&info.name, &body, ct, UpdateMode::Main).await?,
         "patch" => ctx.patch(&info.name, &body, ct, UpdateMode::Main).await?,
-        "delete" => ctx.delete(&info.name, &body).await?,
-        "deletecollection" => ctx.delete_collection(&body).await?,
+        "delete" => ctx.delete(&info.name, &body, ct).await?,
+        "deletecollection" => ctx.delete_collection(&body, ct).await?,
         _ => return Err(ApiError::MethodNotSupported { resource: rd.plural.into(), verb }),
     };
     if log_response {
@@ -541,23 +582,4 @@ fn with_warnings(mut resp: Response<Body>, ctx: &Ctx<'_>) -> Response<Body> {
         }
     }
     resp
-}
-
-/// The deprecated componentstatuses API: etcd's health as upstream reports it.
-async fn component_statuses(st: &ApiServer, verb: &str, name: &str) -> ApiResult<Reply> {
-    let ok = st.backend.store.current_revision().await.is_ok();
-    let cs = |n: &str| {
-        serde_json::json!({
-            "kind": "ComponentStatus", "apiVersion": "v1",
-            "metadata": {"name": n, "creationTimestamp": null},
-            "conditions": [{"type": "Healthy", "status": if ok { "True" } else { "False" }, "message": if ok { "ok" } else { "" }}],
-        })
-    };
-    match verb {
-        "get" if name == "etcd-0" => Ok(Reply::ok(cs("etcd-0"))),
-        "get" => Err(ApiError::NotFound(crate::error::Qualified::new("", "componentstatuses", name))),
-        _ => Ok(Reply::ok(
-            serde_json::json!({"kind": "ComponentStatusList", "apiVersion": "v1", "metadata": {}, "items": [cs("etcd-0")]}),
-        )),
-    }
 }

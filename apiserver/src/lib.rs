@@ -10,6 +10,7 @@ mod backend;
 pub mod bootstrap;
 pub mod certificates;
 pub mod codec;
+pub mod componentstatus;
 pub mod discovery;
 pub mod error;
 pub mod handler;

@@ -38,6 +38,9 @@ pub enum Track {
     None,
 }
 
+/// How often a create with `generateName` tries a new name when the generated one is taken.
+const GENERATE_NAME_ATTEMPTS: usize = 8;
+
 /// The longest field manager name upstream accepts.
 const FIELD_MANAGER_MAX: usize = 128;
 
@@ -253,17 +256,12 @@ impl<'a> Ctx<'a> {
 
     /// Upstream's strict decoding: unknown (and duplicate) fields are an error under Strict,
     /// a `Warning` each under Warn, and silently dropped under Ignore.
-    fn check_fields(&self, obj: &Value, duplicates: Vec<String>) -> ApiResult<()> {
+    fn check_fields(&self, obj: &Value, scan: &codec::FieldScan) -> ApiResult<()> {
         let mode = self.field_validation()?;
         if mode == FieldValidation::Ignore || self.system {
             return Ok(());
         }
-        let mut problems: Vec<String> = duplicates.into_iter().map(|d| format!("duplicate field \"{d}\"")).collect();
-        problems.extend(
-            openapi::unknown_fields(self.rd.group, self.rd.version, self.rd.kind, obj)
-                .into_iter()
-                .map(|f| format!("unknown field \"{f}\"")),
-        );
+        let problems = scan.strict_errors(openapi::unknown_fields(self.rd.group, self.rd.version, self.rd.kind, obj));
         if problems.is_empty() {
             return Ok(());
         }
@@ -288,7 +286,7 @@ impl<'a> Ctx<'a> {
     pub fn decode_for_write(&self, body: &[u8], content_type: Option<&str>) -> ApiResult<Value> {
         let mut obj = codec::decode_object(body, content_type)?;
         self.check_gvk(&mut obj)?;
-        self.check_fields(&obj, codec::duplicate_fields(body, content_type))?;
+        self.check_fields(&obj, &codec::FieldScan::new(body, content_type))?;
         self.reconcile_namespace(&mut obj)?;
         self.finish_decode(obj)
     }
@@ -348,12 +346,13 @@ impl<'a> Ctx<'a> {
 
     /// Typed round trip and defaulting.
     fn finish_decode(&self, obj: Value) -> ApiResult<Value> {
-        let mut obj = kinds::typed::round_trip(self.rd.group, self.rd.version, self.rd.kind, obj).map_err(|e| {
-            ApiError::BadRequest(format!(
-                "{} in version \"{}\" cannot be handled as a {}: {e}",
-                self.rd.kind, self.rd.version, self.rd.kind
-            ))
-        })?;
+        let mut obj =
+            openapi::gonull::typed_round_trip(self.rd.group, self.rd.version, self.rd.kind, obj).map_err(|e| {
+                ApiError::BadRequest(format!(
+                    "{} in version \"{}\" cannot be handled as a {}: {e}",
+                    self.rd.kind, self.rd.version, self.rd.kind
+                ))
+            })?;
         kinds::defaults::apply(self.rd, &mut obj);
         if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
             if m.get("namespace").and_then(Value::as_str) == Some("") {
@@ -549,6 +548,24 @@ impl<'a> Ctx<'a> {
         if !meta_str(&obj, "resourceVersion").is_empty() {
             return Err(ApiError::BadRequest("resourceVersion should not be set on objects to be created".into()));
         }
+        let generate = meta_str(&obj, "name").is_empty() && !meta_str(&obj, "generateName").is_empty();
+        // A generated name that collides is generated again (upstream since v1.32: eight tries);
+        // each try runs the strategy, validation and validating admission again.
+        let attempts = if generate { GENERATE_NAME_ATTEMPTS } else { 1 };
+        let mut last = None;
+        for _ in 0..attempts {
+            match self.create_attempt(obj.clone(), dry_run).await {
+                Err(ApiError::AlreadyExists(q)) if generate => last = Some(q),
+                other => return other,
+            }
+        }
+        Err(ApiError::GenerateNameConflict(last.unwrap_or_else(|| self.qualified(""))))
+    }
+
+    /// One try of a create: system fields (and a fresh generated name), strategy, validation,
+    /// validating admission, allocation, the storage write.
+    async fn create_attempt(&self, mut obj: Value, dry_run: bool) -> ApiResult<Value> {
+        let ns = meta_str(&obj, "namespace").to_string();
         {
             let m = obj["metadata"]
                 .as_object_mut()
@@ -719,9 +736,7 @@ impl<'a> Ctx<'a> {
             }
             let alloc = crate::alloc::before_update(self.st, self.rd, &mut new, &current, dry_run).await?;
             // A terminating object whose last finalizer was removed is deleted now.
-            let finalizers_empty =
-                new.pointer("/metadata/finalizers").and_then(Value::as_array).is_none_or(|f| f.is_empty());
-            if !meta_str(&current, "deletionTimestamp").is_empty() && finalizers_empty && self.graceful_done(&new) {
+            if !meta_str(&current, "deletionTimestamp").is_empty() && self.deletion_finished(&new) {
                 if dry_run {
                     return Ok(Reply::ok(new));
                 }
@@ -772,9 +787,18 @@ impl<'a> Ctx<'a> {
         ))
     }
 
-    /// Pods with a deletion grace period left are not removed until it is zero.
-    fn graceful_done(&self, obj: &Value) -> bool {
-        obj.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0) == 0
+    /// Whether a terminating object may go now: no finalizer is left, no grace period remains
+    /// (pods), and for a namespace `spec.finalizers` is empty too, as upstream's
+    /// `ShouldDeleteNamespaceDuringUpdate` requires, so its content is never orphaned.
+    pub(crate) fn deletion_finished(&self, obj: &Value) -> bool {
+        let empty = |p: &str| obj.pointer(p).and_then(Value::as_array).is_none_or(|f| f.is_empty());
+        empty("/metadata/finalizers")
+            && (!self.is_namespace() || empty("/spec/finalizers"))
+            && obj.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0) == 0
+    }
+
+    fn is_namespace(&self) -> bool {
+        self.rd.group.is_empty() && self.rd.plural == "namespaces"
     }
 
     pub async fn update(
@@ -787,7 +811,7 @@ impl<'a> Ctx<'a> {
         self.validate_options("UpdateOptions", None)?;
         let mut obj = codec::decode_object(body, content_type)?;
         self.check_gvk(&mut obj)?;
-        self.check_fields(&obj, codec::duplicate_fields(body, content_type))?;
+        self.check_fields(&obj, &codec::FieldScan::new(body, content_type))?;
         self.reconcile_namespace(&mut obj)?;
         let obj = self.finish_decode(obj)?;
         self.guaranteed_update(name, mode, |_cur| Ok(obj.clone())).await
@@ -887,7 +911,7 @@ impl<'a> Ctx<'a> {
                 return Err(ApiError::BadRequest("metadata must be an object".into()));
             }
             self.reconcile_namespace(&mut doc)?;
-            self.check_fields(&doc, Vec::new())?;
+            self.check_fields(&doc, &codec::FieldScan::default())?;
             self.finish_decode(doc)
         })
         .await
@@ -937,8 +961,13 @@ impl<'a> Ctx<'a> {
 
     // ---------------------------------------------------------------- delete
 
-    pub async fn delete(&self, name: &str, body: &[u8]) -> ApiResult<Reply> {
-        let opts = DeleteOptions::parse(body, self.q)?;
+    pub async fn delete(&self, name: &str, body: &[u8], content_type: Option<&str>) -> ApiResult<Reply> {
+        let opts = DeleteOptions::parse(body, content_type, self.q)?;
+        self.delete_with(name, &opts).await
+    }
+
+    /// DELETE with options already decoded (a deletecollection decodes them once).
+    async fn delete_with(&self, name: &str, opts: &DeleteOptions) -> ApiResult<Reply> {
         let dry_run = self.dry_run()? || opts.dry_run;
         let key = self.key(name);
         for _ in 0..16 {
@@ -969,14 +998,33 @@ impl<'a> Ctx<'a> {
             crate::admission::validate(self, crate::admission::Operation::Delete, None, Some(&current)).await?;
             let was_terminating = !meta_str(&current, "deletionTimestamp").is_empty();
             let mut updated = current.clone();
-            if self.rd.group.is_empty() && self.rd.plural == "namespaces" {
-                // Namespaces are emptied and finalized by the namespace controller.
+            if self.is_namespace() {
+                // Namespaces are emptied and finalized by the namespace controller; a second
+                // delete removes one whose finalizers (both kinds) are all gone.
                 if was_terminating {
-                    return Ok(Reply::ok(current));
+                    if self.deletion_finished(&current) {
+                        return self.delete_now(&key, cur_rv, name, current, dry_run).await;
+                    }
+                    return Ok(Reply::ok(self.external(current)));
                 }
                 updated["status"]["phase"] = json!("Terminating");
                 updated["metadata"]["deletionTimestamp"] = json!(deletion_time(0));
                 updated["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+                // An explicit propagation policy becomes the garbage collector's finalizer.
+                let fin = match opts.propagation.as_deref() {
+                    Some("Orphan") => Some("orphan"),
+                    Some("Foreground") => Some("foregroundDeletion"),
+                    _ => None,
+                };
+                if let Some(fin) = fin {
+                    let mut fins = current.pointer("/metadata/finalizers").cloned().unwrap_or(json!([]));
+                    if let Some(a) = fins.as_array_mut() {
+                        if !a.iter().any(|f| f == fin) {
+                            a.push(json!(fin));
+                        }
+                    }
+                    updated["metadata"]["finalizers"] = fins;
+                }
             } else {
                 let mut finalizers: Vec<String> = current
                     .pointer("/metadata/finalizers")
@@ -996,7 +1044,7 @@ impl<'a> Ctx<'a> {
                         finalizers.push(add.to_string());
                     }
                 }
-                let grace = self.grace_period(&current, &opts);
+                let grace = self.grace_period(&current, opts);
                 if finalizers.is_empty() && grace == 0 {
                     return self.delete_now(&key, cur_rv, name, current, dry_run).await;
                 }
@@ -1015,7 +1063,7 @@ impl<'a> Ctx<'a> {
             }
             match self.st.backend.store.update(&key, &updated, cur_rv).await {
                 Ok(stored) => {
-                    if self.rd.group.is_empty() && self.rd.plural == "namespaces" {
+                    if self.is_namespace() {
                         // NamespaceLifecycle reads namespaces from the cache: let it see the
                         // Terminating phase before answering, so no later create slips in.
                         let _ =
@@ -1078,7 +1126,8 @@ impl<'a> Ctx<'a> {
         )
     }
 
-    pub async fn delete_collection(&self, body: &[u8]) -> ApiResult<Reply> {
+    pub async fn delete_collection(&self, body: &[u8], content_type: Option<&str>) -> ApiResult<Reply> {
+        let opts = DeleteOptions::parse(body, content_type, self.q)?;
         let (ls, fs) = self.selectors()?;
         let m = self.matcher(ls, fs);
         let pred = |v: &Value| m.value(v);
@@ -1096,7 +1145,7 @@ impl<'a> Ctx<'a> {
             let ns = meta_str(&obj, "namespace").to_string();
             let info = RequestInfo { namespace: ns, name: name.clone(), ..self.info.clone() };
             let ctx = Ctx::new(self.st, self.rd, &info, self.q, self.system);
-            match ctx.delete(&name, body).await {
+            match ctx.delete_with(&name, &opts).await {
                 Ok(r) => {
                     if r.body.get("kind").and_then(Value::as_str) != Some("Status") {
                         items.push(r.body);
@@ -1145,12 +1194,10 @@ pub struct DeleteOptions {
 }
 
 impl DeleteOptions {
-    pub fn parse(body: &[u8], q: &Query) -> ApiResult<DeleteOptions> {
+    pub fn parse(body: &[u8], content_type: Option<&str>, q: &Query) -> ApiResult<DeleteOptions> {
         let mut o = DeleteOptions::default();
         if !body.iter().all(u8::is_ascii_whitespace) {
-            let v: Value = serde_json::from_slice(body)
-                .or_else(|_| serde_yaml::from_slice(body))
-                .map_err(|e| ApiError::BadRequest(format!("error decoding DeleteOptions: {e}")))?;
+            let v = codec::decode_options(body, content_type, "DeleteOptions")?;
             if let Some(k) = v.get("kind").and_then(Value::as_str) {
                 if k != "DeleteOptions" {
                     return Err(ApiError::BadRequest(format!("expected DeleteOptions, got {k}")));

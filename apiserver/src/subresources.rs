@@ -224,34 +224,19 @@ pub async fn bind(ctx: &Ctx<'_>, pod_name: Option<&str>, body: &[u8], content_ty
 }
 
 /// PUT `namespaces/<name>/finalize`: only `spec.finalizers` changes; a terminating namespace
-/// whose finalizers are all gone is removed.
+/// whose finalizers are all gone is removed by the update itself (`deletion_finished`).
 pub async fn finalize(ctx: &Ctx<'_>, name: &str, body: &[u8], content_type: Option<&str>) -> ApiResult<Reply> {
     let input = codec::decode_object(body, content_type)?;
     let fins = input.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
-    let r = ctx
-        .guaranteed_update(name, UpdateMode::Raw, |cur| {
-            let mut new = cur.clone();
-            new["spec"]["finalizers"] = fins.clone();
-            if let Some(rv) = input.pointer("/metadata/resourceVersion") {
-                new["metadata"]["resourceVersion"] = rv.clone();
-            } else if let Some(m) = new["metadata"].as_object_mut() {
-                m.remove("resourceVersion");
-            }
-            Ok(new)
-        })
-        .await?;
-    let terminating = r.body.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null());
-    let spec_empty = r.body.pointer("/spec/finalizers").and_then(Value::as_array).is_none_or(|a| a.is_empty());
-    let meta_empty = r.body.pointer("/metadata/finalizers").and_then(Value::as_array).is_none_or(|a| a.is_empty());
-    if terminating && spec_empty && meta_empty {
-        let key = ctx.st.backend.key(ctx.rd, "", name);
-        let rv = r
-            .body
-            .pointer("/metadata/resourceVersion")
-            .and_then(Value::as_str)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let _ = ctx.st.backend.store.delete(&key, rv).await;
-    }
-    Ok(r)
+    ctx.guaranteed_update(name, UpdateMode::Raw, |cur| {
+        let mut new = cur.clone();
+        new["spec"]["finalizers"] = fins.clone();
+        if let Some(rv) = input.pointer("/metadata/resourceVersion") {
+            new["metadata"]["resourceVersion"] = rv.clone();
+        } else if let Some(m) = new["metadata"].as_object_mut() {
+            m.remove("resourceVersion");
+        }
+        Ok(new)
+    })
+    .await
 }

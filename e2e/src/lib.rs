@@ -360,6 +360,16 @@ impl ApiServer {
         format!("https://127.0.0.1:{}", self.port)
     }
 
+    /// The apiserver's peak resident memory so far (VmHWM), in KiB.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let pid = self.child.as_ref()?.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
     /// These clusters run no kube-controller-manager, so nothing creates the `default`
     /// service account of each namespace: like seed 004's lab cluster, they run without the
     /// ServiceAccount admission plugin unless a test configures admission plugins itself.

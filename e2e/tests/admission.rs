@@ -280,3 +280,116 @@ fn pod_security_cluster_defaults_from_the_admission_config_file() {
     let out = c.api.kubectl_stdin("1.33", &["create", "-n", "exempt", "-f", "-"], Some(PRIVILEGED));
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// ResourceQuota scopes: a pod is charged to, and constrained by, only the quotas whose scopes
+/// all select it (Terminating, NotTerminating, BestEffort, NotBestEffort, PriorityClass,
+/// CrossNamespacePodAffinity), at create and when an update sets an active deadline.
+#[test]
+fn resource_quota_scopes_select_pods() {
+    let c = Cluster::start();
+    c.api.kubectl_ok("1.33", &["create", "namespace", "qs"]);
+    c.api.kubectl_ok("1.33", &["create", "priorityclass", "high", "--value=1000"]);
+    let quotas = [
+        ("term", json!({"scopes": ["Terminating"]}), "1"),
+        ("notterm", json!({"scopes": ["NotTerminating"]}), "10"),
+        ("be", json!({"scopes": ["BestEffort"]}), "10"),
+        ("nbe", json!({"scopes": ["NotBestEffort"]}), "10"),
+        (
+            "pc",
+            json!({"scopeSelector": {"matchExpressions": [{"scopeName": "PriorityClass", "operator": "In", "values": ["high"]}]}}),
+            "10",
+        ),
+        (
+            "nopc",
+            json!({"scopeSelector": {"matchExpressions": [{"scopeName": "PriorityClass", "operator": "DoesNotExist"}]}}),
+            "10",
+        ),
+        ("xns", json!({"scopes": ["CrossNamespacePodAffinity"]}), "10"),
+        ("all", json!({}), "100"),
+    ];
+    for (name, scopes, pods) in &quotas {
+        let mut q = json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": name, "namespace": "qs"}, "spec": {"hard": {"pods": pods}}});
+        for (k, v) in scopes.as_object().unwrap() {
+            q["spec"][k] = v.clone();
+        }
+        let out = c.api.kubectl_stdin("1.33", &["create", "-f", "-"], Some(&q.to_string()));
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        let status = json!({"status": {"hard": {"pods": pods}, "used": {"pods": "0"}}}).to_string();
+        c.api.kubectl_ok(
+            "1.33",
+            &["patch", "quota", name, "-n", "qs", "--subresource=status", "--type=merge", "-p", &status],
+        );
+    }
+    // Admission reads quotas from the watch cache: wait until it holds every status.
+    poll("the cache has the quotas' status", Duration::from_secs(10), || {
+        let out = c.api.kubectl_ok("1.33", &["get", "--raw", "/api/v1/namespaces/qs/resourcequotas?resourceVersion=0"]);
+        let list: Value = serde_json::from_str(&out).ok()?;
+        let items = list["items"].as_array()?;
+        (items.len() == quotas.len() && items.iter().all(|q| q["status"]["hard"]["pods"].is_string())).then_some(())
+    });
+    let pod = |name: &str, spec: Value| {
+        let mut p = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "qs"},
+            "spec": {"containers": [{"name": "c", "image": "nginx"}]}});
+        for (k, v) in spec.as_object().unwrap() {
+            p["spec"][k] = v.clone();
+        }
+        c.api.kubectl_stdin("1.33", &["create", "-f", "-"], Some(&p.to_string()))
+    };
+    let requests = json!([{"name": "c", "image": "nginx", "resources": {"requests": {"cpu": "100m"}}}]);
+    let affinity = json!({"podAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 1,
+        "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname", "namespaces": ["other"], "labelSelector": {"matchLabels": {"a": "b"}}}}]}});
+    // (pod, spec, the quotas that select it)
+    let cases = [
+        ("long", json!({}), vec!["notterm", "be", "nopc", "all"]),
+        ("deadline", json!({"activeDeadlineSeconds": 60, "containers": requests}), vec!["term", "nbe", "nopc", "all"]),
+        ("high", json!({"priorityClassName": "high"}), vec!["notterm", "be", "pc", "all"]),
+        ("xns", json!({"affinity": affinity}), vec!["notterm", "be", "nopc", "xns", "all"]),
+    ];
+    let mut expected: std::collections::BTreeMap<&str, i64> = quotas.iter().map(|(n, _, _)| (*n, 0)).collect();
+    for (name, spec, selecting) in &cases {
+        let out = pod(name, spec.clone());
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        for q in selecting {
+            *expected.get_mut(q).unwrap() += 1;
+        }
+    }
+    let used = || -> std::collections::BTreeMap<String, i64> {
+        let list = get_json(&c, &["quota", "-n", "qs"]);
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| {
+                let n = q["metadata"]["name"].as_str().unwrap().to_string();
+                (n, q["status"]["used"]["pods"].as_str().unwrap().parse().unwrap())
+            })
+            .collect()
+    };
+    let want: std::collections::BTreeMap<String, i64> = expected.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    assert_eq!(used(), want);
+
+    // The Terminating quota is full: another terminating pod is refused by it alone, while a
+    // long-running one is admitted.
+    poll("the cache has the charges", Duration::from_secs(10), || {
+        let out =
+            c.api.kubectl_ok("1.33", &["get", "--raw", "/api/v1/namespaces/qs/resourcequotas/term?resourceVersion=0"]);
+        let q: Value = serde_json::from_str(&out).ok()?;
+        (q["status"]["used"]["pods"] == "1").then_some(())
+    });
+    let out = pod("deadline2", json!({"activeDeadlineSeconds": 30}));
+    assert!(
+        stderr(&out).contains(
+            "pods \"deadline2\" is forbidden: exceeded quota: term, requested: pods=1, used: pods=1, limited: pods=1"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let out = pod("long2", json!({}));
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Setting an active deadline on a running pod charges the Terminating quota, which is full.
+    let out = c.api.kubectl(
+        "1.33",
+        &["patch", "pod", "long2", "-n", "qs", "--type=merge", "-p", r#"{"spec":{"activeDeadlineSeconds":100}}"#],
+    );
+    assert!(stderr(&out).contains("exceeded quota: term"), "{}", stderr(&out));
+}

@@ -364,3 +364,58 @@ fn imperative_creates_send_protobuf() {
         managed(&["svc", "web2"], "kubectl-expose");
     }
 }
+
+/// `kubectl get componentstatuses` probes the scheduler's and the controller-manager's secure
+/// health endpoints and etcd, as upstream: a component that is down is Unhealthy with Go's
+/// dial error, never a 404.
+#[test]
+fn componentstatuses_probe_the_components() {
+    let c = Cluster::start();
+    // Nothing serves the controller-manager's port here; a stand-in scheduler answers `ok`
+    // on 10259 (with a certificate nobody verifies, as upstream's probe).
+    let dir = tempfile::tempdir().expect("tmp");
+    e2e::PyHttps::pki("scheduler", dir.path());
+    let handler = r#"
+import http.server
+class handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"ok" if self.path == "/healthz" else b"no"
+        self.send_response(200 if self.path == "/healthz" else 404)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+"#;
+    let _scheduler =
+        e2e::PyHttps::start(handler, 10259, &dir.path().join("scheduler.crt"), &dir.path().join("scheduler.key"), &[]);
+    for v in KUBECTL_VERSIONS {
+        let out = poll("the stand-in scheduler answers", Duration::from_secs(20), || {
+            let out = c.api.kubectl(v, &["get", "componentstatuses"]);
+            let healthy = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .any(|l| l.split_whitespace().take(2).eq(["scheduler", "Healthy"]));
+            healthy.then_some(out)
+        });
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split_whitespace().collect()).collect();
+        assert_eq!(rows[0], ["NAME", "STATUS", "MESSAGE", "ERROR"], "{text}");
+        let row = |name: &str| rows.iter().find(|r| r[0] == name).unwrap_or_else(|| panic!("{name} in {text}")).clone();
+        assert_eq!(row("scheduler")[1..], ["Healthy", "ok"], "{text}");
+        assert_eq!(row("etcd-0")[1..], ["Healthy", "ok"], "{text}");
+        let cm = text.lines().find(|l| l.starts_with("controller-manager")).expect("controller-manager row");
+        assert!(
+            cm.split_whitespace().collect::<Vec<_>>().join(" ").contains(r#"Unhealthy Get "https://127.0.0.1:10257/healthz": dial tcp 127.0.0.1:10257: connect: connection refused"#),
+            "{text}"
+        );
+        assert_eq!(rows.len(), 4, "{text}");
+        assert!(stderr(&out).contains("Warning: v1 ComponentStatus is deprecated in v1.19+"), "{}", stderr(&out));
+        let one = c.api.kubectl_ok(v, &["get", "cs", "etcd-0", "-o", "json"]);
+        let one: serde_json::Value = serde_json::from_str(&one).expect("json");
+        assert_eq!(one["conditions"][0], serde_json::json!({"type": "Healthy", "status": "True", "message": "ok"}));
+        let out = c.api.kubectl(v, &["get", "cs", "nope"]);
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains("Component not found: nope"), "{}", stderr(&out));
+    }
+}

@@ -539,3 +539,62 @@ fn http2_and_etcd_key_layout() {
     );
     assert!(text.contains("\"APIGroupDiscoveryList\""));
 }
+
+/// Go's decoder takes `null` as a field's zero value: a Go client's status update whose
+/// condition has no lastTransitionTime (`"lastTransitionTime":null`) is accepted and stored
+/// as upstream stores it.
+#[tokio::test(flavor = "multi_thread")]
+async fn null_fields_decode_as_go_zero_values() {
+    let cluster = Cluster::start();
+    let api = Api::new(&cluster);
+    let svcs = "/api/v1/namespaces/default/services";
+    let (code, svc) = api.post(svcs, json!({"metadata": {"name": "s"}, "spec": {"ports": [{"port": 80}]}})).await;
+    assert_eq!(code, 201, "{svc}");
+    let mut upd = svc.clone();
+    upd["status"] = json!({"loadBalancer": {}, "conditions": [{"type": "Ready", "status": "True", "reason": "Done",
+        "message": "", "observedGeneration": null, "lastTransitionTime": null}]});
+    let (code, got) = api.put(&format!("{svcs}/s/status"), upd).await;
+    assert_eq!(code, 200, "{got}");
+    assert_eq!(got["status"]["conditions"][0]["type"], "Ready");
+    assert_eq!(got["status"]["conditions"][0]["lastTransitionTime"], Value::Null);
+    let (_, got) = api.get(&format!("{svcs}/s")).await;
+    assert_eq!(got["status"]["conditions"][0]["reason"], "Done");
+    // null anywhere else: a map, a list, a nested struct.
+    let (code, cm) = api
+        .post(
+            "/api/v1/namespaces/default/configmaps",
+            json!({"metadata": {"name": "n", "labels": null, "annotations": {"a": "b"}, "ownerReferences": null}, "data": null}),
+        )
+        .await;
+    assert_eq!(code, 201, "{cm}");
+    assert_eq!(cm["metadata"]["annotations"]["a"], "b");
+    let mut d = deployment("nulls");
+    d["spec"]["template"]["spec"]["securityContext"] = Value::Null;
+    d["spec"]["strategy"] = Value::Null;
+    let (code, got) = api.post("/apis/apps/v1/namespaces/default/deployments", d).await;
+    assert_eq!(code, 201, "{got}");
+    assert_eq!(got["spec"]["strategy"]["type"], "RollingUpdate");
+}
+
+/// Strict field validation reports unknown and duplicate fields in document order, as
+/// upstream's decoder meets them.
+#[tokio::test(flavor = "multi_thread")]
+async fn strict_field_validation_reports_in_document_order() {
+    let cluster = Cluster::start();
+    let http = cluster.api.client();
+    let body = r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"strict"},"spec":{"replicas":1,"unknownField":true,"replicas":2,
+        "selector":{"matchLabels":{"app":"s"}},"template":{"metadata":{"labels":{"app":"s"}},"spec":{"containers":[{"name":"c","image":"nginx"}]}}}}"#;
+    let r = http
+        .post(format!("{}/apis/apps/v1/namespaces/default/deployments?fieldValidation=Strict", cluster.api.url()))
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let st: Value = r.json().await.unwrap();
+    assert_eq!(
+        st["message"],
+        "Deployment in version \"v1\" cannot be handled as a Deployment: strict decoding error: unknown field \"spec.unknownField\", duplicate field \"spec.replicas\""
+    );
+}

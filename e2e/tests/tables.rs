@@ -62,3 +62,125 @@ fn kubectl_get_prints_upstream_columns() {
         }
     }
 }
+
+/// `--sort-by` asks for `includeObject=Object` tables and sorts rows by their embedded objects,
+/// which must name their kind and apiVersion.
+#[test]
+fn kubectl_sort_by_prints_sorted_tables() {
+    let c = Cluster::start();
+    let v = KUBECTL_VERSIONS[1];
+    let event = |name: &str, ts: &str| {
+        format!(
+            r#"{{"apiVersion":"v1","kind":"Event","metadata":{{"name":"{name}","namespace":"default"}},"involvedObject":{{"kind":"Pod","name":"{name}","namespace":"default"}},"reason":"R{name}","message":"m {name}","type":"Normal","firstTimestamp":"{ts}","lastTimestamp":"{ts}","count":1,"source":{{"component":"test"}}}}"#
+        )
+    };
+    let mut items = Vec::new();
+    for p in ["pb", "pc", "pa"] {
+        items.push(format!(r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"{p}"}},"spec":{{"containers":[{{"name":"c","image":"nginx"}}]}}}}"#));
+    }
+    items.push(event("e2", "2024-01-02T00:00:00Z"));
+    items.push(event("e3", "2024-01-03T00:00:00Z"));
+    items.push(event("e1", "2024-01-01T00:00:00Z"));
+    let list = format!(r#"{{"apiVersion":"v1","kind":"List","items":[{}]}}"#, items.join(","));
+    let out = c.api.kubectl_stdin(v, &["create", "-f-"], Some(&list));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let names = |out: &str| {
+        out.lines().skip(1).map(|l| l.split_whitespace().next().unwrap_or("").to_string()).collect::<Vec<_>>()
+    };
+    for v in KUBECTL_VERSIONS {
+        let out = c.api.kubectl_ok(v, &["get", "pods", "--sort-by=.metadata.name"]);
+        assert_eq!(header(&out), "NAME READY STATUS RESTARTS AGE", "{v}: {out}");
+        assert_eq!(names(&out), ["pa", "pb", "pc"], "{v}: {out}");
+        let out = c.api.kubectl_ok(v, &["get", "pods", "--sort-by=.metadata.name", "-o", "wide"]);
+        assert_eq!(header(&out), "NAME READY STATUS RESTARTS AGE IP NODE NOMINATED NODE READINESS GATES", "{v}: {out}");
+        assert_eq!(names(&out), ["pa", "pb", "pc"], "{v}: {out}");
+        let out = c.api.kubectl_ok(v, &["get", "events", "-A", "--sort-by=.lastTimestamp"]);
+        assert_eq!(header(&out), "NAMESPACE LAST SEEN TYPE REASON OBJECT MESSAGE", "{v}: {out}");
+        let reasons: Vec<&str> = out.lines().skip(1).filter_map(|l| l.split_whitespace().nth(3)).collect();
+        assert_eq!(reasons, ["Re1", "Re2", "Re3"], "{v}: {out}");
+    }
+    // The rows' objects: full objects with their kind for Object, PartialObjectMetadata for
+    // Metadata (the default), none for None; anything else is refused as upstream does.
+    let table = |include: &str| -> (String, serde_json::Value) {
+        let out = c
+            .api
+            .curl()
+            .args(["-H", "Accept: application/json;as=Table;v=v1;g=meta.k8s.io", "-w", "\n%{http_code}"])
+            .arg(format!("{}/api/v1/namespaces/default/pods?includeObject={include}", c.api.url()))
+            .output()
+            .expect("curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').expect("code");
+        (code.to_string(), serde_json::from_str(body).expect("json"))
+    };
+    let (_, t) = table("Object");
+    assert_eq!(t["rows"][0]["object"]["kind"], "Pod");
+    assert_eq!(t["rows"][0]["object"]["apiVersion"], "v1");
+    assert_eq!(t["rows"][0]["object"]["spec"]["containers"][0]["name"], "c");
+    let (_, t) = table("Metadata");
+    assert_eq!(t["rows"][0]["object"]["kind"], "PartialObjectMetadata");
+    assert_eq!(t["rows"][0]["object"]["apiVersion"], "meta.k8s.io/v1");
+    assert!(t["rows"][0]["object"].get("spec").is_none());
+    let (_, t) = table("None");
+    assert!(t["rows"][0].get("object").is_none_or(|o| o.is_null()));
+    let (code, t) = table("Bogus");
+    assert_eq!(code, "400");
+    assert_eq!(
+        t["message"],
+        "Unable to convert to Table as requested: includeObject: Invalid value: \"Bogus\": must be 'Metadata', 'Object', 'None', or empty"
+    );
+    // A watch as kubectl `get -w --sort-by` opens it: each row's object names its kind.
+    let out = c
+        .api
+        .curl()
+        .args(["-H", "Accept: application/json;as=Table;v=v1;g=meta.k8s.io"])
+        .arg(format!("{}/api/v1/namespaces/default/pods?watch=true&includeObject=Object&timeoutSeconds=1", c.api.url()))
+        .output()
+        .expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().expect("an event")).expect("json");
+    assert_eq!(first["object"]["kind"], "Table");
+    assert_eq!(first["object"]["rows"][0]["object"]["kind"], "Pod", "{first}");
+}
+
+/// Endpoints without a table form refuse `as=Table` alone (406), as upstream, and answer the
+/// client's fallback media type when it offers one.
+#[test]
+fn table_requests_on_resources_without_tables() {
+    let c = Cluster::start();
+    let review = r#"{"apiVersion":"authorization.k8s.io/v1","kind":"SelfSubjectAccessReview","spec":{"resourceAttributes":{"verb":"get","resource":"pods"}}}"#;
+    let post = |accept: &str| {
+        let out = c
+            .api
+            .curl()
+            .args([
+                "-X",
+                "POST",
+                "-H",
+                "Content-Type: application/json",
+                "-H",
+                &format!("Accept: {accept}"),
+                "-d",
+                review,
+                "-w",
+                "\n%{http_code}",
+            ])
+            .arg(format!("{}/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", c.api.url()))
+            .output()
+            .expect("curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').expect("code");
+        (code.to_string(), serde_json::from_str::<serde_json::Value>(body).expect("json"))
+    };
+    let (code, st) = post("application/json;as=Table;v=v1;g=meta.k8s.io");
+    assert_eq!(code, "406", "{st}");
+    assert_eq!(st["reason"], "NotAcceptable");
+    assert_eq!(
+        st["message"],
+        "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf"
+    );
+    let (code, r) = post("application/json;as=Table;v=v1;g=meta.k8s.io, application/json");
+    assert_eq!(code, "201", "{r}");
+    assert_eq!(r["kind"], "SelfSubjectAccessReview");
+    assert_eq!(r["status"]["allowed"], true);
+}

@@ -334,14 +334,112 @@ fn pod_constraints(obj: &Value, restricted: &[&String]) -> Option<String> {
     Some(format!("must specify {}", parts.join("; ")))
 }
 
-/// ResourceQuota: every quota of the namespace must still hold with this create; the usage is
-/// then charged to each quota's status. As upstream, a quota constrains what its `status.hard`
-/// lists (the quota controller copies `spec.hard` there), and a covered resource without
-/// computed usage is refused.
-pub async fn resource_quota(ctx: &Ctx<'_>, op: Operation, obj: &Value) -> ApiResult<()> {
-    if op != Operation::Create || !ctx.rd.namespaced || !ctx.info.subresource.is_empty() {
+/// A quota's scopes as selector requirements: `spec.scopes` (each `Exists`) and
+/// `spec.scopeSelector.matchExpressions`.
+fn quota_scopes(quota: &Value) -> Vec<(&str, &str, Vec<&str>)> {
+    let mut out: Vec<(&str, &str, Vec<&str>)> = quota
+        .pointer("/spec/scopes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|s| (s, "Exists", Vec::new()))
+        .collect();
+    for e in quota.pointer("/spec/scopeSelector/matchExpressions").and_then(Value::as_array).into_iter().flatten() {
+        let scope = e.get("scopeName").and_then(Value::as_str).unwrap_or("");
+        let op = e.get("operator").and_then(Value::as_str).unwrap_or("");
+        let values =
+            e.get("values").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+        out.push((scope, op, values));
+    }
+    out
+}
+
+/// `IsTerminating`: a pod with an active deadline.
+fn is_terminating(pod: &Value) -> bool {
+    pod.pointer("/spec/activeDeadlineSeconds").and_then(Value::as_i64).is_some_and(|d| d >= 0)
+}
+
+/// `GetPodQOS(pod) == BestEffort`: no container or init container requests or limits any cpu
+/// or memory above zero (the class the create strategy recorded, when there is one).
+fn is_best_effort(pod: &Value) -> bool {
+    if let Some(c) = pod.pointer("/status/qosClass").and_then(Value::as_str).filter(|c| !c.is_empty()) {
+        return c == "BestEffort";
+    }
+    !containers(pod).iter().any(|c| {
+        ["requests", "limits"].iter().any(|f| {
+            ["cpu", "memory"].iter().any(|r| {
+                c.pointer(&format!("/resources/{f}/{r}"))
+                    .and_then(q)
+                    .is_some_and(|v| v.cmp(&Quantity::zero()) == Ordering::Greater)
+            })
+        })
+    })
+}
+
+/// Whether a pod uses cross-namespace pod (anti-)affinity: a term naming namespaces or
+/// selecting them.
+fn uses_cross_namespace_affinity(pod: &Value) -> bool {
+    ["podAffinity", "podAntiAffinity"].iter().any(|kind| {
+        let Some(a) = pod.pointer(&format!("/spec/affinity/{kind}")) else { return false };
+        let required = a.get("requiredDuringSchedulingIgnoredDuringExecution").and_then(Value::as_array);
+        let preferred = a.get("preferredDuringSchedulingIgnoredDuringExecution").and_then(Value::as_array);
+        required
+            .into_iter()
+            .flatten()
+            .chain(preferred.into_iter().flatten().filter_map(|w| w.get("podAffinityTerm")))
+            .any(|t| {
+                t.get("namespaces").and_then(Value::as_array).is_some_and(|n| !n.is_empty())
+                    || t.get("namespaceSelector").is_some_and(|s| !s.is_null())
+            })
+    })
+}
+
+/// `podMatchesScopeFunc`: one scope requirement against a pod. PriorityClass is a label
+/// selector on the key `PriorityClass` over `{PriorityClass: name}` (empty without a class).
+fn pod_matches_scope(pod: &Value, scope: &str, op: &str, values: &[&str]) -> bool {
+    match scope {
+        "Terminating" => is_terminating(pod),
+        "NotTerminating" => !is_terminating(pod),
+        "BestEffort" => is_best_effort(pod),
+        "NotBestEffort" => !is_best_effort(pod),
+        "CrossNamespacePodAffinity" => uses_cross_namespace_affinity(pod),
+        "PriorityClass" => {
+            let pc = pod.pointer("/spec/priorityClassName").and_then(Value::as_str).unwrap_or("");
+            match op {
+                "Exists" => !pc.is_empty(),
+                "DoesNotExist" => pc.is_empty(),
+                "In" => !pc.is_empty() && values.contains(&pc),
+                "NotIn" => pc.is_empty() || !values.contains(&pc),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+/// Whether a quota's scopes all select the object. Scopes are about pods: a scoped quota
+/// selects nothing else, as upstream's generic evaluator matches no scope.
+fn quota_selects(quota: &Value, is_pod: bool, obj: &Value) -> bool {
+    quota_scopes(quota).iter().all(|(scope, op, values)| is_pod && pod_matches_scope(obj, scope, op, values))
+}
+
+/// ResourceQuota: every quota of the namespace whose scopes select the object must still hold
+/// with this create; the usage is then charged to each such quota's status. As upstream, a
+/// quota constrains what its `status.hard` lists (the quota controller copies `spec.hard`
+/// there), and a covered resource without computed usage is refused. A pod update is charged
+/// only when it starts or stops terminating (`activeDeadlineSeconds`), to the quotas that now
+/// select it and did not before.
+pub async fn resource_quota(ctx: &Ctx<'_>, op: Operation, obj: &Value, old: Option<&Value>) -> ApiResult<()> {
+    if !ctx.rd.namespaced || !ctx.info.subresource.is_empty() {
         return Ok(());
     }
+    let is_pod = ctx.rd.group.is_empty() && ctx.rd.plural == "pods";
+    let old = match (op, old) {
+        (Operation::Create, _) => None,
+        (Operation::Update, Some(old)) if is_pod && is_terminating(old) != is_terminating(obj) => Some(old),
+        _ => return Ok(()),
+    };
     let ns = ctx.info.namespace.clone();
     let quotas = in_namespace(ctx, "", "resourcequotas", &ns);
     if quotas.is_empty() {
@@ -351,9 +449,11 @@ pub async fn resource_quota(ctx: &Ctx<'_>, op: Operation, obj: &Value) -> ApiRes
     let delta = usage(ctx, obj);
     let mut charges = Vec::new();
     for quota in &quotas {
+        if !quota_selects(quota, is_pod, obj) || old.is_some_and(|o| quota_selects(quota, is_pod, o)) {
+            continue;
+        }
         let qname = quota.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
         let hard = res_map(quota.pointer("/status/hard"));
-        let is_pod = ctx.rd.group.is_empty() && ctx.rd.plural == "pods";
         let restricted: Vec<&String> = hard
             .keys()
             .filter(|k| {
