@@ -60,6 +60,10 @@ impl Obj {
             }
             other => (serde_json::to_vec(other).unwrap_or_default(), String::new()),
         };
+        // The encoder grows its buffer by doubling: keep only the bytes (a cache of tens of
+        // thousands of objects would otherwise hold up to twice its size).
+        let mut body = body;
+        body.shrink_to_fit();
         Obj { body: Bytes::from(body), type_meta: Arc::from(type_meta.as_str()), labels, fields, rv }
     }
 

@@ -68,6 +68,19 @@ struct Args {
     /// Distinct service-account tokens to verify.
     #[arg(long, default_value_t = 2000)]
     tokens: usize,
+    /// Pods for the large-list phase: unpaged LISTs of tens of MiB (0 = skip it).
+    #[arg(long, default_value_t = 20_000)]
+    big_pods: usize,
+    /// Only these of the first phases (comma-separated: create, generate, paced, big, list;
+    /// the later phases run only with `list`); every phase when not given.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+}
+
+impl Args {
+    fn phase(&self, name: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|p| p == name)
+    }
 }
 
 /// The server's CPU time so far (user + system), from /proc.
@@ -122,7 +135,9 @@ async fn main() {
     let ns = a.namespace.clone();
     let admin = client(&a, false);
     report_mem("idle", a.pid);
-    openapi_phase(&admin, &base).await;
+    if a.only.is_empty() {
+        openapi_phase(&admin, &base).await;
+    }
     let r = admin
         .post(format!("{base}/api/v1/namespaces"))
         .json(&json!({"metadata": {"name": ns}}))
@@ -131,52 +146,29 @@ async fn main() {
         .expect("namespace");
     assert!(r.status().is_success() || r.status() == 409, "namespace create: {}", r.status());
 
-    // 1. Creates from many connections.
+    // 1. Creates from many connections: named, then with generateName (whose collisions the
+    // server retries), into their own namespaces.
     let clients: Vec<reqwest::Client> = (0..a.connections).map(|_| client(&a, true)).collect();
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let url = format!("{base}/api/v1/namespaces/{ns}/configmaps");
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for c in clients.clone() {
-        let next = next.clone();
-        let url = url.clone();
-        let total = a.objects;
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if i >= total {
-                    return lat;
-                }
-                let body = json!({"metadata": {"name": format!("cm-{i:05}"), "labels": {"bench": "true"}}, "data": {"key": "value", "index": i.to_string()}});
-                let t = Instant::now();
-                let r = c.post(&url).json(&body).send().await.expect("create");
-                let ok = r.status().as_u16();
-                let _ = r.bytes().await;
-                assert!(ok == 201 || ok == 409, "create returned {ok}");
-                lat.push(t.elapsed());
-            }
-        }));
+    for (phase, generate) in [("create", false), ("generate", true)] {
+        if !a.phase(phase) {
+            continue;
+        }
+        let target = if generate {
+            let gns = format!("{ns}-generated");
+            let r =
+                admin.post(format!("{base}/api/v1/namespaces")).json(&json!({"metadata": {"name": gns}})).send().await;
+            let _ = r.expect("namespace").bytes().await;
+            format!("{base}/api/v1/namespaces/{gns}/configmaps")
+        } else {
+            url.clone()
+        };
+        create_phase(&a, &clients, &target, generate).await;
+        report_mem(&format!("with {} objects", a.objects), a.pid);
     }
-    let mut lat = Vec::new();
-    for t in tasks {
-        lat.extend(t.await.expect("task"));
-    }
-    let elapsed = start.elapsed();
-    lat.sort();
-    println!(
-        "create: {} ConfigMaps from {} connections in {:.2} s = {:.0}/s; p50 {} p99 {}",
-        a.objects,
-        a.connections,
-        elapsed.as_secs_f64(),
-        a.objects as f64 / elapsed.as_secs_f64(),
-        ms(pct(&lat, 0.5)),
-        ms(pct(&lat, 0.99))
-    );
-    report_mem(&format!("with {} objects", a.objects), a.pid);
 
     // 1b. Creates paced at a fixed rate, into another namespace.
-    if a.rate > 0 {
+    if a.rate > 0 && a.phase("paced") {
         let paced_ns = format!("{ns}-paced");
         let r = admin
             .post(format!("{base}/api/v1/namespaces"))
@@ -220,6 +212,12 @@ async fn main() {
         );
     }
 
+    if a.big_pods > 0 && a.phase("big") {
+        big_list_phase(&a, &clients, &admin, &base).await;
+    }
+    if !a.phase("list") {
+        return;
+    }
     // 2. LIST of all of them, from the watch cache (resourceVersion=0) and from etcd. The
     // first cache read also fills the cache; it is reported on its own.
     let t = Instant::now();
@@ -354,6 +352,155 @@ async fn main() {
     }
 }
 
+/// Creates `a.objects` ConfigMaps at `url` from every connection at once, named or with
+/// `generateName`; reports the rate, latency and any create that was not a 201.
+async fn create_phase(a: &Args, clients: &[reqwest::Client], url: &str, generate: bool) {
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for c in clients.iter().cloned() {
+        let next = next.clone();
+        let url = url.to_string();
+        let total = a.objects;
+        tasks.push(tokio::spawn(async move {
+            let (mut lat, mut refused) = (Vec::new(), 0usize);
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= total {
+                    return (lat, refused);
+                }
+                let meta = if generate {
+                    json!({"generateName": "cm-", "labels": {"bench": "true"}})
+                } else {
+                    json!({"name": format!("cm-{i:05}"), "labels": {"bench": "true"}})
+                };
+                let body = json!({"metadata": meta, "data": {"key": "value", "index": i.to_string()}});
+                let t = Instant::now();
+                let r = c.post(&url).json(&body).send().await.expect("create");
+                let code = r.status().as_u16();
+                let _ = r.bytes().await;
+                assert!(code == 201 || code == 409, "create returned {code}");
+                refused += usize::from(code != 201);
+                lat.push(t.elapsed());
+            }
+        }));
+    }
+    let (mut lat, mut refused) = (Vec::new(), 0);
+    for t in tasks {
+        let (l, r) = t.await.expect("task");
+        lat.extend(l);
+        refused += r;
+    }
+    let elapsed = start.elapsed();
+    lat.sort();
+    println!(
+        "create{}: {} ConfigMaps from {} connections in {:.2} s = {:.0}/s; p50 {} p99 {}; {refused} not created",
+        if generate { " with generateName" } else { "" },
+        a.objects,
+        a.connections,
+        elapsed.as_secs_f64(),
+        a.objects as f64 / elapsed.as_secs_f64(),
+        ms(pct(&lat, 0.5)),
+        ms(pct(&lat, 0.99))
+    );
+}
+
+/// A namespace for pods, with the `default` service account the ServiceAccount admission
+/// plugin requires (no controller-manager runs beside the benchmark to create it).
+async fn pod_namespace(admin: &reqwest::Client, base: &str, ns: &str) {
+    let r = admin.post(format!("{base}/api/v1/namespaces")).json(&json!({"metadata": {"name": ns}})).send().await;
+    let _ = r.expect("namespace").bytes().await;
+    let sa = format!("{base}/api/v1/namespaces/{ns}/serviceaccounts");
+    let r = admin.post(&sa).json(&json!({"metadata": {"name": "default"}})).send().await;
+    let _ = r.expect("service account").bytes().await;
+    // Admission reads service accounts from the watch cache.
+    for _ in 0..100 {
+        let r = admin.get(format!("{sa}/default?resourceVersion=0")).send().await.expect("get");
+        if r.status().is_success() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The server's peak resident memory since the last reset (VmHWM), in KiB.
+fn peak_kib(pid: Option<u32>) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
+    s.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Resets the peak resident memory to the current (`clear_refs` 5), so that the next peak
+/// read belongs to what runs in between.
+fn reset_peak(pid: Option<u32>) {
+    if let Some(pid) = pid {
+        let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+    }
+}
+
+/// Large lists: `a.big_pods` pods (about 2.4 KB each as served), listed unpaged from etcd and
+/// from the watch cache as JSON and protobuf; latency and the server's peak memory per kind.
+async fn big_list_phase(a: &Args, clients: &[reqwest::Client], admin: &reqwest::Client, base: &str) {
+    let ns = format!("{}-big", a.namespace);
+    pod_namespace(admin, base, &ns).await;
+    let url = format!("{base}/api/v1/namespaces/{ns}/pods");
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for c in clients.iter().cloned() {
+        let (next, url, total) = (next.clone(), url.clone(), a.big_pods);
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= total {
+                    return;
+                }
+                let labels: serde_json::Map<String, Value> =
+                    (0..8).map(|l| (format!("label-{l}"), json!(format!("value-{i}-{l}")))).collect();
+                let pod = json!({"metadata": {"name": format!("big-{i:05}"), "labels": labels, "annotations": {"note": "x".repeat(400)}},
+                    "spec": {"containers": [{"name": "app", "image": "registry.example/app:1.0", "args": ["--serve", "--port=8080"],
+                        "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]}]}});
+                let r = c.post(&url).json(&pod).send().await.expect("create");
+                assert_eq!(r.status().as_u16(), 201);
+                let _ = r.bytes().await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    report_mem(&format!("with {} big pods", a.big_pods), a.pid);
+    let rounds = 5;
+    for (label, query, accept) in [
+        ("etcd, JSON", "", "application/json"),
+        ("watch cache, JSON", "?resourceVersion=0", "application/json"),
+        ("etcd, protobuf", "", "application/vnd.kubernetes.protobuf"),
+        ("watch cache, protobuf", "?resourceVersion=0", "application/vnd.kubernetes.protobuf"),
+        ("watch cache, Table", "?resourceVersion=0", "application/json;as=Table;v=v1;g=meta.k8s.io"),
+    ] {
+        let before = rss_kib(a.pid).unwrap_or(0);
+        reset_peak(a.pid);
+        let (mut lat, mut bytes) = (Vec::new(), 0);
+        for _ in 0..rounds {
+            let t = Instant::now();
+            let r = admin.get(format!("{url}{query}")).header("Accept", accept).send().await.expect("list");
+            assert_eq!(r.status().as_u16(), 200);
+            bytes = r.bytes().await.expect("body").len();
+            lat.push(t.elapsed());
+        }
+        lat.sort();
+        let peak = peak_kib(a.pid).unwrap_or(0);
+        println!(
+            "unpaged list of {} pods from {label}: {:.1} MB; p50 {} max {}; server peak {:.0} MiB ({:+.0} MiB over its {:.0} MiB before)",
+            a.big_pods,
+            bytes as f64 / 1e6,
+            ms(pct(&lat, 0.5)),
+            ms(lat.last().copied().unwrap_or_default()),
+            peak as f64 / 1024.0,
+            (peak as f64 - before as f64) / 1024.0,
+            before as f64 / 1024.0
+        );
+    }
+}
+
 /// OpenAPI v3: the first request builds every group-version's document once; later ones
 /// are served from the kept bytes.
 async fn openapi_phase(admin: &reqwest::Client, base: &str) {
@@ -385,8 +532,7 @@ async fn openapi_phase(admin: &reqwest::Client, base: &str) {
 async fn tables_phase(a: &Args, clients: &[reqwest::Client], base: &str) {
     let ns = format!("{}-pods", a.namespace);
     let admin = &clients[0];
-    let r = admin.post(format!("{base}/api/v1/namespaces")).json(&json!({"metadata": {"name": ns}})).send().await;
-    let _ = r.expect("namespace").bytes().await;
+    pod_namespace(admin, base, &ns).await;
     let url = format!("{base}/api/v1/namespaces/{ns}/pods");
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let start = Instant::now();
