@@ -358,7 +358,8 @@ async fn create_phase(a: &Args, clients: &[reqwest::Client], url: &str, generate
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for c in clients.iter().cloned() {
+    for c in clients {
+        let c = c.clone();
         let next = next.clone();
         let url = url.to_string();
         let total = a.objects;
@@ -445,8 +446,8 @@ async fn big_list_phase(a: &Args, clients: &[reqwest::Client], admin: &reqwest::
     let url = format!("{base}/api/v1/namespaces/{ns}/pods");
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = Vec::new();
-    for c in clients.iter().cloned() {
-        let (next, url, total) = (next.clone(), url.clone(), a.big_pods);
+    for c in clients {
+        let (c, next, url, total) = (c.clone(), next.clone(), url.clone(), a.big_pods);
         tasks.push(tokio::spawn(async move {
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
