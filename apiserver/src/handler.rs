@@ -17,7 +17,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 fn json_response(code: u16, v: &Value, content_type: &str) -> Response<Body> {
-    let bytes = serde_json::to_vec(v).unwrap_or_default();
+    bytes_response(code, content_type, serde_json::to_vec(v).unwrap_or_default())
+}
+
+/// An encoded API response body (never cached by intermediaries, as upstream).
+fn bytes_response(code: u16, content_type: &str, bytes: Vec<u8>) -> Response<Body> {
     Response::builder()
         .status(code)
         .header(header::CONTENT_TYPE, content_type)
@@ -77,44 +81,26 @@ fn protobuf_list(body: &Value, items: &[Arc<storage::Obj>]) -> Option<Vec<u8>> {
 
 /// Encodes a reply as negotiated.
 fn encode(reply: Reply, enc: Encoding, q: &Query, rd: &api_types::ResourceDef) -> Response<Body> {
-    if let (Encoding::Json, Some(items)) = (enc, &reply.items) {
-        let bytes = json_list(&reply, items);
-        return Response::builder()
-            .status(reply.code)
-            .header(header::CONTENT_TYPE, "application/json")
-            .header(header::CACHE_CONTROL, "no-cache, private")
-            .body(full(bytes))
-            .expect("valid response");
-    }
-    if let (Encoding::Table, Some(items)) = (enc, &reply.items) {
-        let bytes = crate::table::list_to_table_json(rd, &reply.body, items, q);
-        return Response::builder()
-            .status(reply.code)
-            .header(header::CONTENT_TYPE, "application/json;as=Table;v=v1;g=meta.k8s.io")
-            .header(header::CACHE_CONTROL, "no-cache, private")
-            .body(full(bytes))
-            .expect("valid response");
-    }
-    if let (Encoding::Protobuf, Some(items)) = (enc, &reply.items) {
-        if let Some(bytes) = protobuf_list(&reply.body, items) {
-            return Response::builder()
-                .status(reply.code)
-                .header(header::CONTENT_TYPE, kproto::CONTENT_TYPE)
-                .header(header::CACHE_CONTROL, "no-cache, private")
-                .body(full(bytes))
-                .expect("valid response");
+    // Lists keep their items apart: encode them item by item.
+    if let Some(items) = &reply.items {
+        let list = match enc {
+            Encoding::Json => Some((json_list(&reply, items), "application/json")),
+            Encoding::Table => Some((
+                crate::table::list_to_table_json(rd, &reply.body, items, q),
+                "application/json;as=Table;v=v1;g=meta.k8s.io",
+            )),
+            Encoding::Protobuf => protobuf_list(&reply.body, items).map(|b| (b, kproto::CONTENT_TYPE)),
+            _ => None,
+        };
+        if let Some((bytes, ct)) = list {
+            return bytes_response(reply.code, ct, bytes);
         }
     }
     let code = reply.code;
     let reply = Reply::with_code(code, reply.into_value());
     if enc == Encoding::Protobuf {
         if let Some(bytes) = codec::encode_protobuf(&reply.body) {
-            return Response::builder()
-                .status(reply.code)
-                .header(header::CONTENT_TYPE, kproto::CONTENT_TYPE)
-                .header(header::CACHE_CONTROL, "no-cache, private")
-                .body(full(bytes))
-                .expect("valid response");
+            return bytes_response(reply.code, kproto::CONTENT_TYPE, bytes);
         }
         // Kinds without a protobuf form answer JSON, which protobuf clients also accept.
         return json_response(reply.code, &reply.body, "application/json");

@@ -448,6 +448,15 @@ impl ApiServer {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Runs curl with the admin certificate and `args` on `path` (below the server's URL):
+    /// the HTTP status code and the JSON body (null when the body is not JSON).
+    pub fn curl_json(&self, args: &[&str], path: &str) -> (u16, serde_json::Value) {
+        let out = self.curl().args(args).args(["-w", "\n%{http_code}"]).arg(format!("{}{path}", self.url())).output();
+        let text = String::from_utf8_lossy(&out.expect("curl").stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+        (code.trim().parse().unwrap_or(0), serde_json::from_str(body).unwrap_or(serde_json::Value::Null))
+    }
+
     /// A curl command with the admin certificate, as the seeds use it.
     pub fn curl(&self) -> Command {
         let mut c = Command::new("curl");

@@ -24,6 +24,15 @@ fn assert_terminating_with_content(c: &Cluster, ns: &str, after: &str) {
     assert!(names.contains("configmap/a"), "{after}: {names}");
 }
 
+/// PUT `namespaces/<ns>/finalize` with these `spec.finalizers`, as the namespace controller.
+fn finalize(c: &Cluster, ns: &str, finalizers: Value) {
+    let body =
+        json!({"kind": "Namespace", "apiVersion": "v1", "metadata": {"name": ns}, "spec": {"finalizers": finalizers}});
+    let args = ["-X", "PUT", "-H", "Content-Type: application/json", "-d", &body.to_string()];
+    let (code, got) = c.api.curl_json(&args, &format!("/api/v1/namespaces/{ns}/finalize"));
+    assert_eq!(code, 200, "{got}");
+}
+
 #[test]
 fn a_terminating_namespace_stays_until_its_finalizers_are_gone() {
     let c = Cluster::start();
@@ -55,33 +64,14 @@ fn a_terminating_namespace_stays_until_its_finalizers_are_gone() {
     let applied = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: st1\n  labels:\n    applied: \"yes\"\n";
     assert!(c.api.kubectl_stdin(K, &["apply", "--server-side", "-f", "-"], Some(applied)).status.success());
     assert_terminating_with_content(&c, "st1", "a server-side apply");
-    let body = serde_json::to_string(&json!({"kind": "Namespace", "apiVersion": "v1", "metadata": {"name": "st1"}, "spec": {"finalizers": ["kubernetes"]}})).unwrap();
-    let out = c
-        .api
-        .curl()
-        .args(["-X", "PUT", "-H", "Content-Type: application/json", "-d", &body, "-w", "\n%{http_code}"])
-        .arg(format!("{}/api/v1/namespaces/st1/finalize", c.api.url()))
-        .output()
-        .expect("curl");
-    assert!(String::from_utf8_lossy(&out.stdout).trim_end().ends_with("200"));
+    finalize(&c, "st1", json!(["kubernetes"]));
     assert_terminating_with_content(&c, "st1", "a finalize that keeps the finalizer");
     c.api.kubectl_ok(K, &["delete", "ns", "st1", "--wait=false"]);
     assert_terminating_with_content(&c, "st1", "a second delete");
 
     // What the namespace controller does: empty it, then finalize.
     c.api.kubectl_ok(K, &["-n", "st1", "delete", "cm", "a"]);
-    let body = serde_json::to_string(
-        &json!({"kind": "Namespace", "apiVersion": "v1", "metadata": {"name": "st1"}, "spec": {"finalizers": []}}),
-    )
-    .unwrap();
-    let out = c
-        .api
-        .curl()
-        .args(["-X", "PUT", "-H", "Content-Type: application/json", "-d", &body, "-w", "\n%{http_code}"])
-        .arg(format!("{}/api/v1/namespaces/st1/finalize", c.api.url()))
-        .output()
-        .expect("curl");
-    assert!(String::from_utf8_lossy(&out.stdout).trim_end().ends_with("200"));
+    finalize(&c, "st1", json!([]));
     assert!(get(&c, &["ns", "st1"]).is_none(), "finalized namespace still there");
 
     // A metadata finalizer holds it after spec.finalizers is empty; removing it finishes.
@@ -91,16 +81,7 @@ fn a_terminating_namespace_stays_until_its_finalizers_are_gone() {
         Some(r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"st2","finalizers":["example.com/hold"]}}"#),
     );
     c.api.kubectl_ok(K, &["delete", "ns", "st2", "--wait=false"]);
-    let body = serde_json::to_string(
-        &json!({"kind": "Namespace", "apiVersion": "v1", "metadata": {"name": "st2"}, "spec": {"finalizers": []}}),
-    )
-    .unwrap();
-    c.api
-        .curl()
-        .args(["-X", "PUT", "-H", "Content-Type: application/json", "-d", &body])
-        .arg(format!("{}/api/v1/namespaces/st2/finalize", c.api.url()))
-        .output()
-        .expect("curl");
+    finalize(&c, "st2", json!([]));
     let got = get(&c, &["ns", "st2"]).expect("held by its metadata finalizer");
     assert_eq!(got["metadata"]["finalizers"], json!(["example.com/hold"]));
     c.api.kubectl_ok(

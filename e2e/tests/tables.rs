@@ -101,17 +101,11 @@ fn kubectl_sort_by_prints_sorted_tables() {
     }
     // The rows' objects: full objects with their kind for Object, PartialObjectMetadata for
     // Metadata (the default), none for None; anything else is refused as upstream does.
-    let table = |include: &str| -> (String, serde_json::Value) {
-        let out = c
-            .api
-            .curl()
-            .args(["-H", "Accept: application/json;as=Table;v=v1;g=meta.k8s.io", "-w", "\n%{http_code}"])
-            .arg(format!("{}/api/v1/namespaces/default/pods?includeObject={include}", c.api.url()))
-            .output()
-            .expect("curl");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let (body, code) = text.rsplit_once('\n').expect("code");
-        (code.to_string(), serde_json::from_str(body).expect("json"))
+    let table = |include: &str| {
+        c.api.curl_json(
+            &["-H", "Accept: application/json;as=Table;v=v1;g=meta.k8s.io"],
+            &format!("/api/v1/namespaces/default/pods?includeObject={include}"),
+        )
     };
     let (_, t) = table("Object");
     assert_eq!(t["rows"][0]["object"]["kind"], "Pod");
@@ -124,7 +118,7 @@ fn kubectl_sort_by_prints_sorted_tables() {
     let (_, t) = table("None");
     assert!(t["rows"][0].get("object").is_none_or(|o| o.is_null()));
     let (code, t) = table("Bogus");
-    assert_eq!(code, "400");
+    assert_eq!(code, 400);
     assert_eq!(
         t["message"],
         "Unable to convert to Table as requested: includeObject: Invalid value: \"Bogus\": must be 'Metadata', 'Object', 'None', or empty"
@@ -150,37 +144,19 @@ fn table_requests_on_resources_without_tables() {
     let c = Cluster::start();
     let review = r#"{"apiVersion":"authorization.k8s.io/v1","kind":"SelfSubjectAccessReview","spec":{"resourceAttributes":{"verb":"get","resource":"pods"}}}"#;
     let post = |accept: &str| {
-        let out = c
-            .api
-            .curl()
-            .args([
-                "-X",
-                "POST",
-                "-H",
-                "Content-Type: application/json",
-                "-H",
-                &format!("Accept: {accept}"),
-                "-d",
-                review,
-                "-w",
-                "\n%{http_code}",
-            ])
-            .arg(format!("{}/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", c.api.url()))
-            .output()
-            .expect("curl");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let (body, code) = text.rsplit_once('\n').expect("code");
-        (code.to_string(), serde_json::from_str::<serde_json::Value>(body).expect("json"))
+        let accept = format!("Accept: {accept}");
+        let args = ["-X", "POST", "-H", "Content-Type: application/json", "-H", &accept, "-d", review];
+        c.api.curl_json(&args, "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
     };
     let (code, st) = post("application/json;as=Table;v=v1;g=meta.k8s.io");
-    assert_eq!(code, "406", "{st}");
+    assert_eq!(code, 406, "{st}");
     assert_eq!(st["reason"], "NotAcceptable");
     assert_eq!(
         st["message"],
         "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf"
     );
     let (code, r) = post("application/json;as=Table;v=v1;g=meta.k8s.io, application/json");
-    assert_eq!(code, "201", "{r}");
+    assert_eq!(code, 201, "{r}");
     assert_eq!(r["kind"], "SelfSubjectAccessReview");
     assert_eq!(r["status"]["allowed"], true);
 }
