@@ -486,6 +486,16 @@ pub fn kubectl_path(version: &str) -> PathBuf {
     }
 }
 
+/// The Python with the official client library (`hack/install-deps.sh` makes its venv), or
+/// `K8S_RS_PYTHON`.
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("K8S_RS_PYTHON") {
+        return p.into();
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
+    PathBuf::from(home).join(".cache/k8s-rs/pyenv/bin/python")
+}
+
 /// The kubectl releases the suites run against.
 pub const KUBECTL_VERSIONS: &[&str] = &["1.32", "1.33"];
 

@@ -4,19 +4,10 @@
 
 use e2e::Cluster;
 use serde_json::{json, Value};
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
 const PODS: usize = 20_000;
-
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("K8S_RS_PYTHON") {
-        return p.into();
-    }
-    let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
-    PathBuf::from(home).join(".cache/k8s-rs/pyenv/bin/python")
-}
 
 /// A pod of about 1.4 KB stored, like the issue's 3,000 pods of 4.2 MB.
 fn pod(i: usize) -> Value {
@@ -95,7 +86,7 @@ async fn twenty_thousand_pods_list_unpaged_and_in_chunks() {
     let script = "import sys\nfrom kubernetes import client, config\nconfig.load_kube_config()\nv1 = client.CoreV1Api()\n\
         for rv in [None, '0']:\n    pods = v1.list_namespaced_pod('big', resource_version=rv, _request_timeout=300)\n    print(len(pods.items))\n";
     let out =
-        Command::new(python()).args(["-c", script]).env("KUBECONFIG", &c.api.kubeconfig).output().expect("python");
+        Command::new(e2e::python()).args(["-c", script]).env("KUBECONFIG", &c.api.kubeconfig).output().expect("python");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).split_whitespace().collect::<Vec<_>>(),

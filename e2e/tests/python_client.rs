@@ -6,17 +6,9 @@ use e2e::Cluster;
 use std::path::PathBuf;
 use std::process::Command;
 
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("K8S_RS_PYTHON") {
-        return p.into();
-    }
-    let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
-    PathBuf::from(home).join(".cache/k8s-rs/pyenv/bin/python")
-}
-
 #[test]
 fn official_python_client_creates_patches_and_applies() {
-    let py = python();
+    let py = e2e::python();
     assert!(py.exists(), "{} is missing: run hack/install-deps.sh (it installs the Python client)", py.display());
     let c = Cluster::start();
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("py/client_check.py");
