@@ -144,6 +144,18 @@ pub async fn handle(
     req: Request<hyper::body::Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let start = Instant::now();
+    // A request's body is read (bounded, oversized ones drained) before anything can refuse
+    // it: answering early and dropping an unread body resets an HTTP/2 stream, which clients
+    // such as curl report as a framing error instead of the Status.
+    let (parts, incoming) = req.into_parts();
+    let body = if matches!(parts.method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE) {
+        let length =
+            parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+        codec::read_body(incoming, length).await
+    } else {
+        Ok(bytes::Bytes::new())
+    };
+    let req = Request::from_parts(parts, body);
     let info = request_info::parse(req.method(), req.uri().path(), req.uri().query());
     let audit_id = crate::auditing::audit_id(req.headers());
     let mut aud = audit::RequestAudit::disabled();
@@ -307,7 +319,7 @@ async fn route(
     st: &ApiServer,
     info: &RequestInfo,
     user: UserInfo,
-    req: Request<hyper::body::Incoming>,
+    req: Request<ApiResult<bytes::Bytes>>,
     aud: &mut audit::RequestAudit,
 ) -> ApiResult<Response<Body>> {
     let path = req.uri().path().to_string();
@@ -439,7 +451,7 @@ async fn resource(
     user: UserInfo,
     q: &Query,
     accept: Option<&str>,
-    req: Request<hyper::body::Incoming>,
+    req: Request<ApiResult<bytes::Bytes>>,
     aud: &mut audit::RequestAudit,
 ) -> ApiResult<Response<Body>> {
     let rd = api_types::lookup(&info.group, &info.version, &info.resource).ok_or(ApiError::NotFoundPath)?;
@@ -459,12 +471,10 @@ async fn resource(
         crate::table::include_object(q)?;
     }
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let content_length =
-        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
     let user_agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let verb = info.verb.clone();
     let needs_body = matches!(verb.as_str(), "create" | "update" | "patch" | "delete" | "deletecollection");
-    let body = if needs_body { codec::read_body(req.into_body(), content_length).await? } else { bytes::Bytes::new() };
+    let body = if needs_body { req.into_body()? } else { bytes::Bytes::new() };
     let level = aud.config().level;
     if needs_body && level >= audit::Level::Request && !body.is_empty() {
         match codec::decode_object(&body, content_type.as_deref()) {

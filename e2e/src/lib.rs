@@ -450,11 +450,22 @@ impl ApiServer {
 
     /// Runs curl with the admin certificate and `args` on `path` (below the server's URL):
     /// the HTTP status code and the JSON body (null when the body is not JSON).
+    /// Without an HTTP answer the code is 0 and the body says what curl saw, with the end of
+    /// the server's log.
     pub fn curl_json(&self, args: &[&str], path: &str) -> (u16, serde_json::Value) {
-        let out = self.curl().args(args).args(["-w", "\n%{http_code}"]).arg(format!("{}{path}", self.url())).output();
-        let text = String::from_utf8_lossy(&out.expect("curl").stdout).into_owned();
+        let mut cmd = self.curl();
+        cmd.arg("-S").args(args).args(["-w", "\n%{http_code}"]).arg(format!("{}{path}", self.url()));
+        let out = cmd.output().expect("curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
-        (code.trim().parse().unwrap_or(0), serde_json::from_str(body).unwrap_or(serde_json::Value::Null))
+        let code = code.trim().parse().unwrap_or(0);
+        if code == 0 {
+            let log = self.log();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            let seen = format!("curl {}: {}", out.status, String::from_utf8_lossy(&out.stderr));
+            return (0, serde_json::json!({"curl": seen, "log": tail.into_iter().rev().collect::<Vec<_>>()}));
+        }
+        (code, serde_json::from_str(body).unwrap_or(serde_json::Value::Null))
     }
 
     /// A curl command with the admin certificate, as the seeds use it.
