@@ -221,12 +221,16 @@ impl Query {
 /// second one is read). YAML bodies with duplicate keys already fail to parse.
 #[derive(Debug, Default)]
 pub struct FieldScan {
-    first: HashMap<String, usize>,
+    /// Where each path first appears; recorded only when asked (there are unknown fields to
+    /// place), so the common write pays for duplicate detection alone.
+    first: Option<HashMap<String, usize>>,
+    keys: usize,
     duplicates: Vec<(usize, String)>,
 }
 
 impl FieldScan {
-    pub fn new(body: &[u8], content_type: Option<&str>) -> FieldScan {
+    /// `positions`: also record where each path first appears (to order unknown fields).
+    pub fn new(body: &[u8], content_type: Option<&str>, positions: bool) -> FieldScan {
         use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
         use std::cell::RefCell;
 
@@ -251,11 +255,12 @@ impl FieldScan {
                     let p = if self.path.is_empty() { k.clone() } else { format!("{}.{k}", self.path) };
                     {
                         let mut out = self.out.borrow_mut();
-                        let at = out.first.len() + out.duplicates.len();
+                        let at = out.keys;
+                        out.keys += 1;
                         if !seen.insert(k) {
                             out.duplicates.push((at, p.clone()));
-                        } else {
-                            out.first.entry(p.clone()).or_insert(at);
+                        } else if let Some(first) = out.first.as_mut() {
+                            first.entry(p.clone()).or_insert(at);
                         }
                     }
                     m.next_value_seed(Walk { path: p, out: self.out })?;
@@ -291,7 +296,7 @@ impl FieldScan {
         if !matches!(media_type(content_type).as_str(), "" | "application/json" | "*/*") {
             return FieldScan::default();
         }
-        let out = RefCell::new(FieldScan::default());
+        let out = RefCell::new(FieldScan { first: positions.then(HashMap::new), ..FieldScan::default() });
         let mut de = serde_json::Deserializer::from_slice(body);
         let _ = Walk { path: String::new(), out: &out }.deserialize(&mut de);
         out.into_inner()
@@ -303,7 +308,10 @@ impl FieldScan {
     pub fn strict_errors(&self, unknown: Vec<String>) -> Vec<String> {
         let mut all: Vec<(usize, String)> = unknown
             .into_iter()
-            .map(|u| (self.first.get(&u).copied().unwrap_or(usize::MAX), format!("unknown field \"{u}\"")))
+            .map(|u| {
+                let at = self.first.as_ref().and_then(|f| f.get(&u)).copied().unwrap_or(usize::MAX);
+                (at, format!("unknown field \"{u}\""))
+            })
             .chain(self.duplicates.iter().map(|(at, d)| (*at, format!("duplicate field \"{d}\""))))
             .collect();
         all.sort_by_key(|(at, _)| *at);
@@ -339,15 +347,16 @@ pub fn parse_bool(v: &str) -> Option<bool> {
 mod tests {
     #[test]
     fn strict_errors_in_document_order() {
-        let scan = super::FieldScan::new(br#"{"metadata":{"name":"a","name":"b"},"spec":{"x":[{"k":1,"k":2}]}}"#, None);
+        let scan =
+            super::FieldScan::new(br#"{"metadata":{"name":"a","name":"b"},"spec":{"x":[{"k":1,"k":2}]}}"#, None, false);
         assert_eq!(
             scan.strict_errors(vec![]),
             vec!["duplicate field \"metadata.name\"", "duplicate field \"spec.x[0].k\""]
         );
-        assert!(super::FieldScan::new(br#"{"a":1}"#, None).strict_errors(vec![]).is_empty());
+        assert!(super::FieldScan::new(br#"{"a":1}"#, None, false).strict_errors(vec![]).is_empty());
         // Upstream's example: the unknown field comes before the repeated key.
         let body = br#"{"spec":{"replicas":1,"unknownField":true,"replicas":2}}"#;
-        let scan = super::FieldScan::new(body, None);
+        let scan = super::FieldScan::new(body, None, true);
         assert_eq!(
             scan.strict_errors(vec!["spec.unknownField".into()]),
             vec!["unknown field \"spec.unknownField\"", "duplicate field \"spec.replicas\""]
@@ -355,7 +364,7 @@ mod tests {
         // A duplicate read before an unknown key comes first.
         let body = br#"{"spec":{"replicas":1,"replicas":2,"unknownField":true}}"#;
         assert_eq!(
-            super::FieldScan::new(body, None).strict_errors(vec!["spec.unknownField".into()]),
+            super::FieldScan::new(body, None, true).strict_errors(vec!["spec.unknownField".into()]),
             vec!["duplicate field \"spec.replicas\"", "unknown field \"spec.unknownField\""]
         );
     }

@@ -256,12 +256,16 @@ impl<'a> Ctx<'a> {
 
     /// Upstream's strict decoding: unknown (and duplicate) fields are an error under Strict,
     /// a `Warning` each under Warn, and silently dropped under Ignore.
-    fn check_fields(&self, obj: &Value, scan: &codec::FieldScan) -> ApiResult<()> {
+    /// `body`: the request body as sent (with its content type), for duplicate keys and the
+    /// document order of the errors; None for bodies that were not sent as such (applies).
+    fn check_fields(&self, obj: &Value, body: Option<(&[u8], Option<&str>)>) -> ApiResult<()> {
         let mode = self.field_validation()?;
         if mode == FieldValidation::Ignore || self.system {
             return Ok(());
         }
-        let problems = scan.strict_errors(openapi::unknown_fields(self.rd.group, self.rd.version, self.rd.kind, obj));
+        let unknown = openapi::unknown_fields(self.rd.group, self.rd.version, self.rd.kind, obj);
+        let scan = body.map(|(b, ct)| codec::FieldScan::new(b, ct, !unknown.is_empty())).unwrap_or_default();
+        let problems = scan.strict_errors(unknown);
         if problems.is_empty() {
             return Ok(());
         }
@@ -286,7 +290,7 @@ impl<'a> Ctx<'a> {
     pub fn decode_for_write(&self, body: &[u8], content_type: Option<&str>) -> ApiResult<Value> {
         let mut obj = codec::decode_object(body, content_type)?;
         self.check_gvk(&mut obj)?;
-        self.check_fields(&obj, &codec::FieldScan::new(body, content_type))?;
+        self.check_fields(&obj, Some((body, content_type)))?;
         self.reconcile_namespace(&mut obj)?;
         self.finish_decode(obj)
     }
@@ -811,7 +815,7 @@ impl<'a> Ctx<'a> {
         self.validate_options("UpdateOptions", None)?;
         let mut obj = codec::decode_object(body, content_type)?;
         self.check_gvk(&mut obj)?;
-        self.check_fields(&obj, &codec::FieldScan::new(body, content_type))?;
+        self.check_fields(&obj, Some((body, content_type)))?;
         self.reconcile_namespace(&mut obj)?;
         let obj = self.finish_decode(obj)?;
         self.guaranteed_update(name, mode, |_cur| Ok(obj.clone())).await
@@ -911,7 +915,7 @@ impl<'a> Ctx<'a> {
                 return Err(ApiError::BadRequest("metadata must be an object".into()));
             }
             self.reconcile_namespace(&mut doc)?;
-            self.check_fields(&doc, &codec::FieldScan::default())?;
+            self.check_fields(&doc, None)?;
             self.finish_decode(doc)
         })
         .await
