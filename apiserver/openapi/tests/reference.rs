@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::path::Path;
 
 fn reference() -> Value {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference/openapi-v1.33/swagger.json");
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/openapi-v1.33/swagger.json");
     let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     serde_json::from_str(&text).expect("reference json")
 }
