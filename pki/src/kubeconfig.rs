@@ -14,7 +14,7 @@ pub struct Kubeconfig {
     pub contexts: Vec<NamedContext>,
     #[serde(rename = "current-context")]
     pub current_context: String,
-    pub preferences: serde_yaml::Mapping,
+    pub preferences: serde_json::Map<String, serde_json::Value>,
     pub users: Vec<NamedUser>,
 }
 
@@ -87,7 +87,7 @@ pub fn write_kubeconfig(
             user: User { client_certificate_data: b64(cert_pem), client_key_data: b64(key_pem) },
         }],
     };
-    let text = serde_yaml::to_string(&kc).map_err(|e| PkiError::Kubeconfig(e.to_string()))?;
+    let text = serde_saphyr::to_string(&kc).map_err(|e| PkiError::Kubeconfig(e.to_string()))?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|source| PkiError::Io { path: dir.display().to_string(), source })?;
     }

@@ -194,15 +194,14 @@ fn rule_matches_resource(r: &PolicyRule, a: &Attributes) -> bool {
     })
 }
 
-/// JSON when it looks like JSON, else YAML (YAML 1.2 is a JSON superset, but serde_yaml's error
-/// messages for JSON input are poor).
+/// JSON when it looks like JSON, else YAML (YAML 1.2 is a JSON superset, but the YAML parser's
+/// error messages for JSON input are poor).
 fn decode_document(bytes: &[u8]) -> Result<Value, AuditError> {
     let trimmed = bytes.iter().position(|b| !b.is_ascii_whitespace()).map(|i| &bytes[i..]).unwrap_or_default();
     if trimmed.first() == Some(&b'{') {
         return serde_json::from_slice(trimmed).map_err(|e| AuditError::Decode(e.to_string()));
     }
-    let yaml: serde_yaml::Value = serde_yaml::from_slice(bytes).map_err(|e| AuditError::Decode(e.to_string()))?;
-    serde_json::to_value(yaml).map_err(|e| AuditError::Decode(e.to_string()))
+    serde_saphyr::from_slice(bytes).map_err(|e| AuditError::Decode(e.to_string()))
 }
 
 const POLICY_FIELDS: &[&str] = &["apiVersion", "kind", "metadata", "rules", "omitStages", "omitManagedFields"];

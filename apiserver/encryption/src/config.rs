@@ -372,7 +372,7 @@ impl EncryptionConfig {
 }
 
 fn decode(data: &[u8]) -> Result<RawConfig> {
-    // serde_yaml would turn an empty document into an all-default struct.
+    // A YAML decoder would turn an empty document into an all-default struct.
     if data.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::Decode("encryption provider configuration is empty".to_owned()));
     }
@@ -380,7 +380,7 @@ fn decode(data: &[u8]) -> Result<RawConfig> {
     let parsed = if looks_json {
         serde_json::from_slice::<RawConfig>(data).map_err(|e| e.to_string())
     } else {
-        serde_yaml::from_slice::<RawConfig>(data).map_err(|e| e.to_string())
+        serde_saphyr::from_slice::<RawConfig>(data).map_err(|e| e.to_string())
     };
     parsed.map_err(Error::Decode)
 }

@@ -118,7 +118,7 @@ pub struct Schema {
 }
 
 fn yaml(v: &Value) -> Any {
-    Any { yaml: serde_yaml::to_string(v).unwrap_or_default() }
+    Any { yaml: serde_saphyr::to_string(v).unwrap_or_default() }
 }
 
 fn schema(v: &Value) -> Schema {

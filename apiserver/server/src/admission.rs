@@ -109,7 +109,7 @@ impl Plugins {
     pub fn configure(&mut self, path: &std::path::Path) -> Result<(), String> {
         let read = |p: &std::path::Path| -> Result<Value, String> {
             let text = std::fs::read_to_string(p).map_err(|e| format!("reading {}: {e}", p.display()))?;
-            serde_yaml::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))
+            serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))
         };
         let cfg = read(path)?;
         let kind_ok = cfg.get("kind").and_then(Value::as_str) == Some("AdmissionConfiguration")

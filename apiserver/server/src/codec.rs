@@ -53,7 +53,7 @@ pub fn decode_object(body: &[u8], content_type: Option<&str>) -> ApiResult<Value
         "" | "application/json" | "*/*" => serde_json::from_slice(body).map_err(|e| {
             ApiError::BadRequest(format!("error decoding JSON: {e}"))
         })?,
-        "application/yaml" | "application/x-yaml" | "text/yaml" => serde_yaml::from_slice(body)
+        "application/yaml" | "application/x-yaml" | "text/yaml" => serde_saphyr::from_slice(body)
             .map_err(|e| ApiError::BadRequest(format!("error converting YAML to JSON: yaml: {e}")))?,
         "application/vnd.kubernetes.protobuf" => return decode_protobuf(body),
         "application/cbor" => {
@@ -88,7 +88,7 @@ pub fn decode_options(body: &[u8], content_type: Option<&str>, kind: &str) -> Ap
             kproto::decode_object_as(body, &definition).map_err(|e| bad(e.to_string()))?
         }
         "application/yaml" | "application/x-yaml" | "text/yaml" => {
-            serde_yaml::from_slice(body).map_err(|e| bad(format!("yaml: {e}")))?
+            serde_saphyr::from_slice(body).map_err(|e| bad(format!("yaml: {e}")))?
         }
         "" | "application/json" | "*/*" => serde_json::from_slice(body).map_err(|e| bad(e.to_string()))?,
         other => {

@@ -108,7 +108,7 @@ fn encode(reply: Reply, enc: Encoding, q: &Query, rd: &api_types::ResourceDef) -
     match enc {
         Encoding::Json | Encoding::Protobuf => json_response(reply.code, &reply.body, "application/json"),
         Encoding::Yaml => {
-            let text = serde_yaml::to_string(&reply.body).unwrap_or_default();
+            let text = serde_saphyr::to_string(&reply.body).unwrap_or_default();
             Response::builder()
                 .status(reply.code)
                 .header(header::CONTENT_TYPE, "application/yaml")

@@ -925,7 +925,7 @@ impl<'a> Ctx<'a> {
     /// not exist, else merges the configuration with field-ownership conflict checks.
     async fn apply(&self, name: &str, body: &[u8], mode: UpdateMode) -> ApiResult<Reply> {
         let config: Value =
-            serde_yaml::from_slice(body).map_err(|e| ApiError::BadRequest(format!("error decoding YAML: {e}")))?;
+            serde_saphyr::from_slice(body).map_err(|e| ApiError::BadRequest(format!("error decoding YAML: {e}")))?;
         if !config.is_object() {
             return Err(ApiError::BadRequest(
                 "error decoding YAML: the applied configuration must be a YAML or JSON object".into(),

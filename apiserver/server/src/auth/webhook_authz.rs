@@ -28,7 +28,7 @@ impl Remote {
     pub fn load(path: &std::path::Path) -> Result<Remote, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
         let cfg: Value =
-            serde_yaml::from_str(&text).map_err(|e| format!("invalid kubeconfig {}: {e}", path.display()))?;
+            serde_saphyr::from_str(&text).map_err(|e| format!("invalid kubeconfig {}: {e}", path.display()))?;
         let base = path.parent().unwrap_or(std::path::Path::new("."));
         let cluster = cfg.pointer("/clusters/0/cluster").ok_or("kubeconfig has no cluster")?;
         let url = cluster.get("server").and_then(Value::as_str).ok_or("kubeconfig cluster has no server")?.to_string();
