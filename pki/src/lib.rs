@@ -3,6 +3,7 @@
 
 mod kubeconfig;
 pub mod sakey;
+pub mod tls;
 
 pub use kubeconfig::{write_kubeconfig, Kubeconfig};
 
@@ -24,6 +25,10 @@ pub enum PkiError {
     Io { path: String, source: std::io::Error },
     #[error("kubeconfig: {0}")]
     Kubeconfig(String),
+    #[error("reading {0}: {1}")]
+    Read(String, String),
+    #[error("tls configuration: {0}")]
+    Config(String),
 }
 
 pub type Result<T> = std::result::Result<T, PkiError>;

@@ -21,7 +21,7 @@ pub mod request_info;
 pub mod rest;
 pub mod subresources;
 pub mod table;
-pub mod tls;
+use pki::tls;
 pub mod version;
 pub mod watch;
 
@@ -49,8 +49,6 @@ pub fn full(data: impl Into<Bytes>) -> Body {
 pub enum Error {
     #[error(transparent)]
     Storage(#[from] storage::StorageError),
-    #[error(transparent)]
-    Tls(#[from] tls::TlsError),
     #[error(transparent)]
     Pki(#[from] pki::PkiError),
     #[error("failed to listen on {0}: {1}")]

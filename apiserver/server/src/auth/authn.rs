@@ -6,7 +6,7 @@
 use super::serviceaccount::{ServiceAccounts, TokenOutcome};
 use super::token_file::TokenFile;
 use super::{AuthnResult, UserInfo};
-use crate::tls::ClientCa;
+use pki::tls::ClientCa;
 use rustls::pki_types::CertificateDer;
 
 /// What the connection's client certificate says, checked once per connection.

@@ -11,13 +11,7 @@ use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConf
 use std::path::Path;
 use std::sync::Arc;
 
-#[derive(Debug, thiserror::Error)]
-pub enum TlsError {
-    #[error("reading {0}: {1}")]
-    Read(String, String),
-    #[error("tls configuration: {0}")]
-    Config(String),
-}
+use crate::PkiError as TlsError;
 
 pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs: Result<Vec<_>, _> = CertificateDer::pem_file_iter(path)
@@ -45,8 +39,21 @@ pub struct ClientCa {
 
 impl ClientCa {
     pub fn load(path: &Path) -> Result<ClientCa, TlsError> {
+        Self::from_certs(load_certs(path)?)
+    }
+
+    /// A verifier for the CA certificates in a PEM bundle held in memory.
+    pub fn from_pem(pem: &str) -> Result<ClientCa, TlsError> {
+        let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(pem.as_bytes()).collect();
+        let certs = certs.map_err(|e| TlsError::Config(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(TlsError::Config("no certificates found".into()));
+        }
+        Self::from_certs(certs)
+    }
+
+    fn from_certs(certs: Vec<CertificateDer<'static>>) -> Result<ClientCa, TlsError> {
         let mut roots = RootCertStore::empty();
-        let certs = load_certs(path)?;
         for c in certs.clone() {
             roots.add(c).map_err(|e| TlsError::Config(e.to_string()))?;
         }
@@ -149,8 +156,17 @@ impl ClientCertVerifier for RequestClientCert {
     }
 }
 
-/// Builds the server configuration.
+/// Builds the server configuration from certificate and key files.
 pub fn server_config(cert: &Path, key: &Path, client_ca: Option<&ClientCa>) -> Result<Arc<ServerConfig>, TlsError> {
+    server_config_from(load_certs(cert)?, load_key(key)?, client_ca)
+}
+
+/// Builds the server configuration from a certificate chain and key in memory.
+pub fn server_config_from(
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    client_ca: Option<&ClientCa>,
+) -> Result<Arc<ServerConfig>, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -159,8 +175,7 @@ pub fn server_config(cert: &Path, key: &Path, client_ca: Option<&ClientCa>) -> R
         Some(ca) => builder.with_client_cert_verifier(Arc::new(RequestClientCert { ca: ca.clone() })),
         None => builder.with_no_client_auth(),
     };
-    let mut cfg =
-        builder.with_single_cert(load_certs(cert)?, load_key(key)?).map_err(|e| TlsError::Config(e.to_string()))?;
+    let mut cfg = builder.with_single_cert(certs, key).map_err(|e| TlsError::Config(e.to_string()))?;
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(cfg))
 }

@@ -1,0 +1,353 @@
+//! Shared informers: one kube-rs watcher per resource type per process, feeding an in-memory
+//! store (the lister) and the event handlers of every controller that registered one, as
+//! client-go's `SharedInformerFactory` does.
+//!
+//! kube-runtime's `watcher` does the list-then-watch, resumes from the last resourceVersion,
+//! relists on 410 Gone and backs off on errors (800 ms doubling to 30 s, as client-go's
+//! reflector). On a relist the store is replaced and the handlers see the difference: updates
+//! for objects that changed, deletes for objects that went away while the watch was down.
+
+use futures::StreamExt;
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::WatchStreamExt;
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use std::any::{Any, TypeId};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Debug;
+use std::sync::{Arc, Mutex, RwLock};
+use tokio::sync::watch;
+
+/// What a handler is told. Handlers run on the informer's task: they should only enqueue keys.
+#[derive(Debug)]
+pub enum Change<'a, K> {
+    Added(&'a Arc<K>),
+    Updated {
+        old: &'a Arc<K>,
+        new: &'a Arc<K>,
+    },
+    /// The last state the informer saw; after a relist it may be older than the deletion.
+    Deleted(&'a Arc<K>),
+}
+
+type Handler<K> = Box<dyn Fn(Change<'_, K>) + Send + Sync>;
+
+/// `(namespace, name)`; cluster-scoped objects have an empty namespace.
+pub type ObjectKey = (String, String);
+
+struct Inner<K> {
+    what: String,
+    store: RwLock<BTreeMap<ObjectKey, Arc<K>>>,
+    handlers: RwLock<Vec<Handler<K>>>,
+    synced: watch::Sender<bool>,
+    started: Mutex<bool>,
+    make_stream: StreamFactory<K>,
+}
+
+type EventStream<K> = futures::stream::BoxStream<'static, Result<Event<K>, watcher::Error>>;
+type StreamFactory<K> = Box<dyn Fn() -> EventStream<K> + Send + Sync>;
+
+/// A shared informer for objects of type `K`. Clones share the store and the watch.
+pub struct Informer<K> {
+    inner: Arc<Inner<K>>,
+}
+
+impl<K> Clone for Informer<K> {
+    fn clone(&self) -> Self {
+        Informer { inner: self.inner.clone() }
+    }
+}
+
+fn key_of<K: Resource>(obj: &K) -> ObjectKey {
+    (obj.meta().namespace.clone().unwrap_or_default(), obj.meta().name.clone().unwrap_or_default())
+}
+
+impl<K> Informer<K>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    /// An informer over `api` (all namespaces or one) with the watcher configuration `config`.
+    pub fn new(what: &str, api: Api<K>, config: watcher::Config) -> Self {
+        let make_stream: StreamFactory<K> = Box::new(move || watcher::watcher(api.clone(), config.clone()).boxed());
+        Self::from_stream_factory(what, make_stream)
+    }
+
+    /// An informer over any stream of watcher events (tests feed it by hand).
+    pub fn from_stream_factory(what: &str, make_stream: StreamFactory<K>) -> Self {
+        Informer {
+            inner: Arc::new(Inner {
+                what: what.to_string(),
+                store: RwLock::new(BTreeMap::new()),
+                handlers: RwLock::new(Vec::new()),
+                synced: watch::channel(false).0,
+                started: Mutex::new(false),
+                make_stream,
+            }),
+        }
+    }
+
+    /// Registers a handler. Handlers added after the first sync are told about the objects
+    /// already in the store as additions, as client-go does.
+    pub fn add_handler(&self, f: impl Fn(Change<'_, K>) + Send + Sync + 'static) {
+        let store = self.inner.store.read().unwrap_or_else(|e| e.into_inner());
+        for obj in store.values() {
+            f(Change::Added(obj));
+        }
+        self.inner.handlers.write().unwrap_or_else(|e| e.into_inner()).push(Box::new(f));
+    }
+
+    /// Starts the watch once; later calls do nothing.
+    pub fn start(&self) {
+        {
+            let mut started = self.inner.started.lock().unwrap_or_else(|e| e.into_inner());
+            if *started {
+                return;
+            }
+            *started = true;
+        }
+        let inner = self.inner.clone();
+        tokio::spawn(async move { run(inner).await });
+    }
+
+    /// Waits until the first full list is in the store.
+    pub async fn wait_synced(&self) {
+        let mut rx = self.inner.synced.subscribe();
+        // The sender lives as long as `inner`, which `self` holds.
+        let _ = rx.wait_for(|s| *s).await;
+    }
+
+    pub fn has_synced(&self) -> bool {
+        *self.inner.synced.borrow()
+    }
+
+    pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<K>> {
+        let store = self.inner.store.read().unwrap_or_else(|e| e.into_inner());
+        store.get(&(namespace.to_string(), name.to_string())).cloned()
+    }
+
+    /// Every object, in namespace/name order.
+    pub fn list(&self) -> Vec<Arc<K>> {
+        self.inner.store.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+    }
+
+    /// The objects of one namespace, in name order.
+    pub fn list_namespace(&self, namespace: &str) -> Vec<Arc<K>> {
+        let store = self.inner.store.read().unwrap_or_else(|e| e.into_inner());
+        let from = (namespace.to_string(), String::new());
+        store.range(from..).take_while(|((ns, _), _)| ns == namespace).map(|(_, v)| v.clone()).collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.inner.store.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn what(&self) -> &str {
+        &self.inner.what
+    }
+}
+
+async fn run<K>(inner: Arc<Inner<K>>)
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let mut stream = std::pin::pin!((inner.make_stream)().default_backoff());
+    let mut relist: Option<BTreeMap<ObjectKey, Arc<K>>> = None;
+    while let Some(ev) = stream.next().await {
+        match ev {
+            Ok(Event::Init) => relist = Some(BTreeMap::new()),
+            Ok(Event::InitApply(obj)) => {
+                let obj = Arc::new(obj);
+                relist.get_or_insert_with(BTreeMap::new).insert(key_of(obj.as_ref()), obj);
+            }
+            Ok(Event::InitDone) => {
+                let fresh = relist.take().unwrap_or_default();
+                replace(&inner, fresh);
+                inner.synced.send_replace(true);
+            }
+            Ok(Event::Apply(obj)) => apply(&inner, Arc::new(obj)),
+            Ok(Event::Delete(obj)) => delete(&inner, &key_of(&obj)),
+            Err(e) => tracing::warn!(resource = %inner.what, "watch failed, retrying: {e}"),
+        }
+    }
+}
+
+fn handlers<K>(inner: &Inner<K>) -> std::sync::RwLockReadGuard<'_, Vec<Handler<K>>> {
+    inner.handlers.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn apply<K: Resource>(inner: &Inner<K>, obj: Arc<K>) {
+    let key = key_of(obj.as_ref());
+    let old = inner.store.write().unwrap_or_else(|e| e.into_inner()).insert(key, obj.clone());
+    let hs = handlers(inner);
+    for h in hs.iter() {
+        match &old {
+            Some(old) => h(Change::Updated { old, new: &obj }),
+            None => h(Change::Added(&obj)),
+        }
+    }
+}
+
+fn delete<K>(inner: &Inner<K>, key: &ObjectKey) {
+    let old = inner.store.write().unwrap_or_else(|e| e.into_inner()).remove(key);
+    if let Some(old) = old {
+        for h in handlers(inner).iter() {
+            h(Change::Deleted(&old));
+        }
+    }
+}
+
+/// Swaps in a relisted store and tells the handlers what differs from the old one.
+fn replace<K: Resource>(inner: &Inner<K>, fresh: BTreeMap<ObjectKey, Arc<K>>) {
+    let old = std::mem::replace(&mut *inner.store.write().unwrap_or_else(|e| e.into_inner()), fresh.clone());
+    let hs = handlers(inner);
+    for (key, new) in &fresh {
+        match old.get(key) {
+            None => hs.iter().for_each(|h| h(Change::Added(new))),
+            Some(prev) if prev.resource_version() != new.resource_version() => {
+                hs.iter().for_each(|h| h(Change::Updated { old: prev, new }))
+            }
+            Some(_) => {}
+        }
+    }
+    for (key, gone) in &old {
+        if !fresh.contains_key(key) {
+            hs.iter().for_each(|h| h(Change::Deleted(gone)));
+        }
+    }
+}
+
+type Starter = Box<dyn Fn() + Send + Sync>;
+
+/// Hands out one informer per resource type, so that every controller in the process shares
+/// the same watch and store.
+#[derive(Clone)]
+pub struct InformerFactory {
+    client: Client,
+    informers: Arc<Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>>,
+    starters: Arc<Mutex<Vec<Starter>>>,
+}
+
+impl InformerFactory {
+    pub fn new(client: Client) -> Self {
+        InformerFactory { client, informers: Default::default(), starters: Default::default() }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The cluster-wide informer for `K`, created on first use.
+    pub fn get<K>(&self) -> Informer<K>
+    where
+        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    {
+        let mut map = self.informers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = map.get(&TypeId::of::<K>()).and_then(|b| b.downcast_ref::<Informer<K>>()) {
+            return i.clone();
+        }
+        let what = format!("{}", K::plural(&()));
+        let inf = Informer::new(&what, Api::<K>::all(self.client.clone()), watcher::Config::default().any_semantic());
+        map.insert(TypeId::of::<K>(), Box::new(inf.clone()));
+        let starter = inf.clone();
+        self.starters.lock().unwrap_or_else(|e| e.into_inner()).push(Box::new(move || starter.start()));
+        inf
+    }
+
+    /// Starts every informer handed out so far (and is safe to call again after more).
+    pub fn start(&self) {
+        for s in self.starters.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            s();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::ObjectMeta;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn cm(ns: &str, name: &str, rv: &str) -> ConfigMap {
+        ConfigMap {
+            metadata: ObjectMeta {
+                namespace: Some(ns.into()),
+                name: Some(name.into()),
+                resource_version: Some(rv.into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn relists_report_the_difference_and_the_store_follows() {
+        let rounds = Arc::new(AtomicUsize::new(0));
+        let r = rounds.clone();
+        let factory: StreamFactory<ConfigMap> = Box::new(move || {
+            let round = r.fetch_add(1, Ordering::SeqCst);
+            let evs = if round == 0 {
+                vec![
+                    Ok(Event::Init),
+                    Ok(Event::InitApply(cm("a", "x", "1"))),
+                    Ok(Event::InitApply(cm("a", "y", "1"))),
+                    Ok(Event::InitApply(cm("b", "z", "1"))),
+                    Ok(Event::InitDone),
+                    Ok(Event::Apply(cm("a", "x", "2"))),
+                    Ok(Event::Delete(cm("b", "z", "1"))),
+                    // The watch broke: the next list has y changed and x gone.
+                    Ok(Event::Init),
+                    Ok(Event::InitApply(cm("a", "y", "3"))),
+                    Ok(Event::InitApply(cm("c", "w", "3"))),
+                    Ok(Event::InitDone),
+                ]
+            } else {
+                vec![]
+            };
+            futures::stream::iter(evs).chain(futures::stream::pending()).boxed()
+        });
+        let inf = Informer::from_stream_factory("configmaps", factory);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let l = log.clone();
+        inf.add_handler(move |c| {
+            let s = match c {
+                Change::Added(o) => format!("add {}", o.name_any()),
+                Change::Updated { old, new } => {
+                    format!(
+                        "update {} {}->{}",
+                        new.name_any(),
+                        old.resource_version().unwrap(),
+                        new.resource_version().unwrap()
+                    )
+                }
+                Change::Deleted(o) => format!("delete {}", o.name_any()),
+            };
+            l.lock().unwrap().push(s);
+        });
+        inf.start();
+        inf.wait_synced().await;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        while log.lock().unwrap().len() < 8 && tokio::time::Instant::now() < deadline {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            *log.lock().unwrap(),
+            vec!["add x", "add y", "add z", "update x 1->2", "delete z", "update y 1->3", "add w", "delete x"]
+        );
+        assert_eq!(inf.list_namespace("a").len(), 1);
+        assert_eq!(inf.get("a", "y").unwrap().resource_version().as_deref(), Some("3"));
+        assert!(inf.get("a", "x").is_none());
+        assert_eq!(inf.len(), 2);
+        // A late handler hears about what is already there.
+        let n = Arc::new(AtomicUsize::new(0));
+        let n2 = n.clone();
+        inf.add_handler(move |_| {
+            n2.fetch_add(1, Ordering::SeqCst);
+        });
+        assert_eq!(n.load(Ordering::SeqCst), 2);
+    }
+}
