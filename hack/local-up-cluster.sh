@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Brings up a local cluster from this checkout: installs dependencies, builds the binaries,
-# writes certificates and an admin kubeconfig kubeadm-style, starts etcd and kube-apiserver in
-# the background, and prints how to point kubectl at it.
+# writes certificates and kubeconfigs kubeadm-style, starts etcd, kube-apiserver and
+# kube-controller-manager in the background, and prints how to point kubectl at it.
 #
 #   hack/local-up-cluster.sh          start (or restart) the cluster
 #   hack/local-up-cluster.sh down     stop it (by PID) and keep its data
 #   hack/local-up-cluster.sh clean    stop it and delete its data
 #
-# Environment: LOCAL_UP_DIR (default /tmp/k8s-rs-local), API_PORT (6443), ETCD_PORT (2379),
+# Environment: LOCAL_UP_DIR (default /tmp/k8s-rs-local), API_PORT (6443), ETCD_PORT (2379), KCM_PORT (10257),
 # SERVICE_CIDR (10.96.0.0/12), PROFILE (release|debug, default release), SKIP_DEPS=1.
 set -euo pipefail
 
@@ -18,9 +18,10 @@ ETCD_PORT=${ETCD_PORT:-2379}
 ETCD_PEER_PORT=${ETCD_PEER_PORT:-$((ETCD_PORT + 1))}
 SERVICE_CIDR=${SERVICE_CIDR:-10.96.0.0/12}
 PROFILE=${PROFILE:-release}
+KCM_PORT=${KCM_PORT:-10257}
 
 stop() {
-  for name in kube-apiserver etcd; do
+  for name in kube-controller-manager kube-apiserver etcd; do
     pidfile="$DIR/$name.pid"
     if [ -f "$pidfile" ]; then
       pid=$(cat "$pidfile")
@@ -47,10 +48,10 @@ fi
 
 echo ">>> building ($PROFILE)"
 if [ "$PROFILE" = release ]; then
-  (cd "$ROOT" && cargo build --release --bin kube-apiserver --bin kubeadm)
+  (cd "$ROOT" && cargo build --release --bin kube-apiserver --bin kube-controller-manager --bin kubeadm)
   BIN="$ROOT/target/release"
 else
-  (cd "$ROOT" && cargo build --bin kube-apiserver --bin kubeadm)
+  (cd "$ROOT" && cargo build --bin kube-apiserver --bin kube-controller-manager --bin kubeadm)
   BIN="$ROOT/target/debug"
 fi
 
@@ -61,11 +62,15 @@ echo ">>> certificates and kubeconfig"
 "$BIN/kubeadm" init phase certs all --cert-dir "$DIR/pki" --apiserver-advertise-address 127.0.0.1 --service-cidr "$SERVICE_CIDR" >"$DIR/logs/kubeadm.log"
 "$BIN/kubeadm" init phase kubeconfig admin --cert-dir "$DIR/pki" --kubeconfig-dir "$DIR" \
   --apiserver-advertise-address 127.0.0.1 --apiserver-bind-port "$API_PORT" >>"$DIR/logs/kubeadm.log"
+"$BIN/kubeadm" init phase kubeconfig controller-manager --cert-dir "$DIR/pki" --kubeconfig-dir "$DIR" \
+  --apiserver-advertise-address 127.0.0.1 --apiserver-bind-port "$API_PORT" >>"$DIR/logs/kubeadm.log"
 
 wait_for() { # url, what, pid
   for _ in $(seq 300); do
     # /readyz is public (system:public-info-viewer) once the default RBAC policy exists.
-    if curl -sf --cacert "$DIR/pki/ca.crt" "$1" >/dev/null 2>&1 || curl -sf "$1" >/dev/null 2>&1; then
+    # (kube-controller-manager serves a self-signed certificate, hence -k for it.)
+    if curl -sf --cacert "$DIR/pki/ca.crt" "$1" >/dev/null 2>&1 || curl -sf "$1" >/dev/null 2>&1 \
+      || curl -skf "$1" >/dev/null 2>&1; then
       return 0
     fi
     if ! kill -0 "$3" 2>/dev/null; then
@@ -95,12 +100,26 @@ nohup "$BIN/kube-apiserver" \
   --service-account-issuer https://kubernetes.default.svc.cluster.local \
   --service-account-key-file "$DIR/pki/sa.pub" --service-account-signing-key-file "$DIR/pki/sa.key" \
   --authorization-mode Node,RBAC --enable-bootstrap-token-auth \
-  --enable-admission-plugins NodeRestriction \
-  --disable-admission-plugins ServiceAccount >"$DIR/logs/kube-apiserver.log" 2>&1 &
-# (ServiceAccount admission needs each namespace's `default` service account, which
-# kube-controller-manager creates; this cluster does not run one yet.)
+  --enable-admission-plugins NodeRestriction >"$DIR/logs/kube-apiserver.log" 2>&1 &
 echo $! >"$DIR/kube-apiserver.pid"
 wait_for "https://127.0.0.1:$API_PORT/readyz" kube-apiserver "$(cat "$DIR/kube-apiserver.pid")"
+
+echo ">>> kube-controller-manager on 127.0.0.1:$KCM_PORT"
+# As kubeadm runs it: its own identity, each controller with its own service account.
+nohup "$BIN/kube-controller-manager" \
+  --kubeconfig "$DIR/controller-manager.conf" \
+  --authentication-kubeconfig "$DIR/controller-manager.conf" \
+  --authorization-kubeconfig "$DIR/controller-manager.conf" \
+  --bind-address 127.0.0.1 --secure-port "$KCM_PORT" \
+  --client-ca-file "$DIR/pki/ca.crt" \
+  --root-ca-file "$DIR/pki/ca.crt" \
+  --service-account-private-key-file "$DIR/pki/sa.key" \
+  --cluster-signing-cert-file "$DIR/pki/ca.crt" --cluster-signing-key-file "$DIR/pki/ca.key" \
+  --service-cluster-ip-range "$SERVICE_CIDR" \
+  --use-service-account-credentials=true \
+  --leader-elect=true >"$DIR/logs/kube-controller-manager.log" 2>&1 &
+echo $! >"$DIR/kube-controller-manager.pid"
+wait_for "https://127.0.0.1:$KCM_PORT/healthz" kube-controller-manager "$(cat "$DIR/kube-controller-manager.pid")"
 
 cat <<MSG
 

@@ -46,7 +46,10 @@ pub(crate) fn workqueue_added(name: &str, depth: usize) {
     WQ_DEPTH.with_label_values(&[name]).set(i64::try_from(depth).unwrap_or(i64::MAX));
 }
 
+/// Also called when a queue is made, so that its series exist from the start.
 pub(crate) fn workqueue_depth(name: &str, depth: usize) {
+    WQ_ADDS.with_label_values(&[name]);
+    WQ_RETRIES.with_label_values(&[name]);
     WQ_DEPTH.with_label_values(&[name]).set(i64::try_from(depth).unwrap_or(i64::MAX));
 }
 

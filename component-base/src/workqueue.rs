@@ -122,6 +122,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> WorkQueue<K> {
     }
 
     pub fn with_limiter(name: &str, limiter: RateLimiter<K>) -> Self {
+        crate::metrics::workqueue_depth(name, 0);
         WorkQueue {
             inner: Arc::new(Inner {
                 name: name.to_string(),
@@ -279,6 +280,35 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> WorkQueue<K> {
 
     pub fn is_shutting_down(&self) -> bool {
         self.lock().shutting_down
+    }
+}
+
+impl<K: Hash + Eq + Clone + Send + Sync + std::fmt::Debug + 'static> WorkQueue<K> {
+    /// Runs `n` workers that take keys and sync them, as client-go controllers'
+    /// `processNextWorkItem`: a success forgets the key's failures, a failure retries it with
+    /// the rate limiter's backoff (and is logged).
+    pub fn run_workers<F, Fut, E>(&self, n: usize, sync: F)
+    where
+        F: Fn(K) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), E>> + Send + 'static,
+        E: std::fmt::Display,
+    {
+        let sync = Arc::new(sync);
+        for _ in 0..n.max(1) {
+            let (q, sync) = (self.clone(), sync.clone());
+            tokio::spawn(async move {
+                while let Some(key) = q.get().await {
+                    match sync(key.clone()).await {
+                        Ok(()) => q.forget(&key),
+                        Err(e) => {
+                            tracing::info!(queue = q.name(), "error syncing {key:?}, requeuing: {e}");
+                            q.add_rate_limited(key.clone());
+                        }
+                    }
+                    q.done(&key);
+                }
+            });
+        }
     }
 }
 

@@ -592,3 +592,134 @@ impl Drop for PyHttps {
         kill(&mut self.0);
     }
 }
+
+/// The real kube-controller-manager binary against an [`ApiServer`], as kubeadm runs it: its
+/// own `system:kube-controller-manager` kubeconfig, `--use-service-account-credentials`, the
+/// cluster CA for signing and the service-account key. Stopped by PID on drop.
+pub struct ControllerManager {
+    child: Option<Child>,
+    pub port: u16,
+    pub kubeconfig: PathBuf,
+    log: PathBuf,
+    args: Vec<String>,
+    pki_dir: PathBuf,
+}
+
+impl ControllerManager {
+    pub fn start(api: &ApiServer, extra: &[&str]) -> ControllerManager {
+        Self::start_named(api, "controller-manager", extra)
+    }
+
+    /// A second instance needs its own `name` (log and kubeconfig files).
+    pub fn start_named(api: &ApiServer, name: &str, extra: &[&str]) -> ControllerManager {
+        let kubeconfig = api.dir.path().join(format!("{name}.conf"));
+        let pair = pki::issue(
+            &api.pki.ca,
+            &pki::LeafSpec { common_name: "system:kube-controller-manager".into(), client: true, ..Default::default() },
+        )
+        .expect("controller-manager pair");
+        pki::write_kubeconfig(
+            &kubeconfig,
+            "kubernetes",
+            &api.url(),
+            &api.pki.ca.cert_pem,
+            "system:kube-controller-manager",
+            &pair.cert_pem,
+            &pair.key_pem,
+        )
+        .expect("kubeconfig");
+        let mut cm = ControllerManager {
+            child: None,
+            port: free_port(),
+            log: api.dir.path().join(format!("{name}.log")),
+            kubeconfig,
+            args: extra.iter().map(|s| s.to_string()).collect(),
+            pki_dir: api.pki.dir.clone(),
+        };
+        cm.spawn();
+        cm
+    }
+
+    fn spawn(&mut self) {
+        let bin = bin_dir().join("kube-controller-manager");
+        assert!(bin.exists(), "{} is missing: build the workspace binaries first (hack/test.sh does)", bin.display());
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log");
+        let has = |flag: &str| self.args.iter().any(|a| a.starts_with(flag));
+        let mut cmd = Command::new(&bin);
+        cmd.arg(format!("--kubeconfig={}", self.kubeconfig.display()))
+            .arg(format!("--authentication-kubeconfig={}", self.kubeconfig.display()))
+            .arg(format!("--authorization-kubeconfig={}", self.kubeconfig.display()))
+            .arg("--bind-address=127.0.0.1")
+            .arg(format!("--secure-port={}", self.port))
+            .arg(format!("--root-ca-file={}", self.pki_dir.join("ca.crt").display()))
+            .arg(format!("--service-account-private-key-file={}", self.pki_dir.join("sa.key").display()))
+            .arg(format!("--cluster-signing-cert-file={}", self.pki_dir.join("ca.crt").display()))
+            .arg(format!("--cluster-signing-key-file={}", self.pki_dir.join("ca.key").display()));
+        if !has("--use-service-account-credentials") {
+            cmd.arg("--use-service-account-credentials=true");
+        }
+        if !has("--leader-elect") {
+            cmd.arg("--leader-elect=false");
+        }
+        let child =
+            cmd.args(&self.args).stdout(Stdio::null()).stderr(log).spawn().expect("kube-controller-manager starts");
+        self.child = Some(child);
+        let url = format!("https://127.0.0.1:{}/healthz", self.port);
+        let child_ref = self.child.as_mut().expect("child");
+        let log_path = self.log.clone();
+        poll("kube-controller-manager /healthz", Duration::from_secs(60), || {
+            if let Ok(Some(status)) = child_ref.try_wait() {
+                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+                panic!("kube-controller-manager exited early: {status}\n{log}");
+            }
+            let out = Command::new("curl").args(["-skf", "--max-time", "2"]).arg(&url).output().ok()?;
+            out.status.success().then_some(())
+        });
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            kill(&mut c);
+        }
+    }
+
+    /// SIGKILL, as a crash.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// curl against the secure port with `args` (e.g. `--cert`), returning status and body.
+    pub fn curl(&self, path: &str, args: &[&str]) -> (u16, String) {
+        let out = Command::new("curl")
+            .args(["-sk", "--max-time", "10", "-w", "\n%{http_code}"])
+            .args(args)
+            .arg(format!("https://127.0.0.1:{}{path}", self.port))
+            .output()
+            .expect("curl");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (code.trim().parse().unwrap_or(0), body.to_string())
+    }
+}
+
+impl Drop for ControllerManager {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

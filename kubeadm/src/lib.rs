@@ -64,6 +64,11 @@ pub enum CertsCmd {
 pub enum KubeconfigCmd {
     /// Generate a kubeconfig file for the admin to use and for kubeadm itself
     Admin(KubeconfigFlags),
+    /// Generate a kubeconfig file for the controller manager to use
+    #[command(name = "controller-manager")]
+    ControllerManager(KubeconfigFlags),
+    /// Generate a kubeconfig file for the scheduler to use
+    Scheduler(KubeconfigFlags),
 }
 
 #[derive(Args, Debug)]
@@ -118,7 +123,15 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     let Top::Init { phase: InitCmd::Phase { phase } } = cli.cmd;
     match phase {
         Phase::Certs { which: CertsCmd::All(f) } => certs_all(&f),
-        Phase::Kubeconfig { which: KubeconfigCmd::Admin(f) } => kubeconfig_admin(&f),
+        Phase::Kubeconfig { which: KubeconfigCmd::Admin(f) } => {
+            kubeconfig(&f, "admin.conf", "kubernetes-admin", &["system:masters"])
+        }
+        Phase::Kubeconfig { which: KubeconfigCmd::ControllerManager(f) } => {
+            kubeconfig(&f, "controller-manager.conf", "system:kube-controller-manager", &[])
+        }
+        Phase::Kubeconfig { which: KubeconfigCmd::Scheduler(f) } => {
+            kubeconfig(&f, "scheduler.conf", "system:kube-scheduler", &[])
+        }
     }
 }
 
@@ -191,13 +204,14 @@ fn service_account_key(dir: &std::path::Path) -> Result<(), Error> {
     Ok(())
 }
 
-fn kubeconfig_admin(f: &KubeconfigFlags) -> Result<(), Error> {
+/// Writes `<kubeconfig-dir>/<file>` with a client certificate for `user` in `groups`.
+fn kubeconfig(f: &KubeconfigFlags, file: &str, user: &str, groups: &[&str]) -> Result<(), Error> {
     let ca = pki::read_pair(&f.cert_dir, "ca")?;
     let admin = pki::issue(
         &ca,
         &pki::LeafSpec {
-            common_name: "kubernetes-admin".into(),
-            organizations: vec!["system:masters".into()],
+            common_name: user.into(),
+            organizations: groups.iter().map(|g| g.to_string()).collect(),
             client: true,
             ..Default::default()
         },
@@ -210,16 +224,16 @@ fn kubeconfig_admin(f: &KubeconfigFlags) -> Result<(), Error> {
             v4 => format!("{v4}:{}", f.apiserver_bind_port),
         },
     };
-    let path = f.kubeconfig_dir.join("admin.conf");
+    let path = f.kubeconfig_dir.join(file);
     pki::write_kubeconfig(
         &path,
         "kubernetes",
         &format!("https://{host}"),
         &ca.cert_pem,
-        "kubernetes-admin",
+        user,
         &admin.cert_pem,
         &admin.key_pem,
     )?;
-    println!("[kubeconfig] Writing \"admin.conf\" kubeconfig file");
+    println!("[kubeconfig] Writing \"{file}\" kubeconfig file");
     Ok(())
 }

@@ -87,7 +87,8 @@ impl Backend {
 }
 
 /// Reads one object for the security pipeline (tokens, bindings, admission): from the watch
-/// cache once it is filled, else from etcd. None when absent or unreadable.
+/// cache once it is filled, else (or when the cache has not seen it) from etcd. None when absent
+/// or unreadable.
 pub async fn lookup(
     st: &crate::ApiServer,
     group: &str,
@@ -100,7 +101,12 @@ pub async fn lookup(
     if st.backend.watch_cache {
         let c = st.backend.cacher(rd);
         if c.revision() > 0 {
-            return c.get(&key).0.map(|o| o.value());
+            if let Some(o) = c.get(&key).0 {
+                return Some(o.value());
+            }
+            // A miss may be an object created a moment ago that the cache has not seen yet
+            // (a TokenRequest right after its ServiceAccount's create): read it, as upstream's
+            // listers fall back to a live lookup.
         }
     }
     st.backend.store.get(&key).await.ok().flatten()

@@ -1,5 +1,7 @@
-//! What the apiserver owns: the system namespaces, the default ServiceCIDR, and the
-//! `kubernetes` Service with its Endpoints and EndpointSlice pointing at this apiserver.
+//! What the apiserver owns: the system namespaces, the default ServiceCIDR, the
+//! `kubernetes` Service with its Endpoints and EndpointSlice pointing at this apiserver, and
+//! `kube-system/extension-apiserver-authentication` for components that delegate
+//! authentication to it.
 //! Reconciled at start and every few seconds, so a deleted one comes back.
 
 use crate::codec::Query;
@@ -53,13 +55,14 @@ async fn ensure(
         Some(cur) if reconcile => {
             // Only the parts we own are reconciled.
             let want = obj.clone();
-            let differs =
-                ["subsets", "endpoints", "ports"].iter().any(|k| want.get(*k).is_some() && want.get(*k) != cur.get(*k));
+            let differs = ["subsets", "endpoints", "ports", "data"]
+                .iter()
+                .any(|k| want.get(*k).is_some() && want.get(*k) != cur.get(*k));
             if !differs {
                 return Ok(());
             }
             let mut new = cur.clone();
-            for k in ["subsets", "endpoints", "ports", "addressType"] {
+            for k in ["subsets", "endpoints", "ports", "addressType", "data"] {
                 if let Some(v) = want.get(k) {
                     new[k] = v.clone();
                 }
@@ -122,6 +125,22 @@ async fn reconcile_once(st: &ApiServer) -> Result<(), ApiError> {
         true,
     )
     .await?;
+    // The `start-cluster-authentication-info-controller` hook's ConfigMap.
+    if !st.authentication_info.is_empty() {
+        ensure(
+            st,
+            "",
+            "v1",
+            "configmaps",
+            json!({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "extension-apiserver-authentication", "namespace": "kube-system"},
+                "data": st.authentication_info,
+            }),
+            true,
+        )
+        .await?;
+    }
     let family = if st.advertise_address.is_ipv4() { "IPv4" } else { "IPv6" };
     ensure(
         st,

@@ -78,6 +78,9 @@ pub struct ApiServer {
     pub webhooks: admission::webhook::Webhooks,
     /// Audit logging, when configured.
     pub audit: Option<Arc<auditing::Auditor>>,
+    /// The data of `kube-system/extension-apiserver-authentication`: how this apiserver
+    /// authenticates clients, for the components that delegate to it.
+    pub authentication_info: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ApiServer {
@@ -339,6 +342,7 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         admission,
         webhooks: Default::default(),
         audit: auditing::Auditor::from_options(&opts).map_err(|e| Error::Flag(format!("audit: {e}")))?,
+        authentication_info: authentication_info(&opts)?,
     });
     let addr = SocketAddr::new(opts.bind_address, opts.secure_port);
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| Error::Listen(addr, e))?;
@@ -389,4 +393,29 @@ pub async fn serve(st: Arc<ApiServer>, listener: tokio::net::TcpListener, tls_cf
             }
         });
     }
+}
+
+/// upstream's `ClusterAuthenticationInfo`: the client CA and the request-header settings, the
+/// list values as JSON arrays.
+fn authentication_info(opts: &Options) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+    let read = |p: &std::path::Path| {
+        std::fs::read_to_string(p)
+            .map_err(|e| Error::Flag(format!("unable to load client CA file {}: {e}", p.display())))
+    };
+    let mut m = serde_json::Map::new();
+    if let Some(p) = &opts.client_ca_file {
+        m.insert("client-ca-file".into(), read(p)?.into());
+    }
+    if let Some(p) = &opts.requestheader_client_ca_file {
+        m.insert("requestheader-client-ca-file".into(), read(p)?.into());
+        let list = |v: &[String]| serde_json::Value::String(serde_json::to_string(v).unwrap_or_else(|_| "[]".into()));
+        m.insert("requestheader-username-headers".into(), list(&opts.requestheader_username_headers));
+        if !opts.requestheader_uid_headers.is_empty() {
+            m.insert("requestheader-uid-headers".into(), list(&opts.requestheader_uid_headers));
+        }
+        m.insert("requestheader-group-headers".into(), list(&opts.requestheader_group_headers));
+        m.insert("requestheader-extra-headers-prefix".into(), list(&opts.requestheader_extra_headers_prefix));
+        m.insert("requestheader-allowed-names".into(), list(&opts.requestheader_allowed_names));
+    }
+    Ok(m)
 }

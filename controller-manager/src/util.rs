@@ -1,0 +1,257 @@
+//! Helpers the controllers share, as upstream's `pkg/controller` and `podutil`: controller
+//! references, label selectors, pod readiness and availability, and the expectations that
+//! keep a controller from acting twice on a change its informer has not seen yet.
+
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference, Time};
+use k8s_openapi::jiff::Timestamp;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// `ns/name`, the key controllers queue.
+pub fn key(ns: &str, name: &str) -> String {
+    if ns.is_empty() {
+        name.to_string()
+    } else {
+        format!("{ns}/{name}")
+    }
+}
+
+pub fn split_key(key: &str) -> (&str, &str) {
+    key.split_once('/').unwrap_or(("", key))
+}
+
+pub fn meta_key(m: &ObjectMeta) -> String {
+    key(m.namespace.as_deref().unwrap_or(""), m.name.as_deref().unwrap_or(""))
+}
+
+/// The owner reference with `controller: true`, if any.
+pub fn controller_ref(m: &ObjectMeta) -> Option<&OwnerReference> {
+    m.owner_references.as_ref()?.iter().find(|r| r.controller == Some(true))
+}
+
+/// `metav1.NewControllerRef`.
+pub fn new_controller_ref(api_version: &str, kind: &str, owner: &ObjectMeta) -> OwnerReference {
+    OwnerReference {
+        api_version: api_version.to_string(),
+        kind: kind.to_string(),
+        name: owner.name.clone().unwrap_or_default(),
+        uid: owner.uid.clone().unwrap_or_default(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }
+}
+
+/// A `LabelSelector` as upstream's `LabelSelectorAsSelector`: `None` matches nothing, an
+/// empty selector everything. `Err` for an invalid operator.
+pub fn selector_matches(
+    sel: Option<&LabelSelector>,
+    labels: Option<&BTreeMap<String, String>>,
+) -> Result<bool, String> {
+    let Some(sel) = sel else { return Ok(false) };
+    let empty = BTreeMap::new();
+    let labels = labels.unwrap_or(&empty);
+    for (k, v) in sel.match_labels.iter().flatten() {
+        if labels.get(k) != Some(v) {
+            return Ok(false);
+        }
+    }
+    for e in sel.match_expressions.iter().flatten() {
+        let values = e.values.clone().unwrap_or_default();
+        let have = labels.get(&e.key);
+        let ok = match e.operator.as_str() {
+            "In" => have.is_some_and(|h| values.contains(h)),
+            "NotIn" => have.is_none_or(|h| !values.contains(h)),
+            "Exists" => have.is_some(),
+            "DoesNotExist" => have.is_none(),
+            op => return Err(format!("{op:?} is not a valid label selector operator")),
+        };
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Whether a selector selects nothing or everything (`Nothing` / `Everything` upstream).
+pub fn selector_is_empty(sel: Option<&LabelSelector>) -> bool {
+    sel.is_none_or(|s| {
+        s.match_labels.as_ref().is_none_or(|m| m.is_empty())
+            && s.match_expressions.as_ref().is_none_or(|m| m.is_empty())
+    })
+}
+
+pub fn now() -> Timestamp {
+    Timestamp::now()
+}
+
+fn ready_condition(pod: &Pod) -> Option<&k8s_openapi::api::core::v1::PodCondition> {
+    pod.status.as_ref()?.conditions.as_ref()?.iter().find(|c| c.type_ == "Ready")
+}
+
+/// `podutil.IsPodReady`.
+pub fn pod_ready(pod: &Pod) -> bool {
+    ready_condition(pod).is_some_and(|c| c.status == "True")
+}
+
+/// When the pod last became ready (its Ready condition's transition), if it is ready.
+pub fn pod_ready_time(pod: &Pod) -> Option<Timestamp> {
+    ready_condition(pod).filter(|c| c.status == "True").and_then(|c| c.last_transition_time.as_ref()).map(|t| t.0)
+}
+
+/// `podutil.IsPodAvailable`: ready for at least `min_ready_seconds`.
+pub fn pod_available(pod: &Pod, min_ready_seconds: i32, now: Timestamp) -> bool {
+    if !pod_ready(pod) {
+        return false;
+    }
+    if min_ready_seconds <= 0 {
+        return true;
+    }
+    match pod_ready_time(pod) {
+        Some(t) => t.as_nanosecond() + i128::from(min_ready_seconds) * 1_000_000_000 < now.as_nanosecond(),
+        None => false,
+    }
+}
+
+pub fn pod_phase(pod: &Pod) -> &str {
+    pod.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("")
+}
+
+/// `controller.IsPodActive`: not finished and not being deleted.
+pub fn pod_active(pod: &Pod) -> bool {
+    let phase = pod_phase(pod);
+    phase != "Succeeded" && phase != "Failed" && pod.metadata.deletion_timestamp.is_none()
+}
+
+pub fn time_now() -> Time {
+    Time(now())
+}
+
+/// How long a controller waits for its informer to report what it did before it acts again
+/// anyway (`ExpectationsTimeout`).
+const EXPECTATIONS_TIMEOUT: Duration = Duration::from_secs(300);
+
+#[derive(Debug)]
+struct Expectation {
+    add: i64,
+    del: i64,
+    /// Pods whose deletion is expected (upstream's UID-tracking expectations), so that one
+    /// deletion observed twice counts once.
+    deleting: HashSet<String>,
+    at: Instant,
+}
+
+/// upstream's `UIDTrackingControllerExpectations`: how many creations and which deletions a
+/// controller is still waiting to see, per controller key.
+#[derive(Debug, Default)]
+pub struct Expectations {
+    inner: Mutex<HashMap<String, Expectation>>,
+}
+
+impl Expectations {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Expectation>> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// True when nothing is pending (or the expectation is older than five minutes).
+    pub fn satisfied(&self, key: &str) -> bool {
+        match self.lock().get(key) {
+            None => true,
+            Some(e) => (e.add <= 0 && e.del <= 0) || e.at.elapsed() > EXPECTATIONS_TIMEOUT,
+        }
+    }
+
+    pub fn expect_creations(&self, key: &str, n: usize) {
+        self.lock().insert(
+            key.to_string(),
+            Expectation {
+                add: i64::try_from(n).unwrap_or(i64::MAX),
+                del: 0,
+                deleting: HashSet::new(),
+                at: Instant::now(),
+            },
+        );
+    }
+
+    pub fn expect_deletions(&self, key: &str, pods: Vec<String>) {
+        let n = i64::try_from(pods.len()).unwrap_or(i64::MAX);
+        self.lock().insert(
+            key.to_string(),
+            Expectation { add: 0, del: n, deleting: pods.into_iter().collect(), at: Instant::now() },
+        );
+    }
+
+    pub fn creation_observed(&self, key: &str) {
+        if let Some(e) = self.lock().get_mut(key) {
+            e.add -= 1;
+        }
+    }
+
+    pub fn deletion_observed(&self, key: &str, pod_key: &str) {
+        if let Some(e) = self.lock().get_mut(key) {
+            if e.deleting.remove(pod_key) {
+                e.del -= 1;
+            }
+        }
+    }
+
+    pub fn delete(&self, key: &str) {
+        self.lock().remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
+
+    fn labels(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
+        kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn selectors_match_as_upstream() {
+        let l = labels(&[("app", "web"), ("tier", "front")]);
+        assert_eq!(selector_matches(None, Some(&l)), Ok(false));
+        assert_eq!(selector_matches(Some(&LabelSelector::default()), Some(&l)), Ok(true));
+        let s = LabelSelector {
+            match_labels: Some(labels(&[("app", "web")])),
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: "tier".into(),
+                operator: "In".into(),
+                values: Some(vec!["front".into(), "back".into()]),
+            }]),
+        };
+        assert_eq!(selector_matches(Some(&s), Some(&l)), Ok(true));
+        assert_eq!(selector_matches(Some(&s), Some(&labels(&[("app", "web")]))), Ok(false));
+        let bad = LabelSelector {
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: "a".into(),
+                operator: "Near".into(),
+                values: None,
+            }]),
+            ..Default::default()
+        };
+        assert!(selector_matches(Some(&bad), Some(&l)).is_err());
+    }
+
+    #[test]
+    fn expectations_count_creations_and_named_deletions() {
+        let e = Expectations::default();
+        assert!(e.satisfied("a"));
+        e.expect_creations("a", 2);
+        assert!(!e.satisfied("a"));
+        e.creation_observed("a");
+        assert!(!e.satisfied("a"));
+        e.creation_observed("a");
+        assert!(e.satisfied("a"));
+        e.expect_deletions("a", vec!["ns/p1".into(), "ns/p2".into()]);
+        e.deletion_observed("a", "ns/p1");
+        e.deletion_observed("a", "ns/p1");
+        assert!(!e.satisfied("a"));
+        e.deletion_observed("a", "ns/p2");
+        assert!(e.satisfied("a"));
+    }
+}

@@ -1,0 +1,342 @@
+//! kube-controller-manager against the real apiserver, started as kubeadm starts it (its own
+//! identity, `--use-service-account-credentials`, ServiceAccount admission on). There is no
+//! kubelet yet: a "fake kubelet" here binds pods and marks them Running and Ready through the
+//! API, as kwok does.
+
+use e2e::{poll, Cluster, ControllerManager};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const K: &str = "1.33";
+const WAIT: Duration = Duration::from_secs(30);
+
+fn cluster(extra: &[&str]) -> Cluster {
+    let mut args = vec!["--enable-admission-plugins=NodeRestriction", "--authorization-mode=Node,RBAC"];
+    args.extend_from_slice(extra);
+    Cluster::start_with(&args)
+}
+
+fn get(c: &Cluster, args: &[&str]) -> Option<Value> {
+    let mut a = vec!["get"];
+    a.extend_from_slice(args);
+    a.extend_from_slice(&["-o", "json"]);
+    let out = c.api.kubectl(K, &a);
+    out.status.success().then(|| serde_json::from_slice(&out.stdout).expect("json"))
+}
+
+fn apply(c: &Cluster, yaml: &str) {
+    let out = c.api.kubectl_stdin(K, &["apply", "-f", "-"], Some(yaml));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn pods(c: &Cluster, ns: &str, selector: &str) -> Vec<Value> {
+    get(c, &["pods", "-n", ns, "-l", selector])
+        .map(|l| l["items"].as_array().cloned().unwrap_or_default())
+        .unwrap_or_default()
+}
+
+fn live(pods: &[Value]) -> Vec<Value> {
+    pods.iter().filter(|p| p["metadata"]["deletionTimestamp"].is_null()).cloned().collect()
+}
+
+/// The fake kubelet: binds every unbound pod of `ns` matching `selector` to `node` and
+/// reports each one Running and Ready.
+fn fake_kubelet_ready(c: &Cluster, ns: &str, selector: &str, node: &str) {
+    for p in live(&pods(c, ns, selector)) {
+        let name = p["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        if p["spec"]["nodeName"].is_null() {
+            let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name},
+                "target": {"apiVersion": "v1", "kind": "Node", "name": node}});
+            let args = ["-X", "POST", "-H", "Content-Type: application/json", "-d", &binding.to_string()];
+            let (code, got) = c.api.curl_json(&args, &format!("/api/v1/namespaces/{ns}/pods/{name}/binding"));
+            assert!(code == 201 || code == 409, "binding {name}: {code} {got}");
+        }
+        if p["status"]["phase"] != "Running" {
+            let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+            let status = json!({"status": {"phase": "Running", "podIP": "10.244.0.10",
+                "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now},
+                               {"type": "ContainersReady", "status": "True", "lastTransitionTime": now}]}});
+            let args = ["-X", "PATCH", "-H", "Content-Type: application/merge-patch+json", "-d", &status.to_string()];
+            let (code, got) = c.api.curl_json(&args, &format!("/api/v1/namespaces/{ns}/pods/{name}/status"));
+            assert!(code == 200 || code == 404, "status {name}: {code} {got}");
+        }
+    }
+}
+
+fn owned_by(p: &Value, uid: &str) -> bool {
+    p["metadata"]["ownerReferences"]
+        .as_array()
+        .is_some_and(|refs| refs.iter().any(|r| r["uid"] == uid && r["controller"] == true))
+}
+
+#[test]
+fn namespaces_get_a_default_service_account_and_the_root_ca() {
+    let c = cluster(&[]);
+    let kcm = ControllerManager::start(&c.api, &[]);
+    let ca = std::fs::read_to_string(c.api.pki.path("ca.crt")).expect("ca");
+
+    c.api.kubectl_ok(K, &["create", "ns", "demo"]);
+    let sa = poll("default service account", WAIT, || get(&c, &["sa", "default", "-n", "demo"]));
+    let cm = poll("kube-root-ca.crt", WAIT, || get(&c, &["cm", "kube-root-ca.crt", "-n", "demo"]));
+    assert_eq!(cm["data"]["ca.crt"], ca.as_str(), "{cm}");
+    assert!(cm["metadata"]["annotations"]["kubernetes.io/description"]
+        .as_str()
+        .unwrap_or("")
+        .starts_with("Contains a CA bundle"));
+    // Every namespace that already existed too.
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        poll(&format!("default service account in {ns}"), WAIT, || get(&c, &["sa", "default", "-n", ns]));
+        poll(&format!("kube-root-ca.crt in {ns}"), WAIT, || get(&c, &["cm", "kube-root-ca.crt", "-n", ns]));
+    }
+
+    // Deleted or changed, they come back.
+    c.api.kubectl_ok(K, &["delete", "sa", "default", "-n", "demo"]);
+    poll("default service account recreated", WAIT, || {
+        get(&c, &["sa", "default", "-n", "demo"]).filter(|s| s["metadata"]["uid"] != sa["metadata"]["uid"])
+    });
+    c.api.kubectl_ok(
+        K,
+        &["-n", "demo", "patch", "cm", "kube-root-ca.crt", "--type=merge", "-p", r#"{"data":{"ca.crt":"tampered"}}"#],
+    );
+    poll("kube-root-ca.crt restored", WAIT, || {
+        get(&c, &["cm", "kube-root-ca.crt", "-n", "demo"]).filter(|cm| cm["data"]["ca.crt"] == ca.as_str())
+    });
+    c.api.kubectl_ok(K, &["-n", "demo", "delete", "cm", "kube-root-ca.crt"]);
+    poll("kube-root-ca.crt recreated", WAIT, || get(&c, &["cm", "kube-root-ca.crt", "-n", "demo"]));
+
+    // Seed 004's service-account story: with ServiceAccount admission on, a pod gets the
+    // projected token volume, unless it opts out.
+    c.api.kubectl_ok(K, &["-n", "demo", "run", "with-token", "--image=nginx"]);
+    let pod = get(&c, &["pod", "with-token", "-n", "demo"]).expect("pod");
+    assert_eq!(pod["spec"]["serviceAccountName"], "default");
+    let vols = pod["spec"]["volumes"].as_array().cloned().unwrap_or_default();
+    let token =
+        vols.iter().find(|v| v["name"].as_str().unwrap_or("").starts_with("kube-api-access-")).expect("token volume");
+    let sources = token["projected"]["sources"].as_array().expect("projected");
+    assert!(sources.iter().any(|s| s["serviceAccountToken"]["path"] == "token"), "{token}");
+    assert!(sources.iter().any(|s| s["configMap"]["name"] == "kube-root-ca.crt"), "{token}");
+    let opt_out = r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"no-token"},"spec":{"automountServiceAccountToken":false,"containers":[{"name":"c","image":"nginx"}]}}"#;
+    let out = c.api.kubectl_stdin(K, &["-n", "demo", "create", "-f", "-"], Some(opt_out));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let pod = get(&c, &["pod", "no-token", "-n", "demo"]).expect("pod");
+    assert!(pod["spec"]["volumes"].as_array().is_none_or(|v| v.is_empty()), "{pod}");
+
+    // Each controller acts as its own service account in kube-system.
+    for sa in ["service-account-controller", "root-ca-cert-publisher", "replicaset-controller"] {
+        assert!(get(&c, &["sa", sa, "-n", "kube-system"]).is_some(), "{sa}\n{}", kcm.log());
+    }
+}
+
+const RS: &str = r#"
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: web
+  namespace: default
+spec:
+  replicas: 3
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+      - name: nginx
+        image: nginx
+"#;
+
+#[test]
+fn replica_sets_keep_their_pods_and_report_status() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(&policy, "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n  resources:\n  - group: \"\"\n    resources: [\"pods\"]\n").expect("policy");
+    let audit = dir.path().join("audit.log");
+    let c = cluster(&[
+        &format!("--audit-policy-file={}", policy.display()),
+        &format!("--audit-log-path={}", audit.display()),
+    ]);
+    let kcm = ControllerManager::start(&c.api, &[]);
+    poll("default service account", WAIT, || get(&c, &["sa", "default", "-n", "default"]));
+
+    apply(&c, RS);
+    let rs = get(&c, &["rs", "web"]).expect("rs");
+    let uid = rs["metadata"]["uid"].as_str().expect("uid").to_string();
+    poll("three pods", WAIT, || {
+        let ps = live(&pods(&c, "default", "app=web"));
+        (ps.len() == 3 && ps.iter().all(|p| owned_by(p, &uid))).then_some(())
+    });
+    // Exactly three, and they stay three (expectations: no duplicates).
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(live(&pods(&c, "default", "app=web")).len(), 3, "{}", kcm.log());
+    for p in pods(&c, "default", "app=web") {
+        assert!(p["metadata"]["name"].as_str().unwrap().starts_with("web-"), "{p}");
+    }
+
+    // Scale up; the fake kubelet makes them ready; status follows.
+    c.api.kubectl_ok(K, &["scale", "rs", "web", "--replicas=5"]);
+    poll("five pods", WAIT, || (live(&pods(&c, "default", "app=web")).len() == 5).then_some(()));
+    fake_kubelet_ready(&c, "default", "app=web", "node-1");
+    let st = poll("ready status", WAIT, || {
+        get(&c, &["rs", "web"])
+            .filter(|rs| rs["status"]["readyReplicas"] == 5 && rs["status"]["availableReplicas"] == 5)
+    });
+    assert_eq!(st["status"]["replicas"], 5);
+    assert_eq!(st["status"]["fullyLabeledReplicas"], 5);
+    assert_eq!(st["status"]["observedGeneration"], st["metadata"]["generation"]);
+
+    // Scale down to two.
+    c.api.kubectl_ok(K, &["scale", "rs", "web", "--replicas=2"]);
+    poll("two pods", WAIT, || (live(&pods(&c, "default", "app=web")).len() == 2).then_some(()));
+
+    // A matching orphan is adopted, and then one pod too many is deleted: the unscheduled
+    // orphan, which ranks first for deletion.
+    c.api.kubectl_ok(K, &["run", "orphan", "--image=nginx", "--labels=app=web"]);
+    poll("orphan adopted and removed", WAIT, || {
+        let ps = live(&pods(&c, "default", "app=web"));
+        (ps.len() == 2 && ps.iter().all(|p| owned_by(p, &uid) && p["metadata"]["name"] != "orphan")).then_some(())
+    });
+
+    // A pod whose labels stop matching is released and replaced.
+    let victim = live(&pods(&c, "default", "app=web"))[0]["metadata"]["name"].as_str().unwrap().to_string();
+    c.api.kubectl_ok(K, &["label", "pod", &victim, "app=other", "--overwrite"]);
+    poll("released and replaced", WAIT, || {
+        let released = get(&c, &["pod", &victim])?;
+        let ps = live(&pods(&c, "default", "app=web"));
+        (released["metadata"]["ownerReferences"].as_array().is_none_or(|r| r.is_empty()) && ps.len() == 2).then_some(())
+    });
+
+    // Events say what happened.
+    let events = c.api.kubectl_ok(K, &["get", "events", "--field-selector", "involvedObject.name=web"]);
+    assert!(events.contains("SuccessfulCreate") && events.contains("Created pod: web-"), "{events}");
+    assert!(events.contains("SuccessfulDelete"), "{events}");
+
+    // --use-service-account-credentials: the pods were created as the controller's own
+    // service account.
+    let log = std::fs::read_to_string(&audit).expect("audit log");
+    let creator = log.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).find(|e| {
+        e["verb"] == "create"
+            && e["objectRef"]["resource"] == "pods"
+            && e["objectRef"]["subresource"].is_null()
+            && e["stage"] == "ResponseComplete"
+            && e["responseStatus"]["code"] == 201
+            && e["user"]["username"] != "kubernetes-admin"
+    });
+    let creator = creator.expect("a pod create in the audit log");
+    assert_eq!(creator["user"]["username"], "system:serviceaccount:kube-system:replicaset-controller", "{creator}");
+    assert!(creator["userAgent"].as_str().unwrap_or("").starts_with("kube-controller-manager/"), "{creator}");
+}
+
+#[test]
+fn the_secure_port_serves_health_and_guards_metrics() {
+    let c = cluster(&[]);
+    let kcm = ControllerManager::start(&c.api, &[]);
+    assert_eq!(kcm.curl("/healthz", &[]), (200, "ok".to_string()));
+    let (code, body) = kcm.curl("/healthz?verbose", &[]);
+    assert_eq!(code, 200);
+    assert!(
+        body.contains("[+]ping ok")
+            && body.contains("[+]replicaset-controller ok")
+            && body.ends_with("healthz check passed\n"),
+        "{body}"
+    );
+    assert_eq!(kcm.curl("/livez", &[]).0, 200);
+    assert_eq!(kcm.curl("/readyz", &[]).0, 200);
+
+    let (code, body) = kcm.curl("/metrics", &[]);
+    assert_eq!(code, 403, "{body}");
+    let status: Value = serde_json::from_str(&body).expect("Status");
+    assert_eq!(status["message"], "forbidden: User \"system:anonymous\" cannot get path \"/metrics\"");
+    let (code, body) = kcm.curl("/metrics", &["-H", "Authorization: Bearer not-a-token"]);
+    assert_eq!(code, 401, "{body}");
+
+    let cert = c.api.pki.path("admin.crt").display().to_string();
+    let key = c.api.pki.path("admin.key").display().to_string();
+    let (code, body) = kcm.curl("/metrics", &["--cert", &cert, "--key", &key]);
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("workqueue_adds_total{name=\"replicaset\"}"), "{body}");
+    let (code, body) = kcm.curl("/configz", &["--cert", &cert, "--key", &key]);
+    assert_eq!(code, 200, "{body}");
+    let cfg: Value = serde_json::from_str(&body).expect("configz");
+    assert_eq!(cfg["componentconfig"]["Generic"]["ClientConnection"]["QPS"], 20.0);
+
+    // A service account token is checked with a TokenReview and authorized with a
+    // SubjectAccessReview: allowed once RBAC grants the path.
+    c.api.kubectl_ok(K, &["create", "sa", "scraper"]);
+    c.api.kubectl_ok(K, &["create", "clusterrole", "metrics-reader", "--verb=get", "--non-resource-url=/metrics"]);
+    c.api.kubectl_ok(
+        K,
+        &[
+            "create",
+            "clusterrolebinding",
+            "scraper",
+            "--clusterrole=metrics-reader",
+            "--serviceaccount=default:scraper",
+        ],
+    );
+    let token = c.api.kubectl_ok(K, &["create", "token", "scraper"]);
+    let bearer = format!("Authorization: Bearer {}", token.trim());
+    let (code, body) = kcm.curl("/metrics", &["-H", &bearer]);
+    assert_eq!(code, 200, "{body}");
+    let (code, _) = kcm.curl("/configz", &["-H", &bearer]);
+    assert_eq!(code, 403);
+}
+
+#[test]
+fn leader_election_hands_over_when_the_leader_dies_without_duplicate_pods() {
+    let c = cluster(&[]);
+    let le = [
+        "--leader-elect=true",
+        "--leader-elect-lease-duration=4s",
+        "--leader-elect-renew-deadline=3s",
+        "--leader-elect-retry-period=1s",
+    ];
+    let mut a = ControllerManager::start_named(&c.api, "kcm-a", &le);
+    let lease = poll("the lease", WAIT, || {
+        get(&c, &["lease", "kube-controller-manager", "-n", "kube-system"])
+            .filter(|l| l["spec"]["holderIdentity"].is_string())
+    });
+    let first = lease["spec"]["holderIdentity"].as_str().unwrap().to_string();
+    assert_eq!(lease["spec"]["leaseDurationSeconds"], 4);
+    let b = ControllerManager::start_named(&c.api, "kcm-b", &le);
+
+    poll("default service account", WAIT, || get(&c, &["sa", "default", "-n", "default"]));
+    apply(&c, &RS.replace("replicas: 3", "replicas: 10"));
+    poll("ten pods", WAIT, || (live(&pods(&c, "default", "app=web")).len() == 10).then_some(()));
+
+    // The leader crashes; the other takes over within the lease duration (plus its retry
+    // period and the time to notice).
+    let killed_at = std::time::Instant::now();
+    a.kill9();
+    let lease = poll("a new holder", Duration::from_secs(20), || {
+        get(&c, &["lease", "kube-controller-manager", "-n", "kube-system"])
+            .filter(|l| l["spec"]["holderIdentity"] != first.as_str())
+    });
+    assert!(killed_at.elapsed() < Duration::from_secs(4 + 1 + 3), "took {:?}", killed_at.elapsed());
+    assert_eq!(lease["spec"]["leaseTransitions"], 1, "{lease}");
+    c.api.kubectl_ok(K, &["scale", "rs", "web", "--replicas=20"]);
+    poll("twenty pods", WAIT, || (live(&pods(&c, "default", "app=web")).len() == 20).then_some(()));
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(live(&pods(&c, "default", "app=web")).len(), 20, "{}", b.log());
+}
+
+#[test]
+fn unknown_controllers_are_refused_and_disabled_ones_logged() {
+    let c = cluster(&[]);
+    let out = std::process::Command::new(e2e::bin_dir().join("kube-controller-manager"))
+        .args(["--controllers=*,nope", &format!("--kubeconfig={}", c.api.kubeconfig.display())])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\"nope\" is not in the list of known controllers"));
+    let kcm = ControllerManager::start(&c.api, &["--controllers=*,-replicaset"]);
+    let log = poll("start-up logged", WAIT, || {
+        let l = kcm.log();
+        l.contains("Started controller").then_some(l)
+    });
+    assert!(log.contains("Warning: controller is disabled controller=\"replicaset-controller\""), "{log}");
+    assert!(log.contains("Warning: controller is disabled controller=\"bootstrap-signer-controller\""), "{log}");
+    assert!(log.contains("Started controller controller=\"serviceaccount-controller\""), "{log}");
+}
