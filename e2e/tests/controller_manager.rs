@@ -340,3 +340,244 @@ fn unknown_controllers_are_refused_and_disabled_ones_logged() {
     assert!(log.contains("Warning: controller is disabled controller=\"bootstrap-signer-controller\""), "{log}");
     assert!(log.contains("Started controller controller=\"serviceaccount-controller\""), "{log}");
 }
+
+/// A fake kubelet running beside a test: every pass binds and readies the pods of `ns` and
+/// finishes the graceful deletion of pods being deleted, as a kubelet would once their
+/// containers stopped.
+struct FakeKubelet {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeKubelet {
+    fn start(c: &Cluster, ns: &str) -> FakeKubelet {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (s, url, dir, ns) = (stop.clone(), c.api.url(), c.api.pki.dir.clone(), ns.to_string());
+        let handle = std::thread::spawn(move || {
+            let curl = |args: &[&str], path: &str| -> Value {
+                let out = std::process::Command::new("curl")
+                    .args(["-s", "--max-time", "10", "--cacert"])
+                    .arg(dir.join("ca.crt"))
+                    .arg("--cert")
+                    .arg(dir.join("admin.crt"))
+                    .arg("--key")
+                    .arg(dir.join("admin.key"))
+                    .args(args)
+                    .arg(format!("{url}{path}"))
+                    .output()
+                    .expect("curl");
+                serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+            };
+            while !s.load(std::sync::atomic::Ordering::Relaxed) {
+                let list = curl(&[], &format!("/api/v1/namespaces/{ns}/pods"));
+                for p in list["items"].as_array().cloned().unwrap_or_default() {
+                    let name = p["metadata"]["name"].as_str().unwrap_or_default().to_string();
+                    if !p["metadata"]["deletionTimestamp"].is_null() {
+                        let body = r#"{"kind":"DeleteOptions","apiVersion":"v1","gracePeriodSeconds":0}"#;
+                        curl(
+                            &["-X", "DELETE", "-H", "Content-Type: application/json", "-d", body],
+                            &format!("/api/v1/namespaces/{ns}/pods/{name}"),
+                        );
+                        continue;
+                    }
+                    if p["spec"]["nodeName"].is_null() {
+                        let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name},
+                            "target": {"apiVersion": "v1", "kind": "Node", "name": "node-1"}});
+                        curl(
+                            &["-X", "POST", "-H", "Content-Type: application/json", "-d", &binding.to_string()],
+                            &format!("/api/v1/namespaces/{ns}/pods/{name}/binding"),
+                        );
+                    }
+                    if p["status"]["phase"] != "Running" {
+                        let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+                        let status = json!({"status": {"phase": "Running", "podIP": "10.244.0.10",
+                            "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now}]}});
+                        curl(
+                            &[
+                                "-X",
+                                "PATCH",
+                                "-H",
+                                "Content-Type: application/merge-patch+json",
+                                "-d",
+                                &status.to_string(),
+                            ],
+                            &format!("/api/v1/namespaces/{ns}/pods/{name}/status"),
+                        );
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        FakeKubelet { stop, handle: Some(handle) }
+    }
+}
+
+impl Drop for FakeKubelet {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn replica_sets(c: &Cluster, selector: &str) -> Vec<Value> {
+    get(c, &["rs", "-l", selector]).map(|l| l["items"].as_array().cloned().unwrap_or_default()).unwrap_or_default()
+}
+
+#[test]
+fn seed_004_deployment_rollout_scale_undo_and_history() {
+    let c = cluster(&[]);
+    let kcm = ControllerManager::start(&c.api, &[]);
+    poll("default service account", WAIT, || get(&c, &["sa", "default", "-n", "default"]));
+    let _kubelet = FakeKubelet::start(&c, "default");
+
+    // A Deployment makes a ReplicaSet, which makes a Pod.
+    c.api.kubectl_ok(K, &["create", "deployment", "web", "--image=nginx"]);
+    let rs = poll("a replica set", WAIT, || replica_sets(&c, "app=web").into_iter().next());
+    let first_hash = rs["metadata"]["labels"]["pod-template-hash"].as_str().expect("hash").to_string();
+    assert_eq!(rs["metadata"]["name"], format!("web-{first_hash}"));
+    assert_eq!(rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"], "1");
+    assert_eq!(rs["spec"]["selector"]["matchLabels"]["pod-template-hash"], first_hash.as_str());
+    poll("one ready pod", WAIT, || {
+        get(&c, &["deploy", "web"])
+            .filter(|d| d["status"]["availableReplicas"] == 1 && d["status"]["readyReplicas"] == 1)
+    });
+    let out = c.api.kubectl_ok(K, &["rollout", "status", "deployment/web", "--timeout=60s"]);
+    assert!(out.contains("successfully rolled out"), "{out}");
+    let d = get(&c, &["deploy", "web"]).expect("deployment");
+    let conds = d["status"]["conditions"].as_array().cloned().unwrap_or_default();
+    let cond = |t: &str| conds.iter().find(|c| c["type"] == t).cloned().unwrap_or(Value::Null);
+    assert_eq!(cond("Available")["reason"], "MinimumReplicasAvailable", "{d}");
+    assert_eq!(cond("Progressing")["reason"], "NewReplicaSetAvailable", "{d}");
+    assert_eq!(d["metadata"]["annotations"]["deployment.kubernetes.io/revision"], "1");
+
+    // Scale: the same ReplicaSet grows.
+    c.api.kubectl_ok(K, &["scale", "deployment", "web", "--replicas=5"]);
+    poll("five available", WAIT, || get(&c, &["deploy", "web"]).filter(|d| d["status"]["availableReplicas"] == 5));
+    assert_eq!(replica_sets(&c, "app=web").len(), 1);
+
+    // A new image: a second ReplicaSet; the total never exceeds replicas + maxSurge (5 + 2)
+    // nor do available pods drop below replicas - maxUnavailable (5 - 1).
+    c.api.kubectl_ok(K, &["set", "image", "deployment/web", "nginx=nginx:1.25"]);
+    let mut max_total = 0;
+    let mut min_available = i64::MAX;
+    poll("the rollout to finish", Duration::from_secs(60), || {
+        let sets = replica_sets(&c, "app=web");
+        let total: i64 = sets.iter().map(|rs| rs["spec"]["replicas"].as_i64().unwrap_or(0)).sum();
+        let available: i64 = sets.iter().map(|rs| rs["status"]["availableReplicas"].as_i64().unwrap_or(0)).sum();
+        max_total = max_total.max(total);
+        min_available = min_available.min(available);
+        let d = get(&c, &["deploy", "web"])?;
+        (d["status"]["updatedReplicas"] == 5
+            && d["status"]["availableReplicas"] == 5
+            && d["status"]["replicas"] == 5
+            && sets.len() == 2)
+            .then_some(())
+    });
+    assert!(max_total <= 7, "surged to {max_total}");
+    assert!(min_available >= 4, "availability fell to {min_available}");
+    let out = c.api.kubectl_ok(K, &["rollout", "status", "deployment/web", "--timeout=60s"]);
+    assert!(out.contains("successfully rolled out"), "{out}");
+    let sets = replica_sets(&c, "app=web");
+    let old =
+        sets.iter().find(|rs| rs["metadata"]["labels"]["pod-template-hash"] == first_hash.as_str()).expect("old rs");
+    assert_eq!(old["spec"]["replicas"], 0);
+    let new =
+        sets.iter().find(|rs| rs["metadata"]["labels"]["pod-template-hash"] != first_hash.as_str()).expect("new rs");
+    assert_eq!(new["metadata"]["annotations"]["deployment.kubernetes.io/revision"], "2");
+    let events = c.api.kubectl_ok(K, &["get", "events", "--field-selector", "involvedObject.name=web"]);
+    assert!(events.contains("ScalingReplicaSet") && events.contains("Scaled up replica set web-"), "{events}");
+
+    // History and undo: back to the first template, whose ReplicaSet becomes revision 3.
+    let history = c.api.kubectl_ok(K, &["rollout", "history", "deployment/web"]);
+    assert!(history.contains("REVISION") && history.contains('1') && history.contains('2'), "{history}");
+    c.api.kubectl_ok(K, &["rollout", "undo", "deployment/web"]);
+    poll("the first replica set back", Duration::from_secs(60), || {
+        let sets = replica_sets(&c, "app=web");
+        let first =
+            sets.iter().find(|rs| rs["metadata"]["labels"]["pod-template-hash"] == first_hash.as_str())?.clone();
+        let d = get(&c, &["deploy", "web"])?;
+        (first["spec"]["replicas"] == 5
+            && first["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
+            && d["status"]["updatedReplicas"] == 5
+            && d["status"]["availableReplicas"] == 5
+            && d["status"]["replicas"] == 5)
+            .then_some(())
+    });
+    let d = get(&c, &["deploy", "web"]).expect("deployment");
+    assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["image"], "nginx");
+    assert_eq!(d["metadata"]["annotations"]["deployment.kubernetes.io/revision"], "3");
+    let first = replica_sets(&c, "app=web")
+        .into_iter()
+        .find(|rs| rs["metadata"]["labels"]["pod-template-hash"] == first_hash.as_str())
+        .unwrap();
+    assert_eq!(first["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"], "1");
+
+    // Pause: template changes wait; resume: they roll out.
+    c.api.kubectl_ok(K, &["rollout", "pause", "deployment/web"]);
+    poll("paused condition", WAIT, || {
+        get(&c, &["deploy", "web"]).filter(|d| {
+            d["status"]["conditions"].as_array().is_some_and(|cs| cs.iter().any(|c| c["reason"] == "DeploymentPaused"))
+        })
+    });
+    c.api.kubectl_ok(K, &["set", "image", "deployment/web", "nginx=nginx:1.26"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(replica_sets(&c, "app=web").len(), 2, "a paused deployment rolled out");
+    c.api.kubectl_ok(K, &["rollout", "resume", "deployment/web"]);
+    poll("the resumed rollout", Duration::from_secs(60), || {
+        let d = get(&c, &["deploy", "web"])?;
+        (replica_sets(&c, "app=web").len() == 3
+            && d["status"]["updatedReplicas"] == 5
+            && d["status"]["availableReplicas"] == 5
+            && d["status"]["replicas"] == 5)
+            .then_some(())
+    });
+    let out = c.api.kubectl_ok(K, &["rollout", "status", "deployment/web", "--timeout=60s"]);
+    assert!(out.contains("successfully rolled out"), "{out}\n{}", kcm.log());
+
+    // Restart: a new ReplicaSet with the restartedAt annotation.
+    c.api.kubectl_ok(K, &["rollout", "restart", "deployment/web"]);
+    poll("the restart", Duration::from_secs(60), || (replica_sets(&c, "app=web").len() == 4).then_some(()));
+}
+
+#[test]
+fn recreate_deployments_scale_down_before_up() {
+    let c = cluster(&[]);
+    let _kcm = ControllerManager::start(&c.api, &[]);
+    poll("default service account", WAIT, || get(&c, &["sa", "default", "-n", "default"]));
+    let _kubelet = FakeKubelet::start(&c, "default");
+    let yaml = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: rc, namespace: default}
+spec:
+  replicas: 3
+  strategy: {type: Recreate}
+  selector: {matchLabels: {app: rc}}
+  template:
+    metadata: {labels: {app: rc}}
+    spec: {containers: [{name: c, image: nginx}]}
+"#;
+    apply(&c, yaml);
+    poll("three available", WAIT, || get(&c, &["deploy", "rc"]).filter(|d| d["status"]["availableReplicas"] == 3));
+    c.api.kubectl_ok(K, &["set", "image", "deployment/rc", "c=nginx:2"]);
+    let mut overlap = false;
+    poll("the recreate", Duration::from_secs(60), || {
+        let sets = replica_sets(&c, "app=rc");
+        let busy = sets
+            .iter()
+            .filter(|rs| {
+                rs["spec"]["replicas"].as_i64().unwrap_or(0) > 0 || rs["status"]["replicas"].as_i64().unwrap_or(0) > 0
+            })
+            .count();
+        overlap |= busy > 1 && sets.iter().all(|rs| rs["spec"]["replicas"].as_i64().unwrap_or(0) > 0);
+        let d = get(&c, &["deploy", "rc"])?;
+        (sets.len() == 2
+            && d["status"]["updatedReplicas"] == 3
+            && d["status"]["availableReplicas"] == 3
+            && d["status"]["replicas"] == 3)
+            .then_some(())
+    });
+    assert!(!overlap, "old and new replica sets ran together");
+}

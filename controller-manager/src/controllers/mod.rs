@@ -3,6 +3,7 @@
 //! that are off, or cloud-provider only; and the start-up that walks it with upstream's log
 //! lines.
 
+pub mod deployment;
 pub mod replicaset;
 pub mod rootcacert;
 pub mod serviceaccount;
@@ -51,7 +52,7 @@ pub fn descriptors() -> Vec<Descriptor> {
         d("garbage-collector-controller", &["garbagecollector"], None),
         d("daemonset-controller", &["daemonset"], None),
         d("job-controller", &["job"], None),
-        d("deployment-controller", &["deployment"], None),
+        d("deployment-controller", &["deployment"], start!(deployment)),
         d("replicaset-controller", &["replicaset"], start!(replicaset)),
         d("horizontal-pod-autoscaler-controller", &["horizontalpodautoscaling"], None),
         d("disruption-controller", &["disruption"], None),
