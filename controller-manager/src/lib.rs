@@ -5,6 +5,7 @@
 
 pub mod context;
 pub mod controllers;
+pub mod discovery;
 pub mod options;
 pub mod util;
 

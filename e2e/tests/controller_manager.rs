@@ -234,14 +234,12 @@ fn the_secure_port_serves_health_and_guards_metrics() {
     let c = cluster(&[]);
     let kcm = ControllerManager::start(&c.api, &[]);
     assert_eq!(kcm.curl("/healthz", &[]), (200, "ok".to_string()));
-    let (code, body) = kcm.curl("/healthz?verbose", &[]);
-    assert_eq!(code, 200);
-    assert!(
-        body.contains("[+]ping ok")
-            && body.contains("[+]replicaset-controller ok")
-            && body.ends_with("healthz check passed\n"),
-        "{body}"
-    );
+    // Each controller adds its check once started.
+    let body = poll("the replicaset-controller health check", WAIT, || {
+        let (code, body) = kcm.curl("/healthz?verbose", &[]);
+        (code == 200 && body.contains("[+]replicaset-controller ok")).then_some(body)
+    });
+    assert!(body.contains("[+]ping ok") && body.ends_with("healthz check passed\n"), "{body}");
     assert_eq!(kcm.curl("/livez", &[]).0, 200);
     assert_eq!(kcm.curl("/readyz", &[]).0, 200);
 
@@ -334,7 +332,8 @@ fn unknown_controllers_are_refused_and_disabled_ones_logged() {
     let kcm = ControllerManager::start(&c.api, &["--controllers=*,-replicaset"]);
     let log = poll("start-up logged", WAIT, || {
         let l = kcm.log();
-        l.contains("Started controller").then_some(l)
+        // The last controller of the table.
+        l.contains("controller=\"selinux-warning-controller\"").then_some(l)
     });
     assert!(log.contains("Warning: controller is disabled controller=\"replicaset-controller\""), "{log}");
     assert!(log.contains("Warning: controller is disabled controller=\"bootstrap-signer-controller\""), "{log}");
@@ -580,4 +579,75 @@ spec:
             .then_some(())
     });
     assert!(!overlap, "old and new replica sets ran together");
+}
+
+fn deployment_yaml(name: &str, replicas: u32) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: default}}\nspec:\n  replicas: {replicas}\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec: {{containers: [{{name: c, image: nginx}}]}}\n"
+    )
+}
+
+#[test]
+fn deleting_owners_cascades_background_foreground_and_orphan() {
+    let c = cluster(&[]);
+    let kcm = ControllerManager::start(&c.api, &[]);
+    poll("default service account", WAIT, || get(&c, &["sa", "default", "-n", "default"]));
+    let _kubelet = FakeKubelet::start(&c, "default");
+    for name in ["bg", "fg", "orph"] {
+        apply(&c, &deployment_yaml(name, 2));
+    }
+    for name in ["bg", "fg", "orph"] {
+        poll(&format!("{name} available"), WAIT, || {
+            get(&c, &["deploy", name]).filter(|d| d["status"]["availableReplicas"] == 2)
+        });
+    }
+
+    // Background (kubectl's default): the Deployment goes at once, then its ReplicaSet and pods.
+    c.api.kubectl_ok(K, &["delete", "deployment", "bg"]);
+    poll("bg's replica set and pods collected", WAIT, || {
+        (replica_sets(&c, "app=bg").is_empty() && pods(&c, "default", "app=bg").is_empty()).then_some(())
+    });
+
+    // Orphan: the ReplicaSet and pods stay, without the owner reference.
+    c.api.kubectl_ok(K, &["delete", "deployment", "orph", "--cascade=orphan"]);
+    poll("orph's replica set orphaned", WAIT, || {
+        let sets = replica_sets(&c, "app=orph");
+        (get(&c, &["deploy", "orph"]).is_none()
+            && sets.len() == 1
+            && sets[0]["metadata"]["ownerReferences"].as_array().is_none_or(|r| r.is_empty()))
+        .then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(live(&pods(&c, "default", "app=orph")).len(), 2, "orphaned pods were deleted\n{}", kcm.log());
+
+    // Foreground: children first. The Deployment stays (with the foregroundDeletion finalizer)
+    // while its ReplicaSet exists, and the ReplicaSet while its pods exist.
+    c.api.kubectl_ok(K, &["delete", "deployment", "fg", "--cascade=foreground", "--wait=false"]);
+    let d = get(&c, &["deploy", "fg"]).expect("fg while its children go");
+    assert!(d["metadata"]["finalizers"].as_array().is_some_and(|f| f.iter().any(|x| x == "foregroundDeletion")), "{d}");
+    poll("fg gone, children first", Duration::from_secs(60), || {
+        let (dep, sets, ps) = (get(&c, &["deploy", "fg"]), replica_sets(&c, "app=fg"), pods(&c, "default", "app=fg"));
+        assert!(dep.is_some() || sets.is_empty(), "the deployment went before its replica set");
+        assert!(!sets.is_empty() || ps.is_empty(), "the replica set went before its pods");
+        (dep.is_none() && sets.is_empty() && ps.is_empty()).then_some(())
+    });
+
+    // Dangling owners: an object whose only owner never existed is collected; one with a live
+    // owner too only loses the dangling reference.
+    let owner = get(&c, &["cm", "kube-root-ca.crt"]).expect("owner");
+    let live_ref =
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "name": "kube-root-ca.crt", "uid": owner["metadata"]["uid"]});
+    let dead_ref =
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "name": "gone", "uid": "7f3c0f59-0000-4000-8000-000000000000"});
+    let only_dead = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dangling", "ownerReferences": [dead_ref]}});
+    let both = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "half", "ownerReferences": [live_ref, dead_ref]}});
+    for obj in [only_dead, both] {
+        let out = c.api.kubectl_stdin(K, &["create", "-f", "-"], Some(&obj.to_string()));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    poll("dangling collected", WAIT, || get(&c, &["cm", "dangling"]).is_none().then_some(()));
+    let half = poll("dangling reference dropped", WAIT, || {
+        get(&c, &["cm", "half"]).filter(|cm| cm["metadata"]["ownerReferences"].as_array().is_some_and(|r| r.len() == 1))
+    });
+    assert_eq!(half["metadata"]["ownerReferences"][0]["name"], "kube-root-ca.crt");
 }

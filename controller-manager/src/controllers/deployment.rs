@@ -646,8 +646,12 @@ impl Dc {
         let (created, already) = match rs_api.create(&PostParams::default(), &new_rs).await {
             Ok(rs) => (rs, false),
             Err(kube::Error::Api(s)) if s.code == 409 => {
+                // The informer may not show a ReplicaSet created a moment ago: read it.
                 let name = new_rs.name_any();
-                let current = self.sets.get(&ns, &name).map(|r| (*r).clone());
+                let current = rs_api.get_opt(&name).await?;
+                if current.is_none() {
+                    return Err(kube::Error::Api(s).into());
+                }
                 let ours = current.as_ref().is_some_and(|rs| {
                     util::controller_ref(&rs.metadata).map(|r| r.uid.as_str()) == d.metadata.uid.as_deref()
                         && rs

@@ -4,6 +4,7 @@
 //! lines.
 
 pub mod deployment;
+pub mod garbagecollector;
 pub mod replicaset;
 pub mod rootcacert;
 pub mod serviceaccount;
@@ -49,7 +50,7 @@ pub fn descriptors() -> Vec<Descriptor> {
         d("resourcequota-controller", &["resourcequota"], None),
         d("namespace-controller", &["namespace"], None),
         d("serviceaccount-controller", &["serviceaccount"], start!(serviceaccount)),
-        d("garbage-collector-controller", &["garbagecollector"], None),
+        d("garbage-collector-controller", &["garbagecollector"], start!(garbagecollector)),
         d("daemonset-controller", &["daemonset"], None),
         d("job-controller", &["job"], None),
         d("deployment-controller", &["deployment"], start!(deployment)),
