@@ -651,3 +651,67 @@ fn deleting_owners_cascades_background_foreground_and_orphan() {
     });
     assert_eq!(half["metadata"]["ownerReferences"][0]["name"], "kube-root-ca.crt");
 }
+
+#[test]
+fn deleting_a_namespace_removes_everything_in_it_then_the_namespace() {
+    let c = cluster(&[]);
+    let kcm = ControllerManager::start(&c.api, &[]);
+    c.api.kubectl_ok(K, &["create", "ns", "doomed"]);
+    poll("default service account", WAIT, || get(&c, &["sa", "default", "-n", "doomed"]));
+    let _kubelet = FakeKubelet::start(&c, "doomed");
+    let n = ["-n", "doomed"];
+    let run = |args: &[&str]| {
+        let mut a = n.to_vec();
+        a.extend_from_slice(args);
+        c.api.kubectl_ok(K, &a);
+    };
+    run(&["create", "configmap", "cm", "--from-literal=a=b"]);
+    run(&["create", "secret", "generic", "s", "--from-literal=a=b"]);
+    run(&["create", "deployment", "web", "--image=nginx", "--replicas=2"]);
+    run(&["create", "service", "clusterip", "svc", "--tcp=80:80"]);
+    run(&["create", "serviceaccount", "robot"]);
+    run(&["create", "role", "r", "--verb=get", "--resource=pods"]);
+    run(&["create", "rolebinding", "rb", "--role=r", "--serviceaccount=doomed:robot"]);
+    run(&["create", "job", "j", "--image=busybox"]);
+    let held = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"held","finalizers":["example.com/hold"]}}"#;
+    let out = c.api.kubectl_stdin(K, &["-n", "doomed", "create", "-f", "-"], Some(held));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    poll("web's pods", WAIT, || (live(&pods(&c, "doomed", "app=web")).len() == 2).then_some(()));
+
+    c.api.kubectl_ok(K, &["delete", "ns", "doomed", "--wait=false"]);
+    // The held ConfigMap blocks the namespace, and the conditions say so.
+    let ns = poll("the finalizers condition", Duration::from_secs(60), || {
+        get(&c, &["ns", "doomed"]).filter(|ns| {
+            ns["status"]["conditions"].as_array().is_some_and(|cs| {
+                cs.iter().any(|c| c["type"] == "NamespaceFinalizersRemaining" && c["status"] == "True")
+            })
+        })
+    });
+    assert_eq!(ns["status"]["phase"], "Terminating");
+    let conds = ns["status"]["conditions"].as_array().unwrap();
+    let fin = conds.iter().find(|c| c["type"] == "NamespaceFinalizersRemaining").unwrap();
+    assert_eq!(fin["reason"], "SomeFinalizersRemain");
+    assert_eq!(
+        fin["message"],
+        "Some content in the namespace has finalizers remaining: example.com/hold in 1 resource instances"
+    );
+    let remain = conds.iter().find(|c| c["type"] == "NamespaceContentRemaining").unwrap();
+    assert_eq!(remain["message"], "Some resources are remaining: configmaps. has 1 resource instances", "{ns}");
+    let ok = conds.iter().find(|c| c["type"] == "NamespaceDeletionDiscoveryFailure").unwrap();
+    assert_eq!((ok["status"].as_str(), ok["reason"].as_str()), (Some("False"), Some("ResourcesDiscovered")));
+    for kind in ["secret", "deploy", "svc", "role", "rolebinding", "job"] {
+        let names = c.api.kubectl_ok(K, &["-n", "doomed", "get", kind, "-o", "name"]);
+        assert!(names.trim().is_empty(), "{kind} left: {names}");
+    }
+
+    // Release the held ConfigMap: the namespace goes.
+    c.api.kubectl_ok(
+        K,
+        &["-n", "doomed", "patch", "cm", "held", "--type=merge", "-p", r#"{"metadata":{"finalizers":null}}"#],
+    );
+    poll("the namespace gone", Duration::from_secs(60), || get(&c, &["ns", "doomed"]).is_none().then_some(()));
+    for kind in ["cm", "secret", "sa", "pods", "rs", "endpoints", "events"] {
+        let names = c.api.kubectl_ok(K, &["-n", "doomed", "get", kind, "-o", "name"]);
+        assert!(names.trim().is_empty(), "{kind} left: {names}\n{}", kcm.log());
+    }
+}

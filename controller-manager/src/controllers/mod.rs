@@ -5,6 +5,7 @@
 
 pub mod deployment;
 pub mod garbagecollector;
+pub mod namespace;
 pub mod replicaset;
 pub mod rootcacert;
 pub mod serviceaccount;
@@ -48,7 +49,7 @@ pub fn descriptors() -> Vec<Descriptor> {
         d("replicationcontroller-controller", &["replicationcontroller"], None),
         d("pod-garbage-collector-controller", &["podgc"], None),
         d("resourcequota-controller", &["resourcequota"], None),
-        d("namespace-controller", &["namespace"], None),
+        d("namespace-controller", &["namespace"], start!(namespace)),
         d("serviceaccount-controller", &["serviceaccount"], start!(serviceaccount)),
         d("garbage-collector-controller", &["garbagecollector"], start!(garbagecollector)),
         d("daemonset-controller", &["daemonset"], None),
