@@ -367,6 +367,7 @@ impl FakeKubelet {
                     .expect("curl");
                 serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
             };
+            let mut next_ip = 0u32;
             while !s.load(std::sync::atomic::Ordering::Relaxed) {
                 let list = curl(&[], &format!("/api/v1/namespaces/{ns}/pods"));
                 for p in list["items"].as_array().cloned().unwrap_or_default() {
@@ -388,8 +389,10 @@ impl FakeKubelet {
                         );
                     }
                     if p["status"]["phase"] != "Running" {
+                        next_ip += 1;
+                        let ip = format!("10.244.{}.{}", next_ip / 250, next_ip % 250 + 1);
                         let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-                        let status = json!({"status": {"phase": "Running", "podIP": "10.244.0.10",
+                        let status = json!({"status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
                             "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now}]}});
                         curl(
                             &[
@@ -679,11 +682,16 @@ fn deleting_a_namespace_removes_everything_in_it_then_the_namespace() {
     poll("web's pods", WAIT, || (live(&pods(&c, "doomed", "app=web")).len() == 2).then_some(()));
 
     c.api.kubectl_ok(K, &["delete", "ns", "doomed", "--wait=false"]);
-    // The held ConfigMap blocks the namespace, and the conditions say so.
-    let ns = poll("the finalizers condition", Duration::from_secs(60), || {
+    // The held ConfigMap blocks the namespace (once the pods' deletion is through), and the
+    // conditions say so.
+    let ns = poll("only the held ConfigMap remaining", Duration::from_secs(60), || {
         get(&c, &["ns", "doomed"]).filter(|ns| {
             ns["status"]["conditions"].as_array().is_some_and(|cs| {
                 cs.iter().any(|c| c["type"] == "NamespaceFinalizersRemaining" && c["status"] == "True")
+                    && cs.iter().any(|c| {
+                        c["type"] == "NamespaceContentRemaining"
+                            && c["message"] == "Some resources are remaining: configmaps. has 1 resource instances"
+                    })
             })
         })
     });
@@ -714,4 +722,144 @@ fn deleting_a_namespace_removes_everything_in_it_then_the_namespace() {
         let names = c.api.kubectl_ok(K, &["-n", "doomed", "get", kind, "-o", "name"]);
         assert!(names.trim().is_empty(), "{kind} left: {names}\n{}", kcm.log());
     }
+}
+
+fn create_node(c: &Cluster, name: &str, zone: &str) {
+    let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": {"topology.kubernetes.io/zone": zone}}});
+    let out = c.api.kubectl_stdin(K, &["create", "-f", "-"], Some(&node.to_string()));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn slices(c: &Cluster, svc: &str) -> Vec<Value> {
+    get(c, &["endpointslices", "-l", &format!("kubernetes.io/service-name={svc}")])
+        .map(|l| l["items"].as_array().cloned().unwrap_or_default())
+        .unwrap_or_default()
+}
+
+fn slice_endpoints(c: &Cluster, svc: &str) -> Vec<Value> {
+    slices(c, svc).iter().flat_map(|s| s["endpoints"].as_array().cloned().unwrap_or_default()).collect()
+}
+
+#[test]
+fn endpoints_and_slices_follow_readiness_selectors_and_ports() {
+    let c = cluster(&[]);
+    let _kcm = ControllerManager::start(&c.api, &[]);
+    poll("default service account", WAIT, || get(&c, &["sa", "default", "-n", "default"]));
+    create_node(&c, "node-1", "zone-a");
+    let _kubelet = FakeKubelet::start(&c, "default");
+    let web = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: c, image: nginx, ports: [{name: http, containerPort: 8080}]}]}
+"#;
+    apply(&c, web);
+    apply(&c, "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default, labels: {team: a}}\nspec:\n  selector: {app: web}\n  ports: [{port: 80, targetPort: http}]\n");
+    let ep = poll("three ready addresses", WAIT, || {
+        get(&c, &["endpoints", "web"])
+            .filter(|ep| ep["subsets"][0]["addresses"].as_array().is_some_and(|a| a.len() == 3))
+    });
+    assert_eq!(ep["subsets"][0]["ports"][0]["port"], 8080, "{ep}");
+    assert_eq!(ep["metadata"]["labels"]["team"], "a");
+    assert_eq!(ep["subsets"][0]["addresses"][0]["targetRef"]["kind"], "Pod");
+    let sl = poll("a slice with three ready endpoints", WAIT, || {
+        let sl = slices(&c, "web");
+        (sl.len() == 1
+            && sl[0]["endpoints"]
+                .as_array()
+                .is_some_and(|e| e.len() == 3 && e.iter().all(|e| e["conditions"]["ready"] == true)))
+        .then(|| sl[0].clone())
+    });
+    assert_eq!(sl["addressType"], "IPv4");
+    assert_eq!(sl["ports"], json!([{"name": "", "port": 8080, "protocol": "TCP"}]), "{sl}");
+    assert_eq!(sl["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"], "endpointslice-controller.k8s.io");
+    assert_eq!(sl["metadata"]["labels"]["team"], "a");
+    assert_eq!(sl["metadata"]["ownerReferences"][0]["kind"], "Service");
+    assert!(sl["metadata"]["name"].as_str().unwrap().starts_with("web-"));
+    assert_eq!(sl["endpoints"][0]["zone"], "zone-a");
+    assert_eq!(sl["endpoints"][0]["nodeName"], "node-1");
+
+    // Readiness: a pod that stops being ready moves to notReadyAddresses and ready=false.
+    let victim = live(&pods(&c, "default", "app=web"))[0]["metadata"]["name"].as_str().unwrap().to_string();
+    let unready =
+        r#"{"status":{"conditions":[{"type":"Ready","status":"False","lastTransitionTime":"2026-01-01T00:00:00Z"}]}}"#;
+    let args = ["-X", "PATCH", "-H", "Content-Type: application/strategic-merge-patch+json", "-d", unready];
+    let (code, got) = c.api.curl_json(&args, &format!("/api/v1/namespaces/default/pods/{victim}/status"));
+    assert_eq!(code, 200, "{got}");
+    poll("the unready pod in notReadyAddresses", WAIT, || {
+        let ep = get(&c, &["endpoints", "web"])?;
+        let nr = ep["subsets"][0]["notReadyAddresses"].as_array()?;
+        (nr.len() == 1
+            && nr[0]["targetRef"]["name"] == victim.as_str()
+            && ep["subsets"][0]["addresses"].as_array()?.len() == 2)
+            .then_some(())
+    });
+    poll("the unready endpoint", WAIT, || {
+        let eps = slice_endpoints(&c, "web");
+        let e = eps.iter().find(|e| e["targetRef"]["name"] == victim.as_str())?;
+        (e["conditions"]["ready"] == false
+            && e["conditions"]["serving"] == false
+            && e["conditions"]["terminating"] == false)
+            .then_some(())
+    });
+
+    // publishNotReadyAddresses: every address is ready.
+    c.api.kubectl_ok(K, &["patch", "svc", "web", "-p", r#"{"spec":{"publishNotReadyAddresses":true}}"#]);
+    poll("all published", WAIT, || {
+        let ep = get(&c, &["endpoints", "web"])?;
+        (ep["subsets"][0]["addresses"].as_array()?.len() == 3 && ep["subsets"][0]["notReadyAddresses"].is_null())
+            .then_some(())
+    });
+    c.api.kubectl_ok(K, &["patch", "svc", "web", "-p", r#"{"spec":{"publishNotReadyAddresses":false}}"#]);
+
+    // A target port name the pods do not have: no ports resolve.
+    c.api.kubectl_ok(
+        K,
+        &[
+            "patch",
+            "svc",
+            "web",
+            "--type=json",
+            "-p",
+            r#"[{"op":"replace","path":"/spec/ports/0/targetPort","value":"nope"}]"#,
+        ],
+    );
+    poll("no resolvable ports", WAIT, || {
+        let ep = get(&c, &["endpoints", "web"])?;
+        let sl = slices(&c, "web");
+        (ep["subsets"].is_null()
+            && sl.len() == 1
+            && sl[0]["ports"].as_array().is_none_or(|p| p.is_empty())
+            && sl[0]["endpoints"].as_array().is_some_and(|e| e.len() == 3))
+        .then_some(())
+    });
+
+    // A selector that matches nothing: empty Endpoints and one placeholder slice.
+    c.api.kubectl_ok(K, &["patch", "svc", "web", "-p", r#"{"spec":{"selector":{"app":"none"}}}"#]);
+    poll("a placeholder slice", WAIT, || {
+        let ep = get(&c, &["endpoints", "web"])?;
+        let sl = slices(&c, "web");
+        (ep["subsets"].is_null() && sl.len() == 1 && sl[0]["endpoints"].as_array().is_none_or(|e| e.is_empty()))
+            .then_some(())
+    });
+
+    // More than 100 endpoints: more than one slice.
+    c.api.kubectl_ok(K, &["scale", "deployment", "web", "--replicas=110"]);
+    c.api.kubectl_ok(K, &["patch", "svc", "web", "--type=json", "-p", r#"[{"op":"replace","path":"/spec/selector","value":{"app":"web"}},{"op":"replace","path":"/spec/ports/0/targetPort","value":"http"}]"#]);
+    poll("110 endpoints in two slices", Duration::from_secs(90), || {
+        let sl = slices(&c, "web");
+        let sizes: Vec<usize> = sl.iter().map(|s| s["endpoints"].as_array().map_or(0, Vec::len)).collect();
+        (sizes.iter().sum::<usize>() == 110 && sl.len() == 2 && sizes.iter().all(|n| *n <= 100)).then_some(())
+    });
+
+    // Deleting the Service removes its Endpoints and slices.
+    c.api.kubectl_ok(K, &["delete", "svc", "web"]);
+    poll("endpoints and slices gone", WAIT, || {
+        (get(&c, &["endpoints", "web"]).is_none() && slices(&c, "web").is_empty()).then_some(())
+    });
 }

@@ -4,6 +4,8 @@
 //! lines.
 
 pub mod deployment;
+pub mod endpoints;
+pub mod endpointslice;
 pub mod garbagecollector;
 pub mod namespace;
 pub mod replicaset;
@@ -43,8 +45,8 @@ macro_rules! start {
 pub fn descriptors() -> Vec<Descriptor> {
     let mut v = vec![
         d("serviceaccount-token-controller", &["serviceaccount-token"], None),
-        d("endpoints-controller", &["endpoint"], None),
-        d("endpointslice-controller", &["endpointslice"], None),
+        d("endpoints-controller", &["endpoint"], start!(endpoints)),
+        d("endpointslice-controller", &["endpointslice"], start!(endpointslice)),
         d("endpointslice-mirroring-controller", &["endpointslicemirroring"], None),
         d("replicationcontroller-controller", &["replicationcontroller"], None),
         d("pod-garbage-collector-controller", &["podgc"], None),
