@@ -863,3 +863,151 @@ spec:
         (get(&c, &["endpoints", "web"]).is_none() && slices(&c, "web").is_empty()).then_some(())
     });
 }
+
+fn sh(dir: &std::path::Path, script: &str) -> String {
+    let out = std::process::Command::new("sh").arg("-c").arg(script).current_dir(dir).output().expect("sh");
+    assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn csr_yaml(name: &str, signer: &str, usages: &[&str], pem_file: &std::path::Path) -> String {
+    use base64::Engine;
+    let pem = std::fs::read(pem_file).expect("csr");
+    let b64 = base64::engine::general_purpose::STANDARD.encode(pem);
+    json!({"apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest", "metadata": {"name": name},
+        "spec": {"request": b64, "signerName": signer, "usages": usages}})
+    .to_string()
+}
+
+#[test]
+fn seed_004_csr_lab_and_kubelet_bootstrap_certificates() {
+    let c = cluster(&[]);
+    let kcm = ControllerManager::start(&c.api, &[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+
+    // The lab: a key and CSR from openssl, a CertificateSigningRequest, an approval.
+    sh(
+        d,
+        "openssl req -newkey rsa:2048 -nodes -keyout key.pem -new -subj /CN=jean.doe/O=devs/ -out csr.pem 2>/dev/null",
+    );
+    let obj = csr_yaml(
+        "user=jean.doe",
+        "kubernetes.io/kube-apiserver-client",
+        &["digital signature", "key encipherment", "client auth"],
+        &d.join("csr.pem"),
+    );
+    let out = c.api.kubectl_stdin(K, &["apply", "-f", "-"], Some(&obj));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        get(&c, &["csr", "user=jean.doe"]).expect("csr")["status"]["certificate"].is_null(),
+        "issued before approval"
+    );
+    c.api.kubectl_ok(K, &["certificate", "approve", "user=jean.doe"]);
+    let cert_b64 = poll("the certificate", WAIT, || {
+        let out = c.api.kubectl(K, &["get", "csr", "user=jean.doe", "-o", "jsonpath={.status.certificate}"]);
+        let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        (!s.is_empty()).then_some(s)
+    });
+    use base64::Engine;
+    std::fs::write(d.join("cert.pem"), base64::engine::general_purpose::STANDARD.decode(cert_b64).expect("base64"))
+        .expect("write");
+    let text = sh(d, "openssl x509 -in cert.pem -noout -subject -issuer -ext extendedKeyUsage");
+    assert!(text.contains("CN = jean.doe") && text.contains("O = devs"), "{text}");
+    assert!(text.contains("issuer=CN = kubernetes") && text.contains("TLS Web Client Authentication"), "{text}");
+    // The certificate authenticates: jean.doe is known, just not allowed.
+    let out = std::process::Command::new("curl")
+        .args(["-s", "--cacert"])
+        .arg(c.api.pki.path("ca.crt"))
+        .arg("--cert")
+        .arg(d.join("cert.pem"))
+        .arg("--key")
+        .arg(d.join("key.pem"))
+        .arg(format!("{}/api/v1/namespaces/default/pods", c.api.url()))
+        .output()
+        .expect("curl");
+    let body: Value = serde_json::from_slice(&out.stdout).expect("status");
+    assert_eq!(body["code"], 403, "{body}");
+    assert!(
+        body["message"].as_str().unwrap_or("").contains("User \"jean.doe\" cannot list resource \"pods\""),
+        "{body}"
+    );
+
+    // A request the signer refuses: a kubelet client certificate outside system:nodes.
+    let obj = csr_yaml(
+        "bad-kubelet",
+        "kubernetes.io/kube-apiserver-client-kubelet",
+        &["digital signature", "client auth"],
+        &d.join("csr.pem"),
+    );
+    let out = c.api.kubectl_stdin(K, &["create", "-f", "-"], Some(&obj));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    c.api.kubectl_ok(K, &["certificate", "approve", "bad-kubelet"]);
+    let failed = poll("the Failed condition", WAIT, || {
+        get(&c, &["csr", "bad-kubelet"])
+            .filter(|x| x["status"]["conditions"].as_array().is_some_and(|cs| cs.iter().any(|c| c["type"] == "Failed")))
+    });
+    let cond =
+        failed["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Failed").unwrap().clone();
+    assert_eq!(cond["reason"], "SignerValidationFailure", "{failed}");
+    assert!(failed["status"]["certificate"].is_null());
+
+    // Kubelet bootstrap: a bootstrap token's group may ask for a node client certificate,
+    // which is approved and signed with no one's help.
+    // (the bindings kubeadm makes for bootstrap tokens)
+    c.api.kubectl_ok(
+        K,
+        &[
+            "create",
+            "clusterrolebinding",
+            "kubeadm:kubelet-bootstrap",
+            "--clusterrole=system:node-bootstrapper",
+            "--group=system:bootstrappers",
+        ],
+    );
+    c.api.kubectl_ok(
+        K,
+        &[
+            "create",
+            "clusterrolebinding",
+            "kubeadm:node-autoapprove-bootstrap",
+            "--clusterrole=system:certificates.k8s.io:certificatesigningrequests:nodeclient",
+            "--group=system:bootstrappers",
+        ],
+    );
+    sh(d, "openssl ecparam -genkey -name prime256v1 -noout -out node.key && openssl req -new -key node.key -subj /O=system:nodes/CN=system:node:node-1 -out node.csr");
+    let obj = csr_yaml(
+        "node-csr-1",
+        "kubernetes.io/kube-apiserver-client-kubelet",
+        &["digital signature", "client auth"],
+        &d.join("node.csr"),
+    );
+    let out = c.api.kubectl_stdin(
+        K,
+        &[
+            "--as=system:bootstrap:abcdef",
+            "--as-group=system:bootstrappers",
+            "--as-group=system:authenticated",
+            "create",
+            "-f",
+            "-",
+        ],
+        Some(&obj),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let done = poll("auto-approved and signed", WAIT, || {
+        get(&c, &["csr", "node-csr-1"]).filter(|x| !x["status"]["certificate"].is_null())
+    });
+    let approved = done["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Approved")
+        .cloned()
+        .expect("approved");
+    assert_eq!(approved["reason"], "AutoApproved");
+    assert_eq!(approved["message"], "Auto approving kubelet client certificate after SubjectAccessReview.");
+    let listing = c.api.kubectl_ok(K, &["get", "csr", "node-csr-1"]);
+    assert!(listing.contains("Approved,Issued"), "{listing}\n{}", kcm.log());
+}

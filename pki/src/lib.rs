@@ -1,6 +1,7 @@
 //! Certificates for the cluster: a CA, serving and client leaf certificates signed by it,
 //! subject parsing for authentication, and kubeconfig files that carry them.
 
+pub mod csr;
 mod kubeconfig;
 pub mod sakey;
 pub mod tls;
@@ -121,6 +122,13 @@ pub fn subject_of_der(der: &[u8]) -> Result<Subject> {
     let common_name = subject.iter_common_name().next().and_then(|a| a.as_str().ok()).unwrap_or_default().to_string();
     let organizations = subject.iter_organization().filter_map(|a| a.as_str().ok().map(str::to_string)).collect();
     Ok(Subject { common_name, organizations })
+}
+
+/// When the first certificate of a PEM bundle expires (Unix seconds).
+pub fn not_after_of_pem(pem: &[u8]) -> Option<i64> {
+    let (_, p) = x509_parser::pem::parse_x509_pem(pem).ok()?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&p.contents).ok()?;
+    Some(cert.validity().not_after.timestamp())
 }
 
 /// Reads the subject of the first certificate of a PEM bundle.

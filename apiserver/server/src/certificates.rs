@@ -59,18 +59,9 @@ pub fn prepare_create(ctx: &Ctx<'_>, obj: &mut Value) -> ApiResult<()> {
 /// The organizations (groups) a CSR's subject asks for.
 fn request_organizations(obj: &Value) -> Vec<String> {
     use base64::Engine;
-    use x509_parser::prelude::FromDer;
     let Some(b64) = obj.pointer("/spec/request").and_then(Value::as_str) else { return vec![] };
     let Ok(pem) = base64::engine::general_purpose::STANDARD.decode(b64) else { return vec![] };
-    let Ok((_, block)) = x509_parser::pem::parse_x509_pem(&pem) else { return vec![] };
-    let Ok((_, csr)) = x509_parser::certification_request::X509CertificationRequest::from_der(&block.contents) else {
-        return vec![];
-    };
-    csr.certification_request_info
-        .subject
-        .iter_organization()
-        .filter_map(|o| o.as_str().ok().map(String::from))
-        .collect()
+    pki::csr::csr_organizations(&pem)
 }
 
 /// `populateConditionTimestamps`: new conditions get now, unchanged ones keep their times.

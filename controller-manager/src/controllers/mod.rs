@@ -3,6 +3,7 @@
 //! that are off, or cloud-provider only; and the start-up that walks it with upstream's log
 //! lines.
 
+pub mod certificates;
 pub mod deployment;
 pub mod endpoints;
 pub mod endpointslice;
@@ -62,9 +63,21 @@ pub fn descriptors() -> Vec<Descriptor> {
         d("disruption-controller", &["disruption"], None),
         d("statefulset-controller", &["statefulset"], None),
         d("cronjob-controller", &["cronjob"], None),
-        d("certificatesigningrequest-signing-controller", &["csrsigning"], None),
-        d("certificatesigningrequest-approving-controller", &["csrapproving"], None),
-        d("certificatesigningrequest-cleaner-controller", &["csrcleaner"], None),
+        d(
+            "certificatesigningrequest-signing-controller",
+            &["csrsigning"],
+            Some(|ctx| Box::pin(certificates::start_signing(ctx))),
+        ),
+        d(
+            "certificatesigningrequest-approving-controller",
+            &["csrapproving"],
+            Some(|ctx| Box::pin(certificates::start_approving(ctx))),
+        ),
+        d(
+            "certificatesigningrequest-cleaner-controller",
+            &["csrcleaner"],
+            Some(|ctx| Box::pin(certificates::start_cleaner(ctx))),
+        ),
         d("ttl-controller", &["ttl"], None),
         Descriptor { disabled_by_default: true, ..d("bootstrap-signer-controller", &["bootstrapsigner"], None) },
         Descriptor { disabled_by_default: true, ..d("token-cleaner-controller", &["tokencleaner"], None) },
