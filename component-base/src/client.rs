@@ -150,9 +150,9 @@ pub struct RateLimited<S> {
     bucket: Option<Arc<Mutex<TokenBucket>>>,
 }
 
-impl<S, R> Service<R> for RateLimited<S>
+impl<S, B> Service<Request<Body>> for RateLimited<S>
 where
-    S: Service<R>,
+    S: Service<Request<Body>, Response = http::Response<B>>,
     S::Future: Send + 'static,
 {
     type Response = S::Response;
@@ -163,19 +163,27 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: R) -> Self::Future {
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
         // The inner future does nothing until polled, so waiting for the token before
         // polling it delays the request itself.
         let delay = self
             .bucket
             .as_ref()
             .map(|b| b.lock().unwrap_or_else(|e| e.into_inner()).reserve(tokio::time::Instant::now()));
+        let method = req.method().as_str().to_string();
+        let host = req.uri().authority().map(|a| a.to_string()).unwrap_or_default();
         let fut = self.inner.call(req);
         Box::pin(async move {
             if let Some(d) = delay.filter(|d| !d.is_zero()) {
                 tokio::time::sleep(d).await;
             }
-            fut.await
+            let res = fut.await;
+            let code = match &res {
+                Ok(r) => r.status().as_u16().to_string(),
+                Err(_) => "<error>".to_string(),
+            };
+            crate::metrics::rest_request(&code, &host, &method);
+            res
         })
     }
 }

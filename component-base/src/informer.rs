@@ -13,7 +13,7 @@ use kube::runtime::WatchStreamExt;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use std::any::{Any, TypeId};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::watch;
@@ -31,14 +31,73 @@ pub enum Change<'a, K> {
 }
 
 type Handler<K> = Box<dyn Fn(Change<'_, K>) + Send + Sync>;
+type IndexFn<K> = Box<dyn Fn(&K) -> Vec<String> + Send + Sync>;
+type Transform<K> = Box<dyn Fn(&mut K) + Send + Sync>;
+
+/// The objects, and for each index the keys of the objects under each index value
+/// (client-go's `Indexer`).
+struct Store<K> {
+    objects: BTreeMap<ObjectKey, Arc<K>>,
+    indexers: Vec<(String, IndexFn<K>)>,
+    indices: HashMap<String, HashMap<String, BTreeSet<ObjectKey>>>,
+}
+
+impl<K> Store<K> {
+    fn unindex(&mut self, key: &ObjectKey, obj: &K) {
+        for (name, f) in &self.indexers {
+            let Some(idx) = self.indices.get_mut(name) else { continue };
+            for v in f(obj) {
+                if let Some(set) = idx.get_mut(&v) {
+                    set.remove(key);
+                    if set.is_empty() {
+                        idx.remove(&v);
+                    }
+                }
+            }
+        }
+    }
+
+    fn index(&mut self, key: &ObjectKey, obj: &K) {
+        for (name, f) in &self.indexers {
+            let idx = self.indices.entry(name.clone()).or_default();
+            for v in f(obj) {
+                idx.entry(v).or_default().insert(key.clone());
+            }
+        }
+    }
+
+    fn insert(&mut self, key: ObjectKey, obj: Arc<K>) -> Option<Arc<K>> {
+        let old = self.objects.insert(key.clone(), obj.clone());
+        if let Some(o) = &old {
+            self.unindex(&key, o);
+        }
+        self.index(&key, &obj);
+        old
+    }
+
+    fn remove(&mut self, key: &ObjectKey) -> Option<Arc<K>> {
+        let old = self.objects.remove(key)?;
+        self.unindex(key, &old);
+        Some(old)
+    }
+
+    fn reindex(&mut self) {
+        self.indices.clear();
+        let objects: Vec<(ObjectKey, Arc<K>)> = self.objects.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        for (k, o) in objects {
+            self.index(&k, &o);
+        }
+    }
+}
 
 /// `(namespace, name)`; cluster-scoped objects have an empty namespace.
 pub type ObjectKey = (String, String);
 
 struct Inner<K> {
     what: String,
-    store: RwLock<BTreeMap<ObjectKey, Arc<K>>>,
+    store: RwLock<Store<K>>,
     handlers: RwLock<Vec<Handler<K>>>,
+    transform: RwLock<Option<Transform<K>>>,
     synced: watch::Sender<bool>,
     started: Mutex<bool>,
     make_stream: StreamFactory<K>,
@@ -77,8 +136,9 @@ where
         Informer {
             inner: Arc::new(Inner {
                 what: what.to_string(),
-                store: RwLock::new(BTreeMap::new()),
+                store: RwLock::new(Store { objects: BTreeMap::new(), indexers: Vec::new(), indices: HashMap::new() }),
                 handlers: RwLock::new(Vec::new()),
+                transform: RwLock::new(None),
                 synced: watch::channel(false).0,
                 started: Mutex::new(false),
                 make_stream,
@@ -90,10 +150,33 @@ where
     /// already in the store as additions, as client-go does.
     pub fn add_handler(&self, f: impl Fn(Change<'_, K>) + Send + Sync + 'static) {
         let store = self.inner.store.read().unwrap_or_else(|e| e.into_inner());
-        for obj in store.values() {
+        for obj in store.objects.values() {
             f(Change::Added(obj));
         }
         self.inner.handlers.write().unwrap_or_else(|e| e.into_inner()).push(Box::new(f));
+    }
+
+    /// Adds an index: `f` gives the index values an object is found under.
+    pub fn add_index(&self, name: &str, f: impl Fn(&K) -> Vec<String> + Send + Sync + 'static) {
+        let mut store = self.inner.store.write().unwrap_or_else(|e| e.into_inner());
+        if store.indexers.iter().any(|(n, _)| n == name) {
+            return;
+        }
+        store.indexers.push((name.to_string(), Box::new(f)));
+        store.reindex();
+    }
+
+    /// The objects found under `value` in the index `name`.
+    pub fn by_index(&self, name: &str, value: &str) -> Vec<Arc<K>> {
+        let store = self.inner.store.read().unwrap_or_else(|e| e.into_inner());
+        let Some(keys) = store.indices.get(name).and_then(|idx| idx.get(value)) else { return Vec::new() };
+        keys.iter().filter_map(|k| store.objects.get(k).cloned()).collect()
+    }
+
+    /// Replaces how objects are trimmed before they are stored (by default, managedFields are
+    /// dropped, as upstream's controllers do, since no controller reads them).
+    pub fn set_transform(&self, f: impl Fn(&mut K) + Send + Sync + 'static) {
+        *self.inner.transform.write().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(f));
     }
 
     /// Starts the watch once; later calls do nothing.
@@ -122,23 +205,23 @@ where
 
     pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<K>> {
         let store = self.inner.store.read().unwrap_or_else(|e| e.into_inner());
-        store.get(&(namespace.to_string(), name.to_string())).cloned()
+        store.objects.get(&(namespace.to_string(), name.to_string())).cloned()
     }
 
     /// Every object, in namespace/name order.
     pub fn list(&self) -> Vec<Arc<K>> {
-        self.inner.store.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+        self.inner.store.read().unwrap_or_else(|e| e.into_inner()).objects.values().cloned().collect()
     }
 
     /// The objects of one namespace, in name order.
     pub fn list_namespace(&self, namespace: &str) -> Vec<Arc<K>> {
         let store = self.inner.store.read().unwrap_or_else(|e| e.into_inner());
         let from = (namespace.to_string(), String::new());
-        store.range(from..).take_while(|((ns, _), _)| ns == namespace).map(|(_, v)| v.clone()).collect()
+        store.objects.range(from..).take_while(|((ns, _), _)| ns == namespace).map(|(_, v)| v.clone()).collect()
     }
 
     pub fn len(&self) -> usize {
-        self.inner.store.read().unwrap_or_else(|e| e.into_inner()).len()
+        self.inner.store.read().unwrap_or_else(|e| e.into_inner()).objects.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -160,7 +243,7 @@ where
         match ev {
             Ok(Event::Init) => relist = Some(BTreeMap::new()),
             Ok(Event::InitApply(obj)) => {
-                let obj = Arc::new(obj);
+                let obj = Arc::new(trim(&inner, obj));
                 relist.get_or_insert_with(BTreeMap::new).insert(key_of(obj.as_ref()), obj);
             }
             Ok(Event::InitDone) => {
@@ -168,11 +251,19 @@ where
                 replace(&inner, fresh);
                 inner.synced.send_replace(true);
             }
-            Ok(Event::Apply(obj)) => apply(&inner, Arc::new(obj)),
+            Ok(Event::Apply(obj)) => apply(&inner, Arc::new(trim(&inner, obj))),
             Ok(Event::Delete(obj)) => delete(&inner, &key_of(&obj)),
             Err(e) => tracing::warn!(resource = %inner.what, "watch failed, retrying: {e}"),
         }
     }
+}
+
+fn trim<K: Resource>(inner: &Inner<K>, mut obj: K) -> K {
+    match inner.transform.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        Some(f) => f(&mut obj),
+        None => obj.meta_mut().managed_fields = None,
+    }
+    obj
 }
 
 fn handlers<K>(inner: &Inner<K>) -> std::sync::RwLockReadGuard<'_, Vec<Handler<K>>> {
@@ -202,7 +293,12 @@ fn delete<K>(inner: &Inner<K>, key: &ObjectKey) {
 
 /// Swaps in a relisted store and tells the handlers what differs from the old one.
 fn replace<K: Resource>(inner: &Inner<K>, fresh: BTreeMap<ObjectKey, Arc<K>>) {
-    let old = std::mem::replace(&mut *inner.store.write().unwrap_or_else(|e| e.into_inner()), fresh.clone());
+    let old = {
+        let mut store = inner.store.write().unwrap_or_else(|e| e.into_inner());
+        let old = std::mem::replace(&mut store.objects, fresh.clone());
+        store.reindex();
+        old
+    };
     let hs = handlers(inner);
     for (key, new) in &fresh {
         match old.get(key) {
@@ -349,5 +445,12 @@ mod tests {
             n2.fetch_add(1, Ordering::SeqCst);
         });
         assert_eq!(n.load(Ordering::SeqCst), 2);
+        // Indexes follow the store, also when added late.
+        inf.add_index("by-namespace", |c: &ConfigMap| vec![c.metadata.namespace.clone().unwrap_or_default()]);
+        assert_eq!(inf.by_index("by-namespace", "a").len(), 1);
+        assert_eq!(inf.by_index("by-namespace", "c")[0].name_any(), "w");
+        assert!(inf.by_index("by-namespace", "b").is_empty());
+        // managedFields are dropped before objects are stored.
+        assert!(inf.list().iter().all(|o| o.metadata.managed_fields.is_none()));
     }
 }

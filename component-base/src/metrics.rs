@@ -41,6 +41,24 @@ static LEADER: Lazy<IntGauge> = Lazy::new(|| {
     )
 });
 
+static REST_REQUESTS: Lazy<IntCounterVec> = Lazy::new(|| {
+    register(
+        IntCounterVec::new(
+            Opts::new(
+                "rest_client_requests_total",
+                "Number of HTTP requests, partitioned by status code, method, and host.",
+            ),
+            &["code", "host", "method"],
+        )
+        .expect("metric"),
+    )
+});
+
+/// One request of the daemon's API clients (upstream's client-go metric).
+pub(crate) fn rest_request(code: &str, host: &str, method: &str) {
+    REST_REQUESTS.with_label_values(&[code, host, method]).inc();
+}
+
 pub(crate) fn workqueue_added(name: &str, depth: usize) {
     WQ_ADDS.with_label_values(&[name]).inc();
     WQ_DEPTH.with_label_values(&[name]).set(i64::try_from(depth).unwrap_or(i64::MAX));

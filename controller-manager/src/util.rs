@@ -83,6 +83,33 @@ pub fn selector_is_empty(sel: Option<&LabelSelector>) -> bool {
     })
 }
 
+/// Index of objects by the UID of their controlling owner.
+pub const BY_CONTROLLER: &str = "controller-uid";
+/// Index of objects without a controlling owner, by namespace.
+pub const ORPHANS: &str = "orphans-by-namespace";
+
+/// Adds the two indexes a controller that claims objects by owner reference needs.
+pub fn index_by_controller<K>(inf: &component_base::Informer<K>)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+{
+    inf.add_index(BY_CONTROLLER, |o: &K| controller_ref(o.meta()).map(|r| vec![r.uid.clone()]).unwrap_or_default());
+    inf.add_index(ORPHANS, |o: &K| match controller_ref(o.meta()) {
+        None => vec![o.meta().namespace.clone().unwrap_or_default()],
+        Some(_) => Vec::new(),
+    });
+}
+
+/// The objects a controller with `uid` in `namespace` may claim: its own and the orphans.
+pub fn claimable<K>(inf: &component_base::Informer<K>, uid: &str, namespace: &str) -> Vec<std::sync::Arc<K>>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+{
+    let mut v = inf.by_index(BY_CONTROLLER, uid);
+    v.extend(inf.by_index(ORPHANS, namespace));
+    v
+}
+
 pub fn now() -> Timestamp {
     Timestamp::now()
 }

@@ -87,7 +87,9 @@ pub fn write_kubeconfig(
             user: User { client_certificate_data: b64(cert_pem), client_key_data: b64(key_pem) },
         }],
     };
-    let text = serde_saphyr::to_string(&kc).map_err(|e| PkiError::Kubeconfig(e.to_string()))?;
+    // Plain scalars, as kubectl writes them: long base64 values on one line, not folded.
+    let opts = serde_saphyr::ser_options! { prefer_block_scalars: false };
+    let text = serde_saphyr::to_string_with_options(&kc, opts).map_err(|e| PkiError::Kubeconfig(e.to_string()))?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|source| PkiError::Io { path: dir.display().to_string(), source })?;
     }
@@ -95,4 +97,30 @@ pub fn write_kubeconfig(
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
         .map_err(|source| PkiError::Io { path: path.display().to_string(), source })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn kubeconfigs_keep_each_credential_on_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = crate::new_ca("kubernetes").unwrap();
+        let path = dir.path().join("admin.conf");
+        super::write_kubeconfig(
+            &path,
+            "kubernetes",
+            "https://127.0.0.1:6443",
+            &ca.cert_pem,
+            "admin",
+            &ca.cert_pem,
+            &ca.key_pem,
+        )
+        .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for key in ["certificate-authority-data", "client-certificate-data", "client-key-data"] {
+            let line = text.lines().find(|l| l.trim_start().starts_with(key)).unwrap();
+            let value = line.split_once(": ").unwrap().1;
+            assert!(value.starts_with("LS0t"), "{key} is not a plain one-line scalar: {line}");
+        }
+    }
 }

@@ -64,6 +64,8 @@ pub async fn start(ctx: Ctx) -> Result<bool, Error> {
         pods: ctx.informers.get::<Pod>(),
         queue: WorkQueue::new("deployment"),
     });
+    util::index_by_controller(&dc.sets);
+    util::index_by_controller(&dc.pods);
     let d = dc.clone();
     dc.deployments.add_handler(move |c| match c {
         Change::Added(x) | Change::Updated { new: x, .. } | Change::Deleted(x) => {
@@ -477,7 +479,7 @@ impl Dc {
         let api: Api<ReplicaSet> = Api::namespaced(self.client.clone(), &ns);
         let mut out = Vec::new();
         let mut can_adopt: Option<bool> = None;
-        for rs in self.sets.list_namespace(&ns) {
+        for rs in util::claimable(&self.sets, &uid, &ns) {
             let matches = util::selector_matches(sel, rs.metadata.labels.as_ref()) == Ok(true);
             match util::controller_ref(&rs.metadata) {
                 Some(r) if r.uid == uid => {
@@ -859,7 +861,7 @@ impl Dc {
             return self.sync_rollout_status(d, &all(&olds, &new_rs), new_rs.as_ref()).await;
         }
         // Wait while any old pod still runs.
-        if self.old_pods_running(d, new_rs.as_ref(), &olds) {
+        if self.old_pods_running(&olds) {
             return self.sync_rollout_status(d, &all(&olds, &new_rs), new_rs.as_ref()).await;
         }
         if new_rs.is_none() {
@@ -879,20 +881,14 @@ impl Dc {
         self.sync_rollout_status(d, &all(&olds, &new_rs), new_rs.as_ref()).await
     }
 
-    fn old_pods_running(&self, d: &Deployment, new_rs: Option<&ReplicaSet>, olds: &[ReplicaSet]) -> bool {
+    fn old_pods_running(&self, olds: &[ReplicaSet]) -> bool {
         if olds.iter().map(|rs| rs_status(rs).0).sum::<i32>() > 0 {
             return true;
         }
-        let ns = d.namespace().unwrap_or_default();
-        let old_uids: Vec<&str> = olds.iter().filter_map(|rs| rs.metadata.uid.as_deref()).collect();
-        let new_uid = new_rs.and_then(|rs| rs.metadata.uid.as_deref());
-        self.pods.list_namespace(&ns).iter().any(|p| {
-            let Some(r) = util::controller_ref(&p.metadata) else { return false };
-            if Some(r.uid.as_str()) == new_uid || !old_uids.contains(&r.uid.as_str()) {
-                return false;
-            }
-            !matches!(util::pod_phase(p), "Failed" | "Succeeded")
-        })
+        olds.iter()
+            .filter_map(|rs| rs.metadata.uid.as_deref())
+            .flat_map(|uid| self.pods.by_index(util::BY_CONTROLLER, uid))
+            .any(|p| !matches!(util::pod_phase(&p), "Failed" | "Succeeded"))
     }
 
     /// `sync`: a scaling event or a paused Deployment — resize, no rollout.

@@ -72,6 +72,12 @@ pub async fn start(ctx: Ctx) -> Result<bool, Error> {
         let api: Api<Meta> = Api::all_with(watch_client.clone(), &served.ar);
         let what = format!("{}.{}", served.ar.plural, served.ar.group);
         let inf: Informer<Meta> = Informer::new(&what, api, watcher::Config::default().any_semantic());
+        // The graph needs identity, owners, finalizers and deletion state only.
+        inf.set_transform(|m: &mut Meta| {
+            m.metadata.managed_fields = None;
+            m.metadata.labels = None;
+            m.metadata.annotations = None;
+        });
         let (tx, sv) = (tx.clone(), served.clone());
         inf.add_handler(move |c| {
             let ev = match c {

@@ -30,6 +30,7 @@ const DISCOVERY_TTL: Duration = Duration::from_secs(10);
 
 struct Nc {
     client: Client,
+    pods: component_base::Informer<Pod>,
     queue: WorkQueue<String>,
     discovery: Mutex<Option<(ServedResources, tokio::time::Instant)>>,
 }
@@ -41,7 +42,8 @@ struct Remaining(i64);
 pub async fn start(ctx: Ctx) -> Result<bool, Error> {
     let client = ctx.client("namespace-controller").await?;
     let namespaces = ctx.informers.get::<Namespace>();
-    let nc = Arc::new(Nc { client, queue: WorkQueue::new("namespace"), discovery: Mutex::new(None) });
+    let pods = ctx.informers.get::<Pod>();
+    let nc = Arc::new(Nc { client, pods, queue: WorkQueue::new("namespace"), discovery: Mutex::new(None) });
     let n = nc.clone();
     namespaces.add_handler(move |c| match c {
         Change::Added(ns) | Change::Updated { new: ns, .. } if ns.metadata.deletion_timestamp.is_some() => {
@@ -291,17 +293,26 @@ impl Nc {
         if !s.supports("list") {
             return Ok(Left { estimate, ..Default::default() });
         }
-        let items = api.list_metadata(&ListParams::default()).await?;
-        if items.items.is_empty() {
-            return Ok(Left { estimate, ..Default::default() });
-        }
+        // Count what is left a page at a time: a namespace may hold many thousands.
         let mut finalizers = BTreeMap::new();
-        for item in &items.items {
-            for f in item.metadata.finalizers.iter().flatten() {
-                *finalizers.entry(f.clone()).or_default() += 1;
+        let mut remaining = 0;
+        let mut lp = ListParams::default().limit(500);
+        loop {
+            let page = api.list_metadata(&lp).await?;
+            remaining += page.items.len();
+            for item in &page.items {
+                for f in item.metadata.finalizers.iter().flatten() {
+                    *finalizers.entry(f.clone()).or_default() += 1;
+                }
+            }
+            match page.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(c) => lp = lp.continue_token(&c),
+                None => break,
             }
         }
-        let remaining = items.items.len();
+        if remaining == 0 {
+            return Ok(Left { estimate, ..Default::default() });
+        }
         if estimate == 0 {
             // Finalizers are normal; anything else is given the same time.
             estimate = FINALIZER_ESTIMATE_SECONDS;
@@ -311,10 +322,8 @@ impl Nc {
 
     /// The longest grace period a pod still running in the namespace has left.
     async fn pods_grace(&self, ns: &str) -> Result<i64, Error> {
-        let api: Api<Pod> = Api::namespaced(self.client.clone(), ns);
-        let pods = api.list(&ListParams::default()).await?;
         let mut estimate = 0;
-        for p in pods.items {
+        for p in self.pods.list_namespace(ns) {
             let phase = p.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("");
             if phase == "Succeeded" || phase == "Failed" {
                 continue;

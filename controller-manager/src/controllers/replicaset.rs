@@ -47,6 +47,7 @@ pub async fn start(ctx: Ctx) -> Result<bool, Error> {
         queue: WorkQueue::new("replicaset"),
         expectations: Expectations::default(),
     });
+    util::index_by_controller(&rsc.pods);
     let r = rsc.clone();
     rsc.sets.add_handler(move |c| match c {
         Change::Added(rs) | Change::Updated { new: rs, .. } => r.queue.add(util::meta_key(&rs.metadata)),
@@ -181,7 +182,9 @@ impl Rsc {
             tracing::error!("error converting pod selector to selector for rs {key}: {e}");
             return Ok(());
         }
-        let active: Vec<Arc<Pod>> = self.pods.list_namespace(ns).into_iter().filter(|p| util::pod_active(p)).collect();
+        let uid = rs.metadata.uid.clone().unwrap_or_default();
+        let active: Vec<Arc<Pod>> =
+            util::claimable(&self.pods, &uid, ns).into_iter().filter(|p| util::pod_active(p)).collect();
         let pods = self.claim_pods(&rs, active).await?;
         let mut manage_err = None;
         if needs_sync && rs.metadata.deletion_timestamp.is_none() {
@@ -349,12 +352,7 @@ impl Rsc {
                 .filter_map(|s| s.metadata.uid.clone())
                 .collect(),
         };
-        self.pods
-            .list_namespace(&ns)
-            .into_iter()
-            .filter(|p| util::pod_active(p))
-            .filter(|p| util::controller_ref(&p.metadata).is_some_and(|r| uids.contains(&r.uid)))
-            .collect()
+        uids.iter().flat_map(|u| self.pods.by_index(util::BY_CONTROLLER, u)).filter(|p| util::pod_active(p)).collect()
     }
 
     async fn update_status(&self, rs: &ReplicaSet, status: ReplicaSetStatus) -> Result<ReplicaSet, Error> {

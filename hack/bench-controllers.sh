@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Runs the controller-manager benchmark on this machine: a fresh etcd, a release kube-apiserver
+# and kube-controller-manager (as kubeadm runs it, with --kube-api-qps/--kube-api-burst from
+# KCM_QPS/KCM_BURST, default 1000) on free loopback ports, then hack/bench's controller-bench
+# (fake nodes and kubelet, Deployments, namespace deletion). Processes are stopped by PID on exit.
+#
+#   hack/bench-controllers.sh [--deployments N] [--replicas N] [--nodes N]
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+cargo build --release --bin kube-apiserver --bin kube-controller-manager --bin kubeadm --bin controller-bench
+WORK=$(mktemp -d /tmp/k8s-rs-bench.XXXXXX)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+EP=$(port); PP=$(port); AP=$(port); KP=$(port)
+target/release/kubeadm init phase certs all --cert-dir "$WORK/pki" >/dev/null
+for kc in admin controller-manager; do
+  target/release/kubeadm init phase kubeconfig "$kc" --cert-dir "$WORK/pki" --kubeconfig-dir "$WORK" --apiserver-bind-port "$AP" >/dev/null
+done
+etcd --data-dir "$WORK/etcd" --listen-client-urls "http://127.0.0.1:$EP" --advertise-client-urls "http://127.0.0.1:$EP" \
+  --listen-peer-urls "http://127.0.0.1:$PP" --initial-advertise-peer-urls "http://127.0.0.1:$PP" \
+  --initial-cluster "default=http://127.0.0.1:$PP" --quota-backend-bytes=8589934592 >"$WORK/etcd.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$EP/health" >/dev/null && break; sleep 0.1; done
+python3 - "$WORK" <<'PY'
+import base64, sys, re
+w = sys.argv[1]
+t = open(w + "/admin.conf").read()
+open(w + "/admin.crt", "wb").write(base64.b64decode(re.search(r"client-certificate-data: (\S+)", t).group(1)))
+open(w + "/admin.key", "wb").write(base64.b64decode(re.search(r"client-key-data: (\S+)", t).group(1)))
+PY
+target/release/kube-apiserver --etcd-servers "http://127.0.0.1:$EP" --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
+  --secure-port "$AP" --service-cluster-ip-range 10.96.0.0/12 --tls-cert-file "$WORK/pki/apiserver.crt" \
+  --tls-private-key-file "$WORK/pki/apiserver.key" --client-ca-file "$WORK/pki/ca.crt" \
+  --service-account-issuer https://kubernetes.default.svc.cluster.local \
+  --service-account-key-file "$WORK/pki/sa.pub" --service-account-signing-key-file "$WORK/pki/sa.key" \
+  --authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction >"$WORK/apiserver.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 300); do curl -sf --cacert "$WORK/pki/ca.crt" --cert "$WORK/admin.crt" --key "$WORK/admin.key" "https://127.0.0.1:$AP/readyz" >/dev/null && break; sleep 0.1; done
+target/release/kube-controller-manager --kubeconfig "$WORK/controller-manager.conf" \
+  --authentication-kubeconfig "$WORK/controller-manager.conf" --authorization-kubeconfig "$WORK/controller-manager.conf" \
+  --bind-address 127.0.0.1 --secure-port "$KP" --client-ca-file "$WORK/pki/ca.crt" --root-ca-file "$WORK/pki/ca.crt" \
+  --service-account-private-key-file "$WORK/pki/sa.key" \
+  --cluster-signing-cert-file "$WORK/pki/ca.crt" --cluster-signing-key-file "$WORK/pki/ca.key" \
+  --use-service-account-credentials=true --leader-elect=false \
+  --kube-api-qps "${KCM_QPS:-1000}" --kube-api-burst "${KCM_BURST:-1000}" >"$WORK/kcm.log" 2>&1 &
+KCM_PID=$!
+PIDS+=($KCM_PID)
+for _ in $(seq 300); do curl -skf "https://127.0.0.1:$KP/healthz" >/dev/null && break; sleep 0.1; done
+target/release/controller-bench --server "https://127.0.0.1:$AP" --ca "$WORK/pki/ca.crt" --cert "$WORK/admin.crt" \
+  --key "$WORK/admin.key" --kcm-pid "$KCM_PID" --kcm-port "$KP" "$@"

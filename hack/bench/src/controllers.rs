@@ -1,0 +1,307 @@
+//! controller-bench: kube-controller-manager under load. Makes `--nodes` fake nodes, runs a
+//! fake kubelet (binds each new pod to a node and reports it Running and Ready; finishes the
+//! graceful deletion of deleted pods), creates `--deployments` Deployments of `--replicas`
+//! each, and reports how long until every pod exists and every Deployment is available, the
+//! controller-manager's CPU seconds, idle and peak memory and API requests per object; then
+//! deletes the namespace and reports how long until it is gone.
+
+use clap::Parser;
+use futures::StreamExt;
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+#[derive(Parser, Debug)]
+struct Args {
+    #[arg(long)]
+    server: String,
+    #[arg(long)]
+    ca: String,
+    #[arg(long)]
+    cert: String,
+    #[arg(long)]
+    key: String,
+    /// The controller-manager's PID (CPU time and memory).
+    #[arg(long)]
+    kcm_pid: u32,
+    /// The controller-manager's secure port (its /metrics).
+    #[arg(long)]
+    kcm_port: u16,
+    #[arg(long, default_value_t = 100)]
+    nodes: usize,
+    #[arg(long, default_value_t = 1000)]
+    deployments: usize,
+    #[arg(long, default_value_t = 10)]
+    replicas: usize,
+    #[arg(long, default_value = "bench")]
+    namespace: String,
+    /// Writes the fake kubelet keeps in flight.
+    #[arg(long, default_value_t = 64)]
+    kubelet_concurrency: usize,
+}
+
+fn client(a: &Args) -> reqwest::Client {
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(&a.ca).expect("ca")).expect("ca pem");
+    let mut pem = std::fs::read(&a.cert).expect("cert");
+    pem.extend(std::fs::read(&a.key).expect("key"));
+    let id = reqwest::Identity::from_pem(&pem).expect("identity");
+    reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .identity(id)
+        .use_rustls_tls()
+        .danger_accept_invalid_certs(true)
+        .pool_max_idle_per_host(128)
+        .build()
+        .expect("client")
+}
+
+fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    let Some(i) = stat.rfind(')') else { return 0.0 };
+    let f: Vec<&str> = stat[i + 2..].split_whitespace().collect();
+    let ticks: u64 =
+        f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0) + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    ticks as f64 / 100.0
+}
+
+fn mem_kib(pid: u32, field: &str) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+async fn kcm_requests(c: &reqwest::Client, port: u16) -> u64 {
+    let Ok(r) = c.get(format!("https://127.0.0.1:{port}/metrics")).send().await else { return 0 };
+    let text = r.text().await.unwrap_or_default();
+    text.lines()
+        .filter(|l| l.starts_with("rest_client_requests_total"))
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum::<f64>() as u64
+}
+
+async fn send(c: &reqwest::Client, method: reqwest::Method, url: String, ct: &str, body: Value) -> u16 {
+    for _ in 0..5 {
+        match c.request(method.clone(), &url).header("Content-Type", ct).body(body.to_string()).send().await {
+            Ok(r) => return r.status().as_u16(),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    0
+}
+
+/// Binds and readies new pods, finishes deletions: what kubelets (and a scheduler) would do.
+async fn fake_kubelet(
+    c: reqwest::Client,
+    base: String,
+    ns: String,
+    nodes: usize,
+    concurrency: usize,
+    created: Arc<AtomicUsize>,
+) {
+    let sem = Arc::new(Semaphore::new(concurrency));
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut rv = String::new();
+    loop {
+        let url =
+            format!("{base}/api/v1/namespaces/{ns}/pods?watch=true&allowWatchBookmarks=true&resourceVersion={rv}");
+        let Ok(resp) = c.get(&url).send().await else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let mut stream = resp.bytes_stream();
+        let mut buf = Vec::new();
+        while let Some(Ok(chunk)) = stream.next().await {
+            buf.extend_from_slice(&chunk);
+            while let Some(nl) = buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = buf.drain(..=nl).collect();
+                let Ok(ev) = serde_json::from_slice::<Value>(&line) else { continue };
+                let obj = &ev["object"];
+                if let Some(v) = obj["metadata"]["resourceVersion"].as_str() {
+                    rv = v.to_string();
+                }
+                let typ = ev["type"].as_str().unwrap_or("");
+                let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
+                if typ == "ADDED" {
+                    created.fetch_add(1, Ordering::Relaxed);
+                }
+                if typ == "DELETED" || typ == "BOOKMARK" || name.is_empty() {
+                    continue;
+                }
+                let deleting = !obj["metadata"]["deletionTimestamp"].is_null();
+                let unbound = obj["spec"]["nodeName"].is_null();
+                let running = obj["status"]["phase"] == "Running";
+                if !deleting && !unbound && running {
+                    continue;
+                }
+                let (c, base, ns, sem, next) = (c.clone(), base.clone(), ns.clone(), sem.clone(), next.clone());
+                tokio::spawn(async move {
+                    let _permit = sem.acquire().await;
+                    let pod_url = format!("{base}/api/v1/namespaces/{ns}/pods/{name}");
+                    if deleting {
+                        let body = json!({"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0});
+                        send(&c, reqwest::Method::DELETE, pod_url, "application/json", body).await;
+                        return;
+                    }
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if unbound {
+                        let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name},
+                            "target": {"apiVersion": "v1", "kind": "Node", "name": format!("node-{}", n % nodes)}});
+                        send(&c, reqwest::Method::POST, format!("{pod_url}/binding"), "application/json", binding)
+                            .await;
+                    }
+                    if !running {
+                        let ip = format!("10.{}.{}.{}", 64 + n / 65536 % 64, n / 256 % 256, n % 256);
+                        let now = "2026-01-01T00:00:00Z";
+                        let status = json!({"status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
+                            "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now}]}});
+                        send(
+                            &c,
+                            reqwest::Method::PATCH,
+                            format!("{pod_url}/status"),
+                            "application/merge-patch+json",
+                            status,
+                        )
+                        .await;
+                    }
+                });
+            }
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let a = Args::parse();
+    let c = client(&a);
+    let base = a.server.trim_end_matches('/').to_string();
+    let ns = a.namespace.clone();
+    let total_pods = a.deployments * a.replicas;
+
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let idle = mem_kib(a.kcm_pid, "VmRSS:");
+    println!("controller-manager idle: {:.1} MiB resident", idle as f64 / 1024.0);
+
+    for i in 0..a.nodes {
+        let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": format!("node-{i}")},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]}});
+        send(&c, reqwest::Method::POST, format!("{base}/api/v1/nodes"), "application/json", node).await;
+    }
+    let nsobj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+    send(&c, reqwest::Method::POST, format!("{base}/api/v1/namespaces"), "application/json", nsobj).await;
+    // ServiceAccount admission needs the namespace's default service account.
+    for _ in 0..200 {
+        let r = c.get(format!("{base}/api/v1/namespaces/{ns}/serviceaccounts/default")).send().await;
+        if r.is_ok_and(|r| r.status().is_success()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let created = Arc::new(AtomicUsize::new(0));
+    tokio::spawn(fake_kubelet(c.clone(), base.clone(), ns.clone(), a.nodes, a.kubelet_concurrency, created.clone()));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let cpu0 = cpu_seconds(a.kcm_pid);
+    let req0 = kcm_requests(&c, a.kcm_port).await;
+    let start = Instant::now();
+    let sem = Arc::new(Semaphore::new(32));
+    let mut tasks = Vec::new();
+    for i in 0..a.deployments {
+        let (c, base, ns, sem) = (c.clone(), base.clone(), ns.clone(), sem.clone());
+        let replicas = a.replicas;
+        tasks.push(tokio::spawn(async move {
+            let _p = sem.acquire().await;
+            let d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": format!("d{i}")},
+                "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": format!("d{i}")}},
+                    "template": {"metadata": {"labels": {"app": format!("d{i}")}},
+                        "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]}}}});
+            send(
+                &c,
+                reqwest::Method::POST,
+                format!("{base}/apis/apps/v1/namespaces/{ns}/deployments"),
+                "application/json",
+                d,
+            )
+            .await
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let created_in = start.elapsed();
+    println!("{} deployments created in {:.2} s", a.deployments, created_in.as_secs_f64());
+
+    let mut pods_at = None;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        if pods_at.is_none() && created.load(Ordering::Relaxed) >= total_pods {
+            pods_at = Some(start.elapsed());
+            println!("all {total_pods} pods exist after {:.2} s", start.elapsed().as_secs_f64());
+        }
+        let list: Value =
+            match c.get(format!("{base}/apis/apps/v1/namespaces/{ns}/deployments?resourceVersion=0")).send().await {
+                Ok(r) => r.json().await.unwrap_or(Value::Null),
+                Err(_) => Value::Null,
+            };
+        let available = list["items"]
+            .as_array()
+            .map(|items| {
+                items.iter().filter(|d| d["status"]["availableReplicas"].as_u64() == Some(a.replicas as u64)).count()
+            })
+            .unwrap_or(0);
+        if available == a.deployments && pods_at.is_some() {
+            println!("all {} deployments available after {:.2} s", a.deployments, start.elapsed().as_secs_f64());
+            break;
+        }
+        if Instant::now() > deadline {
+            println!(
+                "gave up: {available}/{} deployments available, {} pods seen",
+                a.deployments,
+                created.load(Ordering::Relaxed)
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let cpu = cpu_seconds(a.kcm_pid) - cpu0;
+    let reqs = kcm_requests(&c, a.kcm_port).await.saturating_sub(req0);
+    let objects = a.deployments * 2 + total_pods;
+    println!(
+        "controller-manager: {cpu:.1} CPU seconds, peak {:.1} MiB resident, now {:.1} MiB",
+        mem_kib(a.kcm_pid, "VmHWM:") as f64 / 1024.0,
+        mem_kib(a.kcm_pid, "VmRSS:") as f64 / 1024.0
+    );
+    println!(
+        "controller-manager API requests: {reqs} ({:.2} per object over {objects} deployments, replica sets and pods)",
+        reqs as f64 / objects as f64
+    );
+
+    // Namespace deletion with everything in it.
+    let cpu0 = cpu_seconds(a.kcm_pid);
+    let req0 = kcm_requests(&c, a.kcm_port).await;
+    let start = Instant::now();
+    let _ = c.delete(format!("{base}/api/v1/namespaces/{ns}")).send().await;
+    loop {
+        let r = c.get(format!("{base}/api/v1/namespaces/{ns}")).send().await;
+        if r.is_ok_and(|r| r.status().as_u16() == 404) {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(600) {
+            println!("namespace deletion gave up");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!(
+        "namespace with {objects} objects deleted in {:.2} s; controller-manager {:.1} CPU seconds, {} API requests, peak {:.1} MiB",
+        start.elapsed().as_secs_f64(),
+        cpu_seconds(a.kcm_pid) - cpu0,
+        kcm_requests(&c, a.kcm_port).await.saturating_sub(req0),
+        mem_kib(a.kcm_pid, "VmHWM:") as f64 / 1024.0
+    );
+}
