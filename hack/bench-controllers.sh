@@ -11,7 +11,12 @@ cd "$ROOT"
 cargo build --release --bin kube-apiserver --bin kube-controller-manager --bin kubeadm --bin controller-bench
 WORK=$(mktemp -d /tmp/k8s-rs-bench.XXXXXX)
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+# KEEP=1 keeps the work directory (logs) for a look afterwards.
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [ "${KEEP:-0}" = 1 ]; then echo "logs kept in $WORK"; else rm -rf "$WORK"; fi
+}
 trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 EP=$(port); PP=$(port); AP=$(port); KP=$(port)

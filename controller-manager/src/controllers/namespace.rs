@@ -14,6 +14,7 @@ use component_base::{Change, WorkQueue};
 use k8s_openapi::api::core::v1::{Namespace, NamespaceCondition, Pod};
 use kube::api::{DeleteParams, ListParams, PostParams, PropagationPolicy};
 use kube::core::DynamicObject;
+use kube::Resource;
 use kube::{Api, Client, ResourceExt};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -273,11 +274,7 @@ impl Nc {
         }
         let dp = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..Default::default() };
         if s.supports("deletecollection") {
-            match api.delete_collection(&dp, &ListParams::default()).await {
-                Ok(_) => {}
-                Err(kube::Error::Api(st)) if st.code == 404 || st.code == 405 => {}
-                Err(e) => return Err(e.into()),
-            }
+            self.delete_collection(s, ns, &dp).await?;
         } else if s.supports("list") {
             let items = api.list_metadata(&ListParams::default()).await?;
             for item in items {
@@ -318,6 +315,37 @@ impl Nc {
             estimate = FINALIZER_ESTIMATE_SECONDS;
         }
         Ok(Left { estimate, remaining, finalizers })
+    }
+
+    /// DELETE on the collection. The answer lists every deleted object; it is read and
+    /// dropped a chunk at a time rather than decoded (thousands of pods would be hundreds of
+    /// MiB once parsed).
+    async fn delete_collection(&self, s: &Served, ns: &str, dp: &DeleteParams) -> Result<(), Error> {
+        use http_body_util::BodyExt;
+        let path = DynamicObject::url_path(&s.ar, Some(ns));
+        let req = kube::core::Request::new(path)
+            .delete_collection(dp, &ListParams::default())
+            .map_err(|e| Error::Config(e.to_string()))?;
+        let res = self.client.send(req.map(kube::client::Body::from)).await?;
+        let status = res.status();
+        let mut body = res.into_body();
+        let mut first = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else { break };
+            if let Some(chunk) = frame.data_ref() {
+                if first.len() < 4096 {
+                    first.extend_from_slice(&chunk[..chunk.len().min(4096 - first.len())]);
+                }
+            }
+        }
+        if status.is_success() || status.as_u16() == 404 || status.as_u16() == 405 {
+            return Ok(());
+        }
+        Err(Error::Config(format!(
+            "deletecollection of {}: {status}: {}",
+            s.ar.plural,
+            String::from_utf8_lossy(&first)
+        )))
     }
 
     /// The longest grace period a pod still running in the namespace has left.

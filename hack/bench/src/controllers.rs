@@ -40,6 +40,10 @@ struct Args {
     /// Writes the fake kubelet keeps in flight.
     #[arg(long, default_value_t = 64)]
     kubelet_concurrency: usize,
+    /// Whether the fake kubelet binds pods to the fake nodes (as a scheduler would) before
+    /// reporting them ready; without it pods only get their Ready status.
+    #[arg(long, default_value = "true", action = clap::ArgAction::Set)]
+    bind: bool,
 }
 
 fn client(a: &Args) -> reqwest::Client {
@@ -101,6 +105,7 @@ async fn fake_kubelet(
     ns: String,
     nodes: usize,
     concurrency: usize,
+    bind: bool,
     created: Arc<AtomicUsize>,
 ) {
     let sem = Arc::new(Semaphore::new(concurrency));
@@ -133,7 +138,7 @@ async fn fake_kubelet(
                     continue;
                 }
                 let deleting = !obj["metadata"]["deletionTimestamp"].is_null();
-                let unbound = obj["spec"]["nodeName"].is_null();
+                let unbound = bind && obj["spec"]["nodeName"].is_null();
                 let running = obj["status"]["phase"] == "Running";
                 if !deleting && !unbound && running {
                     continue;
@@ -203,7 +208,15 @@ async fn main() {
     }
 
     let created = Arc::new(AtomicUsize::new(0));
-    tokio::spawn(fake_kubelet(c.clone(), base.clone(), ns.clone(), a.nodes, a.kubelet_concurrency, created.clone()));
+    tokio::spawn(fake_kubelet(
+        c.clone(),
+        base.clone(),
+        ns.clone(),
+        a.nodes,
+        a.kubelet_concurrency,
+        a.bind,
+        created.clone(),
+    ));
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let cpu0 = cpu_seconds(a.kcm_pid);
