@@ -18,24 +18,14 @@ cleanup() {
   if [ "${KEEP:-0}" = 1 ]; then echo "logs kept in $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$ROOT/hack/lib.sh"
 EP=$(port); PP=$(port); AP=$(port); KP=$(port)
 target/release/kubeadm init phase certs all --cert-dir "$WORK/pki" >/dev/null
 for kc in admin controller-manager; do
   target/release/kubeadm init phase kubeconfig "$kc" --cert-dir "$WORK/pki" --kubeconfig-dir "$WORK" --apiserver-bind-port "$AP" >/dev/null
 done
-etcd --data-dir "$WORK/etcd" --listen-client-urls "http://127.0.0.1:$EP" --advertise-client-urls "http://127.0.0.1:$EP" \
-  --listen-peer-urls "http://127.0.0.1:$PP" --initial-advertise-peer-urls "http://127.0.0.1:$PP" \
-  --initial-cluster "default=http://127.0.0.1:$PP" --quota-backend-bytes=8589934592 >"$WORK/etcd.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$EP/health" >/dev/null && break; sleep 0.1; done
-python3 - "$WORK" <<'PY'
-import base64, sys, re
-w = sys.argv[1]
-t = open(w + "/admin.conf").read()
-open(w + "/admin.crt", "wb").write(base64.b64decode(re.search(r"client-certificate-data: (\S+)", t).group(1)))
-open(w + "/admin.key", "wb").write(base64.b64decode(re.search(r"client-key-data: (\S+)", t).group(1)))
-PY
+PIDS+=("$(start_etcd "$WORK" "$EP" "$PP")")
+admin_pair "$WORK"
 target/release/kube-apiserver --etcd-servers "http://127.0.0.1:$EP" --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
   --secure-port "$AP" --service-cluster-ip-range 10.96.0.0/12 --tls-cert-file "$WORK/pki/apiserver.crt" \
   --tls-private-key-file "$WORK/pki/apiserver.key" --client-ca-file "$WORK/pki/ca.crt" \

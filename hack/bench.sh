@@ -9,25 +9,13 @@ WORK=$(mktemp -d /tmp/k8s-rs-bench.XXXXXX)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$ROOT/hack/lib.sh"
 EP=$(port); PP=$(port); AP=$(port)
 target/release/kubeadm init phase certs all --cert-dir "$WORK/pki" >/dev/null
 target/release/kubeadm init phase kubeconfig admin --cert-dir "$WORK/pki" --kubeconfig-dir "$WORK" --apiserver-bind-port "$AP" >/dev/null
-etcd --data-dir "$WORK/etcd" --listen-client-urls "http://127.0.0.1:$EP" --advertise-client-urls "http://127.0.0.1:$EP" \
-  --listen-peer-urls "http://127.0.0.1:$PP" --initial-advertise-peer-urls "http://127.0.0.1:$PP" \
-  --initial-cluster "default=http://127.0.0.1:$PP" --quota-backend-bytes=8589934592 >"$WORK/etcd.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$EP/health" >/dev/null && break; sleep 0.1; done
+PIDS+=("$(start_etcd "$WORK" "$EP" "$PP")")
 # Admin client pair for the load tool, from the kubeconfig kubeadm wrote.
-python3 - "$WORK" <<'PY'
-import base64, sys, re
-w = sys.argv[1]
-t = open(w + "/admin.conf").read()
-cert = re.search(r"client-certificate-data: (\S+)", t).group(1)
-key = re.search(r"client-key-data: (\S+)", t).group(1)
-open(w + "/admin.crt", "wb").write(base64.b64decode(cert))
-open(w + "/admin.key", "wb").write(base64.b64decode(key))
-PY
+admin_pair "$WORK"
 target/release/kube-apiserver --etcd-servers "http://127.0.0.1:$EP" --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
   --secure-port "$AP" --service-cluster-ip-range 10.96.0.0/12 --tls-cert-file "$WORK/pki/apiserver.crt" \
   --tls-private-key-file "$WORK/pki/apiserver.key" --client-ca-file "$WORK/pki/ca.crt" \

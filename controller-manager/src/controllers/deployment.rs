@@ -590,25 +590,9 @@ impl Dc {
                 return Ok((Some(updated), olds));
             }
             let rev = rs.annotations().get(REVISION).cloned().unwrap_or_default();
-            let mut needs_update = d.annotations().get(REVISION) != Some(&rev);
-            if needs_update {
-                d.annotations_mut().insert(REVISION.into(), rev);
-            }
-            if progress_deadline(d).is_some()
-                && condition(d.status.as_ref().unwrap_or(&Default::default()), "Progressing").is_none()
-            {
-                let c = new_condition(
-                    "Progressing",
-                    "True",
-                    REASON_FOUND_NEW_RS,
-                    format!("Found new replica set {:?}", rs.name_any()),
-                );
-                set_condition(d.status.get_or_insert_with(Default::default), c);
-                needs_update = true;
-            }
-            if needs_update {
-                *d = self.update_status(d).await?;
-            }
+            let first_seen = condition(d.status.as_ref().unwrap_or(&Default::default()), "Progressing").is_none();
+            let note = first_seen.then(|| (REASON_FOUND_NEW_RS, format!("Found new replica set {:?}", rs.name_any())));
+            self.record_revision(d, &rev, note).await?;
             return Ok((Some(rs), olds));
         }
         if !create {
@@ -693,24 +677,35 @@ impl Dc {
                 format!("Scaled up replica set {} from 0 to {count}", created.name_any()),
             );
         }
-        let mut needs_update = d.annotations().get(REVISION) != Some(&new_revision.to_string());
+        let note =
+            (!already).then(|| (REASON_NEW_RS_CREATED, format!("Created new replica set {:?}", created.name_any())));
+        self.record_revision(d, &new_revision.to_string(), note).await?;
+        Ok((Some(created), olds))
+    }
+
+    /// `SetDeploymentRevision`, plus a Progressing condition (when the Deployment has a
+    /// progress deadline); writes the Deployment only if something changed.
+    async fn record_revision(
+        &self,
+        d: &mut Deployment,
+        rev: &str,
+        progress: Option<(&str, String)>,
+    ) -> Result<(), Error> {
+        let mut needs_update = d.annotations().get(REVISION).map(String::as_str) != Some(rev);
         if needs_update {
-            d.annotations_mut().insert(REVISION.into(), new_revision.to_string());
+            d.annotations_mut().insert(REVISION.into(), rev.to_string());
         }
-        if !already && progress_deadline(d).is_some() {
-            let c = new_condition(
-                "Progressing",
-                "True",
-                REASON_NEW_RS_CREATED,
-                format!("Created new replica set {:?}", created.name_any()),
+        if let Some((reason, message)) = progress.filter(|_| progress_deadline(d).is_some()) {
+            set_condition(
+                d.status.get_or_insert_with(Default::default),
+                new_condition("Progressing", "True", reason, message),
             );
-            set_condition(d.status.get_or_insert_with(Default::default), c);
             needs_update = true;
         }
         if needs_update {
             *d = self.update_status(d).await?;
         }
-        Ok((Some(created), olds))
+        Ok(())
     }
 
     /// `scaleReplicaSet`: sets the size and the replica annotations; true when resized.

@@ -100,6 +100,37 @@ pub fn pod_changed_for_endpoints(old: &Pod, new: &Pod) -> bool {
         || old.spec.as_ref().map(|s| &s.containers) != new.spec.as_ref().map(|s| &s.containers)
 }
 
+/// Queues a Service's key when it changes, and the keys of the Services selecting a pod when
+/// the pod changes in a way that matters to endpoints (both endpoint controllers do this).
+pub fn queue_on_service_and_pod_changes(services: &Informer<Service>, pods: &Informer<Pod>, queue: &WorkQueue<String>) {
+    let q = queue.clone();
+    services.add_handler(move |c| match c {
+        Change::Added(s) | Change::Updated { new: s, .. } | Change::Deleted(s) => q.add(util::meta_key(&s.metadata)),
+    });
+    let (q, svcs) = (queue.clone(), services.clone());
+    pods.add_handler(move |c| {
+        let keys_of = |p: &Pod| -> Vec<String> {
+            services_for_pod(&svcs, p).iter().map(|s| util::meta_key(&s.metadata)).collect()
+        };
+        let keys: Vec<String> = match c {
+            Change::Added(p) | Change::Deleted(p) => keys_of(p),
+            Change::Updated { old, new } => {
+                if !pod_changed_for_endpoints(old, new) {
+                    return;
+                }
+                let mut keys = keys_of(new);
+                if old.metadata.labels != new.metadata.labels {
+                    keys.extend(keys_of(old));
+                }
+                keys
+            }
+        };
+        for k in keys {
+            q.add(k);
+        }
+    });
+}
+
 struct Ec {
     client: Client,
     services: Informer<Service>,
@@ -117,34 +148,7 @@ pub async fn start(ctx: Ctx) -> Result<bool, Error> {
         endpoints: ctx.informers.get::<Endpoints>(),
         queue: WorkQueue::new("endpoint"),
     });
-    let e = ec.clone();
-    ec.services.add_handler(move |c| match c {
-        Change::Added(s) | Change::Updated { new: s, .. } | Change::Deleted(s) => {
-            e.queue.add(util::meta_key(&s.metadata))
-        }
-    });
-    let e = ec.clone();
-    ec.pods.add_handler(move |c| {
-        let keys: Vec<String> = match c {
-            Change::Added(p) | Change::Deleted(p) => {
-                services_for_pod(&e.services, p).iter().map(|s| util::meta_key(&s.metadata)).collect()
-            }
-            Change::Updated { old, new } => {
-                if !pod_changed_for_endpoints(old, new) {
-                    return;
-                }
-                let mut keys: Vec<String> =
-                    services_for_pod(&e.services, new).iter().map(|s| util::meta_key(&s.metadata)).collect();
-                if old.metadata.labels != new.metadata.labels {
-                    keys.extend(services_for_pod(&e.services, old).iter().map(|s| util::meta_key(&s.metadata)));
-                }
-                keys
-            }
-        };
-        for k in keys {
-            e.queue.add(k);
-        }
-    });
+    queue_on_service_and_pod_changes(&ec.services, &ec.pods, &ec.queue);
     let e = ec.clone();
     ec.endpoints.add_handler(move |c| {
         // Someone else changed or deleted an Endpoints object we manage: put it right.

@@ -10,7 +10,7 @@
 
 use crate::context::Ctx;
 use crate::controllers::endpoints::{
-    find_port, pod_changed_for_endpoints, pod_in_endpoints, pod_ref, selected_pods, services_for_pod, HEADLESS_LABEL,
+    find_port, pod_in_endpoints, pod_ref, queue_on_service_and_pod_changes, selected_pods, HEADLESS_LABEL,
 };
 use crate::util;
 use crate::Error;
@@ -111,34 +111,7 @@ pub async fn start(ctx: Ctx) -> Result<bool, Error> {
         queue: WorkQueue::new("endpoint_slice"),
         tracker: Tracker::default(),
     });
-    let e = esc.clone();
-    esc.services.add_handler(move |c| match c {
-        Change::Added(s) | Change::Updated { new: s, .. } | Change::Deleted(s) => {
-            e.queue.add(util::meta_key(&s.metadata))
-        }
-    });
-    let e = esc.clone();
-    esc.pods.add_handler(move |c| {
-        let keys: Vec<String> = match c {
-            Change::Added(p) | Change::Deleted(p) => {
-                services_for_pod(&e.services, p).iter().map(|s| util::meta_key(&s.metadata)).collect()
-            }
-            Change::Updated { old, new } => {
-                if !pod_changed_for_endpoints(old, new) {
-                    return;
-                }
-                let mut keys: Vec<String> =
-                    services_for_pod(&e.services, new).iter().map(|s| util::meta_key(&s.metadata)).collect();
-                if old.metadata.labels != new.metadata.labels {
-                    keys.extend(services_for_pod(&e.services, old).iter().map(|s| util::meta_key(&s.metadata)));
-                }
-                keys
-            }
-        };
-        for k in keys {
-            e.queue.add(k);
-        }
-    });
+    queue_on_service_and_pod_changes(&esc.services, &esc.pods, &esc.queue);
     let e = esc.clone();
     esc.slices.add_handler(move |c| {
         let (s, seen) = match c {

@@ -553,18 +553,19 @@ fn delete_first(a: &Pod, ra: usize, b: &Pod, rb: usize, now: Timestamp) -> std::
     if ra != rb {
         return rb.cmp(&ra);
     }
-    let uid_order = || a.metadata.uid.cmp(&b.metadata.uid);
+    // Unset first, then on a log2 scale of age (newer first), ties by UID.
+    let by_age = |ta: Option<Timestamp>, tb: Option<Timestamp>| match (ta, tb) {
+        (None, _) => Less,
+        (_, None) => Greater,
+        (Some(ta), Some(tb)) => match log_rank(ta, now).cmp(&log_rank(tb, now)) {
+            Equal => a.metadata.uid.cmp(&b.metadata.uid),
+            o => o,
+        },
+    };
     if ya && yb {
         let (ta, tb) = (util::pod_ready_time(a), util::pod_ready_time(b));
         if ta != tb {
-            return match (ta, tb) {
-                (None, _) => Less,
-                (_, None) => Greater,
-                (Some(ta), Some(tb)) => match log_rank(ta, now).cmp(&log_rank(tb, now)) {
-                    Equal => uid_order(),
-                    o => o,
-                },
-            };
+            return by_age(ta, tb);
         }
     }
     let (ma, mb) = (max_restarts(a), max_restarts(b));
@@ -574,14 +575,7 @@ fn delete_first(a: &Pod, ra: usize, b: &Pod, rb: usize, now: Timestamp) -> std::
     let (ta, tb) =
         (a.metadata.creation_timestamp.as_ref().map(|t| t.0), b.metadata.creation_timestamp.as_ref().map(|t| t.0));
     if ta != tb {
-        return match (ta, tb) {
-            (None, _) => Less,
-            (_, None) => Greater,
-            (Some(ta), Some(tb)) => match log_rank(ta, now).cmp(&log_rank(tb, now)) {
-                Equal => uid_order(),
-                o => o,
-            },
-        };
+        return by_age(ta, tb);
     }
     Equal
 }

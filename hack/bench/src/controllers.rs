@@ -5,6 +5,8 @@
 //! controller-manager's CPU seconds, idle and peak memory and API requests per object; then
 //! deletes the namespace and reports how long until it is gone.
 
+mod common;
+
 use clap::Parser;
 use futures::StreamExt;
 use serde_json::{json, Value};
@@ -47,14 +49,8 @@ struct Args {
 }
 
 fn client(a: &Args) -> reqwest::Client {
-    let ca = reqwest::Certificate::from_pem(&std::fs::read(&a.ca).expect("ca")).expect("ca pem");
-    let mut pem = std::fs::read(&a.cert).expect("cert");
-    pem.extend(std::fs::read(&a.key).expect("key"));
-    let id = reqwest::Identity::from_pem(&pem).expect("identity");
-    reqwest::Client::builder()
-        .add_root_certificate(ca)
-        .identity(id)
-        .use_rustls_tls()
+    // The controller-manager's serving certificate is self-signed.
+    common::tls_client(&a.ca, &a.cert, &a.key)
         .danger_accept_invalid_certs(true)
         .pool_max_idle_per_host(128)
         .build()
@@ -62,21 +58,11 @@ fn client(a: &Args) -> reqwest::Client {
 }
 
 fn cpu_seconds(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
-    let Some(i) = stat.rfind(')') else { return 0.0 };
-    let f: Vec<&str> = stat[i + 2..].split_whitespace().collect();
-    let ticks: u64 =
-        f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0) + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
-    ticks as f64 / 100.0
+    common::cpu_time(Some(pid)).map_or(0.0, |d| d.as_secs_f64())
 }
 
 fn mem_kib(pid: u32, field: &str) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+    common::mem_kib(Some(pid), field).unwrap_or(0)
 }
 
 async fn kcm_requests(c: &reqwest::Client, port: u16) -> u64 {

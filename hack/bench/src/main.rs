@@ -5,6 +5,7 @@
 //! `kubectl get pods -o wide` with the server's CPU time), and server-side apply latency.
 
 mod authz;
+mod common;
 
 use clap::Parser;
 use futures::StreamExt;
@@ -85,20 +86,11 @@ impl Args {
 
 /// The server's CPU time so far (user + system), from /proc.
 fn cpu_time(pid: Option<u32>) -> Option<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid?)).ok()?;
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10))
+    common::cpu_time(pid)
 }
 
 fn client(a: &Args, http1: bool) -> reqwest::Client {
-    let ca = reqwest::Certificate::from_pem(&std::fs::read(&a.ca).expect("ca")).expect("ca pem");
-    let mut pem = std::fs::read(&a.cert).expect("cert");
-    pem.extend(std::fs::read(&a.key).expect("key"));
-    let id = reqwest::Identity::from_pem(&pem).expect("identity");
-    let mut b =
-        reqwest::Client::builder().add_root_certificate(ca).identity(id).use_rustls_tls().pool_max_idle_per_host(64);
+    let mut b = common::tls_client(&a.ca, &a.cert, &a.key).pool_max_idle_per_host(64);
     if http1 {
         b = b.http1_only();
     }
@@ -118,8 +110,7 @@ fn ms(d: Duration) -> String {
 }
 
 fn rss_kib(pid: Option<u32>) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
-    s.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
+    common::mem_kib(pid, "VmRSS:")
 }
 
 fn report_mem(label: &str, pid: Option<u32>) {
