@@ -69,16 +69,34 @@ impl TokenBucket {
         TokenBucket { qps, burst: f64::from(burst.max(1)), tokens: f64::from(burst.max(1)), last: None }
     }
 
-    /// Takes a token and returns how long until it is really available.
-    pub fn reserve(&mut self, now: Instant) -> Duration {
-        if self.qps <= 0.0 || !self.qps.is_finite() {
-            return Duration::ZERO;
-        }
+    fn refill(&mut self, now: Instant) {
         if let Some(last) = self.last {
             let elapsed = now.saturating_duration_since(last).as_secs_f64();
             self.tokens = (self.tokens + elapsed * self.qps).min(self.burst);
         }
         self.last = Some(now);
+    }
+
+    /// Takes a token if one is there now (`flowcontrol.RateLimiter.TryAccept`).
+    pub fn try_take(&mut self, now: Instant) -> bool {
+        if self.qps <= 0.0 || !self.qps.is_finite() {
+            return true;
+        }
+        self.refill(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Takes a token and returns how long until it is really available.
+    pub fn reserve(&mut self, now: Instant) -> Duration {
+        if self.qps <= 0.0 || !self.qps.is_finite() {
+            return Duration::ZERO;
+        }
+        self.refill(now);
         self.tokens -= 1.0;
         if self.tokens >= 0.0 {
             Duration::ZERO

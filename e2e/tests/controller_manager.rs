@@ -1011,3 +1011,94 @@ fn seed_004_csr_lab_and_kubelet_bootstrap_certificates() {
     let listing = c.api.kubectl_ok(K, &["get", "csr", "node-csr-1"]);
     assert!(listing.contains("Approved,Issued"), "{listing}\n{}", kcm.log());
 }
+
+/// The kubelet's heartbeat, as a test does it: the node's Lease renewed now.
+fn renew_lease(c: &Cluster, node: &str) {
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": node, "namespace": "kube-node-lease"},
+        "spec": {"holderIdentity": node, "leaseDurationSeconds": 40, "renewTime": now}});
+    let out = c.api.kubectl_stdin(K, &["apply", "-f", "-"], Some(&lease.to_string()));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_silent_node_becomes_unknown_is_tainted_and_its_pods_evicted_after_their_toleration() {
+    let c = cluster(&[]);
+    let kcm = ControllerManager::start(
+        &c.api,
+        &[
+            "--node-monitor-period=1s",
+            "--node-monitor-grace-period=4s",
+            "--node-startup-grace-period=4s",
+            "--node-eviction-rate=10",
+        ],
+    );
+    poll("default service account", WAIT, || get(&c, &["sa", "default", "-n", "default"]));
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"},
+        "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "lastHeartbeatTime": now, "lastTransitionTime": now}]}});
+    let out = c.api.kubectl_stdin(K, &["create", "-f", "-"], Some(&node.to_string()));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    renew_lease(&c, "n1");
+    // Three pods on n1: tolerating unreachable for 2 s, for ever, and (by default admission) 300 s.
+    for (name, tol) in [
+        (
+            "short",
+            json!([{"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 2}]),
+        ),
+        ("forever", json!([{"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"}])),
+        ("default", json!(null)),
+    ] {
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"nodeName": "n1", "tolerations": tol, "containers": [{"name": "c", "image": "nginx"}]}});
+        let out = c.api.kubectl_stdin(K, &["create", "-f", "-"], Some(&pod.to_string()));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    // While the lease is renewed the node stays Ready.
+    for _ in 0..6 {
+        renew_lease(&c, "n1");
+        std::thread::sleep(Duration::from_millis(1000));
+    }
+    let n = get(&c, &["node", "n1"]).expect("node");
+    let ready = n["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Ready").unwrap().clone();
+    assert_eq!(ready["status"], "True", "{n}\n{}", kcm.log());
+    // Silence: Unknown, the unreachable taints, then the short-toleration pod goes.
+    let n = poll("the node Unknown and tainted", Duration::from_secs(30), || {
+        get(&c, &["node", "n1"]).filter(|n| {
+            n["spec"]["taints"].as_array().is_some_and(|t| {
+                t.iter().any(|t| t["key"] == "node.kubernetes.io/unreachable" && t["effect"] == "NoExecute")
+            })
+        })
+    });
+    let ready = n["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Ready").unwrap().clone();
+    assert_eq!(
+        (ready["status"].as_str(), ready["reason"].as_str()),
+        (Some("Unknown"), Some("NodeStatusUnknown")),
+        "{n}"
+    );
+    assert_eq!(ready["message"], "Kubelet stopped posting node status.");
+    let taints = n["spec"]["taints"].as_array().unwrap();
+    assert!(taints.iter().any(|t| t["key"] == "node.kubernetes.io/unreachable" && t["effect"] == "NoSchedule"), "{n}");
+    poll("the short-toleration pod evicted", Duration::from_secs(30), || {
+        get(&c, &["pod", "short"]).is_none_or(|p| !p["metadata"]["deletionTimestamp"].is_null()).then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    for name in ["forever", "default"] {
+        let p = get(&c, &["pod", name]).unwrap_or_else(|| panic!("{name} was evicted"));
+        assert!(p["metadata"]["deletionTimestamp"].is_null(), "{name} was evicted: {p}");
+    }
+    let events = c.api.kubectl_ok(K, &["get", "events", "--field-selector", "involvedObject.name=short"]);
+    assert!(events.contains("TaintManagerEviction"), "{events}");
+    // The heartbeat comes back: the taints go.
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let status = json!({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "lastHeartbeatTime": now, "lastTransitionTime": now}]}});
+    let args = ["-X", "PATCH", "-H", "Content-Type: application/strategic-merge-patch+json", "-d", &status.to_string()];
+    let (code, got) = c.api.curl_json(&args, "/api/v1/nodes/n1/status");
+    assert_eq!(code, 200, "{got}");
+    renew_lease(&c, "n1");
+    poll("the taints removed", Duration::from_secs(30), || {
+        renew_lease(&c, "n1");
+        get(&c, &["node", "n1"]).filter(|n| n["spec"]["taints"].as_array().is_none_or(|t| t.is_empty()))
+    });
+}

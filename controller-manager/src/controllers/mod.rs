@@ -9,9 +9,11 @@ pub mod endpoints;
 pub mod endpointslice;
 pub mod garbagecollector;
 pub mod namespace;
+pub mod nodelifecycle;
 pub mod replicaset;
 pub mod rootcacert;
 pub mod serviceaccount;
+pub mod tainteviction;
 
 use crate::context::Ctx;
 use crate::Error;
@@ -82,7 +84,7 @@ pub fn descriptors() -> Vec<Descriptor> {
         Descriptor { disabled_by_default: true, ..d("bootstrap-signer-controller", &["bootstrapsigner"], None) },
         Descriptor { disabled_by_default: true, ..d("token-cleaner-controller", &["tokencleaner"], None) },
         d("node-ipam-controller", &["nodeipam"], None),
-        d("node-lifecycle-controller", &["nodelifecycle"], None),
+        d("node-lifecycle-controller", &["nodelifecycle"], start!(nodelifecycle)),
         Descriptor { cloud: true, ..d("service-lb-controller", &["service"], None) },
         Descriptor { cloud: true, ..d("node-route-controller", &["route"], None) },
         Descriptor { cloud: true, ..d("cloud-node-lifecycle-controller", &["cloud-node-lifecycle"], None) },
@@ -108,7 +110,7 @@ pub fn descriptors() -> Vec<Descriptor> {
         Descriptor { gated_off: true, ..d("device-taint-eviction-controller", &[], None) },
         d("legacy-serviceaccount-token-cleaner-controller", &["legacy-service-account-token-cleaner"], None),
         d("validatingadmissionpolicy-status-controller", &[], None),
-        d("taint-eviction-controller", &[], None),
+        d("taint-eviction-controller", &[], start!(tainteviction)),
         d("service-cidr-controller", &[], None),
         d("storage-version-migrator-controller", &["svm"], None),
         Descriptor { disabled_by_default: true, ..d("selinux-warning-controller", &[], None) },
