@@ -1102,3 +1102,39 @@ fn a_silent_node_becomes_unknown_is_tainted_and_its_pods_evicted_after_their_tol
         get(&c, &["node", "n1"]).filter(|n| n["spec"]["taints"].as_array().is_none_or(|t| t.is_empty()))
     });
 }
+
+#[test]
+fn aggregated_cluster_roles_collect_the_rules_of_the_roles_they_select() {
+    let c = cluster(&[]);
+    let _kcm = ControllerManager::start(&c.api, &[]);
+    // upstream's edit role, filled from system:aggregate-to-edit.
+    let edit = poll("edit's rules", WAIT, || {
+        get(&c, &["clusterrole", "edit"]).filter(|r| r["rules"].as_array().is_some_and(|r| !r.is_empty()))
+    });
+    let rules = edit["rules"].as_array().unwrap();
+    assert!(
+        rules.iter().any(|r| r["resources"].as_array().is_some_and(|res| res.iter().any(|x| x == "deployments"))
+            && r["verbs"].as_array().is_some_and(|v| v.iter().any(|x| x == "create"))),
+        "{edit}"
+    );
+    c.api.kubectl_ok(K, &["create", "rolebinding", "dev-edit", "--clusterrole=edit", "--user=dev"]);
+    let yes = c.api.kubectl(K, &["auth", "can-i", "create", "deployments", "--as=dev"]);
+    assert_eq!(String::from_utf8_lossy(&yes.stdout).trim(), "yes");
+    // A new role labelled for view adds its rules to view.
+    let extra = r#"{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"widgets-view","labels":{"rbac.authorization.k8s.io/aggregate-to-view":"true"}},"rules":[{"apiGroups":["example.com"],"resources":["widgets"],"verbs":["get","list"]}]}"#;
+    let out = c.api.kubectl_stdin(K, &["create", "-f", "-"], Some(extra));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    poll("view aggregates widgets", WAIT, || {
+        get(&c, &["clusterrole", "view"])
+            .filter(|r| r["rules"].as_array().is_some_and(|rs| rs.iter().any(|x| x["resources"] == json!(["widgets"]))))
+    });
+    let managers = get(&c, &["clusterrole", "view", "--show-managed-fields"]).expect("view");
+    assert!(
+        managers["metadata"]["managedFields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["manager"] == "clusterrole-aggregation-controller" && m["operation"] == "Apply"),
+        "{managers}"
+    );
+}

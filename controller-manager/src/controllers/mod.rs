@@ -4,6 +4,7 @@
 //! lines.
 
 pub mod certificates;
+pub mod clusterroleaggregation;
 pub mod deployment;
 pub mod endpoints;
 pub mod endpointslice;
@@ -91,7 +92,7 @@ pub fn descriptors() -> Vec<Descriptor> {
         d("persistentvolume-binder-controller", &["persistentvolume-binder"], None),
         d("persistentvolume-attach-detach-controller", &["attachdetach"], None),
         d("persistentvolume-expander-controller", &["persistentvolume-expander"], None),
-        d("clusterrole-aggregation-controller", &["clusterrole-aggregation"], None),
+        d("clusterrole-aggregation-controller", &["clusterrole-aggregation"], start!(clusterroleaggregation)),
         d("persistentvolumeclaim-protection-controller", &["pvc-protection"], None),
         d("persistentvolume-protection-controller", &["pv-protection"], None),
         Descriptor { gated_off: true, ..d("volumeattributesclass-protection-controller", &[], None) },
