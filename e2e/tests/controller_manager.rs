@@ -42,6 +42,7 @@ fn live(pods: &[Value]) -> Vec<Value> {
 /// The fake kubelet: binds every unbound pod of `ns` matching `selector` to `node` and
 /// reports each one Running and Ready.
 fn fake_kubelet_ready(c: &Cluster, ns: &str, selector: &str, node: &str) {
+    ensure_node(c, node);
     for p in live(&pods(c, ns, selector)) {
         let name = p["metadata"]["name"].as_str().unwrap_or_default().to_string();
         if p["spec"]["nodeName"].is_null() {
@@ -348,8 +349,18 @@ struct FakeKubelet {
     handle: Option<std::thread::JoinHandle<()>>,
 }
 
+/// A Node that reports Ready, with its Lease renewed now: what a kubelet keeps up (pods bound
+/// to a node that does not exist are collected by the pod garbage collector).
+fn ensure_node(c: &Cluster, name: &str) {
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+        "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "lastHeartbeatTime": now, "lastTransitionTime": now}]}});
+    let _ = c.api.kubectl_stdin(K, &["create", "-f", "-"], Some(&node.to_string()));
+}
+
 impl FakeKubelet {
     fn start(c: &Cluster, ns: &str) -> FakeKubelet {
+        ensure_node(c, "node-1");
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (s, url, dir, ns) = (stop.clone(), c.api.url(), c.api.pki.dir.clone(), ns.to_string());
         let handle = std::thread::spawn(move || {
@@ -368,7 +379,26 @@ impl FakeKubelet {
                 serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
             };
             let mut next_ip = 0u32;
+            let mut beat = std::time::Instant::now() - Duration::from_secs(60);
             while !s.load(std::sync::atomic::Ordering::Relaxed) {
+                if beat.elapsed() > Duration::from_secs(5) {
+                    // The node's heartbeat: its Lease, renewed.
+                    beat = std::time::Instant::now();
+                    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+                    let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                        "metadata": {"name": "node-1", "namespace": "kube-node-lease"},
+                        "spec": {"holderIdentity": "node-1", "leaseDurationSeconds": 40, "renewTime": now}});
+                    let got = curl(
+                        &["-X", "PUT", "-H", "Content-Type: application/json", "-d", &lease.to_string()],
+                        "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/node-1",
+                    );
+                    if got["code"] == 404 {
+                        curl(
+                            &["-X", "POST", "-H", "Content-Type: application/json", "-d", &lease.to_string()],
+                            "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
+                        );
+                    }
+                }
                 let list = curl(&[], &format!("/api/v1/namespaces/{ns}/pods"));
                 for p in list["items"].as_array().cloned().unwrap_or_default() {
                     let name = p["metadata"]["name"].as_str().unwrap_or_default().to_string();
@@ -1137,4 +1167,25 @@ fn aggregated_cluster_roles_collect_the_rules_of_the_roles_they_select() {
             .any(|m| m["manager"] == "clusterrole-aggregation-controller" && m["operation"] == "Apply"),
         "{managers}"
     );
+}
+
+#[test]
+fn terminated_pods_beyond_the_threshold_are_collected_oldest_first() {
+    let c = cluster(&[]);
+    let _kcm = ControllerManager::start(&c.api, &["--terminated-pod-gc-threshold=1"]);
+    poll("default service account", WAIT, || get(&c, &["sa", "default", "-n", "default"]));
+    for name in ["first", "second", "third"] {
+        c.api.kubectl_ok(K, &["run", name, "--image=nginx", "--labels=gc=me"]);
+        let done = json!({"status": {"phase": "Succeeded"}});
+        let args = ["-X", "PATCH", "-H", "Content-Type: application/merge-patch+json", "-d", &done.to_string()];
+        let (code, got) = c.api.curl_json(&args, &format!("/api/v1/namespaces/default/pods/{name}/status"));
+        assert_eq!(code, 200, "{got}");
+        // Distinct creation seconds, so that "oldest" is well defined.
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    poll("two collected", Duration::from_secs(60), || {
+        let names: Vec<String> =
+            pods(&c, "default", "gc=me").iter().map(|p| p["metadata"]["name"].as_str().unwrap().to_string()).collect();
+        (names == ["third"]).then_some(())
+    });
 }

@@ -11,6 +11,7 @@ pub mod endpointslice;
 pub mod garbagecollector;
 pub mod namespace;
 pub mod nodelifecycle;
+pub mod podgc;
 pub mod replicaset;
 pub mod rootcacert;
 pub mod serviceaccount;
@@ -53,7 +54,7 @@ pub fn descriptors() -> Vec<Descriptor> {
         d("endpointslice-controller", &["endpointslice"], start!(endpointslice)),
         d("endpointslice-mirroring-controller", &["endpointslicemirroring"], None),
         d("replicationcontroller-controller", &["replicationcontroller"], None),
-        d("pod-garbage-collector-controller", &["podgc"], None),
+        d("pod-garbage-collector-controller", &["podgc"], start!(podgc)),
         d("resourcequota-controller", &["resourcequota"], None),
         d("namespace-controller", &["namespace"], start!(namespace)),
         d("serviceaccount-controller", &["serviceaccount"], start!(serviceaccount)),
