@@ -1189,3 +1189,39 @@ fn terminated_pods_beyond_the_threshold_are_collected_oldest_first() {
         (names == ["third"]).then_some(())
     });
 }
+
+#[test]
+fn legacy_service_account_token_secrets_are_filled_and_authenticate() {
+    let c = cluster(&[]);
+    let _kcm = ControllerManager::start(&c.api, &[]);
+    poll("default service account", WAIT, || get(&c, &["sa", "default", "-n", "default"]));
+    c.api.kubectl_ok(K, &["create", "sa", "builder"]);
+    let secret = r#"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"builder-token","annotations":{"kubernetes.io/service-account.name":"builder"}},"type":"kubernetes.io/service-account-token"}"#;
+    let out = c.api.kubectl_stdin(K, &["create", "-f", "-"], Some(secret));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let s =
+        poll("the token", WAIT, || get(&c, &["secret", "builder-token"]).filter(|s| s["data"]["token"].is_string()));
+    use base64::Engine;
+    let b64 = |k: &str| {
+        String::from_utf8(base64::engine::general_purpose::STANDARD.decode(s["data"][k].as_str().unwrap()).unwrap())
+            .unwrap()
+    };
+    assert_eq!(b64("namespace"), "default");
+    assert_eq!(b64("ca.crt"), std::fs::read_to_string(c.api.pki.path("ca.crt")).unwrap());
+    let sa = get(&c, &["sa", "builder"]).unwrap();
+    assert_eq!(s["metadata"]["annotations"]["kubernetes.io/service-account.uid"], sa["metadata"]["uid"]);
+    // The token authenticates as the service account.
+    let out = std::process::Command::new("curl")
+        .args(["-s", "--cacert"])
+        .arg(c.api.pki.path("ca.crt"))
+        .args(["-H", &format!("Authorization: Bearer {}", b64("token"))])
+        .arg(format!("{}/api/v1/namespaces/default/pods", c.api.url()))
+        .output()
+        .expect("curl");
+    let body: Value = serde_json::from_slice(&out.stdout).expect("status");
+    assert_eq!(body["code"], 403, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("User \"system:serviceaccount:default:builder\""), "{body}");
+    // The account goes, and so does its token.
+    c.api.kubectl_ok(K, &["delete", "sa", "builder"]);
+    poll("the token secret deleted", WAIT, || get(&c, &["secret", "builder-token"]).is_none().then_some(()));
+}

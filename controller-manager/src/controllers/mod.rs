@@ -15,6 +15,7 @@ pub mod podgc;
 pub mod replicaset;
 pub mod rootcacert;
 pub mod serviceaccount;
+pub mod serviceaccounttoken;
 pub mod tainteviction;
 
 use crate::context::Ctx;
@@ -49,7 +50,7 @@ macro_rules! start {
 /// Every controller v1.33 registers, in start order (serviceaccount-token first, as upstream).
 pub fn descriptors() -> Vec<Descriptor> {
     let mut v = vec![
-        d("serviceaccount-token-controller", &["serviceaccount-token"], None),
+        d("serviceaccount-token-controller", &["serviceaccount-token"], start!(serviceaccounttoken)),
         d("endpoints-controller", &["endpoint"], start!(endpoints)),
         d("endpointslice-controller", &["endpointslice"], start!(endpointslice)),
         d("endpointslice-mirroring-controller", &["endpointslicemirroring"], None),
