@@ -3,6 +3,21 @@
 
 use std::time::Duration;
 
+// Where the apiserver is and the client pair to reach it with (flattened into each tool's
+// arguments; a doc comment here would become the tools' description).
+#[derive(clap::Args, Debug)]
+pub struct Target {
+    /// Apiserver URL, e.g. https://127.0.0.1:6443
+    #[arg(long)]
+    pub server: String,
+    #[arg(long)]
+    pub ca: String,
+    #[arg(long)]
+    pub cert: String,
+    #[arg(long)]
+    pub key: String,
+}
+
 /// A client with the cluster CA and a client certificate pair (PEM files).
 pub fn tls_client(ca: &str, cert: &str, key: &str) -> reqwest::ClientBuilder {
     let ca = reqwest::Certificate::from_pem(&std::fs::read(ca).expect("ca")).expect("ca pem");

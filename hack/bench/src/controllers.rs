@@ -17,14 +17,8 @@ use tokio::sync::Semaphore;
 
 #[derive(Parser, Debug)]
 struct Args {
-    #[arg(long)]
-    server: String,
-    #[arg(long)]
-    ca: String,
-    #[arg(long)]
-    cert: String,
-    #[arg(long)]
-    key: String,
+    #[command(flatten)]
+    api: common::Target,
     /// The controller-manager's PID (CPU time and memory).
     #[arg(long)]
     kcm_pid: u32,
@@ -50,7 +44,7 @@ struct Args {
 
 fn client(a: &Args) -> reqwest::Client {
     // The controller-manager's serving certificate is self-signed.
-    common::tls_client(&a.ca, &a.cert, &a.key)
+    common::tls_client(&a.api.ca, &a.api.cert, &a.api.key)
         .danger_accept_invalid_certs(true)
         .pool_max_idle_per_host(128)
         .build()
@@ -169,7 +163,7 @@ async fn fake_kubelet(
 async fn main() {
     let a = Args::parse();
     let c = client(&a);
-    let base = a.server.trim_end_matches('/').to_string();
+    let base = a.api.server.trim_end_matches('/').to_string();
     let ns = a.namespace.clone();
     let total_pods = a.deployments * a.replicas;
 

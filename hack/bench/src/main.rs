@@ -16,15 +16,8 @@ use std::time::{Duration, Instant};
 
 #[derive(Parser, Debug)]
 struct Args {
-    /// Apiserver URL, e.g. https://127.0.0.1:6443
-    #[arg(long)]
-    server: String,
-    #[arg(long)]
-    ca: String,
-    #[arg(long)]
-    cert: String,
-    #[arg(long)]
-    key: String,
+    #[command(flatten)]
+    api: common::Target,
     /// The apiserver's PID, to read its resident memory.
     #[arg(long)]
     pid: Option<u32>,
@@ -90,7 +83,7 @@ fn cpu_time(pid: Option<u32>) -> Option<Duration> {
 }
 
 fn client(a: &Args, http1: bool) -> reqwest::Client {
-    let mut b = common::tls_client(&a.ca, &a.cert, &a.key).pool_max_idle_per_host(64);
+    let mut b = common::tls_client(&a.api.ca, &a.api.cert, &a.api.key).pool_max_idle_per_host(64);
     if http1 {
         b = b.http1_only();
     }
@@ -122,7 +115,7 @@ fn report_mem(label: &str, pid: Option<u32>) {
 #[tokio::main]
 async fn main() {
     let a = Args::parse();
-    let base = a.server.trim_end_matches('/').to_string();
+    let base = a.api.server.trim_end_matches('/').to_string();
     let ns = a.namespace.clone();
     let admin = client(&a, false);
     report_mem("idle", a.pid);
@@ -316,7 +309,7 @@ async fn main() {
     }
     if let Some(ca_key) = &a.ca_key {
         let ca = pki::CertKey {
-            cert_pem: std::fs::read_to_string(&a.ca).expect("ca"),
+            cert_pem: std::fs::read_to_string(&a.api.ca).expect("ca"),
             key_pem: std::fs::read_to_string(ca_key).expect("ca key"),
         };
         let leaf =
