@@ -2,6 +2,8 @@
 //! certificates and an admin kubeconfig; each process is stopped by PID when its fixture drops
 //! (also when a test fails). Helpers run the real kubectl against the server.
 
+pub mod kwok;
+
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

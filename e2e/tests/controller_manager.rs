@@ -3,71 +3,17 @@
 //! kubelet yet: a "fake kubelet" here binds pods and marks them Running and Ready through the
 //! API, as kwok does.
 
-use e2e::{poll, Cluster, ControllerManager};
+use e2e::kwok::{apply, get, live, owned_by, pods, renew_lease, FakeKubelet, K};
+use e2e::{kwok, poll, Cluster, ControllerManager};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-const K: &str = "1.33";
 const WAIT: Duration = Duration::from_secs(30);
 
 fn cluster(extra: &[&str]) -> Cluster {
     let mut args = vec!["--enable-admission-plugins=NodeRestriction", "--authorization-mode=Node,RBAC"];
     args.extend_from_slice(extra);
     Cluster::start_with(&args)
-}
-
-fn get(c: &Cluster, args: &[&str]) -> Option<Value> {
-    let mut a = vec!["get"];
-    a.extend_from_slice(args);
-    a.extend_from_slice(&["-o", "json"]);
-    let out = c.api.kubectl(K, &a);
-    out.status.success().then(|| serde_json::from_slice(&out.stdout).expect("json"))
-}
-
-fn apply(c: &Cluster, yaml: &str) {
-    let out = c.api.kubectl_stdin(K, &["apply", "-f", "-"], Some(yaml));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn pods(c: &Cluster, ns: &str, selector: &str) -> Vec<Value> {
-    get(c, &["pods", "-n", ns, "-l", selector])
-        .map(|l| l["items"].as_array().cloned().unwrap_or_default())
-        .unwrap_or_default()
-}
-
-fn live(pods: &[Value]) -> Vec<Value> {
-    pods.iter().filter(|p| p["metadata"]["deletionTimestamp"].is_null()).cloned().collect()
-}
-
-/// The fake kubelet: binds every unbound pod of `ns` matching `selector` to `node` and
-/// reports each one Running and Ready.
-fn fake_kubelet_ready(c: &Cluster, ns: &str, selector: &str, node: &str) {
-    ensure_node(c, node);
-    for p in live(&pods(c, ns, selector)) {
-        let name = p["metadata"]["name"].as_str().unwrap_or_default().to_string();
-        if p["spec"]["nodeName"].is_null() {
-            let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name},
-                "target": {"apiVersion": "v1", "kind": "Node", "name": node}});
-            let args = ["-X", "POST", "-H", "Content-Type: application/json", "-d", &binding.to_string()];
-            let (code, got) = c.api.curl_json(&args, &format!("/api/v1/namespaces/{ns}/pods/{name}/binding"));
-            assert!(code == 201 || code == 409, "binding {name}: {code} {got}");
-        }
-        if p["status"]["phase"] != "Running" {
-            let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-            let status = json!({"status": {"phase": "Running", "podIP": "10.244.0.10",
-                "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now},
-                               {"type": "ContainersReady", "status": "True", "lastTransitionTime": now}]}});
-            let args = ["-X", "PATCH", "-H", "Content-Type: application/merge-patch+json", "-d", &status.to_string()];
-            let (code, got) = c.api.curl_json(&args, &format!("/api/v1/namespaces/{ns}/pods/{name}/status"));
-            assert!(code == 200 || code == 404, "status {name}: {code} {got}");
-        }
-    }
-}
-
-fn owned_by(p: &Value, uid: &str) -> bool {
-    p["metadata"]["ownerReferences"]
-        .as_array()
-        .is_some_and(|refs| refs.iter().any(|r| r["uid"] == uid && r["controller"] == true))
 }
 
 #[test]
@@ -179,7 +125,7 @@ fn replica_sets_keep_their_pods_and_report_status() {
     // Scale up; the fake kubelet makes them ready; status follows.
     c.api.kubectl_ok(K, &["scale", "rs", "web", "--replicas=5"]);
     poll("five pods", WAIT, || (live(&pods(&c, "default", "app=web")).len() == 5).then_some(()));
-    fake_kubelet_ready(&c, "default", "app=web", "node-1");
+    kwok::ready_once(&c, "default", "app=web", "node-1");
     let st = poll("ready status", WAIT, || {
         get(&c, &["rs", "web"])
             .filter(|rs| rs["status"]["readyReplicas"] == 5 && rs["status"]["availableReplicas"] == 5)
@@ -339,118 +285,6 @@ fn unknown_controllers_are_refused_and_disabled_ones_logged() {
     assert!(log.contains("Warning: controller is disabled controller=\"replicaset-controller\""), "{log}");
     assert!(log.contains("Warning: controller is disabled controller=\"bootstrap-signer-controller\""), "{log}");
     assert!(log.contains("Started controller controller=\"serviceaccount-controller\""), "{log}");
-}
-
-/// A fake kubelet running beside a test: every pass binds and readies the pods of `ns` and
-/// finishes the graceful deletion of pods being deleted, as a kubelet would once their
-/// containers stopped.
-struct FakeKubelet {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    handle: Option<std::thread::JoinHandle<()>>,
-}
-
-/// A Node that reports Ready, with its Lease renewed now: what a kubelet keeps up (pods bound
-/// to a node that does not exist are collected by the pod garbage collector).
-fn ensure_node(c: &Cluster, name: &str) {
-    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
-        "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "lastHeartbeatTime": now, "lastTransitionTime": now}]}});
-    let _ = c.api.kubectl_stdin(K, &["create", "-f", "-"], Some(&node.to_string()));
-}
-
-impl FakeKubelet {
-    fn start(c: &Cluster, ns: &str) -> FakeKubelet {
-        ensure_node(c, "node-1");
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (s, url, dir, ns) = (stop.clone(), c.api.url(), c.api.pki.dir.clone(), ns.to_string());
-        let handle = std::thread::spawn(move || {
-            let curl = |args: &[&str], path: &str| -> Value {
-                let out = std::process::Command::new("curl")
-                    .args(["-s", "--max-time", "10", "--cacert"])
-                    .arg(dir.join("ca.crt"))
-                    .arg("--cert")
-                    .arg(dir.join("admin.crt"))
-                    .arg("--key")
-                    .arg(dir.join("admin.key"))
-                    .args(args)
-                    .arg(format!("{url}{path}"))
-                    .output()
-                    .expect("curl");
-                serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
-            };
-            let mut next_ip = 0u32;
-            let mut beat = std::time::Instant::now() - Duration::from_secs(60);
-            while !s.load(std::sync::atomic::Ordering::Relaxed) {
-                if beat.elapsed() > Duration::from_secs(5) {
-                    // The node's heartbeat: its Lease, renewed.
-                    beat = std::time::Instant::now();
-                    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
-                    let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                        "metadata": {"name": "node-1", "namespace": "kube-node-lease"},
-                        "spec": {"holderIdentity": "node-1", "leaseDurationSeconds": 40, "renewTime": now}});
-                    let got = curl(
-                        &["-X", "PUT", "-H", "Content-Type: application/json", "-d", &lease.to_string()],
-                        "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/node-1",
-                    );
-                    if got["code"] == 404 {
-                        curl(
-                            &["-X", "POST", "-H", "Content-Type: application/json", "-d", &lease.to_string()],
-                            "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
-                        );
-                    }
-                }
-                let list = curl(&[], &format!("/api/v1/namespaces/{ns}/pods"));
-                for p in list["items"].as_array().cloned().unwrap_or_default() {
-                    let name = p["metadata"]["name"].as_str().unwrap_or_default().to_string();
-                    if !p["metadata"]["deletionTimestamp"].is_null() {
-                        let body = r#"{"kind":"DeleteOptions","apiVersion":"v1","gracePeriodSeconds":0}"#;
-                        curl(
-                            &["-X", "DELETE", "-H", "Content-Type: application/json", "-d", body],
-                            &format!("/api/v1/namespaces/{ns}/pods/{name}"),
-                        );
-                        continue;
-                    }
-                    if p["spec"]["nodeName"].is_null() {
-                        let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name},
-                            "target": {"apiVersion": "v1", "kind": "Node", "name": "node-1"}});
-                        curl(
-                            &["-X", "POST", "-H", "Content-Type: application/json", "-d", &binding.to_string()],
-                            &format!("/api/v1/namespaces/{ns}/pods/{name}/binding"),
-                        );
-                    }
-                    if p["status"]["phase"] != "Running" {
-                        next_ip += 1;
-                        let ip = format!("10.244.{}.{}", next_ip / 250, next_ip % 250 + 1);
-                        let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-                        let status = json!({"status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
-                            "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now}]}});
-                        curl(
-                            &[
-                                "-X",
-                                "PATCH",
-                                "-H",
-                                "Content-Type: application/merge-patch+json",
-                                "-d",
-                                &status.to_string(),
-                            ],
-                            &format!("/api/v1/namespaces/{ns}/pods/{name}/status"),
-                        );
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        });
-        FakeKubelet { stop, handle: Some(handle) }
-    }
-}
-
-impl Drop for FakeKubelet {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
 }
 
 fn replica_sets(c: &Cluster, selector: &str) -> Vec<Value> {
@@ -1040,16 +874,6 @@ fn seed_004_csr_lab_and_kubelet_bootstrap_certificates() {
     assert_eq!(approved["message"], "Auto approving kubelet client certificate after SubjectAccessReview.");
     let listing = c.api.kubectl_ok(K, &["get", "csr", "node-csr-1"]);
     assert!(listing.contains("Approved,Issued"), "{listing}\n{}", kcm.log());
-}
-
-/// The kubelet's heartbeat, as a test does it: the node's Lease renewed now.
-fn renew_lease(c: &Cluster, node: &str) {
-    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
-    let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-        "metadata": {"name": node, "namespace": "kube-node-lease"},
-        "spec": {"holderIdentity": node, "leaseDurationSeconds": 40, "renewTime": now}});
-    let out = c.api.kubectl_stdin(K, &["apply", "-f", "-"], Some(&lease.to_string()));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]
