@@ -4,6 +4,7 @@
 
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference, Time};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
@@ -108,6 +109,21 @@ where
     let mut v = inf.by_index(BY_CONTROLLER, uid);
     v.extend(inf.by_index(ORPHANS, namespace));
     v
+}
+
+/// `intstr.GetScaledValueFromIntOrPercent`: an int as is, a percentage of `total` rounded up
+/// or down.
+pub fn scaled(v: Option<&IntOrString>, total: i32, round_up: bool) -> i32 {
+    match v {
+        None => 0,
+        Some(IntOrString::Int(i)) => *i,
+        Some(IntOrString::String(s)) => {
+            let pct: f64 = s.trim_end_matches('%').parse().unwrap_or(0.0);
+            let x = pct * f64::from(total) / 100.0;
+            // Whole replica counts: the float is a percentage of an i32.
+            (if round_up { x.ceil() } else { x.floor() }) as i32
+        }
+    }
 }
 
 pub fn now() -> Timestamp {

@@ -1049,3 +1049,102 @@ fn legacy_service_account_token_secrets_are_filled_and_authenticate() {
     c.api.kubectl_ok(K, &["delete", "sa", "builder"]);
     poll("the token secret deleted", WAIT, || get(&c, &["secret", "builder-token"]).is_none().then_some(()));
 }
+
+fn evict(c: &Cluster, pod: &str) -> (u16, Value) {
+    let body =
+        json!({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": pod, "namespace": "default"}});
+    let args = ["-X", "POST", "-H", "Content-Type: application/json", "-d", &body.to_string()];
+    c.api.curl_json(&args, &format!("/api/v1/namespaces/default/pods/{pod}/eviction"))
+}
+
+fn ready_pod_names(c: &Cluster, selector: &str) -> Vec<String> {
+    live(&pods(c, "default", selector))
+        .iter()
+        .filter(|p| {
+            p["status"]["conditions"]
+                .as_array()
+                .is_some_and(|cs| cs.iter().any(|x| x["type"] == "Ready" && x["status"] == "True"))
+        })
+        .map(kwok::name)
+        .collect()
+}
+
+#[test]
+fn evictions_honour_pod_disruption_budgets() {
+    let c = cluster(&[]);
+    let kcm = ControllerManager::start(&c.api, &[]);
+    let _kubelet = FakeKubelet::start(&c, "default");
+    apply(&c, &deployment_yaml("guarded", 3));
+    apply(
+        &c,
+        "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: guard\n  namespace: default\nspec:\n  minAvailable: 3\n  selector:\n    matchLabels:\n      app: guarded\n",
+    );
+    let pdb = poll("budget status", WAIT, || {
+        get(&c, &["pdb", "guard"])
+            .filter(|p| p["status"]["currentHealthy"] == 3 && p["status"]["observedGeneration"] == 1)
+    });
+    assert_eq!(pdb["status"]["desiredHealthy"], 3, "{pdb}");
+    assert_eq!(pdb["status"]["expectedPods"], 3, "{pdb}");
+    assert_eq!(pdb["status"]["disruptionsAllowed"], 0, "{pdb}");
+    let cond = &pdb["status"]["conditions"][0];
+    assert_eq!((cond["type"].as_str(), cond["status"].as_str()), (Some("DisruptionAllowed"), Some("False")));
+    assert_eq!(cond["reason"], "InsufficientPods");
+    let listing = c.api.kubectl_ok(K, &["get", "pdb", "guard"]);
+    assert!(listing.contains("MIN AVAILABLE") && listing.split_whitespace().any(|w| w == "0"), "{listing}");
+
+    // No disruption allowed: 429 with the budget as the cause, and the pod stays.
+    let victims = ready_pod_names(&c, "app=guarded");
+    let (code, st) = evict(&c, &victims[0]);
+    assert_eq!(code, 429, "{st}");
+    assert_eq!(st["reason"], "TooManyRequests");
+    assert_eq!(st["message"], "Cannot evict pod as it would violate the pod's disruption budget.");
+    assert_eq!(st["details"]["causes"][0]["reason"], "DisruptionBudget");
+    assert_eq!(
+        st["details"]["causes"][0]["message"],
+        "The disruption budget guard needs 3 healthy pods and has 3 currently"
+    );
+    assert!(get(&c, &["pod", &victims[0]]).is_some_and(|p| p["metadata"]["deletionTimestamp"].is_null()));
+    // kubectl drain keeps retrying the 429 until its timeout.
+    let out = c.api.kubectl(K, &["drain", "node-1", "--timeout=3s", "--pod-selector=app=guarded"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Cannot evict pod as it would violate the pod's disruption budget."), "{stderr}");
+    c.api.kubectl_ok(K, &["uncordon", "node-1"]);
+
+    // One disruption allowed: the first eviction spends it, the second is refused.
+    c.api.kubectl_ok(K, &["patch", "pdb", "guard", "--type=merge", "-p", r#"{"spec":{"minAvailable":2}}"#]);
+    poll("one disruption allowed", WAIT, || {
+        get(&c, &["pdb", "guard"])
+            .filter(|p| p["status"]["disruptionsAllowed"] == 1 && p["status"]["observedGeneration"] == 2)
+    });
+    let victims = ready_pod_names(&c, "app=guarded");
+    let (code, st) = evict(&c, &victims[0]);
+    assert_eq!(code, 201, "{st}");
+    assert_eq!(st["status"], "Success");
+    let (code, st) = evict(&c, &victims[1]);
+    assert_eq!(code, 429, "{st}");
+    // The Deployment replaces the evicted pod; the budget recovers.
+    poll("budget recovers", WAIT, || {
+        get(&c, &["pdb", "guard"])
+            .filter(|p| p["status"]["disruptionsAllowed"] == 1 && p["status"]["currentHealthy"] == 3)
+    });
+    assert!(get(&c, &["pod", &victims[0]]).is_none(), "{}", kcm.log());
+
+    // maxUnavailable counts from the Deployment's scale.
+    c.api.kubectl_ok(K, &["delete", "pdb", "guard"]);
+    apply(
+        &c,
+        "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: guard-max\n  namespace: default\nspec:\n  maxUnavailable: 1\n  selector:\n    matchLabels:\n      app: guarded\n",
+    );
+    let pdb = poll("maxUnavailable status", WAIT, || {
+        get(&c, &["pdb", "guard-max"]).filter(|p| p["status"]["expectedPods"] == 3)
+    });
+    assert_eq!(pdb["status"]["desiredHealthy"], 2, "{pdb}");
+    assert_eq!(pdb["status"]["disruptionsAllowed"], 1, "{pdb}");
+    let (code, st) = evict(&c, "missing-pod");
+    assert_eq!(code, 404, "{st}");
+    let body = json!({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "other"}});
+    let args = ["-X", "POST", "-H", "Content-Type: application/json", "-d", &body.to_string()];
+    let (code, st) = c.api.curl_json(&args, &format!("/api/v1/namespaces/default/pods/{}/eviction", victims[1]));
+    assert_eq!((code, st["message"].as_str()), (400, Some("name in URL does not match name in Eviction object")));
+}

@@ -498,6 +498,7 @@ async fn resource(
             ("status", "patch") => ctx.patch(name, &body, ct, UpdateMode::Status).await?,
             ("scale", v) => subresources::scale(&ctx, name, v, &body, ct).await?,
             ("binding", "create") => subresources::bind(&ctx, Some(name), &body, ct).await?,
+            ("eviction", "create") => crate::eviction::evict(&ctx, name, &body, ct).await?,
             ("finalize", "update") => subresources::finalize(&ctx, name, &body, ct).await?,
             ("token", "create") => crate::authapi::token_request(&ctx, name, &body, ct).await?,
             ("approval", "get") => ctx.get(name).await?,

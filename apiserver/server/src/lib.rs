@@ -13,6 +13,7 @@ pub mod codec;
 pub mod componentstatus;
 pub mod discovery;
 pub mod error;
+pub mod eviction;
 pub mod handler;
 pub mod health;
 pub mod metrics;

@@ -971,7 +971,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// DELETE with options already decoded (a deletecollection decodes them once).
-    async fn delete_with(&self, name: &str, opts: &DeleteOptions) -> ApiResult<Reply> {
+    pub(crate) async fn delete_with(&self, name: &str, opts: &DeleteOptions) -> ApiResult<Reply> {
         let dry_run = self.dry_run()? || opts.dry_run;
         let key = self.key(name);
         for _ in 0..16 {

@@ -15,7 +15,6 @@ use component_base::{Change, Informer, WorkQueue};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentCondition, DeploymentStatus, ReplicaSet, ReplicaSetSpec};
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
@@ -136,26 +135,12 @@ fn is_rolling(d: &Deployment) -> bool {
     strategy_type(d) == "RollingUpdate"
 }
 
-/// `intstr.GetScaledValueFromIntOrPercent`.
-fn scaled(v: Option<&IntOrString>, total: i32, round_up: bool) -> i32 {
-    match v {
-        None => 0,
-        Some(IntOrString::Int(i)) => *i,
-        Some(IntOrString::String(s)) => {
-            let pct: f64 = s.trim_end_matches('%').parse().unwrap_or(0.0);
-            let x = pct * f64::from(total) / 100.0;
-            // Whole replica counts: the float is a percentage of an i32.
-            (if round_up { x.ceil() } else { x.floor() }) as i32
-        }
-    }
-}
-
 /// `ResolveFenceposts`: (maxSurge, maxUnavailable), never both zero.
 fn fenceposts(d: &Deployment) -> (i32, i32) {
     let ru = d.spec.as_ref().and_then(|s| s.strategy.as_ref()).and_then(|s| s.rolling_update.as_ref());
     let desired = replicas(d);
-    let surge = scaled(ru.and_then(|r| r.max_surge.as_ref()), desired, true);
-    let mut unavailable = scaled(ru.and_then(|r| r.max_unavailable.as_ref()), desired, false);
+    let surge = util::scaled(ru.and_then(|r| r.max_surge.as_ref()), desired, true);
+    let mut unavailable = util::scaled(ru.and_then(|r| r.max_unavailable.as_ref()), desired, false);
     if surge == 0 && unavailable == 0 {
         unavailable = 1;
     }
@@ -1182,6 +1167,7 @@ fn calculate_status(d: &Deployment, all: &[ReplicaSet], new_rs: Option<&ReplicaS
 mod tests {
     use super::*;
     use k8s_openapi::api::apps::v1::{DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
     fn dep(replicas: i32, surge: &str, unavail: &str) -> Deployment {
         Deployment {

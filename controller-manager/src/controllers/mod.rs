@@ -6,6 +6,7 @@
 pub mod certificates;
 pub mod clusterroleaggregation;
 pub mod deployment;
+pub mod disruption;
 pub mod endpoints;
 pub mod endpointslice;
 pub mod garbagecollector;
@@ -65,7 +66,7 @@ pub fn descriptors() -> Vec<Descriptor> {
         d("deployment-controller", &["deployment"], start!(deployment)),
         d("replicaset-controller", &["replicaset"], start!(replicaset)),
         d("horizontal-pod-autoscaler-controller", &["horizontalpodautoscaling"], None),
-        d("disruption-controller", &["disruption"], None),
+        d("disruption-controller", &["disruption"], start!(disruption)),
         d("statefulset-controller", &["statefulset"], None),
         d("cronjob-controller", &["cronjob"], None),
         d(
