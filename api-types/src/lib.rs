@@ -10,6 +10,7 @@ pub mod go;
 pub mod kinds;
 pub mod meta;
 pub mod patch_meta;
+pub mod quota;
 pub mod registry;
 pub mod registry_data;
 pub mod selector;

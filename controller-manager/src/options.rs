@@ -155,6 +155,9 @@ pub struct Options {
     pub concurrent_serviceaccount_token_syncs: usize,
     #[arg(long, default_value_t = 5)]
     pub concurrent_resource_quota_syncs: usize,
+    /// The period for syncing quota usage status in the system.
+    #[arg(long, default_value = "5m0s", value_parser = parse_go_duration)]
+    pub resource_quota_sync_period: Duration,
     #[arg(long, default_value_t = 5)]
     pub concurrent_ttl_after_finished_syncs: usize,
     #[arg(long, default_value_t = 1)]

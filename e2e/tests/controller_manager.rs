@@ -1148,3 +1148,68 @@ fn evictions_honour_pod_disruption_budgets() {
     let (code, st) = c.api.curl_json(&args, &format!("/api/v1/namespaces/default/pods/{}/eviction", victims[1]));
     assert_eq!((code, st["message"].as_str()), (400, Some("name in URL does not match name in Eviction object")));
 }
+
+#[test]
+fn quota_status_is_filled_in_and_given_back_when_objects_go() {
+    let c = cluster(&[]);
+    // The full resync corrects what a quota's first computation missed (an informer still
+    // catching up right after start-up); upstream's default is five minutes.
+    let kcm = ControllerManager::start(&c.api, &["--resource-quota-sync-period=2s"]);
+    c.api.kubectl_ok(K, &["create", "namespace", "q"]);
+    poll("root CA config map", WAIT, || get(&c, &["configmap", "kube-root-ca.crt", "-n", "q"]));
+    apply(
+        &c,
+        "apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: budget\n  namespace: q\nspec:\n  hard:\n    pods: \"2\"\n    requests.cpu: \"1\"\n    services: \"1\"\n    configmaps: \"5\"\n    count/deployments.apps: \"1\"\n",
+    );
+    let used = |q: &Value, k: &str| q["status"]["used"][k].as_str().map(String::from);
+    let q = poll("quota status", WAIT, || {
+        get(&c, &["quota", "budget", "-n", "q"]).filter(|q| !q["status"]["used"].is_null())
+    });
+    assert_eq!(q["status"]["hard"], q["spec"]["hard"], "{q}");
+    assert_eq!(used(&q, "pods").as_deref(), Some("0"), "{q}");
+    assert_eq!(used(&q, "requests.cpu").as_deref(), Some("0"), "{q}");
+    assert_eq!(used(&q, "services").as_deref(), Some("0"), "{q}");
+    assert_eq!(used(&q, "count/deployments.apps").as_deref(), Some("0"), "{q}");
+    poll("the root CA config map counted", WAIT, || {
+        get(&c, &["quota", "budget", "-n", "q"]).filter(|q| used(q, "configmaps").as_deref() == Some("1"))
+    });
+
+    let pod = r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p1","namespace":"q"},"spec":{"containers":[{"name":"c","image":"nginx","resources":{"requests":{"cpu":"500m"}}}]}}"#;
+    let out = c.api.kubectl_stdin(K, &["create", "-f", "-"], Some(pod));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    c.api.kubectl_ok(K, &["create", "deployment", "d", "-n", "q", "--image=nginx", "--replicas=0"]);
+    let q = poll("usage charged", WAIT, || {
+        get(&c, &["quota", "budget", "-n", "q"]).filter(|q| {
+            used(q, "pods").as_deref() == Some("1") && used(q, "count/deployments.apps").as_deref() == Some("1")
+        })
+    });
+    assert_eq!(used(&q, "requests.cpu").as_deref(), Some("500m"), "{q}");
+    let listing = c.api.kubectl_ok(K, &["get", "quota", "budget", "-n", "q"]);
+    assert!(listing.contains("pods: 1/2") && listing.contains("requests.cpu: 500m/1"), "{listing}");
+
+    // A second deployment is over the object count.
+    let out = c.api.kubectl(K, &["create", "deployment", "e", "-n", "q", "--image=nginx"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("exceeded quota: budget, requested: count/deployments.apps=1, used: count/deployments.apps=1, limited: count/deployments.apps=1"), "{stderr}");
+
+    // Deleting gives usage back.
+    c.api.kubectl_ok(K, &["delete", "pod", "p1", "-n", "q", "--grace-period=0", "--force"]);
+    c.api.kubectl_ok(K, &["delete", "deployment", "d", "-n", "q"]);
+    poll("usage given back", WAIT, || {
+        get(&c, &["quota", "budget", "-n", "q"]).filter(|q| {
+            used(q, "pods").as_deref() == Some("0")
+                && used(q, "requests.cpu").as_deref() == Some("0")
+                && used(q, "count/deployments.apps").as_deref() == Some("0")
+        })
+    });
+    // Raising the limit shows in status.hard.
+    c.api.kubectl_ok(
+        K,
+        &["patch", "quota", "budget", "-n", "q", "--type=merge", "-p", r#"{"spec":{"hard":{"pods":"3"}}}"#],
+    );
+    poll("new hard limit", WAIT, || {
+        get(&c, &["quota", "budget", "-n", "q"]).filter(|q| q["status"]["hard"]["pods"] == "3")
+    });
+    drop(kcm);
+}

@@ -14,6 +14,7 @@ pub mod namespace;
 pub mod nodelifecycle;
 pub mod podgc;
 pub mod replicaset;
+pub mod resourcequota;
 pub mod rootcacert;
 pub mod serviceaccount;
 pub mod serviceaccounttoken;
@@ -57,7 +58,7 @@ pub fn descriptors() -> Vec<Descriptor> {
         d("endpointslice-mirroring-controller", &["endpointslicemirroring"], None),
         d("replicationcontroller-controller", &["replicationcontroller"], None),
         d("pod-garbage-collector-controller", &["podgc"], start!(podgc)),
-        d("resourcequota-controller", &["resourcequota"], None),
+        d("resourcequota-controller", &["resourcequota"], start!(resourcequota)),
         d("namespace-controller", &["namespace"], start!(namespace)),
         d("serviceaccount-controller", &["serviceaccount"], start!(serviceaccount)),
         d("garbage-collector-controller", &["garbagecollector"], start!(garbagecollector)),

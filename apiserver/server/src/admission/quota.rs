@@ -6,17 +6,10 @@ use super::Operation;
 use crate::error::{ApiError, ApiResult};
 use crate::rest::Ctx;
 use api_types::kinds::validation::Quantity;
+use api_types::quota::{containers, is_terminating, quota_selects, res_map, sum};
 use serde_json::{json, Map, Value};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
-
-fn q(v: &Value) -> Option<Quantity> {
-    match v {
-        Value::String(s) => Quantity::parse(s.trim()),
-        Value::Number(n) => Quantity::parse(&n.to_string()),
-        _ => None,
-    }
-}
 
 fn forbidden(ctx: &Ctx<'_>, name: &str, msg: String) -> ApiError {
     ApiError::forbidden(ctx.rd.group, ctx.rd.plural, name, msg)
@@ -33,13 +26,6 @@ fn aggregate(errs: &[String]) -> String {
 /// The namespace's objects of one resource, from the watch cache.
 fn in_namespace(ctx: &Ctx<'_>, group: &str, plural: &str, ns: &str) -> Vec<Value> {
     crate::backend::cached_in_namespace(ctx.st, group, plural, ns, &|_| true)
-}
-
-fn containers(pod: &Value) -> Vec<&Value> {
-    ["initContainers", "containers"]
-        .iter()
-        .flat_map(|k| pod.pointer(&format!("/spec/{k}")).and_then(Value::as_array).into_iter().flatten())
-        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -109,12 +95,6 @@ pub fn limit_ranger_defaults(ctx: &Ctx<'_>, pod: &mut Value) {
     }
 }
 
-fn res_map(v: Option<&Value>) -> BTreeMap<String, Quantity> {
-    v.and_then(Value::as_object)
-        .map(|m| m.iter().filter_map(|(k, v)| q(v).map(|q| (k.clone(), q))).collect())
-        .unwrap_or_default()
-}
-
 fn check_min(
     errs: &mut Vec<String>,
     kind: &str,
@@ -157,17 +137,6 @@ fn check_max(
             }
         }
     }
-}
-
-fn sum(items: &[BTreeMap<String, Quantity>]) -> BTreeMap<String, Quantity> {
-    let mut out: BTreeMap<String, Quantity> = BTreeMap::new();
-    for m in items {
-        for (k, v) in m {
-            let cur = out.get(k).copied().unwrap_or_else(Quantity::zero);
-            out.insert(k.clone(), cur.add(v));
-        }
-    }
-    out
 }
 
 /// LimitRanger's validation of a new pod or claim.
@@ -233,78 +202,6 @@ pub fn limit_ranger_validate(ctx: &Ctx<'_>, obj: &Value) -> ApiResult<()> {
 // ResourceQuota
 // ---------------------------------------------------------------------------------------------
 
-/// What an object adds to a namespace's usage, in quota resource names.
-fn usage(ctx: &Ctx<'_>, obj: &Value) -> BTreeMap<String, Quantity> {
-    let mut u = BTreeMap::new();
-    let one = Quantity::parse("1").unwrap_or_else(Quantity::zero);
-    let gr =
-        if ctx.rd.group.is_empty() { ctx.rd.plural.to_string() } else { format!("{}.{}", ctx.rd.plural, ctx.rd.group) };
-    u.insert(format!("count/{gr}"), one);
-    if ctx.rd.group.is_empty()
-        && matches!(
-            ctx.rd.plural,
-            "pods"
-                | "services"
-                | "replicationcontrollers"
-                | "resourcequotas"
-                | "secrets"
-                | "configmaps"
-                | "persistentvolumeclaims"
-        )
-    {
-        u.insert(ctx.rd.plural.to_string(), one);
-    }
-    match (ctx.rd.group, ctx.rd.plural) {
-        ("", "pods") => {
-            // Effective requests: the sum over containers, or the largest init container.
-            for field in ["requests", "limits"] {
-                let cs: Vec<&Value> =
-                    obj.pointer("/spec/containers").and_then(Value::as_array).into_iter().flatten().collect();
-                let mut total =
-                    sum(&cs.iter().map(|c| res_map(c.pointer(&format!("/resources/{field}")))).collect::<Vec<_>>());
-                for ic in obj.pointer("/spec/initContainers").and_then(Value::as_array).into_iter().flatten() {
-                    for (k, v) in res_map(ic.pointer(&format!("/resources/{field}"))) {
-                        if total.get(&k).is_none_or(|t| v.cmp(t) == Ordering::Greater) {
-                            total.insert(k, v);
-                        }
-                    }
-                }
-                for (k, v) in res_map(obj.pointer("/spec/overhead")) {
-                    let cur = total.get(&k).copied().unwrap_or_else(Quantity::zero);
-                    total.insert(k, cur.add(&v));
-                }
-                for (k, v) in total {
-                    if field == "requests" && matches!(k.as_str(), "cpu" | "memory" | "ephemeral-storage") {
-                        u.insert(k.clone(), v);
-                    }
-                    u.insert(format!("{field}.{k}"), v);
-                }
-            }
-        }
-        ("", "services") => match obj.pointer("/spec/type").and_then(Value::as_str) {
-            Some("NodePort") => {
-                u.insert("services.nodeports".into(), one);
-            }
-            Some("LoadBalancer") => {
-                u.insert("services.loadbalancers".into(), one);
-                u.insert("services.nodeports".into(), one);
-            }
-            _ => {}
-        },
-        ("", "persistentvolumeclaims") => {
-            if let Some(s) = obj.pointer("/spec/resources/requests/storage").and_then(q) {
-                u.insert("requests.storage".into(), s);
-                if let Some(class) = obj.pointer("/spec/storageClassName").and_then(Value::as_str) {
-                    u.insert(format!("{class}.storageclass.storage.k8s.io/requests.storage"), s);
-                    u.insert(format!("{class}.storageclass.storage.k8s.io/persistentvolumeclaims"), one);
-                }
-            }
-        }
-        _ => {}
-    }
-    u
-}
-
 /// `podEvaluator.Constraints`: when a quota covers cpu or memory, every container must state
 /// them (`must specify requests.cpu for: c`).
 fn pod_constraints(obj: &Value, restricted: &[&String]) -> Option<String> {
@@ -334,96 +231,6 @@ fn pod_constraints(obj: &Value, restricted: &[&String]) -> Option<String> {
     Some(format!("must specify {}", parts.join("; ")))
 }
 
-/// A quota's scopes as selector requirements: `spec.scopes` (each `Exists`) and
-/// `spec.scopeSelector.matchExpressions`.
-fn quota_scopes(quota: &Value) -> Vec<(&str, &str, Vec<&str>)> {
-    let mut out: Vec<(&str, &str, Vec<&str>)> = quota
-        .pointer("/spec/scopes")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(|s| (s, "Exists", Vec::new()))
-        .collect();
-    for e in quota.pointer("/spec/scopeSelector/matchExpressions").and_then(Value::as_array).into_iter().flatten() {
-        let scope = e.get("scopeName").and_then(Value::as_str).unwrap_or("");
-        let op = e.get("operator").and_then(Value::as_str).unwrap_or("");
-        let values =
-            e.get("values").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
-        out.push((scope, op, values));
-    }
-    out
-}
-
-/// `IsTerminating`: a pod with an active deadline.
-fn is_terminating(pod: &Value) -> bool {
-    pod.pointer("/spec/activeDeadlineSeconds").and_then(Value::as_i64).is_some_and(|d| d >= 0)
-}
-
-/// `GetPodQOS(pod) == BestEffort`: no container or init container requests or limits any cpu
-/// or memory above zero (the class the create strategy recorded, when there is one).
-fn is_best_effort(pod: &Value) -> bool {
-    if let Some(c) = pod.pointer("/status/qosClass").and_then(Value::as_str).filter(|c| !c.is_empty()) {
-        return c == "BestEffort";
-    }
-    !containers(pod).iter().any(|c| {
-        ["requests", "limits"].iter().any(|f| {
-            ["cpu", "memory"].iter().any(|r| {
-                c.pointer(&format!("/resources/{f}/{r}"))
-                    .and_then(q)
-                    .is_some_and(|v| v.cmp(&Quantity::zero()) == Ordering::Greater)
-            })
-        })
-    })
-}
-
-/// Whether a pod uses cross-namespace pod (anti-)affinity: a term naming namespaces or
-/// selecting them.
-fn uses_cross_namespace_affinity(pod: &Value) -> bool {
-    ["podAffinity", "podAntiAffinity"].iter().any(|kind| {
-        let Some(a) = pod.pointer(&format!("/spec/affinity/{kind}")) else { return false };
-        let required = a.get("requiredDuringSchedulingIgnoredDuringExecution").and_then(Value::as_array);
-        let preferred = a.get("preferredDuringSchedulingIgnoredDuringExecution").and_then(Value::as_array);
-        required
-            .into_iter()
-            .flatten()
-            .chain(preferred.into_iter().flatten().filter_map(|w| w.get("podAffinityTerm")))
-            .any(|t| {
-                t.get("namespaces").and_then(Value::as_array).is_some_and(|n| !n.is_empty())
-                    || t.get("namespaceSelector").is_some_and(|s| !s.is_null())
-            })
-    })
-}
-
-/// `podMatchesScopeFunc`: one scope requirement against a pod. PriorityClass is a label
-/// selector on the key `PriorityClass` over `{PriorityClass: name}` (empty without a class).
-fn pod_matches_scope(pod: &Value, scope: &str, op: &str, values: &[&str]) -> bool {
-    match scope {
-        "Terminating" => is_terminating(pod),
-        "NotTerminating" => !is_terminating(pod),
-        "BestEffort" => is_best_effort(pod),
-        "NotBestEffort" => !is_best_effort(pod),
-        "CrossNamespacePodAffinity" => uses_cross_namespace_affinity(pod),
-        "PriorityClass" => {
-            let pc = pod.pointer("/spec/priorityClassName").and_then(Value::as_str).unwrap_or("");
-            match op {
-                "Exists" => !pc.is_empty(),
-                "DoesNotExist" => pc.is_empty(),
-                "In" => !pc.is_empty() && values.contains(&pc),
-                "NotIn" => pc.is_empty() || !values.contains(&pc),
-                _ => false,
-            }
-        }
-        _ => false,
-    }
-}
-
-/// Whether a quota's scopes all select the object. Scopes are about pods: a scoped quota
-/// selects nothing else, as upstream's generic evaluator matches no scope.
-fn quota_selects(quota: &Value, is_pod: bool, obj: &Value) -> bool {
-    quota_scopes(quota).iter().all(|(scope, op, values)| is_pod && pod_matches_scope(obj, scope, op, values))
-}
-
 /// ResourceQuota: every quota of the namespace whose scopes select the object must still hold
 /// with this create; the usage is then charged to each such quota's status. As upstream, a
 /// quota constrains what its `status.hard` lists (the quota controller copies `spec.hard`
@@ -446,7 +253,7 @@ pub async fn resource_quota(ctx: &Ctx<'_>, op: Operation, obj: &Value, old: Opti
         return Ok(());
     }
     let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
-    let delta = usage(ctx, obj);
+    let delta = api_types::quota::usage(ctx.rd.group, ctx.rd.plural, obj);
     let mut charges = Vec::new();
     for quota in &quotas {
         if !quota_selects(quota, is_pod, obj) || old.is_some_and(|o| quota_selects(quota, is_pod, o)) {
