@@ -1213,3 +1213,37 @@ fn quota_status_is_filled_in_and_given_back_when_objects_go() {
     });
     drop(kcm);
 }
+
+#[test]
+fn replication_controllers_keep_their_pods_and_report_status() {
+    let c = cluster(&[]);
+    let kcm = ControllerManager::start(&c.api, &[]);
+    let _kubelet = FakeKubelet::start(&c, "default");
+    apply(
+        &c,
+        "apiVersion: v1\nkind: ReplicationController\nmetadata:\n  name: legacy\n  namespace: default\nspec:\n  replicas: 3\n  template:\n    metadata:\n      labels:\n        app: legacy\n    spec:\n      containers:\n      - name: c\n        image: nginx\n",
+    );
+    let rc = get(&c, &["rc", "legacy"]).expect("rc");
+    let uid = rc["metadata"]["uid"].as_str().expect("uid").to_string();
+    let st = poll("three ready replicas", WAIT, || {
+        get(&c, &["rc", "legacy"])
+            .filter(|rc| rc["status"]["readyReplicas"] == 3 && rc["status"]["availableReplicas"] == 3)
+    });
+    assert_eq!(st["status"]["replicas"], 3);
+    assert_eq!(st["status"]["fullyLabeledReplicas"], 3);
+    assert_eq!(st["status"]["observedGeneration"], st["metadata"]["generation"]);
+    let ps = live(&pods(&c, "default", "app=legacy"));
+    assert_eq!(ps.len(), 3);
+    for p in &ps {
+        assert!(owned_by(p, &uid), "{p}");
+        let r = &p["metadata"]["ownerReferences"][0];
+        assert_eq!((r["kind"].as_str(), r["apiVersion"].as_str()), (Some("ReplicationController"), Some("v1")));
+        assert!(kwok::name(p).starts_with("legacy-"), "{p}");
+    }
+    let listing = c.api.kubectl_ok(K, &["get", "rc", "legacy"]);
+    assert!(listing.contains("DESIRED") && listing.contains("legacy"), "{listing}");
+    c.api.kubectl_ok(K, &["scale", "rc", "legacy", "--replicas=1"]);
+    poll("one pod", WAIT, || (live(&pods(&c, "default", "app=legacy")).len() == 1).then_some(()));
+    let events = c.api.kubectl_ok(K, &["get", "events", "--field-selector=involvedObject.kind=ReplicationController"]);
+    assert!(events.contains("SuccessfulCreate") && events.contains("SuccessfulDelete"), "{events}\n{}", kcm.log());
+}

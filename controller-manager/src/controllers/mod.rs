@@ -56,7 +56,11 @@ pub fn descriptors() -> Vec<Descriptor> {
         d("endpoints-controller", &["endpoint"], start!(endpoints)),
         d("endpointslice-controller", &["endpointslice"], start!(endpointslice)),
         d("endpointslice-mirroring-controller", &["endpointslicemirroring"], None),
-        d("replicationcontroller-controller", &["replicationcontroller"], None),
+        d(
+            "replicationcontroller-controller",
+            &["replicationcontroller"],
+            Some(|ctx| Box::pin(replicaset::start_rc(ctx))),
+        ),
         d("pod-garbage-collector-controller", &["podgc"], start!(podgc)),
         d("resourcequota-controller", &["resourcequota"], start!(resourcequota)),
         d("namespace-controller", &["namespace"], start!(namespace)),

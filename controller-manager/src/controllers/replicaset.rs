@@ -5,6 +5,10 @@
 //! and expectations keep a sync from acting again before the informer has seen its own
 //! creations and deletions. Status carries replicas, fullyLabeledReplicas, readyReplicas,
 //! availableReplicas, observedGeneration and the ReplicaFailure condition.
+//!
+//! `replicationcontroller-controller` is the same loop over ReplicationControllers, seen as
+//! ReplicaSets through [`Replicated`] as upstream runs its ReplicaSet code through a
+//! conversion.
 
 use crate::context::Ctx;
 use crate::util::{self, Expectations};
@@ -12,11 +16,16 @@ use crate::Error;
 use component_base::events::Recorder;
 use component_base::{Change, Informer, WorkQueue};
 use futures::future::join_all;
-use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetCondition, ReplicaSetStatus};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetCondition, ReplicaSetSpec, ReplicaSetStatus};
+use k8s_openapi::api::core::v1::{
+    Pod, ReplicationController, ReplicationControllerCondition, ReplicationControllerStatus,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::jiff::Timestamp;
+use k8s_openapi::NamespaceResourceScope;
 use kube::api::{DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, Client, Resource, ResourceExt};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,34 +34,143 @@ use std::time::Duration;
 const BURST_REPLICAS: usize = 500;
 /// The first slow-start batch (`SlowStartInitialBatchSize`).
 const SLOW_START_INITIAL_BATCH: usize = 1;
-const KIND: &str = "ReplicaSet";
-const API_VERSION: &str = "apps/v1";
 
-struct Rsc {
+/// An owner kind the ReplicaSet loop runs over.
+pub trait Replicated:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Clone
+    + serde::de::DeserializeOwned
+    + serde::Serialize
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + 'static
+{
+    const KIND: &'static str;
+    const API_VERSION: &'static str;
+    /// The work queue's name, the service account and the events' source.
+    const QUEUE: &'static str;
+    const SERVICE_ACCOUNT: &'static str;
+    const COMPONENT: &'static str;
+    fn as_replica_set(&self) -> Cow<'_, ReplicaSet>;
+    fn with_status(&self, status: ReplicaSetStatus) -> Self;
+}
+
+impl Replicated for ReplicaSet {
+    const KIND: &'static str = "ReplicaSet";
+    const API_VERSION: &'static str = "apps/v1";
+    const QUEUE: &'static str = "replicaset";
+    const SERVICE_ACCOUNT: &'static str = "replicaset-controller";
+    const COMPONENT: &'static str = "replicaset-controller";
+
+    fn as_replica_set(&self) -> Cow<'_, ReplicaSet> {
+        Cow::Borrowed(self)
+    }
+
+    fn with_status(&self, status: ReplicaSetStatus) -> Self {
+        ReplicaSet { status: Some(status), ..self.clone() }
+    }
+}
+
+impl Replicated for ReplicationController {
+    const KIND: &'static str = "ReplicationController";
+    const API_VERSION: &'static str = "v1";
+    const QUEUE: &'static str = "replicationmanager";
+    const SERVICE_ACCOUNT: &'static str = "replication-controller";
+    const COMPONENT: &'static str = "replication-controller";
+
+    fn as_replica_set(&self) -> Cow<'_, ReplicaSet> {
+        let spec = self.spec.clone().unwrap_or_default();
+        let status = self.status.clone().map(|s| ReplicaSetStatus {
+            replicas: s.replicas,
+            fully_labeled_replicas: s.fully_labeled_replicas,
+            ready_replicas: s.ready_replicas,
+            available_replicas: s.available_replicas,
+            observed_generation: s.observed_generation,
+            terminating_replicas: None,
+            conditions: s.conditions.map(|cs| {
+                cs.into_iter()
+                    .map(|c| ReplicaSetCondition {
+                        type_: c.type_,
+                        status: c.status,
+                        reason: c.reason,
+                        message: c.message,
+                        last_transition_time: c.last_transition_time,
+                    })
+                    .collect()
+            }),
+        });
+        Cow::Owned(ReplicaSet {
+            metadata: self.metadata.clone(),
+            spec: Some(ReplicaSetSpec {
+                replicas: spec.replicas,
+                min_ready_seconds: spec.min_ready_seconds,
+                selector: LabelSelector { match_labels: spec.selector, match_expressions: None },
+                template: spec.template,
+            }),
+            status,
+        })
+    }
+
+    fn with_status(&self, s: ReplicaSetStatus) -> Self {
+        let status = ReplicationControllerStatus {
+            replicas: s.replicas,
+            fully_labeled_replicas: s.fully_labeled_replicas,
+            ready_replicas: s.ready_replicas,
+            available_replicas: s.available_replicas,
+            observed_generation: s.observed_generation,
+            conditions: s.conditions.map(|cs| {
+                cs.into_iter()
+                    .map(|c| ReplicationControllerCondition {
+                        type_: c.type_,
+                        status: c.status,
+                        reason: c.reason,
+                        message: c.message,
+                        last_transition_time: c.last_transition_time,
+                    })
+                    .collect()
+            }),
+        };
+        ReplicationController { status: Some(status), ..self.clone() }
+    }
+}
+
+struct Rsc<K: Replicated> {
     client: Client,
     pods: Informer<Pod>,
-    sets: Informer<ReplicaSet>,
+    sets: Informer<K>,
     queue: WorkQueue<String>,
     expectations: Expectations,
     recorder: Recorder,
 }
 
 pub async fn start(ctx: Ctx) -> Result<bool, Error> {
-    let client = ctx.client("replicaset-controller").await?;
+    let workers = ctx.opts.concurrent_replicaset_syncs;
+    start_for::<ReplicaSet>(ctx, workers).await
+}
+
+/// `replicationcontroller-controller`.
+pub async fn start_rc(ctx: Ctx) -> Result<bool, Error> {
+    let workers = ctx.opts.concurrent_rc_syncs;
+    start_for::<ReplicationController>(ctx, workers).await
+}
+
+async fn start_for<K: Replicated>(ctx: Ctx, workers: usize) -> Result<bool, Error> {
+    let client = ctx.client(K::SERVICE_ACCOUNT).await?;
     let rsc = Arc::new(Rsc {
-        recorder: ctx.recorder(&client, "replicaset-controller"),
+        recorder: ctx.recorder(&client, K::COMPONENT),
         client,
         pods: ctx.informers.get::<Pod>(),
-        sets: ctx.informers.get::<ReplicaSet>(),
-        queue: WorkQueue::new("replicaset"),
+        sets: ctx.informers.get::<K>(),
+        queue: WorkQueue::new(K::QUEUE),
         expectations: Expectations::default(),
     });
     util::index_by_controller(&rsc.pods);
     let r = rsc.clone();
     rsc.sets.add_handler(move |c| match c {
-        Change::Added(rs) | Change::Updated { new: rs, .. } => r.queue.add(util::meta_key(&rs.metadata)),
+        Change::Added(rs) | Change::Updated { new: rs, .. } => r.queue.add(util::meta_key(rs.meta())),
         Change::Deleted(rs) => {
-            let key = util::meta_key(&rs.metadata);
+            let key = util::meta_key(rs.meta());
             r.expectations.delete(&key);
             r.queue.add(key);
         }
@@ -63,7 +181,6 @@ pub async fn start(ctx: Ctx) -> Result<bool, Error> {
         Change::Updated { old, new } => r.update_pod(old, new),
         Change::Deleted(p) => r.delete_pod(p),
     });
-    let workers = ctx.opts.concurrent_replicaset_syncs;
     tokio::spawn(async move {
         rsc.pods.wait_synced().await;
         rsc.sets.wait_synced().await;
@@ -76,27 +193,24 @@ pub async fn start(ctx: Ctx) -> Result<bool, Error> {
     Ok(true)
 }
 
-impl Rsc {
-    /// The ReplicaSet a controller reference points at, if it is one of ours and still the
-    /// same object (same UID).
-    fn resolve(
-        &self,
-        ns: &str,
-        r: &k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference,
-    ) -> Option<Arc<ReplicaSet>> {
-        if r.kind != KIND {
+impl<K: Replicated> Rsc<K> {
+    /// The owner a controller reference points at, if it is one of ours and still the same
+    /// object (same UID).
+    fn resolve(&self, ns: &str, r: &k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference) -> Option<Arc<K>> {
+        if r.kind != K::KIND {
             return None;
         }
-        self.sets.get(ns, &r.name).filter(|rs| rs.metadata.uid.as_deref() == Some(r.uid.as_str()))
+        self.sets.get(ns, &r.name).filter(|rs| rs.meta().uid.as_deref() == Some(r.uid.as_str()))
     }
 
-    /// ReplicaSets whose selector matches an orphan pod.
-    fn matching_sets(&self, pod: &Pod) -> Vec<Arc<ReplicaSet>> {
+    /// Owners whose selector matches an orphan pod.
+    fn matching_sets(&self, pod: &Pod) -> Vec<Arc<K>> {
         let ns = pod.namespace().unwrap_or_default();
         self.sets
             .list_namespace(&ns)
             .into_iter()
-            .filter(|rs| {
+            .filter(|obj| {
+                let rs = obj.as_replica_set();
                 let sel = rs.spec.as_ref().map(|s| &s.selector);
                 !util::selector_is_empty(sel) && util::selector_matches(sel, pod.metadata.labels.as_ref()) == Ok(true)
             })
@@ -111,14 +225,14 @@ impl Rsc {
         let ns = pod.namespace().unwrap_or_default();
         if let Some(r) = util::controller_ref(&pod.metadata) {
             if let Some(rs) = self.resolve(&ns, r) {
-                let key = util::meta_key(&rs.metadata);
+                let key = util::meta_key(rs.meta());
                 self.expectations.creation_observed(&key);
                 self.queue.add(key);
             }
             return;
         }
         for rs in self.matching_sets(pod) {
-            self.queue.add(util::meta_key(&rs.metadata));
+            self.queue.add(util::meta_key(rs.meta()));
         }
     }
 
@@ -139,14 +253,14 @@ impl Rsc {
         let ref_changed = old_ref != cur_ref;
         if ref_changed {
             if let Some(rs) = old_ref.and_then(|r| self.resolve(&ns, r)) {
-                self.queue.add(util::meta_key(&rs.metadata));
+                self.queue.add(util::meta_key(rs.meta()));
             }
         }
         if let Some(r) = cur_ref {
             if let Some(rs) = self.resolve(&ns, r) {
-                let key = util::meta_key(&rs.metadata);
+                let key = util::meta_key(rs.meta());
                 self.queue.add(key.clone());
-                let min_ready = rs.spec.as_ref().and_then(|s| s.min_ready_seconds).unwrap_or(0);
+                let min_ready = rs.as_replica_set().spec.as_ref().and_then(|s| s.min_ready_seconds).unwrap_or(0);
                 if !util::pod_ready(old) && util::pod_ready(cur) && min_ready > 0 {
                     // Check availability again once minReadySeconds have passed.
                     let secs = u64::try_from(min_ready).unwrap_or(0) + 1;
@@ -157,7 +271,7 @@ impl Rsc {
         }
         if label_changed || ref_changed {
             for rs in self.matching_sets(cur) {
-                self.queue.add(util::meta_key(&rs.metadata));
+                self.queue.add(util::meta_key(rs.meta()));
             }
         }
     }
@@ -165,17 +279,18 @@ impl Rsc {
     fn delete_pod(&self, pod: &Arc<Pod>) {
         let ns = pod.namespace().unwrap_or_default();
         let Some(rs) = util::controller_ref(&pod.metadata).and_then(|r| self.resolve(&ns, r)) else { return };
-        let key = util::meta_key(&rs.metadata);
+        let key = util::meta_key(rs.meta());
         self.expectations.deletion_observed(&key, &util::meta_key(&pod.metadata));
         self.queue.add(key);
     }
 
     async fn sync(&self, key: &str) -> Result<(), Error> {
         let (ns, name) = util::split_key(key);
-        let Some(rs) = self.sets.get(ns, name) else {
+        let Some(obj) = self.sets.get(ns, name) else {
             self.expectations.delete(key);
             return Ok(());
         };
+        let rs = obj.as_replica_set().into_owned();
         let needs_sync = self.expectations.satisfied(key);
         let spec = rs.spec.clone().unwrap_or_default();
         if let Err(e) = util::selector_matches(Some(&spec.selector), None) {
@@ -188,12 +303,13 @@ impl Rsc {
         let pods = self.claim_pods(&rs, active).await?;
         let mut manage_err = None;
         if needs_sync && rs.metadata.deletion_timestamp.is_none() {
-            if let Err(e) = self.manage_replicas(&rs, &pods, key).await {
+            if let Err(e) = self.manage_replicas(obj.as_ref(), &rs, &pods, key).await {
                 manage_err = Some(e);
             }
         }
         let status = calculate_status(&rs, &pods, manage_err.as_ref());
-        let updated = self.update_status(&rs, status).await?;
+        let updated = self.update_status(obj.as_ref(), status).await?;
+        let updated = updated.as_replica_set();
         let replicas = spec.replicas.unwrap_or(1);
         let st = updated.status.clone().unwrap_or_default();
         let min_ready = updated.spec.as_ref().and_then(|s| s.min_ready_seconds).unwrap_or(0);
@@ -245,16 +361,15 @@ impl Rsc {
                         continue;
                     }
                     if can_adopt.is_none() {
-                        let fresh =
-                            Api::<ReplicaSet>::namespaced(self.client.clone(), &ns).get_opt(&rs.name_any()).await?;
+                        let fresh = Api::<K>::namespaced(self.client.clone(), &ns).get_opt(&rs.name_any()).await?;
                         can_adopt = Some(fresh.is_some_and(|f| {
-                            f.metadata.uid.as_deref() == Some(uid.as_str()) && f.metadata.deletion_timestamp.is_none()
+                            f.meta().uid.as_deref() == Some(uid.as_str()) && f.meta().deletion_timestamp.is_none()
                         }));
                     }
                     if can_adopt != Some(true) {
                         continue;
                     }
-                    let owner = util::new_controller_ref(API_VERSION, KIND, &rs.metadata);
+                    let owner = util::new_controller_ref(K::API_VERSION, K::KIND, &rs.metadata);
                     let patch = serde_json::json!({
                         "metadata": { "ownerReferences": [owner], "uid": pod.metadata.uid }
                     });
@@ -269,20 +384,20 @@ impl Rsc {
         Ok(claimed)
     }
 
-    async fn manage_replicas(&self, rs: &ReplicaSet, pods: &[Arc<Pod>], key: &str) -> Result<(), Error> {
+    async fn manage_replicas(&self, obj: &K, rs: &ReplicaSet, pods: &[Arc<Pod>], key: &str) -> Result<(), Error> {
         let want = usize::try_from(rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1).max(0)).unwrap_or(0);
         let ns = rs.namespace().unwrap_or_default();
         let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
         if pods.len() < want {
             let diff = (want - pods.len()).min(BURST_REPLICAS);
             self.expectations.expect_creations(key, diff);
-            let template = pod_from_template(rs);
+            let template = pod_from_template::<K>(rs);
             let (done, err) = slow_start_batch(diff, SLOW_START_INITIAL_BATCH, || {
                 let (api, template) = (api.clone(), template.clone());
                 async move {
                     match api.create(&PostParams::default(), &template).await {
                         Ok(p) => {
-                            self.recorder.normal(rs, "SuccessfulCreate", format!("Created pod: {}", p.name_any()));
+                            self.recorder.normal(obj, "SuccessfulCreate", format!("Created pod: {}", p.name_any()));
                             Ok(())
                         }
                         Err(kube::Error::Api(s))
@@ -293,7 +408,7 @@ impl Rsc {
                             Ok(())
                         }
                         Err(e) => {
-                            self.recorder.warning(rs, "FailedCreate", format!("Error creating: {}", api_message(&e)));
+                            self.recorder.warning(obj, "FailedCreate", format!("Error creating: {}", api_message(&e)));
                             Err(e)
                         }
                     }
@@ -315,7 +430,7 @@ impl Rsc {
                 async move {
                     match api.delete(&p.name_any(), &DeleteParams::default()).await {
                         Ok(_) => {
-                            self.recorder.normal(rs, "SuccessfulDelete", format!("Deleted pod: {}", p.name_any()));
+                            self.recorder.normal(obj, "SuccessfulDelete", format!("Deleted pod: {}", p.name_any()));
                             Ok(())
                         }
                         Err(e) => {
@@ -323,7 +438,7 @@ impl Rsc {
                             if matches!(&e, kube::Error::Api(s) if s.code == 404) {
                                 return Ok(());
                             }
-                            self.recorder.warning(rs, "FailedDelete", format!("Error deleting: {}", api_message(&e)));
+                            self.recorder.warning(obj, "FailedDelete", format!("Error deleting: {}", api_message(&e)));
                             Err(e)
                         }
                     }
@@ -348,36 +463,36 @@ impl Rsc {
                 .sets
                 .list_namespace(&ns)
                 .into_iter()
-                .filter(|s| util::controller_ref(&s.metadata).map(|r| &r.uid) == Some(&owner))
-                .filter_map(|s| s.metadata.uid.clone())
+                .filter(|s| util::controller_ref(s.meta()).map(|r| &r.uid) == Some(&owner))
+                .filter_map(|s| s.meta().uid.clone())
                 .collect(),
         };
         uids.iter().flat_map(|u| self.pods.by_index(util::BY_CONTROLLER, u)).filter(|p| util::pod_active(p)).collect()
     }
 
-    async fn update_status(&self, rs: &ReplicaSet, status: ReplicaSetStatus) -> Result<ReplicaSet, Error> {
-        let generation = rs.metadata.generation;
-        let cur = rs.status.clone().unwrap_or_default();
+    async fn update_status(&self, obj: &K, status: ReplicaSetStatus) -> Result<K, Error> {
+        let generation = obj.meta().generation;
+        let cur = obj.as_replica_set().status.clone().unwrap_or_default();
         if same_status(&cur, &status) && cur.observed_generation == generation {
-            return Ok(rs.clone());
+            return Ok(obj.clone());
         }
-        let ns = rs.namespace().unwrap_or_default();
-        let api: Api<ReplicaSet> = Api::namespaced(self.client.clone(), &ns);
-        let mut target = rs.clone();
+        let ns = obj.namespace().unwrap_or_default();
+        let api: Api<K> = Api::namespaced(self.client.clone(), &ns);
+        let mut target = obj.clone();
         for attempt in 0..2 {
             let mut st = status.clone();
-            st.observed_generation = target.metadata.generation;
-            target.status = Some(st);
+            st.observed_generation = target.meta().generation;
+            target = target.with_status(st);
             match api.replace_status(&target.name_any(), &PostParams::default(), &target).await {
                 Ok(updated) => return Ok(updated),
                 Err(e) if attempt == 1 => return Err(e.into()),
                 Err(_) => match api.get_opt(&target.name_any()).await? {
                     Some(fresh) => target = fresh,
-                    None => return Ok(rs.clone()),
+                    None => return Ok(obj.clone()),
                 },
             }
         }
-        Ok(rs.clone())
+        Ok(obj.clone())
     }
 }
 
@@ -396,8 +511,8 @@ fn same_status(a: &ReplicaSetStatus, b: &ReplicaSetStatus) -> bool {
         && a.conditions == b.conditions
 }
 
-/// The pod a ReplicaSet's template describes, owned by it, named `<rs>-<random>`.
-fn pod_from_template(rs: &ReplicaSet) -> Pod {
+/// The pod an owner's template describes, owned by it, named `<owner>-<random>`.
+fn pod_from_template<K: Replicated>(rs: &ReplicaSet) -> Pod {
     let template = rs.spec.as_ref().map(|s| s.template.clone()).unwrap_or_default().unwrap_or_default();
     let meta = template.metadata.unwrap_or_default();
     Pod {
@@ -406,7 +521,7 @@ fn pod_from_template(rs: &ReplicaSet) -> Pod {
             labels: meta.labels,
             annotations: meta.annotations,
             finalizers: meta.finalizers,
-            owner_references: Some(vec![util::new_controller_ref(API_VERSION, KIND, &rs.metadata)]),
+            owner_references: Some(vec![util::new_controller_ref(K::API_VERSION, K::KIND, &rs.metadata)]),
             ..Default::default()
         },
         spec: template.spec,
