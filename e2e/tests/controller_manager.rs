@@ -1247,3 +1247,43 @@ fn replication_controllers_keep_their_pods_and_report_status() {
     let events = c.api.kubectl_ok(K, &["get", "events", "--field-selector=involvedObject.kind=ReplicationController"]);
     assert!(events.contains("SuccessfulCreate") && events.contains("SuccessfulDelete"), "{events}\n{}", kcm.log());
 }
+
+#[test]
+fn nodes_get_pod_cidrs_from_the_cluster_cidr() {
+    let c = cluster(&[]);
+    let kcm = ControllerManager::start(
+        &c.api,
+        &[
+            "--controllers=nodeipam",
+            "--allocate-node-cidrs=true",
+            "--cluster-cidr=10.244.0.0/16",
+            "--service-cluster-ip-range=10.96.0.0/12",
+        ],
+    );
+    for n in ["n1", "n2"] {
+        kwok::ensure_node(&c, n);
+    }
+    let cidr = |n: &str| get(&c, &["node", n]).and_then(|o| o["spec"]["podCIDR"].as_str().map(String::from));
+    let (a, b) = poll("pod CIDRs", WAIT, || Some((cidr("n1")?, cidr("n2")?)));
+    let mut got = [a.clone(), b.clone()];
+    got.sort();
+    assert_eq!(got, ["10.244.0.0/24".to_string(), "10.244.1.0/24".to_string()], "{}", kcm.log());
+    let n1 = get(&c, &["node", "n1"]).expect("n1");
+    assert_eq!(n1["spec"]["podCIDRs"], json!([a]));
+    let out = c.api.kubectl_ok(K, &["get", "nodes", "-o", "jsonpath={.items[*].spec.podCIDR}"]);
+    assert!(out.contains(&a) && out.contains(&b), "{out}");
+    // A deleted node's subnet is free again; a new node never shares one with a live node.
+    c.api.kubectl_ok(K, &["delete", "node", "n1"]);
+    kwok::ensure_node(&c, "n3");
+    let c3 = poll("n3 pod CIDR", WAIT, || cidr("n3"));
+    assert_ne!(c3, b);
+    assert!(c3.starts_with("10.244.") && c3.ends_with(".0/24"), "{c3}");
+
+    // Without --allocate-node-cidrs the controller is skipped, as upstream.
+    let other = ControllerManager::start_named(&c.api, "kcm-no-ipam", &["--controllers=nodeipam"]);
+    let log = poll("start-up log", WAIT, || {
+        let l = other.log();
+        l.contains("node-ipam-controller").then_some(l)
+    });
+    assert!(log.contains("Warning: skipping controller controller=\"node-ipam-controller\""), "{log}");
+}

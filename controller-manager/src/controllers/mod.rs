@@ -11,6 +11,7 @@ pub mod endpoints;
 pub mod endpointslice;
 pub mod garbagecollector;
 pub mod namespace;
+pub mod nodeipam;
 pub mod nodelifecycle;
 pub mod podgc;
 pub mod replicaset;
@@ -92,7 +93,7 @@ pub fn descriptors() -> Vec<Descriptor> {
         d("ttl-controller", &["ttl"], None),
         Descriptor { disabled_by_default: true, ..d("bootstrap-signer-controller", &["bootstrapsigner"], None) },
         Descriptor { disabled_by_default: true, ..d("token-cleaner-controller", &["tokencleaner"], None) },
-        d("node-ipam-controller", &["nodeipam"], None),
+        d("node-ipam-controller", &["nodeipam"], start!(nodeipam)),
         d("node-lifecycle-controller", &["nodelifecycle"], start!(nodelifecycle)),
         Descriptor { cloud: true, ..d("service-lb-controller", &["service"], None) },
         Descriptor { cloud: true, ..d("node-route-controller", &["route"], None) },
