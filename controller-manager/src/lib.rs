@@ -3,9 +3,11 @@
 //! own client; with `--leader-elect` only the holder of the `kube-controller-manager` Lease
 //! runs them.
 
+pub mod claim;
 pub mod context;
 pub mod controllers;
 pub mod discovery;
+pub mod history;
 pub mod options;
 pub mod util;
 

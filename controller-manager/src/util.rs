@@ -226,6 +226,21 @@ impl Expectations {
         );
     }
 
+    /// Creations and deletions at once (`SetExpectations`), as the DaemonSet controller's
+    /// syncs both create and delete.
+    pub fn expect(&self, key: &str, add: usize, pods: Vec<String>) {
+        let del = i64::try_from(pods.len()).unwrap_or(i64::MAX);
+        self.lock().insert(
+            key.to_string(),
+            Expectation {
+                add: i64::try_from(add).unwrap_or(i64::MAX),
+                del,
+                deleting: pods.into_iter().collect(),
+                at: Instant::now(),
+            },
+        );
+    }
+
     pub fn creation_observed(&self, key: &str) {
         if let Some(e) = self.lock().get_mut(key) {
             e.add -= 1;

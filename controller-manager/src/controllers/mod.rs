@@ -5,6 +5,7 @@
 
 pub mod certificates;
 pub mod clusterroleaggregation;
+pub mod daemonset;
 pub mod deployment;
 pub mod disruption;
 pub mod endpoints;
@@ -19,6 +20,7 @@ pub mod resourcequota;
 pub mod rootcacert;
 pub mod serviceaccount;
 pub mod serviceaccounttoken;
+pub mod statefulset;
 pub mod tainteviction;
 
 use crate::context::Ctx;
@@ -67,13 +69,13 @@ pub fn descriptors() -> Vec<Descriptor> {
         d("namespace-controller", &["namespace"], start!(namespace)),
         d("serviceaccount-controller", &["serviceaccount"], start!(serviceaccount)),
         d("garbage-collector-controller", &["garbagecollector"], start!(garbagecollector)),
-        d("daemonset-controller", &["daemonset"], None),
+        d("daemonset-controller", &["daemonset"], start!(daemonset)),
         d("job-controller", &["job"], None),
         d("deployment-controller", &["deployment"], start!(deployment)),
         d("replicaset-controller", &["replicaset"], start!(replicaset)),
         d("horizontal-pod-autoscaler-controller", &["horizontalpodautoscaling"], None),
         d("disruption-controller", &["disruption"], start!(disruption)),
-        d("statefulset-controller", &["statefulset"], None),
+        d("statefulset-controller", &["statefulset"], start!(statefulset)),
         d("cronjob-controller", &["cronjob"], None),
         d(
             "certificatesigningrequest-signing-controller",
