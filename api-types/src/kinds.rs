@@ -108,6 +108,11 @@ pub fn prepare_for_create(rd: &ResourceDef, obj: &mut Value) {
             obj["status"] = json!({"phase": "Pending"});
         }
         ("", "nodes") | ("certificates.k8s.io", "certificatesigningrequests") => {}
+        ("apps", "daemonsets") => {
+            obj["status"] = json!({});
+            let generation = template_generation(obj).filter(|g| *g >= 1).unwrap_or(1);
+            set_template_generation(obj, generation);
+        }
         _ if has_status_subresource(rd) => {
             if let Some(m) = obj.as_object_mut() {
                 m.insert("status".into(), json!({}));
@@ -115,6 +120,20 @@ pub fn prepare_for_create(rd: &ResourceDef, obj: &mut Value) {
         }
         _ => {}
     }
+}
+
+/// apps/v1's form of a DaemonSet's internal `spec.templateGeneration`.
+const TEMPLATE_GENERATION: &str = "deprecated.daemonset.template.generation";
+
+fn template_generation(obj: &Value) -> Option<i64> {
+    obj.pointer("/metadata/annotations")?.get(TEMPLATE_GENERATION)?.as_str()?.parse().ok()
+}
+
+fn set_template_generation(obj: &mut Value, generation: i64) {
+    if !obj["metadata"]["annotations"].is_object() {
+        obj["metadata"]["annotations"] = json!({});
+    }
+    obj["metadata"]["annotations"][TEMPLATE_GENERATION] = json!(generation.to_string());
 }
 
 /// Upstream's `PrepareForUpdate` on the main resource: status is kept from the old object when
@@ -134,6 +153,18 @@ pub fn prepare_for_update(rd: &ResourceDef, new: &mut Value, old: &Value) {
         // Namespace finalizers change only through /finalize.
         if let Some(f) = old.pointer("/spec/finalizers") {
             new["spec"]["finalizers"] = f.clone();
+        }
+    }
+    if rd.group == "apps" && rd.plural == "daemonsets" {
+        // Only the apiserver moves the template generation: on every template change.
+        let mut generation = template_generation(old).unwrap_or(0);
+        if new.pointer("/spec/template") != old.pointer("/spec/template") {
+            generation += 1;
+        }
+        if generation > 0 {
+            set_template_generation(new, generation);
+        } else if let Some(a) = new.pointer_mut("/metadata/annotations").and_then(Value::as_object_mut) {
+            a.remove(TEMPLATE_GENERATION);
         }
     }
     let old_gen = old.pointer("/metadata/generation").and_then(Value::as_i64);
@@ -231,6 +262,25 @@ mod tests {
 
     fn rd(group: &str, plural: &str) -> &'static ResourceDef {
         crate::resources().iter().find(|r| r.group == group && r.plural == plural).unwrap()
+    }
+
+    #[test]
+    fn daemon_sets_count_their_template_generations() {
+        let rd = crate::lookup("apps", "v1", "daemonsets").unwrap();
+        let mut ds =
+            json!({"metadata": {"name": "d"}, "spec": {"template": {"spec": {"containers": [{"image": "a"}]}}}});
+        prepare_for_create(rd, &mut ds);
+        assert_eq!(ds["metadata"]["annotations"][TEMPLATE_GENERATION], "1");
+        let mut same = ds.clone();
+        same["spec"]["minReadySeconds"] = json!(5);
+        same["metadata"]["annotations"][TEMPLATE_GENERATION] = json!("9");
+        prepare_for_update(rd, &mut same, &ds);
+        assert_eq!(same["metadata"]["annotations"][TEMPLATE_GENERATION], "1");
+        assert_eq!(same["metadata"]["generation"], 2);
+        let mut changed = same.clone();
+        changed["spec"]["template"]["spec"]["containers"][0]["image"] = json!("b");
+        prepare_for_update(rd, &mut changed, &same);
+        assert_eq!(changed["metadata"]["annotations"][TEMPLATE_GENERATION], "2");
     }
 
     #[test]

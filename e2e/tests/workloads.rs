@@ -114,6 +114,7 @@ fn daemon_sets_run_one_pod_per_eligible_node_and_roll_out_history_and_undo() {
         // Pinned by affinity (the scheduler, here the fake kubelet, binds), labelled, tolerant.
         assert_eq!(kwok::affinity_node(&p), Some(node_of(&p)), "{p}");
         assert!(!label(&p, "controller-revision-hash").is_empty(), "{p}");
+        assert_eq!(label(&p, "pod-template-generation"), "1", "{p}");
         let tols = p["spec"]["tolerations"].as_array().cloned().unwrap_or_default();
         let not_ready = tols.iter().find(|t| t["key"] == "node.kubernetes.io/not-ready").expect("toleration");
         assert!(not_ready["effect"] == "NoExecute" && not_ready["tolerationSeconds"].is_null(), "{p}");

@@ -22,7 +22,6 @@ use k8s_openapi::api::core::v1::{
     Affinity, Node, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, Pod, PodSpec, Taint,
     Toleration,
 };
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
@@ -161,27 +160,13 @@ fn pod_updated(pod: &Pod, hash: &str) -> bool {
     !hash.is_empty() && pod.labels().get(HASH_LABEL).map(String::as_str) == Some(hash)
 }
 
-/// `intstr.GetScaledValueFromIntOrPercent` (an invalid percentage counts as 0).
-fn scaled(v: Option<&IntOrString>, total: i32, round_up: bool) -> i32 {
-    match v {
-        None => 0,
-        Some(IntOrString::Int(i)) => *i,
-        Some(IntOrString::String(s)) => {
-            let pct: f64 = s.trim_end_matches('%').parse().unwrap_or(0.0);
-            let x = pct * f64::from(total) / 100.0;
-            // A percentage of an i32 count is a whole count again.
-            (if round_up { x.ceil() } else { x.floor() }) as i32
-        }
-    }
-}
-
 /// `SurgeCount` (DaemonSetUpdateSurge is GA).
 fn surge_count(ds: &DaemonSet, n: i32) -> i32 {
     if strategy_type(ds) != "RollingUpdate" {
         return 0;
     }
     let ru = ds.spec.as_ref().and_then(|s| s.update_strategy.as_ref()).and_then(|s| s.rolling_update.as_ref());
-    scaled(ru.and_then(|r| r.max_surge.as_ref()), n, true)
+    util::scaled(ru.and_then(|r| r.max_surge.as_ref()), n, true)
 }
 
 /// `UnavailableCount`.
@@ -192,7 +177,7 @@ fn unavailable_count(ds: &DaemonSet, n: i32) -> i32 {
     let ru = ds.spec.as_ref().and_then(|s| s.update_strategy.as_ref()).and_then(|s| s.rolling_update.as_ref());
     match ru {
         None => 0,
-        Some(r) => scaled(r.max_unavailable.as_ref(), n, true),
+        Some(r) => util::scaled(r.max_unavailable.as_ref(), n, true),
     }
 }
 
@@ -1299,6 +1284,7 @@ mod tests {
     use k8s_openapi::api::apps::v1::{DaemonSetSpec, DaemonSetUpdateStrategy, RollingUpdateDaemonSet};
     use k8s_openapi::api::core::v1::{NodeSpec, PodCondition, PodStatus, PodTemplateSpec};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
     fn node(name: &str, labels: &[(&str, &str)], taints: &[(&str, &str)]) -> Node {
         Node {
