@@ -5,10 +5,12 @@
 
 pub mod certificates;
 pub mod clusterroleaggregation;
+pub mod cronjob;
 pub mod deployment;
 pub mod endpoints;
 pub mod endpointslice;
 pub mod garbagecollector;
+pub mod job;
 pub mod namespace;
 pub mod nodelifecycle;
 pub mod podgc;
@@ -17,6 +19,7 @@ pub mod rootcacert;
 pub mod serviceaccount;
 pub mod serviceaccounttoken;
 pub mod tainteviction;
+pub mod ttlafterfinished;
 
 use crate::context::Ctx;
 use crate::Error;
@@ -61,13 +64,13 @@ pub fn descriptors() -> Vec<Descriptor> {
         d("serviceaccount-controller", &["serviceaccount"], start!(serviceaccount)),
         d("garbage-collector-controller", &["garbagecollector"], start!(garbagecollector)),
         d("daemonset-controller", &["daemonset"], None),
-        d("job-controller", &["job"], None),
+        d("job-controller", &["job"], start!(job)),
         d("deployment-controller", &["deployment"], start!(deployment)),
         d("replicaset-controller", &["replicaset"], start!(replicaset)),
         d("horizontal-pod-autoscaler-controller", &["horizontalpodautoscaling"], None),
         d("disruption-controller", &["disruption"], None),
         d("statefulset-controller", &["statefulset"], None),
-        d("cronjob-controller", &["cronjob"], None),
+        d("cronjob-controller", &["cronjob"], start!(cronjob)),
         d(
             "certificatesigningrequest-signing-controller",
             &["csrsigning"],
@@ -98,7 +101,7 @@ pub fn descriptors() -> Vec<Descriptor> {
         d("persistentvolumeclaim-protection-controller", &["pvc-protection"], None),
         d("persistentvolume-protection-controller", &["pv-protection"], None),
         Descriptor { gated_off: true, ..d("volumeattributesclass-protection-controller", &[], None) },
-        d("ttl-after-finished-controller", &["ttl-after-finished"], None),
+        d("ttl-after-finished-controller", &["ttl-after-finished"], start!(ttlafterfinished)),
         d("root-ca-certificate-publisher-controller", &["root-ca-cert-publisher"], start!(rootcacert)),
         Descriptor {
             gated_off: true,
