@@ -238,6 +238,58 @@ fn finished_jobs_with_a_ttl_are_deleted_with_their_pods() {
     assert!(get(&c, &["job", "kept"]).is_some(), "{}", kcm.log());
 }
 
+#[test]
+fn deadlines_pod_failure_policies_and_success_policies_end_jobs_early() {
+    let (c, kcm, _kubelet) = setup();
+    // Pods that never finish, and a two second deadline.
+    apply(&c, &job("deadline", json!({"parallelism": 2, "activeDeadlineSeconds": 2}), None));
+    // Exit code 42 fails the whole Job at once, whatever the backoff limit.
+    let fail_job = json!({"backoffLimit": 6, "podFailurePolicy": {"rules": [
+        {"action": "FailJob", "onExitCodes": {"operator": "In", "values": [42]}}]}});
+    apply(&c, &job("fatal", fail_job, Some(42)));
+    // Index 1 succeeding is enough.
+    let success = json!({"completions": 3, "parallelism": 3, "completionMode": "Indexed",
+        "successPolicy": {"rules": [{"succeededIndexes": "1"}]}});
+    apply(&c, &job("lenient", success, Some(0)));
+
+    let failed = until("the deadline fails the job", WAIT, &c, &kcm, || {
+        get(&c, &["job", "deadline"]).filter(|j| condition(j, "Failed").is_some())
+    });
+    let cond = condition(&failed, "Failed").expect("Failed");
+    assert_eq!(cond["reason"], "DeadlineExceeded", "{failed}");
+    assert_eq!(cond["message"], "Job was active longer than specified deadline");
+    // The active pods were deleted and counted as failed; none is left.
+    assert_eq!(failed["status"]["failed"], 2, "{failed}");
+    until("the deadline job's pods are gone", WAIT, &c, &kcm, || job_pods(&c, "deadline").is_empty().then_some(()));
+
+    let fatal = until("the pod failure policy fails the job", WAIT, &c, &kcm, || {
+        get(&c, &["job", "fatal"]).filter(|j| condition(j, "Failed").is_some())
+    });
+    let cond = condition(&fatal, "Failed").expect("Failed");
+    assert_eq!(cond["reason"], "PodFailurePolicy", "{fatal}");
+    let msg = cond["message"].as_str().unwrap_or("");
+    assert!(
+        msg.starts_with("Container main for pod default/fatal-")
+            && msg.ends_with("failed with exit code 42 matching FailJob rule at index 0"),
+        "{msg}"
+    );
+    assert_eq!(job_pods(&c, "fatal").len(), 1);
+
+    let lenient = until("the success policy completes the job", WAIT, &c, &kcm, || {
+        get(&c, &["job", "lenient"]).filter(|j| condition(j, "Complete").is_some())
+    });
+    let cond = condition(&lenient, "Complete").expect("Complete");
+    assert_eq!(cond["reason"], "SuccessPolicy", "{lenient}");
+    assert_eq!(cond["message"], "Matched rules at index 0");
+    assert_eq!(condition(&lenient, "SuccessCriteriaMet").expect("SuccessCriteriaMet")["reason"], "SuccessPolicy");
+    // "1", "0,1", "0-2", ...: the interval list holds index 1.
+    let holds_one = lenient["status"]["completedIndexes"].as_str().unwrap_or("").split(',').any(|iv| {
+        let (a, b) = iv.split_once('-').unwrap_or((iv, iv));
+        a.parse::<i32>().is_ok_and(|a| a <= 1) && b.parse::<i32>().is_ok_and(|b| b >= 1)
+    });
+    assert!(holds_one, "{lenient}");
+}
+
 // ---- CronJobs ----------------------------------------------------------------------------
 
 fn cronjob(name: &str, spec: Value, exit: Option<i32>) -> String {
