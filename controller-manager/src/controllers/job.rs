@@ -1442,7 +1442,8 @@ impl Jc {
             let left = remaining_backoff(cx.new_backoff.failures_after_last_success, cx.new_backoff.last_failure, now);
             if !left.is_zero() {
                 self.queue.add_after(key.to_string(), left.max(SYNC_BATCH_PERIOD));
-                return (active, None);
+                // As upstream: while creation backs off, status.active reads 0.
+                return (0, None);
             }
         }
         diff = diff.min(MAX_CREATE_DELETE_PER_SYNC);
@@ -1468,7 +1469,8 @@ impl Jc {
                 if ready_now.is_empty() {
                     if let Some(left) = min_left {
                         self.queue.add_after(key.to_string(), left.max(SYNC_BATCH_PERIOD));
-                        return (active, None);
+                        // As upstream: while creation backs off, status.active reads 0.
+                        return (0, None);
                     }
                 }
                 pending = ready_now;
