@@ -113,6 +113,14 @@ pub fn prepare_for_create(rd: &ResourceDef, obj: &mut Value) {
             let generation = template_generation(obj).filter(|g| *g >= 1).unwrap_or(1);
             set_template_generation(obj, generation);
         }
+        ("batch", "jobs") => {
+            if obj.pointer("/spec/manualSelector").and_then(Value::as_bool) != Some(true) {
+                generate_job_selector(obj);
+            }
+            if let Some(m) = obj.as_object_mut() {
+                m.insert("status".into(), json!({}));
+            }
+        }
         _ if has_status_subresource(rd) => {
             if let Some(m) = obj.as_object_mut() {
                 m.insert("status".into(), json!({}));
@@ -134,6 +142,47 @@ fn set_template_generation(obj: &mut Value, generation: i64) {
         obj["metadata"]["annotations"] = json!({});
     }
     obj["metadata"]["annotations"][TEMPLATE_GENERATION] = json!(generation.to_string());
+}
+
+/// Upstream's Job `generateSelector`: the template gets the job-name and controller-uid labels
+/// (legacy and `batch.kubernetes.io/` ones) unless set, and the selector matches the
+/// controller UID; conflicting user values are left for validation to reject.
+fn generate_job_selector(obj: &mut Value) {
+    let name = obj.pointer("/metadata/name").cloned().unwrap_or(Value::Null);
+    let uid = obj.pointer("/metadata/uid").cloned().unwrap_or(Value::Null);
+    if !obj.get("spec").is_some_and(Value::is_object) {
+        obj["spec"] = json!({});
+    }
+    let spec = &mut obj["spec"];
+    if !spec.get("template").is_some_and(Value::is_object) {
+        spec["template"] = json!({});
+    }
+    if !spec["template"].get("metadata").is_some_and(Value::is_object) {
+        spec["template"]["metadata"] = json!({});
+    }
+    let meta = &mut spec["template"]["metadata"];
+    if !meta.get("labels").is_some_and(Value::is_object) {
+        meta["labels"] = json!({});
+    }
+    if let Some(labels) = meta["labels"].as_object_mut() {
+        for (key, value) in [
+            ("job-name", &name),
+            ("batch.kubernetes.io/job-name", &name),
+            ("controller-uid", &uid),
+            ("batch.kubernetes.io/controller-uid", &uid),
+        ] {
+            labels.entry(key).or_insert_with(|| value.clone());
+        }
+    }
+    if !spec.get("selector").is_some_and(Value::is_object) {
+        spec["selector"] = json!({});
+    }
+    if !spec["selector"].get("matchLabels").is_some_and(Value::is_object) {
+        spec["selector"]["matchLabels"] = json!({});
+    }
+    if let Some(ml) = spec["selector"]["matchLabels"].as_object_mut() {
+        ml.entry("batch.kubernetes.io/controller-uid").or_insert(uid);
+    }
 }
 
 /// Upstream's `PrepareForUpdate` on the main resource: status is kept from the old object when
@@ -300,6 +349,26 @@ mod tests {
         new["spec"]["replicas"] = json!(2);
         prepare_for_update(d, &mut new, &old);
         assert_eq!(new["metadata"]["generation"], 2);
+    }
+
+    #[test]
+    fn jobs_get_a_generated_selector_unless_manual() {
+        let d = rd("batch", "jobs");
+        let mut obj = json!({"metadata": {"name": "pi", "uid": "u1"},
+            "spec": {"manualSelector": false, "template": {"metadata": {"labels": {"job-name": "mine"}}}}});
+        prepare_for_create(d, &mut obj);
+        assert_eq!(obj["spec"]["selector"], json!({"matchLabels": {"batch.kubernetes.io/controller-uid": "u1"}}));
+        assert_eq!(
+            obj["spec"]["template"]["metadata"]["labels"],
+            json!({"job-name": "mine", "batch.kubernetes.io/job-name": "pi", "controller-uid": "u1",
+                "batch.kubernetes.io/controller-uid": "u1"})
+        );
+        assert_eq!(obj["status"], json!({}));
+        let mut manual = json!({"metadata": {"name": "pi", "uid": "u1"},
+            "spec": {"manualSelector": true, "selector": {"matchLabels": {"a": "b"}}}});
+        prepare_for_create(d, &mut manual);
+        assert_eq!(manual["spec"]["selector"], json!({"matchLabels": {"a": "b"}}));
+        assert!(manual["spec"]["template"].is_null());
     }
 
     #[test]

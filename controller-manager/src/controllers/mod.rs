@@ -5,12 +5,14 @@
 
 pub mod certificates;
 pub mod clusterroleaggregation;
+pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
 pub mod disruption;
 pub mod endpoints;
 pub mod endpointslice;
 pub mod garbagecollector;
+pub mod job;
 pub mod namespace;
 pub mod nodeipam;
 pub mod nodelifecycle;
@@ -22,6 +24,7 @@ pub mod serviceaccount;
 pub mod serviceaccounttoken;
 pub mod statefulset;
 pub mod tainteviction;
+pub mod ttlafterfinished;
 
 use crate::context::Ctx;
 use crate::Error;
@@ -70,13 +73,13 @@ pub fn descriptors() -> Vec<Descriptor> {
         d("serviceaccount-controller", &["serviceaccount"], start!(serviceaccount)),
         d("garbage-collector-controller", &["garbagecollector"], start!(garbagecollector)),
         d("daemonset-controller", &["daemonset"], start!(daemonset)),
-        d("job-controller", &["job"], None),
+        d("job-controller", &["job"], start!(job)),
         d("deployment-controller", &["deployment"], start!(deployment)),
         d("replicaset-controller", &["replicaset"], start!(replicaset)),
         d("horizontal-pod-autoscaler-controller", &["horizontalpodautoscaling"], None),
         d("disruption-controller", &["disruption"], start!(disruption)),
         d("statefulset-controller", &["statefulset"], start!(statefulset)),
-        d("cronjob-controller", &["cronjob"], None),
+        d("cronjob-controller", &["cronjob"], start!(cronjob)),
         d(
             "certificatesigningrequest-signing-controller",
             &["csrsigning"],
@@ -107,7 +110,7 @@ pub fn descriptors() -> Vec<Descriptor> {
         d("persistentvolumeclaim-protection-controller", &["pvc-protection"], None),
         d("persistentvolume-protection-controller", &["pv-protection"], None),
         Descriptor { gated_off: true, ..d("volumeattributesclass-protection-controller", &[], None) },
-        d("ttl-after-finished-controller", &["ttl-after-finished"], None),
+        d("ttl-after-finished-controller", &["ttl-after-finished"], start!(ttlafterfinished)),
         d("root-ca-certificate-publisher-controller", &["root-ca-cert-publisher"], start!(rootcacert)),
         Descriptor {
             gated_off: true,
