@@ -124,8 +124,17 @@ async fn write(client: &Client, ev: &Event, patch: bool) -> Option<Event> {
     fresh.metadata.resource_version = None;
     match api.create(&PostParams::default(), &fresh).await {
         Ok(e) => Some(e),
+        // As upstream's recorder: events refused because they exist already or because their
+        // namespace is being deleted are expected, so they are not reported as errors.
+        Err(kube::Error::Api(s))
+            if s.code == 409
+                || s.details.as_ref().is_some_and(|d| d.causes.iter().any(|c| c.reason == "NamespaceTerminating")) =>
+        {
+            tracing::debug!("Server rejected event {}/{} (will not retry!): {}", ns, ev.name_any(), s.message);
+            None
+        }
         Err(e) => {
-            tracing::warn!("unable to write event {}/{}: {e}", ns, ev.name_any());
+            tracing::error!("Server rejected event {}/{} (will not retry!): {e}", ns, ev.name_any());
             None
         }
     }

@@ -4,9 +4,9 @@
 //! earliest deadline, and failed keys come back after `max(per-key exponential backoff
 //! 5 ms → 1000 s, an overall 10/s token bucket with a burst of 100)`.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::hash::Hash;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -112,6 +112,10 @@ struct State<K> {
     processing: HashSet<K>,
     /// Keys waiting for a delayed add, with the deadline that will add them.
     waiting: HashMap<K, Instant>,
+    /// The same delayed adds by deadline (client-go's waiting heap), for the one timer task.
+    timers: BTreeMap<(Instant, u64), K>,
+    next_timer: u64,
+    timer_started: bool,
     limiter: RateLimiter<K>,
     shutting_down: bool,
 }
@@ -120,6 +124,8 @@ struct Inner<K> {
     name: String,
     state: Mutex<State<K>>,
     ready: Notify,
+    /// Wakes the timer task when an earlier deadline arrives.
+    timer: Arc<Notify>,
 }
 
 /// A cloneable handle; every clone is the same queue.
@@ -130,6 +136,47 @@ pub struct WorkQueue<K> {
 impl<K> Clone for WorkQueue<K> {
     fn clone(&self) -> Self {
         WorkQueue { inner: self.inner.clone() }
+    }
+}
+
+/// The one task per queue that moves delayed keys onto the queue when they are due. It holds
+/// the queue weakly, so a dropped queue's timer ends at its next wake-up.
+async fn run_timer<K: Hash + Eq + Clone + Send + Sync + 'static>(inner: Weak<Inner<K>>, wake: Arc<Notify>) {
+    loop {
+        let next = {
+            let Some(inner) = inner.upgrade() else { return };
+            let q = WorkQueue { inner };
+            let now = Instant::now();
+            let (due, next) = {
+                let mut s = q.lock();
+                if s.shutting_down {
+                    return;
+                }
+                let mut due = Vec::new();
+                while let Some(entry) = s.timers.first_entry() {
+                    let at = entry.key().0;
+                    if at > now {
+                        break;
+                    }
+                    let key = entry.remove();
+                    // Only the deadline still on record adds the key (an earlier one replaced it).
+                    if s.waiting.get(&key) == Some(&at) {
+                        s.waiting.remove(&key);
+                        due.push(key);
+                    }
+                }
+                (due, s.timers.first_key_value().map(|((at, _), _)| *at))
+            };
+            for key in due {
+                q.add(key);
+            }
+            next
+        };
+        let idle = Instant::now() + Duration::from_secs(60);
+        tokio::select! {
+            _ = tokio::time::sleep_until(next.unwrap_or(idle).min(idle)) => {}
+            _ = wake.notified() => {}
+        }
     }
 }
 
@@ -149,10 +196,14 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> WorkQueue<K> {
                     dirty: HashSet::new(),
                     processing: HashSet::new(),
                     waiting: HashMap::new(),
+                    timers: BTreeMap::new(),
+                    next_timer: 0,
+                    timer_started: false,
                     limiter,
                     shutting_down: false,
                 }),
                 ready: Notify::new(),
+                timer: Arc::new(Notify::new()),
             }),
         }
     }
@@ -190,7 +241,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> WorkQueue<K> {
             return self.add(key);
         }
         let deadline = Instant::now() + delay;
-        {
+        let start_timer = {
             let mut s = self.lock();
             if s.shutting_down {
                 return;
@@ -201,23 +252,18 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> WorkQueue<K> {
                     s.waiting.insert(key.clone(), deadline);
                 }
             }
-        }
-        let q = self.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep_until(deadline).await;
-            let due = {
-                let mut s = q.lock();
-                if s.waiting.get(&key) == Some(&deadline) {
-                    s.waiting.remove(&key);
-                    true
-                } else {
-                    false
-                }
-            };
-            if due {
-                q.add(key);
+            let seq = s.next_timer;
+            s.next_timer += 1;
+            let earliest = s.timers.first_key_value().is_none_or(|((at, _), _)| deadline < *at);
+            s.timers.insert((deadline, seq), key);
+            if earliest {
+                self.inner.timer.notify_one();
             }
-        });
+            !std::mem::replace(&mut s.timer_started, true)
+        };
+        if start_timer {
+            tokio::spawn(run_timer(Arc::downgrade(&self.inner), self.inner.timer.clone()));
+        }
     }
 
     /// Adds `key` after the rate limiter's delay for it (a retry after a failure).
@@ -399,6 +445,23 @@ mod tests {
         q.done(&"k");
         // The later timers fire without adding it again.
         tokio::time::sleep(Duration::from_secs(20)).await;
+        assert!(q.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn many_delayed_keys_come_due_in_deadline_order_from_one_timer() {
+        let q = WorkQueue::new("t");
+        for i in (0..1000u64).rev() {
+            q.add_after(i, Duration::from_millis(10 + i));
+        }
+        // A later, earlier deadline wakes the timer early.
+        q.add_after(5000, Duration::from_millis(1));
+        assert_eq!(q.get().await, Some(5000));
+        q.done(&5000);
+        for i in 0..1000u64 {
+            assert_eq!(q.get().await, Some(i));
+            q.done(&i);
+        }
         assert!(q.is_empty());
     }
 

@@ -46,49 +46,37 @@ enum GraphEvent {
 
 struct Gc {
     client: Client,
-    resources: ServedResources,
+    /// The latest discovery: owner references are resolved against it.
+    resources: std::sync::RwLock<Arc<ServedResources>>,
     graph: Mutex<HashMap<String, Node>>,
     attempt_to_delete: WorkQueue<String>,
     attempt_to_orphan: WorkQueue<String>,
+    /// One metadata informer per monitored resource (group, version, plural).
+    monitors: Mutex<HashMap<(String, String, String), Informer<Meta>>>,
+    events: mpsc::UnboundedSender<GraphEvent>,
+    /// The controller-manager's informer client, which the watches use.
+    watch_client: Client,
 }
+
+/// How often discovery runs again so that resources added later (CRDs, aggregated APIs) are
+/// monitored too (upstream's `--garbage-collector` sync period).
+const RESYNC: Duration = Duration::from_secs(30);
 
 pub async fn start(ctx: Ctx) -> Result<bool, Error> {
     let client = ctx.client("generic-garbage-collector").await?;
     let resources = ServedResources::discover(&client).await?;
+    let (tx, mut rx) = mpsc::unbounded_channel::<GraphEvent>();
     let gc = Arc::new(Gc {
         client: client.clone(),
-        resources: resources.clone(),
+        resources: std::sync::RwLock::new(Arc::new(resources.clone())),
         graph: Mutex::default(),
         attempt_to_delete: WorkQueue::new("garbage_collector_attempt_to_delete"),
         attempt_to_orphan: WorkQueue::new("garbage_collector_attempt_to_orphan"),
+        monitors: Mutex::default(),
+        events: tx,
+        watch_client: ctx.informers.client().clone(),
     });
-    let (tx, mut rx) = mpsc::unbounded_channel::<GraphEvent>();
-    let mut informers = Vec::new();
-    // Metadata-only watches, read with the controller-manager's informer client.
-    let watch_client = ctx.informers.client().clone();
-    for s in resources.deletable() {
-        let served = Arc::new(s);
-        // `Api<PartialObjectMeta<_>>` asks for metadata only.
-        let api: Api<Meta> = Api::all_with(watch_client.clone(), &served.ar);
-        let what = format!("{}.{}", served.ar.plural, served.ar.group);
-        let inf: Informer<Meta> = Informer::new(&what, api, watcher::Config::default().any_semantic());
-        // The graph needs identity, owners, finalizers and deletion state only.
-        inf.set_transform(|m: &mut Meta| {
-            m.metadata.managed_fields = None;
-            m.metadata.labels = None;
-            m.metadata.annotations = None;
-        });
-        let (tx, sv) = (tx.clone(), served.clone());
-        inf.add_handler(move |c| {
-            let ev = match c {
-                Change::Added(m) | Change::Updated { new: m, .. } => GraphEvent::Upsert(sv.clone(), m.clone()),
-                Change::Deleted(m) => GraphEvent::Delete(m.clone()),
-            };
-            let _ = tx.send(ev);
-        });
-        inf.start();
-        informers.push(inf);
-    }
+    let informers: Vec<Informer<Meta>> = resources.deletable().into_iter().filter_map(|s| gc.monitor(s)).collect();
     let g = gc.clone();
     tokio::spawn(async move {
         while let Some(ev) = rx.recv().await {
@@ -111,11 +99,69 @@ pub async fn start(ctx: Ctx) -> Result<bool, Error> {
             let g = g.clone();
             async move { g.attempt_to_orphan_item(&uid).await }
         });
-        // Keep the informers alive.
-        futures::future::pending::<()>().await;
-        drop(informers);
+        loop {
+            tokio::time::sleep(RESYNC).await;
+            gc.resync().await;
+        }
     });
     Ok(true)
+}
+
+impl Gc {
+    /// Starts a metadata-only monitor for a resource not yet monitored.
+    fn monitor(&self, s: Served) -> Option<Informer<Meta>> {
+        let key = (s.ar.group.clone(), s.ar.version.clone(), s.ar.plural.clone());
+        let mut monitors = self.monitors.lock().unwrap_or_else(|e| e.into_inner());
+        if monitors.contains_key(&key) {
+            return None;
+        }
+        let served = Arc::new(s);
+        // `Api<PartialObjectMeta<_>>` asks for metadata only.
+        let api: Api<Meta> = Api::all_with(self.watch_client.clone(), &served.ar);
+        let what = format!("{}.{}", served.ar.plural, served.ar.group);
+        let inf: Informer<Meta> = Informer::new(&what, api, watcher::Config::default().any_semantic());
+        // The graph needs identity, owners, finalizers and deletion state only.
+        inf.set_transform(|m: &mut Meta| {
+            m.metadata.managed_fields = None;
+            m.metadata.labels = None;
+            m.metadata.annotations = None;
+        });
+        let (tx, sv) = (self.events.clone(), served.clone());
+        inf.add_handler(move |c| {
+            let ev = match c {
+                Change::Added(m) | Change::Updated { new: m, .. } => GraphEvent::Upsert(sv.clone(), m.clone()),
+                Change::Deleted(m) => GraphEvent::Delete(m.clone()),
+            };
+            let _ = tx.send(ev);
+        });
+        inf.start();
+        monitors.insert(key, inf.clone());
+        Some(inf)
+    }
+
+    /// Discovery again: resources served since are monitored from now on. (Monitors of
+    /// resources that went away stay; their watches just keep retrying quietly.)
+    async fn resync(&self) {
+        match ServedResources::discover(&self.client).await {
+            Ok(fresh) => {
+                let added: Vec<Served> = fresh
+                    .deletable()
+                    .into_iter()
+                    .filter_map(|s| {
+                        let key = (s.ar.group.clone(), s.ar.version.clone(), s.ar.plural.clone());
+                        let known = self.monitors.lock().unwrap_or_else(|e| e.into_inner()).contains_key(&key);
+                        (!known).then_some(s)
+                    })
+                    .collect();
+                *self.resources.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(fresh);
+                for s in added {
+                    tracing::info!(resource = %format!("{}.{}/{}", s.ar.plural, s.ar.group, s.ar.version), "garbage collector monitors a new resource");
+                    self.monitor(s);
+                }
+            }
+            Err(e) => tracing::warn!("failed to discover resources for the garbage collector: {e}"),
+        }
+    }
 }
 
 fn has_finalizer(m: &Meta, f: &str) -> bool {
@@ -223,7 +269,8 @@ impl Gc {
         if let Some(n) = self.lock().get(&r.uid) {
             return Ok((true, n.deleting_dependents));
         }
-        let Some(served) = self.resources.by_kind(&r.api_version, &r.kind) else {
+        let resources = self.resources.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let Some(served) = resources.by_kind(&r.api_version, &r.kind) else {
             // Unknown kinds cannot be checked; upstream treats them as dangling only after
             // discovery confirms the kind is gone, so keep the dependent.
             return Ok((true, false));

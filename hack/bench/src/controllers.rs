@@ -3,7 +3,9 @@
 //! graceful deletion of deleted pods), creates `--deployments` Deployments of `--replicas`
 //! each, and reports how long until every pod exists and every Deployment is available, the
 //! controller-manager's CPU seconds, idle and peak memory and API requests per object; then
-//! deletes the namespace and reports how long until it is gone.
+//! how long a pod's readiness change takes to reach its Service's EndpointSlice (the
+//! endpointslice controller's latency, in that loaded cluster); then deletes the namespace and
+//! reports how long until it is gone.
 
 mod common;
 
@@ -40,6 +42,9 @@ struct Args {
     /// reporting them ready; without it pods only get their Ready status.
     #[arg(long, default_value = "true", action = clap::ArgAction::Set)]
     bind: bool,
+    /// Readiness flips timed through to the EndpointSlice.
+    #[arg(long, default_value_t = 40)]
+    endpoint_flips: usize,
 }
 
 fn client(a: &Args) -> reqwest::Client {
@@ -274,6 +279,10 @@ async fn main() {
         reqs as f64 / objects as f64
     );
 
+    if a.endpoint_flips > 0 {
+        endpoint_latency(&c, &base, &ns, a.endpoint_flips).await;
+    }
+
     // Namespace deletion with everything in it.
     let cpu0 = cpu_seconds(a.kcm_pid);
     let req0 = kcm_requests(&c, a.kcm_port).await;
@@ -296,5 +305,117 @@ async fn main() {
         cpu_seconds(a.kcm_pid) - cpu0,
         kcm_requests(&c, a.kcm_port).await.saturating_sub(req0),
         mem_kib(a.kcm_pid, "VmHWM:") as f64 / 1024.0
+    );
+}
+
+/// The ready state of each endpoint of a slice, by target pod name.
+fn slice_readiness(slice: &Value) -> Vec<(String, bool)> {
+    slice["endpoints"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            (
+                e["targetRef"]["name"].as_str().unwrap_or("").to_string(),
+                e["conditions"]["ready"].as_bool() == Some(true),
+            )
+        })
+        .collect()
+}
+
+/// Waits (up to 30 s) for a slice change that shows `pod` with the given readiness.
+async fn wait_for_endpoint(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<Vec<(String, bool)>>,
+    pod: String,
+    ready: bool,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(eps)) if eps.iter().any(|(n, r)| *n == pod && *r == ready) => return true,
+            Ok(Some(_)) => {}
+            _ => return false,
+        }
+    }
+}
+
+/// Flips the Ready condition of the pods of Deployment d0 one at a time and times how long
+/// each change takes to show in the EndpointSlice of a Service selecting them, seen through a
+/// watch: p50, p90 and the slowest.
+async fn endpoint_latency(c: &reqwest::Client, base: &str, ns: &str, flips: usize) {
+    let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "latency"},
+        "spec": {"selector": {"app": "d0"}, "ports": [{"port": 80}]}});
+    send(c, reqwest::Method::POST, format!("{base}/api/v1/namespaces/{ns}/services"), "application/json", svc).await;
+    let pods: Value = match c.get(format!("{base}/api/v1/namespaces/{ns}/pods?labelSelector=app%3Dd0")).send().await {
+        Ok(r) => r.json().await.unwrap_or(Value::Null),
+        Err(_) => Value::Null,
+    };
+    let names: Vec<String> = pods["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["metadata"]["name"].as_str().map(String::from))
+        .collect();
+    if names.is_empty() {
+        println!("endpoint latency: no pods of d0");
+        return;
+    }
+    // Every slice change, as the watch delivers it.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<(String, bool)>>();
+    let url = format!(
+        "{base}/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices?watch=true&labelSelector=kubernetes.io%2Fservice-name%3Dlatency"
+    );
+    let wc = c.clone();
+    tokio::spawn(async move {
+        let Ok(resp) = wc.get(&url).send().await else { return };
+        let mut stream = resp.bytes_stream();
+        let mut buf = Vec::new();
+        while let Some(Ok(chunk)) = stream.next().await {
+            buf.extend_from_slice(&chunk);
+            while let Some(nl) = buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = buf.drain(..=nl).collect();
+                if let Ok(ev) = serde_json::from_slice::<Value>(&line) {
+                    if tx.send(slice_readiness(&ev["object"])).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    // The slice with every pod ready first.
+    let first = names[0].clone();
+    if !wait_for_endpoint(&mut rx, first, true).await {
+        println!("endpoint latency: the Service's EndpointSlice never showed its pods");
+        return;
+    }
+    let mut times = Vec::new();
+    for i in 0..flips {
+        let pod = names[i % names.len()].clone();
+        let ready = (i / names.len()) % 2 == 1;
+        let status = json!({"status": {"conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" },
+            "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
+        let t0 = Instant::now();
+        send(
+            c,
+            reqwest::Method::PATCH,
+            format!("{base}/api/v1/namespaces/{ns}/pods/{pod}/status"),
+            "application/merge-patch+json",
+            status,
+        )
+        .await;
+        if !wait_for_endpoint(&mut rx, pod.clone(), ready).await {
+            println!("endpoint latency: {pod} never became ready={ready} in its slice");
+            return;
+        }
+        times.push(t0.elapsed());
+    }
+    times.sort();
+    let pct = |p: usize| times[(times.len() * p / 100).min(times.len() - 1)].as_secs_f64() * 1000.0;
+    println!(
+        "pod readiness to EndpointSlice over {} flips: p50 {:.1} ms, p90 {:.1} ms, max {:.1} ms",
+        times.len(),
+        pct(50),
+        pct(90),
+        pct(100)
     );
 }
