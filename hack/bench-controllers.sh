@@ -32,7 +32,8 @@ target/release/kube-apiserver --etcd-servers "http://127.0.0.1:$EP" --bind-addre
   --service-account-issuer https://kubernetes.default.svc.cluster.local \
   --service-account-key-file "$WORK/pki/sa.pub" --service-account-signing-key-file "$WORK/pki/sa.key" \
   --authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction >"$WORK/apiserver.log" 2>&1 &
-PIDS+=($!)
+API_PID=$!
+PIDS+=($API_PID)
 for _ in $(seq 300); do curl -sf --cacert "$WORK/pki/ca.crt" --cert "$WORK/admin.crt" --key "$WORK/admin.key" "https://127.0.0.1:$AP/readyz" >/dev/null && break; sleep 0.1; done
 target/release/kube-controller-manager --kubeconfig "$WORK/controller-manager.conf" \
   --authentication-kubeconfig "$WORK/controller-manager.conf" --authorization-kubeconfig "$WORK/controller-manager.conf" \
@@ -46,3 +47,4 @@ PIDS+=($KCM_PID)
 for _ in $(seq 300); do curl -skf "https://127.0.0.1:$KP/healthz" >/dev/null && break; sleep 0.1; done
 target/release/controller-bench --server "https://127.0.0.1:$AP" --ca "$WORK/pki/ca.crt" --cert "$WORK/admin.crt" \
   --key "$WORK/admin.key" --kcm-pid "$KCM_PID" --kcm-port "$KP" "$@"
+echo "kube-apiserver: peak $(awk '/VmHWM/ {printf "%.1f", $2/1024}' /proc/$API_PID/status) MiB resident, $(awk '{printf "%.1f", ($14+$15)/100}' /proc/$API_PID/stat) CPU seconds in all"

@@ -83,6 +83,31 @@ async fn send(c: &reqwest::Client, method: reqwest::Method, url: String, ct: &st
     0
 }
 
+/// Now as RFC 3339 with microseconds (a Lease's renewTime is a MicroTime).
+fn chrono_now() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// Creates each fake node's Lease and renews it every 10 s.
+async fn renew_leases(c: reqwest::Client, base: String, nodes: usize) {
+    let leases = format!("{base}/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases");
+    loop {
+        let now = chrono_now();
+        for i in 0..nodes {
+            let name = format!("node-{i}");
+            let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                "metadata": {"name": name, "namespace": "kube-node-lease"},
+                "spec": {"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": now}});
+            let code =
+                send(&c, reqwest::Method::PUT, format!("{leases}/{name}"), "application/json", lease.clone()).await;
+            if code == 404 {
+                send(&c, reqwest::Method::POST, leases.clone(), "application/json", lease).await;
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    }
+}
+
 /// Binds and readies new pods, finishes deletions: what kubelets (and a scheduler) would do.
 async fn fake_kubelet(
     c: reqwest::Client,
@@ -177,10 +202,15 @@ async fn main() {
     println!("controller-manager idle: {:.1} MiB resident", idle as f64 / 1024.0);
 
     for i in 0..a.nodes {
+        let now = chrono_now();
         let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": format!("node-{i}")},
-            "status": {"conditions": [{"type": "Ready", "status": "True"}]}});
+            "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                "lastHeartbeatTime": now, "lastTransitionTime": now}]}});
         send(&c, reqwest::Method::POST, format!("{base}/api/v1/nodes"), "application/json", node).await;
     }
+    // The nodes' heartbeats, as kubelets keep them: without them the node lifecycle
+    // controller marks the nodes Unknown and their pods not ready after 50 s.
+    tokio::spawn(renew_leases(c.clone(), base.clone(), a.nodes));
     let nsobj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
     send(&c, reqwest::Method::POST, format!("{base}/api/v1/namespaces"), "application/json", nsobj).await;
     // ServiceAccount admission needs the namespace's default service account.
