@@ -104,7 +104,10 @@ pub fn prepare_for_create(rd: &ResourceDef, obj: &mut Value) {
         ("", "pods") => {
             obj["status"] = json!({"phase": "Pending", "qosClass": qos_class(obj)});
         }
-        ("", "persistentvolumes") | ("", "persistentvolumeclaims") => {
+        ("", "persistentvolumes") => {
+            obj["status"] = json!({"phase": "Pending", "lastPhaseTransitionTime": now_rfc3339()});
+        }
+        ("", "persistentvolumeclaims") => {
             obj["status"] = json!({"phase": "Pending"});
         }
         ("", "nodes") | ("certificates.k8s.io", "certificatesigningrequests") => {}
@@ -250,6 +253,29 @@ pub fn prepare_for_status_update(new: &mut Value, old: &Value) {
         merged["metadata"]["resourceVersion"] = rv;
     }
     *new = merged;
+}
+
+/// The PersistentVolume status strategy: a phase change stamps `lastPhaseTransitionTime`
+/// unless the writer set a new one itself.
+pub fn stamp_phase_transition(rd: &ResourceDef, new: &mut Value, old: &Value) {
+    if !(rd.group.is_empty() && rd.plural == "persistentvolumes") {
+        return;
+    }
+    let (new_phase, old_phase) = (new.pointer("/status/phase"), old.pointer("/status/phase"));
+    if new_phase == old_phase {
+        return;
+    }
+    let stamp = new.pointer("/status/lastPhaseTransitionTime").filter(|t| !t.is_null());
+    if stamp.is_none() || stamp == old.pointer("/status/lastPhaseTransitionTime") {
+        if !new.get("status").is_some_and(Value::is_object) {
+            new["status"] = json!({});
+        }
+        new["status"]["lastPhaseTransitionTime"] = json!(now_rfc3339());
+    }
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// The QoS class upstream derives from the containers' requests and limits.
