@@ -340,6 +340,31 @@ mod tests {
     }
 
     #[test]
+    fn a_volumes_phase_change_stamps_its_transition_time() {
+        let pvs = rd("", "persistentvolumes");
+        let mut pv = json!({"metadata": {"name": "v"}, "spec": {}});
+        prepare_for_create(pvs, &mut pv);
+        assert_eq!(pv["status"]["phase"], "Pending");
+        let created = pv["status"]["lastPhaseTransitionTime"].clone();
+        assert!(created.is_string());
+        let old = json!({"status": {"phase": "Pending", "lastPhaseTransitionTime": "2020-01-01T00:00:00Z"}});
+        let mut same = old.clone();
+        stamp_phase_transition(pvs, &mut same, &old);
+        assert_eq!(same, old);
+        let mut bound = json!({"status": {"phase": "Bound", "lastPhaseTransitionTime": "2020-01-01T00:00:00Z"}});
+        stamp_phase_transition(pvs, &mut bound, &old);
+        assert_ne!(bound["status"]["lastPhaseTransitionTime"], "2020-01-01T00:00:00Z");
+        // A writer's own new stamp is kept.
+        let mut own = json!({"status": {"phase": "Bound", "lastPhaseTransitionTime": "2021-01-01T00:00:00Z"}});
+        stamp_phase_transition(pvs, &mut own, &old);
+        assert_eq!(own["status"]["lastPhaseTransitionTime"], "2021-01-01T00:00:00Z");
+        // Claims have no such field.
+        let mut claim = json!({"status": {"phase": "Bound"}});
+        stamp_phase_transition(rd("", "persistentvolumeclaims"), &mut claim, &json!({"status": {"phase": "Pending"}}));
+        assert!(claim["status"]["lastPhaseTransitionTime"].is_null());
+    }
+
+    #[test]
     fn daemon_sets_count_their_template_generations() {
         let rd = crate::lookup("apps", "v1", "daemonsets").unwrap();
         let mut ds =

@@ -63,7 +63,7 @@ impl Pvp {
         let api: Api<PersistentVolume> = Api::all(self.client.clone());
         if deletion_candidate(&pv.metadata, FINALIZER) {
             if in_use(&pv) {
-                tracing::debug!(volume = name, "keeping PV because it is being used");
+                tracing::info!(volume = name, "keeping PV because it is being used");
                 return Ok(());
             }
             let mut copy = (*pv).clone();
