@@ -385,16 +385,23 @@ pub fn pod_claim_keys(pod: &Pod) -> Vec<String> {
 
 pub const POD_PVC_INDEX: &str = "pod-pvc";
 
-/// `IsPodTerminated`: finished, or being deleted with every container stopped.
+/// `IsPodTerminated`: finished, or being deleted with no container running (each one
+/// terminated or waiting).
 pub fn pod_terminated(pod: &Pod) -> bool {
     let phase = util::pod_phase(pod);
     if phase == "Succeeded" || phase == "Failed" {
         return true;
     }
+    let status = pod.status.clone().unwrap_or_default();
+    let not_running = |cs: Option<&Vec<k8s_openapi::api::core::v1::ContainerStatus>>| {
+        cs.into_iter()
+            .flatten()
+            .all(|c| c.state.as_ref().is_some_and(|s| s.terminated.is_some() || s.waiting.is_some()))
+    };
     pod.metadata.deletion_timestamp.is_some()
-        && pod.status.as_ref().and_then(|s| s.container_statuses.as_ref()).is_some_and(|cs| {
-            cs.iter().all(|c| c.state.as_ref().is_none_or(|s| s.running.is_none() && s.waiting.is_none()))
-        })
+        && not_running(status.init_container_statuses.as_ref())
+        && not_running(status.container_statuses.as_ref())
+        && not_running(status.ephemeral_container_statuses.as_ref())
 }
 
 /// Objects by key, holding the newest version seen or written (`storeObjectUpdate`): an
@@ -454,6 +461,18 @@ struct Pvc {
     claim_queue: WorkQueue<String>,
     recorder: Recorder,
     dynamic_provisioning: bool,
+    /// Failed delete operations by volume UID: when the next try may run and the backoff
+    /// after it (upstream's goroutinemap exponential backoff).
+    delete_backoff: Mutex<HashMap<String, (tokio::time::Instant, std::time::Duration)>>,
+}
+
+/// goroutinemap's `initialDurationBeforeRetry` and `maxDurationBeforeRetry`.
+const BACKOFF_INITIAL: std::time::Duration = std::time::Duration::from_millis(500);
+const BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(122);
+
+/// The backoff after another failure: doubled, capped.
+fn next_backoff(prev: Option<std::time::Duration>) -> std::time::Duration {
+    prev.map_or(BACKOFF_INITIAL, |d| (d * 2).min(BACKOFF_MAX))
 }
 
 pub async fn start(ctx: Ctx) -> Result<bool, Error> {
@@ -471,6 +490,7 @@ pub async fn start(ctx: Ctx) -> Result<bool, Error> {
         volume_queue: WorkQueue::new("volumes"),
         claim_queue: WorkQueue::new("claims"),
         dynamic_provisioning: ctx.opts.enable_dynamic_provisioning,
+        delete_backoff: Mutex::new(HashMap::new()),
     });
     c.pods.add_index(POD_PVC_INDEX, pod_claim_keys);
     let x = c.clone();
@@ -552,6 +572,8 @@ impl Pvc {
         }
         // Gone from the informer: deleted. Its claim becomes Lost without waiting for a resync.
         if let Some(v) = self.volumes.remove(name) {
+            let op = format!("delete-{name}[{}]", uid(&v.metadata));
+            self.delete_backoff.lock().unwrap_or_else(|e| e.into_inner()).remove(&op);
             if let Some(r) = claim_ref(&v) {
                 self.claim_queue.add(ref_key(r));
             }
@@ -948,23 +970,51 @@ impl Pvc {
     /// storage through its plugin, then the object. A plugin failure marks it Failed (once)
     /// and is retried on every sync; an external deleter is waited for.
     async fn delete_volume_operation(&self, volume: &PersistentVolume) -> Result<(), Error> {
-        let Some(fresh) = self.pv_api().get_opt(&volume.name_any()).await? else { return Ok(()) };
+        let op = format!("delete-{}[{}]", volume.name_any(), uid(&volume.metadata));
+        let prev = {
+            let b = self.delete_backoff.lock().unwrap_or_else(|e| e.into_inner());
+            match b.get(&op) {
+                Some((at, _)) if tokio::time::Instant::now() < *at => {
+                    tracing::debug!(operation = op, "operation postponed due to exponential backoff");
+                    return Ok(());
+                }
+                other => other.map(|(_, d)| *d),
+            }
+        };
+        let r = self.try_delete_volume(volume).await;
+        let mut b = self.delete_backoff.lock().unwrap_or_else(|e| e.into_inner());
+        match &r {
+            Ok(true) => {
+                b.remove(&op);
+            }
+            _ => {
+                let d = next_backoff(prev);
+                b.insert(op, (tokio::time::Instant::now() + d, d));
+            }
+        }
+        r.map(|_| ())
+    }
+
+    /// One delete attempt: `Ok(true)` when it did not fail.
+    async fn try_delete_volume(&self, volume: &PersistentVolume) -> Result<bool, Error> {
+        let Some(fresh) = self.pv_api().get_opt(&volume.name_any()).await? else { return Ok(true) };
         if !self.is_volume_released(&fresh) {
-            return Ok(());
+            return Ok(true);
         }
         match delete_storage(&fresh) {
-            Ok(false) => Ok(()),
+            Ok(false) => Ok(true),
             Ok(true) => {
                 tracing::info!(volume = fresh.name_any(), "volume deleted");
                 match self.pv_api().delete(&fresh.name_any(), &DeleteParams::default()).await {
-                    Ok(_) => Ok(()),
-                    Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+                    Ok(_) => Ok(true),
+                    Err(kube::Error::Api(s)) if s.code == 404 => Ok(true),
                     Err(e) => Err(e.into()),
                 }
             }
             Err(msg) => {
                 tracing::info!(volume = fresh.name_any(), "deletion of volume failed: {msg}");
-                self.volume_phase_with_event(&fresh, "Failed", "VolumeFailedDelete", &msg).await
+                self.volume_phase_with_event(&fresh, "Failed", "VolumeFailedDelete", &msg).await?;
+                Ok(false)
             }
         }
     }
@@ -1400,6 +1450,30 @@ mod tests {
         };
         assert_eq!(default_class(&[sc("a", false, 1)]), None);
         assert_eq!(default_class(&[sc("old", true, 1), sc("new", true, 2), sc("z", false, 3)]), Some("new".into()));
+    }
+
+    #[test]
+    fn failed_operations_back_off_exponentially_up_to_two_minutes() {
+        assert_eq!(next_backoff(None), BACKOFF_INITIAL);
+        assert_eq!(next_backoff(Some(BACKOFF_INITIAL)), std::time::Duration::from_secs(1));
+        assert_eq!(next_backoff(Some(std::time::Duration::from_secs(100))), BACKOFF_MAX);
+    }
+
+    #[test]
+    fn pods_are_terminated_when_finished_or_deleted_with_nothing_running() {
+        let pod = |v: serde_json::Value| -> Pod { serde_json::from_value(v).unwrap() };
+        assert!(pod_terminated(&pod(serde_json::json!({"status": {"phase": "Succeeded"}}))));
+        let running = serde_json::json!({"phase": "Running",
+            "containerStatuses": [{"name": "c", "image": "i", "imageID": "", "ready": true, "restartCount": 0,
+                "state": {"running": {}}}]});
+        assert!(!pod_terminated(&pod(serde_json::json!({"status": running}))));
+        let deleting =
+            serde_json::json!({"metadata": {"deletionTimestamp": "2025-01-01T00:00:00Z"}, "status": running});
+        assert!(!pod_terminated(&pod(deleting)));
+        let stopped = serde_json::json!({"metadata": {"deletionTimestamp": "2025-01-01T00:00:00Z"},
+            "status": {"phase": "Running", "containerStatuses": [{"name": "c", "image": "i", "imageID": "",
+                "ready": false, "restartCount": 0, "state": {"terminated": {"exitCode": 0}}}]}});
+        assert!(pod_terminated(&pod(stopped)));
     }
 
     #[test]
