@@ -104,7 +104,10 @@ pub fn prepare_for_create(rd: &ResourceDef, obj: &mut Value) {
         ("", "pods") => {
             obj["status"] = json!({"phase": "Pending", "qosClass": qos_class(obj)});
         }
-        ("", "persistentvolumes") | ("", "persistentvolumeclaims") => {
+        ("", "persistentvolumes") => {
+            obj["status"] = json!({"phase": "Pending", "lastPhaseTransitionTime": now_rfc3339()});
+        }
+        ("", "persistentvolumeclaims") => {
             obj["status"] = json!({"phase": "Pending"});
         }
         ("", "nodes") | ("certificates.k8s.io", "certificatesigningrequests") => {}
@@ -252,6 +255,29 @@ pub fn prepare_for_status_update(new: &mut Value, old: &Value) {
     *new = merged;
 }
 
+/// The PersistentVolume status strategy: a phase change stamps `lastPhaseTransitionTime`
+/// unless the writer set a new one itself.
+pub fn stamp_phase_transition(rd: &ResourceDef, new: &mut Value, old: &Value) {
+    if !(rd.group.is_empty() && rd.plural == "persistentvolumes") {
+        return;
+    }
+    let (new_phase, old_phase) = (new.pointer("/status/phase"), old.pointer("/status/phase"));
+    if new_phase == old_phase {
+        return;
+    }
+    let stamp = new.pointer("/status/lastPhaseTransitionTime").filter(|t| !t.is_null());
+    if stamp.is_none() || stamp == old.pointer("/status/lastPhaseTransitionTime") {
+        if !new.get("status").is_some_and(Value::is_object) {
+            new["status"] = json!({});
+        }
+        new["status"]["lastPhaseTransitionTime"] = json!(now_rfc3339());
+    }
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
 /// The QoS class upstream derives from the containers' requests and limits.
 pub fn qos_class(pod: &Value) -> &'static str {
     let mut containers: Vec<&Value> = Vec::new();
@@ -311,6 +337,31 @@ mod tests {
 
     fn rd(group: &str, plural: &str) -> &'static ResourceDef {
         crate::resources().iter().find(|r| r.group == group && r.plural == plural).unwrap()
+    }
+
+    #[test]
+    fn a_volumes_phase_change_stamps_its_transition_time() {
+        let pvs = rd("", "persistentvolumes");
+        let mut pv = json!({"metadata": {"name": "v"}, "spec": {}});
+        prepare_for_create(pvs, &mut pv);
+        assert_eq!(pv["status"]["phase"], "Pending");
+        let created = pv["status"]["lastPhaseTransitionTime"].clone();
+        assert!(created.is_string());
+        let old = json!({"status": {"phase": "Pending", "lastPhaseTransitionTime": "2020-01-01T00:00:00Z"}});
+        let mut same = old.clone();
+        stamp_phase_transition(pvs, &mut same, &old);
+        assert_eq!(same, old);
+        let mut bound = json!({"status": {"phase": "Bound", "lastPhaseTransitionTime": "2020-01-01T00:00:00Z"}});
+        stamp_phase_transition(pvs, &mut bound, &old);
+        assert_ne!(bound["status"]["lastPhaseTransitionTime"], "2020-01-01T00:00:00Z");
+        // A writer's own new stamp is kept.
+        let mut own = json!({"status": {"phase": "Bound", "lastPhaseTransitionTime": "2021-01-01T00:00:00Z"}});
+        stamp_phase_transition(pvs, &mut own, &old);
+        assert_eq!(own["status"]["lastPhaseTransitionTime"], "2021-01-01T00:00:00Z");
+        // Claims have no such field.
+        let mut claim = json!({"status": {"phase": "Bound"}});
+        stamp_phase_transition(rd("", "persistentvolumeclaims"), &mut claim, &json!({"status": {"phase": "Pending"}}));
+        assert!(claim["status"]["lastPhaseTransitionTime"].is_null());
     }
 
     #[test]

@@ -169,6 +169,10 @@ fn configz(o: &Options) -> serde_json::Value {
             "NodeStartupGracePeriod": d(o.node_startup_grace_period),
         },
         "PodGCController": { "TerminatedPodGCThreshold": o.terminated_pod_gc_threshold },
+        "PersistentVolumeBinderController": {
+            "PVClaimBinderSyncPeriod": d(o.pvclaimbinder_sync_period),
+            "VolumeConfiguration": { "EnableDynamicProvisioning": o.enable_dynamic_provisioning },
+        },
         "CSRSigningController": { "ClusterSigningDuration": d(o.cluster_signing_duration) },
         "SAController": {
             "ServiceAccountKeyFile": o.service_account_private_key_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),

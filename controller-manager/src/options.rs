@@ -158,6 +158,13 @@ pub struct Options {
     /// The period for syncing quota usage status in the system.
     #[arg(long, default_value = "5m0s", value_parser = parse_go_duration)]
     pub resource_quota_sync_period: Duration,
+    /// The period for syncing persistent volumes and persistent volume claims.
+    #[arg(long, default_value = "15s", value_parser = parse_go_duration)]
+    pub pvclaimbinder_sync_period: Duration,
+    /// Enable dynamic provisioning for environments that support it.
+    #[arg(long, default_value = "true", num_args = 0..=1, default_missing_value = "true",
+          value_parser = parse_go_bool, action = ArgAction::Set)]
+    pub enable_dynamic_provisioning: bool,
     #[arg(long, default_value_t = 5)]
     pub concurrent_ttl_after_finished_syncs: usize,
     #[arg(long, default_value_t = 1)]

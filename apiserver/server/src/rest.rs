@@ -699,6 +699,7 @@ impl<'a> Ctx<'a> {
                 UpdateMode::Main => kinds::prepare_for_update(self.rd, &mut new, &current),
                 UpdateMode::Status => {
                     kinds::prepare_for_status_update(&mut new, &current);
+                    kinds::stamp_phase_transition(self.rd, &mut new, &current);
                     if self.is_csr() {
                         crate::certificates::prepare_status(&mut new, &current);
                     }

@@ -270,7 +270,7 @@ fn label_requirement(r: &NodeSelectorRequirement, labels: &BTreeMap<String, Stri
 
 /// A node selector term: every expression and field requirement holds. Empty or malformed
 /// terms select nothing, as upstream's `LazyErrorNodeSelector` drops them.
-fn term_matches(term: &NodeSelectorTerm, node: &Node) -> bool {
+pub(crate) fn term_matches(term: &NodeSelectorTerm, node: &Node) -> bool {
     let exprs = term.match_expressions.clone().unwrap_or_default();
     let fields = term.match_fields.clone().unwrap_or_default();
     if exprs.is_empty() && fields.is_empty() {

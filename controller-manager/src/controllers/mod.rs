@@ -17,6 +17,9 @@ pub mod namespace;
 pub mod nodeipam;
 pub mod nodelifecycle;
 pub mod podgc;
+pub mod pvbinder;
+pub mod pvcprotection;
+pub mod pvprotection;
 pub mod replicaset;
 pub mod resourcequota;
 pub mod rootcacert;
@@ -103,12 +106,12 @@ pub fn descriptors() -> Vec<Descriptor> {
         Descriptor { cloud: true, ..d("service-lb-controller", &["service"], None) },
         Descriptor { cloud: true, ..d("node-route-controller", &["route"], None) },
         Descriptor { cloud: true, ..d("cloud-node-lifecycle-controller", &["cloud-node-lifecycle"], None) },
-        d("persistentvolume-binder-controller", &["persistentvolume-binder"], None),
+        d("persistentvolume-binder-controller", &["persistentvolume-binder"], start!(pvbinder)),
         d("persistentvolume-attach-detach-controller", &["attachdetach"], None),
         d("persistentvolume-expander-controller", &["persistentvolume-expander"], None),
         d("clusterrole-aggregation-controller", &["clusterrole-aggregation"], start!(clusterroleaggregation)),
-        d("persistentvolumeclaim-protection-controller", &["pvc-protection"], None),
-        d("persistentvolume-protection-controller", &["pv-protection"], None),
+        d("persistentvolumeclaim-protection-controller", &["pvc-protection"], start!(pvcprotection)),
+        d("persistentvolume-protection-controller", &["pv-protection"], start!(pvprotection)),
         Descriptor { gated_off: true, ..d("volumeattributesclass-protection-controller", &[], None) },
         d("ttl-after-finished-controller", &["ttl-after-finished"], start!(ttlafterfinished)),
         d("root-ca-certificate-publisher-controller", &["root-ca-cert-publisher"], start!(rootcacert)),
