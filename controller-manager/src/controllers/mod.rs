@@ -3,6 +3,7 @@
 //! that are off, or cloud-provider only; and the start-up that walks it with upstream's log
 //! lines.
 
+pub mod bootstrapsigner;
 pub mod certificates;
 pub mod clusterroleaggregation;
 pub mod cronjob;
@@ -24,6 +25,7 @@ pub mod serviceaccount;
 pub mod serviceaccounttoken;
 pub mod statefulset;
 pub mod tainteviction;
+pub mod tokencleaner;
 pub mod ttlafterfinished;
 
 use crate::context::Ctx;
@@ -96,8 +98,14 @@ pub fn descriptors() -> Vec<Descriptor> {
             Some(|ctx| Box::pin(certificates::start_cleaner(ctx))),
         ),
         d("ttl-controller", &["ttl"], None),
-        Descriptor { disabled_by_default: true, ..d("bootstrap-signer-controller", &["bootstrapsigner"], None) },
-        Descriptor { disabled_by_default: true, ..d("token-cleaner-controller", &["tokencleaner"], None) },
+        Descriptor {
+            disabled_by_default: true,
+            ..d("bootstrap-signer-controller", &["bootstrapsigner"], start!(bootstrapsigner))
+        },
+        Descriptor {
+            disabled_by_default: true,
+            ..d("token-cleaner-controller", &["tokencleaner"], start!(tokencleaner))
+        },
         d("node-ipam-controller", &["nodeipam"], start!(nodeipam)),
         d("node-lifecycle-controller", &["nodelifecycle"], start!(nodelifecycle)),
         Descriptor { cloud: true, ..d("service-lb-controller", &["service"], None) },

