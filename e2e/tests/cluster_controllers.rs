@@ -4,7 +4,7 @@
 //! cleaner. Each test starts only the controllers it looks at.
 
 use base64::Engine;
-use e2e::kwok::{get, K};
+use e2e::kwok::{ensure_node, get, K};
 use e2e::{poll, Cluster, ControllerManager};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -144,4 +144,22 @@ fn cluster_info_is_signed_by_bootstrap_tokens_and_expired_tokens_are_cleaned_up(
     for sa in ["bootstrap-signer", "token-cleaner"] {
         assert!(get(&c, &["sa", sa, "-n", "kube-system"]).is_some(), "{sa}");
     }
+}
+
+#[test]
+fn nodes_carry_the_ttl_annotation_for_the_cluster_size() {
+    let c = cluster();
+    let _kcm = ControllerManager::start(&c.api, &["--controllers=ttl"]);
+    for n in ["node-a", "node-b"] {
+        ensure_node(&c, n);
+    }
+    let ttl =
+        |n: &str| get(&c, &["node", n]).map(|n| n["metadata"]["annotations"]["node.alpha.kubernetes.io/ttl"].clone());
+    for n in ["node-a", "node-b"] {
+        poll(&format!("ttl on {n}"), WAIT, || (ttl(n) == Some(json!("0"))).then_some(()));
+    }
+    // A wrong value is put right on the node's next update.
+    c.api.kubectl_ok(K, &["annotate", "--overwrite", "node", "node-a", "node.alpha.kubernetes.io/ttl=300"]);
+    poll("ttl restored", WAIT, || (ttl("node-a") == Some(json!("0"))).then_some(()));
+    assert!(get(&c, &["sa", "ttl-controller", "-n", "kube-system"]).is_some());
 }

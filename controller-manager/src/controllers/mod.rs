@@ -4,6 +4,7 @@
 //! lines.
 
 pub mod bootstrapsigner;
+pub mod bootstrapsigner;
 pub mod certificates;
 pub mod clusterroleaggregation;
 pub mod cronjob;
@@ -26,6 +27,9 @@ pub mod serviceaccounttoken;
 pub mod statefulset;
 pub mod tainteviction;
 pub mod tokencleaner;
+pub mod ttl;
+pub mod tokencleaner;
+pub mod ttl;
 pub mod ttlafterfinished;
 
 use crate::context::Ctx;
@@ -97,7 +101,7 @@ pub fn descriptors() -> Vec<Descriptor> {
             &["csrcleaner"],
             Some(|ctx| Box::pin(certificates::start_cleaner(ctx))),
         ),
-        d("ttl-controller", &["ttl"], None),
+        d("ttl-controller", &["ttl"], start!(ttl)),
         Descriptor {
             disabled_by_default: true,
             ..d("bootstrap-signer-controller", &["bootstrapsigner"], start!(bootstrapsigner))
