@@ -4,7 +4,7 @@
 //! cleaner. Each test starts only the controllers it looks at.
 
 use base64::Engine;
-use e2e::kwok::{ensure_node, get, K};
+use e2e::kwok::{apply, ensure_node, get, items, K};
 use e2e::{poll, Cluster, ControllerManager};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -144,6 +144,127 @@ fn cluster_info_is_signed_by_bootstrap_tokens_and_expired_tokens_are_cleaned_up(
     for sa in ["bootstrap-signer", "token-cleaner"] {
         assert!(get(&c, &["sa", sa, "-n", "kube-system"]).is_some(), "{sa}");
     }
+}
+
+fn mirrored(c: &Cluster, svc: &str) -> Vec<Value> {
+    let sel = format!(
+        "kubernetes.io/service-name={svc},endpointslice.kubernetes.io/managed-by=endpointslicemirroring-controller.k8s.io"
+    );
+    items(c, &["endpointslices", "-n", "demo", "-l", &sel])
+}
+
+fn ips(slice: &Value) -> Vec<(String, bool)> {
+    let mut v: Vec<(String, bool)> = slice["endpoints"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| (e["addresses"][0].as_str().unwrap_or("").to_string(), e["conditions"]["ready"] == true))
+        .collect();
+    v.sort();
+    v
+}
+
+const EXT_SERVICE: &str =
+    "apiVersion: v1\nkind: Service\nmetadata: {name: ext, namespace: demo}\nspec:\n  ports: [{name: http, port: 80}]\n";
+
+fn ext_endpoints(ready: &[&str], not_ready: &[&str], labels: Value) -> String {
+    json!({"apiVersion": "v1", "kind": "Endpoints",
+        "metadata": {"name": "ext", "namespace": "demo", "labels": labels,
+            "annotations": {"note": "n", "endpoints.kubernetes.io/last-change-trigger-time": "2025-01-01T00:00:00Z"}},
+        "subsets": [{"addresses": ready.iter().map(|ip| json!({"ip": ip})).collect::<Vec<_>>(),
+            "notReadyAddresses": not_ready.iter().map(|ip| json!({"ip": ip})).collect::<Vec<_>>(),
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}]})
+    .to_string()
+}
+
+#[test]
+fn endpoints_of_selectorless_services_are_mirrored_into_endpoint_slices() {
+    let c = cluster();
+    let kcm = ControllerManager::start(
+        &c.api,
+        &["--controllers=endpointslicemirroring", "--mirroring-max-endpoints-per-subset=4"],
+    );
+    c.api.kubectl_ok(K, &["create", "ns", "demo"]);
+    apply(&c, EXT_SERVICE);
+    apply(&c, &ext_endpoints(&["10.1.0.1", "10.1.0.2"], &["10.1.0.3"], json!({"team": "a"})));
+
+    let sl = poll("a mirrored IPv4 slice", WAIT, || {
+        let s = mirrored(&c, "ext");
+        (s.len() == 1 && ips(&s[0]).len() == 3).then(|| s[0].clone())
+    });
+    assert_eq!(sl["addressType"], "IPv4", "{sl}");
+    assert_eq!(
+        ips(&sl),
+        [("10.1.0.1".to_string(), true), ("10.1.0.2".to_string(), true), ("10.1.0.3".to_string(), false)]
+    );
+    assert_eq!(sl["ports"], json!([{"name": "http", "port": 8080, "protocol": "TCP"}]), "{sl}");
+    assert!(sl["metadata"]["name"].as_str().unwrap_or("").starts_with("ext-"), "{sl}");
+    assert_eq!(sl["metadata"]["labels"]["team"], "a");
+    let owner = &sl["metadata"]["ownerReferences"][0];
+    assert_eq!((owner["kind"].as_str(), owner["controller"].as_bool()), (Some("Endpoints"), Some(true)), "{sl}");
+    // The Endpoints' annotations come along, but not the trigger time or kubectl's own.
+    assert_eq!(sl["metadata"]["annotations"], json!({"note": "n"}), "{sl}");
+
+    // An IPv6 address gets its own slice; more addresses than the cap are skipped, with a
+    // warning on the Endpoints.
+    apply(&c, &ext_endpoints(&["10.1.0.1", "10.1.0.2", "10.1.0.4", "fd00::1"], &["10.1.0.3"], json!({"team": "a"})));
+    let by_family = poll("an IPv6 slice beside the capped IPv4 one", WAIT, || {
+        let s = mirrored(&c, "ext");
+        let fam = |f: &str| s.iter().find(|x| x["addressType"] == f).cloned();
+        match (fam("IPv4"), fam("IPv6")) {
+            (Some(v4), Some(v6)) if s.len() == 2 && ips(&v4).len() + ips(&v6).len() == 4 => Some((v4, v6)),
+            _ => None,
+        }
+    });
+    // Ready addresses are taken first: the not-ready 10.1.0.3 is the one skipped.
+    assert_eq!(
+        ips(&by_family.0),
+        [("10.1.0.1".to_string(), true), ("10.1.0.2".to_string(), true), ("10.1.0.4".to_string(), true)]
+    );
+    assert_eq!(ips(&by_family.1), [("fd00::1".to_string(), true)]);
+    poll("a TooManyAddressesToMirror event", WAIT, || {
+        items(&c, &["events", "-n", "demo"]).into_iter().find(|e| {
+            e["reason"] == "TooManyAddressesToMirror"
+                && e["type"] == "Warning"
+                && e["involvedObject"]["kind"] == "Endpoints"
+                && e["message"] == "A max of 4 addresses can be mirrored to EndpointSlices per Endpoints subset. 1 addresses were skipped"
+        })
+    });
+
+    // Labelled skip-mirror: the slices go; unlabelled: they come back.
+    apply(&c, &ext_endpoints(&["10.1.0.1"], &[], json!({"endpointslice.kubernetes.io/skip-mirror": "true"})));
+    poll("slices removed for skip-mirror", WAIT, || mirrored(&c, "ext").is_empty().then_some(()));
+    apply(&c, &ext_endpoints(&["10.1.0.1"], &[], json!({})));
+    poll("mirrored again", WAIT, || {
+        let s = mirrored(&c, "ext");
+        (s.len() == 1 && ips(&s[0]) == [("10.1.0.1".to_string(), true)]).then_some(())
+    });
+
+    // The Service gains a selector: its Endpoints is no longer the user's, nothing is mirrored.
+    c.api.kubectl_ok(
+        K,
+        &["-n", "demo", "patch", "svc", "ext", "--type=merge", "-p", r#"{"spec":{"selector":{"app":"x"}}}"#],
+    );
+    poll("slices removed for a selector", WAIT, || mirrored(&c, "ext").is_empty().then_some(()));
+    c.api.kubectl_ok(
+        K,
+        &["-n", "demo", "patch", "svc", "ext", "--type=json", "-p", r#"[{"op":"remove","path":"/spec/selector"}]"#],
+    );
+    poll("mirrored once selectorless again", WAIT, || (mirrored(&c, "ext").len() == 1).then_some(()));
+
+    // The Service deleted: the slices go, though the Endpoints stays.
+    c.api.kubectl_ok(K, &["-n", "demo", "delete", "svc", "ext"]);
+    poll("slices removed with the service", WAIT, || mirrored(&c, "ext").is_empty().then_some(()));
+    assert!(get(&c, &["endpoints", "ext", "-n", "demo"]).is_some());
+
+    // Endpoints without a Service are never mirrored; the apiserver's own `kubernetes`
+    // Endpoints (skip-mirror) neither.
+    apply(&c, EXT_SERVICE);
+    poll("mirrored with the service back", WAIT, || (mirrored(&c, "ext").len() == 1).then_some(()));
+    c.api.kubectl_ok(K, &["-n", "demo", "delete", "endpoints", "ext"]);
+    poll("slices removed with the endpoints", WAIT, || mirrored(&c, "ext").is_empty().then_some(()));
+    let sel = "endpointslice.kubernetes.io/managed-by=endpointslicemirroring-controller.k8s.io";
+    assert!(items(&c, &["endpointslices", "-A", "-l", sel]).is_empty(), "{}", kcm.log());
 }
 
 #[test]

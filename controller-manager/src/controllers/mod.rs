@@ -4,7 +4,6 @@
 //! lines.
 
 pub mod bootstrapsigner;
-pub mod bootstrapsigner;
 pub mod certificates;
 pub mod clusterroleaggregation;
 pub mod cronjob;
@@ -13,6 +12,7 @@ pub mod deployment;
 pub mod disruption;
 pub mod endpoints;
 pub mod endpointslice;
+pub mod endpointslicemirroring;
 pub mod garbagecollector;
 pub mod job;
 pub mod namespace;
@@ -26,8 +26,6 @@ pub mod serviceaccount;
 pub mod serviceaccounttoken;
 pub mod statefulset;
 pub mod tainteviction;
-pub mod tokencleaner;
-pub mod ttl;
 pub mod tokencleaner;
 pub mod ttl;
 pub mod ttlafterfinished;
@@ -67,7 +65,7 @@ pub fn descriptors() -> Vec<Descriptor> {
         d("serviceaccount-token-controller", &["serviceaccount-token"], start!(serviceaccounttoken)),
         d("endpoints-controller", &["endpoint"], start!(endpoints)),
         d("endpointslice-controller", &["endpointslice"], start!(endpointslice)),
-        d("endpointslice-mirroring-controller", &["endpointslicemirroring"], None),
+        d("endpointslice-mirroring-controller", &["endpointslicemirroring"], start!(endpointslicemirroring)),
         d(
             "replicationcontroller-controller",
             &["replicationcontroller"],
