@@ -147,6 +147,10 @@ pub struct Options {
     /// controller.
     #[arg(long, default_value = "0s", value_parser = parse_go_duration)]
     pub mirroring_endpointslice_updates_batch_period: Duration,
+    /// The period of time since the last usage of an legacy service account token before it
+    /// can be deleted.
+    #[arg(long, default_value = "8760h0m0s", value_parser = parse_go_duration)]
+    pub legacy_service_account_token_clean_up_period: Duration,
     #[arg(long, default_value_t = 5)]
     pub concurrent_statefulset_syncs: usize,
     #[arg(long, default_value_t = 2)]

@@ -284,3 +284,59 @@ fn nodes_carry_the_ttl_annotation_for_the_cluster_size() {
     poll("ttl restored", WAIT, || (ttl("node-a") == Some(json!("0"))).then_some(()));
     assert!(get(&c, &["sa", "ttl-controller", "-n", "kube-system"]).is_some());
 }
+
+#[test]
+fn unused_legacy_service_account_tokens_are_marked_invalid_then_deleted() {
+    let c = cluster();
+    c.api.kubectl_ok(K, &["create", "ns", "demo"]);
+    // The apiserver has tracked legacy token use since long ago.
+    create(
+        &c,
+        &json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "kube-apiserver-legacy-service-account-token-tracking", "namespace": "kube-system"},
+            "data": {"since": "2020-01-01"}}),
+    );
+    let secrets = ["a-mounted", "b-used-today", "c-unlisted", "y-invalid-long-ago", "z-unused"];
+    let listed: Vec<Value> = secrets.iter().filter(|s| **s != "c-unlisted").map(|s| json!({"name": s})).collect();
+    create(
+        &c,
+        &json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "old", "namespace": "demo"}, "secrets": listed}),
+    );
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    for s in secrets {
+        let labels = match s {
+            "b-used-today" => json!({"kubernetes.io/legacy-token-last-used": today}),
+            "y-invalid-long-ago" => json!({"kubernetes.io/legacy-token-invalid-since": "2020-01-02"}),
+            _ => json!({}),
+        };
+        create(
+            &c,
+            &json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+                "metadata": {"name": s, "namespace": "demo", "labels": labels,
+                    "annotations": {"kubernetes.io/service-account.name": "old"}}}),
+        );
+    }
+    create(
+        &c,
+        &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "user", "namespace": "demo"},
+            "spec": {"serviceAccountName": "old", "automountServiceAccountToken": false, "containers": [{"name": "c", "image": "nginx"}],
+                "volumes": [{"name": "t", "secret": {"secretName": "a-mounted"}}]}}),
+    );
+    // A clean-up period of a nanosecond makes every token old; the one pass at start-up runs
+    // over the Secrets in name order.
+    let kcm = ControllerManager::start(
+        &c.api,
+        &["--controllers=legacy-service-account-token-cleaner", "--legacy-service-account-token-clean-up-period=1ns"],
+    );
+    let invalid_since = |s: &str| {
+        get(&c, &["secret", s, "-n", "demo"])
+            .map(|s| s["metadata"]["labels"]["kubernetes.io/legacy-token-invalid-since"].clone())
+    };
+    poll("z-unused marked invalid today", WAIT, || (invalid_since("z-unused") == Some(json!(today))).then_some(()));
+    poll("y-invalid-long-ago deleted", WAIT, || {
+        get(&c, &["secret", "y-invalid-long-ago", "-n", "demo"]).is_none().then_some(())
+    });
+    for kept in ["a-mounted", "b-used-today", "c-unlisted"] {
+        assert_eq!(invalid_since(kept), Some(Value::Null), "{kept}\n{}", kcm.log());
+    }
+}

@@ -15,6 +15,7 @@ pub mod endpointslice;
 pub mod endpointslicemirroring;
 pub mod garbagecollector;
 pub mod job;
+pub mod legacysatokencleaner;
 pub mod namespace;
 pub mod nodeipam;
 pub mod nodelifecycle;
@@ -133,7 +134,11 @@ pub fn descriptors() -> Vec<Descriptor> {
         },
         Descriptor { gated_off: true, ..d("resourceclaim-controller", &["resource-claim-controller"], None) },
         Descriptor { gated_off: true, ..d("device-taint-eviction-controller", &[], None) },
-        d("legacy-serviceaccount-token-cleaner-controller", &["legacy-service-account-token-cleaner"], None),
+        d(
+            "legacy-serviceaccount-token-cleaner-controller",
+            &["legacy-service-account-token-cleaner"],
+            start!(legacysatokencleaner),
+        ),
         d("validatingadmissionpolicy-status-controller", &[], None),
         d("taint-eviction-controller", &[], start!(tainteviction)),
         d("service-cidr-controller", &[], None),
