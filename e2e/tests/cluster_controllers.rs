@@ -113,7 +113,7 @@ fn cluster_info_is_signed_by_bootstrap_tokens_and_expired_tokens_are_cleaned_up(
         &token_secret(
             "short1",
             "fedcba9876543210",
-            json!({"usage-bootstrap-signing": "true", "expiration": rfc3339_in(6)}),
+            json!({"usage-bootstrap-signing": "true", "expiration": rfc3339_in(10)}),
         ),
     );
     let want_short = expected_jws(&changed, "short1", "fedcba9876543210");
