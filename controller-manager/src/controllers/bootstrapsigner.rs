@@ -33,10 +33,14 @@ const USAGE_SIGNING_KEY: &str = "usage-bootstrap-signing";
 
 /// `jws.ComputeDetachedSignature`: a compact HS256 JWS of `content` with the protected header
 /// `{"alg":"HS256","kid":"<token_id>"}` and the payload left out (`header..signature`, RFC 7515
-/// appendix F). The key is the token secret, zero-padded to 32 bytes as upstream pads it for
-/// go-jose.
-pub fn compute_detached_signature(content: &str, token_id: &str, token_secret: &str) -> Result<String, Error> {
-    let mut key = token_secret.as_bytes().to_vec();
+/// appendix F). The key is the token secret's bytes, zero-padded to 32 bytes as upstream pads
+/// it for go-jose.
+pub fn compute_detached_signature(
+    content: &str,
+    token_id: &str,
+    token_secret: impl AsRef<[u8]>,
+) -> Result<String, Error> {
+    let mut key = token_secret.as_ref().to_vec();
     if key.len() < 32 {
         key.resize(32, 0);
     }
@@ -65,6 +69,50 @@ pub(crate) fn data(secret: &Secret, key: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A data value's bytes, empty when missing.
+fn data_bytes(secret: &Secret, key: &str) -> Vec<u8> {
+    secret.data.as_ref().and_then(|d| d.get(key)).map(|v| v.0.clone()).unwrap_or_default()
+}
+
+/// Go's `time.Parse(time.RFC3339, s)`: `YYYY-MM-DDTHH:MM:SS[.frac](Z|±hh:mm)` and nothing
+/// laxer (no space for the `T`, no offset without a colon).
+pub(crate) fn parse_rfc3339(s: &str) -> Option<Timestamp> {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let shape = digits(0..4)
+        && b.get(4) == Some(&b'-')
+        && digits(5..7)
+        && b.get(7) == Some(&b'-')
+        && digits(8..10)
+        && b.get(10) == Some(&b'T')
+        && digits(11..13)
+        && b.get(13) == Some(&b':')
+        && digits(14..16)
+        && b.get(16) == Some(&b':')
+        && digits(17..19);
+    if !shape {
+        return None;
+    }
+    let mut rest = &b[19..];
+    if let Some(frac) = rest.strip_prefix(b".") {
+        let n = frac.iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 {
+            return None;
+        }
+        rest = &frac[n..];
+    }
+    let zone_ok = rest == b"Z"
+        || (rest.len() == 6
+            && (rest[0] == b'+' || rest[0] == b'-')
+            && rest[1..3].iter().all(u8::is_ascii_digit)
+            && rest[3] == b':'
+            && rest[4..6].iter().all(u8::is_ascii_digit));
+    if !zone_ok {
+        return None;
+    }
+    s.parse().ok()
+}
+
 /// `secrets.GetExpiration`: the time left before the token's `expiration` (RFC 3339) and
 /// whether it has expired. No expiration: never expires; one that does not parse counts as
 /// expired.
@@ -73,8 +121,8 @@ pub(crate) fn expiration(secret: &Secret, now: Timestamp) -> (Option<SignedDurat
     if exp.is_empty() {
         return (None, false);
     }
-    match exp.parse::<Timestamp>() {
-        Ok(t) => {
+    match parse_rfc3339(&exp) {
+        Some(t) => {
             let left = t.duration_since(now);
             if left.is_positive() {
                 (Some(left), false)
@@ -82,9 +130,9 @@ pub(crate) fn expiration(secret: &Secret, now: Timestamp) -> (Option<SignedDurat
                 (None, true)
             }
         }
-        Err(e) => {
+        None => {
             tracing::debug!(
-                "Unparseable expiration time ({exp}) in {}/{} Secret: {e}. Treating as expired.",
+                "Unparseable expiration time ({exp}) in {}/{} Secret. Treating as expired.",
                 secret.namespace().unwrap_or_default(),
                 secret.name_any()
             );
@@ -100,7 +148,7 @@ pub(crate) fn parse_name(name: &str) -> Option<&str> {
 }
 
 /// `validateSecretForSigning`: the token's id and secret when it may sign now.
-fn token_for_signing(secret: &Secret, now: Timestamp) -> Option<(String, String)> {
+fn token_for_signing(secret: &Secret, now: Timestamp) -> Option<(String, Vec<u8>)> {
     let name = secret.name_any();
     let Some(name_id) = parse_name(&name) else {
         tracing::debug!(secret = %name, "Invalid secret name, must be of the form {SECRET_NAME_PREFIX}<secret-id>");
@@ -111,7 +159,7 @@ fn token_for_signing(secret: &Secret, now: Timestamp) -> Option<(String, String)
         tracing::debug!(secret = %name, token_id = %id, "Token ID missing or not matching the secret name");
         return None;
     }
-    let token_secret = data(secret, TOKEN_SECRET_KEY);
+    let token_secret = data_bytes(secret, TOKEN_SECRET_KEY);
     if token_secret.is_empty() || expiration(secret, now).1 || data(secret, USAGE_SIGNING_KEY) != "true" {
         return None;
     }
@@ -122,7 +170,7 @@ fn token_for_signing(secret: &Secret, now: Timestamp) -> Option<(String, String)
 /// Signatures of other tokens are dropped.
 pub fn signed_data(
     data: &BTreeMap<String, String>,
-    tokens: &BTreeMap<String, String>,
+    tokens: &BTreeMap<String, Vec<u8>>,
 ) -> Result<Option<BTreeMap<String, String>>, Error> {
     let Some(content) = data.get(KUBECONFIG_KEY) else { return Ok(None) };
     let mut out = data.clone();
@@ -185,7 +233,7 @@ pub async fn start(ctx: Ctx) -> Result<bool, Error> {
 
 impl Signer {
     /// The tokens that may sign, by id; of two Secrets with one id the first by name wins.
-    fn tokens(&self) -> BTreeMap<String, String> {
+    fn tokens(&self) -> BTreeMap<String, Vec<u8>> {
         let now = Timestamp::now();
         let mut secrets = self.secrets.list_namespace(TOKEN_SECRET_NAMESPACE);
         secrets.sort_by_key(|s| s.name_any());
@@ -266,7 +314,7 @@ mod tests {
         let good = [("token-id", "abcdef"), ("token-secret", "0123456789abcdef"), ("usage-bootstrap-signing", "true")];
         assert_eq!(
             token_for_signing(&token("bootstrap-token-abcdef", &good), now),
-            Some(("abcdef".into(), "0123456789abcdef".into()))
+            Some(("abcdef".into(), b"0123456789abcdef".to_vec()))
         );
         assert_eq!(token_for_signing(&token("bootstrap-token-abcdeg", &good), now), None);
         assert_eq!(token_for_signing(&token("bootstrap-token-ABCDEF", &good), now), None);
@@ -283,6 +331,25 @@ mod tests {
         let mut bad = good.to_vec();
         bad.push(("expiration", "tomorrow"));
         assert_eq!(token_for_signing(&token("bootstrap-token-abcdef", &bad), now), None);
+    }
+
+    #[test]
+    fn expirations_parse_as_gos_rfc3339() {
+        let t = |s: &str| parse_rfc3339(s).map(|t| t.as_second());
+        assert_eq!(t("2025-01-01T00:00:00Z"), Some(1_735_689_600));
+        assert_eq!(t("2025-01-01T01:00:00+01:00"), Some(1_735_689_600));
+        assert_eq!(t("2025-01-01T00:00:00.5Z"), Some(1_735_689_600));
+        for bad in [
+            "2025-01-01 00:00:00Z",
+            "2025-01-01T00:00:00",
+            "2025-01-01T00:00:00+0100",
+            "2025-01-01t00:00:00z",
+            "2025-1-01T00:00:00Z",
+            "2025-01-01T00:00:00.Z",
+            "",
+        ] {
+            assert_eq!(t(bad), None, "{bad}");
+        }
     }
 
     #[test]
@@ -305,7 +372,7 @@ mod tests {
         let data = |kv: &[(&str, &str)]| -> BTreeMap<String, String> {
             kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
         };
-        let tokens = data(&[("abcdef", "0123456789abcdef")]);
+        let tokens = BTreeMap::from([("abcdef".to_string(), b"0123456789abcdef".to_vec())]);
         let sig = compute_detached_signature("hello", "abcdef", "0123456789abcdef").unwrap();
         // Nothing to sign without a kubeconfig.
         assert_eq!(signed_data(&data(&[("other", "x")]), &tokens).unwrap(), None);
