@@ -70,7 +70,8 @@ fn cluster_info_is_signed_by_bootstrap_tokens_and_expired_tokens_are_cleaned_up(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: \"\"\n  cluster:\n    server: https://10.0.0.1:6443\n";
     create(
         &c,
-        &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cluster-info", "namespace": "kube-public"},
+        &json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "cluster-info", "namespace": "kube-public"},
             "data": {"kubeconfig": kubeconfig}}),
     );
     create(
@@ -147,9 +148,7 @@ fn cluster_info_is_signed_by_bootstrap_tokens_and_expired_tokens_are_cleaned_up(
 }
 
 fn mirrored(c: &Cluster, svc: &str) -> Vec<Value> {
-    let sel = format!(
-        "kubernetes.io/service-name={svc},endpointslice.kubernetes.io/managed-by=endpointslicemirroring-controller.k8s.io"
-    );
+    let sel = format!("kubernetes.io/service-name={svc},{MANAGED_BY_MIRRORING}");
     items(c, &["endpointslices", "-n", "demo", "-l", &sel])
 }
 
@@ -163,6 +162,8 @@ fn ips(slice: &Value) -> Vec<(String, bool)> {
     v.sort();
     v
 }
+
+const MANAGED_BY_MIRRORING: &str = "endpointslice.kubernetes.io/managed-by=endpointslicemirroring-controller.k8s.io";
 
 const EXT_SERVICE: &str =
     "apiVersion: v1\nkind: Service\nmetadata: {name: ext, namespace: demo}\nspec:\n  ports: [{name: http, port: 80}]\n";
@@ -227,7 +228,9 @@ fn endpoints_of_selectorless_services_are_mirrored_into_endpoint_slices() {
             e["reason"] == "TooManyAddressesToMirror"
                 && e["type"] == "Warning"
                 && e["involvedObject"]["kind"] == "Endpoints"
-                && e["message"] == "A max of 4 addresses can be mirrored to EndpointSlices per Endpoints subset. 1 addresses were skipped"
+                && e["message"]
+                    == "A max of 4 addresses can be mirrored to EndpointSlices per Endpoints subset. \
+                        1 addresses were skipped"
         })
     });
 
@@ -263,8 +266,7 @@ fn endpoints_of_selectorless_services_are_mirrored_into_endpoint_slices() {
     poll("mirrored with the service back", WAIT, || (mirrored(&c, "ext").len() == 1).then_some(()));
     c.api.kubectl_ok(K, &["-n", "demo", "delete", "endpoints", "ext"]);
     poll("slices removed with the endpoints", WAIT, || mirrored(&c, "ext").is_empty().then_some(()));
-    let sel = "endpointslice.kubernetes.io/managed-by=endpointslicemirroring-controller.k8s.io";
-    assert!(items(&c, &["endpointslices", "-A", "-l", sel]).is_empty(), "{}", kcm.log());
+    assert!(items(&c, &["endpointslices", "-A", "-l", MANAGED_BY_MIRRORING]).is_empty(), "{}", kcm.log());
 }
 
 #[test]
@@ -300,7 +302,8 @@ fn unused_legacy_service_account_tokens_are_marked_invalid_then_deleted() {
     let listed: Vec<Value> = secrets.iter().filter(|s| **s != "c-unlisted").map(|s| json!({"name": s})).collect();
     create(
         &c,
-        &json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "old", "namespace": "demo"}, "secrets": listed}),
+        &json!({"apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": "old", "namespace": "demo"}, "secrets": listed}),
     );
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
     for s in secrets {
@@ -319,7 +322,8 @@ fn unused_legacy_service_account_tokens_are_marked_invalid_then_deleted() {
     create(
         &c,
         &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "user", "namespace": "demo"},
-            "spec": {"serviceAccountName": "old", "automountServiceAccountToken": false, "containers": [{"name": "c", "image": "nginx"}],
+            "spec": {"serviceAccountName": "old", "automountServiceAccountToken": false,
+                "containers": [{"name": "c", "image": "nginx"}],
                 "volumes": [{"name": "t", "secret": {"secretName": "a-mounted"}}]}}),
     );
     // A clean-up period of a nanosecond makes every token old; the one pass at start-up runs

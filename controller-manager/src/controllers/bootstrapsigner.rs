@@ -241,7 +241,11 @@ impl Signer {
         for s in secrets.iter().filter(|s| s.type_.as_deref() == Some(SECRET_TYPE_BOOTSTRAP_TOKEN)) {
             let Some((id, secret)) = token_for_signing(s, now) else { continue };
             if out.contains_key(&id) {
-                tracing::info!(token_id = %id, ignored_secret = %s.name_any(), "Duplicate bootstrap tokens found for id, ignoring on the duplicate secret");
+                tracing::info!(
+                    token_id = %id,
+                    ignored_secret = %s.name_any(),
+                    "Duplicate bootstrap tokens found for id, ignoring on the duplicate secret"
+                );
                 continue;
             }
             out.insert(id, secret);

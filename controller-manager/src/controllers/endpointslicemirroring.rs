@@ -548,9 +548,14 @@ impl Mc {
             self.recorder.warning(&*ep, "InvalidIPAddress", msg);
         }
         if d.skipped > d.invalid {
-            tracing::info!(skipped = d.skipped, endpoints = %key, "Addresses in Endpoints were skipped due to exceeding MaxEndpointsPerSubset");
+            tracing::info!(
+                skipped = d.skipped,
+                endpoints = %key,
+                "Addresses in Endpoints were skipped due to exceeding MaxEndpointsPerSubset"
+            );
             let msg = format!(
-                "A max of {} addresses can be mirrored to EndpointSlices per Endpoints subset. {} addresses were skipped",
+                "A max of {} addresses can be mirrored to EndpointSlices per Endpoints subset. \
+                 {} addresses were skipped",
                 self.max_per_subset, d.skipped
             );
             self.recorder.warning(&*ep, "TooManyAddressesToMirror", msg);

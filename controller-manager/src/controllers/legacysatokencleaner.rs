@@ -221,10 +221,15 @@ impl Cleaner {
             match verdict {
                 Verdict::Keep => {}
                 Verdict::MarkInvalid(date) => {
-                    tracing::info!(invalid_since = %date, secret = %format!("{ns}/{name}"), "Mark the auto-generated service account token as invalid");
+                    tracing::info!(
+                        invalid_since = %date,
+                        secret = %format!("{ns}/{name}"),
+                        "Mark the auto-generated service account token as invalid"
+                    );
+                    let labels = serde_json::json!({ INVALID_SINCE_LABEL: date });
                     let patch = serde_json::json!({
                         "kind": "Secret", "apiVersion": "v1",
-                        "metadata": {"name": name, "namespace": ns, "uid": s.metadata.uid, "labels": {INVALID_SINCE_LABEL: date}},
+                        "metadata": {"name": name, "namespace": ns, "uid": s.metadata.uid, "labels": labels},
                     });
                     if let Err(e) = api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
                         tracing::error!(
@@ -245,7 +250,8 @@ impl Cleaner {
                         Ok(_) => {}
                         Err(kube::Error::Api(st)) if st.code == 404 || st.code == 409 => {}
                         Err(e) => {
-                            tracing::error!(secret = %format!("{ns}/{name}"), "Deleting legacy service account token: {e}")
+                            let secret = format!("{ns}/{name}");
+                            tracing::error!(secret = %secret, "Deleting legacy service account token: {e}")
                         }
                     }
                 }
