@@ -169,6 +169,12 @@ fn configz(o: &Options) -> serde_json::Value {
             "NodeStartupGracePeriod": d(o.node_startup_grace_period),
         },
         "PodGCController": { "TerminatedPodGCThreshold": o.terminated_pod_gc_threshold },
+        "EndpointSliceMirroringController": {
+            "MirroringConcurrentServiceEndpointSyncs": o.mirroring_concurrent_service_endpoint_syncs,
+            "MirroringMaxEndpointsPerSubset": o.mirroring_max_endpoints_per_subset,
+            "MirroringEndpointUpdatesBatchPeriod": d(o.mirroring_endpointslice_updates_batch_period),
+        },
+        "LegacySATokenCleaner": { "CleanUpPeriod": d(o.legacy_service_account_token_clean_up_period) },
         "CSRSigningController": { "ClusterSigningDuration": d(o.cluster_signing_duration) },
         "SAController": {
             "ServiceAccountKeyFile": o.service_account_private_key_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),

@@ -267,6 +267,17 @@ fn endpoints_of_selectorless_services_are_mirrored_into_endpoint_slices() {
     c.api.kubectl_ok(K, &["-n", "demo", "delete", "endpoints", "ext"]);
     poll("slices removed with the endpoints", WAIT, || mirrored(&c, "ext").is_empty().then_some(()));
     assert!(items(&c, &["endpointslices", "-A", "-l", MANAGED_BY_MIRRORING]).is_empty(), "{}", kcm.log());
+
+    // The settings show in /configz under upstream's names.
+    let cert = c.api.pki.path("admin.crt").display().to_string();
+    let key = c.api.pki.path("admin.key").display().to_string();
+    let (code, body) = kcm.curl("/configz", &["--cert", &cert, "--key", &key]);
+    assert_eq!(code, 200, "{body}");
+    let cfg: Value = serde_json::from_str(&body).expect("configz");
+    let mirroring = &cfg["componentconfig"]["EndpointSliceMirroringController"];
+    assert_eq!(mirroring["MirroringMaxEndpointsPerSubset"], 4, "{cfg}");
+    assert_eq!(mirroring["MirroringEndpointUpdatesBatchPeriod"], "0s", "{cfg}");
+    assert_eq!(cfg["componentconfig"]["LegacySATokenCleaner"]["CleanUpPeriod"], "8760h0m0s", "{cfg}");
 }
 
 #[test]
