@@ -173,6 +173,12 @@ fn configz(o: &Options) -> serde_json::Value {
             "PVClaimBinderSyncPeriod": d(o.pvclaimbinder_sync_period),
             "VolumeConfiguration": { "EnableDynamicProvisioning": o.enable_dynamic_provisioning },
         },
+        "EndpointSliceMirroringController": {
+            "MirroringConcurrentServiceEndpointSyncs": o.mirroring_concurrent_service_endpoint_syncs,
+            "MirroringMaxEndpointsPerSubset": o.mirroring_max_endpoints_per_subset,
+            "MirroringEndpointUpdatesBatchPeriod": d(o.mirroring_endpointslice_updates_batch_period),
+        },
+        "LegacySATokenCleaner": { "CleanUpPeriod": d(o.legacy_service_account_token_clean_up_period) },
         "CSRSigningController": { "ClusterSigningDuration": d(o.cluster_signing_duration) },
         "SAController": {
             "ServiceAccountKeyFile": o.service_account_private_key_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),

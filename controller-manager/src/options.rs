@@ -139,6 +139,18 @@ pub struct Options {
     pub concurrent_service_endpoint_syncs: usize,
     #[arg(long, default_value_t = 5)]
     pub mirroring_concurrent_service_endpoint_syncs: usize,
+    /// The maximum number of endpoints that will be added to an EndpointSlice by the
+    /// EndpointSliceMirroring controller.
+    #[arg(long, default_value_t = 1000)]
+    pub mirroring_max_endpoints_per_subset: i32,
+    /// The length of EndpointSlice updates batching period for EndpointSliceMirroring
+    /// controller.
+    #[arg(long, default_value = "0s", value_parser = parse_go_duration)]
+    pub mirroring_endpointslice_updates_batch_period: Duration,
+    /// The period of time since the last usage of an legacy service account token before it
+    /// can be deleted.
+    #[arg(long, default_value = "8760h0m0s", value_parser = parse_go_duration)]
+    pub legacy_service_account_token_clean_up_period: Duration,
     #[arg(long, default_value_t = 5)]
     pub concurrent_statefulset_syncs: usize,
     #[arg(long, default_value_t = 2)]

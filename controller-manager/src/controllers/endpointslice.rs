@@ -31,7 +31,7 @@ const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
 /// What this controller last wrote per service: slice name → resourceVersion (`None` for a
 /// deletion), to detect an informer that has not caught up (upstream's endpointSliceTracker).
 #[derive(Default)]
-struct Tracker {
+pub(crate) struct Tracker {
     written: Mutex<HashMap<String, HashMap<String, Option<u64>>>>,
 }
 
@@ -40,7 +40,7 @@ impl Tracker {
         self.written.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn stale(&self, svc: &str, seen: &[Arc<EndpointSlice>]) -> bool {
+    pub(crate) fn stale(&self, svc: &str, seen: &[Arc<EndpointSlice>]) -> bool {
         let g = self.lock();
         let Some(w) = g.get(svc) else { return false };
         let seen: HashMap<String, u64> = seen.iter().map(|s| (s.name_any(), rv(s))).collect();
@@ -52,13 +52,13 @@ impl Tracker {
         })
     }
 
-    fn record(&self, svc: &str, name: &str, rv: Option<u64>) {
+    pub(crate) fn record(&self, svc: &str, name: &str, rv: Option<u64>) {
         self.lock().entry(svc.to_string()).or_default().insert(name.to_string(), rv);
     }
 
     /// The informer showed this slice (at `seen`) or its deletion (`None`): an expectation it
     /// meets is done. A deletion by someone else also ends any expectation about the slice.
-    fn observe(&self, svc: &str, name: &str, seen: Option<u64>) {
+    pub(crate) fn observe(&self, svc: &str, name: &str, seen: Option<u64>) {
         let mut g = self.lock();
         let Some(w) = g.get_mut(svc) else { return };
         let done = match (w.get(name), seen) {
@@ -72,12 +72,12 @@ impl Tracker {
         }
     }
 
-    fn forget(&self, svc: &str) {
+    pub(crate) fn forget(&self, svc: &str) {
         self.lock().remove(svc);
     }
 }
 
-fn rv(s: &EndpointSlice) -> u64 {
+pub(crate) fn rv(s: &EndpointSlice) -> u64 {
     s.metadata.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 

@@ -3,6 +3,7 @@
 //! that are off, or cloud-provider only; and the start-up that walks it with upstream's log
 //! lines.
 
+pub mod bootstrapsigner;
 pub mod certificates;
 pub mod clusterroleaggregation;
 pub mod cronjob;
@@ -11,8 +12,10 @@ pub mod deployment;
 pub mod disruption;
 pub mod endpoints;
 pub mod endpointslice;
+pub mod endpointslicemirroring;
 pub mod garbagecollector;
 pub mod job;
+pub mod legacysatokencleaner;
 pub mod namespace;
 pub mod nodeipam;
 pub mod nodelifecycle;
@@ -27,6 +30,8 @@ pub mod serviceaccount;
 pub mod serviceaccounttoken;
 pub mod statefulset;
 pub mod tainteviction;
+pub mod tokencleaner;
+pub mod ttl;
 pub mod ttlafterfinished;
 
 use crate::context::Ctx;
@@ -64,7 +69,7 @@ pub fn descriptors() -> Vec<Descriptor> {
         d("serviceaccount-token-controller", &["serviceaccount-token"], start!(serviceaccounttoken)),
         d("endpoints-controller", &["endpoint"], start!(endpoints)),
         d("endpointslice-controller", &["endpointslice"], start!(endpointslice)),
-        d("endpointslice-mirroring-controller", &["endpointslicemirroring"], None),
+        d("endpointslice-mirroring-controller", &["endpointslicemirroring"], start!(endpointslicemirroring)),
         d(
             "replicationcontroller-controller",
             &["replicationcontroller"],
@@ -98,9 +103,15 @@ pub fn descriptors() -> Vec<Descriptor> {
             &["csrcleaner"],
             Some(|ctx| Box::pin(certificates::start_cleaner(ctx))),
         ),
-        d("ttl-controller", &["ttl"], None),
-        Descriptor { disabled_by_default: true, ..d("bootstrap-signer-controller", &["bootstrapsigner"], None) },
-        Descriptor { disabled_by_default: true, ..d("token-cleaner-controller", &["tokencleaner"], None) },
+        d("ttl-controller", &["ttl"], start!(ttl)),
+        Descriptor {
+            disabled_by_default: true,
+            ..d("bootstrap-signer-controller", &["bootstrapsigner"], start!(bootstrapsigner))
+        },
+        Descriptor {
+            disabled_by_default: true,
+            ..d("token-cleaner-controller", &["tokencleaner"], start!(tokencleaner))
+        },
         d("node-ipam-controller", &["nodeipam"], start!(nodeipam)),
         d("node-lifecycle-controller", &["nodelifecycle"], start!(nodelifecycle)),
         Descriptor { cloud: true, ..d("service-lb-controller", &["service"], None) },
@@ -126,7 +137,11 @@ pub fn descriptors() -> Vec<Descriptor> {
         },
         Descriptor { gated_off: true, ..d("resourceclaim-controller", &["resource-claim-controller"], None) },
         Descriptor { gated_off: true, ..d("device-taint-eviction-controller", &[], None) },
-        d("legacy-serviceaccount-token-cleaner-controller", &["legacy-service-account-token-cleaner"], None),
+        d(
+            "legacy-serviceaccount-token-cleaner-controller",
+            &["legacy-service-account-token-cleaner"],
+            start!(legacysatokencleaner),
+        ),
         d("validatingadmissionpolicy-status-controller", &[], None),
         d("taint-eviction-controller", &[], start!(tainteviction)),
         d("service-cidr-controller", &[], None),
