@@ -111,6 +111,20 @@ where
     v
 }
 
+/// An API error's message (the Status message rather than kube-rs' wrapping), as events and
+/// conditions quote it.
+pub fn api_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => s.message.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A create refused because the namespace is being deleted: expected, not a failure.
+pub fn namespace_terminating(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.details.as_ref().is_some_and(|d| d.causes.iter().any(|c| c.reason == "NamespaceTerminating")))
+}
+
 /// `intstr.GetScaledValueFromIntOrPercent`: an int as is, a percentage of `total` rounded up
 /// or down.
 pub fn scaled(v: Option<&IntOrString>, total: i32, round_up: bool) -> i32 {

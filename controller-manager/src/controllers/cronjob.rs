@@ -184,13 +184,6 @@ fn job_ref(j: &Job) -> ObjectReference {
     }
 }
 
-fn api_message(e: &kube::Error) -> String {
-    match e {
-        kube::Error::Api(s) => s.message.clone(),
-        other => other.to_string(),
-    }
-}
-
 fn is_status(e: &kube::Error, code: u16) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == code)
 }
@@ -427,7 +420,7 @@ impl Cjc {
                 let job = match jobs_api.get(&rname).await {
                     Ok(j) => j,
                     Err(e) => {
-                        self.recorder.warning(&*cj, "FailedGet", format!("Get job: {}", api_message(&e)));
+                        self.recorder.warning(&*cj, "FailedGet", format!("Get job: {}", util::api_message(&e)));
                         return Err((changed, e.into()));
                     }
                 };
@@ -460,7 +453,7 @@ impl Cjc {
                 existing
             }
             Err(e) => {
-                self.recorder.warning(&*cj, "FailedCreate", format!("Error creating job: {}", api_message(&e)));
+                self.recorder.warning(&*cj, "FailedCreate", format!("Error creating job: {}", util::api_message(&e)));
                 return Err((changed, e.into()));
             }
         };
@@ -475,7 +468,7 @@ impl Cjc {
         let api: Api<Job> = Api::namespaced(self.client.clone(), &job.namespace().unwrap_or_default());
         let dp = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..Default::default() };
         if let Err(e) = api.delete(&job.name_any(), &dp).await {
-            self.recorder.warning(&*cj, "FailedDelete", format!("Deleted job: {}", api_message(&e)));
+            self.recorder.warning(&*cj, "FailedDelete", format!("Deleted job: {}", util::api_message(&e)));
             return false;
         }
         remove_active(cj, job.metadata.uid.as_deref().unwrap_or_default());

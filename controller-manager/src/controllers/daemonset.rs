@@ -657,13 +657,6 @@ fn should_ignore_node_update(old: &Node, cur: &Node) -> bool {
     o == *cur
 }
 
-fn api_message(e: &kube::Error) -> String {
-    match e {
-        kube::Error::Api(s) => s.message.clone(),
-        other => other.to_string(),
-    }
-}
-
 impl Dsc {
     fn enqueue(&self, ds: &DaemonSet) {
         self.queue.add(util::meta_key(&ds.metadata));
@@ -996,15 +989,13 @@ impl Dsc {
                             self.recorder.normal(ds, "SuccessfulCreate", format!("Created pod: {}", p.name_any()));
                             Ok(())
                         }
-                        Err(kube::Error::Api(s))
-                            if s.details
-                                .as_ref()
-                                .is_some_and(|d| d.causes.iter().any(|c| c.reason == "NamespaceTerminating")) =>
-                        {
-                            Ok(())
-                        }
+                        Err(e) if util::namespace_terminating(&e) => Ok(()),
                         Err(e) => {
-                            self.recorder.warning(ds, "FailedCreate", format!("Error creating: {}", api_message(&e)));
+                            self.recorder.warning(
+                                ds,
+                                "FailedCreate",
+                                format!("Error creating: {}", util::api_message(&e)),
+                            );
                             self.expectations.creation_observed(key);
                             Err(e)
                         }
@@ -1039,7 +1030,7 @@ impl Dsc {
                         if matches!(&e, kube::Error::Api(s) if s.code == 404) {
                             return Ok(());
                         }
-                        self.recorder.warning(ds, "FailedDelete", format!("Error deleting: {}", api_message(&e)));
+                        self.recorder.warning(ds, "FailedDelete", format!("Error deleting: {}", util::api_message(&e)));
                         Err(e)
                     }
                 }

@@ -643,7 +643,8 @@ impl Dc {
                 }
             }
             Err(e) => {
-                let msg = format!("Failed to create new replica set {:?}: {}", new_rs.name_any(), api_message(&e));
+                let msg =
+                    format!("Failed to create new replica set {:?}: {}", new_rs.name_any(), util::api_message(&e));
                 if progress_deadline(d).is_some() {
                     set_condition(
                         d.status.get_or_insert_with(Default::default),
@@ -1081,13 +1082,6 @@ impl Dc {
         } else {
             self.queue.add_after(key, Duration::from_secs(u64::try_from(due).unwrap_or(0) + 1));
         }
-    }
-}
-
-fn api_message(e: &kube::Error) -> String {
-    match e {
-        kube::Error::Api(s) => s.message.clone(),
-        other => other.to_string(),
     }
 }
 

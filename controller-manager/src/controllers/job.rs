@@ -667,19 +667,8 @@ fn count(n: usize) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
-fn api_message(e: &kube::Error) -> String {
-    match e {
-        kube::Error::Api(s) => s.message.clone(),
-        other => other.to_string(),
-    }
-}
-
 fn is_not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404)
-}
-
-fn namespace_terminating(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::Api(s) if s.details.as_ref().is_some_and(|d| d.causes.iter().any(|c| c.reason == "NamespaceTerminating")))
 }
 
 fn remove_finalizer_patch() -> Patch<serde_json::Value> {
@@ -1363,7 +1352,7 @@ impl Jc {
             }
             Err(e) if is_not_found(&e) => Err(e),
             Err(e) => {
-                self.recorder.warning(job, "FailedDelete", format!("Error deleting: {}", api_message(&e)));
+                self.recorder.warning(job, "FailedDelete", format!("Error deleting: {}", util::api_message(&e)));
                 Err(e)
             }
         }
@@ -1500,9 +1489,13 @@ impl Jc {
                             self.recorder.normal(job, "SuccessfulCreate", format!("Created pod: {}", p.name_any()));
                             Ok(())
                         }
-                        Err(e) if namespace_terminating(&e) => Ok(()),
+                        Err(e) if util::namespace_terminating(&e) => Ok(()),
                         Err(e) => {
-                            self.recorder.warning(job, "FailedCreate", format!("Error creating: {}", api_message(&e)));
+                            self.recorder.warning(
+                                job,
+                                "FailedCreate",
+                                format!("Error creating: {}", util::api_message(&e)),
+                            );
                             Err(e)
                         }
                     }
@@ -1720,7 +1713,7 @@ impl Jc {
                         } else {
                             rm_err.get_or_insert(Error::Config(format!(
                                 "removing tracking finalizer: {}",
-                                api_message(&e)
+                                util::api_message(&e)
                             )));
                         }
                     }

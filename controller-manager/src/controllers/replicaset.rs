@@ -400,15 +400,13 @@ impl<K: Replicated> Rsc<K> {
                             self.recorder.normal(obj, "SuccessfulCreate", format!("Created pod: {}", p.name_any()));
                             Ok(())
                         }
-                        Err(kube::Error::Api(s))
-                            if s.details
-                                .as_ref()
-                                .is_some_and(|d| d.causes.iter().any(|c| c.reason == "NamespaceTerminating")) =>
-                        {
-                            Ok(())
-                        }
+                        Err(e) if util::namespace_terminating(&e) => Ok(()),
                         Err(e) => {
-                            self.recorder.warning(obj, "FailedCreate", format!("Error creating: {}", api_message(&e)));
+                            self.recorder.warning(
+                                obj,
+                                "FailedCreate",
+                                format!("Error creating: {}", util::api_message(&e)),
+                            );
                             Err(e)
                         }
                     }
@@ -438,7 +436,11 @@ impl<K: Replicated> Rsc<K> {
                             if matches!(&e, kube::Error::Api(s) if s.code == 404) {
                                 return Ok(());
                             }
-                            self.recorder.warning(obj, "FailedDelete", format!("Error deleting: {}", api_message(&e)));
+                            self.recorder.warning(
+                                obj,
+                                "FailedDelete",
+                                format!("Error deleting: {}", util::api_message(&e)),
+                            );
                             Err(e)
                         }
                     }
@@ -493,13 +495,6 @@ impl<K: Replicated> Rsc<K> {
             }
         }
         Ok(obj.clone())
-    }
-}
-
-fn api_message(e: &kube::Error) -> String {
-    match e {
-        kube::Error::Api(s) => s.message.clone(),
-        other => other.to_string(),
     }
 }
 
@@ -560,7 +555,7 @@ fn calculate_status(rs: &ReplicaSet, pods: &[Arc<Pod>], manage_err: Option<&Erro
                 status: "True".into(),
                 reason: Some(reason.into()),
                 message: Some(match e {
-                    Error::Kube(k) => api_message(k),
+                    Error::Kube(k) => util::api_message(k),
                     other => other.to_string(),
                 }),
                 last_transition_time: Some(util::time_now()),

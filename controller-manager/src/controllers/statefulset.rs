@@ -485,7 +485,7 @@ fn update_claim_owner_refs(claim: &mut PersistentVolumeClaim, set: &StatefulSet,
 
 fn api_message(e: &Error) -> String {
     match e {
-        Error::Kube(kube::Error::Api(s)) => s.message.clone(),
+        Error::Kube(k) => util::api_message(k),
         other => other.to_string(),
     }
 }
