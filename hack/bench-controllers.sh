@@ -24,7 +24,8 @@ target/release/kubeadm init phase certs all --cert-dir "$WORK/pki" >/dev/null
 for kc in admin controller-manager; do
   target/release/kubeadm init phase kubeconfig "$kc" --cert-dir "$WORK/pki" --kubeconfig-dir "$WORK" --apiserver-bind-port "$AP" >/dev/null
 done
-PIDS+=("$(start_etcd "$WORK" "$EP" "$PP")")
+ETCD_PID=$(start_etcd "$WORK" "$EP" "$PP")
+PIDS+=("$ETCD_PID")
 admin_pair "$WORK"
 target/release/kube-apiserver --etcd-servers "http://127.0.0.1:$EP" --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
   --secure-port "$AP" --service-cluster-ip-range 10.96.0.0/12 --tls-cert-file "$WORK/pki/apiserver.crt" \
@@ -48,3 +49,4 @@ for _ in $(seq 300); do curl -skf "https://127.0.0.1:$KP/healthz" >/dev/null && 
 target/release/controller-bench --server "https://127.0.0.1:$AP" --ca "$WORK/pki/ca.crt" --cert "$WORK/admin.crt" \
   --key "$WORK/admin.key" --kcm-pid "$KCM_PID" --kcm-port "$KP" "$@"
 echo "kube-apiserver: peak $(awk '/VmHWM/ {printf "%.1f", $2/1024}' /proc/$API_PID/status) MiB resident, $(awk '{printf "%.1f", ($14+$15)/100}' /proc/$API_PID/stat) CPU seconds in all"
+echo "etcd: peak $(awk '/VmHWM/ {printf "%.1f", $2/1024}' /proc/$ETCD_PID/status) MiB resident, $(awk '{printf "%.1f", ($14+$15)/100}' /proc/$ETCD_PID/stat) CPU seconds in all"

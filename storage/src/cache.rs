@@ -399,7 +399,7 @@ impl Cacher {
                                 }
                                 let mut events = Vec::new();
                                 let mut failed = false;
-                                for ev in convert_events(&self.store, &resp, &self.cfg.indexer) {
+                                for ev in convert_events(&self.store, &resp, &self.cfg.indexer, &|k| self.get(k).0) {
                                     match ev {
                                         Ok(e) => events.push(e),
                                         Err(e) => {

@@ -494,7 +494,7 @@ impl Store {
                             let _ = tx.send(Err(err)).await;
                             return;
                         }
-                        for ev in convert_events(&store, &resp, &indexer) {
+                        for ev in convert_events(&store, &resp, &indexer, &|_| None) {
                             if tx.send(ev).await.is_err() {
                                 return;
                             }
@@ -513,22 +513,43 @@ impl Store {
 }
 
 /// Turns one etcd watch response into our events.
+/// Turns one etcd watch response into events. `known` offers the object a key held before
+/// (the watch cache's copy); it is used when its revision is the event's previous one, which
+/// spares decoding and re-encoding etcd's `prev_kv` for every modification.
 pub(crate) fn convert_events(
     store: &Store,
     resp: &etcd_client::WatchResponse,
     indexer: &Indexer,
+    known: &dyn Fn(&str) -> Option<Arc<Obj>>,
 ) -> Vec<Result<Event>> {
     let mut out = Vec::with_capacity(resp.events().len());
+    // Keys changed earlier in this response: their previous object is the one made here.
+    let mut batch: Vec<(Arc<str>, Arc<Obj>)> = Vec::new();
     for ev in resp.events() {
         let Some(kv) = ev.kv() else { continue };
         let key: Arc<str> = Arc::from(String::from_utf8_lossy(kv.key()).as_ref());
         let rev = kv.mod_revision();
-        let prev_value = ev.prev_kv().and_then(|p| store.decode(p.key(), p.value(), p.mod_revision()).ok());
-        let prev = prev_value.as_ref().map(|p| Arc::new(Obj::from_value(p, p_rv(p), indexer)));
+        let is_delete = ev.event_type() == EtcdEventType::Delete;
+        let prev_rev = ev.prev_kv().map(|p| p.mod_revision());
+        let reused = match prev_rev {
+            Some(pr) if !is_delete => batch
+                .iter()
+                .rev()
+                .find(|(k, _)| *k == key)
+                .map(|(_, o)| o.clone())
+                .or_else(|| known(&key))
+                .filter(|o| o.rv == pr),
+            _ => None,
+        };
+        let prev_value = match reused {
+            Some(_) => None,
+            None => ev.prev_kv().and_then(|p| store.decode(p.key(), p.value(), p.mod_revision()).ok()),
+        };
+        let prev = reused.or_else(|| prev_value.as_ref().map(|p| Arc::new(Obj::from_value(p, p_rv(p), indexer))));
         let res = match ev.event_type() {
             EtcdEventType::Put => store.decode(kv.key(), kv.value(), rev).map(|obj| Event {
                 kind: if kv.create_revision() == rev { EventType::Added } else { EventType::Modified },
-                key,
+                key: key.clone(),
                 obj: Arc::new(Obj::from_value(&obj, rev, indexer)),
                 prev,
                 rv: rev,
@@ -538,7 +559,7 @@ pub(crate) fn convert_events(
                     set_resource_version(&mut obj, rev);
                     Ok(Event {
                         kind: EventType::Deleted,
-                        key,
+                        key: key.clone(),
                         obj: Arc::new(Obj::from_value(&obj, rev, indexer)),
                         prev,
                         rv: rev,
@@ -547,6 +568,11 @@ pub(crate) fn convert_events(
                 None => continue,
             },
         };
+        if let Ok(e) = &res {
+            if e.kind != EventType::Deleted {
+                batch.push((key, e.obj.clone()));
+            }
+        }
         out.push(res);
     }
     out

@@ -29,6 +29,15 @@ pub struct Obj {
     pub rv: i64,
 }
 
+/// An object's members but `apiVersion` and `kind`, encoded without copying the rest.
+struct WithoutTypeMeta<'a>(&'a serde_json::Map<String, Value>);
+
+impl serde::Serialize for WithoutTypeMeta<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().filter(|(k, _)| *k != "apiVersion" && *k != "kind"))
+    }
+}
+
 impl Obj {
     /// Encodes a decoded object (which carries its resourceVersion).
     pub fn from_value(v: &Value, rv: i64, indexer: &Indexer) -> Obj {
@@ -40,11 +49,7 @@ impl Obj {
         let fields = indexer(v);
         let (body, type_meta) = match v {
             Value::Object(m) => {
-                let rest: serde_json::Map<String, Value> = m
-                    .iter()
-                    .filter(|(k, _)| *k != "apiVersion" && *k != "kind")
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
+                let rest = WithoutTypeMeta(m);
                 let mut tm = String::new();
                 for k in ["apiVersion", "kind"] {
                     if let Some(x) = m.get(k) {

@@ -204,3 +204,39 @@ async fn unpaged_lists_over_four_mebibytes() {
     sorted.sort();
     assert_eq!(names, sorted);
 }
+
+/// A modification carries the object as it was just before (selector watches decide from it
+/// whether an object entered or left their view), whether the cache reuses its own copy or
+/// decodes etcd's previous value, for updates in quick succession and for deletes.
+#[tokio::test]
+async fn cache_events_carry_the_previous_object() {
+    let etcd = Etcd::start();
+    let s = store(&etcd).await;
+    let k = "/registry/configmaps/ns/p";
+    let first = s.create(k, &cm("p", "0")).await.unwrap();
+    let cache = Cacher::start(s.clone(), "/registry/configmaps/", CacherConfig::default());
+    cache.wait_fresh(rv(&first), Duration::from_secs(10)).await.unwrap();
+    let mut rx = cache.watch(None).unwrap().rx;
+    let mut cur = first;
+    let mut expect = Vec::new();
+    for i in 1..=30 {
+        let next = s.update(k, &cm("p", &i.to_string()), rv(&cur)).await.unwrap();
+        expect.push((EventType::Modified, rv(&cur), (i - 1).to_string(), i.to_string()));
+        cur = next;
+    }
+    let gone = s.delete(k, rv(&cur)).await.unwrap();
+    expect.push((EventType::Deleted, rv(&cur), "30".into(), "30".into()));
+    let mut got = Vec::new();
+    while got.len() < expect.len() {
+        let ev = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.unwrap().unwrap();
+        if ev.kind == EventType::Bookmark {
+            continue;
+        }
+        let prev = ev.prev.as_ref().expect("a previous object");
+        let data = |o: &storage::Obj| o.value()["data"]["v"].as_str().unwrap().to_string();
+        assert_eq!(rv(&prev.value()), prev.rv, "the previous object's encoding carries its own revision");
+        got.push((ev.kind, prev.rv, data(prev), data(&ev.obj)));
+    }
+    assert_eq!(got, expect);
+    assert_eq!(rv(&gone), cache.revision());
+}

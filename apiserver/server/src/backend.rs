@@ -60,6 +60,19 @@ impl Backend {
             .clone()
     }
 
+    /// An object as the resource's watch cache holds it, if that cache is running and filled;
+    /// it may be behind etcd (see `Ctx::guaranteed_update_with`).
+    pub fn cached(&self, rd: &'static ResourceDef, key: &str) -> Option<serde_json::Value> {
+        if !self.watch_cache {
+            return None;
+        }
+        let cacher = self.cachers.lock().unwrap_or_else(|p| p.into_inner()).get(&self.resource_prefix(rd)).cloned()?;
+        if cacher.revision() == 0 {
+            return None;
+        }
+        cacher.get(key).0.map(|o| o.value())
+    }
+
     /// Computes a resource's selectable fields, for the cache and for etcd reads. Resources
     /// that share a prefix (core and events.k8s.io Events) share one cache, so its objects
     /// carry the fields of every resource stored there.

@@ -641,17 +641,51 @@ impl<'a> Ctx<'a> {
     {
         let dry_run = self.dry_run()?;
         let key = self.key(name);
+        // As upstream's GuaranteedUpdate with a cached existing object: the first try starts
+        // from the watch cache, which saves etcd a read per write. Whatever that try cannot
+        // settle (an error, a lost race, no change to write) is tried again from etcd, so a
+        // cache that lags only costs a retry.
+        let mut from_cache = true;
         for _attempt in 0..16 {
-            let current = self
-                .st
-                .backend
-                .store
-                .get_stale(&key)
-                .await
-                .map_err(|e| ApiError::from_storage(e, &self.qualified(name)))?;
-            let Some((current, stale)) = current.map(|(c, stale)| (self.external(c), stale)) else {
-                return Err(ApiError::NotFound(self.qualified(name)));
+            let cached = if from_cache { self.st.backend.cached(self.rd, &key) } else { None };
+            from_cache = cached.is_some();
+            let (current, stale) = match cached {
+                Some(c) => (self.external(c), false),
+                None => {
+                    let current = self
+                        .st
+                        .backend
+                        .store
+                        .get_stale(&key)
+                        .await
+                        .map_err(|e| ApiError::from_storage(e, &self.qualified(name)))?;
+                    let Some((current, stale)) = current.map(|(c, stale)| (self.external(c), stale)) else {
+                        return Err(ApiError::NotFound(self.qualified(name)));
+                    };
+                    (current, stale)
+                }
             };
+            let attempt = Attempt { name, key: &key, mode, track, dry_run, current, stale, from_cache };
+            match self.update_attempt(attempt, &mutate).await {
+                Ok(Some(reply)) => return Ok(reply),
+                Ok(None) => from_cache = false,
+                Err(_) if from_cache => from_cache = false,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(ApiError::Conflict(
+            self.qualified(name),
+            "the object has been modified; please apply your changes to the latest version and try again".into(),
+        ))
+    }
+
+    /// One try of [`Self::guaranteed_update_with`]: the reply, or None to try again from etcd.
+    async fn update_attempt<F>(&self, a: Attempt<'_>, mutate: &F) -> ApiResult<Option<Reply>>
+    where
+        F: Fn(&Value) -> ApiResult<Value>,
+    {
+        let Attempt { name, key, mode, track, dry_run, current, stale, from_cache } = a;
+        {
             let cur_rv = rv_of(&current);
             let mut new = mutate(&current)?;
             if meta_str(&new, "name") != name {
@@ -743,14 +777,14 @@ impl<'a> Ctx<'a> {
             // A terminating object whose last finalizer was removed is deleted now.
             if !meta_str(&current, "deletionTimestamp").is_empty() && self.deletion_finished(&new) {
                 if dry_run {
-                    return Ok(Reply::ok(new));
+                    return Ok(Some(Reply::ok(new)));
                 }
-                return match self.st.backend.store.delete(&key, cur_rv).await {
+                return match self.st.backend.store.delete(key, cur_rv).await {
                     Ok(deleted) => {
                         crate::alloc::after_delete(self.st, self.rd, &deleted).await;
-                        Ok(Reply::ok(new))
+                        Ok(Some(Reply::ok(new)))
                     }
-                    Err(StorageError::Conflict { .. }) if client_rv.is_empty() => continue,
+                    Err(StorageError::Conflict { .. }) if client_rv.is_empty() || from_cache => Ok(None),
                     Err(e) => Err(ApiError::from_storage(e, &self.qualified(name))),
                 };
             }
@@ -764,32 +798,29 @@ impl<'a> Ctx<'a> {
             if cmp_new == cmp_cur && !stale {
                 // No change: upstream skips the write and answers with the stored object
                 // (unless it is encrypted with an old key: rewriting it is how keys rotate).
+                // A cached object may be behind etcd: only etcd's says there is nothing to do.
                 alloc.release(self.st).await;
-                return Ok(Reply::ok(current));
+                return Ok((!from_cache).then(|| Reply::ok(current)));
             }
             if dry_run {
                 alloc.release(self.st).await;
-                return Ok(Reply::ok(new));
+                return Ok(Some(Reply::ok(new)));
             }
-            match self.st.backend.store.update(&key, &api_types::convert::to_storage(self.rd, new), cur_rv).await {
+            match self.st.backend.store.update(key, &api_types::convert::to_storage(self.rd, new), cur_rv).await {
                 Ok(stored) => {
                     alloc.commit(self.st).await;
-                    return Ok(Reply::ok(self.external(stored)));
+                    Ok(Some(Reply::ok(self.external(stored))))
                 }
-                Err(StorageError::Conflict { .. }) if client_rv.is_empty() => {
+                Err(StorageError::Conflict { .. }) if client_rv.is_empty() || from_cache => {
                     alloc.release(self.st).await;
-                    continue;
+                    Ok(None)
                 }
                 Err(e) => {
                     alloc.release(self.st).await;
-                    return Err(ApiError::from_storage(e, &self.qualified(name)));
+                    Err(ApiError::from_storage(e, &self.qualified(name)))
                 }
             }
         }
-        Err(ApiError::Conflict(
-            self.qualified(name),
-            "the object has been modified; please apply your changes to the latest version and try again".into(),
-        ))
     }
 
     /// Whether a terminating object may go now: no finalizer is left, no grace period remains
@@ -1240,4 +1271,18 @@ impl DeleteOptions {
         }
         Ok(o)
     }
+}
+
+/// What one try of a guaranteed update starts from.
+struct Attempt<'a> {
+    name: &'a str,
+    key: &'a str,
+    mode: UpdateMode,
+    track: Track,
+    dry_run: bool,
+    current: Value,
+    /// Encrypted with an old key: rewrite even when nothing changed.
+    stale: bool,
+    /// `current` came from the watch cache and may be behind etcd.
+    from_cache: bool,
 }
