@@ -302,12 +302,14 @@ fn nodes_carry_the_ttl_annotation_for_the_cluster_size() {
 fn unused_legacy_service_account_tokens_are_marked_invalid_then_deleted() {
     let c = cluster();
     c.api.kubectl_ok(K, &["create", "ns", "demo"]);
-    // The apiserver has tracked legacy token use since long ago.
-    create(
+    // The apiserver has tracked legacy token use since long ago (it made the ConfigMap with
+    // today's date; apply sets it whether or not the apiserver got there first).
+    apply(
         &c,
         &json!({"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": "kube-apiserver-legacy-service-account-token-tracking", "namespace": "kube-system"},
-            "data": {"since": "2020-01-01"}}),
+            "data": {"since": "2020-01-01"}})
+        .to_string(),
     );
     let secrets = ["a-mounted", "b-used-today", "c-unlisted", "y-invalid-long-ago", "z-unused"];
     let listed: Vec<Value> = secrets.iter().filter(|s| **s != "c-unlisted").map(|s| json!({"name": s})).collect();

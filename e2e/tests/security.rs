@@ -837,6 +837,39 @@ fn legacy_secret_tokens_and_immortal_namespaces() {
         out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     });
     assert!(who.contains("system:serviceaccount:default:robot"), "{who}");
+    // Legacy token tracking: the apiserver has recorded since when it tracks (a date) ...
+    let since = ok(
+        &c,
+        &cfg,
+        &[
+            "get",
+            "cm",
+            "-n",
+            "kube-system",
+            "kube-apiserver-legacy-service-account-token-tracking",
+            "-o",
+            "jsonpath={.data.since}",
+        ],
+    );
+    assert!(chrono::NaiveDate::parse_from_str(&since, "%Y-%m-%d").is_ok(), "since: {since:?}");
+    // ... and labels the Secret with the day of use.
+    let label = |k: &str| {
+        let path = format!("jsonpath={{.metadata.labels.{}}}", k.replace('.', "\\."));
+        ok(&c, &cfg, &["get", "secret", "robot-token", "-o", &path])
+    };
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).format("%Y-%m-%d").to_string();
+    let used = label("kubernetes.io/legacy-token-last-used");
+    assert!(used == today || used == tomorrow, "last used: {used:?}");
+    // A token the cleaner marked invalid no longer authenticates, until the label goes.
+    ok(&c, &cfg, &["label", "secret", "robot-token", "kubernetes.io/legacy-token-invalid-since=2020-01-02"]);
+    poll("the invalidated token is refused", Duration::from_secs(10), || {
+        (!kubectl(&c, &tcfg, &["auth", "whoami"], None).status.success()).then_some(())
+    });
+    ok(&c, &cfg, &["label", "secret", "robot-token", "kubernetes.io/legacy-token-invalid-since-"]);
+    poll("the token works again", Duration::from_secs(10), || {
+        kubectl(&c, &tcfg, &["auth", "whoami"], None).status.success().then_some(())
+    });
     // Deleting the secret revokes it.
     ok(&c, &cfg, &["delete", "secret", "robot-token"]);
     poll("revoked", Duration::from_secs(10), || {

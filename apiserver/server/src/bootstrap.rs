@@ -141,6 +141,7 @@ async fn reconcile_once(st: &ApiServer) -> Result<(), ApiError> {
         )
         .await?;
     }
+    ensure_token_tracking(st).await?;
     let family = if st.advertise_address.is_ipv4() { "IPv4" } else { "IPv6" };
     ensure(
         st,
@@ -158,6 +159,30 @@ async fn reconcile_once(st: &ApiServer) -> Result<(), ApiError> {
     )
     .await?;
     Ok(())
+}
+
+/// The legacy token tracking controller's ConfigMap: `since` is the day from which the
+/// apiserver has labelled legacy tokens with their last use (the controller-manager's cleaner
+/// judges tokens only by use after it). Created once; a `since` that is not a date is reset.
+async fn ensure_token_tracking(st: &ApiServer) -> Result<(), ApiError> {
+    const NAME: &str = "kube-apiserver-legacy-service-account-token-tracking";
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let want = json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": NAME, "namespace": "kube-system"},
+        "data": {"since": today},
+    });
+    let key = st.backend.key(
+        api_types::lookup("", "v1", "configmaps")
+            .ok_or_else(|| ApiError::Internal("configmaps not registered".into()))?,
+        "kube-system",
+        NAME,
+    );
+    let cur = st.backend.store.get(&key).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let since = cur.as_ref().and_then(|c| c.pointer("/data/since")).and_then(Value::as_str);
+    let valid = since.is_some_and(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok());
+    // `ensure` with reconcile rewrites `data`: only when the date is unusable.
+    ensure(st, "", "v1", "configmaps", want, cur.is_some() && !valid).await
 }
 
 /// The `rbac/bootstrap-roles` post-start hook: upstream's default roles and bindings are

@@ -16,6 +16,10 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 pub const LEGACY_ISSUER: &str = "kubernetes/serviceaccount";
+/// The day a legacy token was last used, kept on its Secret (`serviceaccount.LastUsedLabelKey`).
+pub const LAST_USED_LABEL: &str = "kubernetes.io/legacy-token-last-used";
+/// Set by the controller-manager's legacy token cleaner: the token no longer authenticates.
+pub const INVALID_SINCE_LABEL: &str = "kubernetes.io/legacy-token-invalid-since";
 /// go-jose's default clock skew allowance.
 const LEEWAY: i64 = 60;
 const CACHE_MAX: usize = 10_000;
@@ -289,6 +293,16 @@ impl ServiceAccounts {
             if let Err(e) = check_live(st, "serviceaccounts", &ns, &sa_name, &sa_uid).await {
                 return TokenOutcome::Invalid(e);
             }
+            // Legacy token tracking, as upstream's legacyValidator: the Secret records the day
+            // of use, and one the cleaner marked invalid authenticates no more.
+            let invalid_since = sec.pointer("/metadata/labels").and_then(|l| l.get(INVALID_SINCE_LABEL));
+            let invalid = invalid_since.and_then(Value::as_str).is_some_and(|v| !v.is_empty());
+            mark_used(st, &sec).await;
+            if invalid {
+                return TokenOutcome::Invalid(format!(
+                    "the token in secret {ns}/{secret} for service account {ns}/{sa_name} has been marked invalid. Use tokens from the TokenRequest API or manually created secret-based tokens, or remove the '{INVALID_SINCE_LABEL}' label from the secret to temporarily allow use of this token"
+                ));
+            }
         }
         let user = UserInfo {
             name: ::rbac::service_account_user(&ns, &sa_name),
@@ -324,6 +338,37 @@ impl ServiceAccounts {
         let keys: Vec<Value> =
             self.keys.iter().filter(|k| seen.insert(k.public.kid.clone())).map(|k| k.public.jwk()).collect();
         json!({ "keys": keys })
+    }
+}
+
+/// Labels a legacy token's Secret with today's date unless it already says today (or
+/// tomorrow, for a clock a little ahead), so a token in steady use costs one write a day.
+/// Failures are only logged: tracking never refuses a request.
+async fn mark_used(st: &crate::ApiServer, secret: &Value) {
+    let now = chrono::Utc::now();
+    let today = now.format("%Y-%m-%d").to_string();
+    let tomorrow = (now + chrono::Duration::days(1)).format("%Y-%m-%d").to_string();
+    let meta = &secret["metadata"];
+    let last = meta.pointer("/labels").and_then(|l| l.get(LAST_USED_LABEL)).and_then(Value::as_str).unwrap_or("");
+    if last == today || last == tomorrow {
+        return;
+    }
+    let (ns, name) = (meta["namespace"].as_str().unwrap_or(""), meta["name"].as_str().unwrap_or(""));
+    let Some(rd) = api_types::lookup("", "v1", "secrets") else { return };
+    let info = crate::request_info::RequestInfo {
+        namespace: ns.into(),
+        resource: "secrets".into(),
+        version: "v1".into(),
+        ..Default::default()
+    };
+    let q = crate::codec::Query::default();
+    let ctx = crate::rest::Ctx::new(st, rd, &info, &q, true);
+    // The uid makes the patch fail rather than label a Secret recreated under the same name.
+    let patch = json!({"metadata": {"uid": meta["uid"], "labels": {LAST_USED_LABEL: today}}});
+    let body = serde_json::to_vec(&patch).unwrap_or_default();
+    let merge = Some("application/merge-patch+json");
+    if let Err(e) = ctx.patch(name, &body, merge, crate::rest::UpdateMode::Main).await {
+        tracing::warn!(secret = %format!("{ns}/{name}"), error = %e, "labelling a legacy service account token with its last-used date");
     }
 }
 
