@@ -14,6 +14,7 @@ pub mod quota;
 pub mod registry;
 pub mod registry_data;
 pub mod selector;
+pub mod serviceaccount;
 pub mod tables;
 
 pub use field::{ErrorType, FieldError, FieldPath};

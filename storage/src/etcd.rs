@@ -512,7 +512,6 @@ impl Store {
     }
 }
 
-/// Turns one etcd watch response into our events.
 /// Turns one etcd watch response into events. `known` offers the object a key held before
 /// (the watch cache's copy); it is used when its revision is the event's previous one, which
 /// spares decoding and re-encoding etcd's `prev_kv` for every modification.

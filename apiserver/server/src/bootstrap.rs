@@ -165,20 +165,16 @@ async fn reconcile_once(st: &ApiServer) -> Result<(), ApiError> {
 /// apiserver has labelled legacy tokens with their last use (the controller-manager's cleaner
 /// judges tokens only by use after it). Created once; a `since` that is not a date is reset.
 async fn ensure_token_tracking(st: &ApiServer) -> Result<(), ApiError> {
-    const NAME: &str = "kube-apiserver-legacy-service-account-token-tracking";
+    use api_types::serviceaccount::TRACKING_CONFIG_MAP as NAME;
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
     let want = json!({
         "apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": NAME, "namespace": "kube-system"},
         "data": {"since": today},
     });
-    let key = st.backend.key(
-        api_types::lookup("", "v1", "configmaps")
-            .ok_or_else(|| ApiError::Internal("configmaps not registered".into()))?,
-        "kube-system",
-        NAME,
-    );
-    let cur = st.backend.store.get(&key).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    // From the watch cache when it has the ConfigMap: this runs every reconcile, and `ensure`
+    // reads etcd itself.
+    let cur = crate::backend::lookup(st, "", "configmaps", "kube-system", NAME).await;
     let since = cur.as_ref().and_then(|c| c.pointer("/data/since")).and_then(Value::as_str);
     let valid = since.is_some_and(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok());
     // `ensure` with reconcile rewrites `data`: only when the date is unusable.

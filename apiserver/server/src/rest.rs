@@ -685,140 +685,133 @@ impl<'a> Ctx<'a> {
         F: Fn(&Value) -> ApiResult<Value>,
     {
         let Attempt { name, key, mode, track, dry_run, current, stale, from_cache } = a;
+        let cur_rv = rv_of(&current);
+        let mut new = mutate(&current)?;
+        if meta_str(&new, "name") != name {
+            return Err(ApiError::BadRequest(format!(
+                "the name of the object ({}) does not match the name on the URL ({name})",
+                meta_str(&new, "name")
+            )));
+        }
+        let client_rv = meta_str(&new, "resourceVersion").to_string();
+        if !client_rv.is_empty() && client_rv != cur_rv.to_string() {
+            return Err(ApiError::Conflict(
+                self.qualified(name),
+                "the object has been modified; please apply your changes to the latest version and try again".into(),
+            ));
+        }
+        // System fields come from the stored object.
         {
-            let cur_rv = rv_of(&current);
-            let mut new = mutate(&current)?;
-            if meta_str(&new, "name") != name {
-                return Err(ApiError::BadRequest(format!(
-                    "the name of the object ({}) does not match the name on the URL ({name})",
-                    meta_str(&new, "name")
-                )));
-            }
-            let client_rv = meta_str(&new, "resourceVersion").to_string();
-            if !client_rv.is_empty() && client_rv != cur_rv.to_string() {
-                return Err(ApiError::Conflict(
-                    self.qualified(name),
-                    "the object has been modified; please apply your changes to the latest version and try again"
-                        .into(),
-                ));
-            }
-            // System fields come from the stored object.
-            {
-                let m = new["metadata"]
-                    .as_object_mut()
-                    .ok_or_else(|| ApiError::BadRequest("metadata must be an object".into()))?;
-                for k in ["creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"] {
-                    match current["metadata"].get(k) {
-                        Some(v) => m.insert(k.into(), v.clone()),
-                        None => m.remove(k),
-                    };
-                }
-                if m.get("uid").and_then(Value::as_str).unwrap_or("").is_empty() {
-                    if let Some(u) = current["metadata"].get("uid") {
-                        m.insert("uid".into(), u.clone());
-                    }
-                }
-                if let Some(g) = current["metadata"].get("generation") {
-                    m.insert("generation".into(), g.clone());
-                }
-                m.remove("selfLink");
-            }
-            if track == Track::Update {
-                self.track_update(Some(&current), &mut new);
-            }
-            if mode != UpdateMode::Raw {
-                crate::admission::mutate(self, crate::admission::Operation::Update, &mut new, Some(&current)).await?;
-            }
-            match mode {
-                UpdateMode::Main => kinds::prepare_for_update(self.rd, &mut new, &current),
-                UpdateMode::Status => {
-                    kinds::prepare_for_status_update(&mut new, &current);
-                    kinds::stamp_phase_transition(self.rd, &mut new, &current);
-                    if self.is_csr() {
-                        crate::certificates::prepare_status(&mut new, &current);
-                    }
-                }
-                UpdateMode::Approval => crate::certificates::prepare_approval(&mut new, &current),
-                UpdateMode::Raw => {}
-            }
-            crate::alloc::patch_allocated_values(self.rd, &mut new, &current);
-            let errs = if self.system {
-                api_types::meta::validate_object_meta_update(
-                    &new["metadata"],
-                    &current["metadata"],
-                    self.rd.namespaced,
-                    kinds::name_rule(self.rd),
-                )
-            } else if self.is_csr() && matches!(mode, UpdateMode::Approval | UpdateMode::Status) {
-                let mut e = api_types::meta::validate_object_meta_update(
-                    &new["metadata"],
-                    &current["metadata"],
-                    self.rd.namespaced,
-                    kinds::name_rule(self.rd),
-                );
-                e.extend(kinds::validation::validate_csr_subresource_update(
-                    &new,
-                    &current,
-                    mode == UpdateMode::Approval,
-                ));
-                e
-            } else {
-                kinds::validate_update(self.rd, &new, &current)
-            };
-            if !errs.is_empty() {
-                return Err(self.invalid(name, errs));
-            }
-            crate::auth::escalation::check(self, &new, Some(&current)).await?;
-            crate::admission::validate(self, crate::admission::Operation::Update, Some(&new), Some(&current)).await?;
-            if self.is_csr() && !self.system && matches!(mode, UpdateMode::Approval | UpdateMode::Status) {
-                crate::certificates::admit_subresource(self, mode == UpdateMode::Approval, &new, &current).await?;
-            }
-            let alloc = crate::alloc::before_update(self.st, self.rd, &mut new, &current, dry_run).await?;
-            // A terminating object whose last finalizer was removed is deleted now.
-            if !meta_str(&current, "deletionTimestamp").is_empty() && self.deletion_finished(&new) {
-                if dry_run {
-                    return Ok(Some(Reply::ok(new)));
-                }
-                return match self.st.backend.store.delete(key, cur_rv).await {
-                    Ok(deleted) => {
-                        crate::alloc::after_delete(self.st, self.rd, &deleted).await;
-                        Ok(Some(Reply::ok(new)))
-                    }
-                    Err(StorageError::Conflict { .. }) if client_rv.is_empty() || from_cache => Ok(None),
-                    Err(e) => Err(ApiError::from_storage(e, &self.qualified(name))),
+            let m = new["metadata"]
+                .as_object_mut()
+                .ok_or_else(|| ApiError::BadRequest("metadata must be an object".into()))?;
+            for k in ["creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"] {
+                match current["metadata"].get(k) {
+                    Some(v) => m.insert(k.into(), v.clone()),
+                    None => m.remove(k),
                 };
             }
-            let mut cmp_new = new.clone();
-            let mut cmp_cur = current.clone();
-            for o in [&mut cmp_new, &mut cmp_cur] {
-                if let Some(m) = o["metadata"].as_object_mut() {
-                    m.remove("resourceVersion");
+            if m.get("uid").and_then(Value::as_str).unwrap_or("").is_empty() {
+                if let Some(u) = current["metadata"].get("uid") {
+                    m.insert("uid".into(), u.clone());
                 }
             }
-            if cmp_new == cmp_cur && !stale {
-                // No change: upstream skips the write and answers with the stored object
-                // (unless it is encrypted with an old key: rewriting it is how keys rotate).
-                // A cached object may be behind etcd: only etcd's says there is nothing to do.
-                alloc.release(self.st).await;
-                return Ok((!from_cache).then(|| Reply::ok(current)));
+            if let Some(g) = current["metadata"].get("generation") {
+                m.insert("generation".into(), g.clone());
             }
+            m.remove("selfLink");
+        }
+        if track == Track::Update {
+            self.track_update(Some(&current), &mut new);
+        }
+        if mode != UpdateMode::Raw {
+            crate::admission::mutate(self, crate::admission::Operation::Update, &mut new, Some(&current)).await?;
+        }
+        match mode {
+            UpdateMode::Main => kinds::prepare_for_update(self.rd, &mut new, &current),
+            UpdateMode::Status => {
+                kinds::prepare_for_status_update(&mut new, &current);
+                kinds::stamp_phase_transition(self.rd, &mut new, &current);
+                if self.is_csr() {
+                    crate::certificates::prepare_status(&mut new, &current);
+                }
+            }
+            UpdateMode::Approval => crate::certificates::prepare_approval(&mut new, &current),
+            UpdateMode::Raw => {}
+        }
+        crate::alloc::patch_allocated_values(self.rd, &mut new, &current);
+        let errs = if self.system {
+            api_types::meta::validate_object_meta_update(
+                &new["metadata"],
+                &current["metadata"],
+                self.rd.namespaced,
+                kinds::name_rule(self.rd),
+            )
+        } else if self.is_csr() && matches!(mode, UpdateMode::Approval | UpdateMode::Status) {
+            let mut e = api_types::meta::validate_object_meta_update(
+                &new["metadata"],
+                &current["metadata"],
+                self.rd.namespaced,
+                kinds::name_rule(self.rd),
+            );
+            e.extend(kinds::validation::validate_csr_subresource_update(&new, &current, mode == UpdateMode::Approval));
+            e
+        } else {
+            kinds::validate_update(self.rd, &new, &current)
+        };
+        if !errs.is_empty() {
+            return Err(self.invalid(name, errs));
+        }
+        crate::auth::escalation::check(self, &new, Some(&current)).await?;
+        crate::admission::validate(self, crate::admission::Operation::Update, Some(&new), Some(&current)).await?;
+        if self.is_csr() && !self.system && matches!(mode, UpdateMode::Approval | UpdateMode::Status) {
+            crate::certificates::admit_subresource(self, mode == UpdateMode::Approval, &new, &current).await?;
+        }
+        let alloc = crate::alloc::before_update(self.st, self.rd, &mut new, &current, dry_run).await?;
+        // A terminating object whose last finalizer was removed is deleted now.
+        if !meta_str(&current, "deletionTimestamp").is_empty() && self.deletion_finished(&new) {
             if dry_run {
-                alloc.release(self.st).await;
                 return Ok(Some(Reply::ok(new)));
             }
-            match self.st.backend.store.update(key, &api_types::convert::to_storage(self.rd, new), cur_rv).await {
-                Ok(stored) => {
-                    alloc.commit(self.st).await;
-                    Ok(Some(Reply::ok(self.external(stored))))
+            return match self.st.backend.store.delete(key, cur_rv).await {
+                Ok(deleted) => {
+                    crate::alloc::after_delete(self.st, self.rd, &deleted).await;
+                    Ok(Some(Reply::ok(new)))
                 }
-                Err(StorageError::Conflict { .. }) if client_rv.is_empty() || from_cache => {
-                    alloc.release(self.st).await;
-                    Ok(None)
-                }
-                Err(e) => {
-                    alloc.release(self.st).await;
-                    Err(ApiError::from_storage(e, &self.qualified(name)))
-                }
+                Err(StorageError::Conflict { .. }) if client_rv.is_empty() || from_cache => Ok(None),
+                Err(e) => Err(ApiError::from_storage(e, &self.qualified(name))),
+            };
+        }
+        let mut cmp_new = new.clone();
+        let mut cmp_cur = current.clone();
+        for o in [&mut cmp_new, &mut cmp_cur] {
+            if let Some(m) = o["metadata"].as_object_mut() {
+                m.remove("resourceVersion");
+            }
+        }
+        if cmp_new == cmp_cur && !stale {
+            // No change: upstream skips the write and answers with the stored object
+            // (unless it is encrypted with an old key: rewriting it is how keys rotate).
+            // A cached object may be behind etcd: only etcd's says there is nothing to do.
+            alloc.release(self.st).await;
+            return Ok((!from_cache).then(|| Reply::ok(current)));
+        }
+        if dry_run {
+            alloc.release(self.st).await;
+            return Ok(Some(Reply::ok(new)));
+        }
+        match self.st.backend.store.update(key, &api_types::convert::to_storage(self.rd, new), cur_rv).await {
+            Ok(stored) => {
+                alloc.commit(self.st).await;
+                Ok(Some(Reply::ok(self.external(stored))))
+            }
+            Err(StorageError::Conflict { .. }) if client_rv.is_empty() || from_cache => {
+                alloc.release(self.st).await;
+                Ok(None)
+            }
+            Err(e) => {
+                alloc.release(self.st).await;
+                Err(ApiError::from_storage(e, &self.qualified(name)))
             }
         }
     }

@@ -22,9 +22,7 @@ use kube::{Api, Client, ResourceExt};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-pub const LAST_USED_LABEL: &str = "kubernetes.io/legacy-token-last-used";
-pub const INVALID_SINCE_LABEL: &str = "kubernetes.io/legacy-token-invalid-since";
-const TRACKING_CONFIG_MAP: &str = "kube-apiserver-legacy-service-account-token-tracking";
+use api_types::serviceaccount::{INVALID_SINCE_LABEL, LAST_USED_LABEL, TRACKING_CONFIG_MAP};
 const TRACKING_SINCE_KEY: &str = "since";
 const SA_NAME_KEY: &str = "kubernetes.io/service-account.name";
 const SA_UID_KEY: &str = "kubernetes.io/service-account.uid";

@@ -7,6 +7,7 @@
 //! object still exist) run on every request, so deleting a bound pod revokes its tokens at once.
 
 use super::UserInfo;
+use api_types::serviceaccount::{INVALID_SINCE_LABEL, LAST_USED_LABEL};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -16,10 +17,6 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 pub const LEGACY_ISSUER: &str = "kubernetes/serviceaccount";
-/// The day a legacy token was last used, kept on its Secret (`serviceaccount.LastUsedLabelKey`).
-pub const LAST_USED_LABEL: &str = "kubernetes.io/legacy-token-last-used";
-/// Set by the controller-manager's legacy token cleaner: the token no longer authenticates.
-pub const INVALID_SINCE_LABEL: &str = "kubernetes.io/legacy-token-invalid-since";
 /// go-jose's default clock skew allowance.
 const LEEWAY: i64 = 60;
 const CACHE_MAX: usize = 10_000;
