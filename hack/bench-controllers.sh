@@ -47,6 +47,7 @@ KCM_PID=$!
 PIDS+=($KCM_PID)
 for _ in $(seq 300); do curl -skf "https://127.0.0.1:$KP/healthz" >/dev/null && break; sleep 0.1; done
 target/release/controller-bench --server "https://127.0.0.1:$AP" --ca "$WORK/pki/ca.crt" --cert "$WORK/admin.crt" \
-  --key "$WORK/admin.key" --kcm-pid "$KCM_PID" --kcm-port "$KP" "$@"
+  --key "$WORK/admin.key" --kcm-pid "$KCM_PID" --kcm-port "$KP" \
+  --apiserver-pid "$API_PID" --etcd-pid "$ETCD_PID" "$@"
 echo "kube-apiserver: peak $(awk '/VmHWM/ {printf "%.1f", $2/1024}' /proc/$API_PID/status) MiB resident, $(awk '{printf "%.1f", ($14+$15)/100}' /proc/$API_PID/stat) CPU seconds in all"
 echo "etcd: peak $(awk '/VmHWM/ {printf "%.1f", $2/1024}' /proc/$ETCD_PID/status) MiB resident, $(awk '{printf "%.1f", ($14+$15)/100}' /proc/$ETCD_PID/stat) CPU seconds in all"

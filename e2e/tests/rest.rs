@@ -425,6 +425,12 @@ async fn partial_object_metadata() {
     let text = r.text().await.unwrap();
     let ev: Value = serde_json::from_str(text.lines().find(|l| l.contains("\"pm\"")).unwrap()).unwrap();
     assert_eq!(ev["object"]["kind"], "PartialObjectMetadata");
+    // Only the metadata, as stored, with its resourceVersion.
+    assert_eq!(ev["object"]["apiVersion"], "meta.k8s.io/v1");
+    assert_eq!(ev["object"]["metadata"]["name"], "pm");
+    assert!(ev["object"]["metadata"]["resourceVersion"].as_str().is_some_and(|rv| !rv.is_empty()));
+    assert!(ev["object"].get("data").is_none(), "{ev}");
+    assert_eq!(ev["object"].as_object().unwrap().len(), 3, "{ev}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

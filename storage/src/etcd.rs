@@ -110,11 +110,8 @@ impl Store {
 
     /// Encodes an object for storage, without its resourceVersion, encrypted when configured.
     fn encode(&self, key: &str, obj: &Value) -> Result<Vec<u8>> {
-        let mut obj = obj.clone();
-        if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-            m.remove("resourceVersion");
-        }
-        let data = serde_json::to_vec(&obj).map_err(|e| StorageError::Internal(e.to_string()))?;
+        let data =
+            serde_json::to_vec(&WithoutResourceVersion(obj)).map_err(|e| StorageError::Internal(e.to_string()))?;
         match self.transformer(key.as_bytes()) {
             Some(t) => t.encrypt(&data, key.as_bytes()).map_err(|e| undecryptable(key.as_bytes(), e)),
             None => Ok(data),
@@ -606,6 +603,31 @@ impl Store {
                 }
             }
         })
+    }
+}
+
+/// An object as stored: without `metadata.resourceVersion` (etcd's revision is the version),
+/// encoded from the caller's tree instead of a copy of it.
+struct WithoutResourceVersion<'a>(&'a Value);
+
+impl serde::Serialize for WithoutResourceVersion<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        struct Meta<'a>(&'a serde_json::Map<String, Value>);
+        impl serde::Serialize for Meta<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                s.collect_map(self.0.iter().filter(|(k, _)| *k != "resourceVersion"))
+            }
+        }
+        use serde::ser::SerializeMap;
+        let Value::Object(m) = self.0 else { return self.0.serialize(s) };
+        let mut out = s.serialize_map(Some(m.len()))?;
+        for (k, v) in m {
+            match v {
+                Value::Object(meta) if k == "metadata" => out.serialize_entry(k, &Meta(meta))?,
+                _ => out.serialize_entry(k, v)?,
+            }
+        }
+        out.end()
     }
 }
 

@@ -104,6 +104,18 @@ impl Obj {
         serde_json::from_slice(&self.json()).unwrap_or(Value::Null)
     }
 
+    /// The encoding of the `metadata` member, read without decoding the rest (metadata-only
+    /// watches copy it).
+    pub fn metadata_json(&self) -> Option<&[u8]> {
+        #[derive(serde::Deserialize)]
+        struct Meta<'a> {
+            #[serde(borrow)]
+            metadata: Option<&'a serde_json::value::RawValue>,
+        }
+        let m: Meta<'_> = serde_json::from_slice(&self.body).ok()?;
+        m.metadata.map(|r| r.get().as_bytes())
+    }
+
     /// The value of a selectable field.
     pub fn field(&self, name: &str) -> Option<&str> {
         self.fields.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
@@ -124,6 +136,8 @@ mod tests {
         assert!(item.get("kind").is_none() && item.get("apiVersion").is_none());
         assert_eq!(o.labels.get("x").map(String::as_str), Some("y"));
         assert_eq!(o.field("metadata.namespace"), Some("n"));
+        let meta: Value = serde_json::from_slice(o.metadata_json().unwrap()).unwrap();
+        assert_eq!(meta, v["metadata"]);
         let empty = Obj::from_value(&json!({"apiVersion": "v1", "kind": "X"}), 1, &default_indexer());
         assert_eq!(empty.value(), json!({"apiVersion": "v1", "kind": "X"}));
     }

@@ -146,7 +146,8 @@ pub fn cached_in_namespace(
 pub enum Change<'a> {
     /// A full reload starts (first load, or the follower fell behind): forget what you have.
     Reset,
-    Apply(storage::EventType, &'a serde_json::Value),
+    /// A change, with the cached object: followers decode only what they read.
+    Apply(storage::EventType, &'a storage::Obj),
     /// The first full load is done.
     Synced,
 }
@@ -171,7 +172,7 @@ pub fn follow(
             };
             on(Change::Reset);
             for e in &w.initial {
-                on(Change::Apply(e.kind, &e.obj.value()));
+                on(Change::Apply(e.kind, &e.obj));
             }
             if std::mem::take(&mut first) {
                 on(Change::Synced);
@@ -179,7 +180,7 @@ pub fn follow(
             let mut rx = w.rx;
             loop {
                 match rx.recv().await {
-                    Ok(e) if e.kind != storage::EventType::Bookmark => on(Change::Apply(e.kind, &e.obj.value())),
+                    Ok(e) if e.kind != storage::EventType::Bookmark => on(Change::Apply(e.kind, &e.obj)),
                     Ok(_) => {}
                     Err(RecvError::Lagged(_)) => break,
                     Err(RecvError::Closed) => return,

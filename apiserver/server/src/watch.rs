@@ -182,7 +182,19 @@ pub async fn watch(ctx: &Ctx<'_>, name: Option<&str>, enc: Encoding) -> ApiResul
                 return encode_value(ty, &ext);
             }
             if enc == Encoding::PartialMetadata {
-                return encode_value(ty, &crate::table::partial(&obj.value()));
+                // The stored metadata's bytes, copied: no decode of the whole object per watcher.
+                let Some(meta) = obj.metadata_json() else {
+                    return encode_value(ty, &crate::table::partial(&obj.value()));
+                };
+                let mut line = Vec::with_capacity(meta.len() + 128);
+                line.extend_from_slice(b"{\"type\":\"");
+                line.extend_from_slice(ty.as_bytes());
+                line.extend_from_slice(
+                    b"\",\"object\":{\"apiVersion\":\"meta.k8s.io/v1\",\"kind\":\"PartialObjectMetadata\",\"metadata\":",
+                );
+                line.extend_from_slice(meta);
+                line.extend_from_slice(b"}}\n");
+                return Bytes::from(line);
             }
             if enc == Encoding::Table {
                 let t = crate::table::to_table(rd, obj.value(), &q_owned, *first);

@@ -27,6 +27,12 @@ struct Args {
     /// The controller-manager's secure port (its /metrics).
     #[arg(long)]
     kcm_port: u16,
+    /// The apiserver's PID, for its share of the CPU while the pods are made.
+    #[arg(long)]
+    apiserver_pid: Option<u32>,
+    /// etcd's PID, likewise.
+    #[arg(long)]
+    etcd_pid: Option<u32>,
     #[arg(long, default_value_t = 100)]
     nodes: usize,
     #[arg(long, default_value_t = 1000)]
@@ -45,6 +51,9 @@ struct Args {
     /// Readiness flips timed through to the EndpointSlice.
     #[arg(long, default_value_t = 40)]
     endpoint_flips: usize,
+    /// Whether to time the namespace deletion at the end.
+    #[arg(long, default_value = "true", action = clap::ArgAction::Set)]
+    delete: bool,
 }
 
 fn client(a: &Args) -> reqwest::Client {
@@ -58,6 +67,21 @@ fn client(a: &Args) -> reqwest::Client {
 
 fn cpu_seconds(pid: u32) -> f64 {
     common::cpu_time(Some(pid)).map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// CPU seconds so far of each process on the machine's two cores that the pods cost:
+/// apiserver, etcd, controller-manager and this tool (the fake kubelet).
+fn cpu_split(a: &Args) -> Vec<(&'static str, f64)> {
+    let mut out = Vec::new();
+    if let Some(pid) = a.apiserver_pid {
+        out.push(("kube-apiserver", cpu_seconds(pid)));
+    }
+    if let Some(pid) = a.etcd_pid {
+        out.push(("etcd", cpu_seconds(pid)));
+    }
+    out.push(("controller-manager", cpu_seconds(a.kcm_pid)));
+    out.push(("fake kubelet and bench", cpu_seconds(std::process::id())));
+    out
 }
 
 fn mem_kib(pid: u32, field: &str) -> u64 {
@@ -108,6 +132,43 @@ async fn renew_leases(c: reqwest::Client, base: String, nodes: usize) {
     }
 }
 
+/// The part of a pod watch event the fake kubelet reads: decoding only these keeps the tool's
+/// own CPU (it shares the machine with what it measures) small.
+#[derive(serde::Deserialize)]
+struct PodEvent {
+    #[serde(rename = "type")]
+    kind: String,
+    object: PodView,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct PodView {
+    metadata: MetaView,
+    spec: SpecView,
+    status: StatusView,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct MetaView {
+    name: Option<String>,
+    resource_version: Option<String>,
+    deletion_timestamp: Option<String>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct SpecView {
+    node_name: Option<String>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct StatusView {
+    phase: Option<String>,
+}
+
 /// Binds and readies new pods, finishes deletions: what kubelets (and a scheduler) would do.
 async fn fake_kubelet(
     c: reqwest::Client,
@@ -134,22 +195,21 @@ async fn fake_kubelet(
             buf.extend_from_slice(&chunk);
             while let Some(nl) = buf.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = buf.drain(..=nl).collect();
-                let Ok(ev) = serde_json::from_slice::<Value>(&line) else { continue };
-                let obj = &ev["object"];
-                if let Some(v) = obj["metadata"]["resourceVersion"].as_str() {
-                    rv = v.to_string();
+                let Ok(ev) = serde_json::from_slice::<PodEvent>(&line) else { continue };
+                let obj = ev.object;
+                if let Some(v) = obj.metadata.resource_version {
+                    rv = v;
                 }
-                let typ = ev["type"].as_str().unwrap_or("");
-                let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
-                if typ == "ADDED" {
+                let name = obj.metadata.name.unwrap_or_default();
+                if ev.kind == "ADDED" {
                     created.fetch_add(1, Ordering::Relaxed);
                 }
-                if typ == "DELETED" || typ == "BOOKMARK" || name.is_empty() {
+                if ev.kind == "DELETED" || ev.kind == "BOOKMARK" || name.is_empty() {
                     continue;
                 }
-                let deleting = !obj["metadata"]["deletionTimestamp"].is_null();
-                let unbound = bind && obj["spec"]["nodeName"].is_null();
-                let running = obj["status"]["phase"] == "Running";
+                let deleting = obj.metadata.deletion_timestamp.is_some();
+                let unbound = bind && obj.spec.node_name.is_none();
+                let running = obj.status.phase.as_deref() == Some("Running");
                 if !deleting && !unbound && running {
                     continue;
                 }
@@ -235,6 +295,7 @@ async fn main() {
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let cpu0 = cpu_seconds(a.kcm_pid);
+    let split0 = cpu_split(&a);
     let req0 = kcm_requests(&c, a.kcm_port).await;
     let start = Instant::now();
     let sem = Arc::new(Semaphore::new(32));
@@ -270,6 +331,12 @@ async fn main() {
         if pods_at.is_none() && created.load(Ordering::Relaxed) >= total_pods {
             pods_at = Some(start.elapsed());
             println!("all {total_pods} pods exist after {:.2} s", start.elapsed().as_secs_f64());
+            let split: Vec<String> = cpu_split(&a)
+                .iter()
+                .zip(&split0)
+                .map(|((who, now), (_, then))| format!("{who} {:.1}", now - then))
+                .collect();
+            println!("  CPU seconds until then: {}", split.join(", "));
         }
         let list: Value =
             match c.get(format!("{base}/apis/apps/v1/namespaces/{ns}/deployments?resourceVersion=0")).send().await {
@@ -313,6 +380,9 @@ async fn main() {
         endpoint_latency(&c, &base, &ns, a.endpoint_flips).await;
     }
 
+    if !a.delete {
+        return;
+    }
     // Namespace deletion with everything in it.
     let cpu0 = cpu_seconds(a.kcm_pid);
     let req0 = kcm_requests(&c, a.kcm_port).await;

@@ -30,9 +30,50 @@ pub fn start(st: Arc<crate::ApiServer>, graph: Arc<NodeGraph>) {
         let Some(rd) = api_types::lookup(group, version, plural) else { continue };
         let graph = graph.clone();
         crate::backend::follow(st.clone(), rd, move |c| {
-            if let Change::Apply(ev, v) = c {
-                graph.graph.write().unwrap_or_else(|p| p.into_inner()).apply(kind, ev == EventType::Deleted, v);
-            }
+            let Change::Apply(ev, o) = c else { return };
+            let deleted = ev == EventType::Deleted;
+            let v = match kind {
+                // An unbound pod grants nothing (spec.nodeName is one of the cache's selectable
+                // fields): most pod writes before binding cost no decode here.
+                ObjectKind::Pod if !deleted && o.field("spec.nodeName").unwrap_or("").is_empty() => return,
+                ObjectKind::Pod => pod_view(o),
+                _ => o.value(),
+            };
+            graph.graph.write().unwrap_or_else(|p| p.into_inner()).apply(kind, deleted, &v);
         });
     }
+}
+
+/// The parts of a pod the graph reads (names, the mirror annotation, the spec and resource
+/// claim statuses), decoded without the rest of its status and its managedFields.
+fn pod_view(o: &storage::Obj) -> serde_json::Value {
+    #[derive(serde::Deserialize)]
+    struct Pod {
+        #[serde(default)]
+        metadata: Meta,
+        #[serde(default)]
+        spec: serde_json::Value,
+        #[serde(default)]
+        status: Status,
+    }
+    #[derive(serde::Deserialize, Default)]
+    struct Meta {
+        #[serde(default)]
+        name: serde_json::Value,
+        #[serde(default)]
+        namespace: serde_json::Value,
+        #[serde(default)]
+        annotations: serde_json::Value,
+    }
+    #[derive(serde::Deserialize, Default)]
+    struct Status {
+        #[serde(default, rename = "resourceClaimStatuses")]
+        resource_claim_statuses: serde_json::Value,
+    }
+    let Ok(p) = serde_json::from_slice::<Pod>(o.list_item()) else { return o.value() };
+    serde_json::json!({
+        "metadata": {"name": p.metadata.name, "namespace": p.metadata.namespace, "annotations": p.metadata.annotations},
+        "spec": p.spec,
+        "status": {"resourceClaimStatuses": p.status.resource_claim_statuses},
+    })
 }

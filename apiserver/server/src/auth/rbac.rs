@@ -414,7 +414,7 @@ pub fn start(st: Arc<crate::ApiServer>, rbac: Arc<Rbac>) {
         let rbac = rbac.clone();
         crate::backend::follow(st.clone(), rd, move |c| match c {
             Change::Reset => rbac.clear(kind),
-            Change::Apply(ev, v) => rbac.apply(kind, &[(ev, v.clone())]),
+            Change::Apply(ev, o) => rbac.apply(kind, &[(ev, o.value())]),
             Change::Synced => rbac.mark_synced(),
         });
     }
