@@ -190,7 +190,16 @@ async fn namespace_lifecycle_and_finalize() {
     assert_eq!(ns["status"]["phase"], "Terminating");
     let (code, st) = api.post("/api/v1/namespaces/doomed/configmaps", json!({"metadata": {"name": "late"}})).await;
     assert_eq!(code, 403, "{st}");
-    assert!(st["message"].as_str().unwrap().contains("because it is being terminated"), "{st}");
+    assert_eq!(
+        st["message"],
+        "configmaps \"late\" is forbidden: unable to create new content in namespace doomed because it is being terminated",
+        "{st}"
+    );
+    assert_eq!(st["reason"], "Forbidden");
+    assert_eq!(
+        st["details"]["causes"],
+        json!([{"reason": "NamespaceTerminating", "message": "namespace doomed is being terminated", "field": "metadata.namespace"}])
+    );
     let mut fin = ns.clone();
     fin["spec"]["finalizers"] = json!([]);
     let (code, _) = api.put("/api/v1/namespaces/doomed/finalize", fin).await;

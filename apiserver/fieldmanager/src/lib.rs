@@ -91,8 +91,7 @@ impl Target<'_> {
 
     /// A copy for comparison: no managed fields, Go's shape.
     fn prepare(&self, v: &Value) -> Value {
-        let mut c = v.clone();
-        strip_managed_fields(&mut c);
+        let mut c = clone_without_managed_fields(v);
         kproto::go_fill(self.definition, &mut c);
         c
     }
@@ -122,6 +121,25 @@ static STRIP: Lazy<Set> = Lazy::new(|| {
 
 fn walker() -> Walker<'static> {
     Walker { schema: schema::schema() }
+}
+
+/// A copy without `metadata.managedFields`, which are never copied (they are often a third
+/// of an object).
+fn clone_without_managed_fields(v: &Value) -> Value {
+    let Value::Object(m) = v else { return v.clone() };
+    let copy = m
+        .iter()
+        .map(|(k, x)| {
+            let x = match x {
+                Value::Object(meta) if k == "metadata" => Value::Object(
+                    meta.iter().filter(|(k, _)| *k != "managedFields").map(|(k, x)| (k.clone(), x.clone())).collect(),
+                ),
+                _ => x.clone(),
+            };
+            (k.clone(), x)
+        })
+        .collect();
+    Value::Object(copy)
 }
 
 fn strip_managed_fields(v: &mut Value) {

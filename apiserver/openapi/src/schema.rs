@@ -306,7 +306,40 @@ pub(crate) fn resolve_ref(s: &Value) -> (Option<&str>, &Value) {
     }
 }
 
-fn walk_unknown(schema: &Value, v: &Value, path: &str, out: &mut Vec<String>) {
+/// A step of the path to a field; the path is spelled out only for unknown fields, so a walk
+/// over a known object allocates nothing.
+enum Step<'a> {
+    Key(&'a str),
+    /// A map's key: spelled `.k` even at the top, as upstream's strict decoding does.
+    MapKey(&'a str),
+    Index(usize),
+}
+
+fn spell(path: &[Step<'_>], last: &str) -> String {
+    let mut out = String::new();
+    for s in path {
+        match s {
+            Step::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            Step::MapKey(k) => {
+                out.push('.');
+                out.push_str(k);
+            }
+            Step::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    if !out.is_empty() {
+        out.push('.');
+    }
+    out.push_str(last);
+    out
+}
+
+fn walk_unknown<'a>(schema: &Value, v: &'a Value, path: &mut Vec<Step<'a>>, out: &mut Vec<String>) {
     let schema = resolve(schema);
     if schema.get("x-kubernetes-preserve-unknown-fields").and_then(Value::as_bool) == Some(true) {
         return;
@@ -315,22 +348,29 @@ fn walk_unknown(schema: &Value, v: &Value, path: &str, out: &mut Vec<String>) {
         Value::Object(m) => {
             if let Some(props) = schema.get("properties").and_then(Value::as_object) {
                 for (k, x) in m {
-                    let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
                     match props.get(k) {
-                        Some(ps) => walk_unknown(ps, x, &p, out),
-                        None => out.push(p),
+                        Some(ps) => {
+                            path.push(Step::Key(k));
+                            walk_unknown(ps, x, path, out);
+                            path.pop();
+                        }
+                        None => out.push(spell(path, k)),
                     }
                 }
             } else if let Some(ap) = schema.get("additionalProperties").filter(|a| a.is_object()) {
                 for (k, x) in m {
-                    walk_unknown(ap, x, &format!("{path}.{k}"), out);
+                    path.push(Step::MapKey(k));
+                    walk_unknown(ap, x, path, out);
+                    path.pop();
                 }
             }
         }
         Value::Array(a) => {
             if let Some(items) = schema.get("items") {
                 for (i, x) in a.iter().enumerate() {
-                    walk_unknown(items, x, &format!("{path}[{i}]"), out);
+                    path.push(Step::Index(i));
+                    walk_unknown(items, x, path, out);
+                    path.pop();
                 }
             }
         }
@@ -344,7 +384,7 @@ fn walk_unknown(schema: &Value, v: &Value, path: &str, out: &mut Vec<String>) {
 pub fn unknown_fields(group: &str, version: &str, kind: &str, obj: &Value) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(def) = kind_definition(group, version, kind).and_then(|n| BASE.defs.get(n)) {
-        walk_unknown(def, obj, "", &mut out);
+        walk_unknown(def, obj, &mut Vec::new(), &mut out);
     }
     out
 }

@@ -367,7 +367,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// NamespaceLifecycle: no creates in a missing or terminating namespace.
-    async fn check_namespace_lifecycle(&self, ns: &str) -> ApiResult<()> {
+    async fn check_namespace_lifecycle(&self, ns: &str, name: &str) -> ApiResult<()> {
         if !self.rd.namespaced || ns.is_empty() {
             return Ok(());
         }
@@ -385,10 +385,16 @@ impl<'a> Ctx<'a> {
         }
         match phase.as_deref() {
             None => Err(ApiError::NotFound(Qualified::new("", "namespaces", ns))),
-            Some("Terminating") => Err(ApiError::Forbidden {
-                qualified: self.qualified(""),
-                message: format!("unable to create new content in namespace {ns} because it is being terminated"),
-            }),
+            Some("Terminating") => {
+                // As upstream's NamespaceLifecycle: the NamespaceTerminating cause lets clients
+                // (event recorders, the namespace's own controllers) tell this refusal apart.
+                let err = format!("unable to create new content in namespace {ns} because it is being terminated");
+                let (code, mut status) = ApiError::forbidden(self.rd.group, self.rd.plural, name, err).to_status();
+                status["details"]["causes"] = serde_json::json!([{"reason": "NamespaceTerminating",
+                    "message": format!("namespace {ns} is being terminated"), "field": "metadata.namespace"}]);
+                let message = status["message"].as_str().unwrap_or_default().to_string();
+                Err(ApiError::Raw(code, "Forbidden".into(), message, status.get("details").cloned()))
+            }
             Some(_) => Ok(()),
         }
     }
@@ -548,7 +554,7 @@ impl<'a> Ctx<'a> {
         }
         crate::admission::mutate(self, crate::admission::Operation::Create, &mut obj, None).await?;
         let ns = meta_str(&obj, "namespace").to_string();
-        self.check_namespace_lifecycle(&ns).await?;
+        self.check_namespace_lifecycle(&ns, meta_str(&obj, "name")).await?;
         if !meta_str(&obj, "resourceVersion").is_empty() {
             return Err(ApiError::BadRequest("resourceVersion should not be set on objects to be created".into()));
         }
