@@ -51,6 +51,10 @@ struct Args {
     /// Readiness flips timed through to the EndpointSlice.
     #[arg(long, default_value_t = 40)]
     endpoint_flips: usize,
+    /// Whether the fake kubelet runs at all; without it pods are only counted (a measure of
+    /// the controller-manager, apiserver and etcd alone), and no Deployment becomes available.
+    #[arg(long, default_value = "true", action = clap::ArgAction::Set)]
+    kubelet: bool,
     /// Whether to time the namespace deletion at the end.
     #[arg(long, default_value = "true", action = clap::ArgAction::Set)]
     delete: bool,
@@ -177,6 +181,7 @@ async fn fake_kubelet(
     nodes: usize,
     concurrency: usize,
     bind: bool,
+    act: bool,
     created: Arc<AtomicUsize>,
 ) {
     let sem = Arc::new(Semaphore::new(concurrency));
@@ -204,7 +209,7 @@ async fn fake_kubelet(
                 if ev.kind == "ADDED" {
                     created.fetch_add(1, Ordering::Relaxed);
                 }
-                if ev.kind == "DELETED" || ev.kind == "BOOKMARK" || name.is_empty() {
+                if !act || ev.kind == "DELETED" || ev.kind == "BOOKMARK" || name.is_empty() {
                     continue;
                 }
                 let deleting = obj.metadata.deletion_timestamp.is_some();
@@ -290,6 +295,7 @@ async fn main() {
         a.nodes,
         a.kubelet_concurrency,
         a.bind,
+        a.kubelet,
         created.clone(),
     ));
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -349,6 +355,9 @@ async fn main() {
                 items.iter().filter(|d| d["status"]["availableReplicas"].as_u64() == Some(a.replicas as u64)).count()
             })
             .unwrap_or(0);
+        if pods_at.is_some() && !a.kubelet {
+            break;
+        }
         if available == a.deployments && pods_at.is_some() {
             println!("all {} deployments available after {:.2} s", a.deployments, start.elapsed().as_secs_f64());
             break;
