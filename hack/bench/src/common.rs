@@ -5,7 +5,7 @@ use std::time::Duration;
 
 // Where the apiserver is and the client pair to reach it with (flattened into each tool's
 // arguments; a doc comment here would become the tools' description).
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct Target {
     /// Apiserver URL, e.g. https://127.0.0.1:6443
     #[arg(long)]

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone)]
 struct Args {
     #[command(flatten)]
     api: common::Target,
@@ -174,17 +174,9 @@ struct StatusView {
 }
 
 /// Binds and readies new pods, finishes deletions: what kubelets (and a scheduler) would do.
-async fn fake_kubelet(
-    c: reqwest::Client,
-    base: String,
-    ns: String,
-    nodes: usize,
-    concurrency: usize,
-    bind: bool,
-    act: bool,
-    created: Arc<AtomicUsize>,
-) {
-    let sem = Arc::new(Semaphore::new(concurrency));
+async fn fake_kubelet(c: reqwest::Client, base: String, a: Arc<Args>, created: Arc<AtomicUsize>) {
+    let (ns, nodes, bind, act) = (a.namespace.clone(), a.nodes, a.bind, a.kubelet);
+    let sem = Arc::new(Semaphore::new(a.kubelet_concurrency));
     let next = Arc::new(AtomicUsize::new(0));
     let mut rv = String::new();
     loop {
@@ -288,16 +280,7 @@ async fn main() {
     }
 
     let created = Arc::new(AtomicUsize::new(0));
-    tokio::spawn(fake_kubelet(
-        c.clone(),
-        base.clone(),
-        ns.clone(),
-        a.nodes,
-        a.kubelet_concurrency,
-        a.bind,
-        a.kubelet,
-        created.clone(),
-    ));
+    tokio::spawn(fake_kubelet(c.clone(), base.clone(), Arc::new(a.clone()), created.clone()));
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let cpu0 = cpu_seconds(a.kcm_pid);
