@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Brings up a local cluster from this checkout: installs dependencies, builds the binaries,
 # writes certificates and kubeconfigs kubeadm-style, starts etcd, kube-apiserver and
-# kube-controller-manager in the background, and prints how to point kubectl at it.
+# kube-controller-manager and kube-scheduler in the background, and prints how to point kubectl
+# at it.
 #
 #   hack/local-up-cluster.sh          start (or restart) the cluster
 #   hack/local-up-cluster.sh down     stop it (by PID) and keep its data
 #   hack/local-up-cluster.sh clean    stop it and delete its data
 #
 # Environment: LOCAL_UP_DIR (default /tmp/k8s-rs-local), API_PORT (6443), ETCD_PORT (2379), KCM_PORT (10257),
-# SERVICE_CIDR (10.96.0.0/12), PROFILE (release|debug, default release), SKIP_DEPS=1.
+# SCHEDULER_PORT (10259), SERVICE_CIDR (10.96.0.0/12), PROFILE (release|debug, default release), SKIP_DEPS=1.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,9 +20,10 @@ ETCD_PEER_PORT=${ETCD_PEER_PORT:-$((ETCD_PORT + 1))}
 SERVICE_CIDR=${SERVICE_CIDR:-10.96.0.0/12}
 PROFILE=${PROFILE:-release}
 KCM_PORT=${KCM_PORT:-10257}
+SCHEDULER_PORT=${SCHEDULER_PORT:-10259}
 
 stop() {
-  for name in kube-controller-manager kube-apiserver etcd; do
+  for name in kube-scheduler kube-controller-manager kube-apiserver etcd; do
     pidfile="$DIR/$name.pid"
     if [ -f "$pidfile" ]; then
       pid=$(cat "$pidfile")
@@ -48,10 +50,10 @@ fi
 
 echo ">>> building ($PROFILE)"
 if [ "$PROFILE" = release ]; then
-  (cd "$ROOT" && cargo build --release --bin kube-apiserver --bin kube-controller-manager --bin kubeadm)
+  (cd "$ROOT" && cargo build --release --bin kube-apiserver --bin kube-controller-manager --bin kube-scheduler --bin kubeadm)
   BIN="$ROOT/target/release"
 else
-  (cd "$ROOT" && cargo build --bin kube-apiserver --bin kube-controller-manager --bin kubeadm)
+  (cd "$ROOT" && cargo build --bin kube-apiserver --bin kube-controller-manager --bin kube-scheduler --bin kubeadm)
   BIN="$ROOT/target/debug"
 fi
 
@@ -62,13 +64,15 @@ echo ">>> certificates and kubeconfig"
 "$BIN/kubeadm" init phase certs all --cert-dir "$DIR/pki" --apiserver-advertise-address 127.0.0.1 --service-cidr "$SERVICE_CIDR" >"$DIR/logs/kubeadm.log"
 "$BIN/kubeadm" init phase kubeconfig admin --cert-dir "$DIR/pki" --kubeconfig-dir "$DIR" \
   --apiserver-advertise-address 127.0.0.1 --apiserver-bind-port "$API_PORT" >>"$DIR/logs/kubeadm.log"
-"$BIN/kubeadm" init phase kubeconfig controller-manager --cert-dir "$DIR/pki" --kubeconfig-dir "$DIR" \
-  --apiserver-advertise-address 127.0.0.1 --apiserver-bind-port "$API_PORT" >>"$DIR/logs/kubeadm.log"
+for kc in controller-manager scheduler; do
+  "$BIN/kubeadm" init phase kubeconfig "$kc" --cert-dir "$DIR/pki" --kubeconfig-dir "$DIR" \
+    --apiserver-advertise-address 127.0.0.1 --apiserver-bind-port "$API_PORT" >>"$DIR/logs/kubeadm.log"
+done
 
 wait_for() { # url, what, pid
   for _ in $(seq 300); do
     # /readyz is public (system:public-info-viewer) once the default RBAC policy exists.
-    # (kube-controller-manager serves a self-signed certificate, hence -k for it.)
+    # (kube-controller-manager and kube-scheduler serve self-signed certificates, hence -k.)
     if curl -sf --cacert "$DIR/pki/ca.crt" "$1" >/dev/null 2>&1 || curl -sf "$1" >/dev/null 2>&1 \
       || curl -skf "$1" >/dev/null 2>&1; then
       return 0
@@ -120,6 +124,17 @@ nohup "$BIN/kube-controller-manager" \
   --leader-elect=true >"$DIR/logs/kube-controller-manager.log" 2>&1 &
 echo $! >"$DIR/kube-controller-manager.pid"
 wait_for "https://127.0.0.1:$KCM_PORT/healthz" kube-controller-manager "$(cat "$DIR/kube-controller-manager.pid")"
+
+echo ">>> kube-scheduler on 127.0.0.1:$SCHEDULER_PORT"
+nohup "$BIN/kube-scheduler" \
+  --kubeconfig "$DIR/scheduler.conf" \
+  --authentication-kubeconfig "$DIR/scheduler.conf" \
+  --authorization-kubeconfig "$DIR/scheduler.conf" \
+  --bind-address 127.0.0.1 --secure-port "$SCHEDULER_PORT" \
+  --client-ca-file "$DIR/pki/ca.crt" \
+  --leader-elect=true >"$DIR/logs/kube-scheduler.log" 2>&1 &
+echo $! >"$DIR/kube-scheduler.pid"
+wait_for "https://127.0.0.1:$SCHEDULER_PORT/healthz" kube-scheduler "$(cat "$DIR/kube-scheduler.pid")"
 
 cat <<MSG
 

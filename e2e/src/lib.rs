@@ -595,6 +595,115 @@ impl Drop for PyHttps {
     }
 }
 
+/// Starts a daemon's command with stderr to `log` and waits (up to a minute) for its secure
+/// port's `/healthz`; panics with the log when it exits first.
+fn start_daemon(what: &str, mut cmd: Command, log: std::fs::File, log_path: &Path, port: u16) -> Child {
+    let mut child = cmd.stdout(Stdio::null()).stderr(log).spawn().unwrap_or_else(|e| panic!("{what} starts: {e}"));
+    let url = format!("https://127.0.0.1:{port}/healthz");
+    poll(&format!("{what} /healthz"), Duration::from_secs(60), || {
+        if let Ok(Some(status)) = child.try_wait() {
+            let log = std::fs::read_to_string(log_path).unwrap_or_default();
+            panic!("{what} exited early: {status}\n{log}");
+        }
+        let out = Command::new("curl").args(["-skf", "--max-time", "2"]).arg(&url).output().ok()?;
+        out.status.success().then_some(())
+    });
+    child
+}
+
+/// A kubeconfig for `user` (a client certificate from the cluster CA), written beside the
+/// apiserver's files.
+fn daemon_kubeconfig(api: &ApiServer, file: &str, user: &str) -> PathBuf {
+    let kubeconfig = api.dir.path().join(file);
+    let pair = pki::issue(&api.pki.ca, &pki::LeafSpec { common_name: user.into(), client: true, ..Default::default() })
+        .expect("client pair");
+    pki::write_kubeconfig(
+        &kubeconfig,
+        "kubernetes",
+        &api.url(),
+        &api.pki.ca.cert_pem,
+        user,
+        &pair.cert_pem,
+        &pair.key_pem,
+    )
+    .expect("kubeconfig");
+    kubeconfig
+}
+
+/// The real kube-scheduler binary against an [`ApiServer`], as kubeadm runs it (its own
+/// `system:kube-scheduler` kubeconfig). Stopped by PID on drop.
+pub struct Scheduler {
+    child: Option<Child>,
+    pub port: u16,
+    pub kubeconfig: PathBuf,
+    log: PathBuf,
+    args: Vec<String>,
+}
+
+impl Scheduler {
+    pub fn start(api: &ApiServer, extra: &[&str]) -> Scheduler {
+        Self::start_named(api, "scheduler", extra)
+    }
+
+    /// A second instance needs its own `name` (log and kubeconfig files).
+    pub fn start_named(api: &ApiServer, name: &str, extra: &[&str]) -> Scheduler {
+        let mut s = Scheduler {
+            child: None,
+            port: free_port(),
+            log: api.dir.path().join(format!("{name}.log")),
+            kubeconfig: daemon_kubeconfig(api, &format!("{name}.conf"), "system:kube-scheduler"),
+            args: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        s.spawn();
+        s
+    }
+
+    fn spawn(&mut self) {
+        let bin = bin_dir().join("kube-scheduler");
+        assert!(bin.exists(), "{} is missing: build the workspace binaries first (hack/test.sh does)", bin.display());
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log");
+        let mut cmd = Command::new(&bin);
+        cmd.arg(format!("--kubeconfig={}", self.kubeconfig.display()))
+            .arg(format!("--authentication-kubeconfig={}", self.kubeconfig.display()))
+            .arg(format!("--authorization-kubeconfig={}", self.kubeconfig.display()))
+            .arg("--bind-address=127.0.0.1")
+            .arg(format!("--secure-port={}", self.port));
+        if !self.args.iter().any(|a| a.starts_with("--leader-elect")) {
+            cmd.arg("--leader-elect=false");
+        }
+        cmd.args(&self.args);
+        self.child = Some(start_daemon("kube-scheduler", cmd, log, &self.log, self.port));
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            kill(&mut c);
+        }
+    }
+
+    /// SIGKILL, as a crash.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Scheduler {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 /// The real kube-controller-manager binary against an [`ApiServer`], as kubeadm runs it: its
 /// own `system:kube-controller-manager` kubeconfig, `--use-service-account-credentials`, the
 /// cluster CA for signing and the service-account key. Stopped by PID on drop.
@@ -614,22 +723,7 @@ impl ControllerManager {
 
     /// A second instance needs its own `name` (log and kubeconfig files).
     pub fn start_named(api: &ApiServer, name: &str, extra: &[&str]) -> ControllerManager {
-        let kubeconfig = api.dir.path().join(format!("{name}.conf"));
-        let pair = pki::issue(
-            &api.pki.ca,
-            &pki::LeafSpec { common_name: "system:kube-controller-manager".into(), client: true, ..Default::default() },
-        )
-        .expect("controller-manager pair");
-        pki::write_kubeconfig(
-            &kubeconfig,
-            "kubernetes",
-            &api.url(),
-            &api.pki.ca.cert_pem,
-            "system:kube-controller-manager",
-            &pair.cert_pem,
-            &pair.key_pem,
-        )
-        .expect("kubeconfig");
+        let kubeconfig = daemon_kubeconfig(api, &format!("{name}.conf"), "system:kube-controller-manager");
         let mut cm = ControllerManager {
             child: None,
             port: free_port(),
@@ -663,20 +757,8 @@ impl ControllerManager {
         if !has("--leader-elect") {
             cmd.arg("--leader-elect=false");
         }
-        let child =
-            cmd.args(&self.args).stdout(Stdio::null()).stderr(log).spawn().expect("kube-controller-manager starts");
-        self.child = Some(child);
-        let url = format!("https://127.0.0.1:{}/healthz", self.port);
-        let child_ref = self.child.as_mut().expect("child");
-        let log_path = self.log.clone();
-        poll("kube-controller-manager /healthz", Duration::from_secs(60), || {
-            if let Ok(Some(status)) = child_ref.try_wait() {
-                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-                panic!("kube-controller-manager exited early: {status}\n{log}");
-            }
-            let out = Command::new("curl").args(["-skf", "--max-time", "2"]).arg(&url).output().ok()?;
-            out.status.success().then_some(())
-        });
+        cmd.args(&self.args);
+        self.child = Some(start_daemon("kube-controller-manager", cmd, log, &self.log, self.port));
     }
 
     pub fn pid(&self) -> Option<u32> {

@@ -225,6 +225,16 @@ impl Quantity {
         self.scaled(-3)
     }
 
+    /// `Quantity.MilliValue()`: thousandths, rounded up, saturating at i64's bounds.
+    pub fn milli(&self) -> i64 {
+        saturate(self.scaled(-3), self.m)
+    }
+
+    /// `Quantity.Value()`: whole units, rounded up, saturating at i64's bounds.
+    pub fn value(&self) -> i64 {
+        saturate(self.scaled(0), self.m)
+    }
+
     /// The zero quantity.
     pub fn zero() -> Quantity {
         Quantity { m: 0, s: 0, fmt: QFormat::DecimalSI }
@@ -320,4 +330,12 @@ pub(crate) fn quantity_of(v: &Value) -> Result<Quantity, String> {
         other => other.to_string(),
     };
     Quantity::parse(s.trim()).ok_or(s)
+}
+
+fn saturate(v: Option<i128>, sign: i128) -> i64 {
+    match v {
+        Some(v) => i64::try_from(v).unwrap_or(if v < 0 { i64::MIN } else { i64::MAX }),
+        None if sign < 0 => i64::MIN,
+        None => i64::MAX,
+    }
 }

@@ -1,0 +1,206 @@
+//! The scheduler's cluster state: every node with the pods placed on it, kept from the informers,
+//! plus pods assumed on a node between the decision and the binding showing up (upstream's
+//! scheduler cache). A cycle reads an immutable snapshot that is rebuilt only after a change.
+
+use crate::framework::{pod_key, NodeInfo, PodInfo};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// The nodes a cycle sees, in upstream's order: interleaved across zones.
+pub struct Snapshot {
+    pub nodes: Vec<Arc<NodeInfo>>,
+    pub by_name: HashMap<String, usize>,
+}
+
+#[derive(Default)]
+struct Inner {
+    nodes: HashMap<String, Arc<NodeInfo>>,
+    /// Zones in the order first seen, each with its nodes in the order added.
+    zones: Vec<(String, Vec<String>)>,
+    /// Pod key -> (node, assumed).
+    pods: HashMap<String, (String, bool)>,
+    snapshot: Option<Arc<Snapshot>>,
+}
+
+#[derive(Default)]
+pub struct Cache {
+    inner: Mutex<Inner>,
+}
+
+/// upstream's zone key: region and zone, the legacy beta labels first.
+fn zone_key(node: &Node) -> String {
+    let l = node.metadata.labels.as_ref();
+    let get = |a: &str, b: &str| l.and_then(|l| l.get(a).or_else(|| l.get(b))).cloned().unwrap_or_default();
+    let region = get("failure-domain.beta.kubernetes.io/region", "topology.kubernetes.io/region");
+    let zone = get("failure-domain.beta.kubernetes.io/zone", "topology.kubernetes.io/zone");
+    format!("{region}:\x00:{zone}")
+}
+
+impl Inner {
+    fn lock_node(&mut self, name: &str) -> &mut NodeInfo {
+        self.snapshot = None;
+        Arc::make_mut(self.nodes.entry(name.to_string()).or_default())
+    }
+
+    fn remove_from_zones(&mut self, name: &str) {
+        for (_, names) in self.zones.iter_mut() {
+            names.retain(|n| n != name);
+        }
+        self.zones.retain(|(_, names)| !names.is_empty());
+    }
+
+    fn place(&mut self, pod: Arc<Pod>, node: &str, assumed: bool) {
+        let key = pod_key(&pod);
+        if let Some((old, _)) = self.pods.remove(&key) {
+            self.lock_node(&old).remove_pod(&key);
+        }
+        self.lock_node(node).add_pod(Arc::new(PodInfo::new(pod)));
+        self.pods.insert(key, (node.to_string(), assumed));
+    }
+
+    fn unplace(&mut self, key: &str) {
+        if let Some((node, _)) = self.pods.remove(key) {
+            let info = self.lock_node(&node);
+            info.remove_pod(key);
+            if info.node.is_none() && info.pods.is_empty() {
+                self.nodes.remove(&node);
+            }
+        }
+    }
+}
+
+impl Cache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A node added or changed.
+    pub fn set_node(&self, node: Arc<Node>) {
+        let mut g = self.lock();
+        let name = node.metadata.name.clone().unwrap_or_default();
+        let zone = zone_key(&node);
+        let known_zone = g.zones.iter().find(|(_, names)| names.contains(&name)).map(|(z, _)| z.clone());
+        if known_zone.as_deref() != Some(zone.as_str()) {
+            g.remove_from_zones(&name);
+            match g.zones.iter_mut().find(|(z, _)| *z == zone) {
+                Some((_, names)) => names.push(name.clone()),
+                None => g.zones.push((zone, vec![name.clone()])),
+            }
+        }
+        g.lock_node(&name).set_node(node);
+    }
+
+    pub fn remove_node(&self, name: &str) {
+        let mut g = self.lock();
+        g.remove_from_zones(name);
+        g.snapshot = None;
+        // Pods still bound there keep a node-less entry until they go, as upstream.
+        let empty = match g.nodes.get_mut(name) {
+            Some(info) => {
+                let info = Arc::make_mut(info);
+                info.node = None;
+                info.pods.is_empty()
+            }
+            None => false,
+        };
+        if empty {
+            g.nodes.remove(name);
+        }
+    }
+
+    /// An assigned pod seen by the informer (added or updated): confirms an assumed one.
+    pub fn set_pod(&self, pod: Arc<Pod>) {
+        let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone()).filter(|n| !n.is_empty()) else {
+            return;
+        };
+        let mut g = self.lock();
+        g.place(pod, &node, false);
+    }
+
+    pub fn remove_pod(&self, pod: &Pod) {
+        self.lock().unplace(&pod_key(pod));
+    }
+
+    /// Counts `pod` on `node` before its binding is confirmed.
+    pub fn assume(&self, pod: Arc<Pod>, node: &str) {
+        self.lock().place(pod, node, true);
+    }
+
+    /// Drops an assumed pod whose binding failed (a confirmed pod stays).
+    pub fn forget(&self, key: &str) {
+        let mut g = self.lock();
+        if g.pods.get(key).is_some_and(|(_, assumed)| *assumed) {
+            g.unplace(key);
+        }
+    }
+
+    pub fn is_assumed(&self, key: &str) -> bool {
+        self.lock().pods.get(key).is_some_and(|(_, a)| *a)
+    }
+
+    /// The nodes as a cycle sees them; the same snapshot until something changes.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        let mut g = self.lock();
+        if let Some(s) = g.snapshot.as_ref() {
+            return s.clone();
+        }
+        let mut nodes = Vec::with_capacity(g.nodes.len());
+        let longest = g.zones.iter().map(|(_, n)| n.len()).max().unwrap_or(0);
+        for i in 0..longest {
+            for (_, names) in &g.zones {
+                if let Some(info) = names.get(i).and_then(|n| g.nodes.get(n)).filter(|i| i.node.is_some()) {
+                    nodes.push(info.clone());
+                }
+            }
+        }
+        let by_name = nodes.iter().enumerate().map(|(i, n)| (n.name().to_string(), i)).collect();
+        let s = Arc::new(Snapshot { nodes, by_name });
+        g.snapshot = Some(s.clone());
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn node(name: &str, zone: &str) -> Arc<Node> {
+        Arc::new(
+            serde_json::from_value(json!({"metadata": {"name": name, "labels": {"topology.kubernetes.io/zone": zone}},
+                "status": {"allocatable": {"cpu": "2", "memory": "4Gi", "pods": "110"}}}))
+            .unwrap(),
+        )
+    }
+
+    fn pod(name: &str, node: &str, cpu: &str) -> Arc<Pod> {
+        Arc::new(
+            serde_json::from_value(json!({"metadata": {"name": name, "namespace": "d"},
+                "spec": {"nodeName": node, "containers": [{"name": "c", "resources": {"requests": {"cpu": cpu}}}]}}))
+            .unwrap(),
+        )
+    }
+
+    #[test]
+    fn nodes_interleave_by_zone_and_pods_count_on_their_node() {
+        let c = Cache::default();
+        for (n, z) in [("a1", "a"), ("a2", "a"), ("b1", "b"), ("a3", "a"), ("b2", "b")] {
+            c.set_node(node(n, z));
+        }
+        let names: Vec<String> = c.snapshot().nodes.iter().map(|n| n.name().to_string()).collect();
+        assert_eq!(names, ["a1", "b1", "a2", "b2", "a3"]);
+        c.assume(pod("p", "", "500m"), "b1");
+        let s = c.snapshot();
+        assert_eq!(s.nodes[s.by_name["b1"]].requested.milli_cpu, 500);
+        // The informer's copy confirms it on the node the binding chose.
+        c.set_pod(pod("p", "b1", "500m"));
+        assert!(!c.is_assumed("d/p"));
+        c.forget("d/p");
+        assert_eq!(c.snapshot().nodes[1].requested.milli_cpu, 500, "a confirmed pod is not forgotten");
+        c.remove_pod(&pod("p", "b1", "500m"));
+        assert_eq!(c.snapshot().nodes[1].requested.milli_cpu, 0);
+        c.remove_node("a2");
+        assert_eq!(c.snapshot().nodes.len(), 4);
+    }
+}

@@ -1,0 +1,209 @@
+//! kube-scheduler: watches pods and nodes through component-base's informers, keeps the cluster
+//! state in its cache, and binds each pending pod whose `schedulerName` is one of its profiles
+//! to the node its plugins choose. With `--leader-elect` (the default) only the holder of the
+//! `kube-scheduler` Lease schedules.
+
+pub mod cache;
+pub mod config;
+pub mod framework;
+pub mod metrics;
+pub mod options;
+pub mod plugins;
+pub mod queue;
+pub mod schedule;
+
+use cache::Cache;
+use component_base::serving::{Delegated, Endpoints};
+use component_base::{Change, Informer};
+use config::{Config, Profile};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::runtime::watcher;
+use kube::Api;
+use options::Options;
+use queue::Queue;
+use schedule::Scheduler;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Config(String),
+    #[error(transparent)]
+    Base(#[from] component_base::Error),
+    #[error(transparent)]
+    Kube(#[from] kube::Error),
+}
+
+/// The secure port's default.
+pub const DEFAULT_PORT: u16 = 10259;
+
+fn assigned(p: &Pod) -> bool {
+    p.spec.as_ref().and_then(|s| s.node_name.as_deref()).is_some_and(|n| !n.is_empty())
+}
+
+fn terminal(p: &Pod) -> bool {
+    matches!(p.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed"))
+}
+
+/// A node change that can make an unschedulable pod fit: taints, cordoning, allocatable,
+/// labels or conditions.
+fn node_change_matters(old: &Node, new: &Node) -> bool {
+    let spec = |n: &Node| n.spec.as_ref().map(|s| (s.taints.clone(), s.unschedulable));
+    let status = |n: &Node| {
+        n.status.as_ref().map(|s| {
+            (
+                s.allocatable.clone(),
+                s.conditions.clone().map(|c| c.into_iter().map(|c| (c.type_, c.status)).collect::<Vec<_>>()),
+            )
+        })
+    };
+    spec(old) != spec(new) || status(old) != status(new) || old.metadata.labels != new.metadata.labels
+}
+
+/// Runs the scheduler until SIGTERM (exit 0) or lost leadership (an error).
+pub async fn run(opts: Options) -> Result<(), Error> {
+    component_base::init_logging(opts.log.verbosity);
+    tracing::info!(version = "v1.33.0", "Starting Kubernetes Scheduler");
+    let cfg = match opts.config.as_deref() {
+        Some(p) => config::load(p).map_err(Error::Config)?,
+        None => Config::default(),
+    };
+    let mut profiles = Vec::new();
+    for pc in &cfg.profiles {
+        profiles.push(Arc::new(Profile::build(pc).map_err(|e| Error::Config(format!("initializing profiles: {e}")))?));
+    }
+    let mut client_flags = opts.client.clone();
+    if let Some(k) = cfg.kubeconfig.as_ref().filter(|_| opts.client.kubeconfig.is_none()) {
+        client_flags.kubeconfig = Some(k.into());
+    }
+    let qps = opts.client.kube_api_qps.or(cfg.qps).unwrap_or(50.0);
+    let burst = opts.client.kube_api_burst.or(cfg.burst).unwrap_or(100);
+    let root = component_base::client::config(&client_flags).await?;
+    let ua = component_base::client::user_agent("kube-scheduler", None);
+    let client = component_base::client::build(root.clone(), &ua, qps, burst)?;
+    let leader_ua = component_base::client::user_agent("kube-scheduler", Some("leader-election"));
+    let leader_client = component_base::client::build(root, &leader_ua, 0.0, 0)?;
+
+    let endpoints = Endpoints::new();
+    endpoints.set_configz("componentconfig", cfg.raw.clone());
+    let auth = Delegated::from_flags(&opts.auth, &ua).await?;
+    component_base::serving::serve(&opts.serving, DEFAULT_PORT, "kube-scheduler", auth, endpoints.clone()).await?;
+
+    let cache = Arc::new(Cache::default());
+    let queue =
+        Arc::new(Queue::new(cfg.pod_initial_backoff, cfg.pod_max_backoff, opts.pod_max_in_unschedulable_pods_duration));
+    let names: Vec<String> = profiles.iter().map(|p| p.scheduler_name.clone()).collect();
+    let responsible = move |p: &Pod| {
+        let n = p.spec.as_ref().and_then(|s| s.scheduler_name.as_deref()).unwrap_or("default-scheduler");
+        names.iter().any(|x| x == n)
+    };
+
+    // Pods that can still take resources: the terminal ones are not listed.
+    let pods_cfg = watcher::Config::default().any_semantic().fields("status.phase!=Succeeded,status.phase!=Failed");
+    let pods: Informer<Pod> = Informer::new("pods", Api::all(client.clone()), pods_cfg);
+    let nodes: Informer<Node> =
+        Informer::new("nodes", Api::all(client.clone()), watcher::Config::default().any_semantic());
+    {
+        let (cache, queue) = (cache.clone(), queue.clone());
+        nodes.add_handler(move |c| match c {
+            Change::Added(n) => {
+                cache.set_node(n.clone());
+                queue.move_all();
+            }
+            Change::Updated { old, new } => {
+                cache.set_node(new.clone());
+                if node_change_matters(old, new) {
+                    queue.move_all();
+                }
+            }
+            Change::Deleted(n) => cache.remove_node(n.metadata.name.as_deref().unwrap_or("")),
+        });
+    }
+    {
+        let (cache, queue) = (cache.clone(), queue.clone());
+        pods.add_handler(move |c| {
+            let (pod, deleted) = match c {
+                Change::Added(p) => (p, false),
+                Change::Updated { new, .. } => (new, false),
+                Change::Deleted(p) => (p, true),
+            };
+            let key = framework::pod_key(pod);
+            if deleted || terminal(pod) {
+                queue.delete(&key);
+                if assigned(pod) || cache.is_assumed(&key) {
+                    cache.remove_pod(pod);
+                    queue.move_all();
+                }
+            } else if assigned(pod) {
+                queue.delete(&key);
+                cache.set_pod(pod.clone());
+            } else if responsible(pod) {
+                queue.update(pod.clone(), key);
+            }
+        });
+    }
+    nodes.start();
+    pods.start();
+    nodes.wait_synced().await;
+    pods.wait_synced().await;
+
+    let mut by_name = HashMap::new();
+    for p in profiles {
+        let rec = component_base::events::recorder(client.clone(), &p.scheduler_name, None);
+        by_name.insert(p.scheduler_name.clone(), (p, rec));
+    }
+    let lookup_pods = pods.clone();
+    let lookup = Box::new(move |key: &str| {
+        let (ns, name) = key.split_once('/').unwrap_or(("", key));
+        lookup_pods.get(ns, name)
+    });
+    let sched =
+        Arc::new(Scheduler::new(by_name, cache, queue.clone(), client, cfg.percentage_of_nodes_to_score, lookup));
+    {
+        let queue = queue.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                queue.flush();
+                metrics::pending(&queue.pending());
+            }
+        });
+    }
+
+    let leader_elect = cfg.leader_elect.unwrap_or(opts.leader.leader_elect);
+    if leader_elect {
+        if opts.leader.leader_elect_resource_lock != "leases" {
+            return Err(Error::Config(format!(
+                "leader-elect-resource-lock: Unsupported value: {:?}: supported values: \"leases\"",
+                opts.leader.leader_elect_resource_lock
+            )));
+        }
+        let name = cfg
+            .lease_name
+            .clone()
+            .or_else(|| opts.leader.leader_elect_resource_name.clone())
+            .unwrap_or_else(|| "kube-scheduler".into());
+        let ns = cfg.lease_namespace.clone().unwrap_or_else(|| opts.leader.leader_elect_resource_namespace.clone());
+        let mut le =
+            component_base::leader::LeaderElectionConfig::new(&ns, &name, &component_base::leader::default_identity());
+        le.lease_duration = opts.leader.leader_elect_lease_duration;
+        le.renew_deadline = opts.leader.leader_elect_renew_deadline;
+        le.retry_period = opts.leader.leader_elect_retry_period;
+        let lead = sched.run();
+        tokio::select! {
+            _ = component_base::leader::run_leading(leader_client, le, lead) => {
+                tracing::error!("leaderelection lost");
+                Err(Error::Config("leaderelection lost".into()))
+            }
+            _ = component_base::shutdown_signal() => Ok(()),
+        }
+    } else {
+        tokio::select! {
+            _ = sched.run() => Ok(()),
+            _ = component_base::shutdown_signal() => Ok(()),
+        }
+    }
+}

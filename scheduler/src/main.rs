@@ -1,0 +1,16 @@
+use clap::Parser;
+
+fn main() {
+    let opts = scheduler::options::Options::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("E: runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = rt.block_on(scheduler::run(opts)) {
+        eprintln!("E: {e}");
+        std::process::exit(1);
+    }
+}

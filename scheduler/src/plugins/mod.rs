@@ -1,0 +1,82 @@
+//! The default plugins, under upstream's names. `registry` builds a plugin by name with its
+//! arguments; a profile lists which plugins run at which point, with what weight.
+
+mod balanced;
+mod fit;
+mod image_locality;
+mod node_affinity;
+mod node_name;
+mod node_ports;
+mod node_unschedulable;
+mod taint_toleration;
+
+pub use node_affinity::node_matches_selector_terms;
+pub use taint_toleration::tolerates;
+
+use crate::framework::Points;
+use std::sync::Arc;
+
+/// The plugins of upstream's default profile that this scheduler has, in the default order, with
+/// their default Score weights (0 = no Score).
+pub const DEFAULT_PLUGINS: &[(&str, i64)] = &[
+    ("SchedulingGates", 0),
+    ("PrioritySort", 0),
+    ("NodeUnschedulable", 0),
+    ("NodeName", 0),
+    ("TaintToleration", 3),
+    ("NodeAffinity", 2),
+    ("NodePorts", 0),
+    ("NodeResourcesFit", 1),
+    ("NodeResourcesBalancedAllocation", 1),
+    ("ImageLocality", 1),
+    ("DefaultBinder", 0),
+];
+
+/// Builds the named plugin with its (already defaulted) arguments; None for an unknown name.
+pub fn build(name: &str, args: &serde_json::Value) -> Option<Points> {
+    let p = match name {
+        // Queue-side plugins: the queue orders by priority and holds gated pods itself.
+        "PrioritySort" | "SchedulingGates" => Points::default(),
+        "DefaultBinder" => Points { bind: true, ..Default::default() },
+        "NodeUnschedulable" => {
+            let p = Arc::new(node_unschedulable::NodeUnschedulable);
+            Points { filter: Some(p), ..Default::default() }
+        }
+        "NodeName" => {
+            let p = Arc::new(node_name::NodeName);
+            Points { filter: Some(p), ..Default::default() }
+        }
+        "TaintToleration" => {
+            let p = Arc::new(taint_toleration::TaintToleration);
+            Points { filter: Some(p.clone()), pre_score: Some(p.clone()), score: Some(p), ..Default::default() }
+        }
+        "NodeAffinity" => {
+            let p = Arc::new(node_affinity::NodeAffinity);
+            Points {
+                pre_filter: Some(p.clone()),
+                filter: Some(p.clone()),
+                pre_score: Some(p.clone()),
+                score: Some(p),
+                ..Default::default()
+            }
+        }
+        "NodePorts" => {
+            let p = Arc::new(node_ports::NodePorts);
+            Points { pre_filter: Some(p.clone()), filter: Some(p), ..Default::default() }
+        }
+        "NodeResourcesFit" => {
+            let p = Arc::new(fit::Fit::from_args(args));
+            Points { pre_filter: Some(p.clone()), filter: Some(p.clone()), score: Some(p), ..Default::default() }
+        }
+        "NodeResourcesBalancedAllocation" => {
+            let p = Arc::new(balanced::Balanced::from_args(args));
+            Points { pre_score: Some(p.clone()), score: Some(p), ..Default::default() }
+        }
+        "ImageLocality" => {
+            let p = Arc::new(image_locality::ImageLocality);
+            Points { pre_score: Some(p.clone()), score: Some(p), ..Default::default() }
+        }
+        _ => return None,
+    };
+    Some(p)
+}

@@ -1,0 +1,107 @@
+//! TaintToleration: NoSchedule/NoExecute taints a pod does not tolerate keep it off a node;
+//! untolerated PreferNoSchedule taints lower the node's score.
+
+use crate::framework::{default_normalize, Code, CycleState, Filter, NodeInfo, Plugin, PreScore, Score, Status};
+use k8s_openapi::api::core::v1::{Pod, Taint, Toleration};
+use std::sync::Arc;
+
+pub struct TaintToleration;
+
+/// upstream's `Toleration.ToleratesTaint`.
+pub fn tolerates(t: &Toleration, taint: &Taint) -> bool {
+    let effect = t.effect.as_deref().unwrap_or("");
+    if !effect.is_empty() && effect != taint.effect {
+        return false;
+    }
+    let key = t.key.as_deref().unwrap_or("");
+    if !key.is_empty() && key != taint.key {
+        return false;
+    }
+    match t.operator.as_deref().unwrap_or("") {
+        "Exists" => true,
+        "" | "Equal" => t.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or(""),
+        _ => false,
+    }
+}
+
+fn taints(node: &NodeInfo) -> &[Taint] {
+    node.node.as_ref().and_then(|n| n.spec.as_ref()).and_then(|s| s.taints.as_deref()).unwrap_or(&[])
+}
+
+fn tolerations(pod: &Pod) -> &[Toleration] {
+    pod.spec.as_ref().and_then(|s| s.tolerations.as_deref()).unwrap_or(&[])
+}
+
+impl Plugin for TaintToleration {
+    fn name(&self) -> &'static str {
+        "TaintToleration"
+    }
+}
+
+impl Filter for TaintToleration {
+    fn filter(&self, _: &CycleState, pod: &Pod, node: &NodeInfo) -> Status {
+        let tols = tolerations(pod);
+        let untolerated = taints(node)
+            .iter()
+            .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
+            .find(|taint| !tols.iter().any(|t| tolerates(t, taint)));
+        match untolerated {
+            None => Status::success(),
+            Some(t) => Status::new(
+                Code::UnschedulableAndUnresolvable,
+                format!("node(s) had untolerated taint {{{}: {}}}", t.key, t.value.as_deref().unwrap_or("")),
+            ),
+        }
+    }
+}
+
+const STATE: &str = "PreScoreTaintToleration";
+
+impl PreScore for TaintToleration {
+    fn pre_score(&self, state: &mut CycleState, pod: &Pod, _: &[Arc<NodeInfo>], _: &[Arc<NodeInfo>]) -> Status {
+        let prefer: Vec<Toleration> = tolerations(pod)
+            .iter()
+            .filter(|t| matches!(t.effect.as_deref(), None | Some("") | Some("PreferNoSchedule")))
+            .cloned()
+            .collect();
+        state.write(STATE, prefer);
+        Status::success()
+    }
+}
+
+impl Score for TaintToleration {
+    fn score(&self, state: &CycleState, _: &Pod, node: &NodeInfo) -> i64 {
+        let tols: &[Toleration] = state.read::<Vec<Toleration>>(STATE).map_or(&[], |v| v.as_slice());
+        let n = taints(node)
+            .iter()
+            .filter(|t| t.effect == "PreferNoSchedule" && !tols.iter().any(|tol| tolerates(tol, t)))
+            .count();
+        i64::try_from(n).unwrap_or(i64::MAX)
+    }
+
+    fn normalize(&self, _: &CycleState, _: &Pod, scores: &mut [i64]) {
+        default_normalize(scores, true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tol(key: &str, op: &str, value: &str, effect: &str) -> Toleration {
+        let s = |x: &str| (!x.is_empty()).then(|| x.to_string());
+        Toleration { key: s(key), operator: s(op), value: s(value), effect: s(effect), toleration_seconds: None }
+    }
+
+    #[test]
+    fn toleration_matching_follows_upstream() {
+        let taint = Taint { key: "k".into(), value: Some("v".into()), effect: "NoSchedule".into(), time_added: None };
+        assert!(tolerates(&tol("k", "Equal", "v", "NoSchedule"), &taint));
+        assert!(tolerates(&tol("k", "", "v", ""), &taint));
+        assert!(tolerates(&tol("k", "Exists", "", ""), &taint));
+        assert!(tolerates(&tol("", "Exists", "", ""), &taint));
+        assert!(!tolerates(&tol("k", "Equal", "w", ""), &taint));
+        assert!(!tolerates(&tol("k", "Exists", "", "NoExecute"), &taint));
+        assert!(!tolerates(&tol("k", "Gt", "v", ""), &taint));
+    }
+}

@@ -1,0 +1,360 @@
+//! The scheduling queue, as upstream's: activeQ ordered by priority then arrival (PrioritySort),
+//! backoffQ for pods that failed a moment ago (1 s doubling to 10 s per attempt), and the
+//! unschedulable pods, which wait for a cluster event that may make them fit (a node added or
+//! changed, an assigned pod gone) or for the 5-minute leftover flush. Gated pods
+//! (`schedulingGates`) wait there too until an update removes their gates.
+
+use k8s_openapi::api::core::v1::Pod;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// A pod the queue holds, with its scheduling history.
+#[derive(Clone, Debug)]
+pub struct QueuedPod {
+    pub pod: Arc<Pod>,
+    pub key: String,
+    /// Scheduling attempts so far (each pop counts one).
+    pub attempts: u32,
+    /// When it was added, or last came back as unschedulable.
+    pub timestamp: Instant,
+    /// When it was first popped (the SLI's start).
+    pub initial_attempt: Option<Instant>,
+    /// The queue's move counter when it was popped: a move request after that (a cluster
+    /// event during its attempt) sends it to backoff instead of the unschedulable pods.
+    cycle: u64,
+}
+
+impl QueuedPod {
+    fn new(pod: Arc<Pod>, key: String) -> QueuedPod {
+        QueuedPod { pod, key, attempts: 0, timestamp: Instant::now(), initial_attempt: None, cycle: 0 }
+    }
+
+    fn priority(&self) -> i32 {
+        self.pod.spec.as_ref().and_then(|s| s.priority).unwrap_or(0)
+    }
+}
+
+fn gated(pod: &Pod) -> bool {
+    pod.spec.as_ref().and_then(|s| s.scheduling_gates.as_ref()).is_some_and(|g| !g.is_empty())
+}
+
+/// activeQ's order: higher priority first, then earlier timestamp, then a sequence number.
+type ActiveKey = (std::cmp::Reverse<i32>, Instant, u64);
+
+#[derive(Default)]
+struct Inner {
+    active: BTreeSet<(ActiveKey, String)>,
+    backoff: BTreeSet<(Instant, u64, String)>,
+    pods: HashMap<String, (Where, QueuedPod)>,
+    seq: u64,
+    move_cycle: u64,
+    closed: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Where {
+    Active(ActiveKey),
+    Backoff(Instant, u64),
+    Unschedulable,
+    Gated,
+    /// Popped and being scheduled.
+    InFlight,
+}
+
+pub struct Queue {
+    inner: Mutex<Inner>,
+    notify: Notify,
+    initial_backoff: Duration,
+    max_backoff: Duration,
+    max_unschedulable: Duration,
+}
+
+/// Pending pods by sub-queue, for `scheduler_pending_pods{queue}`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Pending {
+    pub active: usize,
+    pub backoff: usize,
+    pub unschedulable: usize,
+    pub gated: usize,
+}
+
+impl Queue {
+    pub fn new(initial_backoff: Duration, max_backoff: Duration, max_unschedulable: Duration) -> Queue {
+        Queue { inner: Mutex::default(), notify: Notify::new(), initial_backoff, max_backoff, max_unschedulable }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn backoff_duration(&self, attempts: u32) -> Duration {
+        let mut d = self.initial_backoff;
+        for _ in 1..attempts {
+            d = d.saturating_mul(2);
+            if d >= self.max_backoff {
+                return self.max_backoff;
+            }
+        }
+        d.min(self.max_backoff)
+    }
+
+    fn put(&self, g: &mut Inner, qp: QueuedPod, to: Where) {
+        let key = qp.key.clone();
+        g.seq += 1;
+        let seq = g.seq;
+        let to = match to {
+            Where::Active(_) => {
+                let k = (std::cmp::Reverse(qp.priority()), qp.timestamp, seq);
+                g.active.insert((k, key.clone()));
+                self.notify.notify_one();
+                Where::Active(k)
+            }
+            Where::Backoff(..) => {
+                let expiry = qp.timestamp + self.backoff_duration(qp.attempts);
+                if expiry <= Instant::now() {
+                    return self.put(g, qp, Where::Active((std::cmp::Reverse(0), Instant::now(), 0)));
+                }
+                g.backoff.insert((expiry, seq, key.clone()));
+                Where::Backoff(expiry, seq)
+            }
+            other => other,
+        };
+        g.pods.insert(key, (to, qp));
+    }
+
+    fn take(g: &mut Inner, key: &str) -> Option<(Where, QueuedPod)> {
+        let (w, qp) = g.pods.remove(key)?;
+        match w {
+            Where::Active(k) => {
+                g.active.remove(&(k, key.to_string()));
+            }
+            Where::Backoff(e, s) => {
+                g.backoff.remove(&(e, s, key.to_string()));
+            }
+            _ => {}
+        }
+        Some((w, qp))
+    }
+
+    fn active_slot() -> Where {
+        Where::Active((std::cmp::Reverse(0), Instant::now(), 0))
+    }
+
+    /// A new pending pod (or one seen again after a relist).
+    pub fn add(&self, pod: Arc<Pod>, key: String) {
+        let mut g = self.lock();
+        if g.pods.contains_key(&key) {
+            drop(g);
+            return self.update(pod, key);
+        }
+        let qp = QueuedPod::new(pod.clone(), key);
+        let to = if gated(&pod) { Where::Gated } else { Self::active_slot() };
+        self.put(&mut g, qp, to);
+    }
+
+    /// A pending pod changed: queued copies are refreshed; a gated pod whose gates are gone,
+    /// or an unschedulable pod whose spec or labels changed, gets another try. (A pod's
+    /// priority is immutable, so an active pod keeps its place in line.)
+    pub fn update(&self, pod: Arc<Pod>, key: String) {
+        let mut g = self.lock();
+        let Some((w, qp)) = g.pods.get_mut(&key) else {
+            drop(g);
+            return self.add(pod, key);
+        };
+        let spec_changed = qp.pod.spec != pod.spec || qp.pod.metadata.labels != pod.metadata.labels;
+        qp.pod = pod.clone();
+        let to = match *w {
+            Where::Gated if !gated(&pod) => Self::active_slot(),
+            Where::Unschedulable if spec_changed && gated(&pod) => Where::Gated,
+            Where::Unschedulable if spec_changed => Where::Backoff(Instant::now(), 0),
+            _ => return,
+        };
+        if let Some((_, qp)) = Self::take(&mut g, &key) {
+            self.put(&mut g, qp, to);
+        }
+    }
+
+    /// A pending pod deleted or bound elsewhere: out of every sub-queue.
+    pub fn delete(&self, key: &str) {
+        let mut g = self.lock();
+        Self::take(&mut g, key);
+    }
+
+    /// The next pod to schedule, waiting while activeQ is empty; None once closed.
+    pub async fn pop(&self) -> Option<QueuedPod> {
+        loop {
+            let notified = self.notify.notified();
+            {
+                let mut g = self.lock();
+                if g.closed {
+                    return None;
+                }
+                if let Some(first) = g.active.iter().next().cloned() {
+                    g.active.remove(&first);
+                    let cycle = g.move_cycle;
+                    if let Some((w, qp)) = g.pods.get_mut(&first.1) {
+                        *w = Where::InFlight;
+                        qp.attempts += 1;
+                        qp.cycle = cycle;
+                        qp.initial_attempt.get_or_insert_with(Instant::now);
+                        let out = qp.clone();
+                        // Wake another popper if more are waiting.
+                        if !g.active.is_empty() {
+                            self.notify.notify_one();
+                        }
+                        return Some(out);
+                    }
+                    continue;
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// The attempt failed: to backoff when a cluster event came in meanwhile (it may fit
+    /// now), or with `error` (not a plugin's rejection); else to the unschedulable pods.
+    pub fn requeue_unschedulable(&self, mut qp: QueuedPod, error: bool) {
+        let mut g = self.lock();
+        if !matches!(g.pods.get(&qp.key), Some((Where::InFlight, _))) {
+            // Deleted or bound while in flight.
+            return;
+        }
+        g.pods.remove(&qp.key);
+        qp.timestamp = Instant::now();
+        let to =
+            if error || g.move_cycle > qp.cycle { Where::Backoff(Instant::now(), 0) } else { Where::Unschedulable };
+        self.put(&mut g, qp, to);
+    }
+
+    /// The pod was placed (assumed): it leaves the queue.
+    pub fn done(&self, key: &str) {
+        let mut g = self.lock();
+        if matches!(g.pods.get(key), Some((Where::InFlight, _))) {
+            g.pods.remove(key);
+        }
+    }
+
+    /// A cluster event that may make unschedulable pods fit: every one goes to backoff (or
+    /// active when its backoff is over).
+    pub fn move_all(&self) {
+        let mut g = self.lock();
+        g.move_cycle += 1;
+        let keys: Vec<String> =
+            g.pods.iter().filter(|(_, (w, _))| *w == Where::Unschedulable).map(|(k, _)| k.clone()).collect();
+        for k in keys {
+            if let Some((_, qp)) = Self::take(&mut g, &k) {
+                self.put(&mut g, qp, Where::Backoff(Instant::now(), 0));
+            }
+        }
+    }
+
+    /// Moves pods whose backoff is over to activeQ, and pods unschedulable for longer than
+    /// the limit back into line. Called every second.
+    pub fn flush(&self) {
+        let mut g = self.lock();
+        let now = Instant::now();
+        while let Some(first) = g.backoff.iter().next().cloned() {
+            if first.0 > now {
+                break;
+            }
+            if let Some((_, qp)) = Self::take(&mut g, &first.2) {
+                self.put(&mut g, qp, Self::active_slot());
+            } else {
+                g.backoff.remove(&first);
+            }
+        }
+        let stale: Vec<String> = g
+            .pods
+            .iter()
+            .filter(|(_, (w, qp))| {
+                *w == Where::Unschedulable && now.duration_since(qp.timestamp) > self.max_unschedulable
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in stale {
+            if let Some((_, qp)) = Self::take(&mut g, &k) {
+                self.put(&mut g, qp, Where::Backoff(now, 0));
+            }
+        }
+    }
+
+    pub fn pending(&self) -> Pending {
+        let g = self.lock();
+        let mut p = Pending::default();
+        for (w, _) in g.pods.values() {
+            match w {
+                Where::Active(_) => p.active += 1,
+                Where::Backoff(..) => p.backoff += 1,
+                Where::Unschedulable => p.unschedulable += 1,
+                Where::Gated => p.gated += 1,
+                Where::InFlight => {}
+            }
+        }
+        p
+    }
+
+    pub fn close(&self) {
+        self.lock().closed = true;
+        self.notify.notify_waiters();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(name: &str, prio: i32, gates: &[&str]) -> Arc<Pod> {
+        let gates: Vec<_> = gates.iter().map(|g| json!({"name": g})).collect();
+        Arc::new(
+            serde_json::from_value(json!({"metadata": {"name": name, "namespace": "d"},
+                "spec": {"priority": prio, "schedulingGates": gates, "containers": []}}))
+            .unwrap(),
+        )
+    }
+
+    fn q() -> Queue {
+        Queue::new(Duration::from_secs(1), Duration::from_secs(10), Duration::from_secs(300))
+    }
+
+    #[tokio::test]
+    async fn pops_by_priority_then_arrival() {
+        let q = q();
+        q.add(pod("low", 0, &[]), "d/low".into());
+        q.add(pod("high", 10, &[]), "d/high".into());
+        q.add(pod("low2", 0, &[]), "d/low2".into());
+        let order: Vec<String> =
+            [q.pop().await, q.pop().await, q.pop().await].into_iter().map(|p| p.unwrap().key).collect();
+        assert_eq!(order, ["d/high", "d/low", "d/low2"]);
+    }
+
+    #[test]
+    fn backoff_doubles_to_the_cap() {
+        let q = q();
+        let secs: Vec<u64> = (1..=6).map(|a| q.backoff_duration(a).as_secs()).collect();
+        assert_eq!(secs, [1, 2, 4, 8, 10, 10]);
+    }
+
+    #[tokio::test]
+    async fn unschedulable_pods_wait_for_an_event_and_gated_pods_for_their_gates() {
+        let q = q();
+        q.add(pod("a", 0, &[]), "d/a".into());
+        q.add(pod("g", 0, &["example.com/wait"]), "d/g".into());
+        let a = q.pop().await.unwrap();
+        q.requeue_unschedulable(a, false);
+        assert_eq!(q.pending(), Pending { unschedulable: 1, gated: 1, ..Default::default() });
+        q.move_all();
+        assert_eq!(q.pending().backoff, 1);
+        q.update(pod("g", 0, &[]), "d/g".into());
+        assert_eq!(q.pop().await.unwrap().key, "d/g");
+        // An event during an attempt sends the pod to backoff, not to the unschedulable pods.
+        q.delete("d/a");
+        q.add(pod("b", 0, &[]), "d/b".into());
+        let b = q.pop().await.unwrap();
+        q.move_all();
+        q.requeue_unschedulable(b, false);
+        assert_eq!(q.pending(), Pending { backoff: 1, ..Default::default() });
+    }
+}
