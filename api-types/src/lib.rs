@@ -13,6 +13,7 @@ pub mod patch_meta;
 pub mod quota;
 pub mod registry;
 pub mod registry_data;
+pub mod scheduling;
 pub mod selector;
 pub mod serviceaccount;
 pub mod tables;

@@ -595,20 +595,101 @@ impl Drop for PyHttps {
     }
 }
 
-/// Starts a daemon's command with stderr to `log` and waits (up to a minute) for its secure
-/// port's `/healthz`; panics with the log when it exits first.
-fn start_daemon(what: &str, mut cmd: Command, log: std::fs::File, log_path: &Path, port: u16) -> Child {
-    let mut child = cmd.stdout(Stdio::null()).stderr(log).spawn().unwrap_or_else(|e| panic!("{what} starts: {e}"));
-    let url = format!("https://127.0.0.1:{port}/healthz");
-    poll(&format!("{what} /healthz"), Duration::from_secs(60), || {
-        if let Ok(Some(status)) = child.try_wait() {
-            let log = std::fs::read_to_string(log_path).unwrap_or_default();
-            panic!("{what} exited early: {status}\n{log}");
+/// A daemon process the e2e suites run (kube-controller-manager, kube-scheduler): its secure
+/// port and log, stopped by PID on drop.
+pub struct Daemon {
+    child: Option<Child>,
+    pub port: u16,
+    log: PathBuf,
+}
+
+impl Daemon {
+    fn new(api: &ApiServer, name: &str) -> Daemon {
+        Daemon { child: None, port: free_port(), log: api.dir.path().join(format!("{name}.log")) }
+    }
+
+    /// Starts `cmd` with stderr to the log and waits (up to a minute) for the secure port's
+    /// `/healthz`; panics with the log when the process exits first.
+    fn start(&mut self, what: &str, mut cmd: Command) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log");
+        let mut child = cmd.stdout(Stdio::null()).stderr(log).spawn().unwrap_or_else(|e| panic!("{what} starts: {e}"));
+        let url = format!("https://127.0.0.1:{}/healthz", self.port);
+        poll(&format!("{what} /healthz"), Duration::from_secs(60), || {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("{what} exited early: {status}\n{}", self.log());
+            }
+            let out = Command::new("curl").args(["-skf", "--max-time", "2"]).arg(&url).output().ok()?;
+            out.status.success().then_some(())
+        });
+        self.child = Some(child);
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            kill(&mut c);
         }
-        let out = Command::new("curl").args(["-skf", "--max-time", "2"]).arg(&url).output().ok()?;
-        out.status.success().then_some(())
-    });
-    child
+    }
+
+    /// SIGKILL, as a crash.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// curl against the secure port with `args` (e.g. `--cert`), returning status and body.
+    pub fn curl(&self, path: &str, args: &[&str]) -> (u16, String) {
+        let out = Command::new("curl")
+            .args(["-sk", "--max-time", "10", "-w", "\n%{http_code}"])
+            .args(args)
+            .arg(format!("https://127.0.0.1:{}{path}", self.port))
+            .output()
+            .expect("curl");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (code.trim().parse().unwrap_or(0), body.to_string())
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl std::ops::Deref for Scheduler {
+    type Target = Daemon;
+    fn deref(&self) -> &Daemon {
+        &self.daemon
+    }
+}
+
+impl std::ops::DerefMut for Scheduler {
+    fn deref_mut(&mut self) -> &mut Daemon {
+        &mut self.daemon
+    }
+}
+
+impl std::ops::Deref for ControllerManager {
+    type Target = Daemon;
+    fn deref(&self) -> &Daemon {
+        &self.daemon
+    }
+}
+
+impl std::ops::DerefMut for ControllerManager {
+    fn deref_mut(&mut self) -> &mut Daemon {
+        &mut self.daemon
+    }
 }
 
 /// A kubeconfig for `user` (a client certificate from the cluster CA), written beside the
@@ -633,10 +714,8 @@ fn daemon_kubeconfig(api: &ApiServer, file: &str, user: &str) -> PathBuf {
 /// The real kube-scheduler binary against an [`ApiServer`], as kubeadm runs it (its own
 /// `system:kube-scheduler` kubeconfig). Stopped by PID on drop.
 pub struct Scheduler {
-    child: Option<Child>,
-    pub port: u16,
+    daemon: Daemon,
     pub kubeconfig: PathBuf,
-    log: PathBuf,
     args: Vec<String>,
 }
 
@@ -648,9 +727,7 @@ impl Scheduler {
     /// A second instance needs its own `name` (log and kubeconfig files).
     pub fn start_named(api: &ApiServer, name: &str, extra: &[&str]) -> Scheduler {
         let mut s = Scheduler {
-            child: None,
-            port: free_port(),
-            log: api.dir.path().join(format!("{name}.log")),
+            daemon: Daemon::new(api, name),
             kubeconfig: daemon_kubeconfig(api, &format!("{name}.conf"), "system:kube-scheduler"),
             args: extra.iter().map(|s| s.to_string()).collect(),
         };
@@ -661,7 +738,6 @@ impl Scheduler {
     fn spawn(&mut self) {
         let bin = bin_dir().join("kube-scheduler");
         assert!(bin.exists(), "{} is missing: build the workspace binaries first (hack/test.sh does)", bin.display());
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log");
         let mut cmd = Command::new(&bin);
         cmd.arg(format!("--kubeconfig={}", self.kubeconfig.display()))
             .arg(format!("--authentication-kubeconfig={}", self.kubeconfig.display()))
@@ -672,35 +748,12 @@ impl Scheduler {
             cmd.arg("--leader-elect=false");
         }
         cmd.args(&self.args);
-        self.child = Some(start_daemon("kube-scheduler", cmd, log, &self.log, self.port));
+        self.daemon.start("kube-scheduler", cmd);
     }
 
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(|c| c.id())
-    }
-
-    pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            kill(&mut c);
-        }
-    }
-
-    /// SIGKILL, as a crash.
-    pub fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Scheduler {
-    fn drop(&mut self) {
-        self.stop();
+    pub fn restart(&mut self) {
+        self.daemon.stop();
+        self.spawn();
     }
 }
 
@@ -708,10 +761,8 @@ impl Drop for Scheduler {
 /// own `system:kube-controller-manager` kubeconfig, `--use-service-account-credentials`, the
 /// cluster CA for signing and the service-account key. Stopped by PID on drop.
 pub struct ControllerManager {
-    child: Option<Child>,
-    pub port: u16,
+    daemon: Daemon,
     pub kubeconfig: PathBuf,
-    log: PathBuf,
     args: Vec<String>,
     pki_dir: PathBuf,
 }
@@ -725,9 +776,7 @@ impl ControllerManager {
     pub fn start_named(api: &ApiServer, name: &str, extra: &[&str]) -> ControllerManager {
         let kubeconfig = daemon_kubeconfig(api, &format!("{name}.conf"), "system:kube-controller-manager");
         let mut cm = ControllerManager {
-            child: None,
-            port: free_port(),
-            log: api.dir.path().join(format!("{name}.log")),
+            daemon: Daemon::new(api, name),
             kubeconfig,
             args: extra.iter().map(|s| s.to_string()).collect(),
             pki_dir: api.pki.dir.clone(),
@@ -739,7 +788,6 @@ impl ControllerManager {
     fn spawn(&mut self) {
         let bin = bin_dir().join("kube-controller-manager");
         assert!(bin.exists(), "{} is missing: build the workspace binaries first (hack/test.sh does)", bin.display());
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log");
         let has = |flag: &str| self.args.iter().any(|a| a.starts_with(flag));
         let mut cmd = Command::new(&bin);
         cmd.arg(format!("--kubeconfig={}", self.kubeconfig.display()))
@@ -758,52 +806,11 @@ impl ControllerManager {
             cmd.arg("--leader-elect=false");
         }
         cmd.args(&self.args);
-        self.child = Some(start_daemon("kube-controller-manager", cmd, log, &self.log, self.port));
-    }
-
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(|c| c.id())
-    }
-
-    pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            kill(&mut c);
-        }
-    }
-
-    /// SIGKILL, as a crash.
-    pub fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.daemon.start("kube-controller-manager", cmd);
     }
 
     pub fn restart(&mut self) {
-        self.stop();
+        self.daemon.stop();
         self.spawn();
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// curl against the secure port with `args` (e.g. `--cert`), returning status and body.
-    pub fn curl(&self, path: &str, args: &[&str]) -> (u16, String) {
-        let out = Command::new("curl")
-            .args(["-sk", "--max-time", "10", "-w", "\n%{http_code}"])
-            .args(args)
-            .arg(format!("https://127.0.0.1:{}{path}", self.port))
-            .output()
-            .expect("curl");
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-        (code.trim().parse().unwrap_or(0), body.to_string())
-    }
-}
-
-impl Drop for ControllerManager {
-    fn drop(&mut self) {
-        self.stop();
     }
 }

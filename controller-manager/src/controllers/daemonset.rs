@@ -227,93 +227,12 @@ pub fn add_daemon_tolerations(spec: &mut PodSpec) {
     }
 }
 
-/// `Toleration.ToleratesTaint`.
-fn tolerates(t: &Toleration, taint: &Taint) -> bool {
-    if t.effect.as_deref().is_some_and(|e| !e.is_empty() && e != taint.effect) {
-        return false;
-    }
-    if t.key.as_deref().is_some_and(|k| !k.is_empty() && k != taint.key) {
-        return false;
-    }
-    match t.operator.as_deref().unwrap_or("") {
-        "" | "Equal" => t.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or(""),
-        "Exists" => true,
-        _ => false,
-    }
-}
-
 /// `FindMatchingUntoleratedTaint`: whether a taint with one of `effects` is tolerated by none.
 fn has_untolerated(taints: &[Taint], tols: &[Toleration], effects: &[&str]) -> bool {
-    taints.iter().filter(|t| effects.contains(&t.effect.as_str())).any(|t| !tols.iter().any(|x| tolerates(x, t)))
-}
-
-/// One `NodeSelectorRequirement` against a node's labels (`nil` for a malformed requirement).
-fn label_requirement(r: &NodeSelectorRequirement, labels: &BTreeMap<String, String>) -> Option<bool> {
-    let values = r.values.clone().unwrap_or_default();
-    let have = labels.get(&r.key);
-    Some(match r.operator.as_str() {
-        "In" if !values.is_empty() => have.is_some_and(|h| values.contains(h)),
-        "NotIn" if !values.is_empty() => have.is_none_or(|h| !values.contains(h)),
-        "Exists" if values.is_empty() => have.is_some(),
-        "DoesNotExist" if values.is_empty() => have.is_none(),
-        "Gt" | "Lt" if values.len() == 1 => {
-            let want: i64 = values[0].parse().ok()?;
-            match have.and_then(|h| h.parse::<i64>().ok()) {
-                None => false,
-                Some(h) if r.operator == "Gt" => h > want,
-                Some(h) => h < want,
-            }
-        }
-        _ => return None,
-    })
-}
-
-/// A node selector term: every expression and field requirement holds. Empty or malformed
-/// terms select nothing, as upstream's `LazyErrorNodeSelector` drops them.
-pub(crate) fn term_matches(term: &NodeSelectorTerm, node: &Node) -> bool {
-    let exprs = term.match_expressions.clone().unwrap_or_default();
-    let fields = term.match_fields.clone().unwrap_or_default();
-    if exprs.is_empty() && fields.is_empty() {
-        return false;
-    }
-    let labels = node.metadata.labels.clone().unwrap_or_default();
-    let name = node.name_any();
-    for e in &exprs {
-        if label_requirement(e, &labels) != Some(true) {
-            return false;
-        }
-    }
-    for f in &fields {
-        let values = f.values.clone().unwrap_or_default();
-        let ok = match (f.key.as_str(), f.operator.as_str(), values.len()) {
-            ("metadata.name", "In", 1) => values[0] == name,
-            ("metadata.name", "NotIn", 1) => values[0] != name,
-            _ => false,
-        };
-        if !ok {
-            return false;
-        }
-    }
-    true
-}
-
-/// `GetRequiredNodeAffinity(pod).Match(node)`: the nodeSelector and the required node affinity.
-pub fn required_affinity_matches(spec: &PodSpec, node: &Node) -> bool {
-    let labels = node.metadata.labels.clone().unwrap_or_default();
-    for (k, v) in spec.node_selector.iter().flatten() {
-        if labels.get(k) != Some(v) {
-            return false;
-        }
-    }
-    let required = spec
-        .affinity
-        .as_ref()
-        .and_then(|a| a.node_affinity.as_ref())
-        .and_then(|na| na.required_during_scheduling_ignored_during_execution.as_ref());
-    match required {
-        None => true,
-        Some(sel) => sel.node_selector_terms.iter().any(|t| term_matches(t, node)),
-    }
+    taints
+        .iter()
+        .filter(|t| effects.contains(&t.effect.as_str()))
+        .any(|t| !tols.iter().any(|x| api_types::scheduling::tolerates(x, t)))
 }
 
 /// `NodeShouldRunDaemonPod`: (shouldRun, shouldContinueRunning). A node whose NoSchedule taints
@@ -324,7 +243,7 @@ pub fn node_should_run(node: &Node, ds: &DaemonSet) -> (bool, bool) {
         return (false, false);
     }
     add_daemon_tolerations(&mut pod_spec);
-    if !required_affinity_matches(&pod_spec, node) {
+    if !api_types::scheduling::required_affinity_matches(&pod_spec, node) {
         return (false, false);
     }
     let taints = node.spec.as_ref().and_then(|s| s.taints.clone()).unwrap_or_default();

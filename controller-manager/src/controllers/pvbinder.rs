@@ -167,7 +167,7 @@ pub fn node_affinity_allows(v: &PersistentVolume, labels: &BTreeMap<String, Stri
     };
     let node =
         Node { metadata: ObjectMeta { labels: Some(labels.clone()), ..Default::default() }, ..Default::default() };
-    req.node_selector_terms.iter().any(|t: &NodeSelectorTerm| super::daemonset::term_matches(t, &node))
+    req.node_selector_terms.iter().any(|t: &NodeSelectorTerm| api_types::scheduling::term_matches(t, &node))
 }
 
 /// `FindMatchingVolume` over one group of volumes (ordered by capacity): a volume pre-bound

@@ -23,24 +23,6 @@ struct Tec {
     recorder: Recorder,
 }
 
-/// `Toleration.ToleratesTaint`.
-pub fn tolerates(t: &Toleration, taint: &Taint) -> bool {
-    if let Some(effect) = t.effect.as_deref().filter(|e| !e.is_empty()) {
-        if effect != taint.effect {
-            return false;
-        }
-    }
-    let key = t.key.as_deref().unwrap_or("");
-    if !key.is_empty() && key != taint.key {
-        return false;
-    }
-    match t.operator.as_deref().unwrap_or("Equal") {
-        "Exists" => true,
-        "" | "Equal" => t.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or(""),
-        _ => false,
-    }
-}
-
 /// What to do with a pod given its node's NoExecute taints: `None` keep it, `Some(0)` delete
 /// now, `Some(s)` delete `s` seconds from now.
 fn eviction_delay(pod: &Pod, taints: &[Taint], now_secs: i64) -> Option<i64> {
@@ -51,7 +33,8 @@ fn eviction_delay(pod: &Pod, taints: &[Taint], now_secs: i64) -> Option<i64> {
     let tolerations = pod.spec.as_ref().and_then(|s| s.tolerations.clone()).unwrap_or_default();
     let mut due: Option<i64> = None;
     for taint in taints {
-        let matching: Vec<&Toleration> = tolerations.iter().filter(|t| tolerates(t, taint)).collect();
+        let matching: Vec<&Toleration> =
+            tolerations.iter().filter(|t| api_types::scheduling::tolerates(t, taint)).collect();
         if matching.is_empty() {
             return Some(0);
         }

@@ -10,8 +10,7 @@ mod node_ports;
 mod node_unschedulable;
 mod taint_toleration;
 
-pub use node_affinity::node_matches_selector_terms;
-pub use taint_toleration::tolerates;
+pub use api_types::scheduling::tolerates;
 
 use crate::framework::Points;
 use std::sync::Arc;

@@ -2,27 +2,11 @@
 //! untolerated PreferNoSchedule taints lower the node's score.
 
 use crate::framework::{default_normalize, Code, CycleState, Filter, NodeInfo, Plugin, PreScore, Score, Status};
+use api_types::scheduling::tolerates;
 use k8s_openapi::api::core::v1::{Pod, Taint, Toleration};
 use std::sync::Arc;
 
 pub struct TaintToleration;
-
-/// upstream's `Toleration.ToleratesTaint`.
-pub fn tolerates(t: &Toleration, taint: &Taint) -> bool {
-    let effect = t.effect.as_deref().unwrap_or("");
-    if !effect.is_empty() && effect != taint.effect {
-        return false;
-    }
-    let key = t.key.as_deref().unwrap_or("");
-    if !key.is_empty() && key != taint.key {
-        return false;
-    }
-    match t.operator.as_deref().unwrap_or("") {
-        "Exists" => true,
-        "" | "Equal" => t.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or(""),
-        _ => false,
-    }
-}
 
 fn taints(node: &NodeInfo) -> &[Taint] {
     node.node.as_ref().and_then(|n| n.spec.as_ref()).and_then(|s| s.taints.as_deref()).unwrap_or(&[])
@@ -81,27 +65,5 @@ impl Score for TaintToleration {
 
     fn normalize(&self, _: &CycleState, _: &Pod, scores: &mut [i64]) {
         default_normalize(scores, true);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn tol(key: &str, op: &str, value: &str, effect: &str) -> Toleration {
-        let s = |x: &str| (!x.is_empty()).then(|| x.to_string());
-        Toleration { key: s(key), operator: s(op), value: s(value), effect: s(effect), toleration_seconds: None }
-    }
-
-    #[test]
-    fn toleration_matching_follows_upstream() {
-        let taint = Taint { key: "k".into(), value: Some("v".into()), effect: "NoSchedule".into(), time_added: None };
-        assert!(tolerates(&tol("k", "Equal", "v", "NoSchedule"), &taint));
-        assert!(tolerates(&tol("k", "", "v", ""), &taint));
-        assert!(tolerates(&tol("k", "Exists", "", ""), &taint));
-        assert!(tolerates(&tol("", "Exists", "", ""), &taint));
-        assert!(!tolerates(&tol("k", "Equal", "w", ""), &taint));
-        assert!(!tolerates(&tol("k", "Exists", "", "NoExecute"), &taint));
-        assert!(!tolerates(&tol("k", "Gt", "v", ""), &taint));
     }
 }
