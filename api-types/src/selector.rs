@@ -2,6 +2,7 @@
 //! (`metadata.name=x,spec.nodeName!=`), parsed and matched as upstream's `labels.Parse` and
 //! `fields.ParseSelector` do.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector as ApiLabelSelector;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -14,6 +15,45 @@ pub enum SelectorError {
     Field(String, String),
     #[error("found '{0}', expected: {1}")]
     Syntax(String, String),
+}
+
+/// An API `LabelSelector` as upstream's `LabelSelectorAsSelector`: `None` matches nothing, an
+/// empty selector everything. `Err` for an invalid operator.
+pub fn selector_matches(
+    sel: Option<&ApiLabelSelector>,
+    labels: Option<&BTreeMap<String, String>>,
+) -> Result<bool, String> {
+    let Some(sel) = sel else { return Ok(false) };
+    let empty = BTreeMap::new();
+    let labels = labels.unwrap_or(&empty);
+    for (k, v) in sel.match_labels.iter().flatten() {
+        if labels.get(k) != Some(v) {
+            return Ok(false);
+        }
+    }
+    for e in sel.match_expressions.iter().flatten() {
+        let values = e.values.as_deref().unwrap_or(&[]);
+        let have = labels.get(&e.key);
+        let ok = match e.operator.as_str() {
+            "In" => have.is_some_and(|h| values.contains(h)),
+            "NotIn" => have.is_none_or(|h| !values.contains(h)),
+            "Exists" => have.is_some(),
+            "DoesNotExist" => have.is_none(),
+            op => return Err(format!("{op:?} is not a valid label selector operator")),
+        };
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Whether a selector selects nothing or everything (`Nothing` / `Everything` upstream).
+pub fn selector_is_empty(sel: Option<&ApiLabelSelector>) -> bool {
+    sel.is_none_or(|s| {
+        s.match_labels.as_ref().is_none_or(|m| m.is_empty())
+            && s.match_expressions.as_ref().is_none_or(|m| m.is_empty())
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -437,6 +477,37 @@ impl FieldSelector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
+
+    fn lbls(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
+        kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn selectors_match_as_upstream() {
+        let l = lbls(&[("app", "web"), ("tier", "front")]);
+        assert_eq!(selector_matches(None, Some(&l)), Ok(false));
+        assert_eq!(selector_matches(Some(&ApiLabelSelector::default()), Some(&l)), Ok(true));
+        let s = ApiLabelSelector {
+            match_labels: Some(lbls(&[("app", "web")])),
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: "tier".into(),
+                operator: "In".into(),
+                values: Some(vec!["front".into(), "back".into()]),
+            }]),
+        };
+        assert_eq!(selector_matches(Some(&s), Some(&l)), Ok(true));
+        assert_eq!(selector_matches(Some(&s), Some(&lbls(&[("app", "web")]))), Ok(false));
+        let bad = ApiLabelSelector {
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: "a".into(),
+                operator: "Near".into(),
+                values: None,
+            }]),
+            ..Default::default()
+        };
+        assert!(selector_matches(Some(&bad), Some(&l)).is_err());
+    }
 
     fn l(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()

@@ -187,3 +187,12 @@ where
         })
     }
 }
+
+/// The message of an API error (the Status's `message`), or the error itself: what a daemon
+/// puts in its events and conditions, as upstream's `err.Error()` reads.
+pub fn api_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => s.message.clone(),
+        other => other.to_string(),
+    }
+}

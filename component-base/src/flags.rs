@@ -208,6 +208,22 @@ pub struct DelegatedAuthFlags {
     pub requestheader_extra_headers_prefix: Vec<String>,
 }
 
+/// The flags every control-plane daemon shares (client, leader election, secure serving,
+/// delegated authn/authz, logging), flattened into each daemon's command line.
+#[derive(Args, Debug, Clone)]
+pub struct DaemonFlags {
+    #[command(flatten)]
+    pub client: ClientFlags,
+    #[command(flatten)]
+    pub leader: LeaderElectionFlags,
+    #[command(flatten)]
+    pub serving: ServingFlags,
+    #[command(flatten)]
+    pub auth: DelegatedAuthFlags,
+    #[command(flatten)]
+    pub log: LogFlags,
+}
+
 /// klog's verbosity and the logging options upstream daemons accept.
 #[derive(Args, Debug, Clone, Default)]
 pub struct LogFlags {

@@ -33,11 +33,11 @@ pub const DEFAULT_PORT: u16 = 10257;
 
 /// Runs the controller-manager until SIGTERM (exit 0) or lost leadership (an error).
 pub async fn run(opts: Options) -> Result<(), Error> {
-    component_base::init_logging(opts.log.verbosity);
+    component_base::init_logging(opts.daemon.log.verbosity);
     tracing::info!(version = "v1.33.0", "Starting");
     controllers::validate_selection(&opts.controllers)?;
     let opts = Arc::new(opts);
-    let root_config = component_base::client::config(&opts.client).await?;
+    let root_config = component_base::client::config(&opts.daemon.client).await?;
     let ua = component_base::client::user_agent("kube-controller-manager", Some("shared-informers"));
     let informer_client =
         component_base::client::build(root_config.clone(), &ua, opts.kube_api_qps(), opts.kube_api_burst())?;
@@ -46,30 +46,37 @@ pub async fn run(opts: Options) -> Result<(), Error> {
 
     let endpoints = Endpoints::new();
     endpoints.set_configz("componentconfig", configz(&opts));
-    let auth = Delegated::from_flags(&opts.auth, &ua).await?;
-    component_base::serving::serve(&opts.serving, DEFAULT_PORT, "kube-controller-manager", auth, endpoints.clone())
-        .await?;
+    let auth = Delegated::from_flags(&opts.daemon.auth, &ua).await?;
+    component_base::serving::serve(
+        &opts.daemon.serving,
+        DEFAULT_PORT,
+        "kube-controller-manager",
+        auth,
+        endpoints.clone(),
+    )
+    .await?;
 
     wait_for_apiserver(&informer_client).await?;
     let informers = InformerFactory::new(informer_client.clone());
     let ctx = Ctx::new(opts.clone(), root_config, informer_client, informers);
 
-    if opts.leader.leader_elect {
-        let name = opts.leader.leader_elect_resource_name.clone().unwrap_or_else(|| "kube-controller-manager".into());
-        if opts.leader.leader_elect_resource_lock != "leases" {
+    if opts.daemon.leader.leader_elect {
+        let name =
+            opts.daemon.leader.leader_elect_resource_name.clone().unwrap_or_else(|| "kube-controller-manager".into());
+        if opts.daemon.leader.leader_elect_resource_lock != "leases" {
             return Err(Error::Config(format!(
                 "leader-elect-resource-lock: Unsupported value: {:?}: supported values: \"leases\"",
-                opts.leader.leader_elect_resource_lock
+                opts.daemon.leader.leader_elect_resource_lock
             )));
         }
         let mut cfg = component_base::leader::LeaderElectionConfig::new(
-            &opts.leader.leader_elect_resource_namespace,
+            &opts.daemon.leader.leader_elect_resource_namespace,
             &name,
             &component_base::leader::default_identity(),
         );
-        cfg.lease_duration = opts.leader.leader_elect_lease_duration;
-        cfg.renew_deadline = opts.leader.leader_elect_renew_deadline;
-        cfg.retry_period = opts.leader.leader_elect_retry_period;
+        cfg.lease_duration = opts.daemon.leader.leader_elect_lease_duration;
+        cfg.renew_deadline = opts.daemon.leader.leader_elect_renew_deadline;
+        cfg.retry_period = opts.daemon.leader.leader_elect_retry_period;
         let healthy = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let h = healthy.clone();
         endpoints.add_check(
@@ -137,21 +144,21 @@ fn configz(o: &Options) -> serde_json::Value {
             "Address": "0.0.0.0",
             "MinResyncPeriod": d(o.min_resync_period),
             "ClientConnection": {
-                "Kubeconfig": o.client.kubeconfig.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+                "Kubeconfig": o.daemon.client.kubeconfig.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
                 "AcceptContentTypes": "",
-                "ContentType": o.client.kube_api_content_type,
+                "ContentType": o.daemon.client.kube_api_content_type,
                 "QPS": o.kube_api_qps(),
                 "Burst": o.kube_api_burst(),
             },
             "ControllerStartInterval": d(o.controller_start_interval),
             "LeaderElection": {
-                "LeaderElect": o.leader.leader_elect,
-                "LeaseDuration": d(o.leader.leader_elect_lease_duration),
-                "RenewDeadline": d(o.leader.leader_elect_renew_deadline),
-                "RetryPeriod": d(o.leader.leader_elect_retry_period),
-                "ResourceLock": o.leader.leader_elect_resource_lock,
-                "ResourceName": o.leader.leader_elect_resource_name.clone().unwrap_or_else(|| "kube-controller-manager".into()),
-                "ResourceNamespace": o.leader.leader_elect_resource_namespace,
+                "LeaderElect": o.daemon.leader.leader_elect,
+                "LeaseDuration": d(o.daemon.leader.leader_elect_lease_duration),
+                "RenewDeadline": d(o.daemon.leader.leader_elect_renew_deadline),
+                "RetryPeriod": d(o.daemon.leader.leader_elect_retry_period),
+                "ResourceLock": o.daemon.leader.leader_elect_resource_lock,
+                "ResourceName": o.daemon.leader.leader_elect_resource_name.clone().unwrap_or_else(|| "kube-controller-manager".into()),
+                "ResourceNamespace": o.daemon.leader.leader_elect_resource_namespace,
             },
             "Controllers": o.controllers,
         },

@@ -1,9 +1,7 @@
 //! kube-controller-manager's command line, with upstream v1.33's names and defaults.
 
 use clap::{ArgAction, Parser};
-use component_base::flags::{
-    parse_go_bool, parse_go_duration, ClientFlags, DelegatedAuthFlags, LeaderElectionFlags, LogFlags, ServingFlags,
-};
+use component_base::flags::{parse_go_bool, parse_go_duration, DaemonFlags};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -14,15 +12,7 @@ use std::time::Duration;
 )]
 pub struct Options {
     #[command(flatten)]
-    pub client: ClientFlags,
-    #[command(flatten)]
-    pub leader: LeaderElectionFlags,
-    #[command(flatten)]
-    pub serving: ServingFlags,
-    #[command(flatten)]
-    pub auth: DelegatedAuthFlags,
-    #[command(flatten)]
-    pub log: LogFlags,
+    pub daemon: DaemonFlags,
 
     /// A list of controllers to enable. '*' enables all on-by-default controllers, 'foo'
     /// enables the controller named 'foo', '-foo' disables the controller named 'foo'.
@@ -191,10 +181,10 @@ pub struct Options {
 
 impl Options {
     pub fn kube_api_qps(&self) -> f32 {
-        self.client.kube_api_qps.unwrap_or(20.0)
+        self.daemon.client.kube_api_qps.unwrap_or(20.0)
     }
 
     pub fn kube_api_burst(&self) -> u32 {
-        self.client.kube_api_burst.unwrap_or(30)
+        self.daemon.client.kube_api_burst.unwrap_or(30)
     }
 }

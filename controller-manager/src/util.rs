@@ -3,10 +3,10 @@
 //! keep a controller from acting twice on a change its informer has not seen yet.
 
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -45,44 +45,7 @@ pub fn new_controller_ref(api_version: &str, kind: &str, owner: &ObjectMeta) -> 
     }
 }
 
-/// A `LabelSelector` as upstream's `LabelSelectorAsSelector`: `None` matches nothing, an
-/// empty selector everything. `Err` for an invalid operator.
-pub fn selector_matches(
-    sel: Option<&LabelSelector>,
-    labels: Option<&BTreeMap<String, String>>,
-) -> Result<bool, String> {
-    let Some(sel) = sel else { return Ok(false) };
-    let empty = BTreeMap::new();
-    let labels = labels.unwrap_or(&empty);
-    for (k, v) in sel.match_labels.iter().flatten() {
-        if labels.get(k) != Some(v) {
-            return Ok(false);
-        }
-    }
-    for e in sel.match_expressions.iter().flatten() {
-        let values = e.values.clone().unwrap_or_default();
-        let have = labels.get(&e.key);
-        let ok = match e.operator.as_str() {
-            "In" => have.is_some_and(|h| values.contains(h)),
-            "NotIn" => have.is_none_or(|h| !values.contains(h)),
-            "Exists" => have.is_some(),
-            "DoesNotExist" => have.is_none(),
-            op => return Err(format!("{op:?} is not a valid label selector operator")),
-        };
-        if !ok {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
-/// Whether a selector selects nothing or everything (`Nothing` / `Everything` upstream).
-pub fn selector_is_empty(sel: Option<&LabelSelector>) -> bool {
-    sel.is_none_or(|s| {
-        s.match_labels.as_ref().is_none_or(|m| m.is_empty())
-            && s.match_expressions.as_ref().is_none_or(|m| m.is_empty())
-    })
-}
+pub use api_types::selector::{selector_is_empty, selector_matches};
 
 /// Index of objects by the UID of their controlling owner.
 pub const BY_CONTROLLER: &str = "controller-uid";
@@ -113,12 +76,7 @@ where
 
 /// An API error's message (the Status message rather than kube-rs' wrapping), as events and
 /// conditions quote it.
-pub fn api_message(e: &kube::Error) -> String {
-    match e {
-        kube::Error::Api(s) => s.message.clone(),
-        other => other.to_string(),
-    }
-}
+pub use component_base::client::api_message;
 
 /// A create refused because the namespace is being deleted: expected, not a failure.
 pub fn namespace_terminating(e: &kube::Error) -> bool {
@@ -277,37 +235,6 @@ impl Expectations {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
-
-    fn labels(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
-        kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-    }
-
-    #[test]
-    fn selectors_match_as_upstream() {
-        let l = labels(&[("app", "web"), ("tier", "front")]);
-        assert_eq!(selector_matches(None, Some(&l)), Ok(false));
-        assert_eq!(selector_matches(Some(&LabelSelector::default()), Some(&l)), Ok(true));
-        let s = LabelSelector {
-            match_labels: Some(labels(&[("app", "web")])),
-            match_expressions: Some(vec![LabelSelectorRequirement {
-                key: "tier".into(),
-                operator: "In".into(),
-                values: Some(vec!["front".into(), "back".into()]),
-            }]),
-        };
-        assert_eq!(selector_matches(Some(&s), Some(&l)), Ok(true));
-        assert_eq!(selector_matches(Some(&s), Some(&labels(&[("app", "web")]))), Ok(false));
-        let bad = LabelSelector {
-            match_expressions: Some(vec![LabelSelectorRequirement {
-                key: "a".into(),
-                operator: "Near".into(),
-                values: None,
-            }]),
-            ..Default::default()
-        };
-        assert!(selector_matches(Some(&bad), Some(&l)).is_err());
-    }
 
     #[test]
     fn expectations_count_creations_and_named_deletions() {

@@ -185,3 +185,101 @@ fn cordoned_and_tainted_nodes_are_avoided_and_load_is_spread() {
     );
     assert_eq!(wait_bound(&c, &s, "huge"), "cordoned");
 }
+
+fn labelled_pod(name: &str, ns: &str, app: &str, spec_extra: Value) -> Value {
+    let mut p = pod(name, spec_extra);
+    p["metadata"]["namespace"] = json!(ns);
+    p["metadata"]["labels"] = json!({"app": app});
+    p
+}
+
+fn failed_scheduling(c: &Cluster, pod: &str) -> String {
+    poll(&format!("FailedScheduling for {pod}"), WAIT, || events(c, pod, "FailedScheduling").into_iter().next())
+}
+
+#[test]
+fn topology_spread_keeps_zones_within_max_skew_and_needs_the_key() {
+    let c = cluster();
+    node(&c, "a1", "4", "8Gi", json!({"topology.kubernetes.io/zone": "a"}), json!([]));
+    node(&c, "b1", "4", "8Gi", json!({"topology.kubernetes.io/zone": "b"}), json!([]));
+    // One web pod already runs in zone a (placed by hand).
+    create(&c, labelled_pod("w0", "default", "web", json!({"nodeName": "a1"})));
+    c.api.kubectl_ok(K, &["cordon", "b1"]);
+    let s = Scheduler::start(&c.api, &[]);
+    let spread = |key: &str| {
+        json!({"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": key,
+            "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": {"app": "web"}}}]})
+    };
+    // Zone a would hold 2 against 0: refused there; zone b is cordoned.
+    create(&c, labelled_pod("w1", "default", "web", spread("topology.kubernetes.io/zone")));
+    let msg = failed_scheduling(&c, "w1");
+    assert!(
+        msg.starts_with(
+            "0/2 nodes are available: 1 node(s) didn't match pod topology spread constraints, 1 node(s) were unschedulable."
+        ),
+        "{msg}\n{}",
+        s.log()
+    );
+    c.api.kubectl_ok(K, &["uncordon", "b1"]);
+    assert_eq!(wait_bound(&c, &s, "w1"), "b1");
+    // One each: the next two go one to each zone, whatever the order.
+    let mut zones = std::collections::BTreeSet::new();
+    for name in ["w2", "w3"] {
+        create(&c, labelled_pod(name, "default", "web", spread("topology.kubernetes.io/zone")));
+        zones.insert(wait_bound(&c, &s, name));
+    }
+    assert_eq!(zones.len(), 2, "{zones:?}");
+    // A key no node has: unresolvable everywhere.
+    create(&c, labelled_pod("rack", "default", "web", spread("rack")));
+    assert_eq!(
+        failed_scheduling(&c, "rack"),
+        "0/2 nodes are available: 2 node(s) didn't match pod topology spread constraints (missing required label). preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
+    );
+}
+
+#[test]
+fn pod_affinity_and_anti_affinity_follow_the_pods_they_name() {
+    let c = cluster();
+    const ZONE: &str = "topology.kubernetes.io/zone";
+    node(&c, "n1", "4", "8Gi", json!({ZONE: "a"}), json!([]));
+    node(&c, "n2", "4", "8Gi", json!({ZONE: "b"}), json!([]));
+    create(&c, labelled_pod("db", "default", "db", json!({"nodeName": "n2"})));
+    let s = Scheduler::start(&c.api, &[]);
+    let term = |app: &str| json!({"labelSelector": {"matchLabels": {"app": app}}, "topologyKey": ZONE});
+    let affinity =
+        |kind: &str, t: Value| json!({"affinity": {kind: {"requiredDuringSchedulingIgnoredDuringExecution": [t]}}});
+
+    create(&c, labelled_pod("near", "default", "web", affinity("podAffinity", term("db"))));
+    assert_eq!(wait_bound(&c, &s, "near"), "n2");
+    create(&c, labelled_pod("far", "default", "web", affinity("podAntiAffinity", term("db"))));
+    assert_eq!(wait_bound(&c, &s, "far"), "n1");
+
+    // No cache pod anywhere and it is no cache pod itself: refused until one is placed.
+    create(&c, labelled_pod("needs-cache", "default", "web", affinity("podAffinity", term("cache"))));
+    assert_eq!(
+        failed_scheduling(&c, "needs-cache"),
+        "0/2 nodes are available: 2 node(s) didn't match pod affinity rules. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
+    );
+    create(&c, labelled_pod("cache", "default", "cache", json!({"nodeName": "n1"})));
+    assert_eq!(wait_bound(&c, &s, "needs-cache"), "n1");
+
+    // A placed pod's anti-affinity keeps others out of its zone.
+    let hostile = affinity("podAntiAffinity", term("batch"));
+    create(
+        &c,
+        labelled_pod("hostile", "default", "hostile", json!({"nodeName": "n1", "affinity": hostile["affinity"]})),
+    );
+    create(&c, labelled_pod("batch", "default", "batch", json!({})));
+    assert_eq!(wait_bound(&c, &s, "batch"), "n2");
+
+    // namespaceSelector: the term looks in the namespaces labelled team=x.
+    create(
+        &c,
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other", "labels": {"team": "x"}}}),
+    );
+    create(&c, labelled_pod("remote-db", "other", "remote-db", json!({"nodeName": "n1"})));
+    let mut t = term("remote-db");
+    t["namespaceSelector"] = json!({"matchLabels": {"team": "x"}});
+    create(&c, labelled_pod("follower", "default", "follower", affinity("podAffinity", t)));
+    assert_eq!(wait_bound(&c, &s, "follower"), "n1");
+}

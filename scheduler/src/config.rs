@@ -214,7 +214,7 @@ fn point_label(p: &str) -> &'static str {
 }
 
 impl Profile {
-    pub fn build(pc: &ProfileConfig) -> Result<Profile, String> {
+    pub fn build(pc: &ProfileConfig, listers: &Arc<dyn crate::framework::Listers>) -> Result<Profile, String> {
         let defaults: Vec<(String, i64)> = plugins::DEFAULT_PLUGINS.iter().map(|(n, w)| (n.to_string(), *w)).collect();
         let (mp_en, mp_dis) = point(&pc.plugins, "multiPoint");
         let multi = merge(&defaults, &mp_en, &mp_dis);
@@ -233,7 +233,8 @@ impl Profile {
             if let Some(p) = built.get(name) {
                 return Ok(p.clone());
             }
-            let p = plugins::build(name, &args_of(name)).ok_or_else(|| format!("{label} \"{name}\" does not exist"))?;
+            let p = plugins::build(name, &args_of(name), listers)
+                .ok_or_else(|| format!("{label} \"{name}\" does not exist"))?;
             built.insert(name.to_string(), p.clone());
             Ok(p)
         };
@@ -314,6 +315,10 @@ impl Profile {
 mod tests {
     use super::*;
 
+    fn no_listers() -> Arc<dyn crate::framework::Listers> {
+        Arc::new(crate::framework::NoListers)
+    }
+
     fn cfg(extra: Value) -> Result<Config, String> {
         let mut v = json!({"apiVersion": API_VERSION, "kind": "KubeSchedulerConfiguration"});
         v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
@@ -340,11 +345,11 @@ mod tests {
 
     #[test]
     fn profiles_merge_defaults_with_their_plugin_lists() {
-        let p = Profile::build(&Config::default().profiles[0]).unwrap();
+        let p = Profile::build(&Config::default().profiles[0], &no_listers()).unwrap();
         let names = |v: Vec<&'static str>| v.join(",");
         assert_eq!(
             names(p.filter.iter().map(|f| f.name()).collect()),
-            "NodeUnschedulable,NodeName,TaintToleration,NodeAffinity,NodePorts,NodeResourcesFit"
+            "NodeUnschedulable,NodeName,TaintToleration,NodeAffinity,NodePorts,NodeResourcesFit,PodTopologySpread,InterPodAffinity"
         );
         let scores: Vec<(&str, i64)> = p.score.iter().map(|(s, w)| (s.name(), *w)).collect();
         assert_eq!(
@@ -353,6 +358,8 @@ mod tests {
                 ("TaintToleration", 3),
                 ("NodeAffinity", 2),
                 ("NodeResourcesFit", 1),
+                ("PodTopologySpread", 2),
+                ("InterPodAffinity", 2),
                 ("NodeResourcesBalancedAllocation", 1),
                 ("ImageLocality", 1)
             ]
@@ -360,13 +367,13 @@ mod tests {
         let c = cfg(json!({"profiles": [{"schedulerName": "s", "plugins": {
             "score": {"disabled": [{"name": "ImageLocality"}], "enabled": [{"name": "NodeResourcesFit", "weight": 5}]}}}]}))
         .unwrap();
-        let p = Profile::build(&c.profiles[0]).unwrap();
+        let p = Profile::build(&c.profiles[0], &no_listers()).unwrap();
         let scores: Vec<(&str, i64)> = p.score.iter().map(|(s, w)| (s.name(), *w)).collect();
         assert_eq!(scores[0], ("NodeResourcesFit", 5));
         assert!(!scores.iter().any(|(n, _)| *n == "ImageLocality"));
         let c = cfg(json!({"profiles": [{"plugins": {"filter": {"enabled": [{"name": "Foo"}]}}}]})).unwrap();
         assert_eq!(
-            Profile::build(&c.profiles[0]).err().unwrap(),
+            Profile::build(&c.profiles[0], &no_listers()).err().unwrap(),
             "creating profile for scheduler name default-scheduler: FilterPlugin \"Foo\" does not exist"
         );
     }

@@ -3,7 +3,10 @@
 //! the status a plugin answers with.
 
 use api_types::kinds::validation::Quantity;
-use k8s_openapi::api::core::v1::{Container, Node, Pod};
+use api_types::selector::{selector_is_empty, selector_matches};
+use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::{Container, Node, Pod, PodAffinityTerm, ReplicationController, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -242,6 +245,144 @@ pub fn pod_host_ports(pod: &Pod) -> Vec<HostPort> {
         .collect()
 }
 
+/// The objects beyond nodes and pods that plugins read (upstream's listers on the shared
+/// informers): namespaces for affinity's namespaceSelector, the owners and Services that give
+/// the default spreading selector. Every method answers "nothing" by default, so that unit
+/// tests need only the ones they use.
+pub trait Listers: Send + Sync {
+    fn namespace_labels(&self, _ns: &str) -> Option<BTreeMap<String, String>> {
+        None
+    }
+    /// Names of the namespaces whose labels match.
+    fn namespaces_matching(&self, _sel: &LabelSelector) -> Vec<String> {
+        Vec::new()
+    }
+    fn services(&self, _ns: &str) -> Vec<Arc<Service>> {
+        Vec::new()
+    }
+    fn replication_controller(&self, _ns: &str, _name: &str) -> Option<Arc<ReplicationController>> {
+        None
+    }
+    fn replica_set(&self, _ns: &str, _name: &str) -> Option<Arc<ReplicaSet>> {
+        None
+    }
+    fn stateful_set(&self, _ns: &str, _name: &str) -> Option<Arc<StatefulSet>> {
+        None
+    }
+}
+
+/// Listers that know nothing (configuration checks, unit tests).
+pub struct NoListers;
+impl Listers for NoListers {}
+
+/// Where an affinity term looks for pods: named namespaces, or those a selector picks.
+#[derive(Clone, Debug, Default)]
+pub enum NamespaceScope {
+    /// `namespaceSelector: {}`: every namespace.
+    #[default]
+    All,
+    /// The listed (or resolved) names; a selector still to be matched against labels.
+    Some(HashSet<String>, Option<LabelSelector>),
+}
+
+/// A pod (anti-)affinity term, prepared once per pod (upstream's `framework.AffinityTerm`).
+#[derive(Clone, Debug)]
+pub struct AffinityTerm {
+    pub namespaces: NamespaceScope,
+    /// None matches nothing; an empty selector matches every pod.
+    pub selector: Option<LabelSelector>,
+    pub topology_key: String,
+}
+
+impl AffinityTerm {
+    /// upstream's `newAffinityTerm`: no namespaces and no namespaceSelector means the pod's own
+    /// namespace; a nil namespaceSelector matches no namespace, `{}` every one.
+    pub fn new(pod_ns: &str, t: &PodAffinityTerm) -> AffinityTerm {
+        let mut names: HashSet<String> = t.namespaces.iter().flatten().cloned().collect();
+        let namespaces = match &t.namespace_selector {
+            None => {
+                if names.is_empty() {
+                    names.insert(pod_ns.to_string());
+                }
+                NamespaceScope::Some(names, None)
+            }
+            Some(sel) if selector_is_empty(Some(sel)) => NamespaceScope::All,
+            Some(sel) => NamespaceScope::Some(names, Some(sel.clone())),
+        };
+        AffinityTerm { namespaces, selector: t.label_selector.clone(), topology_key: t.topology_key.clone() }
+    }
+
+    /// Turns a namespace selector into the names it picks now (the incoming pod's terms, once
+    /// per cycle), so that matching needs no namespace labels.
+    pub fn resolve_namespaces(&mut self, listers: &dyn Listers) {
+        if let NamespaceScope::Some(names, sel) = &mut self.namespaces {
+            if let Some(sel) = sel.take() {
+                names.extend(listers.namespaces_matching(&sel));
+            }
+        }
+    }
+
+    /// Whether the term selects `pod`; `ns_labels` are the labels of the pod's namespace.
+    pub fn matches(&self, pod: &Pod, ns_labels: Option<&BTreeMap<String, String>>) -> bool {
+        let ns = pod.metadata.namespace.as_deref().unwrap_or("");
+        let in_scope = match &self.namespaces {
+            NamespaceScope::All => true,
+            NamespaceScope::Some(names, sel) => {
+                names.contains(ns)
+                    || sel.as_ref().is_some_and(|s| selector_matches(Some(s), ns_labels).unwrap_or(false))
+            }
+        };
+        in_scope && selector_matches(self.selector.as_ref(), pod.metadata.labels.as_ref()).unwrap_or(false)
+    }
+}
+
+/// A preferred term with its weight.
+pub type WeightedTerm = (AffinityTerm, i64);
+
+/// A pod's (anti-)affinity terms, prepared.
+#[derive(Clone, Debug, Default)]
+pub struct PodAffinityTerms {
+    pub required_affinity: Vec<AffinityTerm>,
+    pub required_anti_affinity: Vec<AffinityTerm>,
+    pub preferred_affinity: Vec<WeightedTerm>,
+    pub preferred_anti_affinity: Vec<WeightedTerm>,
+}
+
+impl PodAffinityTerms {
+    pub fn of(pod: &Pod) -> PodAffinityTerms {
+        let ns = pod.metadata.namespace.as_deref().unwrap_or("");
+        let aff = pod.spec.as_ref().and_then(|s| s.affinity.as_ref());
+        let pa = aff.and_then(|a| a.pod_affinity.as_ref());
+        let paa = aff.and_then(|a| a.pod_anti_affinity.as_ref());
+        let req = |ts: Option<&Vec<PodAffinityTerm>>| -> Vec<AffinityTerm> {
+            ts.into_iter().flatten().map(|t| AffinityTerm::new(ns, t)).collect()
+        };
+        let pref = |ts: Option<&Vec<k8s_openapi::api::core::v1::WeightedPodAffinityTerm>>| -> Vec<WeightedTerm> {
+            ts.into_iter()
+                .flatten()
+                .map(|w| (AffinityTerm::new(ns, &w.pod_affinity_term), i64::from(w.weight)))
+                .collect()
+        };
+        PodAffinityTerms {
+            required_affinity: req(pa.and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref())),
+            required_anti_affinity: req(
+                paa.and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref())
+            ),
+            preferred_affinity: pref(pa.and_then(|a| a.preferred_during_scheduling_ignored_during_execution.as_ref())),
+            preferred_anti_affinity: pref(
+                paa.and_then(|a| a.preferred_during_scheduling_ignored_during_execution.as_ref()),
+            ),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.required_affinity.is_empty()
+            && self.required_anti_affinity.is_empty()
+            && self.preferred_affinity.is_empty()
+            && self.preferred_anti_affinity.is_empty()
+    }
+}
+
 /// A pod as the cache counts it on its node.
 #[derive(Debug)]
 pub struct PodInfo {
@@ -249,16 +390,24 @@ pub struct PodInfo {
     pub requests: Resource,
     pub non_zero: Resource,
     pub ports: Vec<HostPort>,
+    /// Boxed: most pods have none, and the cache holds every pod.
+    pub affinity: Option<Box<PodAffinityTerms>>,
 }
 
 impl PodInfo {
     pub fn new(pod: Arc<Pod>) -> PodInfo {
+        let terms = PodAffinityTerms::of(&pod);
         PodInfo {
             requests: pod_requests(&pod, false),
             non_zero: pod_requests(&pod, true),
             ports: pod_host_ports(&pod),
+            affinity: (!terms.is_empty()).then(|| Box::new(terms)),
             pod,
         }
+    }
+
+    pub fn has_required_anti_affinity(&self) -> bool {
+        self.affinity.as_ref().is_some_and(|a| !a.required_anti_affinity.is_empty())
     }
 
     pub fn key(&self) -> String {
@@ -280,6 +429,10 @@ pub struct NodeInfo {
     pub non_zero_requested: Resource,
     pub allocatable: Resource,
     pub used_ports: HashSet<HostPort>,
+    /// Pods here with any (anti-)affinity term, and with required anti-affinity: affinity
+    /// plugins visit only such nodes unless the incoming pod has terms of its own.
+    pub pods_with_affinity: usize,
+    pub pods_with_required_anti_affinity: usize,
 }
 
 impl NodeInfo {
@@ -296,7 +449,26 @@ impl NodeInfo {
         self.requested.add(&p.requests);
         self.non_zero_requested.add(&p.non_zero);
         self.used_ports.extend(p.ports.iter().cloned());
+        self.count_affinity(&p, 1);
         self.pods.push(p);
+    }
+
+    fn count_affinity(&mut self, p: &PodInfo, delta: isize) {
+        if p.affinity.is_some() {
+            self.pods_with_affinity = self.pods_with_affinity.saturating_add_signed(delta);
+        }
+        if p.has_required_anti_affinity() {
+            self.pods_with_required_anti_affinity = self.pods_with_required_anti_affinity.saturating_add_signed(delta);
+        }
+    }
+
+    /// The node's labels (empty without a node).
+    pub fn labels(&self) -> Option<&BTreeMap<String, String>> {
+        self.node.as_ref().and_then(|n| n.metadata.labels.as_ref())
+    }
+
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels().and_then(|l| l.get(key)).map(String::as_str)
     }
 
     /// Removes the pod with this key; false when it was not here.
@@ -305,6 +477,7 @@ impl NodeInfo {
         let p = self.pods.swap_remove(i);
         self.requested.sub(&p.requests);
         self.non_zero_requested.sub(&p.non_zero);
+        self.count_affinity(&p, -1);
         self.used_ports = self.pods.iter().flat_map(|p| p.ports.iter().cloned()).collect();
         true
     }

@@ -14,14 +14,18 @@ pub mod schedule;
 
 use cache::Cache;
 use component_base::serving::{Delegated, Endpoints};
-use component_base::{Change, Informer};
+use component_base::{Change, Informer, InformerFactory};
 use config::{Config, Profile};
-use k8s_openapi::api::core::v1::{Node, Pod};
+use framework::Listers;
+use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, ReplicationController, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::runtime::watcher;
 use kube::Api;
 use options::Options;
 use queue::Queue;
 use schedule::Scheduler;
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,34 +66,117 @@ fn node_change_matters(old: &Node, new: &Node) -> bool {
     spec(old) != spec(new) || status(old) != status(new) || old.metadata.labels != new.metadata.labels
 }
 
+/// The plugins' listers over the shared informers.
+struct InformerListers {
+    namespaces: Informer<Namespace>,
+    services: Informer<Service>,
+    replication_controllers: Informer<ReplicationController>,
+    replica_sets: Informer<ReplicaSet>,
+    stateful_sets: Informer<StatefulSet>,
+}
+
+impl InformerListers {
+    async fn wait_synced(&self) {
+        self.namespaces.wait_synced().await;
+        self.services.wait_synced().await;
+        self.replication_controllers.wait_synced().await;
+        self.replica_sets.wait_synced().await;
+        self.stateful_sets.wait_synced().await;
+    }
+}
+
+impl Listers for InformerListers {
+    fn namespace_labels(&self, ns: &str) -> Option<BTreeMap<String, String>> {
+        self.namespaces.get("", ns).and_then(|n| n.metadata.labels.clone())
+    }
+
+    fn namespaces_matching(&self, sel: &LabelSelector) -> Vec<String> {
+        self.namespaces
+            .list()
+            .iter()
+            .filter(|n| api_types::selector::selector_matches(Some(sel), n.metadata.labels.as_ref()).unwrap_or(false))
+            .filter_map(|n| n.metadata.name.clone())
+            .collect()
+    }
+
+    fn services(&self, ns: &str) -> Vec<Arc<Service>> {
+        self.services.list_namespace(ns)
+    }
+
+    fn replication_controller(&self, ns: &str, name: &str) -> Option<Arc<ReplicationController>> {
+        self.replication_controllers.get(ns, name)
+    }
+
+    fn replica_set(&self, ns: &str, name: &str) -> Option<Arc<ReplicaSet>> {
+        self.replica_sets.get(ns, name)
+    }
+
+    fn stateful_set(&self, ns: &str, name: &str) -> Option<Arc<StatefulSet>> {
+        self.stateful_sets.get(ns, name)
+    }
+}
+
+/// The plugins a pod placed on a node can help: by matching required pod affinity, or by
+/// raising the smallest count of a spread constraint.
+const POD_ADD_PLUGINS: &[&str] = &[plugins::inter_pod_affinity::NAME, plugins::topology_spread::NAME];
+
+/// The QueueingHint for a newly placed pod: whether `placed` matches one of the pending pod's
+/// required affinity terms or its spread constraints.
+fn may_help(pending: &Pod, placed: &Pod, ns_labels: Option<&BTreeMap<String, String>>) -> bool {
+    let terms = framework::PodAffinityTerms::of(pending);
+    if terms.required_affinity.iter().any(|t| t.matches(placed, ns_labels)) {
+        return true;
+    }
+    let same_ns = pending.metadata.namespace == placed.metadata.namespace;
+    let spread = pending.spec.as_ref().and_then(|s| s.topology_spread_constraints.as_deref()).unwrap_or(&[]);
+    same_ns
+        && spread.iter().any(|c| {
+            api_types::selector::selector_matches(c.label_selector.as_ref(), placed.metadata.labels.as_ref())
+                .unwrap_or(false)
+        })
+}
+
 /// Runs the scheduler until SIGTERM (exit 0) or lost leadership (an error).
 pub async fn run(opts: Options) -> Result<(), Error> {
-    component_base::init_logging(opts.log.verbosity);
+    component_base::init_logging(opts.daemon.log.verbosity);
     tracing::info!(version = "v1.33.0", "Starting Kubernetes Scheduler");
     let cfg = match opts.config.as_deref() {
         Some(p) => config::load(p).map_err(Error::Config)?,
         None => Config::default(),
     };
-    let mut profiles = Vec::new();
-    for pc in &cfg.profiles {
-        profiles.push(Arc::new(Profile::build(pc).map_err(|e| Error::Config(format!("initializing profiles: {e}")))?));
-    }
-    let mut client_flags = opts.client.clone();
-    if let Some(k) = cfg.kubeconfig.as_ref().filter(|_| opts.client.kubeconfig.is_none()) {
+    let mut client_flags = opts.daemon.client.clone();
+    if let Some(k) = cfg.kubeconfig.as_ref().filter(|_| opts.daemon.client.kubeconfig.is_none()) {
         client_flags.kubeconfig = Some(k.into());
     }
-    let qps = opts.client.kube_api_qps.or(cfg.qps).unwrap_or(50.0);
-    let burst = opts.client.kube_api_burst.or(cfg.burst).unwrap_or(100);
+    let qps = opts.daemon.client.kube_api_qps.or(cfg.qps).unwrap_or(50.0);
+    let burst = opts.daemon.client.kube_api_burst.or(cfg.burst).unwrap_or(100);
     let root = component_base::client::config(&client_flags).await?;
     let ua = component_base::client::user_agent("kube-scheduler", None);
     let client = component_base::client::build(root.clone(), &ua, qps, burst)?;
     let leader_ua = component_base::client::user_agent("kube-scheduler", Some("leader-election"));
     let leader_client = component_base::client::build(root, &leader_ua, 0.0, 0)?;
 
+    // Informers are created here and started below; the profiles only keep the listers.
+    let factory = InformerFactory::new(client.clone());
+    let listers = Arc::new(InformerListers {
+        namespaces: factory.get(),
+        services: factory.get(),
+        replication_controllers: factory.get(),
+        replica_sets: factory.get(),
+        stateful_sets: factory.get(),
+    });
+    let dyn_listers: Arc<dyn Listers> = listers.clone();
+    let mut profiles = Vec::new();
+    for pc in &cfg.profiles {
+        let p = Profile::build(pc, &dyn_listers).map_err(|e| Error::Config(format!("initializing profiles: {e}")))?;
+        profiles.push(Arc::new(p));
+    }
+
     let endpoints = Endpoints::new();
     endpoints.set_configz("componentconfig", cfg.raw.clone());
-    let auth = Delegated::from_flags(&opts.auth, &ua).await?;
-    component_base::serving::serve(&opts.serving, DEFAULT_PORT, "kube-scheduler", auth, endpoints.clone()).await?;
+    let auth = Delegated::from_flags(&opts.daemon.auth, &ua).await?;
+    component_base::serving::serve(&opts.daemon.serving, DEFAULT_PORT, "kube-scheduler", auth, endpoints.clone())
+        .await?;
 
     let cache = Arc::new(Cache::default());
     let queue =
@@ -122,12 +209,14 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         });
     }
     {
-        let (cache, queue) = (cache.clone(), queue.clone());
+        let (cache, queue, listers) = (cache.clone(), queue.clone(), listers.clone());
         pods.add_handler(move |c| {
-            let (pod, deleted) = match c {
-                Change::Added(p) => (p, false),
-                Change::Updated { new, .. } => (new, false),
-                Change::Deleted(p) => (p, true),
+            let (pod, deleted, newly_placed) = match c {
+                Change::Added(p) => (p, false, true),
+                Change::Updated { old, new } => {
+                    (new, false, !assigned(old) || old.metadata.labels != new.metadata.labels)
+                }
+                Change::Deleted(p) => (p, true, false),
             };
             let key = framework::pod_key(pod);
             if deleted || terminal(pod) {
@@ -139,6 +228,10 @@ pub async fn run(opts: Options) -> Result<(), Error> {
             } else if assigned(pod) {
                 queue.delete(&key);
                 cache.set_pod(pod.clone());
+                if newly_placed {
+                    let ns_labels = listers.namespace_labels(pod.metadata.namespace.as_deref().unwrap_or(""));
+                    queue.on_event(Some(POD_ADD_PLUGINS), |pending| may_help(pending, pod, ns_labels.as_ref()));
+                }
             } else if responsible(pod) {
                 queue.update(pod.clone(), key);
             }
@@ -146,8 +239,10 @@ pub async fn run(opts: Options) -> Result<(), Error> {
     }
     nodes.start();
     pods.start();
+    factory.start();
     nodes.wait_synced().await;
     pods.wait_synced().await;
+    listers.wait_synced().await;
 
     let mut by_name = HashMap::new();
     for p in profiles {
@@ -173,25 +268,26 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         });
     }
 
-    let leader_elect = cfg.leader_elect.unwrap_or(opts.leader.leader_elect);
+    let leader_elect = cfg.leader_elect.unwrap_or(opts.daemon.leader.leader_elect);
     if leader_elect {
-        if opts.leader.leader_elect_resource_lock != "leases" {
+        if opts.daemon.leader.leader_elect_resource_lock != "leases" {
             return Err(Error::Config(format!(
                 "leader-elect-resource-lock: Unsupported value: {:?}: supported values: \"leases\"",
-                opts.leader.leader_elect_resource_lock
+                opts.daemon.leader.leader_elect_resource_lock
             )));
         }
         let name = cfg
             .lease_name
             .clone()
-            .or_else(|| opts.leader.leader_elect_resource_name.clone())
+            .or_else(|| opts.daemon.leader.leader_elect_resource_name.clone())
             .unwrap_or_else(|| "kube-scheduler".into());
-        let ns = cfg.lease_namespace.clone().unwrap_or_else(|| opts.leader.leader_elect_resource_namespace.clone());
+        let ns =
+            cfg.lease_namespace.clone().unwrap_or_else(|| opts.daemon.leader.leader_elect_resource_namespace.clone());
         let mut le =
             component_base::leader::LeaderElectionConfig::new(&ns, &name, &component_base::leader::default_identity());
-        le.lease_duration = opts.leader.leader_elect_lease_duration;
-        le.renew_deadline = opts.leader.leader_elect_renew_deadline;
-        le.retry_period = opts.leader.leader_elect_retry_period;
+        le.lease_duration = opts.daemon.leader.leader_elect_lease_duration;
+        le.renew_deadline = opts.daemon.leader.leader_elect_renew_deadline;
+        le.retry_period = opts.daemon.leader.leader_elect_retry_period;
         let lead = sched.run();
         tokio::select! {
             _ = component_base::leader::run_leading(leader_client, le, lead) => {

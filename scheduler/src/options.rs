@@ -2,9 +2,7 @@
 //! `--config` come from the file when it has them.
 
 use clap::{ArgAction, Parser};
-use component_base::flags::{
-    parse_go_bool, parse_go_duration, ClientFlags, DelegatedAuthFlags, LeaderElectionFlags, LogFlags, ServingFlags,
-};
+use component_base::flags::{parse_go_bool, parse_go_duration, DaemonFlags};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -15,15 +13,7 @@ use std::time::Duration;
 )]
 pub struct Options {
     #[command(flatten)]
-    pub client: ClientFlags,
-    #[command(flatten)]
-    pub leader: LeaderElectionFlags,
-    #[command(flatten)]
-    pub serving: ServingFlags,
-    #[command(flatten)]
-    pub auth: DelegatedAuthFlags,
-    #[command(flatten)]
-    pub log: LogFlags,
+    pub daemon: DaemonFlags,
     /// The path to the configuration file.
     #[arg(long)]
     pub config: Option<PathBuf>,

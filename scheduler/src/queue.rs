@@ -5,7 +5,7 @@
 //! (`schedulingGates`) wait there too until an update removes their gates.
 
 use k8s_openapi::api::core::v1::Pod;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -21,14 +21,25 @@ pub struct QueuedPod {
     pub timestamp: Instant,
     /// When it was first popped (the SLI's start).
     pub initial_attempt: Option<Instant>,
-    /// The queue's move counter when it was popped: a move request after that (a cluster
-    /// event during its attempt) sends it to backoff instead of the unschedulable pods.
-    cycle: u64,
+    /// The plugins that rejected it last time: a cluster event moves it only if one of
+    /// them cares about that event (upstream's `UnschedulablePlugins`).
+    pub rejectors: Vec<&'static str>,
+    /// A cluster event that may help it came in while it was being scheduled: if the
+    /// attempt fails, it goes to backoff instead of waiting for another event.
+    event_in_flight: bool,
 }
 
 impl QueuedPod {
     fn new(pod: Arc<Pod>, key: String) -> QueuedPod {
-        QueuedPod { pod, key, attempts: 0, timestamp: Instant::now(), initial_attempt: None, cycle: 0 }
+        QueuedPod {
+            pod,
+            key,
+            attempts: 0,
+            timestamp: Instant::now(),
+            initial_attempt: None,
+            rejectors: Vec::new(),
+            event_in_flight: false,
+        }
     }
 
     fn priority(&self) -> i32 {
@@ -48,8 +59,11 @@ struct Inner {
     active: BTreeSet<(ActiveKey, String)>,
     backoff: BTreeSet<(Instant, u64, String)>,
     pods: HashMap<String, (Where, QueuedPod)>,
+    /// Keys of the pods waiting for an event, and of those being scheduled: events look
+    /// only at these, not at every queued pod.
+    unschedulable: HashSet<String>,
+    in_flight: HashSet<String>,
     seq: u64,
-    move_cycle: u64,
     closed: bool,
 }
 
@@ -119,6 +133,10 @@ impl Queue {
                 g.backoff.insert((expiry, seq, key.clone()));
                 Where::Backoff(expiry, seq)
             }
+            Where::Unschedulable => {
+                g.unschedulable.insert(key.clone());
+                Where::Unschedulable
+            }
             other => other,
         };
         g.pods.insert(key, (to, qp));
@@ -133,13 +151,24 @@ impl Queue {
             Where::Backoff(e, s) => {
                 g.backoff.remove(&(e, s, key.to_string()));
             }
-            _ => {}
+            Where::Unschedulable => {
+                g.unschedulable.remove(key);
+            }
+            Where::InFlight => {
+                g.in_flight.remove(key);
+            }
+            Where::Gated => {}
         }
         Some((w, qp))
     }
 
+    /// Placeholders: `put` fills in the real key.
     fn active_slot() -> Where {
         Where::Active((std::cmp::Reverse(0), Instant::now(), 0))
+    }
+
+    fn backoff_slot() -> Where {
+        Where::Backoff(Instant::now(), 0)
     }
 
     /// A new pending pod (or one seen again after a relist).
@@ -168,7 +197,7 @@ impl Queue {
         let to = match *w {
             Where::Gated if !gated(&pod) => Self::active_slot(),
             Where::Unschedulable if spec_changed && gated(&pod) => Where::Gated,
-            Where::Unschedulable if spec_changed => Where::Backoff(Instant::now(), 0),
+            Where::Unschedulable if spec_changed => Self::backoff_slot(),
             _ => return,
         };
         if let Some((_, qp)) = Self::take(&mut g, &key) {
@@ -193,13 +222,13 @@ impl Queue {
                 }
                 if let Some(first) = g.active.iter().next().cloned() {
                     g.active.remove(&first);
-                    let cycle = g.move_cycle;
                     if let Some((w, qp)) = g.pods.get_mut(&first.1) {
                         *w = Where::InFlight;
                         qp.attempts += 1;
-                        qp.cycle = cycle;
+                        qp.event_in_flight = false;
                         qp.initial_attempt.get_or_insert_with(Instant::now);
                         let out = qp.clone();
+                        g.in_flight.insert(first.1.clone());
                         // Wake another popper if more are waiting.
                         if !g.active.is_empty() {
                             self.notify.notify_one();
@@ -213,18 +242,20 @@ impl Queue {
         }
     }
 
-    /// The attempt failed: to backoff when a cluster event came in meanwhile (it may fit
-    /// now), or with `error` (not a plugin's rejection); else to the unschedulable pods.
-    pub fn requeue_unschedulable(&self, mut qp: QueuedPod, error: bool) {
+    /// The attempt failed, rejected by `rejectors`: to backoff when a cluster event that
+    /// may help came in meanwhile, or with `error` (not a plugin's rejection); else to the
+    /// unschedulable pods.
+    pub fn requeue_unschedulable(&self, mut qp: QueuedPod, error: bool, rejectors: Vec<&'static str>) {
         let mut g = self.lock();
-        if !matches!(g.pods.get(&qp.key), Some((Where::InFlight, _))) {
+        let Some((Where::InFlight, stored)) = g.pods.get(&qp.key) else {
             // Deleted or bound while in flight.
             return;
-        }
-        g.pods.remove(&qp.key);
+        };
+        let event = stored.event_in_flight;
+        Self::take(&mut g, &qp.key);
         qp.timestamp = Instant::now();
-        let to =
-            if error || g.move_cycle > qp.cycle { Where::Backoff(Instant::now(), 0) } else { Where::Unschedulable };
+        qp.rejectors = rejectors;
+        let to = if error || event || qp.rejectors.is_empty() { Self::backoff_slot() } else { Where::Unschedulable };
         self.put(&mut g, qp, to);
     }
 
@@ -232,20 +263,42 @@ impl Queue {
     pub fn done(&self, key: &str) {
         let mut g = self.lock();
         if matches!(g.pods.get(key), Some((Where::InFlight, _))) {
-            g.pods.remove(key);
+            Self::take(&mut g, key);
         }
     }
 
-    /// A cluster event that may make unschedulable pods fit: every one goes to backoff (or
-    /// active when its backoff is over).
+    /// A cluster event that may make any unschedulable pod fit: every one goes to backoff
+    /// (or active when its backoff is over).
     pub fn move_all(&self) {
+        self.on_event(None, |_| true);
+    }
+
+    /// A cluster event that only the `plugins` (None: any) care about, and only for pods
+    /// the hint accepts (upstream's QueueingHints): those unschedulable pods go to backoff,
+    /// and pods being scheduled remember it.
+    pub fn on_event(&self, plugins: Option<&[&str]>, hint: impl Fn(&Pod) -> bool) {
         let mut g = self.lock();
-        g.move_cycle += 1;
-        let keys: Vec<String> =
-            g.pods.iter().filter(|(_, (w, _))| *w == Where::Unschedulable).map(|(k, _)| k.clone()).collect();
+        let g = &mut *g;
+        for k in &g.in_flight {
+            if let Some((_, qp)) = g.pods.get_mut(k) {
+                if !qp.event_in_flight && hint(&qp.pod) {
+                    qp.event_in_flight = true;
+                }
+            }
+        }
+        let keys: Vec<String> = g
+            .unschedulable
+            .iter()
+            .filter(|k| {
+                g.pods.get(*k).is_some_and(|(_, qp)| {
+                    plugins.is_none_or(|ps| qp.rejectors.iter().any(|r| ps.contains(r))) && hint(&qp.pod)
+                })
+            })
+            .cloned()
+            .collect();
         for k in keys {
-            if let Some((_, qp)) = Self::take(&mut g, &k) {
-                self.put(&mut g, qp, Where::Backoff(Instant::now(), 0));
+            if let Some((_, qp)) = Self::take(g, &k) {
+                self.put(g, qp, Self::backoff_slot());
             }
         }
     }
@@ -266,16 +319,14 @@ impl Queue {
             }
         }
         let stale: Vec<String> = g
-            .pods
+            .unschedulable
             .iter()
-            .filter(|(_, (w, qp))| {
-                *w == Where::Unschedulable && now.duration_since(qp.timestamp) > self.max_unschedulable
-            })
-            .map(|(k, _)| k.clone())
+            .filter(|k| g.pods.get(*k).is_some_and(|(_, qp)| now.duration_since(qp.timestamp) > self.max_unschedulable))
+            .cloned()
             .collect();
         for k in stale {
             if let Some((_, qp)) = Self::take(&mut g, &k) {
-                self.put(&mut g, qp, Where::Backoff(now, 0));
+                self.put(&mut g, qp, Self::backoff_slot());
             }
         }
     }
@@ -343,7 +394,7 @@ mod tests {
         q.add(pod("a", 0, &[]), "d/a".into());
         q.add(pod("g", 0, &["example.com/wait"]), "d/g".into());
         let a = q.pop().await.unwrap();
-        q.requeue_unschedulable(a, false);
+        q.requeue_unschedulable(a, false, vec!["NodeResourcesFit"]);
         assert_eq!(q.pending(), Pending { unschedulable: 1, gated: 1, ..Default::default() });
         q.move_all();
         assert_eq!(q.pending().backoff, 1);
@@ -354,7 +405,26 @@ mod tests {
         q.add(pod("b", 0, &[]), "d/b".into());
         let b = q.pop().await.unwrap();
         q.move_all();
-        q.requeue_unschedulable(b, false);
+        q.requeue_unschedulable(b, false, vec!["NodeResourcesFit"]);
         assert_eq!(q.pending(), Pending { backoff: 1, ..Default::default() });
+    }
+
+    #[tokio::test]
+    async fn events_move_only_pods_their_plugins_rejected_and_their_hint_accepts() {
+        let q = q();
+        q.add(pod("a", 0, &[]), "d/a".into());
+        let a = q.pop().await.unwrap();
+        q.requeue_unschedulable(a, false, vec!["InterPodAffinity"]);
+        q.on_event(Some(&["NodeResourcesFit"]), |_| true);
+        q.on_event(Some(&["InterPodAffinity"]), |_| false);
+        assert_eq!(q.pending().unschedulable, 1);
+        q.on_event(Some(&["InterPodAffinity"]), |p| p.metadata.name.as_deref() == Some("a"));
+        assert_eq!(q.pending(), Pending { backoff: 1, ..Default::default() });
+        // An event a pod's hint rejects while it is in flight leaves it unschedulable.
+        q.add(pod("b", 0, &[]), "d/b".into());
+        let b = q.pop().await.unwrap();
+        q.on_event(None, |p| p.metadata.name.as_deref() != Some("b"));
+        q.requeue_unschedulable(b, false, vec!["NodePorts"]);
+        assert_eq!(q.pending().unschedulable, 1);
     }
 }

@@ -9,6 +9,7 @@ use crate::config::Profile;
 use crate::framework::{pod_key, Code, CycleState, NodeInfo, Status};
 use crate::metrics;
 use crate::queue::{Queue, QueuedPod};
+use component_base::client::api_message;
 use component_base::events::Recorder;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -94,8 +95,15 @@ fn truncate_note(msg: &str) -> String {
 /// What a cycle decided.
 enum Outcome {
     Placed(String),
-    /// No node fits: the message, and whether it was an error rather than a rejection.
-    Failed(String, bool),
+    /// No node fits: the message, whether it was an error rather than a rejection, and the
+    /// plugins that rejected it.
+    Failed(String, bool, Vec<&'static str>),
+}
+
+impl Outcome {
+    fn error(msg: String) -> Outcome {
+        Outcome::Failed(msg, true, Vec::new())
+    }
 }
 
 impl Scheduler {
@@ -163,11 +171,11 @@ impl Scheduler {
                 let recorder = recorder.clone();
                 tokio::spawn(async move { me.bind(pod, qp, node, recorder).await });
             }
-            Outcome::Failed(msg, error) => {
+            Outcome::Failed(msg, error, rejectors) => {
                 metrics::attempt(if error { "error" } else { "unschedulable" }, &sched_name, start.elapsed());
                 tracing::debug!(pod = %qp.key, "Unable to schedule pod: {msg}");
                 recorder.warning(&*pod, "FailedScheduling", truncate_note(&msg));
-                self.queue.requeue_unschedulable(qp, error);
+                self.queue.requeue_unschedulable(qp, error, rejectors);
                 let reason = if error { "SchedulerError" } else { "Unschedulable" };
                 // The status write does not hold up the next pod.
                 let me = self.clone();
@@ -179,30 +187,31 @@ impl Scheduler {
     fn decide(&self, profile: &Profile, pod: &Pod, snap: &Snapshot) -> Outcome {
         let all = &snap.nodes;
         if all.is_empty() {
-            return Outcome::Failed("no nodes available to schedule pods".into(), false);
+            return Outcome::Failed("no nodes available to schedule pods".into(), false, vec!["NodeName"]);
         }
         let mut state = CycleState::default();
         let mut skipped: Vec<&'static str> = Vec::new();
         let mut unschedulable_msgs = Vec::new();
+        let mut rejectors = Vec::new();
         for p in &profile.pre_filter {
             let st = p.pre_filter(&mut state, pod, all);
             match st.code {
                 Code::Success => {}
                 Code::Skip => skipped.push(p.name()),
                 Code::UnschedulableAndUnresolvable => {
-                    return Outcome::Failed(fit_error(all.len(), &[], Some(&st.message())), false);
+                    return Outcome::Failed(fit_error(all.len(), &[], Some(&st.message())), false, vec![p.name()]);
                 }
-                Code::Unschedulable => unschedulable_msgs.push(st.message()),
+                Code::Unschedulable => {
+                    unschedulable_msgs.push(st.message());
+                    rejectors.push(p.name());
+                }
                 Code::Error => {
-                    return Outcome::Failed(
-                        format!("running PreFilter plugin \"{}\": {}", p.name(), st.message()),
-                        true,
-                    )
+                    return Outcome::error(format!("running PreFilter plugin \"{}\": {}", p.name(), st.message()))
                 }
             }
         }
         if !unschedulable_msgs.is_empty() {
-            return Outcome::Failed(fit_error(all.len(), &[], Some(&unschedulable_msgs.join(", "))), false);
+            return Outcome::Failed(fit_error(all.len(), &[], Some(&unschedulable_msgs.join(", "))), false, rejectors);
         }
         let filters: Vec<_> = profile.filter.iter().filter(|f| !skipped.contains(&f.name())).collect();
         let pct = profile.percentage_of_nodes_to_score.unwrap_or(self.percentage_of_nodes_to_score);
@@ -224,7 +233,7 @@ impl Scheduler {
                     }
                 }
                 Some(st) if st.code == Code::Error => {
-                    return Outcome::Failed(format!("running \"{}\" filter plugin: {}", st.plugin, st.message()), true);
+                    return Outcome::error(format!("running \"{}\" filter plugin: {}", st.plugin, st.message()));
                 }
                 Some(st) => statuses.push((node.name().to_string(), st)),
             }
@@ -236,7 +245,10 @@ impl Scheduler {
                 msg.push(' ');
                 msg.push_str(&s);
             }
-            return Outcome::Failed(msg, false);
+            let mut rejectors: Vec<&'static str> = statuses.iter().map(|(_, s)| s.plugin).collect();
+            rejectors.sort_unstable();
+            rejectors.dedup();
+            return Outcome::Failed(msg, false, rejectors);
         }
         if feasible.len() == 1 {
             return Outcome::Placed(feasible[0].name().to_string());
@@ -247,9 +259,7 @@ impl Scheduler {
             match st.code {
                 Code::Success => {}
                 Code::Skip => skipped_scores.push(p.name()),
-                _ => {
-                    return Outcome::Failed(format!("running PreScore plugin \"{}\": {}", p.name(), st.message()), true)
-                }
+                _ => return Outcome::error(format!("running PreScore plugin \"{}\": {}", p.name(), st.message())),
             }
         }
         let mut totals = vec![0i64; feasible.len()];
@@ -342,13 +352,6 @@ impl Scheduler {
         if let Err(e) = api.patch_status(name, &PatchParams::default(), &Patch::Strategic(patch)).await {
             tracing::debug!("Error updating pod {name}: {e}");
         }
-    }
-}
-
-fn api_message(e: &kube::Error) -> String {
-    match e {
-        kube::Error::Api(s) => s.message.clone(),
-        other => other.to_string(),
     }
 }
 

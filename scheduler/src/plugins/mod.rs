@@ -4,15 +4,17 @@
 mod balanced;
 mod fit;
 mod image_locality;
+pub mod inter_pod_affinity;
 mod node_affinity;
 mod node_name;
 mod node_ports;
 mod node_unschedulable;
 mod taint_toleration;
+pub mod topology_spread;
 
 pub use api_types::scheduling::tolerates;
 
-use crate::framework::Points;
+use crate::framework::{Listers, Points};
 use std::sync::Arc;
 
 /// The plugins of upstream's default profile that this scheduler has, in the default order, with
@@ -26,13 +28,15 @@ pub const DEFAULT_PLUGINS: &[(&str, i64)] = &[
     ("NodeAffinity", 2),
     ("NodePorts", 0),
     ("NodeResourcesFit", 1),
+    ("PodTopologySpread", 2),
+    ("InterPodAffinity", 2),
     ("NodeResourcesBalancedAllocation", 1),
     ("ImageLocality", 1),
     ("DefaultBinder", 0),
 ];
 
 /// Builds the named plugin with its (already defaulted) arguments; None for an unknown name.
-pub fn build(name: &str, args: &serde_json::Value) -> Option<Points> {
+pub fn build(name: &str, args: &serde_json::Value, listers: &Arc<dyn Listers>) -> Option<Points> {
     let p = match name {
         // Queue-side plugins: the queue orders by priority and holds gated pods itself.
         "PrioritySort" | "SchedulingGates" => Points::default(),
@@ -70,6 +74,26 @@ pub fn build(name: &str, args: &serde_json::Value) -> Option<Points> {
         "NodeResourcesBalancedAllocation" => {
             let p = Arc::new(balanced::Balanced::from_args(args));
             Points { pre_score: Some(p.clone()), score: Some(p), ..Default::default() }
+        }
+        "PodTopologySpread" => {
+            let p = Arc::new(topology_spread::PodTopologySpread::from_args(args, listers.clone()));
+            Points {
+                pre_filter: Some(p.clone()),
+                filter: Some(p.clone()),
+                pre_score: Some(p.clone()),
+                score: Some(p),
+                ..Default::default()
+            }
+        }
+        "InterPodAffinity" => {
+            let p = Arc::new(inter_pod_affinity::InterPodAffinity::from_args(args, listers.clone()));
+            Points {
+                pre_filter: Some(p.clone()),
+                filter: Some(p.clone()),
+                pre_score: Some(p.clone()),
+                score: Some(p),
+                ..Default::default()
+            }
         }
         "ImageLocality" => {
             let p = Arc::new(image_locality::ImageLocality);
