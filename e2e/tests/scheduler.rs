@@ -283,3 +283,92 @@ fn pod_affinity_and_anti_affinity_follow_the_pods_they_name() {
     create(&c, labelled_pod("follower", "default", "follower", affinity("podAffinity", t)));
     assert_eq!(wait_bound(&c, &s, "follower"), "n1");
 }
+
+fn cpu_pod(name: &str, app: &str, cpu: &str, extra: Value) -> Value {
+    let mut spec = json!({"containers": [{"name": "c", "image": "nginx", "resources": {"requests": {"cpu": cpu}}}]});
+    spec.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
+    labelled_pod(name, "default", app, spec)
+}
+
+#[test]
+fn preemption_evicts_lower_priority_pods_and_spares_pdb_protected_ones() {
+    let c = cluster();
+    node(&c, "n1", "2", "8Gi", json!({"kubernetes.io/hostname": "n1"}), json!([]));
+    node(&c, "n2", "2", "8Gi", json!({"kubernetes.io/hostname": "n2"}), json!([]));
+    for (name, value) in [("lowest", 5), ("low", 10), ("high", 1000)] {
+        create(
+            &c,
+            json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": name}, "value": value}),
+        );
+    }
+    // One low-priority pod per node. The one on n1 would be the cheaper victim (lower priority)
+    // but is guarded by a PDB that allows no disruption, which counts first.
+    create(&c, cpu_pod("guarded", "guarded", "1500m", json!({"nodeName": "n1", "priorityClassName": "lowest"})));
+    create(&c, cpu_pod("plain", "plain", "1500m", json!({"nodeName": "n2", "priorityClassName": "low"})));
+    create(
+        &c,
+        json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "guard", "namespace": "default"},
+            "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "guarded"}}}}),
+    );
+    c.api.kubectl_ok(
+        K,
+        &[
+            "patch", "pdb", "guard", "--subresource=status", "--type=merge", "-p",
+            r#"{"status":{"disruptionsAllowed":0,"currentHealthy":1,"desiredHealthy":1,"expectedPods":1,"observedGeneration":1}}"#,
+        ],
+    );
+    let s = Scheduler::start(&c.api, &[]);
+    create(&c, cpu_pod("urgent", "urgent", "1", json!({"priorityClassName": "high"})));
+    // Room is made on n2: its pod is marked and deleted, the preemptor nominated there.
+    let victim = poll("the victim being deleted", WAIT, || {
+        get(&c, &["pod", "plain"]).filter(|p| !p["metadata"]["deletionTimestamp"].is_null())
+    });
+    let cond =
+        victim["status"]["conditions"].as_array().unwrap().iter().find(|x| x["type"] == "DisruptionTarget").cloned();
+    let cond = cond.unwrap_or_else(|| panic!("no DisruptionTarget: {victim}\n{}", s.log()));
+    assert_eq!(
+        (cond["status"].as_str(), cond["reason"].as_str(), cond["message"].as_str()),
+        (
+            Some("True"),
+            Some("PreemptionByScheduler"),
+            Some("default-scheduler: preempting to accommodate a higher priority pod")
+        )
+    );
+    let urgent = poll("nominatedNodeName", WAIT, || {
+        get(&c, &["pod", "urgent"]).filter(|p| p["status"]["nominatedNodeName"].is_string())
+    });
+    assert_eq!(urgent["status"]["nominatedNodeName"], "n2");
+    assert_eq!(failed_scheduling(&c, "urgent"), "0/2 nodes are available: 2 Insufficient cpu.");
+    let uid = urgent["metadata"]["uid"].as_str().unwrap().to_string();
+    let preempted = poll("Preempted event", WAIT, || events(&c, "plain", "Preempted").into_iter().next());
+    assert_eq!(preempted, format!("Preempted by pod {uid} on node n2"));
+    assert!(get(&c, &["pod", "guarded"]).is_some_and(|p| p["metadata"]["deletionTimestamp"].is_null()));
+    // The kubelet's part: the victim's containers stop and the pod goes.
+    c.api.kubectl_ok(K, &["delete", "pod", "plain", "--grace-period=0", "--force"]);
+    assert_eq!(wait_bound(&c, &s, "urgent"), "n2");
+
+    // Nothing of lower priority on the only node that could take it: no victims there.
+    create(
+        &c,
+        cpu_pod(
+            "pinned",
+            "pinned",
+            "1800m",
+            json!({"priorityClassName": "high", "nodeSelector": {"kubernetes.io/hostname": "n2"}}),
+        ),
+    );
+    assert_eq!(
+        failed_scheduling(&c, "pinned"),
+        "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/2 nodes are available: 1 No preemption victims found for incoming pod, 1 Preemption is not helpful for scheduling."
+    );
+    // preemptionPolicy: Never (from its PriorityClass) keeps it from evicting anyone.
+    create(
+        &c,
+        json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": "high-polite"},
+            "value": 1000, "preemptionPolicy": "Never"}),
+    );
+    create(&c, cpu_pod("polite", "polite", "1800m", json!({"priorityClassName": "high-polite"})));
+    let msg = failed_scheduling(&c, "polite");
+    assert!(msg.ends_with(" preemption: not eligible due to preemptionPolicy=Never."), "{msg}");
+    assert!(get(&c, &["pod", "guarded"]).is_some_and(|p| p["metadata"]["deletionTimestamp"].is_null()));
+}

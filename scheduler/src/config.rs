@@ -163,6 +163,8 @@ pub struct Profile {
     pub filter: Vec<Arc<dyn Filter>>,
     pub pre_score: Vec<Arc<dyn PreScore>>,
     pub score: Vec<(Arc<dyn Score>, i64)>,
+    /// DefaultPreemption's arguments when the profile runs it at PostFilter.
+    pub preemption: Option<crate::preemption::Args>,
     pub has_binder: bool,
 }
 
@@ -245,6 +247,7 @@ impl Profile {
             filter: Vec::new(),
             pre_score: Vec::new(),
             score: Vec::new(),
+            preemption: None,
             has_binder: false,
         };
         // multiPoint plugins take part wherever they implement the point, unless disabled there.
@@ -293,6 +296,18 @@ impl Profile {
                     _ => prof.score.push((pts.score.ok_or_else(missing)?, if w == 0 { 1 } else { w })),
                 }
             }
+        }
+        let (pf_en, pf_dis) = point(&pc.plugins, "postFilter");
+        let post_filters = merge(
+            &multi.iter().filter(|(n, _)| n == crate::preemption::NAME).cloned().collect::<Vec<_>>(),
+            &pf_en,
+            &pf_dis,
+        );
+        for (n, _) in post_filters {
+            let pts = get(&n, "PostFilterPlugin").map_err(ctx)?;
+            let args =
+                pts.post_filter.ok_or_else(|| ctx(format!("plugin \"{n}\" does not extend PostFilter plugin")))?;
+            prof.preemption = Some(args);
         }
         let (bind_en, bind_dis) = point(&pc.plugins, "bind");
         let binders = merge(

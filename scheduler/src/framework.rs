@@ -6,6 +6,7 @@ use api_types::kinds::validation::Quantity;
 use api_types::selector::{selector_is_empty, selector_matches};
 use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Container, Node, Pod, PodAffinityTerm, ReplicationController, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -70,19 +71,34 @@ impl Status {
 }
 
 /// Data one scheduling cycle's plugins pass from PreFilter/PreScore to Filter/Score, keyed by
-/// plugin name (upstream's `CycleState`).
-#[derive(Default)]
+/// plugin name (upstream's `CycleState`). Cloning is cheap (shared entries, copied on write),
+/// so that preemption can try removing pods from one node without touching the cycle's state.
+#[derive(Default, Clone)]
 pub struct CycleState {
-    data: HashMap<&'static str, Box<dyn Any + Send + Sync>>,
+    data: HashMap<&'static str, Arc<dyn Any + Send + Sync>>,
 }
 
 impl CycleState {
     pub fn write<T: Any + Send + Sync>(&mut self, key: &'static str, v: T) {
-        self.data.insert(key, Box::new(v));
+        self.data.insert(key, Arc::new(v));
     }
 
     pub fn read<T: Any>(&self, key: &'static str) -> Option<&T> {
         self.data.get(key).and_then(|b| b.downcast_ref())
+    }
+
+    /// Changes an entry in place (copying it first if a clone of the state shares it).
+    pub fn update<T: Any + Send + Sync + Clone>(&mut self, key: &'static str, f: impl FnOnce(&mut T)) {
+        let Some(entry) = self.data.remove(key) else { return };
+        match entry.downcast::<T>() {
+            Ok(mut t) => {
+                f(Arc::make_mut(&mut t));
+                self.data.insert(key, t);
+            }
+            Err(other) => {
+                self.data.insert(key, other);
+            }
+        }
     }
 }
 
@@ -269,6 +285,10 @@ pub trait Listers: Send + Sync {
     fn stateful_set(&self, _ns: &str, _name: &str) -> Option<Arc<StatefulSet>> {
         None
     }
+    /// Every PodDisruptionBudget (preemption spares the pods they protect where it can).
+    fn pdbs(&self) -> Vec<Arc<PodDisruptionBudget>> {
+        Vec::new()
+    }
 }
 
 /// Listers that know nothing (configuration checks, unit tests).
@@ -406,6 +426,11 @@ impl PodInfo {
         }
     }
 
+    /// `spec.priority` (0 when unset).
+    pub fn priority(&self) -> i32 {
+        pod_priority(&self.pod)
+    }
+
     pub fn has_required_anti_affinity(&self) -> bool {
         self.affinity.as_ref().is_some_and(|a| !a.required_anti_affinity.is_empty())
     }
@@ -413,6 +438,10 @@ impl PodInfo {
     pub fn key(&self) -> String {
         pod_key(&self.pod)
     }
+}
+
+pub fn pod_priority(p: &Pod) -> i32 {
+    p.spec.as_ref().and_then(|s| s.priority).unwrap_or(0)
 }
 
 pub fn pod_key(p: &Pod) -> String {
@@ -491,6 +520,13 @@ pub trait Plugin: Send + Sync {
 pub trait PreFilter: Plugin {
     /// Runs once per cycle before Filter; Skip drops this plugin's Filter for the cycle.
     fn pre_filter(&self, state: &mut CycleState, pod: &Pod, nodes: &[Arc<NodeInfo>]) -> Status;
+
+    /// `PreFilterExtensions.AddPod`: `added` now counts on `node` (a nominated pod, or a
+    /// preemption victim given back); plugins whose PreFilter state counts pods update it.
+    fn add_pod(&self, _state: &mut CycleState, _pod: &Pod, _added: &PodInfo, _node: &NodeInfo) {}
+
+    /// `PreFilterExtensions.RemovePod`: `removed` no longer counts on `node` (a victim).
+    fn remove_pod(&self, _state: &mut CycleState, _pod: &Pod, _removed: &PodInfo, _node: &NodeInfo) {}
 }
 
 pub trait Filter: Plugin {
@@ -519,6 +555,8 @@ pub struct Points {
     pub score: Option<Arc<dyn Score>>,
     /// DefaultBinder: the binding is the scheduler's own write (`pods/binding`).
     pub bind: bool,
+    /// DefaultPreemption, the PostFilter: the evaluator lives in `preemption`.
+    pub post_filter: Option<crate::preemption::Args>,
 }
 
 /// upstream's `DefaultNormalizeScore`: scales to 0..=100 by the largest score, reversed for

@@ -7,8 +7,10 @@ pub mod cache;
 pub mod config;
 pub mod framework;
 pub mod metrics;
+pub mod nominator;
 pub mod options;
 pub mod plugins;
+pub mod preemption;
 pub mod queue;
 pub mod schedule;
 
@@ -19,6 +21,7 @@ use config::{Config, Profile};
 use framework::Listers;
 use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, ReplicationController, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::runtime::watcher;
 use kube::Api;
@@ -73,6 +76,7 @@ struct InformerListers {
     replication_controllers: Informer<ReplicationController>,
     replica_sets: Informer<ReplicaSet>,
     stateful_sets: Informer<StatefulSet>,
+    pdbs: Informer<PodDisruptionBudget>,
 }
 
 impl InformerListers {
@@ -82,6 +86,7 @@ impl InformerListers {
         self.replication_controllers.wait_synced().await;
         self.replica_sets.wait_synced().await;
         self.stateful_sets.wait_synced().await;
+        self.pdbs.wait_synced().await;
     }
 }
 
@@ -113,6 +118,10 @@ impl Listers for InformerListers {
 
     fn stateful_set(&self, ns: &str, name: &str) -> Option<Arc<StatefulSet>> {
         self.stateful_sets.get(ns, name)
+    }
+
+    fn pdbs(&self) -> Vec<Arc<PodDisruptionBudget>> {
+        self.pdbs.list()
     }
 }
 
@@ -164,6 +173,7 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         replication_controllers: factory.get(),
         replica_sets: factory.get(),
         stateful_sets: factory.get(),
+        pdbs: factory.get(),
     });
     let dyn_listers: Arc<dyn Listers> = listers.clone();
     let mut profiles = Vec::new();
@@ -179,6 +189,7 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         .await?;
 
     let cache = Arc::new(Cache::default());
+    let nominator = Arc::new(nominator::Nominator::default());
     let queue =
         Arc::new(Queue::new(cfg.pod_initial_backoff, cfg.pod_max_backoff, opts.pod_max_in_unschedulable_pods_duration));
     let names: Vec<String> = profiles.iter().map(|p| p.scheduler_name.clone()).collect();
@@ -209,7 +220,7 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         });
     }
     {
-        let (cache, queue, listers) = (cache.clone(), queue.clone(), listers.clone());
+        let (cache, queue, listers, nominator) = (cache.clone(), queue.clone(), listers.clone(), nominator.clone());
         pods.add_handler(move |c| {
             let (pod, deleted, newly_placed) = match c {
                 Change::Added(p) => (p, false, true),
@@ -221,18 +232,27 @@ pub async fn run(opts: Options) -> Result<(), Error> {
             let key = framework::pod_key(pod);
             if deleted || terminal(pod) {
                 queue.delete(&key);
+                nominator.remove(&key);
                 if assigned(pod) || cache.is_assumed(&key) {
                     cache.remove_pod(pod);
                     queue.move_all();
                 }
             } else if assigned(pod) {
                 queue.delete(&key);
+                nominator.remove(&key);
                 cache.set_pod(pod.clone());
                 if newly_placed {
                     let ns_labels = listers.namespace_labels(pod.metadata.namespace.as_deref().unwrap_or(""));
                     queue.on_event(Some(POD_ADD_PLUGINS), |pending| may_help(pending, pod, ns_labels.as_ref()));
                 }
             } else if responsible(pod) {
+                // A nomination seen on the pod (another scheduler instance's, or ours after a
+                // restart) holds its room; one made here is kept until bound or cleared.
+                if let Some(n) = pod.status.as_ref().and_then(|s| s.nominated_node_name.as_deref()) {
+                    if !n.is_empty() && nominator.node_of(&key).as_deref() != Some(n) {
+                        nominator.set(pod.clone(), n);
+                    }
+                }
                 queue.update(pod.clone(), key);
             }
         });
@@ -254,8 +274,16 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         let (ns, name) = key.split_once('/').unwrap_or(("", key));
         lookup_pods.get(ns, name)
     });
-    let sched =
-        Arc::new(Scheduler::new(by_name, cache, queue.clone(), client, cfg.percentage_of_nodes_to_score, lookup));
+    let sched = Arc::new(Scheduler::new(
+        by_name,
+        cache,
+        queue.clone(),
+        nominator,
+        dyn_listers,
+        client,
+        cfg.percentage_of_nodes_to_score,
+        lookup,
+    ));
     {
         let queue = queue.clone();
         tokio::spawn(async move {

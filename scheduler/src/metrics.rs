@@ -57,6 +57,34 @@ static PENDING: Lazy<IntGaugeVec> = Lazy::new(|| {
     )
 });
 
+static PREEMPTION_VICTIMS: Lazy<prometheus::Histogram> = Lazy::new(|| {
+    register(
+        prometheus::Histogram::with_opts(
+            HistogramOpts::new("scheduler_preemption_victims", "Number of selected preemption victims")
+                .buckets(exponential(1.0, 2.0, 7)),
+        )
+        .expect("metric"),
+    )
+});
+
+static PREEMPTION_ATTEMPTS: Lazy<prometheus::IntCounter> = Lazy::new(|| {
+    register(
+        prometheus::IntCounter::new(
+            "scheduler_preemption_attempts_total",
+            "Total preemption attempts in the cluster till now",
+        )
+        .expect("metric"),
+    )
+});
+
+pub fn preemption_victims(n: usize) {
+    PREEMPTION_VICTIMS.observe(n as f64);
+}
+
+pub fn preemption_attempt() {
+    PREEMPTION_ATTEMPTS.inc();
+}
+
 pub fn attempt(result: &str, profile: &str, took: Duration) {
     ATTEMPTS.with_label_values(&[result, profile]).inc();
     ATTEMPT_DURATION.with_label_values(&[result, profile]).observe(took.as_secs_f64());

@@ -43,7 +43,7 @@ impl QueuedPod {
     }
 
     fn priority(&self) -> i32 {
-        self.pod.spec.as_ref().and_then(|s| s.priority).unwrap_or(0)
+        crate::framework::pod_priority(&self.pod)
     }
 }
 

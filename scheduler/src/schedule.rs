@@ -1,18 +1,24 @@
 //! One scheduling cycle per pod, as upstream's `scheduleOne`: PreFilter, Filter over the nodes
-//! (from a round-robin start, stopping once enough feasible nodes are found), PreScore, Score
-//! with normalization and weights, a random pick among the best, then assume and bind in the
+//! (from a round-robin start, stopping once enough feasible nodes are found; nominated pods of
+//! equal or higher priority counted where they are nominated), PreScore, Score with
+//! normalization and weights, a random pick among the best, then assume and bind in the
 //! background. A pod no node takes gets upstream's `0/N nodes are available: ...` message as a
-//! `FailedScheduling` event and as its PodScheduled condition.
+//! `FailedScheduling` event and as its PodScheduled condition, after DefaultPreemption has tried
+//! to make room for it.
 
 use crate::cache::{Cache, Snapshot};
 use crate::config::Profile;
-use crate::framework::{pod_key, Code, CycleState, NodeInfo, Status};
+use crate::framework::{
+    pod_key, pod_priority, Code, CycleState, Filter, Listers, NodeInfo, PodInfo, PreFilter, Status,
+};
 use crate::metrics;
+use crate::nominator::{Nominated, Nominator};
+use crate::preemption::{self, DryRun, Verdict};
 use crate::queue::{Queue, QueuedPod};
 use component_base::client::api_message;
 use component_base::events::Recorder;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::Client;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -31,6 +37,8 @@ pub struct Scheduler {
     pub profiles: HashMap<String, (Arc<Profile>, Recorder)>,
     pub cache: Arc<Cache>,
     pub queue: Arc<Queue>,
+    pub nominator: Arc<Nominator>,
+    pub listers: Arc<dyn Listers>,
     pub client: Client,
     pub percentage_of_nodes_to_score: i32,
     pub lookup: Lookup,
@@ -54,16 +62,28 @@ pub fn num_feasible_nodes_to_find(percentage: i32, all: usize) -> usize {
 
 /// upstream's `FitError.Error()`: reason counts over the nodes, sorted as strings.
 pub fn fit_error(total: usize, statuses: &[(String, Status)], pre_filter_msg: Option<&str>) -> String {
-    let mut msg = format!("0/{total} nodes are available:");
-    if let Some(m) = pre_filter_msg {
-        msg.push_str(&format!(" {m}."));
-        return msg;
+    match pre_filter_msg {
+        Some(m) => format!("0/{total} nodes are available: {m}."),
+        None => reasons_message(total, statuses, None),
     }
+}
+
+/// A FitError's text where the nodes without a status count with the `absent` reason (the
+/// nested message preemption gives).
+pub fn fit_error_with_absent(total: usize, statuses: &[(String, Status)], absent: &str) -> String {
+    reasons_message(total, statuses, Some(absent))
+}
+
+fn reasons_message(total: usize, statuses: &[(String, Status)], absent: Option<&str>) -> String {
+    let mut msg = format!("0/{total} nodes are available:");
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for (_, st) in statuses {
         for r in &st.reasons {
             *counts.entry(r.as_str()).or_default() += 1;
         }
+    }
+    if let Some(a) = absent.filter(|_| total > statuses.len()) {
+        *counts.entry(a).or_default() += total - statuses.len();
     }
     let mut parts: Vec<String> = counts.iter().map(|(r, c)| format!("{c} {r}")).collect();
     parts.sort();
@@ -73,12 +93,43 @@ pub fn fit_error(total: usize, statuses: &[(String, Status)], pre_filter_msg: Op
     msg
 }
 
-/// The preemption suffix when no node could be helped by evicting pods: every failure was
-/// unresolvable, so DefaultPreemption finds no candidate.
-fn preemption_suffix(total: usize, statuses: &[(String, Status)]) -> Option<String> {
-    statuses.iter().all(|(_, s)| s.code == Code::UnschedulableAndUnresolvable).then(|| {
-        format!("preemption: 0/{total} nodes are available: {total} Preemption is not helpful for scheduling.")
-    })
+/// Runs the filters in order: success, or the first failure marked with its plugin.
+pub fn run_filters(filters: &[&Arc<dyn Filter>], state: &CycleState, pod: &Pod, node: &NodeInfo) -> Status {
+    for f in filters {
+        let st = f.filter(state, pod, node);
+        if !st.is_success() {
+            return st.with_plugin(f.name());
+        }
+    }
+    Status::success()
+}
+
+/// upstream's `RunFilterPluginsWithNominatedPods`: with `nominated` pods (of equal or higher
+/// priority) placed on the node first, then, if that fits, without them (affinity may need
+/// them gone or present).
+pub fn filter_node(
+    pre_filters: &[Arc<dyn PreFilter>],
+    filters: &[&Arc<dyn Filter>],
+    state: &CycleState,
+    pod: &Pod,
+    node: &NodeInfo,
+    nominated: &[Arc<PodInfo>],
+) -> Status {
+    if !nominated.is_empty() {
+        let mut with = node.clone();
+        let mut st = state.clone();
+        for p in nominated {
+            with.add_pod(p.clone());
+            for pf in pre_filters {
+                pf.add_pod(&mut st, pod, p, &with);
+            }
+        }
+        let status = run_filters(filters, &st, pod, &with);
+        if !status.is_success() {
+            return status;
+        }
+    }
+    run_filters(filters, state, pod, node)
 }
 
 fn truncate_note(msg: &str) -> String {
@@ -92,25 +143,42 @@ fn truncate_note(msg: &str) -> String {
     format!("{} ...", &msg[..end])
 }
 
+/// What preemption decided for a pod that did not fit.
+enum Nomination {
+    /// Leave `status.nominatedNodeName` as it is.
+    Keep,
+    /// Nominate the node and evict the victims.
+    Set(String, Vec<Arc<PodInfo>>),
+    /// No node can be made to fit: drop any nomination.
+    Clear,
+}
+
 /// What a cycle decided.
 enum Outcome {
     Placed(String),
-    /// No node fits: the message, whether it was an error rather than a rejection, and the
-    /// plugins that rejected it.
-    Failed(String, bool, Vec<&'static str>),
+    /// No node fits: the message, whether it was an error rather than a rejection, the plugins
+    /// that rejected it, and what preemption did.
+    Failed(String, bool, Vec<&'static str>, Nomination),
 }
 
 impl Outcome {
     fn error(msg: String) -> Outcome {
-        Outcome::Failed(msg, true, Vec::new())
+        Outcome::Failed(msg, true, Vec::new(), Nomination::Keep)
+    }
+
+    fn rejected(msg: String, rejectors: Vec<&'static str>) -> Outcome {
+        Outcome::Failed(msg, false, rejectors, Nomination::Keep)
     }
 }
 
 impl Scheduler {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         profiles: HashMap<String, (Arc<Profile>, Recorder)>,
         cache: Arc<Cache>,
         queue: Arc<Queue>,
+        nominator: Arc<Nominator>,
+        listers: Arc<dyn Listers>,
         client: Client,
         percentage_of_nodes_to_score: i32,
         lookup: Lookup,
@@ -119,6 +187,8 @@ impl Scheduler {
             profiles,
             cache,
             queue,
+            nominator,
+            listers,
             client,
             percentage_of_nodes_to_score,
             lookup,
@@ -158,7 +228,7 @@ impl Scheduler {
             return;
         }
         let snapshot = self.cache.snapshot();
-        match self.decide(profile, &pod, &snapshot) {
+        match self.decide(profile, &pod, &qp.key, &snapshot) {
             Outcome::Placed(node) => {
                 metrics::attempt("scheduled", &sched_name, start.elapsed());
                 let mut assumed = (*pod).clone();
@@ -166,54 +236,94 @@ impl Scheduler {
                     s.node_name = Some(node.clone());
                 }
                 self.cache.assume(Arc::new(assumed), &node);
+                self.nominator.remove(&qp.key);
                 self.queue.done(&qp.key);
                 let me = self.clone();
                 let recorder = recorder.clone();
                 tokio::spawn(async move { me.bind(pod, qp, node, recorder).await });
             }
-            Outcome::Failed(msg, error, rejectors) => {
+            Outcome::Failed(msg, error, rejectors, nomination) => {
                 metrics::attempt(if error { "error" } else { "unschedulable" }, &sched_name, start.elapsed());
                 tracing::debug!(pod = %qp.key, "Unable to schedule pod: {msg}");
                 recorder.warning(&*pod, "FailedScheduling", truncate_note(&msg));
+                let nominated = match nomination {
+                    Nomination::Keep => None,
+                    Nomination::Clear => {
+                        self.nominator.remove(&qp.key);
+                        let had = pod.status.as_ref().and_then(|s| s.nominated_node_name.as_deref());
+                        had.is_some_and(|n| !n.is_empty()).then_some(None)
+                    }
+                    Nomination::Set(node, victims) => {
+                        self.nominator.set(pod.clone(), &node);
+                        metrics::preemption_victims(victims.len());
+                        let me = self.clone();
+                        let (preemptor, node2, recorder2) = (pod.clone(), node.clone(), recorder.clone());
+                        tokio::spawn(async move { me.evict(&preemptor, &node2, victims, &recorder2).await });
+                        Some(Some(node))
+                    }
+                };
                 self.queue.requeue_unschedulable(qp, error, rejectors);
                 let reason = if error { "SchedulerError" } else { "Unschedulable" };
                 // The status write does not hold up the next pod.
                 let me = self.clone();
-                tokio::spawn(async move { me.set_condition(&pod, reason, &msg).await });
+                tokio::spawn(async move { me.set_condition(&pod, reason, &msg, nominated).await });
             }
         }
     }
 
-    fn decide(&self, profile: &Profile, pod: &Pod, snap: &Snapshot) -> Outcome {
+    fn decide(&self, profile: &Profile, pod: &Pod, key: &str, snap: &Snapshot) -> Outcome {
         let all = &snap.nodes;
         if all.is_empty() {
-            return Outcome::Failed("no nodes available to schedule pods".into(), false, vec!["NodeName"]);
+            return Outcome::rejected("no nodes available to schedule pods".into(), vec!["NodeName"]);
         }
         let mut state = CycleState::default();
         let mut skipped: Vec<&'static str> = Vec::new();
-        let mut unschedulable_msgs = Vec::new();
-        let mut rejectors = Vec::new();
+        let mut pre_filter_rejection: Option<(Status, Vec<&'static str>)> = None;
         for p in &profile.pre_filter {
             let st = p.pre_filter(&mut state, pod, all);
             match st.code {
                 Code::Success => {}
                 Code::Skip => skipped.push(p.name()),
-                Code::UnschedulableAndUnresolvable => {
-                    return Outcome::Failed(fit_error(all.len(), &[], Some(&st.message())), false, vec![p.name()]);
-                }
-                Code::Unschedulable => {
-                    unschedulable_msgs.push(st.message());
-                    rejectors.push(p.name());
-                }
                 Code::Error => {
                     return Outcome::error(format!("running PreFilter plugin \"{}\": {}", p.name(), st.message()))
                 }
+                // An unresolvable rejection ends PreFilter (no preemption can help); after a
+                // plain one the rest still run, and the last rejection stands, as upstream.
+                Code::UnschedulableAndUnresolvable => {
+                    let mut names = pre_filter_rejection.map(|(_, n)| n).unwrap_or_default();
+                    names.push(p.name());
+                    pre_filter_rejection = Some((st, names));
+                    break;
+                }
+                Code::Unschedulable => {
+                    let mut names = pre_filter_rejection.map(|(_, n)| n).unwrap_or_default();
+                    names.push(p.name());
+                    pre_filter_rejection = Some((st, names));
+                }
             }
         }
-        if !unschedulable_msgs.is_empty() {
-            return Outcome::Failed(fit_error(all.len(), &[], Some(&unschedulable_msgs.join(", "))), false, rejectors);
+        let filters: Vec<&Arc<dyn Filter>> = profile.filter.iter().filter(|f| !skipped.contains(&f.name())).collect();
+        let nominated = self.nominator.at_least(pod_priority(pod), key);
+        let no_pods: &[Arc<PodInfo>] = &[];
+        let nominated_on = |n: &NodeInfo| nominated.get(n.name()).map(Vec::as_slice).unwrap_or(no_pods);
+        if let Some((st, rejectors)) = pre_filter_rejection {
+            // Every node shares the PreFilter's verdict (upstream's absent-nodes status).
+            let msg = fit_error(all.len(), &[], Some(&st.message()));
+            let statuses: Vec<(String, Status)> = all.iter().map(|n| (n.name().to_string(), st.clone())).collect();
+            return self.post_filter(profile, pod, snap, &state, &filters, &nominated, &statuses, msg, rejectors);
         }
-        let filters: Vec<_> = profile.filter.iter().filter(|f| !skipped.contains(&f.name())).collect();
+        // A pod nominated by an earlier preemption tries that node first.
+        let nominated_node = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.nominated_node_name.clone())
+            .filter(|n| !n.is_empty())
+            .or_else(|| self.nominator.node_of(key));
+        if let Some(info) = nominated_node.and_then(|n| snap.by_name.get(&n).map(|i| &all[*i])) {
+            if filter_node(&profile.pre_filter, &filters, &state, pod, info, nominated_on(info)).is_success() {
+                return Outcome::Placed(info.name().to_string());
+            }
+        }
         let pct = profile.percentage_of_nodes_to_score.unwrap_or(self.percentage_of_nodes_to_score);
         let to_find = if profile.score.is_empty() { 1 } else { num_feasible_nodes_to_find(pct, all.len()) };
         let start = self.next_start.load(Ordering::Relaxed) % all.len();
@@ -221,34 +331,27 @@ impl Scheduler {
         let mut statuses: Vec<(String, Status)> = Vec::new();
         for i in 0..all.len() {
             let node = &all[(start + i) % all.len()];
-            let failed = filters.iter().find_map(|f| {
-                let st = f.filter(&state, pod, node);
-                (!st.is_success()).then(|| st.with_plugin(f.name()))
-            });
-            match failed {
-                None => {
+            let st = filter_node(&profile.pre_filter, &filters, &state, pod, node, nominated_on(node));
+            match st.code {
+                Code::Success => {
                     feasible.push(node.clone());
                     if feasible.len() >= to_find {
                         break;
                     }
                 }
-                Some(st) if st.code == Code::Error => {
+                Code::Error => {
                     return Outcome::error(format!("running \"{}\" filter plugin: {}", st.plugin, st.message()));
                 }
-                Some(st) => statuses.push((node.name().to_string(), st)),
+                _ => statuses.push((node.name().to_string(), st)),
             }
         }
         self.next_start.store((start + feasible.len() + statuses.len()) % all.len(), Ordering::Relaxed);
         if feasible.is_empty() {
-            let mut msg = fit_error(all.len(), &statuses, None);
-            if let Some(s) = preemption_suffix(all.len(), &statuses) {
-                msg.push(' ');
-                msg.push_str(&s);
-            }
+            let msg = fit_error(all.len(), &statuses, None);
             let mut rejectors: Vec<&'static str> = statuses.iter().map(|(_, s)| s.plugin).collect();
             rejectors.sort_unstable();
             rejectors.dedup();
-            return Outcome::Failed(msg, false, rejectors);
+            return self.post_filter(profile, pod, snap, &state, &filters, &nominated, &statuses, msg, rejectors);
         }
         if feasible.len() == 1 {
             return Outcome::Placed(feasible[0].name().to_string());
@@ -290,6 +393,78 @@ impl Scheduler {
         Outcome::Placed(feasible[best].name().to_string())
     }
 
+    /// PostFilter: DefaultPreemption (when the profile has it) on a pod no node took. Its
+    /// verdict is appended to the FitError text unless it found room.
+    #[allow(clippy::too_many_arguments)]
+    fn post_filter(
+        &self,
+        profile: &Profile,
+        pod: &Pod,
+        snap: &Snapshot,
+        state: &CycleState,
+        filters: &[&Arc<dyn Filter>],
+        nominated: &Nominated,
+        statuses: &[(String, Status)],
+        mut msg: String,
+        rejectors: Vec<&'static str>,
+    ) -> Outcome {
+        let Some(args) = profile.preemption.as_ref() else { return Outcome::rejected(msg, rejectors) };
+        metrics::preemption_attempt();
+        let pdbs = self.listers.pdbs();
+        let dry = DryRun { pre_filters: &profile.pre_filter, filters, state, nominated, pdbs: &pdbs };
+        let nomination = match preemption::preempt(args, &dry, pod, snap, statuses) {
+            Verdict::Preempt(c) => Nomination::Set(c.node, c.victims),
+            Verdict::Failed(why, clear) => {
+                msg.push_str(" preemption: ");
+                msg.push_str(&why);
+                if clear {
+                    Nomination::Clear
+                } else {
+                    Nomination::Keep
+                }
+            }
+        };
+        Outcome::Failed(msg, false, rejectors, nomination)
+    }
+
+    /// Evicts preemption victims as upstream's `prepareCandidate`: lower-priority pods
+    /// nominated to the node lose that nomination; each victim gets the DisruptionTarget
+    /// condition, is deleted (gracefully) and gets a `Preempted` event.
+    async fn evict(&self, preemptor: &Pod, node: &str, victims: Vec<Arc<PodInfo>>, recorder: &Recorder) {
+        for p in self.nominator.below(node, pod_priority(preemptor)) {
+            self.nominator.remove(&pod_key(&p));
+            let api: Api<Pod> = Api::namespaced(self.client.clone(), p.metadata.namespace.as_deref().unwrap_or(""));
+            let patch = serde_json::json!({"status": {"nominatedNodeName": null}});
+            let name = p.metadata.name.as_deref().unwrap_or("");
+            if let Err(e) = api.patch_status(name, &PatchParams::default(), &Patch::Merge(patch)).await {
+                tracing::debug!("Cannot clear the nomination of pod {name}: {e}");
+            }
+        }
+        let uid = preemptor.metadata.uid.clone().unwrap_or_default();
+        let sched = preemptor.spec.as_ref().and_then(|s| s.scheduler_name.clone()).unwrap_or_default();
+        for v in victims {
+            let api: Api<Pod> = Api::namespaced(self.client.clone(), v.pod.metadata.namespace.as_deref().unwrap_or(""));
+            let name = v.pod.metadata.name.clone().unwrap_or_default();
+            let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+            let patch = serde_json::json!({"status": {"conditions": [{"type": "DisruptionTarget", "status": "True",
+                "reason": "PreemptionByScheduler",
+                "message": format!("{sched}: preempting to accommodate a higher priority pod"),
+                "lastTransitionTime": now}]}});
+            let gone = |e: &kube::Error| matches!(e, kube::Error::Api(s) if s.code == 404);
+            if let Err(e) = api.patch_status(&name, &PatchParams::default(), &Patch::Strategic(patch)).await {
+                if !gone(&e) {
+                    tracing::info!(victim = %name, "Preemption: cannot mark the victim: {}", api_message(&e));
+                    continue;
+                }
+            }
+            match api.delete(&name, &DeleteParams::default()).await {
+                Ok(_) => recorder.normal(&*v.pod, "Preempted", format!("Preempted by pod {uid} on node {node}")),
+                Err(e) if gone(&e) => {}
+                Err(e) => tracing::info!(victim = %name, "Preemption: cannot delete the victim: {}", api_message(&e)),
+            }
+        }
+    }
+
     /// DefaultBinder: `pods/binding`; on failure the assumed pod is forgotten and retried.
     async fn bind(self: Arc<Self>, pod: Arc<Pod>, qp: QueuedPod, node: String, recorder: Recorder) {
         let ns = pod.metadata.namespace.clone().unwrap_or_default();
@@ -320,21 +495,24 @@ impl Scheduler {
                 recorder.warning(&*pod, "FailedScheduling", truncate_note(&msg));
                 self.queue.move_all();
                 self.queue.add(pod.clone(), key);
-                self.set_condition(&pod, "SchedulerError", &msg).await;
+                self.set_condition(&pod, "SchedulerError", &msg, None).await;
             }
         }
     }
 
-    /// PodScheduled=False with the reason and message, unless it already says so.
-    async fn set_condition(&self, pod: &Pod, reason: &str, msg: &str) {
+    /// PodScheduled=False with the reason and message (and `nominated`: Some(node) to set
+    /// `status.nominatedNodeName`, Some(None) to clear it), unless it already says so.
+    async fn set_condition(&self, pod: &Pod, reason: &str, msg: &str, nominated: Option<Option<String>>) {
         let current = pod
             .status
             .as_ref()
             .and_then(|s| s.conditions.as_ref())
             .and_then(|cs| cs.iter().find(|c| c.type_ == "PodScheduled"));
-        if current.is_some_and(|c| {
+        let current_nomination = pod.status.as_ref().and_then(|s| s.nominated_node_name.clone());
+        let same_condition = current.is_some_and(|c| {
             c.status == "False" && c.reason.as_deref() == Some(reason) && c.message.as_deref() == Some(msg)
-        }) {
+        });
+        if same_condition && nominated.as_ref().is_none_or(|n| *n == current_nomination) {
             return;
         }
         let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
@@ -345,8 +523,11 @@ impl Scheduler {
             _ => None,
         }
         .unwrap_or(now);
-        let patch = serde_json::json!({"status": {"conditions": [{"type": "PodScheduled", "status": "False",
+        let mut patch = serde_json::json!({"status": {"conditions": [{"type": "PodScheduled", "status": "False",
             "reason": reason, "message": msg, "lastProbeTime": null, "lastTransitionTime": transition}]}});
+        if let Some(n) = nominated {
+            patch["status"]["nominatedNodeName"] = serde_json::json!(n);
+        }
         let api: Api<Pod> = Api::namespaced(self.client.clone(), pod.metadata.namespace.as_deref().unwrap_or(""));
         let name = pod.metadata.name.as_deref().unwrap_or("");
         if let Err(e) = api.patch_status(name, &PatchParams::default(), &Patch::Strategic(patch)).await {
@@ -388,13 +569,10 @@ mod tests {
             fit_error(12, &statuses, None),
             "0/12 nodes are available: 1 Insufficient memory, 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }, 11 Insufficient cpu."
         );
-        let unresolvable = vec![(
-            "a".to_string(),
-            st(Code::UnschedulableAndUnresolvable, &["node(s) didn't match Pod's node affinity/selector"]),
-        )];
+        let tried = vec![("a".to_string(), st(Code::UnschedulableAndUnresolvable, &[preemption::NO_VICTIMS]))];
         assert_eq!(
-            preemption_suffix(1, &unresolvable).unwrap(),
-            "preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
+            fit_error_with_absent(3, &tried, preemption::NOT_HELPFUL),
+            "0/3 nodes are available: 1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling."
         );
         assert_eq!(truncate_note(&"x".repeat(2000)).len(), 1024);
     }

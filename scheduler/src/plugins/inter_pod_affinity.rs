@@ -3,8 +3,8 @@
 //! and the required affinity of placed pods, score them.
 
 use crate::framework::{
-    AffinityTerm, Code, CycleState, Filter, Listers, NodeInfo, Plugin, PodAffinityTerms, PreFilter, PreScore, Score,
-    Status, MAX_NODE_SCORE,
+    AffinityTerm, Code, CycleState, Filter, Listers, NodeInfo, Plugin, PodAffinityTerms, PodInfo, PreFilter, PreScore,
+    Score, Status, MAX_NODE_SCORE,
 };
 use k8s_openapi::api::core::v1::{Node, Pod};
 use serde_json::Value;
@@ -67,8 +67,10 @@ fn matches_all(terms: &[AffinityTerm], pod: &Pod) -> bool {
     !terms.is_empty() && terms.iter().all(|t| t.matches(pod, None))
 }
 
+#[derive(Clone)]
 struct PreFilterState {
     terms: PodAffinityTerms,
+    ns_labels: Option<BTreeMap<String, String>>,
     /// Domains where a placed pod's required anti-affinity matches the incoming pod.
     existing_anti: Counts,
     /// Domains with pods matching all of the incoming pod's required affinity terms.
@@ -119,8 +121,50 @@ impl PreFilter for InterPodAffinity {
         if existing_anti.is_empty() && terms.required_affinity.is_empty() && terms.required_anti_affinity.is_empty() {
             return Status::skip();
         }
-        state.write(PRE_FILTER, PreFilterState { terms, existing_anti, affinity, anti });
+        state.write(PRE_FILTER, PreFilterState { terms, ns_labels, existing_anti, affinity, anti });
         Status::success()
+    }
+
+    fn add_pod(&self, state: &mut CycleState, pod: &Pod, added: &PodInfo, node: &NodeInfo) {
+        update_with(state, pod, added, node, 1);
+    }
+
+    fn remove_pod(&self, state: &mut CycleState, pod: &Pod, removed: &PodInfo, node: &NodeInfo) {
+        update_with(state, pod, removed, node, -1);
+    }
+}
+
+/// upstream's `updateWithPod`: the three counts as if `other` were added to (or removed from)
+/// `node`; counts that reach zero are dropped, so that "no matching pod anywhere" stays exact.
+fn update_with(state: &mut CycleState, pod: &Pod, other: &PodInfo, info: &NodeInfo, delta: i64) {
+    let Some(node) = info.node.as_deref() else { return };
+    state.update::<PreFilterState>(PRE_FILTER, |s| {
+        for t in other.affinity.iter().flat_map(|a| &a.required_anti_affinity) {
+            if t.matches(pod, s.ns_labels.as_ref()) {
+                bump_or_drop(&mut s.existing_anti, node, &t.topology_key, delta);
+            }
+        }
+        if matches_all(&s.terms.required_affinity, &other.pod) {
+            for t in &s.terms.required_affinity {
+                bump_or_drop(&mut s.affinity, node, &t.topology_key, delta);
+            }
+        }
+        for t in &s.terms.required_anti_affinity {
+            if t.matches(&other.pod, None) {
+                bump_or_drop(&mut s.anti, node, &t.topology_key, delta);
+            }
+        }
+    });
+}
+
+fn bump_or_drop(m: &mut Counts, node: &Node, key: &str, by: i64) {
+    if let Some(v) = label(node, key) {
+        let pair = (key.to_string(), v.to_string());
+        let n = m.entry(pair.clone()).or_default();
+        *n += by;
+        if *n == 0 {
+            m.remove(&pair);
+        }
     }
 }
 
@@ -263,7 +307,7 @@ impl Score for InterPodAffinity {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::framework::{NoListers, PodInfo};
+    use crate::framework::NoListers;
     use serde_json::json;
 
     fn node(name: &str, zone: &str, pods: &[Pod]) -> Arc<NodeInfo> {

@@ -30,6 +30,7 @@ pub const DEFAULT_PLUGINS: &[(&str, i64)] = &[
     ("NodeResourcesFit", 1),
     ("PodTopologySpread", 2),
     ("InterPodAffinity", 2),
+    ("DefaultPreemption", 0),
     ("NodeResourcesBalancedAllocation", 1),
     ("ImageLocality", 1),
     ("DefaultBinder", 0),
@@ -41,6 +42,9 @@ pub fn build(name: &str, args: &serde_json::Value, listers: &Arc<dyn Listers>) -
         // Queue-side plugins: the queue orders by priority and holds gated pods itself.
         "PrioritySort" | "SchedulingGates" => Points::default(),
         "DefaultBinder" => Points { bind: true, ..Default::default() },
+        "DefaultPreemption" => {
+            Points { post_filter: Some(crate::preemption::Args::from_args(args)), ..Default::default() }
+        }
         "NodeUnschedulable" => {
             let p = Arc::new(node_unschedulable::NodeUnschedulable);
             Points { filter: Some(p), ..Default::default() }

@@ -4,7 +4,7 @@
 //! (3 per node, 5 per zone, soft) over the pods of its Services and owning controller.
 
 use crate::framework::{
-    Code, CycleState, Filter, Listers, NodeInfo, Plugin, PreFilter, PreScore, Score, Status, MAX_NODE_SCORE,
+    Code, CycleState, Filter, Listers, NodeInfo, Plugin, PodInfo, PreFilter, PreScore, Score, Status, MAX_NODE_SCORE,
 };
 use crate::plugins::tolerates;
 use api_types::selector::{selector_is_empty, selector_matches};
@@ -205,11 +205,26 @@ impl PodTopologySpread {
 
 type Pair = (String, String);
 
+#[derive(Clone)]
 struct PreFilterState {
     constraints: Vec<Constraint>,
     counts: HashMap<Pair, i64>,
     /// Per topology key: how many domains, and the smallest count among them.
     domains: HashMap<String, (i64, i64)>,
+}
+
+impl PreFilterState {
+    fn count_domains(&mut self) {
+        self.domains.clear();
+        for c in &self.constraints {
+            self.domains.entry(c.key.clone()).or_insert((0, i64::from(i32::MAX)));
+        }
+        for ((key, _), n) in &self.counts {
+            let d = self.domains.entry(key.clone()).or_insert((0, i64::from(i32::MAX)));
+            d.0 += 1;
+            d.1 = d.1.min(*n);
+        }
+    }
 }
 
 struct PreScoreState {
@@ -257,18 +272,41 @@ impl PreFilter for PodTopologySpread {
                 *counts.entry(pair).or_default() += n;
             }
         }
-        let mut domains: HashMap<String, (i64, i64)> = HashMap::new();
-        for c in &constraints {
-            domains.entry(c.key.clone()).or_insert((0, i64::from(i32::MAX)));
-        }
-        for ((key, _), n) in &counts {
-            let d = domains.entry(key.clone()).or_insert((0, i64::from(i32::MAX)));
-            d.0 += 1;
-            d.1 = d.1.min(*n);
-        }
-        state.write(PRE_FILTER, PreFilterState { constraints, counts, domains });
+        let mut s = PreFilterState { constraints, counts, domains: HashMap::new() };
+        s.count_domains();
+        state.write(PRE_FILTER, s);
         Status::success()
     }
+
+    fn add_pod(&self, state: &mut CycleState, pod: &Pod, added: &PodInfo, node: &NodeInfo) {
+        update_with(state, pod, added, node, 1);
+    }
+
+    fn remove_pod(&self, state: &mut CycleState, pod: &Pod, removed: &PodInfo, node: &NodeInfo) {
+        update_with(state, pod, removed, node, -1);
+    }
+}
+
+/// upstream's `updateWithPod`: a pod of the namespace matching a constraint changes its
+/// domain's count on a node that has every key and passes the inclusion policies.
+fn update_with(state: &mut CycleState, pod: &Pod, other: &PodInfo, info: &NodeInfo, delta: i64) {
+    let Some(node) = info.node.as_deref() else { return };
+    if other.pod.metadata.namespace != pod.metadata.namespace {
+        return;
+    }
+    state.update::<PreFilterState>(PRE_FILTER, |s| {
+        if !has_all_keys(node, &s.constraints) {
+            return;
+        }
+        for c in &s.constraints {
+            if !c.matches(other.pod.metadata.labels.as_ref()) || !c.includes(pod, node) {
+                continue;
+            }
+            let pair = (c.key.clone(), info.label(&c.key).unwrap_or("").to_string());
+            *s.counts.entry(pair).or_default() += delta;
+        }
+        s.count_domains();
+    });
 }
 
 impl Filter for PodTopologySpread {
@@ -392,7 +430,7 @@ impl Score for PodTopologySpread {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::framework::{NoListers, PodInfo};
+    use crate::framework::NoListers;
     use serde_json::json;
 
     fn node(name: &str, zone: Option<&str>, pods: &[Pod]) -> Arc<NodeInfo> {
