@@ -1,16 +1,19 @@
 //! The scheduler's cluster state: every node with the pods placed on it, kept from the informers,
 //! plus pods assumed on a node between the decision and the binding showing up (upstream's
-//! scheduler cache). A cycle reads an immutable snapshot that is rebuilt only after a change.
+//! scheduler cache). A cycle reads an immutable snapshot; after a pod change only the changed
+//! nodes' entries are replaced (in place when no cycle still holds the snapshot), and the node
+//! order is rebuilt only when nodes come, go or change zone.
 
 use crate::framework::{pod_key, NodeInfo, PodInfo};
 use k8s_openapi::api::core::v1::{Node, Pod};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 /// The nodes a cycle sees, in upstream's order: interleaved across zones.
+#[derive(Clone)]
 pub struct Snapshot {
     pub nodes: Vec<Arc<NodeInfo>>,
-    pub by_name: HashMap<String, usize>,
+    pub by_name: Arc<HashMap<String, usize>>,
 }
 
 #[derive(Default)]
@@ -21,6 +24,10 @@ struct Inner {
     /// Pod key -> (node, assumed).
     pods: HashMap<String, (String, bool)>,
     snapshot: Option<Arc<Snapshot>>,
+    /// Nodes whose entry in the snapshot is stale.
+    dirty: HashSet<String>,
+    /// The snapshot's node order is stale (a node added, removed or moved zone).
+    reorder: bool,
 }
 
 #[derive(Default)]
@@ -39,7 +46,9 @@ fn zone_key(node: &Node) -> String {
 
 impl Inner {
     fn lock_node(&mut self, name: &str) -> &mut NodeInfo {
-        self.snapshot = None;
+        if !self.dirty.contains(name) {
+            self.dirty.insert(name.to_string());
+        }
         Arc::make_mut(self.nodes.entry(name.to_string()).or_default())
     }
 
@@ -82,6 +91,7 @@ impl Cache {
         let zone = zone_key(&node);
         let known_zone = g.zones.iter().find(|(_, names)| names.contains(&name)).map(|(z, _)| z.clone());
         if known_zone.as_deref() != Some(zone.as_str()) {
+            g.reorder = true;
             g.remove_from_zones(&name);
             match g.zones.iter_mut().find(|(z, _)| *z == zone) {
                 Some((_, names)) => names.push(name.clone()),
@@ -94,7 +104,7 @@ impl Cache {
     pub fn remove_node(&self, name: &str) {
         let mut g = self.lock();
         g.remove_from_zones(name);
-        g.snapshot = None;
+        g.reorder = true;
         // Pods still bound there keep a node-less entry until they go, as upstream.
         let empty = match g.nodes.get_mut(name) {
             Some(info) => {
@@ -142,9 +152,33 @@ impl Cache {
     /// The nodes as a cycle sees them; the same snapshot until something changes.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         let mut g = self.lock();
-        if let Some(s) = g.snapshot.as_ref() {
-            return s.clone();
+        let g = &mut *g;
+        if g.reorder || g.snapshot.is_none() {
+            g.reorder = false;
+            g.dirty.clear();
+            let s = Arc::new(g.build_snapshot());
+            g.snapshot = Some(s.clone());
+            return s;
         }
+        let snap = g.snapshot.as_mut().expect("checked above");
+        if !g.dirty.is_empty() {
+            // Copies the entry list only if a cycle still holds the previous snapshot.
+            let s = Arc::make_mut(snap);
+            for name in g.dirty.drain() {
+                // Entries without a Node object are not in the order; the next reorder adds them.
+                if let (Some(i), Some(info)) = (s.by_name.get(&name), g.nodes.get(&name)) {
+                    s.nodes[*i] = info.clone();
+                }
+            }
+        }
+        snap.clone()
+    }
+}
+
+impl Inner {
+    /// Every node with a Node object, interleaved by zone.
+    fn build_snapshot(&self) -> Snapshot {
+        let g = self;
         let mut nodes = Vec::with_capacity(g.nodes.len());
         let longest = g.zones.iter().map(|(_, n)| n.len()).max().unwrap_or(0);
         for i in 0..longest {
@@ -154,10 +188,8 @@ impl Cache {
                 }
             }
         }
-        let by_name = nodes.iter().enumerate().map(|(i, n)| (n.name().to_string(), i)).collect();
-        let s = Arc::new(Snapshot { nodes, by_name });
-        g.snapshot = Some(s.clone());
-        s
+        let by_name = Arc::new(nodes.iter().enumerate().map(|(i, n)| (n.name().to_string(), i)).collect());
+        Snapshot { nodes, by_name }
     }
 }
 
@@ -202,5 +234,27 @@ mod tests {
         assert_eq!(c.snapshot().nodes[1].requested.milli_cpu, 0);
         c.remove_node("a2");
         assert_eq!(c.snapshot().nodes.len(), 4);
+    }
+
+    #[test]
+    fn a_held_snapshot_stays_as_it_was_and_the_next_one_sees_only_the_change() {
+        let c = Cache::default();
+        c.set_node(node("a1", "a"));
+        c.set_node(node("b1", "b"));
+        let held = c.snapshot();
+        c.assume(pod("p", "", "250m"), "b1");
+        let next = c.snapshot();
+        assert_eq!(held.nodes[held.by_name["b1"]].requested.milli_cpu, 0);
+        assert_eq!(next.nodes[next.by_name["b1"]].requested.milli_cpu, 250);
+        assert!(Arc::ptr_eq(&held.nodes[0], &next.nodes[0]), "an unchanged node is shared");
+        assert!(Arc::ptr_eq(&held.by_name, &next.by_name), "the order is reused");
+        drop((held, next));
+        // With no cycle holding it, the snapshot is updated in place.
+        c.assume(pod("q", "", "250m"), "a1");
+        let s = c.snapshot();
+        assert_eq!(s.nodes[s.by_name["a1"]].requested.milli_cpu, 250);
+        // A new node changes the order.
+        c.set_node(node("c1", "c"));
+        assert_eq!(c.snapshot().nodes.len(), 3);
     }
 }
