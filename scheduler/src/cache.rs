@@ -9,11 +9,58 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-/// The nodes a cycle sees, in upstream's order: interleaved across zones.
-#[derive(Clone)]
+/// The nodes a cycle sees, in upstream's order: interleaved across zones; with what plugins
+/// would otherwise scan every node for (upstream's `HavePodsWithAffinityList` and image states).
+#[derive(Clone, Default)]
 pub struct Snapshot {
     pub nodes: Vec<Arc<NodeInfo>>,
     pub by_name: Arc<HashMap<String, usize>>,
+    /// Nodes holding a pod with any (anti-)affinity term, and with required anti-affinity.
+    pub with_affinity: usize,
+    pub with_required_anti_affinity: usize,
+    /// Image name -> how many nodes have it.
+    pub image_nodes: Arc<HashMap<String, usize>>,
+}
+
+impl std::ops::Deref for Snapshot {
+    type Target = [Arc<NodeInfo>];
+    fn deref(&self) -> &[Arc<NodeInfo>] {
+        &self.nodes
+    }
+}
+
+impl Snapshot {
+    pub fn new(nodes: Vec<Arc<NodeInfo>>) -> Snapshot {
+        let by_name = Arc::new(nodes.iter().enumerate().map(|(i, n)| (n.name().to_string(), i)).collect());
+        let mut s = Snapshot { nodes, by_name, ..Default::default() };
+        s.with_affinity = s.nodes.iter().filter(|n| n.pods_with_affinity > 0).count();
+        s.with_required_anti_affinity = s.nodes.iter().filter(|n| n.pods_with_required_anti_affinity > 0).count();
+        s.count_images();
+        s
+    }
+
+    fn count_images(&mut self) {
+        let mut m: HashMap<String, usize> = HashMap::new();
+        for n in &self.nodes {
+            for img in n.images.keys() {
+                *m.entry(img.clone()).or_default() += 1;
+            }
+        }
+        self.image_nodes = Arc::new(m);
+    }
+
+    /// Replaces entry `i`, keeping the counts.
+    fn replace(&mut self, i: usize, info: Arc<NodeInfo>) -> bool {
+        let old = std::mem::replace(&mut self.nodes[i], info);
+        let new = &self.nodes[i];
+        let flip = |a: usize, b: usize| isize::from(b > 0) - isize::from(a > 0);
+        self.with_affinity =
+            self.with_affinity.saturating_add_signed(flip(old.pods_with_affinity, new.pods_with_affinity));
+        self.with_required_anti_affinity = self
+            .with_required_anti_affinity
+            .saturating_add_signed(flip(old.pods_with_required_anti_affinity, new.pods_with_required_anti_affinity));
+        !Arc::ptr_eq(&old.images, &new.images)
+    }
 }
 
 #[derive(Default)]
@@ -164,11 +211,15 @@ impl Cache {
         if !g.dirty.is_empty() {
             // Copies the entry list only if a cycle still holds the previous snapshot.
             let s = Arc::make_mut(snap);
+            let mut images_changed = false;
             for name in g.dirty.drain() {
                 // Entries without a Node object are not in the order; the next reorder adds them.
-                if let (Some(i), Some(info)) = (s.by_name.get(&name), g.nodes.get(&name)) {
-                    s.nodes[*i] = info.clone();
+                if let (Some(i), Some(info)) = (s.by_name.get(&name).copied(), g.nodes.get(&name)) {
+                    images_changed |= s.replace(i, info.clone());
                 }
+            }
+            if images_changed {
+                s.count_images();
             }
         }
         snap.clone()
@@ -188,8 +239,7 @@ impl Inner {
                 }
             }
         }
-        let by_name = Arc::new(nodes.iter().enumerate().map(|(i, n)| (n.name().to_string(), i)).collect());
-        Snapshot { nodes, by_name }
+        Snapshot::new(nodes)
     }
 }
 

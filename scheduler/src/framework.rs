@@ -2,6 +2,7 @@
 //! is a type implementing the points it uses; the per-node view plugins read (`NodeInfo`);
 //! the status a plugin answers with.
 
+pub use crate::cache::Snapshot;
 use api_types::kinds::validation::Quantity;
 use api_types::selector::{selector_is_empty, selector_matches};
 use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
@@ -75,29 +76,33 @@ impl Status {
 /// so that preemption can try removing pods from one node without touching the cycle's state.
 #[derive(Default, Clone)]
 pub struct CycleState {
-    data: HashMap<&'static str, Arc<dyn Any + Send + Sync>>,
+    /// A handful of entries: a list is faster to search than a hash map.
+    data: Vec<(&'static str, Arc<dyn Any + Send + Sync>)>,
 }
 
 impl CycleState {
     pub fn write<T: Any + Send + Sync>(&mut self, key: &'static str, v: T) {
-        self.data.insert(key, Arc::new(v));
+        let v: Arc<dyn Any + Send + Sync> = Arc::new(v);
+        match self.data.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = v,
+            None => self.data.push((key, v)),
+        }
     }
 
     pub fn read<T: Any>(&self, key: &'static str) -> Option<&T> {
-        self.data.get(key).and_then(|b| b.downcast_ref())
+        self.data.iter().find(|(k, _)| *k == key).and_then(|(_, b)| b.downcast_ref())
     }
 
     /// Changes an entry in place (copying it first if a clone of the state shares it).
     pub fn update<T: Any + Send + Sync + Clone>(&mut self, key: &'static str, f: impl FnOnce(&mut T)) {
-        let Some(entry) = self.data.remove(key) else { return };
+        let Some(i) = self.data.iter().position(|(k, _)| *k == key) else { return };
+        let entry = self.data.swap_remove(i).1;
         match entry.downcast::<T>() {
             Ok(mut t) => {
                 f(Arc::make_mut(&mut t));
-                self.data.insert(key, t);
+                self.data.push((key, t));
             }
-            Err(other) => {
-                self.data.insert(key, other);
-            }
+            Err(other) => self.data.push((key, other)),
         }
     }
 }
@@ -462,6 +467,8 @@ pub struct NodeInfo {
     /// plugins visit only such nodes unless the incoming pod has terms of its own.
     pub pods_with_affinity: usize,
     pub pods_with_required_anti_affinity: usize,
+    /// The node's images (each name it reports) with their sizes, for ImageLocality.
+    pub images: Arc<HashMap<String, i64>>,
 }
 
 impl NodeInfo {
@@ -471,6 +478,17 @@ impl NodeInfo {
 
     pub fn set_node(&mut self, node: Arc<Node>) {
         self.allocatable = Resource::from_list(node.status.as_ref().and_then(|s| s.allocatable.as_ref()));
+        let images: HashMap<String, i64> = node
+            .status
+            .as_ref()
+            .and_then(|s| s.images.as_ref())
+            .into_iter()
+            .flatten()
+            .flat_map(|i| i.names.iter().flatten().map(|n| (n.clone(), i.size_bytes.unwrap_or(0))))
+            .collect();
+        if *self.images != images {
+            self.images = Arc::new(images);
+        }
         self.node = Some(node);
     }
 
@@ -519,7 +537,7 @@ pub trait Plugin: Send + Sync {
 
 pub trait PreFilter: Plugin {
     /// Runs once per cycle before Filter; Skip drops this plugin's Filter for the cycle.
-    fn pre_filter(&self, state: &mut CycleState, pod: &Pod, nodes: &[Arc<NodeInfo>]) -> Status;
+    fn pre_filter(&self, state: &mut CycleState, pod: &Pod, nodes: &Snapshot) -> Status;
 
     /// `PreFilterExtensions.AddPod`: `added` now counts on `node` (a nominated pod, or a
     /// preemption victim given back); plugins whose PreFilter state counts pods update it.
@@ -536,8 +554,7 @@ pub trait Filter: Plugin {
 pub trait PreScore: Plugin {
     /// Runs once per cycle before Score over the feasible nodes (`all` is every node of the
     /// snapshot); Skip drops this plugin's Score for the cycle.
-    fn pre_score(&self, state: &mut CycleState, pod: &Pod, feasible: &[Arc<NodeInfo>], all: &[Arc<NodeInfo>])
-        -> Status;
+    fn pre_score(&self, state: &mut CycleState, pod: &Pod, feasible: &[Arc<NodeInfo>], all: &Snapshot) -> Status;
 }
 
 pub trait Score: Plugin {

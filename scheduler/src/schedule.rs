@@ -280,7 +280,7 @@ impl Scheduler {
         let mut skipped: Vec<&'static str> = Vec::new();
         let mut pre_filter_rejection: Option<(Status, Vec<&'static str>)> = None;
         for p in &profile.pre_filter {
-            let st = p.pre_filter(&mut state, pod, all);
+            let st = p.pre_filter(&mut state, pod, snap);
             match st.code {
                 Code::Success => {}
                 Code::Skip => skipped.push(p.name()),
@@ -358,7 +358,7 @@ impl Scheduler {
         }
         let mut skipped_scores: Vec<&'static str> = Vec::new();
         for p in &profile.pre_score {
-            let st = p.pre_score(&mut state, pod, &feasible, all);
+            let st = p.pre_score(&mut state, pod, &feasible, snap);
             match st.code {
                 Code::Success => {}
                 Code::Skip => skipped_scores.push(p.name()),

@@ -239,13 +239,22 @@ fn mib(pid: u32, field: &str) -> f64 {
 async fn create_pods(c: &reqwest::Client, base: &str, ns: &str, a: &Args, prefix: &str, n: usize, init: bool) {
     let url = format!("{base}/api/v1/namespaces/{ns}/pods");
     let workload = a.workload.clone();
+    let failed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     each(n, a.concurrency, |i| {
         let (c, url, body) = (c.clone(), url.clone(), pod(&workload, &format!("{prefix}{i}"), i, init));
+        let failed = failed.clone();
         async move {
-            send(&c, reqwest::Method::POST, &url, "application/json", &body).await;
+            let code = send(&c, reqwest::Method::POST, &url, "application/json", &body).await;
+            if code != 201 && failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0 {
+                eprintln!("creating {}: HTTP {code}", body["metadata"]["name"]);
+            }
         }
     })
     .await;
+    let failed = failed.load(std::sync::atomic::Ordering::Relaxed);
+    if failed > 0 {
+        eprintln!("{failed} of {n} pods were not created");
+    }
 }
 
 async fn wait_bound(seen: &Mutex<Seen>, want: usize, limit: Duration) -> bool {
@@ -297,13 +306,11 @@ async fn main() {
         )
         .await;
     }
-    for _ in 0..200 {
-        let r = c.get(format!("{base}/api/v1/namespaces/{ns}/serviceaccounts/default")).send().await;
-        if r.is_ok_and(|r| r.status().is_success()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // ServiceAccount admission needs the namespace's default account; no controller-manager
+    // runs here to make it.
+    let sa = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}});
+    send(&c, reqwest::Method::POST, &format!("{base}/api/v1/namespaces/{ns}/serviceaccounts"), "application/json", &sa)
+        .await;
 
     let start = Instant::now();
     let seen = Arc::new(Mutex::new(Seen::default()));
@@ -312,7 +319,7 @@ async fn main() {
 
     let t = Instant::now();
     create_pods(&c, &base, &ns, &a, "i", a.init_pods, true).await;
-    if !wait_bound(&seen, a.init_pods, Duration::from_secs(600)).await {
+    if !wait_bound(&seen, a.init_pods, Duration::from_secs(60 + a.init_pods as u64 / 10)).await {
         println!("init pods: only {} of {} bound", seen.lock().expect("seen").bound.len(), a.init_pods);
         return;
     }
@@ -342,7 +349,7 @@ async fn main() {
     seen.lock().expect("seen").measuring = true;
     let bound_before = seen.lock().expect("seen").bound.len();
     create_pods(&c, &base, &ns, &a, "m", a.pods, false).await;
-    let all = wait_bound(&seen, bound_before + a.pods, Duration::from_secs(900)).await;
+    let all = wait_bound(&seen, bound_before + a.pods, Duration::from_secs(60 + a.pods as u64 / 10)).await;
     let took = start.elapsed() - measure_start;
     let cpu = cpu_seconds(a.scheduler_pid) - cpu0;
     let hist1 = attempt_histogram(&c, a.scheduler_port).await;

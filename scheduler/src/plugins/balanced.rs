@@ -1,7 +1,7 @@
 //! NodeResourcesBalancedAllocation: prefers nodes whose resource fractions (requested over
 //! allocatable, this pod included) are close to each other.
 
-use crate::framework::{pod_requests, CycleState, NodeInfo, Plugin, PreScore, Resource, Score, Status};
+use crate::framework::{pod_requests, CycleState, NodeInfo, Plugin, PreScore, Resource, Score, Snapshot, Status};
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::Value;
 use std::sync::Arc;
@@ -27,7 +27,7 @@ impl Plugin for Balanced {
 }
 
 impl PreScore for Balanced {
-    fn pre_score(&self, state: &mut CycleState, pod: &Pod, _: &[Arc<NodeInfo>], _: &[Arc<NodeInfo>]) -> Status {
+    fn pre_score(&self, state: &mut CycleState, pod: &Pod, _: &[Arc<NodeInfo>], _: &Snapshot) -> Status {
         let req = pod_requests(pod, false);
         // A BestEffort pod changes no balance.
         if self.resources.iter().all(|r| req.get(r) == 0) {

@@ -2,10 +2,11 @@
 //! requested (and the node's pod count allows one more); scores by the configured strategy
 //! (LeastAllocated by default, MostAllocated, RequestedToCapacityRatio).
 
-use crate::framework::{pod_requests, Code, CycleState, Filter, NodeInfo, Plugin, PreFilter, Resource, Score, Status};
+use crate::framework::{
+    pod_requests, Code, CycleState, Filter, NodeInfo, Plugin, PreFilter, Resource, Score, Snapshot, Status,
+};
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::Value;
-use std::sync::Arc;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Strategy {
@@ -99,7 +100,7 @@ impl Plugin for Fit {
 }
 
 impl PreFilter for Fit {
-    fn pre_filter(&self, state: &mut CycleState, pod: &Pod, _: &[Arc<NodeInfo>]) -> Status {
+    fn pre_filter(&self, state: &mut CycleState, pod: &Pod, _: &Snapshot) -> Status {
         state.write(STATE, PodRequests { actual: pod_requests(pod, false), non_zero: pod_requests(pod, true) });
         Status::success()
     }
@@ -227,6 +228,7 @@ impl Score for Fit {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::sync::Arc;
 
     fn node(cpu: &str, mem: &str, pods: &str) -> NodeInfo {
         let mut n = NodeInfo::default();

@@ -1,7 +1,7 @@
 //! ImageLocality: prefers nodes that already have the pod's images, weighted by image size and
 //! by how many nodes have each image (so that one node does not attract everything).
 
-use crate::framework::{CycleState, NodeInfo, Plugin, PreScore, Score, Status, MAX_NODE_SCORE};
+use crate::framework::{CycleState, NodeInfo, Plugin, PreScore, Score, Snapshot, Status, MAX_NODE_SCORE};
 use k8s_openapi::api::core::v1::Pod;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -42,14 +42,7 @@ struct Spread {
 }
 
 fn node_image_size(node: &NodeInfo, image: &str) -> Option<i64> {
-    node.node
-        .as_ref()?
-        .status
-        .as_ref()?
-        .images
-        .as_ref()?
-        .iter()
-        .find_map(|i| i.names.as_ref()?.iter().any(|n| n == image).then_some(i.size_bytes.unwrap_or(0)))
+    node.images.get(image).copied()
 }
 
 impl Plugin for ImageLocality {
@@ -59,11 +52,11 @@ impl Plugin for ImageLocality {
 }
 
 impl PreScore for ImageLocality {
-    fn pre_score(&self, state: &mut CycleState, pod: &Pod, _: &[Arc<NodeInfo>], all: &[Arc<NodeInfo>]) -> Status {
+    fn pre_score(&self, state: &mut CycleState, pod: &Pod, _: &[Arc<NodeInfo>], all: &Snapshot) -> Status {
         let images = pod_images(pod);
         let mut nodes_having = HashMap::new();
         for img in &images {
-            let n = all.iter().filter(|n| node_image_size(n, img).is_some()).count();
+            let n = all.image_nodes.get(img).copied().unwrap_or(0);
             nodes_having.insert(img.clone(), i64::try_from(n).unwrap_or(0));
         }
         state.write(STATE, Spread { images, nodes_having, total: i64::try_from(all.len()).unwrap_or(1).max(1) });

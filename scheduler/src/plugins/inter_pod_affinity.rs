@@ -4,7 +4,7 @@
 
 use crate::framework::{
     AffinityTerm, Code, CycleState, Filter, Listers, NodeInfo, Plugin, PodAffinityTerms, PodInfo, PreFilter, PreScore,
-    Score, Status, MAX_NODE_SCORE,
+    Score, Snapshot, Status, MAX_NODE_SCORE,
 };
 use k8s_openapi::api::core::v1::{Node, Pod};
 use serde_json::Value;
@@ -86,11 +86,12 @@ impl Plugin for InterPodAffinity {
 }
 
 impl PreFilter for InterPodAffinity {
-    fn pre_filter(&self, state: &mut CycleState, pod: &Pod, nodes: &[Arc<NodeInfo>]) -> Status {
+    fn pre_filter(&self, state: &mut CycleState, pod: &Pod, nodes: &Snapshot) -> Status {
         let terms = self.terms(pod);
         let ns_labels = self.listers.namespace_labels(pod.metadata.namespace.as_deref().unwrap_or(""));
         let mut existing_anti = Counts::new();
-        for info in nodes.iter().filter(|n| n.pods_with_required_anti_affinity > 0) {
+        let scan = if nodes.with_required_anti_affinity > 0 { &nodes[..] } else { &[] };
+        for info in scan.iter().filter(|n| n.pods_with_required_anti_affinity > 0) {
             let Some(node) = info.node.as_deref() else { continue };
             for p in &info.pods {
                 for t in p.affinity.iter().flat_map(|a| &a.required_anti_affinity) {
@@ -102,7 +103,7 @@ impl PreFilter for InterPodAffinity {
         }
         let (mut affinity, mut anti) = (Counts::new(), Counts::new());
         if !terms.required_affinity.is_empty() || !terms.required_anti_affinity.is_empty() {
-            for info in nodes {
+            for info in nodes.iter() {
                 let Some(node) = info.node.as_deref() else { continue };
                 for p in &info.pods {
                     if matches_all(&terms.required_affinity, &p.pod) {
@@ -239,13 +240,7 @@ fn add_term(
 }
 
 impl PreScore for InterPodAffinity {
-    fn pre_score(
-        &self,
-        state: &mut CycleState,
-        pod: &Pod,
-        feasible: &[Arc<NodeInfo>],
-        all: &[Arc<NodeInfo>],
-    ) -> Status {
+    fn pre_score(&self, state: &mut CycleState, pod: &Pod, feasible: &[Arc<NodeInfo>], all: &Snapshot) -> Status {
         if feasible.is_empty() {
             return Status::skip();
         }
@@ -257,7 +252,8 @@ impl PreScore for InterPodAffinity {
         let ns_labels = self.listers.namespace_labels(pod.metadata.namespace.as_deref().unwrap_or(""));
         let mut scores = TopologyScore::new();
         // Without preferred terms of its own, only placed pods with affinity can matter.
-        for info in all.iter().filter(|n| has_own || n.pods_with_affinity > 0) {
+        let scan = if has_own || all.with_affinity > 0 { &all[..] } else { &[] };
+        for info in scan.iter().filter(|n| has_own || n.pods_with_affinity > 0) {
             let Some(node) = info.node.as_deref() else { continue };
             if node.metadata.labels.as_ref().is_none_or(|l| l.is_empty()) {
                 continue;
@@ -337,7 +333,7 @@ mod tests {
 
     fn run_filter(pl: &InterPodAffinity, p: &Pod, nodes: &[Arc<NodeInfo>]) -> Vec<Status> {
         let mut st = CycleState::default();
-        let pre = pl.pre_filter(&mut st, p, nodes);
+        let pre = pl.pre_filter(&mut st, p, &Snapshot::new(nodes.to_vec()));
         nodes.iter().map(|n| if pre.code == Code::Skip { Status::success() } else { pl.filter(&st, p, n) }).collect()
     }
 
@@ -384,13 +380,16 @@ mod tests {
         ];
         let p = pod("new", "web", pref);
         let mut st = CycleState::default();
-        assert!(pl.pre_score(&mut st, &p, &nodes, &nodes).is_success());
+        assert!(pl.pre_score(&mut st, &p, &nodes, &Snapshot::new(nodes.clone())).is_success());
         let mut scores: Vec<i64> = nodes.iter().map(|n| pl.score(&st, &p, n)).collect();
         assert_eq!(scores, [10, 5, 0]);
         pl.normalize(&st, &p, &mut scores);
         assert_eq!(scores, [100, 50, 0]);
         // Nothing to score: skipped.
         let plain = pod("x", "x", json!(null));
-        assert_eq!(pl.pre_score(&mut CycleState::default(), &plain, &nodes, &nodes).code, Code::Skip);
+        assert_eq!(
+            pl.pre_score(&mut CycleState::default(), &plain, &nodes, &Snapshot::new(nodes.clone())).code,
+            Code::Skip
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! their weights to a node's score.
 
 use crate::framework::{
-    default_normalize, Code, CycleState, Filter, NodeInfo, Plugin, PreFilter, PreScore, Score, Status,
+    default_normalize, Code, CycleState, Filter, NodeInfo, Plugin, PreFilter, PreScore, Score, Snapshot, Status,
 };
 use k8s_openapi::api::core::v1::{Node, Pod};
 use std::sync::Arc;
@@ -23,7 +23,7 @@ impl Plugin for NodeAffinity {
 }
 
 impl PreFilter for NodeAffinity {
-    fn pre_filter(&self, _: &mut CycleState, pod: &Pod, _: &[Arc<NodeInfo>]) -> Status {
+    fn pre_filter(&self, _: &mut CycleState, pod: &Pod, _: &Snapshot) -> Status {
         let spec = pod.spec.as_ref();
         let has_selector = spec.and_then(|s| s.node_selector.as_ref()).is_some_and(|m| !m.is_empty());
         let has_required = spec
@@ -49,7 +49,7 @@ impl Filter for NodeAffinity {
 }
 
 impl PreScore for NodeAffinity {
-    fn pre_score(&self, _: &mut CycleState, pod: &Pod, _: &[Arc<NodeInfo>], _: &[Arc<NodeInfo>]) -> Status {
+    fn pre_score(&self, _: &mut CycleState, pod: &Pod, _: &[Arc<NodeInfo>], _: &Snapshot) -> Status {
         let preferred = pod
             .spec
             .as_ref()

@@ -1,9 +1,10 @@
 //! NodePorts: a host port (protocol, port) can be taken once per host IP, and 0.0.0.0 takes it
 //! on every IP.
 
-use crate::framework::{pod_host_ports, Code, CycleState, Filter, HostPort, NodeInfo, Plugin, PreFilter, Status};
+use crate::framework::{
+    pod_host_ports, Code, CycleState, Filter, HostPort, NodeInfo, Plugin, PreFilter, Snapshot, Status,
+};
 use k8s_openapi::api::core::v1::Pod;
-use std::sync::Arc;
 
 pub struct NodePorts;
 
@@ -16,7 +17,7 @@ impl Plugin for NodePorts {
 }
 
 impl PreFilter for NodePorts {
-    fn pre_filter(&self, state: &mut CycleState, pod: &Pod, _: &[Arc<NodeInfo>]) -> Status {
+    fn pre_filter(&self, state: &mut CycleState, pod: &Pod, _: &Snapshot) -> Status {
         let ports = pod_host_ports(pod);
         if ports.is_empty() {
             return Status::skip();

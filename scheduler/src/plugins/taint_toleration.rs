@@ -1,7 +1,9 @@
 //! TaintToleration: NoSchedule/NoExecute taints a pod does not tolerate keep it off a node;
 //! untolerated PreferNoSchedule taints lower the node's score.
 
-use crate::framework::{default_normalize, Code, CycleState, Filter, NodeInfo, Plugin, PreScore, Score, Status};
+use crate::framework::{
+    default_normalize, Code, CycleState, Filter, NodeInfo, Plugin, PreScore, Score, Snapshot, Status,
+};
 use api_types::scheduling::tolerates;
 use k8s_openapi::api::core::v1::{Pod, Taint, Toleration};
 use std::sync::Arc;
@@ -42,7 +44,7 @@ impl Filter for TaintToleration {
 const STATE: &str = "PreScoreTaintToleration";
 
 impl PreScore for TaintToleration {
-    fn pre_score(&self, state: &mut CycleState, pod: &Pod, _: &[Arc<NodeInfo>], _: &[Arc<NodeInfo>]) -> Status {
+    fn pre_score(&self, state: &mut CycleState, pod: &Pod, _: &[Arc<NodeInfo>], _: &Snapshot) -> Status {
         let prefer: Vec<Toleration> = tolerations(pod)
             .iter()
             .filter(|t| matches!(t.effect.as_deref(), None | Some("") | Some("PreferNoSchedule")))

@@ -4,7 +4,8 @@
 //! (3 per node, 5 per zone, soft) over the pods of its Services and owning controller.
 
 use crate::framework::{
-    Code, CycleState, Filter, Listers, NodeInfo, Plugin, PodInfo, PreFilter, PreScore, Score, Status, MAX_NODE_SCORE,
+    Code, CycleState, Filter, Listers, NodeInfo, Plugin, PodInfo, PreFilter, PreScore, Score, Snapshot, Status,
+    MAX_NODE_SCORE,
 };
 use crate::plugins::tolerates;
 use api_types::selector::{selector_is_empty, selector_matches};
@@ -242,7 +243,7 @@ impl Plugin for PodTopologySpread {
 }
 
 impl PreFilter for PodTopologySpread {
-    fn pre_filter(&self, state: &mut CycleState, pod: &Pod, nodes: &[Arc<NodeInfo>]) -> Status {
+    fn pre_filter(&self, state: &mut CycleState, pod: &Pod, nodes: &Snapshot) -> Status {
         let constraints = self.constraints(pod, "DoNotSchedule");
         if constraints.is_empty() {
             return Status::skip();
@@ -250,7 +251,7 @@ impl PreFilter for PodTopologySpread {
         let ns = pod.metadata.namespace.as_deref().unwrap_or("");
         let mut counts: HashMap<Pair, i64> = HashMap::new();
         let mut per_node: Vec<(Pair, i64)> = Vec::with_capacity(constraints.len());
-        for info in nodes {
+        for info in nodes.iter() {
             let Some(node) = info.node.as_deref() else { continue };
             if !has_all_keys(node, &constraints) {
                 continue;
@@ -329,13 +330,7 @@ impl Filter for PodTopologySpread {
 }
 
 impl PreScore for PodTopologySpread {
-    fn pre_score(
-        &self,
-        state: &mut CycleState,
-        pod: &Pod,
-        feasible: &[Arc<NodeInfo>],
-        all: &[Arc<NodeInfo>],
-    ) -> Status {
+    fn pre_score(&self, state: &mut CycleState, pod: &Pod, feasible: &[Arc<NodeInfo>], all: &Snapshot) -> Status {
         if all.is_empty() {
             return Status::skip();
         }
@@ -370,7 +365,7 @@ impl PreScore for PodTopologySpread {
             })
             .collect();
         let ns = pod.metadata.namespace.as_deref().unwrap_or("");
-        for info in all {
+        for info in all.iter() {
             let Some(node) = info.node.as_deref() else { continue };
             if require_all && !has_all_keys(node, &constraints) {
                 continue;
@@ -469,7 +464,7 @@ mod tests {
         ];
         let p = pod("new", "web", zone_constraint(1, "DoNotSchedule"));
         let mut st = CycleState::default();
-        assert!(pl.pre_filter(&mut st, &p, &nodes).is_success());
+        assert!(pl.pre_filter(&mut st, &p, &Snapshot::new(nodes.clone())).is_success());
         // a: 2 + 1 - 1 > 1; b: 1 + 1 - 1 <= 1.
         assert_eq!(pl.filter(&st, &p, &nodes[0]), Status::new(Code::Unschedulable, REASON));
         assert!(pl.filter(&st, &p, &nodes[1]).is_success());
@@ -479,11 +474,11 @@ mod tests {
         c[0]["minDomains"] = json!(3);
         let p = pod("new", "web", c);
         let mut st = CycleState::default();
-        pl.pre_filter(&mut st, &p, &nodes);
+        pl.pre_filter(&mut st, &p, &Snapshot::new(nodes.clone()));
         assert!(!pl.filter(&st, &p, &nodes[1]).is_success());
         // Soft constraints alone skip the filter.
         let p = pod("new", "web", zone_constraint(1, "ScheduleAnyway"));
-        assert_eq!(pl.pre_filter(&mut CycleState::default(), &p, &nodes).code, Code::Skip);
+        assert_eq!(pl.pre_filter(&mut CycleState::default(), &p, &Snapshot::new(nodes.clone())).code, Code::Skip);
     }
 
     #[test]
@@ -494,7 +489,7 @@ mod tests {
             vec![node("a1", Some("a"), &[web("w1"), web("w2")]), node("b1", Some("b"), &[]), node("x", None, &[])];
         let p = pod("new", "web", zone_constraint(1, "ScheduleAnyway"));
         let mut st = CycleState::default();
-        assert!(pl.pre_score(&mut st, &p, &nodes, &nodes).is_success());
+        assert!(pl.pre_score(&mut st, &p, &nodes, &Snapshot::new(nodes.clone())).is_success());
         let mut scores: Vec<i64> = nodes.iter().map(|n| pl.score(&st, &p, n)).collect();
         // a: 2 * ln(4) = 2.77 -> 3; b: 0; x lacks the key.
         assert_eq!(scores, [3, 0, IGNORED]);
@@ -507,7 +502,10 @@ mod tests {
         let pl = PodTopologySpread::from_args(&json!({}), Arc::new(NoListers));
         let nodes = vec![node("a1", Some("a"), &[])];
         let p = pod("new", "web", json!([]));
-        assert_eq!(pl.pre_score(&mut CycleState::default(), &p, &nodes, &nodes).code, Code::Skip);
+        assert_eq!(
+            pl.pre_score(&mut CycleState::default(), &p, &nodes, &Snapshot::new(nodes.clone())).code,
+            Code::Skip
+        );
     }
 
     struct OneService;
@@ -530,14 +528,17 @@ mod tests {
         ];
         let p = web("new");
         let mut st = CycleState::default();
-        assert!(pl.pre_score(&mut st, &p, &nodes, &nodes).is_success());
+        assert!(pl.pre_score(&mut st, &p, &nodes, &Snapshot::new(nodes.clone())).is_success());
         let mut scores: Vec<i64> = nodes.iter().map(|n| pl.score(&st, &p, n)).collect();
         pl.normalize(&st, &p, &mut scores);
         assert!(scores[2] > scores[1] && scores[1] > scores[0], "{scores:?}");
         // A pod no Service selects gets no default constraints.
         let other = pod("new", "db", json!([]));
-        assert_eq!(pl.pre_score(&mut CycleState::default(), &other, &nodes, &nodes).code, Code::Skip);
+        assert_eq!(
+            pl.pre_score(&mut CycleState::default(), &other, &nodes, &Snapshot::new(nodes.clone())).code,
+            Code::Skip
+        );
         // The defaults are soft: no filtering.
-        assert_eq!(pl.pre_filter(&mut CycleState::default(), &p, &nodes).code, Code::Skip);
+        assert_eq!(pl.pre_filter(&mut CycleState::default(), &p, &Snapshot::new(nodes.clone())).code, Code::Skip);
     }
 }
