@@ -457,6 +457,8 @@ pub fn pod_key(p: &Pod) -> String {
 #[derive(Clone, Debug, Default)]
 pub struct NodeInfo {
     pub node: Option<Arc<Node>>,
+    /// The node's name, kept here: a cycle reads it for every node it visits.
+    name: String,
     pub pods: Vec<Arc<PodInfo>>,
     pub requested: Resource,
     /// Requests with missing cpu/memory counted as the defaults (for scoring).
@@ -473,10 +475,13 @@ pub struct NodeInfo {
 
 impl NodeInfo {
     pub fn name(&self) -> &str {
-        self.node.as_ref().and_then(|n| n.metadata.name.as_deref()).unwrap_or("")
+        &self.name
     }
 
     pub fn set_node(&mut self, node: Arc<Node>) {
+        if self.name.as_str() != node.metadata.name.as_deref().unwrap_or("") {
+            self.name = node.metadata.name.clone().unwrap_or_default();
+        }
         self.allocatable = Resource::from_list(node.status.as_ref().and_then(|s| s.allocatable.as_ref()));
         let images: HashMap<String, i64> = node
             .status

@@ -305,7 +305,12 @@ impl Scheduler {
         let filters: Vec<&Arc<dyn Filter>> = profile.filter.iter().filter(|f| !skipped.contains(&f.name())).collect();
         let nominated = self.nominator.at_least(pod_priority(pod), key);
         let no_pods: &[Arc<PodInfo>] = &[];
-        let nominated_on = |n: &NodeInfo| nominated.get(n.name()).map(Vec::as_slice).unwrap_or(no_pods);
+        let nominated_on = |n: &NodeInfo| {
+            if nominated.is_empty() {
+                return no_pods;
+            }
+            nominated.get(n.name()).map(Vec::as_slice).unwrap_or(no_pods)
+        };
         if let Some((st, rejectors)) = pre_filter_rejection {
             // Every node shares the PreFilter's verdict (upstream's absent-nodes status).
             let msg = fit_error(all.len(), &[], Some(&st.message()));

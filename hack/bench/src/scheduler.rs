@@ -198,18 +198,40 @@ async fn watch(c: reqwest::Client, base: String, ns: String, seen: Arc<Mutex<See
 
 /// The `scheduled` attempts histogram: (upper bound, cumulative count) per bucket.
 async fn attempt_histogram(c: &reqwest::Client, port: u16) -> Vec<(f64, f64)> {
-    let Ok(r) = c.get(format!("https://127.0.0.1:{port}/metrics")).send().await else { return Vec::new() };
+    let r = match c.get(format!("https://127.0.0.1:{port}/metrics")).send().await {
+        Ok(r) if r.status().is_success() => r,
+        Ok(r) => {
+            eprintln!("scheduler /metrics: HTTP {}", r.status());
+            return Vec::new();
+        }
+        Err(e) => {
+            eprintln!("scheduler /metrics: {e}");
+            return Vec::new();
+        }
+    };
     let text = r.text().await.unwrap_or_default();
+    parse_histogram(&text)
+}
+
+fn parse_histogram(text: &str) -> Vec<(f64, f64)> {
     text.lines()
         .filter(|l| {
             l.starts_with("scheduler_scheduling_attempt_duration_seconds_bucket") && l.contains("result=\"scheduled\"")
         })
         .filter_map(|l| {
-            let le = l.split("le=\"").nth(1)?.split('"').next()?;
+            // The last label: `profile="` ends in `le="` too.
+            let le = l.rsplit("le=\"").next()?.split('"').next()?;
             let le = if le == "+Inf" { f64::INFINITY } else { le.parse().ok()? };
             Some((le, l.rsplit(' ').next()?.parse().ok()?))
         })
         .collect()
+}
+
+#[cfg(test)]
+#[test]
+fn histogram_lines_parse() {
+    let t = "scheduler_scheduling_attempt_duration_seconds_bucket{profile=\"default-scheduler\",result=\"scheduled\",le=\"0.001\"} 5\n";
+    assert_eq!(parse_histogram(t), [(0.001, 5.0)]);
 }
 
 /// The bucket bound below which `q` of the observations between two scrapes fall.

@@ -59,6 +59,10 @@ impl PreScore for ImageLocality {
             let n = all.image_nodes.get(img).copied().unwrap_or(0);
             nodes_having.insert(img.clone(), i64::try_from(n).unwrap_or(0));
         }
+        // No node has any of the images: every node would score the same.
+        if nodes_having.values().all(|n| *n == 0) {
+            return Status::skip();
+        }
         state.write(STATE, Spread { images, nodes_having, total: i64::try_from(all.len()).unwrap_or(1).max(1) });
         Status::success()
     }
