@@ -213,6 +213,16 @@ async fn attempt_histogram(c: &reqwest::Client, port: u16) -> Vec<(f64, f64)> {
     parse_histogram(&text)
 }
 
+/// `scheduler_pending_pods{queue="unschedulable"}`.
+async fn unschedulable_pending(c: &reqwest::Client, port: u16) -> usize {
+    let Ok(r) = c.get(format!("https://127.0.0.1:{port}/metrics")).send().await else { return 0 };
+    let text = r.text().await.unwrap_or_default();
+    text.lines()
+        .find(|l| l.starts_with("scheduler_pending_pods{queue=\"unschedulable\"}"))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
 fn parse_histogram(text: &str) -> Vec<(f64, f64)> {
     text.lines()
         .filter(|l| {
@@ -348,9 +358,14 @@ async fn main() {
     println!("{} init pods bound in {:.1} s", a.init_pods, t.elapsed().as_secs_f64());
 
     if a.workload == "unschedulable" {
+        let t = Instant::now();
         create_pods(&c, &base, &ns, &a, "u", a.pods, false).await;
-        // Every pod tried once and parked: then nothing should wake them.
-        tokio::time::sleep(Duration::from_secs(5)).await;
+        // Once every pod has been tried and parked, nothing should wake them.
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while unschedulable_pending(&c, a.scheduler_port).await < a.pods && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        println!("{} pods tried and parked as unschedulable after {:.1} s", a.pods, t.elapsed().as_secs_f64());
         let cpu0 = cpu_seconds(a.scheduler_pid);
         tokio::time::sleep(Duration::from_secs(a.idle_secs)).await;
         let used = cpu_seconds(a.scheduler_pid) - cpu0;
