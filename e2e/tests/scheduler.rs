@@ -372,3 +372,116 @@ fn preemption_evicts_lower_priority_pods_and_spares_pdb_protected_ones() {
     assert!(msg.ends_with(" preemption: not eligible due to preemptionPolicy=Never."), "{msg}");
     assert!(get(&c, &["pod", "guarded"]).is_some_and(|p| p["metadata"]["deletionTimestamp"].is_null()));
 }
+
+/// `scheduler_schedule_attempts_total{result="scheduled"}` summed over profiles, read with the
+/// admin client certificate.
+fn scheduled_attempts(c: &Cluster, s: &Scheduler) -> u64 {
+    let cert = c.api.pki.path("admin.crt").display().to_string();
+    let key = c.api.pki.path("admin.key").display().to_string();
+    let (code, body) = s.curl("/metrics", &["--cert", &cert, "--key", &key]);
+    assert_eq!(code, 200, "{body}");
+    body.lines()
+        .filter(|l| l.starts_with("scheduler_schedule_attempts_total{") && l.contains("result=\"scheduled\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+fn write_config(c: &Cluster, name: &str, yaml: &str) -> String {
+    let path = c.api.dir.path().join(name);
+    std::fs::write(&path, yaml).expect("config");
+    format!("--config={}", path.display())
+}
+
+fn cpu_pod_for(name: &str, scheduler: &str) -> Value {
+    cpu_pod(name, name, "1", json!({"schedulerName": scheduler}))
+}
+
+#[test]
+fn profiles_a_second_scheduler_and_a_disabled_score_plugin() {
+    let c = cluster();
+    // "roomy" is far emptier, but its PreferNoSchedule taint outweighs that by default.
+    node(&c, "roomy", "16", "32Gi", json!({}), json!([{"key": "busy", "value": "yes", "effect": "PreferNoSchedule"}]));
+    node(&c, "plain", "2", "4Gi", json!({}), json!([]));
+    let cfg = write_config(
+        &c,
+        "profiles.yaml",
+        "apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+profiles:
+- schedulerName: default-scheduler
+- schedulerName: ignore-preferences
+  plugins:
+    score:
+      disabled:
+      - name: TaintToleration
+",
+    );
+    let s = Scheduler::start(&c.api, &[&cfg]);
+    create(&c, cpu_pod_for("by-default", "default-scheduler"));
+    create(&c, cpu_pod_for("by-fit", "ignore-preferences"));
+    assert_eq!(wait_bound(&c, &s, "by-default"), "plain");
+    // Without TaintToleration's score, LeastAllocated picks the emptier node.
+    assert_eq!(wait_bound(&c, &s, "by-fit"), "roomy");
+    let ev = &items(&c, &["events", "--field-selector", "involvedObject.name=by-fit,reason=Scheduled"])[0];
+    assert_eq!(ev["source"]["component"], "ignore-preferences", "{ev}");
+
+    // A pod for a scheduler this one does not run waits for that scheduler.
+    create(&c, cpu_pod_for("elsewhere", "second-scheduler"));
+    create(&c, cpu_pod_for("marker", "default-scheduler"));
+    wait_bound(&c, &s, "marker");
+    assert_eq!(bound_node(&c, "elsewhere"), None);
+    let second_cfg = write_config(
+        &c,
+        "second.yaml",
+        "apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+leaderElection:
+  leaderElect: false
+profiles:
+- schedulerName: second-scheduler
+",
+    );
+    let second = Scheduler::start_named(&c.api, "second-scheduler", &[&second_cfg]);
+    wait_bound(&c, &second, "elsewhere");
+    let ev = &items(&c, &["events", "--field-selector", "involvedObject.name=elsewhere,reason=Scheduled"])[0];
+    assert_eq!(ev["source"]["component"], "second-scheduler", "{ev}");
+    assert_eq!(scheduled_attempts(&c, &second), 1);
+    assert_eq!(scheduled_attempts(&c, &s), 3);
+}
+
+#[test]
+fn leader_election_only_the_leader_binds_and_the_other_takes_over() {
+    let c = cluster();
+    node(&c, "n1", "8", "16Gi", json!({}), json!([]));
+    let le = [
+        "--leader-elect=true",
+        "--leader-elect-lease-duration=4s",
+        "--leader-elect-renew-deadline=3s",
+        "--leader-elect-retry-period=1s",
+    ];
+    let mut a = Scheduler::start_named(&c.api, "sched-a", &le);
+    let lease = poll("the lease", WAIT, || {
+        get(&c, &["lease", "kube-scheduler", "-n", "kube-system"]).filter(|l| l["spec"]["holderIdentity"].is_string())
+    });
+    let first = lease["spec"]["holderIdentity"].as_str().unwrap().to_string();
+    let b = Scheduler::start_named(&c.api, "sched-b", &le);
+    for i in 0..3 {
+        create(&c, cpu_pod(&format!("p{i}"), "p", "100m", json!({})));
+        wait_bound(&c, &a, &format!("p{i}"));
+    }
+    assert_eq!(scheduled_attempts(&c, &a), 3);
+    assert_eq!(scheduled_attempts(&c, &b), 0, "the follower scheduled pods");
+
+    // The leader crashes: the other takes the lease and schedules.
+    let killed_at = Instant::now();
+    a.kill9();
+    let lease = poll("a new holder", Duration::from_secs(20), || {
+        get(&c, &["lease", "kube-scheduler", "-n", "kube-system"])
+            .filter(|l| l["spec"]["holderIdentity"] != first.as_str())
+    });
+    assert!(killed_at.elapsed() < Duration::from_secs(4 + 1 + 3), "took {:?}", killed_at.elapsed());
+    assert_eq!(lease["spec"]["leaseTransitions"], 1, "{lease}");
+    create(&c, cpu_pod("after", "p", "100m", json!({})));
+    assert_eq!(wait_bound(&c, &b, "after"), "n1");
+    assert_eq!(scheduled_attempts(&c, &b), 1);
+}
