@@ -28,15 +28,8 @@ done
 ETCD_PID=$(start_etcd "$WORK" "$EP" "$PP")
 PIDS+=("$ETCD_PID")
 admin_pair "$WORK"
-target/release/kube-apiserver --etcd-servers "http://127.0.0.1:$EP" --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
-  --secure-port "$AP" --service-cluster-ip-range 10.96.0.0/12 --tls-cert-file "$WORK/pki/apiserver.crt" \
-  --tls-private-key-file "$WORK/pki/apiserver.key" --client-ca-file "$WORK/pki/ca.crt" \
-  --service-account-issuer https://kubernetes.default.svc.cluster.local \
-  --service-account-key-file "$WORK/pki/sa.pub" --service-account-signing-key-file "$WORK/pki/sa.key" \
-  --authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction >"$WORK/apiserver.log" 2>&1 &
-API_PID=$!
-PIDS+=($API_PID)
-for _ in $(seq 300); do curl -sf --cacert "$WORK/pki/ca.crt" --cert "$WORK/admin.crt" --key "$WORK/admin.key" "https://127.0.0.1:$AP/readyz" >/dev/null && break; sleep 0.1; done
+API_PID=$(start_apiserver "$WORK" "$EP" "$AP" --authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction)
+PIDS+=("$API_PID")
 QPS_FLAGS=()
 [ -n "${SCHED_QPS:-}" ] && QPS_FLAGS+=(--kube-api-qps "$SCHED_QPS")
 [ -n "${SCHED_BURST:-}" ] && QPS_FLAGS+=(--kube-api-burst "$SCHED_BURST")

@@ -16,15 +16,8 @@ target/release/kubeadm init phase kubeconfig admin --cert-dir "$WORK/pki" --kube
 PIDS+=("$(start_etcd "$WORK" "$EP" "$PP")")
 # Admin client pair for the load tool, from the kubeconfig kubeadm wrote.
 admin_pair "$WORK"
-target/release/kube-apiserver --etcd-servers "http://127.0.0.1:$EP" --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
-  --secure-port "$AP" --service-cluster-ip-range 10.96.0.0/12 --tls-cert-file "$WORK/pki/apiserver.crt" \
-  --tls-private-key-file "$WORK/pki/apiserver.key" --client-ca-file "$WORK/pki/ca.crt" \
-  --service-account-issuer https://kubernetes.default.svc.cluster.local \
-  --service-account-key-file "$WORK/pki/sa.pub" --service-account-signing-key-file "$WORK/pki/sa.key" \
-  --authorization-mode "${AUTHZ_MODE:-Node,RBAC}" >"$WORK/apiserver.log" 2>&1 &
-API_PID=$!
-PIDS+=($API_PID)
-for _ in $(seq 300); do curl -sf --cacert "$WORK/pki/ca.crt" --cert "$WORK/admin.crt" --key "$WORK/admin.key" "https://127.0.0.1:$AP/readyz" >/dev/null && break; sleep 0.1; done
+API_PID=$(start_apiserver "$WORK" "$EP" "$AP" --authorization-mode "${AUTHZ_MODE:-Node,RBAC}")
+PIDS+=("$API_PID")
 sleep 2  # let start-up settle so the idle memory figure is idle
 target/release/apiserver-bench --server "https://127.0.0.1:$AP" --ca "$WORK/pki/ca.crt" --cert "$WORK/admin.crt" --key "$WORK/admin.key" --pid "$API_PID" --ca-key "$WORK/pki/ca.key" \
   --kubeconfig "$WORK/admin.conf" --kubectl "$(command -v kubectl)" "$@"

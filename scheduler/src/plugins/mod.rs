@@ -14,7 +14,7 @@ pub mod topology_spread;
 
 pub use api_types::scheduling::tolerates;
 
-use crate::framework::{Listers, Points};
+use crate::framework::{Filter, Listers, Points, PreFilter, PreScore, Score};
 use std::sync::Arc;
 
 /// The plugins of upstream's default profile that this scheduler has, in the default order, with
@@ -35,6 +35,17 @@ pub const DEFAULT_PLUGINS: &[(&str, i64)] = &[
     ("ImageLocality", 1),
     ("DefaultBinder", 0),
 ];
+
+/// A plugin at PreFilter, Filter, PreScore and Score.
+fn every_point<P: PreFilter + Filter + PreScore + Score + 'static>(p: Arc<P>) -> Points {
+    Points {
+        pre_filter: Some(p.clone()),
+        filter: Some(p.clone()),
+        pre_score: Some(p.clone()),
+        score: Some(p),
+        ..Default::default()
+    }
+}
 
 /// Builds the named plugin with its (already defaulted) arguments; None for an unknown name.
 pub fn build(name: &str, args: &serde_json::Value, listers: &Arc<dyn Listers>) -> Option<Points> {
@@ -57,16 +68,7 @@ pub fn build(name: &str, args: &serde_json::Value, listers: &Arc<dyn Listers>) -
             let p = Arc::new(taint_toleration::TaintToleration);
             Points { filter: Some(p.clone()), pre_score: Some(p.clone()), score: Some(p), ..Default::default() }
         }
-        "NodeAffinity" => {
-            let p = Arc::new(node_affinity::NodeAffinity);
-            Points {
-                pre_filter: Some(p.clone()),
-                filter: Some(p.clone()),
-                pre_score: Some(p.clone()),
-                score: Some(p),
-                ..Default::default()
-            }
-        }
+        "NodeAffinity" => every_point(Arc::new(node_affinity::NodeAffinity)),
         "NodePorts" => {
             let p = Arc::new(node_ports::NodePorts);
             Points { pre_filter: Some(p.clone()), filter: Some(p), ..Default::default() }
@@ -80,24 +82,10 @@ pub fn build(name: &str, args: &serde_json::Value, listers: &Arc<dyn Listers>) -
             Points { pre_score: Some(p.clone()), score: Some(p), ..Default::default() }
         }
         "PodTopologySpread" => {
-            let p = Arc::new(topology_spread::PodTopologySpread::from_args(args, listers.clone()));
-            Points {
-                pre_filter: Some(p.clone()),
-                filter: Some(p.clone()),
-                pre_score: Some(p.clone()),
-                score: Some(p),
-                ..Default::default()
-            }
+            every_point(Arc::new(topology_spread::PodTopologySpread::from_args(args, listers.clone())))
         }
         "InterPodAffinity" => {
-            let p = Arc::new(inter_pod_affinity::InterPodAffinity::from_args(args, listers.clone()));
-            Points {
-                pre_filter: Some(p.clone()),
-                filter: Some(p.clone()),
-                pre_score: Some(p.clone()),
-                score: Some(p),
-                ..Default::default()
-            }
+            every_point(Arc::new(inter_pod_affinity::InterPodAffinity::from_args(args, listers.clone())))
         }
         "ImageLocality" => {
             let p = Arc::new(image_locality::ImageLocality);
