@@ -16,6 +16,7 @@ pub mod registry_data;
 pub mod scheduling;
 pub mod selector;
 pub mod serviceaccount;
+pub mod storage;
 pub mod tables;
 
 pub use field::{ErrorType, FieldError, FieldPath};

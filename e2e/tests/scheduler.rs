@@ -485,3 +485,86 @@ fn leader_election_only_the_leader_binds_and_the_other_takes_over() {
     assert_eq!(wait_bound(&c, &b, "after"), "n1");
     assert_eq!(scheduled_attempts(&c, &b), 1);
 }
+
+/// A local volume on one node, of a WaitForFirstConsumer class without a provisioner.
+fn local_pv(name: &str, size: &str, node: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name}, "spec": {
+        "capacity": {"storage": size}, "accessModes": ["ReadWriteOnce"], "storageClassName": "local",
+        "persistentVolumeReclaimPolicy": "Retain", "local": {"path": "/mnt/disk"},
+        "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+            {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}]}]}}}})
+}
+
+fn claim(name: &str, size: &str, class: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name, "namespace": "default"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": class,
+            "resources": {"requests": {"storage": size}}}})
+}
+
+fn pod_with_claim(name: &str, claim: &str) -> Value {
+    pod(name, json!({"volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}]}))
+}
+
+#[test]
+fn volume_binding_waits_for_the_first_consumer_and_binds_a_volume_on_its_node() {
+    let c = cluster();
+    for n in ["node-a", "node-b"] {
+        node(&c, n, "4", "8Gi", json!({"kubernetes.io/hostname": n}), json!([]));
+    }
+    let _kcm = e2e::ControllerManager::start(
+        &c.api,
+        &["--controllers=persistentvolume-binder,pvc-protection,pv-protection", "--pvclaimbinder-sync-period=1s"],
+    );
+    create(
+        &c,
+        json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "local"},
+            "provisioner": "kubernetes.io/no-provisioner", "volumeBindingMode": "WaitForFirstConsumer"}),
+    );
+    create(
+        &c,
+        json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "now"},
+            "provisioner": "example.com/none", "volumeBindingMode": "Immediate"}),
+    );
+    create(&c, local_pv("local-a", "5Gi", "node-a"));
+    create(&c, local_pv("local-b", "1Gi", "node-b"));
+    create(&c, claim("data", "2Gi", "local"));
+    let s = Scheduler::start(&c.api, &[]);
+
+    // Only node-a has a volume big enough: the pod goes there and its claim binds to it.
+    create(&c, pod_with_claim("db", "data"));
+    assert_eq!(wait_bound(&c, &s, "db"), "node-a");
+    let pvc = get(&c, &["pvc", "data"]).expect("claim");
+    assert_eq!(pvc["spec"]["volumeName"], "local-a", "{pvc}");
+    assert_eq!(pvc["status"]["phase"], "Bound", "a pod is bound only once its claims are: {pvc}");
+    let pv = get(&c, &["pv", "local-a"]).expect("pv");
+    assert_eq!(pv["spec"]["claimRef"]["uid"], pvc["metadata"]["uid"], "{pv}");
+    assert_eq!(get(&c, &["pv", "local-b"]).expect("pv")["status"]["phase"], "Available");
+
+    // No volume fits anywhere: Pending with VolumeBinding's reason, until one appears.
+    create(&c, claim("huge", "50Gi", "local"));
+    create(&c, pod_with_claim("big", "huge"));
+    assert_eq!(
+        failed_scheduling(&c, "big"),
+        "0/2 nodes are available: 2 node(s) didn't find available persistent volumes to bind. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
+    );
+    create(&c, local_pv("local-b-huge", "100Gi", "node-b"));
+    assert_eq!(wait_bound(&c, &s, "big"), "node-b");
+    assert_eq!(get(&c, &["pvc", "huge"]).expect("claim")["spec"]["volumeName"], "local-b-huge");
+
+    // A claim of an Immediate class that nothing binds keeps its pod out.
+    create(&c, claim("later", "1Gi", "now"));
+    create(&c, pod_with_claim("imm", "later"));
+    assert_eq!(
+        failed_scheduling(&c, "imm"),
+        "0/2 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
+    );
+    // A missing claim likewise, until it is created.
+    create(&c, pod_with_claim("orphan", "missing"));
+    assert_eq!(
+        failed_scheduling(&c, "orphan"),
+        "0/2 nodes are available: persistentvolumeclaim \"missing\" not found. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
+    );
+    create(&c, claim("missing", "1Gi", "local"));
+    assert_eq!(wait_bound(&c, &s, "orphan"), "node-b", "local-b is the only volume left");
+    assert_eq!(bound_node(&c, "imm"), None);
+}

@@ -198,7 +198,7 @@ fn claims_bind_to_the_smallest_fitting_volume_and_volumes_are_reclaimed_by_polic
 }
 
 #[test]
-fn wait_for_first_consumer_claims_bind_once_a_node_is_selected() {
+fn wait_for_first_consumer_claims_bind_what_the_scheduler_pre_bound() {
     let c = cluster();
     let _kcm = controller_manager(&c);
     c.api.kubectl_ok(K, &["create", "ns", NS]);
@@ -231,20 +231,27 @@ fn wait_for_first_consumer_claims_bind_once_a_node_is_selected() {
     assert!(waiting["spec"]["volumeName"].is_null(), "{waiting}");
     assert_eq!(volume(&c, "local-node-a").expect("pv")["status"]["phase"], "Available");
 
-    // The scheduler's choice of node: the volume on that node.
-    c.api.kubectl_ok(K, &["annotate", "pvc", "wait", "-n", NS, "volume.kubernetes.io/selected-node=node-b"]);
+    // kube-scheduler's VolumeBinding pre-binds the volume on the chosen node (its claimRef
+    // with the claim's uid); the controller completes that binding and no other.
+    let uid = claim(&c, "wait").expect("claim")["metadata"]["uid"].as_str().unwrap_or("").to_string();
+    let prebind = json!({"spec": {"claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "namespace": NS, "name": "wait", "uid": uid}}, "metadata": {"annotations": {
+        "pv.kubernetes.io/bound-by-controller": "yes"}}});
+    c.api.kubectl_ok(K, &["patch", "pv", "local-node-b", "--type=merge", "-p", &prebind.to_string()]);
     let bound = wait_claim_bound(&c, "wait");
     assert_eq!(bound["spec"]["volumeName"], "local-node-b", "{bound}");
+    assert_eq!(bound["metadata"]["annotations"]["pv.kubernetes.io/bind-completed"], "yes", "{bound}");
     assert_eq!(volume(&c, "local-node-a").expect("pv")["status"]["phase"], "Available");
 
-    // No volume left on node-b: provisioning is asked of the class's provisioner, which
-    // kube-controller-manager does not have.
+    // A selected node without a pre-bound volume asks the class's provisioner, which
+    // kube-controller-manager does not have (the static volume on node-a is not taken).
     apply(&c, &pvc("wait2", "1Gi", json!({"storageClassName": "local"})));
     wait_event(&c, NS, "wait2", "WaitForFirstConsumer");
-    c.api.kubectl_ok(K, &["annotate", "pvc", "wait2", "-n", NS, "volume.kubernetes.io/selected-node=node-b"]);
+    c.api.kubectl_ok(K, &["annotate", "pvc", "wait2", "-n", NS, "volume.kubernetes.io/selected-node=node-a"]);
     let ev = wait_event(&c, NS, "wait2", "ProvisioningFailed");
     assert_eq!(ev["message"], "no volume plugin matched name: kubernetes.io/no-provisioner", "{ev}");
     assert_eq!(claim(&c, "wait2").expect("claim")["status"]["phase"], "Pending");
+    assert_eq!(volume(&c, "local-node-a").expect("pv")["status"]["phase"], "Available");
 
     // An external provisioner is asked through the claim's annotations.
     apply(

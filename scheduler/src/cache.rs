@@ -20,6 +20,8 @@ pub struct Snapshot {
     pub with_required_anti_affinity: usize,
     /// Image name -> how many nodes have it.
     pub image_nodes: Arc<HashMap<String, usize>>,
+    /// `namespace/claim` -> how many placed pods use it (upstream's `usedPVCSet`).
+    pub used_pvcs: Arc<HashMap<String, usize>>,
 }
 
 impl std::ops::Deref for Snapshot {
@@ -36,6 +38,13 @@ impl Snapshot {
         s.with_affinity = s.nodes.iter().filter(|n| n.pods_with_affinity > 0).count();
         s.with_required_anti_affinity = s.nodes.iter().filter(|n| n.pods_with_required_anti_affinity > 0).count();
         s.count_images();
+        let mut used: HashMap<String, usize> = HashMap::new();
+        for n in &s.nodes {
+            for (c, k) in &n.pvc_refs {
+                *used.entry(c.clone()).or_default() += k;
+            }
+        }
+        s.used_pvcs = Arc::new(used);
         s
     }
 
@@ -59,6 +68,20 @@ impl Snapshot {
         self.with_required_anti_affinity = self
             .with_required_anti_affinity
             .saturating_add_signed(flip(old.pods_with_required_anti_affinity, new.pods_with_required_anti_affinity));
+        if old.pvc_refs != new.pvc_refs {
+            let used = Arc::make_mut(&mut self.used_pvcs);
+            for (c, k) in &old.pvc_refs {
+                if let Some(n) = used.get_mut(c) {
+                    *n = n.saturating_sub(*k);
+                    if *n == 0 {
+                        used.remove(c);
+                    }
+                }
+            }
+            for (c, k) in &new.pvc_refs {
+                *used.entry(c.clone()).or_default() += k;
+            }
+        }
         !Arc::ptr_eq(&old.images, &new.images)
     }
 }

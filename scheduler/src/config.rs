@@ -2,7 +2,7 @@
 //! defaults, validation messages, and how each profile's plugin lists are merged with the
 //! default plugins (multiPoint first, then each extension point's own enabled/disabled).
 
-use crate::framework::{Filter, PreFilter, PreScore, Score};
+use crate::framework::{Filter, Permit, PostBind, PreBind, PreFilter, PreScore, Reserve, Score};
 use crate::plugins;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -163,6 +163,10 @@ pub struct Profile {
     pub filter: Vec<Arc<dyn Filter>>,
     pub pre_score: Vec<Arc<dyn PreScore>>,
     pub score: Vec<(Arc<dyn Score>, i64)>,
+    pub reserve: Vec<Arc<dyn Reserve>>,
+    pub permit: Vec<Arc<dyn Permit>>,
+    pub pre_bind: Vec<Arc<dyn PreBind>>,
+    pub post_bind: Vec<Arc<dyn PostBind>>,
     /// DefaultPreemption's arguments when the profile runs it at PostFilter.
     pub preemption: Option<crate::preemption::Args>,
     pub has_binder: bool,
@@ -204,13 +208,17 @@ fn merge(defaults: &[(String, i64)], enabled: &[(String, i64)], disabled: &[Stri
     out
 }
 
-const POINTS: [&str; 4] = ["preFilter", "filter", "preScore", "score"];
+const POINTS: [&str; 8] = ["preFilter", "filter", "preScore", "score", "reserve", "permit", "preBind", "postBind"];
 
 fn point_label(p: &str) -> &'static str {
     match p {
         "preFilter" => "PreFilterPlugin",
         "filter" => "FilterPlugin",
         "preScore" => "PreScorePlugin",
+        "reserve" => "ReservePlugin",
+        "permit" => "PermitPlugin",
+        "preBind" => "PreBindPlugin",
+        "postBind" => "PostBindPlugin",
         _ => "ScorePlugin",
     }
 }
@@ -247,6 +255,10 @@ impl Profile {
             filter: Vec::new(),
             pre_score: Vec::new(),
             score: Vec::new(),
+            reserve: Vec::new(),
+            permit: Vec::new(),
+            pre_bind: Vec::new(),
+            post_bind: Vec::new(),
             preemption: None,
             has_binder: false,
         };
@@ -270,6 +282,10 @@ impl Profile {
                     "preFilter" => pts.pre_filter.is_some(),
                     "filter" => pts.filter.is_some(),
                     "preScore" => pts.pre_score.is_some(),
+                    "reserve" => pts.reserve.is_some(),
+                    "permit" => pts.permit.is_some(),
+                    "preBind" => pts.pre_bind.is_some(),
+                    "postBind" => pts.post_bind.is_some(),
                     _ => pts.score.is_some(),
                 };
                 if implements {
@@ -293,6 +309,10 @@ impl Profile {
                     "preFilter" => prof.pre_filter.push(pts.pre_filter.ok_or_else(missing)?),
                     "filter" => prof.filter.push(pts.filter.ok_or_else(missing)?),
                     "preScore" => prof.pre_score.push(pts.pre_score.ok_or_else(missing)?),
+                    "reserve" => prof.reserve.push(pts.reserve.ok_or_else(missing)?),
+                    "permit" => prof.permit.push(pts.permit.ok_or_else(missing)?),
+                    "preBind" => prof.pre_bind.push(pts.pre_bind.ok_or_else(missing)?),
+                    "postBind" => prof.post_bind.push(pts.post_bind.ok_or_else(missing)?),
                     _ => prof.score.push((pts.score.ok_or_else(missing)?, if w == 0 { 1 } else { w })),
                 }
             }
@@ -364,8 +384,10 @@ mod tests {
         let names = |v: Vec<&'static str>| v.join(",");
         assert_eq!(
             names(p.filter.iter().map(|f| f.name()).collect()),
-            "NodeUnschedulable,NodeName,TaintToleration,NodeAffinity,NodePorts,NodeResourcesFit,PodTopologySpread,InterPodAffinity"
+            "NodeUnschedulable,NodeName,TaintToleration,NodeAffinity,NodePorts,NodeResourcesFit,VolumeRestrictions,NodeVolumeLimits,VolumeBinding,VolumeZone,PodTopologySpread,InterPodAffinity"
         );
+        assert_eq!(names(p.reserve.iter().map(|f| f.name()).collect()), "VolumeBinding");
+        assert_eq!(names(p.pre_bind.iter().map(|f| f.name()).collect()), "VolumeBinding");
         let scores: Vec<(&str, i64)> = p.score.iter().map(|(s, w)| (s.name(), *w)).collect();
         assert_eq!(
             scores,
@@ -373,6 +395,7 @@ mod tests {
                 ("TaintToleration", 3),
                 ("NodeAffinity", 2),
                 ("NodeResourcesFit", 1),
+                ("VolumeBinding", 1),
                 ("PodTopologySpread", 2),
                 ("InterPodAffinity", 2),
                 ("NodeResourcesBalancedAllocation", 1),

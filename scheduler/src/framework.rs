@@ -6,8 +6,11 @@ pub use crate::cache::Snapshot;
 use api_types::kinds::validation::Quantity;
 use api_types::selector::{selector_is_empty, selector_matches};
 use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
-use k8s_openapi::api::core::v1::{Container, Node, Pod, PodAffinityTerm, ReplicationController, Service};
+use k8s_openapi::api::core::v1::{
+    Container, Node, PersistentVolume, PersistentVolumeClaim, Pod, PodAffinityTerm, ReplicationController, Service,
+};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::storage::v1::{CSIDriver, CSINode, CSIStorageCapacity, StorageClass, VolumeAttachment};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -27,6 +30,8 @@ pub enum Code {
     Error,
     Unschedulable,
     UnschedulableAndUnresolvable,
+    /// Permit: hold the pod until allowed, rejected or timed out.
+    Wait,
     Skip,
 }
 
@@ -294,6 +299,41 @@ pub trait Listers: Send + Sync {
     fn pdbs(&self) -> Vec<Arc<PodDisruptionBudget>> {
         Vec::new()
     }
+    fn pvc(&self, _ns: &str, _name: &str) -> Option<Arc<PersistentVolumeClaim>> {
+        None
+    }
+    fn pv(&self, _name: &str) -> Option<Arc<PersistentVolume>> {
+        None
+    }
+    fn pvs(&self) -> Vec<Arc<PersistentVolume>> {
+        Vec::new()
+    }
+    fn storage_class(&self, _name: &str) -> Option<Arc<StorageClass>> {
+        None
+    }
+    fn csi_node(&self, _name: &str) -> Option<Arc<CSINode>> {
+        None
+    }
+    fn csi_driver(&self, _name: &str) -> Option<Arc<CSIDriver>> {
+        None
+    }
+    fn csi_storage_capacities(&self) -> Vec<Arc<CSIStorageCapacity>> {
+        Vec::new()
+    }
+    fn volume_attachments(&self) -> Vec<Arc<VolumeAttachment>> {
+        Vec::new()
+    }
+    fn node(&self, _name: &str) -> Option<Arc<Node>> {
+        None
+    }
+    fn pod(&self, _ns: &str, _name: &str) -> Option<Arc<Pod>> {
+        None
+    }
+    /// The API client plugins write with at PreBind (upstream's `Handle.ClientSet()`); None in
+    /// unit tests.
+    fn client(&self) -> Option<kube::Client> {
+        None
+    }
 }
 
 /// Listers that know nothing (configuration checks, unit tests).
@@ -417,6 +457,8 @@ pub struct PodInfo {
     pub ports: Vec<HostPort>,
     /// Boxed: most pods have none, and the cache holds every pod.
     pub affinity: Option<Box<PodAffinityTerms>>,
+    /// `namespace/claim` of each PersistentVolumeClaim volume (ReadWriteOncePod checks).
+    pub pvcs: Vec<String>,
 }
 
 impl PodInfo {
@@ -427,6 +469,7 @@ impl PodInfo {
             non_zero: pod_requests(&pod, true),
             ports: pod_host_ports(&pod),
             affinity: (!terms.is_empty()).then(|| Box::new(terms)),
+            pvcs: pod_pvc_refs(&pod),
             pod,
         }
     }
@@ -443,6 +486,20 @@ impl PodInfo {
     pub fn key(&self) -> String {
         pod_key(&self.pod)
     }
+}
+
+/// `namespace/claim` of each `persistentVolumeClaim` volume (not ephemeral ones, as upstream's
+/// `PVCRefCounts`).
+pub fn pod_pvc_refs(pod: &Pod) -> Vec<String> {
+    let ns = pod.metadata.namespace.as_deref().unwrap_or("");
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.volumes.as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.persistent_volume_claim.as_ref())
+        .map(|c| format!("{ns}/{}", c.claim_name))
+        .collect()
 }
 
 pub fn pod_priority(p: &Pod) -> i32 {
@@ -471,6 +528,8 @@ pub struct NodeInfo {
     pub pods_with_required_anti_affinity: usize,
     /// The node's images (each name it reports) with their sizes, for ImageLocality.
     pub images: Arc<HashMap<String, i64>>,
+    /// How many pods here use each `namespace/claim`.
+    pub pvc_refs: HashMap<String, usize>,
 }
 
 impl NodeInfo {
@@ -502,6 +561,9 @@ impl NodeInfo {
         self.non_zero_requested.add(&p.non_zero);
         self.used_ports.extend(p.ports.iter().cloned());
         self.count_affinity(&p, 1);
+        for c in &p.pvcs {
+            *self.pvc_refs.entry(c.clone()).or_default() += 1;
+        }
         self.pods.push(p);
     }
 
@@ -530,6 +592,14 @@ impl NodeInfo {
         self.requested.sub(&p.requests);
         self.non_zero_requested.sub(&p.non_zero);
         self.count_affinity(&p, -1);
+        for c in &p.pvcs {
+            if let Some(n) = self.pvc_refs.get_mut(c) {
+                *n -= 1;
+                if *n == 0 {
+                    self.pvc_refs.remove(c);
+                }
+            }
+        }
         self.used_ports = self.pods.iter().flat_map(|p| p.ports.iter().cloned()).collect();
         true
     }
@@ -568,6 +638,88 @@ pub trait Score: Plugin {
     fn normalize(&self, _state: &CycleState, _pod: &Pod, _scores: &mut [i64]) {}
 }
 
+pub trait Reserve: Plugin {
+    /// Claims what the pod needs on `node` in the plugin's own state before binding starts
+    /// (the cache already counts the pod there).
+    fn reserve(&self, state: &mut CycleState, pod: &Pod, node: &str) -> Status;
+    /// Gives back what `reserve` claimed: a later point failed. Must be idempotent, and is
+    /// also called for plugins whose `reserve` was not (or not successfully) run.
+    fn unreserve(&self, state: &CycleState, pod: &Pod, node: &str);
+}
+
+pub trait Permit: Plugin {
+    /// Success, a rejection, or Wait with how long to wait at most for someone to call
+    /// [`WaitingPods::allow`] (or `reject`).
+    fn permit(&self, state: &CycleState, pod: &Pod, node: &str) -> (Status, std::time::Duration);
+}
+
+/// A future a binding-cycle plugin returns (the binding cycle runs off the scheduling loop).
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+pub trait PreBind: Plugin {
+    /// Runs before the binding; may write to the API and wait (volume binding).
+    fn pre_bind<'a>(&'a self, state: &'a CycleState, pod: &'a Pod, node: &'a str) -> BoxFuture<'a, Status>;
+}
+
+pub trait PostBind: Plugin {
+    /// Told that the pod is bound (informational, as upstream).
+    fn post_bind(&self, state: &CycleState, pod: &Pod, node: &str);
+}
+
+/// Pods a Permit plugin holds (upstream's `waitingPodsMap`), by pod UID: each waits until every
+/// plugin that said Wait allows it, one rejects it, or a plugin's timeout passes.
+#[derive(Default)]
+pub struct WaitingPods {
+    map: std::sync::Mutex<HashMap<String, WaitingPod>>,
+}
+
+struct WaitingPod {
+    pending: Vec<&'static str>,
+    done: Option<tokio::sync::oneshot::Sender<Status>>,
+}
+
+impl WaitingPods {
+    /// Registers a pod waiting on `plugins`; the receiver gets the verdict.
+    pub fn add(&self, uid: &str, plugins: Vec<&'static str>) -> tokio::sync::oneshot::Receiver<Status> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let mut m = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        m.insert(uid.to_string(), WaitingPod { pending: plugins, done: Some(tx) });
+        rx
+    }
+
+    pub fn remove(&self, uid: &str) {
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).remove(uid);
+    }
+
+    /// `plugin` lets the pod go; it is released when no plugin still holds it.
+    pub fn allow(&self, uid: &str, plugin: &str) {
+        let mut m = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(w) = m.get_mut(uid) else { return };
+        w.pending.retain(|p| *p != plugin);
+        if w.pending.is_empty() {
+            if let Some(tx) = w.done.take() {
+                let _ = tx.send(Status::success());
+            }
+            m.remove(uid);
+        }
+    }
+
+    /// `plugin` turns the pod away with `msg`.
+    pub fn reject(&self, uid: &str, plugin: &'static str, msg: &str) {
+        let mut m = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(mut w) = m.remove(uid) {
+            if let Some(tx) = w.done.take() {
+                let _ = tx.send(Status::new(Code::Unschedulable, msg).with_plugin(plugin));
+            }
+        }
+    }
+
+    /// UIDs of the pods waiting now.
+    pub fn uids(&self) -> Vec<String> {
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect()
+    }
+}
+
 /// The extension points one plugin takes part in.
 #[derive(Default, Clone)]
 pub struct Points {
@@ -575,6 +727,10 @@ pub struct Points {
     pub filter: Option<Arc<dyn Filter>>,
     pub pre_score: Option<Arc<dyn PreScore>>,
     pub score: Option<Arc<dyn Score>>,
+    pub reserve: Option<Arc<dyn Reserve>>,
+    pub permit: Option<Arc<dyn Permit>>,
+    pub pre_bind: Option<Arc<dyn PreBind>>,
+    pub post_bind: Option<Arc<dyn PostBind>>,
     /// DefaultBinder: the binding is the scheduler's own write (`pods/binding`).
     pub bind: bool,
     /// DefaultPreemption, the PostFilter: the evaluator lives in `preemption`.

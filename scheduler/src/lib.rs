@@ -3,6 +3,7 @@
 //! to the node its plugins choose. With `--leader-elect` (the default) only the holder of the
 //! `kube-scheduler` Lease schedules.
 
+pub mod assume_cache;
 pub mod cache;
 pub mod config;
 pub mod framework;
@@ -20,8 +21,11 @@ use component_base::{Change, Informer, InformerFactory};
 use config::{Config, Profile};
 use framework::Listers;
 use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod, ReplicationController, Service};
+use k8s_openapi::api::core::v1::{
+    Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, ReplicationController, Service,
+};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::storage::v1::{CSIDriver, CSINode, CSIStorageCapacity, StorageClass, VolumeAttachment};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::runtime::watcher;
 use kube::Api;
@@ -77,6 +81,16 @@ struct InformerListers {
     replica_sets: Informer<ReplicaSet>,
     stateful_sets: Informer<StatefulSet>,
     pdbs: Informer<PodDisruptionBudget>,
+    pvcs: Informer<PersistentVolumeClaim>,
+    pvs: Informer<PersistentVolume>,
+    storage_classes: Informer<StorageClass>,
+    csi_nodes: Informer<CSINode>,
+    csi_drivers: Informer<CSIDriver>,
+    csi_capacities: Informer<CSIStorageCapacity>,
+    volume_attachments: Informer<VolumeAttachment>,
+    nodes: Informer<Node>,
+    pods: Informer<Pod>,
+    client: kube::Client,
 }
 
 impl InformerListers {
@@ -87,6 +101,13 @@ impl InformerListers {
         self.replica_sets.wait_synced().await;
         self.stateful_sets.wait_synced().await;
         self.pdbs.wait_synced().await;
+        self.pvcs.wait_synced().await;
+        self.pvs.wait_synced().await;
+        self.storage_classes.wait_synced().await;
+        self.csi_nodes.wait_synced().await;
+        self.csi_drivers.wait_synced().await;
+        self.csi_capacities.wait_synced().await;
+        self.volume_attachments.wait_synced().await;
     }
 }
 
@@ -123,6 +144,72 @@ impl Listers for InformerListers {
     fn pdbs(&self) -> Vec<Arc<PodDisruptionBudget>> {
         self.pdbs.list()
     }
+
+    fn pvc(&self, ns: &str, name: &str) -> Option<Arc<PersistentVolumeClaim>> {
+        self.pvcs.get(ns, name)
+    }
+
+    fn pv(&self, name: &str) -> Option<Arc<PersistentVolume>> {
+        self.pvs.get("", name)
+    }
+
+    fn pvs(&self) -> Vec<Arc<PersistentVolume>> {
+        self.pvs.list()
+    }
+
+    fn storage_class(&self, name: &str) -> Option<Arc<StorageClass>> {
+        self.storage_classes.get("", name)
+    }
+
+    fn csi_node(&self, name: &str) -> Option<Arc<CSINode>> {
+        self.csi_nodes.get("", name)
+    }
+
+    fn csi_driver(&self, name: &str) -> Option<Arc<CSIDriver>> {
+        self.csi_drivers.get("", name)
+    }
+
+    fn csi_storage_capacities(&self) -> Vec<Arc<CSIStorageCapacity>> {
+        self.csi_capacities.list()
+    }
+
+    fn volume_attachments(&self) -> Vec<Arc<VolumeAttachment>> {
+        self.volume_attachments.list()
+    }
+
+    fn node(&self, name: &str) -> Option<Arc<Node>> {
+        self.nodes.get("", name)
+    }
+
+    fn pod(&self, ns: &str, name: &str) -> Option<Arc<Pod>> {
+        self.pods.get(ns, name)
+    }
+
+    fn client(&self) -> Option<kube::Client> {
+        Some(self.client.clone())
+    }
+}
+
+/// Plugins that look at volumes, and the events each kind of storage object is for.
+const CLAIM_PLUGINS: &[&str] = &[plugins::volume_binding::NAME, "VolumeZone", "VolumeRestrictions", "NodeVolumeLimits"];
+const VOLUME_PLUGINS: &[&str] = &[plugins::volume_binding::NAME, "VolumeZone"];
+const CSI_NODE_PLUGINS: &[&str] = &[plugins::volume_binding::NAME, "NodeVolumeLimits"];
+const CAPACITY_PLUGINS: &[&str] = &[plugins::volume_binding::NAME];
+const ATTACHMENT_PLUGINS: &[&str] = &["NodeVolumeLimits"];
+
+/// Moves the pods `plugins` rejected when a storage object of this informer is added or
+/// changed (or, with `on_delete`, deleted).
+fn requeue_on<K>(inf: &Informer<K>, queue: &Arc<Queue>, plugins: &'static [&'static str], on_delete: bool)
+where
+    K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static,
+{
+    let queue = queue.clone();
+    inf.add_handler(move |c| {
+        let relevant = matches!(c, Change::Deleted(_)) == on_delete;
+        if relevant {
+            queue.on_event(Some(plugins), |_| true);
+        }
+    });
 }
 
 /// The plugins a pod placed on a node can help: by matching required pod affinity, or by
@@ -167,6 +254,11 @@ pub async fn run(opts: Options) -> Result<(), Error> {
 
     // Informers are created here and started below; the profiles only keep the listers.
     let factory = InformerFactory::new(client.clone());
+    // Pods that can still take resources: the terminal ones are not listed.
+    let pods_cfg = watcher::Config::default().any_semantic().fields("status.phase!=Succeeded,status.phase!=Failed");
+    let pods: Informer<Pod> = Informer::new("pods", Api::all(client.clone()), pods_cfg);
+    let nodes: Informer<Node> =
+        Informer::new("nodes", Api::all(client.clone()), watcher::Config::default().any_semantic());
     let listers = Arc::new(InformerListers {
         namespaces: factory.get(),
         services: factory.get(),
@@ -174,6 +266,16 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         replica_sets: factory.get(),
         stateful_sets: factory.get(),
         pdbs: factory.get(),
+        pvcs: factory.get(),
+        pvs: factory.get(),
+        storage_classes: factory.get(),
+        csi_nodes: factory.get(),
+        csi_drivers: factory.get(),
+        csi_capacities: factory.get(),
+        volume_attachments: factory.get(),
+        nodes: nodes.clone(),
+        pods: pods.clone(),
+        client: client.clone(),
     });
     let dyn_listers: Arc<dyn Listers> = listers.clone();
     let mut profiles = Vec::new();
@@ -198,11 +300,22 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         names.iter().any(|x| x == n)
     };
 
-    // Pods that can still take resources: the terminal ones are not listed.
-    let pods_cfg = watcher::Config::default().any_semantic().fields("status.phase!=Succeeded,status.phase!=Failed");
-    let pods: Informer<Pod> = Informer::new("pods", Api::all(client.clone()), pods_cfg);
-    let nodes: Informer<Node> =
-        Informer::new("nodes", Api::all(client.clone()), watcher::Config::default().any_semantic());
+    {
+        let queue2 = queue.clone();
+        listers.pvcs.add_handler(move |c| {
+            let claim = match c {
+                Change::Added(p) | Change::Updated { new: p, .. } => p,
+                Change::Deleted(_) => return,
+            };
+            queue2.on_event(Some(CLAIM_PLUGINS), |pending| plugins::volume_binding::claim_event_helps(pending, claim));
+        });
+        requeue_on(&listers.pvs, &queue, VOLUME_PLUGINS, false);
+        requeue_on(&listers.storage_classes, &queue, VOLUME_PLUGINS, false);
+        requeue_on(&listers.csi_nodes, &queue, CSI_NODE_PLUGINS, false);
+        requeue_on(&listers.csi_drivers, &queue, CAPACITY_PLUGINS, false);
+        requeue_on(&listers.csi_capacities, &queue, CAPACITY_PLUGINS, false);
+        requeue_on(&listers.volume_attachments, &queue, ATTACHMENT_PLUGINS, true);
+    }
     {
         let (cache, queue) = (cache.clone(), queue.clone());
         nodes.add_handler(move |c| match c {

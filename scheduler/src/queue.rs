@@ -259,6 +259,20 @@ impl Queue {
         self.put(&mut g, qp, to);
     }
 
+    /// A pod that left the queue when placed failed later (Reserve to Bind): back to the
+    /// unschedulable pods when `rejectors` turned it away, else to backoff; unless it was
+    /// queued again meanwhile (seen pending after a relist).
+    pub fn requeue_failed(&self, mut qp: QueuedPod, error: bool, rejectors: Vec<&'static str>) {
+        let mut g = self.lock();
+        if g.pods.contains_key(&qp.key) {
+            return;
+        }
+        qp.timestamp = Instant::now();
+        qp.rejectors = rejectors;
+        let to = if error || qp.rejectors.is_empty() { Self::backoff_slot() } else { Where::Unschedulable };
+        self.put(&mut g, qp, to);
+    }
+
     /// The pod was placed (assumed): it leaves the queue.
     pub fn done(&self, key: &str) {
         let mut g = self.lock();

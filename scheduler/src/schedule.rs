@@ -9,7 +9,7 @@
 use crate::cache::{Cache, Snapshot};
 use crate::config::Profile;
 use crate::framework::{
-    pod_key, pod_priority, Code, CycleState, Filter, Listers, NodeInfo, PodInfo, PreFilter, Status,
+    pod_key, pod_priority, Code, CycleState, Filter, Listers, NodeInfo, PodInfo, PreFilter, Status, WaitingPods,
 };
 use crate::metrics;
 use crate::nominator::{Nominated, Nominator};
@@ -23,7 +23,7 @@ use kube::Client;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;
 const MIN_FEASIBLE_NODES_PERCENTAGE: i64 = 5;
@@ -42,6 +42,8 @@ pub struct Scheduler {
     pub client: Client,
     pub percentage_of_nodes_to_score: i32,
     pub lookup: Lookup,
+    /// Pods a Permit plugin holds.
+    pub waiting: Arc<WaitingPods>,
     next_start: AtomicUsize,
 }
 
@@ -132,6 +134,44 @@ pub fn filter_node(
     run_filters(filters, state, pod, node)
 }
 
+fn is_assigned(p: &Pod) -> bool {
+    p.spec.as_ref().and_then(|s| s.node_name.as_deref()).is_some_and(|n| !n.is_empty())
+}
+
+/// A Reserve/Permit/PreBind plugin's failure as upstream reports it: a rejection keeps its
+/// message (and names the plugin), anything else becomes `running <Point> plugin "<name>": ...`.
+fn plugin_failure(st: Status, point: &str, plugin: &'static str) -> Status {
+    if st.is_rejected() {
+        return st.with_plugin(plugin);
+    }
+    Status::new(Code::Error, format!("running {point} plugin \"{plugin}\": {}", st.message()))
+}
+
+/// The attempt metric's result for a failed status.
+fn attempt_result(st: &Status) -> &'static str {
+    if st.is_rejected() {
+        "unschedulable"
+    } else {
+        "error"
+    }
+}
+
+/// A duration as Go prints one (`30s`, `1m30s`, `500ms`).
+fn go_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    let (h, m, s, rest) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+    let frac = format!("{rest:03}");
+    let secs = if rest == 0 { format!("{s}s") } else { format!("{s}.{}s", frac.trim_end_matches('0')) };
+    match (h, m) {
+        (0, 0) => secs,
+        (0, m) => format!("{m}m{secs}"),
+        (h, m) => format!("{h}h{m}m{secs}"),
+    }
+}
+
 fn truncate_note(msg: &str) -> String {
     if msg.len() <= NOTE_LENGTH_LIMIT {
         return msg.to_string();
@@ -155,7 +195,7 @@ enum Nomination {
 
 /// What a cycle decided.
 enum Outcome {
-    Placed(String),
+    Placed(String, CycleState),
     /// No node fits: the message, whether it was an error rather than a rejection, the plugins
     /// that rejected it, and what preemption did.
     Failed(String, bool, Vec<&'static str>, Nomination),
@@ -192,6 +232,7 @@ impl Scheduler {
             client,
             percentage_of_nodes_to_score,
             lookup,
+            waiting: Arc::new(WaitingPods::default()),
             next_start: AtomicUsize::new(0),
         }
     }
@@ -229,18 +270,51 @@ impl Scheduler {
         }
         let snapshot = self.cache.snapshot();
         match self.decide(profile, &pod, &qp.key, &snapshot) {
-            Outcome::Placed(node) => {
-                metrics::attempt("scheduled", &sched_name, start.elapsed());
+            Outcome::Placed(node, mut state) => {
                 let mut assumed = (*pod).clone();
                 if let Some(s) = assumed.spec.as_mut() {
                     s.node_name = Some(node.clone());
                 }
                 self.cache.assume(Arc::new(assumed), &node);
+                // Reserve, then Permit; a failure gives back what was reserved.
+                let mut verdict = Status::success();
+                for r in &profile.reserve {
+                    let st = r.reserve(&mut state, &pod, &node);
+                    if !st.is_success() {
+                        verdict = plugin_failure(st, "Reserve", r.name());
+                        break;
+                    }
+                }
+                let mut waits: Vec<(&'static str, Duration)> = Vec::new();
+                if verdict.is_success() {
+                    for p in &profile.permit {
+                        let (st, timeout) = p.permit(&state, &pod, &node);
+                        match st.code {
+                            Code::Success | Code::Skip => {}
+                            Code::Wait => waits.push((p.name(), timeout)),
+                            _ => {
+                                verdict = plugin_failure(st, "Permit", p.name());
+                                break;
+                            }
+                        }
+                    }
+                }
+                if !verdict.is_success() {
+                    metrics::attempt(attempt_result(&verdict), &sched_name, start.elapsed());
+                    self.unreserve(profile, &state, &pod, &node);
+                    self.cache.forget(&qp.key);
+                    self.queue.done(&qp.key);
+                    let me = self.clone();
+                    let recorder = recorder.clone();
+                    tokio::spawn(async move { me.failed(&pod, qp, &recorder, verdict).await });
+                    return;
+                }
+                metrics::attempt("scheduled", &sched_name, start.elapsed());
                 self.nominator.remove(&qp.key);
                 self.queue.done(&qp.key);
                 let me = self.clone();
-                let recorder = recorder.clone();
-                tokio::spawn(async move { me.bind(pod, qp, node, recorder).await });
+                let (profile, recorder) = (profile.clone(), recorder.clone());
+                tokio::spawn(async move { me.binding_cycle(profile, pod, qp, node, state, waits, recorder).await });
             }
             Outcome::Failed(msg, error, rejectors, nomination) => {
                 metrics::attempt(if error { "error" } else { "unschedulable" }, &sched_name, start.elapsed());
@@ -271,6 +345,32 @@ impl Scheduler {
         }
     }
 
+    /// Every Reserve plugin's Unreserve, in reverse order (upstream's
+    /// `RunReservePluginsUnreserve`).
+    fn unreserve(&self, profile: &Profile, state: &CycleState, pod: &Pod, node: &str) {
+        for r in profile.reserve.iter().rev() {
+            r.unreserve(state, pod, node);
+        }
+    }
+
+    /// A pod that failed after its node was chosen (Reserve, Permit, PreBind, Bind): the
+    /// FailedScheduling event and condition, and back to the queue, to the unschedulable pods
+    /// when a plugin rejected it, else to backoff.
+    async fn failed(&self, pod: &Arc<Pod>, qp: QueuedPod, recorder: &Recorder, st: Status) {
+        let msg = st.message();
+        let rejected = st.is_rejected();
+        tracing::info!(pod = %qp.key, "Failed to schedule pod: {msg}");
+        recorder.warning(&**pod, "FailedScheduling", truncate_note(&msg));
+        let rejectors = if rejected && !st.plugin.is_empty() { vec![st.plugin] } else { Vec::new() };
+        // A pod deleted or bound meanwhile is no longer pending.
+        let current = (self.lookup)(&qp.key);
+        if current.as_ref().is_some_and(|p| p.metadata.uid == pod.metadata.uid && !is_assigned(p)) {
+            self.queue.requeue_failed(qp, !rejected, rejectors);
+        }
+        let reason = if rejected { "Unschedulable" } else { "SchedulerError" };
+        self.set_condition(pod, reason, &msg, None).await;
+    }
+
     fn decide(&self, profile: &Profile, pod: &Pod, key: &str, snap: &Snapshot) -> Outcome {
         let all = &snap.nodes;
         if all.is_empty() {
@@ -284,7 +384,7 @@ impl Scheduler {
             match st.code {
                 Code::Success => {}
                 Code::Skip => skipped.push(p.name()),
-                Code::Error => {
+                Code::Error | Code::Wait => {
                     return Outcome::error(format!("running PreFilter plugin \"{}\": {}", p.name(), st.message()))
                 }
                 // An unresolvable rejection ends PreFilter (no preemption can help); after a
@@ -326,7 +426,7 @@ impl Scheduler {
             .or_else(|| self.nominator.node_of(key));
         if let Some(info) = nominated_node.and_then(|n| snap.by_name.get(&n).map(|i| &all[*i])) {
             if filter_node(&profile.pre_filter, &filters, &state, pod, info, nominated_on(info)).is_success() {
-                return Outcome::Placed(info.name().to_string());
+                return Outcome::Placed(info.name().to_string(), state);
             }
         }
         let pct = profile.percentage_of_nodes_to_score.unwrap_or(self.percentage_of_nodes_to_score);
@@ -359,7 +459,7 @@ impl Scheduler {
             return self.post_filter(profile, pod, snap, &state, &filters, &nominated, &statuses, msg, rejectors);
         }
         if feasible.len() == 1 {
-            return Outcome::Placed(feasible[0].name().to_string());
+            return Outcome::Placed(feasible[0].name().to_string(), state);
         }
         let mut skipped_scores: Vec<&'static str> = Vec::new();
         for p in &profile.pre_score {
@@ -395,7 +495,7 @@ impl Scheduler {
                 }
             }
         }
-        Outcome::Placed(feasible[best].name().to_string())
+        Outcome::Placed(feasible[best].name().to_string(), state)
     }
 
     /// PostFilter: DefaultPreemption (when the profile has it) on a pod no node took. Its
@@ -470,8 +570,83 @@ impl Scheduler {
         }
     }
 
-    /// DefaultBinder: `pods/binding`; on failure the assumed pod is forgotten and retried.
-    async fn bind(self: Arc<Self>, pod: Arc<Pod>, qp: QueuedPod, node: String, recorder: Recorder) {
+    /// The binding cycle, off the scheduling loop: wait while a Permit plugin holds the pod,
+    /// PreBind, DefaultBinder's `pods/binding`, PostBind. On failure the reservations are
+    /// given back, the assumed pod is forgotten, and the pod is tried again.
+    #[allow(clippy::too_many_arguments)]
+    async fn binding_cycle(
+        self: Arc<Self>,
+        profile: Arc<Profile>,
+        pod: Arc<Pod>,
+        qp: QueuedPod,
+        node: String,
+        state: CycleState,
+        waits: Vec<(&'static str, Duration)>,
+        recorder: Recorder,
+    ) {
+        let mut st = self.wait_on_permit(&pod, waits).await;
+        if st.is_success() {
+            for p in &profile.pre_bind {
+                let s = p.pre_bind(&state, &pod, &node).await;
+                if !s.is_success() {
+                    st = plugin_failure(s, "PreBind", p.name());
+                    break;
+                }
+            }
+        }
+        if st.is_success() {
+            match self.bind(&pod, &node).await {
+                Ok(()) => {
+                    recorder.normal(&*pod, "Scheduled", format!("Successfully assigned {} to {node}", qp.key));
+                    if let Some(t) = qp.initial_attempt {
+                        metrics::sli(t.elapsed(), qp.attempts);
+                    }
+                    for p in &profile.post_bind {
+                        p.post_bind(&state, &pod, &node);
+                    }
+                    return;
+                }
+                Err(e) => {
+                    // A pod deleted or already bound is no longer pending: nothing to retry.
+                    if matches!(&e, kube::Error::Api(s) if s.code == 404 || s.code == 409) {
+                        self.unreserve(&profile, &state, &pod, &node);
+                        self.cache.forget(&qp.key);
+                        return;
+                    }
+                    let msg = format!("running Bind plugin \"DefaultBinder\": {}", api_message(&e));
+                    st = Status::new(Code::Error, msg);
+                }
+            }
+        }
+        self.unreserve(&profile, &state, &pod, &node);
+        self.cache.forget(&qp.key);
+        // Whatever the assumed pod held may let others fit.
+        self.queue.move_all();
+        self.failed(&pod, qp, &recorder, st).await;
+    }
+
+    /// upstream's `WaitOnPermit`: until every plugin that said Wait allows the pod, one
+    /// rejects it, or the shortest timeout passes.
+    async fn wait_on_permit(&self, pod: &Pod, waits: Vec<(&'static str, Duration)>) -> Status {
+        let Some(&(first, timeout)) = waits.iter().min_by_key(|(_, t)| *t) else { return Status::success() };
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        let rx = self.waiting.add(&uid, waits.iter().map(|(n, _)| *n).collect());
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(st)) => st,
+            Ok(Err(_)) => Status::new(Code::Error, "waiting pod was dropped"),
+            Err(_) => {
+                self.waiting.remove(&uid);
+                Status::new(
+                    Code::Unschedulable,
+                    format!("rejected due to timeout after waiting {} at plugin {first}", go_duration(timeout)),
+                )
+                .with_plugin(first)
+            }
+        }
+    }
+
+    /// DefaultBinder: `pods/binding`.
+    async fn bind(&self, pod: &Pod, node: &str) -> Result<(), kube::Error> {
         let ns = pod.metadata.namespace.clone().unwrap_or_default();
         let name = pod.metadata.name.clone().unwrap_or_default();
         let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
@@ -480,29 +655,8 @@ impl Scheduler {
             "metadata": {"name": name, "namespace": ns, "uid": pod.metadata.uid},
             "target": {"apiVersion": "v1", "kind": "Node", "name": node},
         });
-        match api.create_subresource::<_, serde_json::Value>("binding", &name, &PostParams::default(), &binding).await {
-            Ok(_) => {
-                recorder.normal(&*pod, "Scheduled", format!("Successfully assigned {ns}/{name} to {node}"));
-                if let Some(t) = qp.initial_attempt {
-                    metrics::sli(t.elapsed(), qp.attempts);
-                }
-            }
-            Err(e) => {
-                let key = pod_key(&pod);
-                self.cache.forget(&key);
-                let msg = format!("running Bind plugin \"DefaultBinder\": {}", api_message(&e));
-                tracing::info!(pod = %key, "Failed to bind pod: {msg}");
-                // A pod deleted or already bound is no longer pending: nothing to retry.
-                let gone = matches!(&e, kube::Error::Api(s) if s.code == 404 || s.code == 409);
-                if gone {
-                    return;
-                }
-                recorder.warning(&*pod, "FailedScheduling", truncate_note(&msg));
-                self.queue.move_all();
-                self.queue.add(pod.clone(), key);
-                self.set_condition(&pod, "SchedulerError", &msg, None).await;
-            }
-        }
+        api.create_subresource::<_, serde_json::Value>("binding", &name, &PostParams::default(), &binding).await?;
+        Ok(())
     }
 
     /// PodScheduled=False with the reason and message (and `nominated`: Some(node) to set
@@ -580,5 +734,14 @@ mod tests {
             "0/3 nodes are available: 1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling."
         );
         assert_eq!(truncate_note(&"x".repeat(2000)).len(), 1024);
+    }
+
+    #[test]
+    fn durations_print_as_go_does() {
+        assert_eq!(go_duration(Duration::from_millis(500)), "500ms");
+        assert_eq!(go_duration(Duration::from_secs(30)), "30s");
+        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(go_duration(Duration::from_secs(90)), "1m30s");
+        assert_eq!(go_duration(Duration::from_secs(3600)), "1h0m0s");
     }
 }

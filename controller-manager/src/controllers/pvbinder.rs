@@ -6,12 +6,10 @@
 //! its policy: Retain keeps it, Delete deletes it through the in-tree hostPath deleter (only
 //! under `/tmp/`) or leaves it to an external deleter, Recycle is reported unsupported.
 //!
-//! Claims of a `WaitForFirstConsumer` class wait for a consumer. Upstream, kube-scheduler's
-//! VolumeBinding plugin pre-binds a volume that fits the chosen node, or sets the claim's
-//! `volume.kubernetes.io/selected-node` to ask for provisioning; this project has no
-//! scheduler, so once that annotation names a node, this controller binds a volume whose node
-//! affinity allows that node as the scheduler would have, and otherwise provisions as
-//! upstream. Claims whose class names a provisioner outside `kubernetes.io/` are annotated for
+//! Claims of a `WaitForFirstConsumer` class wait for a consumer: kube-scheduler's VolumeBinding
+//! plugin pre-binds a volume that fits the chosen node (its `claimRef`), which this controller
+//! then completes, or sets the claim's `volume.kubernetes.io/selected-node` to ask for
+//! provisioning, which this controller starts. Claims whose class names a provisioner outside `kubernetes.io/` are annotated for
 //! that external provisioner. Like upstream, the controller keeps its own cache of the newest
 //! versions it wrote, so that a stale informer event never makes it bind twice, and resyncs
 //! every `--pvclaimbinder-sync-period`.
@@ -19,29 +17,19 @@
 use crate::context::Ctx;
 use crate::util;
 use crate::Error;
-use api_types::kinds::validation::Quantity;
+use api_types::storage::*;
 use component_base::events::Recorder;
 use component_base::{Change, Informer, WorkQueue};
 use k8s_openapi::api::core::v1::{
-    Node, NodeSelectorTerm, ObjectReference, PersistentVolume, PersistentVolumeClaim, PersistentVolumeClaimStatus,
-    PersistentVolumeStatus, Pod,
+    Node, PersistentVolume, PersistentVolumeClaim, PersistentVolumeClaimStatus, PersistentVolumeStatus, Pod,
 };
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{DeleteParams, PostParams};
 use kube::{Api, Client, ResourceExt};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-pub const ANN_BIND_COMPLETED: &str = "pv.kubernetes.io/bind-completed";
-pub const ANN_BOUND_BY_CONTROLLER: &str = "pv.kubernetes.io/bound-by-controller";
-pub const ANN_SELECTED_NODE: &str = "volume.kubernetes.io/selected-node";
-pub const ANN_DYNAMICALLY_PROVISIONED: &str = "pv.kubernetes.io/provisioned-by";
-pub const ANN_STORAGE_PROVISIONER: &str = "volume.kubernetes.io/storage-provisioner";
-pub const ANN_BETA_STORAGE_PROVISIONER: &str = "volume.beta.kubernetes.io/storage-provisioner";
-pub const ANN_MIGRATED_TO: &str = "pv.kubernetes.io/migrated-to";
-/// `v1.BetaStorageClassAnnotation`, which wins over `storageClassName` on both kinds.
-pub const ANN_BETA_STORAGE_CLASS: &str = "volume.beta.kubernetes.io/storage-class";
 const DEFAULT_CLASS: &str = "storageclass.kubernetes.io/is-default-class";
 const BETA_DEFAULT_CLASS: &str = "storageclass.beta.kubernetes.io/is-default-class";
 
@@ -50,291 +38,6 @@ const BETA_DEFAULT_CLASS: &str = "storageclass.beta.kubernetes.io/is-default-cla
 const HOST_PATH_PLUGIN: &str = "kubernetes.io/host-path";
 /// The in-tree plugin that can only recycle.
 const NFS_PLUGIN: &str = "kubernetes.io/nfs";
-
-fn ann<'a>(m: &'a ObjectMeta, key: &str) -> Option<&'a str> {
-    m.annotations.as_ref()?.get(key).map(String::as_str)
-}
-
-fn set_ann(m: &mut ObjectMeta, key: &str, value: &str) {
-    m.annotations.get_or_insert_with(BTreeMap::new).insert(key.to_string(), value.to_string());
-}
-
-/// `GetPersistentVolumeClaimClass`: the beta annotation, else `storageClassName`, else "".
-pub fn claim_class(c: &PersistentVolumeClaim) -> &str {
-    if let Some(a) = ann(&c.metadata, ANN_BETA_STORAGE_CLASS) {
-        return a;
-    }
-    c.spec.as_ref().and_then(|s| s.storage_class_name.as_deref()).unwrap_or("")
-}
-
-/// `PersistentVolumeClaimHasClass`: a class was asked for, even "".
-fn claim_has_class(c: &PersistentVolumeClaim) -> bool {
-    ann(&c.metadata, ANN_BETA_STORAGE_CLASS).is_some()
-        || c.spec.as_ref().is_some_and(|s| s.storage_class_name.is_some())
-}
-
-/// `GetPersistentVolumeClass`.
-pub fn volume_class(v: &PersistentVolume) -> &str {
-    if let Some(a) = ann(&v.metadata, ANN_BETA_STORAGE_CLASS) {
-        return a;
-    }
-    v.spec.as_ref().and_then(|s| s.storage_class_name.as_deref()).unwrap_or("")
-}
-
-fn parse_quantity(q: Option<&k8s_openapi::apimachinery::pkg::api::resource::Quantity>) -> Quantity {
-    q.and_then(|q| Quantity::parse(q.0.trim())).unwrap_or_else(Quantity::zero)
-}
-
-fn requested(c: &PersistentVolumeClaim) -> Quantity {
-    parse_quantity(
-        c.spec
-            .as_ref()
-            .and_then(|s| s.resources.as_ref())
-            .and_then(|r| r.requests.as_ref())
-            .and_then(|r| r.get("storage")),
-    )
-}
-
-fn capacity(v: &PersistentVolume) -> Quantity {
-    parse_quantity(v.spec.as_ref().and_then(|s| s.capacity.as_ref()).and_then(|c| c.get("storage")))
-}
-
-fn phase(v: &PersistentVolume) -> &str {
-    v.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("")
-}
-
-fn claim_phase(c: &PersistentVolumeClaim) -> &str {
-    c.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("")
-}
-
-fn claim_ref(v: &PersistentVolume) -> Option<&ObjectReference> {
-    v.spec.as_ref()?.claim_ref.as_ref()
-}
-
-fn ref_uid(r: &ObjectReference) -> &str {
-    r.uid.as_deref().unwrap_or("")
-}
-
-fn ref_key(r: &ObjectReference) -> String {
-    format!("{}/{}", r.namespace.as_deref().unwrap_or(""), r.name.as_deref().unwrap_or(""))
-}
-
-fn claim_key(c: &PersistentVolumeClaim) -> String {
-    format!("{}/{}", c.namespace().unwrap_or_default(), c.name_any())
-}
-
-fn volume_name_of(c: &PersistentVolumeClaim) -> &str {
-    c.spec.as_ref().and_then(|s| s.volume_name.as_deref()).unwrap_or("")
-}
-
-fn reclaim_policy(v: &PersistentVolume) -> &str {
-    v.spec.as_ref().and_then(|s| s.persistent_volume_reclaim_policy.as_deref()).unwrap_or("")
-}
-
-fn uid(m: &ObjectMeta) -> &str {
-    m.uid.as_deref().unwrap_or("")
-}
-
-/// `CheckVolumeModeMismatches`, with an unset mode meaning Filesystem on both sides.
-pub fn volume_mode_mismatch(c: &PersistentVolumeClaim, v: &PersistentVolume) -> bool {
-    let want = c.spec.as_ref().and_then(|s| s.volume_mode.as_deref()).unwrap_or("Filesystem");
-    let have = v.spec.as_ref().and_then(|s| s.volume_mode.as_deref()).unwrap_or("Filesystem");
-    want != have
-}
-
-/// `CheckAccessModes`: the volume offers every mode the claim asks for.
-pub fn access_modes_ok(c: &PersistentVolumeClaim, v: &PersistentVolume) -> bool {
-    let have = v.spec.as_ref().and_then(|s| s.access_modes.clone()).unwrap_or_default();
-    c.spec.as_ref().and_then(|s| s.access_modes.as_ref()).is_none_or(|w| w.iter().all(|m| have.contains(m)))
-}
-
-/// `IsVolumeBoundToClaim`: pre-bound or bound to this claim (the UID, when set, must agree).
-pub fn is_volume_bound_to_claim(v: &PersistentVolume, c: &PersistentVolumeClaim) -> bool {
-    let Some(r) = claim_ref(v) else { return false };
-    if r.name.as_deref() != c.metadata.name.as_deref()
-        || r.namespace.as_deref().unwrap_or("") != c.metadata.namespace.as_deref().unwrap_or("")
-    {
-        return false;
-    }
-    ref_uid(r).is_empty() || ref_uid(r) == uid(&c.metadata)
-}
-
-/// `CheckNodeAffinity` against a node's labels (as upstream, the node is known by its labels
-/// only, so `matchFields` never match).
-pub fn node_affinity_allows(v: &PersistentVolume, labels: &BTreeMap<String, String>) -> bool {
-    let Some(req) = v.spec.as_ref().and_then(|s| s.node_affinity.as_ref()).and_then(|a| a.required.as_ref()) else {
-        return true;
-    };
-    let node =
-        Node { metadata: ObjectMeta { labels: Some(labels.clone()), ..Default::default() }, ..Default::default() };
-    req.node_selector_terms.iter().any(|t: &NodeSelectorTerm| api_types::scheduling::term_matches(t, &node))
-}
-
-/// `FindMatchingVolume` over one group of volumes (ordered by capacity): a volume pre-bound
-/// to the claim with enough capacity wins at once; otherwise the smallest sufficient Available
-/// unclaimed volume of the claim's class that its selector picks. `node` is the scheduler's
-/// path (node affinity and access modes checked); with `delay_binding` and no node only
-/// pre-bound volumes count.
-pub fn find_matching_volume(
-    claim: &PersistentVolumeClaim,
-    volumes: &[Arc<PersistentVolume>],
-    node: Option<&BTreeMap<String, String>>,
-    delay_binding: bool,
-) -> Result<Option<Arc<PersistentVolume>>, String> {
-    let want = requested(claim);
-    let class = claim_class(claim);
-    let selector = claim.spec.as_ref().and_then(|s| s.selector.as_ref());
-    let mut best: Option<(Arc<PersistentVolume>, Quantity)> = None;
-    for v in volumes {
-        let cap = capacity(v);
-        if volume_mode_mismatch(claim, v) || v.metadata.deletion_timestamp.is_some() {
-            continue;
-        }
-        let affinity_ok = node.is_none_or(|labels| node_affinity_allows(v, labels));
-        if is_volume_bound_to_claim(v, claim) {
-            if cap < want {
-                continue;
-            }
-            return Ok(affinity_ok.then(|| v.clone()));
-        }
-        if node.is_none() && delay_binding {
-            continue;
-        }
-        if phase(v) != "Available" || claim_ref(v).is_some() {
-            continue;
-        }
-        if let Some(sel) = selector {
-            let labels = v.metadata.labels.as_ref();
-            if !util::selector_matches(Some(sel), labels)
-                .map_err(|e| format!("error creating internal label selector for claim: {}: {e}", claim_key(claim)))?
-            {
-                continue;
-            }
-        }
-        if volume_class(v) != class || !affinity_ok {
-            continue;
-        }
-        if node.is_some() && !access_modes_ok(claim, v) {
-            continue;
-        }
-        if cap >= want && best.as_ref().is_none_or(|(_, b)| *b > cap) {
-            best = Some((v.clone(), cap));
-        }
-    }
-    Ok(best.map(|(v, _)| v))
-}
-
-/// The access modes in upstream's canonical order, as the volume index keys them.
-fn modes_key(modes: &[String]) -> Vec<String> {
-    let order = ["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"];
-    let mut out: Vec<String> = order.iter().filter(|m| modes.iter().any(|x| x == *m)).map(|m| m.to_string()).collect();
-    for m in modes {
-        if !out.contains(m) {
-            out.push(m.clone());
-        }
-    }
-    out
-}
-
-/// `persistentVolumeOrderedIndex.findByClaim`: volumes are grouped by their set of access
-/// modes; the groups offering every requested mode are tried from the fewest modes up, each
-/// ordered by capacity, and the first group with a match wins.
-pub fn find_best_match(
-    claim: &PersistentVolumeClaim,
-    volumes: &[Arc<PersistentVolume>],
-    node: Option<&BTreeMap<String, String>>,
-    delay_binding: bool,
-) -> Result<Option<Arc<PersistentVolume>>, String> {
-    let wanted = claim.spec.as_ref().and_then(|s| s.access_modes.clone()).unwrap_or_default();
-    let mut groups: BTreeMap<Vec<String>, Vec<Arc<PersistentVolume>>> = BTreeMap::new();
-    for v in volumes {
-        let modes = modes_key(&v.spec.as_ref().and_then(|s| s.access_modes.clone()).unwrap_or_default());
-        groups.entry(modes).or_default().push(v.clone());
-    }
-    let mut keys: Vec<&Vec<String>> = groups.keys().filter(|k| wanted.iter().all(|m| k.contains(m))).collect();
-    keys.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
-    for k in keys {
-        let Some(group) = groups.get(k) else { continue };
-        let mut group = group.clone();
-        group.sort_by(|a, b| capacity(a).cmp(&capacity(b)).then_with(|| a.name_any().cmp(&b.name_any())));
-        if let Some(v) = find_matching_volume(claim, &group, node, delay_binding)? {
-            return Ok(Some(v));
-        }
-    }
-    Ok(None)
-}
-
-/// `checkVolumeSatisfyClaim`: why a volume the claim names cannot serve it.
-pub fn check_volume_satisfies_claim(v: &PersistentVolume, c: &PersistentVolumeClaim) -> Result<(), String> {
-    if v.metadata.deletion_timestamp.is_some() {
-        return Err(format!("the volume is marked for deletion {:?}", v.name_any()));
-    }
-    if capacity(v) < requested(c) {
-        return Err("requested PV is too small".into());
-    }
-    if volume_class(v) != claim_class(c) {
-        return Err("storageClassName does not match".into());
-    }
-    if volume_mode_mismatch(c, v) {
-        return Err("incompatible volumeMode".into());
-    }
-    if !access_modes_ok(c, v) {
-        return Err("incompatible accessMode".into());
-    }
-    Ok(())
-}
-
-/// `reference.GetReference` for a claim, as the volume's `claimRef`.
-fn claim_reference(c: &PersistentVolumeClaim) -> ObjectReference {
-    ObjectReference {
-        api_version: Some("v1".into()),
-        kind: Some("PersistentVolumeClaim".into()),
-        namespace: c.metadata.namespace.clone(),
-        name: c.metadata.name.clone(),
-        uid: c.metadata.uid.clone(),
-        resource_version: c.metadata.resource_version.clone(),
-        field_path: None,
-    }
-}
-
-/// `GetBindVolumeToClaim`: the volume bound to the claim, and whether anything changed.
-pub fn bind_volume_to_claim(v: &PersistentVolume, c: &PersistentVolumeClaim) -> (PersistentVolume, bool) {
-    let set_by_controller = !is_volume_bound_to_claim(v, c);
-    let mut out = v.clone();
-    let mut dirty = false;
-    let current = claim_ref(v);
-    if current.is_none_or(|r| {
-        r.name.as_deref() != c.metadata.name.as_deref()
-            || r.namespace.as_deref() != c.metadata.namespace.as_deref()
-            || ref_uid(r) != uid(&c.metadata)
-    }) {
-        out.spec.get_or_insert_with(Default::default).claim_ref = Some(claim_reference(c));
-        dirty = true;
-    }
-    if set_by_controller && ann(&out.metadata, ANN_BOUND_BY_CONTROLLER).is_none() {
-        set_ann(&mut out.metadata, ANN_BOUND_BY_CONTROLLER, "yes");
-        dirty = true;
-    }
-    (out, dirty)
-}
-
-/// The claim pointed at the volume with upstream's annotations, if anything changes.
-pub fn bind_claim_to_volume(c: &PersistentVolumeClaim, v: &PersistentVolume) -> Option<PersistentVolumeClaim> {
-    let mut out = c.clone();
-    let mut dirty = false;
-    if volume_name_of(c) != v.name_any() {
-        out.spec.get_or_insert_with(Default::default).volume_name = Some(v.name_any());
-        if ann(&out.metadata, ANN_BOUND_BY_CONTROLLER).is_none() {
-            set_ann(&mut out.metadata, ANN_BOUND_BY_CONTROLLER, "yes");
-        }
-        dirty = true;
-    }
-    if ann(&out.metadata, ANN_BIND_COMPLETED).is_none() {
-        set_ann(&mut out.metadata, ANN_BIND_COMPLETED, "yes");
-        dirty = true;
-    }
-    dirty.then_some(out)
-}
 
 /// `updateClaimStatus`'s new status: the phase, and the volume's access modes and (when the
 /// claim is just becoming that phase) capacity; without a volume both are cleared.
@@ -366,21 +69,6 @@ pub fn claim_status_for(
         }
     }
     (new != old).then_some(new)
-}
-
-/// The ns/name of every claim a pod's volumes use (`common.PodPVCIndexFunc`): named claims and
-/// the `<pod>-<volume>` claims of generic ephemeral volumes.
-pub fn pod_claim_keys(pod: &Pod) -> Vec<String> {
-    let ns = pod.namespace().unwrap_or_default();
-    let mut out = Vec::new();
-    for v in pod.spec.as_ref().and_then(|s| s.volumes.as_ref()).into_iter().flatten() {
-        if let Some(c) = &v.persistent_volume_claim {
-            out.push(format!("{ns}/{}", c.claim_name));
-        } else if v.ephemeral.is_some() {
-            out.push(format!("{ns}/{}-{}", pod.name_any(), v.name));
-        }
-    }
-    out
 }
 
 pub const POD_PVC_INDEX: &str = "pod-pvc";
@@ -610,14 +298,8 @@ impl Pvc {
     /// `IsDelayBindingMode`: the claim's class exists and waits for the first consumer.
     fn delay_binding(&self, claim: &PersistentVolumeClaim) -> Result<bool, Error> {
         let class = claim_class(claim);
-        if class.is_empty() {
-            return Ok(false);
-        }
-        let Some(sc) = self.classes.get("", class) else { return Ok(false) };
-        match sc.volume_binding_mode.as_deref() {
-            None => Err(Error::Config(format!("VolumeBindingMode not set for StorageClass {class:?}"))),
-            Some(m) => Ok(m == "WaitForFirstConsumer"),
-        }
+        let sc = if class.is_empty() { None } else { self.classes.get("", class) };
+        api_types::storage::delay_binding(class, sc.as_deref()).map_err(Error::Config)
     }
 
     async fn sync_unbound_claim(&self, claim: Arc<PersistentVolumeClaim>) -> Result<(), Error> {
@@ -626,17 +308,9 @@ impl Pvc {
             let delay = self.delay_binding(&claim)?;
             let all = self.volumes.list();
             let key = claim_key(&claim);
-            let mut found = find_best_match(&claim, &all, None, delay)
+            let found = find_best_match(&claim, &all, None, delay)
                 .map_err(|e| Error::Config(format!("error finding PV for claim {key:?}: {e}")))?;
             let selected = ann(&claim.metadata, ANN_SELECTED_NODE).map(str::to_string);
-            if found.is_none() && delay {
-                // Standing in for kube-scheduler's volume binder: the node is chosen.
-                if let Some(node) = selected.as_deref().and_then(|n| self.nodes.get("", n)) {
-                    let labels = node.metadata.labels.clone().unwrap_or_default();
-                    found = find_best_match(&claim, &all, Some(&labels), delay)
-                        .map_err(|e| Error::Config(format!("error finding PV for claim {key:?}: {e}")))?;
-                }
-            }
             if let Some(v) = found {
                 return self.bind(v, claim).await;
             }
@@ -1163,11 +837,13 @@ fn host_path_delete(path: &str) -> Result<(), String> {
 mod tests {
     use super::*;
     use k8s_openapi::api::core::v1::{
-        HostPathVolumeSource, LocalVolumeSource, NodeSelector, NodeSelectorRequirement, PersistentVolumeClaimSpec,
-        PersistentVolumeSpec, VolumeNodeAffinity, VolumeResourceRequirements,
+        HostPathVolumeSource, LocalVolumeSource, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm,
+        ObjectReference, PersistentVolumeClaimSpec, PersistentVolumeSpec, VolumeNodeAffinity,
+        VolumeResourceRequirements,
     };
     use k8s_openapi::apimachinery::pkg::api::resource::Quantity as Q;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+    use std::collections::BTreeMap;
 
     fn labels(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
         kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()

@@ -7,10 +7,11 @@
 //! list, since the informer may not have seen a new pod yet.
 
 use crate::context::Ctx;
-use crate::controllers::pvbinder::{pod_claim_keys, pod_terminated, POD_PVC_INDEX};
+use crate::controllers::pvbinder::{pod_terminated, POD_PVC_INDEX};
 use crate::controllers::pvprotection::{deletion_candidate, needs_finalizer};
 use crate::util;
 use crate::Error;
+use api_types::storage::pod_claim_keys;
 use component_base::{Change, Informer, WorkQueue};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use kube::api::{ListParams, PostParams};

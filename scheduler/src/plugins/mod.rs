@@ -9,8 +9,12 @@ mod node_affinity;
 mod node_name;
 mod node_ports;
 mod node_unschedulable;
+mod node_volume_limits;
 mod taint_toleration;
 pub mod topology_spread;
+pub mod volume_binding;
+mod volume_restrictions;
+mod volume_zone;
 
 pub use api_types::scheduling::tolerates;
 
@@ -28,6 +32,10 @@ pub const DEFAULT_PLUGINS: &[(&str, i64)] = &[
     ("NodeAffinity", 2),
     ("NodePorts", 0),
     ("NodeResourcesFit", 1),
+    ("VolumeRestrictions", 0),
+    ("NodeVolumeLimits", 0),
+    ("VolumeBinding", 0),
+    ("VolumeZone", 0),
     ("PodTopologySpread", 2),
     ("InterPodAffinity", 2),
     ("DefaultPreemption", 0),
@@ -87,6 +95,22 @@ pub fn build(name: &str, args: &serde_json::Value, listers: &Arc<dyn Listers>) -
         "InterPodAffinity" => {
             every_point(Arc::new(inter_pod_affinity::InterPodAffinity::from_args(args, listers.clone())))
         }
+        "VolumeRestrictions" => {
+            let p = Arc::new(volume_restrictions::VolumeRestrictions::new(listers.clone()));
+            Points { pre_filter: Some(p.clone()), filter: Some(p), ..Default::default() }
+        }
+        "NodeVolumeLimits" => {
+            let p = Arc::new(node_volume_limits::NodeVolumeLimits::new(listers.clone()));
+            Points { pre_filter: Some(p.clone()), filter: Some(p), ..Default::default() }
+        }
+        "VolumeZone" => {
+            let p = Arc::new(volume_zone::VolumeZone::new(listers.clone()));
+            Points { pre_filter: Some(p.clone()), filter: Some(p), ..Default::default() }
+        }
+        "VolumeBinding" => {
+            let p = Arc::new(volume_binding::VolumeBinding::from_args(args, listers.clone()));
+            Points { reserve: Some(p.clone()), pre_bind: Some(p.clone()), ..every_point(p) }
+        }
         "ImageLocality" => {
             let p = Arc::new(image_locality::ImageLocality);
             Points { pre_score: Some(p.clone()), score: Some(p), ..Default::default() }
@@ -94,4 +118,56 @@ pub fn build(name: &str, args: &serde_json::Value, listers: &Arc<dyn Listers>) -
         _ => return None,
     };
     Some(p)
+}
+
+/// Listers over fixed objects, for the plugins' unit tests.
+#[cfg(test)]
+pub mod testing {
+    use crate::framework::Listers;
+    use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+    use k8s_openapi::api::storage::v1::{CSINode, StorageClass};
+    use std::sync::Arc;
+
+    #[derive(Default)]
+    pub struct Fake {
+        pub pvcs: Vec<Arc<PersistentVolumeClaim>>,
+        pub pvs: Vec<Arc<PersistentVolume>>,
+        pub classes: Vec<Arc<StorageClass>>,
+        pub csi_nodes: Vec<Arc<CSINode>>,
+    }
+
+    fn named<T: k8s_openapi::Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>>(
+        items: &[Arc<T>],
+        ns: &str,
+        name: &str,
+    ) -> Option<Arc<T>> {
+        items
+            .iter()
+            .find(|o| {
+                o.metadata().namespace.as_deref().unwrap_or("") == ns && o.metadata().name.as_deref() == Some(name)
+            })
+            .cloned()
+    }
+
+    impl Listers for Fake {
+        fn pvc(&self, ns: &str, name: &str) -> Option<Arc<PersistentVolumeClaim>> {
+            named(&self.pvcs, ns, name)
+        }
+        fn pv(&self, name: &str) -> Option<Arc<PersistentVolume>> {
+            named(&self.pvs, "", name)
+        }
+        fn pvs(&self) -> Vec<Arc<PersistentVolume>> {
+            self.pvs.clone()
+        }
+        fn storage_class(&self, name: &str) -> Option<Arc<StorageClass>> {
+            named(&self.classes, "", name)
+        }
+        fn csi_node(&self, name: &str) -> Option<Arc<CSINode>> {
+            named(&self.csi_nodes, "", name)
+        }
+    }
+
+    pub fn obj<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Arc<T> {
+        Arc::new(serde_json::from_value(v).expect("a valid object"))
+    }
 }
