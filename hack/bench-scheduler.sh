@@ -33,7 +33,8 @@ PIDS+=("$API_PID")
 QPS_FLAGS=()
 [ -n "${SCHED_QPS:-}" ] && QPS_FLAGS+=(--kube-api-qps "$SCHED_QPS")
 [ -n "${SCHED_BURST:-}" ] && QPS_FLAGS+=(--kube-api-burst "$SCHED_BURST")
-target/release/kube-scheduler --kubeconfig "$WORK/scheduler.conf" \
+# SCHED_WRAP runs the scheduler under a tool (e.g. "heaptrack -o /tmp/sched").
+${SCHED_WRAP:-} target/release/kube-scheduler --kubeconfig "$WORK/scheduler.conf" \
   --authentication-kubeconfig "$WORK/scheduler.conf" --authorization-kubeconfig "$WORK/scheduler.conf" \
   --bind-address 127.0.0.1 --secure-port "$SP" --client-ca-file "$WORK/pki/ca.crt" --leader-elect=false \
   "${QPS_FLAGS[@]}" >"$WORK/scheduler.log" 2>&1 &

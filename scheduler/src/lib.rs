@@ -14,6 +14,7 @@ pub mod plugins;
 pub mod preemption;
 pub mod queue;
 pub mod schedule;
+pub mod trim;
 
 use cache::Cache;
 use component_base::serving::{Delegated, Endpoints};
@@ -257,8 +258,10 @@ pub async fn run(opts: Options) -> Result<(), Error> {
     // Pods that can still take resources: the terminal ones are not listed.
     let pods_cfg = watcher::Config::default().any_semantic().fields("status.phase!=Succeeded,status.phase!=Failed");
     let pods: Informer<Pod> = Informer::new("pods", Api::all(client.clone()), pods_cfg);
+    pods.set_transform(trim::trim_pod);
     let nodes: Informer<Node> =
         Informer::new("nodes", Api::all(client.clone()), watcher::Config::default().any_semantic());
+    nodes.set_transform(trim::trim_node);
     let listers = Arc::new(InformerListers {
         namespaces: factory.get(),
         services: factory.get(),

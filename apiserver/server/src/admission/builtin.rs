@@ -234,11 +234,22 @@ async fn priority(ctx: &Ctx<'_>, pod: &mut Value) -> ApiResult<()> {
 /// The PriorityClass with `globalDefault: true` (the highest value, if several).
 fn default_priority_class(ctx: &Ctx<'_>) -> Option<Value> {
     let rd = api_types::lookup("scheduling.k8s.io", "v1", "priorityclasses")?;
+    /// The two members that pick the default, read without building each class's tree (this
+    /// runs for every pod created without a class).
+    #[derive(serde::Deserialize)]
+    struct Pick {
+        #[serde(rename = "globalDefault")]
+        global_default: Option<bool>,
+        value: Option<i64>,
+    }
     let (objs, _) = ctx.st.backend.cacher(rd).snapshot(&|_| true);
     objs.iter()
-        .map(|o| o.value())
-        .filter(|c| c.get("globalDefault").and_then(Value::as_bool) == Some(true))
-        .max_by_key(|c| c.get("value").and_then(Value::as_i64).unwrap_or(0))
+        .filter_map(|o| {
+            let p: Pick = serde_json::from_slice(o.list_item()).ok()?;
+            (p.global_default == Some(true)).then_some((p.value.unwrap_or(0), o))
+        })
+        .max_by_key(|(v, _)| *v)
+        .map(|(_, o)| o.value())
 }
 
 /// DefaultTolerationSeconds: tolerate not-ready and unreachable nodes for 300 s.
