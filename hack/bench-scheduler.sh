@@ -15,6 +15,8 @@ PIDS=()
 # KEEP=1 keeps the work directory (logs) for a look afterwards.
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  # Under SCHED_WRAP the scheduler is the wrapper's child.
+  pkill -f -- "--kubeconfig $WORK/scheduler.conf" 2>/dev/null || true
   wait 2>/dev/null || true
   if [ "${KEEP:-0}" = 1 ]; then echo "logs kept in $WORK"; else rm -rf "$WORK"; fi
 }

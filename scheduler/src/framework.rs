@@ -448,6 +448,37 @@ impl PodAffinityTerms {
     }
 }
 
+/// Live prepared terms by (namespace, the pod's pod-affinity parts as JSON).
+type TermsTable = HashMap<(String, String), std::sync::Weak<PodAffinityTerms>>;
+static TERMS: std::sync::LazyLock<std::sync::Mutex<TermsTable>> = std::sync::LazyLock::new(Default::default);
+
+/// The pod's prepared (anti-)affinity terms, shared with every live pod that has the same ones.
+fn shared_terms(pod: &Pod) -> Option<Arc<PodAffinityTerms>> {
+    let aff = pod.spec.as_ref()?.affinity.as_ref()?;
+    if aff.pod_affinity.is_none() && aff.pod_anti_affinity.is_none() {
+        return None;
+    }
+    let terms = PodAffinityTerms::of(pod);
+    if terms.is_empty() {
+        return None;
+    }
+    let key = (
+        pod.metadata.namespace.clone().unwrap_or_default(),
+        serde_json::to_string(&(&aff.pod_affinity, &aff.pod_anti_affinity)).unwrap_or_default(),
+    );
+    let mut table = TERMS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(live) = table.get(&key).and_then(std::sync::Weak::upgrade) {
+        return Some(live);
+    }
+    // Forget terms no pod holds any more, now and then.
+    if table.len() >= 1024 && table.len().is_power_of_two() {
+        table.retain(|_, w| w.strong_count() > 0);
+    }
+    let shared = Arc::new(terms);
+    table.insert(key, Arc::downgrade(&shared));
+    Some(shared)
+}
+
 /// A pod as the cache counts it on its node.
 #[derive(Debug)]
 pub struct PodInfo {
@@ -455,20 +486,20 @@ pub struct PodInfo {
     pub requests: Resource,
     pub non_zero: Resource,
     pub ports: Vec<HostPort>,
-    /// Boxed: most pods have none, and the cache holds every pod.
-    pub affinity: Option<Box<PodAffinityTerms>>,
+    /// Shared by every pod with the same terms in the same namespace (a workload's replicas):
+    /// InterPodAffinity matches each distinct term once per cycle. None for most pods.
+    pub affinity: Option<Arc<PodAffinityTerms>>,
     /// `namespace/claim` of each PersistentVolumeClaim volume (ReadWriteOncePod checks).
     pub pvcs: Vec<String>,
 }
 
 impl PodInfo {
     pub fn new(pod: Arc<Pod>) -> PodInfo {
-        let terms = PodAffinityTerms::of(&pod);
         PodInfo {
             requests: pod_requests(&pod, false),
             non_zero: pod_requests(&pod, true),
             ports: pod_host_ports(&pod),
-            affinity: (!terms.is_empty()).then(|| Box::new(terms)),
+            affinity: shared_terms(&pod),
             pvcs: pod_pvc_refs(&pod),
             pod,
         }

@@ -91,11 +91,19 @@ impl PreFilter for InterPodAffinity {
         let ns_labels = self.listers.namespace_labels(pod.metadata.namespace.as_deref().unwrap_or(""));
         let mut existing_anti = Counts::new();
         let scan = if nodes.with_required_anti_affinity > 0 { &nodes[..] } else { &[] };
+        // Replicas share their terms: each distinct set is matched against the pod once.
+        let mut seen: HashMap<*const PodAffinityTerms, Vec<bool>> = HashMap::new();
         for info in scan.iter().filter(|n| n.pods_with_required_anti_affinity > 0) {
             let Some(node) = info.node.as_deref() else { continue };
             for p in &info.pods {
-                for t in p.affinity.iter().flat_map(|a| &a.required_anti_affinity) {
-                    if t.matches(pod, ns_labels.as_ref()) {
+                let Some(theirs) = p.affinity.as_ref().filter(|a| !a.required_anti_affinity.is_empty()) else {
+                    continue;
+                };
+                let hits = seen.entry(Arc::as_ptr(theirs)).or_insert_with(|| {
+                    theirs.required_anti_affinity.iter().map(|t| t.matches(pod, ns_labels.as_ref())).collect()
+                });
+                for (t, hit) in theirs.required_anti_affinity.iter().zip(hits.iter()) {
+                    if *hit {
                         bump(&mut existing_anti, node, &t.topology_key, 1);
                     }
                 }
