@@ -561,6 +561,16 @@ pub struct NodeInfo {
     pub images: Arc<HashMap<String, i64>>,
     /// How many pods here use each `namespace/claim`.
     pub pvc_refs: HashMap<String, usize>,
+    /// Changes whenever the node or its pods do (never reused), so that plugins may keep
+    /// per-node results across cycles.
+    pub generation: u64,
+}
+
+static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// A fresh [`NodeInfo::generation`].
+pub fn next_generation() -> u64 {
+    GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 impl NodeInfo {
@@ -585,6 +595,7 @@ impl NodeInfo {
             self.images = Arc::new(images);
         }
         self.node = Some(node);
+        self.generation = next_generation();
     }
 
     pub fn add_pod(&mut self, p: Arc<PodInfo>) {
@@ -596,6 +607,7 @@ impl NodeInfo {
             *self.pvc_refs.entry(c.clone()).or_default() += 1;
         }
         self.pods.push(p);
+        self.generation = next_generation();
     }
 
     fn count_affinity(&mut self, p: &PodInfo, delta: isize) {
@@ -632,6 +644,7 @@ impl NodeInfo {
             }
         }
         self.used_ports = self.pods.iter().flat_map(|p| p.ports.iter().cloned()).collect();
+        self.generation = next_generation();
         true
     }
 }

@@ -110,7 +110,13 @@ pub struct PodTopologySpread {
     defaults: Vec<TopologySpreadConstraint>,
     system_defaulted: bool,
     listers: Arc<dyn Listers>,
+    /// Matching-pod counts per (namespace and selector, node), with the node's generation
+    /// they were counted at: a cycle recounts only the nodes that changed since.
+    counted: std::sync::Mutex<HashMap<String, HashMap<String, (u64, i64)>>>,
 }
+
+/// How many selectors' counts are kept before the cache starts over.
+const COUNTED_SELECTORS: usize = 64;
 
 impl PodTopologySpread {
     pub fn from_args(args: &Value, listers: Arc<dyn Listers>) -> PodTopologySpread {
@@ -128,7 +134,7 @@ impl PodTopologySpread {
             };
             vec![c(HOSTNAME, 3), c("topology.kubernetes.io/zone", 5)]
         };
-        PodTopologySpread { defaults, system_defaulted: !list, listers }
+        PodTopologySpread { defaults, system_defaulted: !list, listers, counted: Default::default() }
     }
 
     /// The pod's constraints with `whenUnsatisfiable == action`, or the defaults with the
@@ -251,18 +257,36 @@ impl PreFilter for PodTopologySpread {
         let ns = pod.metadata.namespace.as_deref().unwrap_or("");
         let mut counts: HashMap<Pair, i64> = HashMap::new();
         let mut per_node: Vec<(Pair, i64)> = Vec::with_capacity(constraints.len());
+        let keys: Vec<String> = constraints
+            .iter()
+            .map(|c| format!("{ns}\0{}", serde_json::to_string(&c.selector).unwrap_or_default()))
+            .collect();
+        let mut counted = self.counted.lock().unwrap_or_else(|e| e.into_inner());
+        if counted.len() + keys.len() > COUNTED_SELECTORS {
+            counted.clear();
+        }
+        // Taken out for the cycle, put back after it.
+        let mut cached: Vec<HashMap<String, (u64, i64)>> =
+            keys.iter().map(|k| counted.remove(k).unwrap_or_default()).collect();
         for info in nodes.iter() {
             let Some(node) = info.node.as_deref() else { continue };
             if !has_all_keys(node, &constraints) {
                 continue;
             }
             per_node.clear();
-            for c in &constraints {
+            for (c, by_node) in constraints.iter().zip(cached.iter_mut()) {
                 if !c.includes(pod, node) {
                     continue;
                 }
                 let pair = (c.key.clone(), info.label(&c.key).unwrap_or("").to_string());
-                let n = c.count(info, ns);
+                let n = match by_node.get(info.name()) {
+                    Some((generation, n)) if *generation == info.generation => *n,
+                    _ => {
+                        let n = c.count(info, ns);
+                        by_node.insert(info.name().to_string(), (info.generation, n));
+                        n
+                    }
+                };
                 // Two constraints on one key: the later one's count stands, as upstream.
                 match per_node.iter_mut().find(|(p, _)| *p == pair) {
                     Some(slot) => slot.1 = n,
@@ -273,6 +297,8 @@ impl PreFilter for PodTopologySpread {
                 *counts.entry(pair).or_default() += n;
             }
         }
+        counted.extend(keys.into_iter().zip(cached));
+        drop(counted);
         let mut s = PreFilterState { constraints, counts, domains: HashMap::new() };
         s.count_domains();
         state.write(PRE_FILTER, s);
@@ -476,6 +502,12 @@ mod tests {
         let mut st = CycleState::default();
         pl.pre_filter(&mut st, &p, &Snapshot::new(nodes.clone()));
         assert!(!pl.filter(&st, &p, &nodes[1]).is_success());
+        // The next cycle recounts a node whose pods changed (the others' counts are kept).
+        let nodes2 = vec![node("a1", Some("a"), &[web("w1")]), nodes[1].clone(), nodes[2].clone()];
+        let p = pod("new", "web", zone_constraint(1, "DoNotSchedule"));
+        let mut st = CycleState::default();
+        assert!(pl.pre_filter(&mut st, &p, &Snapshot::new(nodes2.clone())).is_success());
+        assert!(pl.filter(&st, &p, &nodes2[0]).is_success(), "a: 1 + 1 - 1 <= 1");
         // Soft constraints alone skip the filter.
         let p = pod("new", "web", zone_constraint(1, "ScheduleAnyway"));
         assert_eq!(pl.pre_filter(&mut CycleState::default(), &p, &Snapshot::new(nodes.clone())).code, Code::Skip);
