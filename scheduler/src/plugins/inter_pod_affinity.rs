@@ -22,6 +22,38 @@ pub struct InterPodAffinity {
     hard_pod_affinity_weight: i64,
     ignore_preferred_terms_of_existing_pods: bool,
     listers: Arc<dyn Listers>,
+    /// Per incoming set of required terms, per node: (the node's generation, pods matching every
+    /// affinity term, pods matching each anti-affinity term). A cycle recounts only the nodes
+    /// that changed since.
+    counted: std::sync::Mutex<HashMap<String, HashMap<String, NodeCounts>>>,
+}
+
+type NodeCounts = (u64, i64, Vec<i64>);
+
+/// How many term sets' counts are kept before the cache starts over.
+const COUNTED_TERM_SETS: usize = 64;
+
+/// Identifies a set of prepared required terms (namespaces resolved), for the count cache.
+fn terms_key(ns: &str, terms: &PodAffinityTerms) -> String {
+    let mut key = String::from(ns);
+    for (kind, ts) in [("a", &terms.required_affinity), ("n", &terms.required_anti_affinity)] {
+        for t in ts {
+            let scope = match &t.namespaces {
+                crate::framework::NamespaceScope::All => "*".to_string(),
+                crate::framework::NamespaceScope::Some(names, sel) => {
+                    let mut names: Vec<&String> = names.iter().collect();
+                    names.sort();
+                    format!("{names:?}{}", serde_json::to_string(sel).unwrap_or_default())
+                }
+            };
+            key.push_str(&format!(
+                "\0{kind}\0{}\0{scope}\0{}",
+                t.topology_key,
+                serde_json::to_string(&t.selector).unwrap_or_default()
+            ));
+        }
+    }
+    key
 }
 
 impl InterPodAffinity {
@@ -33,6 +65,7 @@ impl InterPodAffinity {
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
             listers,
+            counted: Default::default(),
         }
     }
 
@@ -111,21 +144,44 @@ impl PreFilter for InterPodAffinity {
         }
         let (mut affinity, mut anti) = (Counts::new(), Counts::new());
         if !terms.required_affinity.is_empty() || !terms.required_anti_affinity.is_empty() {
+            let key = terms_key(pod.metadata.namespace.as_deref().unwrap_or(""), &terms);
+            let mut counted = self.counted.lock().unwrap_or_else(|e| e.into_inner());
+            if counted.len() >= COUNTED_TERM_SETS {
+                counted.clear();
+            }
+            let mut cached = counted.remove(&key).unwrap_or_default();
             for info in nodes.iter() {
                 let Some(node) = info.node.as_deref() else { continue };
-                for p in &info.pods {
-                    if matches_all(&terms.required_affinity, &p.pod) {
-                        for t in &terms.required_affinity {
-                            bump(&mut affinity, node, &t.topology_key, 1);
+                let fresh = cached.get(info.name()).is_some_and(|c| c.0 == info.generation);
+                if !fresh {
+                    {
+                        let mut c: NodeCounts = (info.generation, 0, vec![0; terms.required_anti_affinity.len()]);
+                        for p in &info.pods {
+                            if matches_all(&terms.required_affinity, &p.pod) {
+                                c.1 += 1;
+                            }
+                            for (t, n) in terms.required_anti_affinity.iter().zip(c.2.iter_mut()) {
+                                if t.matches(&p.pod, None) {
+                                    *n += 1;
+                                }
+                            }
                         }
+                        cached.insert(info.name().to_string(), c);
                     }
-                    for t in &terms.required_anti_affinity {
-                        if t.matches(&p.pod, None) {
-                            bump(&mut anti, node, &t.topology_key, 1);
-                        }
+                }
+                let Some((_, all, each)) = cached.get(info.name()) else { continue };
+                if *all > 0 {
+                    for t in &terms.required_affinity {
+                        bump(&mut affinity, node, &t.topology_key, *all);
+                    }
+                }
+                for (t, n) in terms.required_anti_affinity.iter().zip(each) {
+                    if *n > 0 {
+                        bump(&mut anti, node, &t.topology_key, *n);
                     }
                 }
             }
+            counted.insert(key, cached);
         }
         if existing_anti.is_empty() && terms.required_affinity.is_empty() && terms.required_anti_affinity.is_empty() {
             return Status::skip();
