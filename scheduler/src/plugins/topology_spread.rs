@@ -112,8 +112,11 @@ pub struct PodTopologySpread {
     listers: Arc<dyn Listers>,
     /// Matching-pod counts per (namespace and selector, node), with the node's generation
     /// they were counted at: a cycle recounts only the nodes that changed since.
-    counted: std::sync::Mutex<HashMap<String, HashMap<String, (u64, i64)>>>,
+    counted: std::sync::Mutex<HashMap<String, NodeCounts>>,
 }
+
+/// Per node: (the node's generation, matching pods).
+type NodeCounts = HashMap<String, (u64, i64)>;
 
 /// How many selectors' counts are kept before the cache starts over.
 const COUNTED_SELECTORS: usize = 64;
@@ -266,8 +269,7 @@ impl PreFilter for PodTopologySpread {
             counted.clear();
         }
         // Taken out for the cycle, put back after it.
-        let mut cached: Vec<HashMap<String, (u64, i64)>> =
-            keys.iter().map(|k| counted.remove(k).unwrap_or_default()).collect();
+        let mut cached: Vec<NodeCounts> = keys.iter().map(|k| counted.remove(k).unwrap_or_default()).collect();
         for info in nodes.iter() {
             let Some(node) = info.node.as_deref() else { continue };
             if !has_all_keys(node, &constraints) {
