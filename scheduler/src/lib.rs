@@ -51,6 +51,13 @@ pub enum Error {
 /// The secure port's default.
 pub const DEFAULT_PORT: u16 = 10259;
 
+/// The client's request rate when neither `--kube-api-qps` nor `clientConnection.qps` sets one:
+/// negative, which (as in client-go) means no client-side limit. Upstream defaults to 50, which
+/// caps scheduling at about 50 pods/s (a binding and an event per pod); the scheduler's request
+/// rate is bounded by its scheduling rate anyway, so the limit only queues bindings. Setting
+/// `qps: 50` (or the flag) gives upstream's behaviour back.
+pub const DEFAULT_QPS: f32 = -1.0;
+
 fn assigned(p: &Pod) -> bool {
     p.spec.as_ref().and_then(|s| s.node_name.as_deref()).is_some_and(|n| !n.is_empty())
 }
@@ -245,7 +252,7 @@ pub async fn run(opts: Options) -> Result<(), Error> {
     if let Some(k) = cfg.kubeconfig.as_ref().filter(|_| opts.daemon.client.kubeconfig.is_none()) {
         client_flags.kubeconfig = Some(k.into());
     }
-    let qps = opts.daemon.client.kube_api_qps.or(cfg.qps).unwrap_or(50.0);
+    let qps = opts.daemon.client.kube_api_qps.or(cfg.qps).unwrap_or(DEFAULT_QPS);
     let burst = opts.daemon.client.kube_api_burst.or(cfg.burst).unwrap_or(100);
     let root = component_base::client::config(&client_flags).await?;
     let ua = component_base::client::user_agent("kube-scheduler", None);
