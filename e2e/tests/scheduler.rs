@@ -568,3 +568,61 @@ fn volume_binding_waits_for_the_first_consumer_and_binds_a_volume_on_its_node() 
     assert_eq!(wait_bound(&c, &s, "orphan"), "node-b", "local-b is the only volume left");
     assert_eq!(bound_node(&c, "imm"), None);
 }
+
+/// A pod with explicit requests (explicit zeros count as zero, unlike missing requests).
+fn sized_pod(name: &str, image: &str, cpu: &str, memory: &str, extra: Value) -> Value {
+    let mut spec = json!({"containers": [{"name": "c", "image": image,
+        "resources": {"requests": {"cpu": cpu, "memory": memory}}}]});
+    spec.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"}, "spec": spec})
+}
+
+#[test]
+fn host_ports_image_locality_and_balanced_allocation() {
+    let c = cluster();
+    for n in ["n1", "n2"] {
+        node(&c, n, "4", "8Gi", json!({"kubernetes.io/hostname": n}), json!([]));
+    }
+    // n1 already has a big image.
+    let images = json!({"status": {"images": [{"names": ["registry.example/big:1"], "sizeBytes": 1_000_000_000}]}});
+    c.api.kubectl_ok(K, &["patch", "node", "n1", "--subresource=status", "--type=merge", "-p", &images.to_string()]);
+    let s = Scheduler::start(&c.api, &[]);
+
+    // ImageLocality: everything else equal, the node that has the image wins.
+    create(&c, sized_pod("img", "registry.example/big:1", "0", "0", json!({})));
+    assert_eq!(wait_bound(&c, &s, "img"), "n1");
+
+    // NodePorts: a host port is taken once per node.
+    let pinned = |host: Option<&str>| {
+        let mut extra = json!({});
+        if let Some(h) = host {
+            extra["nodeSelector"] = json!({"kubernetes.io/hostname": h});
+        }
+        extra
+    };
+    let with_port = |name: &str, host: Option<&str>| {
+        let mut p = sized_pod(name, "nginx", "0", "0", pinned(host));
+        p["spec"]["containers"][0]["ports"] = json!([{"containerPort": 80, "hostPort": 8080}]);
+        p
+    };
+    create(&c, with_port("hp1", Some("n1")));
+    assert_eq!(wait_bound(&c, &s, "hp1"), "n1");
+    create(&c, with_port("hp2", Some("n1")));
+    let msg = failed_scheduling(&c, "hp2");
+    assert!(
+        msg.starts_with("0/2 nodes are available: 1 node(s) didn't have free ports for the requested pod ports, 1 node(s) didn't match Pod's node affinity/selector. preemption: "),
+        "{msg}"
+    );
+    create(&c, with_port("hp3", None));
+    assert_eq!(wait_bound(&c, &s, "hp3"), "n2");
+
+    // NodeResourcesBalancedAllocation: n1 runs a cpu-heavy pod, n2 a memory-heavy one. The
+    // new pod leaves both equally free on average (LeastAllocated ties), and n1 more balanced.
+    // Placed through this scheduler, so that its cache counts them before the next pod.
+    create(&c, sized_pod("cpu-heavy", "nginx", "2", "0", pinned(Some("n1"))));
+    create(&c, sized_pod("mem-heavy", "nginx", "0", "4Gi", pinned(Some("n2"))));
+    assert_eq!(wait_bound(&c, &s, "cpu-heavy"), "n1");
+    assert_eq!(wait_bound(&c, &s, "mem-heavy"), "n2");
+    create(&c, sized_pod("balanced", "nginx", "1", "4Gi", json!({})));
+    assert_eq!(wait_bound(&c, &s, "balanced"), "n1");
+}
