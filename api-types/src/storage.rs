@@ -101,6 +101,11 @@ pub fn reclaim_policy(v: &PersistentVolume) -> &str {
     v.spec.as_ref().and_then(|s| s.persistent_volume_reclaim_policy.as_deref()).unwrap_or("")
 }
 
+/// An object's resourceVersion as a number (0 when unset), to tell which of two copies is newer.
+pub fn resource_version(m: &ObjectMeta) -> i64 {
+    m.resource_version.as_deref().and_then(|r| r.parse().ok()).unwrap_or(0)
+}
+
 pub fn uid(m: &ObjectMeta) -> &str {
     m.uid.as_deref().unwrap_or("")
 }
@@ -325,12 +330,19 @@ pub fn bind_claim_to_volume(c: &PersistentVolumeClaim, v: &PersistentVolume) -> 
 /// the `<pod>-<volume>` claims of generic ephemeral volumes.
 pub fn pod_claim_keys(pod: &Pod) -> Vec<String> {
     let ns = pod.metadata.namespace.as_deref().unwrap_or("");
+    pod_claims(pod).into_iter().map(|(name, _)| format!("{ns}/{name}")).collect()
+}
+
+/// The claim each of a pod's volumes uses, in volume order: (claim name, whether it is the
+/// `<pod>-<volume>` claim of a generic ephemeral volume).
+pub fn pod_claims(pod: &Pod) -> Vec<(String, bool)> {
+    let pod_name = pod.metadata.name.as_deref().unwrap_or("");
     let mut out = Vec::new();
     for v in pod.spec.as_ref().and_then(|s| s.volumes.as_ref()).into_iter().flatten() {
         if let Some(c) = &v.persistent_volume_claim {
-            out.push(format!("{ns}/{}", c.claim_name));
+            out.push((c.claim_name.clone(), false));
         } else if v.ephemeral.is_some() {
-            out.push(format!("{ns}/{}-{}", pod.metadata.name.clone().unwrap_or_default(), v.name));
+            out.push((format!("{pod_name}-{}", v.name), true));
         }
     }
     out

@@ -16,7 +16,7 @@ pub struct AssumeCache<K> {
 }
 
 fn rv<K: Metadata<Ty = ObjectMeta>>(o: &K) -> i64 {
-    o.metadata().resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0)
+    api_types::storage::resource_version(o.metadata())
 }
 
 impl<K: Metadata<Ty = ObjectMeta>> AssumeCache<K> {

@@ -58,10 +58,6 @@ pub const DEFAULT_PORT: u16 = 10259;
 /// `qps: 50` (or the flag) gives upstream's behaviour back.
 pub const DEFAULT_QPS: f32 = -1.0;
 
-fn assigned(p: &Pod) -> bool {
-    p.spec.as_ref().and_then(|s| s.node_name.as_deref()).is_some_and(|n| !n.is_empty())
-}
-
 fn terminal(p: &Pod) -> bool {
     matches!(p.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed"))
 }
@@ -348,7 +344,7 @@ pub async fn run(opts: Options) -> Result<(), Error> {
             let (pod, deleted, newly_placed) = match c {
                 Change::Added(p) => (p, false, true),
                 Change::Updated { old, new } => {
-                    (new, false, !assigned(old) || old.metadata.labels != new.metadata.labels)
+                    (new, false, !schedule::is_assigned(old) || old.metadata.labels != new.metadata.labels)
                 }
                 Change::Deleted(p) => (p, true, false),
             };
@@ -356,11 +352,11 @@ pub async fn run(opts: Options) -> Result<(), Error> {
             if deleted || terminal(pod) {
                 queue.delete(&key);
                 nominator.remove(&key);
-                if assigned(pod) || cache.is_assumed(&key) {
+                if schedule::is_assigned(pod) || cache.is_assumed(&key) {
                     cache.remove_pod(pod);
                     queue.move_all();
                 }
-            } else if assigned(pod) {
+            } else if schedule::is_assigned(pod) {
                 queue.delete(&key);
                 nominator.remove(&key);
                 cache.set_pod(pod.clone());

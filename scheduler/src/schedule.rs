@@ -134,7 +134,8 @@ pub fn filter_node(
     run_filters(filters, state, pod, node)
 }
 
-fn is_assigned(p: &Pod) -> bool {
+/// The pod names a node (bound, or placed by hand).
+pub fn is_assigned(p: &Pod) -> bool {
     p.spec.as_ref().and_then(|s| s.node_name.as_deref()).is_some_and(|n| !n.is_empty())
 }
 
@@ -153,22 +154,6 @@ fn attempt_result(st: &Status) -> &'static str {
         "unschedulable"
     } else {
         "error"
-    }
-}
-
-/// A duration as Go prints one (`30s`, `1m30s`, `500ms`).
-fn go_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        return format!("{ms}ms");
-    }
-    let (h, m, s, rest) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
-    let frac = format!("{rest:03}");
-    let secs = if rest == 0 { format!("{s}s") } else { format!("{s}.{}s", frac.trim_end_matches('0')) };
-    match (h, m) {
-        (0, 0) => secs,
-        (0, m) => format!("{m}m{secs}"),
-        (h, m) => format!("{h}h{m}m{secs}"),
     }
 }
 
@@ -251,7 +236,7 @@ impl Scheduler {
             self.queue.done(&qp.key);
             return;
         };
-        if pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).is_some_and(|n| !n.is_empty()) {
+        if is_assigned(&pod) {
             self.queue.done(&qp.key);
             return;
         }
@@ -638,7 +623,10 @@ impl Scheduler {
                 self.waiting.remove(&uid);
                 Status::new(
                     Code::Unschedulable,
-                    format!("rejected due to timeout after waiting {} at plugin {first}", go_duration(timeout)),
+                    format!(
+                        "rejected due to timeout after waiting {} at plugin {first}",
+                        component_base::flags::format_go_duration(timeout)
+                    ),
                 )
                 .with_plugin(first)
             }
@@ -734,14 +722,5 @@ mod tests {
             "0/3 nodes are available: 1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling."
         );
         assert_eq!(truncate_note(&"x".repeat(2000)).len(), 1024);
-    }
-
-    #[test]
-    fn durations_print_as_go_does() {
-        assert_eq!(go_duration(Duration::from_millis(500)), "500ms");
-        assert_eq!(go_duration(Duration::from_secs(30)), "30s");
-        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
-        assert_eq!(go_duration(Duration::from_secs(90)), "1m30s");
-        assert_eq!(go_duration(Duration::from_secs(3600)), "1h0m0s");
     }
 }

@@ -24,7 +24,6 @@ use k8s_openapi::api::core::v1::{
     Node, PersistentVolume, PersistentVolumeClaim, PersistentVolumeClaimStatus, PersistentVolumeStatus, Pod,
 };
 use k8s_openapi::api::storage::v1::StorageClass;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{DeleteParams, PostParams};
 use kube::{Api, Client, ResourceExt};
 use std::collections::HashMap;
@@ -98,10 +97,6 @@ struct Versioned<K> {
     map: Mutex<HashMap<String, Arc<K>>>,
 }
 
-fn rv_of(m: &ObjectMeta) -> i64 {
-    m.resource_version.as_deref().and_then(|r| r.parse().ok()).unwrap_or(0)
-}
-
 impl<K: kube::Resource> Versioned<K> {
     fn new() -> Self {
         Versioned { map: Mutex::new(HashMap::new()) }
@@ -115,7 +110,7 @@ impl<K: kube::Resource> Versioned<K> {
     fn store(&self, key: &str, obj: Arc<K>) -> bool {
         let mut m = self.lock();
         if let Some(old) = m.get(key) {
-            if rv_of(old.meta()) > rv_of(obj.meta()) {
+            if resource_version(old.meta()) > resource_version(obj.meta()) {
                 return false;
             }
         }
@@ -842,7 +837,7 @@ mod tests {
         VolumeResourceRequirements,
     };
     use k8s_openapi::apimachinery::pkg::api::resource::Quantity as Q;
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
     use std::collections::BTreeMap;
 
     fn labels(kv: &[(&str, &str)]) -> BTreeMap<String, String> {

@@ -9,12 +9,12 @@ mod node_affinity;
 mod node_name;
 mod node_ports;
 mod node_unschedulable;
-mod node_volume_limits;
+pub mod node_volume_limits;
 mod taint_toleration;
 pub mod topology_spread;
 pub mod volume_binding;
-mod volume_restrictions;
-mod volume_zone;
+pub mod volume_restrictions;
+pub mod volume_zone;
 
 pub use api_types::scheduling::tolerates;
 

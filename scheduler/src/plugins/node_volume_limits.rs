@@ -6,7 +6,7 @@
 //! for aws-ebs, gce-pd, azure-disk and cinder).
 
 use crate::framework::{Code, CycleState, Filter, Listers, NodeInfo, Plugin, PreFilter, Snapshot, Status};
-use api_types::storage::{claim_class, volume_name_of};
+use api_types::storage::{claim_class, pod_claims, volume_name_of};
 use k8s_openapi::api::core::v1::{PersistentVolumeSpec, Pod, Volume};
 use k8s_openapi::api::storage::v1::CSINode;
 use std::collections::HashMap;
@@ -90,18 +90,13 @@ impl NodeVolumeLimits {
         out: &mut HashMap<String, String>,
     ) -> Result<(), Status> {
         let ns = pod.metadata.namespace.as_deref().unwrap_or("");
-        let pod_name = pod.metadata.name.as_deref().unwrap_or("");
-        for v in pod.spec.as_ref().and_then(|s| s.volumes.as_deref()).unwrap_or(&[]) {
-            let claim = if let Some(c) = &v.persistent_volume_claim {
-                c.claim_name.clone()
-            } else if v.ephemeral.is_some() {
-                format!("{pod_name}-{}", v.name)
-            } else {
-                if let Some((driver, handle)) = inline_translated(v).filter(|_| csi_node.is_some()) {
-                    out.insert(format!("{driver}/{handle}"), driver);
-                }
-                continue;
-            };
+        let vols = pod.spec.as_ref().and_then(|s| s.volumes.as_deref()).unwrap_or(&[]);
+        for v in vols.iter().filter(|v| v.persistent_volume_claim.is_none() && v.ephemeral.is_none()) {
+            if let Some((driver, handle)) = inline_translated(v).filter(|_| csi_node.is_some()) {
+                out.insert(format!("{driver}/{handle}"), driver);
+            }
+        }
+        for (claim, _) in pod_claims(pod) {
             if claim.is_empty() {
                 return Err(Status::new(Code::Error, "PersistentVolumeClaim had no name"));
             }

@@ -14,9 +14,9 @@ use crate::framework::{
 };
 use api_types::kinds::validation::Quantity;
 use api_types::storage::{
-    bind_volume_to_claim, claim_class, claim_fully_bound, claim_ref, delay_binding, find_matching_volume,
-    node_affinity_allows, requested, set_ann, topology_terms_match, volume_class, volume_name_of, ANN_SELECTED_NODE,
-    NOT_SUPPORTED_PROVISIONER, NO_MATCHING_TERMS,
+    bind_volume_to_claim, claim_class, claim_fully_bound, claim_key, claim_ref, delay_binding, find_matching_volume,
+    node_affinity_allows, pod_claims, requested, resource_version, set_ann, topology_terms_match, volume_class,
+    volume_name_of, ANN_SELECTED_NODE, NOT_SUPPORTED_PROVISIONER, NO_MATCHING_TERMS,
 };
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
 use kube::api::{Api, PostParams};
@@ -55,8 +55,6 @@ pub struct PodVolumes {
 #[derive(Clone, Default)]
 struct State {
     all_bound: bool,
-    /// The pod's claim keys (`namespace/name`).
-    claims: Vec<String>,
     bound: Vec<Arc<PersistentVolumeClaim>>,
     delayed: Vec<Arc<PersistentVolumeClaim>>,
     /// The volumes of each class a delayed claim asks for, by name.
@@ -68,24 +66,6 @@ impl State {
     fn node_volumes(&self, node: &str) -> Option<PodVolumes> {
         self.by_node.lock().unwrap_or_else(|e| e.into_inner()).get(node).cloned()
     }
-}
-
-/// A claim a pod's volume names: (claim name, whether it is a generic ephemeral volume).
-fn pod_claims(pod: &Pod) -> Vec<(String, bool)> {
-    let name = pod.metadata.name.as_deref().unwrap_or("");
-    pod.spec
-        .as_ref()
-        .and_then(|s| s.volumes.as_ref())
-        .into_iter()
-        .flatten()
-        .filter_map(|v| {
-            if let Some(c) = &v.persistent_volume_claim {
-                Some((c.claim_name.clone(), false))
-            } else {
-                v.ephemeral.as_ref().map(|_| (format!("{name}-{}", v.name), true))
-            }
-        })
-        .collect()
 }
 
 /// `ephemeral.VolumeIsForPod`: the claim of an ephemeral volume must be controlled by the pod.
@@ -108,20 +88,12 @@ fn ephemeral_owner_error(pod: &Pod, pvc: &PersistentVolumeClaim) -> Option<Strin
     })
 }
 
-fn key_of(c: &PersistentVolumeClaim) -> String {
-    format!("{}/{}", c.metadata.namespace.as_deref().unwrap_or(""), c.metadata.name.as_deref().unwrap_or(""))
-}
-
 fn pv_name(v: &PersistentVolume) -> &str {
     v.metadata.name.as_deref().unwrap_or("")
 }
 
 fn unresolvable(msg: impl Into<String>) -> Status {
     Status::new(Code::UnschedulableAndUnresolvable, msg)
-}
-
-fn rv(m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> i64 {
-    m.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
 /// What `FindPodVolumes` found on one node.
@@ -264,7 +236,7 @@ impl VolumeBinding {
         for claim in claims {
             let class = claim_class(claim);
             if class.is_empty() {
-                return Err(format!("no class for claim {:?}", key_of(claim)));
+                return Err(format!("no class for claim {:?}", claim_key(claim)));
             }
             let sc =
                 self.listers.storage_class(class).ok_or_else(|| format!("failed to find storage class {class:?}"))?;
@@ -345,7 +317,7 @@ impl VolumeBinding {
                 .listers
                 .pvc(cns, cname)
                 .ok_or_else(|| format!("failed to check binding: persistentvolumeclaim {cname:?} not found"))?;
-            if rv(&api_pv.metadata) < written.get(&format!("pv/{}", pv_name(pv))).copied().unwrap_or(0) {
+            if resource_version(&api_pv.metadata) < written.get(&format!("pv/{}", pv_name(pv))).copied().unwrap_or(0) {
                 return Ok(false);
             }
             if !node_affinity_allows(&api_pv, labels) {
@@ -364,7 +336,9 @@ impl VolumeBinding {
             let api_claim = self.listers.pvc(cns, cname).ok_or_else(|| {
                 format!("failed to check provisioning pvc: persistentvolumeclaim {cname:?} not found")
             })?;
-            if rv(&api_claim.metadata) < written.get(&format!("pvc/{}", key_of(claim))).copied().unwrap_or(0) {
+            if resource_version(&api_claim.metadata)
+                < written.get(&format!("pvc/{}", claim_key(claim))).copied().unwrap_or(0)
+            {
                 return Ok(false);
             }
             let Some(anns) = api_claim.metadata.annotations.as_ref() else {
@@ -395,14 +369,14 @@ impl VolumeBinding {
         for (i, (_, pv)) in vols.static_bindings.iter().enumerate() {
             match pv_api.replace(pv_name(pv), &PostParams::default(), pv).await {
                 Ok(new) => {
-                    written.insert(format!("pv/{}", pv_name(pv)), rv(&new.metadata));
+                    written.insert(format!("pv/{}", pv_name(pv)), resource_version(&new.metadata));
                 }
                 Err(e) => {
                     for (_, rest) in &vols.static_bindings[i..] {
                         self.pvs.restore(pv_name(rest));
                     }
                     for c in &vols.provisions {
-                        self.pvcs.restore(&key_of(c));
+                        self.pvcs.restore(&claim_key(c));
                     }
                     return Status::new(Code::Error, component_base::client::api_message(&e));
                 }
@@ -413,11 +387,11 @@ impl VolumeBinding {
                 Api::namespaced(client.clone(), claim.metadata.namespace.as_deref().unwrap_or(""));
             match api.replace(claim.metadata.name.as_deref().unwrap_or(""), &PostParams::default(), claim).await {
                 Ok(new) => {
-                    written.insert(format!("pvc/{}", key_of(claim)), rv(&new.metadata));
+                    written.insert(format!("pvc/{}", claim_key(claim)), resource_version(&new.metadata));
                 }
                 Err(e) => {
                     for c in &vols.provisions[i..] {
-                        self.pvcs.restore(&key_of(c));
+                        self.pvcs.restore(&claim_key(c));
                     }
                     return Status::new(Code::Error, component_base::client::api_message(&e));
                 }
@@ -474,7 +448,7 @@ impl PreFilter for VolumeBinding {
             }
         }
         if claims.is_empty() {
-            state.write(NAME, State { all_bound: true, ..Default::default() });
+            // Without state, Reserve and PreBind have nothing to do (all bound).
             return Status::skip();
         }
         let mut st = State::default();
@@ -493,7 +467,6 @@ impl PreFilter for VolumeBinding {
                     return Status::new(Code::Error, e);
                 }
             }
-            st.claims.push(format!("{ns}/{name}"));
             if claim_fully_bound(&pvc) {
                 st.bound.push(pvc);
                 continue;
@@ -528,9 +501,6 @@ impl PreFilter for VolumeBinding {
 impl Filter for VolumeBinding {
     fn filter(&self, state: &CycleState, _pod: &Pod, node: &NodeInfo) -> Status {
         let Some(st) = state.read::<State>(NAME) else { return Status::success() };
-        if st.all_bound && st.claims.is_empty() {
-            return Status::success();
-        }
         match self.find_pod_volumes(st, node) {
             Err(e) => Status::new(Code::Error, e),
             Ok(f) => {
@@ -589,7 +559,7 @@ impl Reserve for VolumeBinding {
             let mut c = (**claim).clone();
             set_ann(&mut c.metadata, ANN_SELECTED_NODE, node);
             let c = Arc::new(c);
-            let key = key_of(claim);
+            let key = claim_key(claim);
             let (cns, cname) = key.split_once('/').unwrap_or(("", ""));
             if let Err(e) = self.pvcs.assume(&key, c.clone(), self.listers.pvc(cns, cname)) {
                 self.revert(&out);
@@ -616,7 +586,7 @@ impl VolumeBinding {
             self.pvs.restore(pv_name(pv));
         }
         for c in &vols.provisions {
-            self.pvcs.restore(&key_of(c));
+            self.pvcs.restore(&claim_key(c));
         }
     }
 }
