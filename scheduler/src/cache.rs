@@ -180,6 +180,8 @@ impl Cache {
             Some(info) => {
                 let info = Arc::make_mut(info);
                 info.node = None;
+                info.unschedulable = false;
+                info.taints.clear();
                 info.pods.is_empty()
             }
             None => false,

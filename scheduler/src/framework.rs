@@ -8,6 +8,7 @@ use api_types::selector::{selector_is_empty, selector_matches};
 use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{
     Container, Node, PersistentVolume, PersistentVolumeClaim, Pod, PodAffinityTerm, ReplicationController, Service,
+    Taint,
 };
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::storage::v1::{CSIDriver, CSINode, CSIStorageCapacity, StorageClass, VolumeAttachment};
@@ -181,6 +182,17 @@ impl Resource {
     }
 
     /// The amount of a named resource (`cpu` in millicores).
+    /// The amount of a resource resolved by [`ResourceName::new`] (no string matching).
+    pub fn of(&self, name: &ResourceName) -> i64 {
+        match name {
+            ResourceName::Cpu => self.milli_cpu,
+            ResourceName::Memory => self.memory,
+            ResourceName::EphemeralStorage => self.ephemeral_storage,
+            ResourceName::Pods => self.allowed_pods,
+            ResourceName::Other(n) => self.scalar.get(n).copied().unwrap_or(0),
+        }
+    }
+
     pub fn get(&self, name: &str) -> i64 {
         match name {
             "cpu" => self.milli_cpu,
@@ -193,6 +205,29 @@ impl Resource {
 
     pub fn is_zero(&self) -> bool {
         self.milli_cpu == 0 && self.memory == 0 && self.ephemeral_storage == 0 && self.scalar.values().all(|v| *v == 0)
+    }
+}
+
+/// A resource name resolved once, when a plugin is configured: scoring reads it for every
+/// node of every cycle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ResourceName {
+    Cpu,
+    Memory,
+    EphemeralStorage,
+    Pods,
+    Other(String),
+}
+
+impl ResourceName {
+    pub fn new(name: &str) -> ResourceName {
+        match name {
+            "cpu" => ResourceName::Cpu,
+            "memory" => ResourceName::Memory,
+            "ephemeral-storage" => ResourceName::EphemeralStorage,
+            "pods" => ResourceName::Pods,
+            other => ResourceName::Other(other.to_string()),
+        }
     }
 }
 
@@ -545,6 +580,10 @@ pub fn pod_key(p: &Pod) -> String {
 #[derive(Clone, Debug, Default)]
 pub struct NodeInfo {
     pub node: Option<Arc<Node>>,
+    /// `spec.unschedulable` and `spec.taints`, copied here: every cycle's filters read them for
+    /// every node they visit, and the Node object is a cache miss away.
+    pub unschedulable: bool,
+    pub taints: Vec<Taint>,
     /// The node's name, kept here: a cycle reads it for every node it visits.
     name: String,
     pub pods: Vec<Arc<PodInfo>>,
@@ -594,6 +633,9 @@ impl NodeInfo {
         if *self.images != images {
             self.images = Arc::new(images);
         }
+        let spec = node.spec.as_ref();
+        self.unschedulable = spec.and_then(|s| s.unschedulable).unwrap_or(false);
+        self.taints = spec.and_then(|s| s.taints.clone()).unwrap_or_default();
         self.node = Some(node);
         self.generation = next_generation();
     }

@@ -3,7 +3,8 @@
 //! (LeastAllocated by default, MostAllocated, RequestedToCapacityRatio).
 
 use crate::framework::{
-    pod_requests, Code, CycleState, Filter, NodeInfo, Plugin, PreFilter, Resource, Score, Snapshot, Status,
+    pod_requests, Code, CycleState, Filter, NodeInfo, Plugin, PreFilter, Resource, ResourceName, Score, Snapshot,
+    Status,
 };
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::Value;
@@ -19,25 +20,25 @@ pub enum Strategy {
 pub struct Fit {
     strategy: Strategy,
     /// (resource, weight).
-    resources: Vec<(String, i64)>,
+    resources: Vec<(ResourceName, i64)>,
     ignored: Vec<String>,
     ignored_groups: Vec<String>,
 }
 
 /// `resources: [{name, weight}]` with weight 0 as 1, cpu and memory when empty.
-pub fn resource_weights(v: Option<&Value>) -> Vec<(String, i64)> {
-    let list: Vec<(String, i64)> = v
+pub fn resource_weights(v: Option<&Value>) -> Vec<(ResourceName, i64)> {
+    let list: Vec<(ResourceName, i64)> = v
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .filter_map(|r| {
-            let name = r.get("name")?.as_str()?.to_string();
+            let name = ResourceName::new(r.get("name")?.as_str()?);
             let w = r.get("weight").and_then(Value::as_i64).unwrap_or(0);
             Some((name, if w == 0 { 1 } else { w }))
         })
         .collect();
     if list.is_empty() {
-        vec![("cpu".into(), 1), ("memory".into(), 1)]
+        vec![(ResourceName::Cpu, 1), (ResourceName::Memory, 1)]
     } else {
         list
     }
@@ -115,9 +116,13 @@ pub fn insufficient(req: &Resource, node: &NodeInfo, ignored: &dyn Fn(&str) -> b
     if req.is_zero() {
         return out;
     }
-    let free = |name: &str| node.allocatable.get(name) - node.requested.get(name);
-    for (name, want) in [("cpu", req.milli_cpu), ("memory", req.memory), ("ephemeral-storage", req.ephemeral_storage)] {
-        if want > 0 && want > free(name) {
+    let (a, r) = (&node.allocatable, &node.requested);
+    for (name, want, free) in [
+        ("cpu", req.milli_cpu, a.milli_cpu - r.milli_cpu),
+        ("memory", req.memory, a.memory - r.memory),
+        ("ephemeral-storage", req.ephemeral_storage, a.ephemeral_storage - r.ephemeral_storage),
+    ] {
+        if want > 0 && want > free {
             out.push(format!("Insufficient {name}"));
         }
     }
@@ -125,7 +130,7 @@ pub fn insufficient(req: &Resource, node: &NodeInfo, ignored: &dyn Fn(&str) -> b
         if *want == 0 || ignored(name) {
             continue;
         }
-        if *want > free(name) {
+        if *want > a.get(name) - r.get(name) {
             out.push(format!("Insufficient {name}"));
         }
     }
@@ -179,14 +184,14 @@ impl Score for Fit {
         let (mut sum, mut weights) = (0i64, 0i64);
         let mut ratio_sum = 0f64;
         for (name, w) in &self.resources {
-            let alloc = node.allocatable.get(name);
-            let req = match name.as_str() {
-                "cpu" | "memory" => node.non_zero_requested.get(name) + pr.non_zero.get(name),
+            let alloc = node.allocatable.of(name);
+            let req = match name {
+                ResourceName::Cpu | ResourceName::Memory => node.non_zero_requested.of(name) + pr.non_zero.of(name),
                 _ => {
-                    if pr.actual.get(name) == 0 && !matches!(name.as_str(), "ephemeral-storage") {
+                    if pr.actual.of(name) == 0 && *name != ResourceName::EphemeralStorage {
                         continue;
                     }
-                    node.requested.get(name) + pr.actual.get(name)
+                    node.requested.of(name) + pr.actual.of(name)
                 }
             };
             if alloc == 0 {

@@ -5,14 +5,10 @@ use crate::framework::{
     default_normalize, Code, CycleState, Filter, NodeInfo, Plugin, PreScore, Score, Snapshot, Status,
 };
 use api_types::scheduling::tolerates;
-use k8s_openapi::api::core::v1::{Pod, Taint, Toleration};
+use k8s_openapi::api::core::v1::{Pod, Toleration};
 use std::sync::Arc;
 
 pub struct TaintToleration;
-
-fn taints(node: &NodeInfo) -> &[Taint] {
-    node.node.as_ref().and_then(|n| n.spec.as_ref()).and_then(|s| s.taints.as_deref()).unwrap_or(&[])
-}
 
 fn tolerations(pod: &Pod) -> &[Toleration] {
     pod.spec.as_ref().and_then(|s| s.tolerations.as_deref()).unwrap_or(&[])
@@ -27,7 +23,7 @@ impl Plugin for TaintToleration {
 impl Filter for TaintToleration {
     fn filter(&self, _: &CycleState, pod: &Pod, node: &NodeInfo) -> Status {
         let tols = tolerations(pod);
-        let untolerated = taints(node)
+        let untolerated = node.taints
             .iter()
             .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
             .find(|taint| !tols.iter().any(|t| tolerates(t, taint)));
@@ -58,7 +54,7 @@ impl PreScore for TaintToleration {
 impl Score for TaintToleration {
     fn score(&self, state: &CycleState, _: &Pod, node: &NodeInfo) -> i64 {
         let tols: &[Toleration] = state.read::<Vec<Toleration>>(STATE).map_or(&[], |v| v.as_slice());
-        let n = taints(node)
+        let n = node.taints
             .iter()
             .filter(|t| t.effect == "PreferNoSchedule" && !tols.iter().any(|tol| tolerates(tol, t)))
             .count();
