@@ -220,9 +220,11 @@ impl Store {
     }
 
     /// Creates `key` only if it does not exist; returns the stored object with its revision.
-    pub async fn create(&self, key: &str, obj: &Value) -> Result<Value> {
+    /// Creates `key`; returns the object stamped with its resourceVersion (taken by value:
+    /// callers hand over what they wrote, so no copy of the tree is made).
+    pub async fn create(&self, key: &str, mut obj: Value) -> Result<Value> {
         let _t = metrics::timer("create", type_of(key));
-        let data = self.encode(key, obj)?;
+        let data = self.encode(key, &obj)?;
         let txn = Txn::new()
             .when([Compare::create_revision(key, CompareOp::Equal, 0)])
             .and_then([TxnOp::put(key, data, None)]);
@@ -231,9 +233,8 @@ impl Store {
             return Err(StorageError::AlreadyExists(key.to_string()));
         }
         let rev = resp.header().map(|h| h.revision()).unwrap_or_default();
-        let mut out = obj.clone();
-        set_resource_version(&mut out, rev);
-        Ok(out)
+        set_resource_version(&mut obj, rev);
+        Ok(obj)
     }
 
     /// Reads one key at the latest revision (a quorum read).
@@ -253,9 +254,9 @@ impl Store {
 
     /// Replaces `key` if its mod_revision is still `expected_rv`; returns the stored object.
     /// On mismatch it answers Conflict (or NotFound when the key is gone).
-    pub async fn update(&self, key: &str, obj: &Value, expected_rv: i64) -> Result<Value> {
+    pub async fn update(&self, key: &str, mut obj: Value, expected_rv: i64) -> Result<Value> {
         let _t = metrics::timer("update", type_of(key));
-        let data = self.encode(key, obj)?;
+        let data = self.encode(key, &obj)?;
         let txn = Txn::new()
             .when([Compare::mod_revision(key, CompareOp::Equal, expected_rv)])
             .and_then([TxnOp::put(key, data, None)])
@@ -265,9 +266,8 @@ impl Store {
             return Err(self.cas_failure(key, resp.op_responses()));
         }
         let rev = resp.header().map(|h| h.revision()).unwrap_or_default();
-        let mut out = obj.clone();
-        set_resource_version(&mut out, rev);
-        Ok(out)
+        set_resource_version(&mut obj, rev);
+        Ok(obj)
     }
 
     fn cas_failure(&self, key: &str, ops: Vec<TxnOpResponse>) -> StorageError {

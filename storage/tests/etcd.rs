@@ -22,20 +22,20 @@ async fn cas_writes() {
     let etcd = Etcd::start();
     let s = store(&etcd).await;
     let k = "/registry/configmaps/ns/a";
-    let a = s.create(k, &cm("a", "1")).await.unwrap();
-    assert!(matches!(s.create(k, &cm("a", "2")).await, Err(StorageError::AlreadyExists(_))));
+    let a = s.create(k, cm("a", "1")).await.unwrap();
+    assert!(matches!(s.create(k, cm("a", "2")).await, Err(StorageError::AlreadyExists(_))));
     let got = s.get(k).await.unwrap().unwrap();
     assert_eq!(rv(&got), rv(&a));
     assert!(got["metadata"]["resourceVersion"].is_string());
-    let b = s.update(k, &cm("a", "2"), rv(&a)).await.unwrap();
+    let b = s.update(k, cm("a", "2"), rv(&a)).await.unwrap();
     assert!(rv(&b) > rv(&a));
-    assert!(matches!(s.update(k, &cm("a", "3"), rv(&a)).await, Err(StorageError::Conflict { .. })));
+    assert!(matches!(s.update(k, cm("a", "3"), rv(&a)).await, Err(StorageError::Conflict { .. })));
     assert!(matches!(s.delete(k, rv(&a)).await, Err(StorageError::Conflict { .. })));
     let d = s.delete(k, rv(&b)).await.unwrap();
     assert_eq!(d["data"]["v"], "2");
     assert!(rv(&d) > rv(&b));
     assert!(s.get(k).await.unwrap().is_none());
-    assert!(matches!(s.update(k, &cm("a", "4"), rv(&b)).await, Err(StorageError::NotFound(_))));
+    assert!(matches!(s.update(k, cm("a", "4"), rv(&b)).await, Err(StorageError::NotFound(_))));
     // Stored values carry no resourceVersion (it is the etcd revision).
     let raw = etcd.etcdctl(&["get", "/registry/configmaps/ns/", "--prefix", "--print-value-only"]);
     assert!(!String::from_utf8_lossy(&raw.stdout).contains("resourceVersion"));
@@ -46,14 +46,14 @@ async fn paged_lists_read_one_revision() {
     let etcd = Etcd::start();
     let s = store(&etcd).await;
     for i in 0..25 {
-        s.create(&format!("/registry/configmaps/ns/c{i:02}"), &cm(&format!("c{i:02}"), &i.to_string())).await.unwrap();
+        s.create(&format!("/registry/configmaps/ns/c{i:02}"), cm(&format!("c{i:02}"), &i.to_string())).await.unwrap();
     }
     let all = |_: &Value| true;
     let p1 = s.list("/registry/configmaps/ns/", &ListOptions { limit: 10, ..Default::default() }, &all).await.unwrap();
     assert_eq!(p1.items.len(), 10);
     assert_eq!(p1.remaining, Some(15));
     // A write between pages is not seen: pages come from the first page's revision.
-    s.create("/registry/configmaps/ns/zz", &cm("zz", "new")).await.unwrap();
+    s.create("/registry/configmaps/ns/zz", cm("zz", "new")).await.unwrap();
     let mut names: Vec<String> = p1.items.iter().map(|o| o["metadata"]["name"].as_str().unwrap().to_string()).collect();
     let mut cont = p1.continue_token.clone();
     while let Some(t) = cont {
@@ -90,7 +90,7 @@ async fn paged_lists_read_one_revision() {
 async fn cache_replays_and_fans_out_in_order() {
     let etcd = Etcd::start();
     let s = store(&etcd).await;
-    let before = s.create("/registry/configmaps/ns/pre", &cm("pre", "0")).await.unwrap();
+    let before = s.create("/registry/configmaps/ns/pre", cm("pre", "0")).await.unwrap();
     let cache = Cacher::start(s.clone(), "/registry/configmaps/", CacherConfig { history: 50, ..Default::default() });
     cache.wait_fresh(rv(&before), Duration::from_secs(10)).await.unwrap();
     // A watch from "now" first gets the current state.
@@ -101,7 +101,7 @@ async fn cache_replays_and_fans_out_in_order() {
     let mut rx = w0.rx;
     let mut written = Vec::new();
     for i in 0..20 {
-        let o = s.create(&format!("/registry/configmaps/ns/k{i}"), &cm(&format!("k{i}"), "0")).await.unwrap();
+        let o = s.create(&format!("/registry/configmaps/ns/k{i}"), cm(&format!("k{i}"), "0")).await.unwrap();
         written.push(rv(&o));
     }
     let mut got = Vec::new();
@@ -117,13 +117,13 @@ async fn cache_replays_and_fans_out_in_order() {
     assert_eq!(w1.initial.iter().map(|e| e.rv).collect::<Vec<_>>(), written);
     // Past the history window: expired.
     for i in 0..60 {
-        s.create(&format!("/registry/configmaps/ns/m{i}"), &cm("m", "0")).await.unwrap();
+        s.create(&format!("/registry/configmaps/ns/m{i}"), cm("m", "0")).await.unwrap();
     }
     let latest = s.current_revision().await.unwrap();
     cache.wait_fresh(latest, Duration::from_secs(10)).await.unwrap();
     assert!(matches!(cache.watch(Some(start)), Err(StorageError::Expired(_))));
     // A consistent read point is reached even when the newest write is elsewhere.
-    s.create("/registry/secrets/ns/other", &json!({"metadata": {"name": "other"}})).await.unwrap();
+    s.create("/registry/secrets/ns/other", json!({"metadata": {"name": "other"}})).await.unwrap();
     let r = cache.sync_latest(Duration::from_secs(10)).await.unwrap();
     assert!(r >= s.current_revision().await.unwrap() - 1);
     assert_eq!(cache.len(), 81);
@@ -133,9 +133,9 @@ async fn cache_replays_and_fans_out_in_order() {
 async fn etcd_watch_from_a_compacted_revision_is_expired() {
     let etcd = Etcd::start();
     let s = store(&etcd).await;
-    let a = s.create("/registry/configmaps/ns/a", &cm("a", "0")).await.unwrap();
+    let a = s.create("/registry/configmaps/ns/a", cm("a", "0")).await.unwrap();
     for i in 0..5 {
-        s.create(&format!("/registry/configmaps/ns/b{i}"), &cm("b", "0")).await.unwrap();
+        s.create(&format!("/registry/configmaps/ns/b{i}"), cm("b", "0")).await.unwrap();
     }
     let now = s.current_revision().await.unwrap();
     s.compact(now).await.unwrap();
@@ -144,7 +144,7 @@ async fn etcd_watch_from_a_compacted_revision_is_expired() {
     assert!(matches!(first, Err(StorageError::Expired(_))), "{first:?}");
     // From the compacted revision itself onward it works.
     let mut rx = s.watch("/registry/configmaps/", now, storage::default_indexer());
-    s.create("/registry/configmaps/ns/c", &cm("c", "0")).await.unwrap();
+    s.create("/registry/configmaps/ns/c", cm("c", "0")).await.unwrap();
     let ev = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.unwrap().unwrap().unwrap();
     assert_eq!(ev.kind, EventType::Added);
 }
@@ -168,7 +168,7 @@ async fn cache_keeps_writes_that_race_its_start() {
         })
         .await
         .expect("cache ready");
-        let o = s.create(&format!("{prefix}ns/a"), &cm("a", "0")).await.unwrap();
+        let o = s.create(&format!("{prefix}ns/a"), cm("a", "0")).await.unwrap();
         // A consistent read right away asks etcd for progress.
         cache.sync_latest(Duration::from_secs(10)).await.unwrap();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
@@ -192,7 +192,7 @@ async fn unpaged_lists_over_four_mebibytes() {
     let blob = "x".repeat(64 * 1024);
     let mut last = 0;
     for i in 0..100 {
-        let o = s.create(&format!("/registry/configmaps/big/c{i:03}"), &cm(&format!("c{i:03}"), &blob)).await.unwrap();
+        let o = s.create(&format!("/registry/configmaps/big/c{i:03}"), cm(&format!("c{i:03}"), &blob)).await.unwrap();
         last = rv(&o);
     }
     let all = s.list("/registry/configmaps/big/", &ListOptions::default(), &|_| true).await.expect("unpaged list");
@@ -213,14 +213,14 @@ async fn cache_events_carry_the_previous_object() {
     let etcd = Etcd::start();
     let s = store(&etcd).await;
     let k = "/registry/configmaps/ns/p";
-    let first = s.create(k, &cm("p", "0")).await.unwrap();
+    let first = s.create(k, cm("p", "0")).await.unwrap();
     let cache = Cacher::start(s.clone(), "/registry/configmaps/", CacherConfig::default());
     cache.wait_fresh(rv(&first), Duration::from_secs(10)).await.unwrap();
     let mut rx = cache.watch(None).unwrap().rx;
     let mut cur = first;
     let mut expect = Vec::new();
     for i in 1..=30 {
-        let next = s.update(k, &cm("p", &i.to_string()), rv(&cur)).await.unwrap();
+        let next = s.update(k, cm("p", &i.to_string()), rv(&cur)).await.unwrap();
         expect.push((EventType::Modified, rv(&cur), (i - 1).to_string(), i.to_string()));
         cur = next;
     }

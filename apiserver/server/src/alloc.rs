@@ -206,7 +206,7 @@ async fn allocate_ip(st: &ApiServer, svc: &Value, want: Option<&str>) -> ApiResu
                 format!("failed to allocate IP {w}: the provided IP ({w}) is not in the valid range. The range of valid IPs is {}", ranges.service_cidr),
             ));
         }
-        return match st.backend.store.create(&ip_key(st, w), &ip_object(ip, svc)).await {
+        return match st.backend.store.create(&ip_key(st, w), ip_object(ip, svc)).await {
             Ok(_) => Ok(ip.to_string()),
             Err(StorageError::AlreadyExists(_)) => {
                 Err(cluster_ips_error(svc, w, format!("failed to allocate IP {w}: provided IP is already allocated")))
@@ -230,7 +230,7 @@ async fn allocate_ip(st: &ApiServer, svc: &Value, want: Option<&str>) -> ApiResu
         if cacher.get(&ip_key(st, &name)).0.is_some() {
             continue;
         }
-        match st.backend.store.create(&ip_key(st, &name), &ip_object(ip, svc)).await {
+        match st.backend.store.create(&ip_key(st, &name), ip_object(ip, svc)).await {
             Ok(_) => return Ok(name),
             Err(StorageError::AlreadyExists(_)) => continue,
             Err(e) => return Err(ApiError::from_storage(e, &crate::error::Qualified::new("", "services", ""))),
@@ -308,9 +308,9 @@ where
             "data": base64::engine::general_purpose::STANDARD.encode(&be),
         });
         let res = if current.is_some() {
-            st.backend.store.update(&key, &obj, rv).await
+            st.backend.store.update(&key, obj, rv).await
         } else {
-            st.backend.store.create(&key, &obj).await
+            st.backend.store.create(&key, obj).await
         };
         match res {
             Ok(_) => return Ok(()),

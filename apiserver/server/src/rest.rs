@@ -109,6 +109,26 @@ fn meta_str<'v>(obj: &'v Value, field: &str) -> &'v str {
     obj.get("metadata").and_then(|m| m.get(field)).and_then(Value::as_str).unwrap_or("")
 }
 
+/// Whether two objects are equal but for `metadata.resourceVersion` (an update that changes
+/// nothing else writes nothing), compared in place: both trees are whole objects.
+fn same_but_resource_version(a: &Value, b: &Value) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else { return a == b };
+    a.len() == b.len()
+        && a.iter().all(|(k, v)| match (k.as_str(), b.get(k)) {
+            ("metadata", Some(w)) => match (v.as_object(), w.as_object()) {
+                (Some(m), Some(n)) => {
+                    let rest =
+                        |m: &'_ serde_json::Map<String, Value>| m.keys().filter(|k| *k != "resourceVersion").count();
+                    rest(m) == rest(n)
+                        && m.iter().filter(|(k, _)| *k != "resourceVersion").all(|(k, x)| n.get(k) == Some(x))
+                }
+                _ => v == w,
+            },
+            (_, Some(w)) => v == w,
+            (_, None) => false,
+        })
+}
+
 fn rv_of(obj: &Value) -> i64 {
     meta_str(obj, "resourceVersion").parse().unwrap_or(0)
 }
@@ -561,11 +581,13 @@ impl<'a> Ctx<'a> {
         let generate = meta_str(&obj, "name").is_empty() && !meta_str(&obj, "generateName").is_empty();
         // A generated name that collides is generated again (upstream since v1.32: eight tries);
         // each try runs the strategy, validation and validating admission again.
-        let attempts = if generate { GENERATE_NAME_ATTEMPTS } else { 1 };
+        if !generate {
+            return self.create_attempt(obj, dry_run).await;
+        }
         let mut last = None;
-        for _ in 0..attempts {
+        for _ in 0..GENERATE_NAME_ATTEMPTS {
             match self.create_attempt(obj.clone(), dry_run).await {
-                Err(ApiError::AlreadyExists(q)) if generate => last = Some(q),
+                Err(ApiError::AlreadyExists(q)) => last = Some(q),
                 other => return other,
             }
         }
@@ -612,7 +634,7 @@ impl<'a> Ctx<'a> {
             return Ok(obj);
         }
         let key = self.st.backend.key(self.rd, &ns, &name);
-        match self.st.backend.store.create(&key, &api_types::convert::to_storage(self.rd, obj)).await {
+        match self.st.backend.store.create(&key, api_types::convert::to_storage(self.rd, obj)).await {
             Ok(stored) => Ok(self.external(stored)),
             Err(e) => {
                 alloc.release(self.st).await;
@@ -788,14 +810,7 @@ impl<'a> Ctx<'a> {
                 Err(e) => Err(ApiError::from_storage(e, &self.qualified(name))),
             };
         }
-        let mut cmp_new = new.clone();
-        let mut cmp_cur = current.clone();
-        for o in [&mut cmp_new, &mut cmp_cur] {
-            if let Some(m) = o["metadata"].as_object_mut() {
-                m.remove("resourceVersion");
-            }
-        }
-        if cmp_new == cmp_cur && !stale {
+        if same_but_resource_version(&new, &current) && !stale {
             // No change: upstream skips the write and answers with the stored object
             // (unless it is encrypted with an old key: rewriting it is how keys rotate).
             // A cached object may be behind etcd: only etcd's says there is nothing to do.
@@ -806,7 +821,7 @@ impl<'a> Ctx<'a> {
             alloc.release(self.st).await;
             return Ok(Some(Reply::ok(new)));
         }
-        match self.st.backend.store.update(key, &api_types::convert::to_storage(self.rd, new), cur_rv).await {
+        match self.st.backend.store.update(key, api_types::convert::to_storage(self.rd, new), cur_rv).await {
             Ok(stored) => {
                 alloc.commit(self.st).await;
                 Ok(Some(Reply::ok(self.external(stored))))
@@ -1096,7 +1111,7 @@ impl<'a> Ctx<'a> {
             if updated == current || dry_run {
                 return Ok(Reply::ok(self.external(updated)));
             }
-            match self.st.backend.store.update(&key, &updated, cur_rv).await {
+            match self.st.backend.store.update(&key, updated, cur_rv).await {
                 Ok(stored) => {
                     if self.is_namespace() {
                         // NamespaceLifecycle reads namespaces from the cache: let it see the
@@ -1284,4 +1299,24 @@ struct Attempt<'a> {
     stale: bool,
     /// `current` came from the watch cache and may be behind etcd.
     from_cache: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_but_resource_version;
+    use serde_json::json;
+
+    #[test]
+    fn updates_that_change_only_the_resource_version_are_no_ops() {
+        let a = json!({"metadata": {"name": "a", "resourceVersion": "1"}, "data": {"k": "v"}});
+        assert!(same_but_resource_version(&a, &json!({"metadata": {"name": "a"}, "data": {"k": "v"}})));
+        assert!(same_but_resource_version(
+            &a,
+            &json!({"metadata": {"name": "a", "resourceVersion": "9"}, "data": {"k": "v"}})
+        ));
+        assert!(!same_but_resource_version(&a, &json!({"metadata": {"name": "a"}, "data": {"k": "w"}})));
+        assert!(!same_but_resource_version(&a, &json!({"metadata": {"name": "a", "uid": "u"}, "data": {"k": "v"}})));
+        assert!(!same_but_resource_version(&a, &json!({"metadata": {"name": "a"}})));
+        assert!(!same_but_resource_version(&a, &json!({"metadata": {"name": "a"}, "data": {"k": "v"}, "x": 1})));
+    }
 }

@@ -25,6 +25,11 @@ struct Args {
     /// The scheduler's PID (CPU time and memory).
     #[arg(long)]
     scheduler_pid: u32,
+    /// The apiserver's and etcd's PIDs: their CPU time per measured pod is reported too.
+    #[arg(long)]
+    apiserver_pid: Option<u32>,
+    #[arg(long)]
+    etcd_pid: Option<u32>,
     /// The scheduler's secure port (its /metrics).
     #[arg(long)]
     scheduler_port: u16,
@@ -382,6 +387,8 @@ async fn main() {
 
     let hist0 = attempt_histogram(&c, a.scheduler_port).await;
     let cpu0 = cpu_seconds(a.scheduler_pid);
+    let others = [("kube-apiserver", a.apiserver_pid), ("etcd", a.etcd_pid), ("this client", Some(std::process::id()))];
+    let others0: Vec<f64> = others.iter().map(|(_, p)| p.map_or(0.0, cpu_seconds)).collect();
     let measure_start = start.elapsed();
     seen.lock().expect("seen").measuring = true;
     let bound_before = seen.lock().expect("seen").bound.len();
@@ -389,6 +396,7 @@ async fn main() {
     let all = wait_bound(&seen, bound_before + a.pods, Duration::from_secs(60 + a.pods as u64 / 10)).await;
     let took = start.elapsed() - measure_start;
     let cpu = cpu_seconds(a.scheduler_pid) - cpu0;
+    let others1: Vec<f64> = others.iter().map(|(_, p)| p.map_or(0.0, cpu_seconds)).collect();
     let hist1 = attempt_histogram(&c, a.scheduler_port).await;
     let times = seen.lock().expect("seen").measured_at.clone();
     let bound = times.len();
@@ -426,4 +434,15 @@ async fn main() {
         mib(a.scheduler_pid, "VmRSS:"),
         mib(a.scheduler_pid, "VmHWM:")
     );
+    // CPU per pod is steadier than pods/s on a shared machine: the figure to compare runs by.
+    let per_pod = |secs: f64| 1000.0 * secs / bound.max(1) as f64;
+    let mut line = format!("  CPU per measured pod: kube-scheduler {:.3} ms", per_pod(cpu));
+    let mut total = cpu;
+    for (((name, pid), c0), c1) in others.iter().zip(&others0).zip(&others1) {
+        if pid.is_some() {
+            line.push_str(&format!(", {name} {:.3} ms", per_pod(c1 - c0)));
+            total += c1 - c0;
+        }
+    }
+    println!("{line}; {:.3} ms in all", per_pod(total));
 }

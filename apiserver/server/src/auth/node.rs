@@ -44,36 +44,77 @@ pub fn start(st: Arc<crate::ApiServer>, graph: Arc<NodeGraph>) {
     }
 }
 
-/// The parts of a pod the graph reads (names, the mirror annotation, the spec and resource
-/// claim statuses), decoded without the rest of its status and its managedFields.
+/// The parts of a pod the graph reads (names, the mirror annotation, the spec fields that
+/// reference other objects and resource claim statuses). Everything else, most of a pod, is
+/// skipped by the decoder without being built: this runs for every bound pod's every change.
 fn pod_view(o: &storage::Obj) -> serde_json::Value {
+    use serde_json::Value;
     #[derive(serde::Deserialize)]
     struct Pod {
         #[serde(default)]
         metadata: Meta,
         #[serde(default)]
-        spec: serde_json::Value,
+        spec: Spec,
         #[serde(default)]
         status: Status,
     }
     #[derive(serde::Deserialize, Default)]
     struct Meta {
         #[serde(default)]
-        name: serde_json::Value,
+        name: Value,
         #[serde(default)]
-        namespace: serde_json::Value,
+        namespace: Value,
         #[serde(default)]
-        annotations: serde_json::Value,
+        annotations: Value,
+    }
+    #[derive(serde::Deserialize, Default)]
+    #[serde(rename_all = "camelCase")]
+    struct Spec {
+        #[serde(default)]
+        node_name: Value,
+        #[serde(default)]
+        service_account_name: Value,
+        #[serde(default)]
+        image_pull_secrets: Value,
+        #[serde(default)]
+        init_containers: Option<Vec<Refs>>,
+        #[serde(default)]
+        containers: Option<Vec<Refs>>,
+        #[serde(default)]
+        ephemeral_containers: Option<Vec<Refs>>,
+        #[serde(default)]
+        volumes: Value,
+        #[serde(default)]
+        resource_claims: Value,
+    }
+    /// A container's references: its environment.
+    #[derive(serde::Deserialize, serde::Serialize)]
+    struct Refs {
+        #[serde(default)]
+        env: Value,
+        #[serde(default, rename = "envFrom")]
+        env_from: Value,
     }
     #[derive(serde::Deserialize, Default)]
     struct Status {
         #[serde(default, rename = "resourceClaimStatuses")]
-        resource_claim_statuses: serde_json::Value,
+        resource_claim_statuses: Value,
     }
     let Ok(p) = serde_json::from_slice::<Pod>(o.list_item()) else { return o.value() };
+    let list = |c: Option<Vec<Refs>>| serde_json::to_value(c).unwrap_or(Value::Null);
+    let s = p.spec;
     serde_json::json!({
         "metadata": {"name": p.metadata.name, "namespace": p.metadata.namespace, "annotations": p.metadata.annotations},
-        "spec": p.spec,
+        "spec": {
+            "nodeName": s.node_name,
+            "serviceAccountName": s.service_account_name,
+            "imagePullSecrets": s.image_pull_secrets,
+            "initContainers": list(s.init_containers),
+            "containers": list(s.containers),
+            "ephemeralContainers": list(s.ephemeral_containers),
+            "volumes": s.volumes,
+            "resourceClaims": s.resource_claims,
+        },
         "status": {"resourceClaimStatuses": p.status.resource_claim_statuses},
     })
 }
