@@ -79,6 +79,7 @@ impl Cacher {
         let (rv_tx, _) = watch::channel(0);
         let (progress_tx, progress_rx) = mpsc::channel(16);
         let resource = prefix.trim_start_matches("/registry/").trim_end_matches('/').to_string();
+        store.follow_writes(prefix, cfg.indexer.clone());
         let c = Arc::new(Cacher {
             store,
             prefix: prefix.to_string(),
@@ -399,7 +400,7 @@ impl Cacher {
                                 }
                                 let mut events = Vec::new();
                                 let mut failed = false;
-                                for ev in convert_events(&self.store, &resp, &self.cfg.indexer, &|k| self.get(k).0) {
+                                for ev in convert_events(&self.store, &resp, &self.cfg.indexer, &|k| self.get(k).0, true) {
                                     match ev {
                                         Ok(e) => events.push(e),
                                         Err(e) => {

@@ -52,6 +52,8 @@ pub struct Store {
     progress_ordered: Arc<tokio::sync::OnceCell<bool>>,
     /// Encryption at rest: the transformer of each key prefix that has one.
     transformers: Arc<Vec<(String, Arc<encryption::Transformer>)>>,
+    /// What this server wrote, encoded for the watch caches ahead of their events.
+    written: Arc<crate::written::Written>,
 }
 
 /// Data written by a provider this server has no key for, or not encrypted when it should be.
@@ -200,6 +202,7 @@ impl Store {
             timeout: cfg.request_timeout.unwrap_or(Duration::from_secs(10)),
             transformers: Arc::new(Vec::new()),
             progress_ordered: Arc::new(tokio::sync::OnceCell::new()),
+            written: Arc::default(),
         })
     }
 
@@ -225,13 +228,18 @@ impl Store {
     pub async fn create(&self, key: &str, mut obj: Value) -> Result<Value> {
         let _t = metrics::timer("create", type_of(key));
         let data = self.encode(key, &obj)?;
+        let ticket = self.written.record(key, &obj, &data);
         let txn = Txn::new()
             .when([Compare::create_revision(key, CompareOp::Equal, 0)])
             .and_then([TxnOp::put(key, data, None)]);
-        let resp = self.with_timeout(self.kv().txn(txn)).await?;
-        if !resp.succeeded() {
-            return Err(StorageError::AlreadyExists(key.to_string()));
-        }
+        let resp = match self.with_timeout(self.kv().txn(txn)).await {
+            Ok(r) if r.succeeded() => r,
+            other => {
+                self.written.forget(ticket);
+                other?;
+                return Err(StorageError::AlreadyExists(key.to_string()));
+            }
+        };
         let rev = resp.header().map(|h| h.revision()).unwrap_or_default();
         set_resource_version(&mut obj, rev);
         Ok(obj)
@@ -257,17 +265,26 @@ impl Store {
     pub async fn update(&self, key: &str, mut obj: Value, expected_rv: i64) -> Result<Value> {
         let _t = metrics::timer("update", type_of(key));
         let data = self.encode(key, &obj)?;
+        let ticket = self.written.record(key, &obj, &data);
         let txn = Txn::new()
             .when([Compare::mod_revision(key, CompareOp::Equal, expected_rv)])
             .and_then([TxnOp::put(key, data, None)])
             .or_else([TxnOp::get(key, None)]);
-        let resp = self.with_timeout(self.kv().txn(txn)).await?;
-        if !resp.succeeded() {
-            return Err(self.cas_failure(key, resp.op_responses()));
-        }
+        let resp = match self.with_timeout(self.kv().txn(txn)).await {
+            Ok(r) if r.succeeded() => r,
+            other => {
+                self.written.forget(ticket);
+                return Err(self.cas_failure(key, other?.op_responses()));
+            }
+        };
         let rev = resp.header().map(|h| h.revision()).unwrap_or_default();
         set_resource_version(&mut obj, rev);
         Ok(obj)
+    }
+
+    /// A watch cache follows `prefix` from now on: writes under it are encoded for it.
+    pub(crate) fn follow_writes(&self, prefix: &str, indexer: Indexer) {
+        self.written.follow(prefix, indexer);
     }
 
     fn cas_failure(&self, key: &str, ops: Vec<TxnOpResponse>) -> StorageError {
@@ -491,7 +508,7 @@ impl Store {
                             let _ = tx.send(Err(err)).await;
                             return;
                         }
-                        for ev in convert_events(&store, &resp, &indexer, &|_| None) {
+                        for ev in convert_events(&store, &resp, &indexer, &|_| None, false) {
                             if tx.send(ev).await.is_err() {
                                 return;
                             }
@@ -517,6 +534,7 @@ pub(crate) fn convert_events(
     resp: &etcd_client::WatchResponse,
     indexer: &Indexer,
     known: &dyn Fn(&str) -> Option<Arc<Obj>>,
+    written: bool,
 ) -> Vec<Result<Event>> {
     let mut out = Vec::with_capacity(resp.events().len());
     // Keys changed earlier in this response: their previous object is the one made here.
@@ -543,13 +561,18 @@ pub(crate) fn convert_events(
         };
         let prev = reused.or_else(|| prev_value.as_ref().map(|p| Arc::new(Obj::from_value(p, p_rv(p), indexer))));
         let res = match ev.event_type() {
-            EtcdEventType::Put => store.decode(kv.key(), kv.value(), rev).map(|obj| Event {
-                kind: if kv.create_revision() == rev { EventType::Added } else { EventType::Modified },
-                key: key.clone(),
-                obj: Arc::new(Obj::from_value(&obj, rev, indexer)),
-                prev,
-                rv: rev,
-            }),
+            EtcdEventType::Put => {
+                let kind = if kv.create_revision() == rev { EventType::Added } else { EventType::Modified };
+                // This server's own write arrives already encoded (see `written`).
+                let recorded = if written { store.written.take(&key, kv.value(), rev) } else { None };
+                let obj = match recorded {
+                    Some(o) => Ok(Arc::new(o)),
+                    None => {
+                        store.decode(kv.key(), kv.value(), rev).map(|v| Arc::new(Obj::from_value(&v, rev, indexer)))
+                    }
+                };
+                obj.map(|obj| Event { kind, key: key.clone(), obj, prev, rv: rev })
+            }
             EtcdEventType::Delete => match prev_value {
                 Some(mut obj) => {
                     set_resource_version(&mut obj, rev);

@@ -11,6 +11,7 @@ mod continue_token;
 mod etcd;
 pub mod metrics;
 pub mod object;
+mod written;
 
 pub use cache::{CacheWatch, Cacher, CacherConfig};
 pub use etcd::{EtcdConfig, ListOptions, ListResult, Store};

@@ -38,38 +38,55 @@ impl serde::Serialize for WithoutTypeMeta<'_> {
     }
 }
 
+/// An object's parts a cache keeps beside its encoding.
+pub(crate) struct Index {
+    pub labels: BTreeMap<String, String>,
+    pub fields: Vec<(&'static str, String)>,
+    pub type_meta: Arc<str>,
+}
+
 impl Obj {
     /// Encodes a decoded object (which carries its resourceVersion).
     pub fn from_value(v: &Value, rv: i64, indexer: &Indexer) -> Obj {
+        let index = Obj::index(v, indexer);
+        let body = match v {
+            Value::Object(m) => serde_json::to_vec(&WithoutTypeMeta(m)).unwrap_or_default(),
+            other => serde_json::to_vec(other).unwrap_or_default(),
+        };
+        Obj::from_parts(body, index, rv)
+    }
+
+    /// What a cache keeps beside the encoding: labels, selectable fields and the
+    /// `apiVersion`/`kind` members (none of which depends on the resourceVersion).
+    pub(crate) fn index(v: &Value, indexer: &Indexer) -> Index {
         let labels = v
             .pointer("/metadata/labels")
             .and_then(Value::as_object)
             .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect())
             .unwrap_or_default();
         let fields = indexer(v);
-        let (body, type_meta) = match v {
-            Value::Object(m) => {
-                let rest = WithoutTypeMeta(m);
-                let mut tm = String::new();
-                for k in ["apiVersion", "kind"] {
-                    if let Some(x) = m.get(k) {
-                        if !tm.is_empty() {
-                            tm.push(',');
-                        }
-                        tm.push_str(&serde_json::to_string(k).unwrap_or_default());
-                        tm.push(':');
-                        tm.push_str(&serde_json::to_string(x).unwrap_or_default());
+        let mut tm = String::new();
+        if let Value::Object(m) = v {
+            for k in ["apiVersion", "kind"] {
+                if let Some(x) = m.get(k) {
+                    if !tm.is_empty() {
+                        tm.push(',');
                     }
+                    tm.push_str(&serde_json::to_string(k).unwrap_or_default());
+                    tm.push(':');
+                    tm.push_str(&serde_json::to_string(x).unwrap_or_default());
                 }
-                (serde_json::to_vec(&rest).unwrap_or_default(), tm)
             }
-            other => (serde_json::to_vec(other).unwrap_or_default(), String::new()),
-        };
+        }
+        Index { labels, fields, type_meta: Arc::from(tm.as_str()) }
+    }
+
+    pub(crate) fn from_parts(mut body: Vec<u8>, index: Index, rv: i64) -> Obj {
+        let Index { labels, fields, type_meta } = index;
         // The encoder grows its buffer by doubling: keep only the bytes (a cache of tens of
         // thousands of objects would otherwise hold up to twice its size).
-        let mut body = body;
         body.shrink_to_fit();
-        Obj { body: Bytes::from(body), type_meta: Arc::from(type_meta.as_str()), labels, fields, rv }
+        Obj { body: Bytes::from(body), type_meta, labels, fields, rv }
     }
 
     /// The encoding without apiVersion/kind (list items).
