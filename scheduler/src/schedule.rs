@@ -106,6 +106,21 @@ pub fn run_filters(filters: &[&Arc<dyn Filter>], state: &CycleState, pod: &Pod, 
     Status::success()
 }
 
+/// How many nodes [`warm`] loads ahead of the filters.
+const WARM_AHEAD: usize = 8;
+
+/// Reads a field of each of the next [`WARM_AHEAD`] nodes in one tight loop. Every node's
+/// first read is a cache miss (5,000 NodeInfos do not stay cached beside an apiserver and
+/// etcd); issued together, these misses overlap instead of each stalling its node's filters.
+fn warm(all: &[Arc<NodeInfo>], from: usize) {
+    let mut sum = 0usize;
+    for k in 0..WARM_AHEAD.min(all.len()) {
+        let n = &all[(from + k) % all.len()];
+        sum = sum.wrapping_add(n.taints.len()).wrapping_add(n.pods.len());
+    }
+    std::hint::black_box(sum);
+}
+
 /// upstream's `RunFilterPluginsWithNominatedPods`: with `nominated` pods (of equal or higher
 /// priority) placed on the node first, then, if that fits, without them (affinity may need
 /// them gone or present).
@@ -420,6 +435,9 @@ impl Scheduler {
         let mut feasible: Vec<Arc<NodeInfo>> = Vec::new();
         let mut statuses: Vec<(String, Status)> = Vec::new();
         for i in 0..all.len() {
+            if i % WARM_AHEAD == 0 {
+                warm(all, start + i);
+            }
             let node = &all[(start + i) % all.len()];
             let st = filter_node(&profile.pre_filter, &filters, &state, pod, node, nominated_on(node));
             match st.code {

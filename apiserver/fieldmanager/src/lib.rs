@@ -188,11 +188,17 @@ pub fn update(t: &Target, live: Option<&Value>, new: &mut Value, manager: &str, 
     let mut cmp = Comparison::default();
     w.compare(Some(&l), Some(&r), &ty, &mut Vec::new(), &mut cmp);
     cmp.exclude(&t.ignored_set());
-    let changed = cmp.modified.union(&cmp.added);
-    for e in managers.values_mut() {
-        e.set = e.set.difference(&changed).difference(&cmp.removed);
+    // In place wherever possible: on a create `added` is every field of the object.
+    let mut changed = std::mem::take(&mut cmp.added);
+    if !cmp.modified.is_empty() {
+        changed.union_in(&cmp.modified);
     }
-    let own = changed.difference(&STRIP);
+    for e in managers.values_mut() {
+        e.set.subtract(&changed);
+        e.set.subtract(&cmp.removed);
+    }
+    let mut own = changed;
+    own.subtract(&STRIP);
     if !own.is_empty() {
         let id = ManagerId::new(manager, Operation::Update, t.api_version, t.subresource);
         let e = managers.entry(id).or_insert_with(|| Entry {
@@ -200,7 +206,11 @@ pub fn update(t: &Target, live: Option<&Value>, new: &mut Value, manager: &str, 
             api_version: t.api_version.to_string(),
             time: None,
         });
-        e.set.union_in(&own);
+        if e.set.is_empty() {
+            e.set = own;
+        } else {
+            e.set.union_in(&own);
+        }
         e.api_version = t.api_version.to_string();
         e.time = Some(now.to_string());
     }

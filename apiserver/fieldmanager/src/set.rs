@@ -263,6 +263,41 @@ impl Set {
         Set { members, children }
     }
 
+    /// `difference` in place: touches only the paths `other` has, so taking a few paths out of
+    /// a large set costs no copy of it.
+    pub fn subtract(&mut self, other: &Set) {
+        for m in &other.members {
+            self.members.remove(m);
+        }
+        for (pe, c) in &other.children {
+            if let Some(mine) = self.children.get_mut(pe) {
+                mine.subtract(c);
+                if mine.is_empty() {
+                    self.children.remove(pe);
+                }
+            }
+        }
+    }
+
+    /// `recursive_difference` in place.
+    pub fn recursive_subtract(&mut self, other: &Set) {
+        for m in &other.members {
+            self.members.remove(m);
+            self.children.remove(m);
+        }
+        for (pe, c) in &other.children {
+            if other.members.contains(pe) {
+                continue;
+            }
+            if let Some(mine) = self.children.get_mut(pe) {
+                mine.recursive_subtract(c);
+                if mine.is_empty() {
+                    self.children.remove(pe);
+                }
+            }
+        }
+    }
+
     /// Like `difference`, but a member of `other` removes the whole subtree under it.
     pub fn recursive_difference(&self, other: &Set) -> Set {
         let members = self.members.difference(&other.members).cloned().collect();

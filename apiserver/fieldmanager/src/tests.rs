@@ -214,3 +214,25 @@ fn kubectl_moving_from_client_side_apply_does_not_conflict_with_itself() {
     let cfg2 = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {"revisionHistoryLimit": 1}});
     assert!(matches!(apply(&t, Some(&d), &cfg2, "kubectl", false, LATER), Err(Error::Conflict { .. })));
 }
+
+#[test]
+fn in_place_subtraction_matches_the_copying_differences() {
+    let set = |v: Value| Set::from_fields_v1(&v).unwrap();
+    let a = set(json!({"f:metadata": {"f:labels": {".": {}, "f:a": {}, "f:b": {}}, "f:name": {}},
+        "f:spec": {".": {}, "f:replicas": {}, "f:template": {"f:spec": {"f:containers": {}}}}, "f:status": {"f:x": {}}}));
+    let others = [
+        set(json!({"f:status": {}})),
+        set(json!({"f:spec": {}})),
+        set(json!({"f:spec": {"f:replicas": {}, "f:template": {"f:spec": {"f:containers": {}}}}})),
+        set(json!({"f:metadata": {"f:labels": {"f:a": {}, "f:b": {}}}, "f:nothing": {}})),
+        Set::new(),
+    ];
+    for o in &others {
+        let mut d = a.clone();
+        d.subtract(o);
+        assert_eq!(d, a.difference(o), "{:?}", o.to_fields_v1());
+        let mut r = a.clone();
+        r.recursive_subtract(o);
+        assert_eq!(r, a.recursive_difference(o), "{:?}", o.to_fields_v1());
+    }
+}

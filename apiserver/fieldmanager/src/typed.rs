@@ -23,9 +23,9 @@ impl Comparison {
         if ignored.is_empty() {
             return;
         }
-        self.added = self.added.recursive_difference(ignored);
-        self.modified = self.modified.recursive_difference(ignored);
-        self.removed = self.removed.recursive_difference(ignored);
+        self.added.recursive_subtract(ignored);
+        self.modified.recursive_subtract(ignored);
+        self.removed.recursive_subtract(ignored);
     }
 }
 

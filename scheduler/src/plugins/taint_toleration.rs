@@ -23,7 +23,8 @@ impl Plugin for TaintToleration {
 impl Filter for TaintToleration {
     fn filter(&self, _: &CycleState, pod: &Pod, node: &NodeInfo) -> Status {
         let tols = tolerations(pod);
-        let untolerated = node.taints
+        let untolerated = node
+            .taints
             .iter()
             .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
             .find(|taint| !tols.iter().any(|t| tolerates(t, taint)));
@@ -54,7 +55,8 @@ impl PreScore for TaintToleration {
 impl Score for TaintToleration {
     fn score(&self, state: &CycleState, _: &Pod, node: &NodeInfo) -> i64 {
         let tols: &[Toleration] = state.read::<Vec<Toleration>>(STATE).map_or(&[], |v| v.as_slice());
-        let n = node.taints
+        let n = node
+            .taints
             .iter()
             .filter(|t| t.effect == "PreferNoSchedule" && !tols.iter().any(|tol| tolerates(tol, t)))
             .count();
