@@ -403,12 +403,13 @@ fn apply_once(
     }
     for (mid, e) in managers.iter_mut() {
         if *mid != id {
-            e.set = e.set.difference(&changed).difference(&cmp.removed);
+            e.set.subtract(&changed);
+            e.set.subtract(&cmp.removed);
         }
     }
     let changed_object = !values_equal(&l, &merged);
     if let Some(e) = managers.get_mut(&id) {
-        e.set = e.set.difference(&STRIP);
+        e.set.subtract(&STRIP);
         if changed_object {
             e.time = Some(now.to_string());
         }
