@@ -40,12 +40,16 @@ impl LeaderElectionConfig {
 
 /// `<hostname>_<random uuid>`, the identity upstream's daemons use.
 pub fn default_identity() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+    format!("{}_{}", hostname(), uuid::Uuid::new_v4())
+}
+
+/// The machine's host name (`localhost` when it has none).
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .ok()
         .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_string());
-    format!("{host}_{}", uuid::Uuid::new_v4())
+        .unwrap_or_else(|| "localhost".to_string())
 }
 
 /// One candidate's view: the record it last saw and when (on its own clock) it changed.

@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod events;
+pub mod eventsv1;
 pub mod flags;
 pub mod informer;
 pub mod leader;

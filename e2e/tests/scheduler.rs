@@ -84,7 +84,12 @@ fn seed_004_pending_until_a_scheduler_binds_and_a_hand_made_binding_binds_too() 
     let msgs = poll("Scheduled event", WAIT, || Some(events(&c, "web", "Scheduled")).filter(|m| !m.is_empty()));
     assert_eq!(msgs, ["Successfully assigned default/web to node-1"]);
     let ev = &items(&c, &["events", "--field-selector", "involvedObject.name=web,reason=Scheduled"])[0];
-    assert_eq!(ev["source"]["component"], "default-scheduler", "{ev}");
+    // Written through events.k8s.io/v1, as upstream's scheduler does: the core view shows the
+    // reporting controller, the action and the series-free event time.
+    assert_eq!(ev["reportingComponent"], "default-scheduler", "{ev}");
+    assert_eq!(ev["action"], "Binding", "{ev}");
+    assert!(ev["reportingInstance"].as_str().is_some_and(|i| i.starts_with("default-scheduler-")), "{ev}");
+    assert!(ev["eventTime"].is_string(), "{ev}");
 
     // A pod for another scheduler is left alone; a Binding made by hand binds it.
     create(&c, pod("manual", json!({"schedulerName": "my-scheduler"})));
@@ -342,6 +347,8 @@ fn preemption_evicts_lower_priority_pods_and_spares_pdb_protected_ones() {
     let uid = urgent["metadata"]["uid"].as_str().unwrap().to_string();
     let preempted = poll("Preempted event", WAIT, || events(&c, "plain", "Preempted").into_iter().next());
     assert_eq!(preempted, format!("Preempted by pod {uid} on node n2"));
+    let ev = &items(&c, &["events", "--field-selector", "involvedObject.name=plain,reason=Preempted"])[0];
+    assert_eq!((&ev["related"]["name"], &ev["action"]), (&json!("urgent"), &json!("Preempting")), "{ev}");
     assert!(get(&c, &["pod", "guarded"]).is_some_and(|p| p["metadata"]["deletionTimestamp"].is_null()));
     // The kubelet's part: the victim's containers stop and the pod goes.
     c.api.kubectl_ok(K, &["delete", "pod", "plain", "--grace-period=0", "--force"]);
@@ -423,7 +430,7 @@ profiles:
     // Without TaintToleration's score, LeastAllocated picks the emptier node.
     assert_eq!(wait_bound(&c, &s, "by-fit"), "roomy");
     let ev = &items(&c, &["events", "--field-selector", "involvedObject.name=by-fit,reason=Scheduled"])[0];
-    assert_eq!(ev["source"]["component"], "ignore-preferences", "{ev}");
+    assert_eq!(ev["reportingComponent"], "ignore-preferences", "{ev}");
 
     // A pod for a scheduler this one does not run waits for that scheduler.
     create(&c, cpu_pod_for("elsewhere", "second-scheduler"));
@@ -444,7 +451,7 @@ profiles:
     let second = Scheduler::start_named(&c.api, "second-scheduler", &[&second_cfg]);
     wait_bound(&c, &second, "elsewhere");
     let ev = &items(&c, &["events", "--field-selector", "involvedObject.name=elsewhere,reason=Scheduled"])[0];
-    assert_eq!(ev["source"]["component"], "second-scheduler", "{ev}");
+    assert_eq!(ev["reportingComponent"], "second-scheduler", "{ev}");
     assert_eq!(scheduled_attempts(&c, &second), 1);
     assert_eq!(scheduled_attempts(&c, &s), 3);
 }

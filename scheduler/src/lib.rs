@@ -384,8 +384,9 @@ pub async fn run(opts: Options) -> Result<(), Error> {
     listers.wait_synced().await;
 
     let mut by_name = HashMap::new();
+    let events = component_base::eventsv1::broadcaster(client.clone());
     for p in profiles {
-        let rec = component_base::events::recorder(client.clone(), &p.scheduler_name, None);
+        let rec = events.new_recorder(&p.scheduler_name);
         by_name.insert(p.scheduler_name.clone(), (p, rec));
     }
     let lookup_pods = pods.clone();

@@ -16,7 +16,8 @@ use crate::nominator::{Nominated, Nominator};
 use crate::preemption::{self, DryRun, Verdict};
 use crate::queue::{Queue, QueuedPod};
 use component_base::client::api_message;
-use component_base::events::Recorder;
+use component_base::events::{reference, NORMAL, WARNING};
+use component_base::eventsv1::Recorder;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::Client;
@@ -264,7 +265,14 @@ impl Scheduler {
         if pod.metadata.deletion_timestamp.is_some() {
             let ns = pod.metadata.namespace.as_deref().unwrap_or("");
             let name = pod.metadata.name.as_deref().unwrap_or("");
-            recorder.warning(&*pod, "FailedScheduling", format!("skip schedule deleting pod: {ns}/{name}"));
+            recorder.eventf(
+                &*pod,
+                None,
+                WARNING,
+                "FailedScheduling",
+                "Scheduling",
+                format!("skip schedule deleting pod: {ns}/{name}"),
+            );
             self.queue.done(&qp.key);
             return;
         }
@@ -319,7 +327,7 @@ impl Scheduler {
             Outcome::Failed(msg, error, rejectors, nomination) => {
                 metrics::attempt(if error { "error" } else { "unschedulable" }, &sched_name, start.elapsed());
                 tracing::debug!(pod = %qp.key, "Unable to schedule pod: {msg}");
-                recorder.warning(&*pod, "FailedScheduling", truncate_note(&msg));
+                recorder.eventf(&*pod, None, WARNING, "FailedScheduling", "Scheduling", truncate_note(&msg));
                 let nominated = match nomination {
                     Nomination::Keep => None,
                     Nomination::Clear => {
@@ -360,7 +368,7 @@ impl Scheduler {
         let msg = st.message();
         let rejected = st.is_rejected();
         tracing::info!(pod = %qp.key, "Failed to schedule pod: {msg}");
-        recorder.warning(&**pod, "FailedScheduling", truncate_note(&msg));
+        recorder.eventf(&**pod, None, WARNING, "FailedScheduling", "Scheduling", truncate_note(&msg));
         let rejectors = if rejected && !st.plugin.is_empty() { vec![st.plugin] } else { Vec::new() };
         // A pod deleted or bound meanwhile is no longer pending.
         let current = (self.lookup)(&qp.key);
@@ -566,7 +574,14 @@ impl Scheduler {
                 }
             }
             match api.delete(&name, &DeleteParams::default()).await {
-                Ok(_) => recorder.normal(&*v.pod, "Preempted", format!("Preempted by pod {uid} on node {node}")),
+                Ok(_) => recorder.eventf(
+                    &*v.pod,
+                    Some(reference(preemptor)),
+                    NORMAL,
+                    "Preempted",
+                    "Preempting",
+                    format!("Preempted by pod {uid} on node {node}"),
+                ),
                 Err(e) if gone(&e) => {}
                 Err(e) => tracing::info!(victim = %name, "Preemption: cannot delete the victim: {}", api_message(&e)),
             }
@@ -600,7 +615,14 @@ impl Scheduler {
         if st.is_success() {
             match self.bind(&pod, &node).await {
                 Ok(()) => {
-                    recorder.normal(&*pod, "Scheduled", format!("Successfully assigned {} to {node}", qp.key));
+                    recorder.eventf(
+                        &*pod,
+                        None,
+                        NORMAL,
+                        "Scheduled",
+                        "Binding",
+                        format!("Successfully assigned {} to {node}", qp.key),
+                    );
                     if let Some(t) = qp.initial_attempt {
                         metrics::sli(t.elapsed(), qp.attempts);
                     }
