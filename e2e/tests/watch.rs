@@ -269,3 +269,77 @@ async fn compacted_revisions_are_gone() {
     assert_eq!(ev["object"]["code"], 410, "{ev}");
     assert_eq!(ev["object"]["reason"], "Expired", "{ev}");
 }
+
+/// Events have no watch cache (upstream's `--watch-cache-sizes` default): watches of them
+/// are served from etcd, with the same initial events and resumption as cached resources.
+#[test]
+fn events_are_watched_from_etcd_without_a_watch_cache() {
+    let c = Cluster::start();
+    let client = c.api.client();
+    let base = c.api.url();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let event = |name: &str| {
+        json!({"apiVersion": "v1", "kind": "Event", "metadata": {"name": name},
+               "involvedObject": {"kind": "Pod", "name": "p", "namespace": "default"},
+               "reason": "Tested", "message": name, "type": "Normal"})
+    };
+    let create = |body: Value, path: &str| -> Value {
+        rt.block_on(async {
+            let r = client.post(format!("{base}{path}")).json(&body).send().await.expect("create");
+            assert_eq!(r.status(), 201);
+            r.json().await.expect("json")
+        })
+    };
+    let first = create(event("first"), "/api/v1/namespaces/default/events");
+    let first_rv = first["metadata"]["resourceVersion"].as_str().expect("rv").to_string();
+    // Streams (type, name) pairs of a watch into a shared list.
+    let watch = |query: &str| {
+        let seen = Arc::new(Mutex::new(Vec::<(String, String)>::new()));
+        let (s, client, url) =
+            (seen.clone(), client.clone(), format!("{base}/api/v1/namespaces/default/events?{query}"));
+        rt.spawn(async move {
+            let mut body = client.get(url).send().await.expect("watch").bytes_stream();
+            let mut buf = Vec::new();
+            while let Some(Ok(chunk)) = body.next().await {
+                buf.extend_from_slice(&chunk);
+                while let Some(nl) = buf.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = buf.drain(..=nl).collect();
+                    let v: Value = serde_json::from_slice(&line).expect("event");
+                    let name = v["object"]["metadata"]["name"].as_str().unwrap_or("").to_string();
+                    s.lock().unwrap().push((v["type"].as_str().unwrap_or("").to_string(), name));
+                }
+            }
+        });
+        seen
+    };
+    let from_zero = watch("watch=true&resourceVersion=0");
+    let from_first = watch(&format!("watch=true&resourceVersion={first_rv}"));
+    poll("initial ADDED event", Duration::from_secs(20), || {
+        from_zero.lock().unwrap().contains(&("ADDED".into(), "first".into())).then_some(())
+    });
+    // Written through events.k8s.io/v1, seen on the core watch.
+    let second = json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "second"},
+        "eventTime": "2026-01-01T00:00:00.000000Z", "reportingController": "tester", "reportingInstance": "tester-1",
+        "action": "Testing", "reason": "Tested", "type": "Normal",
+        "regarding": {"kind": "Pod", "name": "p", "namespace": "default"}});
+    create(second, "/apis/events.k8s.io/v1/namespaces/default/events");
+    for (who, seen) in [("resourceVersion=0", &from_zero), ("resourceVersion=first", &from_first)] {
+        poll(&format!("ADDED second on the watch from {who}"), Duration::from_secs(20), || {
+            seen.lock().unwrap().contains(&("ADDED".into(), "second".into())).then_some(())
+        });
+    }
+    // Resuming after "first" replays only what came after it.
+    assert!(!from_first.lock().unwrap().iter().any(|(_, n)| n == "first"), "{:?}", from_first.lock().unwrap());
+    assert_eq!(from_zero.lock().unwrap().len(), 2, "{:?}", from_zero.lock().unwrap());
+}
+
+#[test]
+fn watch_cache_sizes_are_checked_as_upstream_checks_them() {
+    let out = std::process::Command::new(e2e::bin_dir().join("kube-apiserver"))
+        .args(["--etcd-servers", "http://127.0.0.1:1", "--watch-cache-sizes", "events#100,pods#x"])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("invalid size of watch cache size: pods#x"), "{err}");
+}

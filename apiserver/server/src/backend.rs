@@ -2,7 +2,7 @@
 //! resource prefix, created on first use.
 
 use api_types::ResourceDef;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use storage::{Cacher, CacherConfig, Indexer, Store};
 
@@ -13,6 +13,34 @@ pub struct Backend {
     cachers: Mutex<HashMap<String, Arc<Cacher>>>,
     cacher_cfg: CacherConfig,
     pub watch_cache: bool,
+    /// (group, resource) pairs served from etcd alone (`--watch-cache-sizes` of 0).
+    uncached: HashSet<(String, String)>,
+}
+
+/// The resources `--watch-cache-sizes` leaves without a watch cache: upstream's defaults
+/// (both views of Events: written often, read rarely, never worth a cache) with the flag's
+/// settings over them. Errors as upstream's `ParseWatchCacheSizes`.
+pub fn uncached_resources(sizes: &[String]) -> Result<HashSet<(String, String)>, String> {
+    let mut out: HashSet<(String, String)> =
+        [("", "events"), ("events.k8s.io", "events")].iter().map(|(g, r)| (g.to_string(), r.to_string())).collect();
+    for setting in sizes.iter().filter(|s| !s.is_empty()) {
+        let parts: Vec<&str> = setting.split('#').collect();
+        let [resource, size] = parts[..] else {
+            return Err(format!("invalid value of watch cache size: {setting}"));
+        };
+        let size: i64 = size.parse().map_err(|_| format!("invalid size of watch cache size: {setting}"))?;
+        if size < 0 {
+            return Err(format!("watch cache size cannot be negative: {setting}"));
+        }
+        let (resource, group) = resource.split_once('.').unwrap_or((resource, ""));
+        let gr = (group.to_string(), resource.to_string());
+        if size == 0 {
+            out.insert(gr);
+        } else {
+            out.remove(&gr);
+        }
+    }
+    Ok(out)
 }
 
 impl Backend {
@@ -23,7 +51,18 @@ impl Backend {
             cachers: Mutex::new(HashMap::new()),
             cacher_cfg,
             watch_cache,
+            uncached: HashSet::new(),
         }
+    }
+
+    pub fn with_uncached(mut self, uncached: HashSet<(String, String)>) -> Self {
+        self.uncached = uncached;
+        self
+    }
+
+    /// Whether a resource's reads and watches go through a watch cache.
+    pub fn caches(&self, rd: &ResourceDef) -> bool {
+        self.watch_cache && !self.uncached.contains(&(rd.group.to_string(), rd.plural.to_string()))
     }
 
     /// `/registry/<resource-prefix>/` (with the trailing slash).
@@ -63,7 +102,7 @@ impl Backend {
     /// An object as the resource's watch cache holds it, if that cache is running and filled;
     /// it may be behind etcd (see `Ctx::guaranteed_update_with`).
     pub fn cached(&self, rd: &'static ResourceDef, key: &str) -> Option<serde_json::Value> {
-        if !self.watch_cache {
+        if !self.caches(rd) {
             return None;
         }
         let cacher = self.cachers.lock().unwrap_or_else(|p| p.into_inner()).get(&self.resource_prefix(rd)).cloned()?;
@@ -111,7 +150,7 @@ pub async fn lookup(
 ) -> Option<serde_json::Value> {
     let rd = api_types::resources().iter().find(|r| r.group == group && r.plural == plural && r.is_stored())?;
     let key = st.backend.key(rd, ns, name);
-    if st.backend.watch_cache {
+    if st.backend.caches(rd) {
         let c = st.backend.cacher(rd);
         if c.revision() > 0 {
             if let Some(o) = c.get(&key).0 {
@@ -188,4 +227,33 @@ pub fn follow(
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gr(g: &str, r: &str) -> (String, String) {
+        (g.to_string(), r.to_string())
+    }
+
+    #[test]
+    fn events_are_uncached_unless_the_flag_says_otherwise() {
+        let d = uncached_resources(&[]).unwrap();
+        assert!(d.contains(&gr("", "events")) && d.contains(&gr("events.k8s.io", "events")));
+        assert_eq!(d.len(), 2);
+        let s = |v: &[&str]| uncached_resources(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let d = s(&["events#100", "deployments.apps#0", "pods#0"]).unwrap();
+        assert!(!d.contains(&gr("", "events")) && d.contains(&gr("events.k8s.io", "events")));
+        assert!(d.contains(&gr("apps", "deployments")) && d.contains(&gr("", "pods")));
+    }
+
+    #[test]
+    fn malformed_sizes_are_refused_as_upstream_does() {
+        let s = |v: &str| uncached_resources(&[v.to_string()]).unwrap_err();
+        assert_eq!(s("pods"), "invalid value of watch cache size: pods");
+        assert_eq!(s("pods#1#2"), "invalid value of watch cache size: pods#1#2");
+        assert_eq!(s("pods#-1"), "watch cache size cannot be negative: pods#-1");
+        assert_eq!(s("pods#x"), "invalid size of watch cache size: pods#x");
+    }
 }

@@ -329,7 +329,8 @@ pub async fn run(opts: Options) -> Result<(), Error> {
     )
     .map_err(Error::Flag)?;
     let st = Arc::new(ApiServer {
-        backend: Backend::new(store, &opts.etcd_prefix, cacher_cfg, opts.watch_cache),
+        backend: Backend::new(store, &opts.etcd_prefix, cacher_cfg, opts.watch_cache)
+            .with_uncached(backend::uncached_resources(&opts.watch_cache_sizes).map_err(Error::Flag)?),
         authn,
         authz,
         rbac: rbac.clone(),

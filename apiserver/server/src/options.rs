@@ -201,6 +201,9 @@ pub struct Options {
     /// Enable watch caching in the apiserver.
     #[arg(long = "watch-cache", default_value = "true", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set)]
     pub watch_cache: bool,
+    /// Watch cache size settings for some resources (pods, nodes, etc.), comma separated. The individual setting format: resource[.group]#size, where resource is lowercase plural (no version), group is omitted for resources of apiVersion v1 (the legacy core API) and included for others, and size is a number. The only meaningful size setting to supply here is zero, which means to disable watch caching for the associated resource; all non-zero values are equivalent and mean to not disable watch caching for that resource.
+    #[arg(long = "watch-cache-sizes", value_delimiter = ',')]
+    pub watch_cache_sizes: Vec<String>,
     /// Default watch cache size (events kept per resource for resuming watchers).
     #[arg(long = "default-watch-cache-size", default_value_t = 10_000)]
     pub default_watch_cache_size: usize,
@@ -304,6 +307,9 @@ impl Options {
         let mut errs = Vec::new();
         if self.etcd_servers.iter().all(|s| s.trim().is_empty()) {
             errs.push("--etcd-servers must be specified".to_string());
+        }
+        if let Err(e) = crate::backend::uncached_resources(&self.watch_cache_sizes) {
+            errs.push(e);
         }
         if self.storage_backend != "etcd3" {
             errs.push(

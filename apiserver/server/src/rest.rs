@@ -423,7 +423,7 @@ impl<'a> Ctx<'a> {
 
     pub async fn get(&self, name: &str) -> ApiResult<Reply> {
         let obj = match self.q.get("resourceVersion") {
-            Some("0") if self.st.backend.watch_cache => {
+            Some("0") if self.st.backend.caches(self.rd) => {
                 let cacher = self.st.backend.cacher(self.rd);
                 cacher
                     .wait_fresh(1, Duration::from_secs(3))
@@ -498,7 +498,7 @@ impl<'a> Ctx<'a> {
             rv.parse().map_err(|_| ApiError::BadRequest(format!("invalid resource version: {rv:?}")))?
         };
         let prefix = self.st.backend.list_prefix(self.rd, &self.info.namespace);
-        let from_cache = self.st.backend.watch_cache
+        let from_cache = self.st.backend.caches(self.rd)
             && cont.is_empty()
             && !rv.is_empty()
             && rv_match != "Exact"

@@ -85,42 +85,46 @@ pub async fn watch(ctx: &Ctx<'_>, name: Option<&str>, enc: Encoding) -> ApiResul
             Duration::from_secs(min + rand::random::<u64>() % min)
         }
     };
-    let cacher = ctx.st.backend.cacher(ctx.rd);
-    let wait = Duration::from_secs(3);
-    let q_err = |e: StorageError| ApiError::from_storage(e, &ctx.qualified(""));
     let initial_events = match send_initial {
         Some(b) => b,
         None => rv.is_empty() || rv == "0",
     };
+    let q_err = |e: StorageError| ApiError::from_storage(e, &ctx.qualified(""));
     let mut pre_error: Option<ApiError> = None;
-    let (initial, source, start_rv) = if initial_events {
-        if rv.is_empty() {
-            cacher.sync_latest(wait).await.map_err(q_err)?;
-        } else {
-            cacher.wait_fresh(rv_num.max(1), wait).await.map_err(q_err)?;
-        }
-        let w = cacher.watch(None).map_err(q_err)?;
-        (w.initial, Source::Cache(w.rx), w.start_rv)
-    } else if rv.is_empty() {
-        // sendInitialEvents=false without a version: start at the most recent.
-        cacher.sync_latest(wait).await.map_err(q_err)?;
-        let w = cacher.watch(Some(i64::MAX)).or_else(|_| cacher.watch(Some(cacher.revision()))).map_err(q_err)?;
-        (Vec::new(), Source::Cache(w.rx), w.start_rv)
+    let (initial, source, start_rv) = if !ctx.st.backend.caches(ctx.rd) {
+        etcd_start(ctx, initial_events, rv_num).await.map_err(q_err)?
     } else {
-        cacher.wait_fresh(rv_num, wait).await.map_err(q_err)?;
-        match cacher.watch(Some(rv_num)) {
-            Ok(w) => (w.initial, Source::Cache(w.rx), w.start_rv),
-            Err(StorageError::Expired(_)) => {
-                // Older than the cache's window: replay from etcd if it still has the history.
-                let prefix = ctx.st.backend.resource_prefix(ctx.rd);
-                let rx = ctx.st.backend.store.watch(&prefix, rv_num, ctx.st.backend.indexer(ctx.rd));
-                (Vec::new(), Source::Etcd(rx), rv_num)
+        let cacher = ctx.st.backend.cacher(ctx.rd);
+        let wait = Duration::from_secs(3);
+        if initial_events {
+            if rv.is_empty() {
+                cacher.sync_latest(wait).await.map_err(q_err)?;
+            } else {
+                cacher.wait_fresh(rv_num.max(1), wait).await.map_err(q_err)?;
             }
-            Err(StorageError::Unavailable(m)) => {
-                pre_error = Some(ApiError::Timeout(m, 1));
-                (Vec::new(), Source::Etcd(mpsc::channel(1).1), rv_num)
+            let w = cacher.watch(None).map_err(q_err)?;
+            (w.initial, Source::Cache(w.rx), w.start_rv)
+        } else if rv.is_empty() {
+            // sendInitialEvents=false without a version: start at the most recent.
+            cacher.sync_latest(wait).await.map_err(q_err)?;
+            let w = cacher.watch(Some(i64::MAX)).or_else(|_| cacher.watch(Some(cacher.revision()))).map_err(q_err)?;
+            (Vec::new(), Source::Cache(w.rx), w.start_rv)
+        } else {
+            cacher.wait_fresh(rv_num, wait).await.map_err(q_err)?;
+            match cacher.watch(Some(rv_num)) {
+                Ok(w) => (w.initial, Source::Cache(w.rx), w.start_rv),
+                Err(StorageError::Expired(_)) => {
+                    // Older than the cache's window: replay from etcd if it still has the history.
+                    let prefix = ctx.st.backend.resource_prefix(ctx.rd);
+                    let rx = ctx.st.backend.store.watch(&prefix, rv_num, ctx.st.backend.indexer(ctx.rd));
+                    (Vec::new(), Source::Etcd(rx), rv_num)
+                }
+                Err(StorageError::Unavailable(m)) => {
+                    pre_error = Some(ApiError::Timeout(m, 1));
+                    (Vec::new(), Source::Etcd(mpsc::channel(1).1), rv_num)
+                }
+                Err(e) => return Err(q_err(e)),
             }
-            Err(e) => return Err(q_err(e)),
         }
     };
     if let Some(e) = pre_error {
@@ -318,6 +322,37 @@ pub async fn watch(ctx: &Ctx<'_>, name: Option<&str>, enc: Encoding) -> ApiResul
         .header(http::header::CACHE_CONTROL, "no-cache, private")
         .body(body)
         .expect("valid response"))
+}
+
+/// Where a watch of a resource without a watch cache starts, as upstream's etcd watcher:
+/// initial events from a list at the latest revision (for "", "0" or sendInitialEvents),
+/// then etcd's events after it; or etcd's events after the version asked for.
+async fn etcd_start(ctx: &Ctx<'_>, initial_events: bool, rv: i64) -> storage::Result<(Vec<Arc<Event>>, Source, i64)> {
+    let backend = &ctx.st.backend;
+    let prefix = backend.list_prefix(ctx.rd, &ctx.info.namespace);
+    let indexer = backend.indexer(ctx.rd);
+    if initial_events {
+        let list = backend.store.list(&prefix, &storage::ListOptions::default(), &|_| true).await?;
+        let initial = list
+            .items
+            .iter()
+            .map(|v| {
+                let meta = |k: &str| v["metadata"][k].as_str().unwrap_or("");
+                let rv = meta("resourceVersion").parse().unwrap_or(0);
+                Arc::new(Event {
+                    kind: EventType::Added,
+                    key: Arc::from(backend.key(ctx.rd, meta("namespace"), meta("name"))),
+                    obj: Arc::new(Obj::from_value(v, rv, &indexer)),
+                    prev: None,
+                    rv,
+                })
+            })
+            .collect();
+        let rx = backend.store.watch(&prefix, list.revision, indexer);
+        return Ok((initial, Source::Etcd(rx), list.revision));
+    }
+    let after = if rv == 0 { backend.store.current_revision().await? } else { rv };
+    Ok((Vec::new(), Source::Etcd(backend.store.watch(&prefix, after, indexer)), after))
 }
 
 /// Decrements the watcher gauge when the stream ends.
