@@ -28,7 +28,7 @@ const REFRESH_TIME: Duration = Duration::from_secs(30 * 60);
 /// Writers, each with one request in flight. Upstream starts a goroutine per event and
 /// bounds nothing; here each request in flight holds one of the client's HTTP/1.1
 /// connections, so events wait their turn for a writer instead of opening one each.
-const WRITERS: usize = 16;
+const WRITERS: usize = 32;
 /// Events waiting for a writer, at most: beyond this (an apiserver that has stopped
 /// answering) events are dropped rather than held in memory.
 const MAX_QUEUED: usize = 10_000;
