@@ -33,14 +33,15 @@ const EVENT_FIELDS: &[(&str, &str)] = &[
 ];
 
 fn rename(obj: Value, pairs: &[(&str, &str)], forward: bool, api_version: &str) -> Value {
-    let Value::Object(m) = obj else { return obj };
+    let Value::Object(mut m) = obj else { return obj };
     let mut out = Map::new();
     out.insert("apiVersion".into(), Value::String(api_version.into()));
     out.insert("kind".into(), Value::String("Event".into()));
+    // Each field appears once on either side of `pairs`, so values move instead of copying.
     for (a, b) in pairs {
         let (from, to) = if forward { (*a, *b) } else { (*b, *a) };
-        if let Some(v) = m.get(from) {
-            out.insert(to.to_string(), v.clone());
+        if let Some(v) = m.remove(from) {
+            out.insert(to.to_string(), v);
         }
     }
     Value::Object(out)
@@ -74,6 +75,17 @@ pub fn from_storage(rd: &ResourceDef, obj: Value) -> Value {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn each_event_field_is_named_once_on_each_side() {
+        for side in [0, 1] {
+            let mut names: Vec<&str> = EVENT_FIELDS.iter().map(|p| if side == 0 { p.0 } else { p.1 }).collect();
+            names.sort_unstable();
+            let n = names.len();
+            names.dedup();
+            assert_eq!(names.len(), n, "rename moves values: a field named twice would lose one");
+        }
+    }
 
     #[test]
     fn events_round_trip_between_views() {

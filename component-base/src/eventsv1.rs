@@ -15,7 +15,7 @@ use k8s_openapi::api::events::v1::{Event, EventSeries};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{Patch, PatchParams, PostParams};
-use kube::{Api, Client, Resource};
+use kube::{Client, Resource};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -126,35 +126,54 @@ impl Recorder {
 }
 
 /// Recorded events by isomorphism key (`eventCache`). A scheduler records an event per bound
-/// pod and keeps each for six minutes, so entries are compact: a 128-bit hash of the key and
-/// the Event's JSON, decoded only when it repeats.
+/// pod and keeps each for six minutes, so entries are small: a 128-bit hash of the key and
+/// what an isomorphic event does not share with the first (its name, note and time). Only
+/// an event that repeats keeps its whole self, for the series' periodic writes.
 #[derive(Default)]
 struct Cache {
     events: HashMap<u128, Entry>,
 }
 
 struct Entry {
-    /// The recorded Event without its series.
-    json: Box<[u8]>,
+    name: Box<str>,
+    note: Box<str>,
     event_time: Timestamp,
-    series: Option<EventSeries>,
+    /// Once the event repeats: its series, and the first Event's JSON (without the series).
+    series: Option<(EventSeries, Box<[u8]>)>,
 }
 
 impl Entry {
     fn new(ev: &Event) -> Entry {
-        let mut plain = ev.clone();
-        let series = plain.series.take();
         Entry {
-            json: serde_json::to_vec(&plain).unwrap_or_default().into_boxed_slice(),
+            name: ev.metadata.name.clone().unwrap_or_default().into(),
+            note: ev.note.clone().unwrap_or_default().into(),
             event_time: ev.event_time.as_ref().map_or(Timestamp::UNIX_EPOCH, |t| t.0),
-            series,
+            series: None,
         }
     }
 
-    fn event(&self) -> Event {
-        let mut ev: Event = serde_json::from_slice(&self.json).unwrap_or_default();
-        ev.series = self.series.clone();
-        ev
+    /// The first event, from an isomorphic one: they differ only in name, note and time.
+    fn first(&self, mut like: Event) -> Event {
+        like.metadata.name = Some(self.name.to_string());
+        like.note = Some(self.note.to_string()).filter(|n| !n.is_empty());
+        like.event_time = Some(MicroTime(self.event_time));
+        like.series = None;
+        like
+    }
+
+    fn set_series(&mut self, first: &Event, series: EventSeries) {
+        let mut plain = first.clone();
+        plain.series = None;
+        let json = serde_json::to_vec(&plain).unwrap_or_default().into_boxed_slice();
+        self.series = Some((series, json));
+    }
+
+    /// The first event with its series (only for entries that have one).
+    fn with_series(&self) -> Option<Event> {
+        let (series, json) = self.series.as_ref()?;
+        let mut ev: Event = serde_json::from_slice(json).ok()?;
+        ev.series = Some(series.clone());
+        Some(ev)
     }
 }
 
@@ -189,14 +208,15 @@ impl Cache {
         let k = key(&ev);
         match self.events.get_mut(&k) {
             Some(iso) => match iso.series.as_mut() {
-                Some(s) => {
+                Some((s, _)) => {
                     s.count += 1;
                     s.last_observed_time = MicroTime(now);
                     None
                 }
                 None => {
-                    iso.series = Some(EventSeries { count: 2, last_observed_time: MicroTime(now) });
-                    Some(iso.event())
+                    let first = iso.first(ev);
+                    iso.set_series(&first, EventSeries { count: 2, last_observed_time: MicroTime(now) });
+                    iso.with_series()
                 }
             },
             None => {
@@ -213,18 +233,20 @@ impl Cache {
         self.events.retain(|_, e| e.series.is_some() || e.event_time >= cutoff);
         self.events
             .iter()
-            .filter(|(_, e)| e.series.as_ref().is_some_and(|s| s.last_observed_time.0 < cutoff))
-            .map(|(k, e)| (*k, e.event()))
+            .filter(|(_, e)| e.series.as_ref().is_some_and(|(s, _)| s.last_observed_time.0 < cutoff))
+            .filter_map(|(k, e)| Some((*k, e.with_series()?)))
             .collect()
     }
 
     fn series(&self) -> Vec<(u128, Event)> {
-        self.events.iter().filter(|(_, e)| e.series.is_some()).map(|(k, e)| (*k, e.event())).collect()
+        self.events.iter().filter_map(|(k, e)| Some((*k, e.with_series()?))).collect()
     }
 
     /// Keeps the server's copy of a refreshed series.
     fn refreshed(&mut self, k: u128, recorded: &Event) {
-        self.events.insert(k, Entry::new(recorded));
+        if let (Some(e), Some(series)) = (self.events.get_mut(&k), recorded.series.clone()) {
+            e.set_series(recorded, series);
+        }
     }
 }
 
@@ -251,7 +273,7 @@ async fn series_loop(client: Client, cache: Arc<Mutex<Cache>>) {
             _ = finish.tick() => {
                 let done = cache.lock().expect("event cache").finished(Timestamp::now());
                 for (k, ev) in done {
-                    if !record(&client, ev).await.1 {
+                    if !record(&client, ev, false).await.1 {
                         cache.lock().expect("event cache").events.remove(&k);
                     }
                 }
@@ -259,7 +281,7 @@ async fn series_loop(client: Client, cache: Arc<Mutex<Cache>>) {
             _ = refresh.tick() => {
                 let series = cache.lock().expect("event cache").series();
                 for (k, ev) in series {
-                    if let (Some(recorded), false) = record(&client, ev).await {
+                    if let (Some(recorded), false) = record(&client, ev, true).await {
                         cache.lock().expect("event cache").refreshed(k, &recorded);
                     }
                 }
@@ -271,7 +293,7 @@ async fn series_loop(client: Client, cache: Arc<Mutex<Cache>>) {
 /// Writes `ev`, retrying transport failures up to `MAX_TRIES` times about ten seconds apart.
 async fn attempt(client: &Client, ev: Event) {
     for tries in 1..=MAX_TRIES {
-        if !record(client, ev.clone()).await.1 {
+        if !record(client, ev.clone(), false).await.1 {
             return;
         }
         if tries == MAX_TRIES {
@@ -283,24 +305,35 @@ async fn attempt(client: &Client, ev: Event) {
 }
 
 /// One write: a series is patched onto its Event (created again if it is gone), anything
-/// else created. Returns the server's Event and whether to try again.
-async fn record(client: &Client, mut ev: Event) -> (Option<Event>, bool) {
+/// else created. Returns the server's Event (decoded only when `want` says the caller keeps
+/// it: a scheduler writes one event per pod and never reads them back) and whether to try
+/// again.
+async fn record(client: &Client, mut ev: Event, want: bool) -> (Option<Event>, bool) {
     let ns = ev.metadata.namespace.clone().unwrap_or_default();
     let name = ev.metadata.name.clone().unwrap_or_default();
-    let api: Api<Event> = Api::namespaced(client.clone(), &ns);
+    let req = kube::core::Request::new(format!("/apis/events.k8s.io/v1/namespaces/{ns}/events"));
     let is_series = ev.series.is_some();
     let mut result = None;
     if let Some(s) = &ev.series {
-        let patch = serde_json::json!({"series": {"count": s.count, "lastObservedTime": s.last_observed_time}});
-        result = Some(api.patch(&name, &PatchParams::default(), &Patch::Strategic(patch)).await);
+        let patch = Patch::Strategic(
+            serde_json::json!({"series": {"count": s.count, "lastObservedTime": s.last_observed_time}}),
+        );
+        result = Some(match req.patch(&name, &PatchParams::default(), &patch) {
+            Ok(r) => client.request_text(r).await,
+            Err(e) => Err(kube::Error::BuildRequest(e)),
+        });
     }
     let gone = matches!(&result, Some(Err(kube::Error::Api(s))) if s.code == 404);
     if !is_series || gone {
         ev.metadata.resource_version = None;
-        result = Some(api.create(&PostParams::default(), &ev).await);
+        let body = serde_json::to_vec(&ev).unwrap_or_default();
+        result = Some(match req.create(&PostParams::default(), body) {
+            Ok(r) => client.request_text(r).await,
+            Err(e) => Err(kube::Error::BuildRequest(e)),
+        });
     }
     match result {
-        Some(Ok(e)) => (Some(e), false),
+        Some(Ok(text)) => (want.then(|| serde_json::from_str(&text).ok()).flatten(), false),
         Some(Err(kube::Error::Api(s))) => {
             if s.code == 409 && s.reason == "AlreadyExists" {
                 // A series whose Event was missing and has just been created by a repeat.
@@ -311,6 +344,10 @@ async fn record(client: &Client, mut ev: Event) -> (Option<Event>, bool) {
             } else {
                 tracing::error!("Server rejected event {ns}/{name} (will not retry!): {}", s.message);
             }
+            (None, false)
+        }
+        Some(Err(kube::Error::BuildRequest(e))) => {
+            tracing::error!("Unable to construct event {ns}/{name} (will not retry!): {e}");
             (None, false)
         }
         Some(Err(e)) => {
@@ -375,9 +412,10 @@ mod tests {
         c.observe(first.clone(), now);
         // The note is not part of the isomorphism: a different one still repeats.
         let second = c.observe(ev(&r, "web", "second note", 101), now).expect("series written");
-        assert_eq!(second.metadata.name, first.metadata.name);
-        assert_eq!(second.note.as_deref(), Some("first note"));
-        assert_eq!(second.series.as_ref().map(|s| s.count), Some(2));
+        // The first event itself, with a series of two (what upstream keeps and patches).
+        let mut expected = first.clone();
+        expected.series = Some(EventSeries { count: 2, last_observed_time: MicroTime(now) });
+        assert_eq!(second, expected);
         assert_eq!(c.observe(ev(&r, "web", "third", 102), now), None);
         assert_eq!(c.series()[0].1.series.as_ref().map(|s| s.count), Some(3));
         // Another object's event, or another reason, is not a repeat.
