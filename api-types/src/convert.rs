@@ -57,6 +57,9 @@ pub fn to_storage(rd: &ResourceDef, obj: Value) -> Value {
             if v.get("involvedObject").is_none() {
                 v["involvedObject"] = Value::Object(Map::new());
             }
+            if let Some(m) = v.as_object_mut() {
+                crate::kinds::defaults::core_event_zeros(m);
+            }
             v
         }
         _ => obj,
@@ -66,7 +69,19 @@ pub fn to_storage(rd: &ResourceDef, obj: Value) -> Value {
 /// The object of `rd` for a stored value.
 pub fn from_storage(rd: &ResourceDef, obj: Value) -> Value {
     match storage_kind(rd) {
-        Some(("", "v1", "Event")) => rename(obj, EVENT_FIELDS, false, "events.k8s.io/v1"),
+        Some(("", "v1", "Event")) => {
+            let mut v = rename(obj, EVENT_FIELDS, false, "events.k8s.io/v1");
+            if let Some(m) = v.as_object_mut() {
+                // Go leaves these out when empty on this side (`omitempty`).
+                for r in ["reportingController", "reportingInstance"] {
+                    if m.get(r).is_some_and(|x| x.as_str() == Some("")) {
+                        m.remove(r);
+                    }
+                }
+                crate::kinds::defaults::events_event_zeros(m);
+            }
+            v
+        }
         _ => obj,
     }
 }
@@ -98,7 +113,20 @@ mod tests {
         assert_eq!(stored["involvedObject"]["name"], "p");
         assert_eq!(stored["message"], "hello");
         assert_eq!(stored["reportingComponent"], "kubelet");
-        assert_eq!(from_storage(rd, stored), e);
+        assert_eq!(stored["source"], json!({}));
+        assert_eq!(stored["firstTimestamp"], Value::Null);
+        let mut back = e.clone();
+        back["deprecatedSource"] = json!({});
+        back["deprecatedFirstTimestamp"] = Value::Null;
+        back["deprecatedLastTimestamp"] = Value::Null;
+        assert_eq!(from_storage(rd, stored), back);
+        // A core Event as Go encodes it, seen as events.k8s.io: no empty reporting fields.
+        let legacy = json!({"apiVersion": "v1", "kind": "Event", "metadata": {"name": "l"}, "involvedObject": {},
+            "reportingComponent": "", "reportingInstance": "", "source": {"component": "kubelet"}});
+        let seen = from_storage(rd, legacy);
+        assert!(seen.get("reportingController").is_none() && seen.get("reportingInstance").is_none());
+        assert_eq!(seen["eventTime"], Value::Null);
+        assert_eq!(seen["deprecatedSource"]["component"], "kubelet");
         let core = crate::lookup("", "v1", "events").unwrap();
         assert!(storage_kind(core).is_none());
     }

@@ -136,7 +136,7 @@ struct Cache {
 
 struct Entry {
     name: Box<str>,
-    note: Box<str>,
+    note: Option<Box<str>>,
     event_time: Timestamp,
     /// Once the event repeats: its series, and the first Event's JSON (without the series).
     series: Option<(EventSeries, Box<[u8]>)>,
@@ -146,7 +146,7 @@ impl Entry {
     fn new(ev: &Event) -> Entry {
         Entry {
             name: ev.metadata.name.clone().unwrap_or_default().into(),
-            note: ev.note.clone().unwrap_or_default().into(),
+            note: ev.note.as_deref().map(Box::from),
             event_time: ev.event_time.as_ref().map_or(Timestamp::UNIX_EPOCH, |t| t.0),
             series: None,
         }
@@ -155,7 +155,7 @@ impl Entry {
     /// The first event, from an isomorphic one: they differ only in name, note and time.
     fn first(&self, mut like: Event) -> Event {
         like.metadata.name = Some(self.name.to_string());
-        like.note = Some(self.note.to_string()).filter(|n| !n.is_empty());
+        like.note = self.note.as_deref().map(str::to_owned);
         like.event_time = Some(MicroTime(self.event_time));
         like.series = None;
         like

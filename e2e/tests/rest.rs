@@ -469,6 +469,10 @@ async fn events_are_one_store_seen_two_ways() {
     assert_eq!(core["message"], "pulled the image");
     assert_eq!(core["involvedObject"]["name"], "ev-pod");
     assert_eq!(core["reportingComponent"], "kubelet");
+    // Go's encoding of the zero fields the other view has: a struct by value, Times as null.
+    assert_eq!(core["source"], json!({}), "{core}");
+    assert!(core["firstTimestamp"].is_null() && core.get("lastTimestamp").is_some(), "{core}");
+    assert!(e["deprecatedSource"] == json!({}) && e.get("deprecatedFirstTimestamp").is_some(), "{e}");
     // And the other way round.
     let old_style = json!({"metadata": {"name": "e-old"}, "involvedObject": {"kind": "Pod", "namespace": "default", "name": "ev-pod", "uid": uid},
         "reason": "Scheduled", "message": "assigned", "type": "Normal", "source": {"component": "default-scheduler"},
@@ -481,6 +485,10 @@ async fn events_are_one_store_seen_two_ways() {
     assert_eq!(e_old["regarding"]["name"], "ev-pod");
     assert_eq!(e_old["deprecatedSource"]["component"], "default-scheduler");
     assert_eq!(e_old["deprecatedCount"], 1);
+    assert!(e_old.get("eventTime").is_some_and(Value::is_null), "{e_old}");
+    assert!(e_old.get("reportingController").is_none(), "{e_old}");
+    let (_, core_old) = api.get("/api/v1/namespaces/default/events/e-old").await;
+    assert_eq!((&core_old["reportingComponent"], &core_old["reportingInstance"]), (&json!(""), &json!("")));
     // Field selectors in each view's names, from the cache and from etcd.
     for rv in ["", "&resourceVersion=0"] {
         let (_, l) = api.get(&format!("/apis/events.k8s.io/v1/namespaces/default/events?fieldSelector=regarding.name%3Dev-pod,reason%3DPulled{rv}")).await;

@@ -30,6 +30,8 @@ pub fn apply(rd: &ResourceDef, obj: &mut Value) {
         }
         ("", "ReplicationController") => replication_controller(root),
         ("", "Service") => service(root),
+        ("", "Event") => core_event_zeros(root),
+        ("events.k8s.io", "Event") => events_event_zeros(root),
         ("", "Namespace") => namespace(root),
         ("", "Secret") => secret(root),
         ("", "Endpoints") => endpoints(root),
@@ -436,6 +438,29 @@ fn replication_controller(root: &mut Obj) {
                 meta.insert("labels".into(), labels);
             }
         }
+    }
+}
+
+/// Not defaults upstream, but how Go encodes a core/v1 Event's zero fields: `source` is a
+/// struct held by value (`{}`), the Times have no `omitempty` effect (`null`), and the
+/// reporting fields have no `omitempty` at all (`""`). Clients see these on every Event.
+pub(crate) fn core_event_zeros(root: &mut Obj) {
+    ensure_obj(root, "source");
+    for t in ["firstTimestamp", "lastTimestamp", "eventTime"] {
+        root.entry(t).or_insert(Value::Null);
+    }
+    for r in ["reportingComponent", "reportingInstance"] {
+        default_json(root, r, json!(""));
+    }
+}
+
+/// The same for an events.k8s.io/v1 Event: `regarding` and `deprecatedSource` are structs held
+/// by value, `eventTime` and the deprecated Times encode as `null`.
+pub(crate) fn events_event_zeros(root: &mut Obj) {
+    ensure_obj(root, "regarding");
+    ensure_obj(root, "deprecatedSource");
+    for t in ["eventTime", "deprecatedFirstTimestamp", "deprecatedLastTimestamp"] {
+        root.entry(t).or_insert(Value::Null);
     }
 }
 
