@@ -343,3 +343,59 @@ fn watch_cache_sizes_are_checked_as_upstream_checks_them() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("invalid size of watch cache size: pods#x"), "{err}");
 }
+
+/// Events expire `--event-ttl` after their last write (upstream attaches them to etcd leases);
+/// the expiry is a DELETED event on watches, and other objects stay.
+#[test]
+fn events_expire_after_the_event_ttl() {
+    let c = Cluster::start_with(&["--event-ttl", "2s"]);
+    let client = c.api.client();
+    let base = c.api.url();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let status =
+        |path: &str| rt.block_on(async { client.get(format!("{base}{path}")).send().await.expect("get").status() });
+    let seen = Arc::new(Mutex::new(Vec::<(String, String)>::new()));
+    let (s, wclient, url) =
+        (seen.clone(), client.clone(), format!("{base}/api/v1/namespaces/default/events?watch=true&resourceVersion=0"));
+    rt.spawn(async move {
+        let mut body = wclient.get(url).send().await.expect("watch").bytes_stream();
+        let mut buf = Vec::new();
+        while let Some(Ok(chunk)) = body.next().await {
+            buf.extend_from_slice(&chunk);
+            while let Some(nl) = buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = buf.drain(..=nl).collect();
+                let v: Value = serde_json::from_slice(&line).expect("event");
+                let name = v["object"]["metadata"]["name"].as_str().unwrap_or("").to_string();
+                s.lock().unwrap().push((v["type"].as_str().unwrap_or("").to_string(), name));
+            }
+        }
+    });
+    rt.block_on(async {
+        for (path, body) in [
+            ("/api/v1/namespaces/default/configmaps", json!({"metadata": {"name": "stays"}})),
+            (
+                "/api/v1/namespaces/default/events",
+                json!({"metadata": {"name": "short-lived"}, "reason": "Tested", "message": "m",
+                       "involvedObject": {"kind": "Pod", "name": "p", "namespace": "default"}}),
+            ),
+        ] {
+            let r = client.post(format!("{base}{path}")).json(&body).send().await.expect("create");
+            assert_eq!(r.status(), 201, "{path}");
+        }
+    });
+    assert_eq!(status("/api/v1/namespaces/default/events/short-lived"), 200);
+    poll("the event to expire", Duration::from_secs(30), || {
+        (status("/api/v1/namespaces/default/events/short-lived") == 404).then_some(())
+    });
+    poll("DELETED on the watch", Duration::from_secs(10), || {
+        seen.lock().unwrap().contains(&("DELETED".into(), "short-lived".into())).then_some(())
+    });
+    assert_eq!(status("/api/v1/namespaces/default/configmaps/stays"), 200);
+    let out = std::process::Command::new(e2e::bin_dir().join("kube-apiserver"))
+        .args(["--etcd-servers", "http://127.0.0.1:1", "--event-ttl", "0s"])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--event-ttl must be greater than 0"), "{err}");
+}

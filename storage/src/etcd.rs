@@ -1,10 +1,11 @@
 //! Direct etcd access: CAS writes, consistent reads, paged lists, raw watches, compaction.
 
+use crate::lease::{Leases, TtlPrefix};
 use crate::object::{Indexer, Obj};
 use crate::{continue_token, metrics, set_resource_version, Event, EventType, Result, StorageError};
 use etcd_client::{
-    Client, Compare, CompareOp, ConnectOptions, EventType as EtcdEventType, GetOptions, KvClient, TlsOptions, Txn,
-    TxnOp, TxnOpResponse, WatchOptions,
+    Client, Compare, CompareOp, ConnectOptions, EventType as EtcdEventType, GetOptions, KvClient, PutOptions,
+    TlsOptions, Txn, TxnOp, TxnOpResponse, WatchOptions,
 };
 use serde_json::Value;
 use std::sync::Arc;
@@ -54,6 +55,9 @@ pub struct Store {
     transformers: Arc<Vec<(String, Arc<encryption::Transformer>)>>,
     /// What this server wrote, encoded for the watch caches ahead of their events.
     written: Arc<crate::written::Written>,
+    /// Key prefixes whose keys expire, and the leases they are attached to.
+    ttls: Arc<Vec<TtlPrefix>>,
+    leases: Arc<Leases>,
 }
 
 /// Data written by a provider this server has no key for, or not encrypted when it should be.
@@ -124,6 +128,27 @@ impl Store {
     pub fn with_transformers(mut self, t: Vec<(String, Arc<encryption::Transformer>)>) -> Self {
         self.transformers = Arc::new(t);
         self
+    }
+
+    /// Keys under `prefix` expire `ttl` after each write (whole seconds, at least one).
+    pub fn with_ttl(mut self, prefix: &str, ttl: Duration) -> Self {
+        let mut ttls = (*self.ttls).clone();
+        ttls.push(TtlPrefix { prefix: prefix.to_string(), seconds: ttl.as_secs().max(1) as i64 });
+        self.ttls = Arc::new(ttls);
+        self
+    }
+
+    /// How a write of `key` is put: attached to a lease when its prefix has a TTL.
+    async fn put_options(&self, key: &str) -> Result<Option<PutOptions>> {
+        let Some(ttl) = self.ttls.iter().find(|t| key.starts_with(&t.prefix)) else { return Ok(None) };
+        let id = self
+            .leases
+            .get(ttl.seconds, |seconds| async move {
+                let mut lease = self.client.lease_client();
+                Ok(self.with_timeout(lease.grant(seconds, None)).await?.id())
+            })
+            .await?;
+        Ok(Some(PutOptions::new().with_lease(id)))
     }
 }
 
@@ -203,6 +228,8 @@ impl Store {
             transformers: Arc::new(Vec::new()),
             progress_ordered: Arc::new(tokio::sync::OnceCell::new()),
             written: Arc::default(),
+            ttls: Arc::default(),
+            leases: Arc::default(),
         })
     }
 
@@ -228,10 +255,11 @@ impl Store {
     pub async fn create(&self, key: &str, mut obj: Value) -> Result<Value> {
         let _t = metrics::timer("create", type_of(key));
         let data = self.encode(key, &obj)?;
+        let put = self.put_options(key).await?;
         let ticket = self.written.record(key, &obj, &data);
         let txn = Txn::new()
             .when([Compare::create_revision(key, CompareOp::Equal, 0)])
-            .and_then([TxnOp::put(key, data, None)]);
+            .and_then([TxnOp::put(key, data, put)]);
         let resp = match self.with_timeout(self.kv().txn(txn)).await {
             Ok(r) if r.succeeded() => r,
             other => {
@@ -265,10 +293,11 @@ impl Store {
     pub async fn update(&self, key: &str, mut obj: Value, expected_rv: i64) -> Result<Value> {
         let _t = metrics::timer("update", type_of(key));
         let data = self.encode(key, &obj)?;
+        let put = self.put_options(key).await?;
         let ticket = self.written.record(key, &obj, &data);
         let txn = Txn::new()
             .when([Compare::mod_revision(key, CompareOp::Equal, expected_rv)])
-            .and_then([TxnOp::put(key, data, None)])
+            .and_then([TxnOp::put(key, data, put)])
             .or_else([TxnOp::get(key, None)]);
         let resp = match self.with_timeout(self.kv().txn(txn)).await {
             Ok(r) if r.succeeded() => r,

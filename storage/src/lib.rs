@@ -9,6 +9,7 @@
 pub mod cache;
 mod continue_token;
 mod etcd;
+mod lease;
 pub mod metrics;
 pub mod object;
 mod written;

@@ -290,6 +290,8 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         Some(path) => store.with_transformers(transformers(path, &opts.etcd_prefix)?),
         None => store,
     };
+    // Events expire (upstream's TTLFunc for events): both API groups share these keys.
+    let store = store.with_ttl(&format!("{}/events/", opts.etcd_prefix.trim_end_matches('/')), opts.event_ttl);
     if !opts.etcd_compaction_interval.is_zero() {
         store.start_compactor(opts.etcd_compaction_interval);
     }

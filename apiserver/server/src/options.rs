@@ -65,6 +65,9 @@ pub struct Options {
     /// The interval of compaction requests. If 0, the compaction request from apiserver is disabled.
     #[arg(long = "etcd-compaction-interval", default_value = "5m", value_parser = parse_duration)]
     pub etcd_compaction_interval: Duration,
+    /// Amount of time to retain events.
+    #[arg(long = "event-ttl", default_value = "1h0m0s", value_parser = parse_duration)]
+    pub event_ttl: Duration,
     /// The IP address on which to advertise the apiserver to members of the cluster.
     #[arg(long = "advertise-address")]
     pub advertise_address: Option<IpAddr>,
@@ -310,6 +313,9 @@ impl Options {
         }
         if let Err(e) = crate::backend::uncached_resources(&self.watch_cache_sizes) {
             errs.push(e);
+        }
+        if self.event_ttl.is_zero() {
+            errs.push("--event-ttl must be greater than 0".to_string());
         }
         if self.storage_backend != "etcd3" {
             errs.push(
