@@ -36,15 +36,32 @@ const MAX_QUEUED: usize = 10_000;
 /// The writer shared by a daemon's recorders (`EventBroadcaster`).
 #[derive(Clone)]
 pub struct Broadcaster {
-    tx: mpsc::Sender<Event>,
+    tx: mpsc::Sender<Pending>,
 }
 
 /// Records events as one reporting controller (`reportingController`, e.g. a scheduler name).
 #[derive(Clone)]
 pub struct Recorder {
-    tx: mpsc::Sender<Event>,
+    tx: mpsc::Sender<Pending>,
+    reporter: Arc<Reporter>,
+}
+
+struct Reporter {
     controller: String,
     instance: String,
+}
+
+/// An event waiting for a writer: what its Event is made of, a quarter of the Event's size
+/// (a scheduler queues thousands while binding outpaces event writes).
+struct Pending {
+    reporter: Arc<Reporter>,
+    regarding: ObjectReference,
+    related: Option<Box<ObjectReference>>,
+    type_: &'static str,
+    reason: Box<str>,
+    action: Box<str>,
+    note: Box<str>,
+    at: Timestamp,
 }
 
 /// Starts the writer and the series' refresh and finish loops.
@@ -64,8 +81,10 @@ impl Broadcaster {
     pub fn new_recorder(&self, controller: &str) -> Recorder {
         Recorder {
             tx: self.tx.clone(),
-            controller: controller.to_string(),
-            instance: format!("{controller}-{}", crate::leader::hostname()),
+            reporter: Arc::new(Reporter {
+                controller: controller.to_string(),
+                instance: format!("{controller}-{}", crate::leader::hostname()),
+            }),
         }
     }
 }
@@ -82,44 +101,50 @@ impl Recorder {
         action: &str,
         note: impl Into<String>,
     ) {
-        if type_ != crate::events::NORMAL && type_ != crate::events::WARNING {
-            tracing::error!("Unsupported event type: '{type_}'");
-            return;
-        }
-        let ev = self.make(reference(regarding), related, type_, reason, action, note.into(), Timestamp::now());
-        if self.tx.try_send(ev).is_err() {
+        let type_ = match type_ {
+            crate::events::NORMAL => crate::events::NORMAL,
+            crate::events::WARNING => crate::events::WARNING,
+            other => {
+                tracing::error!("Unsupported event type: '{other}'");
+                return;
+            }
+        };
+        let pending = Pending {
+            reporter: self.reporter.clone(),
+            regarding: reference(regarding),
+            related: related.map(Box::new),
+            type_,
+            reason: reason.into(),
+            action: action.into(),
+            note: note.into().into(),
+            at: Timestamp::now(),
+        };
+        if self.tx.try_send(pending).is_err() {
             tracing::debug!("event queue full, dropping an event");
         }
     }
+}
 
-    #[allow(clippy::too_many_arguments)]
-    fn make(
-        &self,
-        regarding: ObjectReference,
-        related: Option<ObjectReference>,
-        type_: &str,
-        reason: &str,
-        action: &str,
-        note: String,
-        now: Timestamp,
-    ) -> Event {
-        let name = regarding.name.clone().unwrap_or_default();
-        let namespace = regarding.namespace.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| "default".into());
+impl Pending {
+    /// The Event, named after its object and the time it was recorded, as upstream names it.
+    fn into_event(self) -> Event {
+        let name = self.regarding.name.as_deref().unwrap_or_default();
+        let namespace = self.regarding.namespace.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| "default".into());
         Event {
             metadata: kube::api::ObjectMeta {
-                name: Some(format!("{name}.{:x}", now.as_nanosecond())),
+                name: Some(format!("{name}.{:x}", self.at.as_nanosecond())),
                 namespace: Some(namespace),
                 ..Default::default()
             },
-            event_time: Some(MicroTime(now)),
-            reporting_controller: Some(self.controller.clone()),
-            reporting_instance: Some(self.instance.clone()),
-            action: Some(action.to_string()),
-            reason: Some(reason.to_string()),
-            regarding: Some(regarding),
-            related,
-            note: Some(note),
-            type_: Some(type_.to_string()),
+            event_time: Some(MicroTime(self.at)),
+            reporting_controller: Some(self.reporter.controller.clone()),
+            reporting_instance: Some(self.reporter.instance.clone()),
+            action: Some(self.action.into()),
+            reason: Some(self.reason.into()),
+            regarding: Some(self.regarding),
+            related: self.related.map(|r| *r),
+            note: Some(self.note.into()),
+            type_: Some(self.type_.to_string()),
             ..Default::default()
         }
     }
@@ -252,12 +277,12 @@ impl Cache {
 
 /// One writer: takes the next event, settles what it means for the cache (in the order
 /// events were recorded: the queue is held meanwhile), and writes that.
-async fn write_loop(client: Client, cache: Arc<Mutex<Cache>>, rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Event>>>) {
+async fn write_loop(client: Client, cache: Arc<Mutex<Cache>>, rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Pending>>>) {
     loop {
         let write = {
             let mut rx = rx.lock().await;
-            let Some(ev) = rx.recv().await else { return };
-            cache.lock().expect("event cache").observe(ev, Timestamp::now())
+            let Some(pending) = rx.recv().await else { return };
+            cache.lock().expect("event cache").observe(pending.into_event(), Timestamp::now())
         };
         if let Some(ev) = write {
             attempt(&client, ev).await;
@@ -365,7 +390,8 @@ mod tests {
 
     fn recorder() -> Recorder {
         let (tx, _rx) = mpsc::channel(1);
-        Recorder { tx, controller: "default-scheduler".into(), instance: "default-scheduler-h".into() }
+        let reporter = Reporter { controller: "default-scheduler".into(), instance: "default-scheduler-h".into() };
+        Recorder { tx, reporter: Arc::new(reporter) }
     }
 
     fn pod(name: &str) -> Pod {
@@ -378,7 +404,17 @@ mod tests {
 
     fn ev(r: &Recorder, name: &str, note: &str, at: i64) -> Event {
         let t = Timestamp::from_second(at).expect("time");
-        r.make(reference(&pod(name)), None, "Normal", "Scheduled", "Binding", note.into(), t)
+        Pending {
+            reporter: r.reporter.clone(),
+            regarding: reference(&pod(name)),
+            related: None,
+            type_: "Normal",
+            reason: "Scheduled".into(),
+            action: "Binding".into(),
+            note: note.into(),
+            at: t,
+        }
+        .into_event()
     }
 
     #[test]
