@@ -213,7 +213,15 @@ fn endpoints_of_selectorless_services_are_mirrored_into_endpoint_slices() {
         let s = mirrored(&c, "ext");
         let fam = |f: &str| s.iter().find(|x| x["addressType"] == f).cloned();
         match (fam("IPv4"), fam("IPv6")) {
-            (Some(v4), Some(v6)) if s.len() == 2 && ips(&v4).len() + ips(&v6).len() == 4 => Some((v4, v6)),
+            // The slices are written one at a time: wait for both to be the new ones.
+            (Some(v4), Some(v6))
+                if s.len() == 2
+                    && ips(&v4).len() == 3
+                    && ips(&v6).len() == 1
+                    && !ips(&v4).iter().any(|(ip, _)| ip == "10.1.0.3") =>
+            {
+                Some((v4, v6))
+            }
             _ => None,
         }
     });
