@@ -7,13 +7,14 @@ use crate::flags::ClientFlags;
 use crate::workqueue::TokenBucket;
 use crate::Error;
 use http::{HeaderValue, Request};
-use kube::client::{Body, ClientBuilder};
+use kube::client::{Body, ClientBuilder, ConfigExt};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll};
+use std::time::Duration;
 use tower::{Layer, Service};
 
 /// The rest config: where the apiserver is and how to authenticate, before rate limits.
@@ -65,9 +66,8 @@ pub fn build(mut cfg: Config, user_agent: &str, qps: f32, burst: u32) -> Result<
     let ua = HeaderValue::from_str(user_agent).map_err(|e| Error::Config(format!("user agent: {e}")))?;
     cfg.headers.retain(|(k, _)| k != http::header::USER_AGENT);
     cfg.headers.push((http::header::USER_AGENT, ua));
-    let builder = ClientBuilder::try_from(cfg).map_err(|e| Error::Config(e.to_string()))?;
     let limit = RateLimitLayer::new(qps, burst);
-    Ok(builder.with_layer(&limit).build())
+    Ok(builder(&cfg)?.with_layer(&limit).build())
 }
 
 /// A client that authenticates with a bearer token it reads from `token` on every request
@@ -84,9 +84,54 @@ pub fn build_with_token(
     let ua = HeaderValue::from_str(user_agent).map_err(|e| Error::Config(format!("user agent: {e}")))?;
     cfg.headers.retain(|(k, _)| k != http::header::USER_AGENT);
     cfg.headers.push((http::header::USER_AGENT, ua));
-    let builder = ClientBuilder::try_from(cfg).map_err(|e| Error::Config(e.to_string()))?;
     let limit = RateLimitLayer::new(qps, burst);
-    Ok(builder.with_layer(&limit).with_layer(&BearerLayer { token }).build())
+    Ok(builder(&cfg)?.with_layer(&limit).with_layer(&BearerLayer { token }).build())
+}
+
+/// kube-rs's stack (base URI, credentials, extra headers) over a connection that speaks
+/// HTTP/2 when the server offers it, as client-go's does: one TLS connection carries every
+/// request and watch, instead of an HTTP/1.1 connection per request in flight.
+fn builder(
+    cfg: &Config,
+) -> Result<
+    ClientBuilder<
+        impl Service<
+                Request<Body>,
+                Response = http::Response<hyper::body::Incoming>,
+                Error = tower::BoxError,
+                Future: Send + 'static,
+            > + Send
+            + 'static,
+    >,
+    Error,
+> {
+    let err = |e: kube::Error| Error::Config(e.to_string());
+    let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+    http.enforce_http(false);
+    http.set_connect_timeout(cfg.connect_timeout);
+    let mut https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(cfg.rustls_client_config().map_err(err)?)
+        .https_or_http();
+    if let Some(name) = &cfg.tls_server_name {
+        let name = name.clone().try_into().map_err(|e| Error::Config(format!("tls-server-name: {e}")))?;
+        https = https.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name));
+    }
+    let connector = https.enable_all_versions().wrap_connector(http);
+    // client-go's HTTP/2 health check: a ping after 30 s without a frame, the connection
+    // dropped when it is not answered within 15 s (every request depends on it).
+    let client: hyper_util::client::legacy::Client<_, Body> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .timer(hyper_util::rt::TokioTimer::new())
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .http2_keep_alive_timeout(Duration::from_secs(15))
+            .build(connector);
+    let service = tower::ServiceBuilder::new()
+        .layer(cfg.base_uri_layer())
+        .option_layer(cfg.auth_layer().map_err(err)?)
+        .layer(cfg.extra_headers_layer().map_err(err)?)
+        .map_err(tower::BoxError::from)
+        .service(client);
+    Ok(ClientBuilder::new(service, cfg.default_namespace.clone()))
 }
 
 /// Sets `Authorization: Bearer <token>` from a shared, refreshable token.
