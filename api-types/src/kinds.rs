@@ -8,6 +8,7 @@ pub mod typed;
 pub mod validation;
 
 use crate::field::FieldError;
+use crate::json::Ptr;
 use crate::meta::{self, NameRule};
 use crate::registry::ResourceDef;
 use serde_json::{json, Value};
@@ -117,7 +118,7 @@ pub fn prepare_for_create(rd: &ResourceDef, obj: &mut Value) {
             set_template_generation(obj, generation);
         }
         ("batch", "jobs") => {
-            if obj.pointer("/spec/manualSelector").and_then(Value::as_bool) != Some(true) {
+            if obj.ptr("/spec/manualSelector").and_then(Value::as_bool) != Some(true) {
                 generate_job_selector(obj);
             }
             if let Some(m) = obj.as_object_mut() {
@@ -137,7 +138,7 @@ pub fn prepare_for_create(rd: &ResourceDef, obj: &mut Value) {
 const TEMPLATE_GENERATION: &str = "deprecated.daemonset.template.generation";
 
 fn template_generation(obj: &Value) -> Option<i64> {
-    obj.pointer("/metadata/annotations")?.get(TEMPLATE_GENERATION)?.as_str()?.parse().ok()
+    obj.ptr("/metadata/annotations")?.get(TEMPLATE_GENERATION)?.as_str()?.parse().ok()
 }
 
 fn set_template_generation(obj: &mut Value, generation: i64) {
@@ -151,8 +152,8 @@ fn set_template_generation(obj: &mut Value, generation: i64) {
 /// (legacy and `batch.kubernetes.io/` ones) unless set, and the selector matches the
 /// controller UID; conflicting user values are left for validation to reject.
 fn generate_job_selector(obj: &mut Value) {
-    let name = obj.pointer("/metadata/name").cloned().unwrap_or(Value::Null);
-    let uid = obj.pointer("/metadata/uid").cloned().unwrap_or(Value::Null);
+    let name = obj.ptr("/metadata/name").cloned().unwrap_or(Value::Null);
+    let uid = obj.ptr("/metadata/uid").cloned().unwrap_or(Value::Null);
     if !obj.get("spec").is_some_and(Value::is_object) {
         obj["spec"] = json!({});
     }
@@ -203,14 +204,14 @@ pub fn prepare_for_update(rd: &ResourceDef, new: &mut Value, old: &Value) {
     }
     if rd.group.is_empty() && rd.plural == "namespaces" {
         // Namespace finalizers change only through /finalize.
-        if let Some(f) = old.pointer("/spec/finalizers") {
+        if let Some(f) = old.ptr("/spec/finalizers") {
             new["spec"]["finalizers"] = f.clone();
         }
     }
     if rd.group == "apps" && rd.plural == "daemonsets" {
         // Only the apiserver moves the template generation: on every template change.
         let mut generation = template_generation(old).unwrap_or(0);
-        if new.pointer("/spec/template") != old.pointer("/spec/template") {
+        if new.ptr("/spec/template") != old.ptr("/spec/template") {
             generation += 1;
         }
         if generation > 0 {
@@ -219,7 +220,7 @@ pub fn prepare_for_update(rd: &ResourceDef, new: &mut Value, old: &Value) {
             a.remove(TEMPLATE_GENERATION);
         }
     }
-    let old_gen = old.pointer("/metadata/generation").and_then(Value::as_i64);
+    let old_gen = old.ptr("/metadata/generation").and_then(Value::as_i64);
     if tracks_generation(rd) {
         let mut generation = old_gen.unwrap_or(1);
         if spec_part(new) != spec_part(old) {
@@ -232,7 +233,7 @@ pub fn prepare_for_update(rd: &ResourceDef, new: &mut Value, old: &Value) {
 /// Upstream's status strategy: only `status` (and, as upstream, nothing of the spec) changes.
 pub fn prepare_for_status_update(new: &mut Value, old: &Value) {
     let status = new.get("status").cloned();
-    let rv = new.pointer("/metadata/resourceVersion").cloned();
+    let rv = new.ptr("/metadata/resourceVersion").cloned();
     let mut merged = old.clone();
     match status {
         Some(s) => merged["status"] = s,
@@ -245,7 +246,7 @@ pub fn prepare_for_status_update(new: &mut Value, old: &Value) {
     // Labels and annotations travel with status updates upstream (they are metadata the
     // status writer may set); everything else of metadata is kept.
     for k in ["labels", "annotations"] {
-        if let Some(v) = new.pointer(&format!("/metadata/{k}")) {
+        if let Some(v) = new.ptr(&format!("/metadata/{k}")) {
             merged["metadata"][k] = v.clone();
         }
     }
@@ -261,12 +262,12 @@ pub fn stamp_phase_transition(rd: &ResourceDef, new: &mut Value, old: &Value) {
     if !(rd.group.is_empty() && rd.plural == "persistentvolumes") {
         return;
     }
-    let (new_phase, old_phase) = (new.pointer("/status/phase"), old.pointer("/status/phase"));
+    let (new_phase, old_phase) = (new.ptr("/status/phase"), old.ptr("/status/phase"));
     if new_phase == old_phase {
         return;
     }
-    let stamp = new.pointer("/status/lastPhaseTransitionTime").filter(|t| !t.is_null());
-    if stamp.is_none() || stamp == old.pointer("/status/lastPhaseTransitionTime") {
+    let stamp = new.ptr("/status/lastPhaseTransitionTime").filter(|t| !t.is_null());
+    if stamp.is_none() || stamp == old.ptr("/status/lastPhaseTransitionTime") {
         if !new.get("status").is_some_and(Value::is_object) {
             new["status"] = json!({});
         }
@@ -282,15 +283,15 @@ fn now_rfc3339() -> String {
 pub fn qos_class(pod: &Value) -> &'static str {
     let mut containers: Vec<&Value> = Vec::new();
     for key in ["containers", "initContainers"] {
-        if let Some(cs) = pod.pointer(&format!("/spec/{key}")).and_then(Value::as_array) {
+        if let Some(cs) = pod.ptr(&format!("/spec/{key}")).and_then(Value::as_array) {
             containers.extend(cs.iter());
         }
     }
     let mut any = false;
     let mut guaranteed = true;
     for c in &containers {
-        let req = c.pointer("/resources/requests").and_then(Value::as_object);
-        let lim = c.pointer("/resources/limits").and_then(Value::as_object);
+        let req = c.ptr("/resources/requests").and_then(Value::as_object);
+        let lim = c.ptr("/resources/limits").and_then(Value::as_object);
         let has = |m: Option<&serde_json::Map<String, Value>>, k: &str| m.is_some_and(|m| m.contains_key(k));
         for r in ["cpu", "memory"] {
             if has(req, r) || has(lim, r) {

@@ -7,6 +7,7 @@
 pub mod convert;
 pub mod field;
 pub mod go;
+pub mod json;
 pub mod kinds;
 pub mod meta;
 pub mod patch_meta;

@@ -3,6 +3,7 @@
 //! adds to its namespace's usage in quota resource names, and which quotas' scopes select it.
 //! Objects are JSON values, the form both sides hold.
 
+use crate::json::Ptr;
 use crate::kinds::validation::Quantity;
 use serde_json::Value;
 use std::cmp::Ordering;
@@ -21,7 +22,7 @@ pub fn quantity(v: &Value) -> Option<Quantity> {
 pub fn containers(pod: &Value) -> Vec<&Value> {
     ["initContainers", "containers"]
         .iter()
-        .flat_map(|k| pod.pointer(&format!("/spec/{k}")).and_then(Value::as_array).into_iter().flatten())
+        .flat_map(|k| pod.ptr(&format!("/spec/{k}")).and_then(Value::as_array).into_iter().flatten())
         .collect()
 }
 
@@ -69,17 +70,17 @@ pub fn usage(group: &str, plural: &str, obj: &Value) -> BTreeMap<String, Quantit
             // Effective requests: the sum over containers, or the largest init container.
             for field in ["requests", "limits"] {
                 let cs: Vec<&Value> =
-                    obj.pointer("/spec/containers").and_then(Value::as_array).into_iter().flatten().collect();
+                    obj.ptr("/spec/containers").and_then(Value::as_array).into_iter().flatten().collect();
                 let mut total =
-                    sum(&cs.iter().map(|c| res_map(c.pointer(&format!("/resources/{field}")))).collect::<Vec<_>>());
-                for ic in obj.pointer("/spec/initContainers").and_then(Value::as_array).into_iter().flatten() {
-                    for (k, v) in res_map(ic.pointer(&format!("/resources/{field}"))) {
+                    sum(&cs.iter().map(|c| res_map(c.ptr(&format!("/resources/{field}")))).collect::<Vec<_>>());
+                for ic in obj.ptr("/spec/initContainers").and_then(Value::as_array).into_iter().flatten() {
+                    for (k, v) in res_map(ic.ptr(&format!("/resources/{field}"))) {
                         if total.get(&k).is_none_or(|t| v.cmp(t) == Ordering::Greater) {
                             total.insert(k, v);
                         }
                     }
                 }
-                for (k, v) in res_map(obj.pointer("/spec/overhead")) {
+                for (k, v) in res_map(obj.ptr("/spec/overhead")) {
                     let cur = total.get(&k).copied().unwrap_or_else(Quantity::zero);
                     total.insert(k, cur.add(&v));
                 }
@@ -91,7 +92,7 @@ pub fn usage(group: &str, plural: &str, obj: &Value) -> BTreeMap<String, Quantit
                 }
             }
         }
-        ("", "services") => match obj.pointer("/spec/type").and_then(Value::as_str) {
+        ("", "services") => match obj.ptr("/spec/type").and_then(Value::as_str) {
             Some("NodePort") => {
                 u.insert("services.nodeports".into(), one);
             }
@@ -102,9 +103,9 @@ pub fn usage(group: &str, plural: &str, obj: &Value) -> BTreeMap<String, Quantit
             _ => {}
         },
         ("", "persistentvolumeclaims") => {
-            if let Some(s) = obj.pointer("/spec/resources/requests/storage").and_then(quantity) {
+            if let Some(s) = obj.ptr("/spec/resources/requests/storage").and_then(quantity) {
                 u.insert("requests.storage".into(), s);
-                if let Some(class) = obj.pointer("/spec/storageClassName").and_then(Value::as_str) {
+                if let Some(class) = obj.ptr("/spec/storageClassName").and_then(Value::as_str) {
                     u.insert(format!("{class}.storageclass.storage.k8s.io/requests.storage"), s);
                     u.insert(format!("{class}.storageclass.storage.k8s.io/persistentvolumeclaims"), one);
                 }
@@ -119,14 +120,14 @@ pub fn usage(group: &str, plural: &str, obj: &Value) -> BTreeMap<String, Quantit
 /// `spec.scopeSelector.matchExpressions`.
 pub fn quota_scopes(quota: &Value) -> Vec<(&str, &str, Vec<&str>)> {
     let mut out: Vec<(&str, &str, Vec<&str>)> = quota
-        .pointer("/spec/scopes")
+        .ptr("/spec/scopes")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .filter_map(Value::as_str)
         .map(|s| (s, "Exists", Vec::new()))
         .collect();
-    for e in quota.pointer("/spec/scopeSelector/matchExpressions").and_then(Value::as_array).into_iter().flatten() {
+    for e in quota.ptr("/spec/scopeSelector/matchExpressions").and_then(Value::as_array).into_iter().flatten() {
         let scope = e.get("scopeName").and_then(Value::as_str).unwrap_or("");
         let op = e.get("operator").and_then(Value::as_str).unwrap_or("");
         let values =
@@ -138,19 +139,19 @@ pub fn quota_scopes(quota: &Value) -> Vec<(&str, &str, Vec<&str>)> {
 
 /// `IsTerminating`: a pod with an active deadline.
 pub fn is_terminating(pod: &Value) -> bool {
-    pod.pointer("/spec/activeDeadlineSeconds").and_then(Value::as_i64).is_some_and(|d| d >= 0)
+    pod.ptr("/spec/activeDeadlineSeconds").and_then(Value::as_i64).is_some_and(|d| d >= 0)
 }
 
 /// `GetPodQOS(pod) == BestEffort`: no container or init container requests or limits any cpu
 /// or memory above zero (the class the create strategy recorded, when there is one).
 pub fn is_best_effort(pod: &Value) -> bool {
-    if let Some(c) = pod.pointer("/status/qosClass").and_then(Value::as_str).filter(|c| !c.is_empty()) {
+    if let Some(c) = pod.ptr("/status/qosClass").and_then(Value::as_str).filter(|c| !c.is_empty()) {
         return c == "BestEffort";
     }
     !containers(pod).iter().any(|c| {
         ["requests", "limits"].iter().any(|f| {
             ["cpu", "memory"].iter().any(|r| {
-                c.pointer(&format!("/resources/{f}/{r}"))
+                c.ptr(&format!("/resources/{f}/{r}"))
                     .and_then(quantity)
                     .is_some_and(|v| v.cmp(&Quantity::zero()) == Ordering::Greater)
             })
@@ -162,7 +163,7 @@ pub fn is_best_effort(pod: &Value) -> bool {
 /// selecting them.
 pub fn uses_cross_namespace_affinity(pod: &Value) -> bool {
     ["podAffinity", "podAntiAffinity"].iter().any(|kind| {
-        let Some(a) = pod.pointer(&format!("/spec/affinity/{kind}")) else { return false };
+        let Some(a) = pod.ptr(&format!("/spec/affinity/{kind}")) else { return false };
         let required = a.get("requiredDuringSchedulingIgnoredDuringExecution").and_then(Value::as_array);
         let preferred = a.get("preferredDuringSchedulingIgnoredDuringExecution").and_then(Value::as_array);
         required
@@ -186,7 +187,7 @@ pub fn pod_matches_scope(pod: &Value, scope: &str, op: &str, values: &[&str]) ->
         "NotBestEffort" => !is_best_effort(pod),
         "CrossNamespacePodAffinity" => uses_cross_namespace_affinity(pod),
         "PriorityClass" => {
-            let pc = pod.pointer("/spec/priorityClassName").and_then(Value::as_str).unwrap_or("");
+            let pc = pod.ptr("/spec/priorityClassName").and_then(Value::as_str).unwrap_or("");
             match op {
                 "Exists" => !pc.is_empty(),
                 "DoesNotExist" => pc.is_empty(),

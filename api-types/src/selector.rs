@@ -2,6 +2,7 @@
 //! (`metadata.name=x,spec.nodeName!=`), parsed and matched as upstream's `labels.Parse` and
 //! `fields.ParseSelector` do.
 
+use crate::json::Ptr;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector as ApiLabelSelector;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -371,7 +372,7 @@ impl LabelSelector {
 }
 
 pub fn labels_of(obj: &Value) -> BTreeMap<String, String> {
-    obj.pointer("/metadata/labels")
+    obj.ptr("/metadata/labels")
         .and_then(Value::as_object)
         .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
         .unwrap_or_default()

@@ -8,19 +8,20 @@
 //! `status.podIPs` on pods, `status.successful` on statefulsets, `metadata.namespace` on a
 //! cluster-scoped kind) reads as the empty string, as upstream's `fields.Set` does.
 
+use crate::json::Ptr;
 use crate::registry::ResourceDef;
 use serde_json::Value;
 
 fn s(obj: &Value, ptr: &str) -> String {
-    obj.pointer(ptr).and_then(Value::as_str).unwrap_or_default().to_string()
+    obj.ptr(ptr).and_then(Value::as_str).unwrap_or_default().to_string()
 }
 
 fn int(obj: &Value, ptr: &str) -> String {
-    obj.pointer(ptr).and_then(Value::as_i64).unwrap_or(0).to_string()
+    obj.ptr(ptr).and_then(Value::as_i64).unwrap_or(0).to_string()
 }
 
 fn boolean(obj: &Value, ptr: &str) -> String {
-    obj.pointer(ptr).and_then(Value::as_bool).unwrap_or(false).to_string()
+    obj.ptr(ptr).and_then(Value::as_bool).unwrap_or(false).to_string()
 }
 
 const DEFAULT: &[&str] = &["metadata.name", "metadata.namespace"];
@@ -155,7 +156,7 @@ pub fn field_set(rd: &ResourceDef, obj: &Value) -> Vec<(&'static str, String)> {
             let node_name = s(obj, "/spec/nodeName");
             // Upstream reads the first of status.podIPs (which status.podIP mirrors).
             let pod_ip = obj
-                .pointer("/status/podIPs/0/ip")
+                .ptr("/status/podIPs/0/ip")
                 .and_then(Value::as_str)
                 .map(str::to_string)
                 .unwrap_or_else(|| s(obj, "/status/podIP"));

@@ -10,6 +10,7 @@ use crate::authorizer::{node_identity, NODE_LEASE_NAMESPACE};
 use crate::graph::MIRROR_POD_ANNOTATION;
 use crate::refs::{arr_at, field, pod_configmap_names, pod_secret_names, str_at};
 use crate::{csr, go_quote};
+use api_types::json::Ptr;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
@@ -258,7 +259,7 @@ fn admit_pod(node: &str, req: &AdmissionRequest) -> Admit {
 fn admit_pod_create(node: &str, req: &AdmissionRequest) -> Admit {
     let Some(pod) = as_object(req.object) else { return unexpected_type() };
     let qn = go_quote(node);
-    let mirror = pod.pointer("/metadata/annotations").and_then(|a| a.get(MIRROR_POD_ANNOTATION)).is_some();
+    let mirror = pod.ptr("/metadata/annotations").and_then(|a| a.get(MIRROR_POD_ANNOTATION)).is_some();
     if !mirror {
         return forbid(format!(
             "pod does not have {} annotation, node {qn} can only create mirror pods",
@@ -321,7 +322,7 @@ fn admit_pod_create(node: &str, req: &AdmissionRequest) -> Admit {
 
 /// Labels as a map; absent and empty are equal, as `labels.Equals` treats nil and empty.
 fn labels(obj: &Value) -> Map<String, Value> {
-    obj.pointer("/metadata/labels").and_then(Value::as_object).cloned().unwrap_or_default()
+    obj.ptr("/metadata/labels").and_then(Value::as_object).cloned().unwrap_or_default()
 }
 
 /// `(name, resourceClaimName)` pairs of the pod's resource claim statuses.
@@ -541,13 +542,13 @@ fn admit_node(node: &str, req: &AdmissionRequest) -> Admit {
         Operation::Update => {
             let Some(obj) = as_object(req.object) else { return unexpected_type() };
             let Some(old) = as_object(req.old_object) else { return unexpected_type() };
-            let source = obj.pointer("/spec/configSource").filter(|s| !s.is_null());
-            if source.is_some() && !semantic_eq(source, old.pointer("/spec/configSource")) {
+            let source = obj.ptr("/spec/configSource").filter(|s| !s.is_null());
+            if source.is_some() && !semantic_eq(source, old.ptr("/spec/configSource")) {
                 return forbid(format!(
                     "node {qn} is not allowed to update configSource to a new non-nil configSource"
                 ));
             }
-            if !semantic_eq(obj.pointer("/spec/taints"), old.pointer("/spec/taints")) {
+            if !semantic_eq(obj.ptr("/spec/taints"), old.ptr("/spec/taints")) {
                 return forbid(format!("node {qn} is not allowed to modify taints"));
             }
             let forbidden = forbidden_labels(&modified_labels(&labels(obj), &labels(old)));
@@ -567,7 +568,7 @@ fn admit_service_account(node: &str, req: &AdmissionRequest) -> Admit {
         return Ok(());
     }
     let Some(tr) = as_object(req.object) else { return unexpected_type() };
-    let bound = tr.pointer("/spec/boundObjectRef").filter(|r| r.is_object());
+    let bound = tr.ptr("/spec/boundObjectRef").filter(|r| r.is_object());
     let Some(r) = bound
         .filter(|r| str_at(r, "/apiVersion") == "v1" && str_at(r, "/kind") == "Pod" && !str_at(r, "/name").is_empty())
     else {

@@ -4,6 +4,7 @@
 //! still allow them. Reasons are upstream's, because clients see them in 403 messages.
 
 use crate::graph::{Graph, VertexType};
+use api_types::json::Ptr;
 use rbac::{Attributes, PolicyRule};
 use serde_json::Value;
 use std::sync::OnceLock;
@@ -57,7 +58,7 @@ fn node_rules() -> &'static [PolicyRule] {
     RULES.get_or_init(|| {
         rbac::bootstrap::cluster_roles()
             .into_iter()
-            .find(|r| r.pointer("/metadata/name").and_then(Value::as_str) == Some("system:node"))
+            .find(|r| r.ptr("/metadata/name").and_then(Value::as_str) == Some("system:node"))
             .and_then(|r| r.get("rules").cloned())
             .and_then(|rules| serde_json::from_value(rules).ok())
             .unwrap_or_default()

@@ -7,6 +7,7 @@
 use crate::refs::{
     pod_configmap_names, pod_pvc_names, pod_resource_claim_names, pod_secret_names, pv_secret_refs, str_at,
 };
+use api_types::json::Ptr;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
@@ -131,7 +132,7 @@ impl Graph {
         let pod_v = vertex(VertexType::Pod, ns, str_at(pod, "/metadata/name"));
         let mut edges = vec![(pod_v.clone(), vertex(VertexType::Node, "", node_name))];
         // A node must never gain access to other objects by creating a mirror pod.
-        let mirror = pod.pointer("/metadata/annotations").and_then(|a| a.get(MIRROR_POD_ANNOTATION)).is_some();
+        let mirror = pod.ptr("/metadata/annotations").and_then(|a| a.get(MIRROR_POD_ANNOTATION)).is_some();
         if !mirror {
             let sa = str_at(pod, "/spec/serviceAccountName");
             if !sa.is_empty() {
@@ -155,7 +156,7 @@ impl Graph {
     fn add_pv(&mut self, pv: &Value) {
         let pv_v = vertex(VertexType::Pv, "", str_at(pv, "/metadata/name"));
         let mut edges = Vec::new();
-        if let Some(claim) = pv.pointer("/spec/claimRef").filter(|c| c.is_object()) {
+        if let Some(claim) = pv.ptr("/spec/claimRef").filter(|c| c.is_object()) {
             let pvc = vertex(VertexType::Pvc, str_at(claim, "/namespace"), str_at(claim, "/name"));
             edges.push((pv_v.clone(), pvc));
             for s in pv_secret_refs(pv).into_iter().filter(|s| s.kubelet_visible) {

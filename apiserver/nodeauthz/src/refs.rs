@@ -3,16 +3,17 @@
 //! (what a node may read) and NodeRestriction (what a mirror pod may not reference) use these,
 //! so they must agree. Empty names are skipped: they name nothing.
 
+use api_types::json::Ptr;
 use serde_json::Value;
 
 /// The string at `ptr`, or "" when missing or not a string.
 pub(crate) fn str_at<'a>(v: &'a Value, ptr: &str) -> &'a str {
-    v.pointer(ptr).and_then(Value::as_str).unwrap_or("")
+    v.ptr(ptr).and_then(Value::as_str).unwrap_or("")
 }
 
 /// The array at `ptr`, or empty when missing or not an array.
 pub(crate) fn arr_at<'a>(v: &'a Value, ptr: &str) -> &'a [Value] {
-    v.pointer(ptr).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+    v.ptr(ptr).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
 }
 
 /// The object at `key`, treating `null` and non-objects as absent (Go's nil pointer).

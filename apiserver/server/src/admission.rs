@@ -9,6 +9,7 @@ pub mod webhook;
 
 use crate::error::{ApiError, ApiResult, Qualified};
 use crate::rest::Ctx;
+use api_types::json::Ptr;
 use serde_json::Value;
 
 /// Every admission plugin kube-apiserver v1.33 knows, in upstream's order.
@@ -206,12 +207,12 @@ async fn node_restriction(ctx: &Ctx<'_>, op: Operation, obj: Option<&Value>, old
     if nodeauthz::node_identity(&ctx.user.name, &ctx.user.groups).is_none() {
         return Ok(());
     }
-    let name = match obj.and_then(|o| o.pointer("/metadata/name")).and_then(Value::as_str) {
+    let name = match obj.and_then(|o| o.ptr("/metadata/name")).and_then(Value::as_str) {
         Some(n) if ctx.info.name.is_empty() => n.to_string(),
         _ => ctx.info.name.clone(),
     };
     let namespace = obj
-        .and_then(|o| o.pointer("/metadata/namespace"))
+        .and_then(|o| o.ptr("/metadata/namespace"))
         .and_then(Value::as_str)
         .map(String::from)
         .unwrap_or_else(|| ctx.info.namespace.clone());

@@ -7,6 +7,7 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::ApiServer;
+use api_types::json::Ptr;
 use api_types::{FieldError, FieldPath, ResourceDef};
 use base64::Engine;
 use ipnet::IpNet;
@@ -144,8 +145,7 @@ fn ip_key(st: &ApiServer, ip: &str) -> String {
 async fn release_ip(st: &ApiServer, ip: &str) {
     let key = ip_key(st, ip);
     if let Ok(Some(obj)) = st.backend.store.get(&key).await {
-        let rv =
-            obj.pointer("/metadata/resourceVersion").and_then(Value::as_str).and_then(|r| r.parse().ok()).unwrap_or(0);
+        let rv = obj.ptr("/metadata/resourceVersion").and_then(Value::as_str).and_then(|r| r.parse().ok()).unwrap_or(0);
         let _ = st.backend.store.delete(&key, rv).await;
     }
 }
@@ -167,8 +167,8 @@ fn ip_object(ip: IpAddr, svc: &Value) -> Value {
         "spec": {"parentRef": {
             "group": "",
             "resource": "services",
-            "namespace": svc.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or(""),
-            "name": svc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or(""),
+            "namespace": svc.ptr("/metadata/namespace").and_then(Value::as_str).unwrap_or(""),
+            "name": svc.ptr("/metadata/name").and_then(Value::as_str).unwrap_or(""),
         }},
     })
 }
@@ -177,7 +177,7 @@ fn invalid_svc(svc: &Value, errors: Vec<FieldError>) -> ApiError {
     ApiError::Invalid {
         kind: "Service".into(),
         group: String::new(),
-        name: svc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string(),
+        name: svc.ptr("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string(),
         errors,
     }
 }
@@ -286,7 +286,7 @@ where
                 let mut be = base64::engine::general_purpose::STANDARD.decode(data).unwrap_or_default();
                 be.reverse();
                 let rv = obj
-                    .pointer("/metadata/resourceVersion")
+                    .ptr("/metadata/resourceVersion")
                     .and_then(Value::as_str)
                     .and_then(|r| r.parse().ok())
                     .unwrap_or(0);
@@ -324,11 +324,9 @@ where
 }
 
 fn wants_node_ports(svc: &Value) -> bool {
-    match svc.pointer("/spec/type").and_then(Value::as_str) {
+    match svc.ptr("/spec/type").and_then(Value::as_str) {
         Some("NodePort") => true,
-        Some("LoadBalancer") => {
-            svc.pointer("/spec/allocateLoadBalancerNodePorts").and_then(Value::as_bool).unwrap_or(true)
-        }
+        Some("LoadBalancer") => svc.ptr("/spec/allocateLoadBalancerNodePorts").and_then(Value::as_bool).unwrap_or(true),
         _ => false,
     }
 }
@@ -336,7 +334,7 @@ fn wants_node_ports(svc: &Value) -> bool {
 /// Allocates the node ports a service asks for (fixed ones must be free and in range); fills
 /// in random ports for the others. Returns the ports newly taken.
 async fn allocate_node_ports(st: &ApiServer, svc: &mut Value, keep: &[u16]) -> ApiResult<Vec<u16>> {
-    let ports = svc.pointer("/spec/ports").and_then(Value::as_array).cloned().unwrap_or_default();
+    let ports = svc.ptr("/spec/ports").and_then(Value::as_array).cloned().unwrap_or_default();
     let requested: Vec<Option<u16>> =
         ports.iter().map(|p| p.get("nodePort").and_then(Value::as_u64).filter(|n| *n > 0).map(|n| n as u16)).collect();
     let mut chosen: Vec<u16> = Vec::new();
@@ -398,7 +396,7 @@ async fn allocate_node_ports(st: &ApiServer, svc: &mut Value, keep: &[u16]) -> A
 }
 
 fn node_ports_of(svc: &Value) -> Vec<u16> {
-    svc.pointer("/spec/ports")
+    svc.ptr("/spec/ports")
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
@@ -412,12 +410,12 @@ fn node_ports_of(svc: &Value) -> Vec<u16> {
 
 fn cluster_ips_of(svc: &Value) -> Vec<String> {
     let mut ips: Vec<String> = svc
-        .pointer("/spec/clusterIPs")
+        .ptr("/spec/clusterIPs")
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
         .unwrap_or_default();
     if ips.is_empty() {
-        if let Some(ip) = svc.pointer("/spec/clusterIP").and_then(Value::as_str) {
+        if let Some(ip) = svc.ptr("/spec/clusterIP").and_then(Value::as_str) {
             ips.push(ip.to_string());
         }
     }
@@ -429,10 +427,10 @@ fn set_ip_fields(svc: &mut Value, ip: &str) {
     svc["spec"]["clusterIP"] = json!(ip);
     svc["spec"]["clusterIPs"] = json!([ip]);
     let family = if ip.contains(':') { "IPv6" } else { "IPv4" };
-    if svc.pointer("/spec/ipFamilies").and_then(Value::as_array).is_none_or(|a| a.is_empty()) {
+    if svc.ptr("/spec/ipFamilies").and_then(Value::as_array).is_none_or(|a| a.is_empty()) {
         svc["spec"]["ipFamilies"] = json!([family]);
     }
-    if svc.pointer("/spec/ipFamilyPolicy").is_none_or(Value::is_null) {
+    if svc.ptr("/spec/ipFamilyPolicy").is_none_or(Value::is_null) {
         svc["spec"]["ipFamilyPolicy"] = json!("SingleStack");
     }
 }
@@ -443,9 +441,9 @@ pub async fn before_create(st: &ApiServer, rd: &ResourceDef, obj: &mut Value, _d
     if !is_services(rd) {
         return Ok(a);
     }
-    let ty = obj.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP").to_string();
+    let ty = obj.ptr("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP").to_string();
     if ty != "ExternalName" {
-        let want = obj.pointer("/spec/clusterIP").and_then(Value::as_str).unwrap_or("").to_string();
+        let want = obj.ptr("/spec/clusterIP").and_then(Value::as_str).unwrap_or("").to_string();
         if want == "None" {
             obj["spec"]["clusterIPs"] = json!(["None"]);
             set_ip_fields_headless(obj);
@@ -468,10 +466,10 @@ pub async fn before_create(st: &ApiServer, rd: &ResourceDef, obj: &mut Value, _d
 }
 
 fn set_ip_fields_headless(svc: &mut Value) {
-    if svc.pointer("/spec/ipFamilies").and_then(Value::as_array).is_none_or(|a| a.is_empty()) {
+    if svc.ptr("/spec/ipFamilies").and_then(Value::as_array).is_none_or(|a| a.is_empty()) {
         svc["spec"]["ipFamilies"] = json!(["IPv4"]);
     }
-    if svc.pointer("/spec/ipFamilyPolicy").is_none_or(Value::is_null) {
+    if svc.ptr("/spec/ipFamilyPolicy").is_none_or(Value::is_null) {
         svc["spec"]["ipFamilyPolicy"] = json!("SingleStack");
     }
 }
@@ -482,31 +480,31 @@ pub fn patch_allocated_values(rd: &ResourceDef, new: &mut Value, old: &Value) {
     if !is_services(rd) {
         return;
     }
-    let new_ty = new.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP").to_string();
-    let old_ty = old.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP").to_string();
+    let new_ty = new.ptr("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP").to_string();
+    let old_ty = old.ptr("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP").to_string();
     if new_ty != "ExternalName" && old_ty != "ExternalName" {
-        if new.pointer("/spec/clusterIP").and_then(Value::as_str).unwrap_or("").is_empty() {
+        if new.ptr("/spec/clusterIP").and_then(Value::as_str).unwrap_or("").is_empty() {
             for k in ["clusterIP", "clusterIPs"] {
-                if let Some(v) = old.pointer(&format!("/spec/{k}")) {
+                if let Some(v) = old.ptr(&format!("/spec/{k}")) {
                     new["spec"][k] = v.clone();
                 }
             }
         }
-        if new.pointer("/spec/clusterIPs").is_none_or(Value::is_null) {
-            if let Some(v) = old.pointer("/spec/clusterIPs") {
+        if new.ptr("/spec/clusterIPs").is_none_or(Value::is_null) {
+            if let Some(v) = old.ptr("/spec/clusterIPs") {
                 new["spec"]["clusterIPs"] = v.clone();
             }
         }
         for k in ["ipFamilies", "ipFamilyPolicy"] {
-            if new.pointer(&format!("/spec/{k}")).is_none_or(Value::is_null) {
-                if let Some(v) = old.pointer(&format!("/spec/{k}")) {
+            if new.ptr(&format!("/spec/{k}")).is_none_or(Value::is_null) {
+                if let Some(v) = old.ptr(&format!("/spec/{k}")) {
                     new["spec"][k] = v.clone();
                 }
             }
         }
     }
     if wants_node_ports(new) && wants_node_ports(old) {
-        let old_ports = old.pointer("/spec/ports").and_then(Value::as_array).cloned().unwrap_or_default();
+        let old_ports = old.ptr("/spec/ports").and_then(Value::as_array).cloned().unwrap_or_default();
         if let Some(arr) = new.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
             for p in arr.iter_mut() {
                 if p.get("nodePort").and_then(Value::as_u64).unwrap_or(0) == 0 {
@@ -534,7 +532,7 @@ pub async fn before_update(
     if !is_services(rd) {
         return Ok(a);
     }
-    let new_ty = new.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP").to_string();
+    let new_ty = new.ptr("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP").to_string();
     let old_ips = cluster_ips_of(old);
     if new_ty == "ExternalName" {
         a.freed_ips = old_ips;
@@ -542,8 +540,8 @@ pub async fn before_update(
             spec.remove("clusterIP");
             spec.remove("clusterIPs");
         }
-    } else if old_ips.is_empty() && new.pointer("/spec/clusterIP").and_then(Value::as_str) != Some("None") {
-        let want = new.pointer("/spec/clusterIP").and_then(Value::as_str).unwrap_or("").to_string();
+    } else if old_ips.is_empty() && new.ptr("/spec/clusterIP").and_then(Value::as_str) != Some("None") {
+        let want = new.ptr("/spec/clusterIP").and_then(Value::as_str).unwrap_or("").to_string();
         let ip = allocate_ip(st, new, if want.is_empty() { None } else { Some(&want) }).await?;
         set_ip_fields(new, &ip);
         a.new_ips.push(ip);

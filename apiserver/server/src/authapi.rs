@@ -7,6 +7,7 @@ use crate::auth::serviceaccount::BoundClaims;
 use crate::auth::UserInfo;
 use crate::error::{ApiError, ApiResult};
 use crate::rest::{Ctx, Reply};
+use api_types::json::Ptr;
 use api_types::{FieldError, FieldPath};
 use serde_json::{json, Value};
 
@@ -51,11 +52,11 @@ pub async fn create(ctx: &Ctx<'_>, body: &[u8], ct: Option<&str>) -> ApiResult<R
 }
 
 async fn token_review(ctx: &Ctx<'_>, obj: &Value) -> ApiResult<Value> {
-    let token = obj.pointer("/spec/token").and_then(Value::as_str).unwrap_or("");
+    let token = obj.ptr("/spec/token").and_then(Value::as_str).unwrap_or("");
     if token.is_empty() {
         return Err(ApiError::BadRequest("token is required for TokenReview in authentication".into()));
     }
-    let mut auds = strings(obj.pointer("/spec/audiences"));
+    let mut auds = strings(obj.ptr("/spec/audiences"));
     if auds.is_empty() {
         auds = ctx.st.authn.service_accounts.as_ref().map(|s| s.api_audiences.clone()).unwrap_or_default();
     }
@@ -163,7 +164,7 @@ async fn access_review(ctx: &Ctx<'_>, obj: &mut Value) -> ApiResult<Value> {
 }
 
 fn rules_review(ctx: &Ctx<'_>, obj: &Value) -> ApiResult<Value> {
-    let ns = obj.pointer("/spec/namespace").and_then(Value::as_str).unwrap_or("");
+    let ns = obj.ptr("/spec/namespace").and_then(Value::as_str).unwrap_or("");
     if ns.is_empty() {
         return Err(ApiError::BadRequest("no namespace on request".into()));
     }
@@ -224,7 +225,7 @@ pub async fn token_request(ctx: &Ctx<'_>, sa_name: &str, body: &[u8], ct: Option
     let sa = crate::backend::lookup(ctx.st, "", "serviceaccounts", &ns, sa_name)
         .await
         .ok_or_else(|| ApiError::NotFound(crate::error::Qualified::new("", "serviceaccounts", sa_name)))?;
-    let sa_uid = sa.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("").to_string();
+    let sa_uid = sa.ptr("/metadata/uid").and_then(Value::as_str).unwrap_or("").to_string();
     let spec = req.get("spec").cloned().unwrap_or(json!({}));
     let mut exp = spec.get("expirationSeconds").and_then(Value::as_i64).unwrap_or(3600);
     let path = FieldPath::new("spec").child("expirationSeconds");
@@ -265,7 +266,7 @@ pub async fn token_request(ctx: &Ctx<'_>, sa_name: &str, body: &[u8], ct: Option
         let obj = crate::backend::lookup(ctx.st, "", plural, bns, &bname)
             .await
             .ok_or_else(|| ApiError::NotFound(crate::error::Qualified::new("", plural, &bname)))?;
-        let uid = obj.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("").to_string();
+        let uid = obj.ptr("/metadata/uid").and_then(Value::as_str).unwrap_or("").to_string();
         if !buid.is_empty() && buid != uid {
             return Err(ApiError::Conflict(
                 crate::error::Qualified::new("", plural, &bname),
@@ -273,16 +274,16 @@ pub async fn token_request(ctx: &Ctx<'_>, sa_name: &str, body: &[u8], ct: Option
             ));
         }
         if bkind == "Pod" {
-            let pod_sa = obj.pointer("/spec/serviceAccountName").and_then(Value::as_str).unwrap_or("default");
+            let pod_sa = obj.ptr("/spec/serviceAccountName").and_then(Value::as_str).unwrap_or("default");
             if pod_sa != sa_name {
                 return Err(ApiError::BadRequest(format!(
                     "cannot bind token for serviceaccount {sa_name:?} to pod running with different serviceaccount name."
                 )));
             }
-            if let Some(n) = obj.pointer("/spec/nodeName").and_then(Value::as_str).filter(|n| !n.is_empty()) {
+            if let Some(n) = obj.ptr("/spec/nodeName").and_then(Value::as_str).filter(|n| !n.is_empty()) {
                 let nuid = crate::backend::lookup(ctx.st, "", "nodes", "", n)
                     .await
-                    .and_then(|o| o.pointer("/metadata/uid").and_then(Value::as_str).map(String::from))
+                    .and_then(|o| o.ptr("/metadata/uid").and_then(Value::as_str).map(String::from))
                     .unwrap_or_default();
                 node = Some((n.to_string(), nuid));
             }

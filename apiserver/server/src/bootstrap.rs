@@ -9,6 +9,7 @@ use crate::error::ApiError;
 use crate::request_info::RequestInfo;
 use crate::rest::{Ctx, UpdateMode};
 use crate::ApiServer;
+use api_types::json::Ptr;
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -26,8 +27,8 @@ async fn ensure(
 ) -> Result<(), ApiError> {
     let rd = api_types::lookup(group, version, plural)
         .ok_or_else(|| ApiError::Internal(format!("{plural} not registered")))?;
-    let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_string();
-    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+    let ns = obj.ptr("/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_string();
+    let name = obj.ptr("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
     let info = RequestInfo {
         namespace: ns,
         resource: plural.into(),
@@ -175,7 +176,7 @@ async fn ensure_token_tracking(st: &ApiServer) -> Result<(), ApiError> {
     // From the watch cache when it has the ConfigMap: this runs every reconcile, and `ensure`
     // reads etcd itself.
     let cur = crate::backend::lookup(st, "", "configmaps", "kube-system", NAME).await;
-    let since = cur.as_ref().and_then(|c| c.pointer("/data/since")).and_then(Value::as_str);
+    let since = cur.as_ref().and_then(|c| c.ptr("/data/since")).and_then(Value::as_str);
     let valid = since.is_some_and(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok());
     // `ensure` with reconcile rewrites `data`: only when the date is unusable.
     ensure(st, "", "v1", "configmaps", want, cur.is_some() && !valid).await
@@ -197,8 +198,8 @@ async fn ensure_rbac_policy(st: &ApiServer) -> Result<(), ApiError> {
             .ok_or_else(|| ApiError::Internal(format!("{plural} not registered")))?;
         let binding = plural.ends_with("bindings");
         for want in objects {
-            let ns = want.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_string();
-            let name = want.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+            let ns = want.ptr("/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_string();
+            let name = want.ptr("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
             let info = RequestInfo {
                 namespace: ns.clone(),
                 resource: plural.into(),

@@ -5,6 +5,7 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::rest::Ctx;
+use api_types::json::Ptr;
 use serde_json::{json, Value};
 
 const GROUP: &str = "certificates.k8s.io";
@@ -44,10 +45,10 @@ pub fn prepare_create(ctx: &Ctx<'_>, obj: &mut Value) -> ApiResult<()> {
         m.remove("status");
     }
     if plugin_enabled(ctx, "CertificateSubjectRestriction")
-        && obj.pointer("/spec/signerName").and_then(Value::as_str) == Some(CLIENT_SIGNER)
+        && obj.ptr("/spec/signerName").and_then(Value::as_str) == Some(CLIENT_SIGNER)
         && request_organizations(obj).iter().any(|o| o == crate::auth::MASTERS)
     {
-        let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+        let name = obj.ptr("/metadata/name").and_then(Value::as_str).unwrap_or("");
         return Err(forbidden(
             name,
             format!("use of {CLIENT_SIGNER} signer with {} group is not allowed", crate::auth::MASTERS),
@@ -59,7 +60,7 @@ pub fn prepare_create(ctx: &Ctx<'_>, obj: &mut Value) -> ApiResult<()> {
 /// The organizations (groups) a CSR's subject asks for.
 fn request_organizations(obj: &Value) -> Vec<String> {
     use base64::Engine;
-    let Some(b64) = obj.pointer("/spec/request").and_then(Value::as_str) else { return vec![] };
+    let Some(b64) = obj.ptr("/spec/request").and_then(Value::as_str) else { return vec![] };
     let Ok(pem) = base64::engine::general_purpose::STANDARD.decode(b64) else { return vec![] };
     pki::csr::csr_organizations(&pem)
 }
@@ -67,7 +68,7 @@ fn request_organizations(obj: &Value) -> Vec<String> {
 /// `populateConditionTimestamps`: new conditions get now, unchanged ones keep their times.
 fn condition_times(new: &mut Value, old: &Value) {
     let now = crate::rest::now_rfc3339();
-    let old_conds = old.pointer("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
+    let old_conds = old.ptr("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
     if let Some(conds) = new.pointer_mut("/status/conditions").and_then(Value::as_array_mut) {
         for c in conds {
             let Some(m) = c.as_object_mut() else { continue };
@@ -86,7 +87,7 @@ fn condition_times(new: &mut Value, old: &Value) {
 
 /// The `approval` subresource: only the conditions change.
 pub fn prepare_approval(new: &mut Value, old: &Value) {
-    let conds = new.pointer("/status/conditions").cloned();
+    let conds = new.ptr("/status/conditions").cloned();
     let mut merged = old.clone();
     if !merged.get("status").is_some_and(Value::is_object) {
         merged["status"] = json!({});
@@ -100,7 +101,7 @@ pub fn prepare_approval(new: &mut Value, old: &Value) {
         }
     }
     for k in ["labels", "annotations", "resourceVersion", "managedFields"] {
-        if let Some(v) = new.pointer(&format!("/metadata/{k}")) {
+        if let Some(v) = new.ptr(&format!("/metadata/{k}")) {
             merged["metadata"][k] = v.clone();
         }
     }
@@ -113,7 +114,7 @@ pub fn prepare_approval(new: &mut Value, old: &Value) {
 pub fn prepare_status(new: &mut Value, old: &Value) {
     new["spec"] = old.get("spec").cloned().unwrap_or(Value::Null);
     let keep: Vec<Value> = old
-        .pointer("/status/conditions")
+        .ptr("/status/conditions")
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
@@ -152,10 +153,10 @@ pub async fn admit_subresource(ctx: &Ctx<'_>, approval: bool, new: &Value, old: 
     if !plugin_enabled(ctx, plugin) {
         return Ok(());
     }
-    if !approval && new.pointer("/status/certificate") == old.pointer("/status/certificate") {
+    if !approval && new.ptr("/status/certificate") == old.ptr("/status/certificate") {
         return Ok(());
     }
-    let signer = old.pointer("/spec/signerName").and_then(Value::as_str).unwrap_or("");
+    let signer = old.ptr("/spec/signerName").and_then(Value::as_str).unwrap_or("");
     let attrs = |name: String| ::rbac::Attributes {
         user: ctx.user.name.clone(),
         groups: ctx.user.groups.clone(),
@@ -173,7 +174,7 @@ pub async fn admit_subresource(ctx: &Ctx<'_>, approval: bool, new: &Value, old: 
     {
         return Ok(());
     }
-    let name = old.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let name = old.ptr("/metadata/name").and_then(Value::as_str).unwrap_or("");
     Err(forbidden(
         name,
         format!("user not permitted to {what} requests with signerName {}", crate::auth::go_quote(signer)),

@@ -8,6 +8,7 @@
 use crate::codec;
 use crate::error::{ApiError, ApiResult};
 use crate::rest::{now_rfc3339, Ctx, DeleteOptions, Reply, UpdateMode};
+use api_types::json::Ptr;
 use serde_json::{json, Value};
 
 /// More unconfirmed evictions than this in one budget are refused (`MaxDisruptedPodSize`).
@@ -34,11 +35,11 @@ fn still_processing(pdb: &str) -> ApiError {
 }
 
 fn phase(pod: &Value) -> &str {
-    pod.pointer("/status/phase").and_then(Value::as_str).unwrap_or("")
+    pod.ptr("/status/phase").and_then(Value::as_str).unwrap_or("")
 }
 
 fn terminating(pod: &Value) -> bool {
-    !pod.pointer("/metadata/deletionTimestamp").is_none_or(Value::is_null)
+    !pod.ptr("/metadata/deletionTimestamp").is_none_or(Value::is_null)
 }
 
 /// `canIgnorePDB`: finished, pending or already terminating pods disrupt nothing more.
@@ -53,13 +54,13 @@ fn should_enforce_rv(pod: &Value) -> bool {
 }
 
 fn pod_ready(pod: &Value) -> bool {
-    pod.pointer("/status/conditions")
+    pod.ptr("/status/conditions")
         .and_then(Value::as_array)
         .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
 }
 
 fn int(v: &Value, ptr: &str) -> i64 {
-    v.pointer(ptr).and_then(Value::as_i64).unwrap_or(0)
+    v.ptr(ptr).and_then(Value::as_i64).unwrap_or(0)
 }
 
 /// `LabelSelectorAsSelector(...).Matches`: a missing selector matches nothing, an empty one
@@ -94,7 +95,7 @@ fn selector_matches(sel: Option<&Value>, labels: &Value) -> bool {
 fn set_insufficient(pdb: &mut Value) {
     let now = now_rfc3339();
     let generation = int(pdb, "/metadata/generation");
-    let mut conds = pdb.pointer("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut conds = pdb.ptr("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
     let new = json!({"type": "DisruptionAllowed", "status": "False", "reason": "InsufficientPods",
         "message": "", "observedGeneration": generation, "lastTransitionTime": now});
     match conds.iter_mut().find(|c| c["type"] == "DisruptionAllowed") {
@@ -123,13 +124,13 @@ pub async fn evict(ctx: &Ctx<'_>, name: &str, body: &[u8], content_type: Option<
             )))
         }
     }
-    if eviction.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("") != name {
+    if eviction.ptr("/metadata/name").and_then(Value::as_str).unwrap_or("") != name {
         return Err(ApiError::BadRequest("name in URL does not match name in Eviction object".into()));
     }
     let options_body = eviction.get("deleteOptions").filter(|o| !o.is_null()).map(Value::to_string);
     let mut opts = DeleteOptions::parse(options_body.as_deref().unwrap_or("").as_bytes(), None, ctx.q)?;
     let query_dry = ctx.dry_run()?;
-    let body_dry = eviction.pointer("/deleteOptions/dryRun").and_then(Value::as_array).cloned().unwrap_or_default();
+    let body_dry = eviction.ptr("/deleteOptions/dryRun").and_then(Value::as_array).cloned().unwrap_or_default();
     if query_dry && !body_dry.is_empty() && !opts.dry_run {
         return Err(ApiError::BadRequest(format!(
             "Non-matching dry-run options in request and content: [All] and {}",
@@ -142,17 +143,17 @@ pub async fn evict(ctx: &Ctx<'_>, name: &str, body: &[u8], content_type: Option<
     let pod = ctx.get(name).await?.body;
     if can_ignore_pdb(&pod) {
         if should_enforce_rv(&pod) && rv_unset {
-            opts.precondition_rv = pod.pointer("/metadata/resourceVersion").and_then(Value::as_str).map(String::from);
+            opts.precondition_rv = pod.ptr("/metadata/resourceVersion").and_then(Value::as_str).map(String::from);
         }
         delete_with_condition(ctx, name, opts).await?;
         return Ok(success());
     }
 
     let ns = ctx.info.namespace.as_str();
-    let labels = pod.pointer("/metadata/labels").cloned().unwrap_or(json!({}));
+    let labels = pod.ptr("/metadata/labels").cloned().unwrap_or(json!({}));
     let pdbs: Vec<Value> = crate::backend::cached_in_namespace(ctx.st, "policy", "poddisruptionbudgets", ns, &|_| true)
         .into_iter()
-        .filter(|p| selector_matches(p.pointer("/spec/selector"), &labels))
+        .filter(|p| selector_matches(p.ptr("/spec/selector"), &labels))
         .collect();
     if pdbs.len() > 1 {
         return Ok(Reply::with_code(
@@ -164,9 +165,9 @@ pub async fn evict(ctx: &Ctx<'_>, name: &str, body: &[u8], content_type: Option<
     }
     let mut unready_allowed = false;
     if let Some(pdb) = pdbs.first() {
-        let pdb_name = pdb.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+        let pdb_name = pdb.ptr("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
         if !pod_ready(&pod) {
-            let always = pdb.pointer("/spec/unhealthyPodEvictionPolicy").and_then(Value::as_str) == Some("AlwaysAllow");
+            let always = pdb.ptr("/spec/unhealthyPodEvictionPolicy").and_then(Value::as_str) == Some("AlwaysAllow");
             let (current, desired) = (int(pdb, "/status/currentHealthy"), int(pdb, "/status/desiredHealthy"));
             unready_allowed = always || (current >= desired && desired > 0);
         }
@@ -176,8 +177,7 @@ pub async fn evict(ctx: &Ctx<'_>, name: &str, body: &[u8], content_type: Option<
         if unready_allowed {
             // The pod must not turn ready between this check and its deletion.
             if rv_unset {
-                opts.precondition_rv =
-                    pod.pointer("/metadata/resourceVersion").and_then(Value::as_str).map(String::from);
+                opts.precondition_rv = pod.ptr("/metadata/resourceVersion").and_then(Value::as_str).map(String::from);
             }
             return match delete_with_condition(ctx, name, opts).await {
                 Err(ApiError::Conflict(..)) if rv_unset => Err(still_processing(&pdb_name)),
@@ -223,7 +223,7 @@ async fn check_and_decrement(ctx: &Ctx<'_>, pdb_name: &str, pod: &str, dry_run: 
         if allowed < 0 {
             return Err(forbidden("pdb disruptions allowed is negative"));
         }
-        let disrupted = cur.pointer("/status/disruptedPods").and_then(Value::as_object).map_or(0, |m| m.len());
+        let disrupted = cur.ptr("/status/disruptedPods").and_then(Value::as_object).map_or(0, |m| m.len());
         if disrupted > MAX_DISRUPTED_PODS {
             return Err(forbidden("DisruptedPods map too big - too many evictions not confirmed by PDB controller"));
         }
@@ -265,7 +265,7 @@ async fn delete_with_condition(ctx: &Ctx<'_>, name: &str, mut opts: DeleteOption
         let status = Ctx::new(ctx.st, ctx.rd, &info, &q, true);
         let updated = status
             .guaranteed_update(name, UpdateMode::Status, |cur| {
-                let have = |f: &str| cur.pointer(&format!("/metadata/{f}")).and_then(Value::as_str).unwrap_or("");
+                let have = |f: &str| cur.ptr(&format!("/metadata/{f}")).and_then(Value::as_str).unwrap_or("");
                 if let Some(uid) = uid.as_deref().filter(|u| !u.is_empty() && *u != have("uid")) {
                     return Err(ApiError::Conflict(
                         ctx.qualified(name),
@@ -285,7 +285,7 @@ async fn delete_with_condition(ctx: &Ctx<'_>, name: &str, mut opts: DeleteOption
                     ));
                 }
                 let mut next = cur.clone();
-                let mut conds = cur.pointer("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
+                let mut conds = cur.ptr("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
                 let cond = json!({"type": "DisruptionTarget", "status": "True", "reason": "EvictionByEvictionAPI",
                     "message": "Eviction API: evicting", "lastProbeTime": null, "lastTransitionTime": now_rfc3339()});
                 match conds.iter_mut().find(|c| c["type"] == "DisruptionTarget") {
@@ -302,7 +302,7 @@ async fn delete_with_condition(ctx: &Ctx<'_>, name: &str, mut opts: DeleteOption
             .await?;
         if opts.precondition_rv.is_some() {
             opts.precondition_rv =
-                updated.body.pointer("/metadata/resourceVersion").and_then(Value::as_str).map(String::from);
+                updated.body.ptr("/metadata/resourceVersion").and_then(Value::as_str).map(String::from);
         }
     }
     ctx.delete_with(name, &opts).await

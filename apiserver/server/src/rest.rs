@@ -5,6 +5,7 @@ use crate::codec::{self, Query};
 use crate::error::{ApiError, ApiResult, Qualified};
 use crate::request_info::RequestInfo;
 use crate::ApiServer;
+use api_types::json::Ptr;
 use api_types::kinds;
 use api_types::selector::{FieldSelector, LabelSelector};
 use api_types::ResourceDef;
@@ -401,7 +402,7 @@ impl<'a> Ctx<'a> {
             // The cache may lag a namespace created a moment ago: ask etcd.
             let stored =
                 self.st.backend.store.get(&key).await.map_err(|e| ApiError::from_storage(e, &self.qualified("")))?;
-            phase = stored.map(|n| n.pointer("/status/phase").and_then(Value::as_str).unwrap_or("").to_string());
+            phase = stored.map(|n| n.ptr("/status/phase").and_then(Value::as_str).unwrap_or("").to_string());
         }
         match phase.as_deref() {
             None => Err(ApiError::NotFound(Qualified::new("", "namespaces", ns))),
@@ -841,10 +842,10 @@ impl<'a> Ctx<'a> {
     /// (pods), and for a namespace `spec.finalizers` is empty too, as upstream's
     /// `ShouldDeleteNamespaceDuringUpdate` requires, so its content is never orphaned.
     pub(crate) fn deletion_finished(&self, obj: &Value) -> bool {
-        let empty = |p: &str| obj.pointer(p).and_then(Value::as_array).is_none_or(|f| f.is_empty());
+        let empty = |p: &str| obj.ptr(p).and_then(Value::as_array).is_none_or(|f| f.is_empty());
         empty("/metadata/finalizers")
             && (!self.is_namespace() || empty("/spec/finalizers"))
-            && obj.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0) == 0
+            && obj.ptr("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0) == 0
     }
 
     fn is_namespace(&self) -> bool {
@@ -1067,7 +1068,7 @@ impl<'a> Ctx<'a> {
                     _ => None,
                 };
                 if let Some(fin) = fin {
-                    let mut fins = current.pointer("/metadata/finalizers").cloned().unwrap_or(json!([]));
+                    let mut fins = current.ptr("/metadata/finalizers").cloned().unwrap_or(json!([]));
                     if let Some(a) = fins.as_array_mut() {
                         if !a.iter().any(|f| f == fin) {
                             a.push(json!(fin));
@@ -1077,7 +1078,7 @@ impl<'a> Ctx<'a> {
                 }
             } else {
                 let mut finalizers: Vec<String> = current
-                    .pointer("/metadata/finalizers")
+                    .ptr("/metadata/finalizers")
                     .and_then(Value::as_array)
                     .map(|a| a.iter().filter_map(|f| f.as_str().map(str::to_string)).collect())
                     .unwrap_or_default();
@@ -1098,7 +1099,7 @@ impl<'a> Ctx<'a> {
                 if finalizers.is_empty() && grace == 0 {
                     return self.delete_now(&key, cur_rv, name, current, dry_run).await;
                 }
-                let cur_grace = current.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64);
+                let cur_grace = current.ptr("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64);
                 // A deletion already under way can only be shortened.
                 if !was_terminating || cur_grace.is_some_and(|c| grace < c) {
                     updated["metadata"]["deletionTimestamp"] = json!(deletion_time(grace));
@@ -1136,13 +1137,13 @@ impl<'a> Ctx<'a> {
             return 0;
         }
         // Pods not bound to a node (or already finished) go at once, as upstream.
-        let node = current.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or("");
-        let phase = current.pointer("/status/phase").and_then(Value::as_str).unwrap_or("");
+        let node = current.ptr("/spec/nodeName").and_then(Value::as_str).unwrap_or("");
+        let phase = current.ptr("/status/phase").and_then(Value::as_str).unwrap_or("");
         if node.is_empty() || phase == "Succeeded" || phase == "Failed" {
             return 0;
         }
         let g = opts.grace_period.unwrap_or_else(|| {
-            current.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(30)
+            current.ptr("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(30)
         });
         // Upstream turns a requested 0 into 1 for bound pods unless forced; we keep 0 meaning
         // immediate only when explicitly asked with gracePeriodSeconds=0.
@@ -1255,8 +1256,8 @@ impl DeleteOptions {
             }
             o.grace_period = v.get("gracePeriodSeconds").and_then(Value::as_i64);
             o.propagation = v.get("propagationPolicy").and_then(Value::as_str).map(str::to_string);
-            o.precondition_uid = v.pointer("/preconditions/uid").and_then(Value::as_str).map(str::to_string);
-            o.precondition_rv = v.pointer("/preconditions/resourceVersion").and_then(Value::as_str).map(str::to_string);
+            o.precondition_uid = v.ptr("/preconditions/uid").and_then(Value::as_str).map(str::to_string);
+            o.precondition_rv = v.ptr("/preconditions/resourceVersion").and_then(Value::as_str).map(str::to_string);
             o.dry_run = v.get("dryRun").and_then(Value::as_array).is_some_and(|a| a.iter().any(|x| x == "All"));
             if let Some(orphan) = v.get("orphanDependents").and_then(Value::as_bool) {
                 if o.propagation.is_none() {

@@ -4,12 +4,13 @@
 use crate::codec;
 use crate::error::{ApiError, ApiResult};
 use crate::rest::{Ctx, Reply, UpdateMode};
+use api_types::json::Ptr;
 use api_types::{FieldError, FieldPath};
 use serde_json::{json, Value};
 
 /// The label selector of a workload as the string a Scale carries.
 fn selector_string(obj: &Value) -> String {
-    let sel = obj.pointer("/spec/selector");
+    let sel = obj.ptr("/spec/selector");
     let mut parts = Vec::new();
     let Some(sel) = sel else { return String::new() };
     // ReplicationControllers have a plain map.
@@ -50,7 +51,7 @@ pub fn scale_of(obj: &Value) -> Value {
             m.insert(k.into(), v.clone());
         }
     }
-    let mut status = json!({"replicas": obj.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0)});
+    let mut status = json!({"replicas": obj.ptr("/status/replicas").and_then(Value::as_i64).unwrap_or(0)});
     let sel = selector_string(obj);
     if !sel.is_empty() {
         status["selector"] = json!(sel);
@@ -59,7 +60,7 @@ pub fn scale_of(obj: &Value) -> Value {
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
         "metadata": Value::Object(m),
-        "spec": {"replicas": obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0)},
+        "spec": {"replicas": obj.ptr("/spec/replicas").and_then(Value::as_i64).unwrap_or(0)},
         "status": status,
     })
 }
@@ -87,7 +88,7 @@ pub async fn scale(ctx: &Ctx<'_>, name: &str, verb: &str, body: &[u8], content_t
         "update" | "patch" => {
             let input: Value = if verb == "update" { codec::decode_object(body, content_type)? } else { Value::Null };
             if verb == "update" {
-                if let Some(n) = input.pointer("/metadata/name").and_then(Value::as_str) {
+                if let Some(n) = input.ptr("/metadata/name").and_then(Value::as_str) {
                     if n != name {
                         return Err(ApiError::BadRequest(format!(
                             "the name of the object ({n}) does not match the name on the URL ({name})"
@@ -124,13 +125,13 @@ pub async fn scale(ctx: &Ctx<'_>, name: &str, verb: &str, body: &[u8], content_t
                         }
                         doc
                     };
-                    let replicas = wanted.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0);
+                    let replicas = wanted.ptr("/spec/replicas").and_then(Value::as_i64).unwrap_or(0);
                     if replicas < 0 {
                         return Err(scale_invalid(name, replicas));
                     }
                     let mut new = cur.clone();
                     new["spec"]["replicas"] = json!(replicas);
-                    match wanted.pointer("/metadata/resourceVersion").and_then(Value::as_str) {
+                    match wanted.ptr("/metadata/resourceVersion").and_then(Value::as_str) {
                         Some(rv) if !rv.is_empty() => new["metadata"]["resourceVersion"] = json!(rv),
                         _ => {
                             if let Some(m) = new["metadata"].as_object_mut() {
@@ -150,7 +151,7 @@ pub async fn scale(ctx: &Ctx<'_>, name: &str, verb: &str, body: &[u8], content_t
 /// POST `pods/<name>/binding` or `bindings`: assigns a pending pod to a node.
 pub async fn bind(ctx: &Ctx<'_>, pod_name: Option<&str>, body: &[u8], content_type: Option<&str>) -> ApiResult<Reply> {
     let binding = codec::decode_object(body, content_type)?;
-    let name = binding.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+    let name = binding.ptr("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
     if let Some(p) = pod_name {
         if !name.is_empty() && name != p {
             return Err(ApiError::BadRequest(format!(
@@ -159,7 +160,7 @@ pub async fn bind(ctx: &Ctx<'_>, pod_name: Option<&str>, body: &[u8], content_ty
         }
     }
     let pod = pod_name.map(str::to_string).unwrap_or(name);
-    let node = binding.pointer("/target/name").and_then(Value::as_str).unwrap_or("").to_string();
+    let node = binding.ptr("/target/name").and_then(Value::as_str).unwrap_or("").to_string();
     let invalid = |errors: Vec<FieldError>| ApiError::Invalid {
         kind: "Binding".into(),
         group: String::new(),
@@ -175,7 +176,7 @@ pub async fn bind(ctx: &Ctx<'_>, pod_name: Option<&str>, body: &[u8], content_ty
     if node.is_empty() {
         return Err(invalid(vec![FieldError::not_found(&FieldPath::new("target").child("name"), "")]));
     }
-    let kind = binding.pointer("/target/kind").and_then(Value::as_str).unwrap_or("Node");
+    let kind = binding.ptr("/target/kind").and_then(Value::as_str).unwrap_or("Node");
     if !kind.is_empty() && kind != "Node" {
         return Err(invalid(vec![FieldError::not_supported(
             &FieldPath::new("target").child("kind"),
@@ -186,19 +187,19 @@ pub async fn bind(ctx: &Ctx<'_>, pod_name: Option<&str>, body: &[u8], content_ty
     let pods = api_types::lookup("", "v1", "pods").ok_or_else(|| ApiError::Internal("pods not registered".into()))?;
     // Like upstream's assignPod: the binding writes nodeName itself, outside pod-update rules.
     let pod_ctx = Ctx::new(ctx.st, pods, ctx.info, ctx.q, true);
-    let annotations = binding.pointer("/metadata/annotations").cloned();
-    let uid_pre = binding.pointer("/metadata/uid").and_then(Value::as_str).map(str::to_string);
+    let annotations = binding.ptr("/metadata/annotations").cloned();
+    let uid_pre = binding.ptr("/metadata/uid").and_then(Value::as_str).map(str::to_string);
     pod_ctx
         .guaranteed_update(&pod, UpdateMode::Raw, |cur| {
             if let Some(uid) = &uid_pre {
-                if cur.pointer("/metadata/uid").and_then(Value::as_str) != Some(uid.as_str()) {
+                if cur.ptr("/metadata/uid").and_then(Value::as_str) != Some(uid.as_str()) {
                     return Err(ApiError::Conflict(pod_ctx.qualified(&pod), "Precondition failed: UID in precondition does not match".into()));
                 }
             }
-            if !cur.pointer("/metadata/deletionTimestamp").is_none_or(Value::is_null) {
+            if !cur.ptr("/metadata/deletionTimestamp").is_none_or(Value::is_null) {
                 return Err(ApiError::Conflict(pod_ctx.qualified(&pod), format!("pod {pod} is being deleted, cannot be assigned to a host")));
             }
-            let assigned = cur.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or("");
+            let assigned = cur.ptr("/spec/nodeName").and_then(Value::as_str).unwrap_or("");
             if !assigned.is_empty() {
                 return Err(ApiError::Conflict(pod_ctx.qualified(&pod), format!("pod {pod} is already assigned to node {assigned:?}")));
             }
@@ -227,11 +228,11 @@ pub async fn bind(ctx: &Ctx<'_>, pod_name: Option<&str>, body: &[u8], content_ty
 /// whose finalizers are all gone is removed by the update itself (`deletion_finished`).
 pub async fn finalize(ctx: &Ctx<'_>, name: &str, body: &[u8], content_type: Option<&str>) -> ApiResult<Reply> {
     let input = codec::decode_object(body, content_type)?;
-    let fins = input.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
+    let fins = input.ptr("/spec/finalizers").cloned().unwrap_or(json!([]));
     ctx.guaranteed_update(name, UpdateMode::Raw, |cur| {
         let mut new = cur.clone();
         new["spec"]["finalizers"] = fins.clone();
-        if let Some(rv) = input.pointer("/metadata/resourceVersion") {
+        if let Some(rv) = input.ptr("/metadata/resourceVersion") {
             new["metadata"]["resourceVersion"] = rv.clone();
         } else if let Some(m) = new["metadata"].as_object_mut() {
             m.remove("resourceVersion");

@@ -4,6 +4,7 @@
 
 use crate::codec::Query;
 use crate::error::{ApiError, ApiResult};
+use api_types::json::Ptr;
 use api_types::ResourceDef;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -102,7 +103,7 @@ pub fn to_table(rd: &ResourceDef, body: Value, q: &Query, with_columns: bool) ->
             (items.into_iter().map(|o| row(rd, o, include, now)).collect::<Vec<_>>(), meta)
         }
         obj => {
-            let rv = obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""));
+            let rv = obj.ptr("/metadata/resourceVersion").cloned().unwrap_or(json!(""));
             (vec![row(rd, obj, include, now)], json!({ "resourceVersion": rv }))
         }
     };

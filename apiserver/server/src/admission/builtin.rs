@@ -5,6 +5,7 @@
 use super::Operation;
 use crate::error::{ApiError, ApiResult};
 use crate::rest::Ctx;
+use api_types::json::Ptr;
 use serde_json::{json, Value};
 
 const TOKEN_MOUNT_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -13,7 +14,7 @@ const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
 const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
 fn forbidden(ctx: &Ctx<'_>, obj: &Value, msg: String) -> ApiError {
-    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let name = obj.ptr("/metadata/name").and_then(Value::as_str).unwrap_or("");
     ApiError::forbidden(ctx.rd.group, ctx.rd.plural, name, msg)
 }
 
@@ -83,13 +84,13 @@ fn array<'a>(obj: &'a mut Value, ptr: &str, key: &str) -> Option<&'a mut Vec<Val
 /// ServiceAccount: the pod runs as `default` unless named, the account must exist, and its
 /// token is projected into every container unless automounting is off.
 async fn service_account(ctx: &Ctx<'_>, pod: &mut Value) -> ApiResult<()> {
-    let mirror = pod.pointer(&format!("/metadata/annotations/{}", MIRROR_ANNOTATION.replace('/', "~1"))).is_some();
+    let mirror = pod.ptr(&format!("/metadata/annotations/{}", MIRROR_ANNOTATION.replace('/', "~1"))).is_some();
     if mirror {
-        if pod.pointer("/spec/serviceAccountName").and_then(Value::as_str).is_some_and(|s| !s.is_empty()) {
+        if pod.ptr("/spec/serviceAccountName").and_then(Value::as_str).is_some_and(|s| !s.is_empty()) {
             return Err(forbidden(ctx, pod, "a mirror pod may not reference service accounts".into()));
         }
         let secret_volume = pod
-            .pointer("/spec/volumes")
+            .ptr("/spec/volumes")
             .and_then(Value::as_array)
             .is_some_and(|v| v.iter().any(|v| v.get("secret").is_some()));
         if secret_volume {
@@ -100,7 +101,7 @@ async fn service_account(ctx: &Ctx<'_>, pod: &mut Value) -> ApiResult<()> {
     if !pod.get("spec").is_some_and(Value::is_object) {
         return Ok(());
     }
-    let name = match pod.pointer("/spec/serviceAccountName").and_then(Value::as_str) {
+    let name = match pod.ptr("/spec/serviceAccountName").and_then(Value::as_str) {
         Some(n) if !n.is_empty() => n.to_string(),
         _ => {
             pod["spec"]["serviceAccountName"] = json!("default");
@@ -119,15 +120,14 @@ async fn service_account(ctx: &Ctx<'_>, pod: &mut Value) -> ApiResult<()> {
         ));
     };
     // A pod without pull secrets gets its account's.
-    let pod_has_secrets =
-        pod.pointer("/spec/imagePullSecrets").and_then(Value::as_array).is_some_and(|a| !a.is_empty());
+    let pod_has_secrets = pod.ptr("/spec/imagePullSecrets").and_then(Value::as_array).is_some_and(|a| !a.is_empty());
     if let Some(secrets) = sa.get("imagePullSecrets").and_then(Value::as_array).filter(|a| !a.is_empty()) {
         if !pod_has_secrets {
             pod["spec"]["imagePullSecrets"] = Value::Array(secrets.clone());
         }
     }
     let automount = pod
-        .pointer("/spec/automountServiceAccountToken")
+        .ptr("/spec/automountServiceAccountToken")
         .and_then(Value::as_bool)
         .or_else(|| sa.get("automountServiceAccountToken").and_then(Value::as_bool))
         .unwrap_or(true);
@@ -140,7 +140,7 @@ async fn service_account(ctx: &Ctx<'_>, pod: &mut Value) -> ApiResult<()> {
 /// Adds the `kube-api-access-xxxxx` projected volume and mounts it where it is not mounted yet.
 fn mount_token(pod: &mut Value) {
     let mounted_everywhere = ["containers", "initContainers"].iter().all(|k| {
-        pod.pointer(&format!("/spec/{k}")).and_then(Value::as_array).is_none_or(|cs| {
+        pod.ptr(&format!("/spec/{k}")).and_then(Value::as_array).is_none_or(|cs| {
             cs.iter().all(|c| {
                 c.get("volumeMounts").and_then(Value::as_array).is_some_and(|m| {
                     m.iter().any(|m| m.get("mountPath").and_then(Value::as_str) == Some(TOKEN_MOUNT_PATH))
@@ -185,7 +185,7 @@ async fn priority(ctx: &Ctx<'_>, pod: &mut Value) -> ApiResult<()> {
     if !pod.get("spec").is_some_and(Value::is_object) {
         return Ok(());
     }
-    let class_name = pod.pointer("/spec/priorityClassName").and_then(Value::as_str).unwrap_or("").to_string();
+    let class_name = pod.ptr("/spec/priorityClassName").and_then(Value::as_str).unwrap_or("").to_string();
     let class = if class_name.is_empty() {
         default_priority_class(ctx)
     } else {
@@ -200,11 +200,11 @@ async fn priority(ctx: &Ctx<'_>, pod: &mut Value) -> ApiResult<()> {
         Some(c) => (
             c.get("value").and_then(Value::as_i64).unwrap_or(0),
             c.get("preemptionPolicy").and_then(Value::as_str).unwrap_or("PreemptLowerPriority").to_string(),
-            c.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string(),
+            c.ptr("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string(),
         ),
         None => (0, "PreemptLowerPriority".to_string(), String::new()),
     };
-    if let Some(given) = pod.pointer("/spec/priority").and_then(Value::as_i64) {
+    if let Some(given) = pod.ptr("/spec/priority").and_then(Value::as_i64) {
         if given != value {
             return Err(forbidden(
                 ctx,
@@ -217,7 +217,7 @@ async fn priority(ctx: &Ctx<'_>, pod: &mut Value) -> ApiResult<()> {
     if !name.is_empty() {
         pod["spec"]["priorityClassName"] = json!(name);
     }
-    let given_policy = pod.pointer("/spec/preemptionPolicy").and_then(Value::as_str).map(String::from);
+    let given_policy = pod.ptr("/spec/preemptionPolicy").and_then(Value::as_str).map(String::from);
     match given_policy {
         Some(p) if p != policy => {
             return Err(forbidden(
@@ -286,7 +286,7 @@ fn add_not_ready_taint(node: &mut Value) {
 /// DefaultStorageClass: a claim that names no class gets the default one (the newest when
 /// several are marked default).
 fn default_storage_class(ctx: &Ctx<'_>, pvc: &mut Value) {
-    if pvc.pointer("/spec/storageClassName").is_some_and(|v| !v.is_null()) {
+    if pvc.ptr("/spec/storageClassName").is_some_and(|v| !v.is_null()) {
         return;
     }
     let Some(rd) = api_types::lookup("storage.k8s.io", "v1", "storageclasses") else { return };
@@ -295,14 +295,12 @@ fn default_storage_class(ctx: &Ctx<'_>, pvc: &mut Value) {
         .iter()
         .map(|o| o.value())
         .filter(|c| {
-            let a =
-                |k: &str| c.pointer(&format!("/metadata/annotations/{}", k.replace('/', "~1"))).and_then(Value::as_str);
+            let a = |k: &str| c.ptr(&format!("/metadata/annotations/{}", k.replace('/', "~1"))).and_then(Value::as_str);
             a("storageclass.kubernetes.io/is-default-class") == Some("true")
                 || a("storageclass.beta.kubernetes.io/is-default-class") == Some("true")
         })
         .max_by(|x, y| {
-            let t =
-                |c: &Value| c.pointer("/metadata/creationTimestamp").and_then(Value::as_str).unwrap_or("").to_string();
+            let t = |c: &Value| c.ptr("/metadata/creationTimestamp").and_then(Value::as_str).unwrap_or("").to_string();
             t(x).cmp(&t(y))
         });
     if let (Some(c), Some(spec)) = (default, pvc.get_mut("spec").and_then(Value::as_object_mut)) {
@@ -312,7 +310,7 @@ fn default_storage_class(ctx: &Ctx<'_>, pvc: &mut Value) {
 
 /// RuntimeClass: the pod's RuntimeClass must exist; its overhead and scheduling apply.
 async fn runtime_class(ctx: &Ctx<'_>, pod: &mut Value) -> ApiResult<()> {
-    let Some(name) = pod.pointer("/spec/runtimeClassName").and_then(Value::as_str).map(String::from) else {
+    let Some(name) = pod.ptr("/spec/runtimeClassName").and_then(Value::as_str).map(String::from) else {
         return Ok(());
     };
     let Some(rc) = crate::backend::lookup(ctx.st, "node.k8s.io", "runtimeclasses", "", &name).await else {
@@ -322,8 +320,8 @@ async fn runtime_class(ctx: &Ctx<'_>, pod: &mut Value) -> ApiResult<()> {
             format!("pod rejected: RuntimeClass {} not found", crate::auth::go_quote(&name)),
         ));
     };
-    if let Some(fixed) = rc.pointer("/overhead/podFixed").filter(|v| v.is_object()) {
-        match pod.pointer("/spec/overhead") {
+    if let Some(fixed) = rc.ptr("/overhead/podFixed").filter(|v| v.is_object()) {
+        match pod.ptr("/spec/overhead") {
             Some(o) if !o.is_null() && o != fixed => {
                 return Err(forbidden(
                     ctx,
@@ -334,7 +332,7 @@ async fn runtime_class(ctx: &Ctx<'_>, pod: &mut Value) -> ApiResult<()> {
             _ => pod["spec"]["overhead"] = fixed.clone(),
         }
     }
-    if let Some(sel) = rc.pointer("/scheduling/nodeSelector").and_then(Value::as_object) {
+    if let Some(sel) = rc.ptr("/scheduling/nodeSelector").and_then(Value::as_object) {
         let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else { return Ok(()) };
         let ns = spec.entry("nodeSelector").or_insert_with(|| json!({}));
         if let Some(m) = ns.as_object_mut() {
@@ -357,7 +355,7 @@ async fn runtime_class(ctx: &Ctx<'_>, pod: &mut Value) -> ApiResult<()> {
             }
         }
     }
-    if let Some(rtols) = rc.pointer("/scheduling/tolerations").and_then(Value::as_array) {
+    if let Some(rtols) = rc.ptr("/scheduling/tolerations").and_then(Value::as_array) {
         if let Some(tols) = array(pod, "/spec", "tolerations") {
             for t in rtols {
                 if !tols.contains(t) {

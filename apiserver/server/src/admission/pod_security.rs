@@ -6,6 +6,7 @@
 use super::Operation;
 use crate::error::{ApiError, ApiResult};
 use crate::rest::Ctx;
+use api_types::json::Ptr;
 use podsecurity::admission::{self as psa, Config, NamespaceRequest, Request};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -39,7 +40,7 @@ pub async fn validate(ctx: &Ctx<'_>, o: Operation, obj: Option<&Value>, old: Opt
     let config: &Config = &ctx.st.admission.pod_security;
     let Some(obj) = obj else { return Ok(()) };
     let decision = if ctx.rd.group.is_empty() && ctx.rd.plural == "namespaces" {
-        let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+        let name = obj.ptr("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
         let (new_labels, old_labels) = (labels(obj), old.map(labels));
         let request_namespace = if o == Operation::Create { "" } else { name.as_str() };
         let req = NamespaceRequest {
@@ -57,7 +58,7 @@ pub async fn validate(ctx: &Ctx<'_>, o: Operation, obj: Option<&Value>, old: Opt
         let ns_obj = crate::backend::lookup(ctx.st, "", "namespaces", "", &ns).await;
         let ns_labels = ns_obj.as_ref().map(labels);
         let lookup_err = format!("failed to lookup namespace {}", crate::auth::go_quote(&ns));
-        let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+        let name = obj.ptr("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
         let req = Request {
             operation: op(o),
             group: ctx.rd.group,

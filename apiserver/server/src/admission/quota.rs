@@ -5,6 +5,7 @@
 use super::Operation;
 use crate::error::{ApiError, ApiResult};
 use crate::rest::Ctx;
+use api_types::json::Ptr;
 use api_types::kinds::validation::Quantity;
 use api_types::quota::{containers, is_terminating, quota_selects, res_map, sum};
 use serde_json::{json, Map, Value};
@@ -38,7 +39,7 @@ pub fn limit_ranger_defaults(ctx: &Ctx<'_>, pod: &mut Value) {
     let mut limits = Map::new();
     let mut requests = Map::new();
     for r in &ranges {
-        for l in r.pointer("/spec/limits").and_then(Value::as_array).into_iter().flatten() {
+        for l in r.ptr("/spec/limits").and_then(Value::as_array).into_iter().flatten() {
             if l.get("type").and_then(Value::as_str) != Some("Container") {
                 continue;
             }
@@ -148,14 +149,14 @@ pub fn limit_ranger_validate(ctx: &Ctx<'_>, obj: &Value) -> ApiResult<()> {
     }
     let mut errs = Vec::new();
     for r in &ranges {
-        for l in r.pointer("/spec/limits").and_then(Value::as_array).into_iter().flatten() {
+        for l in r.ptr("/spec/limits").and_then(Value::as_array).into_iter().flatten() {
             let ty = l.get("type").and_then(Value::as_str).unwrap_or("");
             let (min, max) = (res_map(l.get("min")), res_map(l.get("max")));
             match (ty, is_pod) {
                 ("Container", true) => {
                     for c in containers(obj) {
-                        let req = res_map(c.pointer("/resources/requests"));
-                        let lim = res_map(c.pointer("/resources/limits"));
+                        let req = res_map(c.ptr("/resources/requests"));
+                        let lim = res_map(c.ptr("/resources/limits"));
                         for (k, v) in &min {
                             check_min(&mut errs, "Container", k, v, req.get(k), lim.get(k));
                         }
@@ -166,9 +167,9 @@ pub fn limit_ranger_validate(ctx: &Ctx<'_>, obj: &Value) -> ApiResult<()> {
                 }
                 ("Pod", true) => {
                     let cs: Vec<&Value> =
-                        obj.pointer("/spec/containers").and_then(Value::as_array).into_iter().flatten().collect();
-                    let req = sum(&cs.iter().map(|c| res_map(c.pointer("/resources/requests"))).collect::<Vec<_>>());
-                    let lim = sum(&cs.iter().map(|c| res_map(c.pointer("/resources/limits"))).collect::<Vec<_>>());
+                        obj.ptr("/spec/containers").and_then(Value::as_array).into_iter().flatten().collect();
+                    let req = sum(&cs.iter().map(|c| res_map(c.ptr("/resources/requests"))).collect::<Vec<_>>());
+                    let lim = sum(&cs.iter().map(|c| res_map(c.ptr("/resources/limits"))).collect::<Vec<_>>());
                     for (k, v) in &min {
                         check_min(&mut errs, "Pod", k, v, req.get(k), lim.get(k));
                     }
@@ -177,8 +178,8 @@ pub fn limit_ranger_validate(ctx: &Ctx<'_>, obj: &Value) -> ApiResult<()> {
                     }
                 }
                 ("PersistentVolumeClaim", false) => {
-                    let req = res_map(obj.pointer("/spec/resources/requests"));
-                    let lim = res_map(obj.pointer("/spec/resources/limits"));
+                    let req = res_map(obj.ptr("/spec/resources/requests"));
+                    let lim = res_map(obj.ptr("/spec/resources/limits"));
                     for (k, v) in &min {
                         check_min(&mut errs, "PersistentVolumeClaim", k, v, req.get(k), lim.get(k));
                     }
@@ -193,7 +194,7 @@ pub fn limit_ranger_validate(ctx: &Ctx<'_>, obj: &Value) -> ApiResult<()> {
     if errs.is_empty() {
         Ok(())
     } else {
-        let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+        let name = obj.ptr("/metadata/name").and_then(Value::as_str).unwrap_or("");
         Err(forbidden(ctx, name, aggregate(&errs)))
     }
 }
@@ -215,7 +216,7 @@ fn pod_constraints(obj: &Value, restricted: &[&String]) -> Option<String> {
             _ => continue,
         };
         for c in containers(obj) {
-            if c.pointer(&format!("/resources/{field}/{res}")).is_none() {
+            if c.ptr(&format!("/resources/{field}/{res}")).is_none() {
                 let name = c.get("name").and_then(Value::as_str).unwrap_or("").to_string();
                 missing.entry((*r).clone()).or_default().insert(name);
             }
@@ -252,15 +253,15 @@ pub async fn resource_quota(ctx: &Ctx<'_>, op: Operation, obj: &Value, old: Opti
     if quotas.is_empty() {
         return Ok(());
     }
-    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+    let name = obj.ptr("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
     let delta = api_types::quota::usage(ctx.rd.group, ctx.rd.plural, obj);
     let mut charges = Vec::new();
     for quota in &quotas {
         if !quota_selects(quota, is_pod, obj) || old.is_some_and(|o| quota_selects(quota, is_pod, o)) {
             continue;
         }
-        let qname = quota.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
-        let hard = res_map(quota.pointer("/status/hard"));
+        let qname = quota.ptr("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+        let hard = res_map(quota.ptr("/status/hard"));
         let restricted: Vec<&String> = hard
             .keys()
             .filter(|k| {
@@ -280,7 +281,7 @@ pub async fn resource_quota(ctx: &Ctx<'_>, op: Operation, obj: &Value, old: Opti
                 return Err(forbidden(ctx, &name, format!("failed quota: {qname}: {e}")));
             }
         }
-        let used_obj = quota.pointer("/status/used").and_then(Value::as_object);
+        let used_obj = quota.ptr("/status/used").and_then(Value::as_object);
         let unknown: Vec<&str> = restricted
             .iter()
             .filter(|k| used_obj.is_none_or(|u| !u.contains_key(k.as_str())))
@@ -293,7 +294,7 @@ pub async fn resource_quota(ctx: &Ctx<'_>, op: Operation, obj: &Value, old: Opti
                 format!("status unknown for quota: {qname}, resources: {}", unknown.join(",")),
             ));
         }
-        let used = res_map(quota.pointer("/status/used"));
+        let used = res_map(quota.ptr("/status/used"));
         let over: Vec<&String> = restricted
             .iter()
             .filter(|k| {
@@ -348,7 +349,7 @@ async fn charge(
     let sys = Ctx::new(ctx.st, rd, &info, &q, true);
     sys.guaranteed_update(qname, crate::rest::UpdateMode::Status, |cur| {
         let mut next = cur.clone();
-        let used = res_map(cur.pointer("/status/used"));
+        let used = res_map(cur.ptr("/status/used"));
         for k in keys {
             let d = delta.get(k).copied().unwrap_or_else(Quantity::zero);
             let v = used.get(k).copied().unwrap_or_else(Quantity::zero).add(&d);

@@ -7,6 +7,7 @@
 use super::Operation;
 use crate::error::{ApiError, ApiResult};
 use crate::rest::Ctx;
+use api_types::json::Ptr;
 use base64::Engine;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -124,12 +125,10 @@ impl Webhooks {
         // Configurations run in name order, their webhooks in their listed order.
         let mut configs: Vec<Value> = objs.iter().map(|o| o.value()).collect();
         configs.sort_by(|a, b| {
-            a.pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .cmp(&b.pointer("/metadata/name").and_then(Value::as_str))
+            a.ptr("/metadata/name").and_then(Value::as_str).cmp(&b.ptr("/metadata/name").and_then(Value::as_str))
         });
         for c in &configs {
-            let cname = c.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+            let cname = c.ptr("/metadata/name").and_then(Value::as_str).unwrap_or("");
             for h in c.get("webhooks").and_then(Value::as_array).into_iter().flatten() {
                 hooks.push(parse_hook(cname, h, mutating));
             }
@@ -242,7 +241,7 @@ async fn applies(h: &Hook, ctx: &Ctx<'_>, op: Operation, obj: Option<&Value>, ol
 
 /// The AdmissionReview v1 request for this write.
 fn review(ctx: &Ctx<'_>, op: Operation, obj: Option<&Value>, old: Option<&Value>, uid: &str, dry_run: bool) -> Value {
-    let name = obj.or(old).and_then(|o| o.pointer("/metadata/name")).and_then(Value::as_str).unwrap_or(&ctx.info.name);
+    let name = obj.or(old).and_then(|o| o.ptr("/metadata/name")).and_then(Value::as_str).unwrap_or(&ctx.info.name);
     let (kind_group, kind_version, kind) = match ctx.info.subresource.as_str() {
         "" => (ctx.rd.group, ctx.rd.version, ctx.rd.kind),
         sub => ctx.rd.subresource(sub).map(|s| (s.group, s.version, s.kind)).unwrap_or((
@@ -348,7 +347,7 @@ async fn service_endpoint(ctx: &Ctx<'_>, ns: &str, name: &str, port: u16) -> Res
         .await
         .ok_or_else(|| format!("service {} not found", crate::auth::go_quote(&format!("{ns}/{name}"))))?;
     let sp = svc
-        .pointer("/spec/ports")
+        .ptr("/spec/ports")
         .and_then(Value::as_array)
         .and_then(|ps| ps.iter().find(|p| p.get("port").and_then(Value::as_u64) == Some(port as u64)))
         .cloned()
@@ -364,10 +363,10 @@ async fn service_endpoint(ctx: &Ctx<'_>, ns: &str, name: &str, port: u16) -> Res
             .and_then(|ps| ps.iter().find(|p| p.get("name").and_then(Value::as_str).unwrap_or("") == port_name))
             .and_then(|p| p.get("port").and_then(Value::as_u64));
         for e in s.get("endpoints").and_then(Value::as_array).into_iter().flatten() {
-            if e.pointer("/conditions/ready").and_then(Value::as_bool) == Some(false) {
+            if e.ptr("/conditions/ready").and_then(Value::as_bool) == Some(false) {
                 continue;
             }
-            if let (Some(ip), Some(p)) = (e.pointer("/addresses/0").and_then(Value::as_str), target) {
+            if let (Some(ip), Some(p)) = (e.ptr("/addresses/0").and_then(Value::as_str), target) {
                 if let Ok(ip) = ip.parse::<std::net::IpAddr>() {
                     return Ok(std::net::SocketAddr::new(ip, p as u16));
                 }

@@ -2,6 +2,7 @@
 //! `bootstrap-token-<id>` Secrets in kube-system, as kubeadm join uses them.
 
 use super::UserInfo;
+use api_types::json::Ptr;
 use base64::Engine;
 use serde_json::Value;
 
@@ -16,7 +17,7 @@ pub fn parse_token(token: &str) -> Option<(&str, &str)> {
 }
 
 fn data(secret: &Value, key: &str) -> Option<String> {
-    let b = secret.pointer(&format!("/data/{key}")).and_then(Value::as_str)?;
+    let b = secret.ptr(&format!("/data/{key}")).and_then(Value::as_str)?;
     let raw = base64::engine::general_purpose::STANDARD.decode(b).ok()?;
     String::from_utf8(raw).ok()
 }
@@ -30,7 +31,7 @@ fn same(a: &str, b: &str) -> bool {
 /// reason and treats the token as not its own).
 pub fn user_for(token: &str, secret: &Value, now: chrono::DateTime<chrono::Utc>) -> Option<UserInfo> {
     let (id, sec) = parse_token(token)?;
-    if secret.pointer("/metadata/deletionTimestamp").is_some() {
+    if secret.ptr("/metadata/deletionTimestamp").is_some() {
         return None;
     }
     if secret.get("type").and_then(Value::as_str) != Some(SECRET_TYPE) {

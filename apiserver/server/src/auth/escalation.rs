@@ -6,12 +6,13 @@ use crate::error::{ApiError, ApiResult};
 use crate::rest::Ctx;
 use ::rbac::escalation::{bind_attributes, covers, escalate_attributes, escalation_allowed, escalation_message};
 use ::rbac::{PolicyRule, RoleRef};
+use api_types::json::Ptr;
 use serde_json::Value;
 
 const GROUP: &str = "rbac.authorization.k8s.io";
 
 fn name_of(v: &Value) -> &str {
-    v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("")
+    v.ptr("/metadata/name").and_then(Value::as_str).unwrap_or("")
 }
 
 /// `IsOnlyMutatingGCFields`: an update touching only owner references and finalizers (what
@@ -52,7 +53,7 @@ pub async fn check(ctx: &Ctx<'_>, obj: &Value, old: Option<&Value>) -> ApiResult
         return Ok(());
     }
     let name = name_of(obj);
-    let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or(&ctx.info.namespace).to_string();
+    let ns = obj.ptr("/metadata/namespace").and_then(Value::as_str).unwrap_or(&ctx.info.namespace).to_string();
     let authz = &ctx.st.authz;
     match ctx.rd.plural {
         "roles" | "clusterroles" => {

@@ -7,6 +7,7 @@
 //! writes into them), so they grant the same whether or not that controller has run.
 
 use ::rbac::{rule_allows, Attributes, PolicyRule, RoleRef, Subject};
+use api_types::json::Ptr;
 use api_types::selector::LabelSelector;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -157,7 +158,7 @@ fn rules_of(v: &Value) -> Vec<PolicyRule> {
 }
 
 fn meta(v: &Value, k: &str) -> String {
-    v.pointer(&format!("/metadata/{k}")).and_then(Value::as_str).unwrap_or("").to_string()
+    v.ptr(&format!("/metadata/{k}")).and_then(Value::as_str).unwrap_or("").to_string()
 }
 
 fn binding_of(v: &Value) -> Option<Arc<Binding>> {
@@ -262,7 +263,7 @@ impl Rbac {
                     if deleted {
                         g.cluster_roles.remove(&name);
                     } else {
-                        let aggregation = v.pointer("/aggregationRule").filter(|a| !a.is_null()).map(|a| {
+                        let aggregation = v.ptr("/aggregationRule").filter(|a| !a.is_null()).map(|a| {
                             a.get("clusterRoleSelectors")
                                 .and_then(Value::as_array)
                                 .map(|s| s.iter().filter_map(|s| LabelSelector::from_api(s).ok()).collect())

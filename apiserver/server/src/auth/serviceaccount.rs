@@ -7,6 +7,7 @@
 //! object still exist) run on every request, so deleting a bound pod revokes its tokens at once.
 
 use super::UserInfo;
+use api_types::json::Ptr;
 use api_types::serviceaccount::{INVALID_SINCE_LABEL, LAST_USED_LABEL};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -211,7 +212,7 @@ impl ServiceAccounts {
             ));
         }
         let k = claims.get("kubernetes.io").cloned().unwrap_or(Value::Null);
-        let s = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+        let s = |v: &Value, p: &str| v.ptr(p).and_then(Value::as_str).unwrap_or("").to_string();
         let ns = s(&k, "/namespace");
         let (sa_name, sa_uid) = (s(&k, "/serviceaccount/name"), s(&k, "/serviceaccount/uid"));
         if ns.is_empty() || sa_name.is_empty() {
@@ -236,7 +237,7 @@ impl ServiceAccounts {
                 }
             }
             let node = s(&k, "/node/name");
-            if !node.is_empty() && k.pointer("/pod").is_none() {
+            if !node.is_empty() && k.ptr("/pod").is_none() {
                 if let Err(e) = check_live(st, "nodes", "", &node, &s(&k, "/node/uid")).await {
                     return TokenOutcome::Invalid(e);
                 }
@@ -251,7 +252,7 @@ impl ServiceAccounts {
         extra(POD_UID_KEY, s(&k, "/pod/uid"));
         extra(NODE_NAME_KEY, s(&k, "/node/name"));
         extra(NODE_UID_KEY, s(&k, "/node/uid"));
-        if let Some(w) = k.pointer("/warnafter").and_then(Value::as_i64) {
+        if let Some(w) = k.ptr("/warnafter").and_then(Value::as_i64) {
             if w < now {
                 tracing::warn!(user = %user.name, "a service account token past its warn-after time was used (stale token)");
             }
@@ -279,10 +280,10 @@ impl ServiceAccounts {
             let Some(sec) = crate::backend::lookup(st, "", "secrets", &ns, &secret).await else {
                 return TokenOutcome::Invalid(format!("secrets \"{secret}\" not found"));
             };
-            if sec.pointer("/metadata/deletionTimestamp").is_some() {
+            if sec.ptr("/metadata/deletionTimestamp").is_some() {
                 return TokenOutcome::Invalid("the service account token has been deleted".into());
             }
-            let stored = sec.pointer("/data/token").and_then(Value::as_str).unwrap_or("");
+            let stored = sec.ptr("/data/token").and_then(Value::as_str).unwrap_or("");
             let stored = base64::engine::general_purpose::STANDARD.decode(stored).unwrap_or_default();
             if stored != token.as_bytes() {
                 return TokenOutcome::Invalid("token does not match the secret's token".into());
@@ -292,7 +293,7 @@ impl ServiceAccounts {
             }
             // Legacy token tracking, as upstream's legacyValidator: the Secret records the day
             // of use, and one the cleaner marked invalid authenticates no more.
-            let invalid_since = sec.pointer("/metadata/labels").and_then(|l| l.get(INVALID_SINCE_LABEL));
+            let invalid_since = sec.ptr("/metadata/labels").and_then(|l| l.get(INVALID_SINCE_LABEL));
             let invalid = invalid_since.and_then(Value::as_str).is_some_and(|v| !v.is_empty());
             mark_used(st, &sec).await;
             if invalid {
@@ -346,7 +347,7 @@ async fn mark_used(st: &crate::ApiServer, secret: &Value) {
     let today = now.format("%Y-%m-%d").to_string();
     let tomorrow = (now + chrono::Duration::days(1)).format("%Y-%m-%d").to_string();
     let meta = &secret["metadata"];
-    let last = meta.pointer("/labels").and_then(|l| l.get(LAST_USED_LABEL)).and_then(Value::as_str).unwrap_or("");
+    let last = meta.ptr("/labels").and_then(|l| l.get(LAST_USED_LABEL)).and_then(Value::as_str).unwrap_or("");
     if last == today || last == tomorrow {
         return;
     }
@@ -374,11 +375,11 @@ async fn check_live(st: &crate::ApiServer, plural: &str, ns: &str, name: &str, u
     let Some(obj) = crate::backend::lookup(st, "", plural, ns, name).await else {
         return Err(format!("{plural} \"{name}\" not found"));
     };
-    let got = obj.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("");
+    let got = obj.ptr("/metadata/uid").and_then(Value::as_str).unwrap_or("");
     if !uid.is_empty() && got != uid {
         return Err(format!("{plural} {name} UID ({got}) does not match claim ({uid})"));
     }
-    if let Some(dt) = obj.pointer("/metadata/deletionTimestamp").and_then(Value::as_str) {
+    if let Some(dt) = obj.ptr("/metadata/deletionTimestamp").and_then(Value::as_str) {
         let deleted = chrono::DateTime::parse_from_rfc3339(dt).map(|t| t.timestamp()).unwrap_or(0);
         if deleted + LEEWAY < chrono::Utc::now().timestamp() {
             return Err(format!("{plural} {name} is being deleted"));

@@ -3,6 +3,7 @@
 //! kubeconfig's server, cached for the authorized and unauthorized TTLs.
 
 use ::rbac::Attributes;
+use api_types::json::Ptr;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -30,7 +31,7 @@ impl Remote {
         let cfg: Value =
             serde_saphyr::from_str(&text).map_err(|e| format!("invalid kubeconfig {}: {e}", path.display()))?;
         let base = path.parent().unwrap_or(std::path::Path::new("."));
-        let cluster = cfg.pointer("/clusters/0/cluster").ok_or("kubeconfig has no cluster")?;
+        let cluster = cfg.ptr("/clusters/0/cluster").ok_or("kubeconfig has no cluster")?;
         let url = cluster.get("server").and_then(Value::as_str).ok_or("kubeconfig cluster has no server")?.to_string();
         let mut b = reqwest::Client::builder().use_rustls_tls().timeout(Duration::from_secs(30));
         if let Some(ca) = kubeconfig_bytes(cluster, "certificate-authority-data", "certificate-authority", base)? {
@@ -38,7 +39,7 @@ impl Remote {
                 b = b.add_root_certificate(c);
             }
         }
-        let user = cfg.pointer("/users/0/user").cloned().unwrap_or(Value::Null);
+        let user = cfg.ptr("/users/0/user").cloned().unwrap_or(Value::Null);
         if let (Some(cert), Some(key)) = (
             kubeconfig_bytes(&user, "client-certificate-data", "client-certificate", base)?,
             kubeconfig_bytes(&user, "client-key-data", "client-key", base)?,
@@ -138,8 +139,8 @@ impl WebhookAuthorizer {
             }
         }
         let v = self.remote.post(&body).await?;
-        let s = |k: &str| v.pointer(&format!("/status/{k}")).and_then(Value::as_str).unwrap_or("").to_string();
-        let flag = |k: &str| v.pointer(&format!("/status/{k}")).and_then(Value::as_bool) == Some(true);
+        let s = |k: &str| v.ptr(&format!("/status/{k}")).and_then(Value::as_str).unwrap_or("").to_string();
+        let flag = |k: &str| v.ptr(&format!("/status/{k}")).and_then(Value::as_bool) == Some(true);
         let ans = if flag("allowed") {
             Answer::Allow(s("reason"))
         } else if flag("denied") {
@@ -202,10 +203,10 @@ impl TokenWebhook {
         }
         let body = json!({"apiVersion": format!("authentication.k8s.io/{}", self.version), "kind": "TokenReview", "spec": spec});
         let ans = match self.remote.post(&body).await {
-            Ok(v) if v.pointer("/status/authenticated").and_then(Value::as_bool) == Some(true) => {
-                let u = v.pointer("/status/user").cloned().unwrap_or(Value::Null);
+            Ok(v) if v.ptr("/status/authenticated").and_then(Value::as_bool) == Some(true) => {
+                let u = v.ptr("/status/user").cloned().unwrap_or(Value::Null);
                 let strs = |p: &str| -> Vec<String> {
-                    u.pointer(p)
+                    u.ptr(p)
                         .and_then(Value::as_array)
                         .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
                         .unwrap_or_default()
@@ -230,7 +231,7 @@ impl TokenWebhook {
                         })
                         .unwrap_or_default(),
                 };
-                let auds = match v.pointer("/status/audiences").and_then(Value::as_array) {
+                let auds = match v.ptr("/status/audiences").and_then(Value::as_array) {
                     Some(a) => a.iter().filter_map(Value::as_str).map(String::from).collect(),
                     None => audiences.to_vec(),
                 };

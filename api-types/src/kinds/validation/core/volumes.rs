@@ -1,6 +1,7 @@
 //! Volumes, persistent volume claims and their sources.
 
 use super::*;
+use crate::json::Ptr;
 
 pub(crate) const FILE_MODE_ERR: &str = "must be a number between 0 and 0777 (octal), both inclusive";
 
@@ -924,7 +925,7 @@ pub(crate) fn validate_pvc_update(new: &Value, old: &Value) -> Errs {
     let bound = st(g(new, "status"), "phase") == "Bound";
     if bound {
         if let Some(req_map) = n.pointer_mut("/resources/requests").and_then(Value::as_object_mut) {
-            match os.pointer("/resources/requests/storage") {
+            match os.ptr("/resources/requests/storage") {
                 Some(v) => {
                     req_map.insert("storage".into(), v.clone());
                 }
@@ -958,7 +959,7 @@ pub(crate) fn validate_pvc_update(new: &Value, old: &Value) -> Errs {
             ),
         ));
     }
-    let size = |s: &Value| s.pointer("/resources/requests/storage").and_then(|v| quantity_of(v).ok());
+    let size = |s: &Value| s.ptr("/resources/requests/storage").and_then(|v| quantity_of(v).ok());
     if let (Some(new_size), Some(old_size)) = (size(ns), size(os)) {
         if new_size.cmp(&old_size) == Ordering::Less {
             let status_size = g(g(old, "status"), "capacity")
