@@ -292,26 +292,8 @@ fn events_are_watched_from_etcd_without_a_watch_cache() {
     };
     let first = create(event("first"), "/api/v1/namespaces/default/events");
     let first_rv = first["metadata"]["resourceVersion"].as_str().expect("rv").to_string();
-    // Streams (type, name) pairs of a watch into a shared list.
-    let watch = |query: &str| {
-        let seen = Arc::new(Mutex::new(Vec::<(String, String)>::new()));
-        let (s, client, url) =
-            (seen.clone(), client.clone(), format!("{base}/api/v1/namespaces/default/events?{query}"));
-        rt.spawn(async move {
-            let mut body = client.get(url).send().await.expect("watch").bytes_stream();
-            let mut buf = Vec::new();
-            while let Some(Ok(chunk)) = body.next().await {
-                buf.extend_from_slice(&chunk);
-                while let Some(nl) = buf.iter().position(|b| *b == b'\n') {
-                    let line: Vec<u8> = buf.drain(..=nl).collect();
-                    let v: Value = serde_json::from_slice(&line).expect("event");
-                    let name = v["object"]["metadata"]["name"].as_str().unwrap_or("").to_string();
-                    s.lock().unwrap().push((v["type"].as_str().unwrap_or("").to_string(), name));
-                }
-            }
-        });
-        seen
-    };
+    let watch =
+        |query: &str| watch_names(&rt, client.clone(), format!("{base}/api/v1/namespaces/default/events?{query}"));
     let from_zero = watch("watch=true&resourceVersion=0");
     let from_first = watch(&format!("watch=true&resourceVersion={first_rv}"));
     poll("initial ADDED event", Duration::from_secs(20), || {
@@ -354,22 +336,11 @@ fn events_expire_after_the_event_ttl() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let status =
         |path: &str| rt.block_on(async { client.get(format!("{base}{path}")).send().await.expect("get").status() });
-    let seen = Arc::new(Mutex::new(Vec::<(String, String)>::new()));
-    let (s, wclient, url) =
-        (seen.clone(), client.clone(), format!("{base}/api/v1/namespaces/default/events?watch=true&resourceVersion=0"));
-    rt.spawn(async move {
-        let mut body = wclient.get(url).send().await.expect("watch").bytes_stream();
-        let mut buf = Vec::new();
-        while let Some(Ok(chunk)) = body.next().await {
-            buf.extend_from_slice(&chunk);
-            while let Some(nl) = buf.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = buf.drain(..=nl).collect();
-                let v: Value = serde_json::from_slice(&line).expect("event");
-                let name = v["object"]["metadata"]["name"].as_str().unwrap_or("").to_string();
-                s.lock().unwrap().push((v["type"].as_str().unwrap_or("").to_string(), name));
-            }
-        }
-    });
+    let seen = watch_names(
+        &rt,
+        client.clone(),
+        format!("{base}/api/v1/namespaces/default/events?watch=true&resourceVersion=0"),
+    );
     rt.block_on(async {
         for (path, body) in [
             ("/api/v1/namespaces/default/configmaps", json!({"metadata": {"name": "stays"}})),
@@ -398,4 +369,28 @@ fn events_expire_after_the_event_ttl() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--event-ttl must be greater than 0"), "{err}");
+}
+
+/// Streams the (type, name) pairs of a watch into a shared list, in the background.
+fn watch_names(
+    rt: &tokio::runtime::Runtime,
+    client: reqwest::Client,
+    url: String,
+) -> Arc<Mutex<Vec<(String, String)>>> {
+    let seen = Arc::new(Mutex::new(Vec::<(String, String)>::new()));
+    let s = seen.clone();
+    rt.spawn(async move {
+        let mut body = client.get(url).send().await.expect("watch").bytes_stream();
+        let mut buf = Vec::new();
+        while let Some(Ok(chunk)) = body.next().await {
+            buf.extend_from_slice(&chunk);
+            while let Some(nl) = buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = buf.drain(..=nl).collect();
+                let v: Value = serde_json::from_slice(&line).expect("event");
+                let name = v["object"]["metadata"]["name"].as_str().unwrap_or("").to_string();
+                s.lock().unwrap().push((v["type"].as_str().unwrap_or("").to_string(), name));
+            }
+        }
+    });
+    seen
 }
