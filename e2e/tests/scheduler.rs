@@ -633,3 +633,66 @@ fn host_ports_image_locality_and_balanced_allocation() {
     create(&c, sized_pod("balanced", "nginx", "1", "4Gi", json!({})));
     assert_eq!(wait_bound(&c, &s, "balanced"), "n1");
 }
+
+/// Pods of `app` that have a node.
+fn bound_count(c: &Cluster, app: &str) -> usize {
+    items(c, &["pods", "-l", &format!("app={app}")]).iter().filter(|p| p["spec"]["nodeName"].is_string()).count()
+}
+
+/// `scheduler_pending_pods` summed over its queues.
+fn pending_pods(c: &Cluster, s: &Scheduler) -> u64 {
+    let cert = c.api.pki.path("admin.crt").display().to_string();
+    let key = c.api.pki.path("admin.key").display().to_string();
+    let (code, body) = s.curl("/metrics", &["--cert", &cert, "--key", &key]);
+    assert_eq!(code, 200, "{body}");
+    body.lines()
+        .filter(|l| l.starts_with("scheduler_pending_pods{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+/// The faults: a scheduler killed mid-stream and started again binds every pending
+/// pod once; pods deleted while being scheduled leave nothing stuck; the scheduler survives
+/// an apiserver restart.
+#[test]
+fn faults_a_restart_mid_stream_deleted_pods_and_an_apiserver_restart() {
+    let mut c = cluster();
+    node(&c, "n1", "64", "128Gi", json!({}), json!([]));
+    let mut s = Scheduler::start(&c.api, &[]);
+    let list = |app: &str, n: usize| {
+        let items: Vec<Value> = (0..n).map(|i| cpu_pod(&format!("{app}{i}"), app, "10m", json!({}))).collect();
+        json!({"apiVersion": "v1", "kind": "List", "items": items})
+    };
+
+    // Killed once the first pods are bound; the new process binds exactly the rest.
+    create(&c, list("m", 60));
+    poll("a first binding", WAIT, || (bound_count(&c, "m") > 0).then_some(()));
+    s.kill9();
+    let before = bound_count(&c, "m");
+    s.restart();
+    poll("all 60 bound after the restart", WAIT, || (bound_count(&c, "m") == 60).then_some(()));
+    // A binding in flight at the kill may land after `before` was counted, hence at most.
+    let attempts = scheduled_attempts(&c, &s) as usize;
+    assert!(attempts <= 60 - before, "{attempts} bindings for {} unbound pods\n{}", 60 - before, s.log());
+    let scheduled = items(&c, &["events", "--field-selector", "reason=Scheduled"]);
+    let mut names: Vec<&str> = scheduled.iter().filter_map(|e| e["involvedObject"]["name"].as_str()).collect();
+    assert!(scheduled.iter().all(|e| e["series"].is_null()), "a pod was scheduled twice: {scheduled:?}");
+    names.sort_unstable();
+    let n = names.len();
+    names.dedup();
+    assert_eq!(names.len(), n, "a pod was scheduled twice");
+
+    // Pods deleted while they are being scheduled: bindings that find them gone are dropped.
+    create(&c, list("d", 40));
+    // Forced: without a kubelet, a bound pod's graceful deletion would wait for one.
+    c.api.kubectl_ok(K, &["delete", "pods", "-l", "app=d", "--grace-period=0", "--force", "--wait=false"]);
+    poll("the deleted pods gone", WAIT, || items(&c, &["pods", "-l", "app=d"]).is_empty().then_some(()));
+    poll("nothing left pending", WAIT, || (pending_pods(&c, &s) == 0).then_some(()));
+
+    // The apiserver restarts: the scheduler's watches resume and it keeps binding.
+    c.api.restart();
+    create(&c, cpu_pod("after-restart", "after", "10m", json!({})));
+    assert_eq!(wait_bound(&c, &s, "after-restart"), "n1");
+    assert_eq!(pending_pods(&c, &s), 0);
+    assert!(!s.log().contains("panicked"), "{}", s.log());
+}
