@@ -26,8 +26,8 @@ const SLEEP: Duration = Duration::from_secs(10);
 const FINISH_TIME: Duration = Duration::from_secs(6 * 60);
 const REFRESH_TIME: Duration = Duration::from_secs(30 * 60);
 /// Writers, each with one request in flight. Upstream starts a goroutine per event and
-/// bounds nothing; here each request in flight holds one of the client's HTTP/1.1
-/// connections, so events wait their turn for a writer instead of opening one each.
+/// bounds nothing; here events wait their turn for one of a fixed set of writers, whose
+/// requests share the client's HTTP/2 connection.
 const WRITERS: usize = 32;
 /// Events waiting for a writer, at most: beyond this (an apiserver that has stopped
 /// answering) events are dropped rather than held in memory.

@@ -380,14 +380,19 @@ fn preemption_evicts_lower_priority_pods_and_spares_pdb_protected_ones() {
     assert!(get(&c, &["pod", "guarded"]).is_some_and(|p| p["metadata"]["deletionTimestamp"].is_null()));
 }
 
-/// `scheduler_schedule_attempts_total{result="scheduled"}` summed over profiles, read with the
-/// admin client certificate.
-fn scheduled_attempts(c: &Cluster, s: &Scheduler) -> u64 {
+/// The scheduler's `/metrics`, read with the admin client certificate.
+fn metrics(c: &Cluster, s: &Scheduler) -> String {
     let cert = c.api.pki.path("admin.crt").display().to_string();
     let key = c.api.pki.path("admin.key").display().to_string();
     let (code, body) = s.curl("/metrics", &["--cert", &cert, "--key", &key]);
     assert_eq!(code, 200, "{body}");
-    body.lines()
+    body
+}
+
+/// `scheduler_schedule_attempts_total{result="scheduled"}` summed over profiles.
+fn scheduled_attempts(c: &Cluster, s: &Scheduler) -> u64 {
+    metrics(c, s)
+        .lines()
         .filter(|l| l.starts_with("scheduler_schedule_attempts_total{") && l.contains("result=\"scheduled\""))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .sum()
@@ -641,11 +646,8 @@ fn bound_count(c: &Cluster, app: &str) -> usize {
 
 /// `scheduler_pending_pods` summed over its queues.
 fn pending_pods(c: &Cluster, s: &Scheduler) -> u64 {
-    let cert = c.api.pki.path("admin.crt").display().to_string();
-    let key = c.api.pki.path("admin.key").display().to_string();
-    let (code, body) = s.curl("/metrics", &["--cert", &cert, "--key", &key]);
-    assert_eq!(code, 200, "{body}");
-    body.lines()
+    metrics(c, s)
+        .lines()
         .filter(|l| l.starts_with("scheduler_pending_pods{"))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum::<f64>() as u64
