@@ -3,6 +3,7 @@
 //! (also when a test fails). Helpers run the real kubectl against the server.
 
 pub mod kwok;
+pub mod node;
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -39,7 +40,7 @@ pub fn poll<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) 
     }
 }
 
-fn kill(child: &mut Child) {
+pub(crate) fn kill(child: &mut Child) {
     let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
     let end = Instant::now() + Duration::from_secs(5);
     while Instant::now() < end {
@@ -694,7 +695,7 @@ impl std::ops::DerefMut for ControllerManager {
 
 /// A kubeconfig for `user` (a client certificate from the cluster CA), written beside the
 /// apiserver's files.
-fn daemon_kubeconfig(api: &ApiServer, file: &str, user: &str) -> PathBuf {
+pub(crate) fn daemon_kubeconfig(api: &ApiServer, file: &str, user: &str) -> PathBuf {
     let kubeconfig = api.dir.path().join(file);
     let pair = pki::issue(&api.pki.ca, &pki::LeafSpec { common_name: user.into(), client: true, ..Default::default() })
         .expect("client pair");

@@ -1,0 +1,195 @@
+//! Test nodes: `hack/node.sh` makes each one a network and mount namespace with its own
+//! containerd and image registry, and the real kubelet binary runs inside it with the node's
+//! own identity (`system:node:<name>`). Everything is torn down by namespace, cgroup and PID
+//! when the fixture drops, also when a test fails.
+
+use crate::{bin_dir, kill, poll, ApiServer};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn node_sh(args: &[&str]) -> Output {
+    Command::new("bash").arg(repo_root().join("hack/node.sh")).args(args).output().expect("hack/node.sh")
+}
+
+/// Builds the test images once per machine (`hack/build-images.sh` is idempotent).
+pub fn ensure_images() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let out = Command::new("bash").arg(repo_root().join("hack/build-images.sh")).output().expect("build-images");
+        assert!(out.status.success(), "hack/build-images.sh: {}", String::from_utf8_lossy(&out.stderr));
+    });
+}
+
+/// A switch the nodes of one test attach to (their `eth0`), so that they reach each other.
+pub struct Switch {
+    pub dir: tempfile::TempDir,
+}
+
+impl Switch {
+    pub fn new() -> Switch {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = node_sh(&["switch-up", dir.path().to_str().unwrap()]);
+        assert!(out.status.success(), "switch-up: {}", String::from_utf8_lossy(&out.stderr));
+        Switch { dir }
+    }
+}
+
+impl Default for Switch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for Switch {
+    fn drop(&mut self) {
+        node_sh(&["switch-down", self.dir.path().to_str().unwrap()]);
+    }
+}
+
+/// One node: its namespaces, containerd and kubelet.
+pub struct Node {
+    pub name: String,
+    pub ip: String,
+    pub dir: tempfile::TempDir,
+    pub netns: String,
+    holder: String,
+    kubelet: Option<Child>,
+    kubelet_args: Vec<String>,
+    kubeconfig: PathBuf,
+}
+
+impl Node {
+    /// Starts node `name` with address `ip` (e.g. `172.18.0.2`) on `switch`, and its kubelet
+    /// registered with `api`. `extra` goes to the kubelet's command line.
+    pub fn start(api: &ApiServer, switch: &Switch, name: &str, ip: &str, extra: &[&str]) -> Node {
+        ensure_images();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = node_sh(&[
+            "up",
+            dir.path().to_str().unwrap(),
+            name,
+            &api.port.to_string(),
+            switch.dir.path().to_str().unwrap(),
+            &format!("{ip}/24"),
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let facts: HashMap<&str, &str> = text.lines().filter_map(|l| l.split_once('=')).collect();
+        let mut node = Node {
+            name: name.to_string(),
+            ip: ip.to_string(),
+            netns: facts.get("NODE_NETNS").unwrap_or(&"").to_string(),
+            holder: facts.get("NODE_HOLDER_PID").unwrap_or(&"").to_string(),
+            kubeconfig: dir.path().join("kubelet.conf"),
+            dir,
+            kubelet: None,
+            kubelet_args: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        assert!(out.status.success(), "node.sh up {name}: {}\n{text}", String::from_utf8_lossy(&out.stderr));
+        let pair = pki::issue(
+            &api.pki.ca,
+            &pki::LeafSpec {
+                common_name: format!("system:node:{name}"),
+                organizations: vec!["system:nodes".into()],
+                client: true,
+                ..Default::default()
+            },
+        )
+        .expect("kubelet pair");
+        pki::write_kubeconfig(
+            &node.kubeconfig,
+            "kubernetes",
+            &api.url(),
+            &api.pki.ca.cert_pem,
+            &format!("system:node:{name}"),
+            &pair.cert_pem,
+            &pair.key_pem,
+        )
+        .expect("kubeconfig");
+        node.start_kubelet();
+        node
+    }
+
+    pub fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    /// The kubelet's command line inside the node.
+    fn start_kubelet(&mut self) {
+        let bin = bin_dir().join("kubelet");
+        assert!(bin.exists(), "{} is missing: build the workspace binaries first (hack/test.sh does)", bin.display());
+        let root = self.path("kubelet");
+        std::fs::create_dir_all(&root).expect("root dir");
+        let config = self.path("kubelet-config.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\npodLogsDir: {}\nresolvConf: {}\nnodeStatusUpdateFrequency: 2s\n",
+                self.path("pods-logs").display(),
+                self.path("resolv.conf").display()
+            ),
+        )
+        .expect("config");
+        std::fs::write(self.path("resolv.conf"), "nameserver 127.0.0.53\n").expect("resolv.conf");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.path("kubelet.log")).expect("log");
+        let mut cmd = Command::new("nsenter");
+        cmd.args(["--target", &self.holder, "--mount", "--net", "--"])
+            .arg(&bin)
+            .arg(format!("--kubeconfig={}", self.kubeconfig.display()))
+            .arg(format!("--config={}", config.display()))
+            .arg(format!("--root-dir={}", root.display()))
+            .arg(format!("--hostname-override={}", self.name))
+            .arg(format!("--node-ip={}", self.ip))
+            .arg(format!("--container-runtime-endpoint=unix://{}", self.path("containerd.sock").display()))
+            .arg(format!("--cgroup-root=/{}", self.netns))
+            .arg("--healthz-port=10248")
+            .args(&self.kubelet_args)
+            .stdout(Stdio::null())
+            .stderr(log);
+        let child = cmd.spawn().expect("kubelet starts");
+        self.kubelet = Some(child);
+        poll("kubelet /healthz", Duration::from_secs(30), || {
+            if let Some(Ok(Some(st))) = self.kubelet.as_mut().map(|c| c.try_wait()) {
+                panic!("kubelet exited early: {st}\n{}", self.kubelet_log());
+            }
+            let out = self.exec(&["curl", "-sf", "--max-time", "2", "http://127.0.0.1:10248/healthz"]);
+            (out.status.success() && out.stdout == b"ok").then_some(())
+        });
+    }
+
+    pub fn stop_kubelet(&mut self) {
+        if let Some(mut c) = self.kubelet.take() {
+            kill(&mut c);
+        }
+    }
+
+    pub fn restart_kubelet(&mut self) {
+        self.stop_kubelet();
+        self.start_kubelet();
+    }
+
+    pub fn kubelet_log(&self) -> String {
+        std::fs::read_to_string(self.path("kubelet.log")).unwrap_or_default()
+    }
+
+    /// Runs a command inside the node (its network and mounts).
+    pub fn exec(&self, args: &[&str]) -> Output {
+        Command::new("nsenter")
+            .args(["--target", &self.holder, "--mount", "--net", "--"])
+            .args(args)
+            .output()
+            .expect("nsenter")
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.stop_kubelet();
+        node_sh(&["down", self.dir.path().to_str().unwrap()]);
+    }
+}

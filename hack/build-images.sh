@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Builds the test images offline and stores them in a real registry's storage, so that nodes
+# pull them for real (no public registry is reachable here):
+#
+#   registry.k8s.io/pause:3.10           the pod sandbox (busybox sh reaping children, exits on TERM)
+#   docker.io/library/busybox:latest     busybox-static with every applet (also :1.36)
+#   docker.io/library/nginx:latest       Debian's nginx with the official image's layout and page
+#
+# Output in $K8S_RS_IMAGES (default ~/.cache/k8s-rs/images):
+#   oci/NAME/       an OCI image layout per image (uncompressed layers, reproducible digests)
+#   oci/NAME.tar    the same, tarred for `ctr images import` (io.containerd.image.name set)
+#   registry/       the storage directory of a docker-registry that holds every image; a node
+#                   serves it on its own loopback (see e2e's node fixture and local-up-cluster)
+#
+# Idempotent: nothing is rebuilt while the inputs (this script, busybox, nginx) are unchanged.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+OUT=${K8S_RS_IMAGES:-$HOME/.cache/k8s-rs/images}
+for b in busybox nginx docker-registry skopeo sha256sum tar; do
+  command -v "$b" >/dev/null || { echo "build-images: $b not found: run hack/install-deps.sh" >&2; exit 1; }
+done
+
+stamp=$( (cat "$0"; dpkg-query -W busybox-static nginx-light 2>/dev/null) | sha256sum | cut -c1-16)
+if [ -f "$OUT/stamp" ] && [ "$(cat "$OUT/stamp")" = "$stamp" ]; then
+  echo "build-images: up to date in $OUT"
+  exit 0
+fi
+
+WORK=$(mktemp -d)
+REG_PID=
+cleanup() {
+  [ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+rm -rf "$OUT"
+mkdir -p "$OUT/oci" "$OUT/registry"
+
+# A root filesystem with busybox and its applets, users and the usual directories.
+busybox_rootfs() {
+  local r=$1
+  mkdir -p "$r"/{bin,sbin,usr/bin,usr/sbin,etc,tmp,proc,sys,dev,root,var/run,var/www,home}
+  chmod 1777 "$r/tmp"
+  cp /bin/busybox "$r/bin/busybox"
+  for a in $(busybox --list); do
+    [ "$a" = busybox ] || ln -sf busybox "$r/bin/$a"
+  done
+  cat >"$r/etc/passwd" <<'EOF'
+root:x:0:0:root:/root:/bin/sh
+daemon:x:1:1:daemon:/usr/sbin:/bin/false
+nginx:x:101:101:nginx:/nonexistent:/bin/false
+nobody:x:65534:65534:nobody:/home:/bin/false
+EOF
+  cat >"$r/etc/group" <<'EOF'
+root:x:0:
+daemon:x:1:
+nginx:x:101:
+nogroup:x:65534:
+EOF
+  : >"$r/etc/hosts"
+  : >"$r/etc/resolv.conf"
+}
+
+# Writes an OCI layout for rootfs $2 with image config fragment $3 (JSON object members) as
+# image $1 (a full reference, e.g. docker.io/library/busybox:latest).
+oci_image() {
+  local ref=$1 rootfs=$2 config=$3 name dir tag layer ldigest lsize cfg cdigest csize man mdigest msize
+  name=${ref##*/}
+  tag=${name##*:}
+  name=${name%%:*}
+  dir="$OUT/oci/$name"
+  mkdir -p "$dir/blobs/sha256"
+  layer="$WORK/$name.layer.tar"
+  tar --sort=name --mtime=@0 --numeric-owner --owner=0 --group=0 -C "$rootfs" -cf "$layer" .
+  ldigest=$(sha256sum "$layer" | cut -d' ' -f1)
+  lsize=$(stat -c %s "$layer")
+  mv "$layer" "$dir/blobs/sha256/$ldigest"
+  cfg=$(printf '{"architecture":"amd64","os":"linux","created":"1970-01-01T00:00:00Z","config":{%s},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' "$config" "$ldigest")
+  cdigest=$(printf %s "$cfg" | sha256sum | cut -d' ' -f1)
+  csize=$(printf %s "$cfg" | wc -c)
+  printf %s "$cfg" >"$dir/blobs/sha256/$cdigest"
+  man=$(printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%s}]}' "$cdigest" "$csize" "$ldigest" "$lsize")
+  mdigest=$(printf %s "$man" | sha256sum | cut -d' ' -f1)
+  msize=$(printf %s "$man" | wc -c)
+  printf %s "$man" >"$dir/blobs/sha256/$mdigest"
+  printf '{"imageLayoutVersion":"1.0.0"}' >"$dir/oci-layout"
+  printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"annotations":{"io.containerd.image.name":"%s","org.opencontainers.image.ref.name":"%s"}}]}' \
+    "$mdigest" "$msize" "$ref" "$tag" >"$dir/index.json"
+  tar --sort=name --mtime=@0 --numeric-owner --owner=0 --group=0 -C "$dir" -cf "$OUT/oci/$name.tar" .
+  echo "build-images: $ref sha256:$mdigest"
+}
+
+PATH_ENV='"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]'
+
+# pause: PID 1 of every sandbox. It must exit on SIGTERM (PID 1 has no default handlers) and
+# reap the zombies it inherits; a shell waiting on a sleeping child does both.
+busybox_rootfs "$WORK/pause"
+oci_image registry.k8s.io/pause:3.10 "$WORK/pause" \
+  "$PATH_ENV,\"Entrypoint\":[\"/bin/sh\",\"-c\",\"trap 'exit 0' TERM INT; while :; do sleep 2147483647 & wait \$!; done\"],\"WorkingDir\":\"/\""
+
+busybox_rootfs "$WORK/busybox"
+oci_image docker.io/library/busybox:latest "$WORK/busybox" "$PATH_ENV,\"Cmd\":[\"sh\"]"
+
+# nginx: Debian's binary and the libraries it links, laid out as the official image (config in
+# /etc/nginx, page in /usr/share/nginx/html, logs to the container's stdout and stderr).
+n="$WORK/nginx"
+busybox_rootfs "$n"
+mkdir -p "$n/usr/sbin" "$n/etc/nginx/conf.d" "$n/usr/share/nginx/html" "$n/var/log/nginx" \
+  "$n/var/lib/nginx" "$n/var/cache/nginx" "$n/run"
+cp /usr/sbin/nginx "$n/usr/sbin/nginx"
+for lib in $(ldd /usr/sbin/nginx | grep -oE '/[^ ]+'); do
+  mkdir -p "$n$(dirname "$lib")"
+  cp -L "$lib" "$n$lib"
+done
+cp /etc/nginx/mime.types "$n/etc/nginx/mime.types"
+cp /usr/share/nginx/html/index.html "$n/usr/share/nginx/html/index.html"
+ln -sf /dev/stdout "$n/var/log/nginx/access.log"
+ln -sf /dev/stderr "$n/var/log/nginx/error.log"
+cat >"$n/etc/nginx/nginx.conf" <<'EOF'
+user  nginx;
+worker_processes  auto;
+error_log  /var/log/nginx/error.log notice;
+pid        /run/nginx.pid;
+events {
+    worker_connections  1024;
+}
+http {
+    include       /etc/nginx/mime.types;
+    default_type  application/octet-stream;
+    access_log  /var/log/nginx/access.log;
+    sendfile        on;
+    keepalive_timeout  65;
+    include /etc/nginx/conf.d/*.conf;
+}
+EOF
+cat >"$n/etc/nginx/conf.d/default.conf" <<'EOF'
+server {
+    listen       80;
+    server_name  localhost;
+    location / {
+        root   /usr/share/nginx/html;
+        index  index.html index.htm;
+    }
+}
+EOF
+oci_image docker.io/library/nginx:latest "$n" \
+  "$PATH_ENV,\"Cmd\":[\"nginx\",\"-g\",\"daemon off;\"],\"ExposedPorts\":{\"80/tcp\":{}},\"StopSignal\":\"SIGQUIT\""
+
+# Push every image into a registry's storage: a registry on a free loopback port, skopeo copies.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat >"$WORK/registry.yml" <<EOF
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $OUT/registry
+http:
+  addr: 127.0.0.1:$port
+EOF
+docker-registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
+REG_PID=$!
+for _ in $(seq 1 100); do
+  curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && break
+  sleep 0.1
+done
+push() {
+  skopeo --insecure-policy copy -q --dest-tls-verify=false "oci:$OUT/oci/$1" "docker://127.0.0.1:$port/$2"
+}
+push pause pause:3.10
+push busybox library/busybox:latest
+push busybox library/busybox:1.36
+push nginx library/nginx:latest
+echo "$stamp" >"$OUT/stamp"
+echo "build-images: registry storage in $OUT/registry"

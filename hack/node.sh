@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# A test node on this machine: a network namespace and a mount namespace of its own, holding
+# its own containerd (root, state, socket, CNI config), a registry serving hack/build-images.sh's
+# images on the node's loopback, and a relay to the apiserver on the machine's loopback. The
+# kubelet runs inside it (`node.sh exec`), as it would on a real node. Nothing here touches the
+# machine's root network namespace: nodes reach each other through a switch namespace.
+#
+#   node.sh switch-up DIR                      a namespace with a bridge that nodes attach to
+#   node.sh switch-down DIR
+#   node.sh up DIR NAME [APIPORT] [SWITCHDIR NODEIP/LEN]
+#                                              start a node; prints its facts as shell variables
+#   node.sh exec DIR CMD...                    run CMD inside the node (its network and mounts)
+#   node.sh down DIR                           kill everything the node runs, by namespace and
+#                                              cgroup, remove its namespace, cgroups and files
+#
+# The node's state lives in DIR (a fresh directory per node). Its pods' cgroups are under
+# /<netns> in every hierarchy: start the kubelet with --cgroup-root=/$NODE_NETNS.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+IMAGES=${K8S_RS_IMAGES:-$HOME/.cache/k8s-rs/images}
+
+die() { echo "node.sh: $*" >&2; exit 1; }
+
+# Runs a command in the node: the holder process owns the node's mount namespace.
+node_exec() {
+  local dir=$1
+  shift
+  nsenter --target "$(cat "$dir/holder.pid")" --mount --net -- "$@"
+}
+
+wait_for() { # wait_for SECONDS CMD...: polls CMD every 50 ms until it succeeds
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@" 2>/dev/null; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 0.05
+  done
+}
+
+switch_up() {
+  local dir=$1 ns
+  mkdir -p "$dir"
+  ns="k8srs-sw-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
+  ip netns add "$ns"
+  echo "$ns" >"$dir/netns"
+  ip netns exec "$ns" ip link set lo up
+  ip netns exec "$ns" ip link add br0 type bridge
+  ip netns exec "$ns" ip link set br0 up
+  echo "SWITCH_NETNS=$ns"
+}
+
+switch_down() {
+  local dir=$1
+  [ -f "$dir/netns" ] || return 0
+  ip netns del "$(cat "$dir/netns")" 2>/dev/null || true
+  rm -f "$dir/netns"
+}
+
+up() {
+  local dir=$1 name=$2 apiport=${3:-} swdir=${4:-} nodeip=${5:-} ns holder sw i
+  [ -d "$IMAGES/registry" ] || die "no images in $IMAGES: run hack/build-images.sh"
+  mkdir -p "$dir"/{containerd/root,containerd/state,cni/net.d,log,certs.d/docker.io,certs.d/registry.k8s.io}
+  dir=$(cd "$dir" && pwd)
+  ns="k8srs-$name-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
+  ip netns add "$ns"
+  echo "$ns" >"$dir/netns"
+  echo "$name" >"$dir/name"
+  : >"$dir/pids"
+
+  # The holder keeps the node's mount namespace alive; every mount the node makes (overlays,
+  # volumes, pod network namespaces on a private /run/netns) goes away with it.
+  nsenter --net="/run/netns/$ns" unshare --mount --propagation private -- \
+    sh -c 'mount -t tmpfs -o mode=755 tmpfs /run/netns && exec sleep infinity' </dev/null >/dev/null 2>&1 &
+  holder=$!
+  echo "$holder" >"$dir/holder.pid"
+  wait_for 5 grep -q ' /run/netns ' "/proc/$holder/mounts" || die "the node's mount namespace did not come up"
+
+  node_exec "$dir" ip link set lo up
+  node_exec "$dir" sysctl -qw net.ipv4.ip_forward=1
+  # Per namespace; with it off, pod -> Service -> pod on one bridge times out.
+  if [ -e /proc/sys/net/bridge/bridge-nf-call-iptables ]; then
+    node_exec "$dir" sysctl -qw net.bridge.bridge-nf-call-iptables=1
+  fi
+  if [ -n "$swdir" ]; then
+    sw=$(cat "$swdir/netns")
+    i="v$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
+    ip netns exec "$sw" ip link add "$i" type veth peer name eth0 netns "$ns"
+    ip netns exec "$sw" ip link set "$i" master br0 up
+    node_exec "$dir" ip addr add "$nodeip" dev eth0
+    node_exec "$dir" ip link set eth0 up
+    node_exec "$dir" ip route add default dev eth0
+  fi
+
+  # A registry on the node's loopback serving the prebuilt images: pulls are real pulls.
+  cat >"$dir/registry.yml" <<EOF
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $IMAGES/registry
+  maintenance:
+    uploadpurging:
+      enabled: false
+    readonly:
+      enabled: true
+http:
+  addr: 127.0.0.1:5000
+EOF
+  for host in docker.io registry.k8s.io; do
+    cat >"$dir/certs.d/$host/hosts.toml" <<EOF
+server = "https://$host"
+[host."http://127.0.0.1:5000"]
+  capabilities = ["pull", "resolve"]
+EOF
+  done
+  node_exec "$dir" docker-registry serve "$dir/registry.yml" >"$dir/log/registry.log" 2>&1 &
+  echo "$!" >>"$dir/pids"
+
+  # containerd renders the CNI config from the pod CIDR the kubelet hands it
+  # (UpdateRuntimeConfig), as a kubenet-style bridge.
+  cat >"$dir/cni-template.json" <<'EOF'
+{
+  "cniVersion": "0.4.0",
+  "name": "k8s-pod-network",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "cni0",
+      "isGateway": true,
+      "ipMasq": true,
+      "hairpinMode": true,
+      "ipam": {
+        "type": "host-local",
+        "ranges": [{{range $i, $range := .PodCIDRRanges}}{{if $i}}, {{end}}[{"subnet": "{{$range}}"}]{{end}}],
+        "routes": [{{range $i, $route := .Routes}}{{if $i}}, {{end}}{"dst": "{{$route}}"}{{end}}]
+      }
+    },
+    {"type": "portmap", "capabilities": {"portMappings": true}}
+  ]
+}
+EOF
+  cat >"$dir/containerd.toml" <<EOF
+version = 2
+root = "$dir/containerd/root"
+state = "$dir/containerd/state"
+[grpc]
+  address = "$dir/containerd.sock"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "registry.k8s.io/pause:3.10"
+  systemd_cgroup = false
+  tolerate_missing_hugetlb_controller = true
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$dir/cni/net.d"
+    conf_template = "$dir/cni-template.json"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "$dir/certs.d"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+EOF
+  node_exec "$dir" containerd --config "$dir/containerd.toml" >"$dir/log/containerd.log" 2>&1 &
+  echo "$!" >>"$dir/pids"
+  wait_for 20 test -S "$dir/containerd.sock" || die "containerd did not start: $(tail -5 "$dir/log/containerd.log")"
+
+  # The apiserver listens on the machine's loopback; the node reaches it on its own loopback,
+  # same port, through a relay over a unix socket (which crosses network namespaces).
+  if [ -n "$apiport" ]; then
+    socat "UNIX-LISTEN:$dir/apiserver.sock,fork,unlink-early" "TCP:127.0.0.1:$apiport" \
+      >"$dir/log/relay-root.log" 2>&1 &
+    echo "$!" >"$dir/relay.pid"
+    node_exec "$dir" socat "TCP-LISTEN:$apiport,bind=127.0.0.1,reuseaddr,fork" \
+      "UNIX-CONNECT:$dir/apiserver.sock" >"$dir/log/relay-node.log" 2>&1 &
+    echo "$!" >>"$dir/pids"
+  fi
+  wait_for 10 node_exec "$dir" bash -c 'exec 3<>/dev/tcp/127.0.0.1/5000' ||
+    die "the node's registry did not start: $(tail -5 "$dir/log/registry.log")"
+  echo "NODE_DIR=$dir"
+  echo "NODE_NETNS=$ns"
+  echo "NODE_HOLDER_PID=$holder"
+  echo "CONTAINERD_SOCK=$dir/containerd.sock"
+}
+
+# The pids of every process in the node: its network namespace, plus the pods' processes
+# (in their own network namespaces) found through the node's cgroups.
+node_pids() {
+  local ns=$1
+  ip netns pids "$ns" 2>/dev/null || true
+  find /sys/fs/cgroup/*/"$ns" -name cgroup.procs -exec cat {} + 2>/dev/null || true
+}
+
+down() {
+  local dir=$1 ns pids
+  [ -f "$dir/netns" ] || return 0
+  ns=$(cat "$dir/netns")
+  [ -f "$dir/relay.pid" ] && kill "$(cat "$dir/relay.pid")" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    pids=$(node_pids "$ns" | sort -u)
+    [ -f "$dir/holder.pid" ] && kill -0 "$(cat "$dir/holder.pid")" 2>/dev/null && pids="$pids $(cat "$dir/holder.pid")"
+    [ -z "${pids// /}" ] && break
+    # shellcheck disable=SC2086
+    kill -9 $pids 2>/dev/null || true
+    sleep 0.05
+  done
+  # Cgroups empty now; remove them deepest first.
+  find /sys/fs/cgroup/*/"$ns" -depth -type d -exec rmdir {} + 2>/dev/null || true
+  ip netns del "$ns" 2>/dev/null || true
+  rm -f "$dir/netns"
+  rm -rf "$dir/containerd" 2>/dev/null || true
+}
+
+cmd=${1:-}
+shift || true
+case "$cmd" in
+  switch-up) switch_up "$@" ;;
+  switch-down) switch_down "$@" ;;
+  up) up "$@" ;;
+  exec)
+    d=$1
+    shift
+    node_exec "$d" "$@"
+    ;;
+  down) down "$@" ;;
+  *) die "usage: node.sh switch-up|switch-down|up|exec|down DIR ..." ;;
+esac

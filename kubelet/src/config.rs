@@ -1,0 +1,487 @@
+//! The kubelet's configuration: upstream's command-line flags and the `--config`
+//! KubeletConfiguration file (kubelet.config.k8s.io/v1beta1) with its defaults. A flag given on
+//! the command line wins over the file, as upstream.
+
+use crate::Error;
+use clap::{ArgAction, Parser};
+use component_base::flags::{format_go_duration, parse_go_bool, parse_go_duration};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// kubelet's command line. Flags with a KubeletConfiguration field are optional here: unset,
+/// the file's value (or its default) applies.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "kubelet",
+    version = "v1.33.0",
+    about = "The kubelet is the primary \"node agent\" that runs on each node."
+)]
+pub struct Options {
+    /// The Kubelet will load its initial configuration from this file.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Path to a kubeconfig file, specifying how to connect to the API server. Providing
+    /// --kubeconfig enables API server mode, omitting --kubeconfig enables standalone mode.
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Path to a kubeconfig file that will be used to get client certificate for kubelet.
+    #[arg(long)]
+    pub bootstrap_kubeconfig: Option<PathBuf>,
+    /// If non-empty, will use this string as identification instead of the actual hostname.
+    #[arg(long)]
+    pub hostname_override: Option<String>,
+    /// IP address (or comma-separated dual-stack IP addresses) of the node.
+    #[arg(long)]
+    pub node_ip: Option<String>,
+    /// Directory path for managing kubelet files (volume mounts, etc).
+    #[arg(long, default_value = "/var/lib/kubelet")]
+    pub root_dir: PathBuf,
+    /// The endpoint of the remote runtime service.
+    #[arg(long)]
+    pub container_runtime_endpoint: Option<String>,
+    /// The endpoint of the remote image service; the runtime's when empty.
+    #[arg(long)]
+    pub image_service_endpoint: Option<String>,
+    /// Driver that the kubelet uses to manipulate cgroups on the host (cgroupfs or systemd).
+    #[arg(long)]
+    pub cgroup_driver: Option<String>,
+    /// Optional root cgroup to use for pods.
+    #[arg(long)]
+    pub cgroup_root: Option<String>,
+    /// Enable creation of QoS cgroup hierarchy.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_parser = parse_go_bool, action = ArgAction::Set)]
+    pub cgroups_per_qos: Option<bool>,
+    /// Number of Pods that can run on this Kubelet.
+    #[arg(long)]
+    pub max_pods: Option<u32>,
+    /// Path to the directory containing static pod files to run, or the path to a single
+    /// static pod file.
+    #[arg(long)]
+    pub pod_manifest_path: Option<String>,
+    /// URL for accessing additional Pod specifications to run.
+    #[arg(long)]
+    pub manifest_url: Option<String>,
+    /// Labels to add when registering the node in the cluster (key=value,...).
+    #[arg(long, value_delimiter = ',')]
+    pub node_labels: Vec<String>,
+    /// Register the node with the apiserver.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_parser = parse_go_bool, action = ArgAction::Set)]
+    pub register_node: Option<bool>,
+    /// Register the node with the given list of taints (key=value:effect,...).
+    #[arg(long, value_delimiter = ',')]
+    pub register_with_taints: Vec<String>,
+    /// Comma-separated list of DNS server IP addresses.
+    #[arg(long, value_delimiter = ',')]
+    pub cluster_dns: Vec<String>,
+    /// Domain for this cluster.
+    #[arg(long)]
+    pub cluster_domain: Option<String>,
+    /// The CIDR to use for pod IP addresses, only used in standalone mode.
+    #[arg(long)]
+    pub pod_cidr: Option<String>,
+    /// The port for the localhost healthz endpoint (set to 0 to disable).
+    #[arg(long)]
+    pub healthz_port: Option<u16>,
+    /// The IP address for the healthz server to serve on.
+    #[arg(long)]
+    pub healthz_bind_address: Option<String>,
+    /// The port for the Kubelet to serve on.
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// The IP address for the Kubelet to serve on.
+    #[arg(long)]
+    pub address: Option<String>,
+    /// Resources reserved for kubernetes system components (cpu=200m,memory=500Mi,...).
+    #[arg(long, value_delimiter = ',')]
+    pub kube_reserved: Vec<String>,
+    /// Resources reserved for non-kubernetes components (cpu=200m,memory=500Mi,...).
+    #[arg(long, value_delimiter = ',')]
+    pub system_reserved: Vec<String>,
+    /// Hard eviction thresholds (memory.available<1Gi,...).
+    #[arg(long, value_delimiter = ',')]
+    pub eviction_hard: Vec<String>,
+    /// Makes the Kubelet fail to start if swap is enabled on the node.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_parser = parse_go_bool, action = ArgAction::Set)]
+    pub fail_swap_on: Option<bool>,
+    /// Timeout of all runtime requests except long running ones.
+    #[arg(long, value_parser = parse_go_duration)]
+    pub runtime_request_timeout: Option<Duration>,
+    /// How often the kubelet posts node status to the master.
+    #[arg(long, value_parser = parse_go_duration)]
+    pub node_status_update_frequency: Option<Duration>,
+    /// Max period between synchronizing running containers and config.
+    #[arg(long, value_parser = parse_go_duration)]
+    pub sync_frequency: Option<Duration>,
+    /// Duration between checking config files for new data.
+    #[arg(long, value_parser = parse_go_duration)]
+    pub file_check_frequency: Option<Duration>,
+    /// Deprecated: the sandbox image is the runtime's setting. Accepted for compatibility.
+    #[arg(long)]
+    pub pod_infra_container_image: Option<String>,
+    /// The verbosity of the logs.
+    #[arg(short = 'v', long = "v", default_value = "0")]
+    pub verbosity: u8,
+}
+
+/// A resolved configuration: the file's values under the flags', with upstream's defaults.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub kubeconfig: Option<PathBuf>,
+    pub node_name: String,
+    pub node_ips: Vec<std::net::IpAddr>,
+    pub root_dir: PathBuf,
+    pub runtime_endpoint: String,
+    pub image_endpoint: String,
+    pub cgroup_driver: String,
+    pub cgroup_root: String,
+    pub cgroups_per_qos: bool,
+    pub max_pods: u32,
+    pub static_pod_path: Option<PathBuf>,
+    pub static_pod_url: Option<String>,
+    pub node_labels: BTreeMap<String, String>,
+    pub register_node: bool,
+    pub register_with_taints: Vec<k8s_openapi::api::core::v1::Taint>,
+    pub cluster_dns: Vec<String>,
+    pub cluster_domain: String,
+    pub pod_cidr: Option<String>,
+    pub resolv_conf: PathBuf,
+    pub healthz_port: u16,
+    pub healthz_bind_address: String,
+    pub port: u16,
+    pub address: String,
+    pub kube_reserved: BTreeMap<String, String>,
+    pub system_reserved: BTreeMap<String, String>,
+    pub eviction_hard: BTreeMap<String, String>,
+    pub fail_swap_on: bool,
+    pub runtime_request_timeout: Duration,
+    pub node_status_update_frequency: Duration,
+    pub node_status_report_frequency: Duration,
+    pub node_lease_duration_seconds: i32,
+    pub sync_frequency: Duration,
+    pub file_check_frequency: Duration,
+    pub pod_logs_dir: PathBuf,
+    pub container_log_max_size: String,
+    pub container_log_max_files: u32,
+    pub serialize_image_pulls: bool,
+    pub pod_pids_limit: i64,
+    /// The configuration as `/configz` reports it.
+    pub configz: Value,
+}
+
+/// The default hard eviction thresholds on Linux.
+pub fn default_eviction_hard() -> BTreeMap<String, String> {
+    [
+        ("memory.available", "100Mi"),
+        ("nodefs.available", "10%"),
+        ("nodefs.inodesFree", "5%"),
+        ("imagefs.available", "15%"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+fn str_map(v: Option<&Value>) -> Option<BTreeMap<String, String>> {
+    v?.as_object().map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+}
+
+fn pairs(list: &[String], sep: char, flag: &str) -> Result<BTreeMap<String, String>, Error> {
+    let mut out = BTreeMap::new();
+    for item in list.iter().filter(|s| !s.is_empty()) {
+        let (k, v) = item
+            .split_once(sep)
+            .ok_or_else(|| Error::Config(format!("invalid argument {item:?} for \"--{flag}\" flag")))?;
+        out.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    Ok(out)
+}
+
+/// `--eviction-hard memory.available<100Mi,...`.
+fn thresholds(list: &[String]) -> Result<BTreeMap<String, String>, Error> {
+    pairs(list, '<', "eviction-hard")
+}
+
+/// `key=value:Effect` or `key:Effect`, as `--register-with-taints` takes them.
+pub fn parse_taint(s: &str) -> Result<k8s_openapi::api::core::v1::Taint, Error> {
+    let bad = || Error::Config(format!("invalid taint spec: {s}"));
+    let (kv, effect) = s.rsplit_once(':').ok_or_else(bad)?;
+    if !matches!(effect, "NoSchedule" | "PreferNoSchedule" | "NoExecute") {
+        return Err(Error::Config(format!("invalid taint effect: {effect}, unsupported taint effect")));
+    }
+    let (key, value) = match kv.split_once('=') {
+        Some((k, v)) => (k, Some(v.to_string())),
+        None => (kv, None),
+    };
+    if key.is_empty() {
+        return Err(bad());
+    }
+    Ok(k8s_openapi::api::core::v1::Taint { key: key.to_string(), value, effect: effect.to_string(), time_added: None })
+}
+
+fn duration(v: Option<&Value>) -> Result<Option<Duration>, Error> {
+    match v.and_then(Value::as_str) {
+        Some(s) => parse_go_duration(s).map(Some).map_err(Error::Config),
+        None => Ok(None),
+    }
+}
+
+/// The machine's hostname, lowercased, as upstream names a node by default.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_lowercase())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+impl Config {
+    /// Resolves `opts` over the `--config` file (read here) and the defaults.
+    pub fn load(opts: &Options) -> Result<Config, Error> {
+        let file: Value = match &opts.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    Error::Config(format!("failed to load Kubelet config file {}, error: {e}", path.display()))
+                })?;
+                let v: Value = serde_saphyr::from_str(&text).map_err(|e| {
+                    Error::Config(format!("failed to load Kubelet config file {}, error: {e}", path.display()))
+                })?;
+                let kind = v.get("kind").and_then(Value::as_str).unwrap_or("");
+                if kind != "KubeletConfiguration" {
+                    return Err(Error::Config(format!(
+                        "failed to load Kubelet config file {}, error: no kind \"{kind}\" is registered",
+                        path.display()
+                    )));
+                }
+                v
+            }
+            None => Value::Object(Default::default()),
+        };
+        let f = |k: &str| file.get(k);
+        let fstr = |k: &str| f(k).and_then(Value::as_str).map(str::to_string);
+        let fbool = |k: &str| f(k).and_then(Value::as_bool);
+        let fint = |k: &str| f(k).and_then(Value::as_i64);
+
+        let node_name =
+            opts.hostname_override.clone().filter(|s| !s.is_empty()).unwrap_or_else(hostname).to_lowercase();
+        let mut node_ips = Vec::new();
+        if let Some(ips) = &opts.node_ip {
+            for ip in ips.split(',').filter(|s| !s.is_empty()) {
+                node_ips
+                    .push(ip.trim().parse().map_err(|_| Error::Config(format!("failed to parse node IP: {ip:?}")))?);
+            }
+        }
+        let runtime_endpoint = opts
+            .container_runtime_endpoint
+            .clone()
+            .or_else(|| fstr("containerRuntimeEndpoint"))
+            .unwrap_or_else(|| "unix:///run/containerd/containerd.sock".into());
+        let image_endpoint = opts
+            .image_service_endpoint
+            .clone()
+            .or_else(|| fstr("imageServiceEndpoint"))
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| runtime_endpoint.clone());
+        let cgroup_driver =
+            opts.cgroup_driver.clone().or_else(|| fstr("cgroupDriver")).unwrap_or_else(|| "cgroupfs".into());
+        if cgroup_driver != "cgroupfs" && cgroup_driver != "systemd" {
+            return Err(Error::Config(format!(
+                "invalid configuration: cgroupDriver ({cgroup_driver:?}) must be one of: cgroupfs, systemd"
+            )));
+        }
+        let mut register_with_taints = Vec::new();
+        for t in &opts.register_with_taints {
+            register_with_taints.push(parse_taint(t)?);
+        }
+        if register_with_taints.is_empty() {
+            if let Some(list) = f("registerWithTaints").and_then(Value::as_array) {
+                for t in list {
+                    register_with_taints.push(
+                        serde_json::from_value(t.clone())
+                            .map_err(|e| Error::Config(format!("registerWithTaints: {e}")))?,
+                    );
+                }
+            }
+        }
+        let mut node_labels = BTreeMap::new();
+        for (k, v) in pairs(&opts.node_labels, '=', "node-labels")? {
+            node_labels.insert(k, v);
+        }
+        let cluster_dns = if opts.cluster_dns.is_empty() {
+            f("clusterDNS")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                .unwrap_or_default()
+        } else {
+            opts.cluster_dns.clone()
+        };
+        let kube_reserved = if opts.kube_reserved.is_empty() {
+            str_map(f("kubeReserved")).unwrap_or_default()
+        } else {
+            pairs(&opts.kube_reserved, '=', "kube-reserved")?
+        };
+        let system_reserved = if opts.system_reserved.is_empty() {
+            str_map(f("systemReserved")).unwrap_or_default()
+        } else {
+            pairs(&opts.system_reserved, '=', "system-reserved")?
+        };
+        let eviction_hard = if opts.eviction_hard.is_empty() {
+            str_map(f("evictionHard")).unwrap_or_else(default_eviction_hard)
+        } else {
+            thresholds(&opts.eviction_hard)?
+        };
+        let static_pod_path = opts
+            .pod_manifest_path
+            .clone()
+            .or_else(|| fstr("staticPodPath"))
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from);
+        let cfg = Config {
+            kubeconfig: opts.kubeconfig.clone(),
+            node_name,
+            node_ips,
+            root_dir: opts.root_dir.clone(),
+            runtime_endpoint,
+            image_endpoint,
+            cgroup_driver,
+            cgroup_root: opts.cgroup_root.clone().or_else(|| fstr("cgroupRoot")).unwrap_or_default(),
+            cgroups_per_qos: opts.cgroups_per_qos.or_else(|| fbool("cgroupsPerQOS")).unwrap_or(true),
+            max_pods: opts.max_pods.or_else(|| fint("maxPods").map(|v| v as u32)).unwrap_or(110),
+            static_pod_path,
+            static_pod_url: opts.manifest_url.clone().or_else(|| fstr("staticPodURL")).filter(|s| !s.is_empty()),
+            node_labels,
+            register_node: opts.register_node.or_else(|| fbool("registerNode")).unwrap_or(true),
+            register_with_taints,
+            cluster_dns,
+            cluster_domain: opts.cluster_domain.clone().or_else(|| fstr("clusterDomain")).unwrap_or_default(),
+            pod_cidr: opts.pod_cidr.clone().or_else(|| fstr("podCIDR")).filter(|s| !s.is_empty()),
+            resolv_conf: fstr("resolvConf").unwrap_or_else(|| "/etc/resolv.conf".into()).into(),
+            healthz_port: opts.healthz_port.or_else(|| fint("healthzPort").map(|v| v as u16)).unwrap_or(10248),
+            healthz_bind_address: opts
+                .healthz_bind_address
+                .clone()
+                .or_else(|| fstr("healthzBindAddress"))
+                .unwrap_or_else(|| "127.0.0.1".into()),
+            port: opts.port.or_else(|| fint("port").map(|v| v as u16)).unwrap_or(10250),
+            address: opts.address.clone().or_else(|| fstr("address")).unwrap_or_else(|| "0.0.0.0".into()),
+            kube_reserved,
+            system_reserved,
+            eviction_hard,
+            fail_swap_on: opts.fail_swap_on.or_else(|| fbool("failSwapOn")).unwrap_or(true),
+            runtime_request_timeout: match opts.runtime_request_timeout {
+                Some(d) => d,
+                None => duration(f("runtimeRequestTimeout"))?.unwrap_or(Duration::from_secs(120)),
+            },
+            node_status_update_frequency: match opts.node_status_update_frequency {
+                Some(d) => d,
+                None => duration(f("nodeStatusUpdateFrequency"))?.unwrap_or(Duration::from_secs(10)),
+            },
+            node_status_report_frequency: duration(f("nodeStatusReportFrequency"))?.unwrap_or(Duration::from_secs(300)),
+            node_lease_duration_seconds: fint("nodeLeaseDurationSeconds").map(|v| v as i32).unwrap_or(40),
+            sync_frequency: match opts.sync_frequency {
+                Some(d) => d,
+                None => duration(f("syncFrequency"))?.unwrap_or(Duration::from_secs(60)),
+            },
+            file_check_frequency: match opts.file_check_frequency {
+                Some(d) => d,
+                None => duration(f("fileCheckFrequency"))?.unwrap_or(Duration::from_secs(20)),
+            },
+            pod_logs_dir: fstr("podLogsDir").unwrap_or_else(|| "/var/log/pods".into()).into(),
+            container_log_max_size: fstr("containerLogMaxSize").unwrap_or_else(|| "10Mi".into()),
+            container_log_max_files: fint("containerLogMaxFiles").map(|v| v as u32).unwrap_or(5),
+            serialize_image_pulls: fbool("serializeImagePulls").unwrap_or(true),
+            pod_pids_limit: fint("podPidsLimit").unwrap_or(-1),
+            configz: Value::Null,
+        };
+        if cfg.container_log_max_files < 2 {
+            return Err(Error::Config("invalid configuration: containerLogMaxFiles must be greater than 1".into()));
+        }
+        Ok(Config { configz: cfg.to_configz(), ..cfg })
+    }
+
+    /// The effective KubeletConfiguration, as `/configz` serves it.
+    fn to_configz(&self) -> Value {
+        let d = |d: Duration| Value::String(format_go_duration(d));
+        serde_json::json!({
+            "kind": "KubeletConfiguration",
+            "apiVersion": "kubelet.config.k8s.io/v1beta1",
+            "staticPodPath": self.static_pod_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            "syncFrequency": d(self.sync_frequency),
+            "fileCheckFrequency": d(self.file_check_frequency),
+            "address": self.address,
+            "port": self.port,
+            "healthzPort": self.healthz_port,
+            "healthzBindAddress": self.healthz_bind_address,
+            "clusterDomain": self.cluster_domain,
+            "clusterDNS": self.cluster_dns,
+            "nodeStatusUpdateFrequency": d(self.node_status_update_frequency),
+            "nodeStatusReportFrequency": d(self.node_status_report_frequency),
+            "nodeLeaseDurationSeconds": self.node_lease_duration_seconds,
+            "cgroupRoot": self.cgroup_root,
+            "cgroupsPerQOS": self.cgroups_per_qos,
+            "cgroupDriver": self.cgroup_driver,
+            "maxPods": self.max_pods,
+            "podPidsLimit": self.pod_pids_limit,
+            "resolvConf": self.resolv_conf.display().to_string(),
+            "runtimeRequestTimeout": d(self.runtime_request_timeout),
+            "evictionHard": self.eviction_hard,
+            "kubeReserved": self.kube_reserved,
+            "systemReserved": self.system_reserved,
+            "failSwapOn": self.fail_swap_on,
+            "containerLogMaxSize": self.container_log_max_size,
+            "containerLogMaxFiles": self.container_log_max_files,
+            "serializeImagePulls": self.serialize_image_pulls,
+            "containerRuntimeEndpoint": self.runtime_endpoint,
+            "imageServiceEndpoint": self.image_endpoint,
+            "podLogsDir": self.pod_logs_dir.display().to_string(),
+            "registerNode": self.register_node,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(args: &[&str]) -> Options {
+        Options::parse_from(std::iter::once("kubelet").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_defaults_fill_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.yaml");
+        std::fs::write(
+            &file,
+            "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nmaxPods: 50\nclusterDomain: corp.local\nclusterDNS: [10.0.0.10]\nsyncFrequency: 30s\n",
+        )
+        .unwrap();
+        let c =
+            Config::load(&opts(&["--config", file.to_str().unwrap(), "--max-pods=20", "--hostname-override=Node-A"]))
+                .unwrap();
+        assert_eq!(c.max_pods, 20);
+        assert_eq!(c.cluster_domain, "corp.local");
+        assert_eq!(c.cluster_dns, vec!["10.0.0.10"]);
+        assert_eq!(c.sync_frequency, Duration::from_secs(30));
+        assert_eq!(c.node_name, "node-a");
+        assert_eq!(c.healthz_port, 10248);
+        assert_eq!(c.eviction_hard.get("memory.available").map(String::as_str), Some("100Mi"));
+        assert_eq!(c.configz["maxPods"], 20);
+    }
+
+    #[test]
+    fn taints_labels_and_bad_values() {
+        let c = Config::load(&opts(&[
+            "--register-with-taints=dedicated=infra:NoSchedule,gpu:NoExecute",
+            "--node-labels=a=b,c=d",
+        ]))
+        .unwrap();
+        assert_eq!(c.register_with_taints.len(), 2);
+        assert_eq!(c.register_with_taints[0].value.as_deref(), Some("infra"));
+        assert_eq!(c.register_with_taints[1].key, "gpu");
+        assert_eq!(c.node_labels.get("c").map(String::as_str), Some("d"));
+        let err = Config::load(&opts(&["--register-with-taints=a=b:Sometimes"])).unwrap_err().to_string();
+        assert!(err.contains("invalid taint effect"), "{err}");
+        let err = Config::load(&opts(&["--cgroup-driver=other"])).unwrap_err().to_string();
+        assert!(err.contains("cgroupDriver"), "{err}");
+    }
+}

@@ -1,0 +1,98 @@
+//! kubelet: the node agent. It registers the node and keeps its status and Lease current,
+//! and runs the pods bound to the node on the container runtime through CRI: one worker per
+//! pod, driven by the apiserver's pods and a once-a-second relist of the runtime.
+
+pub mod config;
+pub mod cri;
+pub mod healthz;
+pub mod machine;
+pub mod node;
+pub mod pod;
+pub mod quantity;
+pub mod status;
+pub mod worker;
+
+use component_base::Informer;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::Api;
+use kube::runtime::watcher;
+use std::sync::Arc;
+
+/// Errors that stop the kubelet from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Config(String),
+    #[error(transparent)]
+    Base(#[from] component_base::Error),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Runs the kubelet until SIGTERM or SIGINT.
+pub async fn run(opts: config::Options) -> Result<(), Error> {
+    component_base::init_logging(opts.verbosity);
+    let cfg = Arc::new(config::Config::load(&opts)?);
+    tracing::info!(version = node::KUBELET_VERSION, node = %cfg.node_name, "Starting kubelet");
+    std::fs::create_dir_all(cfg.root_dir.join("pods"))?;
+    std::fs::create_dir_all(&cfg.pod_logs_dir)?;
+    let cri = cri::Cri::new(&cfg.runtime_endpoint, &cfg.image_endpoint, cfg.runtime_request_timeout)?;
+    let client = match &cfg.kubeconfig {
+        Some(path) => {
+            let flags = component_base::flags::ClientFlags {
+                kubeconfig: Some(path.clone()),
+                master: None,
+                kube_api_qps: Some(50.0),
+                kube_api_burst: Some(100),
+                kube_api_content_type: "application/vnd.kubernetes.protobuf".into(),
+            };
+            let rest = component_base::client::config(&flags).await?;
+            let ua = component_base::client::user_agent("kubelet", None);
+            Some(component_base::client::build(rest, &ua, 50.0, 100)?)
+        }
+        None => {
+            tracing::info!("No API server defined - no node status update will be sent");
+            None
+        }
+    };
+    let (node_tx, node_rx) = tokio::sync::watch::channel(node::NodeState::default());
+    let recorder =
+        client.as_ref().map(|c| component_base::events::recorder(c.clone(), "kubelet", Some(&cfg.node_name)));
+    let pods = worker::Pods::new(cfg.clone(), client.clone(), cri.clone(), recorder, node_rx.clone());
+
+    let healthz = healthz::serve(&cfg).await?;
+    let mut tasks = vec![healthz, tokio::spawn(pods.clone().pleg())];
+    if let Some(client) = &client {
+        if cfg.register_node {
+            let nl = node::NodeLoop { cfg: cfg.clone(), client: client.clone(), cri: cri.clone(), state: node_tx };
+            tasks.push(tokio::spawn(nl.run()));
+            tasks.push(tokio::spawn(node::lease_loop(cfg.clone(), client.clone(), node_rx.clone())));
+        }
+        // The pods bound to this node.
+        let api: Api<Pod> = Api::all(client.clone());
+        let inf =
+            Informer::new("pods", api, watcher::Config::default().fields(&format!("spec.nodeName={}", cfg.node_name)));
+        let p = pods.clone();
+        inf.add_handler(move |change| match change {
+            component_base::Change::Added(pod) | component_base::Change::Updated { new: pod, .. } => {
+                p.upsert(pod.clone())
+            }
+            component_base::Change::Deleted(pod) => p.remove(pod::uid(pod)),
+        });
+        inf.start();
+        let p = pods.clone();
+        let inf2 = inf.clone();
+        tasks.push(tokio::spawn(async move {
+            inf2.wait_synced().await;
+            tracing::info!(pods = p.desired_count(), "pod source synced");
+            p.set_sources_ready();
+        }));
+    } else {
+        pods.set_sources_ready();
+    }
+    component_base::shutdown_signal().await;
+    for t in tasks {
+        t.abort();
+    }
+    Ok(())
+}

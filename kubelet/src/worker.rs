@@ -1,0 +1,834 @@
+//! Pod workers: one task per pod, driven by the pod's desired state (the apiserver's pods
+//! bound to this node) and the runtime's actual state (a PLEG-style relist once a second).
+//! A worker syncs its pod — sandbox, containers, restarts with back-off, status — or, once the
+//! pod is deleted or gone, kills it, reports its final status and removes it from the API.
+
+use crate::config::Config;
+use crate::cri::{api, Cri};
+use crate::node::NodeState;
+use crate::pod::{self, uid_selector};
+use crate::status::{self, ContainerView, PodFacts, Waiting};
+use component_base::events::Recorder;
+use k8s_openapi::api::core::v1::{Container, ObjectReference, Pod};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use kube::Client;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{watch, Notify};
+
+const BACKOFF_INITIAL: Duration = Duration::from_secs(10);
+const BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+/// Restart and image pull back-off per (pod uid, container), doubling from 10 s to 5 min.
+#[derive(Default)]
+struct Backoffs(HashMap<(String, String), (Duration, Instant)>);
+
+impl Backoffs {
+    /// When `key` may next be tried, if it is in back-off.
+    fn until(&self, key: &(String, String)) -> Option<Instant> {
+        self.0.get(key).map(|(_, at)| *at).filter(|at| *at > Instant::now())
+    }
+    /// Records a failure: the next try waits the current delay, which then doubles.
+    fn next(&mut self, key: (String, String)) -> Duration {
+        let d = match self.0.get(&key) {
+            Some((d, _)) => (*d * 2).min(BACKOFF_MAX),
+            None => BACKOFF_INITIAL,
+        };
+        self.0.insert(key, (d, Instant::now() + d));
+        d
+    }
+    fn clear_pod(&mut self, uid: &str) {
+        self.0.retain(|(u, _), _| u != uid);
+    }
+}
+
+/// The kubelet's pods: desired state, workers, and what they share.
+pub struct Pods {
+    pub cfg: Arc<Config>,
+    pub client: Option<Client>,
+    pub cri: Cri,
+    pub recorder: Option<Recorder>,
+    pub node: watch::Receiver<NodeState>,
+    desired: Mutex<HashMap<String, Arc<Pod>>>,
+    workers: Mutex<HashMap<String, Arc<Notify>>>,
+    backoff: Mutex<Backoffs>,
+    /// Why a container is not running, when the runtime cannot say (image pulls, create
+    /// errors); cleared when it starts.
+    waiting: Mutex<HashMap<Key, Waiting>>,
+    /// Containers whose image pull failed, with the image, for `ImagePullBackOff`.
+    pull_failed: Mutex<HashMap<Key, String>>,
+    /// Per pod: the last status written, to write only changes.
+    written: Mutex<HashMap<String, serde_json::Value>>,
+    /// True once the pod sources have listed: only then are unknown runtime pods orphans.
+    sources_ready: std::sync::atomic::AtomicBool,
+    host_resolv: String,
+}
+
+/// What the runtime holds for one pod.
+#[derive(Default)]
+struct RuntimePod {
+    sandboxes: Vec<api::PodSandbox>,
+    containers: Vec<api::Container>,
+}
+
+impl Pods {
+    pub fn new(
+        cfg: Arc<Config>,
+        client: Option<Client>,
+        cri: Cri,
+        recorder: Option<Recorder>,
+        node: watch::Receiver<NodeState>,
+    ) -> Arc<Pods> {
+        let host_resolv = std::fs::read_to_string(&cfg.resolv_conf).unwrap_or_default();
+        Arc::new(Pods {
+            cfg,
+            client,
+            cri,
+            recorder,
+            node,
+            desired: Mutex::new(HashMap::new()),
+            workers: Mutex::new(HashMap::new()),
+            backoff: Mutex::new(Backoffs::default()),
+            waiting: Mutex::new(HashMap::new()),
+            pull_failed: Mutex::new(HashMap::new()),
+            written: Mutex::new(HashMap::new()),
+            sources_ready: std::sync::atomic::AtomicBool::new(false),
+            host_resolv,
+        })
+    }
+
+    /// A pod from a source was added or changed.
+    pub fn upsert(self: &Arc<Self>, p: Arc<Pod>) {
+        let uid = pod::uid(&p).to_string();
+        if uid.is_empty() {
+            return;
+        }
+        self.desired.lock().unwrap().insert(uid.clone(), p);
+        self.kick(&uid);
+    }
+
+    /// A pod left its source (deleted from the API, or no longer bound here).
+    pub fn remove(self: &Arc<Self>, uid: &str) {
+        self.desired.lock().unwrap().remove(uid);
+        self.kick(uid);
+    }
+
+    pub fn set_sources_ready(&self) {
+        self.sources_ready.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn desired_count(&self) -> usize {
+        self.desired.lock().unwrap().len()
+    }
+
+    /// Wakes the pod's worker, starting one if needed.
+    fn kick(self: &Arc<Self>, uid: &str) {
+        let mut workers = self.workers.lock().unwrap();
+        if let Some(n) = workers.get(uid) {
+            n.notify_one();
+            return;
+        }
+        let n = Arc::new(Notify::new());
+        workers.insert(uid.to_string(), n.clone());
+        let me = self.clone();
+        let uid = uid.to_string();
+        tokio::spawn(async move { me.worker(uid, n).await });
+    }
+
+    async fn worker(self: Arc<Self>, uid: String, notify: Arc<Notify>) {
+        loop {
+            let desired = self.desired.lock().unwrap().get(&uid).cloned();
+            let wait = match self.sync(&uid, desired).await {
+                Ok(None) => {
+                    // Done: the pod is gone from source and runtime. Exit unless it came back.
+                    let mut workers = self.workers.lock().unwrap();
+                    if !self.desired.lock().unwrap().contains_key(&uid) {
+                        workers.remove(&uid);
+                        self.backoff.lock().unwrap().clear_pod(&uid);
+                        self.written.lock().unwrap().remove(&uid);
+                        self.waiting.lock().unwrap().retain(|(u, _), _| *u != uid);
+                        self.pull_failed.lock().unwrap().retain(|(u, _), _| *u != uid);
+                        return;
+                    }
+                    Duration::ZERO
+                }
+                Ok(Some(d)) => d,
+                Err(e) => {
+                    tracing::warn!(pod_uid = %uid, "Error syncing pod, skipping: {e}");
+                    Duration::from_secs(1)
+                }
+            };
+            if !wait.is_zero() {
+                tokio::select! {
+                    _ = notify.notified() => {}
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+    }
+
+    async fn runtime_pod(&self, uid: &str) -> Result<RuntimePod, tonic::Status> {
+        let mut rt = self.cri.runtime.clone();
+        let sandboxes = rt
+            .list_pod_sandbox(self.cri.req(api::ListPodSandboxRequest {
+                filter: Some(api::PodSandboxFilter { label_selector: uid_selector(uid), ..Default::default() }),
+            }))
+            .await?
+            .into_inner()
+            .items;
+        let containers = rt
+            .list_containers(self.cri.req(api::ListContainersRequest {
+                filter: Some(api::ContainerFilter { label_selector: uid_selector(uid), ..Default::default() }),
+            }))
+            .await?
+            .into_inner()
+            .containers;
+        Ok(RuntimePod { sandboxes, containers })
+    }
+
+    fn event(&self, p: &Pod, container: Option<&str>, type_: &str, reason: &str, message: String) {
+        let Some(r) = &self.recorder else { return };
+        let obj = ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("Pod".into()),
+            name: p.metadata.name.clone(),
+            namespace: p.metadata.namespace.clone(),
+            uid: p.metadata.uid.clone(),
+            resource_version: p.metadata.resource_version.clone(),
+            field_path: container.map(|c| {
+                let init = p
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.init_containers.as_ref())
+                    .is_some_and(|ic| ic.iter().any(|x| x.name == c));
+                if init {
+                    format!("spec.initContainers{{{c}}}")
+                } else {
+                    format!("spec.containers{{{c}}}")
+                }
+            }),
+        };
+        r.event(&obj, type_, reason, message);
+    }
+
+    /// One sync of a pod. `Ok(Some(d))`: sync again within `d` (or on a change); `Ok(None)`:
+    /// the pod is gone and the worker can stop.
+    async fn sync(&self, uid: &str, desired: Option<Arc<Pod>>) -> Result<Option<Duration>, String> {
+        let rt = self.runtime_pod(uid).await.map_err(|e| e.message().to_string())?;
+        let Some(p) = desired else {
+            // Gone from every source: kill whatever runs and forget it.
+            if rt.sandboxes.is_empty() && rt.containers.is_empty() {
+                return Ok(None);
+            }
+            if !self.sources_ready.load(std::sync::atomic::Ordering::SeqCst) {
+                return Ok(Some(Duration::from_secs(1)));
+            }
+            self.kill(&rt, None, 30).await?;
+            self.remove_all(&rt).await;
+            return Ok(None);
+        };
+        let phase = p.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
+        if p.metadata.deletion_timestamp.is_some() {
+            return self.terminate(&p, &rt).await;
+        }
+        if phase == "Succeeded" || phase == "Failed" {
+            // Terminal: nothing more runs; the sandbox goes.
+            self.kill(&rt, Some(&p), 0).await?;
+            return Ok(Some(self.cfg.sync_frequency));
+        }
+        self.run(&p, &rt).await
+    }
+
+    /// Stops every container (with `grace` seconds) and the sandboxes.
+    async fn kill(&self, rt: &RuntimePod, p: Option<&Pod>, grace: i64) -> Result<(), String> {
+        let running: Vec<&api::Container> =
+            rt.containers.iter().filter(|c| c.state == api::ContainerState::ContainerRunning as i32).collect();
+        let stops = running.iter().map(|c| async move {
+            if let (Some(p), Some(m)) = (p, c.metadata.as_ref()) {
+                self.event(p, Some(&m.name), "Normal", "Killing", format!("Stopping container {}", m.name));
+            }
+            self.cri.stop_container(&c.id, grace).await
+        });
+        for r in futures::future::join_all(stops).await {
+            r.map_err(|e| e.message().to_string())?;
+        }
+        for s in rt.sandboxes.iter().filter(|s| s.state == api::PodSandboxState::SandboxReady as i32) {
+            self.cri.stop_sandbox(&s.id).await.map_err(|e| e.message().to_string())?;
+        }
+        Ok(())
+    }
+
+    async fn remove_all(&self, rt: &RuntimePod) {
+        for c in &rt.containers {
+            let _ = self.cri.remove_container(&c.id).await;
+        }
+        for s in &rt.sandboxes {
+            let _ = self.cri.remove_sandbox(&s.id).await;
+        }
+    }
+
+    /// A pod being deleted: stop it within its grace period, report the final status, and
+    /// delete it from the API (grace 0), which ends its life there.
+    async fn terminate(&self, p: &Pod, rt: &RuntimePod) -> Result<Option<Duration>, String> {
+        let grace = p
+            .metadata
+            .deletion_grace_period_seconds
+            .or_else(|| p.spec.as_ref().and_then(|s| s.termination_grace_period_seconds))
+            .unwrap_or(30)
+            .max(1);
+        self.kill(rt, Some(p), grace).await?;
+        let rt = self.runtime_pod(pod::uid(p)).await.map_err(|e| e.message().to_string())?;
+        self.write_status(p, &rt, false).await?;
+        if let Some(client) = &self.client {
+            let api: Api<Pod> = Api::namespaced(client.clone(), pod::namespace(p));
+            let dp = DeleteParams {
+                grace_period_seconds: Some(0),
+                preconditions: Some(Preconditions { uid: p.metadata.uid.clone(), resource_version: None }),
+                ..Default::default()
+            };
+            match api.delete(pod::name(p), &dp).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
+                Err(e) => return Err(format!("failed to delete pod: {e}")),
+            }
+        }
+        self.remove_all(&rt).await;
+        Ok(Some(Duration::from_secs(1)))
+    }
+
+    /// Brings the pod to its spec: sandbox, init containers in order, then the containers.
+    async fn run(&self, p: &Pod, rt: &RuntimePod) -> Result<Option<Duration>, String> {
+        let uid = pod::uid(p).to_string();
+        let spec = p.spec.clone().unwrap_or_default();
+        let mut wait = self.cfg.sync_frequency;
+        // The sandbox: the newest ready one, else a new attempt.
+        let mut sandboxes = rt.sandboxes.clone();
+        sandboxes.sort_by_key(|s| std::cmp::Reverse(s.created_at));
+        let ready = sandboxes.iter().find(|s| s.state == api::PodSandboxState::SandboxReady as i32).cloned();
+        let (sandbox_id, sandbox_cfg) = match ready {
+            Some(s) => {
+                let attempt = s.metadata.as_ref().map(|m| m.attempt).unwrap_or(0);
+                (s.id.clone(), pod::sandbox_config(&self.cfg, p, attempt, &self.host_resolv))
+            }
+            None => {
+                let attempt = sandboxes.first().and_then(|s| s.metadata.as_ref()).map(|m| m.attempt + 1).unwrap_or(0);
+                if !sandboxes.is_empty() {
+                    // Its containers died with it: stop them all before the new sandbox.
+                    self.kill(rt, Some(p), 0).await?;
+                    self.event(
+                        p,
+                        None,
+                        "Normal",
+                        "SandboxChanged",
+                        "Pod sandbox changed, it will be killed and re-created.".into(),
+                    );
+                }
+                let problem = self.node.borrow().runtime_problem.clone();
+                if let Some(problem) = problem {
+                    if problem.contains("network not ready") && !pod::host_network(p) {
+                        self.write_status(p, rt, false).await?;
+                        tracing::info!(pod = %pod::full_name(p), "Error syncing pod, skipping: network is not ready: {problem}");
+                        return Ok(Some(Duration::from_secs(1)));
+                    }
+                }
+                let cfg = pod::sandbox_config(&self.cfg, p, attempt, &self.host_resolv);
+                std::fs::create_dir_all(pod::log_dir(&self.cfg, p)).map_err(|e| e.to_string())?;
+                let mut c = self.cri.runtime.clone();
+                let r = c
+                    .run_pod_sandbox(self.cri.req_with(
+                        api::RunPodSandboxRequest { config: Some(cfg.clone()), runtime_handler: String::new() },
+                        Duration::from_secs(240),
+                    ))
+                    .await;
+                match r {
+                    Ok(r) => (r.into_inner().pod_sandbox_id, cfg),
+                    Err(e) => {
+                        let msg = format!("Failed to create pod sandbox: {}", e.message());
+                        self.event(p, None, "Warning", "FailedCreatePodSandBox", msg.clone());
+                        self.write_status(p, rt, false).await?;
+                        return Err(msg);
+                    }
+                }
+            }
+        };
+        let sb_status = self.cri.sandbox_status(&sandbox_id).await.map_err(|e| e.message().to_string())?;
+        let pod_ips: Vec<String> = if pod::host_network(p) {
+            self.host_ips()
+        } else {
+            sb_status
+                .as_ref()
+                .and_then(|s| s.network.as_ref())
+                .map(|n| {
+                    std::iter::once(n.ip.clone())
+                        .chain(n.additional_ips.iter().map(|i| i.ip.clone()))
+                        .filter(|i| !i.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let hosts = self.write_etc_hosts(p, &pod_ips)?;
+        let rt = self.runtime_pod(&uid).await.map_err(|e| e.message().to_string())?;
+        let in_sandbox = |name: &str| -> Vec<&api::Container> {
+            let mut v: Vec<&api::Container> = rt
+                .containers
+                .iter()
+                .filter(|c| c.pod_sandbox_id == sandbox_id && c.metadata.as_ref().is_some_and(|m| m.name == name))
+                .collect();
+            v.sort_by_key(|c| std::cmp::Reverse(c.created_at));
+            v
+        };
+        let restart_policy = spec.restart_policy.clone().unwrap_or_else(|| "Always".into());
+        // Init containers, one at a time, each to success; native sidecars keep running.
+        for c in spec.init_containers.iter().flatten() {
+            let sidecar = c.restart_policy.as_deref() == Some("Always");
+            let latest = in_sandbox(&c.name).first().copied();
+            match latest
+                .map(|l| api::ContainerState::try_from(l.state).unwrap_or(api::ContainerState::ContainerUnknown))
+            {
+                Some(api::ContainerState::ContainerRunning) if sidecar => continue,
+                Some(api::ContainerState::ContainerRunning | api::ContainerState::ContainerCreated) => {
+                    wait = wait.min(Duration::from_secs(1));
+                    break;
+                }
+                Some(api::ContainerState::ContainerExited) if !sidecar => {
+                    let st =
+                        self.cri.container_status(&latest.unwrap().id).await.map_err(|e| e.message().to_string())?;
+                    if st.map(|s| s.exit_code) == Some(0) {
+                        continue;
+                    }
+                    if restart_policy == "Never" {
+                        break;
+                    }
+                }
+                _ => {}
+            }
+            let count = latest.map(|l| restart_count(l) + 1).unwrap_or(0);
+            if let Some(d) = self.start_container(p, c, count, &sandbox_id, &sandbox_cfg, &hosts).await {
+                wait = wait.min(d);
+            }
+            if !sidecar {
+                wait = wait.min(Duration::from_secs(1));
+                break;
+            }
+        }
+        let init_done = spec.init_containers.iter().flatten().all(|c| {
+            let latest = in_sandbox(&c.name).first().copied();
+            if c.restart_policy.as_deref() == Some("Always") {
+                return latest.is_some_and(|l| l.state == api::ContainerState::ContainerRunning as i32);
+            }
+            latest.is_some_and(|l| l.state == api::ContainerState::ContainerExited as i32)
+        });
+        let init_ok = init_done && {
+            let mut ok = true;
+            for c in spec.init_containers.iter().flatten().filter(|c| c.restart_policy.as_deref() != Some("Always")) {
+                if let Some(l) = in_sandbox(&c.name).first() {
+                    let st = self.cri.container_status(&l.id).await.map_err(|e| e.message().to_string())?;
+                    ok &= st.map(|s| s.exit_code) == Some(0);
+                }
+            }
+            ok
+        };
+        if init_ok {
+            for c in &spec.containers {
+                let latest = in_sandbox(&c.name).first().copied();
+                let count = match latest {
+                    None => 0,
+                    Some(l) if l.state == api::ContainerState::ContainerRunning as i32 => continue,
+                    Some(l) if l.state == api::ContainerState::ContainerCreated as i32 => {
+                        wait = wait.min(Duration::from_secs(1));
+                        continue;
+                    }
+                    Some(l) => {
+                        let st = self.cri.container_status(&l.id).await.map_err(|e| e.message().to_string())?;
+                        let exit = st.map(|s| s.exit_code).unwrap_or(-1);
+                        let restart = match restart_policy.as_str() {
+                            "Always" => true,
+                            "OnFailure" => exit != 0,
+                            _ => false,
+                        };
+                        if !restart {
+                            continue;
+                        }
+                        restart_count(l) + 1
+                    }
+                };
+                if let Some(d) = self.start_container(p, c, count, &sandbox_id, &sandbox_cfg, &hosts).await {
+                    wait = wait.min(d);
+                }
+            }
+        }
+        let rt = self.runtime_pod(&uid).await.map_err(|e| e.message().to_string())?;
+        self.write_status(p, &rt, true).await?;
+        Ok(Some(wait))
+    }
+
+    /// Starts `c` (attempt `count`) unless it is in back-off; returns when to look again.
+    #[allow(clippy::too_many_arguments)]
+    async fn start_container(
+        &self,
+        p: &Pod,
+        c: &Container,
+        count: u32,
+        sandbox_id: &str,
+        sandbox_cfg: &api::PodSandboxConfig,
+        hosts: &std::path::Path,
+    ) -> Option<Duration> {
+        let key = (pod::uid(p).to_string(), c.name.clone());
+        if let Some(until) = self.backoff.lock().unwrap().until(&key) {
+            return Some(until.saturating_duration_since(Instant::now()));
+        }
+        let image = c.image.clone().unwrap_or_default();
+        let policy = c.image_pull_policy.clone().unwrap_or_else(|| {
+            if image.contains('@')
+                || (image.rsplit('/').next().is_some_and(|l| l.contains(':')) && !image.ends_with(":latest"))
+            {
+                "IfNotPresent".into()
+            } else {
+                "Always".into()
+            }
+        });
+        // The image, per imagePullPolicy.
+        let present = self.cri.image_id(&image).await.ok().flatten();
+        let need_pull = match policy.as_str() {
+            "Always" => true,
+            "Never" => {
+                if present.is_none() {
+                    let msg = format!("Container image \"{image}\" is not present with pull policy of Never");
+                    self.event(p, Some(&c.name), "Warning", "ErrImageNeverPull", msg.clone());
+                    self.set_waiting(&key, "ErrImageNeverPull", msg);
+                    return Some(Duration::from_secs(10));
+                }
+                false
+            }
+            _ => present.is_none(),
+        };
+        if need_pull {
+            self.event(p, Some(&c.name), "Normal", "Pulling", format!("Pulling image \"{image}\""));
+            let started = Instant::now();
+            match self.cri.pull_image(&image, None).await {
+                Ok(_) => {
+                    let took = started.elapsed().as_secs_f64();
+                    self.event(
+                        p,
+                        Some(&c.name),
+                        "Normal",
+                        "Pulled",
+                        format!("Successfully pulled image \"{image}\" in {took:.3}s ({took:.3}s including waiting)"),
+                    );
+                }
+                Err(e) => {
+                    let msg = format!("Failed to pull image \"{image}\": {}", e.message());
+                    self.event(p, Some(&c.name), "Warning", "Failed", msg.clone());
+                    self.event(p, Some(&c.name), "Warning", "Failed", "Error: ErrImagePull".into());
+                    let d = self.backoff.lock().unwrap().next(key.clone());
+                    self.set_waiting(&key, "ErrImagePull", msg);
+                    self.set_pull_failed(&key, &image);
+                    return Some(d);
+                }
+            }
+        } else if count == 0 {
+            self.event(
+                p,
+                Some(&c.name),
+                "Normal",
+                "Pulled",
+                format!("Container image \"{image}\" already present on machine"),
+            );
+        }
+        let env: Vec<(String, String)> = pod::plain_env(c).into_iter().collect();
+        let mut mounts = Vec::new();
+        if !pod::host_network(p) {
+            mounts.push(api::Mount {
+                container_path: "/etc/hosts".into(),
+                host_path: hosts.display().to_string(),
+                ..Default::default()
+            });
+        }
+        let config = pod::container_config(p, c, count, &env, mounts);
+        let mut rt = self.cri.runtime.clone();
+        let created = rt
+            .create_container(self.cri.req(api::CreateContainerRequest {
+                pod_sandbox_id: sandbox_id.to_string(),
+                config: Some(config),
+                sandbox_config: Some(sandbox_cfg.clone()),
+            }))
+            .await;
+        let id = match created {
+            Ok(r) => r.into_inner().container_id,
+            Err(e) => {
+                let msg = e.message().to_string();
+                self.event(p, Some(&c.name), "Warning", "Failed", format!("Error: {msg}"));
+                self.set_waiting(&key, "CreateContainerError", msg);
+                self.backoff.lock().unwrap().next(key);
+                return Some(Duration::from_secs(1));
+            }
+        };
+        self.event(p, Some(&c.name), "Normal", "Created", format!("Created container: {}", c.name));
+        if let Err(e) = rt.start_container(self.cri.req(api::StartContainerRequest { container_id: id })).await {
+            let msg = e.message().to_string();
+            self.event(p, Some(&c.name), "Warning", "Failed", format!("Error: {msg}"));
+            self.set_waiting(&key, "RunContainerError", msg);
+            self.backoff.lock().unwrap().next(key);
+            return Some(Duration::from_secs(1));
+        }
+        self.event(p, Some(&c.name), "Normal", "Started", format!("Started container {}", c.name));
+        self.clear_waiting(&key);
+        if count > 0 {
+            // A restart: the next crash waits longer.
+            self.backoff.lock().unwrap().next(key);
+        }
+        None
+    }
+
+    fn host_ips(&self) -> Vec<String> {
+        let st = self.node.borrow();
+        let Some(n) = &st.node else { return Vec::new() };
+        n.status
+            .as_ref()
+            .and_then(|s| s.addresses.as_ref())
+            .map(|a| a.iter().filter(|a| a.type_ == "InternalIP").map(|a| a.address.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    fn write_etc_hosts(&self, p: &Pod, ips: &[String]) -> Result<std::path::PathBuf, String> {
+        let dir = pod::pod_dir(&self.cfg, pod::uid(p));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let path = dir.join("etc-hosts");
+        let text = pod::etc_hosts(p, ips, &self.cfg.cluster_domain);
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        Ok(path)
+    }
+
+    fn set_waiting(&self, key: &(String, String), reason: &str, message: String) {
+        self.waiting.lock().unwrap().insert(key.clone(), Waiting { reason: reason.into(), message });
+    }
+    fn set_pull_failed(&self, key: &(String, String), image: &str) {
+        self.pull_failed.lock().unwrap().insert(key.clone(), image.to_string());
+    }
+    fn clear_waiting(&self, key: &(String, String)) {
+        self.waiting.lock().unwrap().remove(key);
+        self.pull_failed.lock().unwrap().remove(key);
+    }
+
+    /// Computes the pod's status from the runtime and writes it when it changed.
+    async fn write_status(&self, p: &Pod, rt: &RuntimePod, sandbox_expected: bool) -> Result<(), String> {
+        let Some(client) = &self.client else { return Ok(()) };
+        let uid = pod::uid(p).to_string();
+        let spec = p.spec.clone().unwrap_or_default();
+        let mut sandboxes = rt.sandboxes.clone();
+        sandboxes.sort_by_key(|s| std::cmp::Reverse(s.created_at));
+        let sandbox = sandboxes.first();
+        let sandbox_ready = sandbox.is_some_and(|s| s.state == api::PodSandboxState::SandboxReady as i32);
+        let mut pod_ips = Vec::new();
+        if let Some(s) = sandbox.filter(|_| sandbox_ready) {
+            if pod::host_network(p) {
+                pod_ips = self.host_ips();
+            } else if let Ok(Some(st)) = self.cri.sandbox_status(&s.id).await {
+                if let Some(n) = st.network {
+                    pod_ips = std::iter::once(n.ip)
+                        .chain(n.additional_ips.into_iter().map(|i| i.ip))
+                        .filter(|i| !i.is_empty())
+                        .collect();
+                }
+            }
+        }
+        let views = |specs: &[Container]| {
+            let specs = specs.to_vec();
+            let rt_containers = rt.containers.clone();
+            let uid = uid.clone();
+            let cri = self.cri.clone();
+            let waiting_now = self.waiting.lock().unwrap().clone();
+            async move {
+                let mut out = Vec::new();
+                for c in &specs {
+                    let mut mine: Vec<&api::Container> = rt_containers
+                        .iter()
+                        .filter(|x| x.metadata.as_ref().is_some_and(|m| m.name == c.name))
+                        .collect();
+                    mine.sort_by_key(|c| std::cmp::Reverse(c.created_at));
+                    let mut attempts = Vec::new();
+                    for x in mine.iter().take(2) {
+                        if let Ok(Some(s)) = cri.container_status(&x.id).await {
+                            attempts.push(s);
+                        }
+                    }
+                    let key = (uid.clone(), c.name.clone());
+                    let waiting = waiting_now.get(&key).cloned();
+                    let running =
+                        attempts.first().is_some_and(|s| s.state == api::ContainerState::ContainerRunning as i32);
+                    out.push(ContainerView { attempts, waiting: if running { None } else { waiting }, ready: running });
+                }
+                out
+            }
+        };
+        let init_specs = spec.init_containers.clone().unwrap_or_default();
+        let init_views = views(&init_specs).await;
+        let mut ctr_views = views(&spec.containers).await;
+        // A container that exited and waits for its restart back-off is in CrashLoopBackOff.
+        for (c, v) in spec.containers.iter().zip(ctr_views.iter_mut()) {
+            let key = (uid.clone(), c.name.clone());
+            let exited = v.attempts.first().is_some_and(|s| s.state == api::ContainerState::ContainerExited as i32);
+            let restart_policy = spec.restart_policy.as_deref().unwrap_or("Always");
+            let will_restart = match restart_policy {
+                "Always" => true,
+                "OnFailure" => v.attempts.first().is_some_and(|s| s.exit_code != 0),
+                _ => false,
+            };
+            if exited && will_restart && sandbox_expected {
+                if let Some(until) = self.backoff.lock().unwrap().until(&key) {
+                    let secs = until.saturating_duration_since(Instant::now()).as_secs().max(1);
+                    let d = self.backoff.lock().unwrap().0.get(&key).map(|(d, _)| d.as_secs()).unwrap_or(secs);
+                    v.waiting = Some(Waiting {
+                        reason: "CrashLoopBackOff".into(),
+                        message: format!(
+                            "back-off {} restarting failed container={} pod={}",
+                            go_secs(d),
+                            c.name,
+                            pod::full_name(p)
+                        ),
+                    });
+                }
+            }
+            let failed_image = self.pull_failed.lock().unwrap().get(&key).cloned();
+            if let Some(img) = failed_image {
+                if self.backoff.lock().unwrap().until(&key).is_some() && v.attempts.is_empty() {
+                    let was_err = v.waiting.as_ref().is_some_and(|w| w.reason == "ErrImagePull");
+                    if !was_err
+                        || written_reason(&self.written.lock().unwrap(), &uid, &c.name).as_deref()
+                            == Some("ErrImagePull")
+                    {
+                        v.waiting = Some(Waiting {
+                            reason: "ImagePullBackOff".into(),
+                            message: format!("Back-off pulling image \"{img}\""),
+                        });
+                    }
+                }
+            }
+        }
+        let host_ips = self.host_ips();
+        let start_time = p.status.as_ref().and_then(|s| s.start_time.clone()).or_else(|| Some(crate::node::now()));
+        let facts = PodFacts { sandbox_ready, pod_ips: &pod_ips, host_ips: &host_ips, start_time };
+        let status = status::pod_status(p, &init_views, &ctr_views, &facts, &crate::node::now());
+        let mut comparable = serde_json::to_value(&status).unwrap_or_default();
+        strip_times(&mut comparable);
+        if self.written.lock().unwrap().get(&uid) == Some(&comparable) {
+            return Ok(());
+        }
+        let patch = serde_json::json!({"metadata": {"uid": uid}, "status": status});
+        let api: Api<Pod> = Api::namespaced(client.clone(), pod::namespace(p));
+        match api.patch_status(pod::name(p), &PatchParams::default(), &Patch::Strategic(&patch)).await {
+            Ok(_) => {
+                self.written.lock().unwrap().insert(uid, comparable);
+                Ok(())
+            }
+            Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(()),
+            Err(e) => Err(format!("failed to update status: {e}")),
+        }
+    }
+
+    /// The PLEG: relists the runtime once a second and wakes the workers of pods whose
+    /// containers changed; runtime pods no source knows are handed to a worker to be killed.
+    pub async fn pleg(self: Arc<Self>) {
+        let mut last: HashMap<String, Vec<(String, i32)>> = HashMap::new();
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let (Ok(sandboxes), Ok(containers)) = (self.cri.list_sandboxes().await, self.cri.list_containers().await)
+            else {
+                continue;
+            };
+            let mut now: HashMap<String, Vec<(String, i32)>> = HashMap::new();
+            for s in &sandboxes {
+                if let Some(uid) = s.labels.get(pod::LABEL_POD_UID) {
+                    now.entry(uid.clone()).or_default().push((s.id.clone(), s.state));
+                }
+            }
+            for c in &containers {
+                if let Some(uid) = c.labels.get(pod::LABEL_POD_UID) {
+                    now.entry(uid.clone()).or_default().push((c.id.clone(), c.state + 10));
+                }
+            }
+            for v in now.values_mut() {
+                v.sort();
+            }
+            let changed: HashSet<&String> = now
+                .iter()
+                .filter(|(uid, v)| last.get(*uid) != Some(*v))
+                .map(|(uid, _)| uid)
+                .chain(last.keys().filter(|uid| !now.contains_key(*uid)))
+                .collect();
+            let ready = self.sources_ready.load(std::sync::atomic::Ordering::SeqCst);
+            for uid in changed {
+                self.kick(uid);
+            }
+            if ready {
+                let desired = self.desired.lock().unwrap().keys().cloned().collect::<HashSet<_>>();
+                let workers = self.workers.lock().unwrap().keys().cloned().collect::<HashSet<_>>();
+                for uid in now.keys().filter(|u| !desired.contains(*u) && !workers.contains(*u)) {
+                    self.kick(uid);
+                }
+            }
+            last = now;
+        }
+    }
+}
+
+fn written_reason(written: &HashMap<String, serde_json::Value>, uid: &str, name: &str) -> Option<String> {
+    let st = written.get(uid)?;
+    st.get("containerStatuses")?
+        .as_array()?
+        .iter()
+        .find(|c| c.get("name").and_then(|n| n.as_str()) == Some(name))?
+        .pointer("/state/waiting/reason")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// `10s`, `1m20s`, `5m0s`: Go's rendering of a whole number of seconds.
+fn go_secs(s: u64) -> String {
+    component_base::flags::format_go_duration(Duration::from_secs(s))
+}
+
+fn restart_count(c: &api::Container) -> u32 {
+    c.annotations.get(pod::ANN_RESTART_COUNT).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+/// Removes the times that change on every sync (heartbeat-like), to compare statuses.
+fn strip_times(v: &mut serde_json::Value) {
+    if let Some(conds) = v.get_mut("conditions").and_then(|c| c.as_array_mut()) {
+        for c in conds {
+            if let Some(o) = c.as_object_mut() {
+                o.remove("lastProbeTime");
+            }
+        }
+    }
+}
+
+/// A container of a pod: (pod uid, container name).
+type Key = (String, String);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_five_minutes() {
+        let mut b = Backoffs::default();
+        let k = ("u".to_string(), "c".to_string());
+        assert!(b.until(&k).is_none());
+        assert_eq!(b.next(k.clone()), Duration::from_secs(10));
+        assert!(b.until(&k).is_some());
+        assert_eq!(b.next(k.clone()), Duration::from_secs(20));
+        for _ in 0..10 {
+            b.next(k.clone());
+        }
+        assert_eq!(b.next(k.clone()), Duration::from_secs(300));
+        b.clear_pod("u");
+        assert!(b.until(&k).is_none());
+        assert_eq!(go_secs(80), "1m20s");
+    }
+}
