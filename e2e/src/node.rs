@@ -177,6 +177,30 @@ impl Node {
         std::fs::read_to_string(self.path("kubelet.log")).unwrap_or_default()
     }
 
+    /// What a container of a pod wrote (its latest log file under the node's pod logs
+    /// directory), the CRI log prefix (`<time> <stream> <tag> `) removed.
+    pub fn container_log(&self, ns: &str, pod: &str, container: &str) -> String {
+        let logs = self.path("pods-logs");
+        let prefix = format!("{ns}_{pod}_");
+        let Ok(rd) = std::fs::read_dir(&logs) else { return String::new() };
+        let mut out = String::new();
+        for d in rd.flatten().filter(|d| d.file_name().to_string_lossy().starts_with(&prefix)) {
+            let Ok(files) = std::fs::read_dir(d.path().join(container)) else { continue };
+            let mut files: Vec<PathBuf> = files.flatten().map(|f| f.path()).collect();
+            files.sort_by_key(|f| {
+                f.file_stem().and_then(|s| s.to_str()).and_then(|s| s.parse::<u32>().ok()).unwrap_or(0)
+            });
+            if let Some(f) = files.last() {
+                for line in std::fs::read_to_string(f).unwrap_or_default().lines() {
+                    let text = line.splitn(4, ' ').nth(3).unwrap_or("");
+                    out.push_str(text);
+                    out.push('\n');
+                }
+            }
+        }
+        out
+    }
+
     /// Runs a command inside the node (its network and mounts).
     pub fn exec(&self, args: &[&str]) -> Output {
         Command::new("nsenter")

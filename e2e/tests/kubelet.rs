@@ -135,3 +135,224 @@ fn a_node_registers_and_runs_nginx_reachable_at_its_pod_ip() {
     });
     let _ = n.kubelet_log();
 }
+
+fn apply(c: &Cluster, yaml: &str) {
+    let out = c.api.kubectl_stdin(KUBECTL, &["apply", "-f", "-"], Some(yaml));
+    assert!(out.status.success(), "apply: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn wait_phase(c: &Cluster, ns: &str, name: &str, phase: &str) -> Value {
+    poll(&format!("pod {ns}/{name} {phase}"), Duration::from_secs(90), || {
+        let out = c.api.kubectl(KUBECTL, &["get", "pod", "-n", ns, name, "-o", "json"]);
+        let p: Value = serde_json::from_slice(&out.stdout).ok()?;
+        (p["status"]["phase"] == phase).then_some(p)
+    })
+}
+
+fn events_for(c: &Cluster, ns: &str, name: &str) -> Vec<Value> {
+    let list = get_json(c, &["events", "-n", ns, "--field-selector", &format!("involvedObject.name={name}")]);
+    list["items"].as_array().cloned().unwrap_or_default()
+}
+
+/// Seed 002's volumes: an emptyDir two containers share, configMap and secret files (a tmpfs,
+/// modes, live updates through `..data`), downwardAPI labels, the projected all-in-one
+/// example, and environment from `valueFrom`/`envFrom`; a missing ConfigMap is a
+/// CreateContainerConfigError and a failed hostPath check a FailedMount, with upstream's
+/// messages.
+#[test]
+fn volumes_and_environment_reach_the_containers() {
+    let cp = control_plane();
+    let c = &cp.c;
+    let sw = Switch::new();
+    let n = Node::start(&c.api, &sw, "node-v", "172.18.0.2", &[]);
+    wait_node_ready(c, &n);
+    apply(
+        c,
+        r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: myconfigmap}
+data: {config: "color=blue", color: blue}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: mysecret}
+stringData: {username: admin, password: s3cret}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: vols
+  labels: {app: vols, tier: test}
+spec:
+  volumes:
+  - {name: shared, emptyDir: {}}
+  - {name: cfg, configMap: {name: myconfigmap}}
+  - {name: sec, secret: {secretName: mysecret, defaultMode: 0400}}
+  - name: podinfo
+    downwardAPI:
+      items:
+      - {path: labels, fieldRef: {fieldPath: metadata.labels}}
+  - name: all-in-one
+    projected:
+      sources:
+      - secret:
+          name: mysecret
+          items: [{key: username, path: my-group/my-username}]
+      - downwardAPI:
+          items:
+          - {path: labels, fieldRef: {fieldPath: metadata.labels}}
+          - {path: cpu_limit, resourceFieldRef: {containerName: reader, resource: limits.cpu}}
+      - configMap:
+          name: myconfigmap
+          items: [{key: config, path: my-group/my-config}]
+  containers:
+  - name: writer
+    image: busybox
+    command: ["sh", "-c", "echo hello-from-writer > /shared/msg; sleep 3600"]
+    volumeMounts: [{name: shared, mountPath: /shared}]
+  - name: reader
+    image: busybox
+    resources: {limits: {cpu: "1", memory: 64Mi}}
+    env:
+    - {name: COLOR, valueFrom: {configMapKeyRef: {name: myconfigmap, key: color}}}
+    - {name: PASS, valueFrom: {secretKeyRef: {name: mysecret, key: password}}}
+    - {name: MY_NODE, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}
+    - {name: GREETING, value: "color is $(COLOR)"}
+    envFrom: [{configMapRef: {name: myconfigmap}, prefix: CM_}]
+    command: ["sh", "-c", "while true; do echo msg=$(cat /shared/msg); echo color=$(cat /cfg/color); echo pass=$(cat /sec/password) mode=$(stat -L -c %a /sec/password); echo labels=$(cat /podinfo/labels | tr '\\n' ' '); echo user=$(cat /projected/my-group/my-username) config=$(cat /projected/my-group/my-config) cpu=$(cat /projected/cpu_limit); echo env=$COLOR,$PASS,$MY_NODE,$GREETING,$CM_color; echo tmpfs=$(grep -c ' /sec tmpfs' /proc/mounts); echo ---; sleep 1; done"]
+    volumeMounts:
+    - {name: shared, mountPath: /shared}
+    - {name: cfg, mountPath: /cfg}
+    - {name: sec, mountPath: /sec}
+    - {name: podinfo, mountPath: /podinfo}
+    - {name: all-in-one, mountPath: /projected, readOnly: true}
+"#,
+    );
+    wait_phase(c, "default", "vols", "Running");
+    let log = poll("the reader's report", Duration::from_secs(60), || {
+        let l = n.container_log("default", "vols", "reader");
+        l.contains("---").then_some(l)
+    });
+    for want in [
+        "msg=hello-from-writer",
+        "color=blue",
+        "pass=s3cret mode=400",
+        "app=\"vols\" tier=\"test\"",
+        "user=admin config=color=blue cpu=1",
+        "env=blue,s3cret,node-v,color is blue,blue",
+        "tmpfs=1",
+    ] {
+        assert!(log.contains(want), "{want:?} missing from:\n{log}");
+    }
+    // A ConfigMap update reaches the mounted file (the pod is not restarted).
+    c.api.kubectl_ok(KUBECTL, &["patch", "configmap", "myconfigmap", "-p", r#"{"data":{"color":"green"}}"#]);
+    poll("the updated ConfigMap in the volume", Duration::from_secs(60), || {
+        n.container_log("default", "vols", "reader").contains("color=green").then_some(())
+    });
+    let p = get_json(c, &["pod", "vols"]);
+    for cs in p["status"]["containerStatuses"].as_array().unwrap() {
+        assert_eq!(cs["restartCount"], 0, "{cs}");
+    }
+
+    // A missing ConfigMap: CreateContainerConfigError, as upstream words it.
+    apply(
+        c,
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: nocfg}
+spec:
+  containers:
+  - name: app
+    image: busybox
+    command: ["sleep", "3600"]
+    env: [{name: X, valueFrom: {configMapKeyRef: {name: absent, key: k}}}]
+"#,
+    );
+    let waiting = poll("CreateContainerConfigError", Duration::from_secs(60), || {
+        let p = get_json(c, &["pod", "nocfg"]);
+        let w = p["status"]["containerStatuses"][0]["state"]["waiting"].clone();
+        (w["reason"] == "CreateContainerConfigError").then_some(w)
+    });
+    assert_eq!(waiting["message"], "configmap \"absent\" not found");
+    let table = c.api.kubectl_ok(KUBECTL, &["get", "pod", "nocfg"]);
+    assert!(table.contains("CreateContainerConfigError"), "{table}");
+    // Creating it lets the container start.
+    c.api.kubectl_ok(KUBECTL, &["create", "configmap", "absent", "--from-literal=k=v"]);
+    wait_phase(c, "default", "nocfg", "Running");
+
+    // hostPath type checks: a file where a directory is required.
+    let file = n.path("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    apply(
+        c,
+        &format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: hp}}
+spec:
+  volumes: [{{name: h, hostPath: {{path: {}, type: Directory}}}}]
+  containers: [{{name: app, image: busybox, command: ["sleep", "3600"], volumeMounts: [{{name: h, mountPath: /h}}]}}]
+"#,
+            file.display()
+        ),
+    );
+    let ev = poll("a FailedMount event", Duration::from_secs(60), || {
+        events_for(c, "default", "hp").into_iter().find(|e| e["reason"] == "FailedMount")
+    });
+    assert_eq!(
+        ev["message"],
+        format!(
+            "MountVolume.SetUp failed for volume \"h\" : hostPath type check failed: {} is not a directory",
+            file.display()
+        )
+    );
+    let p = get_json(c, &["pod", "hp"]);
+    assert_eq!(p["status"]["phase"], "Pending");
+    assert_eq!(p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"], "ContainerCreating");
+}
+
+/// Seed 002's security-context lab: runAsUser 1000 and fsGroup 2000 show in the process list
+/// and in the ownership of what the container writes to its emptyDir.
+#[test]
+fn security_context_sets_the_user_and_the_volume_group() {
+    let cp = control_plane();
+    let c = &cp.c;
+    let sw = Switch::new();
+    let n = Node::start(&c.api, &sw, "node-s", "172.18.0.2", &[]);
+    wait_node_ready(c, &n);
+    apply(
+        c,
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: security-context-pod}
+spec:
+  securityContext: {runAsUser: 1000, fsGroup: 2000}
+  volumes: [{name: sam-vol, emptyDir: {}}]
+  containers:
+  - name: sample-container
+    image: busybox
+    command: ["sh", "-c", "echo LinuxAcademy > /data/demo/test; echo id=$(id -u):$(id -g) groups=$(id -G); ps -o user,pid,args | sed -n 2p; ls -ln /data/demo/test; stat -c 'dir=%g %A' /data/demo; echo done; sleep 3600"]
+    volumeMounts: [{name: sam-vol, mountPath: /data/demo}]
+    securityContext: {allowPrivilegeEscalation: false}
+"#,
+    );
+    wait_phase(c, "default", "security-context-pod", "Running");
+    let log = poll("the lab's output", Duration::from_secs(60), || {
+        let l = n.container_log("default", "security-context-pod", "sample-container");
+        l.contains("done").then_some(l)
+    });
+    assert!(log.contains("id=1000:0"), "{log}");
+    assert!(log.contains("groups=0 2000") || log.contains("groups=2000"), "{log}");
+    // The process runs as uid 1000 (busybox ps shows the numeric user without /etc/passwd entry).
+    assert!(log.lines().any(|l| l.trim_start().starts_with("1000 ")), "{log}");
+    // The file the container wrote belongs to group 2000; the directory is setgid 2000.
+    assert!(
+        log.lines().any(|l| l.contains(" 1000 ") && l.contains(" 2000 ") && l.ends_with("/data/demo/test")),
+        "{log}"
+    );
+    assert!(log.contains("dir=2000 drwxrwsrwx"), "{log}");
+}

@@ -4,16 +4,19 @@
 
 pub mod config;
 pub mod cri;
+pub mod env;
 pub mod healthz;
 pub mod machine;
 pub mod node;
+pub mod objects;
 pub mod pod;
 pub mod quantity;
 pub mod status;
+pub mod volumes;
 pub mod worker;
 
 use component_base::Informer;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::api::Api;
 use kube::runtime::watcher;
 use std::sync::Arc;
@@ -58,7 +61,13 @@ pub async fn run(opts: config::Options) -> Result<(), Error> {
     let (node_tx, node_rx) = tokio::sync::watch::channel(node::NodeState::default());
     let recorder =
         client.as_ref().map(|c| component_base::events::recorder(c.clone(), "kubelet", Some(&cfg.node_name)));
-    let pods = worker::Pods::new(cfg.clone(), client.clone(), cri.clone(), recorder, node_rx.clone());
+    // Services, for the containers' Service environment variables.
+    let services = client.as_ref().map(|c| {
+        let inf: Informer<Service> = Informer::new("services", Api::all(c.clone()), watcher::Config::default());
+        inf.start();
+        inf
+    });
+    let pods = worker::Pods::new(cfg.clone(), client.clone(), cri.clone(), recorder, node_rx.clone(), services);
 
     let healthz = healthz::serve(&cfg).await?;
     let mut tasks = vec![healthz, tokio::spawn(pods.clone().pleg())];

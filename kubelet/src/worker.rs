@@ -5,11 +5,19 @@
 
 use crate::config::Config;
 use crate::cri::{api, Cri};
+use crate::env::{EnvInputs, Sources};
 use crate::node::NodeState;
+use crate::objects::Objects;
 use crate::pod::{self, uid_selector};
 use crate::status::{self, ContainerView, PodFacts, Waiting};
+use crate::volumes::{self, Tokens, VolumeInputs};
 use component_base::events::Recorder;
-use k8s_openapi::api::core::v1::{Container, ObjectReference, Pod};
+use component_base::Informer;
+use k8s_openapi::api::authentication::v1::{BoundObjectReference, TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Container, ObjectReference, PersistentVolume, PersistentVolumeClaim, Pod, Secret, Service,
+    ServiceAccount,
+};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::Client;
 use std::collections::{HashMap, HashSet};
@@ -50,6 +58,11 @@ pub struct Pods {
     pub cri: Cri,
     pub recorder: Option<Recorder>,
     pub node: watch::Receiver<NodeState>,
+    services: Option<Informer<Service>>,
+    config_maps: Option<Objects<ConfigMap>>,
+    secrets: Option<Objects<Secret>>,
+    /// Service account tokens per (pod uid, audience, expiry): the token and when to renew it.
+    tokens: Mutex<HashMap<TokenKey, (String, Instant)>>,
     desired: Mutex<HashMap<String, Arc<Pod>>>,
     workers: Mutex<HashMap<String, Arc<Notify>>>,
     backoff: Mutex<Backoffs>,
@@ -79,22 +92,38 @@ impl Pods {
         cri: Cri,
         recorder: Option<Recorder>,
         node: watch::Receiver<NodeState>,
+        services: Option<Informer<Service>>,
     ) -> Arc<Pods> {
         let host_resolv = std::fs::read_to_string(&cfg.resolv_conf).unwrap_or_default();
-        Arc::new(Pods {
-            cfg,
-            client,
-            cri,
-            recorder,
-            node,
-            desired: Mutex::new(HashMap::new()),
-            workers: Mutex::new(HashMap::new()),
-            backoff: Mutex::new(Backoffs::default()),
-            waiting: Mutex::new(HashMap::new()),
-            pull_failed: Mutex::new(HashMap::new()),
-            written: Mutex::new(HashMap::new()),
-            sources_ready: std::sync::atomic::AtomicBool::new(false),
-            host_resolv,
+        Arc::new_cyclic(|me: &std::sync::Weak<Pods>| {
+            // A changed ConfigMap or Secret wakes the pods that use it.
+            let me = me.clone();
+            let on_change: crate::objects::OnChange = Arc::new(move |uids| {
+                if let Some(pods) = me.upgrade() {
+                    for uid in uids {
+                        pods.kick(uid);
+                    }
+                }
+            });
+            Pods {
+                config_maps: client.as_ref().map(|c| Objects::new(c.clone(), on_change.clone())),
+                secrets: client.as_ref().map(|c| Objects::new(c.clone(), on_change)),
+                tokens: Mutex::new(HashMap::new()),
+                services,
+                cfg,
+                client,
+                cri,
+                recorder,
+                node,
+                desired: Mutex::new(HashMap::new()),
+                workers: Mutex::new(HashMap::new()),
+                backoff: Mutex::new(Backoffs::default()),
+                waiting: Mutex::new(HashMap::new()),
+                pull_failed: Mutex::new(HashMap::new()),
+                written: Mutex::new(HashMap::new()),
+                sources_ready: std::sync::atomic::AtomicBool::new(false),
+                host_resolv,
+            }
         })
     }
 
@@ -148,6 +177,13 @@ impl Pods {
                         self.backoff.lock().unwrap().clear_pod(&uid);
                         self.written.lock().unwrap().remove(&uid);
                         self.waiting.lock().unwrap().retain(|(u, _), _| *u != uid);
+                        self.tokens.lock().unwrap().retain(|(u, _, _), _| *u != uid);
+                        if let Some(o) = &self.config_maps {
+                            o.release(&uid);
+                        }
+                        if let Some(o) = &self.secrets {
+                            o.release(&uid);
+                        }
                         self.pull_failed.lock().unwrap().retain(|(u, _), _| *u != uid);
                         return;
                     }
@@ -266,6 +302,60 @@ impl Pods {
         for s in &rt.sandboxes {
             let _ = self.cri.remove_sandbox(&s.id).await;
         }
+        let uids: HashSet<&String> = rt.sandboxes.iter().filter_map(|s| s.labels.get(pod::LABEL_POD_UID)).collect();
+        for uid in uids {
+            volumes::teardown(&self.cfg.root_dir, uid);
+        }
+    }
+
+    /// The node's allocatable as strings, for resourceFieldRef without a limit.
+    fn allocatable(&self) -> std::collections::BTreeMap<String, String> {
+        let st = self.node.borrow();
+        st.node
+            .as_ref()
+            .and_then(|n| n.status.as_ref())
+            .and_then(|s| s.allocatable.as_ref())
+            .map(|a| a.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect())
+            .unwrap_or_default()
+    }
+
+    /// PersistentVolumeClaims of the pod (and its ephemeral volumes) -> their volumes' paths.
+    async fn claim_paths(&self, p: &Pod) -> Result<HashMap<String, std::path::PathBuf>, (String, String)> {
+        let mut out = HashMap::new();
+        let Some(client) = &self.client else { return Ok(out) };
+        let ns = pod::namespace(p);
+        for v in p.spec.iter().flat_map(|s| s.volumes.iter().flatten()) {
+            let claim = match (&v.persistent_volume_claim, &v.ephemeral) {
+                (Some(c), _) => c.claim_name.clone(),
+                (_, Some(_)) => format!("{}-{}", pod::name(p), v.name),
+                _ => continue,
+            };
+            let fail = |e: String| (v.name.clone(), e);
+            let pvc = Api::<PersistentVolumeClaim>::namespaced(client.clone(), ns)
+                .get(&claim)
+                .await
+                .map_err(|e| fail(component_base::client::api_message(&e)))?;
+            let pv_name = pvc.spec.and_then(|s| s.volume_name).filter(|n| !n.is_empty());
+            let Some(pv_name) = pv_name else {
+                return Err(fail(format!("PVC {ns}/{claim} has not been bound")));
+            };
+            let pv = Api::<PersistentVolume>::all(client.clone())
+                .get(&pv_name)
+                .await
+                .map_err(|e| fail(component_base::client::api_message(&e)))?;
+            let spec = pv.spec.unwrap_or_default();
+            let path = if let Some(h) = spec.host_path {
+                volumes::check_host_path(std::path::Path::new(&h.path), h.type_.as_deref().unwrap_or(""))
+                    .map_err(fail)?;
+                h.path
+            } else if let Some(l) = spec.local {
+                l.path
+            } else {
+                return Err(fail(format!("persistent volume {pv_name} is of a type this node cannot mount")));
+            };
+            out.insert(claim, std::path::PathBuf::from(path));
+        }
+        Ok(out)
     }
 
     /// A pod being deleted: stop it within its grace period, report the final status, and
@@ -302,6 +392,24 @@ impl Pods {
         let uid = pod::uid(p).to_string();
         let spec = p.spec.clone().unwrap_or_default();
         let mut wait = self.cfg.sync_frequency;
+        // Volumes first: a pod whose volumes cannot be set up does not start.
+        let claims = match self.claim_paths(p).await {
+            Ok(c) => c,
+            Err((v, e)) => return self.mount_failed(p, rt, &v, &e).await,
+        };
+        let refs = PodRefs { pods: self, uid: &uid };
+        let allocatable = self.allocatable();
+        let vin = VolumeInputs {
+            root_dir: &self.cfg.root_dir,
+            sources: &refs,
+            tokens: &refs,
+            allocatable: &allocatable,
+            claims: &claims,
+        };
+        let vols = match volumes::setup(p, &vin).await {
+            Ok(v) => v,
+            Err((v, e)) => return self.mount_failed(p, rt, &v, &e).await,
+        };
         // The sandbox: the newest ready one, else a new attempt.
         let mut sandboxes = rt.sandboxes.clone();
         sandboxes.sort_by_key(|s| std::cmp::Reverse(s.created_at));
@@ -368,6 +476,15 @@ impl Pods {
                 .unwrap_or_default()
         };
         let hosts = self.write_etc_hosts(p, &pod_ips)?;
+        let host_ips = self.host_ips();
+        let services: Vec<Arc<Service>> = self.services.as_ref().map(|i| i.list()).unwrap_or_default();
+        let ctx = StartCtx {
+            sandbox_id: &sandbox_id,
+            sandbox_cfg: &sandbox_cfg,
+            hosts: &hosts,
+            vols: &vols,
+            env: EnvInputs { pod_ips: &pod_ips, host_ips: &host_ips, allocatable: &allocatable, services: &services },
+        };
         let rt = self.runtime_pod(&uid).await.map_err(|e| e.message().to_string())?;
         let in_sandbox = |name: &str| -> Vec<&api::Container> {
             let mut v: Vec<&api::Container> = rt
@@ -404,7 +521,7 @@ impl Pods {
                 _ => {}
             }
             let count = latest.map(|l| restart_count(l) + 1).unwrap_or(0);
-            if let Some(d) = self.start_container(p, c, count, &sandbox_id, &sandbox_cfg, &hosts).await {
+            if let Some(d) = self.start_container(p, c, count, &ctx).await {
                 wait = wait.min(d);
             }
             if !sidecar {
@@ -453,7 +570,7 @@ impl Pods {
                         restart_count(l) + 1
                     }
                 };
-                if let Some(d) = self.start_container(p, c, count, &sandbox_id, &sandbox_cfg, &hosts).await {
+                if let Some(d) = self.start_container(p, c, count, &ctx).await {
                     wait = wait.min(d);
                 }
             }
@@ -463,17 +580,28 @@ impl Pods {
         Ok(Some(wait))
     }
 
-    /// Starts `c` (attempt `count`) unless it is in back-off; returns when to look again.
-    #[allow(clippy::too_many_arguments)]
-    async fn start_container(
+    /// A volume could not be set up: say so (event, status) and try again shortly.
+    async fn mount_failed(
         &self,
         p: &Pod,
-        c: &Container,
-        count: u32,
-        sandbox_id: &str,
-        sandbox_cfg: &api::PodSandboxConfig,
-        hosts: &std::path::Path,
-    ) -> Option<Duration> {
+        rt: &RuntimePod,
+        volume: &str,
+        err: &str,
+    ) -> Result<Option<Duration>, String> {
+        self.event(
+            p,
+            None,
+            "Warning",
+            "FailedMount",
+            format!("MountVolume.SetUp failed for volume \"{volume}\" : {err}"),
+        );
+        self.write_status(p, rt, false).await?;
+        Ok(Some(Duration::from_secs(2)))
+    }
+
+    /// Starts `c` (attempt `count`) unless it is in back-off; returns when to look again.
+    async fn start_container(&self, p: &Pod, c: &Container, count: u32, ctx: &StartCtx<'_>) -> Option<Duration> {
+        let (sandbox_id, sandbox_cfg, hosts) = (ctx.sandbox_id, ctx.sandbox_cfg, ctx.hosts);
         let key = (pod::uid(p).to_string(), c.name.clone());
         if let Some(until) = self.backoff.lock().unwrap().until(&key) {
             return Some(until.saturating_duration_since(Instant::now()));
@@ -536,9 +664,25 @@ impl Pods {
                 format!("Container image \"{image}\" already present on machine"),
             );
         }
-        let env: Vec<(String, String)> = pod::plain_env(c).into_iter().collect();
-        let mut mounts = Vec::new();
-        if !pod::host_network(p) {
+        let refs = PodRefs { pods: self, uid: pod::uid(p) };
+        let env = match crate::env::environment(p, c, &refs, &ctx.env).await {
+            Ok(env) => env,
+            Err(msg) => {
+                self.event(p, Some(&c.name), "Warning", "Failed", format!("Error: {msg}"));
+                self.set_waiting(&key, "CreateContainerConfigError", msg);
+                return Some(Duration::from_secs(2));
+            }
+        };
+        let env_map: HashMap<String, String> = env.iter().cloned().collect();
+        let mut mounts = match volumes::mounts(c, ctx.vols, &env_map) {
+            Ok(m) => m,
+            Err(msg) => {
+                self.event(p, Some(&c.name), "Warning", "Failed", format!("Error: {msg}"));
+                self.set_waiting(&key, "CreateContainerConfigError", msg);
+                return Some(Duration::from_secs(2));
+            }
+        };
+        if !pod::host_network(p) && !mounts.iter().any(|m| m.container_path == "/etc/hosts") {
             mounts.push(api::Mount {
                 container_path: "/etc/hosts".into(),
                 host_path: hosts.display().to_string(),
@@ -807,6 +951,80 @@ fn strip_times(v: &mut serde_json::Value) {
         }
     }
 }
+
+/// What starting a container needs from its pod's sync.
+struct StartCtx<'a> {
+    sandbox_id: &'a str,
+    sandbox_cfg: &'a api::PodSandboxConfig,
+    hosts: &'a std::path::Path,
+    vols: &'a HashMap<String, std::path::PathBuf>,
+    env: EnvInputs<'a>,
+}
+
+/// A pod's view of the kubelet's ConfigMaps, Secrets and tokens (references are counted per
+/// pod, so that watches stop with the last pod that needs them).
+struct PodRefs<'a> {
+    pods: &'a Pods,
+    uid: &'a str,
+}
+
+impl Sources for PodRefs<'_> {
+    async fn config_map(&self, ns: &str, name: &str) -> Result<Option<Arc<ConfigMap>>, String> {
+        match &self.pods.config_maps {
+            Some(o) => o.get(ns, name, self.uid).await,
+            None => Err(format!("couldn't get configMap {ns}/{name}, no kubeClient defined")),
+        }
+    }
+    async fn secret(&self, ns: &str, name: &str) -> Result<Option<Arc<Secret>>, String> {
+        match &self.pods.secrets {
+            Some(o) => o.get(ns, name, self.uid).await,
+            None => Err(format!("couldn't get secret {ns}/{name}, no kubeClient defined")),
+        }
+    }
+}
+
+impl Tokens for PodRefs<'_> {
+    async fn token(&self, p: &Pod, audience: &str, exp: i64) -> Result<String, String> {
+        let key = (self.uid.to_string(), audience.to_string(), exp);
+        if let Some((t, renew)) = self.pods.tokens.lock().unwrap().get(&key) {
+            if *renew > Instant::now() {
+                return Ok(t.clone());
+            }
+        }
+        let Some(client) = &self.pods.client else {
+            return Err("cannot request a service account token without an API server".into());
+        };
+        let sa = p.spec.as_ref().and_then(|s| s.service_account_name.clone()).unwrap_or_else(|| "default".into());
+        let tr = TokenRequest {
+            spec: TokenRequestSpec {
+                audiences: if audience.is_empty() { vec![] } else { vec![audience.to_string()] },
+                expiration_seconds: Some(exp),
+                bound_object_ref: Some(BoundObjectReference {
+                    api_version: Some("v1".into()),
+                    kind: Some("Pod".into()),
+                    name: p.metadata.name.clone(),
+                    uid: p.metadata.uid.clone(),
+                }),
+            },
+            ..Default::default()
+        };
+        let api: Api<ServiceAccount> = Api::namespaced(client.clone(), pod::namespace(p));
+        let out: TokenRequest = api
+            .create_subresource("token", &sa, &kube::api::PostParams::default(), &tr)
+            .await
+            .map_err(|e| format!("failed to fetch token: {}", component_base::client::api_message(&e)))?;
+        let status = out.status.ok_or("failed to fetch token: no status in the TokenRequest")?;
+        // Renewed once 80 % of its life has passed, or after 24 h, as upstream.
+        let ttl = status.expiration_timestamp.0.duration_since(jiff::Timestamp::now());
+        let ttl = Duration::try_from(ttl).unwrap_or(Duration::ZERO);
+        let renew = Instant::now() + (ttl.mul_f64(0.8)).min(Duration::from_secs(24 * 3600));
+        self.pods.tokens.lock().unwrap().insert(key, (status.token.clone(), renew));
+        Ok(status.token)
+    }
+}
+
+/// A projected token: (pod uid, audience, expiration seconds).
+type TokenKey = (String, String, i64);
 
 /// A container of a pod: (pod uid, container name).
 type Key = (String, String);
