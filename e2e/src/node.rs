@@ -61,20 +61,29 @@ pub struct Node {
     holder: String,
     kubelet: Option<Child>,
     kubelet_args: Vec<String>,
-    kubeconfig: PathBuf,
+    kubeconfig: Option<PathBuf>,
 }
 
 impl Node {
     /// Starts node `name` with address `ip` (e.g. `172.18.0.2`) on `switch`, and its kubelet
     /// registered with `api`. `extra` goes to the kubelet's command line.
     pub fn start(api: &ApiServer, switch: &Switch, name: &str, ip: &str, extra: &[&str]) -> Node {
+        Self::start_with(Some(api), switch, name, ip, extra)
+    }
+
+    /// A node whose kubelet runs standalone (no `--kubeconfig`): static pods only.
+    pub fn standalone(switch: &Switch, name: &str, ip: &str, extra: &[&str]) -> Node {
+        Self::start_with(None, switch, name, ip, extra)
+    }
+
+    fn start_with(api: Option<&ApiServer>, switch: &Switch, name: &str, ip: &str, extra: &[&str]) -> Node {
         ensure_images();
         let dir = tempfile::tempdir().expect("tempdir");
         let out = node_sh(&[
             "up",
             dir.path().to_str().unwrap(),
             name,
-            &api.port.to_string(),
+            &api.map(|a| a.port.to_string()).unwrap_or_default(),
             switch.dir.path().to_str().unwrap(),
             &format!("{ip}/24"),
         ]);
@@ -85,12 +94,17 @@ impl Node {
             ip: ip.to_string(),
             netns: facts.get("NODE_NETNS").unwrap_or(&"").to_string(),
             holder: facts.get("NODE_HOLDER_PID").unwrap_or(&"").to_string(),
-            kubeconfig: dir.path().join("kubelet.conf"),
+            kubeconfig: api.map(|_| dir.path().join("kubelet.conf")),
             dir,
             kubelet: None,
             kubelet_args: extra.iter().map(|s| s.to_string()).collect(),
         };
         assert!(out.status.success(), "node.sh up {name}: {}\n{text}", String::from_utf8_lossy(&out.stderr));
+        std::fs::create_dir_all(node.path("manifests")).expect("manifests dir");
+        let Some(api) = api else {
+            node.start_kubelet();
+            return node;
+        };
         let pair = pki::issue(
             &api.pki.ca,
             &pki::LeafSpec {
@@ -102,7 +116,7 @@ impl Node {
         )
         .expect("kubelet pair");
         pki::write_kubeconfig(
-            &node.kubeconfig,
+            node.kubeconfig.as_ref().expect("kubeconfig path"),
             "kubernetes",
             &api.url(),
             &api.pki.ca.cert_pem,
@@ -129,8 +143,9 @@ impl Node {
         std::fs::write(
             &config,
             format!(
-                "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\npodLogsDir: {}\nresolvConf: {}\nnodeStatusUpdateFrequency: 2s\n",
+                "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\npodLogsDir: {}\nstaticPodPath: {}\nresolvConf: {}\nnodeStatusUpdateFrequency: 2s\n",
                 self.path("pods-logs").display(),
+                self.path("manifests").display(),
                 self.path("resolv.conf").display()
             ),
         )
@@ -138,10 +153,11 @@ impl Node {
         std::fs::write(self.path("resolv.conf"), "nameserver 127.0.0.53\n").expect("resolv.conf");
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.path("kubelet.log")).expect("log");
         let mut cmd = Command::new("nsenter");
-        cmd.args(["--target", &self.holder, "--mount", "--net", "--"])
-            .arg(&bin)
-            .arg(format!("--kubeconfig={}", self.kubeconfig.display()))
-            .arg(format!("--config={}", config.display()))
+        cmd.args(["--target", &self.holder, "--mount", "--net", "--"]).arg(&bin);
+        if let Some(k) = &self.kubeconfig {
+            cmd.arg(format!("--kubeconfig={}", k.display()));
+        }
+        cmd.arg(format!("--config={}", config.display()))
             .arg(format!("--root-dir={}", root.display()))
             .arg(format!("--hostname-override={}", self.name))
             .arg(format!("--node-ip={}", self.ip))
@@ -213,6 +229,14 @@ impl Node {
 
 impl Drop for Node {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = self.kubelet_log();
+            let tail: Vec<&str> = log.lines().rev().take(60).collect();
+            eprintln!("--- kubelet log of {} (last lines) ---", self.name);
+            for l in tail.iter().rev() {
+                eprintln!("{l}");
+            }
+        }
         self.stop_kubelet();
         node_sh(&["down", self.dir.path().to_str().unwrap()]);
     }

@@ -356,3 +356,96 @@ spec:
     );
     assert!(log.contains("dir=2000 drwxrwsrwx"), "{log}");
 }
+
+const HELLO: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: hello\n  namespace: default\nspec:\n  containers:\n  - name: hello\n    image: nginx\n";
+
+/// Seed 004's static pod lab: a manifest `hello` runs as `hello-<node>` with a mirror pod (the
+/// mirror annotation, owned by the Node); `kubectl delete` re-mirrors it; a malformed manifest
+/// beside it is skipped; changing the file restarts the pod; removing it stops the pod.
+#[test]
+fn static_pods_run_from_manifests_and_are_mirrored() {
+    let cp = control_plane();
+    let c = &cp.c;
+    let sw = Switch::new();
+    let n = Node::start(&c.api, &sw, "node1", "172.18.0.2", &[]);
+    let node = wait_node_ready(c, &n);
+    std::fs::write(
+        n.path("manifests/broken.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: broken}\nspec: {containers: [{name: x}]}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        n.path("manifests/.hidden.yaml"),
+        HELLO.replace("name: hello\n  namespace", "name: hidden\n  namespace"),
+    )
+    .unwrap();
+    std::fs::write(n.path("manifests/hello.yaml"), HELLO).unwrap();
+    let mirror = wait_phase(c, "default", "hello-node1", "Running");
+    let ann = &mirror["metadata"]["annotations"];
+    assert_eq!(ann["kubernetes.io/config.source"], "file");
+    assert_eq!(ann["kubernetes.io/config.mirror"], ann["kubernetes.io/config.hash"]);
+    let owner = &mirror["metadata"]["ownerReferences"][0];
+    assert_eq!(owner["kind"], "Node");
+    assert_eq!(owner["name"], "node1");
+    assert_eq!(owner["uid"], node["metadata"]["uid"]);
+    assert_eq!(owner["controller"], true);
+    let ip = mirror["status"]["podIP"].as_str().expect("podIP").to_string();
+    poll("nginx of the static pod answers", Duration::from_secs(30), || {
+        let out = n.exec(&["curl", "-s", "--max-time", "2", &format!("http://{ip}/")]);
+        String::from_utf8_lossy(&out.stdout).contains("Welcome to nginx!").then_some(())
+    });
+    let pods = c.api.kubectl_ok(KUBECTL, &["get", "pods", "-A"]);
+    assert!(!pods.contains("broken") && !pods.contains("hidden"), "{pods}");
+    assert!(n.kubelet_log().contains("Could not process manifest file"), "{}", n.kubelet_log());
+
+    // kubectl delete: the mirror comes back (a new object); the pod itself kept running.
+    let old_uid = mirror["metadata"]["uid"].as_str().unwrap().to_string();
+    let started = mirror["status"]["containerStatuses"][0]["state"]["running"]["startedAt"].clone();
+    c.api.kubectl_ok(KUBECTL, &["delete", "pod", "hello-node1", "--wait=false"]);
+    let again = poll("the mirror pod re-created", Duration::from_secs(60), || {
+        let out = c.api.kubectl(KUBECTL, &["get", "pod", "hello-node1", "-o", "json"]);
+        let p: Value = serde_json::from_slice(&out.stdout).ok()?;
+        (p["metadata"]["uid"] != old_uid.as_str() && p["status"]["phase"] == "Running").then_some(p)
+    });
+    assert_eq!(again["status"]["containerStatuses"][0]["state"]["running"]["startedAt"], started);
+    assert_eq!(again["status"]["containerStatuses"][0]["restartCount"], 0);
+
+    // Changing the manifest replaces the pod.
+    std::fs::write(
+        n.path("manifests/hello.yaml"),
+        HELLO.replace("image: nginx", "image: nginx\n    env: [{name: V, value: \"2\"}]"),
+    )
+    .unwrap();
+    let changed = poll("the changed static pod mirrored", Duration::from_secs(60), || {
+        let out = c.api.kubectl(KUBECTL, &["get", "pod", "hello-node1", "-o", "json"]);
+        let p: Value = serde_json::from_slice(&out.stdout).ok()?;
+        (p["spec"]["containers"][0]["env"][0]["value"] == "2" && p["status"]["phase"] == "Running").then_some(p)
+    });
+    assert_ne!(changed["metadata"]["annotations"]["kubernetes.io/config.hash"], ann["kubernetes.io/config.hash"]);
+
+    // Removing the file stops the pod and deletes the mirror.
+    std::fs::remove_file(n.path("manifests/hello.yaml")).unwrap();
+    poll("the mirror pod gone", Duration::from_secs(60), || {
+        (!c.api.kubectl(KUBECTL, &["get", "pod", "hello-node1"]).status.success()).then_some(())
+    });
+    poll("nginx stopped", Duration::from_secs(60), || {
+        let out = n.exec(&["curl", "-s", "--max-time", "1", &format!("http://{ip}/")]);
+        (!String::from_utf8_lossy(&out.stdout).contains("Welcome")).then_some(())
+    });
+}
+
+/// Seed 004: a kubelet without --kubeconfig runs in standalone mode, static pods only.
+#[test]
+fn a_standalone_kubelet_runs_static_pods() {
+    let sw = Switch::new();
+    let n = Node::standalone(&sw, "solo", "172.18.0.2", &["--pod-cidr=10.88.0.0/24"]);
+    std::fs::write(
+        n.path("manifests/echo.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: echo}\nspec:\n  containers:\n  - name: echo\n    image: busybox\n    command: [sh, -c, 'echo standalone-$(hostname); sleep 3600']\n",
+    )
+    .unwrap();
+    poll("the static pod's output", Duration::from_secs(90), || {
+        n.container_log("default", "echo-solo", "echo").contains("standalone-echo-solo").then_some(())
+    });
+    assert!(n.kubelet_log().contains("No API server defined"), "{}", n.kubelet_log());
+}

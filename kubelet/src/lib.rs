@@ -11,6 +11,7 @@ pub mod node;
 pub mod objects;
 pub mod pod;
 pub mod quantity;
+pub mod static_pods;
 pub mod status;
 pub mod volumes;
 pub mod worker;
@@ -69,6 +70,17 @@ pub async fn run(opts: config::Options) -> Result<(), Error> {
     });
     let pods = worker::Pods::new(cfg.clone(), client.clone(), cri.clone(), recorder, node_rx.clone(), services);
 
+    // Static pods: read once before anything else (their mirrors are not orphans), then
+    // followed as their manifests change.
+    if cfg.static_pod_path.is_some() || cfg.static_pod_url.is_some() {
+        if let Some(path) = &cfg.static_pod_path {
+            pods.set_static(static_pods::read_dir(path, &cfg.node_name));
+        }
+        let p = pods.clone();
+        let (path, url, node, every) =
+            (cfg.static_pod_path.clone(), cfg.static_pod_url.clone(), cfg.node_name.clone(), cfg.file_check_frequency);
+        tokio::spawn(async move { static_pods::run(path, url, node, every, move |set| p.set_static(set)).await });
+    }
     let healthz = healthz::serve(&cfg).await?;
     let mut tasks = vec![healthz, tokio::spawn(pods.clone().pleg())];
     if let Some(client) = &client {
@@ -82,11 +94,22 @@ pub async fn run(opts: config::Options) -> Result<(), Error> {
         let inf =
             Informer::new("pods", api, watcher::Config::default().fields(&format!("spec.nodeName={}", cfg.node_name)));
         let p = pods.clone();
+        // Mirror pods are the API's view of static pods, not pods to run.
         inf.add_handler(move |change| match change {
             component_base::Change::Added(pod) | component_base::Change::Updated { new: pod, .. } => {
-                p.upsert(pod.clone())
+                if static_pods::mirror_of(pod).is_some() {
+                    p.mirror_upsert(pod.clone());
+                } else {
+                    p.upsert(pod.clone());
+                }
             }
-            component_base::Change::Deleted(pod) => p.remove(pod::uid(pod)),
+            component_base::Change::Deleted(pod) => {
+                if static_pods::mirror_of(pod).is_some() {
+                    p.mirror_delete(pod);
+                } else {
+                    p.remove(pod::uid(pod));
+                }
+            }
         });
         inf.start();
         let p = pods.clone();
@@ -98,6 +121,16 @@ pub async fn run(opts: config::Options) -> Result<(), Error> {
         }));
     } else {
         pods.set_sources_ready();
+        // Standalone: the pod CIDR comes from --pod-cidr, and the runtime is told once.
+        if let Some(cidr) = cfg.pod_cidr.clone() {
+            let cri = cri.clone();
+            tasks.push(tokio::spawn(async move {
+                while let Err(e) = cri.update_pod_cidr(&cidr).await {
+                    tracing::warn!("Failed to update pod CIDR: {}", e.message());
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }));
+        }
     }
     component_base::shutdown_signal().await;
     for t in tasks {

@@ -273,6 +273,25 @@ impl NodeLoop {
         let mut pod_cidr_sent: Option<String> = None;
         let mut tick = tokio::time::interval(self.cfg.node_status_update_frequency);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The node object itself, watched: a pod CIDR (or a deletion) is acted on at once.
+        let node_changed = Arc::new(tokio::sync::Notify::new());
+        let own: component_base::Informer<Node> = component_base::Informer::new(
+            "nodes",
+            self.api(),
+            kube::runtime::watcher::Config::default().fields(&format!("metadata.name={}", self.cfg.node_name)),
+        );
+        let n = node_changed.clone();
+        own.add_handler(move |c| {
+            if let component_base::Change::Updated { old, new } = c {
+                let cidr = |n: &Node| n.spec.as_ref().and_then(|s| s.pod_cidr.clone());
+                if cidr(old) != cidr(new) {
+                    n.notify_one();
+                }
+            } else {
+                n.notify_one();
+            }
+        });
+        own.start();
         loop {
             let rs = self.cri.status().await;
             let problem = runtime_problem(rs.as_ref());
@@ -318,7 +337,14 @@ impl NodeLoop {
                 s.node = Some(Arc::new(node.clone()));
                 s.runtime_problem = problem.clone();
             });
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = node_changed.notified() => {
+                    if let Some(n) = own.get("", &self.cfg.node_name) {
+                        node = (*n).clone();
+                    }
+                }
+            }
         }
     }
 

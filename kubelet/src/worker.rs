@@ -64,6 +64,10 @@ pub struct Pods {
     /// Service account tokens per (pod uid, audience, expiry): the token and when to renew it.
     tokens: Mutex<HashMap<TokenKey, (String, Instant)>>,
     desired: Mutex<HashMap<String, Arc<Pod>>>,
+    /// UIDs of the desired pods that came from static sources.
+    statics: Mutex<HashSet<String>>,
+    /// Mirror pods in the API, by the UID of the static pod they mirror.
+    mirrors: Mutex<HashMap<String, Arc<Pod>>>,
     workers: Mutex<HashMap<String, Arc<Notify>>>,
     backoff: Mutex<Backoffs>,
     /// Why a container is not running, when the runtime cannot say (image pulls, create
@@ -116,6 +120,8 @@ impl Pods {
                 recorder,
                 node,
                 desired: Mutex::new(HashMap::new()),
+                statics: Mutex::new(HashSet::new()),
+                mirrors: Mutex::new(HashMap::new()),
                 workers: Mutex::new(HashMap::new()),
                 backoff: Mutex::new(Backoffs::default()),
                 waiting: Mutex::new(HashMap::new()),
@@ -141,6 +147,135 @@ impl Pods {
     pub fn remove(self: &Arc<Self>, uid: &str) {
         self.desired.lock().unwrap().remove(uid);
         self.kick(uid);
+    }
+
+    /// The static sources' pods, in full: those that left are stopped, new ones started.
+    pub fn set_static(self: &Arc<Self>, pods: std::collections::BTreeMap<String, Pod>) {
+        let gone: Vec<String> = {
+            let mut statics = self.statics.lock().unwrap();
+            let gone = statics.iter().filter(|u| !pods.contains_key(*u)).cloned().collect();
+            *statics = pods.keys().cloned().collect();
+            gone
+        };
+        for uid in gone {
+            tracing::info!(pod_uid = %uid, "static pod removed");
+            self.remove(&uid);
+        }
+        for (uid, p) in pods {
+            let known = self.desired.lock().unwrap().contains_key(&uid);
+            if !known {
+                tracing::info!(pod = %pod::full_name(&p), "static pod added");
+                self.upsert(Arc::new(p));
+            }
+        }
+    }
+
+    /// A mirror pod in the API changed (or appeared): its static pod's worker takes note.
+    pub fn mirror_upsert(self: &Arc<Self>, p: Arc<Pod>) {
+        let Some(hash) = crate::static_pods::mirror_of(&p).map(str::to_string) else { return };
+        tracing::debug!(pod = %pod::full_name(&p), deleting = p.metadata.deletion_timestamp.is_some(), "mirror pod seen");
+        self.mirrors.lock().unwrap().insert(hash.clone(), p);
+        self.kick_existing(&hash);
+    }
+
+    pub fn mirror_delete(self: &Arc<Self>, p: &Pod) {
+        let Some(hash) = crate::static_pods::mirror_of(p) else { return };
+        tracing::debug!(pod = %pod::full_name(p), "mirror pod deleted");
+        let mut mirrors = self.mirrors.lock().unwrap();
+        if mirrors.get(hash).is_some_and(|m| m.metadata.uid == p.metadata.uid) {
+            mirrors.remove(hash);
+        }
+        drop(mirrors);
+        self.kick_existing(hash);
+    }
+
+    /// Wakes a worker only if there is one (mirrors of unknown pods are cleaned up elsewhere).
+    fn kick_existing(self: &Arc<Self>, uid: &str) {
+        if let Some(n) = self.workers.lock().unwrap().get(uid) {
+            n.notify_one();
+        }
+    }
+
+    /// Keeps the static pod's mirror in the API: created when missing, replaced when it is
+    /// being deleted (a `kubectl delete` of a mirror pod re-mirrors it).
+    async fn sync_mirror(&self, p: &Pod) {
+        let Some(client) = &self.client else { return };
+        let uid = pod::uid(p);
+        let mirror = self.mirrors.lock().unwrap().get(uid).cloned();
+        let api: Api<Pod> = Api::namespaced(client.clone(), pod::namespace(p));
+        if let Some(m) = &mirror {
+            if m.metadata.deletion_timestamp.is_none() {
+                return;
+            }
+            let dp = DeleteParams {
+                grace_period_seconds: Some(0),
+                preconditions: Some(Preconditions { uid: m.metadata.uid.clone(), resource_version: None }),
+                ..Default::default()
+            };
+            tracing::info!(pod = %pod::full_name(p), "Deleting mirror pod because it is being deleted");
+            match api.delete(pod::name(m), &dp).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
+                Err(e) => {
+                    tracing::warn!(pod = %pod::full_name(p), "Failed deleting a mirror pod: {e}");
+                    return;
+                }
+            }
+            self.mirrors.lock().unwrap().remove(uid);
+        }
+        let node = self.node.borrow().node.clone();
+        let Some(node) = node else { return };
+        let mut m = p.clone();
+        m.metadata.uid = None;
+        m.metadata.resource_version = None;
+        m.status = None;
+        m.metadata
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(crate::static_pods::ANN_MIRROR.into(), uid.to_string());
+        m.metadata.owner_references = Some(vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+            api_version: "v1".into(),
+            kind: "Node".into(),
+            name: node.metadata.name.clone().unwrap_or_default(),
+            uid: node.metadata.uid.clone().unwrap_or_default(),
+            controller: Some(true),
+            block_owner_deletion: None,
+        }]);
+        match api.create(&kube::api::PostParams::default(), &m).await {
+            Ok(created) => {
+                self.written.lock().unwrap().remove(uid);
+                self.mirrors.lock().unwrap().insert(uid.to_string(), Arc::new(created));
+            }
+            Err(kube::Error::Api(s)) if s.code == 409 => {}
+            Err(e) => tracing::warn!(pod = %pod::full_name(p), "Failed creating a mirror pod: {e}"),
+        }
+    }
+
+    /// Deletes the mirror of a static pod that is gone.
+    async fn delete_mirror(&self, uid: &str) {
+        let Some(client) = &self.client else { return };
+        let mirror = self.mirrors.lock().unwrap().remove(uid);
+        if let Some(m) = mirror {
+            let api: Api<Pod> = Api::namespaced(client.clone(), pod::namespace(&m));
+            let dp = DeleteParams {
+                grace_period_seconds: Some(0),
+                preconditions: Some(Preconditions { uid: m.metadata.uid.clone(), resource_version: None }),
+                ..Default::default()
+            };
+            let _ = api.delete(pod::name(&m), &dp).await;
+        }
+    }
+
+    /// Mirror pods whose static pod no source has any more.
+    async fn delete_orphaned_mirrors(&self) {
+        let orphans: Vec<String> = {
+            let desired = self.desired.lock().unwrap();
+            self.mirrors.lock().unwrap().keys().filter(|h| !desired.contains_key(*h)).cloned().collect()
+        };
+        for uid in orphans {
+            tracing::info!(pod_uid = %uid, "Deleting orphaned mirror pod");
+            self.delete_mirror(&uid).await;
+        }
     }
 
     pub fn set_sources_ready(&self) {
@@ -255,6 +390,7 @@ impl Pods {
         let Some(p) = desired else {
             // Gone from every source: kill whatever runs and forget it.
             if rt.sandboxes.is_empty() && rt.containers.is_empty() {
+                self.delete_mirror(uid).await;
                 return Ok(None);
             }
             if !self.sources_ready.load(std::sync::atomic::Ordering::SeqCst) {
@@ -262,8 +398,12 @@ impl Pods {
             }
             self.kill(&rt, None, 30).await?;
             self.remove_all(&rt).await;
+            self.delete_mirror(uid).await;
             return Ok(None);
         };
+        if crate::static_pods::is_static(&p) {
+            self.sync_mirror(&p).await;
+        }
         let phase = p.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
         if p.metadata.deletion_timestamp.is_some() {
             return self.terminate(&p, &rt).await;
@@ -761,6 +901,29 @@ impl Pods {
     async fn write_status(&self, p: &Pod, rt: &RuntimePod, sandbox_expected: bool) -> Result<(), String> {
         let Some(client) = &self.client else { return Ok(()) };
         let uid = pod::uid(p).to_string();
+        // A static pod's status is its mirror's: read from it and written to it.
+        let mirror = if crate::static_pods::is_static(p) {
+            match self.mirrors.lock().unwrap().get(&uid).cloned() {
+                Some(m) => Some(m),
+                None => return Ok(()),
+            }
+        } else {
+            None
+        };
+        let with_mirror_status;
+        let p = match &mirror {
+            Some(m) => {
+                let mut x = p.clone();
+                x.status = m.status.clone();
+                with_mirror_status = x;
+                &with_mirror_status
+            }
+            None => p,
+        };
+        let (target_name, target_uid) = match &mirror {
+            Some(m) => (pod::name(m).to_string(), pod::uid(m).to_string()),
+            None => (pod::name(p).to_string(), uid.clone()),
+        };
         let spec = p.spec.clone().unwrap_or_default();
         let mut sandboxes = rt.sandboxes.clone();
         sandboxes.sort_by_key(|s| std::cmp::Reverse(s.created_at));
@@ -861,9 +1024,9 @@ impl Pods {
         if self.written.lock().unwrap().get(&uid) == Some(&comparable) {
             return Ok(());
         }
-        let patch = serde_json::json!({"metadata": {"uid": uid}, "status": status});
+        let patch = serde_json::json!({"metadata": {"uid": target_uid}, "status": status});
         let api: Api<Pod> = Api::namespaced(client.clone(), pod::namespace(p));
-        match api.patch_status(pod::name(p), &PatchParams::default(), &Patch::Strategic(&patch)).await {
+        match api.patch_status(&target_name, &PatchParams::default(), &Patch::Strategic(&patch)).await {
             Ok(_) => {
                 self.written.lock().unwrap().insert(uid, comparable);
                 Ok(())
@@ -910,6 +1073,7 @@ impl Pods {
                 self.kick(uid);
             }
             if ready {
+                self.delete_orphaned_mirrors().await;
                 let desired = self.desired.lock().unwrap().keys().cloned().collect::<HashSet<_>>();
                 let workers = self.workers.lock().unwrap().keys().cloned().collect::<HashSet<_>>();
                 for uid in now.keys().filter(|u| !desired.contains(*u) && !workers.contains(*u)) {
