@@ -163,10 +163,11 @@ fn source_parts(ev: &Event) -> [Option<&str>; 2] {
     [s.and_then(|s| s.component.as_deref()), s.and_then(|s| s.host.as_deref())]
 }
 
+/// Source and object only, as client-go's getSpamKey: one budget per object, whatever the
+/// event's type or reason.
 fn spam_key(ev: &Event) -> String {
     let mut p: Vec<Option<&str>> = source_parts(ev).to_vec();
     p.extend(obj_parts(ev));
-    p.push(ev.type_.as_deref());
     join(&p)
 }
 

@@ -164,6 +164,8 @@ impl Node {
             .arg(format!("--container-runtime-endpoint=unix://{}", self.path("containerd.sock").display()))
             .arg(format!("--cgroup-root=/{}", self.netns))
             .arg("--healthz-port=10248")
+            // K8S_RS_KUBELET_V=4 for the workers' debug lines when chasing a failure.
+            .arg(format!("-v={}", std::env::var("K8S_RS_KUBELET_V").unwrap_or_else(|_| "0".into())))
             .args(&self.kubelet_args)
             .stdout(Stdio::null())
             .stderr(log);

@@ -449,3 +449,169 @@ fn a_standalone_kubelet_runs_static_pods() {
     });
     assert!(n.kubelet_log().contains("No API server defined"), "{}", n.kubelet_log());
 }
+
+/// The count of a pod's events with `reason` whose message starts with `prefix` (repeats are
+/// folded into one event's count, as the recorder does).
+fn event_count(c: &Cluster, pod: &str, reason: &str, prefix: &str) -> i64 {
+    events_for(c, "default", pod)
+        .iter()
+        .filter(|e| e["reason"] == reason && e["message"].as_str().unwrap_or("").starts_with(prefix))
+        .map(|e| e["count"].as_i64().unwrap_or(1))
+        .sum()
+}
+
+fn container_status(c: &Cluster, pod: &str) -> Value {
+    get_json(c, &["pod", pod])["status"]["containerStatuses"][0].clone()
+}
+
+/// Probes: a failing liveness probe restarts the container; readiness flips Ready and moves the
+/// pod out of the Service's endpoints and back; a startup probe holds liveness off until it
+/// succeeds. The flags the probes look at are files on the node, so the test decides when they
+/// pass.
+#[test]
+fn probes_restart_containers_and_gate_readiness() {
+    let cp = control_plane();
+    let c = &cp.c;
+    let sw = Switch::new();
+    let n = Node::start(&c.api, &sw, "node-p", "172.18.0.2", &[]);
+    wait_node_ready(c, &n);
+    let flags = n.path("flags");
+    std::fs::create_dir_all(&flags).unwrap();
+    std::fs::write(flags.join("ready"), "ok").unwrap();
+    apply(
+        c,
+        &format!(
+            r#"
+apiVersion: v1
+kind: Service
+metadata: {{name: web}}
+spec:
+  selector: {{app: web}}
+  ports: [{{port: 80, targetPort: 8080}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: web, labels: {{app: web}}}}
+spec:
+  volumes: [{{name: www, hostPath: {{path: {flags}, type: Directory}}}}]
+  containers:
+  - name: httpd
+    image: busybox
+    command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+    ports: [{{name: http, containerPort: 8080}}]
+    volumeMounts: [{{name: www, mountPath: /www}}]
+    readinessProbe:
+      httpGet: {{path: /ready, port: http}}
+      periodSeconds: 1
+      failureThreshold: 1
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: live}}
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: app
+    image: busybox
+    command: ["sh", "-c", "sleep 3600"]
+    livenessProbe:
+      exec: {{command: ["cat", "/tmp/healthy"]}}
+      periodSeconds: 1
+      failureThreshold: 2
+"#,
+            flags = flags.display()
+        ),
+    );
+
+    // Readiness: Ready with the pod in the endpoints, then not, then again.
+    let pod = poll("web Ready", Duration::from_secs(90), || {
+        let p = get_json(c, &["pod", "web"]);
+        (condition(&p, "Ready")?["status"] == "True").then_some(p)
+    });
+    let ip = pod["status"]["podIP"].as_str().unwrap().to_string();
+    let endpoint_ips = |key: &str| -> Vec<String> {
+        let ep = get_json(c, &["endpoints", "web"]);
+        ep["subsets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|s| s[key].as_array().cloned().unwrap_or_default())
+            .filter_map(|a| a["ip"].as_str().map(str::to_string))
+            .collect()
+    };
+    poll("the pod in the endpoints", Duration::from_secs(30), || endpoint_ips("addresses").contains(&ip).then_some(()));
+    std::fs::remove_file(flags.join("ready")).unwrap();
+    poll("web not Ready", Duration::from_secs(30), || {
+        let p = get_json(c, &["pod", "web"]);
+        (condition(&p, "Ready")?["status"] == "False").then_some(())
+    });
+    poll("the pod out of the ready endpoints", Duration::from_secs(30), || {
+        (!endpoint_ips("addresses").contains(&ip) && endpoint_ips("notReadyAddresses").contains(&ip)).then_some(())
+    });
+    poll("a readiness Unhealthy event", Duration::from_secs(30), || {
+        (event_count(c, "web", "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 404") >= 1)
+            .then_some(())
+    });
+    std::fs::write(flags.join("ready"), "ok").unwrap();
+    poll("web Ready again", Duration::from_secs(30), || endpoint_ips("addresses").contains(&ip).then_some(()));
+    assert_eq!(container_status(c, "web")["restartCount"], 0);
+
+    // Liveness: the container is killed and restarted, again and again.
+    poll("the live container restarted twice", Duration::from_secs(120), || {
+        (container_status(c, "live")["restartCount"].as_i64()? >= 2).then_some(())
+    });
+    // Events are written asynchronously: wait for them too.
+    poll("liveness events", Duration::from_secs(30), || {
+        (event_count(c, "live", "Unhealthy", "Liveness probe failed: cat: can't open '/tmp/healthy'") >= 2
+            && event_count(c, "live", "Killing", "Container app failed liveness probe, will be restarted") >= 1)
+            .then_some(())
+    });
+    let st = container_status(c, "live");
+    assert!(st["lastState"]["terminated"]["exitCode"].as_i64().unwrap_or(0) != 0, "{st}");
+
+    // Startup: while it fails, liveness (which would fail too) does not run. (Created only
+    // now: events about one object are limited to a burst of 25, as client-go's spam filter.)
+    apply(
+        c,
+        &format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: slow}}
+spec:
+  terminationGracePeriodSeconds: 2
+  volumes: [{{name: flags, hostPath: {{path: {flags}, type: Directory}}}}]
+  containers:
+  - name: app
+    image: busybox
+    command: ["sleep", "3600"]
+    volumeMounts: [{{name: flags, mountPath: /flags}}]
+    startupProbe:
+      exec: {{command: ["cat", "/flags/started"]}}
+      periodSeconds: 1
+      failureThreshold: 600
+    livenessProbe:
+      exec: {{command: ["cat", "/flags/live"]}}
+      periodSeconds: 1
+      failureThreshold: 1
+"#,
+            flags = flags.display()
+        ),
+    );
+    poll("startup probe failures", Duration::from_secs(60), || {
+        (event_count(c, "slow", "Unhealthy", "Startup probe failed") >= 3).then_some(())
+    });
+    assert_eq!(event_count(c, "slow", "Unhealthy", "Liveness probe failed"), 0);
+    let st = container_status(c, "slow");
+    assert_eq!(st["started"], false, "{st}");
+    assert_eq!(st["ready"], false, "{st}");
+    assert_eq!(st["restartCount"], 0, "{st}");
+    std::fs::write(flags.join("started"), "yes").unwrap();
+    // Started; now liveness runs, fails and restarts it.
+    poll("the slow container restarted by liveness", Duration::from_secs(60), || {
+        (container_status(c, "slow")["restartCount"].as_i64()? >= 1).then_some(())
+    });
+    poll("a liveness event after startup", Duration::from_secs(30), || {
+        (event_count(c, "slow", "Unhealthy", "Liveness probe failed") >= 1).then_some(())
+    });
+}

@@ -10,6 +10,8 @@ pub mod machine;
 pub mod node;
 pub mod objects;
 pub mod pod;
+pub mod probe_http;
+pub mod prober;
 pub mod quantity;
 pub mod static_pods;
 pub mod status;

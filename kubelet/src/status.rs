@@ -28,6 +28,8 @@ pub struct ContainerView {
     pub attempts: Vec<api::ContainerStatus>,
     pub waiting: Option<Waiting>,
     pub ready: bool,
+    /// Running and past its startup probe.
+    pub started: bool,
 }
 
 fn terminated(s: &api::ContainerStatus) -> ContainerStateTerminated {
@@ -82,7 +84,7 @@ pub fn container_status(name: &str, spec_image: &str, v: &ContainerView) -> Cont
         st.container_id = Some(format!("containerd://{}", s.id));
         st.state = Some(state_of(s));
         let running = s.state == api::ContainerState::ContainerRunning as i32;
-        st.started = Some(running);
+        st.started = Some(running && v.started);
         st.ready = running && v.ready;
         if let Some(prev) = v.attempts.get(1) {
             st.last_state = Some(ContainerState { terminated: Some(terminated(prev)), ..Default::default() });
@@ -366,6 +368,7 @@ mod tests {
             ],
             waiting: Some(Waiting { reason: "CrashLoopBackOff".into(), message: "back-off 40s".into() }),
             ready: false,
+            started: false,
         };
         let s = container_status("a", "busybox", &v);
         assert_eq!(s.restart_count, 3);
@@ -387,6 +390,7 @@ mod tests {
             attempts: vec![cs(api::ContainerState::ContainerRunning, 0, 0)],
             waiting: None,
             ready: true,
+            started: true,
         };
         let facts = PodFacts {
             sandbox_ready: true,

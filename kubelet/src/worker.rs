@@ -64,6 +64,7 @@ pub struct Pods {
     /// Service account tokens per (pod uid, audience, expiry): the token and when to renew it.
     tokens: Mutex<HashMap<TokenKey, (String, Instant)>>,
     desired: Mutex<HashMap<String, Arc<Pod>>>,
+    prober: crate::prober::Prober,
     /// UIDs of the desired pods that came from static sources.
     statics: Mutex<HashSet<String>>,
     /// Mirror pods in the API, by the UID of the static pod they mirror.
@@ -102,6 +103,7 @@ impl Pods {
         Arc::new_cyclic(|me: &std::sync::Weak<Pods>| {
             // A changed ConfigMap or Secret wakes the pods that use it.
             let me = me.clone();
+            let me2 = me.clone();
             let on_change: crate::objects::OnChange = Arc::new(move |uids| {
                 if let Some(pods) = me.upgrade() {
                     for uid in uids {
@@ -109,7 +111,21 @@ impl Pods {
                     }
                 }
             });
+            // Probe results wake the pod; failures are Unhealthy events.
+            let on_probe: crate::prober::OnResult = Arc::new(move |ev| {
+                let Some(pods) = me2.upgrade() else { return };
+                match ev {
+                    crate::prober::ProbeEvent::Changed { uid } => pods.kick_existing(uid),
+                    crate::prober::ProbeEvent::Unhealthy { uid, container, message } => {
+                        let p = pods.desired.lock().unwrap().get(uid).cloned();
+                        if let Some(p) = p {
+                            pods.event(&p, Some(container), "Warning", "Unhealthy", message);
+                        }
+                    }
+                }
+            });
             Pods {
+                prober: crate::prober::Prober::new(cri.clone(), on_probe),
                 config_maps: client.as_ref().map(|c| Objects::new(c.clone(), on_change.clone())),
                 secrets: client.as_ref().map(|c| Objects::new(c.clone(), on_change)),
                 tokens: Mutex::new(HashMap::new()),
@@ -303,6 +319,7 @@ impl Pods {
     async fn worker(self: Arc<Self>, uid: String, notify: Arc<Notify>) {
         loop {
             let desired = self.desired.lock().unwrap().get(&uid).cloned();
+            tracing::debug!(pod_uid = %uid, "sync");
             let wait = match self.sync(&uid, desired).await {
                 Ok(None) => {
                     // Done: the pod is gone from source and runtime. Exit unless it came back.
@@ -313,6 +330,7 @@ impl Pods {
                         self.written.lock().unwrap().remove(&uid);
                         self.waiting.lock().unwrap().retain(|(u, _), _| *u != uid);
                         self.tokens.lock().unwrap().retain(|(u, _, _), _| *u != uid);
+                        self.prober.remove_pod(&uid);
                         if let Some(o) = &self.config_maps {
                             o.release(&uid);
                         }
@@ -330,6 +348,7 @@ impl Pods {
                     Duration::from_secs(1)
                 }
             };
+            tracing::debug!(pod_uid = %uid, ?wait, "synced");
             if !wait.is_zero() {
                 tokio::select! {
                     _ = notify.notified() => {}
@@ -691,7 +710,15 @@ impl Pods {
                 let latest = in_sandbox(&c.name).first().copied();
                 let count = match latest {
                     None => 0,
-                    Some(l) if l.state == api::ContainerState::ContainerRunning as i32 => continue,
+                    Some(l) if l.state == api::ContainerState::ContainerRunning as i32 => {
+                        if let Some(kind) = self.failed_probe(&uid, c, &l.id) {
+                            self.kill_for_probe(p, c, &l.id, kind, &restart_policy).await;
+                            wait = Duration::ZERO;
+                        } else {
+                            self.prober.ensure(p, c, &l.id, pod_ips.first().cloned());
+                        }
+                        continue;
+                    }
                     Some(l) if l.state == api::ContainerState::ContainerCreated as i32 => {
                         wait = wait.min(Duration::from_secs(1));
                         continue;
@@ -720,6 +747,34 @@ impl Pods {
         Ok(Some(wait))
     }
 
+    /// The probe (liveness or startup) that failed for this container, if one did.
+    fn failed_probe(&self, uid: &str, c: &Container, id: &str) -> Option<crate::prober::Kind> {
+        use crate::prober::Kind;
+        [Kind::Startup, Kind::Liveness].into_iter().find(|k| self.prober.result(uid, &c.name, id, *k) == Some(false))
+    }
+
+    /// Stops a container whose liveness or startup probe failed; the restart policy decides
+    /// what comes next.
+    async fn kill_for_probe(&self, p: &Pod, c: &Container, id: &str, kind: crate::prober::Kind, restart_policy: &str) {
+        use crate::prober::Kind;
+        let (what, probe) = match kind {
+            Kind::Startup => ("startup", c.startup_probe.as_ref()),
+            _ => ("liveness", c.liveness_probe.as_ref()),
+        };
+        let mut msg = format!("Container {} failed {what} probe", c.name);
+        if restart_policy != "Never" {
+            msg.push_str(", will be restarted");
+        }
+        self.event(p, Some(&c.name), "Normal", "Killing", msg);
+        let grace = probe
+            .and_then(|pr| pr.termination_grace_period_seconds)
+            .or_else(|| p.spec.as_ref().and_then(|s| s.termination_grace_period_seconds))
+            .unwrap_or(30);
+        if let Err(e) = self.cri.stop_container(id, grace).await {
+            tracing::warn!(pod = %pod::full_name(p), container = %c.name, "failed to stop container: {}", e.message());
+        }
+    }
+
     /// A volume could not be set up: say so (event, status) and try again shortly.
     async fn mount_failed(
         &self,
@@ -743,7 +798,8 @@ impl Pods {
     async fn start_container(&self, p: &Pod, c: &Container, count: u32, ctx: &StartCtx<'_>) -> Option<Duration> {
         let (sandbox_id, sandbox_cfg, hosts) = (ctx.sandbox_id, ctx.sandbox_cfg, ctx.hosts);
         let key = (pod::uid(p).to_string(), c.name.clone());
-        if let Some(until) = self.backoff.lock().unwrap().until(&key) {
+        let until = self.backoff.lock().unwrap().until(&key);
+        if let Some(until) = until {
             return Some(until.saturating_duration_since(Instant::now()));
         }
         let image = c.image.clone().unwrap_or_default();
@@ -948,6 +1004,7 @@ impl Pods {
             let uid = uid.clone();
             let cri = self.cri.clone();
             let waiting_now = self.waiting.lock().unwrap().clone();
+            let prober = &self.prober;
             async move {
                 let mut out = Vec::new();
                 for c in &specs {
@@ -966,7 +1023,10 @@ impl Pods {
                     let waiting = waiting_now.get(&key).cloned();
                     let running =
                         attempts.first().is_some_and(|s| s.state == api::ContainerState::ContainerRunning as i32);
-                    out.push(ContainerView { attempts, waiting: if running { None } else { waiting }, ready: running });
+                    let id = attempts.first().map(|s| s.id.clone()).unwrap_or_default();
+                    let ready = running && prober.ready(&uid, c, &id);
+                    let started = running && prober.started(&uid, c, &id);
+                    out.push(ContainerView { attempts, waiting: if running { None } else { waiting }, ready, started });
                 }
                 out
             }
@@ -985,9 +1045,12 @@ impl Pods {
                 _ => false,
             };
             if exited && will_restart && sandbox_expected {
-                if let Some(until) = self.backoff.lock().unwrap().until(&key) {
-                    let secs = until.saturating_duration_since(Instant::now()).as_secs().max(1);
-                    let d = self.backoff.lock().unwrap().0.get(&key).map(|(d, _)| d.as_secs()).unwrap_or(secs);
+                // One lock for both reads (a guard held across a second lock() deadlocks).
+                let backoff = {
+                    let b = self.backoff.lock().unwrap();
+                    b.until(&key).map(|_| b.0.get(&key).map(|(d, _)| d.as_secs()).unwrap_or(10))
+                };
+                if let Some(d) = backoff {
                     v.waiting = Some(Waiting {
                         reason: "CrashLoopBackOff".into(),
                         message: format!(
