@@ -615,3 +615,130 @@ spec:
         (event_count(c, "slow", "Unhealthy", "Liveness probe failed") >= 1).then_some(())
     });
 }
+
+fn lines(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path).unwrap_or_default().lines().map(str::to_string).collect()
+}
+
+/// Seed 003's init containers run in order before the app; a native sidecar starts before the
+/// app and stops after it; deletion runs preStop, sends SIGTERM and, past the grace period,
+/// SIGKILL; a restarted kubelet adopts running containers; a pod deleted while the kubelet is
+/// down is finished when it returns.
+#[test]
+fn init_containers_sidecars_termination_and_kubelet_restarts() {
+    let cp = control_plane();
+    let c = &cp.c;
+    let sw = Switch::new();
+    let mut n = Node::start(&c.api, &sw, "node-l", "172.18.0.2", &[]);
+    wait_node_ready(c, &n);
+    let out = n.path("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let order = out.join("order");
+    let grace = out.join("grace");
+    apply(
+        c,
+        &format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: init-demo}}
+spec:
+  terminationGracePeriodSeconds: 10
+  volumes: [{{name: out, hostPath: {{path: {out}}}}}]
+  initContainers:
+  - name: init-1
+    image: busybox
+    command: ["sh", "-c", "echo first >> /out/order; sleep 1"]
+    volumeMounts: [{{name: out, mountPath: /out}}]
+  - name: init-2
+    image: busybox
+    command: ["sh", "-c", "echo second >> /out/order"]
+    volumeMounts: [{{name: out, mountPath: /out}}]
+  - name: log-agent
+    image: busybox
+    restartPolicy: Always
+    command: ["sh", "-c", "echo sidecar-start >> /out/order; trap 'echo sidecar-stop >> /out/order; exit 0' TERM; while :; do sleep 0.2; done"]
+    volumeMounts: [{{name: out, mountPath: /out}}]
+  containers:
+  - name: app
+    image: busybox
+    command: ["sh", "-c", "echo main-start >> /out/order; trap 'echo main-stop >> /out/order; exit 0' TERM; while :; do sleep 0.2; done"]
+    volumeMounts: [{{name: out, mountPath: /out}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: grace}}
+spec:
+  terminationGracePeriodSeconds: 3
+  volumes: [{{name: out, hostPath: {{path: {out}}}}}]
+  containers:
+  - name: stubborn
+    image: busybox
+    command: ["sh", "-c", "trap 'echo got-term >> /out/grace' TERM; echo up >> /out/grace; while :; do sleep 0.2; done"]
+    volumeMounts: [{{name: out, mountPath: /out}}]
+    lifecycle:
+      preStop:
+        exec: {{command: ["sh", "-c", "echo prestop >> /out/grace"]}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: steady}}
+spec:
+  terminationGracePeriodSeconds: 2
+  containers: [{{name: app, image: busybox, command: ["sleep", "3600"]}}]
+"#,
+            out = out.display()
+        ),
+    );
+    let p = wait_phase(c, "default", "init-demo", "Running");
+    assert_eq!(lines(&order)[..4], ["first", "second", "sidecar-start", "main-start"]);
+    let inits = p["status"]["initContainerStatuses"].as_array().unwrap();
+    assert_eq!(inits.len(), 3);
+    for i in &inits[..2] {
+        assert_eq!(i["state"]["terminated"]["reason"], "Completed", "{i}");
+        assert_eq!(i["state"]["terminated"]["exitCode"], 0, "{i}");
+    }
+    assert!(inits[2]["state"]["running"].is_object(), "{}", inits[2]);
+    assert_eq!(condition(&p, "Initialized").unwrap()["status"], "True");
+
+    // Graceful deletion: preStop, then SIGTERM (ignored), then SIGKILL once 3 s have passed.
+    wait_phase(c, "default", "grace", "Running");
+    poll("the stubborn container up", Duration::from_secs(30), || {
+        lines(&grace).contains(&"up".to_string()).then_some(())
+    });
+    let t0 = std::time::Instant::now();
+    c.api.kubectl_ok(KUBECTL, &["delete", "pod", "grace", "--wait=false"]);
+    poll("the grace pod gone", Duration::from_secs(60), || {
+        (!c.api.kubectl(KUBECTL, &["get", "pod", "grace"]).status.success()).then_some(())
+    });
+    assert!(t0.elapsed() >= Duration::from_secs(3), "killed before its grace period: {:?}", t0.elapsed());
+    assert_eq!(lines(&grace), ["up", "prestop", "got-term"]);
+
+    // The sidecar stops after the app.
+    c.api.kubectl_ok(KUBECTL, &["delete", "pod", "init-demo", "--wait=false"]);
+    poll("init-demo gone", Duration::from_secs(60), || {
+        (!c.api.kubectl(KUBECTL, &["get", "pod", "init-demo"]).status.success()).then_some(())
+    });
+    assert_eq!(lines(&order)[4..], ["main-stop", "sidecar-stop"]);
+
+    // A kubelet restart adopts the running container: same container, no restart.
+    let before = container_status(c, "steady");
+    assert!(before["state"]["running"].is_object(), "{before}");
+    n.restart_kubelet();
+    c.api.kubectl_ok(KUBECTL, &["run", "after-restart", "--image=busybox", "--", "sleep", "3600"]);
+    wait_phase(c, "default", "after-restart", "Running");
+    let after = container_status(c, "steady");
+    assert_eq!(after["containerID"], before["containerID"]);
+    assert_eq!(after["state"]["running"]["startedAt"], before["state"]["running"]["startedAt"]);
+    assert_eq!(after["restartCount"], 0);
+
+    // Deleted while the kubelet is down: Terminating until it returns, then gone.
+    n.stop_kubelet();
+    c.api.kubectl_ok(KUBECTL, &["delete", "pod", "steady", "--wait=false"]);
+    let p = get_json(c, &["pod", "steady"]);
+    assert!(p["metadata"]["deletionTimestamp"].is_string(), "{p}");
+    n.restart_kubelet();
+    poll("steady gone after the kubelet returned", Duration::from_secs(60), || {
+        (!c.api.kubectl(KUBECTL, &["get", "pod", "steady"]).status.success()).then_some(())
+    });
+}

@@ -428,8 +428,9 @@ impl Pods {
             return self.terminate(&p, &rt).await;
         }
         if phase == "Succeeded" || phase == "Failed" {
-            // Terminal: nothing more runs; the sandbox goes.
-            self.kill(&rt, Some(&p), 0).await?;
+            // Terminal: nothing more runs (sidecars are stopped gracefully); the sandbox goes.
+            let grace = p.spec.as_ref().and_then(|s| s.termination_grace_period_seconds).unwrap_or(30);
+            self.kill(&rt, Some(&p), grace).await?;
             return Ok(Some(self.cfg.sync_frequency));
         }
         self.run(&p, &rt).await
@@ -437,21 +438,131 @@ impl Pods {
 
     /// Stops every container (with `grace` seconds) and the sandboxes.
     async fn kill(&self, rt: &RuntimePod, p: Option<&Pod>, grace: i64) -> Result<(), String> {
+        let started = Instant::now();
         let running: Vec<&api::Container> =
             rt.containers.iter().filter(|c| c.state == api::ContainerState::ContainerRunning as i32).collect();
-        let stops = running.iter().map(|c| async move {
-            if let (Some(p), Some(m)) = (p, c.metadata.as_ref()) {
-                self.event(p, Some(&m.name), "Normal", "Killing", format!("Stopping container {}", m.name));
+        let name_of = |c: &api::Container| c.metadata.as_ref().map(|m| m.name.clone()).unwrap_or_default();
+        // Native sidecars (restartable init containers) stop after the containers they serve,
+        // in reverse order.
+        let sidecars: Vec<String> = p
+            .and_then(|p| p.spec.as_ref())
+            .map(|s| {
+                s.init_containers
+                    .iter()
+                    .flatten()
+                    .filter(|c| c.restart_policy.as_deref() == Some("Always"))
+                    .map(|c| c.name.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (side, main): (Vec<&api::Container>, Vec<&api::Container>) =
+            running.into_iter().partition(|c| sidecars.contains(&name_of(c)));
+        let stop = |c: &'_ api::Container, grace: i64| {
+            let name = name_of(c);
+            let id = c.id.clone();
+            async move {
+                let spec = p.and_then(|p| {
+                    p.spec.as_ref().and_then(|s| {
+                        s.containers.iter().chain(s.init_containers.iter().flatten()).find(|x| x.name == name).cloned()
+                    })
+                });
+                if let Some(p) = p {
+                    self.event(p, Some(&name), "Normal", "Killing", format!("Stopping container {name}"));
+                    if let Some(h) = spec.as_ref().and_then(|s| s.lifecycle.as_ref()).and_then(|l| l.pre_stop.as_ref())
+                    {
+                        let budget = Duration::from_secs(grace.max(1) as u64);
+                        if let Err(e) = self.run_hook(p, spec.as_ref().unwrap(), &id, h, budget).await {
+                            tracing::warn!(pod = %pod::full_name(p), container = %name, "PreStop hook failed: {e}");
+                            self.event(
+                                p,
+                                Some(&name),
+                                "Warning",
+                                "FailedPreStopHook",
+                                format!("PreStopHook failed: {e}"),
+                            );
+                        }
+                    }
+                }
+                // What the hook used of the grace period is gone.
+                let left = grace - started.elapsed().as_secs() as i64;
+                self.cri.stop_container(&id, left.max(if grace > 0 { 1 } else { 0 })).await
             }
-            self.cri.stop_container(&c.id, grace).await
-        });
-        for r in futures::future::join_all(stops).await {
+        };
+        for r in futures::future::join_all(main.iter().map(|c| stop(c, grace))).await {
             r.map_err(|e| e.message().to_string())?;
+        }
+        let mut side = side;
+        side.sort_by_key(|c| std::cmp::Reverse(sidecars.iter().position(|n| *n == name_of(c))));
+        for c in side {
+            let left = (grace - started.elapsed().as_secs() as i64).max(if grace > 0 { 2 } else { 0 });
+            stop(c, left).await.map_err(|e| e.message().to_string())?;
         }
         for s in rt.sandboxes.iter().filter(|s| s.state == api::PodSandboxState::SandboxReady as i32) {
             self.cri.stop_sandbox(&s.id).await.map_err(|e| e.message().to_string())?;
         }
         Ok(())
+    }
+
+    /// Runs a lifecycle hook (postStart, preStop): exec in the container, or an HTTP GET.
+    async fn run_hook(
+        &self,
+        p: &Pod,
+        c: &Container,
+        container_id: &str,
+        h: &k8s_openapi::api::core::v1::LifecycleHandler,
+        timeout: Duration,
+    ) -> Result<(), String> {
+        if let Some(e) = &h.exec {
+            let cmd = e.command.clone().unwrap_or_default();
+            let mut rt = self.cri.runtime.clone();
+            let r = rt
+                .exec_sync(self.cri.req_with(
+                    api::ExecSyncRequest {
+                        container_id: container_id.to_string(),
+                        cmd: cmd.clone(),
+                        timeout: timeout.as_secs() as i64,
+                    },
+                    timeout + Duration::from_secs(5),
+                ))
+                .await
+                .map_err(|s| s.message().to_string())?
+                .into_inner();
+            if r.exit_code != 0 {
+                let mut out = r.stdout;
+                out.extend(r.stderr);
+                return Err(format!(
+                    "command '{}' exited with {}: {}",
+                    cmd.join(" "),
+                    r.exit_code,
+                    String::from_utf8_lossy(&out).trim_end()
+                ));
+            }
+            return Ok(());
+        }
+        if let Some(g) = &h.http_get {
+            let probe = k8s_openapi::api::core::v1::Probe { http_get: Some(g.clone()), ..Default::default() };
+            let ip = self.pod_ip(p).await;
+            return match crate::prober::execute(&self.cri, &probe, c, container_id, ip.as_deref(), timeout).await {
+                crate::prober::Outcome::Success => Ok(()),
+                crate::prober::Outcome::Failure(m) | crate::prober::Outcome::Error(m) => Err(m),
+            };
+        }
+        if let Some(s) = &h.sleep {
+            tokio::time::sleep(Duration::from_secs(s.seconds.max(0) as u64).min(timeout)).await;
+            return Ok(());
+        }
+        Ok(())
+    }
+
+    /// The pod's IP from its ready sandbox.
+    async fn pod_ip(&self, p: &Pod) -> Option<String> {
+        if pod::host_network(p) {
+            return self.host_ips().first().cloned();
+        }
+        let rt = self.runtime_pod(pod::uid(p)).await.ok()?;
+        let sb = rt.sandboxes.iter().find(|s| s.state == api::PodSandboxState::SandboxReady as i32)?;
+        let st = self.cri.sandbox_status(&sb.id).await.ok()??;
+        st.network.map(|n| n.ip).filter(|ip| !ip.is_empty())
     }
 
     async fn remove_all(&self, rt: &RuntimePod) {
@@ -905,6 +1016,7 @@ impl Pods {
             }
         };
         self.event(p, Some(&c.name), "Normal", "Created", format!("Created container: {}", c.name));
+        let started_id = id.clone();
         if let Err(e) = rt.start_container(self.cri.req(api::StartContainerRequest { container_id: id })).await {
             let msg = e.message().to_string();
             self.event(p, Some(&c.name), "Warning", "Failed", format!("Error: {msg}"));
@@ -913,6 +1025,17 @@ impl Pods {
             return Some(Duration::from_secs(1));
         }
         self.event(p, Some(&c.name), "Normal", "Started", format!("Started container {}", c.name));
+        // postStart: a failure kills the container, and the restart policy decides.
+        if let Some(h) = c.lifecycle.as_ref().and_then(|l| l.post_start.as_ref()) {
+            let grace = p.spec.as_ref().and_then(|s| s.termination_grace_period_seconds).unwrap_or(30);
+            if let Err(e) = self.run_hook(p, c, &started_id, h, Duration::from_secs(grace.max(1) as u64)).await {
+                tracing::warn!(pod = %pod::full_name(p), container = %c.name, "PostStart hook failed: {e}");
+                self.event(p, Some(&c.name), "Warning", "FailedPostStartHook", format!("PostStartHook failed: {e}"));
+                let _ = self.cri.stop_container(&started_id, grace).await;
+                self.backoff.lock().unwrap().next(key);
+                return Some(Duration::from_secs(1));
+            }
+        }
         self.clear_waiting(&key);
         if count > 0 {
             // A restart: the next crash waits longer.
