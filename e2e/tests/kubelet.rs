@@ -37,11 +37,16 @@ fn condition<'a>(obj: &'a Value, type_: &str) -> Option<&'a Value> {
     obj["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == type_)
 }
 
+/// Waits for the node to be Ready and schedulable: the node lifecycle controller has taken
+/// its `not-ready` taint off.
 fn wait_node_ready(c: &Cluster, n: &Node) -> Value {
     poll(&format!("node {} Ready", n.name), Duration::from_secs(90), || {
         let out = c.api.kubectl(KUBECTL, &["get", "node", &n.name, "-o", "json"]);
         let node: Value = serde_json::from_slice(&out.stdout).ok()?;
-        (condition(&node, "Ready")?["status"] == "True").then_some(node)
+        let tainted = node["spec"]["taints"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t["key"] == "node.kubernetes.io/not-ready"));
+        (condition(&node, "Ready")?["status"] == "True" && !tainted).then_some(node)
     })
 }
 
@@ -741,4 +746,79 @@ spec:
     poll("steady gone after the kubelet returned", Duration::from_secs(60), || {
         (!c.api.kubectl(KUBECTL, &["get", "pod", "steady"]).status.success()).then_some(())
     });
+}
+
+/// A Deployment of 3 replicas across 2 nodes: each pod's IP is in its node's pod CIDR.
+#[test]
+fn a_deployment_spreads_over_two_nodes_with_their_pod_cidrs() {
+    let cp = control_plane();
+    let c = &cp.c;
+    let sw = Switch::new();
+    let n1 = Node::start(&c.api, &sw, "node-a", "172.18.0.2", &[]);
+    let n2 = Node::start(&c.api, &sw, "node-b", "172.18.0.3", &[]);
+    let cidr1 = wait_node_ready(c, &n1)["spec"]["podCIDR"].as_str().unwrap().to_string();
+    let cidr2 = wait_node_ready(c, &n2)["spec"]["podCIDR"].as_str().unwrap().to_string();
+    assert_ne!(cidr1, cidr2);
+    c.api.kubectl_ok(KUBECTL, &["create", "deployment", "web", "--image=busybox", "--replicas=3", "--", "sleep", "3600"]);
+    let pods = poll("3 web pods Running", Duration::from_secs(120), || {
+        let list = get_json(c, &["pods", "-l", "app=web"]);
+        let items = list["items"].as_array()?.clone();
+        (items.len() == 3 && items.iter().all(|p| p["status"]["phase"] == "Running" && p["status"]["podIP"].is_string()))
+            .then_some(items)
+    });
+    let mut nodes = std::collections::BTreeSet::new();
+    for p in &pods {
+        let node = p["spec"]["nodeName"].as_str().unwrap();
+        let ip = p["status"]["podIP"].as_str().unwrap();
+        let cidr = if node == "node-a" { &cidr1 } else { &cidr2 };
+        assert!(in_cidr(ip, cidr), "{ip} of a pod on {node} outside {cidr}");
+        let host = if node == "node-a" { "172.18.0.2" } else { "172.18.0.3" };
+        assert_eq!(p["status"]["hostIP"], host);
+        nodes.insert(node.to_string());
+    }
+    assert_eq!(nodes.len(), 2, "the scheduler spreads the replicas: {nodes:?}");
+}
+
+/// Bad input: an image that does not exist is ErrImagePull then ImagePullBackOff; a crashing
+/// container goes into CrashLoopBackOff with a growing back-off; the node keeps working.
+#[test]
+fn bad_images_and_crashing_containers_back_off() {
+    let cp = control_plane();
+    let c = &cp.c;
+    let sw = Switch::new();
+    let n = Node::start(&c.api, &sw, "node-b", "172.18.0.2", &[]);
+    wait_node_ready(c, &n);
+    c.api.kubectl_ok(KUBECTL, &["run", "noimage", "--image=localhost/does-not-exist:1.0"]);
+    c.api.kubectl_ok(KUBECTL, &["run", "crash", "--image=busybox", "--", "sh", "-c", "echo crashing; exit 3"]);
+    let w = poll("ImagePullBackOff", Duration::from_secs(90), || {
+        let w = container_status(c, "noimage")["state"]["waiting"].clone();
+        (w["reason"] == "ImagePullBackOff").then_some(w)
+    });
+    assert_eq!(w["message"], "Back-off pulling image \"localhost/does-not-exist:1.0\"");
+    poll("the pull failure event", Duration::from_secs(30), || {
+        events_for(c, "default", "noimage")
+            .iter()
+            .any(|e| e["reason"] == "Failed" && e["message"].as_str().unwrap_or("").starts_with("Failed to pull image \"localhost/does-not-exist:1.0\""))
+            .then_some(())
+    });
+    let st = poll("CrashLoopBackOff", Duration::from_secs(90), || {
+        let st = container_status(c, "crash");
+        (st["state"]["waiting"]["reason"] == "CrashLoopBackOff" && st["restartCount"].as_i64()? >= 1).then_some(st)
+    });
+    let msg = st["state"]["waiting"]["message"].as_str().unwrap();
+    assert!(msg.starts_with("back-off 10s restarting failed container=crash pod=crash_default("), "{msg}");
+    assert_eq!(st["lastState"]["terminated"]["exitCode"], 3, "{st}");
+    assert_eq!(st["lastState"]["terminated"]["reason"], "Error", "{st}");
+    let p = get_json(c, &["pod", "crash"]);
+    assert_eq!(p["status"]["phase"], "Running");
+    let table = c.api.kubectl_ok(KUBECTL, &["get", "pod", "crash"]);
+    assert!(table.contains("CrashLoopBackOff"), "{table}");
+    // The back-off grows: the next wait is 20 s.
+    poll("the second back-off", Duration::from_secs(60), || {
+        let st = container_status(c, "crash");
+        st["state"]["waiting"]["message"].as_str()?.starts_with("back-off 20s").then_some(())
+    });
+    // The node still runs pods.
+    c.api.kubectl_ok(KUBECTL, &["run", "fine", "--image=busybox", "--", "sleep", "3600"]);
+    wait_phase(c, "default", "fine", "Running");
 }
