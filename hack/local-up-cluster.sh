@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Brings up a local cluster from this checkout: installs dependencies, builds the binaries,
-# writes certificates and kubeconfigs kubeadm-style, starts etcd, kube-apiserver and
-# kube-controller-manager and kube-scheduler in the background, and prints how to point kubectl
-# at it.
+# Brings up a local cluster from this checkout: installs dependencies, builds the binaries and
+# the test images, writes certificates and kubeconfigs kubeadm-style, starts etcd,
+# kube-apiserver, kube-controller-manager and kube-scheduler in the background, and one node:
+# a network namespace with its own containerd and the kubelet (hack/node.sh). Prints how to
+# point kubectl at it.
 #
 #   hack/local-up-cluster.sh          start (or restart) the cluster
 #   hack/local-up-cluster.sh down     stop it (by PID) and keep its data
 #   hack/local-up-cluster.sh clean    stop it and delete its data
 #
 # Environment: LOCAL_UP_DIR (default /tmp/k8s-rs-local), API_PORT (6443), ETCD_PORT (2379), KCM_PORT (10257),
-# SCHEDULER_PORT (10259), SERVICE_CIDR (10.96.0.0/12), PROFILE (release|debug, default release), SKIP_DEPS=1.
+# SCHEDULER_PORT (10259), SERVICE_CIDR (10.96.0.0/12), CLUSTER_CIDR (10.244.0.0/16), NODE_NAME (node-1),
+# PROFILE (release|debug, default release), SKIP_DEPS=1.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,8 +23,17 @@ SERVICE_CIDR=${SERVICE_CIDR:-10.96.0.0/12}
 PROFILE=${PROFILE:-release}
 KCM_PORT=${KCM_PORT:-10257}
 SCHEDULER_PORT=${SCHEDULER_PORT:-10259}
+CLUSTER_CIDR=${CLUSTER_CIDR:-10.244.0.0/16}
+NODE_NAME=${NODE_NAME:-node-1}
 
 stop() {
+  if [ -f "$DIR/kubelet.pid" ]; then
+    kill "$(cat "$DIR/kubelet.pid")" 2>/dev/null || true
+    rm -f "$DIR/kubelet.pid"
+  fi
+  # The node's containers, containerd, registry and namespaces (by namespace, cgroup and PID).
+  if [ -d "$DIR/$NODE_NAME" ]; then "$ROOT/hack/node.sh" down "$DIR/$NODE_NAME" || true; fi
+  if [ -d "$DIR/switch" ]; then "$ROOT/hack/node.sh" switch-down "$DIR/switch" || true; fi
   for name in kube-scheduler kube-controller-manager kube-apiserver etcd; do
     pidfile="$DIR/$name.pid"
     if [ -f "$pidfile" ]; then
@@ -50,12 +61,15 @@ fi
 
 echo ">>> building ($PROFILE)"
 if [ "$PROFILE" = release ]; then
-  (cd "$ROOT" && cargo build --release --bin kube-apiserver --bin kube-controller-manager --bin kube-scheduler --bin kubeadm)
+  (cd "$ROOT" && cargo build --release --bin kube-apiserver --bin kube-controller-manager --bin kube-scheduler --bin kubeadm --bin kubelet)
   BIN="$ROOT/target/release"
 else
-  (cd "$ROOT" && cargo build --bin kube-apiserver --bin kube-controller-manager --bin kube-scheduler --bin kubeadm)
+  (cd "$ROOT" && cargo build --bin kube-apiserver --bin kube-controller-manager --bin kube-scheduler --bin kubeadm --bin kubelet)
   BIN="$ROOT/target/debug"
 fi
+
+echo ">>> test images"
+"$ROOT/hack/build-images.sh"
 
 stop
 mkdir -p "$DIR/logs" "$DIR/pki"
@@ -68,6 +82,8 @@ for kc in controller-manager scheduler; do
   "$BIN/kubeadm" init phase kubeconfig "$kc" --cert-dir "$DIR/pki" --kubeconfig-dir "$DIR" \
     --apiserver-advertise-address 127.0.0.1 --apiserver-bind-port "$API_PORT" >>"$DIR/logs/kubeadm.log"
 done
+"$BIN/kubeadm" init phase kubeconfig kubelet --node-name "$NODE_NAME" --cert-dir "$DIR/pki" --kubeconfig-dir "$DIR" \
+  --apiserver-advertise-address 127.0.0.1 --apiserver-bind-port "$API_PORT" >>"$DIR/logs/kubeadm.log"
 
 wait_for() { # url, what, pid
   for _ in $(seq 300); do
@@ -120,6 +136,7 @@ nohup "$BIN/kube-controller-manager" \
   --service-account-private-key-file "$DIR/pki/sa.key" \
   --cluster-signing-cert-file "$DIR/pki/ca.crt" --cluster-signing-key-file "$DIR/pki/ca.key" \
   --service-cluster-ip-range "$SERVICE_CIDR" \
+  --allocate-node-cidrs=true --cluster-cidr "$CLUSTER_CIDR" \
   --use-service-account-credentials=true \
   --leader-elect=true >"$DIR/logs/kube-controller-manager.log" 2>&1 &
 echo $! >"$DIR/kube-controller-manager.pid"
@@ -136,12 +153,40 @@ nohup "$BIN/kube-scheduler" \
 echo $! >"$DIR/kube-scheduler.pid"
 wait_for "https://127.0.0.1:$SCHEDULER_PORT/healthz" kube-scheduler "$(cat "$DIR/kube-scheduler.pid")"
 
+echo ">>> node $NODE_NAME: a network namespace with containerd and the kubelet"
+"$ROOT/hack/node.sh" switch-up "$DIR/switch" >/dev/null
+"$ROOT/hack/node.sh" up "$DIR/$NODE_NAME" "$NODE_NAME" "$API_PORT" "$DIR/switch" 172.18.0.2/24 >"$DIR/node.env"
+HOLDER=$(cat "$DIR/$NODE_NAME/holder.pid")
+NETNS=$(cat "$DIR/$NODE_NAME/netns")
+mkdir -p "$DIR/$NODE_NAME/kubelet" "$DIR/$NODE_NAME/manifests"
+printf 'apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nstaticPodPath: %s\npodLogsDir: %s\nclusterDomain: cluster.local\n' \
+  "$DIR/$NODE_NAME/manifests" "$DIR/$NODE_NAME/pod-logs" >"$DIR/$NODE_NAME/kubelet-config.yaml"
+nohup nsenter --target "$HOLDER" --mount --net -- "$BIN/kubelet" \
+  --kubeconfig "$DIR/kubelet.conf" --config "$DIR/$NODE_NAME/kubelet-config.yaml" \
+  --root-dir "$DIR/$NODE_NAME/kubelet" --hostname-override "$NODE_NAME" --node-ip 172.18.0.2 \
+  --container-runtime-endpoint "unix://$DIR/$NODE_NAME/containerd.sock" \
+  --cgroup-root "/$NETNS" >"$DIR/logs/kubelet.log" 2>&1 &
+echo $! >"$DIR/kubelet.pid"
+for _ in $(seq 300); do
+  "$ROOT/hack/node.sh" exec "$DIR/$NODE_NAME" curl -sf http://127.0.0.1:10248/healthz >/dev/null 2>&1 && break
+  if ! kill -0 "$(cat "$DIR/kubelet.pid")" 2>/dev/null; then
+    echo "kubelet exited; see $DIR/logs/kubelet.log" >&2; tail -20 "$DIR/logs/kubelet.log" >&2; exit 1
+  fi
+  sleep 0.1
+done
+
 cat <<MSG
 
 Local cluster is running (logs in $DIR/logs; stop it with: hack/local-up-cluster.sh down).
 To use it:
 
   export KUBECONFIG=$DIR/admin.conf
-  kubectl get services
+  kubectl get nodes
+  kubectl create deployment web --image=nginx
+  kubectl get pods -o wide
+
+Pod IPs are reachable from inside the node:  hack/node.sh exec $DIR/$NODE_NAME curl <pod IP>
+Static pods: put manifests in $DIR/$NODE_NAME/manifests
 
 MSG
+

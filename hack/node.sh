@@ -12,12 +12,17 @@
 #   node.sh exec DIR CMD...                    run CMD inside the node (its network and mounts)
 #   node.sh down DIR                           kill everything the node runs, by namespace and
 #                                              cgroup, remove its namespace, cgroups and files
+#   node.sh gc                                 take down the nodes and switches whose owner
+#                                              process (K8S_RS_NODE_OWNER when they were made,
+#                                              e.g. a test binary that was killed) is gone
 #
 # The node's state lives in DIR (a fresh directory per node). Its pods' cgroups are under
 # /<netns> in every hierarchy: start the kubelet with --cgroup-root=/$NODE_NETNS.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 IMAGES=${K8S_RS_IMAGES:-$HOME/.cache/k8s-rs/images}
+# Every node and switch is registered here with its directory and owner, for `gc`.
+REGISTRY=/run/k8s-rs/nodes
 
 die() { echo "node.sh: $*" >&2; exit 1; }
 
@@ -43,6 +48,7 @@ switch_up() {
   ns="k8srs-sw-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
   ip netns add "$ns"
   echo "$ns" >"$dir/netns"
+  register "$ns" "$(cd "$dir" && pwd)" switch
   ip netns exec "$ns" ip link set lo up
   ip netns exec "$ns" ip link add br0 type bridge
   ip netns exec "$ns" ip link set br0 up
@@ -53,7 +59,29 @@ switch_down() {
   local dir=$1
   [ -f "$dir/netns" ] || return 0
   ip netns del "$(cat "$dir/netns")" 2>/dev/null || true
-  rm -f "$dir/netns"
+  rm -f "$REGISTRY/$(cat "$dir/netns")" "$dir/netns"
+}
+
+register() { # register NETNS DIR KIND
+  mkdir -p "$REGISTRY"
+  echo "$2 $3 ${K8S_RS_NODE_OWNER:-}" >"$REGISTRY/$1"
+}
+
+gc() {
+  [ -d "$REGISTRY" ] || return 0
+  local f dir kind owner
+  # Nodes first, then the switches they were attached to.
+  for want in node switch; do
+    for f in "$REGISTRY"/*; do
+      [ -f "$f" ] || continue
+      read -r dir kind owner <"$f" || true
+      [ "$kind" = "$want" ] && [ -n "$owner" ] || continue
+      kill -0 "$owner" 2>/dev/null && continue
+      echo "node.sh gc: $(basename "$f") of dead owner $owner ($dir)"
+      if [ "$kind" = node ]; then down "$dir"; else switch_down "$dir"; fi
+      rm -f "$f"
+    done
+  done
 }
 
 up() {
@@ -65,6 +93,7 @@ up() {
   ip netns add "$ns"
   echo "$ns" >"$dir/netns"
   echo "$name" >"$dir/name"
+  register "$ns" "$dir" node
   : >"$dir/pids"
 
   # The holder keeps the node's mount namespace alive; every mount the node makes (overlays,
@@ -133,13 +162,16 @@ EOF
       "ipam": {
         "type": "host-local",
         "ranges": [{{range $i, $range := .PodCIDRRanges}}{{if $i}}, {{end}}[{"subnet": "{{$range}}"}]{{end}}],
-        "routes": [{{range $i, $route := .Routes}}{{if $i}}, {{end}}{"dst": "{{$route}}"}{{end}}]
+        "routes": [{{range $i, $route := .Routes}}{{if $i}}, {{end}}{"dst": "{{$route}}"}{{end}}],
+        "dataDir": "DATADIR"
       }
     },
     {"type": "portmap", "capabilities": {"portMappings": true}}
   ]
 }
 EOF
+  # Address allocations stay with the node (host-local's default directory is machine-wide).
+  sed -i "s|DATADIR|$dir/cni/ipam|" "$dir/cni-template.json"
   cat >"$dir/containerd.toml" <<EOF
 version = 2
 root = "$dir/containerd/root"
@@ -211,7 +243,7 @@ down() {
   # Cgroups empty now; remove them deepest first.
   find /sys/fs/cgroup/*/"$ns" -depth -type d -exec rmdir {} + 2>/dev/null || true
   ip netns del "$ns" 2>/dev/null || true
-  rm -f "$dir/netns"
+  rm -f "$dir/netns" "$REGISTRY/$ns"
   rm -rf "$dir/containerd" 2>/dev/null || true
 }
 
@@ -227,5 +259,6 @@ case "$cmd" in
     node_exec "$d" "$@"
     ;;
   down) down "$@" ;;
-  *) die "usage: node.sh switch-up|switch-down|up|exec|down DIR ..." ;;
+  gc) gc ;;
+  *) die "usage: node.sh switch-up|switch-down|up|exec|down DIR ... | gc" ;;
 esac

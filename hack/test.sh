@@ -14,6 +14,8 @@ REPEAT=${REPEAT:-1}
 # The e2e suites run the binaries, so build them (and the tests) first.
 cargo build --workspace --bins
 cargo test --workspace --no-run
+# Test nodes left behind by a test process that was killed (see hack/node.sh).
+bash hack/node.sh gc
 
 loops=()
 stop_loops() {

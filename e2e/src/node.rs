@@ -13,8 +13,15 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// Runs hack/node.sh with this process as the owner of what it makes, so that `node.sh gc`
+/// can take it down if this process dies without dropping its fixtures.
 fn node_sh(args: &[&str]) -> Output {
-    Command::new("bash").arg(repo_root().join("hack/node.sh")).args(args).output().expect("hack/node.sh")
+    Command::new("bash")
+        .arg(repo_root().join("hack/node.sh"))
+        .args(args)
+        .env("K8S_RS_NODE_OWNER", std::process::id().to_string())
+        .output()
+        .expect("hack/node.sh")
 }
 
 /// Builds the test images once per machine (`hack/build-images.sh` is idempotent).

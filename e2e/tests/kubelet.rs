@@ -759,12 +759,16 @@ fn a_deployment_spreads_over_two_nodes_with_their_pod_cidrs() {
     let cidr1 = wait_node_ready(c, &n1)["spec"]["podCIDR"].as_str().unwrap().to_string();
     let cidr2 = wait_node_ready(c, &n2)["spec"]["podCIDR"].as_str().unwrap().to_string();
     assert_ne!(cidr1, cidr2);
-    c.api.kubectl_ok(KUBECTL, &["create", "deployment", "web", "--image=busybox", "--replicas=3", "--", "sleep", "3600"]);
+    c.api.kubectl_ok(
+        KUBECTL,
+        &["create", "deployment", "web", "--image=busybox", "--replicas=3", "--", "sleep", "3600"],
+    );
     let pods = poll("3 web pods Running", Duration::from_secs(120), || {
         let list = get_json(c, &["pods", "-l", "app=web"]);
         let items = list["items"].as_array()?.clone();
-        (items.len() == 3 && items.iter().all(|p| p["status"]["phase"] == "Running" && p["status"]["podIP"].is_string()))
-            .then_some(items)
+        (items.len() == 3
+            && items.iter().all(|p| p["status"]["phase"] == "Running" && p["status"]["podIP"].is_string()))
+        .then_some(items)
     });
     let mut nodes = std::collections::BTreeSet::new();
     for p in &pods {
@@ -798,7 +802,13 @@ fn bad_images_and_crashing_containers_back_off() {
     poll("the pull failure event", Duration::from_secs(30), || {
         events_for(c, "default", "noimage")
             .iter()
-            .any(|e| e["reason"] == "Failed" && e["message"].as_str().unwrap_or("").starts_with("Failed to pull image \"localhost/does-not-exist:1.0\""))
+            .any(|e| {
+                e["reason"] == "Failed"
+                    && e["message"]
+                        .as_str()
+                        .unwrap_or("")
+                        .starts_with("Failed to pull image \"localhost/does-not-exist:1.0\"")
+            })
             .then_some(())
     });
     let st = poll("CrashLoopBackOff", Duration::from_secs(90), || {

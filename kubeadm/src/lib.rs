@@ -69,6 +69,17 @@ pub enum KubeconfigCmd {
     ControllerManager(KubeconfigFlags),
     /// Generate a kubeconfig file for the scheduler to use
     Scheduler(KubeconfigFlags),
+    /// Generate a kubeconfig file for the kubelet to use *only* for cluster bootstrapping purposes
+    Kubelet(KubeletKubeconfigFlags),
+}
+
+#[derive(Args, Debug)]
+pub struct KubeletKubeconfigFlags {
+    #[command(flatten)]
+    pub common: KubeconfigFlags,
+    /// Specify the node name.
+    #[arg(long)]
+    pub node_name: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -131,6 +142,15 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         }
         Phase::Kubeconfig { which: KubeconfigCmd::Scheduler(f) } => {
             kubeconfig(&f, "scheduler.conf", "system:kube-scheduler", &[])
+        }
+        Phase::Kubeconfig { which: KubeconfigCmd::Kubelet(f) } => {
+            // The node's identity, as the Node authorizer and NodeRestriction expect it.
+            let node = f.node_name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| {
+                std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .map(|h| h.trim().to_lowercase())
+                    .unwrap_or_default()
+            });
+            kubeconfig(&f.common, "kubelet.conf", &format!("system:node:{node}"), &["system:nodes"])
         }
     }
 }
