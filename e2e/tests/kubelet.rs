@@ -832,3 +832,96 @@ fn bad_images_and_crashing_containers_back_off() {
     c.api.kubectl_ok(KUBECTL, &["run", "fine", "--image=busybox", "--", "sleep", "3600"]);
     wait_phase(c, "default", "fine", "Running");
 }
+
+/// What a pod's end says: the termination message file (and the log fallback), an exceeded
+/// activeDeadlineSeconds, a runAsNonRoot pod on a root image, and admission beyond --max-pods.
+#[test]
+fn termination_messages_deadlines_non_root_and_max_pods() {
+    let cp = control_plane();
+    let c = &cp.c;
+    let sw = Switch::new();
+    let n = Node::start(&c.api, &sw, "node-m", "172.18.0.2", &["--max-pods=4"]);
+    wait_node_ready(c, &n);
+    apply(
+        c,
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: msg}
+spec:
+  restartPolicy: Never
+  containers:
+  - {name: app, image: busybox, command: ["sh", "-c", "echo goodbye > /dev/termination-log; exit 1"]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: fallback}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: app
+    image: busybox
+    terminationMessagePolicy: FallbackToLogsOnError
+    command: ["sh", "-c", "echo last words from the log; exit 2"]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: deadline}
+spec:
+  activeDeadlineSeconds: 2
+  terminationGracePeriodSeconds: 1
+  containers: [{name: app, image: busybox, command: ["sleep", "3600"]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: nonroot}
+spec:
+  securityContext: {runAsNonRoot: true}
+  containers: [{name: app, image: busybox, command: ["sleep", "3600"]}]
+"#,
+    );
+    let p = wait_phase(c, "default", "msg", "Failed");
+    let t = &p["status"]["containerStatuses"][0]["state"]["terminated"];
+    assert_eq!(t["message"], "goodbye\n", "{t}");
+    assert_eq!(t["exitCode"], 1);
+    let p = wait_phase(c, "default", "fallback", "Failed");
+    let t = &p["status"]["containerStatuses"][0]["state"]["terminated"];
+    assert_eq!(t["message"], "last words from the log\n", "{t}");
+
+    let p = wait_phase(c, "default", "deadline", "Failed");
+    assert_eq!(p["status"]["reason"], "DeadlineExceeded");
+    assert_eq!(p["status"]["message"], "Pod was active on the node longer than the specified deadline");
+
+    let w = poll("runAsNonRoot refused", Duration::from_secs(60), || {
+        let w = container_status(c, "nonroot")["state"]["waiting"].clone();
+        (w["reason"] == "CreateContainerConfigError").then_some(w)
+    });
+    let uid = get_json(c, &["pod", "nonroot"])["metadata"]["uid"].as_str().unwrap().to_string();
+    assert_eq!(
+        w["message"],
+        format!(
+            "container has runAsNonRoot and image will run as root (pod: \"nonroot_default({uid})\", container: app)"
+        )
+    );
+
+    // Admission: bound straight to the node (no scheduler), the pods beyond --max-pods=4 are
+    // rejected. Four are admitted already: msg, fallback, deadline (ended) count no more;
+    // nonroot does.
+    for i in 0..4 {
+        apply(
+            c,
+            &format!(
+                "apiVersion: v1\nkind: Pod\nmetadata: {{name: direct-{i}}}\nspec:\n  nodeName: node-m\n  containers: [{{name: app, image: busybox, command: [sleep, '3600']}}]\n"
+            ),
+        );
+    }
+    let rejected = poll("a pod rejected with OutOfpods", Duration::from_secs(60), || {
+        let list = get_json(c, &["pods"]);
+        list["items"].as_array()?.iter().find(|p| p["status"]["reason"] == "OutOfpods").cloned()
+    });
+    assert_eq!(rejected["status"]["phase"], "Failed");
+    assert_eq!(
+        rejected["status"]["message"],
+        "Node didn't have enough resource: pods, requested: 1, used: 4, capacity: 4"
+    );
+}

@@ -167,8 +167,8 @@ impl Cri {
         }
     }
 
-    /// The image's id when the runtime has it.
-    pub async fn image_id(&self, image: &str) -> Result<Option<String>, tonic::Status> {
+    /// The image when the runtime has it (id, size, user).
+    pub async fn image(&self, image: &str) -> Result<Option<api::Image>, tonic::Status> {
         let mut c = self.image.clone();
         let r = c
             .image_status(self.req(api::ImageStatusRequest {
@@ -177,7 +177,7 @@ impl Cri {
             }))
             .await?
             .into_inner();
-        Ok(r.image.map(|i| i.id))
+        Ok(r.image)
     }
 
     pub async fn pull_image(&self, image: &str, auth: Option<api::AuthConfig>) -> Result<String, tonic::Status> {

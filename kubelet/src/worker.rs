@@ -65,6 +65,11 @@ pub struct Pods {
     tokens: Mutex<HashMap<TokenKey, (String, Instant)>>,
     desired: Mutex<HashMap<String, Arc<Pod>>>,
     prober: crate::prober::Prober,
+    /// Pods the kubelet ended itself (deadline exceeded, not admitted): the phase, reason and
+    /// message their status reports from then on.
+    ended: Mutex<HashMap<String, (String, String, String)>>,
+    /// Pods admitted to run here (checked once, when first seen).
+    admitted: Mutex<HashSet<String>>,
     /// UIDs of the desired pods that came from static sources.
     statics: Mutex<HashSet<String>>,
     /// Mirror pods in the API, by the UID of the static pod they mirror.
@@ -137,6 +142,8 @@ impl Pods {
                 node,
                 desired: Mutex::new(HashMap::new()),
                 statics: Mutex::new(HashSet::new()),
+                ended: Mutex::new(HashMap::new()),
+                admitted: Mutex::new(HashSet::new()),
                 mirrors: Mutex::new(HashMap::new()),
                 workers: Mutex::new(HashMap::new()),
                 backoff: Mutex::new(Backoffs::default()),
@@ -331,6 +338,8 @@ impl Pods {
                         self.waiting.lock().unwrap().retain(|(u, _), _| *u != uid);
                         self.tokens.lock().unwrap().retain(|(u, _, _), _| *u != uid);
                         self.prober.remove_pod(&uid);
+                        self.ended.lock().unwrap().remove(&uid);
+                        self.admitted.lock().unwrap().remove(&uid);
                         if let Some(o) = &self.config_maps {
                             o.release(&uid);
                         }
@@ -423,6 +432,26 @@ impl Pods {
         if crate::static_pods::is_static(&p) {
             self.sync_mirror(&p).await;
         }
+        // Ended by the kubelet: stopped, and its status says why.
+        if self.ended.lock().unwrap().contains_key(uid) && p.metadata.deletion_timestamp.is_none() {
+            let grace = p.spec.as_ref().and_then(|s| s.termination_grace_period_seconds).unwrap_or(30);
+            self.kill(&rt, Some(&p), grace).await?;
+            let rt = self.runtime_pod(uid).await.map_err(|e| e.message().to_string())?;
+            self.write_status(&p, &rt, false).await?;
+            return Ok(Some(self.cfg.sync_frequency));
+        }
+        if !self.admit(&p, &rt) {
+            self.write_status(&p, &rt, false).await?;
+            return Ok(Some(self.cfg.sync_frequency));
+        }
+        if let Some(left) = self.deadline_left(&p) {
+            if left.is_zero() {
+                let msg = "Pod was active on the node longer than the specified deadline".to_string();
+                self.event(&p, None, "Normal", "DeadlineExceeded", msg.clone());
+                self.ended.lock().unwrap().insert(uid.to_string(), ("Failed".into(), "DeadlineExceeded".into(), msg));
+                return Ok(Some(Duration::ZERO));
+            }
+        }
         let phase = p.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
         if p.metadata.deletion_timestamp.is_some() {
             return self.terminate(&p, &rt).await;
@@ -433,7 +462,9 @@ impl Pods {
             self.kill(&rt, Some(&p), grace).await?;
             return Ok(Some(self.cfg.sync_frequency));
         }
-        self.run(&p, &rt).await
+        // Wake up when activeDeadlineSeconds runs out.
+        let deadline = self.deadline_left(&p);
+        self.run(&p, &rt).await.map(|w| w.map(|w| deadline.map_or(w, |d| w.min(d + Duration::from_millis(10)))))
     }
 
     /// Stops every container (with `grace` seconds) and the sandboxes.
@@ -858,6 +889,51 @@ impl Pods {
         Ok(Some(wait))
     }
 
+    /// Admission, once per pod: a pod beyond `maxPods` is rejected (Failed, OutOfpods), as
+    /// upstream's predicate admission does. Pods the runtime already runs are admitted.
+    fn admit(&self, p: &Pod, rt: &RuntimePod) -> bool {
+        let uid = pod::uid(p).to_string();
+        if self.admitted.lock().unwrap().contains(&uid) {
+            return true;
+        }
+        if !rt.sandboxes.is_empty() || pod::host_network(p) && crate::static_pods::is_static(p) {
+            self.admitted.lock().unwrap().insert(uid);
+            return true;
+        }
+        let used = {
+            let admitted = self.admitted.lock().unwrap();
+            let ended = self.ended.lock().unwrap();
+            let desired = self.desired.lock().unwrap();
+            admitted
+                .iter()
+                .filter(|u| !ended.contains_key(*u))
+                .filter(|u| {
+                    desired.get(*u).is_some_and(|d| {
+                        !matches!(d.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed"))
+                    })
+                })
+                .count()
+        };
+        let cap = self.cfg.max_pods as usize;
+        if used >= cap {
+            let msg = format!("Node didn't have enough resource: pods, requested: 1, used: {used}, capacity: {cap}");
+            self.event(p, None, "Warning", "OutOfpods", msg.clone());
+            self.ended.lock().unwrap().insert(uid, ("Failed".into(), "OutOfpods".into(), msg));
+            return false;
+        }
+        self.admitted.lock().unwrap().insert(uid);
+        true
+    }
+
+    /// Time left before `activeDeadlineSeconds` (counted from the pod's start) runs out.
+    fn deadline_left(&self, p: &Pod) -> Option<Duration> {
+        let secs = p.spec.as_ref()?.active_deadline_seconds?;
+        let start = p.status.as_ref()?.start_time.as_ref()?.0;
+        let deadline = start + jiff::SignedDuration::from_secs(secs);
+        let left = deadline.duration_since(jiff::Timestamp::now());
+        Some(Duration::try_from(left).unwrap_or(Duration::ZERO))
+    }
+
     /// The probe (liveness or startup) that failed for this container, if one did.
     fn failed_probe(&self, uid: &str, c: &Container, id: &str) -> Option<crate::prober::Kind> {
         use crate::prober::Kind;
@@ -884,6 +960,47 @@ impl Pods {
         if let Err(e) = self.cri.stop_container(id, grace).await {
             tracing::warn!(pod = %pod::full_name(p), container = %c.name, "failed to stop container: {}", e.message());
         }
+    }
+
+    /// `runAsNonRoot`: the user the container will run as must not be root, as upstream
+    /// verifies it (the image's user when the spec sets none).
+    async fn verify_non_root(&self, p: &Pod, c: &Container, image: &str) -> Result<(), String> {
+        let psc = p.spec.as_ref().and_then(|s| s.security_context.clone()).unwrap_or_default();
+        let sc = c.security_context.clone().unwrap_or_default();
+        if !sc.run_as_non_root.or(psc.run_as_non_root).unwrap_or(false) {
+            return Ok(());
+        }
+        let who = format!("(pod: \"{}\", container: {})", pod::full_name(p), c.name);
+        match sc.run_as_user.or(psc.run_as_user) {
+            Some(0) => Err(format!("container's runAsUser breaks non-root policy {who}")),
+            Some(_) => Ok(()),
+            None => {
+                let img = self.cri.image(image).await.map_err(|e| e.message().to_string())?;
+                let (uid, name) = img.map(|i| (i.uid.map(|u| u.value), i.username)).unwrap_or((None, String::new()));
+                match uid {
+                    Some(0) => Err(format!("container has runAsNonRoot and image will run as root {who}")),
+                    Some(_) => Ok(()),
+                    None if name.is_empty() || name == "root" => {
+                        Err(format!("container has runAsNonRoot and image will run as root {who}"))
+                    }
+                    None => Err(format!(
+                        "container has runAsNonRoot and image has non-numeric user ({name}), cannot verify user is non-root {who}"
+                    )),
+                }
+            }
+        }
+    }
+
+    /// A fresh file under the pod's directory for the container's termination message.
+    fn termination_log_file(&self, p: &Pod, c: &Container) -> Result<std::path::PathBuf, String> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = pod::pod_dir(&self.cfg, pod::uid(p)).join("containers").join(&c.name);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let file = dir.join(format!("{:08x}", rand::random::<u32>()));
+        std::fs::write(&file, b"").map_err(|e| format!("{}: {e}", file.display()))?;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666))
+            .map_err(|e| format!("{}: {e}", file.display()))?;
+        Ok(file)
     }
 
     /// A volume could not be set up: say so (event, status) and try again shortly.
@@ -924,7 +1041,7 @@ impl Pods {
             }
         });
         // The image, per imagePullPolicy.
-        let present = self.cri.image_id(&image).await.ok().flatten();
+        let present = self.cri.image(&image).await.ok().flatten().map(|i| i.id);
         let need_pull = match policy.as_str() {
             "Always" => true,
             "Never" => {
@@ -980,6 +1097,11 @@ impl Pods {
                 return Some(Duration::from_secs(2));
             }
         };
+        if let Err(msg) = self.verify_non_root(p, c, &image).await {
+            self.event(p, Some(&c.name), "Warning", "Failed", format!("Error: {msg}"));
+            self.set_waiting(&key, "CreateContainerConfigError", msg);
+            return Some(Duration::from_secs(2));
+        }
         let env_map: HashMap<String, String> = env.iter().cloned().collect();
         let mut mounts = match volumes::mounts(c, ctx.vols, &env_map) {
             Ok(m) => m,
@@ -989,6 +1111,19 @@ impl Pods {
                 return Some(Duration::from_secs(2));
             }
         };
+        // The termination message file: what the container writes there becomes its
+        // terminated state's message.
+        let tm_path = c.termination_message_path.clone().unwrap_or_else(|| "/dev/termination-log".into());
+        if !tm_path.is_empty() && !mounts.iter().any(|m| m.container_path == tm_path) {
+            match self.termination_log_file(p, c) {
+                Ok(host) => mounts.push(api::Mount {
+                    container_path: tm_path,
+                    host_path: host.display().to_string(),
+                    ..Default::default()
+                }),
+                Err(e) => tracing::warn!(pod = %pod::full_name(p), container = %c.name, "termination log file: {e}"),
+            }
+        }
         if !pod::host_network(p) && !mounts.iter().any(|m| m.container_path == "/etc/hosts") {
             mounts.push(api::Mount {
                 container_path: "/etc/hosts".into(),
@@ -1138,7 +1273,8 @@ impl Pods {
                     mine.sort_by_key(|c| std::cmp::Reverse(c.created_at));
                     let mut attempts = Vec::new();
                     for x in mine.iter().take(2) {
-                        if let Ok(Some(s)) = cri.container_status(&x.id).await {
+                        if let Ok(Some(mut s)) = cri.container_status(&x.id).await {
+                            termination_message(c, &mut s);
                             attempts.push(s);
                         }
                     }
@@ -1204,7 +1340,12 @@ impl Pods {
         let host_ips = self.host_ips();
         let start_time = p.status.as_ref().and_then(|s| s.start_time.clone()).or_else(|| Some(crate::node::now()));
         let facts = PodFacts { sandbox_ready, pod_ips: &pod_ips, host_ips: &host_ips, start_time };
-        let status = status::pod_status(p, &init_views, &ctr_views, &facts, &crate::node::now());
+        let mut status = status::pod_status(p, &init_views, &ctr_views, &facts, &crate::node::now());
+        if let Some((phase, reason, message)) = self.ended.lock().unwrap().get(&uid).cloned() {
+            status.phase = Some(phase);
+            status.reason = Some(reason);
+            status.message = Some(message);
+        }
         let mut comparable = serde_json::to_value(&status).unwrap_or_default();
         strip_times(&mut comparable);
         if self.written.lock().unwrap().get(&uid) == Some(&comparable) {
@@ -1300,6 +1441,58 @@ fn strip_times(v: &mut serde_json::Value) {
             }
         }
     }
+}
+
+/// The terminated state's message: the container's termination message file (up to 4 KiB),
+/// or with `FallbackToLogsOnError` and a failure, the end of its log (80 lines, 2 KiB).
+fn termination_message(c: &Container, s: &mut api::ContainerStatus) {
+    if s.state != api::ContainerState::ContainerExited as i32 {
+        return;
+    }
+    let path = c.termination_message_path.clone().unwrap_or_else(|| "/dev/termination-log".into());
+    let mut msg = s
+        .mounts
+        .iter()
+        .find(|m| m.container_path == path)
+        .and_then(|m| std::fs::read(&m.host_path).ok())
+        .map(|mut b| {
+            b.truncate(4096);
+            String::from_utf8_lossy(&b).to_string()
+        })
+        .unwrap_or_default();
+    let fallback = c.termination_message_policy.as_deref() == Some("FallbackToLogsOnError") && s.exit_code != 0;
+    if msg.is_empty() && fallback {
+        msg = log_tail(&s.log_path, 80, 2048);
+    }
+    if !msg.is_empty() {
+        if !s.message.is_empty() {
+            s.message.push_str(": ");
+        }
+        s.message.push_str(&msg);
+    }
+}
+
+/// The last `lines` lines (at most `max` bytes) a container logged, without the CRI prefix.
+fn log_tail(path: &str, lines: usize, max: usize) -> String {
+    let Ok(text) = std::fs::read_to_string(path) else { return String::new() };
+    let all: Vec<&str> = text.lines().collect();
+    let mut out = String::new();
+    for l in &all[all.len().saturating_sub(lines)..] {
+        let mut f = l.splitn(4, ' ');
+        let (_, _, tag, msg) = (f.next(), f.next(), f.next(), f.next().unwrap_or(""));
+        out.push_str(msg);
+        if tag != Some("P") {
+            out.push('\n');
+        }
+    }
+    if out.len() > max {
+        let mut cut = out.len() - max;
+        while !out.is_char_boundary(cut) {
+            cut += 1;
+        }
+        out = out[cut..].to_string();
+    }
+    out
 }
 
 /// What starting a container needs from its pod's sync.
