@@ -49,7 +49,7 @@ bash hack/node.sh up "$WORK/node" bench-node "$AP" "$WORK/switch" 172.18.0.2/24 
 HOLDER=$(cat "$WORK/node/holder.pid")
 printf 'apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\npodLogsDir: %s\n' "$WORK/node/pod-logs" \
   >"$WORK/node/kubelet-config.yaml"
-nsenter --target "$HOLDER" --mount --net -- target/release/kubelet --kubeconfig "$WORK/kubelet.conf" \
+nsenter --target "$HOLDER" --mount --net -- "$ROOT/target/release/kubelet" --kubeconfig "$WORK/kubelet.conf" \
   --config "$WORK/node/kubelet-config.yaml" --root-dir "$WORK/node/kubelet" --hostname-override bench-node \
   --node-ip 172.18.0.2 --container-runtime-endpoint "unix://$WORK/node/containerd.sock" \
   --cgroup-root "/$(cat "$WORK/node/netns")" >"$WORK/kubelet.log" 2>&1 &
