@@ -279,7 +279,8 @@ fn now_rfc3339() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// The QoS class upstream derives from the containers' requests and limits.
+/// The QoS class upstream derives from the containers' requests and limits (requests default
+/// to limits; zero quantities count as unset; compared as quantities, so `1` equals `1000m`).
 pub fn qos_class(pod: &Value) -> &'static str {
     let mut containers: Vec<&Value> = Vec::new();
     for key in ["containers", "initContainers"] {
@@ -292,12 +293,15 @@ pub fn qos_class(pod: &Value) -> &'static str {
     for c in &containers {
         let req = c.ptr("/resources/requests").and_then(Value::as_object);
         let lim = c.ptr("/resources/limits").and_then(Value::as_object);
-        let has = |m: Option<&serde_json::Map<String, Value>>, k: &str| m.is_some_and(|m| m.contains_key(k));
+        let q = |m: Option<&serde_json::Map<String, Value>>, k: &str| {
+            m.and_then(|m| m.get(k)).and_then(crate::quota::quantity).filter(|q| *q > validation::Quantity::zero())
+        };
         for r in ["cpu", "memory"] {
-            if has(req, r) || has(lim, r) {
+            let (rq, lq) = (q(req, r), q(lim, r));
+            if rq.is_some() || lq.is_some() {
                 any = true;
             }
-            if !has(lim, r) || (has(req, r) && req.and_then(|m| m.get(r)) != lim.and_then(|m| m.get(r))) {
+            if lq.is_none() || (rq.is_some() && rq != lq) {
                 guaranteed = false;
             }
         }
@@ -430,5 +434,11 @@ mod tests {
         assert_eq!(qos_class(&g), "Guaranteed");
         let b = json!({"spec": {"containers": [{"resources": {"requests": {"cpu": "1"}}}]}});
         assert_eq!(qos_class(&b), "Burstable");
+        // Quantities compare by value; zero counts as unset.
+        let g = json!({"spec": {"containers": [{"resources": {"requests": {"cpu": "1000m", "memory": "1024Mi"},
+            "limits": {"cpu": "1", "memory": "1Gi"}}}]}});
+        assert_eq!(qos_class(&g), "Guaranteed");
+        let z = json!({"spec": {"containers": [{"resources": {"requests": {"cpu": "0"}}}]}});
+        assert_eq!(qos_class(&z), "BestEffort");
     }
 }

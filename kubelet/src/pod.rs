@@ -35,36 +35,13 @@ pub fn host_network(p: &Pod) -> bool {
     p.spec.as_ref().and_then(|s| s.host_network).unwrap_or(false)
 }
 
-/// The pod's QoS class as upstream computes it (requests default to limits).
+/// The pod's QoS class: as the apiserver recorded it, else (static pods) computed as upstream.
 pub fn qos_class(p: &Pod) -> &'static str {
-    let Some(spec) = &p.spec else { return "BestEffort" };
-    let all: Vec<&Container> = spec.init_containers.iter().flatten().chain(spec.containers.iter()).collect();
-    let mut any = false;
-    let mut guaranteed = true;
-    for c in &all {
-        let res = c.resources.clone().unwrap_or_default();
-        let limits = res.limits.unwrap_or_default();
-        let mut requests = res.requests.unwrap_or_default();
-        for (k, v) in &limits {
-            requests.entry(k.clone()).or_insert_with(|| v.clone());
-        }
-        for r in ["cpu", "memory"] {
-            let req = requests.get(r).and_then(|q| crate::quantity::milli(&q.0)).filter(|v| *v != 0);
-            let lim = limits.get(r).and_then(|q| crate::quantity::milli(&q.0)).filter(|v| *v != 0);
-            if req.is_some() || lim.is_some() {
-                any = true;
-            }
-            if lim.is_none() || req != lim {
-                guaranteed = false;
-            }
-        }
-    }
-    if !any {
-        "BestEffort"
-    } else if guaranteed {
-        "Guaranteed"
-    } else {
-        "Burstable"
+    match p.status.as_ref().and_then(|s| s.qos_class.as_deref()) {
+        Some("Guaranteed") => "Guaranteed",
+        Some("Burstable") => "Burstable",
+        Some("BestEffort") => "BestEffort",
+        _ => api_types::kinds::qos_class(&serde_json::to_value(p).unwrap_or_default()),
     }
 }
 
