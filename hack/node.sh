@@ -10,6 +10,8 @@
 #   node.sh up DIR NAME [APIPORT] [SWITCHDIR NODEIP/LEN]
 #                                              start a node; prints its facts as shell variables
 #   node.sh exec DIR CMD...                    run CMD inside the node (its network and mounts)
+#   node.sh restart-containerd DIR             stop the node's containerd and start it again
+#                                              (its shims, and so the containers, keep running)
 #   node.sh down DIR                           kill everything the node runs, by namespace and
 #                                              cgroup, remove its namespace, cgroups and files
 #   node.sh gc                                 take down the nodes and switches whose owner
@@ -26,11 +28,23 @@ REGISTRY=/run/k8s-rs/nodes
 
 die() { echo "node.sh: $*" >&2; exit 1; }
 
-# Runs a command in the node: the holder process owns the node's mount namespace.
+# Runs a command in the node: the holder process owns the node's mount namespace. Refuses if
+# the holder is (still, or again) in this shell's network or mount namespace: nothing here may
+# ever run in the machine's own.
 node_exec() {
   local dir=$1
   shift
+  check_holder "$dir"
   nsenter --target "$(cat "$dir/holder.pid")" --mount --net -- "$@"
+}
+
+check_holder() {
+  local holder
+  holder=$(cat "$1/holder.pid")
+  if [ "$(readlink "/proc/$holder/ns/net")" = "$(readlink /proc/$$/ns/net)" ] ||
+    [ "$(readlink "/proc/$holder/ns/mnt")" = "$(readlink /proc/$$/ns/mnt)" ]; then
+    die "the node's holder $holder is not in the node's namespaces"
+  fi
 }
 
 wait_for() { # wait_for SECONDS CMD...: polls CMD every 50 ms until it succeeds
@@ -102,7 +116,9 @@ up() {
     sh -c 'mount -t tmpfs -o mode=755 tmpfs /run/netns && exec sleep infinity' </dev/null >/dev/null 2>&1 &
   holder=$!
   echo "$holder" >"$dir/holder.pid"
-  wait_for 5 grep -q ' /run/netns ' "/proc/$holder/mounts" || die "the node's mount namespace did not come up"
+  # Set up once it is `sleep`: namespaces entered, /run/netns mounted (the machine's own
+  # mount table has a /run/netns too, so that is no sign).
+  wait_for 20 grep -qx sleep "/proc/$holder/comm" || die "the node's namespaces did not come up"
 
   node_exec "$dir" ip link set lo up
   node_exec "$dir" sysctl -qw net.ipv4.ip_forward=1
@@ -143,7 +159,10 @@ server = "https://$host"
   capabilities = ["pull", "resolve"]
 EOF
   done
-  node_exec "$dir" docker-registry serve "$dir/registry.yml" >"$dir/log/registry.log" 2>&1 &
+  # Daemons are started with nsenter itself (not through the node_exec function, whose
+  # background job would be a subshell): the recorded PID is the daemon's.
+  check_holder "$dir"
+  nsenter --target "$holder" --mount --net -- docker-registry serve "$dir/registry.yml" >"$dir/log/registry.log" 2>&1 &
   echo "$!" >>"$dir/pids"
 
   # containerd renders the CNI config from the pod CIDR the kubelet hands it
@@ -197,9 +216,7 @@ state = "$dir/containerd/state"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
 EOF
-  node_exec "$dir" containerd --config "$dir/containerd.toml" >"$dir/log/containerd.log" 2>&1 &
-  echo "$!" >>"$dir/pids"
-  wait_for 20 test -S "$dir/containerd.sock" || die "containerd did not start: $(tail -5 "$dir/log/containerd.log")"
+  start_containerd "$dir"
 
   # The apiserver listens on the machine's loopback; the node reaches it on its own loopback,
   # same port, through a relay over a unix socket (which crosses network namespaces).
@@ -207,7 +224,7 @@ EOF
     socat "UNIX-LISTEN:$dir/apiserver.sock,fork,unlink-early" "TCP:127.0.0.1:$apiport" \
       >"$dir/log/relay-root.log" 2>&1 &
     echo "$!" >"$dir/relay.pid"
-    node_exec "$dir" socat "TCP-LISTEN:$apiport,bind=127.0.0.1,reuseaddr,fork" \
+    nsenter --target "$holder" --mount --net -- socat "TCP-LISTEN:$apiport,bind=127.0.0.1,reuseaddr,fork" \
       "UNIX-CONNECT:$dir/apiserver.sock" >"$dir/log/relay-node.log" 2>&1 &
     echo "$!" >>"$dir/pids"
   fi
@@ -217,6 +234,26 @@ EOF
   echo "NODE_NETNS=$ns"
   echo "NODE_HOLDER_PID=$holder"
   echo "CONTAINERD_SOCK=$dir/containerd.sock"
+}
+
+start_containerd() {
+  local dir=$1
+  check_holder "$dir"
+  nsenter --target "$(cat "$dir/holder.pid")" --mount --net -- containerd --config "$dir/containerd.toml" \
+    >>"$dir/log/containerd.log" 2>&1 &
+  echo "$!" >"$dir/containerd.pid"
+  echo "$!" >>"$dir/pids"
+  wait_for 20 test -S "$dir/containerd.sock" || die "containerd did not start: $(tail -5 "$dir/log/containerd.log")"
+}
+
+restart_containerd() {
+  local dir=$1 pid
+  pid=$(cat "$dir/containerd.pid")
+  kill "$pid" 2>/dev/null || true
+  # Gone, or a zombie nobody reaps (its parent, an earlier node.sh, has exited).
+  wait_for 20 sh -c "[ ! -e /proc/$pid ] || grep -q ') Z' /proc/$pid/stat" || kill -9 "$pid" 2>/dev/null || true
+  rm -f "$dir/containerd.sock"
+  start_containerd "$dir"
 }
 
 # The pids of every process in the node: its network namespace, plus the pods' processes
@@ -259,6 +296,7 @@ case "$cmd" in
     node_exec "$d" "$@"
     ;;
   down) down "$@" ;;
+  restart-containerd) restart_containerd "$@" ;;
   gc) gc ;;
   *) die "usage: node.sh switch-up|switch-down|up|exec|down DIR ... | gc" ;;
 esac

@@ -198,6 +198,12 @@ impl Node {
         self.start_kubelet();
     }
 
+    /// Stops the node's containerd and starts it again (the containers keep running).
+    pub fn restart_containerd(&self) {
+        let out = node_sh(&["restart-containerd", self.dir.path().to_str().unwrap()]);
+        assert!(out.status.success(), "restart-containerd: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
     pub fn kubelet_log(&self) -> String {
         std::fs::read_to_string(self.path("kubelet.log")).unwrap_or_default()
     }

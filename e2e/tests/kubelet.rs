@@ -925,3 +925,64 @@ spec:
         "Node didn't have enough resource: pods, requested: 1, used: 4, capacity: 4"
     );
 }
+
+/// Faults: containerd restarted under the kubelet (it reconnects; running containers stay and
+/// new pods start), and the apiserver away for a while (pods keep running; what happened
+/// meanwhile reaches the API once it is back).
+#[test]
+fn the_node_rides_out_a_containerd_restart_and_an_apiserver_outage() {
+    let mut cp = control_plane();
+    let sw = Switch::new();
+    let n = Node::start(&cp.c.api, &sw, "node-f", "172.18.0.2", &[]);
+    wait_node_ready(&cp.c, &n);
+    let out = n.path("out");
+    std::fs::create_dir_all(&out).unwrap();
+    apply(
+        &cp.c,
+        &format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: ticker}}
+spec:
+  terminationGracePeriodSeconds: 1
+  volumes: [{{name: out, hostPath: {{path: {out}}}}}]
+  containers:
+  - name: app
+    image: busybox
+    command: ["sh", "-c", "while [ ! -e /out/stop ]; do date +%s >> /out/ticks; sleep 0.2; done; rm /out/stop"]
+    volumeMounts: [{{name: out, mountPath: /out}}]
+"#,
+            out = out.display()
+        ),
+    );
+    let before = wait_phase(&cp.c, "default", "ticker", "Running");
+    let id = before["status"]["containerStatuses"][0]["containerID"].clone();
+    let ticks = || lines(&out.join("ticks")).len();
+
+    n.restart_containerd();
+    let seen = ticks();
+    poll("the container still ticking", Duration::from_secs(20), || (ticks() > seen + 3).then_some(()));
+    cp.c.api.kubectl_ok(KUBECTL, &["run", "after-containerd", "--image=busybox", "--", "sleep", "3600"]);
+    wait_phase(&cp.c, "default", "after-containerd", "Running");
+    let p = get_json(&cp.c, &["pod", "ticker"]);
+    assert_eq!(p["status"]["containerStatuses"][0]["containerID"], id);
+    assert_eq!(p["status"]["containerStatuses"][0]["restartCount"], 0);
+
+    // The apiserver goes away; the pod keeps running, and the container's exit and restart
+    // meanwhile (the stop file ends one run) reach its status once the apiserver is back.
+    cp.c.api.stop();
+    std::fs::write(out.join("stop"), "").unwrap();
+    poll("the container restarted without an apiserver", Duration::from_secs(30), || {
+        (!out.join("stop").exists()).then_some(())
+    });
+    let seen = ticks();
+    poll("ticking again without an apiserver", Duration::from_secs(30), || (ticks() > seen + 3).then_some(()));
+    cp.c.api.restart();
+    wait_node_ready(&cp.c, &n);
+    poll("the restart in the status", Duration::from_secs(60), || {
+        let st = container_status(&cp.c, "ticker");
+        (st["restartCount"] == 1 && st["state"]["running"].is_object()).then_some(())
+    });
+    assert_ne!(container_status(&cp.c, "ticker")["containerID"], id);
+}
