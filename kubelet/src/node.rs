@@ -330,8 +330,9 @@ impl NodeLoop {
                     }
                     Err(e) => tracing::warn!("Error updating node status, will retry: {e}"),
                 }
-            } else if let Ok(n) = self.api().get(&self.cfg.node_name).await {
-                node = n;
+            } else if let Some(n) = own.get("", &self.cfg.node_name) {
+                // The node as watched: no GET per tick.
+                node = (*n).clone();
             }
             self.state.send_modify(|s| {
                 s.node = Some(Arc::new(node.clone()));
