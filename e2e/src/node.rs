@@ -69,6 +69,8 @@ pub struct Node {
     kubelet: Option<Child>,
     kubelet_args: Vec<String>,
     kubeconfig: Option<PathBuf>,
+    /// More KubeletConfiguration lines, used from the next kubelet (re)start.
+    pub kubelet_config: String,
 }
 
 impl Node {
@@ -105,6 +107,7 @@ impl Node {
             dir,
             kubelet: None,
             kubelet_args: extra.iter().map(|s| s.to_string()).collect(),
+            kubelet_config: String::new(),
         };
         assert!(out.status.success(), "node.sh up {name}: {}\n{text}", String::from_utf8_lossy(&out.stderr));
         std::fs::create_dir_all(node.path("manifests")).expect("manifests dir");
@@ -150,10 +153,11 @@ impl Node {
         std::fs::write(
             &config,
             format!(
-                "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\npodLogsDir: {}\nstaticPodPath: {}\nresolvConf: {}\nnodeStatusUpdateFrequency: 2s\n",
+                "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\npodLogsDir: {}\nstaticPodPath: {}\nresolvConf: {}\nnodeStatusUpdateFrequency: 2s\n{}",
                 self.path("pods-logs").display(),
                 self.path("manifests").display(),
-                self.path("resolv.conf").display()
+                self.path("resolv.conf").display(),
+                self.kubelet_config
             ),
         )
         .expect("config");
@@ -217,7 +221,9 @@ impl Node {
         let mut out = String::new();
         for d in rd.flatten().filter(|d| d.file_name().to_string_lossy().starts_with(&prefix)) {
             let Ok(files) = std::fs::read_dir(d.path().join(container)) else { continue };
-            let mut files: Vec<PathBuf> = files.flatten().map(|f| f.path()).collect();
+            // The live files (`<restart>.log`), not rotated ones (`0.log.<time>[.gz]`).
+            let mut files: Vec<PathBuf> =
+                files.flatten().map(|f| f.path()).filter(|f| f.extension().is_some_and(|e| e == "log")).collect();
             files.sort_by_key(|f| {
                 f.file_stem().and_then(|s| s.to_str()).and_then(|s| s.parse::<u32>().ok()).unwrap_or(0)
             });
@@ -230,6 +236,14 @@ impl Node {
             }
         }
         out
+    }
+
+    /// Runs `ctr` against the node's containerd, in the CRI namespace.
+    pub fn ctr(&self, args: &[&str]) -> Output {
+        let sock = self.path("containerd.sock");
+        let mut all = vec!["ctr", "--address", sock.to_str().unwrap(), "--namespace", "k8s.io"];
+        all.extend_from_slice(args);
+        self.exec(&all)
     }
 
     /// Runs a command inside the node (its network and mounts).

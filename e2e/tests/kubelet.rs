@@ -986,3 +986,296 @@ spec:
     });
     assert_ne!(container_status(&cp.c, "ticker")["containerID"], id);
 }
+
+fn node_condition(c: &Cluster, node: &str, type_: &str) -> Value {
+    condition(&get_json(c, &["node", node]), type_).cloned().unwrap_or(Value::Null)
+}
+
+/// Waits on the eviction loop: it observes every 10 s and waits up to 30 s for a cleanup.
+const EVICTION_WAIT: Duration = Duration::from_secs(90);
+
+#[test]
+fn disk_pressure_and_local_storage_limits_evict_pods() {
+    let cp = control_plane();
+    let c = &cp.c;
+    let sw = Switch::new();
+    let mut n = Node::start(
+        &c.api,
+        &sw,
+        "node-e",
+        "172.18.0.2",
+        &["--eviction-hard=nodefs.available<24Mi", "--eviction-pressure-transition-period=15s"],
+    );
+    wait_node_ready(c, &n);
+    // The node filesystem (the kubelet's root directory) becomes a 64 MiB tmpfs, so that a
+    // pod can fill it; images and writable layers stay on containerd's own filesystem.
+    n.stop_kubelet();
+    let root = n.path("kubelet");
+    let out = n.exec(&["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", root.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    n.restart_kubelet();
+    poll("ephemeral-storage capacity of the tmpfs", Duration::from_secs(60), || {
+        let node = get_json(c, &["node", "node-e"]);
+        (node["status"]["capacity"]["ephemeral-storage"] == "64Mi").then_some(())
+    });
+    apply(
+        c,
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: calm}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: busybox
+    command: ["sleep", "3600"]
+    resources: {requests: {ephemeral-storage: 1Mi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: capped}
+spec:
+  terminationGracePeriodSeconds: 1
+  volumes: [{name: cache, emptyDir: {sizeLimit: 1Mi}}]
+  containers:
+  - name: app
+    image: busybox
+    command: ["sh", "-c", "dd if=/dev/zero of=/cache/fill bs=1024 count=2048; sleep 3600"]
+    volumeMounts: [{name: cache, mountPath: /cache}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: greedy}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: busybox
+    command: ["sh", "-c", "dd if=/dev/zero of=/fill bs=1024 count=4096; sleep 3600"]
+    resources: {limits: {ephemeral-storage: 1Mi}}
+"#,
+    );
+    // Local storage limits evict regardless of node pressure.
+    let p = wait_phase(c, "default", "capped", "Failed");
+    assert_eq!(p["status"]["reason"], "Evicted", "{p}");
+    assert_eq!(p["status"]["message"], "Usage of EmptyDir volume \"cache\" exceeds the limit \"1Mi\". ");
+    let p = poll("greedy evicted", EVICTION_WAIT, || {
+        let p = get_json(c, &["pod", "greedy"]);
+        (p["status"]["phase"] == "Failed").then_some(p)
+    });
+    assert_eq!(p["status"]["reason"], "Evicted", "{p}");
+    assert_eq!(p["status"]["message"], "Pod ephemeral local storage usage exceeds the total limit of containers 1Mi. ");
+    let ev = events_for(c, "default", "capped");
+    assert!(ev.iter().any(|e| e["reason"] == "Evicted" && e["type"] == "Warning"), "{ev:?}");
+    // An evicted pod's volumes are torn down.
+    let capped_uid = get_json(c, &["pod", "capped"])["metadata"]["uid"].as_str().unwrap().to_string();
+    poll("the evicted pod's emptyDir removed", Duration::from_secs(30), || {
+        (!root.join("pods").join(&capped_uid).join("volumes").exists()).then_some(())
+    });
+
+    // A pod fills the node filesystem past the threshold: DiskPressure, and the pod using more
+    // than it requested goes first; the one within its request stays.
+    apply(
+        c,
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: hog}
+spec:
+  terminationGracePeriodSeconds: 30
+  volumes: [{name: scratch, emptyDir: {}}]
+  containers:
+  - name: app
+    image: busybox
+    command: ["sh", "-c", "dd if=/dev/zero of=/scratch/fill bs=1M count=48; sleep 3600"]
+    volumeMounts: [{name: scratch, mountPath: /scratch}]
+"#,
+    );
+    let cond = poll("DiskPressure", EVICTION_WAIT, || {
+        let cond = node_condition(c, "node-e", "DiskPressure");
+        (cond["status"] == "True").then_some(cond)
+    });
+    assert_eq!(cond["reason"], "KubeletHasDiskPressure", "{cond}");
+    assert_eq!(cond["message"], "kubelet has disk pressure");
+    let p = wait_phase(c, "default", "hog", "Failed");
+    assert_eq!(p["status"]["reason"], "Evicted", "{p}");
+    let msg = p["status"]["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.starts_with("The node was low on resource: ephemeral-storage. Threshold quantity: 24Mi, available: "),
+        "{msg}"
+    );
+    let dt = condition(&p, "DisruptionTarget").cloned().unwrap_or(Value::Null);
+    assert_eq!(dt["status"], "True", "{p}");
+    assert_eq!(dt["reason"], "TerminationByKubelet");
+    let node_events = get_json(c, &["events", "-n", "default", "--field-selector", "involvedObject.kind=Node"]);
+    let items = node_events["items"].as_array().cloned().unwrap_or_default();
+    assert!(
+        items.iter().any(|e| e["reason"] == "EvictionThresholdMet" && e["message"] == "Attempting to reclaim ephemeral-storage"),
+        "{items:?}"
+    );
+    // The hog's volume is gone with it, the pressure passes, and the calm pod kept running.
+    poll("DiskPressure over", EVICTION_WAIT, || {
+        (node_condition(c, "node-e", "DiskPressure")["status"] == "False").then_some(())
+    });
+    assert_eq!(get_json(c, &["pod", "calm"])["status"]["phase"], "Running");
+
+    // Pressure the pods cannot relieve (a file on the node): new pods are refused.
+    let junk = root.join("junk");
+    let out = n.exec(&["dd", "if=/dev/zero", &format!("of={}", junk.display()), "bs=1M", "count=48"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    poll("DiskPressure again", EVICTION_WAIT, || {
+        (node_condition(c, "node-e", "DiskPressure")["status"] == "True").then_some(())
+    });
+    apply(c, "apiVersion: v1\nkind: Pod\nmetadata: {name: late}\nspec:\n  nodeName: node-e\n  containers: [{name: app, image: busybox, command: [sleep, '3600']}]\n");
+    let p = wait_phase(c, "default", "late", "Failed");
+    assert_eq!(p["status"]["reason"], "Evicted", "{p}");
+    assert_eq!(p["status"]["message"], "The node had condition: [DiskPressure]. ");
+    // With nothing else to take, the calm pod is evicted too.
+    let p = wait_phase(c, "default", "calm", "Failed");
+    assert_eq!(p["status"]["reason"], "Evicted", "{p}");
+    let out = n.exec(&["rm", "-f", junk.to_str().unwrap()]);
+    assert!(out.status.success());
+    poll("DiskPressure over again", EVICTION_WAIT, || {
+        (node_condition(c, "node-e", "DiskPressure")["status"] == "False").then_some(())
+    });
+    apply(c, "apiVersion: v1\nkind: Pod\nmetadata: {name: after}\nspec:\n  nodeName: node-e\n  containers: [{name: app, image: busybox, command: [sleep, '3600']}]\n");
+    wait_phase(c, "default", "after", "Running");
+}
+
+/// Containers of one pod (and container) the node's containerd holds.
+fn runtime_containers(n: &Node, pod: &str, container: &str) -> usize {
+    let out = n.ctr(&[
+        "containers",
+        "ls",
+        "-q",
+        &format!("labels.\"io.kubernetes.pod.name\"=={pod},labels.\"io.kubernetes.container.name\"=={container}"),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.trim().is_empty()).count()
+}
+
+fn node_images(c: &Cluster, node: &str) -> Vec<String> {
+    let n = get_json(c, &["node", node]);
+    n["status"]["images"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|i| i["names"].as_array().cloned().unwrap_or_default())
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn garbage_collection_and_log_rotation() {
+    let cp = control_plane();
+    let c = &cp.c;
+    let sw = Switch::new();
+    let mut n = Node::start(&c.api, &sw, "node-g", "172.18.0.2", &[]);
+    n.kubelet_config = "imageGCHighThresholdPercent: 1\nimageGCLowThresholdPercent: 0\nimageMinimumGCAge: 0s\ncontainerLogMaxSize: 8Ki\ncontainerLogMaxFiles: 3\ncontainerLogMonitorInterval: 3s\n".into();
+    n.restart_kubelet();
+    wait_node_ready(c, &n);
+    apply(
+        c,
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: once}
+spec:
+  restartPolicy: Never
+  containers: [{name: app, image: "busybox:1.36", command: ["true"]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: keeper}
+spec:
+  containers: [{name: app, image: nginx}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: crash}
+spec:
+  containers: [{name: app, image: busybox, command: ["sh", "-c", "exit 1"]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: chatty}
+spec:
+  containers:
+  - name: app
+    image: busybox
+    command: ["sh", "-c", "i=0; while true; do i=$((i+1)); echo line $i of a chatty container that writes its log quickly; sleep 0.01; done"]
+"#,
+    );
+    wait_phase(c, "default", "once", "Succeeded");
+    wait_phase(c, "default", "keeper", "Running");
+    let once_uid = get_json(c, &["pod", "once"])["metadata"]["uid"].as_str().unwrap().to_string();
+    c.api.kubectl_ok(KUBECTL, &["delete", "pod", "once", "--wait=true"]);
+
+    // Log rotation: the live file plus rotated ones, the older ones gzipped, never more than
+    // containerLogMaxFiles; the runtime keeps writing the live file.
+    let chatty_uid = poll("chatty uid", Duration::from_secs(30), || {
+        get_json(c, &["pod", "chatty"])["metadata"]["uid"].as_str().map(str::to_string)
+    });
+    let dir = n.path("pods-logs").join(format!("default_chatty_{chatty_uid}")).join("app");
+    let list = |dir: &std::path::Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .filter(|n| !n.ends_with(".tmp"))
+            .collect();
+        v.sort();
+        v
+    };
+    let files = poll("a compressed rotation", Duration::from_secs(60), || {
+        let files = list(&dir);
+        assert!(files.len() <= 3, "more than containerLogMaxFiles: {files:?}");
+        files.iter().any(|f| f.ends_with(".gz")).then_some(files)
+    });
+    assert!(files.contains(&"0.log".to_string()), "{files:?}");
+    assert!(files.iter().all(|f| f == "0.log" || f.starts_with("0.log.2")), "{files:?}");
+    poll("the live log written after a rotation", Duration::from_secs(30), || {
+        let live = n.container_log("default", "chatty", "app");
+        live.lines().any(|l| l.starts_with("line ")).then_some(())
+    });
+
+    // Dead containers: at most one kept beside the live one.
+    poll("crash restarted three times", Duration::from_secs(120), || {
+        (container_status(c, "crash")["restartCount"].as_i64().unwrap_or(0) >= 3).then_some(())
+    });
+    poll("old dead containers collected", Duration::from_secs(90), || {
+        (runtime_containers(&n, "crash", "app") <= 2).then_some(())
+    });
+    // The deleted pod's logs go too.
+    poll("the deleted pod's logs removed", Duration::from_secs(90), || {
+        (!n.path("pods-logs").join(format!("default_once_{once_uid}")).exists()).then_some(())
+    });
+
+    // Image GC (it runs when the kubelet starts, then every five minutes): the image no
+    // container uses any more (busybox, under both its tags) is removed; the one in use and
+    // the sandbox image stay.
+    assert!(node_images(c, "node-g").iter().any(|i| i.ends_with("busybox:1.36")));
+    c.api.kubectl_ok(KUBECTL, &["delete", "pod", "crash", "chatty", "--wait=true"]);
+    poll("busybox containers removed", Duration::from_secs(60), || {
+        (runtime_containers(&n, "crash", "app") + runtime_containers(&n, "chatty", "app") == 0).then_some(())
+    });
+    n.restart_kubelet();
+    let images = poll("busybox:1.36 collected", Duration::from_secs(60), || {
+        let images = node_images(c, "node-g");
+        (!images.iter().any(|i| i.ends_with("busybox:1.36"))).then_some(images)
+    });
+    assert!(images.iter().any(|i| i.ends_with("nginx:latest")), "{images:?}");
+    let out = n.ctr(&["images", "ls", "-q"]);
+    let refs = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(refs.contains("registry.k8s.io/pause:3.10"), "{refs}");
+    assert!(!refs.contains("busybox"), "{refs}");
+    let ev = get_json(c, &["events", "-n", "default", "--field-selector", "involvedObject.kind=Node"]);
+    let items = ev["items"].as_array().cloned().unwrap_or_default();
+    assert!(
+        items.iter().any(|e| e["reason"] == "FreeDiskSpaceFailed"
+            && e["message"].as_str().unwrap_or("").starts_with("Failed to garbage collect required amount of images.")),
+        "{items:?}"
+    );
+}

@@ -102,6 +102,30 @@ pub struct Options {
     /// Hard eviction thresholds (memory.available<1Gi,...).
     #[arg(long, value_delimiter = ',')]
     pub eviction_hard: Vec<String>,
+    /// Soft eviction thresholds (memory.available<1.5Gi,...), each with a grace period.
+    #[arg(long, value_delimiter = ',')]
+    pub eviction_soft: Vec<String>,
+    /// Grace periods of the soft thresholds (memory.available=1m30s,...).
+    #[arg(long, value_delimiter = ',')]
+    pub eviction_soft_grace_period: Vec<String>,
+    /// Minimum reclaim once a threshold is met (imagefs.available=2Gi,...).
+    #[arg(long, value_delimiter = ',')]
+    pub eviction_minimum_reclaim: Vec<String>,
+    /// How long the kubelet waits before leaving an eviction pressure condition.
+    #[arg(long, value_parser = parse_go_duration)]
+    pub eviction_pressure_transition_period: Option<Duration>,
+    /// Maximum grace period for pods ended by a soft threshold.
+    #[arg(long)]
+    pub eviction_max_pod_grace_period: Option<i64>,
+    /// Disk usage percent from which image garbage collection always runs.
+    #[arg(long)]
+    pub image_gc_high_threshold: Option<i32>,
+    /// Disk usage percent image garbage collection frees down to.
+    #[arg(long)]
+    pub image_gc_low_threshold: Option<i32>,
+    /// Minimum age of an unused image before it is garbage collected.
+    #[arg(long, value_parser = parse_go_duration)]
+    pub minimum_image_gc_age: Option<Duration>,
     /// Makes the Kubelet fail to start if swap is enabled on the node.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_parser = parse_go_bool, action = ArgAction::Set)]
     pub fail_swap_on: Option<bool>,
@@ -154,6 +178,16 @@ pub struct Config {
     pub kube_reserved: BTreeMap<String, String>,
     pub system_reserved: BTreeMap<String, String>,
     pub eviction_hard: BTreeMap<String, String>,
+    pub eviction_soft: BTreeMap<String, String>,
+    pub eviction_soft_grace_period: BTreeMap<String, String>,
+    pub eviction_minimum_reclaim: BTreeMap<String, String>,
+    pub eviction_pressure_transition_period: Duration,
+    pub eviction_max_pod_grace_period: i64,
+    pub image_gc_high_threshold_percent: i32,
+    pub image_gc_low_threshold_percent: i32,
+    pub image_minimum_gc_age: Duration,
+    pub image_maximum_gc_age: Duration,
+    pub container_log_monitor_interval: Duration,
     pub fail_swap_on: bool,
     pub runtime_request_timeout: Duration,
     pub node_status_update_frequency: Duration,
@@ -177,6 +211,7 @@ pub fn default_eviction_hard() -> BTreeMap<String, String> {
         ("nodefs.available", "10%"),
         ("nodefs.inodesFree", "5%"),
         ("imagefs.available", "15%"),
+        ("imagefs.inodesFree", "5%"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -199,8 +234,22 @@ fn pairs(list: &[String], sep: char, flag: &str) -> Result<BTreeMap<String, Stri
 }
 
 /// `--eviction-hard memory.available<100Mi,...`.
-fn thresholds(list: &[String]) -> Result<BTreeMap<String, String>, Error> {
-    pairs(list, '<', "eviction-hard")
+fn thresholds(list: &[String], flag: &str) -> Result<BTreeMap<String, String>, Error> {
+    pairs(list, '<', flag)
+}
+
+/// A map from a flag (`key<value` or `key=value` pairs) when given, else from the file.
+fn map_setting(
+    flag: &[String],
+    sep: char,
+    name: &str,
+    file: Option<&Value>,
+) -> Result<Option<BTreeMap<String, String>>, Error> {
+    if flag.is_empty() {
+        Ok(str_map(file))
+    } else {
+        pairs(flag, sep, name).map(Some)
+    }
 }
 
 /// `key=value:Effect` or `key:Effect`, as `--register-with-taints` takes them.
@@ -327,8 +376,23 @@ impl Config {
         let eviction_hard = if opts.eviction_hard.is_empty() {
             str_map(f("evictionHard")).unwrap_or_else(default_eviction_hard)
         } else {
-            thresholds(&opts.eviction_hard)?
+            thresholds(&opts.eviction_hard, "eviction-hard")?
         };
+        let eviction_soft = if opts.eviction_soft.is_empty() {
+            str_map(f("evictionSoft")).unwrap_or_default()
+        } else {
+            thresholds(&opts.eviction_soft, "eviction-soft")?
+        };
+        let eviction_soft_grace_period = map_setting(
+            &opts.eviction_soft_grace_period,
+            '=',
+            "eviction-soft-grace-period",
+            f("evictionSoftGracePeriod"),
+        )?
+        .unwrap_or_default();
+        let eviction_minimum_reclaim =
+            map_setting(&opts.eviction_minimum_reclaim, '=', "eviction-minimum-reclaim", f("evictionMinimumReclaim"))?
+                .unwrap_or_default();
         let static_pod_path = opts
             .pod_manifest_path
             .clone()
@@ -366,6 +430,32 @@ impl Config {
             kube_reserved,
             system_reserved,
             eviction_hard,
+            eviction_soft,
+            eviction_soft_grace_period,
+            eviction_minimum_reclaim,
+            eviction_pressure_transition_period: match opts.eviction_pressure_transition_period {
+                Some(d) => d,
+                None => duration(f("evictionPressureTransitionPeriod"))?.unwrap_or(Duration::from_secs(300)),
+            },
+            eviction_max_pod_grace_period: opts
+                .eviction_max_pod_grace_period
+                .or_else(|| fint("evictionMaxPodGracePeriod"))
+                .unwrap_or(0),
+            image_gc_high_threshold_percent: opts
+                .image_gc_high_threshold
+                .or_else(|| fint("imageGCHighThresholdPercent").map(|v| v as i32))
+                .unwrap_or(85),
+            image_gc_low_threshold_percent: opts
+                .image_gc_low_threshold
+                .or_else(|| fint("imageGCLowThresholdPercent").map(|v| v as i32))
+                .unwrap_or(80),
+            image_minimum_gc_age: match opts.minimum_image_gc_age {
+                Some(d) => d,
+                None => duration(f("imageMinimumGCAge"))?.unwrap_or(Duration::from_secs(120)),
+            },
+            image_maximum_gc_age: duration(f("imageMaximumGCAge"))?.unwrap_or(Duration::ZERO),
+            container_log_monitor_interval: duration(f("containerLogMonitorInterval"))?
+                .unwrap_or(Duration::from_secs(10)),
             fail_swap_on: opts.fail_swap_on.or_else(|| fbool("failSwapOn")).unwrap_or(true),
             runtime_request_timeout: match opts.runtime_request_timeout {
                 Some(d) => d,
@@ -394,6 +484,28 @@ impl Config {
         };
         if cfg.container_log_max_files < 2 {
             return Err(Error::Config("invalid configuration: containerLogMaxFiles must be greater than 1".into()));
+        }
+        let (high, low) = (cfg.image_gc_high_threshold_percent, cfg.image_gc_low_threshold_percent);
+        if !(0..=100).contains(&high) {
+            return Err(Error::Config(format!(
+                "invalid configuration: imageGCHighThresholdPercent ({high}) must be between 0 and 100, inclusive"
+            )));
+        }
+        if !(0..=100).contains(&low) {
+            return Err(Error::Config(format!(
+                "invalid configuration: imageGCLowThresholdPercent ({low}) must be between 0 and 100, inclusive"
+            )));
+        }
+        if low >= high {
+            return Err(Error::Config(format!(
+                "invalid configuration: imageGCLowThresholdPercent ({low}) must be less than imageGCHighThresholdPercent ({high})"
+            )));
+        }
+        if crate::quantity::value(&cfg.container_log_max_size).is_none_or(|v| v < 0) {
+            return Err(Error::Config(format!(
+                "invalid configuration: containerLogMaxSize ({}) must be a valid quantity",
+                cfg.container_log_max_size
+            )));
         }
         Ok(Config { configz: cfg.to_configz(), ..cfg })
     }
@@ -424,6 +536,16 @@ impl Config {
             "resolvConf": self.resolv_conf.display().to_string(),
             "runtimeRequestTimeout": d(self.runtime_request_timeout),
             "evictionHard": self.eviction_hard,
+            "evictionSoft": self.eviction_soft,
+            "evictionSoftGracePeriod": self.eviction_soft_grace_period,
+            "evictionMinimumReclaim": self.eviction_minimum_reclaim,
+            "evictionPressureTransitionPeriod": d(self.eviction_pressure_transition_period),
+            "evictionMaxPodGracePeriod": self.eviction_max_pod_grace_period,
+            "imageGCHighThresholdPercent": self.image_gc_high_threshold_percent,
+            "imageGCLowThresholdPercent": self.image_gc_low_threshold_percent,
+            "imageMinimumGCAge": d(self.image_minimum_gc_age),
+            "imageMaximumGCAge": d(self.image_maximum_gc_age),
+            "containerLogMonitorInterval": d(self.container_log_monitor_interval),
             "kubeReserved": self.kube_reserved,
             "systemReserved": self.system_reserved,
             "failSwapOn": self.fail_swap_on,

@@ -82,6 +82,15 @@ impl Cri {
         Ok(r.status.unwrap_or_default())
     }
 
+    /// The runtime's sandbox (pause) image, from its verbose status: containerd 1.6 does not
+    /// mark it pinned, and no container refers to it, so image GC must be told.
+    pub async fn sandbox_image(&self) -> Option<String> {
+        let mut c = self.runtime.clone();
+        let r = c.status(self.req(api::StatusRequest { verbose: true })).await.ok()?.into_inner();
+        let config: serde_json::Value = serde_json::from_str(r.info.get("config")?).ok()?;
+        config.get("sandboxImage")?.as_str().map(str::to_string)
+    }
+
     pub async fn update_pod_cidr(&self, cidr: &str) -> Result<(), tonic::Status> {
         let mut c = self.runtime.clone();
         c.update_runtime_config(self.req(api::UpdateRuntimeConfigRequest {
@@ -194,6 +203,36 @@ impl Cri {
             .await?
             .into_inner();
         Ok(r.image_ref)
+    }
+
+    /// Removes an image; one already gone is not an error.
+    pub async fn remove_image(&self, id: &str) -> Result<(), tonic::Status> {
+        let mut c = self.image.clone();
+        let req =
+            api::RemoveImageRequest { image: Some(api::ImageSpec { image: id.to_string(), ..Default::default() }) };
+        match c.remove_image(self.req(req)).await {
+            Err(s) if s.code() != tonic::Code::NotFound => Err(s),
+            _ => Ok(()),
+        }
+    }
+
+    /// The filesystems holding the runtime's images (its snapshotter's mount point).
+    pub async fn image_fs_info(&self) -> Result<Vec<api::FilesystemUsage>, tonic::Status> {
+        let mut c = self.image.clone();
+        Ok(c.image_fs_info(self.req(api::ImageFsInfoRequest {})).await?.into_inner().image_filesystems)
+    }
+
+    /// Every container's stats (writable layer, memory working set).
+    pub async fn list_container_stats(&self) -> Result<Vec<api::ContainerStats>, tonic::Status> {
+        let mut c = self.runtime.clone();
+        Ok(c.list_container_stats(self.req(api::ListContainerStatsRequest { filter: None })).await?.into_inner().stats)
+    }
+
+    /// Asks the runtime to reopen a container's log file (after the kubelet rotated it).
+    pub async fn reopen_container_log(&self, id: &str) -> Result<(), tonic::Status> {
+        let mut c = self.runtime.clone();
+        c.reopen_container_log(self.req(api::ReopenContainerLogRequest { container_id: id.to_string() })).await?;
+        Ok(())
     }
 
     pub async fn list_images(&self) -> Result<Vec<api::Image>, tonic::Status> {

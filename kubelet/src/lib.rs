@@ -2,10 +2,15 @@
 //! and runs the pods bound to the node on the container runtime through CRI: one worker per
 //! pod, driven by the apiserver's pods and a once-a-second relist of the runtime.
 
+#![recursion_limit = "256"]
+
 pub mod config;
 pub mod cri;
 pub mod env;
+pub mod eviction;
+pub mod gc;
 pub mod healthz;
+pub mod logs;
 pub mod machine;
 pub mod node;
 pub mod objects;
@@ -14,6 +19,7 @@ pub mod probe_http;
 pub mod prober;
 pub mod quantity;
 pub mod static_pods;
+pub mod stats;
 pub mod status;
 pub mod volumes;
 pub mod worker;
@@ -70,7 +76,18 @@ pub async fn run(opts: config::Options) -> Result<(), Error> {
         inf.start();
         inf
     });
-    let pods = worker::Pods::new(cfg.clone(), client.clone(), cri.clone(), recorder, node_rx.clone(), services);
+    let eviction =
+        Arc::new(eviction::Manager::new(&cfg).map_err(|e| Error::Config(format!("failed to run Kubelet: {e}")))?);
+    let pods = worker::Pods::new(
+        cfg.clone(),
+        client.clone(),
+        cri.clone(),
+        recorder,
+        node_rx.clone(),
+        services,
+        eviction.clone(),
+    );
+    let gc = gc::Gc::new(cfg.clone(), cri.clone());
 
     // Static pods: read once before anything else (their mirrors are not orphans), then
     // followed as their manifests change.
@@ -84,10 +101,22 @@ pub async fn run(opts: config::Options) -> Result<(), Error> {
         tokio::spawn(async move { static_pods::run(path, url, node, every, move |set| p.set_static(set)).await });
     }
     let healthz = healthz::serve(&cfg).await?;
-    let mut tasks = vec![healthz, tokio::spawn(pods.clone().pleg())];
+    let mut tasks = vec![
+        healthz,
+        tokio::spawn(pods.clone().pleg()),
+        tokio::spawn(gc.clone().run(pods.clone())),
+        tokio::spawn(eviction::run(eviction.clone(), pods.clone(), gc.clone())),
+        tokio::spawn(logs::run(cri.clone(), cfg.clone())),
+    ];
     if let Some(client) = &client {
         if cfg.register_node {
-            let nl = node::NodeLoop { cfg: cfg.clone(), client: client.clone(), cri: cri.clone(), state: node_tx };
+            let nl = node::NodeLoop {
+                cfg: cfg.clone(),
+                client: client.clone(),
+                cri: cri.clone(),
+                state: node_tx,
+                eviction: eviction.clone(),
+            };
             tasks.push(tokio::spawn(nl.run()));
             tasks.push(tokio::spawn(node::lease_loop(cfg.clone(), client.clone(), node_rx.clone())));
         }

@@ -141,37 +141,76 @@ fn condition(
 }
 
 /// The node's conditions, keeping each one's transition time while its status holds.
-pub fn conditions(prev: &[NodeCondition], runtime_problem: Option<&str>, now: &Time) -> Vec<NodeCondition> {
+pub fn conditions(
+    prev: &[NodeCondition],
+    runtime_problem: Option<&str>,
+    pressure: &[&str],
+    now: &Time,
+) -> Vec<NodeCondition> {
     let p = |t: &str| prev.iter().find(|c| c.type_ == t);
+    let calm = |t: &str| !pressure.contains(&t);
     let ready = match runtime_problem {
         None => condition("Ready", true, "KubeletReady", "kubelet is posting ready status", now, p("Ready")),
         Some(msg) => condition("Ready", false, "KubeletNotReady", msg, now, p("Ready")),
     };
     vec![
-        condition(
-            "MemoryPressure",
-            true,
-            "KubeletHasSufficientMemory",
-            "kubelet has sufficient memory available",
-            now,
-            p("MemoryPressure"),
-        ),
-        condition(
-            "DiskPressure",
-            true,
-            "KubeletHasNoDiskPressure",
-            "kubelet has no disk pressure",
-            now,
-            p("DiskPressure"),
-        ),
-        condition(
-            "PIDPressure",
-            true,
-            "KubeletHasSufficientPID",
-            "kubelet has sufficient PID available",
-            now,
-            p("PIDPressure"),
-        ),
+        if calm("MemoryPressure") {
+            condition(
+                "MemoryPressure",
+                true,
+                "KubeletHasSufficientMemory",
+                "kubelet has sufficient memory available",
+                now,
+                p("MemoryPressure"),
+            )
+        } else {
+            condition(
+                "MemoryPressure",
+                false,
+                "KubeletHasInsufficientMemory",
+                "kubelet has insufficient memory available",
+                now,
+                p("MemoryPressure"),
+            )
+        },
+        if calm("DiskPressure") {
+            condition(
+                "DiskPressure",
+                true,
+                "KubeletHasNoDiskPressure",
+                "kubelet has no disk pressure",
+                now,
+                p("DiskPressure"),
+            )
+        } else {
+            condition(
+                "DiskPressure",
+                false,
+                "KubeletHasDiskPressure",
+                "kubelet has disk pressure",
+                now,
+                p("DiskPressure"),
+            )
+        },
+        if calm("PIDPressure") {
+            condition(
+                "PIDPressure",
+                true,
+                "KubeletHasSufficientPID",
+                "kubelet has sufficient PID available",
+                now,
+                p("PIDPressure"),
+            )
+        } else {
+            condition(
+                "PIDPressure",
+                false,
+                "KubeletHasInsufficientPID",
+                "kubelet has insufficient PID available",
+                now,
+                p("PIDPressure"),
+            )
+        },
         ready,
     ]
 }
@@ -212,6 +251,7 @@ pub struct NodeLoop {
     pub client: Client,
     pub cri: Cri,
     pub state: watch::Sender<NodeState>,
+    pub eviction: Arc<crate::eviction::Manager>,
 }
 
 impl NodeLoop {
@@ -363,7 +403,7 @@ impl NodeLoop {
             addresses: Some(addresses(&self.cfg)),
             capacity: Some(capacity),
             allocatable: Some(allocatable),
-            conditions: Some(conditions(&prev, problem, &now())),
+            conditions: Some(conditions(&prev, problem, &self.eviction.conditions(), &now())),
             daemon_endpoints: Some(NodeDaemonEndpoints {
                 kubelet_endpoint: Some(DaemonEndpoint { port: self.cfg.port as i32 }),
             }),
@@ -487,20 +527,23 @@ mod tests {
     fn conditions_keep_their_transition_time_while_unchanged() {
         let t0 = Time(Timestamp::from_second(1000).unwrap());
         let t1 = Time(Timestamp::from_second(2000).unwrap());
-        let first = conditions(&[], Some("container runtime network not ready: x"), &t0);
+        let first = conditions(&[], Some("container runtime network not ready: x"), &[], &t0);
         assert_eq!(
             first.iter().map(|c| c.type_.as_str()).collect::<Vec<_>>(),
             ["MemoryPressure", "DiskPressure", "PIDPressure", "Ready"]
         );
         assert_eq!(first[3].status, "False");
         assert_eq!(first[3].reason.as_deref(), Some("KubeletNotReady"));
-        let second = conditions(&first, None, &t1);
+        let second = conditions(&first, None, &["DiskPressure"], &t1);
         assert_eq!(second[3].status, "True");
         assert_eq!(second[3].message.as_deref(), Some("kubelet is posting ready status"));
         assert_eq!(second[3].last_transition_time, Some(t1.clone()));
         assert_eq!(second[0].status, "False");
         assert_eq!(second[0].last_transition_time, Some(t0));
         assert_eq!(second[0].last_heartbeat_time, Some(t1));
+        assert_eq!(second[1].status, "True");
+        assert_eq!(second[1].reason.as_deref(), Some("KubeletHasDiskPressure"));
+        assert_eq!(second[1].message.as_deref(), Some("kubelet has disk pressure"));
     }
 
     #[test]

@@ -23,6 +23,29 @@ pub fn binary_si(bytes: i64) -> String {
     }
 }
 
+/// Numbers in DecimalSI form: the largest decimal suffix that divides exactly (`12k`).
+pub fn decimal_si(n: i64) -> String {
+    const SUFFIXES: [&str; 6] = ["k", "M", "G", "T", "P", "E"];
+    if n == 0 {
+        return "0".into();
+    }
+    let (mut v, mut i) = (n, 0);
+    while v % 1000 == 0 && i < SUFFIXES.len() {
+        v /= 1000;
+        i += 1;
+    }
+    if i == 0 {
+        n.to_string()
+    } else {
+        format!("{v}{}", SUFFIXES[i - 1])
+    }
+}
+
+/// A quantity as upstream prints it (`1024Mi` -> `1Gi`), or the input when malformed.
+pub fn canonical(s: &str) -> String {
+    Quantity::parse(s.trim()).map(|q| q.canonical()).unwrap_or_else(|| s.to_string())
+}
+
 /// Millicores in DecimalSI form: `2`, `1800m`.
 pub fn millicores(m: i64) -> String {
     if m % 1000 == 0 {

@@ -501,10 +501,19 @@ pub fn mounts(
     Ok(out)
 }
 
-/// Unmounts and removes the pod's volumes and directory.
-pub fn teardown(root_dir: &Path, uid: &str) {
+/// Unmounts and removes the volumes of a pod that has finished (its directory stays until
+/// the pod is deleted).
+pub fn teardown_volumes(root_dir: &Path, uid: &str) {
     let vols = root_dir.join("pods").join(uid).join("volumes");
-    if let Ok(plugins) = std::fs::read_dir(&vols) {
+    if !vols.exists() {
+        return;
+    }
+    unmount_all(&vols);
+    let _ = std::fs::remove_dir_all(&vols);
+}
+
+fn unmount_all(vols: &Path) {
+    if let Ok(plugins) = std::fs::read_dir(vols) {
         for plugin in plugins.flatten() {
             if let Ok(rd) = std::fs::read_dir(plugin.path()) {
                 for v in rd.flatten() {
@@ -513,6 +522,11 @@ pub fn teardown(root_dir: &Path, uid: &str) {
             }
         }
     }
+}
+
+/// Unmounts and removes the pod's volumes and directory.
+pub fn teardown(root_dir: &Path, uid: &str) {
+    unmount_all(&root_dir.join("pods").join(uid).join("volumes"));
     let _ = std::fs::remove_dir_all(root_dir.join("pods").join(uid));
 }
 

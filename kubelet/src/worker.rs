@@ -58,6 +58,7 @@ pub struct Pods {
     pub cri: Cri,
     pub recorder: Option<Recorder>,
     pub node: watch::Receiver<NodeState>,
+    pub eviction: Arc<crate::eviction::Manager>,
     services: Option<Informer<Service>>,
     config_maps: Option<Objects<ConfigMap>>,
     secrets: Option<Objects<Secret>>,
@@ -65,9 +66,8 @@ pub struct Pods {
     tokens: Mutex<HashMap<TokenKey, (String, Instant)>>,
     desired: Mutex<HashMap<String, Arc<Pod>>>,
     prober: crate::prober::Prober,
-    /// Pods the kubelet ended itself (deadline exceeded, not admitted): the phase, reason and
-    /// message their status reports from then on.
-    ended: Mutex<HashMap<String, (String, String, String)>>,
+    /// Pods the kubelet ended itself (deadline exceeded, not admitted, evicted).
+    ended: Mutex<HashMap<String, Ended>>,
     /// Pods admitted to run here (checked once, when first seen).
     admitted: Mutex<HashSet<String>>,
     /// UIDs of the desired pods that came from static sources.
@@ -88,6 +88,35 @@ pub struct Pods {
     host_resolv: String,
 }
 
+/// A pod the kubelet ended: the phase, reason and message its status reports from then on.
+#[derive(Clone)]
+struct Ended {
+    phase: String,
+    reason: String,
+    message: String,
+    /// The grace period its containers get, when not the pod's own (evictions).
+    grace: Option<i64>,
+    /// A `DisruptionTarget` condition's message (node-pressure evictions).
+    disruption: Option<String>,
+}
+
+impl Ended {
+    fn failed(reason: &str, message: String) -> Ended {
+        Ended { phase: "Failed".into(), reason: reason.into(), message, grace: None, disruption: None }
+    }
+}
+
+/// Where a pod stands, for the garbage collectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PodState {
+    /// Known and not finished.
+    Active,
+    /// Known and finished: its containers will not run again.
+    Terminated,
+    /// No source knows it.
+    Deleted,
+}
+
 /// What the runtime holds for one pod.
 #[derive(Default)]
 struct RuntimePod {
@@ -103,6 +132,7 @@ impl Pods {
         recorder: Option<Recorder>,
         node: watch::Receiver<NodeState>,
         services: Option<Informer<Service>>,
+        eviction: Arc<crate::eviction::Manager>,
     ) -> Arc<Pods> {
         let host_resolv = std::fs::read_to_string(&cfg.resolv_conf).unwrap_or_default();
         Arc::new_cyclic(|me: &std::sync::Weak<Pods>| {
@@ -140,6 +170,7 @@ impl Pods {
                 cri,
                 recorder,
                 node,
+                eviction,
                 desired: Mutex::new(HashMap::new()),
                 statics: Mutex::new(HashSet::new()),
                 ended: Mutex::new(HashMap::new()),
@@ -309,6 +340,72 @@ impl Pods {
         self.desired.lock().unwrap().len()
     }
 
+    pub fn sources_ready(&self) -> bool {
+        self.sources_ready.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Whether the pod is known, and finished.
+    pub fn pod_state(&self, uid: &str) -> PodState {
+        let Some(p) = self.desired.lock().unwrap().get(uid).cloned() else { return PodState::Deleted };
+        let terminal = matches!(p.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed"));
+        if terminal || self.ended.lock().unwrap().contains_key(uid) {
+            PodState::Terminated
+        } else {
+            PodState::Active
+        }
+    }
+
+    /// Pods admitted here that may run: not finished, not ended, not being deleted.
+    pub fn active_pods(&self) -> Vec<Arc<Pod>> {
+        let admitted = self.admitted.lock().unwrap().clone();
+        let ended: HashSet<String> = self.ended.lock().unwrap().keys().cloned().collect();
+        let desired = self.desired.lock().unwrap();
+        desired
+            .iter()
+            .filter(|(uid, p)| {
+                admitted.contains(*uid)
+                    && !ended.contains(*uid)
+                    && p.metadata.deletion_timestamp.is_none()
+                    && !matches!(p.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed"))
+            })
+            .map(|(_, p)| p.clone())
+            .collect()
+    }
+
+    /// Evicts a pod: its containers are killed with `grace` and its status becomes Failed with
+    /// reason Evicted. Critical pods are not evicted (false).
+    pub fn evict(self: &Arc<Self>, p: &Pod, message: String, disruption: Option<String>, grace: i64) -> bool {
+        if crate::eviction::is_critical(p) {
+            tracing::error!(pod = %pod::full_name(p), "Eviction manager: cannot evict a critical pod");
+            return false;
+        }
+        self.event(p, None, "Warning", "Evicted", message.clone());
+        tracing::info!(pod = %pod::full_name(p), %message, "Evicting pod");
+        let ended = Ended { grace: Some(grace), disruption, ..Ended::failed("Evicted", message) };
+        self.ended.lock().unwrap().insert(pod::uid(p).to_string(), ended);
+        self.kick(pod::uid(p));
+        true
+    }
+
+    /// Whether an ended pod's resources are reclaimed: nothing runs and its volumes are gone.
+    pub async fn cleaned_up(&self, uid: &str) -> bool {
+        let Ok(rt) = self.runtime_pod(uid).await else { return false };
+        let running = rt.containers.iter().any(|c| c.state == api::ContainerState::ContainerRunning as i32);
+        !running && !pod::pod_dir(&self.cfg, uid).join("volumes").exists()
+    }
+
+    /// An event about this node.
+    pub fn node_event(&self, type_: &str, reason: &str, message: String) {
+        let Some(r) = &self.recorder else { return };
+        let obj = ObjectReference {
+            kind: Some("Node".into()),
+            name: Some(self.cfg.node_name.clone()),
+            uid: Some(self.cfg.node_name.clone()),
+            ..Default::default()
+        };
+        r.event(&obj, type_, reason, message);
+    }
+
     /// Wakes the pod's worker, starting one if needed.
     fn kick(self: &Arc<Self>, uid: &str) {
         let mut workers = self.workers.lock().unwrap();
@@ -433,11 +530,17 @@ impl Pods {
             self.sync_mirror(&p).await;
         }
         // Ended by the kubelet: stopped, and its status says why.
-        if self.ended.lock().unwrap().contains_key(uid) && p.metadata.deletion_timestamp.is_none() {
-            let grace = p.spec.as_ref().and_then(|s| s.termination_grace_period_seconds).unwrap_or(30);
-            self.kill(&rt, Some(&p), grace).await?;
-            let rt = self.runtime_pod(uid).await.map_err(|e| e.message().to_string())?;
-            self.write_status(&p, &rt, false).await?;
+        let ended = self.ended.lock().unwrap().get(uid).cloned();
+        if let Some(ended) = ended.filter(|_| p.metadata.deletion_timestamp.is_none()) {
+            let own = p.spec.as_ref().and_then(|s| s.termination_grace_period_seconds).unwrap_or(30);
+            self.kill(&rt, Some(&p), ended.grace.unwrap_or(own)).await?;
+            volumes::teardown_volumes(&self.cfg.root_dir, uid);
+            // Once the API shows the final status, the containers may be collected without
+            // it being rewritten.
+            if p.status.as_ref().and_then(|s| s.phase.as_deref()) != Some(ended.phase.as_str()) {
+                let rt = self.runtime_pod(uid).await.map_err(|e| e.message().to_string())?;
+                self.write_status(&p, &rt, false).await?;
+            }
             return Ok(Some(self.cfg.sync_frequency));
         }
         if !self.admit(&p, &rt) {
@@ -448,7 +551,7 @@ impl Pods {
             if left.is_zero() {
                 let msg = "Pod was active on the node longer than the specified deadline".to_string();
                 self.event(&p, None, "Normal", "DeadlineExceeded", msg.clone());
-                self.ended.lock().unwrap().insert(uid.to_string(), ("Failed".into(), "DeadlineExceeded".into(), msg));
+                self.ended.lock().unwrap().insert(uid.to_string(), Ended::failed("DeadlineExceeded", msg));
                 return Ok(Some(Duration::ZERO));
             }
         }
@@ -460,6 +563,7 @@ impl Pods {
             // Terminal: nothing more runs (sidecars are stopped gracefully); the sandbox goes.
             let grace = p.spec.as_ref().and_then(|s| s.termination_grace_period_seconds).unwrap_or(30);
             self.kill(&rt, Some(&p), grace).await?;
+            volumes::teardown_volumes(&self.cfg.root_dir, uid);
             return Ok(Some(self.cfg.sync_frequency));
         }
         // Wake up when activeDeadlineSeconds runs out.
@@ -900,6 +1004,13 @@ impl Pods {
             self.admitted.lock().unwrap().insert(uid);
             return true;
         }
+        // Node pressure first, as upstream orders its admit handlers.
+        if let Some(msg) = self.eviction.admit(p) {
+            tracing::info!(pod = %pod::full_name(p), %msg, "Failed to admit pod");
+            self.event(p, None, "Warning", "Evicted", msg.clone());
+            self.ended.lock().unwrap().insert(uid, Ended::failed("Evicted", msg));
+            return false;
+        }
         let used = {
             let admitted = self.admitted.lock().unwrap();
             let ended = self.ended.lock().unwrap();
@@ -918,7 +1029,7 @@ impl Pods {
         if used >= cap {
             let msg = format!("Node didn't have enough resource: pods, requested: 1, used: {used}, capacity: {cap}");
             self.event(p, None, "Warning", "OutOfpods", msg.clone());
-            self.ended.lock().unwrap().insert(uid, ("Failed".into(), "OutOfpods".into(), msg));
+            self.ended.lock().unwrap().insert(uid, Ended::failed("OutOfpods", msg));
             return false;
         }
         self.admitted.lock().unwrap().insert(uid);
@@ -1341,10 +1452,22 @@ impl Pods {
         let start_time = p.status.as_ref().and_then(|s| s.start_time.clone()).or_else(|| Some(crate::node::now()));
         let facts = PodFacts { sandbox_ready, pod_ips: &pod_ips, host_ips: &host_ips, start_time };
         let mut status = status::pod_status(p, &init_views, &ctr_views, &facts, &crate::node::now());
-        if let Some((phase, reason, message)) = self.ended.lock().unwrap().get(&uid).cloned() {
-            status.phase = Some(phase);
-            status.reason = Some(reason);
-            status.message = Some(message);
+        if let Some(e) = self.ended.lock().unwrap().get(&uid).cloned() {
+            status.phase = Some(e.phase);
+            status.reason = Some(e.reason);
+            status.message = Some(e.message);
+            if let Some(msg) = e.disruption {
+                let conds = status.conditions.get_or_insert_with(Vec::new);
+                conds.retain(|c| c.type_ != "DisruptionTarget");
+                conds.push(k8s_openapi::api::core::v1::PodCondition {
+                    type_: "DisruptionTarget".into(),
+                    status: "True".into(),
+                    reason: Some("TerminationByKubelet".into()),
+                    message: Some(msg),
+                    last_transition_time: Some(crate::node::now()),
+                    ..Default::default()
+                });
+            }
         }
         let mut comparable = serde_json::to_value(&status).unwrap_or_default();
         strip_times(&mut comparable);
