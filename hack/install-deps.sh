@@ -7,7 +7,9 @@ PKGS=(etcd-server etcd-client protobuf-compiler libprotobuf-dev curl openssl jq 
   # Nodes: the container runtime, CNI plugins and the tools a node namespace is built with.
   containerd runc containernetworking-plugins iproute2 iptables nftables conntrack iputils-ping socat util-linux
   # Test images (hack/build-images.sh): their contents, and a real registry to pull them from.
-  busybox-static nginx-light docker-registry skopeo)
+  busybox-static nginx-light docker-registry skopeo
+  # The password file of the test nodes' private registry (image pull secrets).
+  apache2-utils)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -34,7 +36,7 @@ fi
 # Debian's etcd package may try to start a service; we always run etcd ourselves.
 command -v etcd >/dev/null || { echo "install-deps: etcd not found after install" >&2; exit 1; }
 command -v protoc >/dev/null || { echo "install-deps: protoc not found after install" >&2; exit 1; }
-for b in containerd runc ctr docker-registry skopeo busybox nginx ip socat nsenter unshare; do
+for b in containerd runc ctr docker-registry skopeo busybox nginx ip socat nsenter unshare htpasswd; do
   command -v "$b" >/dev/null || { echo "install-deps: $b not found after install" >&2; exit 1; }
 done
 [ -x /usr/lib/cni/bridge ] || { echo "install-deps: CNI plugins not in /usr/lib/cni" >&2; exit 1; }

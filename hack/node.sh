@@ -101,7 +101,7 @@ gc() {
 up() {
   local dir=$1 name=$2 apiport=${3:-} swdir=${4:-} nodeip=${5:-} ns holder sw i
   [ -d "$IMAGES/registry" ] || die "no images in $IMAGES: run hack/build-images.sh"
-  mkdir -p "$dir"/{containerd/root,containerd/state,cni/net.d,log,certs.d/docker.io,certs.d/registry.k8s.io}
+  mkdir -p "$dir"/{containerd/root,containerd/state,cni/net.d,log,certs.d/docker.io,certs.d/registry.k8s.io,certs.d/private.registry.test}
   dir=$(cd "$dir" && pwd)
   ns="k8srs-$name-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
   ip netns add "$ns"
@@ -159,10 +159,28 @@ server = "https://$host"
   capabilities = ["pull", "resolve"]
 EOF
   done
+  # The same images behind basic auth (user puller, password s3cret) on 127.0.0.1:5001, as
+  # private.registry.test: pulls from it need the pod's image pull secrets.
+  htpasswd -cbB "$dir/registry.htpasswd" puller s3cret 2>/dev/null
+  sed -e 's/127.0.0.1:5000/127.0.0.1:5001/' "$dir/registry.yml" >"$dir/registry-private.yml"
+  cat >>"$dir/registry-private.yml" <<EOF
+auth:
+  htpasswd:
+    realm: private.registry.test
+    path: $dir/registry.htpasswd
+EOF
+  cat >"$dir/certs.d/private.registry.test/hosts.toml" <<EOF
+server = "https://private.registry.test"
+[host."http://127.0.0.1:5001"]
+  capabilities = ["pull", "resolve"]
+EOF
   # Daemons are started with nsenter itself (not through the node_exec function, whose
   # background job would be a subshell): the recorded PID is the daemon's.
   check_holder "$dir"
   nsenter --target "$holder" --mount --net -- docker-registry serve "$dir/registry.yml" >"$dir/log/registry.log" 2>&1 &
+  echo "$!" >>"$dir/pids"
+  nsenter --target "$holder" --mount --net -- docker-registry serve "$dir/registry-private.yml" \
+    >"$dir/log/registry-private.log" 2>&1 &
   echo "$!" >>"$dir/pids"
 
   # containerd renders the CNI config from the pod CIDR the kubelet hands it
@@ -230,6 +248,8 @@ EOF
   fi
   wait_for 10 node_exec "$dir" bash -c 'exec 3<>/dev/tcp/127.0.0.1/5000' ||
     die "the node's registry did not start: $(tail -5 "$dir/log/registry.log")"
+  wait_for 10 node_exec "$dir" bash -c 'exec 3<>/dev/tcp/127.0.0.1/5001' ||
+    die "the node's private registry did not start: $(tail -5 "$dir/log/registry-private.log")"
   echo "NODE_DIR=$dir"
   echo "NODE_NETNS=$ns"
   echo "NODE_HOLDER_PID=$holder"

@@ -1279,3 +1279,80 @@ spec:
         "{items:?}"
     );
 }
+
+/// The image of the node's private registry (`hack/node.sh`: basic auth, user `puller`,
+/// password `s3cret`).
+const PRIVATE_IMAGE: &str = "private.registry.test/library/busybox:latest";
+
+#[test]
+fn image_pull_secrets_authenticate_to_a_private_registry() {
+    let cp = control_plane();
+    let c = &cp.c;
+    let sw = Switch::new();
+    let n = Node::start(&c.api, &sw, "node-p", "172.18.0.2", &[]);
+    wait_node_ready(c, &n);
+    poll("default service account", Duration::from_secs(30), || {
+        c.api.kubectl(KUBECTL, &["get", "sa", "default"]).status.success().then_some(())
+    });
+    let pod = |name: &str, secrets: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  {secrets}\n  containers: [{{name: app, image: \"{PRIVATE_IMAGE}\", imagePullPolicy: Always, command: [sleep, '3600']}}]\n"
+        )
+    };
+    // Anonymous pulls are refused.
+    apply(c, &pod("anon", "imagePullSecrets: []"));
+    let w = poll("the anonymous pull refused", Duration::from_secs(60), || {
+        let w = container_status(c, "anon")["state"]["waiting"].clone();
+        (w["reason"] == "ErrImagePull" || w["reason"] == "ImagePullBackOff").then_some(w)
+    });
+    let ev = events_for(c, "default", "anon");
+    assert!(
+        ev.iter().any(|e| e["reason"] == "Failed" && e["message"].as_str().unwrap_or("").contains("401 Unauthorized")),
+        "{w} {ev:?}"
+    );
+    // A docker-registry secret, named by the pod.
+    c.api.kubectl_ok(
+        KUBECTL,
+        &[
+            "create",
+            "secret",
+            "docker-registry",
+            "regcred",
+            "--docker-server=private.registry.test",
+            "--docker-username=puller",
+            "--docker-password=s3cret",
+        ],
+    );
+    apply(c, &pod("authed", "imagePullSecrets: [{name: regcred}]"));
+    wait_phase(c, "default", "authed", "Running");
+    // Through the service account: admission copies its pull secrets into the pod.
+    c.api.kubectl_ok(
+        KUBECTL,
+        &["patch", "serviceaccount", "default", "-p", r#"{"imagePullSecrets":[{"name":"regcred"}]}"#],
+    );
+    apply(
+        c,
+        &format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: via-sa}}\nspec:\n  containers: [{{name: app, image: \"{PRIVATE_IMAGE}\", imagePullPolicy: Always, command: [sleep, '3600']}}]\n"
+        ),
+    );
+    let p = wait_phase(c, "default", "via-sa", "Running");
+    assert_eq!(p["spec"]["imagePullSecrets"][0]["name"], "regcred");
+    // A secret that does not exist is reported, and the pull goes on without it.
+    apply(c, &pod("missing", "imagePullSecrets: [{name: nope}]"));
+    poll("FailedToRetrieveImagePullSecret", Duration::from_secs(60), || {
+        events_for(c, "default", "missing")
+            .iter()
+            .any(|e| {
+                e["reason"] == "FailedToRetrieveImagePullSecret"
+                    && e["message"]
+                        == "Unable to retrieve some image pull secrets (nope); attempting to pull the image may not succeed."
+            })
+            .then_some(())
+    });
+    poll("the pull without the secret refused", Duration::from_secs(60), || {
+        let w = container_status(c, "missing")["state"]["waiting"].clone();
+        (w["reason"] == "ErrImagePull" || w["reason"] == "ImagePullBackOff").then_some(())
+    });
+    drop(n);
+}

@@ -98,6 +98,15 @@ pub async fn rotate_if_needed(
     Ok(true)
 }
 
+/// `<podLogsDir>/<ns>_<pod>_<uid>/<container>/<attempt>.log`, from the container's labels.
+fn log_path(logs_dir: &Path, c: &api::Container) -> Option<PathBuf> {
+    use crate::pod::{LABEL_POD_NAME, LABEL_POD_NAMESPACE, LABEL_POD_UID};
+    let l = |k: &str| c.labels.get(k).cloned();
+    let meta = c.metadata.as_ref()?;
+    let dir = format!("{}_{}_{}", l(LABEL_POD_NAMESPACE)?, l(LABEL_POD_NAME)?, l(LABEL_POD_UID)?);
+    Some(logs_dir.join(dir).join(&meta.name).join(format!("{}.log", meta.attempt)))
+}
+
 /// The rotation loop.
 pub async fn run(cri: Cri, cfg: std::sync::Arc<crate::config::Config>) {
     let max_size = crate::quantity::value(&cfg.container_log_max_size).unwrap_or(10 << 20);
@@ -106,11 +115,10 @@ pub async fn run(cri: Cri, cfg: std::sync::Arc<crate::config::Config>) {
         tokio::time::sleep(cfg.container_log_monitor_interval).await;
         let Ok(containers) = cri.list_containers().await else { continue };
         for c in containers.iter().filter(|c| c.state == api::ContainerState::ContainerRunning as i32) {
-            let Ok(Some(st)) = cri.container_status(&c.id).await else { continue };
-            if st.log_path.is_empty() {
-                continue;
-            }
-            if let Err(e) = rotate_if_needed(&cri, &c.id, Path::new(&st.log_path), max_size, max_files).await {
+            // The kubelet chose the path when it created the container (see `pod.rs`): no
+            // status call per container is needed to find it.
+            let Some(log) = log_path(&cfg.pod_logs_dir, c) else { continue };
+            if let Err(e) = rotate_if_needed(&cri, &c.id, &log, max_size, max_files).await {
                 tracing::warn!(container = %c.id, "Failed to rotate log for container: {e}");
             }
         }

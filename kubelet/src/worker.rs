@@ -713,6 +713,65 @@ impl Pods {
         }
     }
 
+    /// Pulls an image with the pod's pull secrets: each matching credential in turn (the
+    /// first that works wins), anonymously when none matches.
+    async fn pull(&self, p: &Pod, image: &str) -> Result<String, tonic::Status> {
+        let creds = self.pull_credentials(p).await.lookup(image);
+        if creds.is_empty() {
+            return self.cri.pull_image(image, None).await;
+        }
+        let mut last = None;
+        for c in creds {
+            match self.cri.pull_image(image, Some(c.to_cri())).await {
+                Ok(r) => return Ok(r),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| tonic::Status::unknown("no credentials")))
+    }
+
+    /// The keyring of the pod's `imagePullSecrets`; those that cannot be read are reported and
+    /// the pull goes on without them, as upstream does.
+    async fn pull_credentials(&self, p: &Pod) -> crate::credentials::Keyring {
+        let names: Vec<String> = p
+            .spec
+            .as_ref()
+            .and_then(|s| s.image_pull_secrets.as_ref())
+            .into_iter()
+            .flatten()
+            .map(|r| r.name.clone())
+            .filter(|n| !n.is_empty())
+            .collect();
+        let Some(objects) = self.secrets.as_ref().filter(|_| !names.is_empty()) else {
+            return crate::credentials::Keyring::default();
+        };
+        let mut secrets = Vec::new();
+        let mut failed = Vec::new();
+        for name in names {
+            match objects.get(pod::namespace(p), &name, pod::uid(p)).await {
+                Ok(Some(s)) => secrets.push(s),
+                Ok(None) => failed.push(name),
+                Err(e) => {
+                    tracing::info!(pod = %pod::full_name(p), secret = %name, err = %e, "Unable to retrieve pull secret, the image pull may not succeed.");
+                    failed.push(name)
+                }
+            }
+        }
+        if !failed.is_empty() {
+            self.event(
+                p,
+                None,
+                "Warning",
+                "FailedToRetrieveImagePullSecret",
+                format!(
+                    "Unable to retrieve some image pull secrets ({}); attempting to pull the image may not succeed.",
+                    failed.join(", ")
+                ),
+            );
+        }
+        crate::credentials::Keyring::from_secrets(&secrets)
+    }
+
     /// The node's allocatable as strings, for resourceFieldRef without a limit.
     fn allocatable(&self) -> std::collections::BTreeMap<String, String> {
         let st = self.node.borrow();
@@ -1169,7 +1228,7 @@ impl Pods {
         if need_pull {
             self.event(p, Some(&c.name), "Normal", "Pulling", format!("Pulling image \"{image}\""));
             let started = Instant::now();
-            match self.cri.pull_image(&image, None).await {
+            match self.pull(p, &image).await {
                 Ok(_) => {
                     let took = started.elapsed().as_secs_f64();
                     self.event(
