@@ -9,7 +9,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 cargo build --release --bin kube-apiserver --bin kube-controller-manager --bin kube-scheduler --bin kubeadm \
-  --bin kubelet --bin kubelet-bench
+  --bin kubelet --bin kubelet-bench --bin k8s-rs-testserver
 bash hack/build-images.sh >/dev/null
 WORK=$(mktemp -d /tmp/k8s-rs-kubelet-bench.XXXXXX)
 PIDS=()

@@ -5,6 +5,11 @@
 #   registry.k8s.io/pause:3.10           the pod sandbox (busybox sh reaping children, exits on TERM)
 #   docker.io/library/busybox:latest     busybox-static with every applet (also :1.36)
 #   docker.io/library/nginx:latest       Debian's nginx with the official image's layout and page
+#   docker.io/jpetazzo/httpenv:latest    the project's test server answering its environment as
+#                                        JSON on 8888 (hack/testserver)
+#   registry.k8s.io/e2e-test-images/agnhost:2.53
+#                                        the same server as upstream's test image: `netexec`,
+#                                        `serve-hostname`
 #
 # Output in $K8S_RS_IMAGES (default ~/.cache/k8s-rs/images):
 #   oci/NAME/       an OCI image layout per image (uncompressed layers, reproducible digests)
@@ -12,7 +17,11 @@
 #   registry/       the storage directory of a docker-registry that holds every image; a node
 #                   serves it on its own loopback (see e2e's node fixture and local-up-cluster)
 #
-# Idempotent: nothing is rebuilt while the inputs (this script, busybox, nginx) are unchanged.
+# The test server is the workspace's `k8s-rs-testserver` binary (the newest of target/debug and
+# target/release, or $K8S_RS_TESTSERVER): build it first (hack/test.sh and local-up-cluster do).
+#
+# Idempotent: nothing is rebuilt while the inputs (this script, busybox, nginx, the test
+# server) are unchanged.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${K8S_RS_IMAGES:-$HOME/.cache/k8s-rs/images}
@@ -20,7 +29,10 @@ for b in busybox nginx docker-registry skopeo sha256sum tar; do
   command -v "$b" >/dev/null || { echo "build-images: $b not found: run hack/install-deps.sh" >&2; exit 1; }
 done
 
-stamp=$( (cat "$0"; dpkg-query -W busybox-static nginx-light 2>/dev/null) | sha256sum | cut -c1-16)
+TESTSERVER=${K8S_RS_TESTSERVER:-$(ls -t "$ROOT"/target/{debug,release}/k8s-rs-testserver 2>/dev/null | head -1 || true)}
+[ -n "$TESTSERVER" ] && [ -x "$TESTSERVER" ] ||
+  { echo "build-images: no k8s-rs-testserver binary: run cargo build --bin k8s-rs-testserver" >&2; exit 1; }
+stamp=$( (cat "$0"; dpkg-query -W busybox-static nginx-light 2>/dev/null; cat "$TESTSERVER") | sha256sum | cut -c1-16)
 if [ -f "$OUT/stamp" ] && [ "$(cat "$OUT/stamp")" = "$stamp" ]; then
   echo "build-images: up to date in $OUT"
   exit 0
@@ -146,6 +158,20 @@ EOF
 oci_image docker.io/library/nginx:latest "$n" \
   "$PATH_ENV,\"Cmd\":[\"nginx\",\"-g\",\"daemon off;\"],\"ExposedPorts\":{\"80/tcp\":{}},\"StopSignal\":\"SIGQUIT\""
 
+# The test server, with the libraries it links, under the names tests and labs use.
+t="$WORK/testserver"
+busybox_rootfs "$t"
+cp "$TESTSERVER" "$t/testserver"
+for lib in $(ldd "$TESTSERVER" | grep -oE '/[^ ]+'); do
+  mkdir -p "$t$(dirname "$lib")"
+  cp -L "$lib" "$t$lib"
+done
+ln -sf testserver "$t/httpenv"
+ln -sf testserver "$t/agnhost"
+oci_image docker.io/jpetazzo/httpenv:latest "$t" \
+  "$PATH_ENV,\"Entrypoint\":[\"/httpenv\"],\"ExposedPorts\":{\"8888/tcp\":{}}"
+oci_image registry.k8s.io/e2e-test-images/agnhost:2.53 "$t" "$PATH_ENV,\"Entrypoint\":[\"/agnhost\"]"
+
 # Push every image into a registry's storage: a registry on a free loopback port, skopeo copies.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat >"$WORK/registry.yml" <<EOF
@@ -171,5 +197,7 @@ push pause pause:3.10
 push busybox library/busybox:latest
 push busybox library/busybox:1.36
 push nginx library/nginx:latest
+push httpenv jpetazzo/httpenv:latest
+push agnhost e2e-test-images/agnhost:2.53
 echo "$stamp" >"$OUT/stamp"
 echo "build-images: registry storage in $OUT/registry"

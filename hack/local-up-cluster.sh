@@ -61,10 +61,10 @@ fi
 
 echo ">>> building ($PROFILE)"
 if [ "$PROFILE" = release ]; then
-  (cd "$ROOT" && cargo build --release --bin kube-apiserver --bin kube-controller-manager --bin kube-scheduler --bin kubeadm --bin kubelet)
+  (cd "$ROOT" && cargo build --release --bin kube-apiserver --bin kube-controller-manager --bin kube-scheduler --bin kubeadm --bin kubelet --bin k8s-rs-testserver)
   BIN="$ROOT/target/release"
 else
-  (cd "$ROOT" && cargo build --bin kube-apiserver --bin kube-controller-manager --bin kube-scheduler --bin kubeadm --bin kubelet)
+  (cd "$ROOT" && cargo build --bin kube-apiserver --bin kube-controller-manager --bin kube-scheduler --bin kubeadm --bin kubelet --bin k8s-rs-testserver)
   BIN="$ROOT/target/debug"
 fi
 

@@ -1356,3 +1356,57 @@ fn image_pull_secrets_authenticate_to_a_private_registry() {
     });
     drop(n);
 }
+
+/// The project's test server in its two images: seed 004's `jpetazzo/httpenv` (the
+/// environment as JSON on 8888) and agnhost's `netexec` behind a readiness probe.
+#[test]
+fn the_test_images_serve_http() {
+    let cp = control_plane();
+    let c = &cp.c;
+    let sw = Switch::new();
+    let n = Node::start(&c.api, &sw, "node-t", "172.18.0.2", &[]);
+    wait_node_ready(c, &n);
+    c.api.kubectl_ok(KUBECTL, &["create", "deployment", "web", "--image=jpetazzo/httpenv"]);
+    apply(
+        c,
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: netexec}
+spec:
+  containers:
+  - name: agnhost
+    image: registry.k8s.io/e2e-test-images/agnhost:2.53
+    args: ["netexec", "--http-port=8080"]
+    readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1}
+"#,
+    );
+    let web = poll("the httpenv pod running", Duration::from_secs(90), || {
+        let list = get_json(c, &["pods", "-l", "app=web"]);
+        let p = list["items"].as_array()?.first()?.clone();
+        (p["status"]["phase"] == "Running" && p["status"]["podIP"].is_string()).then_some(p)
+    });
+    let ip = web["status"]["podIP"].as_str().unwrap();
+    let out = poll("httpenv answers", Duration::from_secs(30), || {
+        let out = n.exec(&["curl", "-sf", "--max-time", "2", &format!("http://{ip}:8888/")]);
+        out.status.success().then_some(out)
+    });
+    let env: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(env["HOSTNAME"], web["metadata"]["name"], "{env}");
+    assert!(env["KUBERNETES_SERVICE_HOST"].is_string(), "{env}");
+
+    let p = poll("netexec ready", Duration::from_secs(90), || {
+        let p = get_json(c, &["pod", "netexec"]);
+        (condition(&p, "Ready")?["status"] == "True").then_some(p)
+    });
+    let ip = p["status"]["podIP"].as_str().unwrap();
+    let get = |path: &str| {
+        let out = n.exec(&["curl", "-sf", "--max-time", "2", &format!("http://{ip}:8080{path}")]);
+        assert!(out.status.success(), "GET {path}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    assert_eq!(get("/hostname"), "netexec");
+    assert_eq!(get("/echo?msg=hello%20there"), "hello there");
+    let shell: Value = serde_json::from_str(&get("/shell?cmd=id%20-u")).expect("JSON");
+    assert_eq!(shell["output"], "0\n", "{shell}");
+}
