@@ -1410,3 +1410,87 @@ spec:
     let shell: Value = serde_json::from_str(&get("/shell?cmd=id%20-u")).expect("JSON");
     assert_eq!(shell["output"], "0\n", "{shell}");
 }
+
+/// Memory pressure from the pods' own cgroup (`allocatableMemory.available`, watched because
+/// allocatable is enforced on pods): with all but 400 MiB of the machine reserved, a pod
+/// filling a memory-backed emptyDir leaves less than the 100 MiB threshold.
+#[test]
+fn memory_pressure_evicts_the_pod_over_its_request_and_refuses_best_effort_pods() {
+    let cp = control_plane();
+    let c = &cp.c;
+    let sw = Switch::new();
+    let meminfo = std::fs::read_to_string("/proc/meminfo").expect("meminfo");
+    let total_kib: i64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("MemTotal");
+    let reserved = format!("--system-reserved=memory={}Ki", total_kib - 400 * 1024);
+    let n = Node::start(
+        &c.api,
+        &sw,
+        "node-mem",
+        "172.18.0.2",
+        &[&reserved, "--eviction-hard=memory.available<100Mi", "--eviction-pressure-transition-period=30s"],
+    );
+    wait_node_ready(c, &n);
+    let node = get_json(c, &["node", "node-mem"]);
+    assert_eq!(node["status"]["allocatable"]["memory"], "300Mi", "{}", node["status"]);
+    apply(
+        c,
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: calm}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: busybox
+    command: ["sleep", "3600"]
+    resources: {requests: {memory: 20Mi}}
+"#,
+    );
+    wait_phase(c, "default", "calm", "Running");
+    apply(
+        c,
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: hog}
+spec:
+  terminationGracePeriodSeconds: 30
+  volumes: [{name: mem, emptyDir: {medium: Memory}}]
+  containers:
+  - name: app
+    image: busybox
+    command: ["sh", "-c", "dd if=/dev/zero of=/mem/fill bs=1M count=320; sleep 3600"]
+    volumeMounts: [{name: mem, mountPath: /mem}]
+"#,
+    );
+    let p = wait_phase(c, "default", "hog", "Failed");
+    assert_eq!(p["status"]["reason"], "Evicted", "{p}");
+    let msg = p["status"]["message"].as_str().unwrap_or_default();
+    assert!(msg.starts_with("The node was low on resource: memory. Threshold quantity: 100Mi, available: "), "{msg}");
+    assert!(
+        msg.contains("Container app was using ") && msg.ends_with(", request is 0, has larger consumption of memory. "),
+        "{msg}"
+    );
+    // Under memory pressure a BestEffort pod is refused and a Burstable one admitted.
+    let cond = poll("MemoryPressure reported", Duration::from_secs(30), || {
+        let cond = node_condition(c, "node-mem", "MemoryPressure");
+        (cond["status"] == "True").then_some(cond)
+    });
+    assert_eq!(cond["reason"], "KubeletHasInsufficientMemory");
+    assert_eq!(cond["message"], "kubelet has insufficient memory available");
+    apply(c, "apiVersion: v1\nkind: Pod\nmetadata: {name: late}\nspec:\n  nodeName: node-mem\n  containers: [{name: app, image: busybox, command: [sleep, '3600']}]\n");
+    apply(c, "apiVersion: v1\nkind: Pod\nmetadata: {name: modest}\nspec:\n  nodeName: node-mem\n  containers: [{name: app, image: busybox, command: [sleep, '3600'], resources: {requests: {memory: 10Mi}}}]\n");
+    let p = wait_phase(c, "default", "late", "Failed");
+    assert_eq!(p["status"]["reason"], "Evicted", "{p}");
+    assert_eq!(p["status"]["message"], "The node had condition: [MemoryPressure]. ");
+    wait_phase(c, "default", "modest", "Running");
+    poll("MemoryPressure over", Duration::from_secs(90), || {
+        (node_condition(c, "node-mem", "MemoryPressure")["status"] == "False").then_some(())
+    });
+    assert_eq!(get_json(c, &["pod", "calm"])["status"]["phase"], "Running");
+}

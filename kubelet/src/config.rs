@@ -99,6 +99,9 @@ pub struct Options {
     /// Resources reserved for non-kubernetes components (cpu=200m,memory=500Mi,...).
     #[arg(long, value_delimiter = ',')]
     pub system_reserved: Vec<String>,
+    /// Levels of Node Allocatable enforcement (`pods`, `system-reserved`, `kube-reserved`).
+    #[arg(long, value_delimiter = ',')]
+    pub enforce_node_allocatable: Vec<String>,
     /// Hard eviction thresholds (memory.available<1Gi,...).
     #[arg(long, value_delimiter = ',')]
     pub eviction_hard: Vec<String>,
@@ -177,6 +180,7 @@ pub struct Config {
     pub address: String,
     pub kube_reserved: BTreeMap<String, String>,
     pub system_reserved: BTreeMap<String, String>,
+    pub enforce_node_allocatable: Vec<String>,
     pub eviction_hard: BTreeMap<String, String>,
     pub eviction_soft: BTreeMap<String, String>,
     pub eviction_soft_grace_period: BTreeMap<String, String>,
@@ -430,6 +434,14 @@ impl Config {
             kube_reserved,
             system_reserved,
             eviction_hard,
+            enforce_node_allocatable: if opts.enforce_node_allocatable.is_empty() {
+                f("enforceNodeAllocatable")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                    .unwrap_or_else(|| vec!["pods".to_string()])
+            } else {
+                opts.enforce_node_allocatable.iter().filter(|s| *s != "none").cloned().collect()
+            },
             eviction_soft,
             eviction_soft_grace_period,
             eviction_minimum_reclaim,
@@ -537,6 +549,7 @@ impl Config {
             "runtimeRequestTimeout": d(self.runtime_request_timeout),
             "evictionHard": self.eviction_hard,
             "evictionSoft": self.eviction_soft,
+            "enforceNodeAllocatable": self.enforce_node_allocatable,
             "evictionSoftGracePeriod": self.eviction_soft_grace_period,
             "evictionMinimumReclaim": self.eviction_minimum_reclaim,
             "evictionPressureTransitionPeriod": d(self.eviction_pressure_transition_period),

@@ -24,6 +24,9 @@ const SYSTEM_CRITICAL_PRIORITY: i32 = 2_000_000_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Signal {
     MemoryAvailable,
+    /// Memory left to the pods: their cgroup's limit (allocatable before eviction thresholds)
+    /// less its working set. Derived from `memory.available` when `pods` is enforced.
+    AllocatableMemoryAvailable,
     NodeFsAvailable,
     NodeFsInodesFree,
     ImageFsAvailable,
@@ -35,6 +38,7 @@ impl Signal {
     fn parse(s: &str) -> Option<Signal> {
         Some(match s {
             "memory.available" => Signal::MemoryAvailable,
+            "allocatableMemory.available" => Signal::AllocatableMemoryAvailable,
             "nodefs.available" => Signal::NodeFsAvailable,
             "nodefs.inodesFree" => Signal::NodeFsInodesFree,
             "imagefs.available" => Signal::ImageFsAvailable,
@@ -47,7 +51,7 @@ impl Signal {
     /// The node condition a met threshold of this signal raises.
     pub fn condition(self) -> &'static str {
         match self {
-            Signal::MemoryAvailable => "MemoryPressure",
+            Signal::MemoryAvailable | Signal::AllocatableMemoryAvailable => "MemoryPressure",
             Signal::PidAvailable => "PIDPressure",
             _ => "DiskPressure",
         }
@@ -56,7 +60,7 @@ impl Signal {
     /// The resource this signal starves, as eviction messages name it.
     pub fn resource(self) -> &'static str {
         match self {
-            Signal::MemoryAvailable => "memory",
+            Signal::MemoryAvailable | Signal::AllocatableMemoryAvailable => "memory",
             Signal::NodeFsAvailable | Signal::ImageFsAvailable => "ephemeral-storage",
             Signal::NodeFsInodesFree | Signal::ImageFsInodesFree => "inodes",
             Signal::PidAvailable => "pids",
@@ -64,7 +68,7 @@ impl Signal {
     }
 
     fn is_disk(self) -> bool {
-        !matches!(self, Signal::MemoryAvailable | Signal::PidAvailable)
+        !matches!(self, Signal::MemoryAvailable | Signal::AllocatableMemoryAvailable | Signal::PidAvailable)
     }
 }
 
@@ -158,6 +162,15 @@ pub fn thresholds(cfg: &Config) -> Result<Vec<Threshold>, String> {
             return Err(format!("invalid eviction grace period specified: {name}, must be a positive value"));
         }
         out.push(Threshold { signal, value, grace, min_reclaim: None });
+    }
+    // Enforcing allocatable on pods watches their cgroup with the hard memory threshold too.
+    if cfg.enforce_node_allocatable.iter().any(|e| e == "pods") {
+        let extra: Vec<Threshold> = out
+            .iter()
+            .filter(|t| t.signal == Signal::MemoryAvailable && t.is_hard())
+            .map(|t| Threshold { signal: Signal::AllocatableMemoryAvailable, ..t.clone() })
+            .collect();
+        out.extend(extra);
     }
     for (name, val) in &cfg.eviction_minimum_reclaim {
         let signal = signal_of(name)?;
@@ -350,7 +363,7 @@ fn usage_of(u: &PodUsage, signal: Signal, set: FsSet) -> i64 {
     let inodes = matches!(signal, Signal::NodeFsInodesFree | Signal::ImageFsInodesFree);
     let pick = |v: (i64, i64)| if inodes { v.1 } else { v.0 };
     match signal {
-        Signal::MemoryAvailable => u.memory(),
+        Signal::MemoryAvailable | Signal::AllocatableMemoryAvailable => u.memory(),
         Signal::PidAvailable => 0,
         _ => {
             let rootfs: i64 = u.containers.iter().map(|c| pick(c.rootfs)).sum();
@@ -493,6 +506,18 @@ pub fn observe_node(cfg: &Config, imagefs: Option<&std::path::Path>) -> (Observa
         obs.insert(Signal::ImageFsAvailable, Observation { available: f.available, capacity: f.capacity });
         obs.insert(Signal::ImageFsInodesFree, Observation { available: f.inodes_free, capacity: f.inodes });
     }
+    if cfg.cgroups_per_qos && cfg.enforce_node_allocatable.iter().any(|e| e == "pods") {
+        let reserved: i64 = [&cfg.kube_reserved, &cfg.system_reserved]
+            .iter()
+            .filter_map(|r| r.get("memory"))
+            .filter_map(|v| quantity::value(v))
+            .sum();
+        let limit = (mem_cap - reserved).max(0);
+        let pods_cgroup = format!("{}/kubepods", cfg.cgroup_root.trim_end_matches('/'));
+        if let Some(ws) = stats::cgroup_working_set(&pods_cgroup) {
+            obs.insert(Signal::AllocatableMemoryAvailable, Observation { available: limit - ws, capacity: limit });
+        }
+    }
     let (pid_max, running) = stats::pids();
     obs.insert(Signal::PidAvailable, Observation { available: pid_max - running, capacity: pid_max });
     let dedicated = imagefs.and_then(stats::device).is_some_and(|d| stats::device(&cfg.root_dir) != Some(d));
@@ -624,9 +649,12 @@ mod tests {
     fn thresholds_parse_as_upstream() {
         let c = cfg(&[("memory.available", "100Mi"), ("nodefs.available", "10%"), ("imagefs.available", "0%")]);
         let ts = thresholds(&c).unwrap();
-        assert_eq!(ts.len(), 2, "0% disables a signal");
+        assert_eq!(ts.len(), 3, "0% disables a signal");
         assert_eq!(ts[0].value, Amount::Quantity(100 << 20, "100Mi".into()));
         assert_eq!(ts[1].value, Amount::Fraction(0.1));
+        // Enforcing allocatable on pods (the default) watches the pods' cgroup as well.
+        assert_eq!(ts[2].signal, Signal::AllocatableMemoryAvailable);
+        assert_eq!(ts[2].value, ts[0].value);
         let bad = |k: &str, v: &str| thresholds(&cfg(&[(k, v)])).unwrap_err();
         assert_eq!(bad("memory.free", "1Gi"), "unsupported eviction signal memory.free");
         assert_eq!(bad("memory.available", "0"), "eviction threshold memory.available must be positive: 0");

@@ -68,6 +68,24 @@ pub fn memory() -> (i64, i64) {
     (total, total - working_set)
 }
 
+/// A cgroup's memory working set (usage less inactive file pages), on cgroup v2 or v1.
+pub fn cgroup_working_set(path: &str) -> Option<i64> {
+    let path = path.trim_start_matches('/');
+    let stat_field = |text: &str, key: &str| {
+        text.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.trim().parse::<i64>().ok())
+    };
+    let read = |p: String| std::fs::read_to_string(p).ok();
+    let v2 = format!("/sys/fs/cgroup/{path}");
+    if let Some(usage) = read(format!("{v2}/memory.current")).and_then(|s| s.trim().parse::<i64>().ok()) {
+        let inactive = read(format!("{v2}/memory.stat")).and_then(|t| stat_field(&t, "inactive_file")).unwrap_or(0);
+        return Some((usage - inactive).max(0));
+    }
+    let v1 = format!("/sys/fs/cgroup/memory/{path}");
+    let usage = read(format!("{v1}/memory.usage_in_bytes"))?.trim().parse::<i64>().ok()?;
+    let inactive = read(format!("{v1}/memory.stat")).and_then(|t| stat_field(&t, "total_inactive_file")).unwrap_or(0);
+    Some((usage - inactive).max(0))
+}
+
 /// The PID limit (the smaller of `pid_max` and `threads-max`) and the processes running.
 pub fn pids() -> (i64, i64) {
     let read = |p: &str| std::fs::read_to_string(p).ok().and_then(|s| s.trim().parse::<i64>().ok());
