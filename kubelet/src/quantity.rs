@@ -3,42 +3,29 @@
 
 use api_types::kinds::validation::Quantity;
 
-/// Bytes in BinarySI form: the largest binary suffix that divides exactly (`24Gi`, `1536Ki`),
-/// else the plain number.
-pub fn binary_si(bytes: i64) -> String {
-    const SUFFIXES: [&str; 6] = ["Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
-    if bytes == 0 {
-        return "0".into();
-    }
-    let mut v = bytes;
-    let mut i = 0;
-    while v % 1024 == 0 && i < SUFFIXES.len() {
-        v /= 1024;
-        i += 1;
-    }
-    if i == 0 {
-        bytes.to_string()
-    } else {
-        format!("{v}{}", SUFFIXES[i - 1])
-    }
-}
-
-/// Numbers in DecimalSI form: the largest decimal suffix that divides exactly (`12k`).
-pub fn decimal_si(n: i64) -> String {
-    const SUFFIXES: [&str; 6] = ["k", "M", "G", "T", "P", "E"];
-    if n == 0 {
-        return "0".into();
-    }
+/// `n` with the largest suffix of `base` that divides it exactly, else the plain number.
+fn suffixed(n: i64, base: i64, suffixes: [&str; 6]) -> String {
     let (mut v, mut i) = (n, 0);
-    while v % 1000 == 0 && i < SUFFIXES.len() {
-        v /= 1000;
+    while n != 0 && v % base == 0 && i < suffixes.len() {
+        v /= base;
         i += 1;
     }
     if i == 0 {
         n.to_string()
     } else {
-        format!("{v}{}", SUFFIXES[i - 1])
+        format!("{v}{}", suffixes[i - 1])
     }
+}
+
+/// Bytes in BinarySI form: the largest binary suffix that divides exactly (`24Gi`, `1536Ki`),
+/// else the plain number.
+pub fn binary_si(bytes: i64) -> String {
+    suffixed(bytes, 1024, ["Ki", "Mi", "Gi", "Ti", "Pi", "Ei"])
+}
+
+/// Numbers in DecimalSI form: the largest decimal suffix that divides exactly (`12k`).
+pub fn decimal_si(n: i64) -> String {
+    suffixed(n, 1000, ["k", "M", "G", "T", "P", "E"])
 }
 
 /// A quantity as upstream prints it (`1024Mi` -> `1Gi`), or the input when malformed.
@@ -86,6 +73,9 @@ mod tests {
         assert_eq!(binary_si(24731408 * 1024), "24731408Ki");
         assert_eq!(binary_si(1000), "1000");
         assert_eq!(binary_si(0), "0");
+        assert_eq!(decimal_si(12_000), "12k");
+        assert_eq!(decimal_si(12_345), "12345");
+        assert_eq!(decimal_si(0), "0");
         assert_eq!(millicores(2000), "2");
         assert_eq!(millicores(1800), "1800m");
     }
