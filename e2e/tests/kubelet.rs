@@ -987,6 +987,16 @@ spec:
     assert_ne!(container_status(&cp.c, "ticker")["containerID"], id);
 }
 
+/// A pod that sleeps: `node` binds it without the scheduler, `resources` is the container's
+/// `resources` (flow style, or empty).
+fn sleeper(name: &str, node: Option<&str>, resources: &str) -> String {
+    let node = node.map(|n| format!("  nodeName: {n}\n")).unwrap_or_default();
+    let resources = if resources.is_empty() { String::new() } else { format!(", resources: {resources}") };
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n{node}  terminationGracePeriodSeconds: 1\n  containers: [{{name: app, image: busybox, command: [sleep, '3600']{resources}}}]\n"
+    )
+}
+
 fn node_condition(c: &Cluster, node: &str, type_: &str) -> Value {
     condition(&get_json(c, &["node", node]), type_).cloned().unwrap_or(Value::Null)
 }
@@ -1020,18 +1030,8 @@ fn disk_pressure_and_local_storage_limits_evict_pods() {
     });
     apply(
         c,
-        r#"
-apiVersion: v1
-kind: Pod
-metadata: {name: calm}
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: app
-    image: busybox
-    command: ["sleep", "3600"]
-    resources: {requests: {ephemeral-storage: 1Mi}}
----
+        &(sleeper("calm", None, "{requests: {ephemeral-storage: 1Mi}}")
+            + r#"---
 apiVersion: v1
 kind: Pod
 metadata: {name: capped}
@@ -1054,7 +1054,7 @@ spec:
     image: busybox
     command: ["sh", "-c", "dd if=/dev/zero of=/fill bs=1024 count=4096; sleep 3600"]
     resources: {limits: {ephemeral-storage: 1Mi}}
-"#,
+"#),
     );
     // Local storage limits evict regardless of node pressure.
     let p = wait_phase(c, "default", "capped", "Failed");
@@ -1127,7 +1127,7 @@ spec:
     poll("DiskPressure again", EVICTION_WAIT, || {
         (node_condition(c, "node-e", "DiskPressure")["status"] == "True").then_some(())
     });
-    apply(c, "apiVersion: v1\nkind: Pod\nmetadata: {name: late}\nspec:\n  nodeName: node-e\n  containers: [{name: app, image: busybox, command: [sleep, '3600']}]\n");
+    apply(c, &sleeper("late", Some("node-e"), ""));
     let p = wait_phase(c, "default", "late", "Failed");
     assert_eq!(p["status"]["reason"], "Evicted", "{p}");
     assert_eq!(p["status"]["message"], "The node had condition: [DiskPressure]. ");
@@ -1139,7 +1139,7 @@ spec:
     poll("DiskPressure over again", EVICTION_WAIT, || {
         (node_condition(c, "node-e", "DiskPressure")["status"] == "False").then_some(())
     });
-    apply(c, "apiVersion: v1\nkind: Pod\nmetadata: {name: after}\nspec:\n  nodeName: node-e\n  containers: [{name: app, image: busybox, command: [sleep, '3600']}]\n");
+    apply(c, &sleeper("after", Some("node-e"), ""));
     wait_phase(c, "default", "after", "Running");
 }
 
@@ -1436,21 +1436,7 @@ fn memory_pressure_evicts_the_pod_over_its_request_and_refuses_best_effort_pods(
     wait_node_ready(c, &n);
     let node = get_json(c, &["node", "node-mem"]);
     assert_eq!(node["status"]["allocatable"]["memory"], "300Mi", "{}", node["status"]);
-    apply(
-        c,
-        r#"
-apiVersion: v1
-kind: Pod
-metadata: {name: calm}
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: app
-    image: busybox
-    command: ["sleep", "3600"]
-    resources: {requests: {memory: 20Mi}}
-"#,
-    );
+    apply(c, &sleeper("calm", None, "{requests: {memory: 20Mi}}"));
     wait_phase(c, "default", "calm", "Running");
     apply(
         c,
@@ -1483,8 +1469,8 @@ spec:
     });
     assert_eq!(cond["reason"], "KubeletHasInsufficientMemory");
     assert_eq!(cond["message"], "kubelet has insufficient memory available");
-    apply(c, "apiVersion: v1\nkind: Pod\nmetadata: {name: late}\nspec:\n  nodeName: node-mem\n  containers: [{name: app, image: busybox, command: [sleep, '3600']}]\n");
-    apply(c, "apiVersion: v1\nkind: Pod\nmetadata: {name: modest}\nspec:\n  nodeName: node-mem\n  containers: [{name: app, image: busybox, command: [sleep, '3600'], resources: {requests: {memory: 10Mi}}}]\n");
+    apply(c, &sleeper("late", Some("node-mem"), ""));
+    apply(c, &sleeper("modest", Some("node-mem"), "{requests: {memory: 10Mi}}"));
     let p = wait_phase(c, "default", "late", "Failed");
     assert_eq!(p["status"]["reason"], "Evicted", "{p}");
     assert_eq!(p["status"]["message"], "The node had condition: [MemoryPressure]. ");
