@@ -81,6 +81,9 @@ pub struct Pods {
     waiting: Mutex<HashMap<Key, Waiting>>,
     /// Containers whose image pull failed, with the image, for `ImagePullBackOff`.
     pull_failed: Mutex<HashMap<Key, String>>,
+    /// Per pod: its newest sandbox and that sandbox's IPs, which do not change while it
+    /// lives (one PodSandboxStatus per sandbox rather than two per sync).
+    sandbox_ips: Mutex<HashMap<String, (String, Vec<String>)>>,
     /// Per pod: the last status written, to write only changes.
     written: Mutex<HashMap<String, serde_json::Value>>,
     /// True once the pod sources have listed: only then are unknown runtime pods orphans.
@@ -180,6 +183,7 @@ impl Pods {
                 backoff: Mutex::new(Backoffs::default()),
                 waiting: Mutex::new(HashMap::new()),
                 pull_failed: Mutex::new(HashMap::new()),
+                sandbox_ips: Mutex::new(HashMap::new()),
                 written: Mutex::new(HashMap::new()),
                 sources_ready: std::sync::atomic::AtomicBool::new(false),
                 host_resolv,
@@ -444,6 +448,7 @@ impl Pods {
                             o.release(&uid);
                         }
                         self.pull_failed.lock().unwrap().retain(|(u, _), _| *u != uid);
+                        self.sandbox_ips.lock().unwrap().remove(&uid);
                         return;
                     }
                     Duration::ZERO
@@ -878,10 +883,10 @@ impl Pods {
         let mut sandboxes = rt.sandboxes.clone();
         sandboxes.sort_by_key(|s| std::cmp::Reverse(s.created_at));
         let ready = sandboxes.iter().find(|s| s.state == api::PodSandboxState::SandboxReady as i32).cloned();
-        let (sandbox_id, sandbox_cfg) = match ready {
+        let (sandbox_id, sandbox_cfg, fresh) = match ready {
             Some(s) => {
                 let attempt = s.metadata.as_ref().map(|m| m.attempt).unwrap_or(0);
-                (s.id.clone(), pod::sandbox_config(&self.cfg, p, attempt, &self.host_resolv))
+                (s.id.clone(), pod::sandbox_config(&self.cfg, p, attempt, &self.host_resolv), false)
             }
             None => {
                 let attempt = sandboxes.first().and_then(|s| s.metadata.as_ref()).map(|m| m.attempt + 1).unwrap_or(0);
@@ -914,7 +919,7 @@ impl Pods {
                     ))
                     .await;
                 match r {
-                    Ok(r) => (r.into_inner().pod_sandbox_id, cfg),
+                    Ok(r) => (r.into_inner().pod_sandbox_id, cfg, true),
                     Err(e) => {
                         let msg = format!("Failed to create pod sandbox: {}", e.message());
                         self.event(p, None, "Warning", "FailedCreatePodSandBox", msg.clone());
@@ -924,21 +929,7 @@ impl Pods {
                 }
             }
         };
-        let sb_status = self.cri.sandbox_status(&sandbox_id).await.map_err(|e| e.message().to_string())?;
-        let pod_ips: Vec<String> = if pod::host_network(p) {
-            self.host_ips()
-        } else {
-            sb_status
-                .as_ref()
-                .and_then(|s| s.network.as_ref())
-                .map(|n| {
-                    std::iter::once(n.ip.clone())
-                        .chain(n.additional_ips.iter().map(|i| i.ip.clone()))
-                        .filter(|i| !i.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
+        let pod_ips = self.sandbox_ips(p, &sandbox_id).await.map_err(|e| e.message().to_string())?;
         let hosts = self.write_etc_hosts(p, &pod_ips)?;
         let host_ips = self.host_ips();
         let services: Vec<Arc<Service>> = self.services.as_ref().map(|i| i.list()).unwrap_or_default();
@@ -949,7 +940,14 @@ impl Pods {
             vols: &vols,
             env: EnvInputs { pod_ips: &pod_ips, host_ips: &host_ips, allocatable: &allocatable, services: &services },
         };
-        let rt = self.runtime_pod(&uid).await.map_err(|e| e.message().to_string())?;
+        // A sandbox made just now holds no containers yet: no need to ask the runtime again.
+        let relisted;
+        let rt = if fresh {
+            rt
+        } else {
+            relisted = self.runtime_pod(&uid).await.map_err(|e| e.message().to_string())?;
+            &relisted
+        };
         let in_sandbox = |name: &str| -> Vec<&api::Container> {
             let mut v: Vec<&api::Container> = rt
                 .containers
@@ -1349,6 +1347,32 @@ impl Pods {
         None
     }
 
+    /// The pod's IPs in a sandbox: the node's for host-network pods, else the sandbox's
+    /// network status, asked once per sandbox.
+    async fn sandbox_ips(&self, p: &Pod, sandbox_id: &str) -> Result<Vec<String>, tonic::Status> {
+        if pod::host_network(p) {
+            return Ok(self.host_ips());
+        }
+        let uid = pod::uid(p);
+        if let Some((id, ips)) = self.sandbox_ips.lock().unwrap().get(uid) {
+            if id == sandbox_id {
+                return Ok(ips.clone());
+            }
+        }
+        let Some(st) = self.cri.sandbox_status(sandbox_id).await? else { return Ok(Vec::new()) };
+        let ips: Vec<String> = st
+            .network
+            .map(|n| {
+                std::iter::once(n.ip)
+                    .chain(n.additional_ips.into_iter().map(|i| i.ip))
+                    .filter(|i| !i.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.sandbox_ips.lock().unwrap().insert(uid.to_string(), (sandbox_id.to_string(), ips.clone()));
+        Ok(ips)
+    }
+
     fn host_ips(&self) -> Vec<String> {
         let st = self.node.borrow();
         let Some(n) = &st.node else { return Vec::new() };
@@ -1415,16 +1439,7 @@ impl Pods {
         let sandbox_ready = sandbox.is_some_and(|s| s.state == api::PodSandboxState::SandboxReady as i32);
         let mut pod_ips = Vec::new();
         if let Some(s) = sandbox.filter(|_| sandbox_ready) {
-            if pod::host_network(p) {
-                pod_ips = self.host_ips();
-            } else if let Ok(Some(st)) = self.cri.sandbox_status(&s.id).await {
-                if let Some(n) = st.network {
-                    pod_ips = std::iter::once(n.ip)
-                        .chain(n.additional_ips.into_iter().map(|i| i.ip))
-                        .filter(|i| !i.is_empty())
-                        .collect();
-                }
-            }
+            pod_ips = self.sandbox_ips(p, &s.id).await.unwrap_or_default();
         }
         let views = |specs: &[Container]| {
             let specs = specs.to_vec();

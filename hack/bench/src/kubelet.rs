@@ -53,6 +53,21 @@ fn all_running(p: &Value) -> bool {
     st.is_some_and(|s| s.len() == want && s.iter().all(|c| c["state"]["running"].is_object()))
 }
 
+/// When the watch first showed a pod bound to a node, with its sandbox ready (the kubelet's
+/// `PodReadyToStartContainers`), and with every container running: where a burst's time goes.
+#[derive(Clone, Copy, Default)]
+struct Seen {
+    bound: Option<Instant>,
+    sandbox: Option<Instant>,
+    running: Option<Instant>,
+}
+
+fn sandbox_ready(p: &Value) -> bool {
+    p["status"]["conditions"]
+        .as_array()
+        .is_some_and(|cs| cs.iter().any(|c| c["type"] == "PodReadyToStartContainers" && c["status"] == "True"))
+}
+
 struct Bench {
     client: reqwest::Client,
     base: String,
@@ -64,8 +79,8 @@ impl Bench {
     }
 
     /// Watches pods of `set` and reports, by name, when each was first seen with every
-    /// container running.
-    async fn watch_running(&self, set: &str, n: usize) -> tokio::sync::mpsc::Receiver<(String, Instant)> {
+    /// container running (and when it passed the stages before).
+    async fn watch_running(&self, set: &str, n: usize) -> tokio::sync::mpsc::Receiver<(String, Seen)> {
         let (tx, rx) = tokio::sync::mpsc::channel(n.max(1) * 2);
         let resp = self
             .client
@@ -75,7 +90,7 @@ impl Bench {
             .expect("watch");
         assert!(resp.status().is_success(), "watch: {}", resp.status());
         tokio::spawn(async move {
-            let mut seen = std::collections::HashSet::new();
+            let mut seen: HashMap<String, Seen> = HashMap::new();
             let mut buf = Vec::new();
             let mut body = resp.bytes_stream();
             while let Some(Ok(chunk)) = body.next().await {
@@ -85,8 +100,22 @@ impl Bench {
                     let Ok(ev) = serde_json::from_slice::<Value>(&line) else { continue };
                     let p = &ev["object"];
                     let name = p["metadata"]["name"].as_str().unwrap_or("").to_string();
-                    if all_running(p) && seen.insert(name.clone()) && tx.send((name, Instant::now())).await.is_err() {
-                        return;
+                    let now = Instant::now();
+                    let s = seen.entry(name.clone()).or_default();
+                    if s.running.is_some() {
+                        continue;
+                    }
+                    if p["spec"]["nodeName"].is_string() {
+                        s.bound.get_or_insert(now);
+                    }
+                    if sandbox_ready(p) {
+                        s.sandbox.get_or_insert(now);
+                    }
+                    if all_running(p) {
+                        s.running = Some(now);
+                        if tx.send((name, *s)).await.is_err() {
+                            return;
+                        }
                     }
                 }
             }
@@ -128,6 +157,49 @@ impl Bench {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// The machine's busy and total CPU time so far (`/proc/stat`, every core), to tell whether a
+/// measurement was bound by the CPU.
+pub fn machine_cpu() -> Option<(Duration, Duration)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let f: Vec<u64> = stat.lines().next()?.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+    let total: u64 = f.iter().take(8).sum();
+    let idle = f.get(3)? + f.get(4)?;
+    Some((Duration::from_millis((total - idle) * 10), Duration::from_millis(total * 10)))
+}
+
+/// CPU time by command name over every live process, its own and its reaped children's: a
+/// snapshot to subtract from a later one.
+pub fn cpu_by_command() -> std::collections::HashMap<(u32, String), Duration> {
+    let mut out = std::collections::HashMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else { return out };
+    for e in dir.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let (Some(l), Some(r)) = (stat.find('('), stat.rfind(')')) else { continue };
+        let comm = stat[l + 1..r].to_string();
+        let f: Vec<u64> = stat[r + 2..].split_whitespace().skip(11).take(4).filter_map(|x| x.parse().ok()).collect();
+        out.insert((pid, comm), Duration::from_millis(f.iter().sum::<u64>() * 10));
+    }
+    out
+}
+
+/// The commands that used the most CPU between two `cpu_by_command` snapshots.
+pub fn top_commands(
+    before: &std::collections::HashMap<(u32, String), Duration>,
+    after: &std::collections::HashMap<(u32, String), Duration>,
+    n: usize,
+) -> Vec<(String, Duration)> {
+    let mut by: std::collections::HashMap<String, Duration> = std::collections::HashMap::new();
+    for (k, v) in after {
+        let d = v.saturating_sub(before.get(k).copied().unwrap_or_default());
+        *by.entry(k.1.clone()).or_default() += d;
+    }
+    let mut v: Vec<_> = by.into_iter().filter(|(_, d)| !d.is_zero()).collect();
+    v.sort_by_key(|(_, d)| std::cmp::Reverse(*d));
+    v.truncate(n);
+    v
 }
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
@@ -182,7 +254,7 @@ async fn main() {
         let t0 = b.create(&pod(&format!("single-{i}"), "single", &a.image)).await;
         let (_, seen) =
             tokio::time::timeout(Duration::from_secs(60), rx.recv()).await.expect("single pod running").expect("watch");
-        singles.push(seen - t0);
+        singles.push(seen.running.unwrap() - t0);
     }
     singles.sort();
     println!(
@@ -196,6 +268,7 @@ async fn main() {
 
     // A burst: every pod created at once.
     let mut rx = b.watch_running("burst", a.burst).await;
+    let (cpu0, procs0) = (machine_cpu(), cpu_by_command());
     let started = Instant::now();
     let creates = (0..a.burst).map(|i| {
         let body = pod(&format!("burst-{i}"), "burst", &a.image);
@@ -204,16 +277,20 @@ async fn main() {
     });
     let sent: HashMap<String, Instant> = futures::future::join_all(creates).await.into_iter().collect();
     let mut lat = Vec::new();
+    let (mut bound, mut sandbox) = (Vec::new(), Vec::new());
     while lat.len() < a.burst {
         let (name, seen) = tokio::time::timeout(Duration::from_secs(120), rx.recv())
             .await
             .expect("burst pods running")
             .expect("watch");
         if let Some(t0) = sent.get(&name) {
-            lat.push(seen - *t0);
+            lat.push(seen.running.unwrap() - *t0);
+            bound.extend(seen.bound.map(|t| t - *t0));
+            sandbox.extend(seen.sandbox.map(|t| t - *t0));
         }
     }
     let all = started.elapsed();
+    let (cpu1, procs1) = (machine_cpu(), cpu_by_command());
     lat.sort();
     println!(
         "burst of {} pods created at once: p50 {}, p99 {}, max {}; all running after {}",
@@ -223,6 +300,29 @@ async fn main() {
         ms(*lat.last().unwrap()),
         ms(all)
     );
+    bound.sort();
+    sandbox.sort();
+    println!(
+        "  stages since creation: bound p50 {}, p99 {}; sandbox ready p50 {}, p99 {}",
+        ms(pct(&bound, 50.0)),
+        ms(pct(&bound, 99.0)),
+        ms(pct(&sandbox, 50.0)),
+        ms(pct(&sandbox, 99.0))
+    );
+    if let (Some((b0, t0)), Some((b1, t1))) = (cpu0, cpu1) {
+        let busy = (b1 - b0).as_secs_f64();
+        println!(
+            "  machine CPU during the burst: {:.1} s busy of {:.1} s ({:.0} %); most: {}",
+            busy,
+            (t1 - t0).as_secs_f64(),
+            busy / (t1 - t0).as_secs_f64().max(0.001) * 100.0,
+            top_commands(&procs0, &procs1, 8)
+                .iter()
+                .map(|(c, d)| format!("{c} {:.2} s", d.as_secs_f64()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     println!(
         "kubelet with {} pods: {} resident (peak {})",
         a.burst,
