@@ -22,6 +22,9 @@ use std::time::Duration;
 pub enum Error {
     #[error("{0}")]
     Config(String),
+    /// A sync that failed for a reason of its own (requeued with back-off).
+    #[error("{0}")]
+    Sync(String),
     #[error(transparent)]
     Base(#[from] component_base::Error),
     #[error(transparent)]

@@ -319,6 +319,127 @@ spec:
     assert_eq!(p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"], "ContainerCreating");
 }
 
+/// Persistent volumes on the node: a claim bound to a local PV (its node affinity takes the
+/// pod there) and a generic ephemeral volume whose claim the ephemeral-volume controller makes
+/// from the template, owned by the pod, bound to a hostPath PV; what the container writes is in
+/// the node's directories. The ephemeral claim goes with its pod; a claim of that name that a
+/// pod does not own is never taken over.
+#[test]
+fn claims_on_local_and_host_path_volumes_and_ephemeral_volumes() {
+    let cp = control_plane();
+    let c = &cp.c;
+    let sw = Switch::new();
+    let n = Node::start(&c.api, &sw, "node-v", "172.18.0.2", &[]);
+    wait_node_ready(c, &n);
+    let (local, scratch) = (n.path("local-pv"), n.path("scratch-pv"));
+    std::fs::create_dir_all(&local).unwrap();
+    apply(
+        c,
+        &format!(
+            r#"
+apiVersion: v1
+kind: PersistentVolume
+metadata: {{name: local-pv}}
+spec:
+  capacity: {{storage: 1Gi}}
+  accessModes: [ReadWriteOnce]
+  storageClassName: local
+  local: {{path: {local}}}
+  nodeAffinity:
+    required:
+      nodeSelectorTerms: [{{matchExpressions: [{{key: kubernetes.io/hostname, operator: In, values: [node-v]}}]}}]
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {{name: scratch-pv}}
+spec:
+  capacity: {{storage: 1Gi}}
+  accessModes: [ReadWriteOnce]
+  storageClassName: scratch
+  hostPath: {{path: {scratch}, type: DirectoryOrCreate}}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {{name: data}}
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: local
+  resources: {{requests: {{storage: 1Gi}}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: claims}}
+spec:
+  volumes:
+  - {{name: data, persistentVolumeClaim: {{claimName: data}}}}
+  - name: scratch
+    ephemeral:
+      volumeClaimTemplate:
+        metadata: {{labels: {{kind: scratch}}}}
+        spec: {{accessModes: [ReadWriteOnce], storageClassName: scratch, resources: {{requests: {{storage: 1Gi}}}}}}
+  containers:
+  - name: app
+    image: busybox
+    command: ["sh", "-c", "echo local > /data/hello; echo scratch > /scratch/hello; sleep 3600"]
+    volumeMounts: [{{name: data, mountPath: /data}}, {{name: scratch, mountPath: /scratch}}]
+"#,
+            local = local.display(),
+            scratch = scratch.display()
+        ),
+    );
+    let p = wait_phase(c, "default", "claims", "Running");
+    assert_eq!(p["spec"]["nodeName"], "node-v");
+    let read = |path: std::path::PathBuf| std::fs::read_to_string(path).ok();
+    poll("the files on the node", Duration::from_secs(30), || {
+        (read(local.join("hello")).as_deref() == Some("local\n")
+            && read(scratch.join("hello")).as_deref() == Some("scratch\n"))
+        .then_some(())
+    });
+    let claim = get_json(c, &["pvc", "claims-scratch"]);
+    assert_eq!(claim["metadata"]["labels"]["kind"], "scratch");
+    assert_eq!(claim["status"]["phase"], "Bound");
+    assert_eq!(claim["spec"]["volumeName"], "scratch-pv");
+    let owner = &claim["metadata"]["ownerReferences"][0];
+    assert_eq!(
+        (&owner["kind"], &owner["name"], &owner["uid"]),
+        (&"Pod".into(), &"claims".into(), &p["metadata"]["uid"])
+    );
+    assert_eq!((&owner["controller"], &owner["blockOwnerDeletion"]), (&true.into(), &true.into()));
+
+    // A claim named like the volume's but made by someone else is not the pod's.
+    apply(
+        c,
+        r#"
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: thief-scratch}
+spec: {accessModes: [ReadWriteOnce], storageClassName: none, resources: {requests: {storage: 1Gi}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: thief}
+spec:
+  volumes: [{name: scratch, ephemeral: {volumeClaimTemplate: {spec: {accessModes: [ReadWriteOnce], storageClassName: none, resources: {requests: {storage: 1Gi}}}}}}]
+  containers: [{name: app, image: busybox, command: ["sleep", "3600"], volumeMounts: [{name: scratch, mountPath: /s}]}]
+"#,
+    );
+    let not_owner =
+        "ephemeral volume scratch: PVC default/thief-scratch was not created for pod default/thief (pod is not owner)";
+    poll("a FailedBinding event", Duration::from_secs(30), || {
+        events_for(c, "default", "thief")
+            .into_iter()
+            .find(|e| e["reason"] == "FailedBinding" && e["message"] == not_owner)
+    });
+    assert!(get_json(c, &["pvc", "thief-scratch"])["metadata"]["ownerReferences"].is_null());
+
+    // The ephemeral claim goes with its pod.
+    c.api.kubectl_ok(KUBECTL, &["delete", "pod", "claims", "--grace-period=1"]);
+    poll("the ephemeral claim deleted", Duration::from_secs(60), || {
+        (!c.api.kubectl(KUBECTL, &["get", "pvc", "claims-scratch"]).status.success()).then_some(())
+    });
+    assert_eq!(get_json(c, &["pvc", "data"])["status"]["phase"], "Bound");
+}
+
 /// Seed 002's security-context lab: runAsUser 1000 and fsGroup 2000 show in the process list
 /// and in the ownership of what the container writes to its emptyDir.
 #[test]

@@ -794,33 +794,63 @@ impl Pods {
         let Some(client) = &self.client else { return Ok(out) };
         let ns = pod::namespace(p);
         for v in p.spec.iter().flat_map(|s| s.volumes.iter().flatten()) {
-            let claim = match (&v.persistent_volume_claim, &v.ephemeral) {
-                (Some(c), _) => c.claim_name.clone(),
-                (_, Some(_)) => format!("{}-{}", pod::name(p), v.name),
+            let (claim, ephemeral) = match (&v.persistent_volume_claim, &v.ephemeral) {
+                (Some(c), _) => (c.claim_name.clone(), false),
+                (_, Some(_)) => (format!("{}-{}", pod::name(p), v.name), true),
                 _ => continue,
             };
-            let fail = |e: String| (v.name.clone(), e);
-            let pvc = Api::<PersistentVolumeClaim>::namespaced(client.clone(), ns)
-                .get(&claim)
-                .await
-                .map_err(|e| fail(component_base::client::api_message(&e)))?;
-            let pv_name = pvc.spec.and_then(|s| s.volume_name).filter(|n| !n.is_empty());
-            let Some(pv_name) = pv_name else {
-                return Err(fail(format!("PVC {ns}/{claim} has not been bound")));
+            // The volume manager's texts (`createVolumeSpec`, `getPVCExtractPV`, `getPVSpec`).
+            let fail = |e: String| (v.name.clone(), format!("error processing PVC {ns}/{claim}: {e}"));
+            let pvc = Api::<PersistentVolumeClaim>::namespaced(client.clone(), ns).get(&claim).await.map_err(|e| {
+                fail(format!("failed to fetch PVC from API server: {}", component_base::client::api_message(&e)))
+            })?;
+            if pvc.metadata.deletion_timestamp.is_some() {
+                return Err(fail("PVC is being deleted".into()));
+            }
+            if pvc.status.as_ref().and_then(|s| s.phase.as_deref()) != Some("Bound") {
+                return Err(fail("PVC is not bound".into()));
+            }
+            let Some(pv_name) = pvc.spec.as_ref().and_then(|s| s.volume_name.clone()).filter(|n| !n.is_empty()) else {
+                return Err(fail("PVC has empty pvc.Spec.VolumeName".into()));
             };
-            let pv = Api::<PersistentVolume>::all(client.clone())
-                .get(&pv_name)
-                .await
-                .map_err(|e| fail(component_base::client::api_message(&e)))?;
+            if ephemeral && !owned_by(&pvc.metadata, p) {
+                return Err((
+                    v.name.clone(),
+                    format!("PVC {ns}/{claim} was not created for pod {ns}/{} (pod is not owner)", pod::name(p)),
+                ));
+            }
+            let pv = Api::<PersistentVolume>::all(client.clone()).get(&pv_name).await.map_err(|e| {
+                fail(format!(
+                    "failed to fetch PV {pv_name} from API server: {}",
+                    component_base::client::api_message(&e)
+                ))
+            })?;
             let spec = pv.spec.unwrap_or_default();
+            let claim_uid = pvc.metadata.uid.clone().unwrap_or_default();
+            match spec.claim_ref.as_ref().map(|r| r.uid.clone().unwrap_or_default()) {
+                None => {
+                    return Err(fail(format!(
+                        "found PV object {pv_name} but it has a nil pv.Spec.ClaimRef indicating it is not yet bound to the claim"
+                    )))
+                }
+                Some(uid) if uid != claim_uid => {
+                    return Err(fail(format!(
+                        "found PV object {pv_name} but its pv.Spec.ClaimRef.UID {uid} does not point to claim.UID {claim_uid}"
+                    )))
+                }
+                Some(_) => {}
+            }
             let path = if let Some(h) = spec.host_path {
                 volumes::check_host_path(std::path::Path::new(&h.path), h.type_.as_deref().unwrap_or(""))
-                    .map_err(fail)?;
+                    .map_err(|e| (v.name.clone(), e))?;
                 h.path
             } else if let Some(l) = spec.local {
                 l.path
             } else {
-                return Err(fail(format!("persistent volume {pv_name} is of a type this node cannot mount")));
+                return Err((
+                    v.name.clone(),
+                    format!("persistent volume {pv_name} is of a type this node cannot mount"),
+                ));
             };
             out.insert(claim, std::path::PathBuf::from(path));
         }
@@ -1607,6 +1637,15 @@ impl Pods {
             last = now;
         }
     }
+}
+
+/// `VolumeIsForPod`: a generic ephemeral volume's claim must be controlled by the pod itself,
+/// so that a claim of the same name made by someone else is never mounted.
+fn owned_by(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta, p: &Pod) -> bool {
+    meta.owner_references
+        .iter()
+        .flatten()
+        .any(|r| r.controller == Some(true) && Some(&r.uid) == p.metadata.uid.as_ref())
 }
 
 fn written_reason(written: &HashMap<String, serde_json::Value>, uid: &str, name: &str) -> Option<String> {

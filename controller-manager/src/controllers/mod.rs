@@ -13,6 +13,7 @@ pub mod disruption;
 pub mod endpoints;
 pub mod endpointslice;
 pub mod endpointslicemirroring;
+pub mod ephemeral;
 pub mod garbagecollector;
 pub mod job;
 pub mod legacysatokencleaner;
@@ -130,7 +131,7 @@ pub fn descriptors() -> Vec<Descriptor> {
             gated_off: true,
             ..d("kube-apiserver-serving-clustertrustbundle-publisher-controller", &[], None)
         },
-        d("ephemeral-volume-controller", &["ephemeral-volume"], None),
+        d("ephemeral-volume-controller", &["ephemeral-volume"], start!(ephemeral)),
         Descriptor {
             gated_off: true,
             ..d("storageversion-garbage-collector-controller", &["storage-version-gc"], None)
