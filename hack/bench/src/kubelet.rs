@@ -169,32 +169,38 @@ pub fn machine_cpu() -> Option<(Duration, Duration)> {
     Some((Duration::from_millis((total - idle) * 10), Duration::from_millis(total * 10)))
 }
 
-/// CPU time by command name over every live process, its own and its reaped children's: a
-/// snapshot to subtract from a later one.
-pub fn cpu_by_command() -> std::collections::HashMap<(u32, String), Duration> {
+/// CPU time of every live process, its own and its reaped children's, by PID with its command
+/// name (a kernel worker's name without the work it is doing now, which changes): a snapshot
+/// to subtract from a later one. Approximate: a child reaped in the window counts whole.
+pub fn cpu_by_command() -> std::collections::HashMap<u32, (String, Duration)> {
     let mut out = std::collections::HashMap::new();
     let Ok(dir) = std::fs::read_dir("/proc") else { return out };
     for e in dir.flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        // The machine's init reaps every orphan, whenever it ran: nothing to attribute.
+        if pid == 1 {
+            continue;
+        }
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
         let (Some(l), Some(r)) = (stat.find('('), stat.rfind(')')) else { continue };
         let comm = stat[l + 1..r].to_string();
+        let comm = if comm.starts_with("kworker/") { comm.split('-').next().unwrap_or("").to_string() } else { comm };
         let f: Vec<u64> = stat[r + 2..].split_whitespace().skip(11).take(4).filter_map(|x| x.parse().ok()).collect();
-        out.insert((pid, comm), Duration::from_millis(f.iter().sum::<u64>() * 10));
+        out.insert(pid, (comm, Duration::from_millis(f.iter().sum::<u64>() * 10)));
     }
     out
 }
 
 /// The commands that used the most CPU between two `cpu_by_command` snapshots.
 pub fn top_commands(
-    before: &std::collections::HashMap<(u32, String), Duration>,
-    after: &std::collections::HashMap<(u32, String), Duration>,
+    before: &std::collections::HashMap<u32, (String, Duration)>,
+    after: &std::collections::HashMap<u32, (String, Duration)>,
     n: usize,
 ) -> Vec<(String, Duration)> {
     let mut by: std::collections::HashMap<String, Duration> = std::collections::HashMap::new();
-    for (k, v) in after {
-        let d = v.saturating_sub(before.get(k).copied().unwrap_or_default());
-        *by.entry(k.1.clone()).or_default() += d;
+    for (pid, (comm, v)) in after {
+        let d = v.saturating_sub(before.get(pid).map(|b| b.1).unwrap_or_default());
+        *by.entry(comm.clone()).or_default() += d;
     }
     let mut v: Vec<_> = by.into_iter().filter(|(_, d)| !d.is_zero()).collect();
     v.sort_by_key(|(_, d)| std::cmp::Reverse(*d));
