@@ -440,6 +440,99 @@ spec:
     assert_eq!(get_json(c, &["pvc", "data"])["status"]["phase"], "Bound");
 }
 
+/// Seed 004's kubelet API routes, curled inside the node with the admin certificate: 10250's
+/// `/healthz`, `/pods`, `/runningpods/`, `/containerLogs` (tail, timestamps), `/run` and
+/// `/configz`, and 10248's `/healthz`; with the KubeletConfiguration's defaults (no anonymous
+/// requests, TokenReview and SubjectAccessReview) an anonymous caller gets 401 and a user
+/// without rights on the Node gets upstream's 403.
+#[test]
+fn the_kubelet_api_serves_authorized_clients() {
+    let cp = control_plane();
+    let c = &cp.c;
+    let sw = Switch::new();
+    let mut n = Node::start(&c.api, &sw, "node-k", "172.18.0.2", &[]);
+    let pki = c.api.pki.dir.clone();
+    c.api.pki.client("nobody", "nobody", &[]);
+    n.kubelet_config = format!("authentication:\n  x509:\n    clientCAFile: {}\n", pki.join("ca.crt").display());
+    n.restart_kubelet();
+    wait_node_ready(c, &n);
+    apply(
+        c,
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: logger}
+spec:
+  containers:
+  - {name: app, image: busybox, command: ["sh", "-c", "for i in $(seq 1 20); do echo line-$i; done; sleep 3600"]}
+"#,
+    );
+    wait_phase(c, "default", "logger", "Running");
+    poll("the pod's log", Duration::from_secs(30), || {
+        n.container_log("default", "logger", "app").contains("line-20").then_some(())
+    });
+    let curl = |user: Option<&str>, args: &[&str]| -> (String, String) {
+        let mut a = vec!["curl", "-sk", "--max-time", "20", "-w", "\n%{http_code}"];
+        let (c2, k2);
+        if let Some(u) = user {
+            c2 = pki.join(format!("{u}.crt")).display().to_string();
+            k2 = pki.join(format!("{u}.key")).display().to_string();
+            a.extend(["--cert", c2.as_str(), "--key", k2.as_str()]);
+        }
+        a.extend(args);
+        let out = n.exec(&a);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", ""));
+        (body.to_string(), code.to_string())
+    };
+    let url = |p: &str| format!("https://172.18.0.2:10250{p}");
+
+    assert_eq!(curl(Some("admin"), &[&url("/healthz")]), ("ok".into(), "200".into()));
+    assert_eq!(curl(None, &["http://127.0.0.1:10248/healthz"]), ("ok".into(), "200".into()));
+    let (pods, code) = curl(Some("admin"), &[&url("/pods")]);
+    assert_eq!(code, "200");
+    let pods: Value = serde_json::from_str(&pods).expect("PodList");
+    assert_eq!(pods["kind"], "PodList");
+    assert!(pods["items"].as_array().unwrap().iter().any(|p| p["metadata"]["name"] == "logger"), "{pods}");
+    let (running, _) = curl(Some("admin"), &[&url("/runningpods/")]);
+    let running: Value = serde_json::from_str(&running).expect("PodList");
+    let logger = running["items"].as_array().unwrap().iter().find(|p| p["metadata"]["name"] == "logger").cloned();
+    assert_eq!(logger.expect("logger runs")["spec"]["containers"][0]["name"], "app");
+
+    let (log, code) = curl(Some("admin"), &[&url("/containerLogs/default/logger/app?tail=10")]);
+    assert_eq!(code, "200");
+    let want: String = (11..=20).map(|i| format!("line-{i}\n")).collect();
+    assert_eq!(log, want);
+    let (stamped, _) = curl(Some("admin"), &[&url("/containerLogs/default/logger/app?tailLines=1&timestamps=true")]);
+    let (stamp, line) = stamped.trim_end().split_once(' ').expect("a timestamp");
+    assert_eq!(line, "line-20");
+    assert!(stamp.ends_with('Z') && stamp.len() == "2026-01-01T00:00:00.000000000Z".len(), "{stamped}");
+    assert_eq!(
+        curl(Some("admin"), &[&url("/containerLogs/default/nope/app")]),
+        ("pod \"nope\" does not exist".into(), "404".into())
+    );
+    let (ls, code) = curl(Some("admin"), &["-d", "cmd=ls /", &url("/run/default/logger/app")]);
+    assert_eq!(code, "200");
+    assert!(ls.lines().any(|l| l == "bin") && ls.lines().any(|l| l == "etc"), "{ls}");
+    let (cfg, _) = curl(Some("admin"), &[&url("/configz")]);
+    let cfg: Value = serde_json::from_str(&cfg).expect("configz");
+    assert_eq!(cfg["kubeletconfig"]["authentication"]["anonymous"]["enabled"], false);
+    assert_eq!(cfg["kubeletconfig"]["authorization"]["mode"], "Webhook");
+
+    // Refused: no credentials, then a user the cluster grants nothing.
+    assert_eq!(curl(None, &[&url("/pods")]), ("Unauthorized".into(), "401".into()));
+    assert_eq!(
+        curl(Some("nobody"), &[&url("/pods")]),
+        ("Forbidden (user=nobody, verb=get, resource=nodes, subresource(s)=[pods proxy])\n".into(), "403".into())
+    );
+    assert_eq!(
+        curl(Some("nobody"), &["-d", "cmd=ls", &url("/run/default/logger/app")]),
+        ("Forbidden (user=nobody, verb=create, resource=nodes, subresource(s)=[proxy])\n".into(), "403".into())
+    );
+    // Outside every route: Go's mux answers before any authentication.
+    assert_eq!(curl(None, &[&url("/nothing")]), ("404 page not found\n".into(), "404".into()));
+}
+
 /// Seed 002's security-context lab: runAsUser 1000 and fsGroup 2000 show in the process list
 /// and in the ownership of what the container writes to its emptyDir.
 #[test]

@@ -93,6 +93,40 @@ pub struct Options {
     /// The IP address for the Kubelet to serve on.
     #[arg(long)]
     pub address: Option<String>,
+    /// Enables anonymous requests to the Kubelet server (user system:anonymous).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_parser = parse_go_bool, action = ArgAction::Set)]
+    pub anonymous_auth: Option<bool>,
+    /// Use the TokenReview API to determine authentication for bearer tokens.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_parser = parse_go_bool, action = ArgAction::Set)]
+    pub authentication_token_webhook: Option<bool>,
+    /// The duration to cache responses from the webhook token authenticator.
+    #[arg(long, value_parser = parse_go_duration)]
+    pub authentication_token_webhook_cache_ttl: Option<Duration>,
+    /// Client certificates signed by this CA authenticate with the identity in their CN.
+    #[arg(long)]
+    pub client_ca_file: Option<PathBuf>,
+    /// Authorization mode for the Kubelet server (AlwaysAllow or Webhook).
+    #[arg(long)]
+    pub authorization_mode: Option<String>,
+    /// The duration to cache 'authorized' responses from the webhook authorizer.
+    #[arg(long, value_parser = parse_go_duration)]
+    pub authorization_webhook_cache_authorized_ttl: Option<Duration>,
+    /// The duration to cache 'unauthorized' responses from the webhook authorizer.
+    #[arg(long, value_parser = parse_go_duration)]
+    pub authorization_webhook_cache_unauthorized_ttl: Option<Duration>,
+    /// File containing the x509 certificate for HTTPS (with intermediates after it).
+    #[arg(long)]
+    pub tls_cert_file: Option<PathBuf>,
+    /// File containing the x509 private key matching --tls-cert-file.
+    #[arg(long)]
+    pub tls_private_key_file: Option<PathBuf>,
+    /// The directory where the TLS certs are located; ignored when --tls-cert-file and
+    /// --tls-private-key-file are given.
+    #[arg(long, default_value = "/var/lib/kubelet/pki")]
+    pub cert_dir: PathBuf,
+    /// Enables server endpoints for log collection and local running of containers and commands.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_parser = parse_go_bool, action = ArgAction::Set)]
+    pub enable_debugging_handlers: Option<bool>,
     /// Resources reserved for kubernetes system components (cpu=200m,memory=500Mi,...).
     #[arg(long, value_delimiter = ',')]
     pub kube_reserved: Vec<String>,
@@ -178,6 +212,7 @@ pub struct Config {
     pub healthz_bind_address: String,
     pub port: u16,
     pub address: String,
+    pub server: ServerConfig,
     pub kube_reserved: BTreeMap<String, String>,
     pub system_reserved: BTreeMap<String, String>,
     pub enforce_node_allocatable: Vec<String>,
@@ -206,6 +241,23 @@ pub struct Config {
     pub pod_pids_limit: i64,
     /// The configuration as `/configz` reports it.
     pub configz: Value,
+}
+
+/// The kubelet API's TLS and its authentication and authorization.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub anonymous: bool,
+    pub webhook_authn: bool,
+    pub webhook_cache_ttl: Duration,
+    pub client_ca_file: Option<PathBuf>,
+    /// `AlwaysAllow` or `Webhook`.
+    pub authz_mode: String,
+    pub authorized_ttl: Duration,
+    pub unauthorized_ttl: Duration,
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_private_key_file: Option<PathBuf>,
+    pub cert_dir: PathBuf,
+    pub enable_debugging_handlers: bool,
 }
 
 /// The default hard eviction thresholds on Linux.
@@ -271,6 +323,65 @@ pub fn parse_taint(s: &str) -> Result<k8s_openapi::api::core::v1::Taint, Error> 
         return Err(bad());
     }
     Ok(k8s_openapi::api::core::v1::Taint { key: key.to_string(), value, effect: effect.to_string(), time_added: None })
+}
+
+/// The API server's settings. Without a config file the flags keep upstream's legacy defaults
+/// (anonymous requests, no token webhook, AlwaysAllow); a KubeletConfiguration defaults to
+/// the secure ones (no anonymous requests, TokenReview, SubjectAccessReview).
+fn server_config(opts: &Options, file: &Value) -> Result<ServerConfig, Error> {
+    let legacy = opts.config.is_none();
+    let at = |path: &[&str]| path.iter().try_fold(file, |v, k| v.get(k));
+    let mode = opts
+        .authorization_mode
+        .clone()
+        .or_else(|| at(&["authorization", "mode"]).and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_else(|| if legacy { "AlwaysAllow".into() } else { "Webhook".into() });
+    if !matches!(mode.as_str(), "AlwaysAllow" | "Webhook") {
+        return Err(Error::Config(format!("invalid configuration: authorization.mode: unsupported mode {mode:?}")));
+    }
+    let path = |flag: &Option<PathBuf>, key: &str| {
+        flag.clone().or_else(|| at(&[key]).and_then(Value::as_str).filter(|s| !s.is_empty()).map(PathBuf::from))
+    };
+    Ok(ServerConfig {
+        anonymous: opts
+            .anonymous_auth
+            .or_else(|| at(&["authentication", "anonymous", "enabled"]).and_then(Value::as_bool))
+            .unwrap_or(legacy),
+        webhook_authn: opts
+            .authentication_token_webhook
+            .or_else(|| at(&["authentication", "webhook", "enabled"]).and_then(Value::as_bool))
+            .unwrap_or(!legacy),
+        webhook_cache_ttl: match opts.authentication_token_webhook_cache_ttl {
+            Some(d) => d,
+            None => duration(at(&["authentication", "webhook", "cacheTTL"]))?.unwrap_or(Duration::from_secs(120)),
+        },
+        client_ca_file: opts.client_ca_file.clone().or_else(|| {
+            at(&["authentication", "x509", "clientCAFile"])
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+        }),
+        authz_mode: mode,
+        authorized_ttl: match opts.authorization_webhook_cache_authorized_ttl {
+            Some(d) => d,
+            None => {
+                duration(at(&["authorization", "webhook", "cacheAuthorizedTTL"]))?.unwrap_or(Duration::from_secs(300))
+            }
+        },
+        unauthorized_ttl: match opts.authorization_webhook_cache_unauthorized_ttl {
+            Some(d) => d,
+            None => {
+                duration(at(&["authorization", "webhook", "cacheUnauthorizedTTL"]))?.unwrap_or(Duration::from_secs(30))
+            }
+        },
+        tls_cert_file: path(&opts.tls_cert_file, "tlsCertFile"),
+        tls_private_key_file: path(&opts.tls_private_key_file, "tlsPrivateKeyFile"),
+        cert_dir: opts.cert_dir.clone(),
+        enable_debugging_handlers: opts
+            .enable_debugging_handlers
+            .or_else(|| at(&["enableDebuggingHandlers"]).and_then(Value::as_bool))
+            .unwrap_or(true),
+    })
 }
 
 fn duration(v: Option<&Value>) -> Result<Option<Duration>, Error> {
@@ -431,6 +542,7 @@ impl Config {
                 .unwrap_or_else(|| "127.0.0.1".into()),
             port: opts.port.or_else(|| fint("port").map(|v| v as u16)).unwrap_or(10250),
             address: opts.address.clone().or_else(|| fstr("address")).unwrap_or_else(|| "0.0.0.0".into()),
+            server: server_config(opts, &file)?,
             kube_reserved,
             system_reserved,
             eviction_hard,
@@ -535,6 +647,21 @@ impl Config {
             "port": self.port,
             "healthzPort": self.healthz_port,
             "healthzBindAddress": self.healthz_bind_address,
+            "tlsCertFile": self.server.tls_cert_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            "tlsPrivateKeyFile": self.server.tls_private_key_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            "authentication": {
+                "x509": {"clientCAFile": self.server.client_ca_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default()},
+                "webhook": {"enabled": self.server.webhook_authn, "cacheTTL": d(self.server.webhook_cache_ttl)},
+                "anonymous": {"enabled": self.server.anonymous},
+            },
+            "authorization": {
+                "mode": self.server.authz_mode,
+                "webhook": {
+                    "cacheAuthorizedTTL": d(self.server.authorized_ttl),
+                    "cacheUnauthorizedTTL": d(self.server.unauthorized_ttl),
+                },
+            },
+            "enableDebuggingHandlers": self.server.enable_debugging_handlers,
             "clusterDomain": self.cluster_domain,
             "clusterDNS": self.cluster_dns,
             "nodeStatusUpdateFrequency": d(self.node_status_update_frequency),

@@ -138,6 +138,24 @@ impl Cri {
         }
     }
 
+    /// Runs a command in a container and waits for it (`timeout` 0: no limit).
+    pub async fn exec_sync(
+        &self,
+        id: &str,
+        cmd: Vec<String>,
+        timeout: i64,
+    ) -> Result<api::ExecSyncResponse, tonic::Status> {
+        let mut c = self.runtime.clone();
+        let deadline = if timeout > 0 {
+            Duration::from_secs(timeout as u64) + self.timeout
+        } else {
+            Duration::from_secs(24 * 3600)
+        };
+        Ok(c.exec_sync(self.req_with(api::ExecSyncRequest { container_id: id.to_string(), cmd, timeout }, deadline))
+            .await?
+            .into_inner())
+    }
+
     pub async fn stop_container(&self, id: &str, grace_secs: i64) -> Result<(), tonic::Status> {
         let mut c = self.runtime.clone();
         let timeout = Duration::from_secs(grace_secs.max(0) as u64) + self.timeout;

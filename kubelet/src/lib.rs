@@ -19,6 +19,7 @@ pub mod pod;
 pub mod probe_http;
 pub mod prober;
 pub mod quantity;
+pub mod server;
 pub mod static_pods;
 pub mod stats;
 pub mod status;
@@ -102,8 +103,10 @@ pub async fn run(opts: config::Options) -> Result<(), Error> {
         tokio::spawn(async move { static_pods::run(path, url, node, every, move |set| p.set_static(set)).await });
     }
     let healthz = healthz::serve(&cfg).await?;
+    let api_server = server::serve(cfg.clone(), pods.clone(), cri.clone(), client.clone()).await?;
     let mut tasks = vec![
         healthz,
+        api_server,
         tokio::spawn(pods.clone().pleg()),
         tokio::spawn(gc.clone().run(pods.clone())),
         tokio::spawn(eviction::run(eviction.clone(), pods.clone(), gc.clone())),

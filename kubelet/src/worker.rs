@@ -359,6 +359,35 @@ impl Pods {
         }
     }
 
+    /// Every pod of the pod manager (the API's pods bound here and the static pods), for the
+    /// kubelet API's `/pods`; a static pod carries its mirror's status.
+    pub fn pods(&self) -> Vec<Arc<Pod>> {
+        let desired: Vec<Arc<Pod>> = self.desired.lock().unwrap().values().cloned().collect();
+        desired.into_iter().map(|p| self.with_api_status(p)).collect()
+    }
+
+    /// A pod of the pod manager by namespace and name (static pods by `<name>-<node>`).
+    pub fn pod_by_name(&self, namespace: &str, name: &str) -> Option<Arc<Pod>> {
+        let found = self
+            .desired
+            .lock()
+            .unwrap()
+            .values()
+            .find(|p| pod::namespace(p) == namespace && pod::name(p) == name)
+            .cloned();
+        found.map(|p| self.with_api_status(p))
+    }
+
+    fn with_api_status(&self, p: Arc<Pod>) -> Arc<Pod> {
+        if !crate::static_pods::is_static(&p) {
+            return p;
+        }
+        let Some(m) = self.mirrors.lock().unwrap().get(pod::uid(&p)).cloned() else { return p };
+        let mut x = (*p).clone();
+        x.status = m.status.clone();
+        Arc::new(x)
+    }
+
     /// Pods admitted here that may run: not finished, not ended, not being deleted.
     pub fn active_pods(&self) -> Vec<Arc<Pod>> {
         let admitted = self.admitted.lock().unwrap().clone();
