@@ -148,43 +148,14 @@ pub async fn serve(
 /// Query parameters, repeated ones in order.
 fn query(req: &Request<hyper::body::Incoming>) -> Vec<(String, String)> {
     let q = req.uri().query().unwrap_or("");
-    form_urlencoded(q)
+    decode_pairs(q)
 }
 
-fn form_urlencoded(s: &str) -> Vec<(String, String)> {
-    s.split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (unescape(k), unescape(v))
-        })
-        .collect()
+fn decode_pairs(s: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(s.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
 
-fn unescape(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Go's `strconv.ParseBool`-free reading of a query boolean, as the kubelet's decoder does it:
+/// A query boolean as the kubelet's parameter decoder reads it:
 /// absent, `0` or `false` (any case) is false; anything else, even empty, is true.
 fn query_bool(q: &[(String, String)], key: &str) -> bool {
     q.iter().rev().find(|(k, _)| k == key).is_some_and(|(_, v)| v != "0" && !v.eq_ignore_ascii_case("false"))
@@ -334,7 +305,7 @@ impl Server {
                 Ok(b) => b.to_bytes(),
                 Err(_) => return text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
             };
-            let f = form_urlencoded(&String::from_utf8_lossy(&body));
+            let f = decode_pairs(&String::from_utf8_lossy(&body));
             if let Some(c) = query_last(&f, "cmd") {
                 cmd = Some(c.to_string());
             }
@@ -586,7 +557,7 @@ mod tests {
     use super::*;
 
     fn q(s: &str) -> Vec<(String, String)> {
-        form_urlencoded(s)
+        decode_pairs(s)
     }
 
     #[test]
