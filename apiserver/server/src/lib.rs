@@ -16,6 +16,7 @@ pub mod error;
 pub mod eviction;
 pub mod handler;
 pub mod health;
+pub mod kubeletclient;
 pub mod metrics;
 pub mod options;
 pub mod request_info;

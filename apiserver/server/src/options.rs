@@ -259,15 +259,29 @@ pub struct Options {
     /// Identifiers of the API. Defaults to the first --service-account-issuer.
     #[arg(long = "api-audiences", value_delimiter = ',')]
     pub api_audiences: Vec<String>,
-    /// Accepted for compatibility with upstream command lines; not yet in effect.
+    /// Path to a client cert file for TLS (to the kubelets).
     #[arg(long = "kubelet-client-certificate")]
     pub kubelet_client_certificate: Option<String>,
-    /// Accepted for compatibility with upstream command lines; not yet in effect.
+    /// Path to a client key file for TLS (to the kubelets).
     #[arg(long = "kubelet-client-key")]
     pub kubelet_client_key: Option<String>,
-    /// Accepted for compatibility with upstream command lines; not yet in effect.
+    /// Path to a cert file for the certificate authority (of the kubelets' serving
+    /// certificates; unset, they are not verified, as upstream).
     #[arg(long = "kubelet-certificate-authority")]
     pub kubelet_certificate_authority: Option<String>,
+    /// List of the preferred NodeAddressTypes to use for kubelet connections.
+    #[arg(
+        long = "kubelet-preferred-address-types",
+        value_delimiter = ',',
+        default_value = "Hostname,InternalDNS,InternalIP,ExternalDNS,ExternalIP"
+    )]
+    pub kubelet_preferred_address_types: Vec<String>,
+    /// DEPRECATED: kubelet port (used when a node does not report its kubelet's port).
+    #[arg(long = "kubelet-port", default_value_t = 10250)]
+    pub kubelet_port: u16,
+    /// Timeout for kubelet operations.
+    #[arg(long = "kubelet-timeout", value_parser = parse_duration, default_value = "5s")]
+    pub kubelet_timeout: Duration,
     /// Enable to allow secrets of type 'bootstrap.kubernetes.io/token' in the 'kube-system'
     /// namespace to be used for TLS bootstrapping authentication.
     #[arg(long = "enable-bootstrap-token-auth", default_value = "false", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set)]
