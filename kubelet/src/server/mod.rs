@@ -422,9 +422,13 @@ impl Server {
             };
             if let Err(e) = containerlogs::stream(path.clone(), opts.read, tx.clone(), running).await {
                 // The status is already sent: the error ends the body, as upstream's does.
-                let _ = tx
-                    .send(Bytes::from(format!("failed to try resolving symlinks in path \"{}\": {e}", path.display())))
-                    .await;
+                // A missing file reads as upstream's symlink resolution failure; others as they are.
+                let msg = if e.kind() == std::io::ErrorKind::NotFound {
+                    format!("failed to try resolving symlinks in path \"{}\": {e}", path.display())
+                } else {
+                    format!("failed to read log file \"{}\": {e}", path.display())
+                };
+                let _ = tx.send(Bytes::from(msg)).await;
             }
         });
         let stream = futures::stream::unfold(rx, |mut rx| async move {
