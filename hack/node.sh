@@ -5,7 +5,11 @@
 # kubelet runs inside it (`node.sh exec`), as it would on a real node. Nothing here touches the
 # machine's root network namespace: nodes reach each other through a switch namespace.
 #
-#   node.sh switch-up DIR                      a namespace with a bridge that nodes attach to
+#   node.sh switch-up DIR [ADDR/LEN PROXYBIN]  a namespace with a bridge that nodes attach to;
+#                                              with ADDR and PROXYBIN (hack/testserver), the
+#                                              bridge gets ADDR and an HTTP CONNECT proxy on
+#                                              DIR/egress.sock reaches the nodes from outside
+#                                              (the apiserver's egress selector)
 #   node.sh switch-down DIR
 #   node.sh up DIR NAME [APIPORT] [SWITCHDIR NODEIP/LEN]
 #                                              start a node; prints its facts as shell variables
@@ -66,12 +70,22 @@ switch_up() {
   ip netns exec "$ns" ip link set lo up
   ip netns exec "$ns" ip link add br0 type bridge
   ip netns exec "$ns" ip link set br0 up
+  if [ -n "${2:-}" ]; then
+    ip netns exec "$ns" ip addr add "$2" dev br0
+    ip netns exec "$ns" "$3" connect-proxy --socket "$dir/egress.sock" >"$dir/egress-proxy.log" 2>&1 &
+    echo "$!" >"$dir/proxy.pid"
+    wait_for 10 test -S "$dir/egress.sock" || die "the egress proxy did not start: $(cat "$dir/egress-proxy.log")"
+  fi
   echo "SWITCH_NETNS=$ns"
 }
 
 switch_down() {
   local dir=$1
   [ -f "$dir/netns" ] || return 0
+  if [ -f "$dir/proxy.pid" ]; then
+    kill "$(cat "$dir/proxy.pid")" 2>/dev/null || true
+    rm -f "$dir/proxy.pid"
+  fi
   ip netns del "$(cat "$dir/netns")" 2>/dev/null || true
   rm -f "$REGISTRY/$(cat "$dir/netns")" "$dir/netns"
 }

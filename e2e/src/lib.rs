@@ -239,6 +239,19 @@ impl Pki {
         pki::write_pair(dir, "ca", &ca).expect("write");
         pki::write_pair(dir, "apiserver", &serving).expect("write");
         pki::write_pair(dir, "admin", &admin).expect("write");
+        // The apiserver's client certificate towards kubelets, as kubeadm's
+        // apiserver-kubelet-client (which kubeadm binds to cluster-admin).
+        let kubelet_client = pki::issue(
+            &ca,
+            &pki::LeafSpec {
+                common_name: "kube-apiserver-kubelet-client".into(),
+                organizations: vec!["system:masters".into()],
+                client: true,
+                ..Default::default()
+            },
+        )
+        .expect("kubelet client");
+        pki::write_pair(dir, "apiserver-kubelet-client", &kubelet_client).expect("write");
         let (sa_key, sa_pub) = pki::sakey::generate_ec().expect("service account key");
         std::fs::write(dir.join("sa.key"), sa_key).expect("write");
         std::fs::write(dir.join("sa.pub"), sa_pub).expect("write");
@@ -263,6 +276,49 @@ impl Pki {
     pub fn path(&self, file: &str) -> PathBuf {
         self.dir.join(file)
     }
+}
+
+/// Runs `cmd` with `stdin` written and closed, and its output collected; killed and failed
+/// when it has not finished by `timeout` (a hang is a failure, not a stuck test).
+pub fn run_with_deadline(mut cmd: Command, stdin: Option<&[u8]>, timeout: Duration) -> Output {
+    use std::io::{Read, Write};
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("the command starts");
+    if let Some(input) = stdin {
+        let mut w = child.stdin.take().expect("stdin");
+        w.write_all(input).expect("write stdin");
+    }
+    let (mut out, mut err) = (child.stdout.take().expect("stdout"), child.stderr.take().expect("stderr"));
+    let out_t = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = out.read_to_end(&mut b);
+        b
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = err.read_to_end(&mut b);
+        b
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let (o, e) = (out_t.join().unwrap_or_default(), err_t.join().unwrap_or_default());
+            panic!(
+                "{cmd:?} did not finish in {timeout:?}\nstdout: {}\nstderr: {}",
+                String::from_utf8_lossy(&o),
+                String::from_utf8_lossy(&e)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output { status, stdout: out_t.join().unwrap_or_default(), stderr: err_t.join().unwrap_or_default() }
 }
 
 /// The real kube-apiserver binary, serving on a free port.
@@ -328,6 +384,8 @@ impl ApiServer {
             .arg(format!("--tls-cert-file={}", self.pki.path("apiserver.crt").display()))
             .arg(format!("--tls-private-key-file={}", self.pki.path("apiserver.key").display()))
             .arg(format!("--client-ca-file={}", self.pki.path("ca.crt").display()))
+            .arg(format!("--kubelet-client-certificate={}", self.pki.path("apiserver-kubelet-client.crt").display()))
+            .arg(format!("--kubelet-client-key={}", self.pki.path("apiserver-kubelet-client.key").display()))
             .arg("--service-account-issuer=https://kubernetes.default.svc.cluster.local")
             .arg(format!("--service-account-key-file={}", self.pki.path("sa.pub").display()))
             .arg(format!("--service-account-signing-key-file={}", self.pki.path("sa.key").display()))
@@ -425,10 +483,16 @@ impl ApiServer {
         self.kubectl_stdin(version, args, None)
     }
 
-    pub fn kubectl_stdin(&self, version: &str, args: &[&str], stdin: Option<&str>) -> Output {
-        use std::io::Write;
+    /// kubectl `version` with this cluster's kubeconfig, to be configured further and run.
+    pub fn kubectl_cmd(&self, version: &str, args: &[&str]) -> Command {
         let mut cmd = Command::new(kubectl_path(version));
         cmd.env("KUBECONFIG", &self.kubeconfig).env("HOME", self.dir.path().join("home")).args(args);
+        cmd
+    }
+
+    pub fn kubectl_stdin(&self, version: &str, args: &[&str], stdin: Option<&str>) -> Output {
+        use std::io::Write;
+        let mut cmd = self.kubectl_cmd(version, args);
         cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

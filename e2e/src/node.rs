@@ -41,11 +41,37 @@ pub struct Switch {
 impl Switch {
     pub fn new() -> Switch {
         let dir = tempfile::tempdir().expect("tempdir");
-        let out = node_sh(&["switch-up", dir.path().to_str().unwrap()]);
+        let proxy = bin_dir().join("k8s-rs-testserver");
+        assert!(proxy.exists(), "{} is missing: build the workspace binaries first", proxy.display());
+        let out = node_sh(&["switch-up", dir.path().to_str().unwrap(), SWITCH_ADDR, proxy.to_str().unwrap()]);
         assert!(out.status.success(), "switch-up: {}", String::from_utf8_lossy(&out.stderr));
+        let egress = dir.path().join("egress.yaml");
+        std::fs::write(
+            &egress,
+            format!(
+                "apiVersion: apiserver.k8s.io/v1beta1\nkind: EgressSelectorConfiguration\negressSelections:\n\
+                 - name: cluster\n  connection:\n    proxyProtocol: HTTPConnect\n    transport:\n      uds:\n        \
+                 udsName: {}\n",
+                dir.path().join("egress.sock").display()
+            ),
+        )
+        .expect("egress config");
         Switch { dir }
     }
+
+    /// The apiserver flags that reach this switch's nodes as kubeadm's apiserver reaches
+    /// kubelets: through the egress selector's `cluster` proxy, by InternalIP first.
+    pub fn apiserver_flags(&self) -> Vec<String> {
+        vec![
+            format!("--egress-selector-config-file={}", self.dir.path().join("egress.yaml").display()),
+            "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname".into(),
+        ]
+    }
 }
+
+/// The switch's own address on its bridge, from which its egress proxy dials the nodes
+/// (nodes take 172.18.0.2 and up).
+const SWITCH_ADDR: &str = "172.18.0.254/24";
 
 impl Default for Switch {
     fn default() -> Self {
@@ -69,6 +95,8 @@ pub struct Node {
     kubelet: Option<Child>,
     kubelet_args: Vec<String>,
     kubeconfig: Option<PathBuf>,
+    /// The cluster's CA, which the kubelet's API trusts for client certificates.
+    client_ca: Option<PathBuf>,
     /// More KubeletConfiguration lines, used from the next kubelet (re)start.
     pub kubelet_config: String,
 }
@@ -104,6 +132,7 @@ impl Node {
             netns: facts.get("NODE_NETNS").unwrap_or(&"").to_string(),
             holder: facts.get("NODE_HOLDER_PID").unwrap_or(&"").to_string(),
             kubeconfig: api.map(|_| dir.path().join("kubelet.conf")),
+            client_ca: api.map(|a| a.pki.path("ca.crt")),
             dir,
             kubelet: None,
             kubelet_args: extra.iter().map(|s| s.to_string()).collect(),
@@ -159,10 +188,11 @@ impl Node {
                 self.path("resolv.conf").display(),
                 // Without an apiserver there is no TokenReview or SubjectAccessReview to ask:
                 // a standalone kubelet's API must allow on its own, as upstream requires.
-                if self.kubeconfig.is_none() {
-                    format!("authentication: {{webhook: {{enabled: false}}}}\nauthorization: {{mode: AlwaysAllow}}\n{}", self.kubelet_config)
-                } else {
-                    self.kubelet_config.clone()
+                // With one, clients (the apiserver among them) present certificates from the
+                // cluster's CA, as kubeadm configures nodes.
+                match &self.client_ca {
+                    None => format!("authentication: {{webhook: {{enabled: false}}}}\nauthorization: {{mode: AlwaysAllow}}\n{}", self.kubelet_config),
+                    Some(ca) => format!("authentication: {{x509: {{clientCAFile: {}}}}}\n{}", ca.display(), self.kubelet_config),
                 }
             ),
         )

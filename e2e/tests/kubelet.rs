@@ -9,21 +9,27 @@ use std::time::Duration;
 const KUBECTL: &str = "1.33";
 
 /// A control plane as kubeadm runs it: Node and RBAC authorization, NodeRestriction, node
-/// IPAM handing out pod CIDRs from 10.244.0.0/16.
+/// IPAM handing out pod CIDRs from 10.244.0.0/16; and the switch its nodes attach to, which
+/// the apiserver reaches through its egress proxy.
 struct ControlPlane {
     c: Cluster,
     _cm: ControllerManager,
     _sched: Scheduler,
 }
 
-fn control_plane() -> ControlPlane {
-    let c = Cluster::start_with(&["--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction"]);
+fn control_plane() -> (ControlPlane, Switch) {
+    let sw = Switch::new();
+    let mut flags =
+        vec!["--authorization-mode=Node,RBAC".to_string(), "--enable-admission-plugins=NodeRestriction".into()];
+    flags.extend(sw.apiserver_flags());
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let c = Cluster::start_with(&flags);
     let cm = ControllerManager::start(
         &c.api,
         &["--allocate-node-cidrs=true", "--cluster-cidr=10.244.0.0/16", "--node-cidr-mask-size=24"],
     );
     let sched = Scheduler::start(&c.api, &[]);
-    ControlPlane { c, _cm: cm, _sched: sched }
+    (ControlPlane { c, _cm: cm, _sched: sched }, sw)
 }
 
 fn get_json(c: &Cluster, args: &[&str]) -> Value {
@@ -63,9 +69,8 @@ fn in_cidr(ip: &str, cidr: &str) -> bool {
 /// nginx runs with a pod IP from the node's CIDR, and curl from the node gets nginx's page.
 #[test]
 fn a_node_registers_and_runs_nginx_reachable_at_its_pod_ip() {
-    let cp = control_plane();
+    let (cp, sw) = control_plane();
     let c = &cp.c;
-    let sw = Switch::new();
     let n = Node::start(&c.api, &sw, "node-1", "172.18.0.2", &[]);
     let node = wait_node_ready(c, &n);
     let ready = condition(&node, "Ready").unwrap();
@@ -166,9 +171,8 @@ fn events_for(c: &Cluster, ns: &str, name: &str) -> Vec<Value> {
 /// messages.
 #[test]
 fn volumes_and_environment_reach_the_containers() {
-    let cp = control_plane();
+    let (cp, sw) = control_plane();
     let c = &cp.c;
-    let sw = Switch::new();
     let n = Node::start(&c.api, &sw, "node-v", "172.18.0.2", &[]);
     wait_node_ready(c, &n);
     apply(
@@ -326,9 +330,8 @@ spec:
 /// pod does not own is never taken over.
 #[test]
 fn claims_on_local_and_host_path_volumes_and_ephemeral_volumes() {
-    let cp = control_plane();
+    let (cp, sw) = control_plane();
     let c = &cp.c;
-    let sw = Switch::new();
     let n = Node::start(&c.api, &sw, "node-v", "172.18.0.2", &[]);
     wait_node_ready(c, &n);
     let (local, scratch) = (n.path("local-pv"), n.path("scratch-pv"));
@@ -447,14 +450,11 @@ spec:
 /// without rights on the Node gets upstream's 403.
 #[test]
 fn the_kubelet_api_serves_authorized_clients() {
-    let cp = control_plane();
+    let (cp, sw) = control_plane();
     let c = &cp.c;
-    let sw = Switch::new();
-    let mut n = Node::start(&c.api, &sw, "node-k", "172.18.0.2", &[]);
+    let n = Node::start(&c.api, &sw, "node-k", "172.18.0.2", &[]);
     let pki = c.api.pki.dir.clone();
     c.api.pki.client("nobody", "nobody", &[]);
-    n.kubelet_config = format!("authentication:\n  x509:\n    clientCAFile: {}\n", pki.join("ca.crt").display());
-    n.restart_kubelet();
     wait_node_ready(c, &n);
     apply(
         c,
@@ -537,9 +537,8 @@ spec:
 /// and in the ownership of what the container writes to its emptyDir.
 #[test]
 fn security_context_sets_the_user_and_the_volume_group() {
-    let cp = control_plane();
+    let (cp, sw) = control_plane();
     let c = &cp.c;
-    let sw = Switch::new();
     let n = Node::start(&c.api, &sw, "node-s", "172.18.0.2", &[]);
     wait_node_ready(c, &n);
     apply(
@@ -583,9 +582,8 @@ const HELLO: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: hello\n  name
 /// beside it is skipped; changing the file restarts the pod; removing it stops the pod.
 #[test]
 fn static_pods_run_from_manifests_and_are_mirrored() {
-    let cp = control_plane();
+    let (cp, sw) = control_plane();
     let c = &cp.c;
-    let sw = Switch::new();
     let n = Node::start(&c.api, &sw, "node1", "172.18.0.2", &[]);
     let node = wait_node_ready(c, &n);
     std::fs::write(
@@ -689,9 +687,8 @@ fn container_status(c: &Cluster, pod: &str) -> Value {
 /// pass.
 #[test]
 fn probes_restart_containers_and_gate_readiness() {
-    let cp = control_plane();
+    let (cp, sw) = control_plane();
     let c = &cp.c;
-    let sw = Switch::new();
     let n = Node::start(&c.api, &sw, "node-p", "172.18.0.2", &[]);
     wait_node_ready(c, &n);
     let flags = n.path("flags");
@@ -845,9 +842,8 @@ fn lines(path: &std::path::Path) -> Vec<String> {
 /// down is finished when it returns.
 #[test]
 fn init_containers_sidecars_termination_and_kubelet_restarts() {
-    let cp = control_plane();
+    let (cp, sw) = control_plane();
     let c = &cp.c;
-    let sw = Switch::new();
     let mut n = Node::start(&c.api, &sw, "node-l", "172.18.0.2", &[]);
     wait_node_ready(c, &n);
     let out = n.path("out");
@@ -965,9 +961,8 @@ spec:
 /// A Deployment of 3 replicas across 2 nodes: each pod's IP is in its node's pod CIDR.
 #[test]
 fn a_deployment_spreads_over_two_nodes_with_their_pod_cidrs() {
-    let cp = control_plane();
+    let (cp, sw) = control_plane();
     let c = &cp.c;
-    let sw = Switch::new();
     let n1 = Node::start(&c.api, &sw, "node-a", "172.18.0.2", &[]);
     let n2 = Node::start(&c.api, &sw, "node-b", "172.18.0.3", &[]);
     let cidr1 = wait_node_ready(c, &n1)["spec"]["podCIDR"].as_str().unwrap().to_string();
@@ -1001,9 +996,8 @@ fn a_deployment_spreads_over_two_nodes_with_their_pod_cidrs() {
 /// container goes into CrashLoopBackOff with a growing back-off; the node keeps working.
 #[test]
 fn bad_images_and_crashing_containers_back_off() {
-    let cp = control_plane();
+    let (cp, sw) = control_plane();
     let c = &cp.c;
-    let sw = Switch::new();
     let n = Node::start(&c.api, &sw, "node-b", "172.18.0.2", &[]);
     wait_node_ready(c, &n);
     c.api.kubectl_ok(KUBECTL, &["run", "noimage", "--image=localhost/does-not-exist:1.0"]);
@@ -1051,9 +1045,8 @@ fn bad_images_and_crashing_containers_back_off() {
 /// activeDeadlineSeconds, a runAsNonRoot pod on a root image, and admission beyond --max-pods.
 #[test]
 fn termination_messages_deadlines_non_root_and_max_pods() {
-    let cp = control_plane();
+    let (cp, sw) = control_plane();
     let c = &cp.c;
-    let sw = Switch::new();
     let n = Node::start(&c.api, &sw, "node-m", "172.18.0.2", &["--max-pods=4"]);
     wait_node_ready(c, &n);
     apply(
@@ -1145,8 +1138,7 @@ spec:
 /// meanwhile reaches the API once it is back).
 #[test]
 fn the_node_rides_out_a_containerd_restart_and_an_apiserver_outage() {
-    let mut cp = control_plane();
-    let sw = Switch::new();
+    let (mut cp, sw) = control_plane();
     let n = Node::start(&cp.c.api, &sw, "node-f", "172.18.0.2", &[]);
     wait_node_ready(&cp.c, &n);
     let out = n.path("out");
@@ -1220,9 +1212,8 @@ const EVICTION_WAIT: Duration = Duration::from_secs(90);
 
 #[test]
 fn disk_pressure_and_local_storage_limits_evict_pods() {
-    let cp = control_plane();
+    let (cp, sw) = control_plane();
     let c = &cp.c;
-    let sw = Switch::new();
     let mut n = Node::start(
         &c.api,
         &sw,
@@ -1382,9 +1373,8 @@ fn node_images(c: &Cluster, node: &str) -> Vec<String> {
 
 #[test]
 fn garbage_collection_and_log_rotation() {
-    let cp = control_plane();
+    let (cp, sw) = control_plane();
     let c = &cp.c;
-    let sw = Switch::new();
     let mut n = Node::start(&c.api, &sw, "node-g", "172.18.0.2", &[]);
     n.kubelet_config = "imageGCHighThresholdPercent: 1\nimageGCLowThresholdPercent: 0\nimageMinimumGCAge: 0s\ncontainerLogMaxSize: 8Ki\ncontainerLogMaxFiles: 3\ncontainerLogMonitorInterval: 3s\n".into();
     n.restart_kubelet();
@@ -1500,9 +1490,8 @@ const PRIVATE_IMAGE: &str = "private.registry.test/library/busybox:latest";
 
 #[test]
 fn image_pull_secrets_authenticate_to_a_private_registry() {
-    let cp = control_plane();
+    let (cp, sw) = control_plane();
     let c = &cp.c;
-    let sw = Switch::new();
     let n = Node::start(&c.api, &sw, "node-p", "172.18.0.2", &[]);
     wait_node_ready(c, &n);
     poll("default service account", Duration::from_secs(30), || {
@@ -1575,9 +1564,8 @@ fn image_pull_secrets_authenticate_to_a_private_registry() {
 /// environment as JSON on 8888) and agnhost's `netexec` behind a readiness probe.
 #[test]
 fn the_test_images_serve_http() {
-    let cp = control_plane();
+    let (cp, sw) = control_plane();
     let c = &cp.c;
-    let sw = Switch::new();
     let n = Node::start(&c.api, &sw, "node-t", "172.18.0.2", &[]);
     wait_node_ready(c, &n);
     c.api.kubectl_ok(KUBECTL, &["create", "deployment", "web", "--image=jpetazzo/httpenv"]);
@@ -1630,9 +1618,8 @@ spec:
 /// filling a memory-backed emptyDir leaves less than the 100 MiB threshold.
 #[test]
 fn memory_pressure_evicts_the_pod_over_its_request_and_refuses_best_effort_pods() {
-    let cp = control_plane();
+    let (cp, sw) = control_plane();
     let c = &cp.c;
-    let sw = Switch::new();
     let meminfo = std::fs::read_to_string("/proc/meminfo").expect("meminfo");
     let total_kib: i64 = meminfo
         .lines()
@@ -1693,4 +1680,231 @@ spec:
         (node_condition(c, "node-mem", "MemoryPressure")["status"] == "False").then_some(())
     });
     assert_eq!(get_json(c, &["pod", "calm"])["status"]["phase"], "Running");
+}
+
+/// kubectl `args` with `env`, failed if it takes longer than a minute.
+fn kubectl_env(c: &Cluster, env: &[(&str, &str)], args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    let mut cmd = c.api.kubectl_cmd(KUBECTL, args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    e2e::run_with_deadline(cmd, stdin.map(str::as_bytes), Duration::from_secs(60))
+}
+
+fn stdout_ok(out: &std::process::Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what}: {}\nstdout: {}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// The SPDY path: kubectl told not to try WebSockets first.
+const SPDY: &[(&str, &str)] =
+    &[("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "false"), ("KUBECTL_PORT_FORWARD_WEBSOCKETS", "false")];
+
+/// `kubectl logs` with its options, through the apiserver's `pods/log` and the kubelet (via
+/// the egress proxy), and the apiserver's checks before it reaches a kubelet.
+#[test]
+fn kubectl_logs_reads_through_the_apiserver() {
+    let (cp, sw) = control_plane();
+    let c = &cp.c;
+    let n = Node::start(&c.api, &sw, "node-1", "172.18.0.2", &[]);
+    wait_node_ready(c, &n);
+    apply(
+        c,
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: talker}
+spec:
+  containers:
+  - name: app
+    image: busybox
+    command: ["sh", "-c", "for i in $(seq 1 20); do echo line-$i; done; while [ ! -f /tmp/go ]; do sleep 0.1; done; echo after-start; sleep 3600"]
+  - {name: side, image: busybox, command: ["sh", "-c", "echo from-side; sleep 3600"]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: crasher}
+spec:
+  containers:
+  - {name: app, image: busybox, command: ["sh", "-c", "echo run-at-$(date +%s%N); sleep 1; exit 1"]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: nowhere}
+spec:
+  nodeSelector: {no-such-label: "true"}
+  containers:
+  - {name: app, image: busybox}
+"#,
+    );
+    wait_phase(c, "default", "talker", "Running");
+    let logs = |args: &[&str]| -> String {
+        let mut a = vec!["logs"];
+        a.extend_from_slice(args);
+        stdout_ok(&kubectl_env(c, &[], &a, None), &format!("kubectl {a:?}"))
+    };
+    let all = poll("talker's 20 lines", Duration::from_secs(30), || {
+        let out = logs(&["talker", "-c", "app"]);
+        out.contains("line-20").then_some(out)
+    });
+    assert_eq!(all.lines().collect::<Vec<_>>(), (1..=20).map(|i| format!("line-{i}")).collect::<Vec<_>>());
+    assert_eq!(logs(&["talker", "-c", "app", "--tail=3"]), "line-18\nline-19\nline-20\n");
+    assert_eq!(logs(&["talker", "-c", "side"]), "from-side\n");
+    assert_eq!(logs(&["talker", "-c", "app", "--since=1h"]).lines().count(), 20);
+    assert_eq!(logs(&["talker", "-c", "app", "--limit-bytes=13"]), "line-1\nline-2");
+    let stamped = logs(&["talker", "-c", "app", "--tail=1", "--timestamps"]);
+    let (ts, line) = stamped.trim_end().split_once(' ').expect("a timestamp");
+    assert_eq!(line, "line-20");
+    assert!(chrono::DateTime::parse_from_rfc3339(ts).is_ok(), "{stamped}");
+    // kubectl picks the first container itself; the apiserver asks for one.
+    let raw = kubectl_env(c, &[], &["get", "--raw", "/api/v1/namespaces/default/pods/talker/log"], None);
+    assert!(!raw.status.success());
+    assert!(
+        String::from_utf8_lossy(&raw.stderr)
+            .contains("a container name must be specified for pod talker, choose one of: [app side]"),
+        "{}",
+        String::from_utf8_lossy(&raw.stderr)
+    );
+    let bad = kubectl_env(c, &[], &["logs", "talker", "-c", "nope"], None);
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("container nope is not valid for pod talker"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    let neg = kubectl_env(
+        c,
+        &[],
+        &["get", "--raw", "/api/v1/namespaces/default/pods/talker/log?container=app&tailLines=-1"],
+        None,
+    );
+    assert!(
+        String::from_utf8_lossy(&neg.stderr)
+            .contains("tailLines: Invalid value: -1: must be greater than or equal to 0"),
+        "{}",
+        String::from_utf8_lossy(&neg.stderr)
+    );
+    // A pod on no node has nothing to say (204).
+    assert_eq!(logs(&["nowhere"]), "");
+
+    // -f: a line written after the stream started arrives.
+    let mut follow = c.api.kubectl_cmd(KUBECTL, &["logs", "-f", "talker", "-c", "app", "--tail=1"]);
+    follow.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null());
+    let mut child = follow.spawn().expect("kubectl logs -f");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    assert_eq!(rx.recv_timeout(Duration::from_secs(30)).expect("the tail line"), "line-20");
+    stdout_ok(&kubectl_env(c, SPDY, &["exec", "talker", "-c", "app", "--", "touch", "/tmp/go"], None), "exec touch");
+    assert_eq!(rx.recv_timeout(Duration::from_secs(30)).expect("the line written later"), "after-start");
+    let _ = child.kill();
+    let _ = child.wait();
+
+    // --previous after a crash.
+    poll("crasher restarted", Duration::from_secs(90), || {
+        let p = get_json(c, &["pod", "crasher"]);
+        (p["status"]["containerStatuses"][0]["restartCount"].as_i64()? >= 1).then_some(())
+    });
+    let prev = logs(&["crasher", "--previous"]);
+    assert!(prev.starts_with("run-at-"), "{prev}");
+
+    // nodes/proxy reaches the kubelet's API with the apiserver's client certificate.
+    let healthz =
+        stdout_ok(&kubectl_env(c, &[], &["get", "--raw", "/api/v1/nodes/node-1/proxy/healthz"], None), "healthz");
+    assert_eq!(healthz, "ok");
+    let pods: Value = serde_json::from_str(&stdout_ok(
+        &kubectl_env(c, &[], &["get", "--raw", "/api/v1/nodes/node-1/proxy/pods"], None),
+        "proxy pods",
+    ))
+    .expect("a pod list");
+    assert!(pods["items"].as_array().unwrap().iter().any(|p| p["metadata"]["name"] == "talker"), "{pods}");
+}
+
+/// `kubectl exec`, `attach` and `port-forward` over SPDY: the apiserver proxies the upgrade to
+/// the kubelet, which proxies it to containerd's streaming server.
+#[test]
+fn kubectl_exec_attach_and_port_forward_over_spdy() {
+    let (cp, sw) = control_plane();
+    let c = &cp.c;
+    let n = Node::start(&c.api, &sw, "node-1", "172.18.0.2", &[]);
+    wait_node_ready(c, &n);
+    apply(
+        c,
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  containers:
+  - {name: nginx, image: nginx}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: reader}
+spec:
+  containers:
+  - name: app
+    image: busybox
+    stdin: true
+    stdinOnce: true
+    command: ["sh", "-c", "while read l; do echo got-$l; done; echo stdin-closed"]
+  restartPolicy: Never
+"#,
+    );
+    wait_phase(c, "default", "web", "Running");
+    wait_phase(c, "default", "reader", "Running");
+    let exec = |args: &[&str], stdin: Option<&str>| {
+        let mut a = vec!["exec"];
+        a.extend_from_slice(args);
+        kubectl_env(c, SPDY, &a, stdin)
+    };
+    assert_eq!(stdout_ok(&exec(&["web", "--", "cat", "/etc/hostname"], None), "exec cat"), "web\n");
+    // stdin piped in and closed: cat ends.
+    assert_eq!(stdout_ok(&exec(&["-i", "web", "--", "cat"], Some("hello\nworld\n")), "exec -i cat"), "hello\nworld\n");
+    let three = exec(&["web", "--", "sh", "-c", "echo out; echo err >&2; exit 3"], None);
+    assert_eq!(three.status.code(), Some(3), "{}", String::from_utf8_lossy(&three.stderr));
+    assert_eq!(String::from_utf8_lossy(&three.stdout), "out\n");
+    assert!(String::from_utf8_lossy(&three.stderr).starts_with("err\n"), "{}", String::from_utf8_lossy(&three.stderr));
+    let missing = exec(&["web", "-c", "zz", "--", "true"], None);
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("container zz is not valid for pod web"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+
+    // attach: what is piped in reaches the container's stdin, its output comes back.
+    let att = kubectl_env(c, SPDY, &["attach", "-i", "reader", "-c", "app"], Some("one\ntwo\n"));
+    let text = String::from_utf8_lossy(&att.stdout).to_string();
+    assert!(text.contains("got-one\ngot-two\nstdin-closed"), "{text}\n{}", String::from_utf8_lossy(&att.stderr));
+
+    // port-forward: curl on the local port reaches nginx.
+    let port = e2e::free_port().to_string();
+    let mut pf = c.api.kubectl_cmd(KUBECTL, &["port-forward", "pod/web", &format!("{port}:80")]);
+    for (k, v) in SPDY {
+        pf.env(k, v);
+    }
+    pf.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    let mut child = pf.spawn().expect("kubectl port-forward");
+    let page = poll("nginx through port-forward", Duration::from_secs(30), || {
+        let out = std::process::Command::new("curl")
+            .args(["-s", "--max-time", "5", &format!("http://127.0.0.1:{port}/")])
+            .output()
+            .ok()?;
+        let body = String::from_utf8_lossy(&out.stdout).to_string();
+        body.contains("Welcome to nginx!").then_some(body)
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(page.contains("<title>Welcome to nginx!</title>"));
 }

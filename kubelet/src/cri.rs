@@ -156,6 +156,25 @@ impl Cri {
             .into_inner())
     }
 
+    /// The runtime's streaming URL for an exec (CRI `Exec`).
+    pub async fn get_exec(&self, r: api::ExecRequest) -> Result<String, tonic::Status> {
+        let mut c = self.runtime.clone();
+        Ok(c.exec(self.req(r)).await?.into_inner().url)
+    }
+
+    /// The runtime's streaming URL for an attach (CRI `Attach`).
+    pub async fn get_attach(&self, r: api::AttachRequest) -> Result<String, tonic::Status> {
+        let mut c = self.runtime.clone();
+        Ok(c.attach(self.req(r)).await?.into_inner().url)
+    }
+
+    /// The runtime's streaming URL for a port forward into a sandbox (CRI `PortForward`).
+    pub async fn get_port_forward(&self, sandbox: &str, ports: Vec<i32>) -> Result<String, tonic::Status> {
+        let mut c = self.runtime.clone();
+        let r = api::PortForwardRequest { pod_sandbox_id: sandbox.to_string(), port: ports };
+        Ok(c.port_forward(self.req(r)).await?.into_inner().url)
+    }
+
     pub async fn stop_container(&self, id: &str, grace_secs: i64) -> Result<(), tonic::Status> {
         let mut c = self.runtime.clone();
         let timeout = Duration::from_secs(grace_secs.max(0) as u64) + self.timeout;

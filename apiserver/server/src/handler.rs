@@ -464,6 +464,9 @@ async fn resource(
     if !rd.namespaced && !info.namespace.is_empty() && rd.plural != "namespaces" {
         return Err(ApiError::NotFoundPath);
     }
+    if rd.group.is_empty() && crate::connect::is_connect(rd.plural, &info.subresource) {
+        return crate::connect::serve(st, rd, info, &user, req).await;
+    }
     let has_table = (rd.is_stored() || rd.plural == "componentstatuses")
         && !matches!(info.subresource.as_str(), "binding" | "token" | "eviction");
     let enc = codec::negotiate(accept, has_table)?;

@@ -11,7 +11,9 @@ pub mod bootstrap;
 pub mod certificates;
 pub mod codec;
 pub mod componentstatus;
+pub mod connect;
 pub mod discovery;
+pub mod egress;
 pub mod error;
 pub mod eviction;
 pub mod handler;
@@ -83,6 +85,8 @@ pub struct ApiServer {
     /// The data of `kube-system/extension-apiserver-authentication`: how this apiserver
     /// authenticates clients, for the components that delegate to it.
     pub authentication_info: serde_json::Map<String, serde_json::Value>,
+    /// How `logs`, `exec`, `attach`, `portforward` and `proxy` reach kubelets and pods.
+    pub kubelets: kubeletclient::KubeletClient,
 }
 
 impl ApiServer {
@@ -348,6 +352,7 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         webhooks: Default::default(),
         audit: auditing::Auditor::from_options(&opts).map_err(|e| Error::Flag(format!("audit: {e}")))?,
         authentication_info: authentication_info(&opts)?,
+        kubelets: kubeletclient::KubeletClient::from_options(&opts).map_err(Error::Flag)?,
     });
     let addr = SocketAddr::new(opts.bind_address, opts.secure_port);
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| Error::Listen(addr, e))?;
@@ -393,7 +398,7 @@ pub async fn serve(st: Arc<ApiServer>, listener: tokio::net::TcpListener, tls_cf
             let svc =
                 hyper::service::service_fn(move |req| handler::handle(st.clone(), cert_user.clone(), Some(peer), req));
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            if let Err(e) = builder.serve_connection(TokioIo::new(tls), svc).await {
+            if let Err(e) = builder.serve_connection_with_upgrades(TokioIo::new(tls), svc).await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
         });

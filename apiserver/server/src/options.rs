@@ -279,6 +279,9 @@ pub struct Options {
     /// DEPRECATED: kubelet port (used when a node does not report its kubelet's port).
     #[arg(long = "kubelet-port", default_value_t = 10250)]
     pub kubelet_port: u16,
+    /// File with apiserver egress selector configuration.
+    #[arg(long = "egress-selector-config-file")]
+    pub egress_selector_config_file: Option<PathBuf>,
     /// Timeout for kubelet operations.
     #[arg(long = "kubelet-timeout", value_parser = parse_duration, default_value = "5s")]
     pub kubelet_timeout: Duration,

@@ -7,6 +7,9 @@
 //!   `/hostname`, `/echo?msg=`, `/clientip`, `/healthz`, `/header?key=`, `/shell?cmd=`,
 //!   `/exit?code=`.
 //! - `agnhost serve-hostname [--port=9376]`: the hostname on every path.
+//! - `connect-proxy --socket PATH`: an HTTP CONNECT proxy on a unix socket, for the e2e
+//!   apiserver's egress selector (it runs in the test switch's network namespace, where the
+//!   nodes are reachable and the machine's own namespace is not touched).
 //!
 //! The mode comes from the name it runs as (`httpenv`, `agnhost`) or the first argument.
 //! Plain threads and std's TCP: a test backend needs no runtime.
@@ -161,17 +164,79 @@ fn flag(args: &[String], name: &str) -> Option<String> {
     None
 }
 
+/// Serves one CONNECT: the request head is read a byte at a time (nothing past it), the
+/// target dialed, and bytes copied both ways, each direction's end passed on as a half close.
+fn tunnel(mut client: std::os::unix::net::UnixStream) {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() > 8192 || !matches!(client.read(&mut b), Ok(1)) {
+            return;
+        }
+        head.push(b[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_string();
+    let mut words = head.split_whitespace();
+    let (Some("CONNECT"), Some(target)) = (words.next(), words.next()) else {
+        let _ = client.write_all(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n");
+        return;
+    };
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(target).ok().and_then(|mut a| a.next());
+    let upstream = addr.and_then(|a| TcpStream::connect_timeout(&a, std::time::Duration::from_secs(10)).ok());
+    let Some(upstream) = upstream else {
+        let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n");
+        return;
+    };
+    let _ = upstream.set_nodelay(true);
+    if client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").is_err() {
+        return;
+    }
+    let (Ok(mut c2), Ok(mut u2)) = (client.try_clone(), upstream.try_clone()) else { return };
+    let up = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut c2, &mut u2);
+        let _ = u2.shutdown(std::net::Shutdown::Write);
+    });
+    let mut upstream = upstream;
+    let _ = std::io::copy(&mut upstream, &mut client);
+    let _ = client.shutdown(std::net::Shutdown::Write);
+    let _ = up.join();
+}
+
+fn connect_proxy(args: &[String]) -> ! {
+    let Some(socket) = flag(args, "socket") else {
+        eprintln!("connect-proxy needs --socket PATH");
+        std::process::exit(2);
+    };
+    let _ = std::fs::remove_file(&socket);
+    let listener = match std::os::unix::net::UnixListener::bind(&socket) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("listen on {socket}: {e}");
+            std::process::exit(1);
+        }
+    };
+    eprintln!("Proxying CONNECT requests on {socket}");
+    for stream in listener.incoming().flatten() {
+        std::thread::spawn(move || tunnel(stream));
+    }
+    std::process::exit(0);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let prog = args.first().map(|a| a.rsplit('/').next().unwrap_or(a).to_string()).unwrap_or_default();
     let rest: Vec<String> = args.iter().skip(1).cloned().collect();
     let sub = if prog == "httpenv" { "httpenv" } else { rest.first().map(String::as_str).unwrap_or("httpenv") };
+    if sub == "connect-proxy" {
+        connect_proxy(&rest);
+    }
     let (mode, default_port, port_flag) = match sub {
         "httpenv" => (Mode::Httpenv, 8888, "port"),
         "netexec" => (Mode::Netexec, 8080, "http-port"),
         "serve-hostname" => (Mode::ServeHostname, 9376, "port"),
         other => {
-            eprintln!("unknown command {other:?}: use httpenv, netexec or serve-hostname");
+            eprintln!("unknown command {other:?}: use httpenv, netexec, serve-hostname or connect-proxy");
             std::process::exit(2);
         }
     };

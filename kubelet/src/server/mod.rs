@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod containerlogs;
+mod streaming;
 
 use crate::config::Config;
 use crate::cri::{api, Cri};
@@ -217,6 +218,13 @@ impl Server {
                 let (ns, pod, container) = (ns.to_string(), pod.to_string(), container.to_string());
                 self.run(&ns, &pod, uid.as_deref(), &container, req).await
             }
+            "exec" | "attach" if method == Method::GET || method == Method::POST => {
+                self.exec_or_attach(root == "exec", &segs[1..], req).await
+            }
+            "portForward" if method == Method::GET || method == Method::POST => {
+                self.port_forward(&segs[1..], req).await
+            }
+            "exec" | "attach" | "portForward" => text(StatusCode::METHOD_NOT_ALLOWED, "405: Method Not Allowed"),
             "configz" => json_response(&json!({"kubeletconfig": self.cfg.configz})),
             "metrics" if segs.len() == 1 => Response::builder()
                 .header("content-type", "text/plain; version=0.0.4; charset=utf-8")
