@@ -1684,7 +1684,18 @@ spec:
 
 /// kubectl `args` with `env`, failed if it takes longer than a minute.
 fn kubectl_env(c: &Cluster, env: &[(&str, &str)], args: &[&str], stdin: Option<&str>) -> std::process::Output {
-    let mut cmd = c.api.kubectl_cmd(KUBECTL, args);
+    kubectl_at(c, KUBECTL, env, args, stdin)
+}
+
+/// kubectl `version` with `env` and `args`, failed if it takes longer than a minute.
+fn kubectl_at(
+    c: &Cluster,
+    version: &str,
+    env: &[(&str, &str)],
+    args: &[&str],
+    stdin: Option<&str>,
+) -> std::process::Output {
+    let mut cmd = c.api.kubectl_cmd(version, args);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -1831,10 +1842,113 @@ spec:
     assert!(pods["items"].as_array().unwrap().iter().any(|p| p["metadata"]["name"] == "talker"), "{pods}");
 }
 
-/// `kubectl exec`, `attach` and `port-forward` over SPDY: the apiserver proxies the upgrade to
-/// the kubelet, which proxies it to containerd's streaming server.
+/// The streaming calls of one kubectl, over WebSockets (checked not to fall back to SPDY:
+/// client-go says so at -v=4) or over SPDY.
+fn exec_attach_and_port_forward(c: &Cluster, version: &str, websockets: bool, round: usize) {
+    let env: &[(&str, &str)] = if websockets { &[] } else { SPDY };
+    let run = |args: &[&str], stdin: Option<&str>| {
+        let mut a: Vec<&str> = args.to_vec();
+        if websockets {
+            a.insert(1, "-v=4");
+        }
+        let out = kubectl_at(c, version, env, &a, stdin);
+        let err = String::from_utf8_lossy(&out.stderr).to_lowercase();
+        assert!(!err.contains("fallback"), "kubectl {version} fell back to SPDY for {args:?}: {err}");
+        out
+    };
+    // Refused before any upgrade (as upstream, a WebSocket client then retries over SPDY and
+    // reports that answer).
+    let missing = kubectl_at(c, version, env, &["exec", "web", "-c", "zz", "--", "true"], None);
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("container zz is not valid for pod web"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+    let what = format!("kubectl {version}, websockets {websockets}");
+    assert_eq!(stdout_ok(&run(&["exec", "web", "--", "cat", "/etc/hostname"], None), &what), "web\n");
+    // stdin piped in and closed: cat ends.
+    assert_eq!(stdout_ok(&run(&["exec", "-i", "web", "--", "cat"], Some("hello\nworld\n")), &what), "hello\nworld\n");
+    let three = run(&["exec", "web", "--", "sh", "-c", "echo out; echo err >&2; exit 3"], None);
+    assert_eq!(three.status.code(), Some(3), "{what}: {}", String::from_utf8_lossy(&three.stderr));
+    assert_eq!(String::from_utf8_lossy(&three.stdout), "out\n");
+    assert!(String::from_utf8_lossy(&three.stderr).contains("err\n"), "{}", String::from_utf8_lossy(&three.stderr));
+    // A TTY: kubectl asks for one with -t, and the shell sees a terminal.
+    // kubectl needs a terminal of its own for that: `script` gives it one.
+    let kubectl = e2e::kubectl_path(version);
+    let line = format!("{} exec -it web -- sh -c 'tty; stty size; exit 4'", kubectl.display());
+    let mut script = std::process::Command::new("script");
+    script.args(["-qec", &line, "/dev/null"]);
+    script.env("KUBECONFIG", &c.api.kubeconfig).env("HOME", c.api.dir.path().join("home"));
+    for (k, v) in env {
+        script.env(k, v);
+    }
+    let tty = e2e::run_with_deadline(script, None, Duration::from_secs(60));
+    let tty_out = String::from_utf8_lossy(&tty.stdout).to_string();
+    assert!(tty_out.contains("/dev/pts/"), "{what}: {tty_out} {}", String::from_utf8_lossy(&tty.stderr));
+    assert_eq!(tty.status.code(), Some(4), "{what}: {tty_out}");
+
+    // attach: what is piped in reaches the container's stdin, its output comes back.
+    let reader = format!("reader-{round}");
+    apply(
+        c,
+        &format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: {reader}}}
+spec:
+  containers:
+  - name: app
+    image: busybox
+    stdin: true
+    stdinOnce: true
+    command: ["sh", "-c", "while read l; do echo got-$l; done; echo stdin-closed"]
+  restartPolicy: Never
+"#
+        ),
+    );
+    wait_phase(c, "default", &reader, "Running");
+    let att = run(&["attach", "-i", &reader, "-c", "app"], Some("one\ntwo\n"));
+    let text = String::from_utf8_lossy(&att.stdout).to_string();
+    assert!(
+        text.contains("got-one\ngot-two\nstdin-closed"),
+        "{what}: {text}\n{}",
+        String::from_utf8_lossy(&att.stderr)
+    );
+
+    // port-forward: curl on the local port reaches nginx.
+    let port = e2e::free_port().to_string();
+    let mut pf = c.api.kubectl_cmd(version, &["port-forward", "pod/web", &format!("{port}:80"), "-v=4"]);
+    for (k, v) in env {
+        pf.env(k, v);
+    }
+    let log = tempfile::NamedTempFile::new().expect("log file");
+    pf.stdout(std::process::Stdio::null()).stderr(log.reopen().expect("log"));
+    let mut child = pf.spawn().expect("kubectl port-forward");
+    let fetch = || {
+        let out = std::process::Command::new("curl")
+            .args(["-s", "--max-time", "5", &format!("http://127.0.0.1:{port}/")])
+            .output()
+            .ok()?;
+        let body = String::from_utf8_lossy(&out.stdout).to_string();
+        body.contains("Welcome to nginx!").then_some(body)
+    };
+    let page = poll("nginx through port-forward", Duration::from_secs(30), fetch);
+    // A second connection through the same forward.
+    let again = poll("nginx through port-forward again", Duration::from_secs(10), fetch);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(page.contains("<title>Welcome to nginx!</title>") && again.contains("nginx"));
+    let pf_log = std::fs::read_to_string(log.path()).unwrap_or_default().to_lowercase();
+    assert!(!(websockets && pf_log.contains("fallback")), "{what}: port-forward fell back: {pf_log}");
+}
+
+/// `kubectl exec` (stdin, exit codes, a TTY), `attach` and `port-forward` through the
+/// apiserver, the kubelet and containerd's streaming server: over WebSockets with kubectl
+/// 1.33 and 1.32 (the apiserver ends v5 and carries it over SPDY; port-forward's SPDY rides
+/// inside the WebSocket), and over SPDY with WebSockets turned off.
 #[test]
-fn kubectl_exec_attach_and_port_forward_over_spdy() {
+fn kubectl_exec_attach_and_port_forward() {
     let (cp, sw) = control_plane();
     let c = &cp.c;
     let n = Node::start(&c.api, &sw, "node-1", "172.18.0.2", &[]);
@@ -1848,63 +1962,10 @@ metadata: {name: web}
 spec:
   containers:
   - {name: nginx, image: nginx}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: reader}
-spec:
-  containers:
-  - name: app
-    image: busybox
-    stdin: true
-    stdinOnce: true
-    command: ["sh", "-c", "while read l; do echo got-$l; done; echo stdin-closed"]
-  restartPolicy: Never
 "#,
     );
     wait_phase(c, "default", "web", "Running");
-    wait_phase(c, "default", "reader", "Running");
-    let exec = |args: &[&str], stdin: Option<&str>| {
-        let mut a = vec!["exec"];
-        a.extend_from_slice(args);
-        kubectl_env(c, SPDY, &a, stdin)
-    };
-    assert_eq!(stdout_ok(&exec(&["web", "--", "cat", "/etc/hostname"], None), "exec cat"), "web\n");
-    // stdin piped in and closed: cat ends.
-    assert_eq!(stdout_ok(&exec(&["-i", "web", "--", "cat"], Some("hello\nworld\n")), "exec -i cat"), "hello\nworld\n");
-    let three = exec(&["web", "--", "sh", "-c", "echo out; echo err >&2; exit 3"], None);
-    assert_eq!(three.status.code(), Some(3), "{}", String::from_utf8_lossy(&three.stderr));
-    assert_eq!(String::from_utf8_lossy(&three.stdout), "out\n");
-    assert!(String::from_utf8_lossy(&three.stderr).starts_with("err\n"), "{}", String::from_utf8_lossy(&three.stderr));
-    let missing = exec(&["web", "-c", "zz", "--", "true"], None);
-    assert!(
-        String::from_utf8_lossy(&missing.stderr).contains("container zz is not valid for pod web"),
-        "{}",
-        String::from_utf8_lossy(&missing.stderr)
-    );
-
-    // attach: what is piped in reaches the container's stdin, its output comes back.
-    let att = kubectl_env(c, SPDY, &["attach", "-i", "reader", "-c", "app"], Some("one\ntwo\n"));
-    let text = String::from_utf8_lossy(&att.stdout).to_string();
-    assert!(text.contains("got-one\ngot-two\nstdin-closed"), "{text}\n{}", String::from_utf8_lossy(&att.stderr));
-
-    // port-forward: curl on the local port reaches nginx.
-    let port = e2e::free_port().to_string();
-    let mut pf = c.api.kubectl_cmd(KUBECTL, &["port-forward", "pod/web", &format!("{port}:80")]);
-    for (k, v) in SPDY {
-        pf.env(k, v);
-    }
-    pf.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
-    let mut child = pf.spawn().expect("kubectl port-forward");
-    let page = poll("nginx through port-forward", Duration::from_secs(30), || {
-        let out = std::process::Command::new("curl")
-            .args(["-s", "--max-time", "5", &format!("http://127.0.0.1:{port}/")])
-            .output()
-            .ok()?;
-        let body = String::from_utf8_lossy(&out.stdout).to_string();
-        body.contains("Welcome to nginx!").then_some(body)
-    });
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(page.contains("<title>Welcome to nginx!</title>"));
+    exec_attach_and_port_forward(c, "1.33", true, 0);
+    exec_attach_and_port_forward(c, "1.32", true, 1);
+    exec_attach_and_port_forward(c, "1.33", false, 2);
 }

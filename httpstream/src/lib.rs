@@ -5,6 +5,8 @@
 #![forbid(unsafe_code)]
 
 pub mod proxy;
+pub mod spdy;
+pub mod translate;
 
 /// What can go wrong while proxying; the texts are upstream's, for the caller's Status.
 #[derive(Debug, thiserror::Error)]

@@ -16,6 +16,8 @@ use bytes::Bytes;
 use futures::StreamExt;
 use http::{header, HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
+use httpstream::translate;
+use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
 /// Whether `sub` is one of the subresources served here.
@@ -395,14 +397,99 @@ async fn stream(
     if !httpstream::proxy::is_upgrade_request(req.headers()) {
         return Err(ApiError::BadRequest("Upgrade request required".into()));
     }
-    let io = st.kubelets.connect(&loc).await.map_err(|e| plain(format!("error dialing backend: {e}")))?;
-    let on_upgrade = hyper::upgrade::on(&mut req);
     let authority = join_host_port(&loc.host, loc.port);
+    if sub != "portforward" && translate::wants_v5(req.headers()) {
+        let streams = translate::Streams {
+            stdin: flag(&p, "stdin"),
+            stdout: flag(&p, "stdout"),
+            stderr: flag(&p, "stderr"),
+            tty: flag(&p, "tty"),
+        };
+        return v5_exec(st, req, loc, authority, target, streams);
+    }
+    let tunnel = translate::tunnel_protocols(req.headers());
+    let io = st.kubelets.connect(&loc).await.map_err(|e| plain(format!("error dialing backend: {e}")))?;
+    if sub == "portforward" && !tunnel.is_empty() {
+        return tunnel_port_forward(req, io, &authority, &target, &tunnel).await;
+    }
+    let on_upgrade = hyper::upgrade::on(&mut req);
     let headers = forwarded_headers(req.headers());
     let resp = httpstream::proxy::upgrade(req.method().clone(), &headers, &authority, &target, &[], io, on_upgrade)
         .await
         .map_err(|e| plain(e.to_string()))?;
     Ok(resp.map(full))
+}
+
+/// A WebSocket exec or attach with stream close (`v5.channel.k8s.io`): accepted here, and
+/// carried to the kubelet over SPDY (upstream's `StreamTranslatorHandler`). Failures past
+/// the upgrade travel as a Status on the error channel.
+fn v5_exec(
+    st: &ApiServer,
+    mut req: Request<ApiResult<Bytes>>,
+    loc: Location,
+    authority: String,
+    target: String,
+    streams: translate::Streams,
+) -> ApiResult<Response<Body>> {
+    let resp = translate::accept(req.headers(), translate::V5).map_err(ApiError::BadRequest)?;
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let kubelets = st.kubelets.clone();
+    tokio::spawn(async move {
+        let Ok(client) = on_upgrade.await else { return };
+        let Some(session) = translate::V5Session::start(TokioIo::new(client), streams).await else { return };
+        let io = match kubelets.connect(&loc).await {
+            Ok(io) => io,
+            Err(e) => {
+                return session.finish(translate::internal_error_status(&format!("error dialing backend: {e}"))).await
+            }
+        };
+        match translate::spdy_upgrade(io, &authority, &target, &["v4.channel.k8s.io"]).await {
+            Ok((kubelet, _)) => session.run(TokioIo::new(kubelet)).await,
+            Err(translate::Refused::Response(r)) => {
+                // A Status is passed on as it is; anything else is what the upgrade said.
+                let body = r.into_body();
+                let status = match serde_json::from_slice::<Value>(&body) {
+                    Ok(v) if v["kind"] == "Status" => v.to_string(),
+                    _ => translate::internal_error_status(&format!(
+                        "unable to upgrade connection: {}",
+                        String::from_utf8_lossy(&body).trim_end()
+                    )),
+                };
+                session.finish(status).await
+            }
+            Err(translate::Refused::Failed(e)) => session.finish(translate::internal_error_status(&e)).await,
+        }
+    });
+    Ok(resp.map(full))
+}
+
+/// Port-forward's SPDY inside a WebSocket (`SPDY/3.1+portforward.k8s.io`): the kubelet is
+/// asked for SPDY first; only when it agrees is the client's WebSocket accepted, and the
+/// bytes then pass both ways untouched (upstream's `TunnelingHandler`). A refusal is handed
+/// back as it is, so that the client falls back to SPDY.
+async fn tunnel_port_forward(
+    mut req: Request<ApiResult<Bytes>>,
+    io: tokio_rustls::client::TlsStream<crate::egress::Conn>,
+    authority: &str,
+    target: &str,
+    protocols: &[String],
+) -> ApiResult<Response<Body>> {
+    let offered: Vec<&str> = protocols.iter().map(String::as_str).collect();
+    match translate::spdy_upgrade(io, authority, target, &offered).await {
+        Ok((kubelet, chosen)) => {
+            let resp = translate::accept(req.headers(), &format!("{}{chosen}", translate::TUNNEL_PREFIX))
+                .map_err(ApiError::BadRequest)?;
+            let on_upgrade = hyper::upgrade::on(&mut req);
+            tokio::spawn(async move {
+                if let Ok(client) = on_upgrade.await {
+                    translate::tunnel(TokioIo::new(client), TokioIo::new(kubelet)).await;
+                }
+            });
+            Ok(resp.map(full))
+        }
+        Err(translate::Refused::Response(r)) => Ok(r.map(full)),
+        Err(translate::Refused::Failed(e)) => Err(plain(e)),
+    }
 }
 
 /// The client's headers without its credentials, which were for the apiserver (upstream's

@@ -28,6 +28,7 @@ impl Location {
 /// The apiserver's client of the kubelets: TLS with `--kubelet-client-certificate`, the
 /// kubelets' serving certificates checked against `--kubelet-certificate-authority` (not at
 /// all without one, as upstream), dialed through the egress selector's `cluster` dialer.
+#[derive(Clone)]
 pub struct KubeletClient {
     tls: Arc<rustls::ClientConfig>,
     /// For ports other than the kubelet's: no client certificate, no verification.
