@@ -230,6 +230,31 @@ pub fn prepare_for_update(rd: &ResourceDef, new: &mut Value, old: &Value) {
     }
 }
 
+/// Upstream's `dropNonEphemeralContainerUpdates`: of what a `pods/ephemeralcontainers` write
+/// sends, only `spec.ephemeralContainers` (and the field managers) are kept.
+pub fn prepare_for_ephemeral_containers_update(new: &mut Value, old: &Value) {
+    let mut merged = old.clone();
+    match new.ptr("/spec/ephemeralContainers") {
+        Some(e) => merged["spec"]["ephemeralContainers"] = e.clone(),
+        None => {
+            if let Some(spec) = merged.get_mut("spec").and_then(Value::as_object_mut) {
+                spec.remove("ephemeralContainers");
+            }
+        }
+    }
+    for k in ["managedFields", "resourceVersion"] {
+        match new.ptr(&format!("/metadata/{k}")) {
+            Some(v) => merged["metadata"][k] = v.clone(),
+            None => {
+                if let Some(m) = merged.get_mut("metadata").and_then(Value::as_object_mut) {
+                    m.remove(k);
+                }
+            }
+        }
+    }
+    *new = merged;
+}
+
 /// Upstream's status strategy: only `status` (and, as upstream, nothing of the spec) changes.
 pub fn prepare_for_status_update(new: &mut Value, old: &Value) {
     let status = new.get("status").cloned();

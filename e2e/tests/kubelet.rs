@@ -1840,6 +1840,76 @@ spec:
     ))
     .expect("a pod list");
     assert!(pods["items"].as_array().unwrap().iter().any(|p| p["metadata"]["name"] == "talker"), "{pods}");
+
+    // Who may do what: pods/log is not pods/exec, and `get pods/exec` (a WebSocket's verb) is
+    // not enough to exec, as in current upstream.
+    for args in [
+        &["create", "role", "log-reader", "--verb=get", "--resource=pods,pods/log"][..],
+        &["create", "rolebinding", "log-reader", "--role=log-reader", "--user=logreader"],
+        &["create", "role", "exec-getter", "--verb=get", "--resource=pods,pods/exec"],
+        &["create", "rolebinding", "exec-getter", "--role=exec-getter", "--user=execgetter"],
+    ] {
+        stdout_ok(&kubectl_env(c, &[], args, None), "rbac");
+    }
+    assert!(logs(&["--as=logreader", "talker", "-c", "app", "--tail=1"]).contains("after-start"));
+    for user in ["logreader", "execgetter"] {
+        let denied = kubectl_env(c, &[], &[&format!("--as={user}"), "exec", "talker", "-c", "app", "--", "true"], None);
+        let err = String::from_utf8_lossy(&denied.stderr).to_string();
+        assert!(
+            err.contains(&format!(
+                "pods \"talker\" is forbidden: User \"{user}\" cannot create resource \"pods/exec\" in API group \"\" in the namespace \"default\""
+            )),
+            "{user}: {err}"
+        );
+    }
+
+    // A kubelet that is down: an error at once, not a hang.
+    let mut n = n;
+    n.stop_kubelet();
+    let started = std::time::Instant::now();
+    let down = kubectl_env(c, &[], &["logs", "talker", "-c", "app"], None);
+    let err = String::from_utf8_lossy(&down.stderr).to_string();
+    assert!(!down.status.success() && err.contains("172.18.0.2:10250"), "{err}");
+    let down = kubectl_env(c, SPDY, &["exec", "talker", "-c", "app", "--", "true"], None);
+    let err = String::from_utf8_lossy(&down.stderr).to_string();
+    assert!(!down.status.success() && err.contains("error dialing backend"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+}
+
+/// Runs `cmd` with `input` on its stdin, which stays open until a line of its stdout holds
+/// `expect`; then stdin closes and the command must end. Fails after a minute.
+fn converse(mut cmd: std::process::Command, input: &str, expect: &str) {
+    use std::io::{BufRead, Write};
+    cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().expect("the command starts");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(input.as_bytes()).expect("write stdin");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) if l.contains(expect) => break,
+            Ok(l) => seen.push(l),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{cmd:?}: no {expect:?} in its output: {seen:?}");
+            }
+        }
+    }
+    drop(stdin);
+    let ended = poll("the command to end", Duration::from_secs(30), || child.try_wait().ok().flatten());
+    assert!(ended.success(), "{cmd:?}: {ended}");
 }
 
 /// The streaming calls of one kubectl, over WebSockets (checked not to fall back to SPDY:
@@ -1886,6 +1956,44 @@ fn exec_attach_and_port_forward(c: &Cluster, version: &str, websockets: bool, ro
     let tty_out = String::from_utf8_lossy(&tty.stdout).to_string();
     assert!(tty_out.contains("/dev/pts/"), "{what}: {tty_out} {}", String::from_utf8_lossy(&tty.stderr));
     assert_eq!(tty.status.code(), Some(4), "{what}: {tty_out}");
+
+    // cp in and out: tar through exec, binary-safe.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data: Vec<u8> = (0..(1u32 << 20)).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    std::fs::write(dir.path().join("in.bin"), &data).expect("write");
+    let src = dir.path().join("in.bin").display().to_string();
+    stdout_ok(&run(&["cp", &src, &format!("web:/tmp/in-{round}.bin")], None), &format!("{what}: cp in"));
+    let out = dir.path().join("out.bin").display().to_string();
+    stdout_ok(&run(&["cp", &format!("web:/tmp/in-{round}.bin"), &out], None), &format!("{what}: cp out"));
+    assert!(std::fs::read(&out).expect("copied back") == data, "{what}: kubectl cp changed the file");
+
+    // debug: an ephemeral container, in the target's process namespace, and one attached to.
+    let dbg = format!("dbg-{round}");
+    stdout_ok(
+        &run(&["debug", "web", "--image=busybox", "-c", &dbg, "--target=nginx", "--", "sh", "-c", "ps"], None),
+        &format!("{what}: debug"),
+    );
+    let ps = poll(&format!("{dbg}'s output"), Duration::from_secs(60), || {
+        let out = kubectl_at(c, version, &[], &["logs", "web", "-c", &dbg], None);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        text.contains("nginx: master process").then_some(text)
+    });
+    assert!(ps.contains("ps"), "{ps}");
+    let pod = get_json(c, &["pod", "web"]);
+    let st = pod["status"]["ephemeralContainerStatuses"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["name"] == dbg.as_str()).cloned())
+        .expect("the ephemeral container's status");
+    assert_eq!(st["image"], "docker.io/library/busybox:latest", "{st}");
+    // Attached: stdin stays open until the answer is back (a closed stdin ends an attach
+    // session at once, as containerd does).
+    let dbgi = format!("dbgi-{round}");
+    let mut cmd = c.api.kubectl_cmd(version, &["debug", "-i", "web", "--image=busybox", "-c", &dbgi]);
+    cmd.args(["--", "sh", "-c", "read x; echo got-$x; read y"]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    converse(cmd, "abc\n", "got-abc");
 
     // attach: what is piped in reaches the container's stdin, its output comes back.
     let reader = format!("reader-{round}");

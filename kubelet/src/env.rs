@@ -140,6 +140,7 @@ pub fn resource_value(
 }
 
 /// Everything env needs besides the sources: the pod's IPs, the node's allocatable, Services.
+#[derive(Clone, Copy)]
 pub struct EnvInputs<'a> {
     pub pod_ips: &'a [String],
     pub host_ips: &'a [String],

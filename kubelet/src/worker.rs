@@ -532,8 +532,15 @@ impl Pods {
                     .as_ref()
                     .and_then(|s| s.init_containers.as_ref())
                     .is_some_and(|ic| ic.iter().any(|x| x.name == c));
+                let ephemeral = p
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.ephemeral_containers.as_ref())
+                    .is_some_and(|ec| ec.iter().any(|x| x.name == c));
                 if init {
                     format!("spec.initContainers{{{c}}}")
+                } else if ephemeral {
+                    format!("spec.ephemeralContainers{{{c}}}")
                 } else {
                     format!("spec.containers{{{c}}}")
                 }
@@ -993,6 +1000,7 @@ impl Pods {
         let host_ips = self.host_ips();
         let services: Vec<Arc<Service>> = self.services.as_ref().map(|i| i.list()).unwrap_or_default();
         let ctx = StartCtx {
+            pid_target: None,
             sandbox_id: &sandbox_id,
             sandbox_cfg: &sandbox_cfg,
             hosts: &hosts,
@@ -1100,6 +1108,23 @@ impl Pods {
                     }
                 };
                 if let Some(d) = self.start_container(p, c, count, &ctx).await {
+                    wait = wait.min(d);
+                }
+            }
+        }
+        // Ephemeral containers: started once each into a sandbox that already ran, never
+        // restarted, without probes (upstream starts none into a sandbox made in this sync).
+        if !fresh {
+            for e in spec.ephemeral_containers.iter().flatten() {
+                if !in_sandbox(&e.name).is_empty() {
+                    continue;
+                }
+                let Some(c) = ephemeral_as_container(e) else { continue };
+                let target = e.target_container_name.as_deref().and_then(|t| {
+                    in_sandbox(t).into_iter().find(|x| x.state == api::ContainerState::ContainerRunning as i32)
+                });
+                let ectx = StartCtx { pid_target: target.map(|t| t.id.as_str()), ..ctx };
+                if let Some(d) = self.start_container(p, &c, 0, &ectx).await {
                     wait = wait.min(d);
                 }
             }
@@ -1358,7 +1383,18 @@ impl Pods {
                 ..Default::default()
             });
         }
-        let config = pod::container_config(p, c, count, &env, mounts);
+        let mut config = pod::container_config(p, c, count, &env, mounts);
+        if let Some(target) = ctx.pid_target {
+            if let Some(ns) = config
+                .linux
+                .as_mut()
+                .and_then(|l| l.security_context.as_mut())
+                .and_then(|s| s.namespace_options.as_mut())
+            {
+                ns.pid = api::NamespaceMode::Target as i32;
+                ns.target_id = target.to_string();
+            }
+        }
         let mut rt = self.cri.runtime.clone();
         let created = rt
             .create_container(self.cri.req(api::CreateContainerRequest {
@@ -1584,7 +1620,19 @@ impl Pods {
         let host_ips = self.host_ips();
         let start_time = p.status.as_ref().and_then(|s| s.start_time.clone()).or_else(|| Some(crate::node::now()));
         let facts = PodFacts { sandbox_ready, pod_ips: &pod_ips, host_ips: &host_ips, start_time };
+        let ephemeral: Vec<Container> =
+            spec.ephemeral_containers.iter().flatten().filter_map(ephemeral_as_container).collect();
+        let eph_views = views(&ephemeral).await;
         let mut status = status::pod_status(p, &init_views, &ctr_views, &facts, &crate::node::now());
+        if !ephemeral.is_empty() {
+            status.ephemeral_container_statuses = Some(
+                ephemeral
+                    .iter()
+                    .zip(&eph_views)
+                    .map(|(c, v)| status::container_status(&c.name, c.image.as_deref().unwrap_or(""), v))
+                    .collect(),
+            );
+        }
         if let Some(e) = self.ended.lock().unwrap().get(&uid).cloned() {
             status.phase = Some(e.phase);
             status.reason = Some(e.reason);
@@ -1670,6 +1718,15 @@ impl Pods {
 
 /// `VolumeIsForPod`: a generic ephemeral volume's claim must be controlled by the pod itself,
 /// so that a claim of the same name made by someone else is never mounted.
+/// An ephemeral container as the container it runs as (the same fields; never probed).
+fn ephemeral_as_container(e: &k8s_openapi::api::core::v1::EphemeralContainer) -> Option<Container> {
+    let mut v = serde_json::to_value(e).ok()?;
+    if let Some(m) = v.as_object_mut() {
+        m.remove("targetContainerName");
+    }
+    serde_json::from_value(v).ok()
+}
+
 fn owned_by(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta, p: &Pod) -> bool {
     meta.owner_references
         .iter()
@@ -1761,7 +1818,11 @@ fn log_tail(path: &str, lines: usize, max: usize) -> String {
 }
 
 /// What starting a container needs from its pod's sync.
+#[derive(Clone, Copy)]
 struct StartCtx<'a> {
+    /// An ephemeral container's `targetContainerName`'s runtime ID: it joins that
+    /// container's process namespace.
+    pid_target: Option<&'a str>,
     sandbox_id: &'a str,
     sandbox_cfg: &'a api::PodSandboxConfig,
     hosts: &'a std::path::Path,

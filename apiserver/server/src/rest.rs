@@ -246,6 +246,7 @@ impl<'a> Ctx<'a> {
         let (subresource, ignored): (&'static str, &'static [&'static str]) = match self.info.subresource.as_str() {
             "status" => ("status", &["spec"]),
             "scale" => ("scale", &["status"]),
+            "ephemeralcontainers" => ("ephemeralcontainers", &["status"]),
             _ if has_status => ("", &["status"]),
             _ => ("", &[]),
         };
@@ -766,6 +767,7 @@ impl<'a> Ctx<'a> {
                 }
             }
             UpdateMode::Approval => crate::certificates::prepare_approval(&mut new, &current),
+            UpdateMode::EphemeralContainers => kinds::prepare_for_ephemeral_containers_update(&mut new, &current),
             UpdateMode::Raw => {}
         }
         crate::alloc::patch_allocated_values(self.rd, &mut new, &current);
@@ -784,6 +786,15 @@ impl<'a> Ctx<'a> {
                 kinds::name_rule(self.rd),
             );
             e.extend(kinds::validation::validate_csr_subresource_update(&new, &current, mode == UpdateMode::Approval));
+            e
+        } else if mode == UpdateMode::EphemeralContainers {
+            let mut e = api_types::meta::validate_object_meta_update(
+                &new["metadata"],
+                &current["metadata"],
+                self.rd.namespaced,
+                kinds::name_rule(self.rd),
+            );
+            e.extend(kinds::validation::validate_ephemeral_containers_update(&new, &current));
             e
         } else {
             kinds::validate_update(self.rd, &new, &current)
@@ -1229,6 +1240,8 @@ pub enum UpdateMode {
     Status,
     /// A CertificateSigningRequest's `approval` subresource: only conditions change.
     Approval,
+    /// A pod's `ephemeralcontainers` subresource: only `spec.ephemeralContainers` changes.
+    EphemeralContainers,
     /// Write what was computed, with no strategy (internal subresources).
     Raw,
 }

@@ -57,6 +57,7 @@ use syntax::*;
 use util::*;
 
 pub use certificates::validate_csr_subresource_update;
+pub use core::validate_ephemeral_containers_update;
 pub use core::validate_pod_spec;
 pub use quantity::Quantity;
 

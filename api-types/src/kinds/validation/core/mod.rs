@@ -18,4 +18,5 @@ pub(crate) use pod_spec::*;
 pub(crate) use service::*;
 pub(crate) use volumes::*;
 
+pub use pod::validate_ephemeral_containers_update;
 pub use pod_spec::validate_pod_spec;

@@ -88,6 +88,32 @@ pub(crate) fn spec_diff(old: &Value, new: &Value, type_name: &str) -> String {
     out
 }
 
+/// Upstream's `ValidatePodEphemeralContainersUpdate`: the pod as a whole, no static pods, and
+/// ephemeral containers only added, never removed or changed.
+pub fn validate_ephemeral_containers_update(new: &Value, old: &Value) -> Errs {
+    let mut errs = validate_pod_metadata_and_spec(new, false);
+    if smap(g(old, "metadata"), "annotations").iter().any(|(k, _)| *k == MIRROR_POD) {
+        return vec![forb(&P::new(""), "static pods do not support ephemeral containers")];
+    }
+    let sp = P::new("spec").child("ephemeralContainers");
+    let now = arr(g(new, "spec"), "ephemeralContainers");
+    for o in arr(g(old, "spec"), "ephemeralContainers") {
+        let name = st(o, "name");
+        match now.iter().find(|n| st(n, "name") == name) {
+            None => errs.push(forb(&sp, format!("existing ephemeral containers {name:?} may not be removed\n"))),
+            Some(n) if !sem_eq(o, n) => errs.push(forb(
+                &sp.key(name),
+                format!(
+                    "existing ephemeral containers {name:?} may not be changed\n{}",
+                    spec_diff(o, n, "core.EphemeralContainer")
+                ),
+            )),
+            Some(_) => {}
+        }
+    }
+    errs
+}
+
 pub(crate) fn validate_pod_update(new: &Value, old: &Value) -> Errs {
     let old_meta = g(old, "metadata");
     let allow_invalid_cost =
