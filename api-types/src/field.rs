@@ -8,7 +8,12 @@ use std::fmt;
 pub struct FieldPath(String);
 
 impl FieldPath {
+    /// A path from `root`. Go's `field.NewPath("")` renders as `[]` (an element with neither
+    /// name nor index), and so does this.
     pub fn new(root: &str) -> Self {
+        if root.is_empty() {
+            return FieldPath("[]".into());
+        }
         FieldPath(root.to_string())
     }
     pub fn root() -> Self {

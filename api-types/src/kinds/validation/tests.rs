@@ -510,7 +510,7 @@ fn configmap_rules() {
         vec!["data: Forbidden: field is immutable when `immutable` is set"]
     );
     let big = json!({"metadata": {"name": "c"}, "data": {"a": "x".repeat(MAX_SECRET_SIZE + 1)}});
-    assert_eq!(msgs(&validate(r, &big, None)), vec!["Too long: may not be more than 1048576 bytes"]);
+    assert_eq!(msgs(&validate(r, &big, None)), vec!["[]: Too long: may not be more than 1048576 bytes"]);
 }
 
 #[test]
@@ -961,4 +961,37 @@ fn never_panics_on_garbage() {
     ] {
         let _ = parse_cron_standard(s);
     }
+}
+
+#[test]
+fn ephemeral_containers_are_only_added() {
+    let mut old = pod(pod_spec(vec![container("app", "nginx")]));
+    old["spec"]["ephemeralContainers"] = json!([container("dbg", "busybox")]);
+    let mut added = old.clone();
+    added["spec"]["ephemeralContainers"] = json!([container("dbg", "busybox"), container("dbg2", "busybox")]);
+    assert!(validate_ephemeral_containers_update(&added, &old).is_empty());
+    let mut removed = old.clone();
+    removed["spec"]["ephemeralContainers"] = json!([]);
+    assert_eq!(
+        msgs(&validate_ephemeral_containers_update(&removed, &old)),
+        vec!["spec.ephemeralContainers: Forbidden: existing ephemeral containers \"dbg\" may not be removed\n"]
+    );
+    let mut changed = old.clone();
+    changed["spec"]["ephemeralContainers"] = json!([container("dbg", "alpine")]);
+    let e = msgs(&validate_ephemeral_containers_update(&changed, &old));
+    assert!(
+        e[0].starts_with(
+            "spec.ephemeralContainers[dbg]: Forbidden: existing ephemeral containers \"dbg\" may not be changed\n"
+        ),
+        "{e:?}"
+    );
+    let mut clash = old.clone();
+    clash["spec"]["ephemeralContainers"] = json!([container("dbg", "busybox"), container("app", "busybox")]);
+    assert!(!validate_ephemeral_containers_update(&clash, &old).is_empty());
+    let mut mirror = old.clone();
+    mirror["metadata"]["annotations"] = json!({"kubernetes.io/config.mirror": "abc"});
+    assert_eq!(
+        msgs(&validate_ephemeral_containers_update(&added, &mirror)),
+        vec!["[]: Forbidden: static pods do not support ephemeral containers"]
+    );
 }

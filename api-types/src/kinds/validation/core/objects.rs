@@ -110,7 +110,7 @@ pub(crate) fn validate_config_map(cm: &Value) -> Errs {
         total += base64_decode(v).map(|b| b.len()).unwrap_or(v.len());
     }
     if total > MAX_SECRET_SIZE {
-        errs.push(too_long(&P::root(), MAX_SECRET_SIZE));
+        errs.push(too_long(&P::new(""), MAX_SECRET_SIZE));
     }
     errs
 }
