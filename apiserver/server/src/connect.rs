@@ -740,8 +740,10 @@ mod tests {
         assert!(text.contains("limitBytes: Invalid value: 0: must be greater than 0"), "{text}");
         assert!(text.contains("sinceSeconds: Invalid value: 0: must be greater than 0"), "{text}");
         let both = LogOptions::parse(Some("sinceSeconds=5&sinceTime=2024-01-02T03:04:05Z")).unwrap().validate();
-        assert!(api_types::field::aggregate(&both)
-            .contains("at most one of `sinceTime` or `sinceSeconds` may be specified"));
+        assert_eq!(
+            api_types::field::aggregate(&both),
+            "[]: Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified"
+        );
         assert!(matches!(LogOptions::parse(Some("tailLines=x")), Err(ApiError::BadRequest(m)) if m.contains("\"x\"")));
     }
 
