@@ -275,7 +275,9 @@ async fn admit(
 }
 
 fn record_metrics(info: &RequestInfo, code: u16, start: Instant) {
-    let verb = info.verb.to_uppercase();
+    // Connect subresources (log, exec, attach, portforward, proxy) count as CONNECT.
+    let connect = info.is_resource && crate::connect::is_connect(&info.resource, &info.subresource);
+    let verb = if connect { "CONNECT".to_string() } else { info.verb.to_uppercase() };
     let scope = if !info.is_resource {
         ""
     } else if !info.name.is_empty() {
