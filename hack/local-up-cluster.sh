@@ -110,8 +110,26 @@ nohup etcd --name local --data-dir "$DIR/etcd" \
 echo $! >"$DIR/etcd.pid"
 wait_for "http://127.0.0.1:$ETCD_PORT/health" etcd "$(cat "$DIR/etcd.pid")"
 
+echo ">>> the node switch, and the apiserver's way to its kubelets (an egress proxy on it)"
+"$ROOT/hack/node.sh" switch-up "$DIR/switch" 172.18.0.254/24 "$BIN/k8s-rs-testserver" >/dev/null
+cat >"$DIR/egress-selector.yaml" <<EOF
+apiVersion: apiserver.k8s.io/v1beta1
+kind: EgressSelectorConfiguration
+egressSelections:
+- name: cluster
+  connection:
+    proxyProtocol: HTTPConnect
+    transport:
+      uds:
+        udsName: $DIR/switch/egress.sock
+EOF
+
 echo ">>> kube-apiserver on 127.0.0.1:$API_PORT"
 nohup "$BIN/kube-apiserver" \
+  --egress-selector-config-file "$DIR/egress-selector.yaml" \
+  --kubelet-client-certificate "$DIR/pki/apiserver-kubelet-client.crt" \
+  --kubelet-client-key "$DIR/pki/apiserver-kubelet-client.key" \
+  --kubelet-preferred-address-types InternalIP,ExternalIP,Hostname \
   --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
   --advertise-address 127.0.0.1 --bind-address 127.0.0.1 --secure-port "$API_PORT" \
   --service-cluster-ip-range "$SERVICE_CIDR" \
@@ -123,6 +141,11 @@ nohup "$BIN/kube-apiserver" \
   --enable-admission-plugins NodeRestriction >"$DIR/logs/kube-apiserver.log" 2>&1 &
 echo $! >"$DIR/kube-apiserver.pid"
 wait_for "https://127.0.0.1:$API_PORT/readyz" kube-apiserver "$(cat "$DIR/kube-apiserver.pid")"
+
+# As kubeadm init does: the kubeadm:cluster-admins group (the apiserver's kubelet client) is
+# cluster-admin, so kubelets allow the apiserver's logs, exec and port-forward.
+KUBECONFIG="$DIR/admin.conf" kubectl create clusterrolebinding kubeadm:cluster-admins \
+  --clusterrole=cluster-admin --group=kubeadm:cluster-admins >/dev/null
 
 echo ">>> kube-controller-manager on 127.0.0.1:$KCM_PORT"
 # As kubeadm runs it: its own identity, each controller with its own service account.
@@ -154,13 +177,12 @@ echo $! >"$DIR/kube-scheduler.pid"
 wait_for "https://127.0.0.1:$SCHEDULER_PORT/healthz" kube-scheduler "$(cat "$DIR/kube-scheduler.pid")"
 
 echo ">>> node $NODE_NAME: a network namespace with containerd and the kubelet"
-"$ROOT/hack/node.sh" switch-up "$DIR/switch" >/dev/null
 "$ROOT/hack/node.sh" up "$DIR/$NODE_NAME" "$NODE_NAME" "$API_PORT" "$DIR/switch" 172.18.0.2/24 >"$DIR/node.env"
 HOLDER=$(cat "$DIR/$NODE_NAME/holder.pid")
 NETNS=$(cat "$DIR/$NODE_NAME/netns")
 mkdir -p "$DIR/$NODE_NAME/kubelet" "$DIR/$NODE_NAME/manifests"
-printf 'apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nstaticPodPath: %s\npodLogsDir: %s\nclusterDomain: cluster.local\n' \
-  "$DIR/$NODE_NAME/manifests" "$DIR/$NODE_NAME/pod-logs" >"$DIR/$NODE_NAME/kubelet-config.yaml"
+printf 'apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nstaticPodPath: %s\npodLogsDir: %s\nclusterDomain: cluster.local\nauthentication: {x509: {clientCAFile: %s}}\n' \
+  "$DIR/$NODE_NAME/manifests" "$DIR/$NODE_NAME/pod-logs" "$DIR/pki/ca.crt" >"$DIR/$NODE_NAME/kubelet-config.yaml"
 nohup nsenter --target "$HOLDER" --mount --net -- "$BIN/kubelet" \
   --kubeconfig "$DIR/kubelet.conf" --config "$DIR/$NODE_NAME/kubelet-config.yaml" \
   --root-dir "$DIR/$NODE_NAME/kubelet" --hostname-override "$NODE_NAME" --node-ip 172.18.0.2 \
@@ -184,6 +206,7 @@ To use it:
   kubectl get nodes
   kubectl create deployment web --image=nginx
   kubectl get pods -o wide
+  kubectl logs deployment/web; kubectl exec -it deployment/web -- sh
 
 Pod IPs are reachable from inside the node:  hack/node.sh exec $DIR/$NODE_NAME curl <pod IP>
 Static pods: put manifests in $DIR/$NODE_NAME/manifests

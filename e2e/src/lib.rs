@@ -321,6 +321,11 @@ pub fn run_with_deadline(mut cmd: Command, stdin: Option<&[u8]>, timeout: Durati
     Output { status, stdout: out_t.join().unwrap_or_default(), stderr: err_t.join().unwrap_or_default() }
 }
 
+/// How many files (sockets included) process `pid` holds open.
+pub fn open_files(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
+}
+
 /// The real kube-apiserver binary, serving on a free port.
 pub struct ApiServer {
     child: Option<Child>,
@@ -422,6 +427,10 @@ impl ApiServer {
     }
 
     /// The apiserver's peak resident memory so far (VmHWM), in KiB.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn peak_rss_kib(&self) -> Option<u64> {
         let pid = self.child.as_ref()?.id();
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

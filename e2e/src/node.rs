@@ -244,6 +244,11 @@ impl Node {
         assert!(out.status.success(), "restart-containerd: {}", String::from_utf8_lossy(&out.stderr));
     }
 
+    /// The kubelet's PID (nsenter executes it in place).
+    pub fn kubelet_pid(&self) -> Option<u32> {
+        self.kubelet.as_ref().map(Child::id)
+    }
+
     pub fn kubelet_log(&self) -> String {
         std::fs::read_to_string(self.path("kubelet.log")).unwrap_or_default()
     }

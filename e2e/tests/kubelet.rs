@@ -519,6 +519,25 @@ spec:
     assert_eq!(cfg["kubeletconfig"]["authentication"]["anonymous"]["enabled"], false);
     assert_eq!(cfg["kubeletconfig"]["authorization"]["mode"], "Webhook");
 
+    // The node's /var/log, as Go's file server lists and serves it, and nothing outside it.
+    let (listing, code) = curl(Some("admin"), &[&url("/logs/")]);
+    assert_eq!(code, "200");
+    assert!(
+        listing.starts_with("<!doctype html>\n<meta name=\"viewport\" content=\"width=device-width\">\n<pre>\n"),
+        "{listing}"
+    );
+    let first = listing.lines().find_map(|l| l.strip_prefix("<a href=\"")?.split('"').next()).expect("an entry");
+    assert_eq!(curl(Some("admin"), &[&url(&format!("/logs/{first}"))]).1, "200");
+    assert_eq!(curl(Some("admin"), &[&url("/logs/%2e%2e/etc/passwd")]).1, "404");
+    // Checkpointing asks the runtime, which has no checkpoint support here: upstream's text.
+    let (cp_err, code) = curl(Some("admin"), &["-X", "POST", &url("/checkpoint/default/logger/app")]);
+    assert_eq!(code, "500", "{cp_err}");
+    assert!(cp_err.starts_with("checkpointing of default/logger/app failed (rpc error: code = "), "{cp_err}");
+    assert_eq!(
+        curl(Some("admin"), &["-X", "POST", &url("/checkpoint/default/logger/nope")]),
+        ("container nope does not exist".into(), "404".into())
+    );
+
     // Refused: no credentials, then a user the cluster grants nothing.
     assert_eq!(curl(None, &[&url("/pods")]), ("Unauthorized".into(), "401".into()));
     assert_eq!(
@@ -830,6 +849,20 @@ spec:
     poll("a liveness event after startup", Duration::from_secs(30), || {
         (event_count(c, "slow", "Unhealthy", "Liveness probe failed") >= 1).then_some(())
     });
+    // The probes as /metrics/probes counts them, through the apiserver's nodes/proxy.
+    let out = c.api.kubectl(KUBECTL, &["get", "--raw", "/api/v1/nodes/node-p/proxy/metrics/probes"]);
+    let metrics = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(metrics.contains("# HELP prober_probe_total [BETA] Cumulative number of a liveness, readiness or startup probe for a container by result."), "{metrics}");
+    let counted = |probe: &str, result: &str, pod: &str| {
+        metrics.lines().any(|l| {
+            l.starts_with("prober_probe_total{")
+                && l.contains(&format!("probe_type=\"{probe}\""))
+                && l.contains(&format!("result=\"{result}\""))
+                && l.contains(&format!("pod=\"{pod}\""))
+        })
+    };
+    assert!(counted("liveness", "failed", "live") && counted("readiness", "successful", "web"), "{metrics}");
+    assert!(metrics.contains("\nprocess_start_time_seconds "), "{metrics}");
 }
 
 fn lines(path: &std::path::Path) -> Vec<String> {
@@ -1765,6 +1798,8 @@ spec:
     });
     assert_eq!(all.lines().collect::<Vec<_>>(), (1..=20).map(|i| format!("line-{i}")).collect::<Vec<_>>());
     assert_eq!(logs(&["talker", "-c", "app", "--tail=3"]), "line-18\nline-19\nline-20\n");
+    let older = kubectl_at(c, "1.32", &[], &["logs", "talker", "-c", "app", "--tail=2"], None);
+    assert_eq!(stdout_ok(&older, "kubectl 1.32 logs"), "line-19\nline-20\n");
     assert_eq!(logs(&["talker", "-c", "side"]), "from-side\n");
     assert_eq!(logs(&["talker", "-c", "app", "--since=1h"]).lines().count(), 20);
     assert_eq!(logs(&["talker", "-c", "app", "--limit-bytes=13"]), "line-1\nline-2");
@@ -1840,6 +1875,57 @@ spec:
     ))
     .expect("a pod list");
     assert!(pods["items"].as_array().unwrap().iter().any(|p| p["metadata"]["name"] == "talker"), "{pods}");
+
+    // The summary API and /metrics/resource: a container that burned some CPU and holds
+    // some memory shows both.
+    apply(
+        c,
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: busy}
+spec:
+  containers:
+  - {name: burn, image: busybox, command: ["sh", "-c", "head -c 50000000 /dev/urandom | md5sum; exec sleep 3600"]}
+"#,
+    );
+    wait_phase(c, "default", "busy", "Running");
+    let summary = poll("busy's CPU in the summary", Duration::from_secs(60), || {
+        let out = kubectl_env(c, &[], &["get", "--raw", "/api/v1/nodes/node-1/proxy/stats/summary"], None);
+        let s: Value = serde_json::from_slice(&out.stdout).ok()?;
+        let p = s["pods"].as_array()?.iter().find(|p| p["podRef"]["name"] == "busy")?.clone();
+        let ctr = p["containers"].as_array()?.iter().find(|c| c["name"] == "burn")?.clone();
+        (ctr["cpu"]["usageCoreNanoSeconds"].as_u64()? > 50_000_000).then_some((s, p, ctr))
+    });
+    let (s, p, ctr) = summary;
+    assert_eq!(s["node"]["nodeName"], "node-1");
+    assert!(s["node"]["cpu"]["usageCoreNanoSeconds"].as_u64().unwrap() > 0, "{}", s["node"]);
+    assert!(s["node"]["memory"]["workingSetBytes"].as_u64().unwrap() > 0, "{}", s["node"]);
+    assert!(s["node"]["fs"]["capacityBytes"].as_u64().unwrap() > 0, "{}", s["node"]);
+    assert!(ctr["memory"]["workingSetBytes"].as_u64().unwrap() > 0, "{ctr}");
+    assert!(
+        p["cpu"]["usageCoreNanoSeconds"].as_u64().unwrap() >= ctr["cpu"]["usageCoreNanoSeconds"].as_u64().unwrap(),
+        "{p}"
+    );
+    assert!(p["memory"]["workingSetBytes"].as_u64().unwrap() > 0, "{p}");
+    assert_eq!(p["podRef"]["namespace"], "default");
+    assert!(p["network"]["interfaces"].as_array().is_some_and(|i| !i.is_empty()), "{p}");
+    let metrics = stdout_ok(
+        &kubectl_env(c, &[], &["get", "--raw", "/api/v1/nodes/node-1/proxy/metrics/resource"], None),
+        "metrics/resource",
+    );
+    let value = |prefix: &str| -> f64 {
+        let line = metrics.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("{prefix} in {metrics}"));
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    assert!(value("container_cpu_usage_seconds_total{container=\"burn\",namespace=\"default\",pod=\"busy\"}") > 0.05);
+    assert!(value("container_memory_working_set_bytes{container=\"burn\",namespace=\"default\",pod=\"busy\"}") > 0.0);
+    assert!(value("node_cpu_usage_seconds_total ") > 0.0);
+    assert!(
+        metrics.contains("# HELP pod_memory_working_set_bytes [STABLE] Current working set of the pod in bytes"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("\nresource_scrape_error 0\n"), "{metrics}");
 
     // Who may do what: pods/log is not pods/exec, and `get pods/exec` (a WebSocket's verb) is
     // not enough to exec, as in current upstream.
@@ -1994,6 +2080,16 @@ fn exec_attach_and_port_forward(c: &Cluster, version: &str, websockets: bool, ro
         cmd.env(k, v);
     }
     converse(cmd, "abc\n", "got-abc");
+    // With a terminal (-it), under `script`.
+    let line = format!(
+        "{} debug -it web --image=busybox -c dbgt-{round} -- sh -c 'read x; tty; echo got-$x'",
+        e2e::kubectl_path(version).display()
+    );
+    let mut script = std::process::Command::new("script");
+    script.args(["-qec", &line, "/dev/null"]);
+    script.env("KUBECONFIG", &c.api.kubeconfig).env("HOME", c.api.dir.path().join("home"));
+    script.envs(env.iter().copied());
+    converse(script, "abc\n", "got-abc");
 
     // attach: what is piped in reaches the container's stdin, its output comes back.
     let reader = format!("reader-{round}");
@@ -2076,4 +2172,34 @@ spec:
     exec_attach_and_port_forward(c, "1.33", true, 0);
     exec_attach_and_port_forward(c, "1.32", true, 1);
     exec_attach_and_port_forward(c, "1.33", false, 2);
+
+    // Clients that vanish mid-session leave nothing behind: the apiserver's and the kubelet's
+    // open files (their connections) return to where they were.
+    let (api, kubelet) = (c.api.pid().expect("apiserver pid"), n.kubelet_pid().expect("kubelet pid"));
+    let before = (e2e::open_files(api), e2e::open_files(kubelet));
+    let mut sessions = Vec::new();
+    for env in [&[][..], SPDY, &[][..], SPDY] {
+        use std::io::{BufRead, Write};
+        let mut cmd = c.api.kubectl_cmd(KUBECTL, &["exec", "-i", "web", "--", "cat"]);
+        cmd.envs(env.iter().copied());
+        cmd.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        let mut child = cmd.spawn().expect("kubectl exec");
+        child.stdin.as_mut().unwrap().write_all(b"ping\n").unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+        assert_eq!(line, "ping\n");
+        sessions.push(child);
+    }
+    let during = (e2e::open_files(api), e2e::open_files(kubelet));
+    assert!(during.0 > before.0 && during.1 > before.1, "sessions hold connections: {before:?} -> {during:?}");
+    for mut s in sessions {
+        let _ = s.kill();
+        let _ = s.wait();
+    }
+    poll("the sessions' connections closed", Duration::from_secs(30), || {
+        let now = (e2e::open_files(api), e2e::open_files(kubelet));
+        (now.0 <= before.0 && now.1 <= before.1).then_some(())
+    });
 }

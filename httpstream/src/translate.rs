@@ -491,6 +491,25 @@ where
 mod tests {
     use super::*;
 
+    /// A message over the size bound ends the tunnel (no panic, nothing passed on).
+    #[tokio::test]
+    async fn oversized_messages_end_the_tunnel() {
+        use tokio_tungstenite::tungstenite::protocol::Role;
+        let (client_io, server_io) = tokio::io::duplex(1 << 16);
+        let (kubelet_io, mut fake) = tokio::io::duplex(1 << 16);
+        let t = tokio::spawn(tunnel(server_io, kubelet_io));
+        let mut ws = WebSocketStream::from_raw_socket(client_io, Role::Client, None).await;
+        ws.send(Message::Binary(Bytes::from_static(b"SPDY"))).await.unwrap();
+        let mut got = [0u8; 4];
+        fake.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"SPDY");
+        let _ = ws.send(Message::Binary(Bytes::from(vec![0u8; MAX_MESSAGE + 1]))).await;
+        tokio::time::timeout(Duration::from_secs(10), t).await.expect("the tunnel ended").unwrap();
+        let mut rest = Vec::new();
+        fake.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty(), "{} bytes passed on", rest.len());
+    }
+
     #[test]
     fn protocols_are_read_from_every_header() {
         let mut h = HeaderMap::new();

@@ -169,6 +169,7 @@ fn certs_all(f: &CertFlags) -> Result<(), Error> {
         }
     };
     service_account_key(&f.cert_dir)?;
+    apiserver_kubelet_client(&f.cert_dir, &ca)?;
     if pki::read_pair(&f.cert_dir, "apiserver").is_ok() {
         println!("[certs] Using the existing \"apiserver\" certificate and key");
         return Ok(());
@@ -199,6 +200,27 @@ fn certs_all(f: &CertFlags) -> Result<(), Error> {
     let ips: Vec<String> = ips.iter().map(|i| i.to_string()).collect();
     println!("[certs] Generating \"apiserver\" certificate and key");
     println!("[certs] apiserver serving cert is signed for DNS names [{}] and IPs [{}]", dns.join(" "), ips.join(" "));
+    Ok(())
+}
+
+/// kubeadm's `apiserver-kubelet-client` phase: the apiserver's client certificate towards
+/// kubelets, in the `kubeadm:cluster-admins` group (bound to cluster-admin by `kubeadm init`).
+fn apiserver_kubelet_client(dir: &std::path::Path, ca: &pki::CertKey) -> Result<(), Error> {
+    if pki::read_pair(dir, "apiserver-kubelet-client").is_ok() {
+        println!("[certs] Using the existing \"apiserver-kubelet-client\" certificate and key");
+        return Ok(());
+    }
+    let leaf = pki::issue(
+        ca,
+        &pki::LeafSpec {
+            common_name: "kube-apiserver-kubelet-client".into(),
+            organizations: vec!["kubeadm:cluster-admins".into()],
+            client: true,
+            ..Default::default()
+        },
+    )?;
+    pki::write_pair(dir, "apiserver-kubelet-client", &leaf)?;
+    println!("[certs] Generating \"apiserver-kubelet-client\" certificate and key");
     Ok(())
 }
 

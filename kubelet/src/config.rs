@@ -258,6 +258,8 @@ pub struct ServerConfig {
     pub tls_private_key_file: Option<PathBuf>,
     pub cert_dir: PathBuf,
     pub enable_debugging_handlers: bool,
+    /// `/logs/` serves the node's `/var/log` (`enableSystemLogHandler`, default true).
+    pub enable_system_log_handler: bool,
 }
 
 /// The default hard eviction thresholds on Linux.
@@ -381,6 +383,7 @@ fn server_config(opts: &Options, file: &Value) -> Result<ServerConfig, Error> {
             .enable_debugging_handlers
             .or_else(|| at(&["enableDebuggingHandlers"]).and_then(Value::as_bool))
             .unwrap_or(true),
+        enable_system_log_handler: at(&["enableSystemLogHandler"]).and_then(Value::as_bool).unwrap_or(true),
     })
 }
 
@@ -662,6 +665,7 @@ impl Config {
                 },
             },
             "enableDebuggingHandlers": self.server.enable_debugging_handlers,
+            "enableSystemLogHandler": self.server.enable_system_log_handler,
             "clusterDomain": self.cluster_domain,
             "clusterDNS": self.cluster_dns,
             "nodeStatusUpdateFrequency": d(self.node_status_update_frequency),

@@ -175,6 +175,15 @@ impl Cri {
         Ok(c.port_forward(self.req(r)).await?.into_inner().url)
     }
 
+    /// Checkpoints a running container into `location` (CRI `CheckpointContainer`).
+    pub async fn checkpoint_container(&self, id: &str, location: &str, timeout: i64) -> Result<(), tonic::Status> {
+        let mut c = self.runtime.clone();
+        let r =
+            api::CheckpointContainerRequest { container_id: id.to_string(), location: location.to_string(), timeout };
+        c.checkpoint_container(self.req(r)).await?;
+        Ok(())
+    }
+
     pub async fn stop_container(&self, id: &str, grace_secs: i64) -> Result<(), tonic::Status> {
         let mut c = self.runtime.clone();
         let timeout = Duration::from_secs(grace_secs.max(0) as u64) + self.timeout;

@@ -45,6 +45,8 @@ type Key = (String, String, Kind);
 
 struct Worker {
     container_id: String,
+    /// The pod's name and namespace, for its metric series.
+    pod: (String, String),
     /// None until the probe has decided.
     result: Option<bool>,
     task: tokio::task::JoinHandle<()>,
@@ -59,6 +61,64 @@ pub enum ProbeEvent<'a> {
 }
 
 pub type OnResult = Arc<dyn Fn(ProbeEvent<'_>) + Send + Sync>;
+
+/// The registry `/metrics/probes` serves (upstream's prober metrics).
+pub static PROBE_METRICS: once_cell::sync::Lazy<prometheus::Registry> =
+    once_cell::sync::Lazy::new(prometheus::Registry::new);
+
+static PROBE_TOTAL: once_cell::sync::Lazy<prometheus::IntCounterVec> = once_cell::sync::Lazy::new(|| {
+    let c = prometheus::IntCounterVec::new(
+        prometheus::Opts::new(
+            "prober_probe_total",
+            "[BETA] Cumulative number of a liveness, readiness or startup probe for a container by result.",
+        ),
+        &["probe_type", "result", "container", "pod", "namespace", "pod_uid"],
+    )
+    .expect("metric");
+    let _ = PROBE_METRICS.register(Box::new(c.clone()));
+    c
+});
+
+static PROBE_DURATION: once_cell::sync::Lazy<prometheus::HistogramVec> = once_cell::sync::Lazy::new(|| {
+    let h = prometheus::HistogramVec::new(
+        prometheus::HistogramOpts::new(
+            "prober_probe_duration_seconds",
+            "[ALPHA] Duration in seconds for a probe response.",
+        ),
+        &["probe_type", "container", "pod", "namespace"],
+    )
+    .expect("metric");
+    let _ = PROBE_METRICS.register(Box::new(h.clone()));
+    h
+});
+
+/// `/metrics/probes`: the prober series and the process start time, as text.
+pub fn probe_metrics_text() -> String {
+    use prometheus::Encoder;
+    once_cell::sync::Lazy::force(&PROBE_TOTAL);
+    once_cell::sync::Lazy::force(&PROBE_DURATION);
+    let mut out = Vec::new();
+    let _ = prometheus::TextEncoder::new().encode(&PROBE_METRICS.gather(), &mut out);
+    let mut text = String::from_utf8(out).unwrap_or_default();
+    if let Some(start) = process_start_time() {
+        text.push_str(&format!(
+            "# HELP process_start_time_seconds [ALPHA] Start time of the process since unix epoch in seconds.\n# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds {start}\n"
+        ));
+    }
+    text
+}
+
+/// This process's start (boot time plus its start ticks), in seconds since the epoch.
+fn process_start_time() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    let ticks: f64 = after.split_whitespace().nth(19)?.parse().ok()?;
+    let boot: f64 = std::fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("btime ")?.trim().parse().ok())?;
+    Some(boot + ticks / 100.0)
+}
 
 pub struct Prober {
     cri: Cri,
@@ -97,13 +157,15 @@ impl Prober {
                 self.cri.clone(),
                 self.workers.clone(),
                 self.on_result.clone(),
+                (pod::name(p).to_string(), pod::namespace(p).to_string()),
                 key.clone(),
                 container_id.to_string(),
                 probe,
                 c.clone(),
                 pod_ip.clone(),
             ));
-            workers.insert(key, Worker { container_id: container_id.to_string(), result: None, task });
+            let pod = (pod::name(p).to_string(), pod::namespace(p).to_string());
+            workers.insert(key, Worker { container_id: container_id.to_string(), pod, result: None, task });
         }
     }
 
@@ -129,9 +191,16 @@ impl Prober {
 
     /// Stops every probe of a pod.
     pub fn remove_pod(&self, uid: &str) {
-        self.workers.lock().unwrap().retain(|(u, _, _), w| {
+        self.workers.lock().unwrap().retain(|(u, c, k), w| {
             if u == uid {
                 w.task.abort();
+                // Its series go with it, as upstream's workers delete theirs.
+                let (name, ns) = (w.pod.0.as_str(), w.pod.1.as_str());
+                let t = k.name().to_lowercase();
+                for result in ["successful", "failed", "unknown"] {
+                    let _ = PROBE_TOTAL.remove_label_values(&[&t, result, c, name, ns, u]);
+                }
+                let _ = PROBE_DURATION.remove_label_values(&[&t, c, name, ns]);
                 false
             } else {
                 true
@@ -145,6 +214,7 @@ async fn run(
     cri: Cri,
     workers: Arc<Mutex<HashMap<Key, Worker>>>,
     on_result: OnResult,
+    (pod_name, namespace): (String, String),
     key: Key,
     container_id: String,
     probe: Probe,
@@ -152,6 +222,7 @@ async fn run(
     pod_ip: Option<String>,
 ) {
     let kind = key.2;
+    let probe_type = kind.name().to_lowercase();
     let period = Duration::from_secs(probe.period_seconds.unwrap_or(10).max(1) as u64);
     let initial = Duration::from_secs(probe.initial_delay_seconds.unwrap_or(0).max(0) as u64);
     let success_threshold = probe.success_threshold.unwrap_or(1).max(1);
@@ -171,7 +242,19 @@ async fn run(
                 continue;
             }
         }
+        let started = std::time::Instant::now();
         let outcome = execute(&cri, &probe, &c, &container_id, pod_ip.as_deref(), timeout).await;
+        let result = match outcome {
+            Outcome::Success => "successful",
+            Outcome::Failure(_) => "failed",
+            Outcome::Error(_) => "unknown",
+        };
+        PROBE_TOTAL.with_label_values(&[&probe_type, result, &key.1, &pod_name, &namespace, &key.0]).inc();
+        if result == "successful" {
+            PROBE_DURATION
+                .with_label_values(&[&probe_type, &key.1, &pod_name, &namespace])
+                .observe(started.elapsed().as_secs_f64());
+        }
         tracing::debug!(pod_uid = %key.0, container = %key.1, probe = kind.name(), ?outcome, "probe result");
         let (new, message) = match outcome {
             Outcome::Success => {

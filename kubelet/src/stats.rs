@@ -100,6 +100,127 @@ pub fn pids() -> (i64, i64) {
     (max, running)
 }
 
+/// The machine's CPU time, in core-nanoseconds (`/proc/stat`'s busy ticks), and when it
+/// booted (seconds since the epoch).
+pub fn node_cpu() -> (u64, i64) {
+    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let mut busy = 0u64;
+    let mut boot = 0i64;
+    for l in text.lines() {
+        if let Some(rest) = l.strip_prefix("cpu ") {
+            // user nice system idle iowait irq softirq steal: all but idle and iowait.
+            let v: Vec<u64> = rest.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+            busy = [0usize, 1, 2, 5, 6, 7].iter().filter_map(|&i| v.get(i)).sum();
+        } else if let Some(b) = l.strip_prefix("btime ") {
+            boot = b.trim().parse().unwrap_or(0);
+        }
+    }
+    // USER_HZ is 100 on Linux.
+    (busy * 10_000_000, boot)
+}
+
+/// The machine's memory as upstream's summary reports the root cgroup: usage, working set,
+/// RSS (anonymous pages) and page faults.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct NodeMemory {
+    pub capacity: u64,
+    pub usage: u64,
+    pub working_set: u64,
+    pub rss: u64,
+    pub page_faults: u64,
+    pub major_page_faults: u64,
+}
+
+pub fn node_memory() -> NodeMemory {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let field = |k: &str| crate::machine::meminfo_field(&meminfo, k).max(0) as u64;
+    let total = crate::machine::mem_total(&meminfo).max(0) as u64;
+    let usage = total.saturating_sub(field("MemFree"));
+    let vmstat = std::fs::read_to_string("/proc/vmstat").unwrap_or_default();
+    let vm = |k: &str| {
+        vmstat.lines().find_map(|l| l.strip_prefix(k)?.strip_prefix(' ')?.trim().parse::<u64>().ok()).unwrap_or(0)
+    };
+    NodeMemory {
+        capacity: total,
+        usage,
+        working_set: usage.saturating_sub(field("Inactive(file)")),
+        rss: field("AnonPages"),
+        page_faults: vm("pgfault"),
+        major_page_faults: vm("pgmajfault"),
+    }
+}
+
+/// One interface's counters from `/proc/<pid>/net/dev` (`self` for the kubelet's own
+/// namespace): name, rx bytes, rx errors, tx bytes, tx errors.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Interface {
+    pub name: String,
+    pub rx_bytes: u64,
+    pub rx_errors: u64,
+    pub tx_bytes: u64,
+    pub tx_errors: u64,
+}
+
+/// The interfaces of the network namespace `pid` is in, loopback left out.
+pub fn interfaces(pid: &str) -> Vec<Interface> {
+    parse_net_dev(&std::fs::read_to_string(format!("/proc/{pid}/net/dev")).unwrap_or_default())
+}
+
+fn parse_net_dev(text: &str) -> Vec<Interface> {
+    text.lines()
+        .skip(2)
+        .filter_map(|l| {
+            let (name, rest) = l.split_once(':')?;
+            let v: Vec<u64> = rest.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+            (v.len() >= 11 && name.trim() != "lo").then(|| Interface {
+                name: name.trim().to_string(),
+                rx_bytes: v[0],
+                rx_errors: v[2],
+                tx_bytes: v[8],
+                tx_errors: v[10],
+            })
+        })
+        .collect()
+}
+
+/// A cgroup's CPU time in nanoseconds (v2 `cpu.stat`, v1 `cpuacct.usage`).
+pub fn cgroup_cpu(path: &str) -> Option<u64> {
+    let path = path.trim_start_matches('/');
+    if let Ok(t) = std::fs::read_to_string(format!("/sys/fs/cgroup/{path}/cpu.stat")) {
+        let usec = t.lines().find_map(|l| l.strip_prefix("usage_usec ")?.trim().parse::<u64>().ok())?;
+        return Some(usec * 1000);
+    }
+    std::fs::read_to_string(format!("/sys/fs/cgroup/cpuacct/{path}/cpuacct.usage")).ok()?.trim().parse().ok()
+}
+
+/// The processes in a cgroup and below it (`pids.current`), and one of them, whose
+/// `/proc/<pid>/net/dev` shows the cgroup's network namespace.
+pub fn cgroup_processes(path: &str) -> (Option<u64>, Option<String>) {
+    let path = path.trim_start_matches('/');
+    let read = |p: String| std::fs::read_to_string(p).ok();
+    let count = read(format!("/sys/fs/cgroup/{path}/pids.current"))
+        .or_else(|| read(format!("/sys/fs/cgroup/pids/{path}/pids.current")))
+        .and_then(|s| s.trim().parse().ok());
+    // A process of the pod: the first found in the pod's cgroup tree (v2, else v1 memory).
+    let mut stack = vec![
+        std::path::PathBuf::from(format!("/sys/fs/cgroup/{path}")),
+        std::path::PathBuf::from(format!("/sys/fs/cgroup/memory/{path}")),
+    ];
+    let mut pid = None;
+    while let Some(dir) = stack.pop() {
+        if let Some(first) =
+            read(dir.join("cgroup.procs").display().to_string()).and_then(|t| t.lines().next().map(str::to_string))
+        {
+            pid = Some(first);
+            break;
+        }
+        if let Ok(rd) = std::fs::read_dir(&dir) {
+            stack.extend(rd.flatten().filter(|e| e.path().is_dir()).map(|e| e.path()));
+        }
+    }
+    (count, pid)
+}
+
 /// One container's usage.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ContainerUsage {
@@ -230,7 +351,20 @@ mod tests {
     }
 
     #[test]
+    fn net_dev_is_parsed() {
+        let text = "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo:  100 2 0 0 0 0 0 0 100 2 0 0 0 0 0 0\n  eth0: 5000 40 3 0 0 0 0 0 7000 50 4 0 0 0 0 0\n";
+        assert_eq!(
+            parse_net_dev(text),
+            vec![Interface { name: "eth0".into(), rx_bytes: 5000, rx_errors: 3, tx_bytes: 7000, tx_errors: 4 }]
+        );
+    }
+
+    #[test]
     fn the_node_is_measured() {
+        let (cpu, boot) = node_cpu();
+        assert!(cpu > 0 && boot > 1_500_000_000, "{cpu} {boot}");
+        let m = node_memory();
+        assert!(m.capacity >= m.usage && m.usage >= m.working_set && m.page_faults > 0, "{m:?}");
         let (cap, avail) = memory();
         assert!(cap > 0 && avail > 0 && avail <= cap, "{cap} {avail}");
         let (max, running) = pids();

@@ -28,6 +28,7 @@ pub fn tls_client(ca: &str, cert: &str, key: &str) -> reqwest::ClientBuilder {
 }
 
 /// A process's CPU time so far (user + system), from /proc.
+#[allow(dead_code)]
 pub fn cpu_time(pid: Option<u32>) -> Option<Duration> {
     let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid?)).ok()?;
     let rest = &stat[stat.rfind(')')? + 2..];
@@ -40,4 +41,24 @@ pub fn cpu_time(pid: Option<u32>) -> Option<Duration> {
 pub fn mem_kib(pid: Option<u32>, field: &str) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
     s.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The `p`th percentile of sorted durations (nearest rank).
+#[allow(dead_code)]
+pub fn pct(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[i.clamp(1, sorted.len()) - 1]
+}
+
+#[allow(dead_code)]
+pub fn ms(d: Duration) -> String {
+    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
+}
+
+#[allow(dead_code)]
+pub fn mib(kib: Option<u64>) -> String {
+    kib.map(|k| format!("{:.1} MiB", k as f64 / 1024.0)).unwrap_or_else(|| "?".into())
 }

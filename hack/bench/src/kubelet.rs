@@ -208,22 +208,6 @@ pub fn top_commands(
     v
 }
 
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[i.clamp(1, sorted.len()) - 1]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
-}
-
-fn mib(kib: Option<u64>) -> String {
-    kib.map(|k| format!("{:.1} MiB", k as f64 / 1024.0)).unwrap_or_else(|| "?".into())
-}
-
 async fn idle_cpu(pid: u32, secs: u64) -> f64 {
     let c0 = common::cpu_time(Some(pid)).unwrap_or_default();
     let t0 = Instant::now();
@@ -248,8 +232,8 @@ async fn main() {
 
     println!(
         "kubelet idle, no pods: {} resident (peak {})",
-        mib(common::mem_kib(Some(pid), "VmRSS:")),
-        mib(common::mem_kib(Some(pid), "VmHWM:"))
+        common::mib(common::mem_kib(Some(pid), "VmRSS:")),
+        common::mib(common::mem_kib(Some(pid), "VmHWM:"))
     );
     println!("kubelet idle CPU, no pods: {:.2} % of a core", idle_cpu(pid, a.idle_seconds.min(10)).await);
 
@@ -266,9 +250,9 @@ async fn main() {
     println!(
         "single pod startup ({} pods, one at a time): p50 {}, p99 {}, max {}",
         singles.len(),
-        ms(pct(&singles, 50.0)),
-        ms(pct(&singles, 99.0)),
-        ms(*singles.last().unwrap())
+        common::ms(common::pct(&singles, 50.0)),
+        common::ms(common::pct(&singles, 99.0)),
+        common::ms(*singles.last().unwrap())
     );
     b.delete_set("single").await;
 
@@ -301,19 +285,19 @@ async fn main() {
     println!(
         "burst of {} pods created at once: p50 {}, p99 {}, max {}; all running after {}",
         a.burst,
-        ms(pct(&lat, 50.0)),
-        ms(pct(&lat, 99.0)),
-        ms(*lat.last().unwrap()),
-        ms(all)
+        common::ms(common::pct(&lat, 50.0)),
+        common::ms(common::pct(&lat, 99.0)),
+        common::ms(*lat.last().unwrap()),
+        common::ms(all)
     );
     bound.sort();
     sandbox.sort();
     println!(
         "  stages since creation: bound p50 {}, p99 {}; sandbox ready p50 {}, p99 {}",
-        ms(pct(&bound, 50.0)),
-        ms(pct(&bound, 99.0)),
-        ms(pct(&sandbox, 50.0)),
-        ms(pct(&sandbox, 99.0))
+        common::ms(common::pct(&bound, 50.0)),
+        common::ms(common::pct(&bound, 99.0)),
+        common::ms(common::pct(&sandbox, 50.0)),
+        common::ms(common::pct(&sandbox, 99.0))
     );
     if let (Some((b0, t0)), Some((b1, t1))) = (cpu0, cpu1) {
         let busy = (b1 - b0).as_secs_f64();
@@ -332,8 +316,8 @@ async fn main() {
     println!(
         "kubelet with {} pods: {} resident (peak {})",
         a.burst,
-        mib(common::mem_kib(Some(pid), "VmRSS:")),
-        mib(common::mem_kib(Some(pid), "VmHWM:"))
+        common::mib(common::mem_kib(Some(pid), "VmRSS:")),
+        common::mib(common::mem_kib(Some(pid), "VmHWM:"))
     );
     println!("kubelet idle CPU with {} running pods: {:.2} % of a core", a.burst, idle_cpu(pid, a.idle_seconds).await);
     b.delete_set("burst").await;

@@ -321,6 +321,7 @@ mod tests {
             tls_private_key_file: None,
             cert_dir: "/nonexistent".into(),
             enable_debugging_handlers: true,
+            enable_system_log_handler: true,
         }
     }
 

@@ -7,7 +7,9 @@
 
 pub mod auth;
 pub mod containerlogs;
+mod nodelogs;
 mod streaming;
+mod summary;
 
 use crate::config::Config;
 use crate::cri::{api, Cri};
@@ -35,6 +37,7 @@ struct Server {
     pods: Arc<Pods>,
     cri: Cri,
     auth: auth::Auth,
+    cpu_rates: summary::CpuRates,
 }
 
 fn full(b: impl Into<Bytes>) -> Body {
@@ -71,6 +74,7 @@ const ROOTS: &[&str] = &[
     "metrics",
     "stats",
     "logs",
+    "checkpoint",
     "debug",
 ];
 
@@ -124,7 +128,7 @@ pub async fn serve(
         .await
         .map_err(|e| Error::Config(format!("failed to listen on {addr}: {e}")))?;
     tracing::info!(address = %addr, "Starting to listen");
-    let srv = Arc::new(Server { cfg, pods, cri, auth });
+    let srv = Arc::new(Server { cfg, pods, cri, auth, cpu_rates: Default::default() });
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     Ok(tokio::spawn(async move {
         loop {
@@ -225,7 +229,66 @@ impl Server {
                 self.port_forward(&segs[1..], req).await
             }
             "exec" | "attach" | "portForward" => text(StatusCode::METHOD_NOT_ALLOWED, "405: Method Not Allowed"),
+            "logs" if method == Method::GET => {
+                if !self.cfg.server.enable_system_log_handler {
+                    return text(StatusCode::METHOD_NOT_ALLOWED, "logs endpoint is disabled.\n");
+                }
+                let rest = path.strip_prefix("/logs").unwrap_or("");
+                if rest.is_empty() {
+                    // Go's mux sends `/logs` to `/logs/`.
+                    return Response::builder()
+                        .status(StatusCode::MOVED_PERMANENTLY)
+                        .header("location", "/logs/")
+                        .body(full(Bytes::new()))
+                        .unwrap_or_default();
+                }
+                let rest = rest.trim_start_matches('/');
+                nodelogs::serve(std::path::Path::new("/var/log"), rest, rest.is_empty() || rest.ends_with('/')).await
+            }
+            "logs" => text(StatusCode::METHOD_NOT_ALLOWED, "405: Method Not Allowed"),
+            // Registered only with the debugging handlers.
+            "checkpoint" if !self.cfg.server.enable_debugging_handlers => {
+                text(StatusCode::NOT_FOUND, "404 page not found\n")
+            }
+            "checkpoint" if method == Method::POST => self.checkpoint(&segs[1..], &query(&req)).await,
+            "checkpoint" => text(StatusCode::METHOD_NOT_ALLOWED, "405: Method Not Allowed"),
             "configz" => json_response(&json!({"kubeletconfig": self.cfg.configz})),
+            "stats" if segs.len() == 2 && segs[1] == "summary" => {
+                if method != Method::GET && method != Method::POST {
+                    return text(StatusCode::METHOD_NOT_ALLOWED, "405: Method Not Allowed");
+                }
+                let only = query(&req)
+                    .iter()
+                    .filter(|(k, _)| k == "only_cpu_and_memory")
+                    .map(|(_, v)| v.as_str())
+                    .collect::<Vec<_>>()
+                    == ["true"];
+                match self.summary(only).await {
+                    // go-restful's pretty print: one-space indent, no newline at the end.
+                    Ok(v) => {
+                        let mut out = Vec::new();
+                        let fmt = serde_json::ser::PrettyFormatter::with_indent(b" ");
+                        let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+                        let _ = serde::Serialize::serialize(&v, &mut ser);
+                        Response::builder()
+                            .header("content-type", "application/json")
+                            .body(full(out))
+                            .unwrap_or_default()
+                    }
+                    Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("Internal Error: {e}")),
+                }
+            }
+            "metrics" if segs.len() == 2 && segs[1] == "probes" => Response::builder()
+                .header("content-type", "text/plain; version=0.0.4; charset=utf-8")
+                .body(full(crate::prober::probe_metrics_text()))
+                .unwrap_or_default(),
+            "metrics" if segs.len() == 2 && segs[1] == "resource" => {
+                let s = self.summary(true).await.ok();
+                Response::builder()
+                    .header("content-type", "text/plain; version=0.0.4; charset=utf-8")
+                    .body(full(summary::resource_metrics(s.as_ref())))
+                    .unwrap_or_default()
+            }
             "metrics" if segs.len() == 1 => Response::builder()
                 .header("content-type", "text/plain; version=0.0.4; charset=utf-8")
                 .body(full(component_base::metrics::gather_text()))
