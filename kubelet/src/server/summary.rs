@@ -369,69 +369,42 @@ pub(super) fn resource_metrics(summary: Option<&Value>) -> String {
             f.3.push(line);
         }
     };
-    match summary {
-        None => add("resource_scrape_error", "resource_scrape_error 1".into()),
-        Some(s) => {
-            add("resource_scrape_error", "resource_scrape_error 0".into());
-            let node = &s["node"];
-            if let Some(u) = node["cpu"]["usageCoreNanoSeconds"].as_u64() {
-                let line =
-                    format!("node_cpu_usage_seconds_total {}{}", go_float(u as f64 / 1e9), ms(&node["cpu"]["time"]));
-                add("node_cpu_usage_seconds_total", line);
-            }
-            if let Some(w) = node["memory"]["workingSetBytes"].as_u64() {
-                let line =
-                    format!("node_memory_working_set_bytes {}{}", go_float(w as f64), ms(&node["memory"]["time"]));
-                add("node_memory_working_set_bytes", line);
-            }
-            for p in s["pods"].as_array().into_iter().flatten() {
-                let (name, ns) =
-                    (p["podRef"]["name"].as_str().unwrap_or(""), p["podRef"]["namespace"].as_str().unwrap_or(""));
-                let plabels = format!("namespace=\"{ns}\",pod=\"{name}\"");
-                if let Some(u) = p["cpu"]["usageCoreNanoSeconds"].as_u64() {
-                    let v = go_float(u as f64 / 1e9);
-                    add(
-                        "pod_cpu_usage_seconds_total",
-                        format!("pod_cpu_usage_seconds_total{{{plabels}}} {v}{}", ms(&p["cpu"]["time"])),
-                    );
-                }
-                if let Some(w) = p["memory"]["workingSetBytes"].as_u64() {
-                    let v = go_float(w as f64);
-                    add(
-                        "pod_memory_working_set_bytes",
-                        format!("pod_memory_working_set_bytes{{{plabels}}} {v}{}", ms(&p["memory"]["time"])),
-                    );
-                }
-                for c in p["containers"].as_array().into_iter().flatten() {
-                    let cname = c["name"].as_str().unwrap_or("");
-                    let labels = format!("container=\"{cname}\",{plabels}");
-                    if let Some(u) = c["cpu"]["usageCoreNanoSeconds"].as_u64() {
-                        let v = go_float(u as f64 / 1e9);
-                        add(
-                            "container_cpu_usage_seconds_total",
-                            format!("container_cpu_usage_seconds_total{{{labels}}} {v}{}", ms(&c["cpu"]["time"])),
-                        );
-                    }
-                    if let Some(w) = c["memory"]["workingSetBytes"].as_u64() {
-                        let v = go_float(w as f64);
-                        add(
-                            "container_memory_working_set_bytes",
-                            format!("container_memory_working_set_bytes{{{labels}}} {v}{}", ms(&c["memory"]["time"])),
-                        );
-                    }
-                    if let Some(t) = c["startTime"].as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok()) {
-                        if t.as_second() > 0 {
-                            let v = go_float(t.as_second() as f64);
-                            add(
-                                "container_start_time_seconds",
-                                format!("container_start_time_seconds{{{labels}}} {v}"),
-                            );
-                        }
-                    }
+    // The CPU and memory samples of one summary entry (node, pod or container) under `scope`.
+    let mut usage = |scope: &str, labels: &str, e: &Value| {
+        let labels = if labels.is_empty() { String::new() } else { format!("{{{labels}}}") };
+        if let Some(u) = e["cpu"]["usageCoreNanoSeconds"].as_u64() {
+            let name = format!("{scope}_cpu_usage_seconds_total");
+            let line = format!("{name}{labels} {}{}", go_float(u as f64 / 1e9), ms(&e["cpu"]["time"]));
+            add(&name, line);
+        }
+        if let Some(w) = e["memory"]["workingSetBytes"].as_u64() {
+            let name = format!("{scope}_memory_working_set_bytes");
+            let line = format!("{name}{labels} {}{}", go_float(w as f64), ms(&e["memory"]["time"]));
+            add(&name, line);
+        }
+        if scope == "container" {
+            if let Some(t) = e["startTime"].as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok()) {
+                if t.as_second() > 0 {
+                    let line = format!("container_start_time_seconds{labels} {}", go_float(t.as_second() as f64));
+                    add("container_start_time_seconds", line);
                 }
             }
         }
+    };
+    if let Some(s) = summary {
+        usage("node", "", &s["node"]);
+        for p in s["pods"].as_array().into_iter().flatten() {
+            let (name, ns) =
+                (p["podRef"]["name"].as_str().unwrap_or(""), p["podRef"]["namespace"].as_str().unwrap_or(""));
+            let plabels = format!("namespace=\"{ns}\",pod=\"{name}\"");
+            usage("pod", &plabels, p);
+            for c in p["containers"].as_array().into_iter().flatten() {
+                let cname = c["name"].as_str().unwrap_or("");
+                usage("container", &format!("container=\"{cname}\",{plabels}"), c);
+            }
+        }
     }
+    add("resource_scrape_error", format!("resource_scrape_error {}", u8::from(summary.is_none())));
     let mut out = String::new();
     for (name, kind, help, mut lines) in families {
         if lines.is_empty() {
