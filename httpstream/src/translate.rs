@@ -94,7 +94,13 @@ pub async fn server_socket<C>(io: C) -> WebSocketStream<C>
 where
     C: AsyncRead + AsyncWrite + Unpin,
 {
-    let cfg = WebSocketConfig::default().max_message_size(Some(MAX_MESSAGE)).max_frame_size(Some(MAX_MESSAGE));
+    // Small buffers: an idle session should cost little (kubectl's messages are at most
+    // 32 KiB and each is flushed at once anyway).
+    let cfg = WebSocketConfig::default()
+        .max_message_size(Some(MAX_MESSAGE))
+        .max_frame_size(Some(MAX_MESSAGE))
+        .read_buffer_size(16 << 10)
+        .write_buffer_size(0);
     WebSocketStream::from_raw_socket(io, Role::Server, Some(cfg)).await
 }
 

@@ -37,6 +37,9 @@ struct Args {
     /// Concurrent idle exec sessions.
     #[arg(long, default_value_t = 100)]
     sessions: usize,
+    /// Rounds of sessions whose clients are killed.
+    #[arg(long, default_value_t = 4)]
+    kill_rounds: usize,
 }
 
 struct Bench {
@@ -263,17 +266,22 @@ async fn main() {
     }
     let after = settle(&b, before);
     println!("after they end: apiserver {} RSS, {} fds; kubelet {} RSS, {} fds", rss(api), after.0, rss(kl), after.1);
-    let sessions = open_sessions(&b, b.a.sessions);
-    for mut c in sessions {
-        let _ = c.kill();
-        let _ = c.wait();
+    // Rounds whose clients are killed mid-session: memory that settles is the allocator's
+    // cache; memory that climbs round after round would be a leak.
+    for round in 1..=b.a.kill_rounds {
+        let sessions = open_sessions(&b, b.a.sessions);
+        for mut c in sessions {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let killed = settle(&b, before);
+        println!(
+            "after round {round} of {} sessions whose clients are killed: apiserver {} RSS, {} fds; kubelet {} RSS, {} fds",
+            b.a.sessions,
+            rss(api),
+            killed.0,
+            rss(kl),
+            killed.1
+        );
     }
-    let killed = settle(&b, before);
-    println!(
-        "after their clients are killed: apiserver {} RSS, {} fds; kubelet {} RSS, {} fds",
-        rss(api),
-        killed.0,
-        rss(kl),
-        killed.1
-    );
 }
