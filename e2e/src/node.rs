@@ -79,6 +79,20 @@ impl Default for Switch {
     }
 }
 
+impl Switch {
+    /// Routes `cidr` (a node's pod CIDR) through `via` (the node) inside the switch's own
+    /// namespace, so that its egress proxy reaches pods as an apiserver on the cluster network
+    /// does.
+    pub fn route(&self, cidr: &str, via: &str) {
+        let ns = std::fs::read_to_string(self.dir.path().join("netns")).expect("switch netns");
+        let out = Command::new("ip")
+            .args(["netns", "exec", ns.trim(), "ip", "route", "replace", cidr, "via", via])
+            .output()
+            .expect("ip route");
+        assert!(out.status.success(), "ip route: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
 impl Drop for Switch {
     fn drop(&mut self) {
         node_sh(&["switch-down", self.dir.path().to_str().unwrap()]);

@@ -2162,13 +2162,39 @@ fn kubectl_exec_attach_and_port_forward() {
         r#"
 apiVersion: v1
 kind: Pod
-metadata: {name: web}
+metadata: {name: web, labels: {app: web}}
 spec:
   containers:
   - {name: nginx, image: nginx}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
 "#,
     );
-    wait_phase(c, "default", "web", "Running");
+    let pod = wait_phase(c, "default", "web", "Running");
+    // pods/proxy and services/proxy: the apiserver dials the pod (its CIDR routed through the
+    // node on the switch, as a cluster network would route it).
+    let cidr = get_json(c, &["node", "node-1"])["spec"]["podCIDR"].as_str().expect("podCIDR").to_string();
+    sw.route(&cidr, "172.18.0.2");
+    assert!(pod["status"]["podIP"].is_string());
+    for path in ["/api/v1/namespaces/default/pods/web/proxy/", "/api/v1/namespaces/default/services/web:80/proxy/"] {
+        let page = poll(path, Duration::from_secs(30), || {
+            let out = kubectl_env(c, &[], &["get", "--raw", path], None);
+            let body = String::from_utf8_lossy(&out.stdout).to_string();
+            body.contains("Welcome to nginx!").then_some(body)
+        });
+        assert!(page.contains("<title>Welcome to nginx!</title>"), "{path}: {page}");
+    }
+    let refused = kubectl_env(c, &[], &["get", "--raw", "/api/v1/namespaces/default/pods/web:81/proxy/"], None);
+    let err = String::from_utf8_lossy(&refused.stderr).to_string();
+    assert!(err.contains("error trying to reach service"), "{err}");
+    let none = kubectl_env(c, &[], &["get", "--raw", "/api/v1/namespaces/default/services/web:8080/proxy/"], None);
+    let err = String::from_utf8_lossy(&none.stderr).to_string();
+    assert!(err.contains("no service port 8080 found for service \"web\""), "{err}");
     exec_attach_and_port_forward(c, "1.33", true, 0);
     exec_attach_and_port_forward(c, "1.32", true, 1);
     exec_attach_and_port_forward(c, "1.33", false, 2);

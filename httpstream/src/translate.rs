@@ -289,11 +289,21 @@ impl<C: AsyncRead + AsyncWrite + Unpin> V5Session<C> {
             ids.set(kind, next);
             next += 2;
         }
-        let mut status = Vec::new();
-        let (mut stdout_done, mut stderr_done, mut error_done) = (ids.stdout.is_none(), ids.stderr.is_none(), false);
+        let mut progress = Progress {
+            status: Vec::new(),
+            stdout_done: ids.stdout.is_none(),
+            stderr_done: ids.stderr.is_none(),
+            error_done: false,
+        };
         let mut stdin_open = ids.stdin.is_some();
+        let mut eof = false;
         loop {
-            if error_done && stdout_done && stderr_done {
+            // What is buffered first: the kubelet may have sent everything, FINs included,
+            // before this reads again (or before it closes).
+            while let Some(f) = Frame::decode(&mut conn.buf).map_err(|e| e.to_string())? {
+                self.kubelet_frame(&mut conn, &mut kw, &ids, &mut progress, f).await?;
+            }
+            if eof || (progress.error_done && progress.stdout_done && progress.stderr_done) {
                 break;
             }
             tokio::select! {
@@ -302,58 +312,73 @@ impl<C: AsyncRead + AsyncWrite + Unpin> V5Session<C> {
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Err("the client went away".into()),
                     Some(Ok(_)) => {}
                 },
-                r = kr.read_buf(&mut conn.buf) => {
-                    if !matches!(r, Ok(n) if n > 0) {
-                        break;
-                    }
-                    while let Some(f) = Frame::decode(&mut conn.buf).map_err(|e| e.to_string())? {
-                        match f {
-                            Frame::Data { stream_id, flags, data } => {
-                                let fin = flags & spdy::FLAG_FIN != 0;
-                                let channel = if Some(stream_id) == ids.stdout {
-                                    stdout_done |= fin;
-                                    1
-                                } else if Some(stream_id) == ids.stderr {
-                                    stderr_done |= fin;
-                                    2
-                                } else {
-                                    if stream_id == ids.error {
-                                        error_done |= fin;
-                                        let room = MAX_STATUS.saturating_sub(status.len());
-                                        status.extend_from_slice(&data[..data.len().min(room)]);
-                                    }
-                                    continue;
-                                };
-                                if !data.is_empty() {
-                                    let mut m = Vec::with_capacity(data.len() + 1);
-                                    m.push(channel);
-                                    m.extend_from_slice(&data);
-                                    self.ws.send(Message::Binary(Bytes::from(m))).await.map_err(|e| e.to_string())?;
-                                }
-                            }
-                            Frame::RstStream { stream_id, .. } => {
-                                stdout_done |= Some(stream_id) == ids.stdout;
-                                stderr_done |= Some(stream_id) == ids.stderr;
-                                error_done |= stream_id == ids.error;
-                            }
-                            Frame::Ping { id } => conn.send(&mut kw, Frame::Ping { id }).await?,
-                            Frame::SynStream { stream_id, .. } => {
-                                conn.send(&mut kw, Frame::RstStream { stream_id, status: spdy::REFUSED_STREAM }).await?
-                            }
-                            Frame::GoAway { .. } => {
-                                error_done = true;
-                                stdout_done = true;
-                                stderr_done = true;
-                            }
-                            _ => {}
-                        }
-                    }
-                }
+                r = kr.read_buf(&mut conn.buf) => eof = !matches!(r, Ok(n) if n > 0),
             }
         }
         let _ = conn.send(&mut kw, Frame::GoAway { last_good: 0, status: 0 }).await;
-        Ok(translate_status(&status))
+        Ok(translate_status(&progress.status))
     }
+
+    /// One frame from the kubelet: output to the client's channels, the error stream kept
+    /// for the status, pings answered, streams the kubelet opens refused.
+    async fn kubelet_frame<W: AsyncWrite + Unpin>(
+        &mut self,
+        conn: &mut SpdyClient,
+        kw: &mut W,
+        ids: &StreamIds,
+        p: &mut Progress,
+        f: Frame,
+    ) -> Result<(), String> {
+        match f {
+            Frame::Data { stream_id, flags, data } => {
+                let fin = flags & spdy::FLAG_FIN != 0;
+                let channel = if Some(stream_id) == ids.stdout {
+                    p.stdout_done |= fin;
+                    1
+                } else if Some(stream_id) == ids.stderr {
+                    p.stderr_done |= fin;
+                    2
+                } else {
+                    if stream_id == ids.error {
+                        p.error_done |= fin;
+                        let room = MAX_STATUS.saturating_sub(p.status.len());
+                        p.status.extend_from_slice(&data[..data.len().min(room)]);
+                    }
+                    return Ok(());
+                };
+                if !data.is_empty() {
+                    let mut m = Vec::with_capacity(data.len() + 1);
+                    m.push(channel);
+                    m.extend_from_slice(&data);
+                    self.ws.send(Message::Binary(Bytes::from(m))).await.map_err(|e| e.to_string())?;
+                }
+            }
+            Frame::RstStream { stream_id, .. } => {
+                p.stdout_done |= Some(stream_id) == ids.stdout;
+                p.stderr_done |= Some(stream_id) == ids.stderr;
+                p.error_done |= stream_id == ids.error;
+            }
+            Frame::Ping { id } => conn.send(kw, Frame::Ping { id }).await?,
+            Frame::SynStream { stream_id, .. } => {
+                conn.send(kw, Frame::RstStream { stream_id, status: spdy::REFUSED_STREAM }).await?
+            }
+            Frame::GoAway { .. } => {
+                p.error_done = true;
+                p.stdout_done = true;
+                p.stderr_done = true;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// How far the kubelet's side of a session has come.
+struct Progress {
+    status: Vec<u8>,
+    stdout_done: bool,
+    stderr_done: bool,
+    error_done: bool,
 }
 
 #[derive(Default)]
@@ -496,6 +521,49 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A kubelet that sends its last reply, the output and the status in one write and then
+    /// hangs up: nothing of it is lost.
+    #[tokio::test]
+    async fn output_sent_with_the_last_reply_and_a_hang_up_arrives() {
+        use tokio_tungstenite::tungstenite::protocol::Role;
+        let (client_io, server_io) = tokio::io::duplex(1 << 16);
+        let (kubelet_io, mut fake) = tokio::io::duplex(1 << 16);
+        let streams = Streams { stdin: false, stdout: true, stderr: true, tty: false };
+        let session = tokio::spawn(async move {
+            let s = V5Session::start(server_io, streams).await.expect("started");
+            s.run(kubelet_io).await;
+        });
+        let kubelet = tokio::spawn(async move {
+            let mut buf = BytesMut::new();
+            for id in [1u32, 3, 5] {
+                let f = loop {
+                    if let Some(f) = Frame::decode(&mut buf).unwrap() {
+                        break f;
+                    }
+                    assert!(fake.read_buf(&mut buf).await.unwrap() > 0);
+                };
+                assert!(matches!(f, Frame::SynStream { stream_id, .. } if stream_id == id), "{f:?}");
+                let mut out = BytesMut::new();
+                Frame::SynReply { stream_id: id, flags: 0 }.encode(&mut out);
+                if id == 5 {
+                    Frame::Data { stream_id: 3, flags: spdy::FLAG_FIN, data: Bytes::from_static(b"web\n") }
+                        .encode(&mut out);
+                    Frame::Data { stream_id: 5, flags: spdy::FLAG_FIN, data: Bytes::new() }.encode(&mut out);
+                    Frame::Data { stream_id: 1, flags: spdy::FLAG_FIN, data: Bytes::new() }.encode(&mut out);
+                }
+                fake.write_all(&out).await.unwrap();
+            }
+            drop(fake);
+        });
+        let mut ws = WebSocketStream::from_raw_socket(client_io, Role::Client, None).await;
+        assert_eq!(ws.next().await.unwrap().unwrap(), Message::Binary(Bytes::from_static(&[1])));
+        assert_eq!(ws.next().await.unwrap().unwrap(), Message::Binary(Bytes::from_static(b"\x01web\n")));
+        let Message::Binary(status) = ws.next().await.unwrap().unwrap() else { panic!("status") };
+        assert_eq!(&status[1..], br#"{"metadata":{},"status":"Success"}"#);
+        kubelet.await.unwrap();
+        session.await.unwrap();
+    }
 
     /// A message over the size bound ends the tunnel (no panic, nothing passed on).
     #[tokio::test]
