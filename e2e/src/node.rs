@@ -205,9 +205,10 @@ impl Node {
                 // With one, clients (the apiserver among them) present certificates from the
                 // cluster's CA, as kubeadm configures nodes.
                 match &self.client_ca {
-                    None => format!("authentication: {{webhook: {{enabled: false}}}}\nauthorization: {{mode: AlwaysAllow}}\n{}", self.kubelet_config),
-                    Some(ca) => format!("authentication: {{x509: {{clientCAFile: {}}}}}\n{}", ca.display(), self.kubelet_config),
-                }
+                    None => format!("authentication: {{webhook: {{enabled: false}}}}\nauthorization: {{mode: AlwaysAllow}}\n"),
+                    Some(ca) => format!("authentication: {{x509: {{clientCAFile: {}}}}}\n", ca.display()),
+                } + &disk_defaults(&self.kubelet_config)
+                    + &self.kubelet_config
             ),
         )
         .expect("config");
@@ -324,4 +325,19 @@ impl Drop for Node {
         self.stop_kubelet();
         node_sh(&["down", self.dir.path().to_str().unwrap()]);
     }
+}
+
+/// The test nodes share the host's disk, whose fill level no test controls: as kind does,
+/// disk-based eviction and image garbage collection stay off unless a test sets them (its
+/// own lines or flags win). Otherwise a host disk over 85% full would taint every node
+/// with DiskPressure.
+fn disk_defaults(extra: &str) -> String {
+    let mut out = String::new();
+    if !extra.contains("evictionHard:") {
+        out.push_str("evictionHard: {memory.available: 100Mi, nodefs.available: \"0%\", nodefs.inodesFree: \"0%\", imagefs.available: \"0%\"}\n");
+    }
+    if !extra.contains("imageGCHighThresholdPercent:") {
+        out.push_str("imageGCHighThresholdPercent: 100\n");
+    }
+    out
 }
