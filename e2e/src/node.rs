@@ -205,7 +205,7 @@ impl Node {
                 // With one, clients (the apiserver among them) present certificates from the
                 // cluster's CA, as kubeadm configures nodes.
                 match &self.client_ca {
-                    None => format!("authentication: {{webhook: {{enabled: false}}}}\nauthorization: {{mode: AlwaysAllow}}\n"),
+                    None => "authentication: {webhook: {enabled: false}}\nauthorization: {mode: AlwaysAllow}\n".to_string(),
                     Some(ca) => format!("authentication: {{x509: {{clientCAFile: {}}}}}\n", ca.display()),
                 } + &disk_defaults(&self.kubelet_config)
                     + &self.kubelet_config
