@@ -3,7 +3,8 @@
 //! own identity (`system:node:<name>`). Everything is torn down by namespace, cgroup and PID
 //! when the fixture drops, also when a test fails.
 
-use crate::{bin_dir, kill, poll, ApiServer};
+use crate::{bin_dir, kill, poll, ApiServer, Cluster, ControllerManager, Scheduler};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -113,6 +114,9 @@ pub struct Node {
     client_ca: Option<PathBuf>,
     /// More KubeletConfiguration lines, used from the next kubelet (re)start.
     pub kubelet_config: String,
+    kube_proxy: Option<Child>,
+    /// kube-proxy's kubeconfig (`system:kube-proxy`), when there is an apiserver.
+    proxy_kubeconfig: Option<PathBuf>,
 }
 
 impl Node {
@@ -151,6 +155,8 @@ impl Node {
             kubelet: None,
             kubelet_args: extra.iter().map(|s| s.to_string()).collect(),
             kubelet_config: String::new(),
+            kube_proxy: None,
+            proxy_kubeconfig: None,
         };
         assert!(out.status.success(), "node.sh up {name}: {}\n{text}", String::from_utf8_lossy(&out.stderr));
         std::fs::create_dir_all(node.path("manifests")).expect("manifests dir");
@@ -178,8 +184,67 @@ impl Node {
             &pair.key_pem,
         )
         .expect("kubeconfig");
+        let proxy = pki::issue(
+            &api.pki.ca,
+            &pki::LeafSpec { common_name: "system:kube-proxy".into(), client: true, ..Default::default() },
+        )
+        .expect("kube-proxy pair");
+        pki::write_kubeconfig(
+            &node.path("kube-proxy.conf"),
+            "kubernetes",
+            &api.url(),
+            &api.pki.ca.cert_pem,
+            "system:kube-proxy",
+            &proxy.cert_pem,
+            &proxy.key_pem,
+        )
+        .expect("kube-proxy kubeconfig");
+        node.proxy_kubeconfig = Some(node.path("kube-proxy.conf"));
         node.start_kubelet();
         node
+    }
+
+    /// Starts kube-proxy in the node as kubeadm's DaemonSet runs it (`system:kube-proxy`,
+    /// the node's name, the cluster CIDR), with `extra` flags; its log is `kube-proxy.log`.
+    /// Conntrack's table size is machine-wide, so it is left alone, as kind does.
+    pub fn start_kube_proxy(&mut self, extra: &[&str]) {
+        self.stop_kube_proxy();
+        let bin = bin_dir().join("kube-proxy");
+        assert!(bin.exists(), "{} is missing: build the workspace binaries first", bin.display());
+        let kubeconfig = self.proxy_kubeconfig.clone().expect("kube-proxy needs an apiserver");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.path("kube-proxy.log")).expect("log");
+        let mut cmd = Command::new("nsenter");
+        cmd.args(["--target", &self.holder, "--mount", "--net", "--"])
+            .arg(&bin)
+            .arg(format!("--kubeconfig={}", kubeconfig.display()))
+            .arg(format!("--hostname-override={}", self.name))
+            .arg("--cluster-cidr=10.244.0.0/16")
+            .arg("--conntrack-max-per-core=0")
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(log);
+        self.kube_proxy = Some(cmd.spawn().expect("kube-proxy starts"));
+        poll("kube-proxy /healthz", Duration::from_secs(60), || {
+            if let Some(Ok(Some(st))) = self.kube_proxy.as_mut().map(|c| c.try_wait()) {
+                panic!("kube-proxy exited early: {st}\n{}", self.kube_proxy_log());
+            }
+            let out = self.exec(&["curl", "-sf", "--max-time", "2", "http://127.0.0.1:10256/healthz"]);
+            out.status.success().then_some(())
+        });
+    }
+
+    pub fn stop_kube_proxy(&mut self) {
+        if let Some(mut c) = self.kube_proxy.take() {
+            kill(&mut c);
+        }
+    }
+
+    pub fn kube_proxy_pid(&self) -> Option<u32> {
+        self.kube_proxy.as_ref().map(Child::id)
+    }
+
+    pub fn kube_proxy_log(&self) -> String {
+        std::fs::read_to_string(self.path("kube-proxy.log")).unwrap_or_default()
     }
 
     pub fn path(&self, p: &str) -> PathBuf {
@@ -321,7 +386,16 @@ impl Drop for Node {
             for l in tail.iter().rev() {
                 eprintln!("{l}");
             }
+            if self.kube_proxy.is_some() {
+                let log = self.kube_proxy_log();
+                let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                eprintln!("--- kube-proxy log of {} (last lines) ---", self.name);
+                for l in tail.iter().rev() {
+                    eprintln!("{l}");
+                }
+            }
         }
+        self.stop_kube_proxy();
         self.stop_kubelet();
         node_sh(&["down", self.dir.path().to_str().unwrap()]);
     }
@@ -340,4 +414,61 @@ fn disk_defaults(extra: &str) -> String {
         out.push_str("imageGCHighThresholdPercent: 100\n");
     }
     out
+}
+
+/// The kubectl release the node tests drive.
+pub const KUBECTL: &str = "1.33";
+
+/// A control plane as kubeadm runs it: Node and RBAC authorization, NodeRestriction, node
+/// IPAM handing out pod CIDRs from 10.244.0.0/16; and the switch its nodes attach to, which
+/// the apiserver reaches through its egress proxy.
+pub struct ControlPlane {
+    pub c: Cluster,
+    _cm: ControllerManager,
+    _sched: Scheduler,
+}
+
+pub fn control_plane() -> (ControlPlane, Switch) {
+    let sw = Switch::new();
+    let mut flags =
+        vec!["--authorization-mode=Node,RBAC".to_string(), "--enable-admission-plugins=NodeRestriction".into()];
+    flags.extend(sw.apiserver_flags());
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let c = Cluster::start_with(&flags);
+    let cm = ControllerManager::start(
+        &c.api,
+        &["--allocate-node-cidrs=true", "--cluster-cidr=10.244.0.0/16", "--node-cidr-mask-size=24"],
+    );
+    let sched = Scheduler::start(&c.api, &[]);
+    (ControlPlane { c, _cm: cm, _sched: sched }, sw)
+}
+
+pub fn get_json(c: &Cluster, args: &[&str]) -> Value {
+    let mut a = vec!["get"];
+    a.extend_from_slice(args);
+    a.extend_from_slice(&["-o", "json"]);
+    serde_json::from_str(&c.api.kubectl_ok(KUBECTL, &a)).expect("json")
+}
+
+pub fn condition<'a>(obj: &'a Value, type_: &str) -> Option<&'a Value> {
+    obj["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == type_)
+}
+
+/// Waits for the node to be Ready and schedulable: the node lifecycle controller has taken
+/// its `not-ready` taint off.
+pub fn wait_node_ready(c: &Cluster, n: &Node) -> Value {
+    poll(&format!("node {} Ready", n.name), Duration::from_secs(90), || {
+        let out = c.api.kubectl(KUBECTL, &["get", "node", &n.name, "-o", "json"]);
+        let node: Value = serde_json::from_slice(&out.stdout).ok()?;
+        let tainted = node["spec"]["taints"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t["key"] == "node.kubernetes.io/not-ready"));
+        (condition(&node, "Ready")?["status"] == "True" && !tainted).then_some(node)
+    })
+}
+
+/// `kubectl apply -f -` of `yaml`, which must succeed.
+pub fn apply(c: &Cluster, yaml: &str) {
+    let out = c.api.kubectl_stdin(KUBECTL, &["apply", "-f", "-"], Some(yaml));
+    assert!(out.status.success(), "apply: {}", String::from_utf8_lossy(&out.stderr));
 }

@@ -1,60 +1,10 @@
 //! The kubelet on real nodes: each node a network namespace with its own containerd, pods
 //! pulled from a real registry and run by runc, the control plane our own binaries.
 
-use e2e::node::{Node, Switch};
-use e2e::{poll, Cluster, ControllerManager, Scheduler};
+use e2e::node::{apply, condition, control_plane, get_json, wait_node_ready, Node, Switch, KUBECTL};
+use e2e::{poll, Cluster};
 use serde_json::Value;
 use std::time::Duration;
-
-const KUBECTL: &str = "1.33";
-
-/// A control plane as kubeadm runs it: Node and RBAC authorization, NodeRestriction, node
-/// IPAM handing out pod CIDRs from 10.244.0.0/16; and the switch its nodes attach to, which
-/// the apiserver reaches through its egress proxy.
-struct ControlPlane {
-    c: Cluster,
-    _cm: ControllerManager,
-    _sched: Scheduler,
-}
-
-fn control_plane() -> (ControlPlane, Switch) {
-    let sw = Switch::new();
-    let mut flags =
-        vec!["--authorization-mode=Node,RBAC".to_string(), "--enable-admission-plugins=NodeRestriction".into()];
-    flags.extend(sw.apiserver_flags());
-    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-    let c = Cluster::start_with(&flags);
-    let cm = ControllerManager::start(
-        &c.api,
-        &["--allocate-node-cidrs=true", "--cluster-cidr=10.244.0.0/16", "--node-cidr-mask-size=24"],
-    );
-    let sched = Scheduler::start(&c.api, &[]);
-    (ControlPlane { c, _cm: cm, _sched: sched }, sw)
-}
-
-fn get_json(c: &Cluster, args: &[&str]) -> Value {
-    let mut a = vec!["get"];
-    a.extend_from_slice(args);
-    a.extend_from_slice(&["-o", "json"]);
-    serde_json::from_str(&c.api.kubectl_ok(KUBECTL, &a)).expect("json")
-}
-
-fn condition<'a>(obj: &'a Value, type_: &str) -> Option<&'a Value> {
-    obj["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == type_)
-}
-
-/// Waits for the node to be Ready and schedulable: the node lifecycle controller has taken
-/// its `not-ready` taint off.
-fn wait_node_ready(c: &Cluster, n: &Node) -> Value {
-    poll(&format!("node {} Ready", n.name), Duration::from_secs(90), || {
-        let out = c.api.kubectl(KUBECTL, &["get", "node", &n.name, "-o", "json"]);
-        let node: Value = serde_json::from_slice(&out.stdout).ok()?;
-        let tainted = node["spec"]["taints"]
-            .as_array()
-            .is_some_and(|t| t.iter().any(|t| t["key"] == "node.kubernetes.io/not-ready"));
-        (condition(&node, "Ready")?["status"] == "True" && !tainted).then_some(node)
-    })
-}
 
 fn in_cidr(ip: &str, cidr: &str) -> bool {
     let (net, len) = cidr.split_once('/').unwrap();
@@ -144,11 +94,6 @@ fn a_node_registers_and_runs_nginx_reachable_at_its_pod_ip() {
             .then_some(())
     });
     let _ = n.kubelet_log();
-}
-
-fn apply(c: &Cluster, yaml: &str) {
-    let out = c.api.kubectl_stdin(KUBECTL, &["apply", "-f", "-"], Some(yaml));
-    assert!(out.status.success(), "apply: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 fn wait_phase(c: &Cluster, ns: &str, name: &str, phase: &str) -> Value {

@@ -395,6 +395,58 @@ async fn allocate_node_ports(st: &ApiServer, svc: &mut Value, keep: &[u16]) -> A
     Ok(chosen)
 }
 
+/// A LoadBalancer with `externalTrafficPolicy: Local` gets a health-check node port.
+fn needs_health_check(svc: &Value) -> bool {
+    svc.ptr("/spec/type").and_then(Value::as_str) == Some("LoadBalancer")
+        && svc.ptr("/spec/externalTrafficPolicy").and_then(Value::as_str) == Some("Local")
+}
+
+fn health_check_port(svc: &Value) -> Option<u16> {
+    svc.ptr("/spec/healthCheckNodePort").and_then(Value::as_u64).filter(|p| *p > 0).map(|p| p as u16)
+}
+
+/// Takes the service's `healthCheckNodePort` from the node port range (the one asked for, or
+/// any free one, written into the spec); `keep` is the port it already holds.
+async fn allocate_health_check_port(st: &ApiServer, svc: &mut Value, keep: Option<u16>) -> ApiResult<Option<u16>> {
+    let want = health_check_port(svc);
+    if want.is_some() && want == keep {
+        return Ok(None);
+    }
+    let mut chosen = None;
+    update_ports(st, |bits, (lo, hi)| {
+        chosen = None;
+        match want {
+            Some(p) if p < lo || p > hi => Err(ApiError::Internal(format!(
+                "failed to allocate requested HealthCheck NodePort {p}: provided port is not in the valid range. The range of valid ports is {lo}-{hi}"
+            ))),
+            Some(p) if bits.get(p) => Err(ApiError::Internal(format!(
+                "failed to allocate requested HealthCheck NodePort {p}: provided port is already allocated"
+            ))),
+            Some(p) => {
+                bits.set(p, true);
+                chosen = Some(p);
+                Ok(())
+            }
+            None => {
+                let span = (hi - lo) as u32 + 1;
+                let start = rand::rng().random_range(0..span);
+                let free = (0..span).map(|k| lo + ((start + k) % span) as u16).find(|p| !bits.get(*p));
+                let Some(p) = free else {
+                    return Err(ApiError::Internal("failed to allocate a HealthCheck NodePort 0: range is full".into()));
+                };
+                bits.set(p, true);
+                chosen = Some(p);
+                Ok(())
+            }
+        }
+    })
+    .await?;
+    if want.is_none() {
+        svc["spec"]["healthCheckNodePort"] = json!(chosen);
+    }
+    Ok(chosen)
+}
+
 fn node_ports_of(svc: &Value) -> Vec<u16> {
     svc.ptr("/spec/ports")
         .and_then(Value::as_array)
@@ -462,6 +514,15 @@ pub async fn before_create(st: &ApiServer, rd: &ResourceDef, obj: &mut Value, _d
             }
         }
     }
+    if needs_health_check(obj) {
+        match allocate_health_check_port(st, obj, None).await {
+            Ok(p) => a.new_ports.extend(p),
+            Err(e) => {
+                a.release(st).await;
+                return Err(e);
+            }
+        }
+    }
     Ok(a)
 }
 
@@ -501,6 +562,11 @@ pub fn patch_allocated_values(rd: &ResourceDef, new: &mut Value, old: &Value) {
                     new["spec"][k] = v.clone();
                 }
             }
+        }
+    }
+    if needs_health_check(new) && needs_health_check(old) && health_check_port(new).is_none() {
+        if let Some(p) = health_check_port(old) {
+            new["spec"]["healthCheckNodePort"] = json!(p);
         }
     }
     if wants_node_ports(new) && wants_node_ports(old) {
@@ -562,8 +628,21 @@ pub async fn before_update(
             }
         }
     }
-    let kept = node_ports_of(new);
-    a.freed_ports = old_ports.into_iter().filter(|p| !kept.contains(p)).collect();
+    let old_hc = health_check_port(old).filter(|_| needs_health_check(old));
+    if needs_health_check(new) {
+        match allocate_health_check_port(st, new, old_hc).await {
+            Ok(p) => a.new_ports.extend(p),
+            Err(e) => {
+                a.release(st).await;
+                return Err(e);
+            }
+        }
+    } else if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+        spec.remove("healthCheckNodePort");
+    }
+    let mut kept = node_ports_of(new);
+    kept.extend(health_check_port(new));
+    a.freed_ports = old_ports.into_iter().chain(old_hc).filter(|p| !kept.contains(p)).collect();
     Ok(a)
 }
 
@@ -572,8 +651,9 @@ pub async fn after_delete(st: &ApiServer, rd: &ResourceDef, deleted: &Value) {
     if !is_services(rd) {
         return;
     }
-    let a =
-        Allocation { freed_ips: cluster_ips_of(deleted), freed_ports: node_ports_of(deleted), ..Default::default() };
+    let mut freed_ports = node_ports_of(deleted);
+    freed_ports.extend(health_check_port(deleted).filter(|_| needs_health_check(deleted)));
+    let a = Allocation { freed_ips: cluster_ips_of(deleted), freed_ports, ..Default::default() };
     a.commit(st).await;
 }
 

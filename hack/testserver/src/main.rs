@@ -5,7 +5,8 @@
 //!   JSON object, on port 8888.
 //! - `agnhost netexec [--http-port=8080]` (a subset of upstream's test image): `/` the time,
 //!   `/hostname`, `/echo?msg=`, `/clientip`, `/healthz`, `/header?key=`, `/shell?cmd=`,
-//!   `/exit?code=`.
+//!   `/exit?code=`; and on UDP (`--udp-port`, 8081) the datagrams `hostname`, `echo MSG` and
+//!   `clientip`.
 //! - `agnhost serve-hostname [--port=9376]`: the hostname on every path.
 //! - `connect-proxy --socket PATH`: an HTTP CONNECT proxy on a unix socket, for the e2e
 //!   apiserver's egress selector (it runs in the test switch's network namespace, where the
@@ -105,7 +106,17 @@ fn hostname() -> String {
 
 fn handle(mode: Mode, stream: TcpStream) {
     let Some(req) = read_request(&stream) else { return };
-    let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    // An IPv4 client of the dual-stack listener prints as IPv4, as Go's net does.
+    let peer = stream
+        .peer_addr()
+        .map(|a| match a {
+            std::net::SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+                Some(ip) => std::net::SocketAddr::from((ip, v6.port())).to_string(),
+                None => a.to_string(),
+            },
+            v4 => v4.to_string(),
+        })
+        .unwrap_or_default();
     let text = "text/plain; charset=utf-8";
     match mode {
         Mode::Httpenv => {
@@ -223,6 +234,28 @@ fn connect_proxy(args: &[String]) -> ! {
     std::process::exit(0);
 }
 
+/// netexec's UDP server: each datagram is a command, answered to its sender.
+fn udp_echo(port: u16) {
+    let sock = match std::net::UdpSocket::bind(("0.0.0.0", port)) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("listen on udp port {port}: {e}");
+            return;
+        }
+    };
+    let mut buf = [0u8; 2048];
+    while let Ok((n, from)) = sock.recv_from(&mut buf) {
+        let cmd = String::from_utf8_lossy(&buf[..n]).trim().to_string();
+        let reply = match cmd.split_once(' ') {
+            Some(("echo", msg)) => msg.to_string(),
+            _ if cmd == "hostname" => hostname(),
+            _ if cmd == "clientip" => from.to_string(),
+            _ => format!("unknown command {cmd:?}"),
+        };
+        let _ = sock.send_to(reply.as_bytes(), from);
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let prog = args.first().map(|a| a.rsplit('/').next().unwrap_or(a).to_string()).unwrap_or_default();
@@ -255,6 +288,12 @@ fn main() {
             std::process::exit(1);
         }
     };
+    if mode == Mode::Netexec {
+        let udp: i32 = flag(&rest, "udp-port").and_then(|p| p.parse().ok()).unwrap_or(8081);
+        if let Ok(port) = u16::try_from(udp) {
+            std::thread::spawn(move || udp_echo(port));
+        }
+    }
     eprintln!("Serving on port {port}");
     for stream in listener.incoming().flatten() {
         std::thread::spawn(move || handle(mode, stream));

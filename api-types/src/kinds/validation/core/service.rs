@@ -267,9 +267,9 @@ pub(crate) fn validate_service(svc: &Value, ips: &[String]) -> Errs {
                 "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'",
             ));
         }
-    } else if hcnp == 0 {
-        errs.push(req(&sp.child("healthCheckNodePort"), ""));
-    } else {
+    } else if hcnp != 0 {
+        // 0 is filled in by the apiserver's port allocation, which runs after validation
+        // here (upstream allocates first, so its Required error is never seen).
         for m in is_valid_port_num(hcnp) {
             errs.push(inv_raw(&sp.child("healthCheckNodePort"), hcnp, m));
         }
