@@ -467,6 +467,14 @@ pub fn wait_node_ready(c: &Cluster, n: &Node) -> Value {
     })
 }
 
+/// A control plane and one Ready node `name` at 172.18.0.2, its kubelet started with `extra`.
+pub fn one_node(name: &str, extra: &[&str]) -> (ControlPlane, Switch, Node) {
+    let (cp, sw) = control_plane();
+    let n = Node::start(&cp.c.api, &sw, name, "172.18.0.2", extra);
+    wait_node_ready(&cp.c, &n);
+    (cp, sw, n)
+}
+
 /// `kubectl apply -f -` of `yaml`, which must succeed.
 pub fn apply(c: &Cluster, yaml: &str) {
     let out = c.api.kubectl_stdin(KUBECTL, &["apply", "-f", "-"], Some(yaml));

@@ -1,7 +1,7 @@
 //! The kubelet on real nodes: each node a network namespace with its own containerd, pods
 //! pulled from a real registry and run by runc, the control plane our own binaries.
 
-use e2e::node::{apply, condition, control_plane, get_json, wait_node_ready, Node, Switch, KUBECTL};
+use e2e::node::{apply, condition, control_plane, get_json, one_node, wait_node_ready, Node, Switch, KUBECTL};
 use e2e::{poll, Cluster};
 use serde_json::Value;
 use std::time::Duration;
@@ -116,10 +116,8 @@ fn events_for(c: &Cluster, ns: &str, name: &str) -> Vec<Value> {
 /// messages.
 #[test]
 fn volumes_and_environment_reach_the_containers() {
-    let (cp, sw) = control_plane();
+    let (cp, _sw, n) = one_node("node-v", &[]);
     let c = &cp.c;
-    let n = Node::start(&c.api, &sw, "node-v", "172.18.0.2", &[]);
-    wait_node_ready(c, &n);
     apply(
         c,
         r#"
@@ -275,10 +273,8 @@ spec:
 /// pod does not own is never taken over.
 #[test]
 fn claims_on_local_and_host_path_volumes_and_ephemeral_volumes() {
-    let (cp, sw) = control_plane();
+    let (cp, _sw, n) = one_node("node-v", &[]);
     let c = &cp.c;
-    let n = Node::start(&c.api, &sw, "node-v", "172.18.0.2", &[]);
-    wait_node_ready(c, &n);
     let (local, scratch) = (n.path("local-pv"), n.path("scratch-pv"));
     std::fs::create_dir_all(&local).unwrap();
     apply(
@@ -501,10 +497,8 @@ spec:
 /// and in the ownership of what the container writes to its emptyDir.
 #[test]
 fn security_context_sets_the_user_and_the_volume_group() {
-    let (cp, sw) = control_plane();
+    let (cp, _sw, n) = one_node("node-s", &[]);
     let c = &cp.c;
-    let n = Node::start(&c.api, &sw, "node-s", "172.18.0.2", &[]);
-    wait_node_ready(c, &n);
     apply(
         c,
         r#"
@@ -651,10 +645,8 @@ fn container_status(c: &Cluster, pod: &str) -> Value {
 /// pass.
 #[test]
 fn probes_restart_containers_and_gate_readiness() {
-    let (cp, sw) = control_plane();
+    let (cp, _sw, n) = one_node("node-p", &[]);
     let c = &cp.c;
-    let n = Node::start(&c.api, &sw, "node-p", "172.18.0.2", &[]);
-    wait_node_ready(c, &n);
     let flags = n.path("flags");
     std::fs::create_dir_all(&flags).unwrap();
     std::fs::write(flags.join("ready"), "ok").unwrap();
@@ -820,10 +812,8 @@ fn lines(path: &std::path::Path) -> Vec<String> {
 /// down is finished when it returns.
 #[test]
 fn init_containers_sidecars_termination_and_kubelet_restarts() {
-    let (cp, sw) = control_plane();
+    let (cp, _sw, mut n) = one_node("node-l", &[]);
     let c = &cp.c;
-    let mut n = Node::start(&c.api, &sw, "node-l", "172.18.0.2", &[]);
-    wait_node_ready(c, &n);
     let out = n.path("out");
     std::fs::create_dir_all(&out).unwrap();
     let order = out.join("order");
@@ -974,10 +964,8 @@ fn a_deployment_spreads_over_two_nodes_with_their_pod_cidrs() {
 /// container goes into CrashLoopBackOff with a growing back-off; the node keeps working.
 #[test]
 fn bad_images_and_crashing_containers_back_off() {
-    let (cp, sw) = control_plane();
+    let (cp, _sw, _n) = one_node("node-b", &[]);
     let c = &cp.c;
-    let n = Node::start(&c.api, &sw, "node-b", "172.18.0.2", &[]);
-    wait_node_ready(c, &n);
     c.api.kubectl_ok(KUBECTL, &["run", "noimage", "--image=localhost/does-not-exist:1.0"]);
     c.api.kubectl_ok(KUBECTL, &["run", "crash", "--image=busybox", "--", "sh", "-c", "echo crashing; exit 3"]);
     let w = poll("ImagePullBackOff", Duration::from_secs(90), || {
@@ -1023,10 +1011,8 @@ fn bad_images_and_crashing_containers_back_off() {
 /// activeDeadlineSeconds, a runAsNonRoot pod on a root image, and admission beyond --max-pods.
 #[test]
 fn termination_messages_deadlines_non_root_and_max_pods() {
-    let (cp, sw) = control_plane();
+    let (cp, _sw, _n) = one_node("node-m", &["--max-pods=4"]);
     let c = &cp.c;
-    let n = Node::start(&c.api, &sw, "node-m", "172.18.0.2", &["--max-pods=4"]);
-    wait_node_ready(c, &n);
     apply(
         c,
         r#"
@@ -1468,10 +1454,8 @@ const PRIVATE_IMAGE: &str = "private.registry.test/library/busybox:latest";
 
 #[test]
 fn image_pull_secrets_authenticate_to_a_private_registry() {
-    let (cp, sw) = control_plane();
+    let (cp, _sw, n) = one_node("node-p", &[]);
     let c = &cp.c;
-    let n = Node::start(&c.api, &sw, "node-p", "172.18.0.2", &[]);
-    wait_node_ready(c, &n);
     poll("default service account", Duration::from_secs(30), || {
         c.api.kubectl(KUBECTL, &["get", "sa", "default"]).status.success().then_some(())
     });
@@ -1542,10 +1526,8 @@ fn image_pull_secrets_authenticate_to_a_private_registry() {
 /// environment as JSON on 8888) and agnhost's `netexec` behind a readiness probe.
 #[test]
 fn the_test_images_serve_http() {
-    let (cp, sw) = control_plane();
+    let (cp, _sw, n) = one_node("node-t", &[]);
     let c = &cp.c;
-    let n = Node::start(&c.api, &sw, "node-t", "172.18.0.2", &[]);
-    wait_node_ready(c, &n);
     c.api.kubectl_ok(KUBECTL, &["create", "deployment", "web", "--image=jpetazzo/httpenv"]);
     apply(
         c,
@@ -1698,10 +1680,8 @@ const SPDY: &[(&str, &str)] =
 /// the egress proxy), and the apiserver's checks before it reaches a kubelet.
 #[test]
 fn kubectl_logs_reads_through_the_apiserver() {
-    let (cp, sw) = control_plane();
+    let (cp, _sw, n) = one_node("node-1", &[]);
     let c = &cp.c;
-    let n = Node::start(&c.api, &sw, "node-1", "172.18.0.2", &[]);
-    wait_node_ready(c, &n);
     apply(
         c,
         r#"
@@ -2098,10 +2078,8 @@ spec:
 /// inside the WebSocket), and over SPDY with WebSockets turned off.
 #[test]
 fn kubectl_exec_attach_and_port_forward() {
-    let (cp, sw) = control_plane();
+    let (cp, sw, n) = one_node("node-1", &[]);
     let c = &cp.c;
-    let n = Node::start(&c.api, &sw, "node-1", "172.18.0.2", &[]);
-    wait_node_ready(c, &n);
     apply(
         c,
         r#"

@@ -606,9 +606,6 @@ pub struct Proxier {
     existing: HashSet<String>,
 }
 
-/// How often a full sync runs even without failures (upstream's `FullSyncPeriod`).
-const FULL_SYNC_PERIOD: std::time::Duration = std::time::Duration::from_secs(3600);
-
 /// What one successful sync did.
 pub struct Synced {
     pub full: bool,
@@ -632,7 +629,7 @@ impl Proxier {
         state: &ProxyState,
         changed: &BTreeSet<ServiceKey>,
     ) -> Result<Synced, Error> {
-        let full = self.need_full || self.last_full.is_none_or(|t| t.elapsed() > FULL_SYNC_PERIOD);
+        let full = self.need_full || self.last_full.is_none_or(|t| t.elapsed() > crate::runner::FULL_SYNC_PERIOD);
         let res = self.try_sync(full, node, state, changed).await;
         if res.is_err() {
             self.need_full = true;

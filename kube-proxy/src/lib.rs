@@ -188,7 +188,6 @@ pub async fn run(opts: Options) -> Result<(), Error> {
             Some(node_ip.iter().filter(|ip| !ip.is_loopback()).map(|ip| format!("{ip}/32")).collect());
     }
 
-    // The other mode's leftovers go first (nftables' table, when nftables mode exists).
     if let Some(adj) = cfg.linux.oom_score_adj {
         if let Err(e) = std::fs::write("/proc/self/oom_score_adj", adj.to_string()) {
             tracing::debug!(error = %e, "Failed to apply OOMScore");
@@ -349,7 +348,7 @@ pub async fn run(opts: Options) -> Result<(), Error> {
     }
     health.updated();
     metrics::LAST_QUEUED.with_label_values(&[metrics::IPV4]).set(metrics::now_seconds());
-    let loop_ = runner::run(trigger, cfg.min_sync_period, Duration::from_secs(3600), move || {
+    let loop_ = runner::run(trigger, cfg.min_sync_period, runner::FULL_SYNC_PERIOD, move || {
         let s = syncer.clone();
         async move { s.lock().await.sync_once().await }
     });
@@ -492,7 +491,8 @@ impl Syncer {
         let mut want = BTreeMap::new();
         for (key, ports) in &self.tracker.state {
             for (svc, eps) in ports {
-                if svc.health_check_node_port == 0 || svc.load_balancer_vips.is_empty() && !self.is_lb(key) {
+                // Set only on LoadBalancers with a Local external policy (validation).
+                if svc.health_check_node_port == 0 {
                     continue;
                 }
                 let local: std::collections::BTreeSet<Ipv4Addr> =
@@ -520,14 +520,5 @@ impl Syncer {
                 format!("node {} failed to start healthcheck \"{ns}/{name}\" on port {port}: {err}", self.node_name),
             );
         }
-    }
-
-    /// Whether the Service is a LoadBalancer (its health-check port serves even before it
-    /// has an ingress IP).
-    fn is_lb(&self, key: &state::ServiceKey) -> bool {
-        self.tracker
-            .services()
-            .get(&key.0, &key.1)
-            .is_some_and(|s| s.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("LoadBalancer"))
     }
 }

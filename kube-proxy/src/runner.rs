@@ -9,6 +9,9 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+/// The longest time between syncs, and between full syncs (upstream's `FullSyncPeriod`).
+pub const FULL_SYNC_PERIOD: Duration = Duration::from_secs(3600);
+
 type Hook = Arc<dyn Fn() + Send + Sync>;
 
 /// The handle informers use to ask for a sync: a flag that a sync is wanted (cleared when

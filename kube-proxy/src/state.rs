@@ -114,10 +114,6 @@ impl Tracker {
         Tracker { services, slices, pending, state: ProxyState::new(), rejected: BTreeMap::new() }
     }
 
-    pub fn services(&self) -> &Informer<Service> {
-        &self.services
-    }
-
     /// Recomputes the pending Services (every Service when `all`) for `node`.
     pub fn update(&mut self, node: &NodeInfo, all: bool) -> Update {
         let (mut keys, triggers) = self.pending.take();
