@@ -380,6 +380,16 @@ fn iptables_mode_survives_restarts_and_cleans_up() {
     restart_and_cleanup("iptables");
 }
 
+#[test]
+fn nftables_mode_programs_services() {
+    services_work("nftables");
+}
+
+#[test]
+fn nftables_mode_survives_restarts_and_cleans_up() {
+    restart_and_cleanup("nftables");
+}
+
 /// Modes kube-proxy cannot run are refused before it touches anything.
 #[test]
 fn unusable_modes_are_refused() {

@@ -677,18 +677,15 @@ impl Proxier {
         }
         Ok(Synced { full, no_local: r.no_local })
     }
+}
 
-    /// Creates the canary chains, whose disappearance means someone flushed the tables.
-    pub async fn ensure_canary(&self) -> Result<(), Error> {
-        for t in ["mangle", "nat", "filter"] {
-            self.ipt.ensure_chain(t, KUBE_PROXY_CANARY).await?;
-        }
-        Ok(())
+/// Creates the canary chains, whose disappearance means someone flushed the tables.
+pub async fn ensure_canary() -> Result<(), Error> {
+    let ipt = netfilter::Iptables::default();
+    for t in ["mangle", "nat", "filter"] {
+        ipt.ensure_chain(t, KUBE_PROXY_CANARY).await?;
     }
-
-    pub async fn canary_gone(&self) -> bool {
-        matches!(self.ipt.chain_exists("mangle", KUBE_PROXY_CANARY).await, Ok(false))
-    }
+    Ok(())
 }
 
 /// `-m conntrack --ctstate NEW -m comment --comment C -j TARGET` as separate arguments.

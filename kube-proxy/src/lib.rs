@@ -9,6 +9,7 @@ pub mod iptables;
 pub mod metrics;
 pub mod model;
 pub mod netfilter;
+pub mod nftables;
 pub mod options;
 pub mod runner;
 pub mod state;
@@ -109,24 +110,20 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         return Ok(());
     }
     if opts.cleanup {
-        return iptables::cleanup()
-            .await
-            .map_err(|e| Error::Config(format!("encountered an error while tearing down rules: {e}")));
+        let (a, b) = (iptables::cleanup().await, nftables::cleanup().await);
+        return a.and(b).map_err(|e| Error::Config(format!("encountered an error while tearing down rules: {e}")));
     }
-    match cfg.mode.as_str() {
-        "ipvs" => {
-            return Err(Error::Config(
+    let nft =
+        match cfg.mode.as_str() {
+            "ipvs" => return Err(Error::Config(
                 "can't use the IPVS proxier: Ipvs not supported (this kernel has no IP_VS: \"Protocol not available\")"
                     .into(),
-            ))
-        }
-        "nftables" => {
-            return Err(Error::Config(
-                "unable to create proxier: nftables mode is not available in this build yet".into(),
-            ))
-        }
-        _ => {}
-    }
+            )),
+            "nftables" => true,
+            _ => false,
+        };
+    // The other mode's rules go (best effort), as upstream's platformCleanup.
+    let _ = if nft { iptables::cleanup().await } else { nftables::cleanup().await };
     let node_name = if cfg.hostname_override.is_empty() {
         rustix::system::uname().nodename().to_string_lossy().trim().to_lowercase()
     } else {
@@ -216,28 +213,34 @@ pub async fn run(opts: Options) -> Result<(), Error> {
     let nodeport_addresses =
         iptables::NodePortAddresses::parse(&cfg.node_port_addresses.clone().unwrap_or_default(), node_ip)
             .map_err(Error::Config)?;
-    let localhost_nodeports = cfg.iptables.localhost_node_ports && nodeport_addresses.contains_loopback();
+    let localhost_nodeports = !nft && cfg.iptables.localhost_node_ports && nodeport_addresses.contains_loopback();
     if localhost_nodeports {
         tracing::info!("Setting route_localnet=1 to allow node-ports on localhost; to change this either disable iptables.localhostNodePorts (--iptables-localhost-nodeports) or set nodePortAddresses (--nodeport-addresses) to filter loopback addresses");
         netfilter::ensure_sysctl("net/ipv4/conf/all/route_localnet", 1)?;
     }
     let conntrack_liberal = netfilter::read_sysctl("net/netfilter/nf_conntrack_tcp_be_liberal").unwrap_or(0) != 0;
-    let ipt = netfilter::Iptables::default();
-    if !ipt.available().await {
-        return Err(Error::Config("iptables is not available on this host".into()));
-    }
-    let proxier = iptables::Proxier::new(iptables::Config {
+    let pcfg = iptables::Config {
         mark: iptables::Config::mark_for_bit(cfg.masquerade_bit()),
         detector,
         masquerade_all: cfg.linux.masquerade_all,
-        localhost_nodeports: cfg.iptables.localhost_node_ports,
+        localhost_nodeports: !nft && cfg.iptables.localhost_node_ports,
         node_ip,
         nodeport_addresses,
         random_fully: true,
         conntrack_liberal,
         nfacct: false,
-    });
-    tracing::info!("Using iptables Proxier");
+    };
+    let proxier = if nft {
+        nftables::Proxier::check().await?;
+        tracing::info!("Using nftables Proxier");
+        Proxier::Nftables(nftables::Proxier::new(pcfg))
+    } else {
+        if !netfilter::Iptables::default().available().await {
+            return Err(Error::Config("iptables is not available on this host".into()));
+        }
+        tracing::info!("Using iptables Proxier");
+        Proxier::Iptables(iptables::Proxier::new(pcfg))
+    };
     if opts.init_only {
         tracing::info!("System initialized and --init-only specified");
         return Ok(());
@@ -315,7 +318,9 @@ pub async fn run(opts: Options) -> Result<(), Error> {
     };
     recorder.eventf(&node_ref, None, "Normal", "Starting", "StartKubeProxy", "");
 
-    proxier.ensure_canary().await?;
+    if !nft {
+        iptables::ensure_canary().await?;
+    }
     let syncer = Arc::new(tokio::sync::Mutex::new(Syncer {
         node_name,
         nodes: nodes.clone(),
@@ -328,18 +333,15 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         sync_period: cfg.sync_period,
     }));
     // The canary: when someone flushes the tables, everything is written again.
-    {
+    if !nft {
         let (changed, t, period) = (node_changed.clone(), trigger.clone(), cfg.sync_period);
-        let syncer = syncer.clone();
         tokio::spawn(async move {
             let ipt = netfilter::Iptables::default();
             loop {
                 tokio::time::sleep(period).await;
                 if matches!(ipt.chain_exists("mangle", iptables::KUBE_PROXY_CANARY).await, Ok(false)) {
                     tracing::info!("iptables canary mangle/KUBE-PROXY-CANARY deleted; resyncing");
-                    let s = syncer.lock().await;
-                    let _ = s.proxier.ensure_canary().await;
-                    drop(s);
+                    let _ = iptables::ensure_canary().await;
                     changed.store(true, Ordering::Relaxed);
                     t.run();
                 }
@@ -420,12 +422,39 @@ fn write_config(cfg: &ProxyConfig) -> String {
     serde_saphyr::to_string(&v).unwrap_or_default()
 }
 
+/// The mode's proxier.
+enum Proxier {
+    Iptables(iptables::Proxier),
+    Nftables(nftables::Proxier),
+}
+
+impl Proxier {
+    fn force_full(&mut self) {
+        match self {
+            Proxier::Iptables(p) => p.force_full(),
+            Proxier::Nftables(p) => p.force_full(),
+        }
+    }
+
+    async fn sync(
+        &mut self,
+        node: &NodeInfo,
+        state: &state::ProxyState,
+        changed: &std::collections::BTreeSet<state::ServiceKey>,
+    ) -> Result<iptables::Synced, Error> {
+        match self {
+            Proxier::Iptables(p) => p.sync(node, state, changed).await,
+            Proxier::Nftables(p) => p.sync(node, state, changed).await,
+        }
+    }
+}
+
 /// One sync's worth of state, behind the runner.
 struct Syncer {
     node_name: String,
     nodes: Informer<Node>,
     tracker: state::Tracker,
-    proxier: iptables::Proxier,
+    proxier: Proxier,
     health: Arc<health::Health>,
     service_health: health::ServiceHealth,
     node_changed: Arc<AtomicBool>,

@@ -1,5 +1,6 @@
 //! kube-proxy's rule sync at scale: N Services × M endpoints programmed by the real proxier
-//! through iptables-restore, a full sync and then partial syncs after one endpoint changes.
+//! (`--mode iptables` through iptables-restore, `--mode nftables` through nft), a full sync
+//! and then partial syncs after one endpoint changes.
 //! Run it inside a network namespace of its own (`hack/bench-proxy.sh` does, with
 //! `unshare --net`): it programs the namespace's netfilter.
 
@@ -19,6 +20,32 @@ struct Args {
     /// Partial syncs to time.
     #[arg(long, default_value_t = 5)]
     rounds: usize,
+    /// iptables or nftables.
+    #[arg(long, default_value = "iptables")]
+    mode: String,
+}
+
+/// Either proxier, behind one sync call.
+enum Any {
+    Ipt(kube_proxy::iptables::Proxier),
+    Nft(kube_proxy::nftables::Proxier),
+}
+
+impl Any {
+    async fn sync(&mut self, node: &NodeInfo, state: &ProxyState, changed: &BTreeSet<ServiceKey>) {
+        let r = match self {
+            Any::Ipt(p) => p.sync(node, state, changed).await.map(|_| ()),
+            Any::Nft(p) => p.sync(node, state, changed).await.map(|_| ()),
+        };
+        r.expect("sync");
+    }
+
+    fn force_full(&mut self) {
+        match self {
+            Any::Ipt(p) => p.force_full(),
+            Any::Nft(p) => p.force_full(),
+        }
+    }
 }
 
 fn endpoint(i: usize, j: usize) -> Endpoint {
@@ -71,7 +98,7 @@ async fn main() {
         let eps = (0..args.endpoints).map(|j| endpoint(i, j)).collect();
         state.insert((ns, name), vec![(port, eps)]);
     }
-    let mut proxier = Proxier::new(Config {
+    let cfg = Config {
         mark: Config::mark_for_bit(14),
         detector: LocalDetector::Cidr("10.244.0.0/16".into()),
         masquerade_all: false,
@@ -81,10 +108,15 @@ async fn main() {
         random_fully: true,
         conntrack_liberal: false,
         nfacct: false,
-    });
+    };
+    let mut proxier = if args.mode == "nftables" {
+        Any::Nft(kube_proxy::nftables::Proxier::new(cfg))
+    } else {
+        Any::Ipt(Proxier::new(cfg))
+    };
     let node = NodeInfo { name: "node-a".into(), zone: None };
     let t0 = Instant::now();
-    proxier.sync(&node, &state, &BTreeSet::new()).await.expect("full sync");
+    proxier.sync(&node, &state, &BTreeSet::new()).await;
     let full = t0.elapsed();
     let mut partial = Vec::new();
     for r in 0..args.rounds {
@@ -93,7 +125,7 @@ async fn main() {
         svc[0].1[0].ip = std::net::Ipv4Addr::new(10, 250, 0, r as u8);
         let changed: BTreeSet<ServiceKey> = [key].into();
         let t = Instant::now();
-        proxier.sync(&node, &state, &changed).await.expect("partial sync");
+        proxier.sync(&node, &state, &changed).await;
         partial.push(t.elapsed());
     }
     partial.sort();
@@ -102,10 +134,11 @@ async fn main() {
     // A second full sync, over the existing rules (what a periodic or post-failure resync costs).
     proxier.force_full();
     let t = Instant::now();
-    proxier.sync(&node, &state, &BTreeSet::new()).await.expect("full resync");
+    proxier.sync(&node, &state, &BTreeSet::new()).await;
     let resync = t.elapsed();
     println!(
-        "iptables services={} endpoints={} full_sync_ms={} full_resync_ms={} partial_sync_p50_ms={} partial_sync_max_ms={} rss_mib={}",
+        "{} services={} endpoints={} full_sync_ms={} full_resync_ms={} partial_sync_p50_ms={} partial_sync_max_ms={} rss_mib={}",
+        args.mode,
         args.services,
         args.endpoints,
         full.as_millis(),
