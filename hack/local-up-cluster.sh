@@ -2,7 +2,7 @@
 # Brings up a local cluster from this checkout: installs dependencies, builds the binaries and
 # the test images, writes certificates and kubeconfigs kubeadm-style, starts etcd,
 # kube-apiserver, kube-controller-manager and kube-scheduler in the background, and one node:
-# a network namespace with its own containerd and the kubelet (hack/node.sh). Prints how to
+# a network namespace with its own containerd, the kubelet and kube-proxy (hack/node.sh). Prints how to
 # point kubectl at it.
 #
 #   hack/local-up-cluster.sh          start (or restart) the cluster
@@ -11,7 +11,7 @@
 #
 # Environment: LOCAL_UP_DIR (default /tmp/k8s-rs-local), API_PORT (6443), ETCD_PORT (2379), KCM_PORT (10257),
 # SCHEDULER_PORT (10259), SERVICE_CIDR (10.96.0.0/12), CLUSTER_CIDR (10.244.0.0/16), NODE_NAME (node-1),
-# PROFILE (release|debug, default release), SKIP_DEPS=1.
+# PROFILE (release|debug, default release), PROXY_MODE (iptables|nftables, default iptables), SKIP_DEPS=1.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,10 +27,12 @@ CLUSTER_CIDR=${CLUSTER_CIDR:-10.244.0.0/16}
 NODE_NAME=${NODE_NAME:-node-1}
 
 stop() {
-  if [ -f "$DIR/kubelet.pid" ]; then
-    kill "$(cat "$DIR/kubelet.pid")" 2>/dev/null || true
-    rm -f "$DIR/kubelet.pid"
-  fi
+  for name in kube-proxy kubelet; do
+    if [ -f "$DIR/$name.pid" ]; then
+      kill "$(cat "$DIR/$name.pid")" 2>/dev/null || true
+      rm -f "$DIR/$name.pid"
+    fi
+  done
   # The node's containers, containerd, registry and namespaces (by namespace, cgroup and PID).
   if [ -d "$DIR/$NODE_NAME" ]; then "$ROOT/hack/node.sh" down "$DIR/$NODE_NAME" || true; fi
   if [ -d "$DIR/switch" ]; then "$ROOT/hack/node.sh" switch-down "$DIR/switch" || true; fi
@@ -61,10 +63,10 @@ fi
 
 echo ">>> building ($PROFILE)"
 if [ "$PROFILE" = release ]; then
-  (cd "$ROOT" && cargo build --release --bin kube-apiserver --bin kube-controller-manager --bin kube-scheduler --bin kubeadm --bin kubelet --bin k8s-rs-testserver)
+  (cd "$ROOT" && cargo build --release --bin kube-apiserver --bin kube-controller-manager --bin kube-scheduler --bin kubeadm --bin kubelet --bin kube-proxy --bin k8s-rs-testserver)
   BIN="$ROOT/target/release"
 else
-  (cd "$ROOT" && cargo build --bin kube-apiserver --bin kube-controller-manager --bin kube-scheduler --bin kubeadm --bin kubelet --bin k8s-rs-testserver)
+  (cd "$ROOT" && cargo build --bin kube-apiserver --bin kube-controller-manager --bin kube-scheduler --bin kubeadm --bin kubelet --bin kube-proxy --bin k8s-rs-testserver)
   BIN="$ROOT/target/debug"
 fi
 
@@ -84,6 +86,11 @@ for kc in controller-manager scheduler; do
 done
 "$BIN/kubeadm" init phase kubeconfig kubelet --node-name "$NODE_NAME" --cert-dir "$DIR/pki" --kubeconfig-dir "$DIR" \
   --apiserver-advertise-address 127.0.0.1 --apiserver-bind-port "$API_PORT" >>"$DIR/logs/kubeadm.log"
+# kube-proxy's credentials: the system:kube-proxy user, which the default RBAC policy binds to
+# system:node-proxier.
+printf 'apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint: {advertiseAddress: 127.0.0.1, bindPort: %s}\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncertificatesDir: %s\n' \
+  "$API_PORT" "$DIR/pki" >"$DIR/kubeadm.yaml"
+"$BIN/kubeadm" kubeconfig user --client-name system:kube-proxy --config "$DIR/kubeadm.yaml" >"$DIR/kube-proxy.conf"
 
 wait_for() { # url, what, pid
   for _ in $(seq 300); do
@@ -197,6 +204,20 @@ for _ in $(seq 300); do
   sleep 0.1
 done
 
+echo ">>> kube-proxy on $NODE_NAME (${PROXY_MODE:-iptables} mode)"
+# As kind runs it in a node container: conntrack's table size is the host's to set.
+nohup nsenter --target "$HOLDER" --mount --net -- "$BIN/kube-proxy" \
+  --kubeconfig "$DIR/kube-proxy.conf" --hostname-override "$NODE_NAME" --cluster-cidr "$CLUSTER_CIDR" \
+  --proxy-mode "${PROXY_MODE:-iptables}" --conntrack-max-per-core 0 >"$DIR/logs/kube-proxy.log" 2>&1 &
+echo $! >"$DIR/kube-proxy.pid"
+for _ in $(seq 300); do
+  "$ROOT/hack/node.sh" exec "$DIR/$NODE_NAME" curl -sf http://127.0.0.1:10256/healthz >/dev/null 2>&1 && break
+  if ! kill -0 "$(cat "$DIR/kube-proxy.pid")" 2>/dev/null; then
+    echo "kube-proxy exited; see $DIR/logs/kube-proxy.log" >&2; tail -20 "$DIR/logs/kube-proxy.log" >&2; exit 1
+  fi
+  sleep 0.1
+done
+
 cat <<MSG
 
 Local cluster is running (logs in $DIR/logs; stop it with: hack/local-up-cluster.sh down).
@@ -209,6 +230,9 @@ To use it:
   kubectl logs deployment/web; kubectl exec -it deployment/web -- sh
 
 Pod IPs are reachable from inside the node:  hack/node.sh exec $DIR/$NODE_NAME curl <pod IP>
+Services too (kube-proxy programs the node):
+  kubectl expose deployment web --port=80
+  hack/node.sh exec $DIR/$NODE_NAME curl \$(kubectl get svc web -o jsonpath='{.spec.clusterIP}')
 Static pods: put manifests in $DIR/$NODE_NAME/manifests
 
 MSG

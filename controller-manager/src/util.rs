@@ -116,6 +116,12 @@ pub fn pod_ready_time(pod: &Pod) -> Option<Timestamp> {
     ready_condition(pod).filter(|c| c.status == "True").and_then(|c| c.last_transition_time.as_ref()).map(|t| t.0)
 }
 
+/// When the pod's Ready condition last changed (either way): the pod's trigger time for the
+/// endpoints' `last-change-trigger-time`.
+pub fn pod_ready_transition(pod: &Pod) -> Option<Timestamp> {
+    ready_condition(pod).and_then(|c| c.last_transition_time.as_ref()).map(|t| t.0)
+}
+
 /// `podutil.IsPodAvailable`: ready for at least `min_ready_seconds`.
 pub fn pod_available(pod: &Pod, min_ready_seconds: i32, now: Timestamp) -> bool {
     if !pod_ready(pod) {

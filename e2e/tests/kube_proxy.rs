@@ -342,6 +342,12 @@ spec:
     let metrics = text(&a.exec(&["curl", "-s", "http://127.0.0.1:10249/metrics"]));
     assert!(metrics.contains("kubeproxy_sync_proxy_rules_duration_seconds_count{ip_family=\"IPv4\"}"), "{metrics}");
     assert!(metrics.contains("kubeproxy_sync_proxy_rules_last_timestamp_seconds{ip_family=\"IPv4\"}"), "{metrics}");
+    // The EndpointSlice controller's last-change-trigger-time makes programming latency measurable.
+    let programmed = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("kubeproxy_network_programming_duration_seconds_count{ip_family=\"IPv4\"} "))
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    assert!(programmed.is_some_and(|n| n > 0), "no network programming observations:\n{metrics}");
 }
 
 /// kube-proxy stopped leaves the rules in place, and `--cleanup` removes all of them.

@@ -11,6 +11,10 @@ use std::path::PathBuf;
 pub enum Error {
     #[error(transparent)]
     Pki(#[from] pki::PkiError),
+    #[error("unable to read config from {0:?} : {1}")]
+    Config(String, String),
+    #[error("invalid argument {0:?} for \"--validity-period\" flag: {1}")]
+    Duration(String, String),
     #[error("invalid --service-cidr {0:?}: {1}")]
     ServiceCidr(String, String),
 }
@@ -29,6 +33,83 @@ pub enum Top {
         #[command(subcommand)]
         phase: InitCmd,
     },
+    /// Kubeconfig file utilities
+    Kubeconfig {
+        #[command(subcommand)]
+        which: UserCmd,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCmd {
+    /// Output a kubeconfig file for an additional user
+    User(UserFlags),
+}
+
+/// `kubeadm kubeconfig user`: a client certificate for any name, printed as a kubeconfig
+/// (how kube-proxy's and other components' credentials are made outside `init`).
+#[derive(Args, Debug)]
+pub struct UserFlags {
+    /// The name of user. It will be used as the CN if client certificates are created
+    #[arg(long, required = true)]
+    pub client_name: String,
+    /// The organizations of the client certificate. It will be used as the O if client certificates are created
+    #[arg(long, value_delimiter = ',')]
+    pub org: Vec<String>,
+    /// Path to a kubeadm configuration file.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The validity period of the client certificate. It is an offset from the current time.
+    #[arg(long, default_value = "8760h0m0s")]
+    pub validity_period: String,
+}
+
+/// The fields of a kubeadm configuration file (InitConfiguration and ClusterConfiguration
+/// documents, kubeadm.k8s.io/v1beta4) that `kubeconfig user` reads.
+#[derive(serde::Deserialize, Default, Debug)]
+#[serde(rename_all = "camelCase", default)]
+struct ConfigDoc {
+    kind: String,
+    certificates_dir: Option<PathBuf>,
+    control_plane_endpoint: Option<String>,
+    cluster_name: Option<String>,
+    #[serde(rename = "localAPIEndpoint")]
+    local_api_endpoint: Option<ApiEndpoint>,
+}
+
+#[derive(serde::Deserialize, Default, Debug)]
+#[serde(rename_all = "camelCase", default)]
+struct ApiEndpoint {
+    advertise_address: Option<IpAddr>,
+    bind_port: Option<u16>,
+}
+
+/// A Go duration (`8760h0m0s`, `24h`, `90m`) in seconds.
+pub fn go_duration_secs(s: &str) -> Option<u64> {
+    let (mut total, mut num) = (0f64, String::new());
+    let mut chars = s.chars().peekable();
+    if s.is_empty() {
+        return None;
+    }
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let unit = match (c, chars.peek()) {
+            ('h', _) => 3600.0,
+            ('m', Some('s')) => {
+                chars.next();
+                0.001
+            }
+            ('m', _) => 60.0,
+            ('s', _) => 1.0,
+            _ => return None,
+        };
+        total += num.parse::<f64>().ok()? * unit;
+        num.clear();
+    }
+    (num.is_empty() || s == "0").then_some(total as u64)
 }
 
 #[derive(Subcommand, Debug)]
@@ -131,7 +212,13 @@ pub fn first_service_ip(cidr: &str) -> Result<IpAddr, Error> {
 }
 
 pub fn run(cli: Cli) -> Result<(), Error> {
-    let Top::Init { phase: InitCmd::Phase { phase } } = cli.cmd;
+    let phase = match cli.cmd {
+        Top::Init { phase: InitCmd::Phase { phase } } => phase,
+        Top::Kubeconfig { which: UserCmd::User(f) } => {
+            print!("{}", user_kubeconfig(&f)?);
+            return Ok(());
+        }
+    };
     match phase {
         Phase::Certs { which: CertsCmd::All(f) } => certs_all(&f),
         Phase::Kubeconfig { which: KubeconfigCmd::Admin(f) } => {
@@ -153,6 +240,74 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             kubeconfig(&f.common, "kubelet.conf", &format!("system:node:{node}"), &["system:nodes"])
         }
     }
+}
+
+/// The kubeconfig `kubeadm kubeconfig user` prints: the cluster CA from the configuration's
+/// `certificatesDir`, the server from `controlPlaneEndpoint` or `localAPIEndpoint`.
+fn user_kubeconfig(f: &UserFlags) -> Result<String, Error> {
+    let secs = go_duration_secs(&f.validity_period)
+        .ok_or_else(|| Error::Duration(f.validity_period.clone(), "invalid duration".into()))?;
+    let mut cfg = ConfigDoc::default();
+    if let Some(path) = &f.config {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Config(name.clone(), e.to_string()))?;
+        let docs: Vec<ConfigDoc> =
+            serde_saphyr::from_multiple(&text).map_err(|e| Error::Config(name, e.to_string()))?;
+        for d in docs {
+            match d.kind.as_str() {
+                "ClusterConfiguration" => {
+                    cfg.certificates_dir = d.certificates_dir.or(cfg.certificates_dir);
+                    cfg.control_plane_endpoint = d.control_plane_endpoint.or(cfg.control_plane_endpoint);
+                    cfg.cluster_name = d.cluster_name.or(cfg.cluster_name);
+                }
+                "InitConfiguration" => cfg.local_api_endpoint = d.local_api_endpoint,
+                _ => {}
+            }
+        }
+    }
+    let dir = cfg.certificates_dir.unwrap_or_else(|| PathBuf::from("/etc/kubernetes/pki"));
+    let ca = pki::read_pair(&dir, "ca")?;
+    let leaf = pki::issue(
+        &ca,
+        &pki::LeafSpec {
+            common_name: f.client_name.clone(),
+            organizations: f.org.clone(),
+            client: true,
+            validity_days: secs.div_ceil(86400).max(1) as i64,
+            ..Default::default()
+        },
+    )?;
+    let local = cfg.local_api_endpoint.unwrap_or_default();
+    let flags = KubeconfigFlags {
+        cert_dir: dir,
+        kubeconfig_dir: PathBuf::new(),
+        apiserver_advertise_address: local.advertise_address.unwrap_or(IpAddr::from([127, 0, 0, 1])),
+        apiserver_bind_port: local.bind_port.unwrap_or(6443),
+        control_plane_endpoint: cfg.control_plane_endpoint.filter(|e| !e.is_empty()),
+    };
+    let cluster = cfg.cluster_name.unwrap_or_else(|| "kubernetes".into());
+    Ok(pki::kubeconfig_text(
+        &cluster,
+        &server_url(&flags),
+        &ca.cert_pem,
+        &f.client_name,
+        &leaf.cert_pem,
+        &leaf.key_pem,
+    )?)
+}
+
+/// `https://host:port` of the control plane: the endpoint if set (with the bind port unless it
+/// has one), else the advertise address.
+fn server_url(f: &KubeconfigFlags) -> String {
+    let host = match &f.control_plane_endpoint {
+        Some(e) if e.contains(':') && !e.starts_with('[') => e.clone(),
+        Some(e) => format!("{e}:{}", f.apiserver_bind_port),
+        None => match f.apiserver_advertise_address {
+            IpAddr::V6(v6) => format!("[{v6}]:{}", f.apiserver_bind_port),
+            v4 => format!("{v4}:{}", f.apiserver_bind_port),
+        },
+    };
+    format!("https://{host}")
 }
 
 fn certs_all(f: &CertFlags) -> Result<(), Error> {
@@ -258,24 +413,63 @@ fn kubeconfig(f: &KubeconfigFlags, file: &str, user: &str, groups: &[&str]) -> R
             ..Default::default()
         },
     )?;
-    let host = match &f.control_plane_endpoint {
-        Some(e) if e.contains(':') && !e.starts_with('[') => e.clone(),
-        Some(e) => format!("{e}:{}", f.apiserver_bind_port),
-        None => match f.apiserver_advertise_address {
-            IpAddr::V6(v6) => format!("[{v6}]:{}", f.apiserver_bind_port),
-            v4 => format!("{v4}:{}", f.apiserver_bind_port),
-        },
-    };
     let path = f.kubeconfig_dir.join(file);
-    pki::write_kubeconfig(
-        &path,
-        "kubernetes",
-        &format!("https://{host}"),
-        &ca.cert_pem,
-        user,
-        &admin.cert_pem,
-        &admin.key_pem,
-    )?;
+    pki::write_kubeconfig(&path, "kubernetes", &server_url(f), &ca.cert_pem, user, &admin.cert_pem, &admin.key_pem)?;
     println!("[kubeconfig] Writing \"{file}\" kubeconfig file");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations_parse_as_kubeadm_flags_take_them() {
+        assert_eq!(go_duration_secs("8760h0m0s"), Some(8760 * 3600));
+        assert_eq!(go_duration_secs("24h"), Some(86400));
+        assert_eq!(go_duration_secs("1h30m"), Some(5400));
+        assert_eq!(go_duration_secs("0"), Some(0));
+        assert_eq!(go_duration_secs("10"), None);
+        assert_eq!(go_duration_secs("3d"), None);
+        assert_eq!(go_duration_secs(""), None);
+    }
+
+    #[test]
+    fn kubeconfig_user_reads_the_configuration_and_signs_the_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki_dir = dir.path().join("pki");
+        let ca = pki::new_ca("kubernetes").unwrap();
+        pki::write_pair(&pki_dir, "ca", &ca).unwrap();
+        let cfg = dir.path().join("kubeadm.yaml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 10.0.0.5\n  bindPort: 7443\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncertificatesDir: {}\n",
+                pki_dir.display()
+            ),
+        )
+        .unwrap();
+        let flags = UserFlags {
+            client_name: "system:kube-proxy".into(),
+            org: vec!["team-a".into()],
+            config: Some(cfg.clone()),
+            validity_period: "24h".into(),
+        };
+        let text = user_kubeconfig(&flags).unwrap();
+        let kc: pki::Kubeconfig = serde_saphyr::from_str(&text).unwrap();
+        assert_eq!(kc.clusters[0].cluster.server, "https://10.0.0.5:7443");
+        assert_eq!(kc.current_context, "system:kube-proxy@kubernetes");
+        use base64::Engine;
+        let pem = base64::engine::general_purpose::STANDARD.decode(&kc.users[0].user.client_certificate_data).unwrap();
+        let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).unwrap();
+        let cert = pem.parse_x509().unwrap();
+        let subject = cert.subject().to_string();
+        assert!(subject.contains("CN=system:kube-proxy") && subject.contains("O=team-a"), "{subject}");
+        let days = (cert.validity().not_after.timestamp() - cert.validity().not_before.timestamp()) / 86400;
+        assert!(days <= 2, "{days} days");
+
+        let missing = UserFlags { config: Some(dir.path().join("nope.yaml")), ..flags };
+        let err = user_kubeconfig(&missing).unwrap_err().to_string();
+        assert!(err.starts_with("unable to read config from"), "{err}");
+    }
 }

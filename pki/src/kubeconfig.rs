@@ -57,16 +57,16 @@ pub struct User {
     pub client_key_data: String,
 }
 
-/// Writes a kubeconfig for `user` at `server`, with the CA and client pair embedded.
-pub fn write_kubeconfig(
-    path: &Path,
+/// A kubeconfig for `user` at `server`, with the CA and client pair embedded, as text
+/// (`kubeadm kubeconfig user` prints it).
+pub fn kubeconfig_text(
     cluster: &str,
     server: &str,
     ca_pem: &str,
     user: &str,
     cert_pem: &str,
     key_pem: &str,
-) -> Result<()> {
+) -> Result<String> {
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
     let ctx = format!("{user}@{cluster}");
     let kc = Kubeconfig {
@@ -89,7 +89,20 @@ pub fn write_kubeconfig(
     };
     // Plain scalars, as kubectl writes them: long base64 values on one line, not folded.
     let opts = serde_saphyr::ser_options! { prefer_block_scalars: false };
-    let text = serde_saphyr::to_string_with_options(&kc, opts).map_err(|e| PkiError::Kubeconfig(e.to_string()))?;
+    serde_saphyr::to_string_with_options(&kc, opts).map_err(|e| PkiError::Kubeconfig(e.to_string()))
+}
+
+/// Writes a kubeconfig for `user` at `server` (mode 0600), with the CA and client pair embedded.
+pub fn write_kubeconfig(
+    path: &Path,
+    cluster: &str,
+    server: &str,
+    ca_pem: &str,
+    user: &str,
+    cert_pem: &str,
+    key_pem: &str,
+) -> Result<()> {
+    let text = kubeconfig_text(cluster, server, ca_pem, user, cert_pem, key_pem)?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|source| PkiError::Io { path: dir.display().to_string(), source })?;
     }

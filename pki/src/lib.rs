@@ -6,7 +6,7 @@ mod kubeconfig;
 pub mod sakey;
 pub mod tls;
 
-pub use kubeconfig::{write_kubeconfig, Kubeconfig};
+pub use kubeconfig::{kubeconfig_text, write_kubeconfig, Kubeconfig};
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,

@@ -15,6 +15,7 @@ use crate::controllers::endpoints::{
 use crate::util;
 use crate::Error;
 use component_base::{Change, Informer, WorkQueue};
+use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
 use kube::api::{ObjectMeta, PostParams};
@@ -89,6 +90,65 @@ struct Esc {
     slices: Informer<EndpointSlice>,
     queue: WorkQueue<String>,
     tracker: Tracker,
+    triggers: TriggerTimes,
+}
+
+/// The annotation kube-proxy measures network programming latency from.
+const TRIGGER_TIME_ANNOTATION: &str = "endpoints.kubernetes.io/last-change-trigger-time";
+
+/// upstream's TriggerTimeTracker: per Service, the pods' Ready transition times and the
+/// Service's creation time seen at the last sync, so a sync can say which change it carries.
+#[derive(Default)]
+struct TriggerTimes(std::sync::Mutex<HashMap<String, (HashMap<String, Timestamp>, Option<Timestamp>)>>);
+
+impl TriggerTimes {
+    /// The time to annotate this sync's slices with: the Service's creation for a Service not
+    /// seen before, else the earliest trigger time that changed since the last sync (`None`
+    /// clears the annotation).
+    fn compute(&self, key: &str, svc: &Service, pods: &[Arc<Pod>]) -> Option<Timestamp> {
+        let mut states = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let known = states.contains_key(key);
+        let (last_pods, last_svc) = states.entry(key.to_string()).or_default();
+        let mut earliest: Option<Timestamp> = None;
+        let mut now_pods = HashMap::new();
+        for pod in pods {
+            if let Some(t) = util::pod_ready_transition(pod) {
+                let name = pod.name_any();
+                if last_pods.get(&name).is_none_or(|l| t > *l) {
+                    earliest = Some(earliest.map_or(t, |e| e.min(t)));
+                }
+                now_pods.insert(name, t);
+            }
+        }
+        let created = svc.metadata.creation_timestamp.as_ref().map(|t| t.0);
+        if let Some(c) = created.filter(|c| last_svc.is_none_or(|l| *c > l)) {
+            earliest = Some(earliest.map_or(c, |e| e.min(c)));
+        }
+        *last_pods = now_pods;
+        *last_svc = created;
+        if known {
+            earliest
+        } else {
+            created
+        }
+    }
+
+    fn forget(&self, key: &str) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+    }
+}
+
+/// Sets (or, without a trigger time, removes) the slice's last-change-trigger-time.
+fn annotate_trigger_time(s: &mut EndpointSlice, t: Option<Timestamp>) {
+    let a = s.metadata.annotations.get_or_insert_with(Default::default);
+    match t {
+        Some(t) => {
+            a.insert(TRIGGER_TIME_ANNOTATION.into(), t.to_string());
+        }
+        None => {
+            a.remove(TRIGGER_TIME_ANNOTATION);
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -110,6 +170,7 @@ pub async fn start(ctx: Ctx) -> Result<bool, Error> {
         slices: ctx.informers.get::<EndpointSlice>(),
         queue: WorkQueue::new("endpoint_slice"),
         tracker: Tracker::default(),
+        triggers: TriggerTimes::default(),
     });
     queue_on_service_and_pod_changes(&esc.services, &esc.pods, &esc.queue);
     let e = esc.clone();
@@ -230,6 +291,7 @@ impl Esc {
             None => {
                 // The garbage collector removes the slices of a deleted Service.
                 self.tracker.forget(key);
+                self.triggers.forget(key);
                 return Ok(());
             }
         };
@@ -245,9 +307,11 @@ impl Esc {
             None => vec!["IPv4".into()],
         };
         let publish = spec.publish_not_ready_addresses.unwrap_or(false);
+        let pods = selected_pods(&self.pods, &svc);
+        let trigger_time = self.triggers.compute(key, &svc, &pods);
         // Desired endpoints, grouped by (address type, ports).
         let mut desired: BTreeMap<Mapping, (Vec<EndpointPort>, BTreeMap<String, Endpoint>)> = BTreeMap::new();
-        for pod in selected_pods(&self.pods, &svc) {
+        for pod in pods {
             if !pod_in_endpoints(&pod, true) {
                 continue;
             }
@@ -404,6 +468,9 @@ impl Esc {
                 to_create.push(p);
             }
         }
+        for s in to_create.iter_mut().chain(to_update.iter_mut()) {
+            annotate_trigger_time(s, trigger_time);
+        }
         for s in to_create {
             match api.create(&PostParams::default(), &s).await {
                 Ok(created) => self.tracker.record(key, &created.name_any(), Some(rv(&created))),
@@ -439,5 +506,63 @@ impl Esc {
             Err(kube::Error::Api(st)) if st.code == 404 => Ok(()),
             Err(e) => Err(Box::new(e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::{PodCondition, PodStatus};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    fn ts(s: i64) -> Timestamp {
+        Timestamp::from_second(s).unwrap()
+    }
+
+    fn pod(name: &str, ready_at: Option<i64>) -> Arc<Pod> {
+        Arc::new(Pod {
+            metadata: ObjectMeta { name: Some(name.into()), ..Default::default() },
+            status: Some(PodStatus {
+                conditions: ready_at.map(|t| {
+                    vec![PodCondition {
+                        type_: "Ready".into(),
+                        status: "True".into(),
+                        last_transition_time: Some(Time(ts(t))),
+                        ..Default::default()
+                    }]
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn trigger_times_follow_upstreams_tracker() {
+        let svc = Service {
+            metadata: ObjectMeta { creation_timestamp: Some(Time(ts(100))), ..Default::default() },
+            ..Default::default()
+        };
+        let t = TriggerTimes::default();
+        // A Service seen for the first time: its creation.
+        assert_eq!(t.compute("ns/web", &svc, &[pod("a", Some(150))]), Some(ts(100)));
+        // Nothing changed since: no trigger time (the annotation is cleared).
+        assert_eq!(t.compute("ns/web", &svc, &[pod("a", Some(150))]), None);
+        // Two pods changed: the earlier change.
+        assert_eq!(t.compute("ns/web", &svc, &[pod("a", Some(300)), pod("b", Some(200))]), Some(ts(200)));
+        // A pod without a Ready condition carries no time.
+        assert_eq!(t.compute("ns/web", &svc, &[pod("a", Some(300)), pod("b", Some(200)), pod("c", None)]), None);
+        // Forgotten (the Service was deleted): creation time again.
+        t.forget("ns/web");
+        assert_eq!(t.compute("ns/web", &svc, &[]), Some(ts(100)));
+    }
+
+    #[test]
+    fn the_annotation_is_set_and_cleared() {
+        let mut s = EndpointSlice::default();
+        annotate_trigger_time(&mut s, Some(ts(1_700_000_000)));
+        assert_eq!(s.metadata.annotations.as_ref().unwrap()[TRIGGER_TIME_ANNOTATION], "2023-11-14T22:13:20Z");
+        annotate_trigger_time(&mut s, None);
+        assert!(!s.metadata.annotations.unwrap().contains_key(TRIGGER_TIME_ANNOTATION));
     }
 }
