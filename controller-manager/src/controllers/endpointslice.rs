@@ -99,7 +99,10 @@ const TRIGGER_TIME_ANNOTATION: &str = "endpoints.kubernetes.io/last-change-trigg
 /// upstream's TriggerTimeTracker: per Service, the pods' Ready transition times and the
 /// Service's creation time seen at the last sync, so a sync can say which change it carries.
 #[derive(Default)]
-struct TriggerTimes(std::sync::Mutex<HashMap<String, (HashMap<String, Timestamp>, Option<Timestamp>)>>);
+struct TriggerTimes(std::sync::Mutex<HashMap<String, TriggerState>>);
+
+/// A Service's pods' Ready transition times (by pod name) and its creation time.
+type TriggerState = (HashMap<String, Timestamp>, Option<Timestamp>);
 
 impl TriggerTimes {
     /// The time to annotate this sync's slices with: the Service's creation for a Service not
