@@ -277,6 +277,26 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         Api::all(client.clone()),
         watcher::Config::default().fields(&format!("metadata.name={node_name}")).any_semantic(),
     );
+    // The caches keep only what the proxier reads: at 10,000 Services, managed fields, owner
+    // references, kubectl's last-applied annotation and endpoints' target references are most
+    // of an object.
+    services.set_transform(|s: &mut Service| {
+        s.metadata.managed_fields = None;
+        s.metadata.annotations = None;
+        s.metadata.owner_references = None;
+    });
+    slices.set_transform(|s: &mut EndpointSlice| {
+        s.metadata.managed_fields = None;
+        s.metadata.owner_references = None;
+        if let Some(a) = s.metadata.annotations.as_mut() {
+            a.retain(|k, _| k == state::TRIGGER_TIME_ANNOTATION);
+        }
+        for e in &mut s.endpoints {
+            e.target_ref = None;
+            e.deprecated_topology = None;
+            e.hostname = None;
+        }
+    });
     let tracker = state::Tracker::new(services.clone(), slices.clone(), trigger.clone());
     let node_changed = Arc::new(AtomicBool::new(false));
     {

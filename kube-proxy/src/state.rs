@@ -47,8 +47,11 @@ fn slice_service(s: &EndpointSlice) -> Option<ServiceKey> {
     Some((s.metadata.namespace.clone().unwrap_or_default(), name.clone()))
 }
 
+/// When the change a slice carries happened (set by the EndpointSlice controller).
+pub const TRIGGER_TIME_ANNOTATION: &str = "endpoints.kubernetes.io/last-change-trigger-time";
+
 fn trigger_time(s: &EndpointSlice, since: jiff::Timestamp) -> Option<jiff::Timestamp> {
-    let t = s.metadata.annotations.as_ref()?.get("endpoints.kubernetes.io/last-change-trigger-time")?;
+    let t = s.metadata.annotations.as_ref()?.get(TRIGGER_TIME_ANNOTATION)?;
     t.parse::<jiff::Timestamp>().ok().filter(|t| *t > since)
 }
 
