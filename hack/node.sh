@@ -231,6 +231,10 @@ state = "$dir/containerd/state"
   address = "$dir/containerd.sock"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "registry.k8s.io/pause:3.10"
+  # A fixed streaming port, outside the ephemeral range: a random one could take the port
+  # the apiserver relay below listens on (the apiserver's, itself drawn from that range).
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "10010"
   systemd_cgroup = false
   tolerate_missing_hugetlb_controller = true
   restrict_oom_score_adj = true
@@ -259,6 +263,8 @@ EOF
     nsenter --target "$holder" --mount --net -- socat "TCP-LISTEN:$apiport,bind=127.0.0.1,reuseaddr,fork" \
       "UNIX-CONNECT:$dir/apiserver.sock" >"$dir/log/relay-node.log" 2>&1 &
     echo "$!" >>"$dir/pids"
+    wait_for 10 node_exec "$dir" bash -c "exec 3<>/dev/tcp/127.0.0.1/$apiport" ||
+      die "the node's relay to the apiserver did not start: $(tail -5 "$dir/log/relay-node.log")"
   fi
   wait_for 10 node_exec "$dir" bash -c 'exec 3<>/dev/tcp/127.0.0.1/5000' ||
     die "the node's registry did not start: $(tail -5 "$dir/log/registry.log")"
