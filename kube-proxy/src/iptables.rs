@@ -749,11 +749,12 @@ pub async fn cleanup() -> Result<(), Error> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::{Protocol, ServicePortName};
 
-    fn port(ns: &str, ip: &str) -> ServicePort {
+    /// A TCP port 80 of Service `svcN` in namespace `nsN` (the nftables tests share it).
+    pub(crate) fn port(ns: &str, ip: &str) -> ServicePort {
         ServicePort {
             name: ServicePortName {
                 namespace: ns.into(),
@@ -774,7 +775,7 @@ mod tests {
         }
     }
 
-    fn ep(ip: &str, local: bool) -> Endpoint {
+    pub(crate) fn ep(ip: &str, local: bool) -> Endpoint {
         Endpoint {
             ip: ip.parse().unwrap(),
             port: 80,

@@ -644,7 +644,6 @@ pub async fn cleanup() -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Protocol, ServicePortName};
 
     fn cfg() -> Config {
         Config {
@@ -660,37 +659,10 @@ mod tests {
         }
     }
 
-    fn port(ns: &str, ip: &str) -> ServicePort {
-        ServicePort {
-            name: ServicePortName {
-                namespace: ns.into(),
-                name: ns.replace("ns", "svc"),
-                port: "p80".into(),
-                protocol: Protocol::Tcp,
-            },
-            cluster_ip: ip.parse().unwrap(),
-            port: 80,
-            node_port: 0,
-            external_ips: vec![],
-            load_balancer_vips: vec![],
-            source_ranges: vec![],
-            affinity_seconds: None,
-            external_policy_local: false,
-            internal_policy_local: false,
-            health_check_node_port: 0,
-        }
-    }
+    use crate::iptables::tests::port;
 
     fn ep(ip: &str) -> Endpoint {
-        Endpoint {
-            ip: ip.parse().unwrap(),
-            port: 80,
-            is_local: false,
-            ready: true,
-            serving: true,
-            terminating: false,
-            zone_hints: Default::default(),
-        }
+        crate::iptables::tests::ep(ip, false)
     }
 
     fn state() -> ProxyState {

@@ -114,7 +114,7 @@ async fn main() {
     println!("created {} Services and EndpointSlices in {:.1} s", a.services, t.elapsed().as_secs_f64());
 
     let t0 = Instant::now();
-    let mut child = Command::new(&a.proxy)
+    let child = Command::new(&a.proxy)
         .args(["--kubeconfig", &a.kubeconfig, "--hostname-override", NODE, "--cluster-cidr", "10.244.0.0/16"])
         .args(["--proxy-mode", &a.mode, "--conntrack-max-per-core", "0"])
         .stdout(Stdio::null())
@@ -122,6 +122,15 @@ async fn main() {
         .spawn()
         .expect("kube-proxy starts");
     let pid = Some(child.id());
+    // Stopped by PID however the bench ends, a failed assertion included.
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Stop(child);
     let want = a.services + 1; // and the kubernetes Service
     let deadline = Instant::now() + Duration::from_secs(1800);
     loop {
@@ -129,7 +138,7 @@ async fn main() {
             break;
         }
         assert!(Instant::now() < deadline, "kube-proxy did not program {want} Services");
-        assert!(child.try_wait().expect("wait").is_none(), "kube-proxy exited");
+        assert!(child.0.try_wait().expect("wait").is_none(), "kube-proxy exited");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let first = t0.elapsed();
@@ -183,6 +192,5 @@ async fn main() {
         (sum - sum0) / n * 1000.0,
         count - count0
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
 }
