@@ -9,6 +9,7 @@ pub mod iptables;
 pub mod metrics;
 pub mod model;
 pub mod netfilter;
+pub mod nfnl;
 pub mod nftables;
 pub mod options;
 pub mod runner;

@@ -1,12 +1,14 @@
 //! The nftables proxier: upstream's `kube-proxy` table (family `ip`), where Service
 //! addresses are keys of verdict maps, so a packet costs one lookup whatever the number of
-//! Services, and a sync sends `nft -f` only the map elements and the chains of the Services
-//! that changed.
+//! Services. A full sync is one `nft -f` transaction; a partial sync renders only the Services
+//! that changed and sends their chains and map elements as one netlink batch (see [`nfnl`]),
+//! so its cost follows the change, not the table.
 
 use crate::iptables::{Config, LocalDetector, NodePortAddresses, Synced};
-use crate::model::{categorize, Endpoint, NodeInfo, ServicePort};
+use crate::model::{categorize, Endpoint, NodeInfo, Protocol, ServicePort, ServiceState};
 use crate::state::{ProxyState, ServiceKey};
-use crate::{netfilter, Error};
+use crate::{netfilter, nfnl, Error};
+use ipnet::Ipv4Net;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
@@ -88,23 +90,242 @@ fn is_service_chain(name: &str) -> bool {
     name.contains('/')
 }
 
+/// One match or statement of a per-Service rule: printed for `nft -f`, encoded for netlink.
+#[derive(Debug, Clone, PartialEq)]
+enum Stmt {
+    Daddr(Ipv4Addr),
+    /// `ip saddr <ip>`.
+    Saddr(Ipv4Addr),
+    /// `ip saddr [!= ]<cidr>`.
+    SaddrNet(Ipv4Net, bool),
+    /// `<proto> dport <port>`.
+    Dport(Protocol, u16),
+    /// `iifname [!= ]"<name>[*]"`: name, prefix, negated.
+    Iifname(String, bool, bool),
+    FibSaddrLocal,
+    /// `ip saddr @<set>`.
+    SaddrIn(String),
+    L4proto(Protocol),
+    Jump(&'static str),
+    Goto(String),
+    /// `numgen random mod <n> vmap { 0 : goto <c0> , … }`.
+    NumgenVmap(Vec<String>),
+    /// `update @<set> { ip saddr }`.
+    Update(String),
+    Dnat(Ipv4Addr, u16),
+    /// Anything else, as nft text: such a transaction goes through `nft -f`.
+    Raw(String),
+}
+
+fn proto_number(p: Protocol) -> u8 {
+    match p {
+        Protocol::Tcp => 6,
+        Protocol::Udp => 17,
+        Protocol::Sctp => 132,
+    }
+}
+
+impl Stmt {
+    fn text(&self, s: &mut String) {
+        let _ = match self {
+            Stmt::Daddr(ip) => write!(s, "ip daddr {ip}"),
+            Stmt::Saddr(ip) => write!(s, "ip saddr {ip}"),
+            Stmt::SaddrNet(net, neg) => write!(s, "ip saddr {}{net}", if *neg { "!= " } else { "" }),
+            Stmt::Dport(p, port) => write!(s, "{} dport {port}", p.lower()),
+            Stmt::Iifname(name, prefix, neg) => {
+                write!(s, "iifname {}\"{name}{}\"", if *neg { "!= " } else { "" }, if *prefix { "*" } else { "" })
+            }
+            Stmt::FibSaddrLocal => write!(s, "fib saddr type local"),
+            Stmt::SaddrIn(set) => write!(s, "ip saddr @{set}"),
+            Stmt::L4proto(p) => write!(s, "meta l4proto {}", p.lower()),
+            Stmt::Jump(c) => write!(s, "jump {c}"),
+            Stmt::Goto(c) => write!(s, "goto {c}"),
+            Stmt::NumgenVmap(chains) => {
+                let _ = write!(s, "numgen random mod {} vmap {{ ", chains.len());
+                for (i, c) in chains.iter().enumerate() {
+                    let _ = write!(s, "{}{i} : goto {c}", if i > 0 { " , " } else { "" });
+                }
+                write!(s, " }}")
+            }
+            Stmt::Update(set) => write!(s, "update @{set} {{ ip saddr }}"),
+            Stmt::Dnat(ip, port) => write!(s, "dnat to {ip}:{port}"),
+            Stmt::Raw(t) => write!(s, "{t}"),
+        };
+    }
+
+    /// The expressions nft generates for the statement; false for `Raw`.
+    fn encode(&self, r: &mut nfnl::Rule<'_>) -> bool {
+        match self {
+            Stmt::Daddr(ip) => r.payload(nfnl::NETWORK, 16, 4).cmp(false, &ip.octets()),
+            Stmt::Saddr(ip) => r.payload(nfnl::NETWORK, 12, 4).cmp(false, &ip.octets()),
+            Stmt::SaddrNet(net, neg) => {
+                let len = net.prefix_len();
+                let addr = net.network().octets();
+                if len == 0 {
+                    return false;
+                }
+                if len % 8 == 0 {
+                    let n = usize::from(len / 8);
+                    r.payload(nfnl::NETWORK, 12, n as u32).cmp(*neg, &addr[..n])
+                } else {
+                    r.payload(nfnl::NETWORK, 12, 4).mask(&net.netmask().octets()).cmp(*neg, &addr)
+                }
+            }
+            Stmt::Dport(p, port) => r
+                .meta(nfnl::META_L4PROTO)
+                .cmp(false, &[proto_number(*p)])
+                .payload(nfnl::TRANSPORT, 2, 2)
+                .cmp(false, &port.to_be_bytes()),
+            Stmt::Iifname(name, prefix, neg) => {
+                if name.len() > 15 {
+                    return false;
+                }
+                let mut data = name.as_bytes().to_vec();
+                if !prefix {
+                    data.resize(16, 0);
+                }
+                r.meta(nfnl::META_IIFNAME).cmp(*neg, &data)
+            }
+            // RTN_LOCAL, host byte order.
+            Stmt::FibSaddrLocal => r.fib_saddr_type().cmp(false, &2u32.to_ne_bytes()),
+            Stmt::SaddrIn(set) => r.payload(nfnl::NETWORK, 12, 4).lookup(set),
+            Stmt::L4proto(p) => r.meta(nfnl::META_L4PROTO).cmp(false, &[proto_number(*p)]),
+            Stmt::Jump(c) => r.verdict(nfnl::Code::Jump, Some(c)),
+            Stmt::Goto(c) => r.verdict(nfnl::Code::Goto, Some(c)),
+            Stmt::NumgenVmap(chains) => {
+                let c: Vec<&str> = chains.iter().map(String::as_str).collect();
+                r.numgen_vmap(&c)
+            }
+            Stmt::Update(set) => r.payload(nfnl::NETWORK, 12, 4).update_set(set),
+            Stmt::Dnat(ip, port) => r.dnat(*ip, *port),
+            Stmt::Raw(_) => return false,
+        };
+        true
+    }
+}
+
+/// One rule of a per-Service chain.
+#[derive(Debug, Clone)]
+struct Rule {
+    chain: String,
+    stmts: Vec<Stmt>,
+    comment: Option<&'static str>,
+}
+
 impl LocalDetector {
-    fn nft(&self, local: bool) -> Option<String> {
-        let op = if local { "" } else { "!= " };
+    fn nft(&self, local: bool) -> Option<Stmt> {
+        let neg = !local;
         match self {
             LocalDetector::None => None,
-            LocalDetector::Cidr(c) => Some(format!("ip saddr {op}{c}")),
-            LocalDetector::Interface(i) => Some(format!("iifname {op}\"{i}\"")),
-            LocalDetector::InterfacePrefix(p) => Some(format!("iifname {op}\"{p}*\"")),
+            LocalDetector::Cidr(c) => Some(match c.parse::<Ipv4Net>() {
+                Ok(net) => Stmt::SaddrNet(net, neg),
+                Err(_) => Stmt::Raw(format!("ip saddr {}{c}", if neg { "!= " } else { "" })),
+            }),
+            LocalDetector::Interface(i) => Some(Stmt::Iifname(i.clone(), false, neg)),
+            LocalDetector::InterfacePrefix(p) => Some(Stmt::Iifname(p.clone(), true, neg)),
         }
     }
 }
 
-/// Desired elements: container → key → the rest of the element (` : verdict`, a comment).
-type Elements = BTreeMap<&'static str, BTreeMap<String, String>>;
+/// The sets and maps whose elements follow the Services (indexes into [`CONTAINERS`]).
+const CLUSTER_IPS: u8 = 0;
+const SERVICE_IPS: u8 = 1;
+const SERVICE_NODEPORTS: u8 = 2;
+const NO_ENDPOINT_SERVICES: u8 = 3;
+const NO_ENDPOINT_NODEPORTS: u8 = 4;
+const FIREWALL_IPS: u8 = 5;
 
-fn comment(s: &str) -> String {
-    // The kernel refuses element comments over 128 bytes.
+/// An element's key: the container, then the parts of the key its type has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Key {
+    set: u8,
+    ip: Ipv4Addr,
+    proto: Protocol,
+    port: u16,
+}
+
+impl Key {
+    fn ip(set: u8, ip: Ipv4Addr, proto: Protocol, port: u16) -> Key {
+        Key { set, ip, proto, port }
+    }
+
+    fn nodeport(set: u8, proto: Protocol, port: u16) -> Key {
+        Key { set, ip: Ipv4Addr::UNSPECIFIED, proto, port }
+    }
+
+    fn container(&self) -> &'static str {
+        CONTAINERS[usize::from(self.set)].0
+    }
+
+    fn text(&self, s: &mut String) {
+        let p = self.proto.lower();
+        let _ = match self.set {
+            CLUSTER_IPS => write!(s, "{}", self.ip),
+            SERVICE_NODEPORTS | NO_ENDPOINT_NODEPORTS => write!(s, "{p} . {}", self.port),
+            _ => write!(s, "{} . {p} . {}", self.ip, self.port),
+        };
+    }
+
+    /// The key as the kernel stores it: each concatenated field padded to 4 bytes.
+    fn bytes(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(12);
+        if !matches!(self.set, SERVICE_NODEPORTS | NO_ENDPOINT_NODEPORTS) {
+            v.extend_from_slice(&self.ip.octets());
+        }
+        if self.set != CLUSTER_IPS {
+            v.extend_from_slice(&[proto_number(self.proto), 0, 0, 0]);
+            v.extend_from_slice(&self.port.to_be_bytes());
+            v.extend_from_slice(&[0, 0]);
+        }
+        v
+    }
+}
+
+/// An element's value: a map's verdict (none for a set) and its comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Val {
+    verdict: Option<Verdict>,
+    comment: Option<Box<str>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Verdict {
+    Drop,
+    Goto(Box<str>),
+}
+
+impl Val {
+    fn goto(chain: &str) -> Val {
+        Val { verdict: Some(Verdict::Goto(chain.into())), comment: None }
+    }
+
+    fn text(&self, s: &mut String) {
+        if let Some(c) = &self.comment {
+            let _ = write!(s, " comment \"{c}\"");
+        }
+        match &self.verdict {
+            None => {}
+            Some(Verdict::Drop) => s.push_str(" : drop"),
+            Some(Verdict::Goto(c)) => {
+                let _ = write!(s, " : goto {c}");
+            }
+        }
+    }
+
+    fn element(&self, key: &Key) -> nfnl::Element<'_> {
+        nfnl::Element {
+            key: key.bytes(),
+            verdict: self.verdict.as_ref().map(|v| match v {
+                Verdict::Drop => (nfnl::Code::Drop, None),
+                Verdict::Goto(c) => (nfnl::Code::Goto, Some(&**c)),
+            }),
+            comment: self.comment.as_deref(),
+        }
+    }
+}
+
+/// An element comment as upstream writes it: no quotes, at most 128 bytes (the kernel's limit).
+fn comment(s: &str) -> Box<str> {
     let mut c: String = s.chars().filter(|c| *c != '"').collect();
     if c.len() > 128 {
         let mut end = 128;
@@ -113,42 +334,89 @@ fn comment(s: &str) -> String {
         }
         c.truncate(end);
     }
-    format!(" comment \"{c}\"")
+    c.into()
 }
 
-/// The per-service part of one sync.
-#[derive(Default)]
-struct Out {
-    /// `add chain` / `flush chain` / `add set` lines, before any rule uses them.
-    decls: String,
-    rules: String,
-    elements: Elements,
-    active_chains: HashSet<String>,
-    active_sets: HashSet<String>,
+/// What one Service leaves in the kernel, kept between syncs so that a partial sync renders
+/// only the changed Services and diffs their elements against their previous ones.
+#[derive(Debug, Default, Clone)]
+struct Piece {
+    elements: Vec<(Key, Val)>,
+    chains: Vec<Box<str>>,
+    sets: Vec<Box<str>>,
     no_local: (usize, usize),
 }
 
-impl Out {
-    fn chain(&mut self, name: &str, write: bool) {
-        if self.active_chains.insert(name.to_string()) && write {
-            let _ = writeln!(self.decls, "add chain {T} {name}\nflush chain {T} {name}");
+/// What one Service writes: its chains (added and flushed), affinity sets and rules.
+#[derive(Debug, Default)]
+struct Writes {
+    chains: Vec<String>,
+    sets: Vec<(String, u32)>,
+    rules: Vec<Rule>,
+}
+
+impl Writes {
+    fn chain(&mut self, piece: &mut Piece, name: &str) {
+        if !self.chains.iter().any(|c| c == name) {
+            self.chains.push(name.to_string());
+            piece.chains.push(name.into());
         }
     }
 
-    fn elem(&mut self, container: &'static str, key: String, rest: String) {
-        self.elements.entry(container).or_default().insert(key, rest);
+    fn rule(&mut self, chain: &str, stmts: Vec<Stmt>, comment: Option<&'static str>) {
+        self.rules.push(Rule { chain: chain.to_string(), stmts, comment });
+    }
+
+    fn text(&self, s: &mut String) {
+        for c in &self.chains {
+            let _ = writeln!(s, "add chain {T} {c}\nflush chain {T} {c}");
+        }
+        for (set, secs) in &self.sets {
+            let _ = writeln!(s, "add set {T} {set} {{ type ipv4_addr ; flags dynamic,timeout ; timeout {secs}s ; }}");
+        }
+        for r in &self.rules {
+            let _ = write!(s, "add rule {T} {} ", r.chain);
+            for (i, st) in r.stmts.iter().enumerate() {
+                if i > 0 {
+                    s.push(' ');
+                }
+                st.text(s);
+            }
+            if let Some(c) = r.comment {
+                let _ = write!(s, " comment \"{c}\"");
+            }
+            s.push('\n');
+        }
+    }
+
+    /// Adds the writes to a netlink batch; false if a rule has no netlink form.
+    fn encode(&self, b: &mut nfnl::Batch) -> bool {
+        for c in &self.chains {
+            b.add_chain(c);
+            b.flush_chain(c);
+        }
+        for (set, secs) in &self.sets {
+            b.add_timeout_set(set, *secs);
+        }
+        for r in &self.rules {
+            let mut nr = b.rule(&r.chain);
+            if !r.stmts.iter().all(|s| s.encode(&mut nr)) {
+                return false;
+            }
+            nr.finish(r.comment);
+        }
+        true
     }
 }
 
-fn write_service(cfg: &Config, svc: &ServicePort, eps: &[Endpoint], node: &NodeInfo, write: bool, o: &mut Out) {
+fn write_service(cfg: &Config, svc: &ServicePort, eps: &[Endpoint], node: &NodeInfo, p: &mut Piece, w: &mut Writes) {
     let cat = categorize(eps, svc, node);
     let n = &svc.name;
     let port_name = format!("{}/{}/{}/{}", n.namespace, n.name, n.protocol.lower(), n.port);
     let base = name_base(&port_name);
     let (svc_chain, local_chain, ext_chain, fw_chain) =
         (format!("service-{base}"), format!("local-{base}"), format!("external-{base}"), format!("firewall-{base}"));
-    let proto = n.protocol.lower();
-    let display = n.to_string();
+    let proto = n.protocol;
     let has_endpoints = cat.has_any;
     let uses_cluster = !cat.cluster.is_empty() && svc.uses_cluster_endpoints();
     let uses_local = !cat.local.is_empty() && svc.uses_local_endpoints();
@@ -158,144 +426,129 @@ fn write_service(cfg: &Config, svc: &ServicePort, eps: &[Endpoint], node: &NodeI
     let has_external = has_endpoints && !(svc.external_policy_local && cat.local.is_empty());
     let uses_ext = has_endpoints && svc.externally_accessible();
     let uses_fw = !svc.load_balancer_vips.is_empty() && !svc.source_ranges.is_empty();
-    let (internal_verdict, external_verdict) = if !has_endpoints {
-        ("goto reject-chain", "goto reject-chain")
-    } else {
-        if !has_internal {
-            o.no_local.0 += 1;
-        }
-        if !has_external {
-            o.no_local.1 += 1;
-        }
-        ("drop", "drop")
+    let no_endpoints = Val {
+        verdict: Some(if has_endpoints { Verdict::Drop } else { Verdict::Goto("reject-chain".into()) }),
+        comment: Some(comment(&n.to_string())),
     };
-    let c = comment(&display);
+    if has_endpoints {
+        p.no_local.0 += usize::from(!has_internal);
+        p.no_local.1 += usize::from(!has_external);
+    }
     let port = svc.port;
-    o.elem("cluster-ips", svc.cluster_ip.to_string(), String::new());
+    let mut elem = |k: Key, v: Val| p.elements.push((k, v));
+    elem(Key::ip(CLUSTER_IPS, svc.cluster_ip, proto, 0), Val { verdict: None, comment: None });
     if has_internal {
-        o.elem("service-ips", format!("{} . {proto} . {port}", svc.cluster_ip), format!(" : goto {internal_chain}"));
+        elem(Key::ip(SERVICE_IPS, svc.cluster_ip, proto, port), Val::goto(internal_chain));
     } else {
-        o.elem(
-            "no-endpoint-services",
-            format!("{} . {proto} . {port}", svc.cluster_ip),
-            format!("{c} : {internal_verdict}"),
-        );
+        elem(Key::ip(NO_ENDPOINT_SERVICES, svc.cluster_ip, proto, port), no_endpoints.clone());
     }
     for ip in &svc.external_ips {
         if has_endpoints {
-            o.elem("service-ips", format!("{ip} . {proto} . {port}"), format!(" : goto {ext_chain}"));
+            elem(Key::ip(SERVICE_IPS, *ip, proto, port), Val::goto(&ext_chain));
         }
         if !has_external {
-            o.elem("no-endpoint-services", format!("{ip} . {proto} . {port}"), format!("{c} : {external_verdict}"));
+            elem(Key::ip(NO_ENDPOINT_SERVICES, *ip, proto, port), no_endpoints.clone());
         }
     }
     for ip in &svc.load_balancer_vips {
         if has_endpoints {
-            o.elem("service-ips", format!("{ip} . {proto} . {port}"), format!(" : goto {ext_chain}"));
+            elem(Key::ip(SERVICE_IPS, *ip, proto, port), Val::goto(&ext_chain));
         }
         if uses_fw {
-            o.elem("firewall-ips", format!("{ip} . {proto} . {port}"), format!(" : goto {fw_chain}"));
+            elem(Key::ip(FIREWALL_IPS, *ip, proto, port), Val::goto(&fw_chain));
         }
         if !has_external {
-            o.elem("no-endpoint-services", format!("{ip} . {proto} . {port}"), format!("{c} : {external_verdict}"));
+            elem(Key::ip(NO_ENDPOINT_SERVICES, *ip, proto, port), no_endpoints.clone());
         }
     }
     if svc.node_port != 0 {
         if has_endpoints {
-            o.elem("service-nodeports", format!("{proto} . {}", svc.node_port), format!(" : goto {ext_chain}"));
+            elem(Key::nodeport(SERVICE_NODEPORTS, proto, svc.node_port), Val::goto(&ext_chain));
         }
         if !has_external {
-            o.elem(
-                "no-endpoint-nodeports",
-                format!("{proto} . {}", svc.node_port),
-                format!("{c} : {external_verdict}"),
-            );
+            elem(Key::nodeport(NO_ENDPOINT_NODEPORTS, proto, svc.node_port), no_endpoints.clone());
         }
     }
-    // The chains (rewritten only when `write`).
-    let mut rules = String::new();
-    let mut rule = |chain: &str, text: String| {
-        let _ = writeln!(rules, "add rule {T} {chain} {text}");
-    };
+    const MASQ: &str = "mark-for-masquerade";
     if has_internal {
-        let masq =
-            if cfg.masquerade_all { Some(String::new()) } else { cfg.detector.nft(false).map(|s| format!(" {s}")) };
+        let masq = if cfg.masquerade_all { Some(None) } else { cfg.detector.nft(false).map(Some) };
         if let Some(m) = masq {
-            rule(
-                internal_chain,
-                format!("ip daddr {} {proto} dport {port}{m} jump mark-for-masquerade", svc.cluster_ip),
-            );
+            let mut stmts = vec![Stmt::Daddr(svc.cluster_ip), Stmt::Dport(proto, port)];
+            stmts.extend(m);
+            stmts.push(Stmt::Jump(MASQ));
+            w.rule(internal_chain, stmts, None);
         }
     }
     if uses_ext {
-        o.chain(&ext_chain, write);
+        w.chain(p, &ext_chain);
         if !svc.external_policy_local {
-            rule(&ext_chain, "jump mark-for-masquerade".into());
+            w.rule(&ext_chain, vec![Stmt::Jump(MASQ)], None);
         } else {
             if let Some(l) = cfg.detector.nft(true) {
-                rule(&ext_chain, format!("{l} goto {svc_chain} comment \"short-circuit pod traffic\""));
+                w.rule(&ext_chain, vec![l, Stmt::Goto(svc_chain.clone())], Some("short-circuit pod traffic"));
             }
-            rule(
+            w.rule(&ext_chain, vec![Stmt::FibSaddrLocal, Stmt::Jump(MASQ)], Some("masquerade local traffic"));
+            w.rule(
                 &ext_chain,
-                "fib saddr type local jump mark-for-masquerade comment \"masquerade local traffic\"".into(),
+                vec![Stmt::FibSaddrLocal, Stmt::Goto(svc_chain.clone())],
+                Some("short-circuit local traffic"),
             );
-            rule(&ext_chain, format!("fib saddr type local goto {svc_chain} comment \"short-circuit local traffic\""));
         }
         if has_external {
-            rule(&ext_chain, format!("goto {external_policy_chain}"));
+            w.rule(&ext_chain, vec![Stmt::Goto(external_policy_chain.clone())], None);
         }
     }
     if uses_fw {
-        o.chain(&fw_chain, write);
+        w.chain(p, &fw_chain);
         let mut sources: Vec<String> = svc.source_ranges.iter().map(|r| r.to_string()).collect();
         if cfg.node_ip.is_some_and(|ip| svc.source_ranges.iter().any(|r| r.contains(&ip))) {
             sources.extend(svc.load_balancer_vips.iter().map(|ip| ip.to_string()));
         }
-        rule(&fw_chain, format!("ip saddr != {{ {} }} drop", sources.join(" , ")));
+        w.rule(&fw_chain, vec![Stmt::Raw(format!("ip saddr != {{ {} }} drop", sources.join(" , ")))], None);
     }
     let affinity = svc.affinity_seconds;
-    let dispatch = |chain: &str, eps: &[Endpoint], rule: &mut dyn FnMut(&str, String)| {
+    let dispatch = |chain: &str, eps: &[Endpoint], w: &mut Writes| {
         if affinity.is_some() {
             for e in eps {
                 let b = endpoint_base(&port_name, e);
-                rule(chain, format!("ip saddr @affinity-{b} goto endpoint-{b}"));
+                w.rule(chain, vec![Stmt::SaddrIn(format!("affinity-{b}")), Stmt::Goto(format!("endpoint-{b}"))], None);
             }
         }
-        let arms: Vec<String> = eps
-            .iter()
-            .enumerate()
-            .map(|(i, e)| format!("{i} : goto endpoint-{}", endpoint_base(&port_name, e)))
-            .collect();
-        rule(chain, format!("numgen random mod {} vmap {{ {} }}", eps.len(), arms.join(" , ")));
+        let arms = eps.iter().map(|e| format!("endpoint-{}", endpoint_base(&port_name, e))).collect();
+        w.rule(chain, vec![Stmt::NumgenVmap(arms)], None);
     };
     if uses_cluster {
-        o.chain(&svc_chain, write);
-        dispatch(&svc_chain, &cat.cluster, &mut rule);
+        w.chain(p, &svc_chain);
+        dispatch(&svc_chain, &cat.cluster, w);
     }
     if uses_local {
-        o.chain(&local_chain, write);
-        dispatch(&local_chain, &cat.local, &mut rule);
+        w.chain(p, &local_chain);
+        dispatch(&local_chain, &cat.local, w);
     }
     for e in &cat.all_reachable {
         let b = endpoint_base(&port_name, e);
         let chain = format!("endpoint-{b}");
-        o.chain(&chain, write);
-        rule(&chain, format!("ip saddr {} jump mark-for-masquerade", e.ip));
+        w.chain(p, &chain);
+        w.rule(&chain, vec![Stmt::Saddr(e.ip), Stmt::Jump(MASQ)], None);
         if let Some(secs) = affinity {
             let set = format!("affinity-{b}");
-            if o.active_sets.insert(set.clone()) && write {
-                let _ = writeln!(
-                    o.decls,
-                    "add set {T} {set} {{ type ipv4_addr ; flags dynamic,timeout ; timeout {secs}s ; }}"
-                );
+            if !p.sets.iter().any(|s| **s == *set) {
+                p.sets.push(set.as_str().into());
+                w.sets.push((set.clone(), secs));
             }
-            rule(&chain, format!("update @{set} {{ ip saddr }}"));
+            w.rule(&chain, vec![Stmt::Update(set)], None);
         }
-        rule(&chain, format!("meta l4proto {proto} dnat to {}", e.addr()));
+        w.rule(&chain, vec![Stmt::L4proto(proto), Stmt::Dnat(e.ip, e.port)], None);
     }
-    if write {
-        o.rules.push_str(&rules);
+}
+
+/// Renders one Service's piece and writes.
+fn render_service(cfg: &Config, node: &NodeInfo, ports: &ServiceState) -> (Piece, Writes) {
+    let (mut p, mut w) = (Piece::default(), Writes::default());
+    for (svc, eps) in ports {
+        write_service(cfg, svc, eps, node, &mut p, &mut w);
     }
+    (p, w)
 }
 
 /// The fixed part of a full sync: table, base chains, jumps, helper chains, sets and maps
@@ -384,92 +637,229 @@ fn setup(cfg: &Config, first: bool, node_ips: &[Ipv4Addr]) -> String {
     s
 }
 
-/// One sync's transaction and what it leaves in the kernel.
-pub struct Rendered {
-    pub text: String,
-    pub elements: Elements,
-    pub active_chains: HashSet<String>,
-    pub active_sets: HashSet<String>,
-    pub newly_stale: Vec<String>,
-    pub no_local: (usize, usize),
-}
-
 /// What the kernel holds, as far as the last successful transaction says.
 #[derive(Default)]
 pub struct Kernel {
-    pub elements: Elements,
-    pub chains: HashSet<String>,
-    pub sets: HashSet<String>,
+    pieces: BTreeMap<ServiceKey, Piece>,
+    /// How many pieces claim each element key (several Services may share an external IP).
+    claims: HashMap<Key, u32>,
     /// Chains flushed because unused, with when: deleted a second later (a map element that
     /// pointed at one keeps it busy for a moment on kernels before 6.2).
-    pub stale: HashMap<String, Instant>,
+    stale: HashMap<String, Instant>,
 }
 
-/// Writes one sync's transaction: everything (`changed` is `None`) or the changed Services'
-/// chains, and the element differences against `kernel`.
-pub fn render(
+impl Kernel {
+    fn claim(&mut self, piece: &Piece, add: bool) {
+        for (k, _) in &piece.elements {
+            if add {
+                *self.claims.entry(*k).or_default() += 1;
+            } else if let Some(n) = self.claims.get_mut(k) {
+                *n -= 1;
+                if *n == 0 {
+                    self.claims.remove(k);
+                }
+            }
+        }
+    }
+
+    /// The element the kernel has (or will have) for a key: the last claim, in Service order,
+    /// as a full sync writes them. `hint` holds the pieces just changed, which settle it
+    /// unless the key is contested.
+    fn element(&self, key: &Key, hint: &[&Piece]) -> Option<Val> {
+        let last = |p: &Piece| p.elements.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        match self.claims.get(key).copied().unwrap_or(0) {
+            0 => None,
+            1 => hint.iter().find_map(|p| last(p)).or_else(|| self.pieces.values().rev().find_map(last)),
+            _ => self.pieces.values().rev().find_map(last),
+        }
+    }
+
+    fn no_local(&self) -> (usize, usize) {
+        self.pieces.values().fold((0, 0), |a, p| (a.0 + p.no_local.0, a.1 + p.no_local.1))
+    }
+}
+
+/// A partial sync's transaction: the changed Services' writes and everything they obsolete.
+#[derive(Default)]
+struct Partial {
+    writes: Vec<Writes>,
+    delete: Vec<Key>,
+    add: Vec<(Key, Val)>,
+    flush: Vec<String>,
+    delete_sets: Vec<String>,
+}
+
+impl Partial {
+    fn is_empty(&self) -> bool {
+        self.writes.iter().all(|w| w.chains.is_empty() && w.rules.is_empty() && w.sets.is_empty())
+            && self.delete.is_empty()
+            && self.add.is_empty()
+            && self.flush.is_empty()
+            && self.delete_sets.is_empty()
+    }
+
+    fn text(&self) -> String {
+        let mut s = String::new();
+        for w in &self.writes {
+            w.text(&mut s);
+        }
+        for k in &self.delete {
+            let _ = write!(s, "delete element {T} {} {{ ", k.container());
+            k.text(&mut s);
+            s.push_str(" }\n");
+        }
+        for (k, v) in &self.add {
+            element_text(&mut s, k, v);
+        }
+        for c in &self.flush {
+            let _ = writeln!(s, "flush chain {T} {c}");
+        }
+        for set in &self.delete_sets {
+            let _ = writeln!(s, "delete set {T} {set}");
+        }
+        s
+    }
+
+    /// The transaction as one netlink batch, or `None` if part of it has only a text form.
+    fn batch(&self) -> Option<nfnl::Batch> {
+        let mut b = nfnl::Batch::new();
+        for w in &self.writes {
+            if !w.encode(&mut b) {
+                return None;
+            }
+        }
+        for set in 0..CONTAINERS.len() as u8 {
+            let dels: Vec<nfnl::Element> = self
+                .delete
+                .iter()
+                .filter(|k| k.set == set)
+                .map(|k| nfnl::Element { key: k.bytes(), verdict: None, comment: None })
+                .collect();
+            b.elements(CONTAINERS[usize::from(set)].0, false, &dels);
+        }
+        for set in 0..CONTAINERS.len() as u8 {
+            let adds: Vec<nfnl::Element> =
+                self.add.iter().filter(|(k, _)| k.set == set).map(|(k, v)| v.element(k)).collect();
+            b.elements(CONTAINERS[usize::from(set)].0, true, &adds);
+        }
+        for c in &self.flush {
+            b.flush_chain(c);
+        }
+        for set in &self.delete_sets {
+            b.delete_set(set);
+        }
+        Some(b)
+    }
+}
+
+fn element_text(s: &mut String, k: &Key, v: &Val) {
+    let _ = write!(s, "add element {T} {} {{ ", k.container());
+    k.text(s);
+    v.text(s);
+    s.push_str(" }\n");
+}
+
+/// A full sync's transaction: the fixed part, every Service, every element.
+fn render_full(
     cfg: &Config,
     node: &NodeInfo,
     state: &ProxyState,
-    changed: Option<&BTreeSet<ServiceKey>>,
-    kernel: &Kernel,
     first: bool,
     node_ips: &[Ipv4Addr],
-) -> Rendered {
-    let mut text = String::new();
-    let full = changed.is_none();
-    if full {
-        text.push_str(&setup(cfg, first, node_ips));
-    }
-    let mut o = Out::default();
+) -> (String, Kernel) {
+    let mut text = setup(cfg, first, node_ips);
+    let mut kernel = Kernel::default();
     for (key, ports) in state {
-        let write = changed.is_none_or(|c| c.contains(key));
-        for (svc, eps) in ports {
-            write_service(cfg, svc, eps, node, write, &mut o);
+        let (piece, writes) = render_service(cfg, node, ports);
+        writes.text(&mut text);
+        kernel.claim(&piece, true);
+        kernel.pieces.insert(key.clone(), piece);
+    }
+    // The containers were flushed: each key gets its winning element (the last claim).
+    let mut winners: HashMap<&Key, &Val> = HashMap::with_capacity(kernel.claims.len());
+    for p in kernel.pieces.values() {
+        for (k, v) in &p.elements {
+            winners.insert(k, v);
         }
     }
-    text.push_str(&o.decls);
-    text.push_str(&o.rules);
-    // Elements: a full sync flushed the containers, so all are added again.
-    let empty = Elements::new();
-    let have = if full { &empty } else { &kernel.elements };
-    for (name, _) in CONTAINERS {
-        let want = o.elements.get(name);
-        let had = have.get(name);
-        for (k, rest) in had.into_iter().flatten() {
-            if want.and_then(|w| w.get(k)) != Some(rest) {
-                let _ = writeln!(text, "delete element {T} {name} {{ {k} }}");
+    let mut sorted: Vec<_> = winners.into_iter().collect();
+    sorted.sort_unstable_by_key(|(k, _)| **k);
+    for (k, v) in sorted {
+        element_text(&mut text, k, v);
+    }
+    (text, kernel)
+}
+
+/// A partial sync: renders the `changed` Services, moves their pieces into `kernel`, and
+/// returns what the kernel must do to follow.
+fn render_partial(
+    cfg: &Config,
+    node: &NodeInfo,
+    state: &ProxyState,
+    changed: &BTreeSet<ServiceKey>,
+    kernel: &mut Kernel,
+) -> Partial {
+    let mut tx = Partial::default();
+    let mut news: Vec<(ServiceKey, Option<Piece>)> = Vec::with_capacity(changed.len());
+    for key in changed {
+        let new = state.get(key).map(|ports| {
+            let (p, w) = render_service(cfg, node, ports);
+            tx.writes.push(w);
+            p
+        });
+        news.push((key.clone(), new));
+    }
+    let olds: Vec<Option<Piece>> = news.iter().map(|(k, _)| kernel.pieces.get(k).cloned()).collect();
+    let mut keys: Vec<Key> = olds
+        .iter()
+        .chain(news.iter().map(|(_, p)| p))
+        .flatten()
+        .flat_map(|p| p.elements.iter().map(|(k, _)| *k))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let old_hint: Vec<&Piece> = olds.iter().flatten().collect();
+    let before: Vec<Option<Val>> = keys.iter().map(|k| kernel.element(k, &old_hint)).collect();
+    // Chains and sets that only the old pieces had.
+    for (old, (_, new)) in olds.iter().zip(&news) {
+        let Some(old) = old else { continue };
+        for c in &old.chains {
+            if !new.as_ref().is_some_and(|n| n.chains.contains(c)) && !kernel.stale.contains_key(&**c) {
+                tx.flush.push(c.to_string());
             }
         }
-        for (k, rest) in want.into_iter().flatten() {
-            if had.and_then(|h| h.get(k)) != Some(rest) {
-                let _ = writeln!(text, "add element {T} {name} {{ {k}{rest} }}");
+        for s in &old.sets {
+            if !new.as_ref().is_some_and(|n| n.sets.contains(s)) {
+                tx.delete_sets.push(s.to_string());
             }
         }
     }
-    let mut newly_stale = Vec::new();
-    let mut stale: Vec<&String> =
-        kernel.chains.iter().filter(|c| is_service_chain(c) && !o.active_chains.contains(*c)).collect();
-    stale.sort();
-    for c in stale {
-        if !kernel.stale.contains_key(c) {
-            let _ = writeln!(text, "flush chain {T} {c}");
-            newly_stale.push(c.clone());
+    for (key, new) in news {
+        if let Some(old) = kernel.pieces.remove(&key) {
+            kernel.claim(&old, false);
+        }
+        if let Some(new) = new {
+            for c in &new.chains {
+                kernel.stale.remove(&**c);
+            }
+            kernel.claim(&new, true);
+            kernel.pieces.insert(key, new);
         }
     }
-    let mut sets: Vec<&String> = kernel.sets.iter().filter(|s| !o.active_sets.contains(*s)).collect();
-    sets.sort();
-    for s in sets {
-        let _ = writeln!(text, "delete set {T} {s}");
+    let new_hint: Vec<&Piece> = changed.iter().filter_map(|k| kernel.pieces.get(k)).collect();
+    for (k, old) in keys.iter().zip(before) {
+        let new = kernel.element(k, &new_hint);
+        if old == new {
+            continue;
+        }
+        if old.is_some() {
+            tx.delete.push(*k);
+        }
+        if let Some(v) = new {
+            tx.add.push((*k, v));
+        }
     }
-    Rendered {
-        text,
-        elements: o.elements,
-        active_chains: o.active_chains,
-        active_sets: o.active_sets,
-        newly_stale,
-        no_local: o.no_local,
-    }
+    tx
 }
 
 /// The nftables proxier's state between syncs.
@@ -532,37 +922,58 @@ impl Proxier {
     ) -> Result<Synced, Error> {
         self.delete_stale_chains().await;
         if full {
-            let (chains, sets) = list_table().await?;
-            self.kernel.chains = chains;
-            self.kernel.sets = sets;
+            self.full_sync(node, state).await?;
+        } else {
+            // On failure the next sync is a full one, which rebuilds `kernel` from scratch.
+            let tx = render_partial(&self.cfg, node, state, changed, &mut self.kernel);
+            if !tx.is_empty() {
+                apply(&tx).await?;
+            }
+            let now = Instant::now();
+            for c in tx.flush {
+                self.kernel.stale.insert(c, now);
+            }
         }
+        self.need_full = false;
+        self.synced_once = true;
+        Ok(Synced { full, no_local: self.kernel.no_local() })
+    }
+
+    async fn full_sync(&mut self, node: &NodeInfo, state: &ProxyState) -> Result<(), Error> {
+        let (chains, sets) = list_table().await?;
         let node_ips = match &self.cfg.nodeport_addresses {
             NodePortAddresses::All => Vec::new(),
             NodePortAddresses::Cidrs(c) => {
                 netfilter::local_ipv4s().await.into_iter().filter(|ip| c.iter().any(|n| n.contains(ip))).collect()
             }
         };
-        let r = render(&self.cfg, node, state, (!full).then_some(changed), &self.kernel, !self.synced_once, &node_ips);
-        if !r.text.is_empty() {
-            let out = netfilter::run("nft", &["-f", "-"], Some(r.text.as_bytes())).await?;
-            if out.code != 0 {
-                return Err(Error::Restore(format!("nft -f: {}", out.stderr.trim())));
+        let (mut text, mut kernel) = render_full(&self.cfg, node, state, !self.synced_once, &node_ips);
+        let active: HashSet<&str> = kernel.pieces.values().flat_map(|p| p.chains.iter().map(|c| &**c)).collect();
+        let mut stale: Vec<String> = chains.into_iter().filter(|c| !active.contains(c.as_str())).collect();
+        stale.sort();
+        let active_sets: HashSet<&str> = kernel.pieces.values().flat_map(|p| p.sets.iter().map(|s| &**s)).collect();
+        let mut dead_sets: Vec<&String> = sets.iter().filter(|s| !active_sets.contains(s.as_str())).collect();
+        dead_sets.sort();
+        for c in &stale {
+            if !self.kernel.stale.contains_key(c) {
+                let _ = writeln!(text, "flush chain {T} {c}");
             }
         }
+        for s in dead_sets {
+            let _ = writeln!(text, "delete set {T} {s}");
+        }
+        drop(active);
+        drop(active_sets);
+        let out = netfilter::run("nft", &["-f", "-"], Some(text.as_bytes())).await?;
+        if out.code != 0 {
+            return Err(Error::Restore(format!("nft -f: {}", out.stderr.trim())));
+        }
         let now = Instant::now();
-        for c in &r.newly_stale {
-            self.kernel.stale.insert(c.clone(), now);
-        }
-        self.kernel.stale.retain(|c, _| !r.active_chains.contains(c));
-        self.kernel.chains = r.active_chains.union(&self.kernel.stale.keys().cloned().collect()).cloned().collect();
-        self.kernel.sets = r.active_sets;
-        self.kernel.elements = r.elements;
-        self.need_full = false;
-        self.synced_once = true;
-        if full {
-            self.last_full = Some(now);
-        }
-        Ok(Synced { full, no_local: r.no_local })
+        kernel.stale =
+            stale.into_iter().map(|c| (c.clone(), self.kernel.stale.get(&c).copied().unwrap_or(now))).collect();
+        self.kernel = kernel;
+        self.last_full = Some(now);
+        Ok(())
     }
 
     /// Deletes the chains that went unused a second or more ago, in a transaction of their own.
@@ -577,24 +988,44 @@ impl Proxier {
         if due.is_empty() {
             return;
         }
-        let mut text = String::new();
+        let mut b = nfnl::Batch::new();
         for c in &due {
-            let _ = writeln!(text, "delete chain {T} {c}");
+            b.delete_chain(c);
         }
-        match netfilter::run("nft", &["-f", "-"], Some(text.as_bytes())).await {
-            Ok(r) if r.code == 0 => {
+        match send(b).await {
+            Ok(()) => {
                 for c in &due {
                     self.kernel.stale.remove(c);
-                    self.kernel.chains.remove(c);
                 }
             }
-            Ok(r) => {
-                tracing::error!(error = r.stderr.trim(), "Failed to delete stale chains");
+            Err(e) => {
+                tracing::error!(error = %e, "Failed to delete stale chains");
                 self.need_full = true;
             }
-            Err(e) => tracing::error!(error = %e, "Failed to delete stale chains"),
         }
     }
+}
+
+/// Sends a partial transaction over netlink, or through `nft -f` when part of it has only a
+/// text form (a firewall's source ranges).
+async fn apply(tx: &Partial) -> Result<(), Error> {
+    match tx.batch() {
+        Some(b) => send(b).await,
+        None => {
+            let out = netfilter::run("nft", &["-f", "-"], Some(tx.text().as_bytes())).await?;
+            if out.code != 0 {
+                return Err(Error::Restore(format!("nft -f: {}", out.stderr.trim())));
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn send(b: nfnl::Batch) -> Result<(), Error> {
+    let (buf, what) = b.finish();
+    tokio::task::spawn_blocking(move || nfnl::send(&buf, &what))
+        .await
+        .map_err(|e| Error::Restore(format!("nftables netlink: {e}")))?
 }
 
 /// The per-service chains and affinity sets of the `kube-proxy` table now in the kernel, from
@@ -696,16 +1127,7 @@ mod tests {
 
     #[test]
     fn services_become_map_elements_and_chains() {
-        let r = render(
-            &cfg(),
-            &NodeInfo::default(),
-            &state(),
-            None,
-            &Kernel::default(),
-            true,
-            &["192.168.0.2".parse().unwrap()],
-        );
-        let t = &r.text;
+        let (t, _) = render_full(&cfg(), &NodeInfo::default(), &state(), true, &["192.168.0.2".parse().unwrap()]);
         for line in [
             "add element ip kube-proxy service-ips { 172.30.0.41 . tcp . 80 : goto service-ULMVA6XW-ns1/svc1/tcp/p80 }",
             "add element ip kube-proxy no-endpoint-services { 172.30.0.46 . tcp . 80 comment \"ns6/svc6:p80\" : goto reject-chain }",
@@ -721,28 +1143,69 @@ mod tests {
         assert!(t.contains("ip saddr != { 203.0.113.0/25 } drop\n"), "{t}");
     }
 
+    fn key(ns: &str, name: &str) -> ServiceKey {
+        (ns.to_string(), name.to_string())
+    }
+
     #[test]
     fn a_partial_sync_sends_only_differences() {
         let c = cfg();
         let s = state();
-        let first = render(&c, &NodeInfo::default(), &s, None, &Kernel::default(), true, &[]);
-        let kernel = Kernel {
-            elements: first.elements,
-            chains: first.active_chains,
-            sets: first.active_sets,
-            stale: HashMap::new(),
-        };
-        let unchanged = render(&c, &NodeInfo::default(), &s, Some(&BTreeSet::new()), &kernel, false, &[]);
-        assert_eq!(unchanged.text, "", "nothing changed, nothing to send");
+        let (_, mut kernel) = render_full(&c, &NodeInfo::default(), &s, true, &[]);
+        let unchanged = render_partial(&c, &NodeInfo::default(), &s, &BTreeSet::new(), &mut kernel);
+        assert!(unchanged.is_empty(), "nothing changed, nothing to send");
+        let again = render_partial(&c, &NodeInfo::default(), &s, &[key("ns2", "svc2")].into(), &mut kernel);
+        assert!(again.add.is_empty() && again.delete.is_empty(), "the same Service again changes no element");
         let mut next = s.clone();
-        next.remove(&("ns1".to_string(), "svc1".to_string()));
-        let changed: BTreeSet<ServiceKey> = [("ns1".to_string(), "svc1".to_string())].into();
-        let r = render(&c, &NodeInfo::default(), &next, Some(&changed), &kernel, false, &[]);
-        assert!(r.text.contains("delete element ip kube-proxy service-ips { 172.30.0.41 . tcp . 80 }\n"), "{}", r.text);
-        assert!(r.text.contains("flush chain ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80\n"));
-        assert!(r.text.contains("delete set ip kube-proxy affinity-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80\n"));
-        assert!(!r.text.contains("svc2/tcp/p80\nflush"), "unchanged services keep their chains");
-        assert_eq!(r.newly_stale.len(), 3);
+        next.remove(&key("ns1", "svc1"));
+        let r = render_partial(&c, &NodeInfo::default(), &next, &[key("ns1", "svc1")].into(), &mut kernel);
+        let text = r.text();
+        assert!(text.contains("delete element ip kube-proxy service-ips { 172.30.0.41 . tcp . 80 }\n"), "{text}");
+        assert!(text.contains("flush chain ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80\n"));
+        assert!(text.contains("delete set ip kube-proxy affinity-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80\n"));
+        assert!(!text.contains("svc2/tcp/p80\nflush"), "unchanged services keep their chains");
+        assert_eq!(r.flush.len(), 3);
+        assert_eq!(kernel.pieces.len(), 2);
+    }
+
+    /// Two Services may claim one external IP and port: the element follows the last one, as
+    /// in a full sync, and goes back to the other when that one goes.
+    #[test]
+    fn a_contested_element_follows_the_last_claimant() {
+        let c = cfg();
+        let mut s = ProxyState::new();
+        let ext: Ipv4Addr = "5.6.7.8".parse().unwrap();
+        for (ns, ip) in [("nsa", "172.30.0.1"), ("nsb", "172.30.0.2")] {
+            let mut p = port(ns, ip);
+            p.external_ips = vec![ext];
+            s.insert(key(ns, &ns.replace("ns", "svc")), vec![(p, vec![ep("10.180.0.9")])]);
+        }
+        let (text, mut kernel) = render_full(&c, &NodeInfo::default(), &s, true, &[]);
+        let ext_key = Key::ip(SERVICE_IPS, ext, Protocol::Tcp, 80);
+        let winner = |k: &Kernel| match k.element(&ext_key, &[]).and_then(|v| v.verdict) {
+            Some(Verdict::Goto(c)) => c.to_string(),
+            v => panic!("{v:?}"),
+        };
+        assert_eq!(text.matches("5.6.7.8 . tcp . 80").count(), 1, "{text}");
+        assert!(winner(&kernel).ends_with("nsb/svcb/tcp/p80"));
+        let mut next = s.clone();
+        next.remove(&key("nsb", "svcb"));
+        let r = render_partial(&c, &NodeInfo::default(), &next, &[key("nsb", "svcb")].into(), &mut kernel);
+        assert!(r.delete.contains(&ext_key));
+        assert!(r
+            .add
+            .iter()
+            .any(|(k, v)| *k == ext_key
+                && matches!(&v.verdict, Some(Verdict::Goto(c)) if c.ends_with("nsa/svca/tcp/p80"))));
+        assert!(winner(&kernel).ends_with("nsa/svca/tcp/p80"));
+    }
+
+    #[test]
+    fn keys_are_padded_per_field() {
+        let k = Key::ip(SERVICE_IPS, "10.96.0.10".parse().unwrap(), Protocol::Tcp, 80);
+        assert_eq!(k.bytes(), [10, 96, 0, 10, 6, 0, 0, 0, 0, 80, 0, 0]);
+        assert_eq!(Key::nodeport(SERVICE_NODEPORTS, Protocol::Tcp, 30080).bytes(), [6, 0, 0, 0, 0x75, 0x80, 0, 0]);
+        assert_eq!(Key::ip(CLUSTER_IPS, "10.96.0.10".parse().unwrap(), Protocol::Tcp, 0).bytes(), [10, 96, 0, 10]);
     }
 
     /// The transactions load with Debian's nft into a network namespace of the test's own.
@@ -750,23 +1213,15 @@ mod tests {
     fn nft_accepts_the_transactions() {
         let c = cfg();
         let s = state();
-        let first =
-            render(&c, &NodeInfo::default(), &s, None, &Kernel::default(), true, &["192.168.0.2".parse().unwrap()]);
-        let kernel = Kernel {
-            elements: first.elements.clone(),
-            chains: first.active_chains.clone(),
-            sets: first.active_sets.clone(),
-            stale: HashMap::new(),
-        };
+        let (first, mut kernel) = render_full(&c, &NodeInfo::default(), &s, true, &["192.168.0.2".parse().unwrap()]);
         let mut next = s.clone();
-        next.remove(&("ns1".to_string(), "svc1".to_string()));
-        let changed: BTreeSet<ServiceKey> = [("ns1".to_string(), "svc1".to_string())].into();
-        let partial = render(&c, &NodeInfo::default(), &next, Some(&changed), &kernel, false, &[]);
-        let again = render(&c, &NodeInfo::default(), &next, None, &Kernel::default(), false, &[]);
+        next.remove(&key("ns1", "svc1"));
+        let partial = render_partial(&c, &NodeInfo::default(), &next, &[key("ns1", "svc1")].into(), &mut kernel);
+        let (again, _) = render_full(&c, &NodeInfo::default(), &next, false, &[]);
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("1"), &first.text).unwrap();
-        std::fs::write(dir.path().join("2"), &partial.text).unwrap();
-        std::fs::write(dir.path().join("3"), &again.text).unwrap();
+        std::fs::write(dir.path().join("1"), &first).unwrap();
+        std::fs::write(dir.path().join("2"), partial.text()).unwrap();
+        std::fs::write(dir.path().join("3"), &again).unwrap();
         let script = "set -e; nft -f 1; nft -f 2; nft -f 3; nft list table ip kube-proxy";
         let out = std::process::Command::new("unshare")
             .args(["--net", "sh", "-c", script])
@@ -777,5 +1232,96 @@ mod tests {
         assert!(out.status.success(), "{}\n{listed}", String::from_utf8_lossy(&out.stderr));
         assert!(listed.contains("5.6.7.8 . tcp . 80 : goto external-"), "{listed}");
         assert!(!listed.contains("172.30.0.41"), "{listed}");
+    }
+
+    /// Set in the copy of this test binary that runs inside a network namespace of its own.
+    const IN_NETNS: &str = "KUBE_PROXY_TEST_IN_NETNS";
+
+    fn nft(args: &[&str], stdin: Option<&str>) -> String {
+        use std::io::Write;
+        let mut child = std::process::Command::new("nft")
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let _ = child.stdin.take().unwrap().write_all(stdin.unwrap_or("").as_bytes());
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "nft {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A partial sync sent over netlink leaves exactly the table `nft -f` leaves for the same
+    /// change, as `nft list` prints it: every rule shape, map element, comment and set. The
+    /// test runs itself again inside `unshare --net` (never the machine's own netfilter).
+    #[test]
+    fn netlink_and_nft_build_the_same_table() {
+        if std::env::var_os(IN_NETNS).is_none() {
+            let out = std::process::Command::new("unshare")
+                .args(["--net", "--"])
+                .arg(std::env::current_exe().unwrap())
+                .args(["--exact", "nftables::tests::netlink_and_nft_build_the_same_table", "--nocapture"])
+                .env(IN_NETNS, "1")
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success() && text.contains("1 passed"),
+                "{text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return;
+        }
+        let node = NodeInfo::default();
+        // Every shape: affinity, several endpoints, local policies, an interface detector,
+        // NodePorts, external IPs, a Service losing its endpoints and one going away.
+        let mut c = cfg();
+        let before = state();
+        let mut local = port("ns3", "172.30.0.43");
+        local.external_policy_local = true;
+        local.node_port = 3003;
+        local.external_ips = vec!["5.6.7.9".parse().unwrap()];
+        let mut l1 = ep("10.180.0.7");
+        l1.is_local = true;
+        let mut before = before;
+        before.insert(key("ns3", "svc3"), vec![(local.clone(), vec![l1.clone(), ep("10.180.0.8")])]);
+        let mut after = before.clone();
+        let mut a = port("ns1", "172.30.0.41");
+        a.affinity_seconds = Some(300);
+        after.insert(key("ns1", "svc1"), vec![(a, vec![ep("10.180.0.1"), ep("10.180.0.5"), ep("10.180.0.6")])]);
+        after.insert(key("ns3", "svc3"), vec![(local, vec![l1, ep("10.180.0.10")])]);
+        after.insert(key("ns4", "svc4"), vec![(port("ns4", "172.30.0.44"), vec![ep("10.180.0.4")])]);
+        after.insert(key("ns6", "svc6"), vec![(port("ns6", "172.30.0.46"), vec![ep("10.180.0.11")])]);
+        after.insert(key("ns5", "svc5"), vec![(port("ns5", "172.30.0.45"), vec![])]);
+        after.remove(&key("ns2", "svc2"));
+        let changed: BTreeSet<ServiceKey> =
+            ["1", "2", "3", "4", "5", "6"].iter().map(|n| key(&format!("ns{n}"), &format!("svc{n}"))).collect();
+        for detector in [LocalDetector::Cidr("10.0.0.0/8".into()), LocalDetector::Interface("cni0".into())] {
+            let interface = matches!(detector, LocalDetector::Interface(_));
+            c.detector = detector;
+            let mut lists = Vec::new();
+            for netlink in [false, true] {
+                let _ = std::process::Command::new("nft").args(["delete", "table", "ip", "kube-proxy"]).output();
+                let (first, mut kernel) = render_full(&c, &node, &before, true, &[]);
+                nft(&["-f", "-"], Some(&first));
+                let tx = render_partial(&c, &node, &after, &changed, &mut kernel);
+                if netlink {
+                    let (buf, what) = tx.batch().expect("every shape has a netlink form").finish();
+                    nfnl::send(&buf, &what).unwrap();
+                } else {
+                    nft(&["-f", "-"], Some(&tx.text()));
+                }
+                lists.push(nft(&["list", "table", "ip", "kube-proxy"], None));
+            }
+            let l = &lists[0];
+            assert!(
+                l.contains("10.180.0.10")
+                    && l.contains("comment \"ns5/svc5:p80\"")
+                    && l.contains("iifname") == interface,
+                "{l}"
+            );
+            assert_eq!(lists[0], lists[1], "nft -f and netlink differ");
+        }
     }
 }
