@@ -11,16 +11,17 @@ pub mod model;
 pub mod netfilter;
 pub mod nfnl;
 pub mod nftables;
+pub mod objects;
 pub mod options;
 pub mod runner;
 pub mod state;
 
 use component_base::Informer;
-use k8s_openapi::api::core::v1::{Node, Service};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::core::v1::Node;
 use kube::api::Api;
 use kube::runtime::watcher;
 use model::NodeInfo;
+use objects::{EndpointSlice, Service};
 use options::{Options, ProxyConfig};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -278,25 +279,17 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         Api::all(client.clone()),
         watcher::Config::default().fields(&format!("metadata.name={node_name}")).any_semantic(),
     );
-    // The caches keep only what the proxier reads: at 10,000 Services, managed fields, owner
-    // references, kubectl's last-applied annotation and endpoints' target references are most
-    // of an object.
+    // The caches keep only what the proxier reads (see `objects`); managed fields, owner
+    // references and kubectl's last-applied annotation come with the metadata and go here.
     services.set_transform(|s: &mut Service| {
-        s.metadata.managed_fields = None;
-        s.metadata.annotations = None;
-        s.metadata.owner_references = None;
+        let m = &mut s.metadata;
+        (m.managed_fields, m.annotations, m.labels, m.owner_references) = (None, None, None, None);
     });
     slices.set_transform(|s: &mut EndpointSlice| {
-        s.metadata.managed_fields = None;
-        s.metadata.owner_references = None;
-        if let Some(a) = s.metadata.annotations.as_mut() {
-            a.retain(|k, _| k == state::TRIGGER_TIME_ANNOTATION);
-        }
-        for e in &mut s.endpoints {
-            e.target_ref = None;
-            e.deprecated_topology = None;
-            e.hostname = None;
-        }
+        let m = &mut s.metadata;
+        (m.managed_fields, m.owner_references) = (None, None);
+        s.service_name = m.labels.take().and_then(|mut l| l.remove(model::SERVICE_NAME_LABEL));
+        s.trigger_time = m.annotations.take().and_then(|mut a| a.remove(state::TRIGGER_TIME_ANNOTATION));
     });
     let tracker = state::Tracker::new(services.clone(), slices.clone(), trigger.clone());
     let node_changed = Arc::new(AtomicBool::new(false));

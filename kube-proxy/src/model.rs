@@ -2,8 +2,7 @@
 //! trackers do: one [`ServicePort`] per port of a Service that kube-proxy handles, and the
 //! endpoints of that port merged over the Service's EndpointSlices.
 
-use k8s_openapi::api::core::v1::Service;
-use k8s_openapi::api::discovery::v1::EndpointSlice;
+use crate::objects::{EndpointSlice, Service};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::Ipv4Addr;

@@ -760,6 +760,7 @@ fn element_text(s: &mut String, k: &Key, v: &Val) {
 }
 
 /// A full sync's transaction: the fixed part, every Service, every element.
+#[cfg(test)]
 fn render_full(
     cfg: &Config,
     node: &NodeInfo,
@@ -770,24 +771,96 @@ fn render_full(
     let mut text = setup(cfg, first, node_ips);
     let mut kernel = Kernel::default();
     for (key, ports) in state {
-        let (piece, writes) = render_service(cfg, node, ports);
-        writes.text(&mut text);
-        kernel.claim(&piece, true);
-        kernel.pieces.insert(key.clone(), piece);
+        kernel.add_service(cfg, node, key, ports, &mut text);
     }
-    // The containers were flushed: each key gets its winning element (the last claim).
-    let mut winners: HashMap<&Key, &Val> = HashMap::with_capacity(kernel.claims.len());
-    for p in kernel.pieces.values() {
-        for (k, v) in &p.elements {
-            winners.insert(k, v);
+    kernel.elements_text(&mut text);
+    (text, kernel)
+}
+
+impl Kernel {
+    /// Renders one Service for a full sync and keeps its piece.
+    fn add_service(
+        &mut self,
+        cfg: &Config,
+        node: &NodeInfo,
+        key: &ServiceKey,
+        ports: &ServiceState,
+        text: &mut String,
+    ) {
+        let (piece, writes) = render_service(cfg, node, ports);
+        writes.text(text);
+        self.claim(&piece, true);
+        self.pieces.insert(key.clone(), piece);
+    }
+
+    /// A full sync's elements: the containers were flushed, so each key gets its winning
+    /// element (the last claim).
+    fn elements_text(&self, text: &mut String) {
+        let mut winners: HashMap<&Key, &Val> = HashMap::with_capacity(self.claims.len());
+        for p in self.pieces.values() {
+            for (k, v) in &p.elements {
+                winners.insert(k, v);
+            }
+        }
+        let mut sorted: Vec<_> = winners.into_iter().collect();
+        sorted.sort_unstable_by_key(|(k, _)| **k);
+        for (k, v) in sorted {
+            element_text(text, k, v);
         }
     }
-    let mut sorted: Vec<_> = winners.into_iter().collect();
-    sorted.sort_unstable_by_key(|(k, _)| **k);
-    for (k, v) in sorted {
-        element_text(&mut text, k, v);
+}
+
+/// `nft -f -`, fed while a full sync renders: at 10,000 Services the transaction is ~30 MB
+/// of text, which need not sit whole in kube-proxy's memory.
+struct Feed {
+    child: tokio::process::Child,
+    stdin: Option<tokio::process::ChildStdin>,
+    buf: String,
+}
+
+impl Feed {
+    const CHUNK: usize = 1 << 20;
+
+    fn start() -> Result<Feed, Error> {
+        use std::process::Stdio;
+        let mut child = tokio::process::Command::new("nft")
+            .args(["-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| Error::Exec(format!("nft: {e}")))?;
+        let stdin = child.stdin.take();
+        Ok(Feed { child, stdin, buf: String::with_capacity(Self::CHUNK + 64 * 1024) })
     }
-    (text, kernel)
+
+    async fn flush(&mut self) {
+        use tokio::io::AsyncWriteExt;
+        if let Some(w) = &mut self.stdin {
+            // nft may stop reading early; its exit status says why.
+            if w.write_all(self.buf.as_bytes()).await.is_err() {
+                self.stdin = None;
+            }
+        }
+        self.buf.clear();
+    }
+
+    async fn maybe_flush(&mut self) {
+        if self.buf.len() >= Self::CHUNK {
+            self.flush().await;
+        }
+    }
+
+    async fn finish(mut self) -> Result<(), Error> {
+        self.flush().await;
+        drop(self.stdin.take());
+        let out = self.child.wait_with_output().await.map_err(|e| Error::Exec(format!("nft: {e}")))?;
+        if !out.status.success() {
+            return Err(Error::Restore(format!("nft -f: {}", String::from_utf8_lossy(&out.stderr).trim())));
+        }
+        Ok(())
+    }
 }
 
 /// A partial sync: renders the `changed` Services, moves their pieces into `kernel`, and
@@ -947,7 +1020,14 @@ impl Proxier {
                 netfilter::local_ipv4s().await.into_iter().filter(|ip| c.iter().any(|n| n.contains(ip))).collect()
             }
         };
-        let (mut text, mut kernel) = render_full(&self.cfg, node, state, !self.synced_once, &node_ips);
+        let mut feed = Feed::start()?;
+        feed.buf.push_str(&setup(&self.cfg, !self.synced_once, &node_ips));
+        let mut kernel = Kernel::default();
+        for (key, ports) in state {
+            kernel.add_service(&self.cfg, node, key, ports, &mut feed.buf);
+            feed.maybe_flush().await;
+        }
+        kernel.elements_text(&mut feed.buf);
         let active: HashSet<&str> = kernel.pieces.values().flat_map(|p| p.chains.iter().map(|c| &**c)).collect();
         let mut stale: Vec<String> = chains.into_iter().filter(|c| !active.contains(c.as_str())).collect();
         stale.sort();
@@ -956,18 +1036,15 @@ impl Proxier {
         dead_sets.sort();
         for c in &stale {
             if !self.kernel.stale.contains_key(c) {
-                let _ = writeln!(text, "flush chain {T} {c}");
+                let _ = writeln!(feed.buf, "flush chain {T} {c}");
             }
         }
         for s in dead_sets {
-            let _ = writeln!(text, "delete set {T} {s}");
+            let _ = writeln!(feed.buf, "delete set {T} {s}");
         }
         drop(active);
         drop(active_sets);
-        let out = netfilter::run("nft", &["-f", "-"], Some(text.as_bytes())).await?;
-        if out.code != 0 {
-            return Err(Error::Restore(format!("nft -f: {}", out.stderr.trim())));
-        }
+        feed.finish().await?;
         let now = Instant::now();
         kernel.stale =
             stale.into_iter().map(|c| (c.clone(), self.kernel.stale.get(&c).copied().unwrap_or(now))).collect();

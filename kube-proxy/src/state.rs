@@ -3,10 +3,9 @@
 //! stores, so the cost of a sync follows the number of changed Services, not their total.
 
 use crate::model::{self, Endpoint, NodeInfo, ServicePort, ServiceState};
+use crate::objects::{EndpointSlice, Service};
 use crate::runner::Trigger;
 use component_base::{Change, Informer};
-use k8s_openapi::api::core::v1::Service;
-use k8s_openapi::api::discovery::v1::EndpointSlice;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
@@ -43,7 +42,8 @@ impl Pending {
 }
 
 fn slice_service(s: &EndpointSlice) -> Option<ServiceKey> {
-    let name = s.metadata.labels.as_ref()?.get(model::SERVICE_NAME_LABEL)?;
+    let label = || s.metadata.labels.as_ref()?.get(model::SERVICE_NAME_LABEL);
+    let name = s.service_name.as_ref().or_else(label)?;
     Some((s.metadata.namespace.clone().unwrap_or_default(), name.clone()))
 }
 
@@ -51,7 +51,8 @@ fn slice_service(s: &EndpointSlice) -> Option<ServiceKey> {
 pub const TRIGGER_TIME_ANNOTATION: &str = "endpoints.kubernetes.io/last-change-trigger-time";
 
 fn trigger_time(s: &EndpointSlice, since: jiff::Timestamp) -> Option<jiff::Timestamp> {
-    let t = s.metadata.annotations.as_ref()?.get(TRIGGER_TIME_ANNOTATION)?;
+    let annotation = || s.metadata.annotations.as_ref()?.get(TRIGGER_TIME_ANNOTATION);
+    let t = s.trigger_time.as_ref().or_else(annotation)?;
     t.parse::<jiff::Timestamp>().ok().filter(|t| *t > since)
 }
 

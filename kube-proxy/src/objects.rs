@@ -1,0 +1,195 @@
+//! The Service and EndpointSlice shapes kube-proxy's informers keep: only the fields the
+//! proxier reads (deserialising ignores the rest). k8s-openapi's full types cost several
+//! kilobytes per object, most of it fields kube-proxy never looks at; at 10,000 Services the
+//! caches were most of the process. Field names mirror k8s-openapi's, so the model reads
+//! these as it would the full types.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Deserialize;
+
+macro_rules! resource {
+    ($t:ty, $group:literal, $version:literal, $api_version:literal, $kind:literal, $plural:literal) => {
+        impl k8s_openapi::Resource for $t {
+            const API_VERSION: &'static str = $api_version;
+            const GROUP: &'static str = $group;
+            const KIND: &'static str = $kind;
+            const VERSION: &'static str = $version;
+            const URL_PATH_SEGMENT: &'static str = $plural;
+            type Scope = k8s_openapi::NamespaceResourceScope;
+        }
+
+        impl k8s_openapi::Metadata for $t {
+            type Ty = ObjectMeta;
+
+            fn metadata(&self) -> &ObjectMeta {
+                &self.metadata
+            }
+
+            fn metadata_mut(&mut self) -> &mut ObjectMeta {
+                &mut self.metadata
+            }
+        }
+    };
+}
+
+/// A core/v1 Service.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Service {
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    pub spec: Option<ServiceSpec>,
+    pub status: Option<ServiceStatus>,
+}
+
+resource!(Service, "", "v1", "v1", "Service", "services");
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceSpec {
+    #[serde(rename = "type")]
+    pub type_: Option<String>,
+    #[serde(rename = "clusterIP")]
+    pub cluster_ip: Option<String>,
+    #[serde(rename = "externalIPs")]
+    pub external_ips: Option<Vec<String>>,
+    pub load_balancer_source_ranges: Option<Vec<String>>,
+    pub session_affinity: Option<String>,
+    pub session_affinity_config: Option<SessionAffinityConfig>,
+    pub external_traffic_policy: Option<String>,
+    pub internal_traffic_policy: Option<String>,
+    pub health_check_node_port: Option<i32>,
+    pub ports: Option<Vec<ServicePort>>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionAffinityConfig {
+    #[serde(rename = "clientIP")]
+    pub client_ip: Option<ClientIpConfig>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientIpConfig {
+    pub timeout_seconds: Option<i32>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServicePort {
+    pub name: Option<String>,
+    pub protocol: Option<String>,
+    #[serde(default)]
+    pub port: i32,
+    pub node_port: Option<i32>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceStatus {
+    pub load_balancer: Option<LoadBalancerStatus>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct LoadBalancerStatus {
+    pub ingress: Option<Vec<LoadBalancerIngress>>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadBalancerIngress {
+    pub ip: Option<String>,
+    pub ip_mode: Option<String>,
+}
+
+/// A discovery.k8s.io/v1 EndpointSlice.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointSlice {
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub address_type: String,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub endpoints: Vec<Endpoint>,
+    pub ports: Option<Vec<EndpointPort>>,
+    /// The `kubernetes.io/service-name` label and the trigger-time annotation, moved out of
+    /// the metadata by the informer's transform: a map of one entry costs a B-tree node.
+    #[serde(skip)]
+    pub service_name: Option<String>,
+    #[serde(skip)]
+    pub trigger_time: Option<String>,
+}
+
+resource!(EndpointSlice, "discovery.k8s.io", "v1", "discovery.k8s.io/v1", "EndpointSlice", "endpointslices");
+
+/// `endpoints: null` is as good as none.
+fn null_as_empty<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Endpoint {
+    #[serde(default)]
+    pub addresses: Vec<String>,
+    pub conditions: Option<EndpointConditions>,
+    pub node_name: Option<String>,
+    pub hints: Option<EndpointHints>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct EndpointPort {
+    pub name: Option<String>,
+    pub protocol: Option<String>,
+    pub port: Option<i32>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct EndpointConditions {
+    pub ready: Option<bool>,
+    pub serving: Option<bool>,
+    pub terminating: Option<bool>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointHints {
+    pub for_zones: Option<Vec<ForZone>>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ForZone {
+    pub name: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_api_paths_are_upstreams() {
+        use kube::Resource;
+        assert_eq!(Service::url_path(&(), Some("ns")), "/api/v1/namespaces/ns/services");
+        assert_eq!(EndpointSlice::url_path(&(), None), "/apis/discovery.k8s.io/v1/endpointslices");
+    }
+
+    #[test]
+    fn unread_fields_are_dropped_and_read_ones_kept() {
+        let s: EndpointSlice = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "s", "namespace": "ns", "labels": {"kubernetes.io/service-name": "web"}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": ["10.0.0.1"], "conditions": {"ready": true}, "nodeName": "n",
+                           "targetRef": {"kind": "Pod", "name": "p"}, "hints": {"forZones": [{"name": "a"}]}}],
+            "ports": [{"name": "http", "port": 80, "protocol": "TCP"}],
+        }))
+        .unwrap();
+        assert_eq!(s.endpoints[0].addresses, ["10.0.0.1"]);
+        assert_eq!(s.endpoints[0].hints.as_ref().unwrap().for_zones.as_ref().unwrap()[0].name, "a");
+        let empty: EndpointSlice = serde_json::from_value(
+            serde_json::json!({"metadata": {"name": "s"}, "addressType": "IPv4", "endpoints": null}),
+        )
+        .unwrap();
+        assert!(empty.endpoints.is_empty());
+    }
+}
