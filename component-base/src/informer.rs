@@ -13,7 +13,7 @@ use kube::runtime::WatchStreamExt;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use std::any::{Any, TypeId};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::watch;
@@ -35,11 +35,12 @@ type IndexFn<K> = Box<dyn Fn(&K) -> Vec<String> + Send + Sync>;
 type Transform<K> = Box<dyn Fn(&mut K) + Send + Sync>;
 
 /// The objects, and for each index the keys of the objects under each index value
-/// (client-go's `Indexer`).
+/// (client-go's `Indexer`). The keys under a value are a sorted `Vec`: most values hold one
+/// or two keys, and a B-tree set allocates a whole node (half a kilobyte) for one.
 struct Store<K> {
     objects: BTreeMap<ObjectKey, Arc<K>>,
     indexers: Vec<(String, IndexFn<K>)>,
-    indices: HashMap<String, HashMap<String, BTreeSet<ObjectKey>>>,
+    indices: HashMap<String, HashMap<String, Vec<ObjectKey>>>,
 }
 
 impl<K> Store<K> {
@@ -48,7 +49,9 @@ impl<K> Store<K> {
             let Some(idx) = self.indices.get_mut(name) else { continue };
             for v in f(obj) {
                 if let Some(set) = idx.get_mut(&v) {
-                    set.remove(key);
+                    if let Ok(i) = set.binary_search(key) {
+                        set.remove(i);
+                    }
                     if set.is_empty() {
                         idx.remove(&v);
                     }
@@ -61,7 +64,10 @@ impl<K> Store<K> {
         for (name, f) in &self.indexers {
             let idx = self.indices.entry(name.clone()).or_default();
             for v in f(obj) {
-                idx.entry(v).or_default().insert(key.clone());
+                let set = idx.entry(v).or_default();
+                if let Err(i) = set.binary_search(key) {
+                    set.insert(i, key.clone());
+                }
             }
         }
     }

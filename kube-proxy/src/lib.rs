@@ -284,10 +284,12 @@ pub async fn run(opts: Options) -> Result<(), Error> {
     services.set_transform(|s: &mut Service| {
         let m = &mut s.metadata;
         (m.managed_fields, m.annotations, m.labels, m.owner_references) = (None, None, None, None);
+        (m.uid, m.creation_timestamp, m.generation) = (None, None, None);
     });
     slices.set_transform(|s: &mut EndpointSlice| {
         let m = &mut s.metadata;
         (m.managed_fields, m.owner_references) = (None, None);
+        (m.uid, m.creation_timestamp, m.generation, m.generate_name) = (None, None, None, None);
         s.service_name = m.labels.take().and_then(|mut l| l.remove(model::SERVICE_NAME_LABEL));
         s.trigger_time = m.annotations.take().and_then(|mut a| a.remove(state::TRIGGER_TIME_ANNOTATION));
     });

@@ -238,11 +238,23 @@ impl Batch {
         self.next_set_id
     }
 
-    /// Adds (or deletes) elements of a named set or map.
+    /// `flush set` / `flush map`: an element deletion naming no element.
+    pub fn flush_set(&mut self, name: &str) {
+        let m = self.msg(DELSETELEM, 0, format!("flush set {name}"));
+        self.str(1, TABLE);
+        self.str(2, name);
+        self.end(m);
+    }
+
+    /// Adds (or deletes) elements of a named set or map, in messages of at most 200 elements
+    /// (an attribute's length is 16 bits).
     pub fn elements(&mut self, set: &str, add: bool, elems: &[Element<'_>]) {
-        if elems.is_empty() {
-            return;
+        for chunk in elems.chunks(200) {
+            self.element_msg(set, add, chunk);
         }
+    }
+
+    fn element_msg(&mut self, set: &str, add: bool, elems: &[Element<'_>]) {
         let (ty, flags, verb) = if add { (NEWSETELEM, NLM_F_CREATE, "add") } else { (DELSETELEM, 0, "delete") };
         let m = self.msg(ty, flags, format!("{verb} element {set}"));
         self.str(1, TABLE);
@@ -278,6 +290,22 @@ impl Batch {
         self.end(at);
         (self.buf, self.what)
     }
+}
+
+/// A name for an anonymous set, unique in the table. nft sends `__map%d` and lets the
+/// kernel pick the number, but the kernel then parses the name of every set of the table
+/// with `sscanf`, per new set: at 10,000 Services that was most of a full sync. Names are
+/// 15 characters (anonymous ones must stay under 16), from a per-process random start, so a
+/// restarted kube-proxy does not reuse the ones its predecessor left bound to rules.
+fn anonymous_name() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static NEXT: OnceLock<AtomicU64> = OnceLock::new();
+    let next = NEXT.get_or_init(|| {
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        AtomicU64::new((t.as_nanos() as u64) ^ (u64::from(std::process::id()) << 32))
+    });
+    format!("__m{:012x}", next.fetch_add(1, Ordering::Relaxed) & 0xffff_ffff_ffff)
 }
 
 /// One set element: key bytes (concatenations padded per field to 4 bytes), a verdict for
@@ -417,9 +445,10 @@ impl Rule<'_> {
     pub fn numgen_vmap(&mut self, gotos: &[&str]) -> &mut Self {
         let b = &mut *self.batch;
         let id = b.set_id();
+        let name = anonymous_name();
         let m = b.msg(NEWSET, NLM_F_CREATE, format!("add anonymous map for {}", self.chain));
         b.str(1, TABLE);
-        b.str(2, "__map%d");
+        b.str(2, &name);
         b.u32(3, 0x1 | 0x2 | 0x8); // ANONYMOUS | CONSTANT | MAP
         b.u32(4, 4); // integer
         b.u32(5, 4);
@@ -432,19 +461,21 @@ impl Rule<'_> {
         // nft's userdata for a `numgen` key: host byte order, and the key's typeof.
         b.attr(13, &[0, 4, 1, 0, 0, 0, 1, 4, 0, 0, 0, 0, 4, 8, 0, 4, 1, 0, 0, 0, 1, 0, 6, 4, 0, 0, 0, 0]);
         b.end(m);
-        let m = b.msg(NEWSETELEM, NLM_F_CREATE, format!("add anonymous map elements for {}", self.chain));
-        b.str(1, TABLE);
-        b.str(2, "__map%d");
-        b.u32(4, id);
-        let list = b.nest(3);
-        for (i, c) in gotos.iter().enumerate() {
-            let n = b.nest(1);
-            b.data_value(1, &(i as u32).to_ne_bytes());
-            b.data_verdict(2, Code::Goto, Some(c));
-            b.close(n);
+        for (at, chunk) in gotos.chunks(200).enumerate() {
+            let m = b.msg(NEWSETELEM, NLM_F_CREATE, format!("add anonymous map elements for {}", self.chain));
+            b.str(1, TABLE);
+            b.str(2, &name);
+            b.u32(4, id);
+            let list = b.nest(3);
+            for (i, c) in chunk.iter().enumerate() {
+                let n = b.nest(1);
+                b.data_value(1, &((at * 200 + i) as u32).to_ne_bytes());
+                b.data_verdict(2, Code::Goto, Some(c));
+                b.close(n);
+            }
+            b.close(list);
+            b.end(m);
         }
-        b.close(list);
-        b.end(m);
         let n = gotos.len() as u32;
         self.exprs.push(expr("numgen", |b| {
             b.u32(1, 1);
@@ -455,7 +486,7 @@ impl Rule<'_> {
         self.exprs.push(expr("lookup", |b| {
             b.u32(2, 1);
             b.u32(3, 0);
-            b.str(1, "__map%d");
+            b.str(1, &name);
             b.u32(4, id);
         }));
         self

@@ -153,6 +153,16 @@ impl Stmt {
         };
     }
 
+    /// Whether [`Stmt::encode`] can carry the statement.
+    fn has_netlink_form(&self) -> bool {
+        match self {
+            Stmt::SaddrNet(net, _) => net.prefix_len() > 0,
+            Stmt::Iifname(name, ..) => name.len() <= 15,
+            Stmt::Raw(_) => false,
+            _ => true,
+        }
+    }
+
     /// The expressions nft generates for the statement; false for `Raw`.
     fn encode(&self, r: &mut nfnl::Rule<'_>) -> bool {
         match self {
@@ -389,8 +399,16 @@ impl Writes {
         }
     }
 
-    /// Adds the writes to a netlink batch; false if a rule has no netlink form.
+    fn has_netlink_form(&self) -> bool {
+        self.rules.iter().all(|r| r.stmts.iter().all(Stmt::has_netlink_form))
+    }
+
+    /// Adds the writes to a netlink batch; false (and nothing added) if a rule has no netlink
+    /// form.
     fn encode(&self, b: &mut nfnl::Batch) -> bool {
+        if !self.has_netlink_form() {
+            return false;
+        }
         for c in &self.chains {
             b.add_chain(c);
             b.flush_chain(c);
@@ -553,7 +571,7 @@ fn render_service(cfg: &Config, node: &NodeInfo, ports: &ServiceState) -> (Piece
 
 /// The fixed part of a full sync: table, base chains, jumps, helper chains, sets and maps
 /// (the tracked ones flushed, to be filled again).
-fn setup(cfg: &Config, first: bool, node_ips: &[Ipv4Addr]) -> String {
+fn setup(cfg: &Config, first: bool, node_ips: &[Ipv4Addr], flush_containers: bool) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "add table {T} {{ comment \"rules for kube-proxy\" ; }}");
     if first {
@@ -583,7 +601,10 @@ fn setup(cfg: &Config, first: bool, node_ips: &[Ipv4Addr]) -> String {
     let _ = writeln!(s, "add rule {T} masquerading masquerade fully-random");
     for (name, decl) in CONTAINERS {
         let kind = if decl.starts_with("set") { "set" } else { "map" };
-        let _ = writeln!(s, "add {decl}\nflush {kind} {T} {name}");
+        let _ = writeln!(s, "add {decl}");
+        if flush_containers {
+            let _ = writeln!(s, "flush {kind} {T} {name}");
+        }
     }
     let _ = writeln!(
         s,
@@ -737,11 +758,7 @@ impl Partial {
                 .collect();
             b.elements(CONTAINERS[usize::from(set)].0, false, &dels);
         }
-        for set in 0..CONTAINERS.len() as u8 {
-            let adds: Vec<nfnl::Element> =
-                self.add.iter().filter(|(k, _)| k.set == set).map(|(k, v)| v.element(k)).collect();
-            b.elements(CONTAINERS[usize::from(set)].0, true, &adds);
-        }
+        add_elements(&mut b, self.add.iter().map(|(k, v)| (k, v)));
         for c in &self.flush {
             b.flush_chain(c);
         }
@@ -749,6 +766,14 @@ impl Partial {
             b.delete_set(set);
         }
         Some(b)
+    }
+}
+
+/// `add element` messages for `elems`, one container at a time.
+fn add_elements<'a>(b: &mut nfnl::Batch, elems: impl Iterator<Item = (&'a Key, &'a Val)> + Clone) {
+    for set in 0..CONTAINERS.len() as u8 {
+        let adds: Vec<nfnl::Element> = elems.clone().filter(|(k, _)| k.set == set).map(|(k, v)| v.element(k)).collect();
+        b.elements(CONTAINERS[usize::from(set)].0, true, &adds);
     }
 }
 
@@ -768,7 +793,7 @@ fn render_full(
     first: bool,
     node_ips: &[Ipv4Addr],
 ) -> (String, Kernel) {
-    let mut text = setup(cfg, first, node_ips);
+    let mut text = setup(cfg, first, node_ips, true);
     let mut kernel = Kernel::default();
     for (key, ports) in state {
         kernel.add_service(cfg, node, key, ports, &mut text);
@@ -796,6 +821,13 @@ impl Kernel {
     /// A full sync's elements: the containers were flushed, so each key gets its winning
     /// element (the last claim).
     fn elements_text(&self, text: &mut String) {
+        for (k, v) in self.winners() {
+            element_text(text, k, v);
+        }
+    }
+
+    /// Every key's element, in key order.
+    fn winners(&self) -> Vec<(&Key, &Val)> {
         let mut winners: HashMap<&Key, &Val> = HashMap::with_capacity(self.claims.len());
         for p in self.pieces.values() {
             for (k, v) in &p.elements {
@@ -804,9 +836,7 @@ impl Kernel {
         }
         let mut sorted: Vec<_> = winners.into_iter().collect();
         sorted.sort_unstable_by_key(|(k, _)| **k);
-        for (k, v) in sorted {
-            element_text(text, k, v);
-        }
+        sorted
     }
 }
 
@@ -942,11 +972,20 @@ pub struct Proxier {
     need_full: bool,
     last_full: Option<Instant>,
     synced_once: bool,
+    /// Full syncs go over netlink; after one fails, the next is a single `nft -f`.
+    netlink_full: bool,
 }
 
 impl Proxier {
     pub fn new(cfg: Config) -> Proxier {
-        Proxier { cfg, kernel: Kernel::default(), need_full: true, last_full: None, synced_once: false }
+        Proxier {
+            cfg,
+            kernel: Kernel::default(),
+            need_full: true,
+            last_full: None,
+            synced_once: false,
+            netlink_full: true,
+        }
     }
 
     pub fn force_full(&mut self) {
@@ -995,7 +1034,15 @@ impl Proxier {
     ) -> Result<Synced, Error> {
         self.delete_stale_chains().await;
         if full {
-            self.full_sync(node, state).await?;
+            let res = if self.netlink_full {
+                self.full_sync_netlink(node, state).await
+            } else {
+                self.full_sync(node, state).await
+            };
+            if let Err(e) = res {
+                self.netlink_full = !self.netlink_full;
+                return Err(e);
+            }
         } else {
             // On failure the next sync is a full one, which rebuilds `kernel` from scratch.
             let tx = render_partial(&self.cfg, node, state, changed, &mut self.kernel);
@@ -1012,16 +1059,78 @@ impl Proxier {
         Ok(Synced { full, no_local: self.kernel.no_local() })
     }
 
-    async fn full_sync(&mut self, node: &NodeInfo, state: &ProxyState) -> Result<(), Error> {
+    /// A full sync in steps that each leave working rules: the fixed part (`nft -f`, without
+    /// touching the Service maps), then every Service's chains in netlink batches of a few
+    /// megabytes (a chain is flushed and refilled in one batch), then one batch that refills
+    /// the maps and drops what no Service uses. nft needs ~40 s for the single transaction at
+    /// 10,000 Services (its parser and the quadratic chain dump); this takes a few seconds.
+    async fn full_sync_netlink(&mut self, node: &NodeInfo, state: &ProxyState) -> Result<(), Error> {
+        const BATCH: usize = 4 << 20;
         let (chains, sets) = list_table().await?;
-        let node_ips = match &self.cfg.nodeport_addresses {
+        let node_ips = self.nodeport_ips().await;
+        run_nft(&setup(&self.cfg, !self.synced_once, &node_ips, false)).await?;
+        let mut kernel = Kernel::default();
+        let mut batch = nfnl::Batch::new();
+        // Services whose rules have only a text form.
+        let mut text = String::new();
+        for (key, ports) in state {
+            let (piece, writes) = render_service(&self.cfg, node, ports);
+            if !writes.encode(&mut batch) {
+                writes.text(&mut text);
+            }
+            kernel.claim(&piece, true);
+            kernel.pieces.insert(key.clone(), piece);
+            if batch.bytes() >= BATCH {
+                send(std::mem::take(&mut batch)).await?;
+            }
+        }
+        if !batch.is_empty() {
+            send(std::mem::take(&mut batch)).await?;
+        }
+        if !text.is_empty() {
+            run_nft(&text).await?;
+        }
+        let active: HashSet<&str> = kernel.pieces.values().flat_map(|p| p.chains.iter().map(|c| &**c)).collect();
+        let mut stale: Vec<String> = chains.into_iter().filter(|c| !active.contains(c.as_str())).collect();
+        stale.sort();
+        let active_sets: HashSet<&str> = kernel.pieces.values().flat_map(|p| p.sets.iter().map(|s| &**s)).collect();
+        let mut dead_sets: Vec<&String> = sets.iter().filter(|s| !active_sets.contains(s.as_str())).collect();
+        dead_sets.sort();
+        for (name, _) in CONTAINERS {
+            batch.flush_set(name);
+        }
+        add_elements(&mut batch, kernel.winners().into_iter());
+        for c in stale.iter().filter(|c| !self.kernel.stale.contains_key(*c)) {
+            batch.flush_chain(c);
+        }
+        for s in dead_sets {
+            batch.delete_set(s);
+        }
+        drop(active);
+        drop(active_sets);
+        send(batch).await?;
+        let now = Instant::now();
+        kernel.stale =
+            stale.into_iter().map(|c| (c.clone(), self.kernel.stale.get(&c).copied().unwrap_or(now))).collect();
+        self.kernel = kernel;
+        self.last_full = Some(now);
+        Ok(())
+    }
+
+    async fn nodeport_ips(&self) -> Vec<Ipv4Addr> {
+        match &self.cfg.nodeport_addresses {
             NodePortAddresses::All => Vec::new(),
             NodePortAddresses::Cidrs(c) => {
                 netfilter::local_ipv4s().await.into_iter().filter(|ip| c.iter().any(|n| n.contains(ip))).collect()
             }
-        };
+        }
+    }
+
+    async fn full_sync(&mut self, node: &NodeInfo, state: &ProxyState) -> Result<(), Error> {
+        let (chains, sets) = list_table().await?;
+        let node_ips = self.nodeport_ips().await;
         let mut feed = Feed::start()?;
-        feed.buf.push_str(&setup(&self.cfg, !self.synced_once, &node_ips));
+        feed.buf.push_str(&setup(&self.cfg, !self.synced_once, &node_ips, true));
         let mut kernel = Kernel::default();
         for (key, ports) in state {
             kernel.add_service(&self.cfg, node, key, ports, &mut feed.buf);
@@ -1088,14 +1197,16 @@ impl Proxier {
 async fn apply(tx: &Partial) -> Result<(), Error> {
     match tx.batch() {
         Some(b) => send(b).await,
-        None => {
-            let out = netfilter::run("nft", &["-f", "-"], Some(tx.text().as_bytes())).await?;
-            if out.code != 0 {
-                return Err(Error::Restore(format!("nft -f: {}", out.stderr.trim())));
-            }
-            Ok(())
-        }
+        None => run_nft(&tx.text()).await,
     }
+}
+
+async fn run_nft(text: &str) -> Result<(), Error> {
+    let out = netfilter::run("nft", &["-f", "-"], Some(text.as_bytes())).await?;
+    if out.code != 0 {
+        return Err(Error::Restore(format!("nft -f: {}", out.stderr.trim())));
+    }
+    Ok(())
 }
 
 async fn send(b: nfnl::Batch) -> Result<(), Error> {
@@ -1391,6 +1502,29 @@ mod tests {
                 }
                 lists.push(nft(&["list", "table", "ip", "kube-proxy"], None));
             }
+            // A full sync over netlink (in steps) leaves what one `nft -f` leaves, also for a
+            // Service whose firewall rule has only a text form (ns2 in `before`).
+            for netlink_full in [false, true] {
+                let _ = std::process::Command::new("nft").args(["delete", "table", "ip", "kube-proxy"]).output();
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let mut p = Proxier::new(c.clone());
+                p.netlink_full = netlink_full;
+                rt.block_on(async {
+                    for s in [&before, &after] {
+                        p.force_full();
+                        let synced = p.sync(&node, s, &BTreeSet::new()).await.unwrap();
+                        assert!(synced.full);
+                    }
+                });
+                lists.push(nft(&["list", "table", "ip", "kube-proxy"], None));
+            }
+            // Chains list in creation order, and the text-only Service's come last here.
+            let blocks = |l: &str| {
+                let mut b: Vec<String> = l.split("\n\n").map(str::to_string).collect();
+                b.sort();
+                b
+            };
+            assert_eq!(blocks(&lists[2]), blocks(&lists[3]), "a full sync through nft -f and through netlink differ");
             let l = &lists[0];
             assert!(
                 l.contains("10.180.0.10")

@@ -123,6 +123,11 @@ pub struct EndpointSlice {
 
 resource!(EndpointSlice, "discovery.k8s.io", "v1", "discovery.k8s.io/v1", "EndpointSlice", "endpointslices");
 
+/// The first string of a list.
+fn first<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<Vec<String>>::deserialize(d)?.and_then(|v| v.into_iter().next()))
+}
+
 /// `endpoints: null` is as good as none.
 fn null_as_empty<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
     Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
@@ -131,8 +136,9 @@ fn null_as_empty<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) ->
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Endpoint {
-    #[serde(default)]
-    pub addresses: Vec<String>,
+    /// The first of `addresses`, the one kube-proxy uses (as upstream's).
+    #[serde(rename = "addresses", default, deserialize_with = "first")]
+    pub address: Option<String>,
     pub conditions: Option<EndpointConditions>,
     pub node_name: Option<String>,
     pub hints: Option<EndpointHints>,
@@ -179,12 +185,12 @@ mod tests {
         let s: EndpointSlice = serde_json::from_value(serde_json::json!({
             "metadata": {"name": "s", "namespace": "ns", "labels": {"kubernetes.io/service-name": "web"}},
             "addressType": "IPv4",
-            "endpoints": [{"addresses": ["10.0.0.1"], "conditions": {"ready": true}, "nodeName": "n",
+            "endpoints": [{"addresses": ["10.0.0.1", "10.0.0.2"], "conditions": {"ready": true}, "nodeName": "n",
                            "targetRef": {"kind": "Pod", "name": "p"}, "hints": {"forZones": [{"name": "a"}]}}],
             "ports": [{"name": "http", "port": 80, "protocol": "TCP"}],
         }))
         .unwrap();
-        assert_eq!(s.endpoints[0].addresses, ["10.0.0.1"]);
+        assert_eq!(s.endpoints[0].address.as_deref(), Some("10.0.0.1"));
         assert_eq!(s.endpoints[0].hints.as_ref().unwrap().for_zones.as_ref().unwrap()[0].name, "a");
         let empty: EndpointSlice = serde_json::from_value(
             serde_json::json!({"metadata": {"name": "s"}, "addressType": "IPv4", "endpoints": null}),
