@@ -285,6 +285,7 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         let m = &mut s.metadata;
         (m.managed_fields, m.annotations, m.labels, m.owner_references) = (None, None, None, None);
         (m.uid, m.creation_timestamp, m.generation) = (None, None, None);
+        s.shrink();
     });
     slices.set_transform(|s: &mut EndpointSlice| {
         let m = &mut s.metadata;
@@ -292,6 +293,7 @@ pub async fn run(opts: Options) -> Result<(), Error> {
         (m.uid, m.creation_timestamp, m.generation, m.generate_name) = (None, None, None, None);
         s.service_name = m.labels.take().and_then(|mut l| l.remove(model::SERVICE_NAME_LABEL));
         s.trigger_time = m.annotations.take().and_then(|mut a| a.remove(state::TRIGGER_TIME_ANNOTATION));
+        s.shrink();
     });
     let tracker = state::Tracker::new(services.clone(), slices.clone(), trigger.clone());
     let node_changed = Arc::new(AtomicBool::new(false));

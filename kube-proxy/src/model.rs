@@ -240,7 +240,7 @@ pub fn slice_endpoints<'a>(
             let Some(port) = p.port.and_then(|n| u16::try_from(n).ok()).filter(|p| *p != 0) else { continue };
             let eps = merged.entry((p.name.clone().unwrap_or_default(), protocol)).or_default();
             for e in &slice.endpoints {
-                let Some(ip) = e.address.as_ref().and_then(|a| a.parse::<Ipv4Addr>().ok()) else { continue };
+                let Some(ip) = e.address else { continue };
                 let c = e.conditions.as_ref();
                 let ready = c.and_then(|c| c.ready).unwrap_or(true);
                 let ep = Endpoint {

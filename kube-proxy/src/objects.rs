@@ -32,6 +32,25 @@ macro_rules! resource {
     };
 }
 
+impl Service {
+    /// Gives back what deserialising over-allocated (vectors grow by doubling).
+    pub fn shrink(&mut self) {
+        if let Some(p) = self.spec.as_mut().and_then(|s| s.ports.as_mut()) {
+            p.shrink_to_fit();
+        }
+    }
+}
+
+impl EndpointSlice {
+    /// Gives back what deserialising over-allocated (vectors grow by doubling).
+    pub fn shrink(&mut self) {
+        self.endpoints.shrink_to_fit();
+        if let Some(p) = self.ports.as_mut() {
+            p.shrink_to_fit();
+        }
+    }
+}
+
 /// A core/v1 Service.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct Service {
@@ -123,9 +142,9 @@ pub struct EndpointSlice {
 
 resource!(EndpointSlice, "discovery.k8s.io", "v1", "discovery.k8s.io/v1", "EndpointSlice", "endpointslices");
 
-/// The first string of a list.
-fn first<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(Option::<Vec<String>>::deserialize(d)?.and_then(|v| v.into_iter().next()))
+/// The first string of a list, as an IPv4 address.
+fn first_ipv4<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<std::net::Ipv4Addr>, D::Error> {
+    Ok(Option::<Vec<String>>::deserialize(d)?.and_then(|v| v.first().and_then(|a| a.parse().ok())))
 }
 
 /// `endpoints: null` is as good as none.
@@ -136,9 +155,10 @@ fn null_as_empty<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) ->
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Endpoint {
-    /// The first of `addresses`, the one kube-proxy uses (as upstream's).
-    #[serde(rename = "addresses", default, deserialize_with = "first")]
-    pub address: Option<String>,
+    /// The first of `addresses`, the one kube-proxy uses (as upstream's); `None` when it is
+    /// not an IPv4 address.
+    #[serde(rename = "addresses", default, deserialize_with = "first_ipv4")]
+    pub address: Option<std::net::Ipv4Addr>,
     pub conditions: Option<EndpointConditions>,
     pub node_name: Option<String>,
     pub hints: Option<EndpointHints>,
@@ -190,7 +210,7 @@ mod tests {
             "ports": [{"name": "http", "port": 80, "protocol": "TCP"}],
         }))
         .unwrap();
-        assert_eq!(s.endpoints[0].address.as_deref(), Some("10.0.0.1"));
+        assert_eq!(s.endpoints[0].address, Some("10.0.0.1".parse().unwrap()));
         assert_eq!(s.endpoints[0].hints.as_ref().unwrap().for_zones.as_ref().unwrap()[0].name, "a");
         let empty: EndpointSlice = serde_json::from_value(
             serde_json::json!({"metadata": {"name": "s"}, "addressType": "IPv4", "endpoints": null}),

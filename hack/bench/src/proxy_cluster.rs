@@ -181,13 +181,15 @@ async fn main() {
     }
     let n = (count - count0).max(1.0);
     println!(
-        "kube-proxy {} mode, {} Services x {} endpoints: all programmed {:.1} s after start; RSS {} then, {} now (peak {}); network programming mean {:.0} ms over {} endpoint changes",
+        "kube-proxy {} mode, {} Services x {} endpoints: all programmed {:.1} s after start; RSS {} then, {} now ({} anonymous, {} file; peak {}); network programming mean {:.0} ms over {} endpoint changes",
         a.mode,
         a.services,
         a.endpoints,
         first.as_secs_f64(),
         common::mib(rss_first),
         common::mib(common::mem_kib(pid, "VmRSS:")),
+        common::mib(common::mem_kib(pid, "RssAnon:")),
+        common::mib(common::mem_kib(pid, "RssFile:")),
         common::mib(common::mem_kib(pid, "VmHWM:")),
         (sum - sum0) / n * 1000.0,
         count - count0
