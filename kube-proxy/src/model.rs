@@ -160,7 +160,7 @@ pub fn service_ports(svc: &Service) -> Result<Vec<ServicePort>, String> {
             .flatten()
             // An ingress in "Proxy" mode is reached through the load balancer, not short-cut.
             .filter(|i| i.ip_mode.as_deref() != Some("Proxy"))
-            .filter_map(|i| i.ip.as_ref().and_then(v4))
+            .filter_map(|i| i.ip.as_deref().and_then(|ip| ip.parse().ok()))
             .collect()
     } else {
         Vec::new()
@@ -204,7 +204,7 @@ pub fn service_ports(svc: &Service) -> Result<Vec<ServicePort>, String> {
             name: ServicePortName {
                 namespace: namespace.clone(),
                 name: name.clone(),
-                port: p.name.clone().unwrap_or_default(),
+                port: p.name.as_deref().unwrap_or_default().to_string(),
                 protocol,
             },
             cluster_ip,
@@ -232,13 +232,13 @@ pub fn slice_endpoints<'a>(
 ) -> BTreeMap<(String, Protocol), Vec<Endpoint>> {
     let mut merged: BTreeMap<(String, Protocol), BTreeMap<String, Endpoint>> = BTreeMap::new();
     for slice in slices {
-        if slice.address_type != "IPv4" {
+        if &*slice.address_type != "IPv4" {
             continue;
         }
         for p in slice.ports.iter().flatten() {
             let Some(protocol) = Protocol::parse(p.protocol.as_deref()) else { continue };
             let Some(port) = p.port.and_then(|n| u16::try_from(n).ok()).filter(|p| *p != 0) else { continue };
-            let eps = merged.entry((p.name.clone().unwrap_or_default(), protocol)).or_default();
+            let eps = merged.entry((p.name.as_deref().unwrap_or_default().to_string(), protocol)).or_default();
             for e in &slice.endpoints {
                 let Some(ip) = e.address else { continue };
                 let c = e.conditions.as_ref();
@@ -254,7 +254,7 @@ pub fn slice_endpoints<'a>(
                         .hints
                         .as_ref()
                         .and_then(|h| h.for_zones.as_ref())
-                        .map(|z| z.iter().map(|z| z.name.clone()).collect())
+                        .map(|z| z.iter().map(|z| z.name.to_string()).collect())
                         .unwrap_or_default(),
                 };
                 let addr = ep.addr();

@@ -2,7 +2,7 @@
 //! proxier reads (deserialising ignores the rest). k8s-openapi's full types cost several
 //! kilobytes per object, most of it fields kube-proxy never looks at; at 10,000 Services the
 //! caches were most of the process. Field names mirror k8s-openapi's, so the model reads
-//! these as it would the full types.
+//! these as it would the full types; strings are `Box<str>` (a third smaller than `String`).
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
@@ -66,16 +66,16 @@ resource!(Service, "", "v1", "v1", "Service", "services");
 #[serde(rename_all = "camelCase")]
 pub struct ServiceSpec {
     #[serde(rename = "type")]
-    pub type_: Option<String>,
+    pub type_: Option<Box<str>>,
     #[serde(rename = "clusterIP")]
-    pub cluster_ip: Option<String>,
+    pub cluster_ip: Option<Box<str>>,
     #[serde(rename = "externalIPs")]
     pub external_ips: Option<Vec<String>>,
     pub load_balancer_source_ranges: Option<Vec<String>>,
-    pub session_affinity: Option<String>,
+    pub session_affinity: Option<Box<str>>,
     pub session_affinity_config: Option<SessionAffinityConfig>,
-    pub external_traffic_policy: Option<String>,
-    pub internal_traffic_policy: Option<String>,
+    pub external_traffic_policy: Option<Box<str>>,
+    pub internal_traffic_policy: Option<Box<str>>,
     pub health_check_node_port: Option<i32>,
     pub ports: Option<Vec<ServicePort>>,
 }
@@ -96,8 +96,8 @@ pub struct ClientIpConfig {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServicePort {
-    pub name: Option<String>,
-    pub protocol: Option<String>,
+    pub name: Option<Box<str>>,
+    pub protocol: Option<Box<str>>,
     #[serde(default)]
     pub port: i32,
     pub node_port: Option<i32>,
@@ -117,8 +117,8 @@ pub struct LoadBalancerStatus {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LoadBalancerIngress {
-    pub ip: Option<String>,
-    pub ip_mode: Option<String>,
+    pub ip: Option<Box<str>>,
+    pub ip_mode: Option<Box<str>>,
 }
 
 /// A discovery.k8s.io/v1 EndpointSlice.
@@ -128,7 +128,7 @@ pub struct EndpointSlice {
     #[serde(default)]
     pub metadata: ObjectMeta,
     #[serde(default)]
-    pub address_type: String,
+    pub address_type: Box<str>,
     #[serde(default, deserialize_with = "null_as_empty")]
     pub endpoints: Vec<Endpoint>,
     pub ports: Option<Vec<EndpointPort>>,
@@ -160,14 +160,14 @@ pub struct Endpoint {
     #[serde(rename = "addresses", default, deserialize_with = "first_ipv4")]
     pub address: Option<std::net::Ipv4Addr>,
     pub conditions: Option<EndpointConditions>,
-    pub node_name: Option<String>,
+    pub node_name: Option<Box<str>>,
     pub hints: Option<EndpointHints>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct EndpointPort {
-    pub name: Option<String>,
-    pub protocol: Option<String>,
+    pub name: Option<Box<str>>,
+    pub protocol: Option<Box<str>>,
     pub port: Option<i32>,
 }
 
@@ -186,7 +186,7 @@ pub struct EndpointHints {
 
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct ForZone {
-    pub name: String,
+    pub name: Box<str>,
 }
 
 #[cfg(test)]
@@ -211,7 +211,7 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(s.endpoints[0].address, Some("10.0.0.1".parse().unwrap()));
-        assert_eq!(s.endpoints[0].hints.as_ref().unwrap().for_zones.as_ref().unwrap()[0].name, "a");
+        assert_eq!(&*s.endpoints[0].hints.as_ref().unwrap().for_zones.as_ref().unwrap()[0].name, "a");
         let empty: EndpointSlice = serde_json::from_value(
             serde_json::json!({"metadata": {"name": "s"}, "addressType": "IPv4", "endpoints": null}),
         )
