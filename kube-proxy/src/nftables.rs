@@ -351,10 +351,27 @@ fn comment(s: &str) -> Box<str> {
 /// only the changed Services and diffs their elements against their previous ones.
 #[derive(Debug, Default, Clone)]
 struct Piece {
-    elements: Vec<(Key, Val)>,
+    elements: Vec<(Key, Stored)>,
     chains: Names,
     sets: Names,
     no_local: (usize, usize),
+}
+
+/// An element as a piece keeps it: a plain goto to one of the piece's own chains is that
+/// chain's index, not a second copy of its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Stored {
+    Val(Val),
+    Chain(u8),
+}
+
+impl Piece {
+    fn resolve(&self, s: &Stored) -> Val {
+        match s {
+            Stored::Val(v) => v.clone(),
+            Stored::Chain(i) => Val::goto(self.chains.iter().nth(usize::from(*i)).unwrap_or_default()),
+        }
+    }
 }
 
 /// Names joined by newlines: one allocation for a Service's chains (or sets), where a
@@ -471,7 +488,7 @@ fn write_service(cfg: &Config, svc: &ServicePort, eps: &[Endpoint], node: &NodeI
         p.no_local.1 += usize::from(!has_external);
     }
     let port = svc.port;
-    let mut elem = |k: Key, v: Val| p.elements.push((k, v));
+    let mut elem = |k: Key, v: Val| p.elements.push((k, Stored::Val(v)));
     elem(Key::ip(CLUSTER_IPS, svc.cluster_ip, proto, 0), Val { verdict: None, comment: None });
     if has_internal {
         elem(Key::ip(SERVICE_IPS, svc.cluster_ip, proto, port), Val::goto(internal_chain));
@@ -585,6 +602,13 @@ fn render_service(cfg: &Config, node: &NodeInfo, ports: &ServiceState) -> (Piece
     }
     p.chains = Names::new(w.chains.iter().map(String::as_str));
     p.sets = Names::new(w.sets.iter().map(|(s, _)| s.as_str()));
+    for (_, e) in &mut p.elements {
+        if let Stored::Val(Val { verdict: Some(Verdict::Goto(c)), comment: None }) = e {
+            if let Some(i) = w.chains.iter().position(|n| **n == **c).and_then(|i| u8::try_from(i).ok()) {
+                *e = Stored::Chain(i);
+            }
+        }
+    }
     p.elements.shrink_to_fit();
     (p, w)
 }
@@ -707,7 +731,7 @@ impl Kernel {
     /// as a full sync writes them. `hint` holds the pieces just changed, which settle it
     /// unless the key is contested.
     fn element(&self, key: &Key, hint: &[&Piece]) -> Option<Val> {
-        let last = |p: &Piece| p.elements.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        let last = |p: &Piece| p.elements.iter().rev().find(|(k, _)| k == key).map(|(_, v)| p.resolve(v));
         match self.claims.get(key).copied().unwrap_or(0) {
             0 => None,
             1 => hint.iter().find_map(|p| last(p)).or_else(|| self.pieces.values().rev().find_map(last)),
@@ -842,19 +866,19 @@ impl Kernel {
     /// element (the last claim).
     fn elements_text(&self, text: &mut String) {
         for (k, v) in self.winners() {
-            element_text(text, k, v);
+            element_text(text, k, &v);
         }
     }
 
     /// Every key's element, in key order.
-    fn winners(&self) -> Vec<(&Key, &Val)> {
-        let mut winners: HashMap<&Key, &Val> = HashMap::with_capacity(self.claims.len());
+    fn winners(&self) -> Vec<(&Key, Val)> {
+        let mut winners: HashMap<&Key, (&Piece, &Stored)> = HashMap::with_capacity(self.claims.len());
         for p in self.pieces.values() {
             for (k, v) in &p.elements {
-                winners.insert(k, v);
+                winners.insert(k, (p, v));
             }
         }
-        let mut sorted: Vec<_> = winners.into_iter().collect();
+        let mut sorted: Vec<_> = winners.into_iter().map(|(k, (p, v))| (k, p.resolve(v))).collect();
         sorted.sort_unstable_by_key(|(k, _)| **k);
         sorted
     }
@@ -1119,7 +1143,8 @@ impl Proxier {
         for (name, _) in CONTAINERS {
             batch.flush_set(name);
         }
-        add_elements(&mut batch, kernel.winners().into_iter());
+        let winners = kernel.winners();
+        add_elements(&mut batch, winners.iter().map(|(k, v)| (*k, v)));
         for c in stale.iter().filter(|c| !self.kernel.stale.contains_key(*c)) {
             batch.flush_chain(c);
         }
