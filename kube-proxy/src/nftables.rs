@@ -739,6 +739,18 @@ impl Kernel {
         }
     }
 
+    /// Of the per-Service chains and affinity sets a listing found, those no piece uses:
+    /// chains to flush (and delete later), sets to delete; both sorted.
+    fn leftovers(&self, chains: HashSet<String>, sets: HashSet<String>) -> (Vec<String>, Vec<String>) {
+        let active: HashSet<&str> = self.pieces.values().flat_map(|p| p.chains.iter()).collect();
+        let mut stale: Vec<String> = chains.into_iter().filter(|c| !active.contains(c.as_str())).collect();
+        stale.sort();
+        let active: HashSet<&str> = self.pieces.values().flat_map(|p| p.sets.iter()).collect();
+        let mut dead: Vec<String> = sets.into_iter().filter(|s| !active.contains(s.as_str())).collect();
+        dead.sort();
+        (stale, dead)
+    }
+
     fn no_local(&self) -> (usize, usize) {
         self.pieces.values().fold((0, 0), |a, p| (a.0 + p.no_local.0, a.1 + p.no_local.1))
     }
@@ -1134,12 +1146,7 @@ impl Proxier {
         if !text.is_empty() {
             run_nft(&text).await?;
         }
-        let active: HashSet<&str> = kernel.pieces.values().flat_map(|p| p.chains.iter()).collect();
-        let mut stale: Vec<String> = chains.into_iter().filter(|c| !active.contains(c.as_str())).collect();
-        stale.sort();
-        let active_sets: HashSet<&str> = kernel.pieces.values().flat_map(|p| p.sets.iter()).collect();
-        let mut dead_sets: Vec<&String> = sets.iter().filter(|s| !active_sets.contains(s.as_str())).collect();
-        dead_sets.sort();
+        let (stale, dead_sets) = kernel.leftovers(chains, sets);
         for (name, _) in CONTAINERS {
             batch.flush_set(name);
         }
@@ -1148,18 +1155,21 @@ impl Proxier {
         for c in stale.iter().filter(|c| !self.kernel.stale.contains_key(*c)) {
             batch.flush_chain(c);
         }
-        for s in dead_sets {
+        for s in &dead_sets {
             batch.delete_set(s);
         }
-        drop(active);
-        drop(active_sets);
         send(batch).await?;
+        self.adopt(kernel, stale);
+        Ok(())
+    }
+
+    /// Takes a full sync's bookkeeping; chains flushed earlier keep their time.
+    fn adopt(&mut self, mut kernel: Kernel, stale: Vec<String>) {
         let now = Instant::now();
         kernel.stale =
             stale.into_iter().map(|c| (c.clone(), self.kernel.stale.get(&c).copied().unwrap_or(now))).collect();
         self.kernel = kernel;
         self.last_full = Some(now);
-        Ok(())
     }
 
     async fn nodeport_ips(&self) -> Vec<Ipv4Addr> {
@@ -1182,28 +1192,17 @@ impl Proxier {
             feed.maybe_flush().await;
         }
         kernel.elements_text(&mut feed.buf);
-        let active: HashSet<&str> = kernel.pieces.values().flat_map(|p| p.chains.iter()).collect();
-        let mut stale: Vec<String> = chains.into_iter().filter(|c| !active.contains(c.as_str())).collect();
-        stale.sort();
-        let active_sets: HashSet<&str> = kernel.pieces.values().flat_map(|p| p.sets.iter()).collect();
-        let mut dead_sets: Vec<&String> = sets.iter().filter(|s| !active_sets.contains(s.as_str())).collect();
-        dead_sets.sort();
+        let (stale, dead_sets) = kernel.leftovers(chains, sets);
         for c in &stale {
             if !self.kernel.stale.contains_key(c) {
                 let _ = writeln!(feed.buf, "flush chain {T} {c}");
             }
         }
-        for s in dead_sets {
+        for s in &dead_sets {
             let _ = writeln!(feed.buf, "delete set {T} {s}");
         }
-        drop(active);
-        drop(active_sets);
         feed.finish().await?;
-        let now = Instant::now();
-        kernel.stale =
-            stale.into_iter().map(|c| (c.clone(), self.kernel.stale.get(&c).copied().unwrap_or(now))).collect();
-        self.kernel = kernel;
-        self.last_full = Some(now);
+        self.adopt(kernel, stale);
         Ok(())
     }
 
