@@ -1,5 +1,5 @@
-//! nf_tables over netlink, for partial syncs: one batch is one kernel transaction, as with
-//! `nft -f`, but without nft's cache load. nft 1.0 lists every chain of the netns before it
+//! nf_tables over netlink, for partial syncs and the Services' part of full syncs: one batch
+//! is one kernel transaction, as with `nft -f`, but without nft's cache load. nft 1.0 lists every chain of the netns before it
 //! evaluates an `add rule` or `add element`, and the kernel's chain dump is quadratic, so at
 //! 10,000 Services (60,000 chains) `nft` spends ~0.4 s before sending a one-element change.
 //!
