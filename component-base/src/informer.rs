@@ -13,8 +13,11 @@ use kube::runtime::WatchStreamExt;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use std::any::{Any, TypeId};
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Borrow;
+use std::cmp::Ordering;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Debug;
+use std::ops::Bound;
 use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::watch;
 
@@ -34,22 +37,107 @@ type Handler<K> = Box<dyn Fn(Change<'_, K>) + Send + Sync>;
 type IndexFn<K> = Box<dyn Fn(&K) -> Vec<String> + Send + Sync>;
 type Transform<K> = Box<dyn Fn(&mut K) + Send + Sync>;
 
-/// The objects, and for each index the keys of the objects under each index value
-/// (client-go's `Indexer`). The keys under a value are a sorted `Vec`: most values hold one
-/// or two keys, and a B-tree set allocates a whole node (half a kilobyte) for one.
+/// The objects, and for each index the objects under each index value (client-go's
+/// `Indexer`). Objects are keyed by their own namespace and name (see [`Entry`]), so the store
+/// holds no copy of either; the objects under an index value are a `Vec` sorted the same way:
+/// most values hold one or two objects, and a B-tree set allocates a whole node for one.
 struct Store<K> {
-    objects: BTreeMap<ObjectKey, Arc<K>>,
+    objects: BTreeSet<Entry<K>>,
     indexers: Vec<(String, IndexFn<K>)>,
-    indices: HashMap<String, HashMap<String, Vec<ObjectKey>>>,
+    indices: HashMap<String, HashMap<String, Vec<Arc<K>>>>,
 }
 
-impl<K> Store<K> {
-    fn unindex(&mut self, key: &ObjectKey, obj: &K) {
+/// What the store is keyed by: `(namespace, name)`, cluster-scoped objects with an empty
+/// namespace. A trait, so that a stored object and a pair of `&str` compare as keys.
+trait Key {
+    fn namespace(&self) -> &str;
+    fn name(&self) -> &str;
+}
+
+impl Key for (&str, &str) {
+    fn namespace(&self) -> &str {
+        self.0
+    }
+    fn name(&self) -> &str {
+        self.1
+    }
+}
+
+impl<K: Resource> Key for Arc<K> {
+    fn namespace(&self) -> &str {
+        self.meta().namespace.as_deref().unwrap_or_default()
+    }
+    fn name(&self) -> &str {
+        self.meta().name.as_deref().unwrap_or_default()
+    }
+}
+
+fn key_cmp(a: &(impl Key + ?Sized), b: &(impl Key + ?Sized)) -> Ordering {
+    a.namespace().cmp(b.namespace()).then_with(|| a.name().cmp(b.name()))
+}
+
+impl PartialEq for dyn Key + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        key_cmp(self, other).is_eq()
+    }
+}
+
+impl Eq for dyn Key + '_ {}
+
+impl PartialOrd for dyn Key + '_ {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for dyn Key + '_ {
+    fn cmp(&self, other: &Self) -> Ordering {
+        key_cmp(self, other)
+    }
+}
+
+/// A stored object, ordered by its namespace and name.
+struct Entry<K>(Arc<K>);
+
+impl<K> Clone for Entry<K> {
+    fn clone(&self) -> Self {
+        Entry(self.0.clone())
+    }
+}
+
+impl<'a, K: Resource + 'a> Borrow<dyn Key + 'a> for Entry<K> {
+    fn borrow(&self) -> &(dyn Key + 'a) {
+        &self.0
+    }
+}
+
+impl<K: Resource> PartialEq for Entry<K> {
+    fn eq(&self, other: &Self) -> bool {
+        key_cmp(&self.0, &other.0).is_eq()
+    }
+}
+
+impl<K: Resource> Eq for Entry<K> {}
+
+impl<K: Resource> PartialOrd for Entry<K> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<K: Resource> Ord for Entry<K> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        key_cmp(&self.0, &other.0)
+    }
+}
+
+impl<K: Resource> Store<K> {
+    fn unindex(&mut self, obj: &Arc<K>) {
         for (name, f) in &self.indexers {
             let Some(idx) = self.indices.get_mut(name) else { continue };
             for v in f(obj) {
                 if let Some(set) = idx.get_mut(&v) {
-                    if let Ok(i) = set.binary_search(key) {
+                    if let Ok(i) = set.binary_search_by(|o| key_cmp(o, obj)) {
                         set.remove(i);
                     }
                     if set.is_empty() {
@@ -60,44 +148,42 @@ impl<K> Store<K> {
         }
     }
 
-    fn index(&mut self, key: &ObjectKey, obj: &K) {
+    fn index(&mut self, obj: &Arc<K>) {
         for (name, f) in &self.indexers {
             let idx = self.indices.entry(name.clone()).or_default();
             for v in f(obj) {
                 let set = idx.entry(v).or_default();
-                if let Err(i) = set.binary_search(key) {
-                    set.insert(i, key.clone());
+                match set.binary_search_by(|o| key_cmp(o, obj)) {
+                    Ok(i) => set[i] = obj.clone(),
+                    Err(i) => set.insert(i, obj.clone()),
                 }
             }
         }
     }
 
-    fn insert(&mut self, key: ObjectKey, obj: Arc<K>) -> Option<Arc<K>> {
-        let old = self.objects.insert(key.clone(), obj.clone());
+    fn insert(&mut self, obj: Arc<K>) -> Option<Arc<K>> {
+        let old = self.objects.replace(Entry(obj.clone())).map(|e| e.0);
         if let Some(o) = &old {
-            self.unindex(&key, o);
+            self.unindex(o);
         }
-        self.index(&key, &obj);
+        self.index(&obj);
         old
     }
 
-    fn remove(&mut self, key: &ObjectKey) -> Option<Arc<K>> {
-        let old = self.objects.remove(key)?;
-        self.unindex(key, &old);
+    fn remove(&mut self, namespace: &str, name: &str) -> Option<Arc<K>> {
+        let old = self.objects.take(&(namespace, name) as &dyn Key)?.0;
+        self.unindex(&old);
         Some(old)
     }
 
     fn reindex(&mut self) {
         self.indices.clear();
-        let objects: Vec<(ObjectKey, Arc<K>)> = self.objects.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        for (k, o) in objects {
-            self.index(&k, &o);
+        let objects: Vec<Arc<K>> = self.objects.iter().map(|e| e.0.clone()).collect();
+        for o in objects {
+            self.index(&o);
         }
     }
 }
-
-/// `(namespace, name)`; cluster-scoped objects have an empty namespace.
-pub type ObjectKey = (String, String);
 
 struct Inner<K> {
     what: String,
@@ -123,10 +209,6 @@ impl<K> Clone for Informer<K> {
     }
 }
 
-fn key_of<K: Resource>(obj: &K) -> ObjectKey {
-    (obj.meta().namespace.clone().unwrap_or_default(), obj.meta().name.clone().unwrap_or_default())
-}
-
 impl<K> Informer<K>
 where
     K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
@@ -142,7 +224,7 @@ where
         Informer {
             inner: Arc::new(Inner {
                 what: what.to_string(),
-                store: RwLock::new(Store { objects: BTreeMap::new(), indexers: Vec::new(), indices: HashMap::new() }),
+                store: RwLock::new(Store { objects: BTreeSet::new(), indexers: Vec::new(), indices: HashMap::new() }),
                 handlers: RwLock::new(Vec::new()),
                 transform: RwLock::new(None),
                 synced: watch::channel(false).0,
@@ -156,8 +238,8 @@ where
     /// already in the store as additions, as client-go does.
     pub fn add_handler(&self, f: impl Fn(Change<'_, K>) + Send + Sync + 'static) {
         let store = self.inner.store.read().unwrap_or_else(|e| e.into_inner());
-        for obj in store.objects.values() {
-            f(Change::Added(obj));
+        for e in &store.objects {
+            f(Change::Added(&e.0));
         }
         self.inner.handlers.write().unwrap_or_else(|e| e.into_inner()).push(Box::new(f));
     }
@@ -175,8 +257,7 @@ where
     /// The objects found under `value` in the index `name`.
     pub fn by_index(&self, name: &str, value: &str) -> Vec<Arc<K>> {
         let store = self.inner.store.read().unwrap_or_else(|e| e.into_inner());
-        let Some(keys) = store.indices.get(name).and_then(|idx| idx.get(value)) else { return Vec::new() };
-        keys.iter().filter_map(|k| store.objects.get(k).cloned()).collect()
+        store.indices.get(name).and_then(|idx| idx.get(value)).cloned().unwrap_or_default()
     }
 
     /// Replaces how objects are trimmed before they are stored (by default, managedFields are
@@ -211,19 +292,20 @@ where
 
     pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<K>> {
         let store = self.inner.store.read().unwrap_or_else(|e| e.into_inner());
-        store.objects.get(&(namespace.to_string(), name.to_string())).cloned()
+        store.objects.get(&(namespace, name) as &dyn Key).map(|e| e.0.clone())
     }
 
     /// Every object, in namespace/name order.
     pub fn list(&self) -> Vec<Arc<K>> {
-        self.inner.store.read().unwrap_or_else(|e| e.into_inner()).objects.values().cloned().collect()
+        self.inner.store.read().unwrap_or_else(|e| e.into_inner()).objects.iter().map(|e| e.0.clone()).collect()
     }
 
     /// The objects of one namespace, in name order.
     pub fn list_namespace(&self, namespace: &str) -> Vec<Arc<K>> {
         let store = self.inner.store.read().unwrap_or_else(|e| e.into_inner());
-        let from = (namespace.to_string(), String::new());
-        store.objects.range(from..).take_while(|((ns, _), _)| ns == namespace).map(|(_, v)| v.clone()).collect()
+        let from: &dyn Key = &(namespace, "");
+        let range = store.objects.range::<dyn Key, _>((Bound::Included(from), Bound::Unbounded));
+        range.take_while(|e| e.0.namespace() == namespace).map(|e| e.0.clone()).collect()
     }
 
     pub fn len(&self) -> usize {
@@ -244,13 +326,12 @@ where
     K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
     let mut stream = std::pin::pin!((inner.make_stream)().default_backoff());
-    let mut relist: Option<BTreeMap<ObjectKey, Arc<K>>> = None;
+    let mut relist: Option<BTreeSet<Entry<K>>> = None;
     while let Some(ev) = stream.next().await {
         match ev {
-            Ok(Event::Init) => relist = Some(BTreeMap::new()),
+            Ok(Event::Init) => relist = Some(BTreeSet::new()),
             Ok(Event::InitApply(obj)) => {
-                let obj = Arc::new(trim(&inner, obj));
-                relist.get_or_insert_with(BTreeMap::new).insert(key_of(obj.as_ref()), obj);
+                relist.get_or_insert_with(BTreeSet::new).replace(Entry(Arc::new(trim(&inner, obj))));
             }
             Ok(Event::InitDone) => {
                 let fresh = relist.take().unwrap_or_default();
@@ -258,7 +339,9 @@ where
                 inner.synced.send_replace(true);
             }
             Ok(Event::Apply(obj)) => apply(&inner, Arc::new(trim(&inner, obj))),
-            Ok(Event::Delete(obj)) => delete(&inner, &key_of(&obj)),
+            Ok(Event::Delete(obj)) => {
+                delete(&inner, obj.meta().namespace.as_deref().unwrap_or_default(), &obj.name_any())
+            }
             Err(e) => tracing::warn!(resource = %inner.what, "watch failed, retrying: {e}"),
         }
     }
@@ -277,8 +360,7 @@ fn handlers<K>(inner: &Inner<K>) -> std::sync::RwLockReadGuard<'_, Vec<Handler<K
 }
 
 fn apply<K: Resource>(inner: &Inner<K>, obj: Arc<K>) {
-    let key = key_of(obj.as_ref());
-    let old = inner.store.write().unwrap_or_else(|e| e.into_inner()).insert(key, obj.clone());
+    let old = inner.store.write().unwrap_or_else(|e| e.into_inner()).insert(obj.clone());
     let hs = handlers(inner);
     for h in hs.iter() {
         match &old {
@@ -288,8 +370,8 @@ fn apply<K: Resource>(inner: &Inner<K>, obj: Arc<K>) {
     }
 }
 
-fn delete<K>(inner: &Inner<K>, key: &ObjectKey) {
-    let old = inner.store.write().unwrap_or_else(|e| e.into_inner()).remove(key);
+fn delete<K: Resource>(inner: &Inner<K>, namespace: &str, name: &str) {
+    let old = inner.store.write().unwrap_or_else(|e| e.into_inner()).remove(namespace, name);
     if let Some(old) = old {
         for h in handlers(inner).iter() {
             h(Change::Deleted(&old));
@@ -298,7 +380,7 @@ fn delete<K>(inner: &Inner<K>, key: &ObjectKey) {
 }
 
 /// Swaps in a relisted store and tells the handlers what differs from the old one.
-fn replace<K: Resource>(inner: &Inner<K>, fresh: BTreeMap<ObjectKey, Arc<K>>) {
+fn replace<K: Resource>(inner: &Inner<K>, fresh: BTreeSet<Entry<K>>) {
     let old = {
         let mut store = inner.store.write().unwrap_or_else(|e| e.into_inner());
         let old = std::mem::replace(&mut store.objects, fresh.clone());
@@ -306,17 +388,17 @@ fn replace<K: Resource>(inner: &Inner<K>, fresh: BTreeMap<ObjectKey, Arc<K>>) {
         old
     };
     let hs = handlers(inner);
-    for (key, new) in &fresh {
-        match old.get(key) {
+    for Entry(new) in &fresh {
+        match old.get(new as &dyn Key) {
             None => hs.iter().for_each(|h| h(Change::Added(new))),
-            Some(prev) if prev.resource_version() != new.resource_version() => {
+            Some(Entry(prev)) if prev.resource_version() != new.resource_version() => {
                 hs.iter().for_each(|h| h(Change::Updated { old: prev, new }))
             }
             Some(_) => {}
         }
     }
-    for (key, gone) in &old {
-        if !fresh.contains_key(key) {
+    for Entry(gone) in &old {
+        if !fresh.contains(gone as &dyn Key) {
             hs.iter().for_each(|h| h(Change::Deleted(gone)));
         }
     }
