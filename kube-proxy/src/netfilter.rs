@@ -15,24 +15,58 @@ pub struct Ran {
 
 /// Runs `bin args…` with `stdin`, waiting for it.
 pub async fn run(bin: &str, args: &[&str], stdin: Option<&[u8]>) -> Result<Ran, Error> {
-    let mut cmd = tokio::process::Command::new(bin);
-    cmd.args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = cmd.spawn().map_err(|e| Error::Exec(format!("{bin}: {e}")))?;
-    if let (Some(data), Some(mut w)) = (stdin, child.stdin.take()) {
-        // The reader may fail early and close its stdin; its exit status tells why.
-        let _ = w.write_all(data).await;
-        drop(w);
+    let mut cmd = Fed::spawn(bin, args, stdin.is_some())?;
+    if let Some(data) = stdin {
+        cmd.write(data).await;
     }
-    let out = child.wait_with_output().await.map_err(|e| Error::Exec(format!("{bin}: {e}")))?;
-    Ok(Ran {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    })
+    cmd.finish().await
+}
+
+/// A running command whose stdin is written in parts (a full `nft -f` sync is fed while it
+/// renders, rather than held whole in memory).
+pub struct Fed {
+    bin: String,
+    child: tokio::process::Child,
+    stdin: Option<tokio::process::ChildStdin>,
+}
+
+impl Fed {
+    pub fn start(bin: &str, args: &[&str]) -> Result<Fed, Error> {
+        Fed::spawn(bin, args, true)
+    }
+
+    fn spawn(bin: &str, args: &[&str], with_stdin: bool) -> Result<Fed, Error> {
+        let mut child = tokio::process::Command::new(bin)
+            .args(args)
+            .stdin(if with_stdin { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| Error::Exec(format!("{bin}: {e}")))?;
+        let stdin = child.stdin.take();
+        Ok(Fed { bin: bin.to_string(), child, stdin })
+    }
+
+    pub async fn write(&mut self, data: &[u8]) {
+        if let Some(w) = &mut self.stdin {
+            // The reader may fail early and close its stdin; its exit status tells why.
+            if w.write_all(data).await.is_err() {
+                self.stdin = None;
+            }
+        }
+    }
+
+    /// Closes stdin and waits for the command.
+    pub async fn finish(mut self) -> Result<Ran, Error> {
+        drop(self.stdin.take());
+        let out = self.child.wait_with_output().await.map_err(|e| Error::Exec(format!("{}: {e}", self.bin)))?;
+        Ok(Ran {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
 }
 
 /// The iptables binaries of one family, with the xtables lock wait flags upstream passes.

@@ -805,15 +805,8 @@ impl Partial {
                 return None;
             }
         }
-        for set in 0..CONTAINERS.len() as u8 {
-            let dels: Vec<nfnl::Element> = self
-                .delete
-                .iter()
-                .filter(|k| k.set == set)
-                .map(|k| nfnl::Element { key: k.bytes(), verdict: None, comment: None })
-                .collect();
-            b.elements(CONTAINERS[usize::from(set)].0, false, &dels);
-        }
+        let deleted = self.delete.iter().map(|k| (k, ()));
+        by_container(&mut b, false, deleted, |k, ()| nfnl::Element { key: k.bytes(), verdict: None, comment: None });
         add_elements(&mut b, self.add.iter().map(|(k, v)| (k, v)));
         for c in &self.flush {
             b.flush_chain(c);
@@ -827,9 +820,20 @@ impl Partial {
 
 /// `add element` messages for `elems`, one container at a time.
 fn add_elements<'a>(b: &mut nfnl::Batch, elems: impl Iterator<Item = (&'a Key, &'a Val)> + Clone) {
+    by_container(b, true, elems, |k, v| v.element(k));
+}
+
+/// `add` (or `delete`) `element` messages for `items`, one container at a time.
+fn by_container<'a, T>(
+    b: &mut nfnl::Batch,
+    add: bool,
+    items: impl Iterator<Item = (&'a Key, T)> + Clone,
+    element: impl Fn(&'a Key, T) -> nfnl::Element,
+) {
     for set in 0..CONTAINERS.len() as u8 {
-        let adds: Vec<nfnl::Element> = elems.clone().filter(|(k, _)| k.set == set).map(|(k, v)| v.element(k)).collect();
-        b.elements(CONTAINERS[usize::from(set)].0, true, &adds);
+        let elems: Vec<nfnl::Element> =
+            items.clone().filter(|(k, _)| k.set == set).map(|(k, v)| element(k, v)).collect();
+        b.elements(CONTAINERS[usize::from(set)].0, add, &elems);
     }
 }
 
@@ -899,8 +903,7 @@ impl Kernel {
 /// `nft -f -`, fed while a full sync renders: at 10,000 Services the transaction is ~30 MB
 /// of text, which need not sit whole in kube-proxy's memory.
 struct Feed {
-    child: tokio::process::Child,
-    stdin: Option<tokio::process::ChildStdin>,
+    cmd: netfilter::Fed,
     buf: String,
 }
 
@@ -908,42 +911,24 @@ impl Feed {
     const CHUNK: usize = 1 << 20;
 
     fn start() -> Result<Feed, Error> {
-        use std::process::Stdio;
-        let mut child = tokio::process::Command::new("nft")
-            .args(["-f", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| Error::Exec(format!("nft: {e}")))?;
-        let stdin = child.stdin.take();
-        Ok(Feed { child, stdin, buf: String::with_capacity(Self::CHUNK + 64 * 1024) })
-    }
-
-    async fn flush(&mut self) {
-        use tokio::io::AsyncWriteExt;
-        if let Some(w) = &mut self.stdin {
-            // nft may stop reading early; its exit status says why.
-            if w.write_all(self.buf.as_bytes()).await.is_err() {
-                self.stdin = None;
-            }
-        }
-        self.buf.clear();
+        Ok(Feed {
+            cmd: netfilter::Fed::start("nft", &["-f", "-"])?,
+            buf: String::with_capacity(Self::CHUNK + 64 * 1024),
+        })
     }
 
     async fn maybe_flush(&mut self) {
         if self.buf.len() >= Self::CHUNK {
-            self.flush().await;
+            self.cmd.write(self.buf.as_bytes()).await;
+            self.buf.clear();
         }
     }
 
     async fn finish(mut self) -> Result<(), Error> {
-        self.flush().await;
-        drop(self.stdin.take());
-        let out = self.child.wait_with_output().await.map_err(|e| Error::Exec(format!("nft: {e}")))?;
-        if !out.status.success() {
-            return Err(Error::Restore(format!("nft -f: {}", String::from_utf8_lossy(&out.stderr).trim())));
+        self.cmd.write(self.buf.as_bytes()).await;
+        let ran = self.cmd.finish().await?;
+        if ran.code != 0 {
+            return Err(Error::Restore(format!("nft -f: {}", ran.stderr.trim())));
         }
         Ok(())
     }
