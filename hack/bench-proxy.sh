@@ -20,8 +20,8 @@ if [ "${1:-}" = --cluster ]; then
       PIDS=()
       trap '"'"'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"'"'"' EXIT
       EP=$(port); PP=$(port); AP=$(port)
-      target/release/kubeadm init phase certs all --cert-dir "$WORK/pki" >/dev/null
-      target/release/kubeadm init phase kubeconfig admin --cert-dir "$WORK/pki" --kubeconfig-dir "$WORK" --apiserver-bind-port "$AP" >/dev/null
+      target/release/kubeadm init phase certs all --apiserver-advertise-address 127.0.0.1 --cert-dir "$WORK/pki" >/dev/null
+      target/release/kubeadm init phase kubeconfig super-admin --apiserver-advertise-address 127.0.0.1 --cert-dir "$WORK/pki" --kubeconfig-dir "$WORK" --apiserver-bind-port "$AP" >/dev/null
       printf "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint: {advertiseAddress: 127.0.0.1, bindPort: %s}\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncertificatesDir: %s\n" "$AP" "$WORK/pki" >"$WORK/kubeadm.yaml"
       target/release/kubeadm kubeconfig user --client-name system:kube-proxy --config "$WORK/kubeadm.yaml" >"$WORK/kube-proxy.conf"
       PIDS+=("$(start_etcd "$WORK" "$EP" "$PP")")

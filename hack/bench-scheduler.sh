@@ -31,9 +31,9 @@ cleanup() {
 trap cleanup EXIT
 . "$ROOT/hack/lib.sh"
 EP=$(port); PP=$(port); AP=$(port); SP=$(port)
-target/release/kubeadm init phase certs all --cert-dir "$WORK/pki" >/dev/null
-for kc in admin scheduler; do
-  target/release/kubeadm init phase kubeconfig "$kc" --cert-dir "$WORK/pki" --kubeconfig-dir "$WORK" --apiserver-bind-port "$AP" >/dev/null
+target/release/kubeadm init phase certs all --apiserver-advertise-address 127.0.0.1 --cert-dir "$WORK/pki" >/dev/null
+for kc in super-admin scheduler; do
+  target/release/kubeadm init phase kubeconfig "$kc" --apiserver-advertise-address 127.0.0.1 --cert-dir "$WORK/pki" --kubeconfig-dir "$WORK" --apiserver-bind-port "$AP" >/dev/null
 done
 ETCD_PID=$(start_etcd "$WORK" "$EP" "$PP")
 PIDS+=("$ETCD_PID")

@@ -17,5 +17,5 @@ WORK=$(mktemp -d /tmp/k8s-rs-streaming-bench.XXXXXX)
 trap 'stop_bench_node "$WORK"' EXIT
 start_bench_node "$WORK"
 target/release/streaming-bench --server "https://127.0.0.1:$AP" --ca "$WORK/pki/ca.crt" --cert "$WORK/admin.crt" \
-  --key "$WORK/admin.key" --kubectl "$KUBECTL" --kubeconfig "$WORK/admin.conf" \
+  --key "$WORK/admin.key" --kubectl "$KUBECTL" --kubeconfig "$WORK/super-admin.conf" \
   --apiserver-pid "$API_PID" --kubelet-pid "$KUBELET_PID" "$@"

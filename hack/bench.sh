@@ -11,8 +11,8 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 . "$ROOT/hack/lib.sh"
 EP=$(port); PP=$(port); AP=$(port)
-target/release/kubeadm init phase certs all --cert-dir "$WORK/pki" >/dev/null
-target/release/kubeadm init phase kubeconfig admin --cert-dir "$WORK/pki" --kubeconfig-dir "$WORK" --apiserver-bind-port "$AP" >/dev/null
+target/release/kubeadm init phase certs all --apiserver-advertise-address 127.0.0.1 --cert-dir "$WORK/pki" >/dev/null
+target/release/kubeadm init phase kubeconfig super-admin --apiserver-advertise-address 127.0.0.1 --cert-dir "$WORK/pki" --kubeconfig-dir "$WORK" --apiserver-bind-port "$AP" >/dev/null
 PIDS+=("$(start_etcd "$WORK" "$EP" "$PP")")
 # Admin client pair for the load tool, from the kubeconfig kubeadm wrote.
 admin_pair "$WORK"
@@ -20,4 +20,4 @@ API_PID=$(start_apiserver "$WORK" "$EP" "$AP" --authorization-mode "${AUTHZ_MODE
 PIDS+=("$API_PID")
 sleep 2  # let start-up settle so the idle memory figure is idle
 target/release/apiserver-bench --server "https://127.0.0.1:$AP" --ca "$WORK/pki/ca.crt" --cert "$WORK/admin.crt" --key "$WORK/admin.key" --pid "$API_PID" --ca-key "$WORK/pki/ca.key" \
-  --kubeconfig "$WORK/admin.conf" --kubectl "$(command -v kubectl)" "$@"
+  --kubeconfig "$WORK/super-admin.conf" --kubectl "$(command -v kubectl)" "$@"

@@ -34,12 +34,13 @@ start_apiserver() {
   echo "$pid"
 }
 
-# admin_pair DIR: DIR/admin.crt and DIR/admin.key from the kubeconfig DIR/admin.conf.
+# admin_pair DIR: DIR/admin.crt and DIR/admin.key from the kubeconfig DIR/super-admin.conf
+# (system:masters, as kubeadm's super-admin.conf: nothing binds admin.conf's group here).
 admin_pair() {
   python3 - "$1" <<'PY'
 import base64, sys, re
 w = sys.argv[1]
-t = open(w + "/admin.conf").read()
+t = open(w + "/super-admin.conf").read()
 open(w + "/admin.crt", "wb").write(base64.b64decode(re.search(r"client-certificate-data: (\S+)", t).group(1)))
 open(w + "/admin.key", "wb").write(base64.b64decode(re.search(r"client-key-data: (\S+)", t).group(1)))
 PY
@@ -55,11 +56,11 @@ start_bench_node() {
   local work=$1 ep pp sp cp
   PIDS=()
   ep=$(port); pp=$(port); AP=$(port); sp=$(port); cp=$(port)
-  target/release/kubeadm init phase certs all --cert-dir "$work/pki" >/dev/null
-  for kc in admin scheduler controller-manager; do
-    target/release/kubeadm init phase kubeconfig "$kc" --cert-dir "$work/pki" --kubeconfig-dir "$work" --apiserver-bind-port "$AP" >/dev/null
+  target/release/kubeadm init phase certs all --apiserver-advertise-address 127.0.0.1 --cert-dir "$work/pki" >/dev/null
+  for kc in super-admin scheduler controller-manager; do
+    target/release/kubeadm init phase kubeconfig "$kc" --apiserver-advertise-address 127.0.0.1 --cert-dir "$work/pki" --kubeconfig-dir "$work" --apiserver-bind-port "$AP" >/dev/null
   done
-  target/release/kubeadm init phase kubeconfig kubelet --node-name bench-node --cert-dir "$work/pki" --kubeconfig-dir "$work" \
+  target/release/kubeadm init phase kubeconfig kubelet --apiserver-advertise-address 127.0.0.1 --node-name bench-node --cert-dir "$work/pki" --kubeconfig-dir "$work" \
     --apiserver-bind-port "$AP" >/dev/null
   PIDS+=("$(start_etcd "$work" "$ep" "$pp")")
   admin_pair "$work"

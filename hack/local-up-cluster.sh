@@ -78,9 +78,9 @@ mkdir -p "$DIR/logs" "$DIR/pki"
 
 echo ">>> certificates and kubeconfig"
 "$BIN/kubeadm" init phase certs all --cert-dir "$DIR/pki" --apiserver-advertise-address 127.0.0.1 --service-cidr "$SERVICE_CIDR" >"$DIR/logs/kubeadm.log"
-"$BIN/kubeadm" init phase kubeconfig admin --cert-dir "$DIR/pki" --kubeconfig-dir "$DIR" \
+"$BIN/kubeadm" init phase kubeconfig super-admin --cert-dir "$DIR/pki" --kubeconfig-dir "$DIR" \
   --apiserver-advertise-address 127.0.0.1 --apiserver-bind-port "$API_PORT" >>"$DIR/logs/kubeadm.log"
-for kc in controller-manager scheduler; do
+for kc in admin controller-manager scheduler; do
   "$BIN/kubeadm" init phase kubeconfig "$kc" --cert-dir "$DIR/pki" --kubeconfig-dir "$DIR" \
     --apiserver-advertise-address 127.0.0.1 --apiserver-bind-port "$API_PORT" >>"$DIR/logs/kubeadm.log"
 done
@@ -151,7 +151,7 @@ wait_for "https://127.0.0.1:$API_PORT/readyz" kube-apiserver "$(cat "$DIR/kube-a
 
 # As kubeadm init does: the kubeadm:cluster-admins group (the apiserver's kubelet client) is
 # cluster-admin, so kubelets allow the apiserver's logs, exec and port-forward.
-KUBECONFIG="$DIR/admin.conf" kubectl create clusterrolebinding kubeadm:cluster-admins \
+KUBECONFIG="$DIR/super-admin.conf" kubectl create clusterrolebinding kubeadm:cluster-admins \
   --clusterrole=cluster-admin --group=kubeadm:cluster-admins >/dev/null
 
 echo ">>> kube-controller-manager on 127.0.0.1:$KCM_PORT"

@@ -1,9 +1,15 @@
-//! kubeadm: bootstraps a cluster's files. This first cut has the phases the local cluster
-//! needs: `kubeadm init phase certs all` and `kubeadm init phase kubeconfig admin`, with
-//! upstream's flags and file layout (`/etc/kubernetes/pki/{ca,apiserver}.{crt,key}`,
-//! `/etc/kubernetes/admin.conf`).
+//! kubeadm: bootstraps a cluster kubeadm-style, with upstream's commands, phases, flags,
+//! configuration (`kubeadm.k8s.io/v1beta4`) and file layout (`/etc/kubernetes/pki`,
+//! `/etc/kubernetes/*.conf`). So far: the certs and kubeconfig phases of `init`, and
+//! `kubeconfig user`.
+
+pub mod certs;
+pub mod config;
+mod kubeconfigs;
+pub mod manifests;
 
 use clap::{Args, Parser, Subcommand};
+use config::{ClusterConfiguration, InitConfiguration};
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -17,6 +23,8 @@ pub enum Error {
     Duration(String, String),
     #[error("invalid --service-cidr {0:?}: {1}")]
     ServiceCidr(String, String),
+    #[error("{0}")]
+    Invalid(String),
 }
 
 #[derive(Parser, Debug)]
@@ -26,6 +34,8 @@ pub struct Cli {
     pub cmd: Top,
 }
 
+// Parsed once per run: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Top {
     /// Run this command in order to set up the Kubernetes control plane
@@ -64,54 +74,6 @@ pub struct UserFlags {
     pub validity_period: String,
 }
 
-/// The fields of a kubeadm configuration file (InitConfiguration and ClusterConfiguration
-/// documents, kubeadm.k8s.io/v1beta4) that `kubeconfig user` reads.
-#[derive(serde::Deserialize, Default, Debug)]
-#[serde(rename_all = "camelCase", default)]
-struct ConfigDoc {
-    kind: String,
-    certificates_dir: Option<PathBuf>,
-    control_plane_endpoint: Option<String>,
-    cluster_name: Option<String>,
-    #[serde(rename = "localAPIEndpoint")]
-    local_api_endpoint: Option<ApiEndpoint>,
-}
-
-#[derive(serde::Deserialize, Default, Debug)]
-#[serde(rename_all = "camelCase", default)]
-struct ApiEndpoint {
-    advertise_address: Option<IpAddr>,
-    bind_port: Option<u16>,
-}
-
-/// A Go duration (`8760h0m0s`, `24h`, `90m`) in seconds.
-pub fn go_duration_secs(s: &str) -> Option<u64> {
-    let (mut total, mut num) = (0f64, String::new());
-    let mut chars = s.chars().peekable();
-    if s.is_empty() {
-        return None;
-    }
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            num.push(c);
-            continue;
-        }
-        let unit = match (c, chars.peek()) {
-            ('h', _) => 3600.0,
-            ('m', Some('s')) => {
-                chars.next();
-                0.001
-            }
-            ('m', _) => 60.0,
-            ('s', _) => 1.0,
-            _ => return None,
-        };
-        total += num.parse::<f64>().ok()? * unit;
-        num.clear();
-    }
-    (num.is_empty() || s == "0").then_some(total as u64)
-}
-
 #[derive(Subcommand, Debug)]
 pub enum InitCmd {
     /// Use this command to invoke single phase of the init workflow
@@ -133,75 +95,298 @@ pub enum Phase {
         #[command(subcommand)]
         which: KubeconfigCmd,
     },
+    /// Generate static Pod manifest file for local etcd
+    Etcd {
+        #[command(subcommand)]
+        which: EtcdCmd,
+    },
+    /// Generate all static Pod manifest files necessary to establish the control plane
+    #[command(name = "control-plane")]
+    ControlPlane {
+        #[command(subcommand)]
+        which: ControlPlaneCmd,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EtcdCmd {
+    /// Generate the static Pod manifest file for a local, single-node local etcd instance
+    Local(InitFlags),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ControlPlaneCmd {
+    /// Generate all static Pod manifest files
+    All(InitFlags),
+    /// Generates the kube-apiserver static Pod manifest
+    Apiserver(InitFlags),
+    /// Generates the kube-controller-manager static Pod manifest
+    #[command(name = "controller-manager")]
+    ControllerManager(InitFlags),
+    /// Generates the kube-scheduler static Pod manifest
+    Scheduler(InitFlags),
 }
 
 #[derive(Subcommand, Debug)]
 pub enum CertsCmd {
     /// Generate all certificates
-    All(CertFlags),
+    All(InitFlags),
+    /// Generate the self-signed Kubernetes CA to provision identities for other Kubernetes components
+    Ca(InitFlags),
+    /// Generate the certificate for serving the Kubernetes API
+    Apiserver(InitFlags),
+    /// Generate the certificate for the API server to connect to kubelet
+    #[command(name = "apiserver-kubelet-client")]
+    ApiserverKubeletClient(InitFlags),
+    /// Generate the self-signed CA to provision identities for front proxy
+    #[command(name = "front-proxy-ca")]
+    FrontProxyCa(InitFlags),
+    /// Generate the certificate for the front proxy client
+    #[command(name = "front-proxy-client")]
+    FrontProxyClient(InitFlags),
+    /// Generate the self-signed CA to provision identities for etcd
+    #[command(name = "etcd-ca")]
+    EtcdCa(InitFlags),
+    /// Generate the certificate for serving etcd
+    #[command(name = "etcd-server")]
+    EtcdServer(InitFlags),
+    /// Generate the certificate for etcd nodes to communicate with each other
+    #[command(name = "etcd-peer")]
+    EtcdPeer(InitFlags),
+    /// Generate the certificate for liveness probes to healthcheck etcd
+    #[command(name = "etcd-healthcheck-client")]
+    EtcdHealthcheckClient(InitFlags),
+    /// Generate the certificate the apiserver uses to access etcd
+    #[command(name = "apiserver-etcd-client")]
+    ApiserverEtcdClient(InitFlags),
+    /// Generate a private key for signing service account tokens along with its public key
+    Sa(InitFlags),
+}
+
+impl CertsCmd {
+    /// The phase name and its flags.
+    fn split(self) -> (&'static str, InitFlags) {
+        match self {
+            CertsCmd::All(f) => ("all", f),
+            CertsCmd::Ca(f) => ("ca", f),
+            CertsCmd::Apiserver(f) => ("apiserver", f),
+            CertsCmd::ApiserverKubeletClient(f) => ("apiserver-kubelet-client", f),
+            CertsCmd::FrontProxyCa(f) => ("front-proxy-ca", f),
+            CertsCmd::FrontProxyClient(f) => ("front-proxy-client", f),
+            CertsCmd::EtcdCa(f) => ("etcd-ca", f),
+            CertsCmd::EtcdServer(f) => ("etcd-server", f),
+            CertsCmd::EtcdPeer(f) => ("etcd-peer", f),
+            CertsCmd::EtcdHealthcheckClient(f) => ("etcd-healthcheck-client", f),
+            CertsCmd::ApiserverEtcdClient(f) => ("apiserver-etcd-client", f),
+            CertsCmd::Sa(f) => ("sa", f),
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
 pub enum KubeconfigCmd {
+    /// Generate all kubeconfig files
+    All(InitFlags),
     /// Generate a kubeconfig file for the admin to use and for kubeadm itself
-    Admin(KubeconfigFlags),
+    Admin(InitFlags),
+    /// Generate a kubeconfig file for the super-admin
+    #[command(name = "super-admin")]
+    SuperAdmin(InitFlags),
+    /// Generate a kubeconfig file for the kubelet to use *only* for cluster bootstrapping purposes
+    Kubelet(InitFlags),
     /// Generate a kubeconfig file for the controller manager to use
     #[command(name = "controller-manager")]
-    ControllerManager(KubeconfigFlags),
+    ControllerManager(InitFlags),
     /// Generate a kubeconfig file for the scheduler to use
-    Scheduler(KubeconfigFlags),
-    /// Generate a kubeconfig file for the kubelet to use *only* for cluster bootstrapping purposes
-    Kubelet(KubeletKubeconfigFlags),
+    Scheduler(InitFlags),
 }
 
-#[derive(Args, Debug)]
-pub struct KubeletKubeconfigFlags {
-    #[command(flatten)]
-    pub common: KubeconfigFlags,
-    /// Specify the node name.
+impl KubeconfigCmd {
+    fn split(self) -> (&'static str, InitFlags) {
+        match self {
+            KubeconfigCmd::All(f) => ("all", f),
+            KubeconfigCmd::Admin(f) => ("admin", f),
+            KubeconfigCmd::SuperAdmin(f) => ("super-admin", f),
+            KubeconfigCmd::Kubelet(f) => ("kubelet", f),
+            KubeconfigCmd::ControllerManager(f) => ("controller-manager", f),
+            KubeconfigCmd::Scheduler(f) => ("scheduler", f),
+        }
+    }
+}
+
+/// The flags `kubeadm init` and its phases share. Each overrides what `--config` says; unset,
+/// the configuration's value (or upstream's default) holds.
+#[derive(Args, Debug, Default, Clone)]
+pub struct InitFlags {
+    /// Path to a kubeadm configuration file.
     #[arg(long)]
-    pub node_name: Option<String>,
-}
-
-#[derive(Args, Debug)]
-pub struct CertFlags {
+    pub config: Option<PathBuf>,
     /// The path where to save and store the certificates.
-    #[arg(long, default_value = "/etc/kubernetes/pki")]
-    pub cert_dir: PathBuf,
-    /// The IP address the API Server will advertise it's listening on.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub apiserver_advertise_address: IpAddr,
-    /// Use alternative range of IP address for service VIPs.
-    #[arg(long, default_value = "10.96.0.0/12")]
-    pub service_cidr: String,
-    /// Use alternative domain for services, e.g. "myorg.internal".
-    #[arg(long, default_value = "cluster.local")]
-    pub service_dns_domain: String,
-    /// Specify the node name.
-    #[arg(long, default_value = "")]
-    pub node_name: String,
-    /// Optional extra Subject Alternative Names (SANs) to use for the API Server serving certificate.
-    #[arg(long, value_delimiter = ',')]
-    pub apiserver_cert_extra_sans: Vec<String>,
-}
-
-#[derive(Args, Debug)]
-pub struct KubeconfigFlags {
-    /// The path where certificates are stored.
-    #[arg(long, default_value = "/etc/kubernetes/pki")]
-    pub cert_dir: PathBuf,
+    #[arg(long)]
+    pub cert_dir: Option<PathBuf>,
     /// The path where to save the kubeconfig file.
-    #[arg(long, default_value = "/etc/kubernetes")]
+    #[arg(long, default_value = config::KUBERNETES_DIR)]
     pub kubeconfig_dir: PathBuf,
-    /// The IP address the API Server will advertise it's listening on.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub apiserver_advertise_address: IpAddr,
+    /// The IP address the API Server will advertise it's listening on. If not set the default network interface will be used.
+    #[arg(long)]
+    pub apiserver_advertise_address: Option<IpAddr>,
     /// Port for the API Server to bind to.
-    #[arg(long, default_value_t = 6443)]
-    pub apiserver_bind_port: u16,
+    #[arg(long)]
+    pub apiserver_bind_port: Option<u16>,
     /// Specify a stable IP address or DNS name for the control plane.
     #[arg(long)]
     pub control_plane_endpoint: Option<String>,
+    /// Optional extra Subject Alternative Names (SANs) to use for the API Server serving certificate. Can be both IP addresses and DNS names.
+    #[arg(long, value_delimiter = ',')]
+    pub apiserver_cert_extra_sans: Vec<String>,
+    /// Use alternative range of IP address for service VIPs.
+    #[arg(long)]
+    pub service_cidr: Option<String>,
+    /// Use alternative domain for services, e.g. "myorg.internal".
+    #[arg(long)]
+    pub service_dns_domain: Option<String>,
+    /// Specify the node name.
+    #[arg(long)]
+    pub node_name: Option<String>,
+    /// Choose a specific Kubernetes version for the control plane.
+    #[arg(long)]
+    pub kubernetes_version: Option<String>,
+    /// Specify range of IP addresses for the pod network. If set, the control plane will automatically allocate CIDRs for every node.
+    #[arg(long)]
+    pub pod_network_cidr: Option<String>,
+    /// Choose a container registry to pull control plane images from
+    #[arg(long)]
+    pub image_repository: Option<String>,
+}
+
+/// The configuration a command works from: `--config`'s documents, defaulted, with the flags
+/// applied over them.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub init: InitConfiguration,
+    pub cluster: ClusterConfiguration,
+    pub kubeconfig_dir: PathBuf,
+}
+
+impl Resolved {
+    pub fn from_flags(f: &InitFlags) -> Result<Resolved, Error> {
+        let docs = match &f.config {
+            Some(path) => config::load(path)?,
+            None => config::Documents::default(),
+        };
+        let mut init = docs.init.unwrap_or_default();
+        let mut cluster = docs.cluster.unwrap_or_default();
+        if let Some(d) = &f.cert_dir {
+            cluster.certificates_dir = d.display().to_string();
+        }
+        if let Some(a) = f.apiserver_advertise_address {
+            init.local_api_endpoint.advertise_address = a.to_string();
+        }
+        if let Some(p) = f.apiserver_bind_port {
+            init.local_api_endpoint.bind_port = Some(p);
+        }
+        if let Some(e) = &f.control_plane_endpoint {
+            cluster.control_plane_endpoint = e.clone();
+        }
+        cluster.api_server.cert_sans.extend(f.apiserver_cert_extra_sans.iter().cloned());
+        if let Some(c) = &f.service_cidr {
+            cluster.networking.service_subnet = c.clone();
+        }
+        if let Some(d) = &f.service_dns_domain {
+            cluster.networking.dns_domain = d.clone();
+        }
+        if let Some(n) = &f.node_name {
+            init.node_registration.name = n.clone();
+        }
+        if let Some(v) = &f.kubernetes_version {
+            cluster.kubernetes_version = v.clone();
+        }
+        if let Some(c) = &f.pod_network_cidr {
+            cluster.networking.pod_subnet = c.clone();
+        }
+        if let Some(i) = &f.image_repository {
+            cluster.image_repository = i.clone();
+        }
+        if init.node_registration.name.is_empty() {
+            init.node_registration.name = config::default_node_name();
+        }
+        if init.local_api_endpoint.advertise_address.is_empty() {
+            init.local_api_endpoint.advertise_address = config::default_advertise_address().to_string();
+        }
+        init.local_api_endpoint.bind_port.get_or_insert(6443);
+        Ok(Resolved { init, cluster: cluster.defaulted(), kubeconfig_dir: f.kubeconfig_dir.clone() })
+    }
+
+    pub fn node_name(&self) -> &str {
+        &self.init.node_registration.name
+    }
+
+    pub fn advertise(&self) -> Result<IpAddr, Error> {
+        let a = &self.init.local_api_endpoint.advertise_address;
+        a.parse().map_err(|_| {
+            Error::Invalid(format!(
+                "error parsing LocalAPIEndpoint AdvertiseAddress {a}: is not a valid textual representation of an IP address"
+            ))
+        })
+    }
+
+    pub fn bind_port(&self) -> u16 {
+        self.init.local_api_endpoint.bind_port.unwrap_or(6443)
+    }
+
+    /// `https://<advertise address>:<bind port>`: how this node's components reach its apiserver.
+    pub fn local_url(&self) -> Result<String, Error> {
+        Ok(match self.advertise()? {
+            IpAddr::V6(v6) => format!("https://[{v6}]:{}", self.bind_port()),
+            v4 => format!("https://{v4}:{}", self.bind_port()),
+        })
+    }
+
+    /// The control plane's URL: `controlPlaneEndpoint` (with the bind port unless it names
+    /// one), else the local one.
+    pub fn control_plane_url(&self) -> Result<String, Error> {
+        let e = &self.cluster.control_plane_endpoint;
+        if e.is_empty() {
+            return self.local_url();
+        }
+        let has_port = if e.starts_with('[') { e.contains("]:") } else { e.matches(':').count() == 1 };
+        Ok(if has_port { format!("https://{e}") } else { format!("https://{e}:{}", self.bind_port()) })
+    }
+
+    pub fn key_algorithm(&self) -> Result<pki::KeyAlgorithm, Error> {
+        let a = &self.cluster.encryption_algorithm;
+        pki::KeyAlgorithm::parse(a).ok_or_else(|| {
+            Error::Invalid(format!(
+                "encryptionAlgorithm: Invalid value: {a:?}: Unsupported value: {a:?}: supported values: \"ECDSA-P256\", \"RSA-2048\", \"RSA-3072\", \"RSA-4096\""
+            ))
+        })
+    }
+
+    fn period(s: &str, what: &str) -> Result<time::Duration, Error> {
+        config::go_duration_secs(s)
+            .map(|secs| time::Duration::seconds(secs as i64))
+            .ok_or_else(|| Error::Invalid(format!("{what}: invalid duration {s:?}")))
+    }
+
+    pub fn cert_params(&self) -> Result<certs::Params, Error> {
+        let local = self.cluster.etcd.local.clone().unwrap_or_default();
+        Ok(certs::Params {
+            cert_dir: self.cluster.cert_dir(),
+            node_name: self.node_name().to_string(),
+            advertise: self.advertise()?,
+            control_plane_endpoint: self.cluster.control_plane_endpoint.clone(),
+            service_subnet: self.cluster.networking.service_subnet.clone(),
+            dns_domain: self.cluster.networking.dns_domain.clone(),
+            cert_sans: self.cluster.api_server.cert_sans.clone(),
+            etcd_server_sans: local.server_cert_sans,
+            etcd_peer_sans: local.peer_cert_sans,
+            local_etcd: self.cluster.local_etcd(),
+            key: self.key_algorithm()?,
+            start: time::OffsetDateTime::now_utc(),
+            leaf_validity: Self::period(&self.cluster.certificate_validity_period, "certificateValidityPeriod")?,
+            ca_validity: Self::period(&self.cluster.ca_certificate_validity_period, "caCertificateValidityPeriod")?,
+        })
+    }
 }
 
 /// The first address of a service CIDR: the `kubernetes` Service's ClusterIP.
@@ -215,224 +400,44 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     let phase = match cli.cmd {
         Top::Init { phase: InitCmd::Phase { phase } } => phase,
         Top::Kubeconfig { which: UserCmd::User(f) } => {
-            print!("{}", user_kubeconfig(&f)?);
+            print!("{}", kubeconfigs::user(&f)?);
             return Ok(());
         }
     };
     match phase {
-        Phase::Certs { which: CertsCmd::All(f) } => certs_all(&f),
-        Phase::Kubeconfig { which: KubeconfigCmd::Admin(f) } => {
-            kubeconfig(&f, "admin.conf", "kubernetes-admin", &["system:masters"])
-        }
-        Phase::Kubeconfig { which: KubeconfigCmd::ControllerManager(f) } => {
-            kubeconfig(&f, "controller-manager.conf", "system:kube-controller-manager", &[])
-        }
-        Phase::Kubeconfig { which: KubeconfigCmd::Scheduler(f) } => {
-            kubeconfig(&f, "scheduler.conf", "system:kube-scheduler", &[])
-        }
-        Phase::Kubeconfig { which: KubeconfigCmd::Kubelet(f) } => {
-            // The node's identity, as the Node authorizer and NodeRestriction expect it.
-            let node = f.node_name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| {
-                std::fs::read_to_string("/proc/sys/kernel/hostname")
-                    .map(|h| h.trim().to_lowercase())
-                    .unwrap_or_default()
-            });
-            kubeconfig(&f.common, "kubelet.conf", &format!("system:node:{node}"), &["system:nodes"])
-        }
-    }
-}
-
-/// The kubeconfig `kubeadm kubeconfig user` prints: the cluster CA from the configuration's
-/// `certificatesDir`, the server from `controlPlaneEndpoint` or `localAPIEndpoint`.
-fn user_kubeconfig(f: &UserFlags) -> Result<String, Error> {
-    let secs = go_duration_secs(&f.validity_period)
-        .ok_or_else(|| Error::Duration(f.validity_period.clone(), "invalid duration".into()))?;
-    let mut cfg = ConfigDoc::default();
-    if let Some(path) = &f.config {
-        let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Config(name.clone(), e.to_string()))?;
-        let docs: Vec<ConfigDoc> =
-            serde_saphyr::from_multiple(&text).map_err(|e| Error::Config(name, e.to_string()))?;
-        for d in docs {
-            match d.kind.as_str() {
-                "ClusterConfiguration" => {
-                    cfg.certificates_dir = d.certificates_dir.or(cfg.certificates_dir);
-                    cfg.control_plane_endpoint = d.control_plane_endpoint.or(cfg.control_plane_endpoint);
-                    cfg.cluster_name = d.cluster_name.or(cfg.cluster_name);
-                }
-                "InitConfiguration" => cfg.local_api_endpoint = d.local_api_endpoint,
-                _ => {}
+        Phase::Certs { which } => {
+            let (name, f) = which.split();
+            let p = Resolved::from_flags(&f)?.cert_params()?;
+            match name {
+                "all" => certs::all(&p),
+                "sa" => certs::service_account_key(&p),
+                name => certs::create(&p, certs::find(name).expect("every subcommand is a certificate")),
             }
         }
-    }
-    let dir = cfg.certificates_dir.unwrap_or_else(|| PathBuf::from("/etc/kubernetes/pki"));
-    let ca = pki::read_pair(&dir, "ca")?;
-    let leaf = pki::issue(
-        &ca,
-        &pki::LeafSpec {
-            common_name: f.client_name.clone(),
-            organizations: f.org.clone(),
-            client: true,
-            validity_days: secs.div_ceil(86400).max(1) as i64,
-            ..Default::default()
-        },
-    )?;
-    let local = cfg.local_api_endpoint.unwrap_or_default();
-    let flags = KubeconfigFlags {
-        cert_dir: dir,
-        kubeconfig_dir: PathBuf::new(),
-        apiserver_advertise_address: local.advertise_address.unwrap_or(IpAddr::from([127, 0, 0, 1])),
-        apiserver_bind_port: local.bind_port.unwrap_or(6443),
-        control_plane_endpoint: cfg.control_plane_endpoint.filter(|e| !e.is_empty()),
-    };
-    let cluster = cfg.cluster_name.unwrap_or_else(|| "kubernetes".into());
-    Ok(pki::kubeconfig_text(
-        &cluster,
-        &server_url(&flags),
-        &ca.cert_pem,
-        &f.client_name,
-        &leaf.cert_pem,
-        &leaf.key_pem,
-    )?)
-}
-
-/// `https://host:port` of the control plane: the endpoint if set (with the bind port unless it
-/// has one), else the advertise address.
-fn server_url(f: &KubeconfigFlags) -> String {
-    let host = match &f.control_plane_endpoint {
-        Some(e) if e.contains(':') && !e.starts_with('[') => e.clone(),
-        Some(e) => format!("{e}:{}", f.apiserver_bind_port),
-        None => match f.apiserver_advertise_address {
-            IpAddr::V6(v6) => format!("[{v6}]:{}", f.apiserver_bind_port),
-            v4 => format!("{v4}:{}", f.apiserver_bind_port),
-        },
-    };
-    format!("https://{host}")
-}
-
-fn certs_all(f: &CertFlags) -> Result<(), Error> {
-    let ca = match pki::read_pair(&f.cert_dir, "ca") {
-        Ok(ca) => {
-            println!("[certs] Using the existing \"ca\" certificate and key");
-            ca
+        Phase::Kubeconfig { which } => {
+            let (name, f) = which.split();
+            let r = Resolved::from_flags(&f)?;
+            match name {
+                "all" => kubeconfigs::all(&r),
+                name => kubeconfigs::create(&r, kubeconfigs::find(name).expect("every subcommand is a kubeconfig")),
+            }
         }
-        Err(_) => {
-            let ca = pki::new_ca("kubernetes")?;
-            pki::write_pair(&f.cert_dir, "ca", &ca)?;
-            println!("[certs] Generating \"ca\" certificate and key");
-            ca
-        }
-    };
-    service_account_key(&f.cert_dir)?;
-    apiserver_kubelet_client(&f.cert_dir, &ca)?;
-    if pki::read_pair(&f.cert_dir, "apiserver").is_ok() {
-        println!("[certs] Using the existing \"apiserver\" certificate and key");
-        return Ok(());
-    }
-    let (mut dns, mut ips) = pki::apiserver_sans(
-        &f.node_name,
-        f.apiserver_advertise_address,
-        first_service_ip(&f.service_cidr)?,
-        &f.service_dns_domain,
-    );
-    for extra in &f.apiserver_cert_extra_sans {
-        match extra.parse::<IpAddr>() {
-            Ok(ip) => ips.push(ip),
-            Err(_) => dns.push(extra.clone()),
+        Phase::Etcd { which: EtcdCmd::Local(f) } => manifests::etcd_local(&Resolved::from_flags(&f)?),
+        Phase::ControlPlane { which } => {
+            let (name, f) = match which {
+                ControlPlaneCmd::All(f) => ("all", f),
+                ControlPlaneCmd::Apiserver(f) => ("apiserver", f),
+                ControlPlaneCmd::ControllerManager(f) => ("controller-manager", f),
+                ControlPlaneCmd::Scheduler(f) => ("scheduler", f),
+            };
+            manifests::control_plane(&Resolved::from_flags(&f)?, name)
         }
     }
-    let leaf = pki::issue(
-        &ca,
-        &pki::LeafSpec {
-            common_name: "kube-apiserver".into(),
-            dns_names: dns.clone(),
-            ips: ips.clone(),
-            server: true,
-            ..Default::default()
-        },
-    )?;
-    pki::write_pair(&f.cert_dir, "apiserver", &leaf)?;
-    let ips: Vec<String> = ips.iter().map(|i| i.to_string()).collect();
-    println!("[certs] Generating \"apiserver\" certificate and key");
-    println!("[certs] apiserver serving cert is signed for DNS names [{}] and IPs [{}]", dns.join(" "), ips.join(" "));
-    Ok(())
-}
-
-/// kubeadm's `apiserver-kubelet-client` phase: the apiserver's client certificate towards
-/// kubelets, in the `kubeadm:cluster-admins` group (bound to cluster-admin by `kubeadm init`).
-fn apiserver_kubelet_client(dir: &std::path::Path, ca: &pki::CertKey) -> Result<(), Error> {
-    if pki::read_pair(dir, "apiserver-kubelet-client").is_ok() {
-        println!("[certs] Using the existing \"apiserver-kubelet-client\" certificate and key");
-        return Ok(());
-    }
-    let leaf = pki::issue(
-        ca,
-        &pki::LeafSpec {
-            common_name: "kube-apiserver-kubelet-client".into(),
-            organizations: vec!["kubeadm:cluster-admins".into()],
-            client: true,
-            ..Default::default()
-        },
-    )?;
-    pki::write_pair(dir, "apiserver-kubelet-client", &leaf)?;
-    println!("[certs] Generating \"apiserver-kubelet-client\" certificate and key");
-    Ok(())
-}
-
-/// kubeadm's `sa` phase: the service-account signing key pair `sa.key` / `sa.pub`.
-fn service_account_key(dir: &std::path::Path) -> Result<(), Error> {
-    let (key, public) = (dir.join("sa.key"), dir.join("sa.pub"));
-    if key.exists() {
-        println!("[certs] Using the existing \"sa\" key");
-        return Ok(());
-    }
-    let (priv_pem, pub_pem) = pki::sakey::generate_rsa()?;
-    let write = |p: &std::path::Path, data: &str, mode: u32| -> Result<(), Error> {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::create_dir_all(dir)
-            .and_then(|_| std::fs::write(p, data))
-            .map_err(|e| pki::PkiError::Io { path: p.display().to_string(), source: e })?;
-        let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode));
-        Ok(())
-    };
-    write(&key, &priv_pem, 0o600)?;
-    write(&public, &pub_pem, 0o644)?;
-    println!("[certs] Generating \"sa\" key and public key");
-    Ok(())
-}
-
-/// Writes `<kubeconfig-dir>/<file>` with a client certificate for `user` in `groups`.
-fn kubeconfig(f: &KubeconfigFlags, file: &str, user: &str, groups: &[&str]) -> Result<(), Error> {
-    let ca = pki::read_pair(&f.cert_dir, "ca")?;
-    let admin = pki::issue(
-        &ca,
-        &pki::LeafSpec {
-            common_name: user.into(),
-            organizations: groups.iter().map(|g| g.to_string()).collect(),
-            client: true,
-            ..Default::default()
-        },
-    )?;
-    let path = f.kubeconfig_dir.join(file);
-    pki::write_kubeconfig(&path, "kubernetes", &server_url(f), &ca.cert_pem, user, &admin.cert_pem, &admin.key_pem)?;
-    println!("[kubeconfig] Writing \"{file}\" kubeconfig file");
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn go_durations_parse_as_kubeadm_flags_take_them() {
-        assert_eq!(go_duration_secs("8760h0m0s"), Some(8760 * 3600));
-        assert_eq!(go_duration_secs("24h"), Some(86400));
-        assert_eq!(go_duration_secs("1h30m"), Some(5400));
-        assert_eq!(go_duration_secs("0"), Some(0));
-        assert_eq!(go_duration_secs("10"), None);
-        assert_eq!(go_duration_secs("3d"), None);
-        assert_eq!(go_duration_secs(""), None);
-    }
 
     #[test]
     fn kubeconfig_user_reads_the_configuration_and_signs_the_name() {
@@ -455,7 +460,7 @@ mod tests {
             config: Some(cfg.clone()),
             validity_period: "24h".into(),
         };
-        let text = user_kubeconfig(&flags).unwrap();
+        let text = kubeconfigs::user(&flags).unwrap();
         let kc: pki::Kubeconfig = serde_saphyr::from_str(&text).unwrap();
         assert_eq!(kc.clusters[0].cluster.server, "https://10.0.0.5:7443");
         assert_eq!(kc.current_context, "system:kube-proxy@kubernetes");
@@ -469,7 +474,7 @@ mod tests {
         assert!(days <= 2, "{days} days");
 
         let missing = UserFlags { config: Some(dir.path().join("nope.yaml")), ..flags };
-        let err = user_kubeconfig(&missing).unwrap_err().to_string();
+        let err = kubeconfigs::user(&missing).unwrap_err().to_string();
         assert!(err.starts_with("unable to read config from"), "{err}");
     }
 }

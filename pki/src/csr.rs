@@ -4,9 +4,7 @@
 //! own extensions), backdated five minutes, capped at the CA's own expiry.
 
 use crate::{CertKey, PkiError, Result};
-use rcgen::{
-    CertificateSigningRequestParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SerialNumber,
-};
+use rcgen::{CertificateSigningRequestParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyUsagePurpose, SerialNumber};
 use std::net::IpAddr;
 use time::{Duration, OffsetDateTime};
 use x509_parser::prelude::FromDer;
@@ -113,7 +111,7 @@ fn usages(names: &[String]) -> Result<(Vec<KeyUsagePurpose>, Vec<ExtendedKeyUsag
 pub fn sign_csr(ca: &CertKey, csr_pem: &[u8], usage_names: &[String], ttl: std::time::Duration) -> Result<String> {
     let der = pem_block(csr_pem)?;
     let mut req = CertificateSigningRequestParams::from_der(&der.into())?;
-    let ca_key = KeyPair::from_pem(&ca.key_pem)?;
+    let ca_key = crate::key_pair_from_pem(&ca.key_pem)?;
     let issuer = Issuer::from_ca_cert_pem(&ca.cert_pem, &ca_key)?;
     let (ku, eku) = usages(usage_names)?;
     let p = &mut req.params;
@@ -149,7 +147,7 @@ mod tests {
     use super::*;
 
     fn csr(cn: &str, orgs: &[&str], sans: &[&str]) -> String {
-        let key = KeyPair::generate().unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
         let mut p = rcgen::CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
         p.distinguished_name = crate::dn(cn, &orgs.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         p.serialize_request(&key).unwrap().pem().unwrap()

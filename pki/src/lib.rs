@@ -51,6 +51,102 @@ pub struct LeafSpec {
     pub server: bool,
     pub client: bool,
     pub validity_days: i64,
+    /// The new key's algorithm.
+    pub key: KeyAlgorithm,
+    /// Validity bounds; by default from five minutes ago for `validity_days`.
+    pub not_before: Option<OffsetDateTime>,
+    pub not_after: Option<OffsetDateTime>,
+}
+
+/// The algorithm of a new private key: kubeadm's `encryptionAlgorithm`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum KeyAlgorithm {
+    /// Quick to generate: what the project's own tooling uses unless told otherwise.
+    #[default]
+    EcdsaP256,
+    Rsa(usize),
+}
+
+impl KeyAlgorithm {
+    /// kubeadm's names: `RSA-2048`, `RSA-3072`, `RSA-4096`, `ECDSA-P256`.
+    pub fn parse(s: &str) -> Option<KeyAlgorithm> {
+        Some(match s {
+            "RSA-2048" | "" => KeyAlgorithm::Rsa(2048),
+            "RSA-3072" => KeyAlgorithm::Rsa(3072),
+            "RSA-4096" => KeyAlgorithm::Rsa(4096),
+            "ECDSA-P256" => KeyAlgorithm::EcdsaP256,
+            _ => return None,
+        })
+    }
+}
+
+/// A new private key: the pair to sign with, and its PEM as upstream writes it (RSA keys as
+/// PKCS#1 `RSA PRIVATE KEY`; ECDSA keys as PKCS#8).
+pub fn new_key(alg: KeyAlgorithm) -> Result<(KeyPair, String)> {
+    match alg {
+        KeyAlgorithm::EcdsaP256 => {
+            let k = KeyPair::generate()?;
+            let pem = k.serialize_pem();
+            Ok((k, pem))
+        }
+        KeyAlgorithm::Rsa(bits) => {
+            use rsa::pkcs1::EncodeRsaPrivateKey;
+            use rsa::pkcs8::EncodePrivateKey;
+            let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, bits)
+                .map_err(|e| PkiError::Parse(format!("rsa key generation: {e}")))?;
+            let pem = key
+                .to_pkcs1_pem(rsa::pkcs8::LineEnding::LF)
+                .map_err(|e| PkiError::Parse(format!("rsa key encoding: {e}")))?
+                .to_string();
+            let der = key.to_pkcs8_der().map_err(|e| PkiError::Parse(format!("rsa key encoding: {e}")))?;
+            let pair = KeyPair::from_pkcs8_der_and_sign_algo(&der.as_bytes().to_vec().into(), &rcgen::PKCS_RSA_SHA256)?;
+            Ok((pair, pem))
+        }
+    }
+}
+
+/// A private key from PEM: PKCS#8, or PKCS#1 RSA as kubeadm writes it.
+pub fn key_pair_from_pem(pem: &str) -> Result<KeyPair> {
+    if pem.contains("-----BEGIN RSA PRIVATE KEY-----") {
+        use rsa::pkcs1::DecodeRsaPrivateKey;
+        use rsa::pkcs8::EncodePrivateKey;
+        let key =
+            rsa::RsaPrivateKey::from_pkcs1_pem(pem).map_err(|e| PkiError::Parse(format!("rsa private key: {e}")))?;
+        let der = key.to_pkcs8_der().map_err(|e| PkiError::Parse(format!("rsa key encoding: {e}")))?;
+        return Ok(KeyPair::from_pkcs8_der_and_sign_algo(&der.as_bytes().to_vec().into(), &rcgen::PKCS_RSA_SHA256)?);
+    }
+    Ok(KeyPair::from_pem(pem)?)
+}
+
+/// A self-signed CA as kubeadm makes them: its name also as a DNS name, key usages
+/// digitalSignature, keyEncipherment and keyCertSign, valid from `not_before` to `not_after`.
+pub fn new_ca_with(
+    common_name: &str,
+    alg: KeyAlgorithm,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+) -> Result<CertKey> {
+    let (key, key_pem) = new_key(alg)?;
+    let mut p = CertificateParams::new(vec![common_name.to_string()])?;
+    p.distinguished_name = dn(common_name, &[]);
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.key_usages =
+        vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment, KeyUsagePurpose::KeyCertSign];
+    p.serial_number = Some(serial());
+    (p.not_before, p.not_after) = (not_before, not_after);
+    let cert = p.self_signed(&key)?;
+    Ok(CertKey { cert_pem: cert.pem(), key_pem })
+}
+
+/// A random positive serial number below 2^63, as upstream's.
+fn serial() -> rcgen::SerialNumber {
+    let mut b = [0u8; 8];
+    rand::fill(&mut b);
+    b[0] &= 0x7f;
+    if b == [0; 8] {
+        b[7] = 1;
+    }
+    rcgen::SerialNumber::from_slice(&b)
 }
 
 /// kubeadm's certificate lifetimes: 10 years for CAs, 1 year for leaves.
@@ -82,9 +178,9 @@ pub fn new_ca(common_name: &str) -> Result<CertKey> {
 
 /// Issues a leaf certificate signed by `ca`.
 pub fn issue(ca: &CertKey, spec: &LeafSpec) -> Result<CertKey> {
-    let ca_key = KeyPair::from_pem(&ca.key_pem)?;
+    let ca_key = key_pair_from_pem(&ca.key_pem)?;
     let issuer = Issuer::from_ca_cert_pem(&ca.cert_pem, &ca_key)?;
-    let key = KeyPair::generate()?;
+    let (key, key_pem) = new_key(spec.key)?;
     let mut p = CertificateParams::new(Vec::<String>::new())?;
     p.distinguished_name = dn(&spec.common_name, &spec.organizations);
     for d in &spec.dns_names {
@@ -101,11 +197,14 @@ pub fn issue(ca: &CertKey, spec: &LeafSpec) -> Result<CertKey> {
         p.extended_key_usages.push(ExtendedKeyUsagePurpose::ClientAuth);
     }
     p.use_authority_key_identifier_extension = true;
+    p.serial_number = Some(serial());
     let now = OffsetDateTime::now_utc();
-    p.not_before = now - Duration::minutes(5);
-    p.not_after = now + Duration::days(if spec.validity_days > 0 { spec.validity_days } else { LEAF_DAYS });
+    p.not_before = spec.not_before.unwrap_or(now - Duration::minutes(5));
+    p.not_after = spec
+        .not_after
+        .unwrap_or(now + Duration::days(if spec.validity_days > 0 { spec.validity_days } else { LEAF_DAYS }));
     let cert = p.signed_by(&key, &issuer)?;
-    Ok(CertKey { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+    Ok(CertKey { cert_pem: cert.pem(), key_pem })
 }
 
 /// The identity a client certificate carries: CN is the user, each O a group.
@@ -135,6 +234,24 @@ pub fn not_after_of_pem(pem: &[u8]) -> Option<i64> {
 pub fn subject_of_pem(pem: &str) -> Result<Subject> {
     let (_, p) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).map_err(|e| PkiError::Parse(e.to_string()))?;
     subject_of_der(&p.contents)
+}
+
+/// Whether the first certificate of `pem` carries a valid signature of the first certificate of
+/// `ca_pem` (and names it as issuer).
+pub fn signed_by(pem: &str, ca_pem: &str) -> bool {
+    let parse = |p: &str| x509_parser::pem::parse_x509_pem(p.as_bytes()).ok().map(|(_, b)| b.contents);
+    let (Some(leaf), Some(ca)) = (parse(pem), parse(ca_pem)) else { return false };
+    let (Ok((_, leaf)), Ok((_, ca))) =
+        (x509_parser::parse_x509_certificate(&leaf), x509_parser::parse_x509_certificate(&ca))
+    else {
+        return false;
+    };
+    leaf.issuer() == ca.subject() && leaf.verify_signature(Some(ca.public_key())).is_ok()
+}
+
+/// Writes `path` with `mode`, creating its directory.
+pub fn write_file(path: &Path, data: &str, mode: u32) -> Result<()> {
+    write(path, data, mode)
 }
 
 fn write(path: &Path, data: &str, mode: u32) -> Result<()> {
