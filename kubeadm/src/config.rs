@@ -163,10 +163,10 @@ pub struct Etcd {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Networking {
-    pub service_subnet: String,
+    pub dns_domain: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub pod_subnet: String,
-    pub dns_domain: String,
+    pub service_subnet: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -176,15 +176,14 @@ pub struct Addon {
     pub disabled: bool,
 }
 
-/// The ClusterConfiguration document (also stored in the `kubeadm-config` ConfigMap).
+/// The ClusterConfiguration document (also stored in the `kubeadm-config` ConfigMap). Fields
+/// in key order: upstream writes the document with sorted keys.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ClusterConfiguration {
+    pub api_server: ControlPlaneComponent,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub api_version: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub kind: String,
-    pub api_server: ControlPlaneComponent,
     pub ca_certificate_validity_period: String,
     pub certificate_validity_period: String,
     pub certificates_dir: String,
@@ -196,6 +195,8 @@ pub struct ClusterConfiguration {
     pub encryption_algorithm: String,
     pub etcd: Etcd,
     pub image_repository: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub kind: String,
     pub kubernetes_version: String,
     pub networking: Networking,
     pub proxy: Addon,

@@ -3,10 +3,14 @@
 //! `/etc/kubernetes/*.conf`). So far: the certs and kubeconfig phases of `init`, and
 //! `kubeconfig user`.
 
+mod api;
 pub mod certs;
 pub mod config;
 mod kubeconfigs;
+pub mod kubelet;
 pub mod manifests;
+pub mod preflight;
+pub mod token;
 
 use clap::{Args, Parser, Subcommand};
 use config::{ClusterConfiguration, InitConfiguration};
@@ -48,6 +52,53 @@ pub enum Top {
         #[command(subcommand)]
         which: UserCmd,
     },
+    /// Manage bootstrap tokens
+    Token {
+        /// The kubeconfig file to use when talking to the cluster.
+        #[arg(long, global = true, default_value = "/etc/kubernetes/admin.conf")]
+        kubeconfig: PathBuf,
+        #[command(subcommand)]
+        which: TokenCmd,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCmd {
+    /// Create bootstrap tokens on the server
+    Create(TokenCreateFlags),
+    /// List bootstrap tokens on the server
+    List,
+    /// Delete bootstrap tokens on the server
+    Delete {
+        /// Tokens (or their IDs) to delete.
+        tokens: Vec<String>,
+    },
+    /// Generate and print a bootstrap token, but do not create it on the server
+    Generate,
+}
+
+#[derive(Args, Debug)]
+pub struct TokenCreateFlags {
+    /// The token to create (generated when not given).
+    pub token: Option<String>,
+    /// The duration before the token is automatically deleted (e.g. 1s, 2m, 3h). If set to '0', the token will never expire
+    #[arg(long, default_value = "24h0m0s")]
+    pub ttl: String,
+    /// Describes the ways in which this token can be used. You can pass --usages multiple times or provide a comma separated list of options. Valid options: [signing,authentication]
+    #[arg(long, value_delimiter = ',', default_value = "signing,authentication")]
+    pub usages: Vec<String>,
+    /// Extra groups that this token will authenticate as when used for authentication. Must match "\\Asystem:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9]\\z"
+    #[arg(long, value_delimiter = ',', default_value = token::DEFAULT_GROUP)]
+    pub groups: Vec<String>,
+    /// A human friendly description of how this token is used.
+    #[arg(long, default_value = "")]
+    pub description: String,
+    /// Instead of printing only the token, print the full 'kubeadm join' flag needed to join the cluster using the token.
+    #[arg(long)]
+    pub print_join_command: bool,
+    /// When used together with '--print-join-command', print the full 'kubeadm join' flag needed to join the cluster as a control-plane.
+    #[arg(long)]
+    pub certificate_key: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -106,6 +157,31 @@ pub enum Phase {
         #[command(subcommand)]
         which: ControlPlaneCmd,
     },
+    /// Write kubelet settings and (re)start the kubelet
+    #[command(name = "kubelet-start")]
+    KubeletStart(InitFlags),
+    /// Upload the kubeadm and kubelet configuration to a ConfigMap
+    #[command(name = "upload-config")]
+    UploadConfig {
+        #[command(subcommand)]
+        which: UploadConfigCmd,
+    },
+    /// Mark a node as a control-plane
+    #[command(name = "mark-control-plane")]
+    MarkControlPlane(InitFlags),
+    /// Generates bootstrap tokens used to join a node to a cluster
+    #[command(name = "bootstrap-token")]
+    BootstrapToken(InitFlags),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UploadConfigCmd {
+    /// Upload all configuration to a config map
+    All(InitFlags),
+    /// Upload the kubeadm ClusterConfiguration to a ConfigMap
+    Kubeadm(InitFlags),
+    /// Upload the kubelet component config to a ConfigMap
+    Kubelet(InitFlags),
 }
 
 #[derive(Subcommand, Debug)]
@@ -257,6 +333,9 @@ pub struct InitFlags {
     /// Choose a container registry to pull control plane images from
     #[arg(long)]
     pub image_repository: Option<String>,
+    /// The kubeconfig file to use when talking to the cluster.
+    #[arg(long, default_value = "/etc/kubernetes/admin.conf")]
+    pub kubeconfig: PathBuf,
 }
 
 /// The configuration a command works from: `--config`'s documents, defaulted, with the flags
@@ -266,6 +345,9 @@ pub struct Resolved {
     pub init: InitConfiguration,
     pub cluster: ClusterConfiguration,
     pub kubeconfig_dir: PathBuf,
+    /// The `--config` file's KubeletConfiguration and KubeProxyConfiguration, as given.
+    pub kubelet: Option<serde_json::Value>,
+    pub kube_proxy: Option<serde_json::Value>,
 }
 
 impl Resolved {
@@ -314,7 +396,13 @@ impl Resolved {
             init.local_api_endpoint.advertise_address = config::default_advertise_address().to_string();
         }
         init.local_api_endpoint.bind_port.get_or_insert(6443);
-        Ok(Resolved { init, cluster: cluster.defaulted(), kubeconfig_dir: f.kubeconfig_dir.clone() })
+        Ok(Resolved {
+            init,
+            cluster: cluster.defaulted(),
+            kubeconfig_dir: f.kubeconfig_dir.clone(),
+            kubelet: docs.kubelet,
+            kube_proxy: docs.kube_proxy,
+        })
     }
 
     pub fn node_name(&self) -> &str {
@@ -353,6 +441,51 @@ impl Resolved {
         Ok(if has_port { format!("https://{e}") } else { format!("https://{e}:{}", self.bind_port()) })
     }
 
+    /// The node's taints: as configured, else the control-plane taint.
+    pub fn control_plane_taints(&self) -> Vec<config::Taint> {
+        self.init.node_registration.taints.clone().unwrap_or_else(|| {
+            vec![config::Taint {
+                key: "node-role.kubernetes.io/control-plane".into(),
+                value: String::new(),
+                effect: "NoSchedule".into(),
+            }]
+        })
+    }
+
+    /// The configuration's bootstrap tokens, defaulted as upstream: one generated token, valid
+    /// for 24 hours, when none is given.
+    pub fn bootstrap_tokens(&self) -> Result<Vec<token::Token>, Error> {
+        let mut given = self.init.bootstrap_tokens.clone();
+        if given.is_empty() {
+            given.push(config::BootstrapToken {
+                description: "The default bootstrap token generated by 'kubeadm init'.".into(),
+                ..Default::default()
+            });
+        }
+        given
+            .into_iter()
+            .map(|b| {
+                let value = if b.token.is_empty() { token::generate() } else { b.token };
+                token::parse(&value)?;
+                let ttl = if b.ttl.is_empty() { "24h0m0s".to_string() } else { b.ttl };
+                let secs = config::go_duration_secs(&ttl)
+                    .ok_or_else(|| Error::Invalid(format!("bootstrapTokens.ttl: invalid duration {ttl:?}")))?;
+                let expires = if !b.expires.is_empty() {
+                    Some(b.expires)
+                } else {
+                    (secs > 0).then(|| token::expiration_after(secs))
+                };
+                Ok(token::Token {
+                    token: value,
+                    description: b.description,
+                    expires,
+                    usages: if b.usages.is_empty() { token::USAGES.map(String::from).to_vec() } else { b.usages },
+                    groups: if b.groups.is_empty() { vec![token::DEFAULT_GROUP.to_string()] } else { b.groups },
+                })
+            })
+            .collect()
+    }
+
     pub fn key_algorithm(&self) -> Result<pki::KeyAlgorithm, Error> {
         let a = &self.cluster.encryption_algorithm;
         pki::KeyAlgorithm::parse(a).ok_or_else(|| {
@@ -389,6 +522,139 @@ impl Resolved {
     }
 }
 
+/// The `upload-config` phase (`which`: all, kubeadm or kubelet).
+async fn upload_config(r: &Resolved, kubeconfig: &std::path::Path, which: &str) -> Result<(), Error> {
+    let client = api::client(kubeconfig).await?;
+    let cluster = to_yaml(&r.cluster)?;
+    let kubelet = to_yaml(&kubelet::config(r, r.kubelet.as_ref())?)?;
+    api::upload_config(&client, &cluster, &kubelet, r.kubelet.is_some(), which).await
+}
+
+fn to_yaml<T: serde::Serialize>(v: &T) -> Result<String, Error> {
+    serde_saphyr::to_string(v).map_err(|e| Error::Invalid(e.to_string()))
+}
+
+/// The `bootstrap-token` phase: the configuration's tokens (one generated when it names none).
+async fn bootstrap_token(r: &Resolved, kubeconfig: &std::path::Path) -> Result<(), Error> {
+    let tokens = r.bootstrap_tokens()?;
+    let shown: Vec<&str> = tokens.iter().map(|t| t.token.as_str()).collect();
+    if shown.len() == 1 {
+        println!("[bootstrap-token] Using token: {}", shown[0]);
+    } else {
+        println!("[bootstrap-token] Using tokens: [{}]", shown.join(" "));
+    }
+    let ca = std::fs::read_to_string(r.cluster.cert_dir().join("ca.crt"))
+        .map_err(|e| Error::Invalid(format!("failed to load the CA certificate: {e}")))?;
+    let client = api::client(kubeconfig).await?;
+    api::bootstrap_token_phase(&client, &tokens, &r.control_plane_url()?, &ca).await
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Error::Invalid(e.to_string()))
+}
+
+/// `kubeadm token ...`.
+fn token_cmd(kubeconfig: &std::path::Path, which: TokenCmd) -> Result<(), Error> {
+    match which {
+        TokenCmd::Generate => {
+            println!("{}", token::generate());
+            Ok(())
+        }
+        TokenCmd::Create(f) => {
+            if f.certificate_key.is_some() && !f.print_join_command {
+                return Err(Error::Invalid("cannot use --certificate-key without --print-join-command".into()));
+            }
+            let value = f.token.clone().unwrap_or_else(token::generate);
+            token::parse(&value)?;
+            let secs = config::go_duration_secs(&f.ttl)
+                .ok_or_else(|| Error::Invalid(format!("invalid argument {:?} for \"--ttl\" flag", f.ttl)))?;
+            let t = token::Token {
+                token: value.clone(),
+                description: f.description.clone(),
+                expires: (secs > 0).then(|| token::expiration_after(secs)),
+                usages: f.usages.clone(),
+                groups: f.groups.clone(),
+            };
+            let join = if f.print_join_command {
+                Some(join_command(kubeconfig, &value, f.certificate_key.as_deref())?)
+            } else {
+                None
+            };
+            runtime()?.block_on(async {
+                let client = api::client(kubeconfig).await?;
+                api::write_tokens(&client, &[t], true).await
+            })?;
+            println!("{}", join.unwrap_or(value));
+            Ok(())
+        }
+        TokenCmd::List => {
+            let tokens = runtime()?.block_on(async { api::list_tokens(&api::client(kubeconfig).await?).await })?;
+            print!("{}", token::list_text(&tokens, jiff::Timestamp::now()));
+            Ok(())
+        }
+        TokenCmd::Delete { tokens } => {
+            if tokens.is_empty() {
+                return Err(Error::Invalid(format!(
+                    "missing argument; 'token delete' is missing token of form {:?} or {:?}",
+                    token::TOKEN_PATTERN,
+                    token::ID_PATTERN
+                )));
+            }
+            runtime()?.block_on(async {
+                let client = api::client(kubeconfig).await?;
+                for t in tokens {
+                    let id = match token::parse(&t) {
+                        Ok((id, _)) => id,
+                        Err(_) if token::is_id(&t) => t.clone(),
+                        Err(_) => {
+                            return Err(Error::Invalid(format!(
+                                "given token didn't match pattern {:?} or {:?}",
+                                token::ID_PATTERN,
+                                token::TOKEN_PATTERN
+                            )))
+                        }
+                    };
+                    api::delete_token(&client, &id).await?;
+                    println!("bootstrap token {id:?} deleted");
+                }
+                Ok(())
+            })
+        }
+    }
+}
+
+/// `kubeadm join <endpoint> --token <token> --discovery-token-ca-cert-hash sha256:<hash> `: the
+/// endpoint and CA from the kubeconfig's current cluster (the trailing space is upstream's).
+fn join_command(kubeconfig: &std::path::Path, token: &str, certificate_key: Option<&str>) -> Result<String, Error> {
+    let name = kubeconfig.display().to_string();
+    let text = std::fs::read_to_string(kubeconfig).map_err(|e| Error::Config(name.clone(), e.to_string()))?;
+    let kc: pki::Kubeconfig = serde_saphyr::from_str(&text).map_err(|e| Error::Config(name.clone(), e.to_string()))?;
+    let cluster = kc
+        .contexts
+        .iter()
+        .find(|c| c.name == kc.current_context)
+        .and_then(|c| kc.clusters.iter().find(|cl| cl.name == c.context.cluster))
+        .or(kc.clusters.first())
+        .ok_or_else(|| Error::Config(name.clone(), "no cluster".into()))?;
+    use base64::Engine;
+    let ca = base64::engine::general_purpose::STANDARD
+        .decode(cluster.cluster.certificate_authority_data.trim())
+        .map_err(|e| Error::Config(name, e.to_string()))?;
+    let ca = String::from_utf8_lossy(&ca).into_owned();
+    let endpoint = cluster.cluster.server.trim_start_matches("https://");
+    let mut out = format!("kubeadm join {endpoint} --token {token} ");
+    let mut rest = ca.as_str();
+    while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
+        let end = rest[start..].find("-----END CERTIFICATE-----").map(|e| start + e + 25).unwrap_or(rest.len());
+        out.push_str(&format!("--discovery-token-ca-cert-hash {} ", pki::public_key_pin(&rest[start..end])?));
+        rest = &rest[end..];
+    }
+    if let Some(k) = certificate_key {
+        out.push_str(&format!("--control-plane --certificate-key {k}"));
+    }
+    Ok(out)
+}
+
 /// The first address of a service CIDR: the `kubernetes` Service's ClusterIP.
 pub fn first_service_ip(cidr: &str) -> Result<IpAddr, Error> {
     let net: ipnet::IpNet =
@@ -403,6 +669,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             print!("{}", kubeconfigs::user(&f)?);
             return Ok(());
         }
+        Top::Token { kubeconfig, which } => return token_cmd(&kubeconfig, which),
     };
     match phase {
         Phase::Certs { which } => {
@@ -431,6 +698,32 @@ pub fn run(cli: Cli) -> Result<(), Error> {
                 ControlPlaneCmd::Scheduler(f) => ("scheduler", f),
             };
             manifests::control_plane(&Resolved::from_flags(&f)?, name)
+        }
+        Phase::KubeletStart(f) => {
+            let r = Resolved::from_flags(&f)?;
+            kubelet::write_files(&r, r.kubelet.as_ref(), std::path::Path::new(kubelet::KUBELET_DIR), false)?;
+            kubelet::start();
+            Ok(())
+        }
+        Phase::UploadConfig { which } => {
+            let (name, f) = match which {
+                UploadConfigCmd::All(f) => ("all", f),
+                UploadConfigCmd::Kubeadm(f) => ("kubeadm", f),
+                UploadConfigCmd::Kubelet(f) => ("kubelet", f),
+            };
+            let r = Resolved::from_flags(&f)?;
+            runtime()?.block_on(upload_config(&r, &f.kubeconfig, name))
+        }
+        Phase::MarkControlPlane(f) => {
+            let r = Resolved::from_flags(&f)?;
+            let taints = r.control_plane_taints();
+            runtime()?.block_on(async {
+                api::mark_control_plane(&api::client(&f.kubeconfig).await?, r.node_name(), &taints).await
+            })
+        }
+        Phase::BootstrapToken(f) => {
+            let r = Resolved::from_flags(&f)?;
+            runtime()?.block_on(bootstrap_token(&r, &f.kubeconfig))
         }
     }
 }

@@ -249,6 +249,16 @@ pub fn signed_by(pem: &str, ca_pem: &str) -> bool {
     leaf.issuer() == ca.subject() && leaf.verify_signature(Some(ca.public_key())).is_ok()
 }
 
+/// kubeadm's public-key pin of a certificate (`--discovery-token-ca-cert-hash`): `sha256:` and
+/// the hex SHA-256 of its DER SubjectPublicKeyInfo.
+pub fn public_key_pin(pem: &str) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let (_, block) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).map_err(|e| PkiError::Parse(e.to_string()))?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&block.contents).map_err(|e| PkiError::Parse(e.to_string()))?;
+    let digest = Sha256::digest(cert.tbs_certificate.subject_pki.raw);
+    Ok(format!("sha256:{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+}
+
 /// Writes `path` with `mode`, creating its directory.
 pub fn write_file(path: &Path, data: &str, mode: u32) -> Result<()> {
     write(path, data, mode)
