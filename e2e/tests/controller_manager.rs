@@ -874,6 +874,45 @@ fn seed_004_csr_lab_and_kubelet_bootstrap_certificates() {
     assert_eq!(approved["message"], "Auto approving kubelet client certificate after SubjectAccessReview.");
     let listing = c.api.kubectl_ok(K, &["get", "csr", "node-csr-1"]);
     assert!(listing.contains("Approved,Issued"), "{listing}\n{}", kcm.log());
+
+    // A request that no review allows yet is retried, and approved once the RBAC that allows it
+    // exists; an ECDSA key may ask for key encipherment too.
+    c.api.kubectl_ok(
+        K,
+        &[
+            "create",
+            "clusterrolebinding",
+            "late-bootstrap",
+            "--clusterrole=system:node-bootstrapper",
+            "--group=late-joiners",
+        ],
+    );
+    sh(d, "openssl req -new -key node.key -subj /O=system:nodes/CN=system:node:node-2 -out node2.csr");
+    let obj = csr_yaml(
+        "node-csr-2",
+        "kubernetes.io/kube-apiserver-client-kubelet",
+        &["digital signature", "key encipherment", "client auth"],
+        &d.join("node2.csr"),
+    );
+    let out = c.api.kubectl_stdin(
+        K,
+        &["--as=late-1", "--as-group=late-joiners", "--as-group=system:authenticated", "create", "-f", "-"],
+        Some(&obj),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    c.api.kubectl_ok(
+        K,
+        &[
+            "create",
+            "clusterrolebinding",
+            "late-autoapprove",
+            "--clusterrole=system:certificates.k8s.io:certificatesigningrequests:nodeclient",
+            "--group=late-joiners",
+        ],
+    );
+    poll("the late request approved and signed", WAIT, || {
+        get(&c, &["csr", "node-csr-2"]).filter(|x| !x["status"]["certificate"].is_null())
+    });
 }
 
 #[test]

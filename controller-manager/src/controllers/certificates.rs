@@ -49,30 +49,37 @@ fn set_of(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
 
-/// `ValidateKubeletClientCSR`.
+/// `ValidateKubeletClientCSR`: `key encipherment` may be there or not, whatever the key type.
 fn validate_kubelet_client(info: &pki::csr::CsrInfo, usages: &BTreeSet<String>) -> Result<(), String> {
     if info.organizations != ["system:nodes"] {
         return Err("subject organization is not system:nodes".into());
     }
     if !info.dns_names.is_empty() {
-        return Err("dnsNames are not allowed".into());
+        return Err("DNS subjectAltNames are not allowed".into());
     }
     if !info.emails.is_empty() {
-        return Err("email addresses are not allowed".into());
+        return Err("Email subjectAltNames are not allowed".into());
     }
     if !info.ip_addresses.is_empty() {
-        return Err("IP addresses are not allowed".into());
+        return Err("IP subjectAltNames are not allowed".into());
     }
     if !info.uris.is_empty() {
-        return Err("URIs are not allowed".into());
+        return Err("URI subjectAltNames are not allowed".into());
     }
     if !info.common_name.starts_with("system:node:") {
         return Err("subject common name does not begin with system:node:".into());
     }
-    let with_rsa = set_of(&["key encipherment", "digital signature", "client auth"]);
-    let without = set_of(&["digital signature", "client auth"]);
-    if *usages != without && !(info.rsa_key && *usages == with_rsa) {
-        return Err(format!("usages did not match {:?}", without.iter().collect::<Vec<_>>()));
+    usages_match(usages, "client auth")
+}
+
+/// The usages a kubelet certificate must ask for: digital signature and `auth`, with or
+/// without key encipherment.
+fn usages_match(usages: &BTreeSet<String>, auth: &str) -> Result<(), String> {
+    let with = set_of(&["key encipherment", "digital signature", auth]);
+    let without = set_of(&["digital signature", auth]);
+    if *usages != with && *usages != without {
+        let list: Vec<&str> = with.iter().map(String::as_str).collect();
+        return Err(format!("usages did not match [{}]", list.join(" ")));
     }
     Ok(())
 }
@@ -82,22 +89,18 @@ fn validate_kubelet_serving(info: &pki::csr::CsrInfo, usages: &BTreeSet<String>)
     if info.organizations != ["system:nodes"] {
         return Err("subject organization is not system:nodes".into());
     }
-    if !info.emails.is_empty() {
-        return Err("email addresses are not allowed".into());
-    }
-    if !info.uris.is_empty() {
-        return Err("URI SANs are not allowed".into());
-    }
     if info.dns_names.is_empty() && info.ip_addresses.is_empty() {
         return Err("DNS or IP subjectAltName is required".into());
     }
+    if !info.emails.is_empty() {
+        return Err("Email subjectAltNames are not allowed".into());
+    }
+    if !info.uris.is_empty() {
+        return Err("URI subjectAltNames are not allowed".into());
+    }
+    usages_match(usages, "server auth")?;
     if !info.common_name.starts_with("system:node:") {
         return Err("subject common name does not begin with system:node:".into());
-    }
-    let with_rsa = set_of(&["key encipherment", "digital signature", "server auth"]);
-    let without = set_of(&["digital signature", "server auth"]);
-    if *usages != without && !(info.rsa_key && *usages == with_rsa) {
-        return Err(format!("usages did not match {:?}", without.iter().collect::<Vec<_>>()));
     }
     Ok(())
 }
@@ -299,6 +302,7 @@ async fn allowed(client: &Client, csr: &CertificateSigningRequest, subresource: 
                 resource: Some("certificatesigningrequests".into()),
                 subresource: Some(subresource.into()),
                 verb: Some("create".into()),
+                version: Some("*".into()),
                 ..Default::default()
             }),
             ..Default::default()
@@ -323,15 +327,32 @@ async fn approve(client: &Client, csrs: &Informer<CertificateSigningRequest>, na
     if validate_kubelet_client(&info, &usage_set(&csr)).is_err() {
         return Ok(());
     }
+    // Upstream's recognizers in order: a node renewing its own certificate may be allowed either
+    // way; a CSR that no review allows is retried (with back-off), so that it is approved once
+    // the RBAC that allows it exists.
     let own = csr.spec.username.as_deref() == Some(info.common_name.as_str());
-    let (sub, message) = if own {
-        ("selfnodeclient", "Auto approving self kubelet client certificate after SubjectAccessReview.")
-    } else {
-        ("nodeclient", "Auto approving kubelet client certificate after SubjectAccessReview.")
-    };
-    if !allowed(client, &csr, sub).await? {
-        return Ok(());
+    let recognizers = [
+        (own, "selfnodeclient", "Auto approving self kubelet client certificate after SubjectAccessReview."),
+        (true, "nodeclient", "Auto approving kubelet client certificate after SubjectAccessReview."),
+    ];
+    let mut tried = Vec::new();
+    let mut message = None;
+    for (applies, sub, msg) in recognizers {
+        if !applies {
+            continue;
+        }
+        tried.push(sub);
+        if allowed(client, &csr, sub).await? {
+            message = Some(msg);
+            break;
+        }
     }
+    let Some(message) = message else {
+        return Err(Error::Sync(format!(
+            "recognized csr {name:?} as [{}] but subject access review was not approved",
+            tried.join(" ")
+        )));
+    };
     let mut approved = (*csr).clone();
     approved.status.get_or_insert_with(Default::default).conditions.get_or_insert_with(Vec::new).push(
         CertificateSigningRequestCondition {
