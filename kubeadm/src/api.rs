@@ -379,16 +379,7 @@ pub async fn mark_control_plane(client: &Client, node: &str, taints: &[crate::co
         labels.join(" ")
     );
     if !taints.is_empty() {
-        let shown: Vec<String> = taints
-            .iter()
-            .map(|t| {
-                if t.value.is_empty() {
-                    format!("{}:{}", t.key, t.effect)
-                } else {
-                    format!("{}={}:{}", t.key, t.value, t.effect)
-                }
-            })
-            .collect();
+        let shown: Vec<String> = taints.iter().map(ToString::to_string).collect();
         println!(
             "[mark-control-plane] Marking the node {node} as control-plane by adding the taints [{}]",
             shown.join(" ")

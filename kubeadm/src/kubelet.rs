@@ -76,16 +76,7 @@ pub fn flags_env(r: &Resolved, hostname: &str, register_taints: bool) -> String 
     }
     if register_taints {
         if let Some(t) = nr.taints.as_ref().filter(|t| !t.is_empty()) {
-            let taints: Vec<String> = t
-                .iter()
-                .map(|t| {
-                    if t.value.is_empty() {
-                        format!("{}:{}", t.key, t.effect)
-                    } else {
-                        format!("{}={}:{}", t.key, t.value, t.effect)
-                    }
-                })
-                .collect();
+            let taints: Vec<String> = t.iter().map(ToString::to_string).collect();
             d.push(("register-with-taints", taints.join(",")));
         }
     }
