@@ -312,10 +312,7 @@ pub fn service_account_key(p: &Params) -> Result<(), Error> {
         return Ok(());
     }
     println!("[certs] Generating \"sa\" key and public key");
-    let (priv_pem, pub_pem) = match p.key {
-        KeyAlgorithm::Rsa(_) => pki::sakey::generate_rsa()?,
-        KeyAlgorithm::EcdsaP256 => pki::sakey::generate_ec()?,
-    };
+    let (priv_pem, pub_pem) = pki::sakey::generate(p.key)?;
     // Upstream writes both with its key writer: owner-only.
     pki::write_file(&key, &priv_pem, 0o600)?;
     pki::write_file(&public, &pub_pem, 0o600)?;

@@ -81,15 +81,12 @@ pub fn create(r: &Resolved, spec: &Spec) -> Result<(), Error> {
     let shown = path.display().to_string();
     if let Ok(text) = std::fs::read_to_string(&path) {
         use base64::Engine;
-        let want = base64::engine::general_purpose::STANDARD.encode(ca.cert_pem.trim());
         let have = ca_of(&text).ok_or_else(|| {
             Error::Invalid(format!("failed to load kubeconfig file {shown} that already exists on disk"))
         })?;
-        let have = base64::engine::general_purpose::STANDARD
-            .decode(have.trim())
-            .map(|pem| base64::engine::general_purpose::STANDARD.encode(String::from_utf8_lossy(&pem).trim()))
-            .unwrap_or_default();
-        if have != want {
+        let have = base64::engine::general_purpose::STANDARD.decode(have.trim()).unwrap_or_default();
+        let (have, want) = (String::from_utf8_lossy(&have), ca.cert_pem.trim());
+        if have.trim() != want {
             return Err(Error::Invalid(format!(
                 "a kubeconfig file {shown:?} exists already but has got the wrong CA cert"
             )));

@@ -48,22 +48,21 @@ fn bad(what: &str, e: impl std::fmt::Display) -> PkiError {
     PkiError::Parse(format!("{what}: {e}"))
 }
 
-/// kubeadm's service-account key: RSA 2048, private key as PKCS#1 ("RSA PRIVATE KEY") and public
-/// key as PKIX ("PUBLIC KEY").
-pub fn generate_rsa() -> Result<(String, String)> {
-    let mut rng = rsa::rand_core::OsRng;
-    let key = rsa::RsaPrivateKey::new(&mut rng, 2048).map_err(|e| bad("rsa key generation", e))?;
-    let priv_pem = rsa::pkcs1::EncodeRsaPrivateKey::to_pkcs1_pem(&key, LineEnding::LF)
-        .map_err(|e| bad("rsa key encoding", e))?
-        .to_string();
-    let pub_pem = key.to_public_key().to_public_key_pem(LineEnding::LF).map_err(|e| bad("rsa key encoding", e))?;
-    Ok((priv_pem, pub_pem))
+/// A new service-account key pair: the private key as `crate::new_key` writes it (RSA as
+/// PKCS#1 "RSA PRIVATE KEY", as kubeadm's `sa.key`) and the public key as PKIX ("PUBLIC KEY").
+pub fn generate(alg: crate::KeyAlgorithm) -> Result<(String, String)> {
+    let (pair, private) = crate::new_key(alg)?;
+    Ok((private, pair.public_key_pem()))
 }
 
-/// An ECDSA P-256 key pair (PKCS#8 private PEM, PKIX public PEM): quick to generate.
+/// kubeadm's default service-account key: RSA 2048.
+pub fn generate_rsa() -> Result<(String, String)> {
+    generate(crate::KeyAlgorithm::Rsa(2048))
+}
+
+/// An ECDSA P-256 key pair: quick to generate.
 pub fn generate_ec() -> Result<(String, String)> {
-    let k = rcgen::KeyPair::generate()?;
-    Ok((k.serialize_pem(), k.public_key_pem()))
+    generate(crate::KeyAlgorithm::EcdsaP256)
 }
 
 fn public_from_spki(der: Vec<u8>) -> Result<PublicKey> {
