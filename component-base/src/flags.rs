@@ -59,14 +59,21 @@ pub fn format_go_duration(d: Duration) -> String {
     if nanos == 0 {
         return "0s".into();
     }
+    // Under a second: the largest of ns, µs and ms below the value, with the rest as a
+    // fraction (Go's `502.334893ms`).
     if nanos < 1_000_000_000 {
-        return if nanos.is_multiple_of(1_000_000) {
-            format!("{}ms", nanos / 1_000_000)
-        } else if nanos.is_multiple_of(1_000) {
-            format!("{}µs", nanos / 1_000)
-        } else {
-            format!("{nanos}ns")
+        let (unit, per) = match nanos {
+            0..1_000 => return format!("{nanos}ns"),
+            1_000..1_000_000 => ("µs", 1_000),
+            _ => ("ms", 1_000_000),
         };
+        let (whole, frac) = (nanos / per, nanos % per);
+        if frac == 0 {
+            return format!("{whole}{unit}");
+        }
+        let digits = if per == 1_000 { 3 } else { 6 };
+        let f = format!("{frac:0digits$}");
+        return format!("{whole}.{}{unit}", f.trim_end_matches('0'));
     }
     let secs = d.as_secs();
     let frac = d.subsec_nanos();
@@ -183,10 +190,10 @@ pub struct DelegatedAuthFlags {
           value_parser = parse_go_bool, action = ArgAction::Set)]
     pub authentication_skip_lookup: bool,
     /// If true, failures to look up missing authentication configuration from the cluster are
-    /// not considered fatal.
-    #[arg(long, default_value = "false", num_args = 0..=1, default_missing_value = "true",
-          value_parser = parse_go_bool, action = ArgAction::Set)]
-    pub authentication_tolerate_lookup_failure: bool,
+    /// not considered fatal. The default is the daemon's (kube-scheduler: true,
+    /// kube-controller-manager: false).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_parser = parse_go_bool, action = ArgAction::Set)]
+    pub authentication_tolerate_lookup_failure: Option<bool>,
     /// A list of HTTP paths to skip during authorization.
     #[arg(long, default_value = "/healthz,/readyz,/livez", value_delimiter = ',')]
     pub authorization_always_allow_paths: Vec<String>,
@@ -266,6 +273,10 @@ mod tests {
         assert_eq!(format_go_duration(Duration::from_secs(8760 * 3600)), "8760h0m0s");
         assert_eq!(format_go_duration(Duration::from_millis(1500)), "1.5s");
         assert_eq!(format_go_duration(Duration::from_millis(5)), "5ms");
+        assert_eq!(format_go_duration(Duration::from_nanos(502_334_893)), "502.334893ms");
+        assert_eq!(format_go_duration(Duration::from_nanos(1_500)), "1.5µs");
+        assert_eq!(format_go_duration(Duration::from_nanos(999)), "999ns");
+        assert_eq!(format_go_duration(Duration::from_nanos(1_502_287_868)), "1.502287868s");
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod client;
 pub mod events;
 pub mod eventsv1;
 pub mod flags;
+pub mod httpget;
 pub mod informer;
 pub mod leader;
 pub mod metrics;

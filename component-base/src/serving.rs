@@ -132,7 +132,13 @@ async fn kubeconfig_client(path: &std::path::Path, ua: &str) -> Result<Client, E
 impl Delegated {
     /// Reads the client CAs from the flags, or from `kube-system/extension-apiserver-authentication`
     /// through the authentication kubeconfig as upstream does.
-    pub async fn from_flags(f: &DelegatedAuthFlags, ua: &str) -> Result<Delegated, Error> {
+    /// `tolerate_lookup_failure` is the daemon's default for `--authentication-tolerate-lookup-failure`.
+    pub async fn from_flags(
+        f: &DelegatedAuthFlags,
+        ua: &str,
+        tolerate_lookup_failure: bool,
+    ) -> Result<Delegated, Error> {
+        let tolerate = f.authentication_tolerate_lookup_failure.unwrap_or(tolerate_lookup_failure);
         let authn = match &f.authentication_kubeconfig {
             Some(p) => Some(kubeconfig_client(p, ua).await?),
             None => {
@@ -175,8 +181,12 @@ impl Delegated {
                         }
                     }
                     Ok(None) => {}
-                    Err(e) if f.authentication_tolerate_lookup_failure => {
-                        tracing::warn!("unable to get configmap/extension-apiserver-authentication in kube-system: {e}")
+                    Err(e) if tolerate => {
+                        tracing::warn!("Error looking up in-cluster authentication configuration: {e}");
+                        tracing::warn!(
+                            "Continuing without authentication configuration. This may treat all requests as anonymous."
+                        );
+                        tracing::warn!("To require authentication configuration lookup to succeed, set --authentication-tolerate-lookup-failure=false");
                     }
                     Err(e) => {
                         return Err(Error::Config(format!(

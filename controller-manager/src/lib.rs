@@ -49,7 +49,7 @@ pub async fn run(opts: Options) -> Result<(), Error> {
 
     let endpoints = Endpoints::new();
     endpoints.set_configz("componentconfig", configz(&opts));
-    let auth = Delegated::from_flags(&opts.daemon.auth, &ua).await?;
+    let auth = Delegated::from_flags(&opts.daemon.auth, &ua, false).await?;
     component_base::serving::serve(
         &opts.daemon.serving,
         DEFAULT_PORT,

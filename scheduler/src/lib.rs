@@ -292,7 +292,7 @@ pub async fn run(opts: Options) -> Result<(), Error> {
 
     let endpoints = Endpoints::new();
     endpoints.set_configz("componentconfig", cfg.raw.clone());
-    let auth = Delegated::from_flags(&opts.daemon.auth, &ua).await?;
+    let auth = Delegated::from_flags(&opts.daemon.auth, &ua, true).await?;
     component_base::serving::serve(&opts.daemon.serving, DEFAULT_PORT, "kube-scheduler", auth, endpoints.clone())
         .await?;
 
