@@ -220,6 +220,8 @@ pub fn sandbox_config(cfg: &Config, p: &Pod, attempt: u32, host_resolv: &str) ->
             cgroup_parent: cgroup_parent(cfg, p),
             security_context: Some(api::LinuxSandboxSecurityContext {
                 namespace_options: Some(namespace_options(p)),
+                // The runtime refuses privileged containers in an unprivileged sandbox.
+                privileged: has_privileged_container(p),
                 run_as_user: psc.run_as_user.map(|v| api::Int64Value { value: v }),
                 run_as_group: psc.run_as_group.map(|v| api::Int64Value { value: v }),
                 supplemental_groups: psc.supplemental_groups.clone().unwrap_or_default(),
@@ -234,6 +236,18 @@ pub fn sandbox_config(cfg: &Config, p: &Pod, attempt: u32, host_resolv: &str) ->
         }),
         ..Default::default()
     }
+}
+
+/// Some container of the pod (init, regular or ephemeral) is privileged: upstream's
+/// `HasPrivilegedContainer`, which makes the sandbox privileged.
+pub fn has_privileged_container(p: &Pod) -> bool {
+    let Some(spec) = p.spec.as_ref() else { return false };
+    let privileged = |sc: &Option<k8s_openapi::api::core::v1::SecurityContext>| {
+        sc.as_ref().and_then(|s| s.privileged).unwrap_or(false)
+    };
+    spec.init_containers.iter().flatten().any(|c| privileged(&c.security_context))
+        || spec.containers.iter().any(|c| privileged(&c.security_context))
+        || spec.ephemeral_containers.iter().flatten().any(|c| privileged(&c.security_context))
 }
 
 /// `$(VAR)` references expanded from `env`, `$$` escaping, unknown references left as written.
@@ -445,6 +459,20 @@ mod tests {
         let d = dns_config(&cfg(), &p, "");
         assert_eq!(d.servers, ["9.9.9.9"]);
         assert_eq!(d.options, ["ndots:2"]);
+    }
+
+    #[test]
+    fn a_privileged_container_makes_the_sandbox_privileged() {
+        let plain = pod(json!({"spec": {"containers": [{"name": "a"}]}}));
+        assert!(!has_privileged_container(&plain));
+        let init = pod(
+            json!({"spec": {"initContainers": [{"name": "i", "securityContext": {"privileged": true}}], "containers": [{"name": "a"}]}}),
+        );
+        assert!(has_privileged_container(&init));
+        let c = pod(
+            json!({"spec": {"containers": [{"name": "a", "securityContext": {"privileged": false}}, {"name": "b", "securityContext": {"privileged": true}}]}}),
+        );
+        assert!(has_privileged_container(&c));
     }
 
     #[test]
