@@ -215,6 +215,12 @@ fn authenticator(opts: &Options, client_ca: Option<tls::ClientCa>, advertise: Ip
         sa.max_expiration = opts.service_account_max_token_expiration.map(|d| d.as_secs() as i64);
         Some(sa)
     };
+    // The aggregator's client identity: loaded (so a bad pair fails the start, as upstream),
+    // though no aggregated API is proxied yet.
+    if let (Some(cert), Some(key)) = (&opts.proxy_client_cert_file, &opts.proxy_client_key_file) {
+        tls::client_config(Some((cert, key)), None)
+            .map_err(|e| Error::Flag(format!("failed to load proxy client certificate: {e}")))?;
+    }
     let request_header = match &opts.requestheader_client_ca_file {
         Some(path) => Some(auth::authn::RequestHeader {
             ca: tls::ClientCa::load(path)?,

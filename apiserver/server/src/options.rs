@@ -116,6 +116,16 @@ pub struct Options {
     /// List of request header prefixes to inspect. X-Remote-Extra- is suggested.
     #[arg(long = "requestheader-extra-headers-prefix", value_delimiter = ',')]
     pub requestheader_extra_headers_prefix: Vec<String>,
+    /// Client certificate used to prove the identity of the aggregator or kube-apiserver when it
+    /// must call out during a request. This includes proxying requests to a user api-server and
+    /// calling out to webhook admission plugins. It is expected that this cert includes a
+    /// signature from the CA in the --requestheader-client-ca-file flag.
+    #[arg(long = "proxy-client-cert-file")]
+    pub proxy_client_cert_file: Option<PathBuf>,
+    /// Private key for the client certificate used to prove the identity of the aggregator or
+    /// kube-apiserver when it must call out during a request.
+    #[arg(long = "proxy-client-key-file")]
+    pub proxy_client_key_file: Option<PathBuf>,
     /// The URL of the OpenID issuer, only HTTPS scheme will be accepted.
     #[arg(long = "oidc-issuer-url")]
     pub oidc_issuer_url: Option<String>,
@@ -351,6 +361,9 @@ impl Options {
         }
         if self.tls_cert_file.is_some() != self.tls_private_key_file.is_some() {
             errs.push("--tls-cert-file and --tls-private-key-file must be specified together".to_string());
+        }
+        if self.proxy_client_cert_file.is_some() != self.proxy_client_key_file.is_some() {
+            errs.push("--proxy-client-cert-file and --proxy-client-key-file must be specified together".to_string());
         }
         if self.service_account_issuer.is_empty() {
             errs.push("service-account-issuer is a required flag".to_string());
