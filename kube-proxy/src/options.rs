@@ -313,6 +313,12 @@ fn dur(s: &Option<String>, default: Duration) -> Result<Duration, Error> {
     }
 }
 
+/// A duration upstream's v1alpha1 defaulting replaces when it is zero (`0s`, as kubeadm writes
+/// every unset one), not only when absent: the sync periods.
+fn dur_nonzero(s: &Option<String>, default: Duration) -> Result<Duration, Error> {
+    dur(s, default).map(|d| if d.is_zero() { default } else { d })
+}
+
 /// `IP` or `IP:port`; a bare IP gets `port`.
 fn with_port(addr: &str, port: u16) -> String {
     if addr.is_empty() || addr.parse::<std::net::SocketAddr>().is_ok() {
@@ -451,13 +457,15 @@ impl ProxyConfig {
             client_connection: ClientConnection {
                 kubeconfig: f.client_connection.kubeconfig.clone().unwrap_or_default(),
                 accept_content_types: f.client_connection.accept_content_types.clone().unwrap_or_default(),
+                // Zero values are defaulted as absent ones (kubeadm writes them all out).
                 content_type: f
                     .client_connection
                     .content_type
                     .clone()
+                    .filter(|c| !c.is_empty())
                     .unwrap_or_else(|| "application/vnd.kubernetes.protobuf".into()),
-                qps: f.client_connection.qps.unwrap_or(5.0),
-                burst: f.client_connection.burst.unwrap_or(10),
+                qps: f.client_connection.qps.filter(|q| *q != 0.0).unwrap_or(5.0),
+                burst: f.client_connection.burst.filter(|b| *b != 0).unwrap_or(10),
             },
             hostname_override: f.hostname_override.clone().unwrap_or_default(),
             bind_address: bind,
@@ -482,9 +490,9 @@ impl ProxyConfig {
                 interface_name_prefix: f.detect_local.interface_name_prefix.clone().unwrap_or_default(),
             },
             node_port_addresses: f.node_port_addresses.clone(),
-            sync_period: dur(&section.sync_period, Duration::from_secs(30))?,
-            min_sync_period: dur(&section.min_sync_period, Duration::from_secs(1))?,
-            config_sync_period: dur(&f.config_sync_period, Duration::from_secs(900))?,
+            sync_period: dur_nonzero(&section.sync_period, Duration::from_secs(30))?,
+            min_sync_period: dur_nonzero(&section.min_sync_period, Duration::from_secs(1))?,
+            config_sync_period: dur_nonzero(&f.config_sync_period, Duration::from_secs(900))?,
         })
     }
 
@@ -651,6 +659,19 @@ mod tests {
         assert_eq!(c.sync_period, Duration::from_secs(60));
         assert_eq!(c.linux.conntrack.max_per_core, 0);
         assert_eq!(c.detect_local.cluster_cidrs, Some(vec!["10.244.0.0/16".to_string()]));
+        // kubeadm's form: every field written, unset ones at their zero values.
+        std::fs::write(
+            &p,
+            "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nclientConnection: {acceptContentTypes: '', burst: 0, contentType: '', kubeconfig: /k, qps: 0}\nconfigSyncPeriod: 0s\nconntrack: {maxPerCore: null, min: null, tcpCloseWaitTimeout: null, tcpEstablishedTimeout: null, udpTimeout: 0s}\niptables: {masqueradeBit: null, minSyncPeriod: 0s, syncPeriod: 0s}\nmode: ''\n",
+        )
+        .unwrap();
+        let c = ProxyConfig::load(&opts(&[&format!("--config={}", p.display())])).unwrap();
+        assert_eq!((c.sync_period, c.min_sync_period), (Duration::from_secs(30), Duration::from_secs(1)));
+        assert_eq!(c.config_sync_period, Duration::from_secs(900));
+        assert_eq!((c.client_connection.qps, c.client_connection.burst), (5.0, 10));
+        assert_eq!(c.client_connection.content_type, "application/vnd.kubernetes.protobuf");
+        assert_eq!((c.linux.conntrack.max_per_core, c.iptables.masquerade_bit), (32768, 14));
+        assert_eq!(c.mode, "iptables");
         std::fs::write(&p, "apiVersion: v1\nkind: ConfigMap\n").unwrap();
         let e = ProxyConfig::load(&opts(&[&format!("--config={}", p.display())])).unwrap_err().to_string();
         assert!(e.contains("got unexpected config type"), "{e}");
