@@ -32,6 +32,41 @@ pub async fn client(path: &Path) -> Result<Client, Error> {
     component_base::client::build(cfg, &component_base::client::user_agent("kubeadm", None), 50.0, 100).map_err(api_err)
 }
 
+/// The client of `admin.conf` (at `kubeconfig`), once its group `kubeadm:cluster-admins` is
+/// bound to `cluster-admin`: upstream's `EnsureAdminClusterRoleBinding`. The admin creates the
+/// binding itself when it already may; while it is forbidden to, `super-admin.conf` (in
+/// `kubeconfig_dir`, `system:masters`) does.
+pub async fn admin_client(kubeconfig: &Path, kubeconfig_dir: &Path) -> Result<Client, Error> {
+    let admin = client(kubeconfig).await?;
+    let crb = cluster_binding("kubeadm:cluster-admins", "cluster-admin", vec![group("kubeadm:cluster-admins")]);
+    let deadline = tokio::time::Instant::now() + API_CALL_TIMEOUT;
+    let forbidden = loop {
+        match Api::<ClusterRoleBinding>::all(admin.clone()).create(&PostParams::default(), &crb).await {
+            Ok(_) => return Ok(admin),
+            Err(e) if is_code(&e, 409) => return Ok(admin),
+            Err(e) if is_code(&e, 403) => break e,
+            Err(e) if tokio::time::Instant::now() >= deadline => {
+                return Err(Error::Invalid(format!(
+                    "unable to create the ClusterRoleBinding \"kubeadm:cluster-admins\": {}",
+                    component_base::client::api_message(&e)
+                )))
+            }
+            Err(_) => tokio::time::sleep(RETRY).await,
+        }
+    };
+    let super_admin = kubeconfig_dir.join("super-admin.conf");
+    if !super_admin.exists() {
+        return Err(Error::Invalid(format!(
+            "the ClusterRoleBinding \"kubeadm:cluster-admins\" is missing and {} cannot create it: {}",
+            kubeconfig.display(),
+            component_base::client::api_message(&forbidden)
+        )));
+    }
+    let sup = client(&super_admin).await?;
+    create_or_update(&Api::<ClusterRoleBinding>::all(sup), &crb).await?;
+    Ok(admin)
+}
+
 fn is_code(e: &kube::Error, code: u16) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == code)
 }
@@ -62,11 +97,15 @@ where
     }
 }
 
-fn meta(name: &str, namespace: Option<&str>) -> ObjectMeta {
+pub(crate) fn meta(name: &str, namespace: Option<&str>) -> ObjectMeta {
     ObjectMeta { name: Some(name.into()), namespace: namespace.map(str::to_string), ..Default::default() }
 }
 
-fn group(name: &str) -> Subject {
+pub(crate) fn service_account(name: &str, namespace: &str) -> k8s_openapi::api::core::v1::ServiceAccount {
+    k8s_openapi::api::core::v1::ServiceAccount { metadata: meta(name, Some(namespace)), ..Default::default() }
+}
+
+pub(crate) fn group(name: &str) -> Subject {
     Subject {
         kind: "Group".into(),
         name: name.into(),
@@ -75,7 +114,7 @@ fn group(name: &str) -> Subject {
     }
 }
 
-fn cluster_binding(name: &str, role: &str, subjects: Vec<Subject>) -> ClusterRoleBinding {
+pub(crate) fn cluster_binding(name: &str, role: &str, subjects: Vec<Subject>) -> ClusterRoleBinding {
     ClusterRoleBinding {
         metadata: meta(name, None),
         role_ref: RoleRef {
@@ -263,7 +302,7 @@ pub async fn delete_token(client: &Client, id: &str) -> Result<(), Error> {
         .map_err(|_| Error::Invalid(format!("failed to delete bootstrap token {id:?}")))
 }
 
-fn role_get(name: &str, namespace: &str, configmap: &str) -> Role {
+pub(crate) fn role_get(name: &str, namespace: &str, configmap: &str) -> Role {
     Role {
         metadata: meta(name, Some(namespace)),
         rules: Some(vec![PolicyRule {
@@ -276,7 +315,7 @@ fn role_get(name: &str, namespace: &str, configmap: &str) -> Role {
     }
 }
 
-fn role_binding(name: &str, namespace: &str, subjects: Vec<Subject>) -> RoleBinding {
+pub(crate) fn role_binding(name: &str, namespace: &str, subjects: Vec<Subject>) -> RoleBinding {
     RoleBinding {
         metadata: meta(name, Some(namespace)),
         role_ref: RoleRef { api_group: "rbac.authorization.k8s.io".into(), kind: "Role".into(), name: name.into() },

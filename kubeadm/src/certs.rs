@@ -319,10 +319,11 @@ pub fn service_account_key(p: &Params) -> Result<(), Error> {
     Ok(())
 }
 
-/// `kubeadm init phase certs all`: every certificate in order, then the service-account key.
-pub fn all(p: &Params) -> Result<(), Error> {
+/// `kubeadm init phase certs all`: every certificate in order, then the service-account key;
+/// those `skip` names (`--skip-phases certs/<name>`) excepted.
+pub fn all(p: &Params, skip: &dyn Fn(&str) -> bool) -> Result<(), Error> {
     println!("[certs] Using certificateDir folder {:?}", p.cert_dir.display().to_string());
-    for cert in &CERTS {
+    for cert in CERTS.iter().filter(|c| !skip(c.name)) {
         if cert.is_etcd() && !p.local_etcd {
             match cert.ca {
                 None => println!("[certs] External etcd mode: Skipping {} certificate authority generation", cert.base),
@@ -331,6 +332,9 @@ pub fn all(p: &Params) -> Result<(), Error> {
             continue;
         }
         create(p, cert)?;
+    }
+    if skip("sa") {
+        return Ok(());
     }
     service_account_key(p)
 }
@@ -385,7 +389,7 @@ mod tests {
     fn all_writes_the_tree_once_and_then_uses_it() {
         let dir = tempfile::tempdir().unwrap();
         let p = params(dir.path());
-        all(&p).unwrap();
+        all(&p, &|_| false).unwrap();
         for f in [
             "ca.crt",
             "ca.key",
@@ -409,7 +413,7 @@ mod tests {
         assert!(pki::signed_by(&pem, &etcd_ca));
         assert!(!pki::signed_by(&pem, &ca));
         let before = std::fs::read(dir.path().join("apiserver.crt")).unwrap();
-        all(&p).unwrap();
+        all(&p, &|_| false).unwrap();
         assert_eq!(before, std::fs::read(dir.path().join("apiserver.crt")).unwrap());
         let s = pki::subject_of_pem(&std::fs::read_to_string(dir.path().join("etcd/server.crt")).unwrap()).unwrap();
         assert_eq!(s.common_name, "node-1");
@@ -421,7 +425,7 @@ mod tests {
     #[test]
     fn a_leaf_from_another_ca_is_refused() {
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        all(&params(a.path())).unwrap();
+        all(&params(a.path()), &|_| false).unwrap();
         create(&params(b.path()), find("ca").unwrap()).unwrap();
         std::fs::copy(a.path().join("apiserver.crt"), b.path().join("apiserver.crt")).unwrap();
         let e = create(&params(b.path()), find("apiserver").unwrap()).unwrap_err().to_string();

@@ -23,7 +23,7 @@ pub fn nth_service_ip(subnet: &str, n: u32) -> Result<IpAddr, Error> {
 }
 
 /// Deep-merges `over` into `base`: objects key by key, anything else replaced.
-fn merge(base: &mut Value, over: &Value) {
+pub(crate) fn merge(base: &mut Value, over: &Value) {
     match (base, over) {
         (Value::Object(b), Value::Object(o)) => {
             for (k, v) in o {

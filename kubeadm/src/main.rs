@@ -3,7 +3,7 @@ use clap::Parser;
 fn main() {
     let cli = kubeadm::Cli::parse();
     if let Err(e) = kubeadm::run(cli) {
-        eprintln!("error execution phase: {e}");
+        eprintln!("{e}\nTo see the stack trace of this error execute with --v=5 or higher");
         std::process::exit(1);
     }
 }

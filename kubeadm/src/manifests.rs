@@ -137,7 +137,7 @@ fn pod(name: &str, container: Value, mut volumes: Vec<Volume>, annotations: Opti
     })
 }
 
-fn image(r: &Resolved, name: &str) -> String {
+pub(crate) fn image(r: &Resolved, name: &str) -> String {
     format!("{}/{name}:{}", r.cluster.image_repository, r.cluster.kubernetes_version)
 }
 
@@ -347,12 +347,10 @@ pub fn etcd(r: &Resolved) -> Result<Value, Error> {
         ("snapshot-count", "10000".into()),
         ("trusted-ca-file", pki_path(r, "etcd/ca.crt")),
     ];
-    let repo = if local.image_repository.is_empty() { &r.cluster.image_repository } else { &local.image_repository };
-    let tag = if local.image_tag.is_empty() { ETCD_VERSION } else { &local.image_tag };
     // etcd 3.4 has no /livez or /readyz: upstream's probes for it check /health.
     let container = json!({
         "command": command("etcd", &d, &local.extra_args),
-        "image": format!("{repo}/etcd:{tag}"),
+        "image": etcd_image(r),
         "livenessProbe": probe(lo, "/health?exclude=NOSPACE&serializable=true", ETCD_METRICS_PORT, "HTTP", Probe::Liveness),
         "resources": {"requests": {"cpu": "100m", "memory": "100Mi"}},
         "startupProbe": probe(lo, "/health?serializable=false", ETCD_METRICS_PORT, "HTTP", Probe::Startup),
@@ -375,6 +373,29 @@ pub fn etcd(r: &Resolved) -> Result<Value, Error> {
     ];
     let annotations = json!({"kubeadm.kubernetes.io/etcd.advertise-client-urls": client});
     Ok(pod("etcd", container, volumes, Some(annotations), false))
+}
+
+/// The images a cluster of this configuration runs, as `kubeadm config images list` prints
+/// them: the control plane, kube-proxy, the sandbox and (with a local etcd) etcd. There is no
+/// DNS add-on yet, so no CoreDNS image.
+pub fn images(r: &Resolved) -> Vec<String> {
+    let mut out: Vec<String> = ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy"]
+        .iter()
+        .map(|n| image(r, n))
+        .collect();
+    out.push(format!("{}/pause:{}", r.cluster.image_repository, crate::kubelet::PAUSE_VERSION));
+    if r.cluster.local_etcd() {
+        out.push(etcd_image(r));
+    }
+    out
+}
+
+/// The local etcd's image: `etcd.local.imageRepository`/`imageTag` when set.
+fn etcd_image(r: &Resolved) -> String {
+    let local = r.cluster.etcd.local.clone().unwrap_or_default();
+    let repo = if local.image_repository.is_empty() { &r.cluster.image_repository } else { &local.image_repository };
+    let tag = if local.image_tag.is_empty() { ETCD_VERSION } else { &local.image_tag };
+    format!("{repo}/etcd:{tag}")
 }
 
 /// `<kubeconfig dir>/manifests`, upstream's `/etc/kubernetes/manifests`.
