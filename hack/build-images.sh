@@ -22,21 +22,20 @@
 #
 # Idempotent: nothing is rebuilt while the inputs (this script, busybox, nginx, the test
 # server) are unchanged.
+#
+# `build-images.sh daemons BINDIR` builds instead the images of the project's own daemons, for
+# kubeadm's static pods and kube-proxy DaemonSet, under the names and tags `BINDIR/kubeadm
+# config images list` prints (registry.k8s.io/kube-apiserver:v1.33.0, ..., etcd from Debian's
+# etcd binary): binaries stripped, with the libraries they link, in /usr/local/bin of an
+# otherwise empty root filesystem (kube-proxy's also has iptables, nft and conntrack). Output:
+# $K8S_RS_DAEMON_IMAGES (default ~/.cache/k8s-rs/daemon-images)/NAME.tar, for `ctr images import`.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${K8S_RS_IMAGES:-$HOME/.cache/k8s-rs/images}
+OCI=$OUT/oci
 for b in busybox nginx docker-registry skopeo sha256sum tar; do
   command -v "$b" >/dev/null || { echo "build-images: $b not found: run hack/install-deps.sh" >&2; exit 1; }
 done
-
-TESTSERVER=${K8S_RS_TESTSERVER:-$(ls -t "$ROOT"/target/{debug,release}/k8s-rs-testserver 2>/dev/null | head -1 || true)}
-[ -n "$TESTSERVER" ] && [ -x "$TESTSERVER" ] ||
-  { echo "build-images: no k8s-rs-testserver binary: run cargo build --bin k8s-rs-testserver" >&2; exit 1; }
-stamp=$( (cat "$0"; dpkg-query -W busybox-static nginx-light 2>/dev/null; cat "$TESTSERVER") | sha256sum | cut -c1-16)
-if [ -f "$OUT/stamp" ] && [ "$(cat "$OUT/stamp")" = "$stamp" ]; then
-  echo "build-images: up to date in $OUT"
-  exit 0
-fi
 
 WORK=$(mktemp -d)
 REG_PID=
@@ -49,8 +48,7 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-rm -rf "$OUT"
-mkdir -p "$OUT/oci" "$OUT/registry"
+
 
 # A root filesystem with busybox and its applets, users and the usual directories.
 busybox_rootfs() {
@@ -84,7 +82,7 @@ oci_image() {
   name=${ref##*/}
   tag=${name##*:}
   name=${name%%:*}
-  dir="$OUT/oci/$name"
+  dir="$OCI/$name"
   mkdir -p "$dir/blobs/sha256"
   layer="$WORK/$name.layer.tar"
   tar --sort=name --mtime=@0 --numeric-owner --owner=0 --group=0 -C "$rootfs" -cf "$layer" .
@@ -102,11 +100,132 @@ oci_image() {
   printf '{"imageLayoutVersion":"1.0.0"}' >"$dir/oci-layout"
   printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"annotations":{"io.containerd.image.name":"%s","org.opencontainers.image.ref.name":"%s"}}]}' \
     "$mdigest" "$msize" "$ref" "$tag" >"$dir/index.json"
-  tar --sort=name --mtime=@0 --numeric-owner --owner=0 --group=0 -C "$dir" -cf "$OUT/oci/$name.tar" .
+  tar --sort=name --mtime=@0 --numeric-owner --owner=0 --group=0 -C "$dir" -cf "$OCI/$name.tar" .
   echo "build-images: $ref sha256:$mdigest"
 }
 
 PATH_ENV='"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]'
+
+# Images go into a registry's storage (the directory nodes serve read-only): a registry on a
+# free loopback port, written to by skopeo.
+REG_PORT=
+registry_start() { # STORAGE_DIR
+  REG_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+    "$1" "$REG_PORT" >"$WORK/registry.yml"
+  docker-registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
+  REG_PID=$!
+  for _ in $(seq 1 100); do
+    curl -fs "http://127.0.0.1:$REG_PORT/v2/" >/dev/null && return 0
+    sleep 0.1
+  done
+  echo "build-images: the registry did not start: $(cat "$WORK/registry.log")" >&2
+  exit 1
+}
+push() { # SOURCE (skopeo transport:path) REPO:TAG
+  skopeo --insecure-policy copy -q --dest-tls-verify=false "$1" "docker://127.0.0.1:$REG_PORT/$2"
+}
+
+# Copies binaries and the libraries they link into root filesystem $1 (binaries stripped, into
+# /usr/local/bin unless given as DEST=SRC).
+with_libs() {
+  local r=$1 b src dest lib
+  shift
+  for b in "$@"; do
+    src=${b#*=}
+    dest=/usr/local/bin/$(basename "$src")
+    [ "$src" = "$b" ] || dest=${b%%=*}
+    mkdir -p "$r$(dirname "$dest")"
+    strip -o "$r$dest" "$src" 2>/dev/null || cp -L "$src" "$r$dest"
+    for lib in $(ldd "$src" 2>/dev/null | grep -oE '/[^ ]+'); do
+      [ -e "$r$lib" ] && continue
+      mkdir -p "$r$(dirname "$lib")"
+      cp -L "$lib" "$r$lib"
+    done
+  done
+}
+
+daemon_images() {
+  local bin=$1 stamp ref name r
+  for b in kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubeadm; do
+    [ -x "$bin/$b" ] || { echo "build-images: no $bin/$b: build the daemons first" >&2; exit 1; }
+  done
+  OUT=${K8S_RS_DAEMON_IMAGES:-$HOME/.cache/k8s-rs/daemon-images}
+  OCI=$OUT
+  stamp=$( (cat "$0"; dpkg-query -W etcd-server etcd-client iptables nftables conntrack 2>/dev/null
+    cat "$bin"/kube-apiserver "$bin"/kube-controller-manager "$bin"/kube-scheduler "$bin"/kube-proxy "$bin"/kubeadm) |
+    sha256sum | cut -c1-16)
+  if [ -f "$OUT/stamp" ] && [ "$(cat "$OUT/stamp")" = "$stamp" ]; then
+    echo "build-images: daemon images up to date in $OUT"
+    return 0
+  fi
+  local refs
+  refs=$("$bin/kubeadm" config images list)
+  rm -rf "$OUT"
+  mkdir -p "$OUT"
+  for ref in $refs; do
+    name=${ref##*/}
+    name=${name%%:*}
+    r="$WORK/$name"
+    mkdir -p "$r"/{etc,tmp,var/run}
+    chmod 1777 "$r/tmp"
+    printf 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/:/sbin/nologin\n' >"$r/etc/passwd"
+    printf 'root:x:0:\nnogroup:x:65534:\n' >"$r/etc/group"
+    case $name in
+      pause) continue ;; # the test images' pause serves every node
+      etcd) with_libs "$r" /usr/bin/etcd /usr/bin/etcdctl; mkdir -p "$r/var/lib/etcd" ;;
+      kube-proxy)
+        with_libs "$r" "$bin/kube-proxy" /usr/sbin/nft=/usr/sbin/nft /usr/sbin/conntrack=/usr/sbin/conntrack \
+          /usr/sbin/xtables-nft-multi=/usr/sbin/xtables-nft-multi /usr/sbin/xtables-legacy-multi=/usr/sbin/xtables-legacy-multi
+        # iptables' extensions are loaded at run time, not linked.
+        mkdir -p "$r/usr/lib/x86_64-linux-gnu"
+        cp -a /usr/lib/x86_64-linux-gnu/xtables "$r/usr/lib/x86_64-linux-gnu/"
+        for l in /usr/lib/x86_64-linux-gnu/xtables/*.so; do with_libs "$r" "$l=$l"; done
+        # The host's choice of backend (Debian's alternatives), and both by name.
+        local mode=nft
+        [ "$(readlink -f /etc/alternatives/iptables 2>/dev/null)" = /usr/sbin/xtables-legacy-multi ] && mode=legacy
+        for t in iptables ip6tables; do
+          for s in "" -save -restore; do
+            ln -sf "xtables-$mode-multi" "$r/usr/sbin/$t$s"
+            ln -sf xtables-nft-multi "$r/usr/sbin/$t-nft$s"
+            ln -sf xtables-legacy-multi "$r/usr/sbin/$t-legacy$s"
+          done
+        done
+        ;;
+      *) with_libs "$r" "$bin/$name" ;;
+    esac
+    oci_image "$ref" "$r" "$PATH_ENV"
+    rm -rf "${OCI:?}/$name" # the tar is what nodes import
+  done
+  # Also in a registry's storage, for nodes to pull them again (the kubelet's image garbage
+  # collection may remove them).
+  registry_start "$OUT/registry"
+  for ref in $refs; do
+    name=${ref##*/}
+    name=${name%%:*}
+    [ -f "$OUT/$name.tar" ] && push "oci-archive:$OUT/$name.tar" "${ref#*/}"
+  done
+  echo "$stamp" >"$OUT/stamp"
+  echo "build-images: daemon images in $OUT (and a registry's storage in $OUT/registry)"
+}
+
+if [ "${1:-}" = daemons ]; then
+  [ -n "${2:-}" ] || { echo "usage: build-images.sh daemons BINDIR" >&2; exit 2; }
+  daemon_images "$(cd "$2" && pwd)"
+  exit 0
+fi
+
+TESTSERVER=${K8S_RS_TESTSERVER:-$(ls -t "$ROOT"/target/{debug,release}/k8s-rs-testserver 2>/dev/null | head -1 || true)}
+[ -n "$TESTSERVER" ] && [ -x "$TESTSERVER" ] ||
+  { echo "build-images: no k8s-rs-testserver binary: run cargo build --bin k8s-rs-testserver" >&2; exit 1; }
+stamp=$( (cat "$0"; dpkg-query -W busybox-static nginx-light 2>/dev/null; cat "$TESTSERVER") | sha256sum | cut -c1-16)
+if [ -f "$OUT/stamp" ] && [ "$(cat "$OUT/stamp")" = "$stamp" ]; then
+  echo "build-images: up to date in $OUT"
+  exit 0
+fi
+
+rm -rf "$OUT"
+mkdir -p "$OUT/oci" "$OUT/registry"
 
 # pause: PID 1 of every sandbox. It must exit on SIGTERM (PID 1 has no default handlers) and
 # reap the zombies it inherits; a shell waiting on a sleeping child does both.
@@ -176,32 +295,12 @@ oci_image docker.io/jpetazzo/httpenv:latest "$t" \
   "$PATH_ENV,\"Entrypoint\":[\"/httpenv\"],\"ExposedPorts\":{\"8888/tcp\":{}}"
 oci_image registry.k8s.io/e2e-test-images/agnhost:2.53 "$t" "$PATH_ENV,\"Entrypoint\":[\"/agnhost\"]"
 
-# Push every image into a registry's storage: a registry on a free loopback port, skopeo copies.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$WORK/registry.yml" <<EOF
-version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: $OUT/registry
-http:
-  addr: 127.0.0.1:$port
-EOF
-docker-registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
-REG_PID=$!
-for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && break
-  sleep 0.1
-done
-push() {
-  skopeo --insecure-policy copy -q --dest-tls-verify=false "oci:$OUT/oci/$1" "docker://127.0.0.1:$port/$2"
-}
-push pause pause:3.10
-push busybox library/busybox:latest
-push busybox library/busybox:1.36
-push nginx library/nginx:latest
-push httpenv jpetazzo/httpenv:latest
-push agnhost e2e-test-images/agnhost:2.53
+registry_start "$OUT/registry"
+push "oci:$OCI/pause" pause:3.10
+push "oci:$OCI/busybox" library/busybox:latest
+push "oci:$OCI/busybox" library/busybox:1.36
+push "oci:$OCI/nginx" library/nginx:latest
+push "oci:$OCI/httpenv" jpetazzo/httpenv:latest
+push "oci:$OCI/agnhost" e2e-test-images/agnhost:2.53
 echo "$stamp" >"$OUT/stamp"
 echo "build-images: registry storage in $OUT/registry"

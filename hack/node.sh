@@ -14,6 +14,12 @@
 #   node.sh up DIR NAME [APIPORT] [SWITCHDIR NODEIP/LEN]
 #                                              start a node; prints its facts as shell variables
 #   node.sh exec DIR CMD...                    run CMD inside the node (its network and mounts)
+#   node.sh kubelet-unit DIR KUBELET           make the node a kubeadm node: its own /etc/kubernetes,
+#                                              /var/lib/kubelet, /var/lib/etcd and /var/log/pods
+#                                              (bind mounts of DIR/root/..., seen only inside the
+#                                              node), and KUBELET run as kubelet.service would
+#                                              (hack/kubelet-supervisor); DIR/bin/systemctl stops
+#                                              and restarts it: put DIR/bin first in kubeadm's PATH
 #   node.sh restart-containerd DIR             stop the node's containerd and start it again
 #                                              (its shims, and so the containers, keep running)
 #   node.sh down DIR                           kill everything the node runs, by namespace and
@@ -27,6 +33,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 IMAGES=${K8S_RS_IMAGES:-$HOME/.cache/k8s-rs/images}
+DAEMON_IMAGES=${K8S_RS_DAEMON_IMAGES:-$HOME/.cache/k8s-rs/daemon-images}
 # Every node and switch is registered here with its directory and owner, for `gc`.
 REGISTRY=/run/k8s-rs/nodes
 
@@ -173,6 +180,14 @@ server = "https://$host"
   capabilities = ["pull", "resolve"]
 EOF
   done
+  # The project's own daemons (hack/build-images.sh daemons), when built: registry.k8s.io's
+  # second host, on 127.0.0.1:5002.
+  if [ -d "$DAEMON_IMAGES/registry" ]; then
+    sed -e "s|127.0.0.1:5000|127.0.0.1:5002|" -e "s|rootdirectory: .*|rootdirectory: $DAEMON_IMAGES/registry|" \
+      "$dir/registry.yml" >"$dir/registry-daemons.yml"
+    printf '[host."http://127.0.0.1:5002"]\n  capabilities = ["pull", "resolve"]\n' \
+      >>"$dir/certs.d/registry.k8s.io/hosts.toml"
+  fi
   # The same images behind basic auth (user puller, password s3cret) on 127.0.0.1:5001, as
   # private.registry.test: pulls from it need the pod's image pull secrets.
   htpasswd -cbB "$dir/registry.htpasswd" puller s3cret 2>/dev/null
@@ -196,6 +211,11 @@ EOF
   nsenter --target "$holder" --mount --net -- docker-registry serve "$dir/registry-private.yml" \
     >"$dir/log/registry-private.log" 2>&1 &
   echo "$!" >>"$dir/pids"
+  if [ -f "$dir/registry-daemons.yml" ]; then
+    nsenter --target "$holder" --mount --net -- docker-registry serve "$dir/registry-daemons.yml" \
+      >"$dir/log/registry-daemons.log" 2>&1 &
+    echo "$!" >>"$dir/pids"
+  fi
 
   # containerd renders the CNI config from the pod CIDR the kubelet hands it
   # (UpdateRuntimeConfig), as a kubenet-style bridge.
@@ -276,6 +296,29 @@ EOF
   echo "CONTAINERD_SOCK=$dir/containerd.sock"
 }
 
+# The paths a kubeadm node keeps its state in; each gets the node's own directory.
+KUBEADM_PATHS="/etc/kubernetes /var/lib/kubelet /var/lib/etcd /var/log/pods /var/log/containers"
+
+kubelet_unit() {
+  local dir=$1 kubelet=$2 p
+  dir=$(cd "$dir" && pwd)
+  [ -x "$kubelet" ] || die "no kubelet at $kubelet"
+  check_holder "$dir"
+  for p in $KUBEADM_PATHS; do
+    # The mount point must exist on the machine (empty); what is mounted on it is the node's.
+    mkdir -p "$p" "$dir/root$p"
+    node_exec "$dir" mount --bind "$dir/root$p" "$p"
+  done
+  mkdir -p "$dir/bin"
+  cp "$ROOT/hack/kubelet-supervisor" "$dir/bin/kubelet-supervisor"
+  cp "$ROOT/hack/node-systemctl" "$dir/bin/systemctl"
+  echo "$kubelet" >"$dir/kubelet.bin"
+  nsenter --target "$(cat "$dir/holder.pid")" --mount --net -- "$dir/bin/kubelet-supervisor" "$dir" \
+    </dev/null >/dev/null 2>&1 &
+  echo "$!" >"$dir/supervisor.pid"
+  echo "$!" >>"$dir/pids"
+}
+
 start_containerd() {
   local dir=$1
   check_holder "$dir"
@@ -337,6 +380,7 @@ case "$cmd" in
     ;;
   down) down "$@" ;;
   restart-containerd) restart_containerd "$@" ;;
+  kubelet-unit) kubelet_unit "$@" ;;
   gc) gc ;;
   *) die "usage: node.sh switch-up|switch-down|up|exec|down DIR ... | gc" ;;
 esac
