@@ -30,6 +30,14 @@ fn pem_block(pem: &[u8]) -> Result<Vec<u8>> {
 }
 
 /// Parses a PEM CSR (and checks its self-signature).
+/// A PEM `CERTIFICATE REQUEST` for `cn` in `orgs`, signed by `key` (no SANs): what a kubelet
+/// sends for its client certificate.
+pub fn make_csr(key: &rcgen::KeyPair, cn: &str, orgs: &[String]) -> Result<String> {
+    let mut p = rcgen::CertificateParams::new(Vec::<String>::new())?;
+    p.distinguished_name = crate::dn(cn, orgs);
+    Ok(p.serialize_request(key)?.pem()?)
+}
+
 pub fn parse_csr(pem: &[u8]) -> Result<CsrInfo> {
     let der = pem_block(pem)?;
     let (_, csr) = x509_parser::certification_request::X509CertificationRequest::from_der(&der)

@@ -2,6 +2,7 @@
 //! subject parsing for authentication, and kubeconfig files that carry them.
 
 pub mod csr;
+pub mod jws;
 mod kubeconfig;
 pub mod sakey;
 pub mod tls;
@@ -153,7 +154,7 @@ fn serial() -> rcgen::SerialNumber {
 const CA_DAYS: i64 = 3650;
 const LEAF_DAYS: i64 = 365;
 
-fn dn(cn: &str, orgs: &[String]) -> DistinguishedName {
+pub(crate) fn dn(cn: &str, orgs: &[String]) -> DistinguishedName {
     let mut d = DistinguishedName::new();
     for o in orgs {
         d.push(DnType::OrganizationName, o.as_str());
@@ -230,6 +231,23 @@ pub fn not_after_of_pem(pem: &[u8]) -> Option<i64> {
     Some(cert.validity().not_after.timestamp())
 }
 
+/// Every certificate of a PEM bundle parses and is unexpired at `now` (Unix seconds); false for
+/// a bundle without certificates.
+pub fn all_certs_valid_at(pem: &[u8], now: i64) -> bool {
+    let mut any = false;
+    for p in x509_parser::pem::Pem::iter_from_buffer(pem) {
+        let Ok(p) = p else { return false };
+        if p.label != "CERTIFICATE" {
+            continue;
+        }
+        match x509_parser::parse_x509_certificate(&p.contents) {
+            Ok((_, c)) if c.validity().not_after.timestamp() > now => any = true,
+            _ => return false,
+        }
+    }
+    any
+}
+
 /// Reads the subject of the first certificate of a PEM bundle.
 pub fn subject_of_pem(pem: &str) -> Result<Subject> {
     let (_, p) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).map_err(|e| PkiError::Parse(e.to_string()))?;
@@ -252,11 +270,32 @@ pub fn signed_by(pem: &str, ca_pem: &str) -> bool {
 /// kubeadm's public-key pin of a certificate (`--discovery-token-ca-cert-hash`): `sha256:` and
 /// the hex SHA-256 of its DER SubjectPublicKeyInfo.
 pub fn public_key_pin(pem: &str) -> Result<String> {
-    use sha2::{Digest, Sha256};
     let (_, block) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).map_err(|e| PkiError::Parse(e.to_string()))?;
-    let (_, cert) = x509_parser::parse_x509_certificate(&block.contents).map_err(|e| PkiError::Parse(e.to_string()))?;
+    public_key_pin_der(&block.contents)
+}
+
+fn public_key_pin_der(der: &[u8]) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| PkiError::Parse(e.to_string()))?;
     let digest = Sha256::digest(cert.tbs_certificate.subject_pki.raw);
     Ok(format!("sha256:{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+}
+
+/// The DER of every `CERTIFICATE` block of a PEM bundle, in order.
+pub fn certs_der(pem: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    for p in x509_parser::pem::Pem::iter_from_buffer(pem) {
+        let p = p.map_err(|e| PkiError::Parse(e.to_string()))?;
+        if p.label == "CERTIFICATE" {
+            out.push(p.contents);
+        }
+    }
+    Ok(out)
+}
+
+/// The public-key pin of every certificate of a PEM bundle (a CA bundle may hold several).
+pub fn public_key_pins(pem: &[u8]) -> Result<Vec<String>> {
+    certs_der(pem)?.iter().map(|d| public_key_pin_der(d)).collect()
 }
 
 /// Writes `path` with `mode`, creating its directory.
