@@ -181,6 +181,10 @@ pub struct Options {
     /// Deprecated: the sandbox image is the runtime's setting. Accepted for compatibility.
     #[arg(long)]
     pub pod_infra_container_image: Option<String>,
+    /// Auto rotate the kubelet client certificates by requesting new certificates from the
+    /// kube-apiserver when the certificate expiration approaches.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_parser = parse_go_bool, action = ArgAction::Set)]
+    pub rotate_certificates: Option<bool>,
     /// The verbosity of the logs.
     #[arg(short = 'v', long = "v", default_value = "0")]
     pub verbosity: u8,
@@ -190,6 +194,11 @@ pub struct Options {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub kubeconfig: Option<PathBuf>,
+    /// `--bootstrap-kubeconfig`: the credentials to request a client certificate with when
+    /// `kubeconfig` has none that works (TLS bootstrap).
+    pub bootstrap_kubeconfig: Option<PathBuf>,
+    /// `rotateCertificates`: the client certificate lives in `<cert dir>/kubelet-client-current.pem`.
+    pub rotate_certificates: bool,
     pub node_name: String,
     pub node_ips: Vec<std::net::IpAddr>,
     pub root_dir: PathBuf,
@@ -519,6 +528,8 @@ impl Config {
             .map(PathBuf::from);
         let cfg = Config {
             kubeconfig: opts.kubeconfig.clone(),
+            bootstrap_kubeconfig: opts.bootstrap_kubeconfig.clone(),
+            rotate_certificates: opts.rotate_certificates.or_else(|| fbool("rotateCertificates")).unwrap_or(false),
             node_name,
             node_ips,
             root_dir: opts.root_dir.clone(),
@@ -700,6 +711,7 @@ impl Config {
             "imageServiceEndpoint": self.image_endpoint,
             "podLogsDir": self.pod_logs_dir.display().to_string(),
             "registerNode": self.register_node,
+            "rotateCertificates": self.rotate_certificates,
         })
     }
 }

@@ -4,6 +4,7 @@
 
 #![recursion_limit = "256"]
 
+pub mod bootstrap;
 pub mod config;
 pub mod credentials;
 pub mod cri;
@@ -51,6 +52,9 @@ pub async fn run(opts: config::Options) -> Result<(), Error> {
     std::fs::create_dir_all(cfg.root_dir.join("pods"))?;
     std::fs::create_dir_all(&cfg.pod_logs_dir)?;
     let cri = cri::Cri::new(&cfg.runtime_endpoint, &cfg.image_endpoint, cfg.runtime_request_timeout)?;
+    // Healthy before any API work: `kubeadm join` waits for healthz, then for the TLS bootstrap.
+    let healthz = healthz::serve(&cfg).await?;
+    bootstrap::ensure_client_config(&cfg).await?;
     let client = match &cfg.kubeconfig {
         Some(path) => {
             let flags = component_base::flags::ClientFlags {
@@ -102,7 +106,6 @@ pub async fn run(opts: config::Options) -> Result<(), Error> {
             (cfg.static_pod_path.clone(), cfg.static_pod_url.clone(), cfg.node_name.clone(), cfg.file_check_frequency);
         tokio::spawn(async move { static_pods::run(path, url, node, every, move |set| p.set_static(set)).await });
     }
-    let healthz = healthz::serve(&cfg).await?;
     let api_server = server::serve(cfg.clone(), pods.clone(), cri.clone(), client.clone()).await?;
     let mut tasks = vec![
         healthz,
