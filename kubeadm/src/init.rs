@@ -273,10 +273,16 @@ pub async fn wait_control_plane(r: &Resolved) -> Result<(), Error> {
         dir.display().to_string()
     );
     let cfg = kubelet::config(r, r.kubelet.as_ref())?;
+    let t = &r.init.timeouts;
+    wait_for_kubelet(&cfg, timeout(&t.kubelet_health_check, Duration::from_secs(240))).await?;
+    let limit = timeout(&t.control_plane_component_health_check, Duration::from_secs(240));
+    wait_components(r, &dir, limit).await
+}
+
+/// `WaitForKubelet`: polls the kubelet's healthz (from its configuration) every 500 ms.
+pub async fn wait_for_kubelet(cfg: &serde_json::Value, kubelet_limit: Duration) -> Result<(), Error> {
     let port = cfg["healthzPort"].as_u64().unwrap_or(10248);
     let addr = cfg["healthzBindAddress"].as_str().filter(|a| !a.is_empty()).unwrap_or("127.0.0.1").to_string();
-    let t = &r.init.timeouts;
-    let kubelet_limit = timeout(&t.kubelet_health_check, Duration::from_secs(240));
     if port == 0 {
         println!("[kubelet-check] Skipping the kubelet health check because the healthz port is set to 0");
     } else {
@@ -296,7 +302,11 @@ pub async fn wait_control_plane(r: &Resolved) -> Result<(), Error> {
             }
         }
     }
-    let limit = timeout(&t.control_plane_component_health_check, Duration::from_secs(240));
+    Ok(())
+}
+
+/// Waits for the control plane: each component's health endpoint, read from its manifest.
+async fn wait_components(r: &Resolved, dir: &Path, limit: Duration) -> Result<(), Error> {
     println!(
         "[control-plane-check] Waiting for healthy control plane components. This can take up to {}",
         format_go_duration(limit)

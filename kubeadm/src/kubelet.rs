@@ -96,6 +96,11 @@ pub fn write_files(r: &Resolved, user: Option<&Value>, dir: &Path, register_tain
     Ok(())
 }
 
+/// Stops the kubelet service before its files are rewritten (`TryStopKubelet`: errors ignored).
+pub fn stop() {
+    let _ = std::process::Command::new("systemctl").args(["stop", "kubelet"]).output();
+}
+
 /// Restarts the kubelet service, as upstream (`systemctl restart kubelet`). Without systemd
 /// (a node namespace here) whatever supervises the kubelet starts it once its files exist;
 /// upstream warns and goes on alike.

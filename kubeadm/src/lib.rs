@@ -8,6 +8,7 @@ mod api;
 pub mod certs;
 pub mod config;
 pub mod init;
+pub mod join;
 mod kubeconfigs;
 pub mod kubelet;
 pub mod manifests;
@@ -54,6 +55,8 @@ pub enum Top {
         #[command(subcommand)]
         which: ConfigCmd,
     },
+    /// Run this on any machine you wish to join an existing cluster
+    Join(join::JoinFlags),
     /// Kubeconfig file utilities
     Kubeconfig {
         #[command(subcommand)]
@@ -772,14 +775,10 @@ fn join_command(
     let ca = base64::engine::general_purpose::STANDARD
         .decode(cluster.cluster.certificate_authority_data.trim())
         .map_err(|e| Error::Config(name, e.to_string()))?;
-    let ca = String::from_utf8_lossy(&ca).into_owned();
     let endpoint = cluster.cluster.server.trim_start_matches("https://");
     let mut out = format!("kubeadm join {endpoint} --token {token} \\\n\t");
-    let mut rest = ca.as_str();
-    while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
-        let end = rest[start..].find("-----END CERTIFICATE-----").map(|e| start + e + 25).unwrap_or(rest.len());
-        out.push_str(&format!("--discovery-token-ca-cert-hash {} ", pki::public_key_pin(&rest[start..end])?));
-        rest = &rest[end..];
+    for pin in pki::public_key_pins(&ca)? {
+        out.push_str(&format!("--discovery-token-ca-cert-hash {pin} "));
     }
     if control_plane {
         out.push_str("\\\n\t--control-plane ");
@@ -801,6 +800,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     let phase = match cli.cmd {
         Top::Init(InitArgs { phase: Some(InitCmd::Phase { phase }), .. }) => phase,
         Top::Init(InitArgs { phase: None, run }) => return init::run(&run),
+        Top::Join(f) => return join::run(&f),
         Top::Kubeconfig { which: UserCmd::User(f) } => {
             print!("{}", kubeconfigs::user(&f)?);
             return Ok(());

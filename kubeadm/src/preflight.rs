@@ -48,6 +48,22 @@ impl Checks {
         Checks { ports, files, dirs, cri_socket: cri_socket.to_string(), swaps: PathBuf::from("/proc/swaps") }
     }
 
+    /// A joining worker's checks: the kubelet's files are not there yet, its port is free.
+    pub fn join(kubernetes_dir: &Path, cri_socket: &str) -> Checks {
+        let files = vec![
+            kubernetes_dir.join("kubelet.conf"),
+            kubernetes_dir.join("bootstrap-kubelet.conf"),
+            kubernetes_dir.join("pki").join("ca.crt"),
+        ];
+        Checks {
+            ports: vec![10250],
+            files,
+            dirs: Vec::new(),
+            cri_socket: cri_socket.to_string(),
+            swaps: PathBuf::from("/proc/swaps"),
+        }
+    }
+
     /// Runs every check: errors and warnings.
     pub fn run(&self) -> (Vec<Finding>, Vec<Finding>) {
         let (mut errors, mut warnings) = (Vec::new(), Vec::new());
