@@ -13,7 +13,8 @@
 # Environment: NODES (default 2), LOCAL_UP_DIR (default /tmp/k8s-rs-local), API_PORT (6443: the
 # apiserver, relayed to the machine's loopback), SERVICE_CIDR (10.96.0.0/12), CLUSTER_CIDR
 # (10.244.0.0/16), PROFILE (release|debug, default release), PROXY_MODE (iptables|nftables,
-# default iptables), SKIP_DEPS=1.
+# default iptables), SKIP_DEPS=1, SKIP_BUILD=1 with BIN_DIR (binaries already built there; the
+# e2e tests use these).
 #
 # The processes-only cluster of earlier versions (no kubeadm, no static pods) is
 # hack/local-up-processes.sh.
@@ -55,12 +56,14 @@ if [ "${SKIP_DEPS:-0}" != 1 ]; then
   "$ROOT/hack/install-deps.sh"
 fi
 
-echo ">>> building ($PROFILE)"
-flags=()
-[ "$PROFILE" = release ] && flags=(--release)
-(cd "$ROOT" && cargo build "${flags[@]}" --bin kube-apiserver --bin kube-controller-manager --bin kube-scheduler \
-  --bin kubeadm --bin kubelet --bin kube-proxy --bin k8s-rs-testserver)
-BIN="$ROOT/target/$PROFILE"
+BIN=${BIN_DIR:-$ROOT/target/$PROFILE}
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  echo ">>> building ($PROFILE)"
+  flags=()
+  [ "$PROFILE" = release ] && flags=(--release)
+  (cd "$ROOT" && cargo build "${flags[@]}" --bin kube-apiserver --bin kube-controller-manager --bin kube-scheduler \
+    --bin kubeadm --bin kubelet --bin kube-proxy --bin k8s-rs-testserver)
+fi
 
 echo ">>> images"
 "$ROOT/hack/build-images.sh"
@@ -161,6 +164,20 @@ fi
 
 echo ">>> waiting for $NODES node(s) Ready"
 kubectl wait --for=condition=Ready nodes --all --timeout=120s >/dev/null
+
+# The pod network between nodes (what `kubeadm init` leaves to a network add-on): each node
+# routes every other node's pod CIDR to that node's address, host-gw style.
+pod_routes() {
+  local i j cidr
+  for i in $(seq "$NODES"); do
+    for j in $(seq "$NODES"); do
+      [ "$i" = "$j" ] && continue
+      cidr=$(kubectl get node "node-$j" -o jsonpath='{.spec.podCIDR}')
+      [ -n "$cidr" ] && "$ROOT/hack/node.sh" exec "$DIR/node-$i" ip route replace "$cidr" via "$(node_ip "$j")"
+    done
+  done
+}
+pod_routes
 echo "kubeadm init to $NODES node(s) Ready: $((($(date +%s%N) - start) / 1000000)) ms"
 
 cat <<MSG
