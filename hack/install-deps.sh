@@ -8,8 +8,9 @@ PKGS=(etcd-server etcd-client protobuf-compiler libprotobuf-dev curl openssl jq 
   containerd runc containernetworking-plugins iproute2 iptables nftables conntrack iputils-ping socat util-linux
   # Test images (hack/build-images.sh): their contents, and a real registry to pull them from.
   busybox-static nginx-light docker-registry skopeo
-  # The daemons' images (build-images.sh daemons) hold stripped binaries.
-  binutils
+  # The daemons' images (build-images.sh daemons) hold stripped binaries; systemd-analyze
+  # checks the units in manifests/systemd (the machine need not run systemd).
+  binutils systemd
   # The password file of the test nodes' private registry (image pull secrets).
   apache2-utils)
 

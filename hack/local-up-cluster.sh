@@ -7,6 +7,8 @@
 # and prints how to point kubectl at it.
 #
 #   hack/local-up-cluster.sh          start the cluster (a running one is taken down first)
+#   hack/local-up-cluster.sh add-node one more node, joined with a fresh `kubeadm token create
+#                                     --print-join-command` from node-1
 #   hack/local-up-cluster.sh down     stop it (by PID and namespace), keep its files
 #   hack/local-up-cluster.sh clean    stop it and delete its files
 #
@@ -44,19 +46,77 @@ stop() {
   if [ -d "$DIR/switch" ]; then "$ROOT/hack/node.sh" switch-down "$DIR/switch" || true; fi
 }
 
-case "${1:-up}" in
+CMD=${1:-up}
+case "$CMD" in
   down) stop; echo "cluster stopped (files kept in $DIR)"; exit 0 ;;
   clean) stop; rm -rf "$DIR"; echo "cluster stopped and $DIR removed"; exit 0 ;;
-  up) ;;
-  *) echo "usage: $0 [up|down|clean]" >&2; exit 2 ;;
+  up | add-node) ;;
+  *) echo "usage: $0 [up|add-node|down|clean]" >&2; exit 2 ;;
 esac
 [ "$NODES" -ge 1 ] 2>/dev/null || { echo "NODES must be a number >= 1" >&2; exit 2; }
+BIN=${BIN_DIR:-$ROOT/target/$PROFILE}
+
+# make_node I: node-I on the switch, a kubeadm node (hack/node.sh kubelet-unit) holding the
+# daemons' images.
+make_node() {
+  local i=$1 n="$DIR/node-$1" t
+  "$ROOT/hack/node.sh" up "$n" "node-$i" "" "$DIR/switch" "$(node_ip "$i")/24" >"$n.env"
+  "$ROOT/hack/node.sh" kubelet-unit "$n" "$BIN/kubelet"
+  # The node's /etc/default/kubelet: its pods' cgroups under the node's, its address.
+  echo "KUBELET_EXTRA_ARGS=\"--cgroup-root=/$(cat "$n/netns") --node-ip=$(node_ip "$i")\"" >"$n/kubelet.env"
+  # The daemons' images, as a node that pulled them would hold them.
+  for t in "$DAEMON_IMAGES"/*.tar; do
+    "$ROOT/hack/node.sh" exec "$n" ctr --address "$n/containerd.sock" -n k8s.io images import "$t" >/dev/null
+  done
+}
+
+in_node() { # NODE_INDEX CMD...: CMD inside the node, with its systemctl
+  local n="$DIR/node-$1"
+  shift
+  "$ROOT/hack/node.sh" exec "$n" env "PATH=$n/bin:$BIN:$PATH" "$@"
+}
+
+# join_node I JOIN_COMMAND...: kubeadm join on node-I.
+join_node() {
+  local i=$1
+  shift
+  echo ">>> kubeadm join on node-$i"
+  in_node "$i" "$@" --node-name "node-$i" --cri-socket "unix://$DIR/node-$i/containerd.sock" \
+    2>&1 | tee "$DIR/logs/kubeadm-join-node-$i.log"
+}
+
+# The pod network between nodes (what `kubeadm init` leaves to a network add-on): each node
+# routes every other node's pod CIDR to that node's address, host-gw style.
+pod_routes() {
+  local i j cidr count
+  count=$(find "$DIR" -maxdepth 1 -name 'node-*' -type d | wc -l)
+  for i in $(seq "$count"); do
+    for j in $(seq "$count"); do
+      [ "$i" = "$j" ] && continue
+      cidr=$(kubectl get node "node-$j" -o jsonpath='{.spec.podCIDR}')
+      [ -n "$cidr" ] && "$ROOT/hack/node.sh" exec "$DIR/node-$i" ip route replace "$cidr" via "$(node_ip "$j")"
+    done
+  done
+}
+
+if [ "$CMD" = add-node ]; then
+  [ -f "$DIR/admin.conf" ] || { echo "no cluster in $DIR: run $0 first" >&2; exit 1; }
+  export KUBECONFIG=$DIR/admin.conf
+  i=$(($(find "$DIR" -maxdepth 1 -name 'node-*' -type d | wc -l) + 1))
+  echo ">>> node-$i"
+  make_node "$i"
+  read -ra join <<<"$(in_node 1 kubeadm token create --print-join-command)"
+  join_node "$i" "${join[@]}"
+  kubectl wait --for=condition=Ready "node/node-$i" --timeout=120s >/dev/null
+  pod_routes
+  echo "node-$i joined"
+  exit 0
+fi
 
 if [ "${SKIP_DEPS:-0}" != 1 ]; then
   "$ROOT/hack/install-deps.sh"
 fi
 
-BIN=${BIN_DIR:-$ROOT/target/$PROFILE}
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   echo ">>> building ($PROFILE)"
   flags=()
@@ -76,19 +136,12 @@ mkdir -p "$DIR/logs"
 echo ">>> $NODES node(s) on one switch"
 "$ROOT/hack/node.sh" switch-up "$DIR/switch" >/dev/null
 for i in $(seq "$NODES"); do
-  n="$DIR/node-$i"
-  "$ROOT/hack/node.sh" up "$n" "node-$i" "" "$DIR/switch" "$(node_ip "$i")/24" >"$n.env"
-  "$ROOT/hack/node.sh" kubelet-unit "$n" "$BIN/kubelet"
-  # The node's /etc/default/kubelet: its pods' cgroups under the node's, its address.
-  echo "KUBELET_EXTRA_ARGS=\"--cgroup-root=/$(cat "$n/netns") --node-ip=$(node_ip "$i")\"" >"$n/kubelet.env"
-  # The daemons' images, as a node that pulled them would hold them.
-  for t in "$DAEMON_IMAGES"/*.tar; do
-    "$ROOT/hack/node.sh" exec "$n" ctr --address "$n/containerd.sock" -n k8s.io images import "$t" >/dev/null
-  done
+  make_node "$i"
 done
 
-# kubeadm's configuration: node-1's address and runtime, the pod network, a kubelet on cgroupfs,
-# and kube-proxy leaving the machine's conntrack table size alone (as kind does).
+# kubeadm's configuration: node-1's address and runtime, the pod network, a kubelet on cgroupfs
+# without disk-based eviction, and kube-proxy leaving the machine's conntrack table size alone
+# (as kind does).
 kubeadm_config() { # NODE_INDEX KIND
   local n="$DIR/node-$1"
   if [ "$2" = init ]; then
@@ -113,6 +166,10 @@ networking:
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 cgroupDriver: cgroupfs
+# The nodes share the machine's disk, whose fill level is not theirs: as kind does, no
+# disk-based eviction and no image garbage collection.
+evictionHard: {memory.available: 100Mi, nodefs.available: "0%", nodefs.inodesFree: "0%", imagefs.available: "0%"}
+imageGCHighThresholdPercent: 100
 ---
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
@@ -121,12 +178,6 @@ conntrack:
   maxPerCore: 0
 EOF
   fi
-}
-
-in_node() { # NODE_INDEX CMD...: CMD inside the node, with its systemctl
-  local n="$DIR/node-$1"
-  shift
-  "$ROOT/hack/node.sh" exec "$n" env "PATH=$n/bin:$BIN:$PATH" "$@"
 }
 
 echo ">>> kubeadm init on node-1"
@@ -150,12 +201,9 @@ export KUBECONFIG=$DIR/admin.conf
 for _ in $(seq 100); do kubectl get --raw /readyz >/dev/null 2>&1 && break; sleep 0.1; done
 
 if [ "$NODES" -gt 1 ]; then
-  join=$(in_node 1 kubeadm token create --print-join-command)
+  read -ra join <<<"$(in_node 1 kubeadm token create --print-join-command)"
   for i in $(seq 2 "$NODES"); do
-    echo ">>> kubeadm join on node-$i"
-    # shellcheck disable=SC2086
-    in_node "$i" $join --node-name "node-$i" --cri-socket "unix://$DIR/node-$i/containerd.sock" \
-      2>&1 | tee "$DIR/logs/kubeadm-join-node-$i.log"
+    join_node "$i" "${join[@]}"
   done
 else
   # One node: it runs the workloads too.
@@ -165,18 +213,6 @@ fi
 echo ">>> waiting for $NODES node(s) Ready"
 kubectl wait --for=condition=Ready nodes --all --timeout=120s >/dev/null
 
-# The pod network between nodes (what `kubeadm init` leaves to a network add-on): each node
-# routes every other node's pod CIDR to that node's address, host-gw style.
-pod_routes() {
-  local i j cidr
-  for i in $(seq "$NODES"); do
-    for j in $(seq "$NODES"); do
-      [ "$i" = "$j" ] && continue
-      cidr=$(kubectl get node "node-$j" -o jsonpath='{.spec.podCIDR}')
-      [ -n "$cidr" ] && "$ROOT/hack/node.sh" exec "$DIR/node-$i" ip route replace "$cidr" via "$(node_ip "$j")"
-    done
-  done
-}
 pod_routes
 echo "kubeadm init to $NODES node(s) Ready: $((($(date +%s%N) - start) / 1000000)) ms"
 
@@ -192,7 +228,8 @@ $DIR/node-*/log; stop it with: hack/local-up-cluster.sh down). To use it:
   kubectl expose deployment web --port=80
   hack/node.sh exec $DIR/node-1 curl -s \$(kubectl get svc web -o jsonpath='{.spec.clusterIP}')
 
-Inside a node (its /etc/kubernetes, crictl, kubeadm):  hack/node.sh exec $DIR/node-1 bash
+Inside a node (its /etc/kubernetes, ctr, kubeadm):  hack/node.sh exec $DIR/node-1 bash
+One more node (joined with a fresh token):  hack/local-up-cluster.sh add-node
 Static pods: $DIR/node-1/root/etc/kubernetes/manifests
 
 MSG

@@ -246,4 +246,59 @@ fn kubeadm_brings_up_two_nodes_with_the_control_plane_as_static_pods() {
         before,
         "nothing written"
     );
+
+    // A third node joins later with a fresh token, and the kube-proxy DaemonSet runs there too.
+    let out = run_with_deadline(c.script("add-node"), None, Duration::from_secs(300));
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && text.contains("This node has joined the cluster:"), "{text}");
+    poll("kube-proxy running on node-3", t, || {
+        let p = pods(&c, "kube-system");
+        p["items"]
+            .as_array()?
+            .iter()
+            .any(|i| {
+                i["metadata"]["labels"]["k8s-app"] == "kube-proxy"
+                    && i["spec"]["nodeName"] == "node-3"
+                    && running_ready(i)
+            })
+            .then_some(())
+    });
+    let users = c.kubectl_ok(&["get", "csr", "-o", "jsonpath={.items[*].spec.username}"]);
+    assert_eq!(users.split_whitespace().filter(|u| u.starts_with("system:bootstrap:")).count(), 2, "{users}");
+
+    // kubeadm reset on the control-plane node: no pods, no files, no Service rules left.
+    let out = c.in_node(
+        1,
+        &["kubeadm", "reset", "-f", "--cri-socket", &format!("unix://{}/containerd.sock", c.node_dir(1).display())],
+        Duration::from_secs(120),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("[reset] Deleted contents of the etcd data directory: /var/lib/etcd\n"), "{text}");
+    assert!(text.contains("[reset] Deleting contents of directories: [/etc/kubernetes/manifests /var/lib/kubelet /etc/kubernetes/pki]\n"), "{text}");
+    let mut left = Vec::new();
+    let mut stack = vec![c.node_dir(1).join("root/etc/kubernetes")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path())
+            } else {
+                left.push(e.path())
+            }
+        }
+    }
+    assert!(left.is_empty(), "files left: {left:?}");
+    assert_eq!(std::fs::read_dir(c.node_dir(1).join("root/var/lib/etcd")).unwrap().count(), 0);
+    let sock = c.node_dir(1).join("containerd.sock");
+    let out = c.in_node(
+        1,
+        &["ctr", "--address", sock.to_str().unwrap(), "-n", "k8s.io", "containers", "ls", "-q"],
+        Duration::from_secs(30),
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "", "containers left");
+    for tool in ["iptables-save", "ip6tables-save"] {
+        let out = c.in_node(1, &[tool], Duration::from_secs(30));
+        let rules = String::from_utf8_lossy(&out.stdout);
+        assert!(!rules.lines().any(|l| l.contains("KUBE-SVC") || l.contains("KUBE-SERVICES")), "{tool}: {rules}");
+    }
 }

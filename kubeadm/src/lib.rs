@@ -13,6 +13,7 @@ mod kubeconfigs;
 pub mod kubelet;
 pub mod manifests;
 pub mod preflight;
+pub mod reset;
 pub mod token;
 
 use clap::{Args, Parser, Subcommand};
@@ -57,6 +58,8 @@ pub enum Top {
     },
     /// Run this on any machine you wish to join an existing cluster
     Join(join::JoinFlags),
+    /// Performs a best effort revert of changes made to this host by 'kubeadm init' or 'kubeadm join'
+    Reset(reset::ResetFlags),
     /// Kubeconfig file utilities
     Kubeconfig {
         #[command(subcommand)]
@@ -801,6 +804,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Top::Init(InitArgs { phase: Some(InitCmd::Phase { phase }), .. }) => phase,
         Top::Init(InitArgs { phase: None, run }) => return init::run(&run),
         Top::Join(f) => return join::run(&f),
+        Top::Reset(f) => return reset::run(&f),
         Top::Kubeconfig { which: UserCmd::User(f) } => {
             print!("{}", kubeconfigs::user(&f)?);
             return Ok(());

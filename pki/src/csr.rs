@@ -131,10 +131,16 @@ pub fn sign_csr(ca: &CertKey, csr_pem: &[u8], usage_names: &[String], ttl: std::
     rand::fill(&mut serial);
     serial[0] &= 0x7f;
     p.serial_number = Some(SerialNumber::from_slice(&serial));
+    // Upstream's PermissiveSigningPolicy: backdated 5 minutes against clock skew, and a TTL of
+    // 8 hours or more loses those 5 minutes at its end too.
     let now = OffsetDateTime::now_utc();
-    p.not_before = now - Duration::minutes(5);
+    let backdate = Duration::minutes(5);
+    p.not_before = now - backdate;
     let ttl = Duration::try_from(ttl).unwrap_or(Duration::days(365));
     let mut not_after = now + ttl;
+    if ttl >= Duration::hours(8) {
+        not_after -= backdate;
+    }
     let ca_end = ca_not_after(&ca.cert_pem)?;
     if not_after > ca_end {
         not_after = ca_end;
