@@ -106,10 +106,11 @@ if [ "$CMD" = add-node ]; then
   echo ">>> node-$i"
   make_node "$i"
   read -ra join <<<"$(in_node 1 kubeadm token create --print-join-command)"
+  start=$(date +%s%N)
   join_node "$i" "${join[@]}"
   kubectl wait --for=condition=Ready "node/node-$i" --timeout=120s >/dev/null
+  echo "kubeadm join to node-$i Ready: $((($(date +%s%N) - start) / 1000000)) ms"
   pod_routes
-  echo "node-$i joined"
   exit 0
 fi
 
@@ -214,7 +215,7 @@ echo ">>> waiting for $NODES node(s) Ready"
 kubectl wait --for=condition=Ready nodes --all --timeout=120s >/dev/null
 
 pod_routes
-echo "kubeadm init to $NODES node(s) Ready: $((($(date +%s%N) - start) / 1000000)) ms"
+echo "kubeadm init (started at $((start / 1000000)) ms since the epoch) to $NODES node(s) Ready: $((($(date +%s%N) - start) / 1000000)) ms"
 
 cat <<MSG
 

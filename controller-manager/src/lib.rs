@@ -59,9 +59,8 @@ pub async fn run(opts: Options) -> Result<(), Error> {
     )
     .await?;
 
-    wait_for_apiserver(&informer_client).await?;
     let informers = InformerFactory::new(informer_client.clone());
-    let ctx = Ctx::new(opts.clone(), root_config, informer_client, informers);
+    let ctx = Ctx::new(opts.clone(), root_config, informer_client.clone(), informers);
 
     if opts.daemon.leader.leader_elect {
         let name =
@@ -93,8 +92,15 @@ pub async fn run(opts: Options) -> Result<(), Error> {
             }),
         );
         let lead = {
-            let (ctx, endpoints) = (ctx.clone(), endpoints.clone());
+            let (ctx, endpoints, client) = (ctx.clone(), endpoints.clone(), informer_client.clone());
             async move {
+                // As upstream, the apiserver gets its ten seconds once the lease is held (so a
+                // controller-manager started beside its apiserver, as a static pod is, waits
+                // for it in leader election instead of exiting).
+                if let Err(e) = wait_for_apiserver(&client).await {
+                    tracing::error!("Error building controller context: {e}");
+                    std::process::exit(1);
+                }
                 if let Err(e) = controllers::start_all(&ctx, &endpoints).await {
                     tracing::error!("Error starting controllers: {e}");
                     std::process::exit(1);
@@ -111,6 +117,7 @@ pub async fn run(opts: Options) -> Result<(), Error> {
             _ = component_base::shutdown_signal() => Ok(()),
         }
     } else {
+        wait_for_apiserver(&informer_client).await?;
         controllers::start_all(&ctx, &endpoints).await?;
         component_base::shutdown_signal().await;
         Ok(())
